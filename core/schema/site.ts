@@ -1,0 +1,87 @@
+/**
+ * Site configuration, version 1 (DESIGN.md §3): one key emitting unit as seen from one gateway.
+ * This file holds the driver-independent part. Each device's driver-specific fields (addresses,
+ * data types, connection) are validated by that driver's own schema (`drivers/<name>/config.ts`),
+ * composed by the gateway's loader so that every error still names the full YAML path.
+ */
+import { z } from 'zod';
+import { Identifier, MeterMeta, PointMeta, UnitMeta } from './wire.ts';
+
+/** MQTT connection of the gateway. Secrets never live in the YAML: use `passwordEnv` or `passwordFile`. */
+export const MqttConfig = z
+  .object({
+    url: z
+      .string()
+      .regex(/^(mqtts?|wss?|tcp|ssl):\/\//, 'expected a broker URL such as mqtt://127.0.0.1:1883')
+      .describe('broker URL'),
+    topicPrefix: z.string().min(1).default('mrv/v1'),
+    clientId: z.string().optional().describe('defaults to mrv-gw-{gateway id}'),
+    username: z.string().optional(),
+    passwordEnv: z.string().optional().describe('name of the environment variable holding the password'),
+    passwordFile: z.string().optional().describe('file holding the password'),
+    keepaliveS: z.number().int().min(5).max(3600).default(30),
+  })
+  .strict();
+export type MqttConfig = z.infer<typeof MqttConfig>;
+
+/** Gateway identity and its northbound connection. */
+export const GatewayConfig = z
+  .object({
+    id: Identifier,
+    mqtt: MqttConfig,
+    bufferDir: z.string().optional().describe('disk-backed store-and-forward log (store-and-forward issue)'),
+    signingKeyFile: z.string().optional().describe('Ed25519 private key, PEM (store-and-forward issue)'),
+  })
+  .strict();
+export type GatewayConfig = z.infer<typeof GatewayConfig>;
+
+/**
+ * Fields every point has whatever its driver: its id, engineering unit, the meter it belongs to and,
+ * optionally, the key parameter (关键参数) it feeds and how readings aggregate over a period.
+ */
+export const PointCommon = PointMeta.omit({ device: true });
+export type PointCommon = z.infer<typeof PointCommon>;
+
+/** Fields every device has whatever its driver. */
+export const DeviceCommon = z.object({
+  id: Identifier,
+  driver: z.string().min(1).describe('driver name, e.g. modbus-tcp'),
+  points: z.array(z.looseObject({ id: Identifier })).min(1, 'a device needs at least one point'),
+});
+
+/** The whole site file before driver-specific validation of `devices[]`. */
+export const SiteConfig = z
+  .object({
+    version: z.literal(1, { error: 'version must be 1 (the only site-file version so far)' }),
+    unit: UnitMeta,
+    gateway: GatewayConfig,
+    meters: z.array(MeterMeta).default([]),
+    devices: z.array(DeviceCommon.loose()).min(1, 'a site needs at least one device'),
+  })
+  .strict()
+  .superRefine((site, ctx) => {
+    const meterIds = new Set<string>();
+    site.meters.forEach((m, i) => {
+      if (meterIds.has(m.id)) ctx.addIssue({ code: 'custom', path: ['meters', i, 'id'], message: `duplicate meter id "${m.id}"` });
+      meterIds.add(m.id);
+    });
+    const deviceIds = new Set<string>();
+    const pointIds = new Set<string>();
+    site.devices.forEach((d, i) => {
+      if (deviceIds.has(d.id)) ctx.addIssue({ code: 'custom', path: ['devices', i, 'id'], message: `duplicate device id "${d.id}"` });
+      deviceIds.add(d.id);
+      d.points.forEach((p, j) => {
+        if (pointIds.has(p.id))
+          ctx.addIssue({ code: 'custom', path: ['devices', i, 'points', j, 'id'], message: `duplicate point id "${p.id}"` });
+        pointIds.add(p.id);
+        const meter = (p as { meter?: unknown }).meter;
+        if (typeof meter === 'string' && !meterIds.has(meter))
+          ctx.addIssue({
+            code: 'custom',
+            path: ['devices', i, 'points', j, 'meter'],
+            message: `unknown meter "${meter}"; declare it under meters[] or remove the reference`,
+          });
+      });
+    });
+  });
+export type SiteConfig = z.infer<typeof SiteConfig>;

@@ -1,0 +1,203 @@
+/**
+ * The MQTT wire contract, version 1 (DESIGN.md §4). One file holds every payload that crosses the
+ * broker, keyed by topic, so that the gateway, the collector and any third-party subscriber agree on
+ * one definition. Values are exact decimal strings; floats never appear on the wire.
+ */
+import { z } from 'zod';
+
+/** Default topic prefix; configurable per site (`gateway.mqtt.topicPrefix`). */
+export const DEFAULT_TOPIC_PREFIX = 'mrv/v1';
+
+/** An exact decimal number as a string: optional sign, digits, optional fraction, optional exponent. */
+export const DecimalString = z
+  .string()
+  .regex(/^-?(0|[1-9]\d*)(\.\d+)?([eE][+-]?\d+)?$/, 'expected an exact decimal string such as "412.5"')
+  .describe('exact decimal value as a string, never a float');
+
+/** ISO-8601 timestamp with milliseconds and an offset (`Z` or `+08:00`). */
+export const IsoTimestamp = z.iso.datetime({ offset: true, precision: 3 }).describe('ISO-8601 with ms and offset');
+
+/**
+ * Quality of a reading, following the OPC UA Good/Uncertain/Bad severity classes (OPC 10000-4 §7.39).
+ * `bad` readings carry no value (or the last one is never repeated as if fresh) and always a `reason`.
+ */
+export const Quality = z.enum(['good', 'uncertain', 'bad']);
+export type Quality = z.infer<typeof Quality>;
+
+/** Identifier used for units, gateways, devices, points and meters: safe in MQTT topics and InfluxDB tags. */
+export const Identifier = z
+  .string()
+  .min(1)
+  .max(64)
+  .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, 'letters, digits, "_", "." and "-" only, starting with a letter or digit');
+
+/**
+ * One reading of one point.
+ * - `ts`: source time (from the device where it has one, else the gateway's read time).
+ * - `rxTs`: gateway clock when the value was received.
+ * - `value`: the scaled engineering value as an exact decimal string; `null` when `quality` is `bad`.
+ */
+export const Reading = z
+  .object({
+    point: Identifier,
+    meter: Identifier.optional(),
+    ts: IsoTimestamp,
+    rxTs: IsoTimestamp,
+    value: DecimalString.nullable(),
+    quality: Quality,
+    reason: z.string().max(500).optional().describe('why the quality is not good: a stable error code and detail'),
+  })
+  .strict()
+  .refine((r) => r.quality !== 'bad' || r.reason !== undefined, {
+    message: 'a bad reading must carry a reason',
+    path: ['reason'],
+  })
+  .refine((r) => r.quality === 'bad' || r.value !== null, {
+    message: 'a good or uncertain reading must carry a value',
+    path: ['value'],
+  });
+export type Reading = z.infer<typeof Reading>;
+
+/** SHA-256 hex digest (64 lower-case hex digits). */
+export const Sha256Hex = z.string().regex(/^[0-9a-f]{64}$/, 'expected 64 lower-case hex digits (SHA-256)');
+
+/** `prevHash` of the first batch a gateway ever sends. */
+export const GENESIS_HASH = '0'.repeat(64);
+
+/** Largest number of readings in one batch; larger payloads are rejected as oversized. */
+export const MAX_READINGS_PER_BATCH = 10_000;
+
+/**
+ * A batch: all readings of one poll cycle of one gateway (topic `{prefix}/{unitId}/{gatewayId}/data`, QoS 1).
+ * - `seq`: gapless per gateway, starting at 1.
+ * - `prevHash`: SHA-256 of the previous batch's canonical bytes ({@link canonicalBytes}), {@link GENESIS_HASH} for seq 1.
+ * - `sig`: Ed25519 signature (base64) over the canonical bytes; optional until signing lands (issue: store-and-forward).
+ */
+export const Batch = z
+  .object({
+    v: z.literal(1).describe('wire contract version'),
+    unitId: Identifier,
+    gatewayId: Identifier,
+    seq: z.number().int().positive(),
+    prevHash: Sha256Hex,
+    sentAt: IsoTimestamp,
+    device: Identifier.optional().describe('device whose poll cycle produced the batch'),
+    readings: z.array(Reading).max(MAX_READINGS_PER_BATCH),
+    sig: z.string().optional(),
+  })
+  .strict();
+export type Batch = z.infer<typeof Batch>;
+
+/** Retained gateway status (`{prefix}/{unitId}/{gatewayId}/status`); `offline` is also the MQTT last will. */
+export const GatewayStatus = z
+  .object({
+    v: z.literal(1),
+    gatewayId: Identifier,
+    state: z.enum(['online', 'offline']),
+    at: IsoTimestamp.optional().describe('gateway time of the change; absent in the last will'),
+    version: z.string().optional(),
+    configHash: Sha256Hex.optional(),
+    bufferDepth: z.number().int().nonnegative().optional().describe('batches waiting for PUBACK'),
+    lastSeq: z.number().int().nonnegative().optional(),
+  })
+  .strict();
+export type GatewayStatus = z.infer<typeof GatewayStatus>;
+
+/** Industries covered by the national ETS since 2025 (DOMAIN.md §1). */
+export const Industry = z.enum(['power', 'steel', 'cement', 'aluminium']);
+export type Industry = z.infer<typeof Industry>;
+
+/** What a point means, published retained in `meta` so that the collector and server need no site file. */
+export const PointMeta = z
+  .object({
+    id: Identifier,
+    device: Identifier,
+    meter: Identifier.optional(),
+    unit: z.string().describe('engineering unit, e.g. t, kA, V, MWh, Nm³'),
+    description: z.string().optional(),
+    parameter: z.string().optional().describe('key parameter (关键参数) this point feeds'),
+    aggregation: z.enum(['totalizer', 'events', 'rate', 'gauge']).optional(),
+  })
+  .strict();
+export type PointMeta = z.infer<typeof PointMeta>;
+
+/** A verification (检定) or calibration (校准) certificate of a meter (DOMAIN.md §3). */
+export const Calibration = z
+  .object({
+    certificate: z.string().min(1).describe('certificate number'),
+    kind: z.enum(['verification', 'calibration']).describe('检定 (legal verification) or 校准 (calibration)'),
+    date: z.iso.date(),
+    validUntil: z.iso.date(),
+    body: z.string().min(1).describe('issuing metrology body'),
+    regulation: z.string().optional().describe('JJG/JJF regulation applied, e.g. JJG 539'),
+    result: z.string().min(1).describe('e.g. 合格 pass, or calibration values with uncertainty'),
+  })
+  .strict();
+export type Calibration = z.infer<typeof Calibration>;
+
+/** A key measuring instrument in the meter ledger (计量器具一览表, DOMAIN.md §3). */
+export const MeterMeta = z
+  .object({
+    id: Identifier,
+    name: z.string().min(1),
+    kind: z
+      .string()
+      .min(1)
+      .describe('weighbridge 汽车衡, belt-scale 皮带秤, ladle-scale, flowmeter, electricity-meter, ...'),
+    model: z.string().optional(),
+    serial: z.string().optional(),
+    accuracyClass: z.string().optional(),
+    range: z.string().optional(),
+    location: z.string().optional(),
+    calibrations: z.array(Calibration).default([]),
+  })
+  .strict();
+export type MeterMeta = z.infer<typeof MeterMeta>;
+
+/** The key emitting unit (重点排放单位) as described in the site file. */
+export const UnitMeta = z
+  .object({
+    id: Identifier.describe('unified social credit code (统一社会信用代码) or another stable id'),
+    name: z.string().min(1),
+    industry: Industry,
+    province: z.string().min(1),
+  })
+  .strict();
+export type UnitMeta = z.infer<typeof UnitMeta>;
+
+/** Retained catalogue (`{prefix}/{unitId}/{gatewayId}/meta`). */
+export const GatewayMeta = z
+  .object({
+    v: z.literal(1),
+    gatewayId: Identifier,
+    unit: UnitMeta,
+    points: z.array(PointMeta),
+    meters: z.array(MeterMeta),
+    configHash: Sha256Hex,
+  })
+  .strict();
+export type GatewayMeta = z.infer<typeof GatewayMeta>;
+
+/** The three topic kinds a gateway publishes under `{prefix}/{unitId}/{gatewayId}/`. */
+export type TopicKind = 'data' | 'status' | 'meta';
+
+/** Builds `{prefix}/{unitId}/{gatewayId}/{kind}`. */
+export function topicFor(prefix: string, unitId: string, gatewayId: string, kind: TopicKind): string {
+  return `${prefix}/${unitId}/${gatewayId}/${kind}`;
+}
+
+/**
+ * Parses a topic built by {@link topicFor}; returns `undefined` for any other topic.
+ * @example parseTopic('mrv/v1', 'mrv/v1/U1/gw1/data') → { unitId: 'U1', gatewayId: 'gw1', kind: 'data' }
+ */
+export function parseTopic(
+  prefix: string,
+  topic: string,
+): { unitId: string; gatewayId: string; kind: TopicKind } | undefined {
+  if (!topic.startsWith(`${prefix}/`)) return undefined;
+  const parts = topic.slice(prefix.length + 1).split('/');
+  if (parts.length !== 3) return undefined;
+  const [unitId, gatewayId, kind] = parts as [string, string, string];
+  if (kind !== 'data' && kind !== 'status' && kind !== 'meta') return undefined;
+  return { unitId, gatewayId, kind };
+}

@@ -1,0 +1,47 @@
+/**
+ * The driver contract (STYLE.md rule 2). A driver turns a device's configuration into readings and
+ * knows nothing of MQTT, storage or HTTP. Constructors (and `create`) do no I/O; `start` connects and
+ * begins delivering, `stop` undoes everything `start` did.
+ */
+import type { Logger } from 'pino';
+import type { z } from 'zod';
+import type { Reading } from '../core/schema/wire.ts';
+import type { Clock } from '../core/time.ts';
+
+/** What a driver receives from its host. */
+export interface DriverContext {
+  clock: Clock;
+  log: Logger;
+}
+
+/**
+ * Receives the readings of one poll cycle (or one subscription notification) of one device.
+ * Every configured point is present in a poll cycle: as good with its value, or as bad with a reason.
+ */
+export type ReadingSink = (readings: Reading[]) => void;
+
+/** Connection state and counters a driver exposes for status pages and metrics. */
+export interface DriverStatus {
+  connected: boolean;
+  /** Completed poll cycles. */
+  cycles: number;
+  /** Requests that failed after all retries. */
+  failedRequests: number;
+  /** Last error code and message, if the last cycle failed. */
+  lastError?: string;
+}
+
+/** A running device connection. */
+export interface Driver {
+  start(sink: ReadingSink): Promise<void>;
+  stop(): Promise<void>;
+  status(): DriverStatus;
+}
+
+/** A driver kind: its config schema and its factory. */
+export interface DriverKind<Config> {
+  name: string;
+  /** Validates one `devices[]` entry of the site file. */
+  schema: z.ZodType<Config>;
+  create(config: Config, context: DriverContext): Driver;
+}
