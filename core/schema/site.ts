@@ -62,17 +62,27 @@ export const SiteConfig = z
   .superRefine((site, ctx) => {
     const meterIds = new Set<string>();
     site.meters.forEach((m, i) => {
-      if (meterIds.has(m.id)) ctx.addIssue({ code: 'custom', path: ['meters', i, 'id'], message: `duplicate meter id "${m.id}"` });
+      if (meterIds.has(m.id))
+        ctx.addIssue({ code: 'custom', path: ['meters', i, 'id'], message: `duplicate meter id "${m.id}"` });
       meterIds.add(m.id);
     });
     const deviceIds = new Set<string>();
     const pointIds = new Set<string>();
     site.devices.forEach((d, i) => {
-      if (deviceIds.has(d.id)) ctx.addIssue({ code: 'custom', path: ['devices', i, 'id'], message: `duplicate device id "${d.id}"` });
+      if (deviceIds.has(d.id))
+        ctx.addIssue({
+          code: 'custom',
+          path: ['devices', i, 'id'],
+          message: `duplicate device id "${d.id}"`,
+        });
       deviceIds.add(d.id);
       d.points.forEach((p, j) => {
         if (pointIds.has(p.id))
-          ctx.addIssue({ code: 'custom', path: ['devices', i, 'points', j, 'id'], message: `duplicate point id "${p.id}"` });
+          ctx.addIssue({
+            code: 'custom',
+            path: ['devices', i, 'points', j, 'id'],
+            message: `duplicate point id "${p.id}"`,
+          });
         pointIds.add(p.id);
         const meter = (p as { meter?: unknown }).meter;
         if (typeof meter === 'string' && !meterIds.has(meter))

@@ -15,7 +15,9 @@ export const DecimalString = z
   .describe('exact decimal value as a string, never a float');
 
 /** ISO-8601 timestamp with milliseconds and an offset (`Z` or `+08:00`). */
-export const IsoTimestamp = z.iso.datetime({ offset: true, precision: 3 }).describe('ISO-8601 with ms and offset');
+export const IsoTimestamp = z.iso
+  .datetime({ offset: true, precision: 3 })
+  .describe('ISO-8601 with ms and offset');
 
 /**
  * Quality of a reading, following the OPC UA Good/Uncertain/Bad severity classes (OPC 10000-4 §7.39).
@@ -29,7 +31,10 @@ export const Identifier = z
   .string()
   .min(1)
   .max(64)
-  .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, 'letters, digits, "_", "." and "-" only, starting with a letter or digit');
+  .regex(
+    /^[A-Za-z0-9][A-Za-z0-9_.-]*$/,
+    'letters, digits, "_", "." and "-" only, starting with a letter or digit',
+  );
 
 /**
  * One reading of one point.
@@ -45,7 +50,11 @@ export const Reading = z
     rxTs: IsoTimestamp,
     value: DecimalString.nullable(),
     quality: Quality,
-    reason: z.string().max(500).optional().describe('why the quality is not good: a stable error code and detail'),
+    reason: z
+      .string()
+      .max(500)
+      .optional()
+      .describe('why the quality is not good: a stable error code and detail'),
   })
   .strict()
   .refine((r) => r.quality !== 'bad' || r.reason !== undefined, {

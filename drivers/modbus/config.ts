@@ -23,7 +23,11 @@ export const ModbusPoint = PointCommon.extend({
   .strict()
   .superRefine((p, ctx) => {
     if (p.address + registerCount(p.type) > 65536)
-      ctx.addIssue({ code: 'custom', path: ['address'], message: `${p.type} at ${p.address} runs past register 65535` });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['address'],
+        message: `${p.type} at ${p.address} runs past register 65535`,
+      });
     const is16 = registerCount(p.type) === 1;
     if (!is16 && (p.order === 'AB' || p.order === 'BA'))
       ctx.addIssue({
@@ -44,15 +48,29 @@ export const ModbusTcpDevice = z
     unitId: z.number().int().min(0).max(255).default(1).describe('Modbus unit id (slave id)'),
     pollIntervalMs: z.number().int().min(10).max(86_400_000).default(1000),
     timeoutMs: z.number().int().min(10).max(60_000).default(1000),
-    retries: z.number().int().min(0).max(10).default(1).describe('extra attempts of a failed request in one cycle'),
-    reconnectDelayMs: z.number().int().min(10).max(600_000).default(1000).describe('first backoff; doubles up to 30 s'),
+    retries: z
+      .number()
+      .int()
+      .min(0)
+      .max(10)
+      .default(1)
+      .describe('extra attempts of a failed request in one cycle'),
+    reconnectDelayMs: z
+      .number()
+      .int()
+      .min(10)
+      .max(600_000)
+      .default(1000)
+      .describe('first backoff; doubles up to 30 s'),
     maxRegistersPerRequest: z
       .number()
       .int()
       .min(1)
       .max(125)
       .default(125)
-      .describe('Modbus allows 125 registers per read (MODBUS Application Protocol §6.3); some devices fewer'),
+      .describe(
+        'Modbus allows 125 registers per read (MODBUS Application Protocol §6.3); some devices fewer',
+      ),
     maxGap: z
       .number()
       .int()

@@ -14,7 +14,16 @@
 import { Decimal } from 'decimal.js';
 
 /** Data types a point can have. Widths: 16-bit types use 1 register, 32-bit 2, 64-bit 4. */
-export const MODBUS_TYPES = ['int16', 'uint16', 'int32', 'uint32', 'float32', 'int64', 'uint64', 'float64'] as const;
+export const MODBUS_TYPES = [
+  'int16',
+  'uint16',
+  'int32',
+  'uint32',
+  'float32',
+  'int64',
+  'uint64',
+  'float64',
+] as const;
 export type ModbusType = (typeof MODBUS_TYPES)[number];
 
 /** Byte/word orders; see the module comment. */

@@ -3,8 +3,9 @@
  * Points of the same table whose registers are adjacent (or within `maxGap` unused registers) share
  * one request, capped at `maxRegisters` (125 by the Modbus spec, §6.3/§6.4, or a device's lower limit).
  */
-import { registerCount } from './decode.ts';
+
 import type { ModbusPoint } from './config.ts';
+import { registerCount } from './decode.ts';
 
 /** One read request and the points it serves, with each point's byte offset in the response. */
 export interface ReadRequest {
@@ -37,7 +38,12 @@ export function planRequests(points: readonly ModbusPoint[], maxRegisters = 125,
         continue;
       }
     }
-    current = { table: point.table, address: point.address, count: width, points: [{ point, byteOffset: 0 }] };
+    current = {
+      table: point.table,
+      address: point.address,
+      count: width,
+      points: [{ point, byteOffset: 0 }],
+    };
     requests.push(current);
   }
   return requests;

@@ -1,0 +1,242 @@
+/**
+ * The sub-commands of `mrv`: each parses its flags, composes the parts and runs until SIGINT/SIGTERM.
+ */
+import { mkdirSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import type { Logger } from 'pino';
+import { Collector } from '../collector/collector.ts';
+import { InfluxStore } from '../collector/influx-store.ts';
+import { LiveHub } from '../collector/live.ts';
+import { SqliteStore } from '../collector/sqlite-store.ts';
+import type { TimeSeriesStore } from '../collector/store.ts';
+import { MrvError } from '../core/errors.ts';
+import { type Clock, ScaledClock, systemClock } from '../core/time.ts';
+import { loadSiteConfig } from '../gateway/config.ts';
+import { Gateway } from '../gateway/gateway.ts';
+import { buildServer } from '../server/app.ts';
+import { startAluminiumSimulator } from '../simulators/aluminium/server.ts';
+import { startEmbeddedBroker } from './embedded-broker.ts';
+import { createLogger } from './log.ts';
+import { version } from './main.ts';
+
+const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+
+/** The demo's site file: the commented example a plant engineer copies. */
+export const DEMO_SITE_FILE = resolve(repoRoot, 'examples/aluminium-smelter.site.yaml');
+
+/** Resolves when the process gets SIGINT or SIGTERM; then runs `stop` once. */
+async function runUntilSignal(log: Logger, stop: () => Promise<void>): Promise<number> {
+  const signal = await new Promise<string>((res) => {
+    process.once('SIGINT', () => res('SIGINT'));
+    process.once('SIGTERM', () => res('SIGTERM'));
+  });
+  log.info({ signal }, 'stopping');
+  const force = setTimeout(() => {
+    log.error('stop took longer than 10 s; exiting');
+    process.exit(1);
+  }, 10_000);
+  force.unref();
+  await stop();
+  clearTimeout(force);
+  return 0;
+}
+
+function intFlag(name: string, v: string | undefined, fallback: number): number {
+  if (v === undefined) return fallback;
+  const n = Number(v);
+  if (!Number.isFinite(n) || n < 0)
+    throw new MrvError('MRV_E_CONFIG', `--${name}: expected a number, got "${v}"`);
+  return n;
+}
+
+function clockFor(speed: number): Clock {
+  return speed === 1 ? systemClock : new ScaledClock(Date.now(), speed);
+}
+
+const storeFlags = {
+  store: { type: 'string', default: 'sqlite' },
+  sqlite: { type: 'string', default: '.data/mrv.sqlite' },
+  influx: { type: 'string', default: 'http://127.0.0.1:8086' },
+  db: { type: 'string', default: 'mrv' },
+} as const;
+
+function makeStore(
+  v: { store: string; sqlite: string; influx: string; db: string },
+  log: Logger,
+): TimeSeriesStore {
+  if (v.store === 'influx') return new InfluxStore({ url: v.influx, database: v.db, log });
+  if (v.store === 'sqlite') {
+    if (v.sqlite !== ':memory:') mkdirSync(dirname(resolve(v.sqlite)), { recursive: true });
+    return new SqliteStore({ path: v.sqlite, log });
+  }
+  throw new MrvError('MRV_E_CONFIG', `--store: expected sqlite or influx, got "${v.store}"`);
+}
+
+/** `mrv demo`: everything in one process on embedded defaults. */
+export async function demo(args: string[]): Promise<number> {
+  const { values: v } = parseArgs({
+    args,
+    options: {
+      port: { type: 'string', default: '8080' },
+      host: { type: 'string', default: '127.0.0.1' },
+      speed: { type: 'string', default: '1' },
+      seed: { type: 'string', default: '42' },
+      'data-dir': { type: 'string', default: '.data/demo' },
+      site: { type: 'string', default: DEMO_SITE_FILE },
+    },
+  });
+  const log = createLogger('mrv-demo');
+  const clock = clockFor(intFlag('speed', v.speed, 1));
+  const site = loadSiteConfig(v.site);
+  const dataDir = resolve(v['data-dir']);
+  mkdirSync(dataDir, { recursive: true });
+
+  const sim = await startAluminiumSimulator({
+    seed: intFlag('seed', v.seed, 42),
+    clock,
+    ports: demoSimPorts(),
+  });
+  const broker = await startEmbeddedBroker({ port: 0 });
+  const store = new SqliteStore({ path: resolve(dataDir, 'mrv.sqlite'), log });
+  await store.start();
+  const live = new LiveHub();
+  const collector = new Collector({
+    url: broker.url,
+    store,
+    live,
+    log,
+    clock,
+    clientId: 'mrv-demo-collector',
+  });
+  await collector.start();
+  const app = buildServer({ store, live, logger: log.child({ module: 'server' }), version: version() });
+  const port = intFlag('port', v.port, 8080);
+  await app.listen({ host: v.host, port });
+  const gateway = new Gateway({ site, log, clock, mqttUrl: broker.url, version: version() });
+  await gateway.start();
+
+  const url = `http://${v.host}:${port}`;
+  process.stdout.write(
+    [
+      '',
+      `carbon-mrv demo is running: ${url}`,
+      `  unit ${site.site.unit.id} (${site.site.unit.name}), site file ${site.file}`,
+      `  API:  ${url}/api/v1/units/${site.site.unit.id}/points`,
+      `  MQTT: ${broker.url} (embedded aedes), store: ${resolve(dataDir, 'mrv.sqlite')}`,
+      `  Modbus TCP simulator ports: ${Object.values(sim.ports).join(', ')}${v.speed !== '1' ? `, speed ×${v.speed}` : ''}`,
+      'Press Ctrl-C to stop.',
+      '',
+    ].join('\n'),
+  );
+  return runUntilSignal(log, async () => {
+    await gateway.stop();
+    await collector.stop();
+    await app.close();
+    await store.stop();
+    await broker.stop();
+    await sim.stop();
+  });
+}
+
+/** Ports of the demo simulator; they match the devices of examples/aluminium-smelter.site.yaml. */
+function demoSimPorts(): { potline: number; energy: number; ladle: number; anode: number } {
+  return { potline: 15020, energy: 15021, ladle: 15022, anode: 15023 };
+}
+
+/** `mrv gateway -c SITE.yaml`. */
+export async function gateway(args: string[]): Promise<number> {
+  const { values: v } = parseArgs({
+    args,
+    options: { config: { type: 'string', short: 'c' }, mqtt: { type: 'string' } },
+  });
+  if (!v.config) throw new MrvError('MRV_E_CONFIG', 'missing -c SITE.yaml (the site file; see examples/)');
+  const log = createLogger('mrv-gateway');
+  const site = loadSiteConfig(v.config);
+  const gw = new Gateway({ site, log, version: version(), ...(v.mqtt ? { mqttUrl: v.mqtt } : {}) });
+  await gw.start();
+  return runUntilSignal(log, () => gw.stop());
+}
+
+/** `mrv collector --mqtt URL`. */
+export async function collector(args: string[]): Promise<number> {
+  const { values: v } = parseArgs({
+    args,
+    options: { mqtt: { type: 'string', default: 'mqtt://127.0.0.1:1883' }, ...storeFlags },
+  });
+  const log = createLogger('mrv-collector');
+  const store = makeStore(v, log);
+  await store.start();
+  const c = new Collector({ url: v.mqtt, store, log });
+  await c.start();
+  return runUntilSignal(log, async () => {
+    await c.stop();
+    await store.stop();
+  });
+}
+
+/** `mrv server`: the HTTP API and dashboard, optionally with a collector feeding the live view. */
+export async function server(args: string[]): Promise<number> {
+  const { values: v } = parseArgs({
+    args,
+    options: {
+      port: { type: 'string', default: '8080' },
+      host: { type: 'string', default: '127.0.0.1' },
+      mqtt: { type: 'string' },
+      ...storeFlags,
+    },
+  });
+  const log = createLogger('mrv-server');
+  const store = makeStore(v, log);
+  await store.start();
+  const live = new LiveHub();
+  const c = v.mqtt ? new Collector({ url: v.mqtt, store, live, log }) : undefined;
+  await c?.start();
+  const app = buildServer({ store, live, logger: log.child({ module: 'server' }), version: version() });
+  await app.listen({ host: v.host, port: intFlag('port', v.port, 8080) });
+  process.stdout.write(`carbon-mrv server: http://${v.host}:${v.port}\n`);
+  return runUntilSignal(log, async () => {
+    await c?.stop();
+    await app.close();
+    await store.stop();
+  });
+}
+
+/** `mrv broker`: an embedded MQTT broker. */
+export async function broker(args: string[]): Promise<number> {
+  const { values: v } = parseArgs({
+    args,
+    options: { port: { type: 'string', default: '1883' }, host: { type: 'string', default: '127.0.0.1' } },
+  });
+  const log = createLogger('mrv-broker');
+  const b = await startEmbeddedBroker({ host: v.host, port: intFlag('port', v.port, 1883) });
+  process.stdout.write(`embedded MQTT broker: ${b.url}\n`);
+  return runUntilSignal(log, () => b.stop());
+}
+
+/** `mrv sim aluminium`: the Modbus TCP aluminium smelter simulator. */
+export async function sim(args: string[]): Promise<number> {
+  const [kind, ...rest] = args;
+  if (kind !== 'aluminium')
+    throw new MrvError('MRV_E_CONFIG', `unknown simulator "${kind ?? ''}"; available: aluminium`);
+  const { values: v } = parseArgs({
+    args: rest,
+    options: {
+      seed: { type: 'string', default: '42' },
+      speed: { type: 'string', default: '1' },
+      'base-port': { type: 'string', default: '15020' },
+      host: { type: 'string', default: '127.0.0.1' },
+    },
+  });
+  const log = createLogger('mrv-sim');
+  const base = intFlag('base-port', v['base-port'], 15020);
+  const s = await startAluminiumSimulator({
+    host: v.host,
+    seed: intFlag('seed', v.seed, 42),
+    clock: clockFor(intFlag('speed', v.speed, 1)),
+    ports: { potline: base, energy: base + 1, ladle: base + 2, anode: base + 3 },
+  });
+  process.stdout.write(`aluminium smelter simulator on ${v.host}, ports ${JSON.stringify(s.ports)}\n`);
+  return runUntilSignal(log, () => s.stop());
+}

@@ -1,0 +1,28 @@
+/**
+ * The one explicit registry of driver kinds (STYLE.md rule 2). Adding a driver means adding it here.
+ */
+import { MrvError } from '../core/errors.ts';
+import { modbusTcpDriver } from './modbus/tcp.ts';
+import type { DriverKind } from './types.ts';
+
+// The registry holds kinds with different config types; `unknown` would not accept them as
+// DriverKind<Config> is invariant in Config, hence the `any` here and only here.
+// biome-ignore lint/suspicious/noExplicitAny: heterogeneous registry, see comment above
+export const drivers: Readonly<Record<string, DriverKind<any>>> = {
+  [modbusTcpDriver.name]: modbusTcpDriver,
+};
+
+/**
+ * Looks up a driver kind by name.
+ * @throws MrvError MRV_E_UNKNOWN_DRIVER naming the valid drivers
+ */
+// biome-ignore lint/suspicious/noExplicitAny: see `drivers`
+export function driverKind(name: string): DriverKind<any> {
+  const kind = drivers[name];
+  if (!kind)
+    throw new MrvError(
+      'MRV_E_UNKNOWN_DRIVER',
+      `unknown driver "${name}"; valid drivers: ${Object.keys(drivers).join(', ')}`,
+    );
+  return kind;
+}

@@ -1,0 +1,99 @@
+import { describe, expect, it } from 'vitest';
+import { MrvError } from '../../../core/errors.ts';
+import { parseSiteConfig, siteMeta } from '../../../gateway/config.ts';
+
+const valid = `version: 1
+unit: { id: U1, name: 示范厂, industry: aluminium, province: 内蒙古 }
+gateway:
+  id: gw1
+  mqtt: { url: "mqtt://127.0.0.1:1883" }
+meters:
+  - id: ladle-scale
+    name: 抬包秤 ladle scale
+    kind: ladle-scale
+devices:
+  - id: ladle
+    driver: modbus-tcp
+    host: 127.0.0.1
+    port: 15022
+    points:
+      - id: ladle.net
+        meter: ladle-scale
+        table: holding
+        address: 0
+        type: int32
+        scale: 0.001
+        unit: t
+`;
+
+function configError(text: string): string {
+  try {
+    parseSiteConfig(text, 'site.yaml');
+  } catch (err) {
+    expect(err).toBeInstanceOf(MrvError);
+    expect((err as MrvError).code).toBe('MRV_E_CONFIG');
+    return (err as Error).message;
+  }
+  throw new Error('expected a config error');
+}
+
+describe('site file loading', () => {
+  it('accepts a valid file and fills defaults', () => {
+    const s = parseSiteConfig(valid, 'site.yaml');
+    expect(s.site.gateway.mqtt.topicPrefix).toBe('mrv/v1');
+    expect(s.devices[0]?.config).toMatchObject({
+      port: 15022,
+      unitId: 1,
+      pollIntervalMs: 1000,
+      timeoutMs: 1000,
+    });
+    expect(s.configHash).toMatch(/^[0-9a-f]{64}$/);
+    expect(siteMeta(s).points).toEqual([
+      { id: 'ladle.net', device: 'ladle', meter: 'ladle-scale', unit: 't' },
+    ]);
+  });
+
+  it('names file, line and path of a wrong type', () => {
+    const msg = configError(valid.replace('type: int32', 'type: int24'));
+    expect(msg).toMatch(/site\.yaml:20:15 devices\[0\]\.points\[0\]\.type: /);
+    expect(msg).toContain('int32');
+  });
+
+  it('names the path of a missing required field', () => {
+    const msg = configError(valid.replace('    host: 127.0.0.1\n', ''));
+    expect(msg).toMatch(/devices\[0\]\.host: /);
+  });
+
+  it('rejects malformed YAML with its position', () => {
+    const msg = configError(valid.replace('id: gw1', 'id: [gw1'));
+    expect(msg).toMatch(/site\.yaml:\d+:\d+/);
+    expect(msg).toContain('not valid YAML');
+  });
+
+  it('lists the valid drivers for an unknown one', () => {
+    const msg = configError(valid.replace('driver: modbus-tcp', 'driver: modbus-udp'));
+    expect(msg).toMatch(/devices\[0\]\.driver: unknown driver "modbus-udp"; valid drivers: modbus-tcp/);
+  });
+
+  it('reports a point on an unknown meter and duplicate point ids', () => {
+    const dup = valid.replace(
+      '        unit: t\n',
+      '        unit: t\n      - { id: ladle.net, meter: nope, table: holding, address: 2, type: uint16, unit: kg }\n',
+    );
+    const msg = configError(dup);
+    expect(msg).toContain('devices[0].points[1].id: duplicate point id "ladle.net"');
+    expect(msg).toContain('devices[0].points[1].meter: unknown meter "nope"');
+  });
+
+  it('rejects an unknown key instead of ignoring a typo', () => {
+    const msg = configError(valid.replace('    port: 15022', '    prot: 15022'));
+    expect(msg).toMatch(/devices\[0\]: .*prot/);
+  });
+
+  it('rejects a 16-bit order on a 32-bit type and a wrong version', () => {
+    expect(configError(valid.replace('type: int32', 'type: int32\n        order: BA'))).toContain(
+      'order BA is for 16-bit types',
+    );
+    expect(configError(valid.replace('version: 1', 'version: 2'))).toContain('version: version must be 1');
+  });
+});
