@@ -1,0 +1,121 @@
+// The `mrv` command as a user runs it, as real processes: the one-command demo, and a gateway whose
+// MQTT last will marks it offline when it is killed.
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import mqtt from 'mqtt';
+import { afterAll, describe, expect, it } from 'vitest';
+import { parseDocument } from 'yaml';
+import type { GatewayStatus } from '../../core/schema/wire.ts';
+import { startAluminiumSimulator } from '../../simulators/aluminium/server.ts';
+import { getFreePort } from '../helpers/free-port.ts';
+import { startMosquitto } from '../helpers/mosquitto.ts';
+import { spawnTied, type TiedProcess } from '../helpers/tied-process.ts';
+
+const root = new URL('../..', import.meta.url).pathname;
+const mrv = join(root, 'bin/mrv.js');
+const tmp = mkdtempSync(join(tmpdir(), 'mrv-cli-'));
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+
+async function waitForOutput(p: TiedProcess, re: RegExp, timeoutMs = 30_000): Promise<RegExpMatchArray> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const m = p.tail().match(re);
+    if (m) return m;
+    if (!p.running()) throw new Error(`process exited early:\n${p.tail()}`);
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${re}:\n${p.tail()}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+describe('mrv demo', () => {
+  it('serves live, changing pot-line values on the web API and stops cleanly on Ctrl-C', async () => {
+    const port = await getFreePort();
+    const demo = await spawnTied(process.execPath, [mrv, 'demo', '--port', String(port), '--data-dir', join(tmp, 'demo')], {
+      cwd: root,
+      env: { ...process.env, MRV_LOG_LEVEL: 'warn' },
+    });
+    try {
+      const [, url] = await waitForOutput(demo, /carbon-mrv demo is running: (http:\/\/127\.0\.0\.1:\d+)/);
+      const page = await fetch(`${url}/`);
+      expect(page.headers.get('content-type')).toMatch(/text\/html/);
+      const units = (await (await fetch(`${url}/api/v1/units`)).json()) as { id: string; industry: string }[];
+      expect(units).toHaveLength(1);
+      const unitId = units[0]?.id;
+      expect(units[0]?.industry).toBe('aluminium');
+      const current = async () => {
+        const points = (await (await fetch(`${url}/api/v1/units/${unitId}/points`)).json()) as {
+          id: string;
+          last: { ts: string; value: string } | null;
+        }[];
+        return points.find((p) => p.id === 'potline.current')?.last ?? null;
+      };
+      await expect.poll(current, { timeout: 20_000 }).not.toBeNull();
+      const first = await current();
+      expect(Number(first?.value)).toBeGreaterThan(350);
+      expect(Number(first?.value)).toBeLessThan(450);
+      await expect.poll(async () => (await current())?.ts, { timeout: 10_000 }).not.toBe(first?.ts);
+      demo.child.kill('SIGINT');
+      const exit = await demo.exited;
+      expect(exit.code).toBe(0);
+    } finally {
+      await demo.stop();
+    }
+  });
+});
+
+describe('mrv gateway', () => {
+  it('publishes a retained online status, and its last will says offline when it is killed', async () => {
+    const sim = await startAluminiumSimulator({ seed: 3 });
+    const mosquitto = await startMosquitto();
+    try {
+      const doc = parseDocument(readFileSync(join(root, 'examples/aluminium-smelter.site.yaml'), 'utf8'));
+      const devices = doc.toJS().devices as { id: string }[];
+      devices.forEach((d, i) => {
+        const station = Object.values(sim.registerMap).find((s) => s.deviceId === d.id);
+        doc.setIn(['devices', i, 'port'], station ? sim.ports[station.id] : 1);
+      });
+      const siteFile = join(tmp, 'site.yaml');
+      writeFileSync(siteFile, String(doc));
+      const statuses: GatewayStatus[] = [];
+      const sub = await mqtt.connectAsync(mosquitto.url, { clientId: 'cli-test-sub' });
+      sub.on('message', (topic, payload) => {
+        if (topic.endsWith('/status')) statuses.push(JSON.parse(payload.toString()) as GatewayStatus);
+      });
+      await sub.subscribeAsync('mrv/v1/+/+/status', { qos: 1 });
+      const gw = await spawnTied(process.execPath, [mrv, 'gateway', '-c', siteFile, '--mqtt', mosquitto.url], { cwd: root });
+      try {
+        await expect.poll(() => statuses.at(-1)?.state, { timeout: 20_000 }).toBe('online');
+        gw.kill9();
+        await expect.poll(() => statuses.at(-1)?.state, { timeout: 10_000 }).toBe('offline');
+        // Retained: a subscriber arriving later learns the gateway is offline.
+        const late = await mqtt.connectAsync(mosquitto.url, { clientId: 'cli-test-late' });
+        const retained = new Promise<GatewayStatus>((resolve) =>
+          late.on('message', (_t, payload) => resolve(JSON.parse(payload.toString()) as GatewayStatus)),
+        );
+        await late.subscribeAsync('mrv/v1/+/+/status', { qos: 1 });
+        expect((await retained).state).toBe('offline');
+        await late.endAsync();
+      } finally {
+        await gw.stop();
+        await sub.endAsync();
+      }
+    } finally {
+      await mosquitto.stop();
+      await sim.stop();
+    }
+  });
+
+  it('refuses a bad site file with the file, line and path, and exit code 1', async () => {
+    const bad = join(tmp, 'bad.yaml');
+    writeFileSync(
+      bad,
+      readFileSync(join(root, 'examples/aluminium-smelter.site.yaml'), 'utf8').replace(/type: float32/, 'type: float31'),
+    );
+    const gw = await spawnTied(process.execPath, [mrv, 'gateway', '-c', bad], { cwd: root });
+    const exit = await gw.exited;
+    expect(exit.code).toBe(1);
+    expect(gw.tail()).toMatch(/MRV_E_CONFIG: .*bad\.yaml/);
+    expect(gw.tail()).toMatch(/bad\.yaml:\d+:\d+ devices\[\d+\]\.points\[\d+\]\.type: Invalid option/);
+  });
+});
