@@ -106,7 +106,6 @@ describe('simulator → gateway → Mosquitto → collector → InfluxDB → API
   it('keeps polling on schedule: the next cycle lands with the next values', async () => {
     const t0 = clock.now();
     clock.advance(60_000); // wakes every device's poll loop at t0 + 60 s
-    const snapshot = sim.model.snapshot();
     const current = sim.registerMap.potline.points.find((p) => p.id === 'potline.current');
     if (!current) throw new Error('potline.current missing from the register map');
     await expect
@@ -115,6 +114,8 @@ describe('simulator → gateway → Mosquitto → collector → InfluxDB → API
       })
       .toBe(2);
     const series = await store.series({ unitId, pointId: 'potline.current', from: t0, to: clock.now() + 1 });
+    sim.model.advanceTo(clock.now()); // the reads already moved it here; the snapshot is of that instant
+    const snapshot = sim.model.snapshot();
     expect(series[1]).toMatchObject({
       ts: new Date(clock.now()).toISOString(),
       value: expectedValue(current, current.raw(snapshot)),

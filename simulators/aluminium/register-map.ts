@@ -1,0 +1,500 @@
+/**
+ * Register maps of the simulated aluminium smelter's stations, as data. The same table drives the
+ * Modbus server (which registers answer what) and the example site file
+ * (`examples/aluminium-smelter.site.yaml`, kept equal by `test/unit/simulators/example-site.test.ts`).
+ *
+ * Addresses are zero-based PDU addresses (add 1 for a 1-based "3xxxx/4xxxx" reference). Each station
+ * is one meter with its own IP/port in a plant, and each station's points form one contiguous block of
+ * one table, so a gateway reads a station with a single request (≤ 125 registers, Modbus §6.3/§6.4).
+ * Integers carry masses and energy exactly (raw kg or kWh × a decimal scale); floats carry the analogue
+ * signals (current, voltage, power), as real transducers and meters do.
+ */
+import { type ByteOrder, encodeRaw, type ModbusType, registerCount } from '../../drivers/modbus/decode.ts';
+import type { AluminiumSnapshot } from './model.ts';
+
+/** The four stations; each is a separate Modbus TCP server. */
+export const STATION_IDS = ['potline', 'energy', 'ladle', 'anode'] as const;
+/** A station of the simulated smelter. */
+export type StationId = (typeof STATION_IDS)[number];
+
+/** Aggregation kinds of core/schema/wire.ts `PointMeta.aggregation`. */
+export type AggregationKind = 'totalizer' | 'events' | 'rate' | 'gauge';
+
+/**
+ * One point of a station: where it lives, how it is encoded, what it means, and how its raw register
+ * value is taken from a model snapshot. Engineering value = raw × `scale` (decimal string, exact).
+ */
+export interface RegisterPoint {
+  /** Point id (site-wide unique, an `Identifier`). */
+  id: string;
+  /** Register table: holding (FC 3) or input (FC 4). */
+  table: 'holding' | 'input';
+  /** Zero-based address of the first register. */
+  address: number;
+  type: ModbusType;
+  order: ByteOrder;
+  /** Decimal multiplier from raw to engineering unit, e.g. "0.001" for kg → t; absent means 1. */
+  scale?: string;
+  /** Engineering unit after scaling. */
+  unit: string;
+  /** English description. */
+  description: string;
+  /** Chinese description. */
+  descriptionZh: string;
+  /** Meter (site `meters[].id`) the point belongs to, when it is a key measuring instrument. */
+  meter?: string;
+  /** Key parameter (关键参数) the point feeds. */
+  parameter?: string;
+  /** How readings aggregate over a period. */
+  aggregation?: AggregationKind;
+  /** Raw register value (before scale) from a snapshot: integers for integer types, any number for floats. */
+  raw: (s: AluminiumSnapshot) => number;
+}
+
+/** One station: a Modbus TCP server with its device id in the site file and its points. */
+export interface StationMap {
+  id: StationId;
+  /** Device id in the site file. */
+  deviceId: string;
+  /** Human name, English. */
+  name: string;
+  /** Human name, Chinese. */
+  nameZh: string;
+  /** Points in address order, contiguous, all in one table. */
+  points: readonly RegisterPoint[];
+}
+
+/** Ports of the demo (`mrv demo`, `examples/aluminium-smelter.site.yaml`): one per station. */
+export const ALUMINIUM_DEMO_PORTS: Readonly<Record<StationId, number>> = Object.freeze({
+  potline: 15020,
+  energy: 15021,
+  ladle: 15022,
+  anode: 15023,
+});
+
+/** Meter ids used by the map (declared under `meters[]` in the example site file). */
+export const ALUMINIUM_METERS = {
+  lineCurrent: 'ct-potline-1',
+  dcMeter: 'em-potline-dc-1',
+  ladleScale: 'ladle-scale-1',
+  anodeScale: 'anode-scale-1',
+} as const;
+
+/** Key parameter ids (the aluminium catalogue of core/domain, DOMAIN.md §2). */
+export const ALUMINIUM_PARAMETER_IDS = {
+  liquidOutput: 'aluminium.liquid_output',
+  anodeConsumption: 'aluminium.anode_consumption',
+} as const;
+
+/** Lays points out one after another from `base`, so a block can never have gaps or overlaps. */
+function layout(
+  table: 'holding' | 'input',
+  base: number,
+  points: readonly Omit<RegisterPoint, 'table' | 'address'>[],
+): RegisterPoint[] {
+  let address = base;
+  return points.map((p) => {
+    const placed: RegisterPoint = { ...p, table, address };
+    address += registerCount(p.type);
+    return placed;
+  });
+}
+
+function cellPoints(count: number): Omit<RegisterPoint, 'table' | 'address'>[] {
+  return Array.from({ length: count }, (_, i) => {
+    const n = String(i + 1).padStart(2, '0');
+    return {
+      id: `potline.cell${n}.voltage`,
+      type: 'uint16',
+      order: 'AB',
+      scale: '0.001',
+      unit: 'V',
+      description: `Cell ${i + 1} voltage (raw mV)`,
+      descriptionZh: `${i + 1}号电解槽槽电压 (原始值 mV)`,
+      aggregation: 'gauge',
+      raw: (s: AluminiumSnapshot) => s.potline.cellVoltagesMV[i] ?? 0,
+    } as const;
+  });
+}
+
+/**
+ * Builds the register map for a model with `monitoredCells` exposed cell voltages (default 24, the
+ * model default). The pot-line block is 10 + monitoredCells registers; at most 115 cells fit one request.
+ */
+export function aluminiumRegisterMap(monitoredCells = 24): Readonly<Record<StationId, StationMap>> {
+  if (!Number.isInteger(monitoredCells) || monitoredCells < 0 || monitoredCells > 115)
+    throw new RangeError(`aluminiumRegisterMap: monitoredCells must be 0…115, got ${monitoredCells}`);
+  const M = ALUMINIUM_METERS;
+  const P = ALUMINIUM_PARAMETER_IDS;
+  return {
+    potline: {
+      id: 'potline',
+      deviceId: 'potline',
+      name: 'Pot-line control system: line current and cell voltages',
+      nameZh: '电解系列槽控系统：系列电流与槽电压',
+      points: layout('input', 0, [
+        {
+          id: 'potline.current',
+          type: 'float32',
+          order: 'ABCD',
+          unit: 'kA',
+          description: 'Line current (DC current transducer)',
+          descriptionZh: '系列电流 (直流电流互感器)',
+          meter: M.lineCurrent,
+          aggregation: 'gauge',
+          raw: (s) => s.potline.currentKA,
+        },
+        {
+          id: 'potline.voltage',
+          type: 'float32',
+          order: 'ABCD',
+          unit: 'V',
+          description: 'Total line voltage',
+          descriptionZh: '系列总电压',
+          aggregation: 'gauge',
+          raw: (s) => s.potline.lineVoltageV,
+        },
+        {
+          id: 'potline.ae_count',
+          type: 'uint32',
+          order: 'ABCD',
+          unit: 'count',
+          description: 'Anode effects since counter reset, whole line (cumulative)',
+          descriptionZh: '阳极效应次数累计 (全系列)',
+          aggregation: 'totalizer',
+          raw: (s) => s.potline.anodeEffectCount,
+        },
+        {
+          id: 'potline.ae_seconds',
+          type: 'uint32',
+          order: 'ABCD',
+          unit: 's',
+          description: 'Anode-effect cell-seconds, whole line (cumulative; AEM = minutes / cell-days)',
+          descriptionZh: '阳极效应持续时间累计 (槽·秒, 全系列)',
+          aggregation: 'totalizer',
+          raw: (s) => s.potline.anodeEffectSeconds,
+        },
+        {
+          id: 'potline.ae_active',
+          type: 'uint16',
+          order: 'AB',
+          unit: 'count',
+          description: 'Cells in anode effect now',
+          descriptionZh: '当前发生阳极效应的槽数',
+          aggregation: 'gauge',
+          raw: (s) => s.potline.activeAnodeEffects,
+        },
+        {
+          id: 'potline.cell_count',
+          type: 'uint16',
+          order: 'AB',
+          unit: 'count',
+          description: 'Cells in operation in the line',
+          descriptionZh: '系列运行槽数',
+          aggregation: 'gauge',
+          raw: (s) => s.potline.cellsInLine,
+        },
+        ...cellPoints(monitoredCells),
+      ]),
+    },
+    energy: {
+      id: 'energy',
+      deviceId: 'potline-dc-meter',
+      name: 'Pot-line DC electricity meter',
+      nameZh: '电解系列直流电能表',
+      points: layout('holding', 0, [
+        {
+          id: 'energy.dc_import',
+          type: 'uint32',
+          order: 'CDAB',
+          scale: '0.001',
+          unit: 'MWh',
+          description: 'DC energy into the pot-line, totalizer (raw kWh, rolls over at 2^32 kWh)',
+          descriptionZh: '电解系列直流电量累计 (原始值 kWh, 2^32 kWh 翻转)',
+          meter: M.dcMeter,
+          aggregation: 'totalizer',
+          raw: (s) => s.energy.totalizerKWh,
+        },
+        {
+          id: 'energy.dc_power',
+          type: 'float32',
+          order: 'CDAB',
+          unit: 'kW',
+          description: 'DC power of the pot-line',
+          descriptionZh: '电解系列直流功率',
+          meter: M.dcMeter,
+          aggregation: 'gauge',
+          raw: (s) => s.energy.powerKW,
+        },
+      ]),
+    },
+    ladle: {
+      id: 'ladle',
+      deviceId: 'ladle-scale',
+      name: 'Vacuum-ladle weighing station (last ticket)',
+      nameZh: '真空抬包称量站 (最近一张称量单)',
+      points: layout('holding', 0, [
+        {
+          id: 'ladle.ticket_no',
+          type: 'uint32',
+          order: 'ABCD',
+          unit: 'id',
+          description: 'Ticket number of the last weighing',
+          descriptionZh: '最近称量单号',
+          meter: M.ladleScale,
+          raw: (s) => s.ladle.ticketNo,
+        },
+        {
+          id: 'ladle.ticket_time',
+          type: 'uint32',
+          order: 'ABCD',
+          unit: 's',
+          description: 'Time of the last weighing, s since 1970-01-01 UTC',
+          descriptionZh: '最近称量时间 (Unix 秒)',
+          meter: M.ladleScale,
+          raw: (s) => s.ladle.time,
+        },
+        {
+          id: 'ladle.gross',
+          type: 'uint32',
+          order: 'ABCD',
+          scale: '0.001',
+          unit: 't',
+          description: 'Gross weight of the last ladle (raw kg)',
+          descriptionZh: '抬包毛重 (原始值 kg)',
+          meter: M.ladleScale,
+          raw: (s) => s.ladle.grossKg,
+        },
+        {
+          id: 'ladle.tare',
+          type: 'uint32',
+          order: 'ABCD',
+          scale: '0.001',
+          unit: 't',
+          description: 'Tare of the last ladle (raw kg)',
+          descriptionZh: '抬包皮重 (原始值 kg)',
+          meter: M.ladleScale,
+          raw: (s) => s.ladle.tareKg,
+        },
+        {
+          id: 'ladle.net',
+          type: 'uint32',
+          order: 'ABCD',
+          scale: '0.001',
+          unit: 't',
+          description: 'Net liquid aluminium of the last ladle = gross − tare (raw kg); one event per ticket',
+          descriptionZh: '抬包铝液净重 = 毛重 − 皮重 (原始值 kg), 每张称量单计一次',
+          meter: M.ladleScale,
+          parameter: P.liquidOutput,
+          aggregation: 'events',
+          raw: (s) => s.ladle.netKg,
+        },
+        {
+          id: 'ladle.ladle_no',
+          type: 'uint16',
+          order: 'AB',
+          unit: 'id',
+          description: 'Ladle number of the last weighing',
+          descriptionZh: '抬包编号',
+          meter: M.ladleScale,
+          raw: (s) => s.ladle.ladleId,
+        },
+        {
+          id: 'ladle.cell_no',
+          type: 'uint16',
+          order: 'AB',
+          unit: 'id',
+          description: 'Cell tapped into the last ladle',
+          descriptionZh: '出铝槽号',
+          meter: M.ladleScale,
+          raw: (s) => s.ladle.cellNo,
+        },
+        {
+          id: 'ladle.net_total',
+          type: 'uint32',
+          order: 'ABCD',
+          scale: '0.001',
+          unit: 't',
+          description: 'Net weight of all tickets, cumulative (raw kg); cross-check of the ticket sum',
+          descriptionZh: '铝液净重累计 (原始值 kg), 用于核对称量单之和',
+          meter: M.ladleScale,
+          aggregation: 'totalizer',
+          raw: (s) => s.ladle.netTotalKg,
+        },
+      ]),
+    },
+    anode: {
+      id: 'anode',
+      deviceId: 'anode-scale',
+      name: 'Anode-setting station: new blocks and butts',
+      nameZh: '阳极更换称量站：新阳极与残极',
+      points: layout('holding', 0, [
+        {
+          id: 'anode.blocks_set',
+          type: 'uint32',
+          order: 'ABCD',
+          unit: 'count',
+          description: 'New anode blocks set (cumulative)',
+          descriptionZh: '新阳极块更换数累计',
+          meter: M.anodeScale,
+          aggregation: 'totalizer',
+          raw: (s) => s.anode.blocksSet,
+        },
+        {
+          id: 'anode.last_block',
+          type: 'uint16',
+          order: 'AB',
+          unit: 'kg',
+          description: 'Weight of the last new block set',
+          descriptionZh: '最近一块新阳极重量',
+          meter: M.anodeScale,
+          raw: (s) => s.anode.lastBlockKg,
+        },
+        {
+          id: 'anode.last_butt',
+          type: 'uint16',
+          order: 'AB',
+          unit: 'kg',
+          description: 'Weight of the last butt returned',
+          descriptionZh: '最近一块残极重量',
+          meter: M.anodeScale,
+          raw: (s) => s.anode.lastButtKg,
+        },
+        {
+          id: 'anode.set_total',
+          type: 'uint32',
+          order: 'ABCD',
+          scale: '0.001',
+          unit: 't',
+          description:
+            'Weight of new blocks set, cumulative (raw kg); anode consumption = this − butts returned',
+          descriptionZh: '新阳极重量累计 (原始值 kg); 阳极消耗量 = 本值 − 残极重量累计',
+          meter: M.anodeScale,
+          parameter: P.anodeConsumption,
+          aggregation: 'totalizer',
+          raw: (s) => s.anode.setWeightTotalKg,
+        },
+        {
+          id: 'anode.butts_returned',
+          type: 'uint32',
+          order: 'ABCD',
+          unit: 'count',
+          description: 'Butts returned (cumulative)',
+          descriptionZh: '残极返回块数累计',
+          meter: M.anodeScale,
+          aggregation: 'totalizer',
+          raw: (s) => s.anode.buttsReturned,
+        },
+        {
+          id: 'anode.butt_total',
+          type: 'uint32',
+          order: 'ABCD',
+          scale: '0.001',
+          unit: 't',
+          description: 'Weight of butts returned, cumulative (raw kg); subtracted from blocks set',
+          descriptionZh: '残极重量累计 (原始值 kg); 从新阳极重量中扣除',
+          meter: M.anodeScale,
+          parameter: P.anodeConsumption,
+          aggregation: 'totalizer',
+          raw: (s) => s.anode.buttWeightTotalKg,
+        },
+      ]),
+    },
+  };
+}
+
+/** The register map of the default model (24 monitored cells). */
+export const ALUMINIUM_REGISTER_MAP: Readonly<Record<StationId, StationMap>> = aluminiumRegisterMap();
+
+/** The register block a station answers: one table, registers `[start, start + count)`. */
+export interface RegisterBlock {
+  table: 'holding' | 'input';
+  start: number;
+  count: number;
+}
+
+/**
+ * The block a station's points occupy. @throws Error when its points mix tables or leave gaps (a map bug).
+ */
+export function stationBlock(station: StationMap): RegisterBlock {
+  const first = station.points[0];
+  if (!first) throw new Error(`station ${station.id} has no points`);
+  let end = first.address;
+  for (const p of station.points) {
+    if (p.table !== first.table)
+      throw new Error(`station ${station.id}: ${p.id} is not in table ${first.table}`);
+    if (p.address !== end) throw new Error(`station ${station.id}: ${p.id} at ${p.address}, expected ${end}`);
+    end += registerCount(p.type);
+  }
+  return { table: first.table, start: first.address, count: end - first.address };
+}
+
+/** Reduces an unsigned counter to its register width, as a counter register wraps. */
+function wrap(raw: number, type: ModbusType): number | bigint {
+  switch (type) {
+    case 'uint16':
+      return ((Math.trunc(raw) % 65536) + 65536) % 65536;
+    case 'uint32':
+      return ((Math.trunc(raw) % 4294967296) + 4294967296) % 4294967296;
+    case 'uint64':
+      return BigInt.asUintN(64, BigInt(Math.trunc(raw)));
+    case 'int64':
+      return BigInt.asIntN(64, BigInt(Math.trunc(raw)));
+    case 'int16':
+    case 'int32':
+      return Math.trunc(raw);
+    default:
+      return raw;
+  }
+}
+
+/**
+ * Encodes a station's registers from a snapshot: 16-bit register values for `[start, start + count)`
+ * of {@link stationBlock}, each point in its type and order (drivers/modbus/decode.ts `encodeRaw`).
+ * Unsigned counters wrap at their width (a uint32 kWh totalizer rolls over at 2^32).
+ */
+export function encodeStation(station: StationMap, snapshot: AluminiumSnapshot): number[] {
+  const block = stationBlock(station);
+  const regs = new Array<number>(block.count).fill(0);
+  for (const p of station.points) {
+    const bytes = encodeRaw(wrap(p.raw(snapshot), p.type), p.type, p.order);
+    for (let i = 0; i < bytes.length; i += 2)
+      regs[p.address - block.start + i / 2] = ((bytes[i] ?? 0) << 8) | (bytes[i + 1] ?? 0);
+  }
+  return regs;
+}
+
+/** A point as written in a site file (`devices[].points[]` of a `modbus-tcp` device). */
+export interface SitePoint {
+  id: string;
+  meter?: string;
+  unit: string;
+  description: string;
+  parameter?: string;
+  aggregation?: AggregationKind;
+  table: 'holding' | 'input';
+  address: number;
+  type: ModbusType;
+  order: ByteOrder;
+  scale?: string;
+}
+
+/**
+ * A station's points in site-file form (the shape drivers/modbus/config.ts `ModbusPoint` accepts);
+ * the description is "English / 中文". Used to write and to check `examples/aluminium-smelter.site.yaml`.
+ */
+export function sitePoints(station: StationMap): SitePoint[] {
+  return station.points.map((p) => ({
+    id: p.id,
+    ...(p.meter !== undefined && { meter: p.meter }),
+    unit: p.unit,
+    description: `${p.description} / ${p.descriptionZh}`,
+    ...(p.parameter !== undefined && { parameter: p.parameter }),
+    ...(p.aggregation !== undefined && { aggregation: p.aggregation }),
+    table: p.table,
+    address: p.address,
+    type: p.type,
+    order: p.order,
+    ...(p.scale !== undefined && { scale: p.scale }),
+  }));
+}
