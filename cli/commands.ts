@@ -16,6 +16,7 @@ import { type Clock, ScaledClock, systemClock } from '../core/time.ts';
 import { loadSiteConfig } from '../gateway/config.ts';
 import { Gateway } from '../gateway/gateway.ts';
 import { buildServer } from '../server/app.ts';
+import { ALUMINIUM_DEMO_PORTS } from '../simulators/aluminium/register-map.ts';
 import { startAluminiumSimulator } from '../simulators/aluminium/server.ts';
 import { startEmbeddedBroker } from './embedded-broker.ts';
 import { createLogger } from './log.ts';
@@ -96,7 +97,7 @@ export async function demo(args: string[]): Promise<number> {
   const sim = await startAluminiumSimulator({
     seed: intFlag('seed', v.seed, 42),
     clock,
-    ports: demoSimPorts(),
+    ports: ALUMINIUM_DEMO_PORTS,
   });
   const broker = await startEmbeddedBroker({ port: 0 });
   const store = new SqliteStore({ path: resolve(dataDir, 'mrv.sqlite'), log });
@@ -138,11 +139,6 @@ export async function demo(args: string[]): Promise<number> {
     await broker.stop();
     await sim.stop();
   });
-}
-
-/** Ports of the demo simulator; they match the devices of examples/aluminium-smelter.site.yaml. */
-function demoSimPorts(): { potline: number; energy: number; ladle: number; anode: number } {
-  return { potline: 15020, energy: 15021, ladle: 15022, anode: 15023 };
 }
 
 /** `mrv gateway -c SITE.yaml`. */
