@@ -75,6 +75,11 @@ function makeStore(
   throw new MrvError('MRV_E_CONFIG', `--store: expected sqlite or influx, got "${v.store}"`);
 }
 
+/** The server's logger: one line per request only at debug level (MRV_LOG_LEVEL=debug). */
+function serverLogger(log: Logger): Logger {
+  return log.child({ module: 'server' }, { level: log.level === 'debug' || log.level === 'trace' ? log.level : 'warn' });
+}
+
 /** `mrv demo`: everything in one process on embedded defaults. */
 export async function demo(args: string[]): Promise<number> {
   const { values: v } = parseArgs({
@@ -112,7 +117,7 @@ export async function demo(args: string[]): Promise<number> {
     clientId: 'mrv-demo-collector',
   });
   await collector.start();
-  const app = buildServer({ store, live, logger: log.child({ module: 'server' }), version: version() });
+  const app = buildServer({ store, live, clock, logger: serverLogger(log), version: version() });
   const port = intFlag('port', v.port, 8080);
   await app.listen({ host: v.host, port });
   const gateway = new Gateway({ site, log, clock, mqttUrl: broker.url, version: version() });
@@ -189,7 +194,7 @@ export async function server(args: string[]): Promise<number> {
   const live = new LiveHub();
   const c = v.mqtt ? new Collector({ url: v.mqtt, store, live, log }) : undefined;
   await c?.start();
-  const app = buildServer({ store, live, logger: log.child({ module: 'server' }), version: version() });
+  const app = buildServer({ store, live, logger: serverLogger(log), version: version() });
   await app.listen({ host: v.host, port: intFlag('port', v.port, 8080) });
   process.stdout.write(`carbon-mrv server: http://${v.host}:${v.port}\n`);
   return runUntilSignal(log, async () => {

@@ -21,6 +21,8 @@ export const ErrorCodes = {
   MRV_E_STORE: { http: 503, text: 'store unavailable' },
   /** The requested resource does not exist. */
   MRV_E_NOT_FOUND: { http: 404, text: 'not found' },
+  /** An unexpected failure inside the server; the log has the details. */
+  MRV_E_INTERNAL: { http: 500, text: 'internal error' },
   /** A request parameter is missing or malformed. */
   MRV_E_BAD_REQUEST: { http: 400, text: 'bad request' },
 } as const;

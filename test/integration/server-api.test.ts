@@ -2,6 +2,8 @@
  * The public HTTP API v1 (DESIGN.md §9) against a real embedded store and a real LiveHub:
  * JSON routes through `inject()`, SSE over a real socket on 127.0.0.1 (inject cannot stream).
  */
+import { once } from 'node:events';
+import { connect } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { type LiveBatch, LiveHub } from '../../collector/live.ts';
@@ -243,6 +245,25 @@ describe('GET /api/v1/units/:unitId/points/:pointId/series', () => {
     for (const p of body.points) expect(p).toMatchObject({ min: p.value, max: p.value, count: 1 });
   });
 
+  it('keeps quality and reason of raw readings, bad ones without a value', async () => {
+    const res = await get(`/api/v1/units/${UNIT}/points/cell_voltage_101/series?${window}`);
+    expect(res.json()).toEqual({
+      unit: 'V',
+      points: [
+        { ts: iso(T0), value: '4.125', min: '4.125', max: '4.125', count: 1, quality: 'good' },
+        {
+          ts: iso(T0 + 10_000),
+          value: null,
+          min: null,
+          max: null,
+          count: 1,
+          quality: 'bad',
+          reason: 'MRV_E_MODBUS_TIMEOUT: no answer after 3 tries',
+        },
+      ],
+    });
+  });
+
   it('treats to as exclusive, honours limit and accepts ms epoch times', async () => {
     const res = await get(`${base}?from=${T0 + 10_000}&to=${T0 + 60_000}`);
     expect((res.json() as { points: { value: string }[] }).points.map((p) => p.value)).toEqual(
@@ -321,6 +342,14 @@ describe('GET /api/v1/units/:unitId/points/:pointId/series', () => {
 });
 
 describe('errors and static files', () => {
+  it('answers 503 MRV_E_STORE when the store fails', async () => {
+    await store.stop();
+    expectError(await get('/api/v1/units'), 503, 'MRV_E_STORE');
+    expectError(await get(`/api/v1/units/${UNIT}/points`), 503, 'MRV_E_STORE');
+    expectError(await get(`/api/v1/units/${UNIT}/points/line_current/series`), 503, 'MRV_E_STORE');
+    expectError(await get(`/api/v1/live?unit=${UNIT}`), 503, 'MRV_E_STORE');
+  });
+
   it('answers unknown routes with 404 MRV_E_NOT_FOUND in the error body', async () => {
     expectError(await get('/api/v1/nothing-here'), 404, 'MRV_E_NOT_FOUND');
     expectError(await get('/no-such-file.js'), 404, 'MRV_E_NOT_FOUND');
@@ -415,7 +444,9 @@ describe('GET /api/v1/live (SSE over a real socket)', () => {
     for (const a of aborts.splice(0)) a.abort();
   });
 
-  async function connect(query: string): Promise<{ res: Response; sse: SseClient; abort: AbortController }> {
+  async function openStream(
+    query: string,
+  ): Promise<{ res: Response; sse: SseClient; abort: AbortController }> {
     const abort = new AbortController();
     aborts.push(abort);
     const res = await fetch(`${base}/api/v1/live${query}`, { signal: abort.signal });
@@ -456,7 +487,7 @@ describe('GET /api/v1/live (SSE over a real socket)', () => {
   };
 
   it('streams the unit batches exactly, then unsubscribes when the client goes away', async () => {
-    const { res, sse, abort } = await connect(`?unit=${UNIT}`);
+    const { res, sse, abort } = await openStream(`?unit=${UNIT}`);
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toMatch(/^text\/event-stream/);
     // The first frame (`retry:` + `: connected`) is written after the subscription is taken.
@@ -476,7 +507,7 @@ describe('GET /api/v1/live (SSE over a real socket)', () => {
   });
 
   it('streams every unit without ?unit= and sends heartbeat comments', async () => {
-    const { sse } = await connect('');
+    const { sse } = await openStream('');
     await sse.frame();
     hub.publish({ unitId: OTHER_UNIT, gatewayId: 'gw9', seq: 7, readings: [] });
     hub.publish(batch);
@@ -496,10 +527,19 @@ describe('GET /api/v1/live (SSE over a real socket)', () => {
     expect(hub.subscribers()).toBe(0);
   });
 
+  it('app.close() is not held up by a connection that never sent a request', async () => {
+    const { port } = new URL(base);
+    const socket = connect(Number(port), '127.0.0.1');
+    await once(socket, 'connect');
+    const closed = once(socket, 'close');
+    await within(app.close(), 5_000, 'app.close()');
+    await within(closed, 5_000, 'the idle socket closing');
+  });
+
   it('app.close() ends open streams and completes', async () => {
-    const { sse } = await connect(`?unit=${UNIT}`);
+    const { sse } = await openStream(`?unit=${UNIT}`);
     await sse.frame();
-    const { sse: sse2 } = await connect('');
+    const { sse: sse2 } = await openStream('');
     await sse2.frame();
     expect(hub.subscribers()).toBe(2);
     await within(app.close(), 5_000, 'app.close()');

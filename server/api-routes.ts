@@ -1,0 +1,160 @@
+/**
+ * The read-only data routes of the public HTTP API v1 (DESIGN.md §9): units, points with their
+ * newest reading, and one point's series. Response schemas pin the public shape: fields the store
+ * may add are not leaked, and a renamed field fails the integration tests instead of scripts in
+ * the field.
+ */
+import type { FastifyInstance } from 'fastify';
+import type { TimeSeriesStore } from '../collector/store.ts';
+import { MrvError } from '../core/errors.ts';
+import type { Clock } from '../core/time.ts';
+import { fromStore } from './errors.ts';
+import { MAX_RAW_LIMIT, resolveSeriesWindow, type SeriesQueryText } from './query.ts';
+
+/** What {@link registerApiRoutes} needs. */
+export interface ApiRoutesOptions {
+  store: TimeSeriesStore;
+  /** Source of "now" for the series route's default window. */
+  clock: Clock;
+}
+
+const nullableString = { type: ['string', 'null'] } as const;
+const quality = { type: 'string', enum: ['good', 'uncertain', 'bad'] } as const;
+const idParam = { type: 'string', minLength: 1, maxLength: 64 } as const;
+
+const unitSchema = {
+  type: 'object',
+  required: ['id', 'name', 'industry', 'province', 'online', 'lastDataAt'],
+  properties: {
+    id: { type: 'string' },
+    name: { type: 'string' },
+    industry: { type: 'string' },
+    province: { type: 'string' },
+    online: { type: 'boolean' },
+    lastDataAt: nullableString,
+  },
+} as const;
+
+const pointSchema = {
+  type: 'object',
+  required: ['id', 'device', 'unit', 'last'],
+  properties: {
+    id: { type: 'string' },
+    device: { type: 'string' },
+    meter: { type: 'string' },
+    unit: { type: 'string' },
+    parameter: { type: 'string' },
+    aggregation: { type: 'string' },
+    description: { type: 'string' },
+    last: {
+      anyOf: [
+        {
+          type: 'object',
+          required: ['ts', 'value', 'quality'],
+          properties: { ts: { type: 'string' }, value: nullableString, quality },
+        },
+        { type: 'null' },
+      ],
+    },
+  },
+} as const;
+
+const seriesSchema = {
+  type: 'object',
+  required: ['unit', 'points'],
+  properties: {
+    unit: { type: 'string' },
+    points: {
+      type: 'array',
+      items: {
+        type: 'object',
+        required: ['ts', 'value', 'min', 'max', 'count'],
+        properties: {
+          ts: { type: 'string' },
+          value: nullableString,
+          min: nullableString,
+          max: nullableString,
+          count: { type: 'integer' },
+          quality,
+          reason: { type: 'string' },
+        },
+      },
+    },
+  },
+} as const;
+
+/**
+ * Registers on `app`:
+ * - `GET /api/v1/units` → `[{id, name, industry, province, online, lastDataAt}]`
+ * - `GET /api/v1/units/:unitId/points` → `[{id, device, meter?, unit, parameter?, aggregation?,
+ *   description?, last: {ts, value, quality} | null}]`; 404 `MRV_E_NOT_FOUND` for an unknown unit
+ * - `GET /api/v1/units/:unitId/points/:pointId/series?from=&to=&step=&limit=` →
+ *   `{unit, points: [{ts, value, min, max, count, quality?, reason?}]}` (`unit` = engineering unit; raw
+ *   readings, oldest first, at most `limit`, when `step` is absent; see `query.ts` for the rules);
+ *   400 `MRV_E_BAD_REQUEST` for a bad window, 404 `MRV_E_NOT_FOUND` for an unknown unit or point.
+ * Store failures answer 503 `MRV_E_STORE`.
+ */
+export function registerApiRoutes(app: FastifyInstance, opts: ApiRoutesOptions): void {
+  const { store, clock } = opts;
+
+  app.get(
+    '/api/v1/units',
+    { schema: { response: { 200: { type: 'array', items: unitSchema } } } },
+    async () => fromStore('list units', () => store.listUnits()),
+  );
+
+  app.get<{ Params: { unitId: string } }>(
+    '/api/v1/units/:unitId/points',
+    {
+      schema: {
+        params: { type: 'object', required: ['unitId'], properties: { unitId: idParam } },
+        response: { 200: { type: 'array', items: pointSchema } },
+      },
+    },
+    async (request) => {
+      const { unitId } = request.params;
+      const points = await fromStore('list points', () => store.listPoints(unitId));
+      if (points === undefined) throw new MrvError('MRV_E_NOT_FOUND', `unknown unit "${unitId}"`, { unitId });
+      return points;
+    },
+  );
+
+  app.get<{ Params: { unitId: string; pointId: string }; Querystring: SeriesQueryText }>(
+    '/api/v1/units/:unitId/points/:pointId/series',
+    {
+      schema: {
+        params: {
+          type: 'object',
+          required: ['unitId', 'pointId'],
+          properties: { unitId: idParam, pointId: idParam },
+        },
+        querystring: {
+          type: 'object',
+          properties: {
+            from: { type: 'string', maxLength: 64 },
+            to: { type: 'string', maxLength: 64 },
+            step: { type: 'string', maxLength: 32 },
+            limit: { type: 'integer', minimum: 1, maximum: MAX_RAW_LIMIT },
+          },
+        },
+        response: { 200: seriesSchema },
+      },
+    },
+    async (request) => {
+      const { unitId, pointId } = request.params;
+      // Validate the window first: a malformed query is the caller's fault whatever the ids.
+      const window = resolveSeriesWindow(request.query, clock.now());
+      const points = await fromStore('list points', () => store.listPoints(unitId));
+      if (points === undefined) throw new MrvError('MRV_E_NOT_FOUND', `unknown unit "${unitId}"`, { unitId });
+      const point = points.find((p) => p.id === pointId);
+      if (point === undefined) {
+        throw new MrvError('MRV_E_NOT_FOUND', `unknown point "${pointId}" of unit "${unitId}"`, {
+          unitId,
+          pointId,
+        });
+      }
+      const series = await fromStore('query the series', () => store.series({ unitId, pointId, ...window }));
+      return { unit: point.unit, points: series };
+    },
+  );
+}

@@ -1,0 +1,161 @@
+/**
+ * The HTTP server (DESIGN.md §8, §9): public API v1, live SSE and the dashboard page.
+ * {@link buildServer} builds without listening, so tests drive it with `inject()`; the CLI listens
+ * (by default on {@link DEFAULT_HOST}:{@link DEFAULT_PORT}).
+ *
+ * Every error answers `{"error": {"code": "MRV_E_...", "message": "..."}}` (see `errors.ts`).
+ */
+import { readFileSync } from 'node:fs';
+import type { IncomingMessage } from 'node:http';
+import { createRequire } from 'node:module';
+import type { Socket } from 'node:net';
+import { dirname, join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { fileURLToPath } from 'node:url';
+import fastifyStatic from '@fastify/static';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import type { LiveFeed } from '../collector/live.ts';
+import type { TimeSeriesStore } from '../collector/store.ts';
+import { type Clock, systemClock } from '../core/time.ts';
+import { registerApiRoutes } from './api-routes.ts';
+import { installErrorHandlers } from './errors.ts';
+import { registerLiveRoute } from './live-stream.ts';
+
+/** Address the CLI and the demo listen on unless told otherwise (DESIGN.md §9). */
+export const DEFAULT_HOST = '127.0.0.1';
+/** Port the CLI and the demo listen on unless told otherwise (DESIGN.md §9). */
+export const DEFAULT_PORT = 8080;
+
+/** Options of {@link buildServer}. */
+export interface ServerOptions {
+  /** Where units, points and series are read from. The server never starts or stops it. */
+  store: TimeSeriesStore;
+  /** Feed of stored batches for `/api/v1/live`. */
+  live: LiveFeed;
+  /** A pino logger (fastify logs requests on it), or `false`/absent for none. */
+  logger?: Logger | false;
+  /** Version reported by `/healthz`; default: `version` of the project's package.json. */
+  version?: string;
+  /** Source of "now" for default query windows (DESIGN.md §6a); default the system clock. */
+  clock?: Clock;
+  /** Interval of the SSE heartbeat comment, ms; default 15 000. */
+  sseHeartbeatMs?: number;
+}
+
+/** Files of uPlot (MIT) served under `/vendor/uplot/` so the page needs no internet. */
+const UPLOT_FILES = ['uPlot.esm.js', 'uPlot.min.css'] as const;
+
+const WEB_ROOT = fileURLToPath(new URL('./web/', import.meta.url));
+
+// The page loads only its own scripts, styles and API; uPlot sets element styles from script.
+const CONTENT_SECURITY_POLICY = [
+  "default-src 'self'",
+  "style-src 'self' 'unsafe-inline'",
+  "img-src 'self' data:",
+  "object-src 'none'",
+  "base-uri 'none'",
+  "frame-ancestors 'none'",
+].join('; ');
+
+function packageVersion(): string {
+  try {
+    const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as {
+      version?: unknown;
+    };
+    return typeof pkg.version === 'string' ? pkg.version : 'unknown';
+  } catch {
+    return 'unknown';
+  }
+}
+
+/**
+ * Node's `server.close()` ends idle keep-alive connections but waits for a socket that connected and
+ * never sent a request (browsers open such speculative connections, undici opens one after an aborted
+ * stream) until its headers timeout (60 s by default). Those carry nothing: destroy them at close.
+ */
+function destroyUnusedSocketsOnClose(app: FastifyInstance): void {
+  const unused = new Set<Socket>();
+  let closing = false;
+  app.server.on('connection', (socket: Socket) => {
+    if (closing) {
+      socket.destroy();
+      return;
+    }
+    unused.add(socket);
+    socket.once('close', () => unused.delete(socket));
+  });
+  app.server.on('request', (request: IncomingMessage) => unused.delete(request.socket));
+  app.addHook('preClose', async () => {
+    closing = true;
+    for (const socket of unused) socket.destroy();
+    unused.clear();
+  });
+}
+
+function uplotDistDir(): string {
+  const require = createRequire(import.meta.url);
+  return join(dirname(require.resolve('uplot/package.json')), 'dist');
+}
+
+/**
+ * Builds the server with all routes; does not listen.
+ *
+ * Routes (DESIGN.md §9):
+ * - `GET /healthz` → `200 {status: "ok", version, uptimeS, liveClients}` (`uptimeS`: whole seconds
+ *   since the build; `liveClients`: open SSE streams)
+ * - `GET /api/v1/units`, `GET /api/v1/units/:unitId/points`,
+ *   `GET /api/v1/units/:unitId/points/:pointId/series` (see `api-routes.ts`)
+ * - `GET /api/v1/live?unit=` Server-Sent Events (see `live-stream.ts`)
+ * - `GET /` the dashboard (`server/web/`), `GET /vendor/uplot/uPlot.esm.js|uPlot.min.css`
+ *
+ * Errors answer `{error: {code, message}}` (see `errors.ts`): {@link MrvError} → its catalogue
+ * status and code; schema validation and other client errors → 400 `MRV_E_BAD_REQUEST`; unknown
+ * routes and files → 404 `MRV_E_NOT_FOUND`; anything else → 500 `MRV_E_INTERNAL`, logged.
+ *
+ * `app.close()` ends open SSE streams and connections that never sent a request, lets requests in
+ * flight finish, then closes the HTTP server; it does not stop `store`.
+ */
+export function buildServer(options: ServerOptions): FastifyInstance {
+  // Typed as the base logger so the instance is a plain FastifyInstance whatever pino's generics say.
+  const app: FastifyInstance = options.logger
+    ? Fastify({ loggerInstance: options.logger as FastifyBaseLogger })
+    : Fastify({ logger: false });
+  const startedAt = performance.now();
+  const version = options.version ?? packageVersion();
+
+  installErrorHandlers(app);
+  destroyUnusedSocketsOnClose(app);
+
+  const clock = options.clock ?? systemClock;
+  registerApiRoutes(app, { store: options.store, clock });
+  const streams = registerLiveRoute(app, {
+    store: options.store,
+    live: options.live,
+    ...(options.sseHeartbeatMs !== undefined ? { heartbeatMs: options.sseHeartbeatMs } : {}),
+  });
+
+  app.get('/healthz', async () => ({
+    status: 'ok',
+    version,
+    uptimeS: Math.floor((performance.now() - startedAt) / 1000),
+    liveClients: streams.clients(),
+  }));
+
+  app.register(fastifyStatic, {
+    root: WEB_ROOT,
+    prefix: '/',
+    index: ['index.html'],
+    setHeaders: (res, path) => {
+      res.setHeader('x-content-type-options', 'nosniff');
+      if (path.endsWith('.html')) res.setHeader('content-security-policy', CONTENT_SECURITY_POLICY);
+    },
+  });
+
+  const uplotDir = uplotDistDir();
+  for (const file of UPLOT_FILES) {
+    app.get(`/vendor/uplot/${file}`, (_request, reply) => reply.sendFile(file, uplotDir));
+  }
+
+  return app;
+}
