@@ -1,0 +1,503 @@
+/**
+ * {@link TimeSeriesStore} on InfluxDB 1.x (DESIGN.md §6), the production store.
+ *
+ * Layout (one database, default `mrv`, default retention policy):
+ * - `reading`: tags `unit, gateway, device, point, meter` (absent when the reading has none), `quality`;
+ *   fields `value` (float, for charts; absent for bad readings and for values a float cannot hold),
+ *   `exact` (the decimal string, exact; absent for bad readings), `seq` (integer, batch sequence number),
+ *   `rx_ts` (integer, gateway receive time in ms), `reason` (string, when present); time = source time,
+ *   written with ms precision. InfluxDB identifies a point by measurement, tag set and time, so a
+ *   redelivered reading overwrites itself instead of adding a row.
+ * - `gateway_meta`: tags `unit, gateway`; field `json` (the whole {@link GatewayMeta}); time = the
+ *   store's clock when written. The newest row per gateway is its current catalogue.
+ * - `gateway_status`: tags `unit, gateway`; fields `state` (`online|offline`), `json` (the whole
+ *   {@link GatewayStatus}), `received_at` (integer ms); time = the collector's receive time.
+ *
+ * Strings and InfluxQL: every user-supplied string reaches InfluxDB as a bound parameter
+ * (`placeholders`, sent as `params`), never spliced into the query text, so quotes and backslashes
+ * cannot change a query. influx 5.12's `escape.stringLit` was not enough: it leaves backslashes alone
+ * (`'a\b'` is a parse error, `'a\'` an unterminated string), and the contract suite sends such ids.
+ *
+ * Writes are line protocol built here and POSTed to `/write`, not `writePoints`: influx 5.12's escapers
+ * turn the first `\'` of a tag value or string field into `\\'` (a stored unit name or reason would
+ * come back altered). Tag values are Identifiers (checked before writing) and go through the package's
+ * `escape.tag`; string fields are escaped here (`\` and `"`), which is all line protocol needs.
+ */
+import { InfluxDB, escape as influxEscape } from 'influx';
+import type { Logger } from 'pino';
+import { MrvError } from '../core/errors.ts';
+import {
+  DecimalString,
+  type GatewayMeta,
+  type GatewayStatus,
+  Identifier,
+  type Quality,
+} from '../core/schema/wire.ts';
+import { type Clock, systemClock } from '../core/time.ts';
+import type {
+  PointSummary,
+  SeriesPoint,
+  SeriesQuery,
+  StoredReading,
+  TimeSeriesStore,
+  UnitSummary,
+} from './store.ts';
+
+/** Options of {@link InfluxStore}. */
+export interface InfluxStoreOptions {
+  /** Base URL of InfluxDB's HTTP API, e.g. `http://127.0.0.1:8086`; `user:password@` gives basic auth. */
+  url: string;
+  /** Database name (an Identifier); created by `start()` when missing. Default `mrv`. */
+  database?: string;
+  log?: Logger;
+  /** Time source for `writeMeta` (DESIGN.md §6a). Default: the system clock. */
+  clock?: Clock;
+  /** Timeout of one HTTP request in ms. Default 30 000. */
+  requestTimeoutMs?: number;
+}
+
+/** Raw series rows carry the reading's `reason` too (not yet declared on {@link SeriesPoint}). */
+type RawSeriesPoint = SeriesPoint & { reason?: string };
+
+/** Line protocol lines per `/write` request: ~2 MB, well under InfluxDB's 25 MB `max-body-size`. */
+const LINES_PER_REQUEST = 10_000;
+const DEFAULT_LIMIT = 10_000;
+const QUALITIES: ReadonlySet<string> = new Set<Quality>(['good', 'uncertain', 'bad']);
+
+/**
+ * InfluxDB 1.x implementation of {@link TimeSeriesStore}. The constructor does no I/O; `start()`
+ * creates the database if missing. Every failure of InfluxDB (unreachable, refused write, query error)
+ * rejects with `MrvError('MRV_E_STORE')` carrying the original error as `cause`; a malformed query
+ * rejects with `MRV_E_BAD_REQUEST`.
+ *
+ * Bucket statistics of stepped series (`mean`, `min`, `max`) are computed by InfluxDB on the float
+ * field `value`, so they carry float rounding (e.g. the mean of 0.1 and 0.2 is "0.15000000000000002");
+ * raw series return the exact decimal strings.
+ */
+export class InfluxStore implements TimeSeriesStore {
+  readonly #influx: InfluxDB;
+  readonly #writeUrl: string;
+  readonly #authHeader: string | undefined;
+  readonly #database: string;
+  readonly #log: Logger | undefined;
+  readonly #clock: Clock;
+  readonly #timeoutMs: number;
+  readonly #safeUrl: string;
+  #started = false;
+
+  /**
+   * @throws MrvError `MRV_E_CONFIG` when `url` is not an http(s) URL or `database` is not an Identifier.
+   */
+  constructor(options: InfluxStoreOptions) {
+    this.#database = options.database ?? 'mrv';
+    if (!Identifier.safeParse(this.#database).success) {
+      throw new MrvError(
+        'MRV_E_CONFIG',
+        `InfluxDB database name ${JSON.stringify(this.#database)} is not an identifier`,
+      );
+    }
+    let url: URL;
+    try {
+      url = new URL(options.url);
+    } catch (err) {
+      throw new MrvError(
+        'MRV_E_CONFIG',
+        `InfluxDB url ${JSON.stringify(options.url)} is not a URL`,
+        undefined,
+        {
+          cause: err,
+        },
+      );
+    }
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+      throw new MrvError('MRV_E_CONFIG', `InfluxDB url must be http or https, got ${url.protocol}`);
+    }
+    const username = decodeURIComponent(url.username);
+    const password = decodeURIComponent(url.password);
+    const protocol = url.protocol === 'https:' ? 'https' : 'http';
+    const port = url.port === '' ? (protocol === 'https' ? 443 : 80) : Number(url.port);
+    this.#influx = new InfluxDB({
+      host: url.hostname,
+      port,
+      protocol,
+      database: this.#database,
+      ...(username !== '' ? { username, password } : {}),
+    });
+    this.#authHeader =
+      username !== '' ? `Basic ${Buffer.from(`${username}:${password}`).toString('base64')}` : undefined;
+    const base = `${protocol}://${url.host}${url.pathname.replace(/\/$/, '')}`;
+    this.#writeUrl = `${base}/write?db=${encodeURIComponent(this.#database)}&precision=ms`;
+    this.#safeUrl = base;
+    this.#log = options.log?.child({ module: 'collector:influx-store' });
+    this.#clock = options.clock ?? systemClock;
+    this.#timeoutMs = options.requestTimeoutMs ?? 30_000;
+  }
+
+  /**
+   * Checks that InfluxDB answers and creates the database when it is missing. Idempotent.
+   * @throws MrvError `MRV_E_STORE` when InfluxDB is unreachable or refuses.
+   */
+  async start(): Promise<void> {
+    try {
+      const names = await this.#influx.getDatabaseNames();
+      if (!names.includes(this.#database)) await this.#influx.createDatabase(this.#database);
+    } catch (err) {
+      throw this.#storeError('start', err);
+    }
+    this.#started = true;
+    this.#log?.info({ url: this.#safeUrl, database: this.#database }, 'InfluxDB store ready');
+  }
+
+  /** Nothing is buffered (every write is acknowledged by InfluxDB before it resolves); marks the store stopped. */
+  async stop(): Promise<void> {
+    this.#started = false;
+  }
+
+  /**
+   * Writes readings (any mix of units, gateways and batches) as line protocol, in requests of at most
+   * 10 000 lines. A failed request rejects after the earlier ones were written; writing the same
+   * readings again is harmless (same point identity), so the caller simply retries the whole call.
+   * @returns the number of readings written
+   * @throws MrvError `MRV_E_STORE` for a reading with a non-Identifier id, a non-decimal value, an
+   *   unknown quality or non-integer times/seq (nothing is written then), or when InfluxDB refuses.
+   */
+  async writeReadings(readings: StoredReading[]): Promise<number> {
+    this.#assertStarted('writeReadings');
+    if (readings.length === 0) return 0;
+    const lines: string[] = [];
+    const checked = new Set<string>();
+    for (let i = 0; i < readings.length; i++) {
+      const r = readings[i]!;
+      checkReading(r, i, checked);
+      let line = 'reading';
+      line += `,device=${influxEscape.tag(r.device)},gateway=${influxEscape.tag(r.gatewayId)}`;
+      if (r.meter !== undefined) line += `,meter=${influxEscape.tag(r.meter)}`;
+      line += `,point=${influxEscape.tag(r.point)},quality=${influxEscape.tag(r.quality)},unit=${influxEscape.tag(r.unitId)} `;
+      const fields: string[] = [];
+      if (r.value !== null) {
+        const f = Number(r.value);
+        if (Number.isFinite(f)) fields.push(`value=${floatLiteral(f)}`);
+        fields.push(`exact=${fieldString(r.value)}`);
+      }
+      fields.push(`seq=${r.seq}i`, `rx_ts=${r.rxTs}i`);
+      if (r.reason !== undefined) fields.push(`reason=${fieldString(r.reason)}`);
+      lines.push(`${line}${fields.join(',')} ${r.ts}`);
+    }
+    for (let start = 0; start < lines.length; start += LINES_PER_REQUEST) {
+      await this.#write(lines.slice(start, start + LINES_PER_REQUEST), 'writeReadings');
+    }
+    this.#log?.debug({ count: readings.length }, 'readings written');
+    return readings.length;
+  }
+
+  /**
+   * Stores a gateway's catalogue with the store clock's time; the newest one per gateway wins.
+   * @throws MrvError `MRV_E_STORE` for non-Identifier ids or when InfluxDB refuses.
+   */
+  async writeMeta(unitId: string, meta: GatewayMeta): Promise<void> {
+    this.#assertStarted('writeMeta');
+    checkIds({ unitId, gatewayId: meta.gatewayId });
+    const line =
+      `gateway_meta,gateway=${influxEscape.tag(meta.gatewayId)},unit=${influxEscape.tag(unitId)} ` +
+      `json=${fieldString(JSON.stringify(meta))} ${Math.trunc(this.#clock.now())}`;
+    await this.#write([line], 'writeMeta');
+  }
+
+  /**
+   * Stores a gateway status at `receivedAt` (ms epoch, the collector's clock); the newest per gateway wins.
+   * @throws MrvError `MRV_E_STORE` for non-Identifier ids, a non-integer `receivedAt`, or when InfluxDB refuses.
+   */
+  async writeStatus(unitId: string, status: GatewayStatus, receivedAt: number): Promise<void> {
+    this.#assertStarted('writeStatus');
+    checkIds({ unitId, gatewayId: status.gatewayId });
+    if (!Number.isSafeInteger(receivedAt)) {
+      throw new MrvError('MRV_E_STORE', `receivedAt must be integer ms, got ${receivedAt}`);
+    }
+    const line =
+      `gateway_status,gateway=${influxEscape.tag(status.gatewayId)},unit=${influxEscape.tag(unitId)} ` +
+      `state=${fieldString(status.state)},json=${fieldString(JSON.stringify(status))},received_at=${receivedAt}i ${receivedAt}`;
+    await this.#write([line], 'writeStatus');
+  }
+
+  /**
+   * Every unit that has a catalogue, sorted by id: name, industry and province from the newest
+   * catalogue of any of its gateways; `online` when the newest status of at least one of its gateways
+   * is `online`; `lastDataAt` = time of its newest reading.
+   * @throws MrvError `MRV_E_STORE` when InfluxDB fails.
+   */
+  async listUnits(): Promise<UnitSummary[]> {
+    this.#assertStarted('listUnits');
+    const [metas, statuses, last] = await Promise.all([
+      this.#query<{ unit: string; gateway: string; json: string }>(
+        'listUnits',
+        'SELECT last("json") AS "json" FROM "gateway_meta" GROUP BY "unit", "gateway"',
+      ),
+      this.#query<{ unit: string; state: string }>(
+        'listUnits',
+        'SELECT last("state") AS "state" FROM "gateway_status" GROUP BY "unit", "gateway"',
+      ),
+      this.#query<{ unit: string }>(
+        'listUnits',
+        'SELECT last("seq") AS "seq" FROM "reading" GROUP BY "unit"',
+      ),
+    ]);
+    const newest = newestMetaPerUnit(metas.map((m) => ({ ...m, at: m.time.getTime() })));
+    const online = new Set(statuses.filter((s) => s.state === 'online').map((s) => s.unit));
+    const lastData = new Map(last.map((l) => [l.unit, l.time.toISOString()]));
+    return [...newest.entries()]
+      .sort(([a], [b]) => compare(a, b))
+      .map(([unitId, meta]) => ({
+        ...meta.unit,
+        id: unitId,
+        online: online.has(unitId),
+        lastDataAt: lastData.get(unitId) ?? null,
+      }));
+  }
+
+  /**
+   * Points of the newest catalogue of each gateway of `unitId` (gateways by id, points in catalogue
+   * order; a point id already listed by an earlier gateway is skipped), each with its newest reading.
+   * @returns `undefined` when no gateway of that unit has sent a catalogue
+   * @throws MrvError `MRV_E_STORE` when InfluxDB fails.
+   */
+  async listPoints(unitId: string): Promise<PointSummary[] | undefined> {
+    this.#assertStarted('listPoints');
+    const placeholders = { unit: unitId };
+    const [metas, lasts] = await Promise.all([
+      this.#query<{ gateway: string; json: string }>(
+        'listPoints',
+        'SELECT last("json") AS "json" FROM "gateway_meta" WHERE "unit" = $unit GROUP BY "gateway"',
+        placeholders,
+      ),
+      this.#query<{ point: string; exact: string | null; quality: string }>(
+        'listPoints',
+        'SELECT "exact", "quality", "seq" FROM "reading" WHERE "unit" = $unit GROUP BY "point" ORDER BY time DESC LIMIT 1',
+        placeholders,
+      ),
+    ]);
+    if (metas.length === 0) return undefined;
+    const lastByPoint = new Map(
+      lasts.map((l) => [
+        l.point,
+        { ts: l.time.toISOString(), value: l.exact ?? null, quality: l.quality as Quality },
+      ]),
+    );
+    return pointsOf(
+      metas.map((m) => ({ gateway: m.gateway, meta: parseJson<GatewayMeta>(m.json) })),
+      (id) => lastByPoint.get(id) ?? null,
+    );
+  }
+
+  /**
+   * One point's series in `[from, to)`. Raw (no `stepMs`): the readings oldest first, at most
+   * `limit` (default 10 000), each with its exact value (min = max = value, count 1), quality and
+   * reason. Stepped: buckets of `stepMs` aligned to the Unix epoch (a bucket's `ts` is its start, which
+   * may lie before `from`), with mean/min/max/count of the good readings only, computed on the float
+   * field; buckets without good readings are omitted.
+   * @throws MrvError `MRV_E_BAD_REQUEST` for non-integer times, `stepMs` < 1 or `limit` < 1;
+   *   `MRV_E_STORE` when InfluxDB fails.
+   */
+  async series(q: SeriesQuery): Promise<SeriesPoint[]> {
+    this.#assertStarted('series');
+    const limit = checkQuery(q);
+    if (q.to <= q.from) return [];
+    const placeholders = { unit: q.unitId, point: q.pointId };
+    const range = `time >= ${q.from}ms AND time < ${q.to}ms`;
+    if (q.stepMs === undefined) {
+      const rows = await this.#query<{ exact: string | null; quality: string; reason: string | null }>(
+        'series',
+        `SELECT "exact", "quality", "reason", "seq" FROM "reading" WHERE "unit" = $unit AND "point" = $point AND ${range} ORDER BY time ASC LIMIT ${limit}`,
+        placeholders,
+      );
+      return rows.map((r) => {
+        const value = r.exact ?? null;
+        const p: RawSeriesPoint = {
+          ts: r.time.toISOString(),
+          value,
+          min: value,
+          max: value,
+          count: 1,
+          quality: r.quality as Quality,
+        };
+        if (r.reason !== null && r.reason !== undefined) p.reason = r.reason;
+        return p;
+      });
+    }
+    const rows = await this.#query<{
+      mean: number | null;
+      min: number | null;
+      max: number | null;
+      count: number;
+    }>(
+      'series',
+      `SELECT mean("value") AS "mean", min("value") AS "min", max("value") AS "max", count("value") AS "count" FROM "reading" WHERE "unit" = $unit AND "point" = $point AND "quality" = 'good' AND ${range} GROUP BY time(${q.stepMs}ms) fill(none)`,
+      placeholders,
+    );
+    return rows
+      .filter((r) => r.count > 0)
+      .map((r) => ({
+        ts: r.time.toISOString(),
+        value: floatText(r.mean),
+        min: floatText(r.min),
+        max: floatText(r.max),
+        count: r.count,
+      }));
+  }
+
+  async #query<T>(
+    op: string,
+    query: string,
+    placeholders?: Record<string, string>,
+  ): Promise<Array<T & { time: Date }>> {
+    try {
+      return await this.#influx.query<T>(query, placeholders ? { placeholders } : {});
+    } catch (err) {
+      throw this.#storeError(op, err);
+    }
+  }
+
+  async #write(lines: string[], op: string): Promise<void> {
+    let res: Response;
+    try {
+      res = await fetch(this.#writeUrl, {
+        method: 'POST',
+        headers: {
+          'content-type': 'text/plain; charset=utf-8',
+          ...(this.#authHeader ? { authorization: this.#authHeader } : {}),
+        },
+        body: lines.join('\n'),
+        signal: AbortSignal.timeout(this.#timeoutMs),
+      });
+    } catch (err) {
+      throw this.#storeError(op, err);
+    }
+    const text = await res.text().catch(() => '');
+    if (res.status !== 204) {
+      throw this.#storeError(op, new Error(`InfluxDB /write answered ${res.status}: ${text.slice(0, 500)}`), {
+        status: res.status,
+      });
+    }
+  }
+
+  #assertStarted(op: string): void {
+    if (!this.#started) throw new MrvError('MRV_E_STORE', `InfluxStore.${op}: store is not started`);
+  }
+
+  #storeError(op: string, err: unknown, detail: Record<string, unknown> = {}): MrvError {
+    const message = err instanceof Error ? err.message : String(err);
+    this.#log?.warn({ op, err: message }, 'InfluxDB request failed');
+    return new MrvError(
+      'MRV_E_STORE',
+      `InfluxDB ${op} failed (${this.#safeUrl}, database ${this.#database}): ${message}`,
+      { op, url: this.#safeUrl, database: this.#database, ...detail },
+      { cause: err },
+    );
+  }
+}
+
+/** A line protocol string field: quoted, with `\` and `"` escaped (the only escapes it has). */
+function fieldString(s: string): string {
+  return `"${s.replace(/[\\"]/g, '\\$&')}"`;
+}
+
+/** A float field literal; JavaScript's shortest round-trip form (`1e+21` included) parses in InfluxDB. */
+function floatLiteral(f: number): string {
+  return String(f);
+}
+
+/** Bucket statistic as a decimal string (shortest round-trip form of the float), or null. */
+function floatText(f: number | null | undefined): string | null {
+  return f === null || f === undefined || !Number.isFinite(f) ? null : String(f);
+}
+
+function compare(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+// Rows of this store's own measurements, written by this class from validated objects.
+function parseJson<T>(json: string): T {
+  return JSON.parse(json) as T;
+}
+
+/** Newest catalogue per unit; equal times go to the greater gateway id so the answer is stable. */
+function newestMetaPerUnit(
+  rows: Array<{ unit: string; gateway: string; at: number; json: string }>,
+): Map<string, GatewayMeta> {
+  const best = new Map<string, { gateway: string; at: number; json: string }>();
+  for (const r of rows) {
+    const cur = best.get(r.unit);
+    if (cur === undefined || r.at > cur.at || (r.at === cur.at && r.gateway > cur.gateway))
+      best.set(r.unit, r);
+  }
+  return new Map([...best].map(([unit, r]) => [unit, parseJson<GatewayMeta>(r.json)]));
+}
+
+/** Points of several gateways' catalogues in a stable order, first declaration of a point id wins. */
+function pointsOf(
+  metas: Array<{ gateway: string; meta: GatewayMeta }>,
+  last: (pointId: string) => PointSummary['last'],
+): PointSummary[] {
+  const out: PointSummary[] = [];
+  const seen = new Set<string>();
+  for (const { meta } of [...metas].sort((a, b) => compare(a.gateway, b.gateway))) {
+    for (const p of meta.points) {
+      if (seen.has(p.id)) continue;
+      seen.add(p.id);
+      out.push({ ...p, last: last(p.id) });
+    }
+  }
+  return out;
+}
+
+/** @throws MrvError `MRV_E_STORE` naming the first id that is not an Identifier. */
+function checkIds(ids: Record<string, string | undefined>, checked?: Set<string>, index?: number): void {
+  for (const [field, id] of Object.entries(ids)) {
+    if (id === undefined || checked?.has(id)) continue;
+    if (!Identifier.safeParse(id).success) {
+      throw new MrvError('MRV_E_STORE', `${field} ${JSON.stringify(id)} is not an identifier`, {
+        field,
+        index,
+      });
+    }
+    checked?.add(id);
+  }
+}
+
+/** Validates one reading before anything is written. @throws MrvError `MRV_E_STORE` */
+function checkReading(r: StoredReading, index: number, checked: Set<string>): void {
+  checkIds(
+    { unitId: r.unitId, gatewayId: r.gatewayId, device: r.device, point: r.point, meter: r.meter },
+    checked,
+    index,
+  );
+  const bad = (what: string) =>
+    new MrvError('MRV_E_STORE', `reading ${index} (${r.unitId}/${r.point}): ${what}`, {
+      index,
+      point: r.point,
+    });
+  if (!QUALITIES.has(r.quality)) throw bad(`unknown quality ${JSON.stringify(r.quality)}`);
+  if (r.value !== null && !DecimalString.safeParse(r.value).success) {
+    throw bad(`value ${JSON.stringify(r.value)} is not a decimal string`);
+  }
+  if (!Number.isSafeInteger(r.ts) || !Number.isSafeInteger(r.rxTs))
+    throw bad('ts and rxTs must be integer ms');
+  if (!Number.isSafeInteger(r.seq) || r.seq < 0) throw bad(`seq ${r.seq} is not a non-negative integer`);
+}
+
+/**
+ * Validates a series query. @returns the raw-series limit
+ * @throws MrvError `MRV_E_BAD_REQUEST`
+ */
+function checkQuery(q: SeriesQuery): number {
+  if (!Number.isSafeInteger(q.from) || !Number.isSafeInteger(q.to)) {
+    throw new MrvError('MRV_E_BAD_REQUEST', `series: from and to must be integer ms, got ${q.from}, ${q.to}`);
+  }
+  if (q.stepMs !== undefined && (!Number.isSafeInteger(q.stepMs) || q.stepMs < 1)) {
+    throw new MrvError('MRV_E_BAD_REQUEST', `series: stepMs must be a positive integer, got ${q.stepMs}`);
+  }
+  const limit = q.limit ?? DEFAULT_LIMIT;
+  if (!Number.isSafeInteger(limit) || limit < 1) {
+    throw new MrvError('MRV_E_BAD_REQUEST', `series: limit must be a positive integer, got ${q.limit}`);
+  }
+  return limit;
+}

@@ -1,0 +1,525 @@
+/**
+ * {@link TimeSeriesStore} embedded in the process with SQLite (better-sqlite3), for the one-command
+ * demo and for single-machine installs (DESIGN.md §6). Same answers as the InfluxDB store; the contract
+ * suite in `test/integration/store-contract.ts` runs both.
+ *
+ * Tables (STRICT, so SQLite never converts a value behind our back):
+ * - `reading`: primary key `(unit, point, ts)`, clustered (WITHOUT ROWID), so one point's series is
+ *   one range scan and a redelivered reading replaces the stored one, as InfluxDB's point identity does;
+ *   `exact` TEXT holds the decimal string exactly, `value` REAL the float for charts (NULL for bad
+ *   readings and for values a float cannot hold). Index `(unit, ts)` answers "newest data of a unit".
+ * - `gateway_meta`: newest catalogue per `(unit, gateway)` with the store clock's time `at`.
+ * - `gateway_status`: newest status per `(unit, gateway)` by the collector's `received_at`.
+ *
+ * better-sqlite3 is synchronous: each call blocks the event loop for the duration of the statement.
+ * That is fine for the demo's volumes (a 10k-reading write takes milliseconds) and is why writes run
+ * as one transaction with prepared statements.
+ */
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import type { Logger } from 'pino';
+import { MrvError } from '../core/errors.ts';
+import {
+  DecimalString,
+  type GatewayMeta,
+  type GatewayStatus,
+  Identifier,
+  type Quality,
+} from '../core/schema/wire.ts';
+import { type Clock, systemClock } from '../core/time.ts';
+import type {
+  PointSummary,
+  SeriesPoint,
+  SeriesQuery,
+  StoredReading,
+  TimeSeriesStore,
+  UnitSummary,
+} from './store.ts';
+
+/** Options of {@link SqliteStore}. */
+export interface SqliteStoreOptions {
+  /** Database file (its folder is created if missing), or `:memory:` for a store that lives with the process. */
+  path: string;
+  log?: Logger;
+  /** Time source for `writeMeta` (DESIGN.md §6a). Default: the system clock. */
+  clock?: Clock;
+}
+
+/** Raw series rows carry the reading's `reason` too (not yet declared on {@link SeriesPoint}). */
+type RawSeriesPoint = SeriesPoint & { reason?: string };
+
+const SCHEMA_VERSION = 1;
+const DEFAULT_LIMIT = 10_000;
+const QUALITIES: ReadonlySet<string> = new Set<Quality>(['good', 'uncertain', 'bad']);
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS reading (
+  unit TEXT NOT NULL,
+  point TEXT NOT NULL,
+  ts INTEGER NOT NULL,
+  gateway TEXT NOT NULL,
+  device TEXT NOT NULL,
+  meter TEXT,
+  rx_ts INTEGER NOT NULL,
+  exact TEXT,
+  value REAL,
+  quality TEXT NOT NULL CHECK (quality IN ('good', 'uncertain', 'bad')),
+  reason TEXT,
+  seq INTEGER NOT NULL,
+  PRIMARY KEY (unit, point, ts)
+) STRICT, WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS reading_unit_ts ON reading (unit, ts);
+CREATE TABLE IF NOT EXISTS gateway_meta (
+  unit TEXT NOT NULL,
+  gateway TEXT NOT NULL,
+  at INTEGER NOT NULL,
+  json TEXT NOT NULL,
+  PRIMARY KEY (unit, gateway)
+) STRICT;
+CREATE TABLE IF NOT EXISTS gateway_status (
+  unit TEXT NOT NULL,
+  gateway TEXT NOT NULL,
+  state TEXT NOT NULL CHECK (state IN ('online', 'offline')),
+  json TEXT NOT NULL,
+  received_at INTEGER NOT NULL,
+  PRIMARY KEY (unit, gateway)
+) STRICT;
+`;
+
+interface ReadingRow {
+  unit: string;
+  point: string;
+  ts: number;
+  gateway: string;
+  device: string;
+  meter: string | null;
+  rx_ts: number;
+  exact: string | null;
+  value: number | null;
+  quality: string;
+  reason: string | null;
+  seq: number;
+}
+
+/** The prepared statements, made once per `start()`. */
+function prepare(db: Database.Database) {
+  return {
+    upsertReading: db.prepare<ReadingRow>(
+      `INSERT INTO reading (unit, point, ts, gateway, device, meter, rx_ts, exact, value, quality, reason, seq)
+       VALUES (@unit, @point, @ts, @gateway, @device, @meter, @rx_ts, @exact, @value, @quality, @reason, @seq)
+       ON CONFLICT (unit, point, ts) DO UPDATE SET gateway = excluded.gateway, device = excluded.device,
+         meter = excluded.meter, rx_ts = excluded.rx_ts, exact = excluded.exact, value = excluded.value,
+         quality = excluded.quality, reason = excluded.reason, seq = excluded.seq`,
+    ),
+    // `>=`: of two catalogues with the same time the later write wins, as in InfluxDB.
+    upsertMeta: db.prepare<[string, string, number, string]>(
+      `INSERT INTO gateway_meta (unit, gateway, at, json) VALUES (?, ?, ?, ?)
+       ON CONFLICT (unit, gateway) DO UPDATE SET at = excluded.at, json = excluded.json
+       WHERE excluded.at >= gateway_meta.at`,
+    ),
+    upsertStatus: db.prepare<[string, string, string, string, number]>(
+      `INSERT INTO gateway_status (unit, gateway, state, json, received_at) VALUES (?, ?, ?, ?, ?)
+       ON CONFLICT (unit, gateway) DO UPDATE SET state = excluded.state, json = excluded.json,
+         received_at = excluded.received_at
+       WHERE excluded.received_at >= gateway_status.received_at`,
+    ),
+    allMetas: db.prepare<[], { unit: string; gateway: string; at: number; json: string }>(
+      'SELECT unit, gateway, at, json FROM gateway_meta',
+    ),
+    unitMetas: db.prepare<[string], { gateway: string; json: string }>(
+      'SELECT gateway, json FROM gateway_meta WHERE unit = ?',
+    ),
+    onlineUnits: db.prepare<[], { unit: string }>(
+      "SELECT DISTINCT unit FROM gateway_status WHERE state = 'online'",
+    ),
+    lastDataAt: db.prepare<[string], { ts: number | null }>(
+      'SELECT MAX(ts) AS ts FROM reading WHERE unit = ?',
+    ),
+    lastReading: db.prepare<[string, string], { ts: number; exact: string | null; quality: string }>(
+      'SELECT ts, exact, quality FROM reading WHERE unit = ? AND point = ? ORDER BY ts DESC LIMIT 1',
+    ),
+    raw: db.prepare<
+      [string, string, number, number, number],
+      { ts: number; exact: string | null; quality: string; reason: string | null }
+    >(
+      `SELECT ts, exact, quality, reason FROM reading
+       WHERE unit = ? AND point = ? AND ts >= ? AND ts < ? ORDER BY ts LIMIT ?`,
+    ),
+    // Buckets aligned to the Unix epoch like InfluxDB's GROUP BY time(); the double modulo keeps
+    // times before 1970 in the right bucket.
+    stepped: db.prepare<
+      { unit: string; point: string; from: number; to: number; step: number },
+      { bucket: number; mean: number | null; min: number | null; max: number | null; count: number }
+    >(
+      `SELECT ts - (((ts % @step) + @step) % @step) AS bucket,
+              AVG(value) AS mean, MIN(value) AS min, MAX(value) AS max, COUNT(value) AS count
+       FROM reading
+       WHERE unit = @unit AND point = @point AND ts >= @from AND ts < @to
+         AND quality = 'good' AND value IS NOT NULL
+       GROUP BY bucket ORDER BY bucket`,
+    ),
+  };
+}
+
+/**
+ * SQLite implementation of {@link TimeSeriesStore}. The constructor does no I/O; `start()` opens the
+ * file, sets WAL and `synchronous=NORMAL` and creates the tables. Every SQLite failure rejects with
+ * `MrvError('MRV_E_STORE')` carrying the original error as `cause`; a malformed query rejects with
+ * `MRV_E_BAD_REQUEST`.
+ *
+ * Bucket statistics of stepped series are computed on the REAL column, so they carry float rounding
+ * as in the InfluxDB store (SQLite's AVG sums with error compensation, InfluxDB's mean does not, so
+ * the two can differ in the last digit for values that are not exact in binary).
+ */
+export class SqliteStore implements TimeSeriesStore {
+  readonly #path: string;
+  readonly #log: Logger | undefined;
+  readonly #clock: Clock;
+  #db: Database.Database | undefined;
+  #stmts: ReturnType<typeof prepare> | undefined;
+  #writeMany: ((rows: ReadingRow[]) => void) | undefined;
+
+  constructor(options: SqliteStoreOptions) {
+    this.#path = options.path;
+    this.#log = options.log?.child({ module: 'collector:sqlite-store' });
+    this.#clock = options.clock ?? systemClock;
+  }
+
+  /**
+   * Opens (creating if needed) the database and its tables. Idempotent.
+   *
+   * `journal_mode=WAL`: readers (the server's queries) never block the collector's writes and a commit
+   * is one append to the WAL. `synchronous=NORMAL`: with WAL it never corrupts the database, and an
+   * application crash loses nothing committed; it skips the fsync per commit, so a power cut or OS
+   * crash can roll back the last commits since the previous checkpoint. That trade is right for the
+   * embedded store (demo, single machine, thousands of commits a second); deployments where every
+   * acknowledged batch must survive a power cut use InfluxDB.
+   * @throws MrvError `MRV_E_STORE` when the file cannot be opened or was written by a newer schema.
+   */
+  async start(): Promise<void> {
+    if (this.#db !== undefined) return;
+    try {
+      if (this.#path !== ':memory:' && this.#path !== '') {
+        mkdirSync(path.dirname(path.resolve(this.#path)), { recursive: true });
+      }
+      const db = new Database(this.#path);
+      try {
+        db.pragma('journal_mode = WAL');
+        db.pragma('synchronous = NORMAL');
+        const version = db.pragma('user_version', { simple: true }) as number;
+        if (version > SCHEMA_VERSION) {
+          throw new Error(`schema version ${version} is newer than this code's ${SCHEMA_VERSION}`);
+        }
+        db.exec(SCHEMA);
+        db.pragma(`user_version = ${SCHEMA_VERSION}`);
+        const stmts = prepare(db);
+        this.#writeMany = db.transaction((rows: ReadingRow[]) => {
+          for (const row of rows) stmts.upsertReading.run(row);
+        });
+        this.#stmts = stmts;
+        this.#db = db;
+      } catch (err) {
+        db.close();
+        throw err;
+      }
+    } catch (err) {
+      throw this.#storeError('start', err);
+    }
+    this.#log?.info({ path: this.#path }, 'SQLite store ready');
+  }
+
+  /** Closes the database (SQLite checkpoints the WAL on close). Idempotent. */
+  async stop(): Promise<void> {
+    const db = this.#db;
+    this.#db = undefined;
+    this.#stmts = undefined;
+    this.#writeMany = undefined;
+    if (db === undefined) return;
+    try {
+      db.close();
+    } catch (err) {
+      throw this.#storeError('stop', err);
+    }
+  }
+
+  /**
+   * Writes readings in one transaction: all or none. A reading with the same (unit, point, ts) as a
+   * stored one replaces it.
+   * @returns the number of readings written
+   * @throws MrvError `MRV_E_STORE` for a reading with a non-Identifier id, a non-decimal value, an
+   *   unknown quality or non-integer times/seq (nothing is written then), or when SQLite fails.
+   */
+  async writeReadings(readings: StoredReading[]): Promise<number> {
+    const { writeMany } = this.#open('writeReadings');
+    if (readings.length === 0) return 0;
+    const checked = new Set<string>();
+    const rows = readings.map((r, i): ReadingRow => {
+      checkReading(r, i, checked);
+      const f = r.value === null ? null : Number(r.value);
+      return {
+        unit: r.unitId,
+        point: r.point,
+        ts: r.ts,
+        gateway: r.gatewayId,
+        device: r.device,
+        meter: r.meter ?? null,
+        rx_ts: r.rxTs,
+        exact: r.value,
+        value: f !== null && Number.isFinite(f) ? f : null,
+        quality: r.quality,
+        reason: r.reason ?? null,
+        seq: r.seq,
+      };
+    });
+    try {
+      writeMany(rows);
+    } catch (err) {
+      throw this.#storeError('writeReadings', err);
+    }
+    this.#log?.debug({ count: rows.length }, 'readings written');
+    return rows.length;
+  }
+
+  /**
+   * Keeps a gateway's catalogue with the store clock's time; an older time never replaces a newer one.
+   * @throws MrvError `MRV_E_STORE` for non-Identifier ids or when SQLite fails.
+   */
+  async writeMeta(unitId: string, meta: GatewayMeta): Promise<void> {
+    const { stmts } = this.#open('writeMeta');
+    checkIds({ unitId, gatewayId: meta.gatewayId });
+    try {
+      stmts.upsertMeta.run(unitId, meta.gatewayId, Math.trunc(this.#clock.now()), JSON.stringify(meta));
+    } catch (err) {
+      throw this.#storeError('writeMeta', err);
+    }
+  }
+
+  /**
+   * Keeps a gateway's status received at `receivedAt` (ms epoch); an older one never replaces a newer one.
+   * @throws MrvError `MRV_E_STORE` for non-Identifier ids, a non-integer `receivedAt`, or when SQLite fails.
+   */
+  async writeStatus(unitId: string, status: GatewayStatus, receivedAt: number): Promise<void> {
+    const { stmts } = this.#open('writeStatus');
+    checkIds({ unitId, gatewayId: status.gatewayId });
+    if (!Number.isSafeInteger(receivedAt)) {
+      throw new MrvError('MRV_E_STORE', `receivedAt must be integer ms, got ${receivedAt}`);
+    }
+    try {
+      stmts.upsertStatus.run(unitId, status.gatewayId, status.state, JSON.stringify(status), receivedAt);
+    } catch (err) {
+      throw this.#storeError('writeStatus', err);
+    }
+  }
+
+  /**
+   * Every unit that has a catalogue, sorted by id: name, industry and province from the newest
+   * catalogue of any of its gateways; `online` when the newest status of at least one of its gateways
+   * is `online`; `lastDataAt` = time of its newest reading.
+   * @throws MrvError `MRV_E_STORE` when SQLite fails.
+   */
+  async listUnits(): Promise<UnitSummary[]> {
+    const { stmts } = this.#open('listUnits');
+    try {
+      const newest = newestMetaPerUnit(stmts.allMetas.all());
+      const online = new Set(stmts.onlineUnits.all().map((r) => r.unit));
+      return [...newest.entries()]
+        .sort(([a], [b]) => compare(a, b))
+        .map(([unitId, meta]) => {
+          const last = stmts.lastDataAt.get(unitId)?.ts ?? null;
+          return {
+            ...meta.unit,
+            id: unitId,
+            online: online.has(unitId),
+            lastDataAt: last === null ? null : new Date(last).toISOString(),
+          };
+        });
+    } catch (err) {
+      throw this.#storeError('listUnits', err);
+    }
+  }
+
+  /**
+   * Points of the newest catalogue of each gateway of `unitId` (gateways by id, points in catalogue
+   * order; a point id already listed by an earlier gateway is skipped), each with its newest reading.
+   * @returns `undefined` when no gateway of that unit has sent a catalogue
+   * @throws MrvError `MRV_E_STORE` when SQLite fails.
+   */
+  async listPoints(unitId: string): Promise<PointSummary[] | undefined> {
+    const { stmts } = this.#open('listPoints');
+    try {
+      const metas = stmts.unitMetas.all(unitId);
+      if (metas.length === 0) return undefined;
+      return pointsOf(
+        metas.map((m) => ({ gateway: m.gateway, meta: parseJson<GatewayMeta>(m.json) })),
+        (pointId) => {
+          const r = stmts.lastReading.get(unitId, pointId);
+          return r === undefined
+            ? null
+            : { ts: new Date(r.ts).toISOString(), value: r.exact, quality: r.quality as Quality };
+        },
+      );
+    } catch (err) {
+      throw this.#storeError('listPoints', err);
+    }
+  }
+
+  /**
+   * One point's series in `[from, to)`. Raw (no `stepMs`): the readings oldest first, at most
+   * `limit` (default 10 000), each with its exact value (min = max = value, count 1), quality and
+   * reason. Stepped: buckets of `stepMs` aligned to the Unix epoch (a bucket's `ts` is its start, which
+   * may lie before `from`), with mean/min/max/count of the good readings only, computed on the REAL
+   * column; buckets without good readings are omitted.
+   * @throws MrvError `MRV_E_BAD_REQUEST` for non-integer times, `stepMs` < 1 or `limit` < 1;
+   *   `MRV_E_STORE` when SQLite fails.
+   */
+  async series(q: SeriesQuery): Promise<SeriesPoint[]> {
+    const { stmts } = this.#open('series');
+    const limit = checkQuery(q);
+    if (q.to <= q.from) return [];
+    try {
+      if (q.stepMs === undefined) {
+        return stmts.raw.all(q.unitId, q.pointId, q.from, q.to, limit).map((r) => {
+          const p: RawSeriesPoint = {
+            ts: new Date(r.ts).toISOString(),
+            value: r.exact,
+            min: r.exact,
+            max: r.exact,
+            count: 1,
+            quality: r.quality as Quality,
+          };
+          if (r.reason !== null) p.reason = r.reason;
+          return p;
+        });
+      }
+      return stmts.stepped
+        .all({ unit: q.unitId, point: q.pointId, from: q.from, to: q.to, step: q.stepMs })
+        .map((r) => ({
+          ts: new Date(r.bucket).toISOString(),
+          value: floatText(r.mean),
+          min: floatText(r.min),
+          max: floatText(r.max),
+          count: r.count,
+        }));
+    } catch (err) {
+      throw this.#storeError('series', err);
+    }
+  }
+
+  #open(op: string): { stmts: ReturnType<typeof prepare>; writeMany: (rows: ReadingRow[]) => void } {
+    if (this.#stmts === undefined || this.#writeMany === undefined) {
+      throw new MrvError('MRV_E_STORE', `SqliteStore.${op}: store is not started`);
+    }
+    return { stmts: this.#stmts, writeMany: this.#writeMany };
+  }
+
+  #storeError(op: string, err: unknown): MrvError {
+    const message = err instanceof Error ? err.message : String(err);
+    this.#log?.warn({ op, err: message }, 'SQLite operation failed');
+    return new MrvError(
+      'MRV_E_STORE',
+      `SQLite ${op} failed (${this.#path}): ${message}`,
+      { op, path: this.#path },
+      {
+        cause: err,
+      },
+    );
+  }
+}
+
+/** Bucket statistic as a decimal string (shortest round-trip form of the float), or null. */
+function floatText(f: number | null | undefined): string | null {
+  return f === null || f === undefined || !Number.isFinite(f) ? null : String(f);
+}
+
+function compare(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+// Rows of this store's own tables, written by this class from validated objects.
+function parseJson<T>(json: string): T {
+  return JSON.parse(json) as T;
+}
+
+/** Newest catalogue per unit; equal times go to the greater gateway id so the answer is stable. */
+function newestMetaPerUnit(
+  rows: Array<{ unit: string; gateway: string; at: number; json: string }>,
+): Map<string, GatewayMeta> {
+  const best = new Map<string, { gateway: string; at: number; json: string }>();
+  for (const r of rows) {
+    const cur = best.get(r.unit);
+    if (cur === undefined || r.at > cur.at || (r.at === cur.at && r.gateway > cur.gateway))
+      best.set(r.unit, r);
+  }
+  return new Map([...best].map(([unit, r]) => [unit, parseJson<GatewayMeta>(r.json)]));
+}
+
+/** Points of several gateways' catalogues in a stable order, first declaration of a point id wins. */
+function pointsOf(
+  metas: Array<{ gateway: string; meta: GatewayMeta }>,
+  last: (pointId: string) => PointSummary['last'],
+): PointSummary[] {
+  const out: PointSummary[] = [];
+  const seen = new Set<string>();
+  for (const { meta } of [...metas].sort((a, b) => compare(a.gateway, b.gateway))) {
+    for (const p of meta.points) {
+      if (seen.has(p.id)) continue;
+      seen.add(p.id);
+      out.push({ ...p, last: last(p.id) });
+    }
+  }
+  return out;
+}
+
+/** @throws MrvError `MRV_E_STORE` naming the first id that is not an Identifier. */
+function checkIds(ids: Record<string, string | undefined>, checked?: Set<string>, index?: number): void {
+  for (const [field, id] of Object.entries(ids)) {
+    if (id === undefined || checked?.has(id)) continue;
+    if (!Identifier.safeParse(id).success) {
+      throw new MrvError('MRV_E_STORE', `${field} ${JSON.stringify(id)} is not an identifier`, {
+        field,
+        index,
+      });
+    }
+    checked?.add(id);
+  }
+}
+
+/** Validates one reading before anything is written. @throws MrvError `MRV_E_STORE` */
+function checkReading(r: StoredReading, index: number, checked: Set<string>): void {
+  checkIds(
+    { unitId: r.unitId, gatewayId: r.gatewayId, device: r.device, point: r.point, meter: r.meter },
+    checked,
+    index,
+  );
+  const bad = (what: string) =>
+    new MrvError('MRV_E_STORE', `reading ${index} (${r.unitId}/${r.point}): ${what}`, {
+      index,
+      point: r.point,
+    });
+  if (!QUALITIES.has(r.quality)) throw bad(`unknown quality ${JSON.stringify(r.quality)}`);
+  if (r.value !== null && !DecimalString.safeParse(r.value).success) {
+    throw bad(`value ${JSON.stringify(r.value)} is not a decimal string`);
+  }
+  if (!Number.isSafeInteger(r.ts) || !Number.isSafeInteger(r.rxTs))
+    throw bad('ts and rxTs must be integer ms');
+  if (!Number.isSafeInteger(r.seq) || r.seq < 0) throw bad(`seq ${r.seq} is not a non-negative integer`);
+}
+
+/**
+ * Validates a series query. @returns the raw-series limit
+ * @throws MrvError `MRV_E_BAD_REQUEST`
+ */
+function checkQuery(q: SeriesQuery): number {
+  if (!Number.isSafeInteger(q.from) || !Number.isSafeInteger(q.to)) {
+    throw new MrvError('MRV_E_BAD_REQUEST', `series: from and to must be integer ms, got ${q.from}, ${q.to}`);
+  }
+  if (q.stepMs !== undefined && (!Number.isSafeInteger(q.stepMs) || q.stepMs < 1)) {
+    throw new MrvError('MRV_E_BAD_REQUEST', `series: stepMs must be a positive integer, got ${q.stepMs}`);
+  }
+  const limit = q.limit ?? DEFAULT_LIMIT;
+  if (!Number.isSafeInteger(limit) || limit < 1) {
+    throw new MrvError('MRV_E_BAD_REQUEST', `series: limit must be a positive integer, got ${q.limit}`);
+  }
+  return limit;
+}

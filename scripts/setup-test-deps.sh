@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# Installs the real servers and peers the integration tests run against (TOOLCHAIN.md), from Debian:
+#   influxd (influxdb), mosquitto, mosquitto_sub (mosquitto-clients), mbpoll, chromium.
+# Silent and instant when everything is there (`npm test` runs it every time). Installs only what is
+# missing, with sudo when not root, and never starts the installed services: the tests start their own
+# servers on free loopback ports.
+set -euo pipefail
+
+# command → Debian package. Also looked up in the sbin folders, which a normal user's PATH may lack
+# (Debian puts mosquitto in /usr/sbin).
+declare -A PACKAGE_OF=(
+  [influxd]=influxdb
+  [mosquitto]=mosquitto
+  [mosquitto_sub]=mosquitto-clients
+  [mbpoll]=mbpoll
+  [chromium]=chromium
+)
+ORDER=(influxd mosquitto mosquitto_sub mbpoll chromium)
+
+have() {
+  command -v "$1" >/dev/null 2>&1 || [[ -x "/usr/sbin/$1" || -x "/usr/bin/$1" || -x "/sbin/$1" ]]
+}
+
+missing=()
+for cmd in "${ORDER[@]}"; do
+  have "$cmd" || missing+=("${PACKAGE_OF[$cmd]}")
+done
+[[ ${#missing[@]} -eq 0 ]] && exit 0
+
+echo "setup-test-deps: installing missing Debian packages: ${missing[*]}" >&2
+
+if [[ $(id -u) -eq 0 ]]; then
+  SUDO=()
+elif command -v sudo >/dev/null 2>&1; then
+  SUDO=(sudo)
+else
+  echo "setup-test-deps: not root and no sudo; install these Debian packages yourself: ${missing[*]}" >&2
+  echo "  apt-get update && apt-get install -y --no-install-recommends ${missing[*]}" >&2
+  exit 1
+fi
+if ! command -v apt-get >/dev/null 2>&1; then
+  echo "setup-test-deps: apt-get not found (not Debian/Ubuntu?); install these packages yourself: ${missing[*]}" >&2
+  exit 1
+fi
+
+# Keep the packages' init scripts from starting influxd/mosquitto: invoke-rc.d (and deb-systemd-invoke
+# where systemd runs) ask /usr/sbin/policy-rc.d first, and exit code 101 means "action forbidden".
+# Docker images usually have this file already; otherwise put one in place for the install only.
+POLICY=/usr/sbin/policy-rc.d
+created_policy=0
+if [[ ! -e $POLICY ]]; then
+  "${SUDO[@]}" sh -c "printf '#!/bin/sh\n# setup-test-deps.sh: do not start services during apt-get install\nexit 101\n' > $POLICY && chmod 755 $POLICY"
+  created_policy=1
+fi
+cleanup() {
+  if [[ $created_policy -eq 1 ]]; then "${SUDO[@]}" rm -f "$POLICY"; fi
+}
+trap cleanup EXIT
+
+export DEBIAN_FRONTEND=noninteractive
+"${SUDO[@]}" apt-get update -qq
+"${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+
+still=()
+for cmd in "${ORDER[@]}"; do
+  have "$cmd" || still+=("$cmd")
+done
+if [[ ${#still[@]} -gt 0 ]]; then
+  echo "setup-test-deps: still missing after install: ${still[*]}" >&2
+  exit 1
+fi
+echo "setup-test-deps: installed ${missing[*]}" >&2

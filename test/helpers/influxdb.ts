@@ -1,0 +1,148 @@
+/**
+ * A throw-away InfluxDB 1.x server for integration tests (TOOLCHAIN.md: Debian's `influxdb` 1.6.7).
+ * Everything (config, meta, data, WAL, pid file) lives in a fresh temp folder that `stop()` removes;
+ * HTTP and RPC bind to free loopback ports; no phone-home, no self-monitoring, no extra listeners.
+ */
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { getFreePort, waitFor } from './free-port.ts';
+import { spawnTied, type TiedProcess } from './tied-process.ts';
+
+/** Where Debian's `influxdb` package puts the server. */
+export const INFLUXD_PATH = '/usr/bin/influxd';
+
+/** A running test InfluxDB. */
+export interface InfluxDbServer {
+  /** Base URL, e.g. `http://127.0.0.1:38123` (no trailing slash). */
+  url: string;
+  /** HTTP port on 127.0.0.1. */
+  port: number;
+  /** Stops the server (SIGTERM, SIGKILL after 5 s) and removes its temp folder. Idempotent. */
+  stop(): Promise<void>;
+}
+
+function config(dir: string, httpPort: number, rpcPort: number): string {
+  return `reporting-enabled = false
+bind-address = "127.0.0.1:${rpcPort}"
+
+[meta]
+  dir = "${dir}/meta"
+  logging-enabled = false
+
+[data]
+  dir = "${dir}/data"
+  wal-dir = "${dir}/wal"
+  query-log-enabled = false
+
+[retention]
+  enabled = false
+
+[shard-precreation]
+  enabled = false
+
+[monitor]
+  store-enabled = false
+
+[subscriber]
+  enabled = false
+
+[http]
+  enabled = true
+  bind-address = "127.0.0.1:${httpPort}"
+  log-enabled = false
+  pprof-enabled = false
+
+[logging]
+  suppress-logo = true
+
+[continuous_queries]
+  log-enabled = false
+
+[[graphite]]
+  enabled = false
+
+[[collectd]]
+  enabled = false
+
+[[opentsdb]]
+  enabled = false
+
+[[udp]]
+  enabled = false
+`;
+}
+
+async function pingOk(url: string): Promise<boolean> {
+  try {
+    const res = await fetch(`${url}/ping`, { signal: AbortSignal.timeout(1000) });
+    await res.arrayBuffer();
+    return res.status === 204;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Starts `influxd run -config <tmp>/influxdb.conf -pidfile <tmp>/influxd.pid` and waits until
+ * `GET /ping` answers 204. Retries with new ports (up to 3 attempts) if influxd exits at start, which
+ * is what a lost race for a "free" port looks like.
+ * @param options.timeoutMs how long to wait for `/ping` per attempt (default 20 000 ms)
+ * @throws Error naming `scripts/setup-test-deps.sh` when influxd is not installed; Error with the last
+ *   lines of influxd's output when it does not come up in time or keeps exiting.
+ */
+export async function startInfluxDb(options: { timeoutMs?: number } = {}): Promise<InfluxDbServer> {
+  if (!existsSync(INFLUXD_PATH)) {
+    throw new Error(`${INFLUXD_PATH} not found: run scripts/setup-test-deps.sh (installs Debian's influxdb)`);
+  }
+  const timeoutMs = options.timeoutMs ?? 20_000;
+  let lastError: Error | undefined;
+  for (let attempt = 1; attempt <= 3; attempt++) {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'mrv-influxdb-'));
+    const port = await getFreePort();
+    const rpcPort = await getFreePort();
+    const conf = path.join(dir, 'influxdb.conf');
+    await writeFile(conf, config(dir, port, rpcPort));
+    const url = `http://127.0.0.1:${port}`;
+    let proc: TiedProcess | undefined;
+    try {
+      proc = await spawnTied(
+        INFLUXD_PATH,
+        ['run', '-config', conf, '-pidfile', path.join(dir, 'influxd.pid')],
+        {
+          cwd: dir,
+          orphanCleanupDir: dir,
+        },
+      );
+      const p = proc;
+      await waitFor(`InfluxDB /ping on ${url}`, () => pingOk(url), {
+        timeoutMs,
+        intervalMs: 50,
+        abort: () => (p.running() ? undefined : new Error('influxd exited during start')),
+      });
+      let stopped = false;
+      return {
+        url,
+        port,
+        stop: async () => {
+          if (stopped) return;
+          stopped = true;
+          await p.stop();
+          await rm(dir, { recursive: true, force: true });
+        },
+      };
+    } catch (err) {
+      const tail = proc?.tail() ?? '';
+      await proc?.stop();
+      await rm(dir, { recursive: true, force: true });
+      lastError = new Error(
+        `InfluxDB did not start (attempt ${attempt}, ${url}): ${(err as Error).message}\n--- last lines of influxd output ---\n${tail}`,
+        { cause: err },
+      );
+      // Only an early exit (e.g. port taken) is worth another try; a hang will hang again.
+      if (proc === undefined || !/exited during start/.test((err as Error).message)) break;
+    }
+  }
+  throw lastError ?? new Error('InfluxDB did not start');
+}
