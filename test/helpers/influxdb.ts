@@ -86,8 +86,8 @@ async function pingOk(url: string): Promise<boolean> {
 
 /**
  * Starts `influxd run -config <tmp>/influxdb.conf -pidfile <tmp>/influxd.pid` and waits until
- * `GET /ping` answers 204. Retries with new ports (up to 3 attempts) if influxd exits at start, which
- * is what a lost race for a "free" port looks like.
+ * `GET /ping` answers 204. Retries with new ports (up to 3 attempts) when influxd reports "address
+ * already in use" (another process took a "free" port first).
  * @param options.timeoutMs how long to wait for `/ping` per attempt (default 20 000 ms)
  * @throws Error naming `scripts/setup-test-deps.sh` when influxd is not installed; Error with the last
  *   lines of influxd's output when it does not come up in time or keeps exiting.
@@ -140,8 +140,8 @@ export async function startInfluxDb(options: { timeoutMs?: number } = {}): Promi
         `InfluxDB did not start (attempt ${attempt}, ${url}): ${(err as Error).message}\n--- last lines of influxd output ---\n${tail}`,
         { cause: err },
       );
-      // Only an early exit (e.g. port taken) is worth another try; a hang will hang again.
-      if (proc === undefined || !/exited during start/.test((err as Error).message)) break;
+      // Only a lost race for a port is worth another try; a bad config or a hang would repeat.
+      if (!/address already in use/i.test(tail)) break;
     }
   }
   throw lastError ?? new Error('InfluxDB did not start');

@@ -101,7 +101,7 @@ export async function startMosquitto(options: { extraConfig?: string } = {}): Pr
   };
 
   try {
-    // A lost race for the "free" port shows as an early exit; try a new port twice more.
+    // Another process may take the "free" port first ("Address already in use"); try a new port twice more.
     for (let attempt = 1; ; attempt++) {
       port = await getFreePort();
       await writeFile(conf, config(dir, port, options.extraConfig ?? ''));
@@ -109,7 +109,7 @@ export async function startMosquitto(options: { extraConfig?: string } = {}): Pr
         await launch();
         break;
       } catch (err) {
-        if (attempt >= 3 || !/exited during start/.test((err as Error).message)) throw err;
+        if (attempt >= 3 || !/address already in use/i.test((err as Error).message)) throw err;
       }
     }
   } catch (err) {

@@ -75,8 +75,10 @@ export async function spawnTied(
   child.stdout?.on('data', collect);
   child.stderr?.on('data', collect);
 
+  // The watchdog ignores TERM/INT/HUP: a signal to the whole process group (Ctrl-C, `kill -- -pgid`)
+  // must not take it down before it has seen this process go.
   const script =
-    'read _ignored; kill -9 "$1" 2>/dev/null; if [ -n "$2" ]; then sleep 0.2; rm -rf -- "$2"; fi';
+    'trap "" TERM INT HUP; read _ignored; kill -9 "$1" 2>/dev/null; if [ -n "$2" ]; then sleep 0.2; rm -rf -- "$2"; fi';
   const watchdog = spawn(
     '/bin/sh',
     ['-c', script, 'mrv-test-watchdog', String(pid), options.orphanCleanupDir ?? ''],
