@@ -15,7 +15,15 @@ import { MrvError } from '../core/errors.ts';
 import { type Clock, ScaledClock, systemClock } from '../core/time.ts';
 import { loadSiteConfig } from '../gateway/config.ts';
 import { Gateway } from '../gateway/gateway.ts';
+import {
+  createRegistry,
+  exposeCollectorCounters,
+  exposeGatewayCounters,
+  instrumentStore,
+} from '../ops/metrics.ts';
+import { startMetricsServer } from '../ops/metrics-server.ts';
 import { buildServer } from '../server/app.ts';
+import { TokenFile } from '../server/tokens.ts';
 import { ALUMINIUM_DEMO_PORTS } from '../simulators/aluminium/register-map.ts';
 import { startAluminiumSimulator } from '../simulators/aluminium/server.ts';
 import { startEmbeddedBroker } from './embedded-broker.ts';
@@ -28,7 +36,7 @@ const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 export const DEMO_SITE_FILE = resolve(repoRoot, 'examples/aluminium-smelter.site.yaml');
 
 /** Resolves when the process gets SIGINT or SIGTERM; then runs `stop` once. */
-async function runUntilSignal(log: Logger, stop: () => Promise<void>): Promise<number> {
+export async function runUntilSignal(log: Logger, stop: () => Promise<void>): Promise<number> {
   const signal = await new Promise<string>((res) => {
     process.once('SIGINT', () => res('SIGINT'));
     process.once('SIGTERM', () => res('SIGTERM'));
@@ -44,7 +52,8 @@ async function runUntilSignal(log: Logger, stop: () => Promise<void>): Promise<n
   return 0;
 }
 
-function intFlag(name: string, v: string | undefined, fallback: number): number {
+/** A non-negative number flag. @throws MrvError MRV_E_CONFIG naming the flag when it is not one */
+export function intFlag(name: string, v: string | undefined, fallback: number): number {
   if (v === undefined) return fallback;
   const n = Number(v);
   if (!Number.isFinite(n) || n < 0)
@@ -52,7 +61,8 @@ function intFlag(name: string, v: string | undefined, fallback: number): number 
   return n;
 }
 
-function clockFor(speed: number): Clock {
+/** The system clock at speed 1, else a clock running `speed` times faster from now. */
+export function clockFor(speed: number): Clock {
   return speed === 1 ? systemClock : new ScaledClock(Date.now(), speed);
 }
 
@@ -77,8 +87,20 @@ function makeStore(
 
 /** The server's logger: one line per request only at debug level (MRV_LOG_LEVEL=debug). */
 function serverLogger(log: Logger): Logger {
-  return log.child({ module: 'server' }, { level: log.level === 'debug' || log.level === 'trace' ? log.level : 'warn' });
+  return log.child(
+    { module: 'server' },
+    { level: log.level === 'debug' || log.level === 'trace' ? log.level : 'warn' },
+  );
 }
+
+/** Name of the admin token `mrv demo` creates at each start (and revokes at the next). */
+export const DEMO_TOKEN_NAME = 'mrv demo admin';
+
+/** `--metrics-port`/`--metrics-host` of the parts without an HTTP server of their own. */
+const metricsFlags = {
+  'metrics-port': { type: 'string' },
+  'metrics-host': { type: 'string', default: '127.0.0.1' },
+} as const;
 
 /** `mrv demo`: everything in one process on embedded defaults. */
 export async function demo(args: string[]): Promise<number> {
@@ -108,19 +130,40 @@ export async function demo(args: string[]): Promise<number> {
   const store = new SqliteStore({ path: resolve(dataDir, 'mrv.sqlite'), log });
   await store.start();
   const live = new LiveHub();
+  // One registry for the whole demo: the server's /metrics shows gateway, collector and store too.
+  const registry = createRegistry();
   const collector = new Collector({
     url: broker.url,
-    store,
+    store: instrumentStore(store, registry),
     live,
     log,
     clock,
     clientId: 'mrv-demo-collector',
   });
   await collector.start();
-  const app = buildServer({ store, live, clock, logger: serverLogger(log), version: version() });
+  exposeCollectorCounters(registry, collector.counters);
+  // A fresh admin token per demo run (the previous run's is revoked), printed below.
+  const tokens = TokenFile.inDataDir(dataDir);
+  tokens.revoke({ name: DEMO_TOKEN_NAME });
+  const { token: adminToken } = tokens.create({
+    role: 'admin',
+    scope: { provinces: [], units: [] },
+    name: DEMO_TOKEN_NAME,
+  });
+  const app = buildServer({
+    store,
+    live,
+    clock,
+    logger: serverLogger(log),
+    version: version(),
+    tokens,
+    registry,
+    configView: { mode: 'demo', store: 'sqlite', dataDir, speed: v.speed },
+  });
   const port = intFlag('port', v.port, 8080);
   await app.listen({ host: v.host, port });
   const gateway = new Gateway({ site, log, clock, mqttUrl: broker.url, version: version() });
+  exposeGatewayCounters(registry, gateway.counters);
   await gateway.start();
 
   const url = `http://${v.host}:${port}`;
@@ -128,6 +171,9 @@ export async function demo(args: string[]): Promise<number> {
     [
       '',
       `carbon-mrv demo is running: ${url}`,
+      `  log in (admin) / 登录（管理员）: ${url}/#/login?token=${adminToken}`,
+      `  admin token: ${adminToken}`,
+      `  more tokens: npx mrv token create --data-dir ${v['data-dir']} --role regulator --scope 'province:${site.site.unit.province}'`,
       `  unit ${site.site.unit.id} (${site.site.unit.name}), site file ${site.file}`,
       `  API:  ${url}/api/v1/units/${site.site.unit.id}/points`,
       `  MQTT: ${broker.url} (embedded aedes), store: ${resolve(dataDir, 'mrv.sqlite')}`,
@@ -150,28 +196,56 @@ export async function demo(args: string[]): Promise<number> {
 export async function gateway(args: string[]): Promise<number> {
   const { values: v } = parseArgs({
     args,
-    options: { config: { type: 'string', short: 'c' }, mqtt: { type: 'string' } },
+    options: { config: { type: 'string', short: 'c' }, mqtt: { type: 'string' }, ...metricsFlags },
   });
   if (!v.config) throw new MrvError('MRV_E_CONFIG', 'missing -c SITE.yaml (the site file; see examples/)');
   const log = createLogger('mrv-gateway');
   const site = loadSiteConfig(v.config);
   const gw = new Gateway({ site, log, version: version(), ...(v.mqtt ? { mqttUrl: v.mqtt } : {}) });
   await gw.start();
-  return runUntilSignal(log, () => gw.stop());
+  let ops: Awaited<ReturnType<typeof startMetricsServer>> | undefined;
+  if (v['metrics-port'] !== undefined) {
+    const registry = createRegistry();
+    exposeGatewayCounters(registry, gw.counters);
+    ops = await startMetricsServer({
+      registry,
+      host: v['metrics-host'],
+      port: intFlag('metrics-port', v['metrics-port'], 0),
+      health: () => ({ part: 'gateway', unitId: site.site.unit.id, gatewayId: site.site.gateway.id }),
+    });
+    process.stdout.write(`gateway metrics: ${ops.url}/metrics, health: ${ops.url}/healthz\n`);
+  }
+  return runUntilSignal(log, async () => {
+    await ops?.stop();
+    await gw.stop();
+  });
 }
 
 /** `mrv collector --mqtt URL`. */
 export async function collector(args: string[]): Promise<number> {
   const { values: v } = parseArgs({
     args,
-    options: { mqtt: { type: 'string', default: 'mqtt://127.0.0.1:1883' }, ...storeFlags },
+    options: { mqtt: { type: 'string', default: 'mqtt://127.0.0.1:1883' }, ...storeFlags, ...metricsFlags },
   });
   const log = createLogger('mrv-collector');
   const store = makeStore(v, log);
   await store.start();
-  const c = new Collector({ url: v.mqtt, store, log });
+  const registry = createRegistry();
+  const c = new Collector({ url: v.mqtt, store: instrumentStore(store, registry), log });
+  exposeCollectorCounters(registry, c.counters);
   await c.start();
+  let ops: Awaited<ReturnType<typeof startMetricsServer>> | undefined;
+  if (v['metrics-port'] !== undefined) {
+    ops = await startMetricsServer({
+      registry,
+      host: v['metrics-host'],
+      port: intFlag('metrics-port', v['metrics-port'], 0),
+      health: () => ({ part: 'collector' }),
+    });
+    process.stdout.write(`collector metrics: ${ops.url}/metrics, health: ${ops.url}/healthz\n`);
+  }
   return runUntilSignal(log, async () => {
+    await ops?.stop();
     await c.stop();
     await store.stop();
   });
@@ -185,6 +259,7 @@ export async function server(args: string[]): Promise<number> {
       port: { type: 'string', default: '8080' },
       host: { type: 'string', default: '127.0.0.1' },
       mqtt: { type: 'string' },
+      'data-dir': { type: 'string', default: '.data' },
       ...storeFlags,
     },
   });
@@ -192,9 +267,33 @@ export async function server(args: string[]): Promise<number> {
   const store = makeStore(v, log);
   await store.start();
   const live = new LiveHub();
-  const c = v.mqtt ? new Collector({ url: v.mqtt, store, live, log }) : undefined;
+  const registry = createRegistry();
+  const c = v.mqtt
+    ? new Collector({ url: v.mqtt, store: instrumentStore(store, registry), live, log })
+    : undefined;
+  if (c) exposeCollectorCounters(registry, c.counters);
   await c?.start();
-  const app = buildServer({ store, live, logger: serverLogger(log), version: version() });
+  const tokens = TokenFile.inDataDir(resolve(v['data-dir']));
+  if (tokens.list().every((t) => t.revokedAt !== undefined)) {
+    log.warn(
+      { tokenFile: tokens.path },
+      `no active API token yet: create one with "mrv token create --role admin --data-dir ${v['data-dir']}"`,
+    );
+  }
+  const app = buildServer({
+    store,
+    live,
+    logger: serverLogger(log),
+    version: version(),
+    tokens,
+    registry,
+    configView: {
+      mode: 'server',
+      store: v.store,
+      dataDir: resolve(v['data-dir']),
+      collector: v.mqtt !== undefined,
+    },
+  });
   await app.listen({ host: v.host, port: intFlag('port', v.port, 8080) });
   process.stdout.write(`carbon-mrv server: http://${v.host}:${v.port}\n`);
   return runUntilSignal(log, async () => {
@@ -219,8 +318,9 @@ export async function broker(args: string[]): Promise<number> {
 /** `mrv sim aluminium`: the Modbus TCP aluminium smelter simulator. */
 export async function sim(args: string[]): Promise<number> {
   const [kind, ...rest] = args;
+  if (kind === 'cement') return (await import('./sim-cement.ts')).simCement(rest);
   if (kind !== 'aluminium')
-    throw new MrvError('MRV_E_CONFIG', `unknown simulator "${kind ?? ''}"; available: aluminium`);
+    throw new MrvError('MRV_E_CONFIG', `unknown simulator "${kind ?? ''}"; available: aluminium, cement`);
   const { values: v } = parseArgs({
     args: rest,
     options: {

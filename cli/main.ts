@@ -9,16 +9,42 @@ const USAGE = `mrv — carbon-mrv command line
 
   mrv demo [--port 8080] [--speed 1] [--data-dir .data/demo] [--seed 42]
       simulator + embedded broker + gateway + collector + embedded store + web server
-  mrv gateway -c SITE.yaml [--mqtt URL]
+  mrv gateway -c SITE.yaml [--mqtt URL] [--metrics-port N]
       poll the site's devices and publish batches to the broker
-  mrv collector --mqtt URL [--store sqlite|influx] [--sqlite FILE] [--influx URL] [--db mrv]
+  mrv collector --mqtt URL [--store sqlite|influx] [--sqlite FILE] [--influx URL] [--db mrv] [--metrics-port N]
       subscribe, validate and write readings to the store
-  mrv server [--port 8080] [--host 127.0.0.1] [--mqtt URL] [--store ...]
+  mrv server [--port 8080] [--host 127.0.0.1] [--mqtt URL] [--store ...] [--data-dir .data]
       HTTP API and dashboard; with --mqtt it also runs a collector feeding the live view
   mrv broker [--port 1883]
       an embedded MQTT broker (aedes)
   mrv sim aluminium [--seed 42] [--speed 1] [--base-port 15020]
       Modbus TCP aluminium smelter simulator (ports base..base+3)
+  mrv sim cement [--seed 42] [--speed 1] [--port 15030] [--rtu-over-tcp-port 15031] [--rtu-path DEV]
+      cement line scales (unit ids 1-6) over Modbus TCP, RTU over TCP and, with --rtu-path, RTU
+  mrv read modbus-tcp://HOST:PORT|modbus-rtu:///dev/ttyX?baud=9600&parity=even --unit-id N --table T
+           --address A --type T [--order O] [--scale S] [--count N] [--json]
+      read one value once, exactly decoded (commissioning; mrv read --help)
+  mrv read opc.tcp://HOST:PORT --node "ns=2;s=Tag" [--security None|Sign|SignAndEncrypt] [--user U
+           --password-env VAR] [--pki DIR] [--json]
+  mrv browse opc.tcp://HOST:PORT [--node NODEID] [--depth 3]
+      read one OPC UA variable / list the address space to find NodeIds
+  mrv pki list|trust|reject [--pki DIR] [THUMBPRINT|FILE]
+      the gateway's OPC UA certificates: trust a server certificate that was rejected
+  mrv sim hj212-platform [--port 9212] [--out FILE.jsonl]
+      HJ 212 receiving platform: checks CRC, acknowledges (9014), stores what it got as JSON lines
+  mrv uplink hj212 -c UPLINK.yaml [--store sqlite|influx] [--sqlite FILE] [--influx URL] [--db mrv]
+      send a unit's minute/hour/day (and real-time) data to an HJ 212 platform, resuming after outages
+  mrv check-config SITE.yaml [--timeout-ms 3000]
+      validate a site file, read every device once and print each point's value and quality
+  mrv token create --role admin|regulator|enterprise [--scope province:NAME|unit:ID ...] [--data-dir .data]
+  mrv token list|revoke ID [--data-dir .data]
+      API tokens of the server in that data dir (mrv token help)
+
+  mrv evidence --unit ID --month yyyy-mm [--format json|csv|html] [--out FILE] [--site SITE.yaml]
+               [--readings-out FILE] [--key FILE] [--store sqlite|influx] [--sqlite FILE] [--influx URL]
+      build and sign the monthly evidence package (月度存证) of a unit from the store
+  mrv verify FILE [--readings FILE] [--public-key FILE]
+      check an evidence package's signature and, given its readings, recompute its values
 
   Environment: MRV_LOG_LEVEL=debug|info|warn (logs are JSON lines on stderr)
 `;
@@ -36,6 +62,10 @@ export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   try {
     switch (command) {
+      case 'evidence':
+        return await (await import('./evidence.ts')).evidence(rest);
+      case 'verify':
+        return await (await import('./evidence.ts')).verify(rest);
       case 'demo':
         return await (await import('./commands.ts')).demo(rest);
       case 'gateway':
@@ -46,8 +76,21 @@ export async function main(argv: string[]): Promise<number> {
         return await (await import('./commands.ts')).server(rest);
       case 'broker':
         return await (await import('./commands.ts')).broker(rest);
+      case 'read':
+        return await (await import('./read.ts')).read(rest);
+      case 'browse':
+        return await (await import('./opcua.ts')).browse(rest);
+      case 'pki':
+        return await (await import('./pki.ts')).pki(rest);
       case 'sim':
+        if (rest[0] === 'hj212-platform') return await (await import('./hj212.ts')).simPlatform(rest.slice(1));
         return await (await import('./commands.ts')).sim(rest);
+      case 'uplink':
+        return await (await import('./hj212.ts')).uplink(rest);
+      case 'check-config':
+        return await (await import('./check-config.ts')).checkConfig(rest);
+      case 'token':
+        return await (await import('./token.ts')).token(rest);
       case undefined:
       case 'help':
       case '--help':

@@ -1,38 +1,80 @@
 /**
  * The collector: subscribes to every gateway's data, status and meta topics, validates each payload
- * against the wire contract (core/schema), writes readings to a {@link TimeSeriesStore} in batches
- * and, once stored, publishes them to the live feed. A payload that is not valid JSON or does not
- * match the contract is counted, logged and republished to the dead-letter topic with its reason;
- * it never stops the collector. A store outage keeps readings in memory and retries; none is dropped.
+ * against the wire contract (core/schema), checks integrity (collector/integrity.ts: signatures, hash
+ * chain, seq gaps, redeliveries, clocks), writes readings, findings and the batch archive to a
+ * {@link TimeSeriesStore} in batches and, once stored, acknowledges them to the broker and publishes them
+ * to the live feed.
+ *
+ * Exactly once into the store (DESIGN.md §5):
+ * - a persistent MQTT session (`clean: false`, a fixed `clientId`), so the broker keeps queueing while
+ *   the collector is down or slow (Mosquitto must run with `max_queued_messages 0` or a large bound);
+ * - PUBACK is sent only after the store write: MQTT.js 5.16 sends a QoS 1 PUBACK inside the
+ *   `handleMessage` callback and handles the next packet only after it, so waiting there would allow one
+ *   message per store write. `handleMessage` therefore answers at once with a sentinel error — MQTT.js
+ *   then moves on without acknowledging (handlers/publish.js: `if (err) return done(err)`) — and the
+ *   collector sends the PUBACK itself (`_sendPacket`) after the write. An acknowledgement is sent only
+ *   on the connection the message came in on; after a reconnect the broker redelivers it instead;
+ * - a redelivered batch is recognised by (gatewayId, seq) and the SHA-256 of its canonical bytes, and
+ *   written once.
+ * Unacknowledged messages are bounded by the broker (Mosquitto `max_inflight_messages`, default 20), so
+ * a write starts at once when `maxPendingBatches` (default 16) are waiting. A store outage keeps the
+ * batches unacknowledged and retries with backoff; the broker holds the rest. None is dropped.
+ *
+ * A payload that is not valid JSON or does not match the contract is counted, logged and republished to
+ * the dead-letter topic with its reason; findings are stored and republished on `{prefix}/_findings`.
  */
 import mqtt, { type MqttClient } from 'mqtt';
 import type { Logger } from 'pino';
 import { z } from 'zod';
+import type { Finding } from '../core/schema/finding.ts';
 import { Batch, DEFAULT_TOPIC_PREFIX, GatewayMeta, GatewayStatus, parseTopic } from '../core/schema/wire.ts';
 import { type Clock, systemClock } from '../core/time.ts';
+import { IntegrityChecker, type ReceivedBatch } from './integrity.ts';
+import type { KeyRegistry } from './keys.ts';
 import type { LiveHub } from './live.ts';
-import type { StoredReading, TimeSeriesStore } from './store.ts';
+import type { TimeSeriesStore } from './store.ts';
 
 /** Payloads larger than this are rejected before parsing (4 MiB). */
 export const MAX_PAYLOAD_BYTES = 4 * 1024 * 1024;
 
+/** Default MQTT client id: fixed, so the broker keeps the collector's session across restarts. */
+export const DEFAULT_COLLECTOR_CLIENT_ID = 'mrv-collector';
+
 /** Options of {@link Collector}. */
 export interface CollectorOptions {
-  /** Broker URL, e.g. mqtt://127.0.0.1:1883. */
+  /** Broker URL, e.g. mqtt://127.0.0.1:1883 or mqtts://... */
   url: string;
   store: TimeSeriesStore;
   log: Logger;
   live?: LiveHub;
   clock?: Clock;
   topicPrefix?: string;
+  /** Fixed per collector (default {@link DEFAULT_COLLECTOR_CLIENT_ID}): the persistent session's name. */
   clientId?: string;
+  /** MQTT credentials and TLS (`ca`, `cert`, `key` as PEM buffers). */
+  username?: string;
+  password?: string;
+  ca?: Buffer;
+  cert?: Buffer;
+  key?: Buffer;
+  /** MQTT keepalive in seconds; default 30. */
+  keepaliveS?: number;
+  /** Gateway public keys; absent = signatures are not checked (warned at start). */
+  keys?: KeyRegistry;
+  /** See {@link IntegrityChecker}. */
+  replayWindowMs?: number;
+  maxClockSkewMs?: number;
   /** Readings wait at most this long before a store write (ms). Default 200. */
   flushIntervalMs?: number;
   /** A store write is started at once when this many readings wait. Default 5000. */
   maxPendingReadings?: number;
+  /** ... or this many batches (keep below the broker's in-flight window). Default 16. */
+  maxPendingBatches?: number;
+  /** Longest wait between store retries (ms). Default 30 000. */
+  maxRetryDelayMs?: number;
 }
 
-/** Counters exposed for status and metrics. */
+/** Counters exposed for status and metrics (flat numbers, read by ops/metrics.ts). */
 export interface CollectorCounters {
   batches: number;
   readingsStored: number;
@@ -41,6 +83,13 @@ export interface CollectorCounters {
   storeErrors: number;
   metaMessages: number;
   statusMessages: number;
+  /** Redelivered batches recognised and not stored again. */
+  duplicates: number;
+  /** Batches whose signature, key, chain or seq did not verify. */
+  verificationFailures: number;
+  findingsRaised: number;
+  /** Messages acknowledged to the broker after their store write. */
+  acks: number;
 }
 
 /** One dead-lettered payload as republished on `{prefix}/_deadletter`. */
@@ -53,7 +102,16 @@ export interface DeadLetter {
   payload: string;
 }
 
-/** MQTT → validation → store → live feed. Construct, then `start()`; `stop()` flushes and disconnects. */
+/** Given to MQTT.js's `handleMessage` callback to skip its automatic PUBACK (see the file comment). */
+const DEFER_ACK = new Error('mrv: acknowledged after the store write');
+
+type MqttPacket = Parameters<MqttClient['handleMessage']>[0];
+
+interface PendingBatch extends ReceivedBatch {
+  ack: () => void;
+}
+
+/** MQTT → validation → integrity → store → PUBACK → live feed. Construct, `start()`; `stop()` flushes and disconnects. */
 export class Collector {
   readonly counters: CollectorCounters = {
     batches: 0,
@@ -63,14 +121,21 @@ export class Collector {
     storeErrors: 0,
     metaMessages: 0,
     statusMessages: 0,
+    duplicates: 0,
+    verificationFailures: 0,
+    findingsRaised: 0,
+    acks: 0,
   };
   readonly #log: Logger;
   readonly #clock: Clock;
   readonly #prefix: string;
+  readonly #integrity: IntegrityChecker;
   #client: MqttClient | undefined;
+  /** Incremented on every connection loss: acknowledgements of older connections are never sent. */
+  #generation = 0;
   /** point → device, per `${unitId}/${gatewayId}`, from the gateways' retained catalogues. */
   readonly #devices = new Map<string, Map<string, string>>();
-  #pending: { unitId: string; batch: Batch; rows: StoredReading[] }[] = [];
+  #pending: PendingBatch[] = [];
   #pendingReadings = 0;
   #timer: NodeJS.Timeout | undefined;
   #flushing: Promise<void> | undefined;
@@ -81,6 +146,11 @@ export class Collector {
     this.#log = opts.log.child({ module: 'collector' });
     this.#clock = opts.clock ?? systemClock;
     this.#prefix = opts.topicPrefix ?? DEFAULT_TOPIC_PREFIX;
+    this.#integrity = new IntegrityChecker({
+      keys: opts.keys,
+      ...(opts.replayWindowMs !== undefined ? { replayWindowMs: opts.replayWindowMs } : {}),
+      ...(opts.maxClockSkewMs !== undefined ? { maxClockSkewMs: opts.maxClockSkewMs } : {}),
+    });
   }
 
   /** The dead-letter topic. */
@@ -88,17 +158,45 @@ export class Collector {
     return `${this.#prefix}/_deadletter`;
   }
 
-  /** Connects and subscribes; resolves once the subscriptions are granted. */
+  /** Where raised findings are republished (QoS 1). */
+  get findingsTopic(): string {
+    return `${this.#prefix}/_findings`;
+  }
+
+  /** Connects with a persistent session and subscribes; resolves once the subscriptions are granted. */
   async start(): Promise<void> {
-    const client = mqtt.connect(this.opts.url, {
-      clientId: this.opts.clientId ?? `mrv-collector-${process.pid}`,
+    if (!this.#integrity.verifying)
+      this.#log.warn('no key registry: batch signatures are NOT verified (archive verdict "unchecked")');
+    const o = this.opts;
+    const client = mqtt.connect(o.url, {
+      clientId: o.clientId ?? DEFAULT_COLLECTOR_CLIENT_ID,
+      clean: false,
+      keepalive: o.keepaliveS ?? 30,
       reconnectPeriod: 1000,
+      connectTimeout: 10_000,
+      ...(o.username !== undefined ? { username: o.username } : {}),
+      ...(o.password !== undefined ? { password: o.password } : {}),
+      ...(o.ca ? { ca: o.ca } : {}),
+      ...(o.cert ? { cert: o.cert } : {}),
+      ...(o.key ? { key: o.key } : {}),
     });
     this.#client = client;
+    client.handleMessage = (packet, callback) => {
+      const deferred = packet.qos === 1 && packet.messageId !== undefined;
+      const gen = this.#generation;
+      const id = packet.messageId;
+      const ack = deferred ? () => this.#puback(gen, id as number) : () => {};
+      try {
+        this.#onMessage(packet.topic, packet.payload as Buffer, ack);
+      } catch (err) {
+        this.#log.error({ err: (err as Error).message, topic: packet.topic }, 'message handling failed');
+        ack();
+      }
+      callback(deferred ? DEFER_ACK : undefined);
+    };
+    client.on('close', () => this.#generation++);
     client.on('error', (err) => this.#log.warn({ err: err.message }, 'broker error'));
-    client.on('message', (topic, payload) => this.#onMessage(topic, payload));
-    // A broker that is not there yet is waited for (MQTT.js keeps reconnecting and, by default,
-    // resubscribes after every reconnect), so start order between broker and collector is free.
+    // A broker that is not there yet is waited for (MQTT.js keeps reconnecting), so start order is free.
     await new Promise<void>((resolve) => client.once('connect', () => resolve()));
     const p = this.#prefix;
     await client.subscribeAsync({
@@ -106,18 +204,36 @@ export class Collector {
       [`${p}/+/+/status`]: { qos: 1 },
       [`${p}/+/+/meta`]: { qos: 1 },
     });
-    this.#log.info({ url: this.opts.url, prefix: p }, 'collector subscribed');
+    this.#log.info({ url: o.url, prefix: p, verifying: this.#integrity.verifying }, 'collector subscribed');
   }
 
-  #onMessage(topic: string, payload: Buffer): void {
+  #puback(generation: number, messageId: number): void {
+    const client = this.#client;
+    if (!client || generation !== this.#generation || !client.connected) return; // redelivered later
+    // MQTT.js private API (5.16): see the file comment.
+    (client as unknown as { _sendPacket(p: { cmd: 'puback'; messageId: number }): void })._sendPacket({
+      cmd: 'puback',
+      messageId,
+    });
+    this.counters.acks++;
+  }
+
+  #onMessage(topic: string, payload: Buffer, ack: () => void): void {
     const t = parseTopic(this.#prefix, topic);
-    if (!t) return; // our own dead-letter topic or a foreign topic under the prefix
-    const reason = this.#accept(t, payload);
-    if (reason !== undefined) this.#reject(topic, payload, reason);
+    if (!t) return ack(); // our own dead-letter/findings topics or a foreign topic under the prefix
+    const reason = this.#accept(t, payload, ack);
+    if (reason !== undefined) {
+      this.#reject(topic, payload, reason);
+      ack();
+    }
   }
 
   /** Validates and takes one payload; returns why it was rejected, or undefined when taken. */
-  #accept(t: NonNullable<ReturnType<typeof parseTopic>>, payload: Buffer): string | undefined {
+  #accept(
+    t: NonNullable<ReturnType<typeof parseTopic>>,
+    payload: Buffer,
+    ack: () => void,
+  ): string | undefined {
     if (payload.length > MAX_PAYLOAD_BYTES)
       return `oversized: ${payload.length} bytes > ${MAX_PAYLOAD_BYTES}`;
     let json: unknown;
@@ -132,29 +248,37 @@ export class Collector {
       const batch = r.data;
       if (batch.unitId !== t.unitId || batch.gatewayId !== t.gatewayId)
         return `batch names unit ${batch.unitId} / gateway ${batch.gatewayId}, topic says ${t.unitId} / ${t.gatewayId}`;
-      this.#enqueue(batch);
+      this.#enqueue({
+        batch,
+        receivedAt: this.#clock.now(),
+        devices: this.#devices.get(`${t.unitId}/${t.gatewayId}`),
+        ack,
+      });
     } else if (t.kind === 'meta') {
       const r = GatewayMeta.safeParse(json);
       if (!r.success) return `meta does not match the wire contract: ${z.prettifyError(r.error)}`;
       this.counters.metaMessages++;
       this.#devices.set(`${t.unitId}/${t.gatewayId}`, new Map(r.data.points.map((pt) => [pt.id, pt.device])));
-      this.#queueMetaWrite(() => this.opts.store.writeMeta(t.unitId, r.data), 'meta');
+      this.#queueMetaWrite(() => this.opts.store.writeMeta(t.unitId, r.data), 'meta', ack);
     } else {
       const r = GatewayStatus.safeParse(json);
       if (!r.success) return `status does not match the wire contract: ${z.prettifyError(r.error)}`;
       this.counters.statusMessages++;
       const at = this.#clock.now();
-      this.#queueMetaWrite(() => this.opts.store.writeStatus(t.unitId, r.data, at), 'status');
+      this.#queueMetaWrite(() => this.opts.store.writeStatus(t.unitId, r.data, at), 'status', ack);
     }
     return undefined;
   }
 
-  /** Meta and status writes keep their arrival order and never overlap. */
-  #queueMetaWrite(write: () => Promise<void>, what: string): void {
-    this.#metaWrites = this.#metaWrites.then(write).catch((err: unknown) => {
-      this.counters.storeErrors++;
-      this.#log.error({ err: (err as Error).message }, `storing ${what} failed`);
-    });
+  /** Meta and status writes keep their arrival order and never overlap; acknowledged once written (or failed). */
+  #queueMetaWrite(write: () => Promise<void>, what: string, ack: () => void): void {
+    this.#metaWrites = this.#metaWrites
+      .then(write)
+      .catch((err: unknown) => {
+        this.counters.storeErrors++;
+        this.#log.error({ err: (err as Error).message }, `storing ${what} failed`);
+      })
+      .finally(ack);
   }
 
   #reject(topic: string, payload: Buffer, reason: string): void {
@@ -170,26 +294,16 @@ export class Collector {
     this.#client?.publish(this.deadLetterTopic, JSON.stringify(letter), { qos: 1 });
   }
 
-  #enqueue(batch: Batch): void {
-    const unitId = batch.unitId;
-    const devices = this.#devices.get(`${unitId}/${batch.gatewayId}`);
-    const rows: StoredReading[] = batch.readings.map((r) => ({
-      unitId,
-      gatewayId: batch.gatewayId,
-      device: batch.device ?? devices?.get(r.point) ?? 'unknown',
-      point: r.point,
-      ...(r.meter ? { meter: r.meter } : {}),
-      ts: Date.parse(r.ts),
-      rxTs: Date.parse(r.rxTs),
-      value: r.value,
-      quality: r.quality,
-      ...(r.reason ? { reason: r.reason } : {}),
-      seq: batch.seq,
-    }));
-    this.#pending.push({ unitId, batch, rows });
-    this.#pendingReadings += rows.length;
+  #enqueue(item: PendingBatch): void {
+    this.#pending.push(item);
+    this.#pendingReadings += item.batch.readings.length;
     this.counters.batches++;
-    if (this.#pendingReadings >= (this.opts.maxPendingReadings ?? 5000)) void this.flush();
+    if (
+      this.#retryDelayMs === 0 &&
+      (this.#pendingReadings >= (this.opts.maxPendingReadings ?? 5000) ||
+        this.#pending.length >= (this.opts.maxPendingBatches ?? 16))
+    )
+      void this.flush();
     else
       this.#timer ??= setTimeout(
         () => void this.flush(),
@@ -197,7 +311,7 @@ export class Collector {
       );
   }
 
-  /** Writes every waiting reading now. On a store error the readings stay queued and a retry is scheduled. */
+  /** Writes every waiting batch now. On a store error they stay queued (unacknowledged) and a retry is scheduled. */
   flush(): Promise<void> {
     if (this.#timer) clearTimeout(this.#timer);
     this.#timer = undefined;
@@ -218,30 +332,57 @@ export class Collector {
     const take = this.#pending;
     this.#pending = [];
     this.#pendingReadings = 0;
-    const rows = take.flatMap((b) => b.rows);
+    const store = this.opts.store;
+    let readings = 0;
+    let findings: Finding[] = [];
+    let plan: Awaited<ReturnType<IntegrityChecker['plan']>>;
     try {
-      const n = await this.opts.store.writeReadings(rows);
+      plan = await this.#integrity.plan(take, store, this.#clock.now());
+      // Readings first, the archive record last: a crash in between leaves the batch unarchived and
+      // unacknowledged, so its redelivery is written again (idempotent) rather than taken for a duplicate.
+      readings = await store.writeReadings(plan.rows);
+      await store.writeFindings(plan.findings);
+      await store.archiveBatches(plan.archive);
+      findings = plan.findings;
+      this.#integrity.commit(plan);
       this.counters.storeWrites++;
-      this.counters.readingsStored += n;
+      this.counters.readingsStored += readings;
+      this.counters.duplicates += plan.duplicates;
+      this.counters.verificationFailures += plan.verificationFailures;
       this.#retryDelayMs = 0;
     } catch (err) {
       this.counters.storeErrors++;
-      this.#retryDelayMs = Math.min(Math.max(this.#retryDelayMs * 2, 500), 30_000);
+      this.#retryDelayMs = Math.min(
+        Math.max(this.#retryDelayMs * 2, 500),
+        this.opts.maxRetryDelayMs ?? 30_000,
+      );
       this.#log.error(
-        { err: (err as Error).message, readings: rows.length, retryInMs: this.#retryDelayMs },
-        'store write failed; readings kept for retry',
+        { err: (err as Error).message, batches: take.length, retryInMs: this.#retryDelayMs },
+        'store write failed; batches kept unacknowledged for retry',
       );
       this.#pending = take.concat(this.#pending);
-      this.#pendingReadings += rows.length;
+      this.#pendingReadings += take.reduce((n, b) => n + b.batch.readings.length, 0);
       return;
     }
-    for (const b of take)
+    for (const b of take) b.ack();
+    for (const f of findings) this.#raise(f);
+    for (const b of plan.stored)
       this.opts.live?.publish({
-        unitId: b.unitId,
+        unitId: b.batch.unitId,
         gatewayId: b.batch.gatewayId,
         seq: b.batch.seq,
         readings: b.batch.readings,
       });
+  }
+
+  #raise(f: Finding): void {
+    this.counters.findingsRaised++;
+    const level = f.severity === 'critical' || f.severity === 'error' ? 'error' : 'warn';
+    this.#log[level](
+      { finding: f.code, id: f.id, unit: f.unitId, gateway: f.gatewayId, detail: f.detail },
+      f.message.en,
+    );
+    this.#client?.publish(this.findingsTopic, JSON.stringify(f), { qos: 1 });
   }
 
   /** Readings received but not yet stored. */
@@ -249,14 +390,22 @@ export class Collector {
     return this.#pendingReadings;
   }
 
-  /** Unsubscribes, flushes what is waiting (one attempt) and disconnects. */
+  /** Flushes what is waiting (one attempt, acknowledging what was written), then disconnects. */
   async stop(): Promise<void> {
-    const client = this.#client;
-    this.#client = undefined;
-    if (client) await client.endAsync(true);
     await this.flush();
     await this.#metaWrites;
     if (this.#timer) clearTimeout(this.#timer);
     this.#timer = undefined;
+    const client = this.#client;
+    this.#client = undefined;
+    if (!client) return;
+    // A clean end lets the last PUBACKs leave; a dead broker must not hold the stop forever.
+    const clean = client.connected
+      ? await Promise.race([
+          client.endAsync(false).then(() => true),
+          new Promise<boolean>((r) => setTimeout(() => r(false), 2000).unref()),
+        ])
+      : false;
+    if (!clean) await client.endAsync(true);
   }
 }

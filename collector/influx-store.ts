@@ -12,6 +12,14 @@
  *   store's clock when written. The newest row per gateway is its current catalogue.
  * - `gateway_status`: tags `unit, gateway`; fields `state` (`online|offline`), `json` (the whole
  *   {@link GatewayStatus}), `received_at` (integer ms); time = the collector's receive time.
+ * - `finding`: tags `unit, id` (one series per finding: findings are rare next to readings), fields
+ *   `json` (the whole {@link Finding}), `source`, `code`; time = the finding's `ts`. Rewriting a finding
+ *   with the same id and ts replaces it.
+ * - `batch` (the archive): tags `unit, gateway`; time = **seq, as milliseconds since the epoch**, so a
+ *   batch's identity is (unit, gateway, seq) and a seq range is a time range; fields `seq`, `hash`,
+ *   `prev_hash`, `sig` ("" when unsigned), `received_at`, `verdict`, `findings` (JSON array of codes),
+ *   and the canonical bytes split into `c0..c{n-1}` of at most 16 000 characters with `n` (InfluxDB 1.x
+ *   caps a string field at 64 KB; a field set is merged on overwrite, so `n` says which chunks count).
  *
  * Strings and InfluxQL: every user-supplied string reaches InfluxDB as a bound parameter
  * (`placeholders`, sent as `params`), never spliced into the query text, so quotes and backslashes
@@ -26,6 +34,7 @@
 import { InfluxDB, escape as influxEscape } from 'influx';
 import type { Logger } from 'pino';
 import { MrvError } from '../core/errors.ts';
+import type { Finding } from '../core/schema/finding.ts';
 import {
   DecimalString,
   type GatewayMeta,
@@ -35,6 +44,10 @@ import {
 } from '../core/schema/wire.ts';
 import { type Clock, systemClock } from '../core/time.ts';
 import type {
+  ArchivedBatch,
+  BatchHead,
+  BatchQuery,
+  FindingFilter,
   PointSummary,
   SeriesPoint,
   SeriesQuery,
@@ -42,6 +55,7 @@ import type {
   TimeSeriesStore,
   UnitSummary,
 } from './store.ts';
+import { checkArchived, checkFinding, checkRange, matchesFilter } from './store-checks.ts';
 
 /** Options of {@link InfluxStore}. */
 export interface InfluxStoreOptions {
@@ -62,6 +76,10 @@ type RawSeriesPoint = SeriesPoint & { reason?: string };
 /** Line protocol lines per `/write` request: ~2 MB, well under InfluxDB's 25 MB `max-body-size`. */
 const LINES_PER_REQUEST = 10_000;
 const DEFAULT_LIMIT = 10_000;
+/** Characters per canonical-bytes field of an archived batch (≤ 64 KB even at 4 UTF-8 bytes a character). */
+const CANONICAL_CHUNK = 16_000;
+/** Largest seq a batch query reaches (time is seq in ms; InfluxDB's time ends in 2262). */
+const MAX_SEQ = 9_000_000_000_000;
 const QUALITIES: ReadonlySet<string> = new Set<Quality>(['good', 'uncertain', 'bad']);
 
 /**
@@ -342,6 +360,121 @@ export class InfluxStore implements TimeSeriesStore {
         max: floatText(r.max),
         count: r.count,
       }));
+  }
+
+  /**
+   * Keeps findings, validated first (all or none are sent).
+   * @throws MrvError `MRV_E_STORE` for a finding that does not match the schema, or when InfluxDB refuses.
+   */
+  async writeFindings(findings: Finding[]): Promise<number> {
+    this.#assertStarted('writeFindings');
+    const rows = findings.map(checkFinding);
+    if (rows.length === 0) return 0;
+    const lines = rows.map(
+      (f) =>
+        `finding,id=${influxEscape.tag(f.id)},unit=${influxEscape.tag(f.unitId)} ` +
+        `json=${fieldString(JSON.stringify(f))},source=${fieldString(f.source)},code=${fieldString(f.code)} ${Date.parse(f.ts)}`,
+    );
+    for (let start = 0; start < lines.length; start += LINES_PER_REQUEST)
+      await this.#write(lines.slice(start, start + LINES_PER_REQUEST), 'writeFindings');
+    return rows.length;
+  }
+
+  /**
+   * Findings of `unitId` with `ts` in `[from, to)`, oldest first (ties by id), narrowed by `filter`.
+   * @throws MrvError `MRV_E_BAD_REQUEST` for non-integer times; `MRV_E_STORE` when InfluxDB fails.
+   */
+  async listFindings(
+    unitId: string,
+    from: number,
+    to: number,
+    filter: FindingFilter = {},
+  ): Promise<Finding[]> {
+    this.#assertStarted('listFindings');
+    const limit = checkRange(from, to, filter.limit);
+    if (to <= from) return [];
+    const rows = await this.#query<{ json: string }>(
+      'listFindings',
+      `SELECT "json" FROM "finding" WHERE "unit" = $unit AND time >= ${from}ms AND time < ${to}ms`,
+      { unit: unitId },
+    );
+    return rows
+      .map((r) => parseJson<Finding>(r.json))
+      .sort((a, b) => Date.parse(a.ts) - Date.parse(b.ts) || compare(a.id, b.id))
+      .filter((f) => matchesFilter(f, filter))
+      .slice(0, limit);
+  }
+
+  /**
+   * Archives batches; the same (unit, gateway, seq) replaces the stored one.
+   * @throws MrvError `MRV_E_STORE` for a malformed record or when InfluxDB refuses.
+   */
+  async archiveBatches(batches: ArchivedBatch[]): Promise<number> {
+    this.#assertStarted('archiveBatches');
+    if (batches.length === 0) return 0;
+    const lines = batches.map((b) => {
+      checkArchived(b);
+      const chunks: string[] = [];
+      for (let i = 0; i < b.canonical.length; i += CANONICAL_CHUNK)
+        chunks.push(b.canonical.slice(i, i + CANONICAL_CHUNK));
+      const fields = [
+        `seq=${b.seq}i`,
+        `hash=${fieldString(b.hash)}`,
+        `prev_hash=${fieldString(b.prevHash)}`,
+        `sig=${fieldString(b.sig ?? '')}`,
+        `received_at=${b.receivedAt}i`,
+        `verdict=${fieldString(b.verdict)}`,
+        `findings=${fieldString(JSON.stringify(b.findings))}`,
+        `n=${chunks.length}i`,
+        ...chunks.map((c, i) => `c${i}=${fieldString(c)}`),
+      ];
+      return `batch,gateway=${influxEscape.tag(b.gatewayId)},unit=${influxEscape.tag(b.unitId)} ${fields.join(',')} ${b.seq}`;
+    });
+    // Big batches make long lines; fewer per request.
+    for (let start = 0; start < lines.length; start += 500)
+      await this.#write(lines.slice(start, start + 500), 'archiveBatches');
+    return batches.length;
+  }
+
+  /** Archived batches of one gateway with seq in `[fromSeq, toSeq]`, lowest first. @throws MrvError `MRV_E_STORE` */
+  async listBatches(q: BatchQuery): Promise<ArchivedBatch[]> {
+    this.#assertStarted('listBatches');
+    const limit = q.limit ?? DEFAULT_LIMIT;
+    const rows = await this.#query<Record<string, unknown>>(
+      'listBatches',
+      `SELECT * FROM "batch" WHERE "unit" = $unit AND "gateway" = $gateway AND time >= ${q.fromSeq ?? 0}ms AND time <= ${q.toSeq ?? MAX_SEQ}ms ORDER BY time ASC LIMIT ${limit}`,
+      { unit: q.unitId, gateway: q.gatewayId },
+    );
+    return rows.map((r) => {
+      const n = Number(r.n);
+      let canonical = '';
+      for (let i = 0; i < n; i++) canonical += String(r[`c${i}`] ?? '');
+      const sig = String(r.sig ?? '');
+      return {
+        unitId: q.unitId,
+        gatewayId: q.gatewayId,
+        seq: Number(r.seq),
+        hash: String(r.hash),
+        prevHash: String(r.prev_hash),
+        canonical,
+        sig: sig === '' ? null : sig,
+        receivedAt: Number(r.received_at),
+        verdict: String(r.verdict) as ArchivedBatch['verdict'],
+        findings: parseJson<string[]>(String(r.findings ?? '[]')),
+      };
+    });
+  }
+
+  /** The newest archived batch of every gateway, by unit then gateway. @throws MrvError `MRV_E_STORE` */
+  async batchHeads(): Promise<BatchHead[]> {
+    this.#assertStarted('batchHeads');
+    const rows = await this.#query<{ unit: string; gateway: string; seq: number; hash: string }>(
+      'batchHeads',
+      'SELECT last("seq") AS "seq", last("hash") AS "hash" FROM "batch" GROUP BY "unit", "gateway"',
+    );
+    return rows
+      .map((r) => ({ unitId: r.unit, gatewayId: r.gateway, seq: Number(r.seq), hash: r.hash }))
+      .sort((a, b) => compare(a.unitId, b.unitId) || compare(a.gatewayId, b.gatewayId));
   }
 
   async #query<T>(

@@ -10,6 +10,9 @@
  *   readings and for values a float cannot hold). Index `(unit, ts)` answers "newest data of a unit".
  * - `gateway_meta`: newest catalogue per `(unit, gateway)` with the store clock's time `at`.
  * - `gateway_status`: newest status per `(unit, gateway)` by the collector's `received_at`.
+ * - `finding`: one row per finding id, `t` = the finding's `ts` in ms, the whole finding as `json`;
+ *   index `(unit, t)` answers `listFindings`.
+ * - `batch`: the batch archive, one row per `(unit, gateway, seq)` with the canonical bytes as TEXT.
  *
  * better-sqlite3 is synchronous: each call blocks the event loop for the duration of the statement.
  * That is fine for the demo's volumes (a 10k-reading write takes milliseconds) and is why writes run
@@ -20,6 +23,7 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import type { Logger } from 'pino';
 import { MrvError } from '../core/errors.ts';
+import type { Finding } from '../core/schema/finding.ts';
 import {
   DecimalString,
   type GatewayMeta,
@@ -29,6 +33,10 @@ import {
 } from '../core/schema/wire.ts';
 import { type Clock, systemClock } from '../core/time.ts';
 import type {
+  ArchivedBatch,
+  BatchHead,
+  BatchQuery,
+  FindingFilter,
   PointSummary,
   SeriesPoint,
   SeriesQuery,
@@ -36,6 +44,7 @@ import type {
   TimeSeriesStore,
   UnitSummary,
 } from './store.ts';
+import { checkArchived, checkFinding, checkRange, matchesFilter } from './store-checks.ts';
 
 /** Options of {@link SqliteStore}. */
 export interface SqliteStoreOptions {
@@ -49,7 +58,7 @@ export interface SqliteStoreOptions {
 /** Raw series rows carry the reading's `reason` too (not yet declared on {@link SeriesPoint}). */
 type RawSeriesPoint = SeriesPoint & { reason?: string };
 
-const SCHEMA_VERSION = 1;
+const SCHEMA_VERSION = 2;
 const DEFAULT_LIMIT = 10_000;
 const QUALITIES: ReadonlySet<string> = new Set<Quality>(['good', 'uncertain', 'bad']);
 
@@ -85,7 +94,43 @@ CREATE TABLE IF NOT EXISTS gateway_status (
   received_at INTEGER NOT NULL,
   PRIMARY KEY (unit, gateway)
 ) STRICT;
+CREATE TABLE IF NOT EXISTS finding (
+  id TEXT NOT NULL PRIMARY KEY,
+  unit TEXT NOT NULL,
+  gateway TEXT,
+  source TEXT NOT NULL,
+  code TEXT NOT NULL,
+  t INTEGER NOT NULL,
+  json TEXT NOT NULL
+) STRICT;
+CREATE INDEX IF NOT EXISTS finding_unit_t ON finding (unit, t);
+CREATE TABLE IF NOT EXISTS batch (
+  unit TEXT NOT NULL,
+  gateway TEXT NOT NULL,
+  seq INTEGER NOT NULL,
+  hash TEXT NOT NULL,
+  prev_hash TEXT NOT NULL,
+  canonical TEXT NOT NULL,
+  sig TEXT,
+  received_at INTEGER NOT NULL,
+  verdict TEXT NOT NULL CHECK (verdict IN ('verified', 'failed', 'unchecked')),
+  findings TEXT NOT NULL,
+  PRIMARY KEY (unit, gateway, seq)
+) STRICT, WITHOUT ROWID;
 `;
+
+interface BatchRow {
+  unit: string;
+  gateway: string;
+  seq: number;
+  hash: string;
+  prev_hash: string;
+  canonical: string;
+  sig: string | null;
+  received_at: number;
+  verdict: string;
+  findings: string;
+}
 
 interface ReadingRow {
   unit: string;
@@ -145,6 +190,30 @@ function prepare(db: Database.Database) {
     >(
       `SELECT ts, exact, quality, reason FROM reading
        WHERE unit = ? AND point = ? AND ts >= ? AND ts < ? ORDER BY ts LIMIT ?`,
+    ),
+    upsertFinding: db.prepare<[string, string, string | null, string, string, number, string]>(
+      `INSERT INTO finding (id, unit, gateway, source, code, t, json) VALUES (?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT (id) DO UPDATE SET unit = excluded.unit, gateway = excluded.gateway, source = excluded.source,
+         code = excluded.code, t = excluded.t, json = excluded.json`,
+    ),
+    findings: db.prepare<[string, number, number], { json: string }>(
+      'SELECT json FROM finding WHERE unit = ? AND t >= ? AND t < ? ORDER BY t, id',
+    ),
+    upsertBatch: db.prepare<BatchRow>(
+      `INSERT INTO batch (unit, gateway, seq, hash, prev_hash, canonical, sig, received_at, verdict, findings)
+       VALUES (@unit, @gateway, @seq, @hash, @prev_hash, @canonical, @sig, @received_at, @verdict, @findings)
+       ON CONFLICT (unit, gateway, seq) DO UPDATE SET hash = excluded.hash, prev_hash = excluded.prev_hash,
+         canonical = excluded.canonical, sig = excluded.sig, received_at = excluded.received_at,
+         verdict = excluded.verdict, findings = excluded.findings`,
+    ),
+    batches: db.prepare<[string, string, number, number, number], BatchRow>(
+      `SELECT * FROM batch WHERE unit = ? AND gateway = ? AND seq >= ? AND seq <= ? ORDER BY seq LIMIT ?`,
+    ),
+    batchHeads: db.prepare<[], { unit: string; gateway: string; seq: number; hash: string }>(
+      `SELECT b.unit, b.gateway, b.seq, b.hash FROM batch b
+       JOIN (SELECT unit, gateway, MAX(seq) AS seq FROM batch GROUP BY unit, gateway) m
+         ON b.unit = m.unit AND b.gateway = m.gateway AND b.seq = m.seq
+       ORDER BY b.unit, b.gateway`,
     ),
     // Buckets aligned to the Unix epoch like InfluxDB's GROUP BY time(); the double modulo keeps
     // times before 1970 in the right bucket.
@@ -403,6 +472,129 @@ export class SqliteStore implements TimeSeriesStore {
         }));
     } catch (err) {
       throw this.#storeError('series', err);
+    }
+  }
+
+  /**
+   * Keeps findings in one transaction (all or none); a finding with a stored id replaces it.
+   * @throws MrvError `MRV_E_STORE` for a finding that does not match the schema, or when SQLite fails.
+   */
+  async writeFindings(findings: Finding[]): Promise<number> {
+    const { stmts } = this.#open('writeFindings');
+    const rows = findings.map(checkFinding);
+    if (rows.length === 0) return 0;
+    try {
+      this.#db?.transaction(() => {
+        for (const f of rows)
+          stmts.upsertFinding.run(
+            f.id,
+            f.unitId,
+            f.gatewayId ?? null,
+            f.source,
+            f.code,
+            Date.parse(f.ts),
+            JSON.stringify(f),
+          );
+      })();
+    } catch (err) {
+      throw this.#storeError('writeFindings', err);
+    }
+    return rows.length;
+  }
+
+  /**
+   * Findings of `unitId` with `ts` in `[from, to)`, oldest first (ties by id), narrowed by `filter`.
+   * @throws MrvError `MRV_E_BAD_REQUEST` for non-integer times; `MRV_E_STORE` when SQLite fails.
+   */
+  async listFindings(
+    unitId: string,
+    from: number,
+    to: number,
+    filter: FindingFilter = {},
+  ): Promise<Finding[]> {
+    const { stmts } = this.#open('listFindings');
+    const limit = checkRange(from, to, filter.limit);
+    try {
+      return stmts.findings
+        .all(unitId, from, to)
+        .map((r) => parseJson<Finding>(r.json))
+        .filter((f) => matchesFilter(f, filter))
+        .slice(0, limit);
+    } catch (err) {
+      throw this.#storeError('listFindings', err);
+    }
+  }
+
+  /**
+   * Archives batches in one transaction; the same (unit, gateway, seq) replaces the stored one.
+   * @throws MrvError `MRV_E_STORE` for a malformed record or when SQLite fails.
+   */
+  async archiveBatches(batches: ArchivedBatch[]): Promise<number> {
+    const { stmts } = this.#open('archiveBatches');
+    if (batches.length === 0) return 0;
+    const rows = batches.map((b): BatchRow => {
+      checkArchived(b);
+      return {
+        unit: b.unitId,
+        gateway: b.gatewayId,
+        seq: b.seq,
+        hash: b.hash,
+        prev_hash: b.prevHash,
+        canonical: b.canonical,
+        sig: b.sig,
+        received_at: b.receivedAt,
+        verdict: b.verdict,
+        findings: JSON.stringify(b.findings),
+      };
+    });
+    try {
+      this.#db?.transaction(() => {
+        for (const r of rows) stmts.upsertBatch.run(r);
+      })();
+    } catch (err) {
+      throw this.#storeError('archiveBatches', err);
+    }
+    return rows.length;
+  }
+
+  /** Archived batches of one gateway with seq in `[fromSeq, toSeq]`, lowest first. @throws MrvError `MRV_E_STORE` */
+  async listBatches(q: BatchQuery): Promise<ArchivedBatch[]> {
+    const { stmts } = this.#open('listBatches');
+    try {
+      return stmts.batches
+        .all(
+          q.unitId,
+          q.gatewayId,
+          q.fromSeq ?? 0,
+          q.toSeq ?? Number.MAX_SAFE_INTEGER,
+          q.limit ?? DEFAULT_LIMIT,
+        )
+        .map((r) => ({
+          unitId: r.unit,
+          gatewayId: r.gateway,
+          seq: r.seq,
+          hash: r.hash,
+          prevHash: r.prev_hash,
+          canonical: r.canonical,
+          sig: r.sig,
+          receivedAt: r.received_at,
+          verdict: r.verdict as ArchivedBatch['verdict'],
+          findings: parseJson<string[]>(r.findings),
+        }));
+    } catch (err) {
+      throw this.#storeError('listBatches', err);
+    }
+  }
+
+  /** The newest archived batch of every gateway, by unit then gateway. @throws MrvError `MRV_E_STORE` */
+  async batchHeads(): Promise<BatchHead[]> {
+    const { stmts } = this.#open('batchHeads');
+    try {
+      return stmts.batchHeads
+        .all()
+        .map((r) => ({ unitId: r.unit, gatewayId: r.gateway, seq: r.seq, hash: r.hash }));
+    } catch (err) {
+      throw this.#storeError('batchHeads', err);
     }
   }
 

@@ -5,6 +5,7 @@
  *
  * Values are exact decimal strings in and out; `value` as a float exists only for charts.
  */
+import type { Finding, FindingSource } from '../core/schema/finding.ts';
 import type { GatewayMeta, GatewayStatus, PointMeta, Quality, UnitMeta } from '../core/schema/wire.ts';
 
 /** One stored reading, enriched with where it came from. Times are ms since epoch. */
@@ -64,6 +65,57 @@ export interface SeriesQuery {
   limit?: number;
 }
 
+/**
+ * One received batch as archived by the collector (DESIGN.md §6 "Raw batches are kept too"): its exact
+ * canonical bytes and signature, so that evidence can cite the digest of the batches it was computed
+ * from and `mrv verify` can re-check them offline. One archived batch per (unitId, gatewayId, seq).
+ */
+export interface ArchivedBatch {
+  unitId: string;
+  gatewayId: string;
+  seq: number;
+  /** SHA-256 hex of `canonical`: the `prevHash` the next batch must carry. */
+  hash: string;
+  prevHash: string;
+  /** The canonical bytes (core/schema/canonical.ts) as UTF-8 text: sorted-key JSON without `sig`. */
+  canonical: string;
+  /** Base64 Ed25519 signature as received, `null` for an unsigned batch. */
+  sig: string | null;
+  /** Collector receive time, ms epoch. */
+  receivedAt: number;
+  /** `verified`: signature and chain checked and good; `failed`: see `findings`; `unchecked`: verification off. */
+  verdict: 'verified' | 'failed' | 'unchecked';
+  /** Codes of the integrity findings raised for this batch (empty when none). */
+  findings: string[];
+}
+
+/** The newest archived batch of one gateway (the collector resumes its chain checks from it). */
+export interface BatchHead {
+  unitId: string;
+  gatewayId: string;
+  seq: number;
+  hash: string;
+}
+
+/** A seq range of one gateway's archived batches; both ends inclusive. */
+export interface BatchQuery {
+  unitId: string;
+  gatewayId: string;
+  fromSeq?: number;
+  toSeq?: number;
+  /** At most this many, lowest seq first. Default 10 000. */
+  limit?: number;
+}
+
+/** Optional narrowing of {@link TimeSeriesStore.listFindings}. */
+export interface FindingFilter {
+  source?: FindingSource;
+  gatewayId?: string;
+  code?: string;
+  /** At most this many, oldest `ts` first. Default 10 000. */
+  limit?: number;
+}
+
 /** A place that keeps readings, the gateways' catalogues and their status. */
 export interface TimeSeriesStore {
   /** Opens connections, creates the database or tables if missing. */
@@ -80,4 +132,26 @@ export interface TimeSeriesStore {
   /** Points of a unit from its gateways' catalogues, each with its newest reading; `undefined` for an unknown unit. */
   listPoints(unitId: string): Promise<PointSummary[] | undefined>;
   series(q: SeriesQuery): Promise<SeriesPoint[]>;
+  /**
+   * Keeps findings (core/schema/finding.ts) of any source. A finding with the id of a stored one
+   * replaces it, so producers re-raise freely. Returns the number written.
+   * @throws MrvError `MRV_E_STORE` for a finding that does not match the `Finding` schema (nothing is
+   *   written then) or when the store fails.
+   */
+  writeFindings(findings: Finding[]): Promise<number>;
+  /**
+   * Findings of a unit whose `ts` is in `[from, to)` (ms epoch), oldest `ts` first (ties by id).
+   * @throws MrvError `MRV_E_BAD_REQUEST` for non-integer times; `MRV_E_STORE` when the store fails.
+   */
+  listFindings(unitId: string, from: number, to: number, filter?: FindingFilter): Promise<Finding[]>;
+  /**
+   * Archives received batches (canonical bytes + signature). One per (unitId, gatewayId, seq): writing
+   * the same key again replaces it (the collector decides which version wins, see collector.ts).
+   * @throws MrvError `MRV_E_STORE`
+   */
+  archiveBatches(batches: ArchivedBatch[]): Promise<number>;
+  /** Archived batches of one gateway in seq order. @throws MrvError `MRV_E_STORE` */
+  listBatches(q: BatchQuery): Promise<ArchivedBatch[]>;
+  /** The newest archived batch of every gateway. @throws MrvError `MRV_E_STORE` */
+  batchHeads(): Promise<BatchHead[]>;
 }

@@ -15,16 +15,42 @@ export const ErrorCodes = {
   MRV_E_DEVICE_UNREACHABLE: { http: 502, text: 'device unreachable' },
   /** The register words could not be decoded as the configured type (e.g. NaN float). */
   MRV_E_DECODE: { http: 502, text: 'value could not be decoded' },
+  /** An OPC UA server returned a non-Good StatusCode for a value (OPC 10000-4 §7.39); the reason names it, e.g. `MRV_E_OPCUA_STATUS: BadSensorFailure`. */
+  MRV_E_OPCUA_STATUS: { http: 502, text: 'OPC UA value has a non-Good status' },
+  /** An OPC UA secure channel could not be opened for a certificate reason: the server's certificate is not trusted by our PKI (see `mrv pki`), or the server rejected ours. */
+  MRV_E_OPCUA_CERTIFICATE: { http: 502, text: 'OPC UA certificate not trusted' },
+  /** An OPC UA server refused the configured user identity (anonymous, user name or certificate). */
+  MRV_E_OPCUA_IDENTITY: { http: 502, text: 'OPC UA user identity rejected' },
+  /** An OPC UA session, subscription or service call failed for another reason (the reason carries the StatusCode name). */
+  MRV_E_OPCUA_SESSION: { http: 502, text: 'OPC UA session failure' },
   /** An MQTT payload is not JSON or does not match the wire contract. */
   MRV_E_PAYLOAD: { http: 400, text: 'malformed payload' },
   /** The time-series store rejected or could not take a write. */
   MRV_E_STORE: { http: 503, text: 'store unavailable' },
+  /** The gateway's store-and-forward log cannot be opened, written or read back (gateway/disk-log.ts). */
+  MRV_E_BUFFER: { http: 500, text: 'store-and-forward log failure' },
+  /** The store-and-forward log is full under the `block` policy: polling pauses until the broker takes batches. */
+  MRV_E_BUFFER_FULL: { http: 507, text: 'store-and-forward log full' },
+  /** A signing or public key file is missing, unreadable or not an Ed25519 key. */
+  MRV_E_KEY: { http: 500, text: 'invalid key' },
+  /** `mrv verify` found a batch whose signature, hash chain or sequence does not check out. */
+  MRV_E_VERIFY: { http: 422, text: 'verification failed' },
+  /** An HJ 212 frame is malformed (length, CRC, header, CP) or a message cannot be encoded within the packet limit (core/hj212/). */
+  MRV_E_HJ212: { http: 502, text: 'invalid HJ 212 frame' },
+  /** The HJ 212 platform cannot be reached or did not acknowledge a packet within its retries (uplink/hj212/). */
+  MRV_E_UPLINK: { http: 502, text: 'HJ 212 platform unreachable or not acknowledging' },
   /** The requested resource does not exist. */
   MRV_E_NOT_FOUND: { http: 404, text: 'not found' },
   /** An unexpected failure inside the server; the log has the details. */
   MRV_E_INTERNAL: { http: 500, text: 'internal error' },
   /** A request parameter is missing or malformed. */
   MRV_E_BAD_REQUEST: { http: 400, text: 'bad request' },
+  /** No valid token came with a request that needs one (header, session cookie or `?token=`). */
+  MRV_E_UNAUTHORIZED: { http: 401, text: 'authentication required' },
+  /** The token is valid but its role or scope does not cover the resource (e.g. another province's unit). */
+  MRV_E_FORBIDDEN: { http: 403, text: 'forbidden' },
+  /** Too many failed logins from one address; retry after the time in `retry-after`. */
+  MRV_E_RATE_LIMITED: { http: 429, text: 'too many failed attempts' },
 } as const;
 
 /** One of the stable error codes, e.g. `MRV_E_MODBUS_TIMEOUT`. */

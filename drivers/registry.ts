@@ -2,7 +2,9 @@
  * The one explicit registry of driver kinds (STYLE.md rule 2). Adding a driver means adding it here.
  */
 import { MrvError } from '../core/errors.ts';
+import { modbusRtuDriver, modbusRtuOverTcpDriver } from './modbus/rtu.ts';
 import { modbusTcpDriver } from './modbus/tcp.ts';
+import { opcuaDriver } from './opcua/kind.ts';
 import type { DriverKind } from './types.ts';
 
 // The registry holds kinds with different config types; `unknown` would not accept them as
@@ -10,6 +12,9 @@ import type { DriverKind } from './types.ts';
 // biome-ignore lint/suspicious/noExplicitAny: heterogeneous registry, see comment above
 export const drivers: Readonly<Record<string, DriverKind<any>>> = {
   [modbusTcpDriver.name]: modbusTcpDriver,
+  [modbusRtuDriver.name]: modbusRtuDriver,
+  [modbusRtuOverTcpDriver.name]: modbusRtuOverTcpDriver,
+  [opcuaDriver.name]: opcuaDriver,
 };
 
 /**

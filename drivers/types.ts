@@ -12,6 +12,11 @@ import type { Clock } from '../core/time.ts';
 export interface DriverContext {
   clock: Clock;
   log: Logger;
+  /**
+   * The gateway's data folder, if it has one: drivers keep their state under it (the `opcua` driver
+   * its PKI in `<dataDir>/opcua-pki` unless the device sets `pkiDir`). Absent: each driver's default.
+   */
+  dataDir?: string;
 }
 
 /**

@@ -1,27 +1,39 @@
 /**
- * The gateway: runs the drivers of one site, turns each poll cycle into one hash-chained batch and
- * publishes it with QoS 1; keeps a retained status (with an MQTT last will of `offline`) and a
- * retained catalogue (`meta`) on the broker (DESIGN.md §4).
+ * The gateway: runs the drivers of one site, turns each poll cycle into one signed, hash-chained batch,
+ * appends it to the store-and-forward log ({@link DiskLog}) and publishes it with QoS 1; keeps a
+ * retained status (with an MQTT last will of `offline`) and a retained catalogue (`meta`) on the broker
+ * (DESIGN.md §4, §5).
  *
- * Store-and-forward on disk and signatures arrive with the store-and-forward issue; until then
- * batches that wait for a broker are held by MQTT.js in memory (its outgoing store) and are lost if
- * the gateway process dies. `seq` and `prevHash` are already computed, so the collector can detect
- * such a gap.
+ * Delivery (DESIGN.md §5): a batch is published only after it is fsync'd in the log and released only
+ * on the broker's PUBACK. At most `maxInFlight` batches are handed to MQTT.js at once; MQTT.js resends
+ * those itself after a reconnect (before it reports `connect`), then this class continues with the next
+ * ones from the log, so the broker receives them in seq order. After a restart the log's unacknowledged
+ * batches are published first, and `seq`/`prevHash` continue from the log's head.
+ *
+ * A full log follows `bufferWhenFull`: `block` pauses polling (drivers stopped, the poll cycle that
+ * found it full discarded and counted in `batchesRefused`) until the log is below 80 %, then recreates
+ * the drivers; `drop-oldest` deletes the oldest unsent batches (`batchesDropped`). Either way the status
+ * message, the counters (metrics) and the log say so.
  */
-import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import type { Logger } from 'pino';
-import { canonicalBytes } from '../core/schema/canonical.ts';
-import { type Batch, type GatewayStatus, GENESIS_HASH, type Reading, topicFor } from '../core/schema/wire.ts';
+import { MrvError } from '../core/errors.ts';
+import {
+  type Batch,
+  type BufferStatus,
+  type GatewayStatus,
+  type Reading,
+  topicFor,
+} from '../core/schema/wire.ts';
+import { batchHash, parsePrivateKey, signBatch } from '../core/signing.ts';
 import { type Clock, isoMs, systemClock } from '../core/time.ts';
 import type { Driver } from '../drivers/types.ts';
 import { type LoadedSite, siteMeta } from './config.ts';
+import { DiskLog } from './disk-log.ts';
 
-/** SHA-256 (hex) of a batch's canonical bytes: the `prevHash` of the batch after it. */
-export function batchHash(batch: Batch): string {
-  return createHash('sha256').update(canonicalBytes(batch)).digest('hex');
-}
+export { batchHash } from '../core/signing.ts';
 
 /** Options of {@link Gateway}. */
 export interface GatewayOptions {
@@ -30,19 +42,45 @@ export interface GatewayOptions {
   clock?: Clock;
   /** Overrides `gateway.mqtt.url` of the site file (e.g. the demo's embedded broker). */
   mqttUrl?: string;
+  /** Overrides `gateway.bufferDir` (already resolved; `null` = memory only). */
+  bufferDir?: string | null;
+  /** Overrides `gateway.signingKeyFile` (already resolved; `null` = unsigned). */
+  signingKeyFile?: string | null;
   /** Software version reported in the status message. */
   version?: string;
+  /** Batches handed to MQTT.js before their PUBACK; default 64. */
+  maxInFlight?: number;
+  /** Status republish period while connected (ms); default 10 000. */
+  statusIntervalMs?: number;
+  /** MQTT reconnect period (ms); default 1000. */
+  reconnectPeriodMs?: number;
+  /** Passed to drivers as their data folder. */
+  dataDir?: string;
 }
 
-/** Counters exposed for status and metrics. */
+/** Counters exposed for status and metrics (flat numbers, read by ops/metrics.ts). */
 export interface GatewayCounters {
+  /** Batches appended to the log and handed on for publishing. */
   batchesPublished: number;
   batchesAcked: number;
   readings: number;
   publishErrors: number;
   lastSeq: number;
-  /** Batches handed to MQTT but not yet acknowledged by the broker (PUBACK). */
+  /** Batches in the log waiting for PUBACK (the buffer depth). */
   inFlight: number;
+  /** Bytes of the store-and-forward log. */
+  bufferBytes: number;
+  /** 1 while the log is full (polling paused under `block`). */
+  bufferFull: number;
+  /** Unsent batches deleted by the `drop-oldest` policy. */
+  batchesDropped: number;
+  /** Poll cycles discarded because the log was full under `block`. */
+  batchesRefused: number;
+  /** Torn last records cut off when the log was opened (gateway killed mid-write). */
+  tornRecords: number;
+  corruptRecords: number;
+  /** Batches published again after a restart (unacknowledged in the log). */
+  batchesReplayed: number;
 }
 
 /** One gateway process's worth of work. Construct, then `start()`; `stop()` undoes it all. */
@@ -54,8 +92,15 @@ export class Gateway {
   readonly #gatewayId: string;
   #client: MqttClient | undefined;
   #drivers: Driver[] = [];
-  #seq = 0;
-  #prevHash = GENESIS_HASH;
+  #diskLog: DiskLog | undefined;
+  #signingKey: ReturnType<typeof parsePrivateKey> | undefined;
+  /** Next seq to hand to MQTT.js. */
+  #nextToSend = 1;
+  #inFlight = 0;
+  #replayUntil = 0;
+  #paused = false;
+  #statusTimer: NodeJS.Timeout | undefined;
+  #stopping = false;
   readonly counters: GatewayCounters = {
     batchesPublished: 0,
     batchesAcked: 0,
@@ -63,6 +108,13 @@ export class Gateway {
     publishErrors: 0,
     lastSeq: 0,
     inFlight: 0,
+    bufferBytes: 0,
+    bufferFull: 0,
+    batchesDropped: 0,
+    batchesRefused: 0,
+    tornRecords: 0,
+    corruptRecords: 0,
+    batchesReplayed: 0,
   };
 
   constructor(private readonly opts: GatewayOptions) {
@@ -77,7 +129,24 @@ export class Gateway {
     return topicFor(this.#prefix, this.#unitId, this.#gatewayId, kind);
   }
 
+  /** The store-and-forward log's state, as in the status message. */
+  bufferStatus(): BufferStatus {
+    const l = this.#diskLog;
+    return {
+      durable: l?.durable ?? false,
+      pendingBatches: l?.pending ?? 0,
+      bytes: l?.bytes ?? 0,
+      maxBytes: l?.maxBytes ?? this.opts.site.site.gateway.bufferMaxBytes,
+      policy: l?.policy ?? this.opts.site.site.gateway.bufferWhenFull,
+      full: this.counters.bufferFull === 1,
+      droppedBatches: this.counters.batchesDropped,
+      tornRecords: this.counters.tornRecords,
+      corruptRecords: this.counters.corruptRecords,
+    };
+  }
+
   #status(state: 'online' | 'offline'): GatewayStatus {
+    this.#refreshCounters();
     return {
       v: 1,
       gatewayId: this.#gatewayId,
@@ -86,14 +155,75 @@ export class Gateway {
       ...(this.opts.version ? { version: this.opts.version } : {}),
       configHash: this.opts.site.configHash,
       bufferDepth: this.counters.inFlight,
-      lastSeq: this.#seq,
+      lastSeq: this.counters.lastSeq,
+      buffer: this.bufferStatus(),
     };
   }
 
-  /** Connects to the broker (without waiting for it: a dead broker must not stop polling) and starts every device. */
+  #refreshCounters(): void {
+    const l = this.#diskLog;
+    if (!l) return;
+    this.counters.inFlight = l.pending;
+    this.counters.bufferBytes = l.bytes;
+    this.counters.lastSeq = l.lastSeq;
+    this.counters.batchesDropped = l.stats.droppedBatches;
+    this.counters.tornRecords = l.stats.tornRecords;
+    this.counters.corruptRecords = l.stats.corruptRecords;
+  }
+
+  #publishStatus(): void {
+    const client = this.#client;
+    if (!client?.connected) return;
+    client.publish(this.#topic('status'), JSON.stringify(this.#status('online')), { qos: 1, retain: true });
+  }
+
+  #resolve(file: string): string {
+    return path.resolve(path.dirname(this.opts.site.file), file);
+  }
+
+  /**
+   * Opens the log (recovering after a crash), loads the signing key, connects to the broker (without
+   * waiting for it: a dead broker must not stop polling) and starts every device.
+   * @throws MrvError `MRV_E_BUFFER` when the log folder cannot be used, `MRV_E_KEY` for a bad key file,
+   *   `MRV_E_CONFIG` for unreadable TLS files or an unset password variable
+   */
   async start(): Promise<void> {
     const { site } = this.opts.site;
-    const m = site.gateway.mqtt;
+    const g = site.gateway;
+    const m = g.mqtt;
+    const keyFile =
+      this.opts.signingKeyFile === undefined
+        ? g.signingKeyFile && this.#resolve(g.signingKeyFile)
+        : (this.opts.signingKeyFile ?? undefined);
+    if (keyFile) this.#signingKey = loadSigningKey(keyFile);
+    else this.#log.warn('no signing key (gateway.signingKeyFile): batches are published unsigned');
+
+    const dir =
+      this.opts.bufferDir === undefined
+        ? g.bufferDir && this.#resolve(g.bufferDir)
+        : (this.opts.bufferDir ?? undefined);
+    if (!dir)
+      this.#log.warn(
+        'no buffer dir (gateway.bufferDir): batches waiting for the broker are held in memory only',
+      );
+    const diskLog = new DiskLog({
+      dir,
+      maxBytes: g.bufferMaxBytes,
+      segmentBytes: g.bufferSegmentBytes,
+      whenFull: g.bufferWhenFull,
+      log: this.#log.child({ module: 'gateway:buffer' }),
+    });
+    const report = diskLog.open();
+    this.#diskLog = diskLog;
+    this.#nextToSend = diskLog.firstAvailableSeq;
+    this.#replayUntil = diskLog.lastSeq;
+    this.#refreshCounters();
+    if (report.pending > 0)
+      this.#log.info(
+        { pending: report.pending, from: this.#nextToSend, to: report.lastSeq },
+        'replaying unacknowledged batches',
+      );
+
     const will: GatewayStatus = {
       v: 1,
       gatewayId: this.#gatewayId,
@@ -103,7 +233,7 @@ export class Gateway {
     const options: IClientOptions = {
       clientId: m.clientId ?? `mrv-gw-${this.#gatewayId}`,
       keepalive: m.keepaliveS,
-      reconnectPeriod: 1000,
+      reconnectPeriod: this.opts.reconnectPeriodMs ?? 1000,
       connectTimeout: 10_000,
       will: {
         topic: this.#topic('status'),
@@ -113,60 +243,159 @@ export class Gateway {
       },
       ...(m.username ? { username: m.username } : {}),
       ...readPassword(m),
+      ...readTls(m, (f) => this.#resolve(f)),
     };
     const url = this.opts.mqttUrl ?? m.url;
     const client = mqtt.connect(url, options);
     this.#client = client;
     client.on('connect', () => {
-      this.#log.info({ url }, 'connected to broker');
+      this.#log.info({ url, pending: this.#diskLog?.pending }, 'connected to broker');
       client.publish(this.#topic('meta'), JSON.stringify(siteMeta(this.opts.site)), { qos: 1, retain: true });
-      client.publish(this.#topic('status'), JSON.stringify(this.#status('online')), { qos: 1, retain: true });
+      this.#publishStatus();
+      this.#pump();
     });
     client.on('error', (err) => this.#log.warn({ err: err.message, url }, 'broker error'));
     client.on('offline', () =>
-      this.#log.warn({ url, inFlight: this.counters.inFlight }, 'broker offline; batches wait in memory'),
+      this.#log.warn(
+        { url, pending: this.#diskLog?.pending, durable: this.#diskLog?.durable },
+        'broker offline; batches wait in the log',
+      ),
     );
-
-    for (const d of this.opts.site.devices) {
-      const driver = d.kind.create(d.config, {
-        clock: this.#clock,
-        log: this.#log.child({ module: `drivers:${d.kind.name}`, device: d.id }),
-      });
-      this.#drivers.push(driver);
-      await driver.start((readings) => this.#publishBatch(d.id, readings));
-    }
+    this.#statusTimer = setInterval(() => this.#publishStatus(), this.opts.statusIntervalMs ?? 10_000);
+    this.#statusTimer.unref();
+    await this.#startDrivers();
     this.#log.info(
-      { devices: this.#drivers.length, unit: this.#unitId, gateway: this.#gatewayId },
+      {
+        devices: this.#drivers.length,
+        unit: this.#unitId,
+        gateway: this.#gatewayId,
+        lastSeq: diskLog.lastSeq,
+        signed: !!this.#signingKey,
+      },
       'gateway started',
     );
   }
 
-  /** Builds the next batch of the chain for one device's poll cycle and publishes it with QoS 1. */
-  #publishBatch(device: string, readings: Reading[]): void {
-    const client = this.#client;
-    if (!client || readings.length === 0) return;
-    const batch: Batch = {
+  async #startDrivers(): Promise<void> {
+    for (const d of this.opts.site.devices) {
+      const driver = d.kind.create(d.config, {
+        clock: this.#clock,
+        log: this.#log.child({ module: `drivers:${d.kind.name}`, device: d.id }),
+        ...(this.opts.dataDir ? { dataDir: this.opts.dataDir } : {}),
+      });
+      this.#drivers.push(driver);
+      await driver.start((readings) => this.#onReadings(d.id, readings));
+    }
+  }
+
+  /** Builds the next batch of the chain for one device's poll cycle, appends it to the log and publishes. */
+  #onReadings(device: string, readings: Reading[]): void {
+    const diskLog = this.#diskLog;
+    if (!diskLog || readings.length === 0 || this.#stopping) return;
+    if (this.#paused) {
+      this.counters.batchesRefused++;
+      return;
+    }
+    let batch: Batch = {
       v: 1,
       unitId: this.#unitId,
       gatewayId: this.#gatewayId,
-      seq: ++this.#seq,
-      prevHash: this.#prevHash,
+      seq: diskLog.lastSeq + 1,
+      prevHash: diskLog.lastHash,
       sentAt: isoMs(this.#clock.now()),
       device,
       readings,
     };
-    this.#prevHash = batchHash(batch);
+    if (this.#signingKey) batch = signBatch(batch, this.#signingKey);
+    const payload = Buffer.from(JSON.stringify(batch));
+    const droppedBefore = diskLog.stats.droppedBatches;
+    try {
+      diskLog.append(batch.seq, batchHash(batch), payload);
+    } catch (err) {
+      if (err instanceof MrvError && err.code === 'MRV_E_BUFFER_FULL') {
+        this.counters.batchesRefused++;
+        this.#pausePolling(err);
+        return;
+      }
+      // A disk that cannot take the batch: nothing was appended, the seq is not used. Loud, not fatal.
+      this.counters.publishErrors++;
+      this.#log.error(
+        { err: (err as Error).message, device },
+        'batch could not be logged; poll cycle discarded',
+      );
+      return;
+    }
+    if (diskLog.stats.droppedBatches !== droppedBefore) {
+      this.#nextToSend = Math.max(this.#nextToSend, diskLog.firstAvailableSeq);
+      this.counters.bufferFull = 1;
+      this.#publishStatus();
+      this.counters.bufferFull = 0;
+    }
     this.counters.batchesPublished++;
     this.counters.readings += readings.length;
-    this.counters.lastSeq = batch.seq;
-    this.counters.inFlight++;
-    client.publish(this.#topic('data'), JSON.stringify(batch), { qos: 1 }, (err) => {
-      this.counters.inFlight--;
-      if (err) {
-        this.counters.publishErrors++;
-        this.#log.error({ err: err.message, seq: batch.seq }, 'publish failed');
-      } else this.counters.batchesAcked++;
-    });
+    this.#refreshCounters();
+    this.#pump();
+  }
+
+  #pausePolling(err: MrvError): void {
+    if (this.#paused) return;
+    this.#paused = true;
+    this.counters.bufferFull = 1;
+    this.#log.error(
+      { err: err.message, ...err.detail },
+      'store-and-forward log full: polling paused (policy block)',
+    );
+    this.#publishStatus();
+    const drivers = this.#drivers;
+    this.#drivers = [];
+    void Promise.all(drivers.map((d) => d.stop())).catch((e: unknown) =>
+      this.#log.warn({ err: (e as Error).message }, 'stopping a driver failed'),
+    );
+  }
+
+  #maybeResume(): void {
+    const diskLog = this.#diskLog;
+    if (!this.#paused || !diskLog || this.#stopping) return;
+    if (diskLog.bytes > diskLog.maxBytes * 0.8) return;
+    this.#paused = false;
+    this.counters.bufferFull = 0;
+    this.#log.warn({ bytes: diskLog.bytes }, 'store-and-forward log has room again: polling resumed');
+    this.#publishStatus();
+    this.#startDrivers().catch((e: unknown) =>
+      this.#log.error({ err: (e as Error).message }, 'restarting the drivers failed'),
+    );
+  }
+
+  /** Hands the next batches from the log to MQTT.js while connected, up to `maxInFlight`. */
+  #pump(): void {
+    const client = this.#client;
+    const diskLog = this.#diskLog;
+    if (!client || !diskLog || !client.connected || this.#stopping) return;
+    const max = this.opts.maxInFlight ?? 64;
+    this.#nextToSend = Math.max(this.#nextToSend, diskLog.firstAvailableSeq);
+    while (this.#inFlight < max && this.#nextToSend <= diskLog.lastSeq) {
+      const seq = this.#nextToSend++;
+      const payload = diskLog.read(seq);
+      if (payload === undefined) continue;
+      if (seq <= this.#replayUntil) this.counters.batchesReplayed++;
+      this.#inFlight++;
+      client.publish(this.#topic('data'), payload, { qos: 1 }, (err) => {
+        this.#inFlight--;
+        if (err) {
+          // MQTT.js gave up on it (client ending): it stays in the log and goes out after the next start.
+          this.counters.publishErrors++;
+          if (!this.#stopping)
+            this.#log.warn({ err: err.message, seq }, 'publish failed; batch stays in the log');
+          this.#nextToSend = Math.min(this.#nextToSend, seq);
+          return;
+        }
+        this.counters.batchesAcked++;
+        diskLog.ack(seq);
+        this.#refreshCounters();
+        this.#maybeResume();
+        this.#pump();
+      });
+    }
   }
 
   /** Current driver states by device id. */
@@ -176,14 +405,20 @@ export class Gateway {
     );
   }
 
-  /** Stops the drivers, publishes `offline` (retained) and disconnects, waiting up to 2 s for in-flight batches. */
-  async stop(): Promise<void> {
+  /**
+   * Stops the drivers, publishes `offline` (retained), waits up to `drainMs` (default 2 s) for in-flight
+   * batches, disconnects and closes the log. Unacknowledged batches stay in the log for the next start.
+   */
+  async stop(drainMs = 2000): Promise<void> {
     await Promise.all(this.#drivers.map((d) => d.stop()));
     this.#drivers = [];
+    if (this.#statusTimer) clearInterval(this.#statusTimer);
+    this.#statusTimer = undefined;
     const client = this.#client;
-    this.#client = undefined;
-    if (!client) return;
-    if (client.connected) {
+    if (client?.connected) {
+      const deadline = Date.now() + drainMs;
+      while (this.#inFlight > 0 && Date.now() < deadline && client.connected)
+        await new Promise((r) => setTimeout(r, 20));
       await new Promise<void>((resolve) => {
         client.publish(
           this.#topic('status'),
@@ -191,11 +426,27 @@ export class Gateway {
           { qos: 1, retain: true },
           () => resolve(),
         );
-        setTimeout(resolve, 2000).unref();
+        setTimeout(resolve, 1000).unref();
       });
     }
-    // A clean end waits for in-flight QoS 1 messages; with no broker it would wait forever.
-    await client.endAsync(!client.connected);
+    this.#stopping = true;
+    this.#client = undefined;
+    // Forced: the log keeps whatever is unacknowledged; a clean end would wait for a dead broker forever.
+    if (client) await client.endAsync(true);
+    this.#diskLog?.close();
+  }
+}
+
+function loadSigningKey(file: string): ReturnType<typeof parsePrivateKey> {
+  try {
+    return parsePrivateKey(readFileSync(file, 'utf8'));
+  } catch (err) {
+    throw new MrvError(
+      'MRV_E_KEY',
+      `gateway.signingKeyFile ${file}: ${(err as Error).message}`,
+      { file },
+      { cause: err },
+    );
   }
 }
 
@@ -205,9 +456,50 @@ function readPassword(m: { passwordEnv?: string | undefined; passwordFile?: stri
   if (m.passwordEnv) {
     const v = process.env[m.passwordEnv];
     if (v === undefined)
-      throw new Error(`gateway.mqtt.passwordEnv: environment variable ${m.passwordEnv} is not set`);
+      throw new MrvError(
+        'MRV_E_CONFIG',
+        `gateway.mqtt.passwordEnv: environment variable ${m.passwordEnv} is not set`,
+      );
     return { password: v };
   }
-  if (m.passwordFile) return { password: readFileSync(m.passwordFile, 'utf8').trim() };
+  if (m.passwordFile) {
+    try {
+      return { password: readFileSync(m.passwordFile, 'utf8').trim() };
+    } catch (err) {
+      throw new MrvError(
+        'MRV_E_CONFIG',
+        `gateway.mqtt.passwordFile: cannot read ${m.passwordFile}: ${(err as Error).message}`,
+      );
+    }
+  }
   return {};
+}
+
+/**
+ * TLS options for MQTT.js from the site's `caFile`, `certFile`, `keyFile` (PEM files, resolved against
+ * the site file's folder). Contents are never logged.
+ * @throws MrvError `MRV_E_CONFIG` naming the unreadable file
+ */
+export function readTls(
+  m: { caFile?: string | undefined; certFile?: string | undefined; keyFile?: string | undefined },
+  resolve: (f: string) => string = (f) => f,
+): { ca?: Buffer; cert?: Buffer; key?: Buffer } {
+  const out: { ca?: Buffer; cert?: Buffer; key?: Buffer } = {};
+  for (const [field, opt] of [
+    ['caFile', 'ca'],
+    ['certFile', 'cert'],
+    ['keyFile', 'key'],
+  ] as const) {
+    const f = m[field];
+    if (!f) continue;
+    try {
+      out[opt] = readFileSync(resolve(f));
+    } catch (err) {
+      throw new MrvError(
+        'MRV_E_CONFIG',
+        `gateway.mqtt.${field}: cannot read ${f}: ${(err as Error).message}`,
+      );
+    }
+  }
+  return out;
 }

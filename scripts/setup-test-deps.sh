@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Installs the real servers and peers the integration tests run against (TOOLCHAIN.md), from Debian:
-#   influxd (influxdb), mosquitto, mosquitto_sub (mosquitto-clients), mbpoll, chromium.
+#   influxd (influxdb), mosquitto, mosquitto_sub (mosquitto-clients), mbpoll, chromium, socat (RTU over a
+#   pty pair), python3-pymodbus with python3-serial and python3-serial-asyncio (a Modbus TCP/RTU server
+#   nobody here wrote, run with /usr/bin/python3), fonts-noto-cjk (Chinese text in the dashboard screenshots).
 # Silent and instant when everything is there (`npm test` runs it every time). Installs only what is
 # missing, with sudo when not root, and never starts the installed services: the tests start their own
 # servers on free loopback ports.
@@ -14,10 +16,23 @@ declare -A PACKAGE_OF=(
   [mosquitto_sub]=mosquitto-clients
   [mbpoll]=mbpoll
   [chromium]=chromium
+  [socat]=socat
+  [pymodbus]=python3-pymodbus
+  [pyserial]=python3-serial
+  [serial_asyncio]=python3-serial-asyncio
+  [noto-cjk]=fonts-noto-cjk
 )
-ORDER=(influxd mosquitto mosquitto_sub mbpoll chromium)
+ORDER=(influxd mosquitto mosquitto_sub mbpoll chromium socat pymodbus pyserial serial_asyncio noto-cjk)
 
 have() {
+  # Python modules are not commands: ask Debian's interpreter (not a venv's) whether it imports.
+  # pymodbus's servers import pyserial and serial_asyncio, which Debian's python3-pymodbus only recommends.
+  case $1 in
+    pymodbus | serial_asyncio) /usr/bin/python3 -c "import $1" >/dev/null 2>&1; return ;;
+    pyserial) /usr/bin/python3 -c 'import serial' >/dev/null 2>&1; return ;;
+    # Chinese glyphs for the browser tests' screenshots (Chromium draws boxes without a CJK font).
+    noto-cjk) compgen -G '/usr/share/fonts/opentype/noto/NotoSansCJK*' >/dev/null; return ;;
+  esac
   command -v "$1" >/dev/null 2>&1 || [[ -x "/usr/sbin/$1" || -x "/usr/bin/$1" || -x "/sbin/$1" ]]
 }
 

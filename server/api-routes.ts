@@ -8,6 +8,7 @@ import type { FastifyInstance } from 'fastify';
 import type { TimeSeriesStore } from '../collector/store.ts';
 import { MrvError } from '../core/errors.ts';
 import type { Clock } from '../core/time.ts';
+import type { Auth } from './auth.ts';
 import { fromStore } from './errors.ts';
 import { MAX_RAW_LIMIT, resolveSeriesWindow, type SeriesQueryText } from './query.ts';
 
@@ -16,6 +17,8 @@ export interface ApiRoutesOptions {
   store: TimeSeriesStore;
   /** Source of "now" for the series route's default window. */
   clock: Clock;
+  /** Filters the unit list to the token's scope (the auth hook already guards `:unitId` routes). */
+  auth: Pick<Auth, 'filterUnits'>;
 }
 
 const nullableString = { type: ['string', 'null'] } as const;
@@ -95,18 +98,27 @@ const seriesSchema = {
  * Store failures answer 503 `MRV_E_STORE`.
  */
 export function registerApiRoutes(app: FastifyInstance, opts: ApiRoutesOptions): void {
-  const { store, clock } = opts;
+  const { store, clock, auth } = opts;
 
   app.get(
     '/api/v1/units',
-    { schema: { response: { 200: { type: 'array', items: unitSchema } } } },
-    async () => fromStore('list units', () => store.listUnits()),
+    {
+      schema: {
+        summary: "Units in the token's scope, with online state and newest data time",
+        tags: ['data'],
+        response: { 200: { type: 'array', items: unitSchema } },
+      },
+    },
+    async (request) =>
+      auth.filterUnits(request.principal, await fromStore('list units', () => store.listUnits())),
   );
 
   app.get<{ Params: { unitId: string } }>(
     '/api/v1/units/:unitId/points',
     {
       schema: {
+        summary: "A unit's points with their newest reading",
+        tags: ['data'],
         params: { type: 'object', required: ['unitId'], properties: { unitId: idParam } },
         response: { 200: { type: 'array', items: pointSchema } },
       },
@@ -123,6 +135,9 @@ export function registerApiRoutes(app: FastifyInstance, opts: ApiRoutesOptions):
     '/api/v1/units/:unitId/points/:pointId/series',
     {
       schema: {
+        summary:
+          "One point's readings (raw) or server-side rollups (with step: mean, min, max, count per bucket)",
+        tags: ['data'],
         params: {
           type: 'object',
           required: ['unitId', 'pointId'],
@@ -131,10 +146,18 @@ export function registerApiRoutes(app: FastifyInstance, opts: ApiRoutesOptions):
         querystring: {
           type: 'object',
           properties: {
-            from: { type: 'string', maxLength: 64 },
-            to: { type: 'string', maxLength: 64 },
-            step: { type: 'string', maxLength: 32 },
-            limit: { type: 'integer', minimum: 1, maximum: MAX_RAW_LIMIT },
+            from: {
+              type: 'string',
+              maxLength: 64,
+              description: 'inclusive start: ISO-8601 with offset or ms epoch',
+            },
+            to: { type: 'string', maxLength: 64, description: 'exclusive end; default now' },
+            step: {
+              type: 'string',
+              maxLength: 32,
+              description: 'bucket width (10s, 1m, 1h, 1d); raw when absent',
+            },
+            limit: { type: 'integer', minimum: 1, maximum: MAX_RAW_LIMIT, description: 'most raw readings' },
           },
         },
         response: { 200: seriesSchema },

@@ -15,12 +15,21 @@ import { fileURLToPath } from 'node:url';
 import fastifyStatic from '@fastify/static';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
 import type { LiveFeed } from '../collector/live.ts';
 import type { TimeSeriesStore } from '../collector/store.ts';
 import { type Clock, systemClock } from '../core/time.ts';
+import { createRegistry, instrumentStore } from '../ops/metrics.ts';
 import { registerApiRoutes } from './api-routes.ts';
+import { registerDomainRoutes } from './domain-routes.ts';
+import { type Auth, type FailureLimiter, installAuth, redactUrl, UnitDirectory } from './auth.ts';
 import { installErrorHandlers } from './errors.ts';
 import { registerLiveRoute } from './live-stream.ts';
+import { installHttpMetrics } from './metrics.ts';
+import { installOpenApi } from './openapi.ts';
+import { registerSessionRoutes } from './session-routes.ts';
+import type { TokenFile } from './tokens.ts';
+import { registerVerifyRoute } from './verify-route.ts';
 
 /** Address the CLI and the demo listen on unless told otherwise (DESIGN.md §9). */
 export const DEFAULT_HOST = '127.0.0.1';
@@ -41,6 +50,17 @@ export interface ServerOptions {
   clock?: Clock;
   /** Interval of the SSE heartbeat comment, ms; default 15 000. */
   sseHeartbeatMs?: number;
+  /**
+   * The token file (`<data dir>/tokens.json`, see `tokens.ts`). Absent: the server runs **open**,
+   * every request acting as admin — for tests and embedding only; the CLI always passes one.
+   */
+  tokens?: TokenFile;
+  /** Failed-login limiter; default 10 failures per address per 5 minutes (tests pass a smaller one). */
+  loginLimiter?: FailureLimiter;
+  /** Prometheus registry for `/metrics`; default a new one (the demo passes one that also holds its gateway and collector). */
+  registry?: Registry;
+  /** Extra fields of the admin's `/api/v1/admin/config` view (store kind, data dir); no secrets. */
+  configView?: Record<string, unknown>;
 }
 
 /** Files of uPlot (MIT) served under `/vendor/uplot/` so the page needs no internet. */
@@ -103,11 +123,17 @@ function uplotDistDir(): string {
  *
  * Routes (DESIGN.md §9):
  * - `GET /healthz` → `200 {status: "ok", version, uptimeS, liveClients}` (`uptimeS`: whole seconds
- *   since the build; `liveClients`: open SSE streams)
+ *   since the build; `liveClients`: open SSE streams); `GET /metrics` Prometheus text (see `metrics.ts`)
+ * - `GET /api/v1/openapi.json` the OpenAPI document of all these routes (see `openapi.ts`)
+ * - `POST|GET|DELETE /api/v1/session`, `GET /api/v1/admin/tokens|config` (see `session-routes.ts`)
+ * - `POST /api/v1/evidence/verify` checks an evidence package's signature (see `verify-route.ts`)
  * - `GET /api/v1/units`, `GET /api/v1/units/:unitId/points`,
  *   `GET /api/v1/units/:unitId/points/:pointId/series` (see `api-routes.ts`)
  * - `GET /api/v1/live?unit=` Server-Sent Events (see `live-stream.ts`)
  * - `GET /` the dashboard (`server/web/`), `GET /vendor/uplot/uPlot.esm.js|uPlot.min.css`
+ *
+ * Every `/api/` route except login and the OpenAPI document needs a token and enforces its scope
+ * (see `auth.ts`); `/healthz`, `/metrics` and the page's files are open.
  *
  * Errors answer `{error: {code, message}}` (see `errors.ts`): {@link MrvError} → its catalogue
  * status and code; schema validation and other client errors → 400 `MRV_E_BAD_REQUEST`; unknown
@@ -118,29 +144,80 @@ function uplotDistDir(): string {
  */
 export function buildServer(options: ServerOptions): FastifyInstance {
   // Typed as the base logger so the instance is a plain FastifyInstance whatever pino's generics say.
+  // Request logs are written below with `?token=` redacted, not by fastify (which logs the raw URL).
   const app: FastifyInstance = options.logger
-    ? Fastify({ loggerInstance: options.logger as FastifyBaseLogger })
+    ? Fastify({ loggerInstance: options.logger as FastifyBaseLogger, disableRequestLogging: true })
     : Fastify({ logger: false });
   const startedAt = performance.now();
   const version = options.version ?? packageVersion();
 
+  installOpenApi(app, { title: 'carbon-mrv API', version });
   installErrorHandlers(app);
   destroyUnusedSocketsOnClose(app);
-
-  const clock = options.clock ?? systemClock;
-  registerApiRoutes(app, { store: options.store, clock });
-  const streams = registerLiveRoute(app, {
-    store: options.store,
-    live: options.live,
-    ...(options.sseHeartbeatMs !== undefined ? { heartbeatMs: options.sseHeartbeatMs } : {}),
+  app.addHook('onResponse', async (request, reply) => {
+    request.log.debug(
+      {
+        method: request.method,
+        url: redactUrl(request.url),
+        status: reply.statusCode,
+        ms: reply.elapsedTime,
+      },
+      'request',
+    );
   });
 
-  app.get('/healthz', async () => ({
-    status: 'ok',
-    version,
-    uptimeS: Math.floor((performance.now() - startedAt) / 1000),
-    liveClients: streams.clients(),
-  }));
+  const registry = options.registry ?? createRegistry();
+  const store = instrumentStore(options.store, registry);
+  const auth: Auth = installAuth(app, {
+    tokens: options.tokens,
+    units: new UnitDirectory(store),
+    ...(options.loginLimiter ? { limiter: options.loginLimiter } : {}),
+  });
+
+  const clock = options.clock ?? systemClock;
+  registerApiRoutes(app, { store, clock, auth });
+  registerDomainRoutes(app, { ...options, store, clock });
+  const streams = registerLiveRoute(app, {
+    store,
+    live: options.live,
+    sees: (request, unitId) => auth.seesUnitNow(request.principal, unitId),
+    ...(options.sseHeartbeatMs !== undefined ? { heartbeatMs: options.sseHeartbeatMs } : {}),
+  });
+  registerSessionRoutes(app, {
+    auth,
+    tokens: options.tokens,
+    config: () => ({ version, liveClients: streams.clients(), ...options.configView }),
+  });
+  registerVerifyRoute(app);
+  installHttpMetrics(app, { registry, sseClients: () => streams.clients() });
+
+  app.get(
+    '/healthz',
+    {
+      schema: {
+        summary: 'Health: 200 while the server is serving',
+        tags: ['operations'],
+        response: {
+          200: {
+            type: 'object',
+            required: ['status', 'version', 'uptimeS', 'liveClients'],
+            properties: {
+              status: { type: 'string', enum: ['ok'] },
+              version: { type: 'string' },
+              uptimeS: { type: 'integer' },
+              liveClients: { type: 'integer' },
+            },
+          },
+        },
+      },
+    },
+    async () => ({
+      status: 'ok',
+      version,
+      uptimeS: Math.floor((performance.now() - startedAt) / 1000),
+      liveClients: streams.clients(),
+    }),
+  );
 
   app.register(fastifyStatic, {
     root: WEB_ROOT,

@@ -8,7 +8,7 @@
  * forever for the HTTP server to drain (fastify runs `onClose` hooks only after the server closed).
  */
 import type { ServerResponse } from 'node:http';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { LiveBatch, LiveFeed } from '../collector/live.ts';
 import type { TimeSeriesStore } from '../collector/store.ts';
 import { MrvError } from '../core/errors.ts';
@@ -30,6 +30,11 @@ export interface LiveRouteOptions {
   live: LiveFeed;
   /** Heartbeat comment interval, ms (default {@link DEFAULT_HEARTBEAT_MS}). */
   heartbeatMs?: number;
+  /**
+   * Whether the request's token may see a unit's batches; the all-units stream (no `?unit=`) sends
+   * only those. Default: every unit. (`?unit=` outside the scope is refused earlier, by the auth hook.)
+   */
+  sees?: (request: FastifyRequest, unitId: string) => boolean;
 }
 
 /** Handle on the open streams, for `/healthz`. */
@@ -46,7 +51,7 @@ function batchEvent(b: LiveBatch): string {
 
 /**
  * Registers `GET /api/v1/live` on `app`.
- * - `?unit=ID` streams that unit's batches; without it, every unit's (regulator view).
+ * - `?unit=ID` streams that unit's batches; without it, every unit's in the token's scope (regulator view).
  * - An unknown unit answers `404 MRV_E_NOT_FOUND` before the stream starts; a store failure while
  *   checking it answers `503 MRV_E_STORE`.
  * - The subscription is taken before the first byte (`retry:` and a `: connected` comment) is sent,
@@ -68,9 +73,27 @@ export function registerLiveRoute(app: FastifyInstance, opts: LiveRouteOptions):
     {
       exposeHeadRoute: false,
       schema: {
+        summary:
+          'Server-Sent Events: one `batch` event per stored batch ({unitId, gatewayId, seq, readings})',
+        description:
+          'EventSource cannot send headers: the dashboard uses the session cookie; other clients may pass ?token=.',
+        tags: ['data'],
+        response: { 200: { type: 'string', description: 'text/event-stream' } },
         querystring: {
           type: 'object',
-          properties: { unit: { type: 'string', minLength: 1, maxLength: 64 } },
+          properties: {
+            unit: {
+              type: 'string',
+              minLength: 1,
+              maxLength: 64,
+              description: 'one unit; all units in scope when absent',
+            },
+            token: {
+              type: 'string',
+              maxLength: 200,
+              description: 'token, for clients that cannot send headers',
+            },
+          },
         },
       },
     },
@@ -121,9 +144,11 @@ export function registerLiveRoute(app: FastifyInstance, opts: LiveRouteOptions):
         'cache-control': 'no-cache, no-transform',
         'x-accel-buffering': 'no',
       });
+      const sees = opts.sees;
       unsubscribe = opts.live.subscribe(unitId, (batch) => {
         // Runs inside the collector's publish: never let one client's socket throw into it.
         try {
+          if (unitId === undefined && sees !== undefined && !sees(request, batch.unitId)) return;
           send(batchEvent(batch));
         } catch (err) {
           log.warn({ err, unitId }, 'live stream send failed');

@@ -1,4 +1,5 @@
 /** The wire contract and site configuration schemas (DESIGN.md §3, §4). */
 export * from './canonical.ts';
+export * from './finding.ts';
 export * from './site.ts';
 export * from './wire.ts';

@@ -19,7 +19,21 @@ export const MqttConfig = z
     username: z.string().optional(),
     passwordEnv: z.string().optional().describe('name of the environment variable holding the password'),
     passwordFile: z.string().optional().describe('file holding the password'),
-    keepaliveS: z.number().int().min(5).max(3600).default(30),
+    keepaliveS: z.number().int().min(1).max(3600).default(30),
+    caFile: z
+      .string()
+      .optional()
+      .describe(
+        'PEM CA certificate(s) the broker certificate must chain to (mqtts://); default: the system CAs',
+      ),
+    certFile: z
+      .string()
+      .optional()
+      .describe('PEM client certificate, for brokers that require client certificates'),
+    keyFile: z
+      .string()
+      .optional()
+      .describe('PEM private key of the client certificate (a file: never in the YAML)'),
   })
   .strict();
 export type MqttConfig = z.infer<typeof MqttConfig>;
@@ -29,8 +43,34 @@ export const GatewayConfig = z
   .object({
     id: Identifier,
     mqtt: MqttConfig,
-    bufferDir: z.string().optional().describe('disk-backed store-and-forward log (store-and-forward issue)'),
-    signingKeyFile: z.string().optional().describe('Ed25519 private key, PEM (store-and-forward issue)'),
+    bufferDir: z
+      .string()
+      .optional()
+      .describe('folder of the store-and-forward log (relative to the site file); absent: memory only'),
+    bufferMaxBytes: z
+      .number()
+      .int()
+      .min(64 * 1024)
+      .default(256 * 1024 * 1024)
+      .describe('bound on the log; see bufferWhenFull'),
+    bufferSegmentBytes: z
+      .number()
+      .int()
+      .min(1024)
+      .default(4 * 1024 * 1024)
+      .describe('segment file size; at most half of bufferMaxBytes'),
+    bufferWhenFull: z
+      .enum(['block', 'drop-oldest'])
+      .default('block')
+      .describe(
+        'block: pause polling until the broker takes batches; drop-oldest: delete the oldest unsent batches',
+      ),
+    signingKeyFile: z
+      .string()
+      .optional()
+      .describe(
+        'Ed25519 private key, PEM (mrv keygen), relative to the site file; absent: batches are unsigned',
+      ),
   })
   .strict();
 export type GatewayConfig = z.infer<typeof GatewayConfig>;

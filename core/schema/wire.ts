@@ -40,6 +40,7 @@ export const Identifier = z
  * One reading of one point.
  * - `ts`: source time (from the device where it has one, else the gateway's read time).
  * - `rxTs`: gateway clock when the value was received.
+ * - `serverTs`: optional; the OPC UA ServerTimestamp, kept beside the SourceTimestamp in `ts`.
  * - `value`: the scaled engineering value as an exact decimal string; `null` when `quality` is `bad`.
  */
 export const Reading = z
@@ -48,6 +49,9 @@ export const Reading = z
     meter: Identifier.optional(),
     ts: IsoTimestamp,
     rxTs: IsoTimestamp,
+    serverTs: IsoTimestamp.optional().describe(
+      'OPC UA ServerTimestamp (OPC 10000-4 §7.11), kept beside the SourceTimestamp in `ts`; absent for drivers without one',
+    ),
     value: DecimalString.nullable(),
     quality: Quality,
     reason: z
@@ -97,6 +101,34 @@ export const Batch = z
   .strict();
 export type Batch = z.infer<typeof Batch>;
 
+/**
+ * State of a gateway's store-and-forward log (gateway/disk-log.ts), reported in its status.
+ * `full` with `policy: 'block'` means polling is paused; with `'drop-oldest'` the oldest unsent
+ * batches were dropped (`droppedBatches`, and the collector raises `MRV_F_SEQ_GAP` for them).
+ */
+export const BufferStatus = z
+  .object({
+    durable: z.boolean().describe('false when no buffer dir is configured (memory only)'),
+    pendingBatches: z
+      .number()
+      .int()
+      .nonnegative()
+      .describe('appended but not yet acknowledged by the broker'),
+    bytes: z.number().int().nonnegative().describe('bytes of log on disk, acknowledged segments excluded'),
+    maxBytes: z.number().int().positive(),
+    policy: z.enum(['block', 'drop-oldest']),
+    full: z.boolean(),
+    droppedBatches: z.number().int().nonnegative(),
+    tornRecords: z
+      .number()
+      .int()
+      .nonnegative()
+      .describe('torn last records skipped at open (kill -9 mid-write)'),
+    corruptRecords: z.number().int().nonnegative(),
+  })
+  .strict();
+export type BufferStatus = z.infer<typeof BufferStatus>;
+
 /** Retained gateway status (`{prefix}/{unitId}/{gatewayId}/status`); `offline` is also the MQTT last will. */
 export const GatewayStatus = z
   .object({
@@ -108,6 +140,7 @@ export const GatewayStatus = z
     configHash: Sha256Hex.optional(),
     bufferDepth: z.number().int().nonnegative().optional().describe('batches waiting for PUBACK'),
     lastSeq: z.number().int().nonnegative().optional(),
+    buffer: BufferStatus.optional().describe("the gateway's store-and-forward log"),
   })
   .strict();
 export type GatewayStatus = z.infer<typeof GatewayStatus>;
@@ -126,6 +159,15 @@ export const PointMeta = z
     description: z.string().optional(),
     parameter: z.string().optional().describe('key parameter (关键参数) this point feeds'),
     aggregation: z.enum(['totalizer', 'events', 'rate', 'gauge']).optional(),
+    sign: z
+      .enum(['+', '-'])
+      .optional()
+      .describe(
+        'how the point\'s period value enters its key parameter: "+" adds (default), "-" subtracts (e.g. anode butts returned, 残极)',
+      ),
+    ticketPoint: Identifier.optional().describe(
+      'events aggregation: the point holding the ticket number of each event (counted once per number)',
+    ),
   })
   .strict();
 export type PointMeta = z.infer<typeof PointMeta>;

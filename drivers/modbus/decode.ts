@@ -8,13 +8,20 @@
  * - `BADC` bytes swapped inside each word
  * - `CDAB` words swapped (low word first, common on energy meters)
  * - `DCBA` little-endian
- * The same two switches (byte swap, word swap) extend to 64-bit values; for 16-bit values `AB`/`BA`
- * (and the byte-swap part of a 32-bit order) apply.
+ * The same two switches (byte swap, word swap) extend to 64-bit values (also spelled `ABCDEFGH`,
+ * `BADCFEHG`, `GHEFCDAB`, `HGFEDCBA`: `CDAB` on 64 bits reverses all four words); for 16-bit values
+ * `AB`/`BA` (and the byte-swap part of a 32-bit order) apply.
+ * Bits of coils and discrete inputs (§6.1, §6.2) arrive packed least significant first; see {@link decodeBit}.
  */
 import { Decimal } from 'decimal.js';
 
-/** Data types a point can have. Widths: 16-bit types use 1 register, 32-bit 2, 64-bit 4. */
+/**
+ * Data types a point can have. Widths: `bool` is one bit of a coil/discrete-input table or one bit
+ * (`bit`) of a register; 16-bit types use 1 register, 32-bit 2, 64-bit 4; `string` uses `count`
+ * registers (two bytes each).
+ */
 export const MODBUS_TYPES = [
+  'bool',
   'int16',
   'uint16',
   'int32',
@@ -23,16 +30,40 @@ export const MODBUS_TYPES = [
   'int64',
   'uint64',
   'float64',
+  'string',
 ] as const;
 export type ModbusType = (typeof MODBUS_TYPES)[number];
 
-/** Byte/word orders; see the module comment. */
-export const BYTE_ORDERS = ['ABCD', 'BADC', 'CDAB', 'DCBA', 'AB', 'BA'] as const;
+/**
+ * Byte/word orders; see the module comment. The 8-letter names are the 64-bit spellings of the same
+ * two switches (`ABCDEFGH` = `ABCD`, `BADCFEHG` = `BADC`, `GHEFCDAB` = `CDAB`, `HGFEDCBA` = `DCBA`).
+ */
+export const BYTE_ORDERS = [
+  'ABCD',
+  'BADC',
+  'CDAB',
+  'DCBA',
+  'AB',
+  'BA',
+  'ABCDEFGH',
+  'BADCFEHG',
+  'GHEFCDAB',
+  'HGFEDCBA',
+] as const;
 export type ByteOrder = (typeof BYTE_ORDERS)[number];
 
-/** Number of 16-bit registers a type occupies. */
-export function registerCount(type: ModbusType): number {
+/** Text encodings of `string` points. `ascii` rejects bytes above 0x7f; `utf8` rejects invalid sequences. */
+export const STRING_ENCODINGS = ['ascii', 'utf8'] as const;
+export type StringEncoding = (typeof STRING_ENCODINGS)[number];
+
+/**
+ * Number of 16-bit registers a type occupies.
+ * @param count the register count of a `string` (required for strings, ignored otherwise)
+ * @throws RangeError for a `string` without a positive `count`
+ */
+export function registerCount(type: ModbusType, count?: number): number {
   switch (type) {
+    case 'bool':
     case 'int16':
     case 'uint16':
       return 1;
@@ -40,15 +71,29 @@ export function registerCount(type: ModbusType): number {
     case 'uint32':
     case 'float32':
       return 2;
+    case 'string':
+      if (count === undefined || !Number.isInteger(count) || count < 1)
+        throw new RangeError(`a string needs a register count >= 1, got ${String(count)}`);
+      return count;
     default:
       return 4;
   }
 }
 
+/** Whether an order is allowed for a type (16-bit: AB/BA/ABCD/BADC; 32-bit: 4-letter; 64-bit: 4- or 8-letter). */
+export function orderFits(type: ModbusType, order: ByteOrder): boolean {
+  const { wordSwap } = swaps(order);
+  if (type === 'bool' || type === 'string' || registerCount(type, 1) === 1)
+    return !wordSwap && order.length <= 4;
+  if (registerCount(type) === 2) return order.length === 4;
+  return order.length !== 2;
+}
+
 function swaps(order: ByteOrder): { byteSwap: boolean; wordSwap: boolean } {
   return {
-    byteSwap: order === 'BADC' || order === 'DCBA' || order === 'BA',
-    wordSwap: order === 'CDAB' || order === 'DCBA',
+    byteSwap:
+      order === 'BADC' || order === 'DCBA' || order === 'BA' || order === 'BADCFEHG' || order === 'HGFEDCBA',
+    wordSwap: order === 'CDAB' || order === 'DCBA' || order === 'GHEFCDAB' || order === 'HGFEDCBA',
   };
 }
 
@@ -83,15 +128,33 @@ export function float32ToDecimalString(v: number): string {
   return new Decimal(v).toFixed();
 }
 
+function decodeError(message: string): Error {
+  return Object.assign(new Error(message), { code: 'MRV_E_DECODE' });
+}
+
 /**
- * The raw value of one point as an exact decimal string (before scale and offset).
+ * The raw value of one numeric point in registers as an exact decimal string (before scale and offset).
+ * A `bool` here is bit `bit` (0 = least significant) of the register after its byte order, "1" or "0".
  * @param wire the register bytes as received (2 bytes per register, each big-endian)
  * @param offset byte offset of the point's first register in `wire`
- * @throws RangeError when `wire` is too short; Error with `code` MRV_E_DECODE for NaN or ±Infinity floats
+ * @throws RangeError when `wire` is too short or a `bool` has no bit 0–15; Error with `code`
+ *   MRV_E_DECODE for NaN or ±Infinity floats; Error for `string` (use {@link decodeString})
  */
-export function decodeRaw(wire: Uint8Array, offset: number, type: ModbusType, order: ByteOrder): string {
+export function decodeRaw(
+  wire: Uint8Array,
+  offset: number,
+  type: ModbusType,
+  order: ByteOrder,
+  bit?: number,
+): string {
+  if (type === 'string') throw new Error('decodeRaw: strings are decoded by decodeString');
   const be = toBigEndian(wire, offset, registerCount(type), order);
   switch (type) {
+    case 'bool': {
+      if (bit === undefined || !Number.isInteger(bit) || bit < 0 || bit > 15)
+        throw new RangeError(`a bool in a register needs bit 0–15, got ${String(bit)}`);
+      return (be.readUInt16BE(0) >> bit) & 1 ? '1' : '0';
+    }
     case 'int16':
       return String(be.readInt16BE(0));
     case 'uint16':
@@ -106,15 +169,76 @@ export function decodeRaw(wire: Uint8Array, offset: number, type: ModbusType, or
       return be.readBigUInt64BE(0).toString();
     case 'float32': {
       const v = be.readFloatBE(0);
-      if (!Number.isFinite(v)) throw Object.assign(new Error(`float32 is ${v}`), { code: 'MRV_E_DECODE' });
+      if (!Number.isFinite(v)) throw decodeError(`float32 is ${v}`);
       return float32ToDecimalString(v);
     }
     case 'float64': {
       const v = be.readDoubleBE(0);
-      if (!Number.isFinite(v)) throw Object.assign(new Error(`float64 is ${v}`), { code: 'MRV_E_DECODE' });
+      if (!Number.isFinite(v)) throw decodeError(`float64 is ${v}`);
       return new Decimal(String(v)).toFixed();
     }
   }
+}
+
+/**
+ * One bit of a coil or discrete-input response, "1" or "0". The data bytes pack the bits least
+ * significant first: bit 0 of the first byte is the first coil/input requested (MODBUS Application
+ * Protocol V1.1b3 §6.1, §6.2).
+ * @param packed the response's data bytes (after the byte count)
+ * @param index zero-based position of the bit from the request's start address
+ * @throws RangeError when `packed` is too short
+ */
+export function decodeBit(packed: Uint8Array, index: number): string {
+  const byte = packed[index >> 3];
+  if (byte === undefined) throw new RangeError('bit data shorter than the request');
+  return (byte >> (index & 7)) & 1 ? '1' : '0';
+}
+
+/**
+ * Text held in `count` registers, two characters per register, first character in the high byte
+ * (order `AB`/`ABCD`) or in the low byte (`BA`/`BADC`, common on devices with little-endian
+ * firmware). The text ends at the first NUL; trailing spaces (a usual padding) are removed.
+ * @throws RangeError when `wire` is too short; Error with `code` MRV_E_DECODE for bytes that are not
+ *   valid in `encoding`
+ */
+export function decodeString(
+  wire: Uint8Array,
+  offset: number,
+  count: number,
+  order: ByteOrder,
+  encoding: StringEncoding = 'ascii',
+): string {
+  const bytes = toBigEndian(wire, offset, count, swaps(order).byteSwap ? 'BA' : 'AB');
+  const nul = bytes.indexOf(0);
+  const text = nul >= 0 ? bytes.subarray(0, nul) : bytes;
+  if (encoding === 'ascii') {
+    const bad = text.findIndex((b) => b > 0x7f);
+    if (bad >= 0) throw decodeError(`byte 0x${text[bad]?.toString(16)} at ${bad} is not ASCII`);
+    return text.toString('latin1').replace(/ +$/, '');
+  }
+  try {
+    return new TextDecoder('utf-8', { fatal: true }).decode(text).replace(/ +$/, '');
+  } catch {
+    throw decodeError('not valid UTF-8');
+  }
+}
+
+/**
+ * Encodes text into `count` registers' bytes (NUL-padded): the inverse of {@link decodeString}.
+ * @throws RangeError when the text needs more than `count * 2` bytes
+ */
+export function encodeString(
+  text: string,
+  count: number,
+  order: ByteOrder,
+  encoding: StringEncoding = 'ascii',
+): Uint8Array {
+  const raw = Buffer.from(text, encoding === 'ascii' ? 'latin1' : 'utf8');
+  if (raw.length > count * 2)
+    throw new RangeError(`"${text}" needs ${raw.length} bytes; ${count} registers hold ${count * 2}`);
+  const be = Buffer.alloc(count * 2);
+  raw.copy(be);
+  return toBigEndian(be, 0, count, swaps(order).byteSwap ? 'BA' : 'AB');
 }
 
 /** Scaling of a raw value into engineering units: `value = raw × scale + offset`, optionally rounded. */
@@ -140,12 +264,17 @@ export function applyScaling(raw: string, s: Scaling): string {
  * Encodes a raw value into register words in the given order: the inverse of {@link decodeRaw}.
  * Used by simulators and tests. `value` is a number, bigint or decimal string (integers are
  * range-checked, floats are rounded to the type's precision).
- * @throws RangeError when the value does not fit the type
+ * @throws RangeError when the value does not fit the type; Error for `string` (use {@link encodeString})
  */
 export function encodeRaw(value: number | bigint | string, type: ModbusType, order: ByteOrder): Uint8Array {
+  if (type === 'string') throw new Error('encodeRaw: strings are encoded by encodeString');
   const n = registerCount(type);
   const be = Buffer.alloc(n * 2);
   switch (type) {
+    case 'bool':
+      // A bool encodes as a whole register 0 or 1 (bit 0); set other bits with encodeRaw on uint16.
+      be.writeUInt16BE(Number(value) ? 1 : 0);
+      break;
     case 'int16':
       be.writeInt16BE(Number(value));
       break;
@@ -180,4 +309,29 @@ export function bytesToRegisters(bytes: Uint8Array): number[] {
   const regs: number[] = [];
   for (let i = 0; i + 1 < bytes.length; i += 2) regs.push(((bytes[i] ?? 0) << 8) | (bytes[i + 1] ?? 0));
   return regs;
+}
+
+/** What {@link decodePoint} needs to know of a point (a subset of config.ts `ModbusPoint`). */
+export interface PointEncoding extends Scaling {
+  table: 'coil' | 'discrete' | 'holding' | 'input';
+  type: ModbusType;
+  order: ByteOrder;
+  bit?: number | undefined;
+  count?: number | undefined;
+  encoding?: StringEncoding | undefined;
+}
+
+/**
+ * The engineering value of one point from a read response: "1"/"0" for coils, discrete inputs and
+ * bits in registers, the text of a `string`, else the scaled exact decimal.
+ * @param data the response's data bytes (registers big-endian, or packed bits for coils/discrete inputs)
+ * @param offset byte offset of the point's first register, or for coils/discrete inputs its bit index
+ * @throws as {@link decodeRaw}, {@link decodeBit} and {@link decodeString}
+ */
+export function decodePoint(p: PointEncoding, data: Uint8Array, offset: number): string {
+  if (p.table === 'coil' || p.table === 'discrete') return decodeBit(data, offset);
+  if (p.type === 'string')
+    return decodeString(data, offset, registerCount('string', p.count), p.order, p.encoding);
+  const raw = decodeRaw(data, offset, p.type, p.order, p.bit);
+  return p.type === 'bool' ? raw : applyScaling(raw, p);
 }

@@ -31,20 +31,30 @@ async function waitForOutput(p: TiedProcess, re: RegExp, timeoutMs = 30_000): Pr
 describe('mrv demo', () => {
   it('serves live, changing pot-line values on the web API and stops cleanly on Ctrl-C', async () => {
     const port = await getFreePort();
-    const demo = await spawnTied(process.execPath, [mrv, 'demo', '--port', String(port), '--data-dir', join(tmp, 'demo')], {
-      cwd: root,
-      env: { ...process.env, MRV_LOG_LEVEL: 'warn' },
-    });
+    const demo = await spawnTied(
+      process.execPath,
+      [mrv, 'demo', '--port', String(port), '--data-dir', join(tmp, 'demo')],
+      {
+        cwd: root,
+        env: { ...process.env, MRV_LOG_LEVEL: 'warn' },
+      },
+    );
     try {
       const [, url] = await waitForOutput(demo, /carbon-mrv demo is running: (http:\/\/127\.0\.0\.1:\d+)/);
+      const [, token] = await waitForOutput(demo, /admin token: (mrv_\S+)/);
+      const auth = { headers: { authorization: `Bearer ${token}` } };
       const page = await fetch(`${url}/`);
       expect(page.headers.get('content-type')).toMatch(/text\/html/);
-      const units = (await (await fetch(`${url}/api/v1/units`)).json()) as { id: string; industry: string }[];
+      expect((await fetch(`${url}/api/v1/units`)).status).toBe(401);
+      const units = (await (await fetch(`${url}/api/v1/units`, auth)).json()) as {
+        id: string;
+        industry: string;
+      }[];
       expect(units).toHaveLength(1);
       const unitId = units[0]?.id;
       expect(units[0]?.industry).toBe('aluminium');
       const current = async () => {
-        const points = (await (await fetch(`${url}/api/v1/units/${unitId}/points`)).json()) as {
+        const points = (await (await fetch(`${url}/api/v1/units/${unitId}/points`, auth)).json()) as {
           id: string;
           last: { ts: string; value: string } | null;
         }[];
@@ -83,7 +93,11 @@ describe('mrv gateway', () => {
         if (topic.endsWith('/status')) statuses.push(JSON.parse(payload.toString()) as GatewayStatus);
       });
       await sub.subscribeAsync('mrv/v1/+/+/status', { qos: 1 });
-      const gw = await spawnTied(process.execPath, [mrv, 'gateway', '-c', siteFile, '--mqtt', mosquitto.url], { cwd: root });
+      const gw = await spawnTied(
+        process.execPath,
+        [mrv, 'gateway', '-c', siteFile, '--mqtt', mosquitto.url],
+        { cwd: root },
+      );
       try {
         await expect.poll(() => statuses.at(-1)?.state, { timeout: 20_000 }).toBe('online');
         gw.kill9();
@@ -110,7 +124,10 @@ describe('mrv gateway', () => {
     const bad = join(tmp, 'bad.yaml');
     writeFileSync(
       bad,
-      readFileSync(join(root, 'examples/aluminium-smelter.site.yaml'), 'utf8').replace(/type: float32/, 'type: float31'),
+      readFileSync(join(root, 'examples/aluminium-smelter.site.yaml'), 'utf8').replace(
+        /type: float32/,
+        'type: float31',
+      ),
     );
     const gw = await spawnTied(process.execPath, [mrv, 'gateway', '-c', bad], { cwd: root });
     const exit = await gw.exited;

@@ -20,7 +20,7 @@ import { startInfluxDb } from '../helpers/influxdb.ts';
 import { startMosquitto } from '../helpers/mosquitto.ts';
 
 const SITE_FILE = new URL('../../examples/aluminium-smelter.site.yaml', import.meta.url);
-const log = pino({ level: 'silent' });
+const log = pino({ level: process.env.TEST_LOG ?? 'silent' });
 
 /** The engineering value a point must show, computed from the model's raw value, not by our decoder. */
 function expectedValue(p: RegisterPoint, raw: number): string {

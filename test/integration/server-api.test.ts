@@ -361,15 +361,23 @@ describe('errors and static files', () => {
     expect(page.type).toMatch(/^text\/html/);
     expect(page.body).toContain('carbon-mrv');
     expect(page.body).toContain('碳排放数据在线监测');
-    expect(page.body).toContain('id="trend"');
+    expect(page.body).toContain('id="view"');
     expect(page.body).toContain('/vendor/uplot/uPlot.min.css');
     const js = await get('/app.js');
     expect(js.status).toBe(200);
     expect(js.type).toMatch(/javascript/);
-    expect(js.body).toContain("from '/vendor/uplot/uPlot.esm.js'");
+    const unitPage = await get('/pages/unit.js');
+    expect(unitPage.type).toMatch(/javascript/);
+    expect(unitPage.body).toContain("from '/vendor/uplot/uPlot.esm.js'");
     const css = await get('/style.css');
     expect(css.type).toMatch(/^text\/css/);
-    for (const asset of [page.body, js.body, css.body]) expect(asset).not.toMatch(/https?:\/\//);
+    const assets = [page, js, unitPage, css];
+    for (const file of ['i18n.js', 'lib.js', 'pages/common.js', 'pages/overview.js', 'pages/meters.js', 'pages/evidence.js', 'pages/findings.js', 'pages/login.js', 'pages/admin.js']) {
+      const res = await get(`/${file}`);
+      expect(res.status, file).toBe(200);
+      assets.push(res);
+    }
+    for (const asset of assets) expect(asset.body).not.toMatch(/https?:\/\//);
   });
 
   it('serves uPlot from node_modules under /vendor/uplot/', async () => {

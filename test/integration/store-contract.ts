@@ -6,8 +6,9 @@
  * in January 2025 (UTC); `T0` is a multiple of every bucket size used, so buckets start at T0.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { StoredReading, TimeSeriesStore } from '../../collector/store.ts';
+import type { ArchivedBatch, StoredReading, TimeSeriesStore } from '../../collector/store.ts';
 import { MrvError } from '../../core/errors.ts';
+import type { Finding } from '../../core/schema/finding.ts';
 import type { GatewayMeta, GatewayStatus, PointMeta, UnitMeta } from '../../core/schema/wire.ts';
 
 /** A store made for one test, not started yet; `cleanup` runs after the suite has stopped it. */
@@ -479,6 +480,119 @@ export function describeStoreContract(name: string, make: () => Promise<StoreUnd
       ]) {
         expect((await rejection(store.series({ ...q, ...bad }))).code).toBe('MRV_E_BAD_REQUEST');
       }
+    });
+
+    /** A finding of U1 at `ts`, integrity source, unless overridden. */
+    function finding(over: Partial<Finding> & { id: string; ts: string }): Finding {
+      return {
+        unitId: U1,
+        gatewayId: 'gw-a',
+        source: 'integrity',
+        code: 'MRV_F_SEQ_GAP',
+        class: 'delivery',
+        severity: 'error',
+        message: { zh: '批次 3–4 缺失', en: `batches 3..4 missing ${HOSTILE_NAME}` },
+        detail: { from: 3, to: 4, note: HOSTILE_REASON },
+        at: iso(T0 + 99 * S),
+        ...over,
+      };
+    }
+
+    it('keeps findings of every source and lists them by unit and time range, oldest first', async () => {
+      const a = finding({ id: 'f-a', ts: iso(T0 + 2 * S) });
+      const b = finding({
+        id: 'f-b',
+        ts: iso(T0),
+        source: 'validation',
+        code: 'MRV_F_THRESHOLD',
+        rule: 'al.current.max',
+        class: 'threshold',
+        severity: 'warning',
+        point: 'pot.current',
+      });
+      const c = finding({ id: 'f-c', ts: iso(T0 + 60 * S) });
+      const other = finding({ id: 'f-u2', unitId: U2, gatewayId: 'gw-c', ts: iso(T0 + S) });
+      expect(await store.writeFindings([a, b, c, other])).toBe(4);
+      expect(await store.listFindings(U1, T0, T0 + 60 * S)).toEqual([b, a]);
+      expect(await store.listFindings(U1, T0, T0 + 61 * S, { source: 'integrity' })).toEqual([a, c]);
+      expect(await store.listFindings(U1, T0, T0 + 61 * S, { code: 'MRV_F_THRESHOLD' })).toEqual([b]);
+      expect(await store.listFindings(U1, T0, T0 + 61 * S, { limit: 1 })).toEqual([b]);
+      expect(await store.listFindings(U2, 0, T0 + 61 * S)).toEqual([other]);
+      expect(await store.listFindings('no-such-unit', 0, T0 + 61 * S)).toEqual([]);
+      for (const id of HOSTILE_IDS) expect(await store.listFindings(id, 0, T0 + 61 * S)).toEqual([]);
+    });
+
+    it('writes a finding once per id: raising it again replaces it', async () => {
+      await store.writeFindings([finding({ id: 'gap-3-4', ts: iso(T0) })]);
+      const again = finding({ id: 'gap-3-4', ts: iso(T0), severity: 'critical' });
+      await store.writeFindings([again]);
+      expect(await store.listFindings(U1, T0, T0 + S)).toEqual([again]);
+    });
+
+    it('rejects a finding that does not match the schema with MRV_E_STORE and writes nothing', async () => {
+      const good = finding({ id: 'ok', ts: iso(T0) });
+      const bad = { ...finding({ id: 'bad', ts: iso(T0) }), code: 'not a code' };
+      expect((await rejection(store.writeFindings([good, bad]))).code).toBe('MRV_E_STORE');
+      expect(await store.listFindings(U1, 0, T0 + S)).toEqual([]);
+      expect((await rejection(store.listFindings(U1, Number.NaN, T0))).code).toBe('MRV_E_BAD_REQUEST');
+      expect(await store.writeFindings([])).toBe(0);
+    });
+
+    /** An archived batch of gw-a of U1. */
+    function archived(seq: number, over: Partial<ArchivedBatch> = {}): ArchivedBatch {
+      return {
+        unitId: U1,
+        gatewayId: 'gw-a',
+        seq,
+        hash: String(seq % 10).repeat(64),
+        prevHash: String((seq - 1) % 10).repeat(64),
+        canonical: `{"seq":${seq},"name":${JSON.stringify(HOSTILE_NAME)}}`,
+        sig: seq % 2 === 0 ? null : 'c2lnbmF0dXJl',
+        receivedAt: T0 + seq,
+        verdict: 'verified',
+        findings: [],
+        ...over,
+      };
+    }
+
+    it('archives batches per gateway in seq order and reports each gateway head', async () => {
+      const big = archived(3, {
+        canonical: `{"r":"${'电'.repeat(40_000)}x"}`,
+        verdict: 'failed',
+        findings: ['MRV_F_BAD_SIGNATURE'],
+      });
+      await store.archiveBatches([archived(2), big, archived(1)]);
+      await store.archiveBatches([
+        archived(7, { gatewayId: 'gw-b' }),
+        archived(1, { unitId: U2, gatewayId: 'gw-c' }),
+      ]);
+      expect(await store.listBatches({ unitId: U1, gatewayId: 'gw-a' })).toEqual([
+        archived(1),
+        archived(2),
+        big,
+      ]);
+      expect(await store.listBatches({ unitId: U1, gatewayId: 'gw-a', fromSeq: 2, toSeq: 2 })).toEqual([
+        archived(2),
+      ]);
+      expect(await store.listBatches({ unitId: U1, gatewayId: 'gw-a', fromSeq: 2, limit: 1 })).toEqual([
+        archived(2),
+      ]);
+      expect(await store.listBatches({ unitId: U1, gatewayId: 'nope' })).toEqual([]);
+      expect(await store.batchHeads()).toEqual([
+        { unitId: U1, gatewayId: 'gw-a', seq: 3, hash: big.hash },
+        { unitId: U1, gatewayId: 'gw-b', seq: 7, hash: archived(7).hash },
+        { unitId: U2, gatewayId: 'gw-c', seq: 1, hash: archived(1).hash },
+      ]);
+      // The same seq again replaces the stored version, a shorter canonical included.
+      const replaced = archived(3, { canonical: '{"short":true}', hash: 'a'.repeat(64), sig: null });
+      await store.archiveBatches([replaced]);
+      expect(await store.listBatches({ unitId: U1, gatewayId: 'gw-a', fromSeq: 3 })).toEqual([replaced]);
+    });
+
+    it('rejects a malformed archived batch with MRV_E_STORE', async () => {
+      for (const bad of [archived(0), archived(1, { hash: 'xyz' }), archived(1, { unitId: "U1'" })])
+        expect((await rejection(store.archiveBatches([bad]))).code).toBe('MRV_E_STORE');
+      expect(await store.batchHeads()).toEqual([]);
     });
 
     it('refuses to work before start() with MRV_E_STORE', async () => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { ModbusPoint } from '../../../drivers/modbus/config.ts';
-import { planRequests } from '../../../drivers/modbus/plan.ts';
+import { planGroups, planRequests } from '../../../drivers/modbus/plan.ts';
 
 function pt(
   id: string,
@@ -64,5 +64,64 @@ describe('planRequests', () => {
     const reqs = planRequests([pt('w', 'holding', 10, 'uint32'), pt('lo', 'holding', 11)]);
     expect(reqs).toHaveLength(1);
     expect(reqs[0]).toMatchObject({ address: 10, count: 2 });
+  });
+});
+
+describe('planRequests for coils and discrete inputs', () => {
+  const bit = (id: string, table: 'coil' | 'discrete', address: number): ModbusPoint => ({
+    id,
+    table,
+    address,
+    type: 'bool',
+    order: 'ABCD',
+    unit: '',
+  });
+
+  it('reads bits of one table in one request, addressed by bit index', () => {
+    const reqs = planRequests([bit('a', 'coil', 3), bit('b', 'coil', 4), bit('c', 'discrete', 0)]);
+    expect(reqs.map((r) => [r.table, r.address, r.count])).toEqual([
+      ['coil', 3, 2],
+      ['discrete', 0, 1],
+    ]);
+    expect(reqs[0]?.points.map((p) => p.byteOffset)).toEqual([0, 1]);
+  });
+
+  it('respects 2000 bits per request, a lower device cap and the bit gap', () => {
+    const points = Array.from({ length: 2500 }, (_, i) => bit(`c${i}`, 'coil', i));
+    expect(planRequests(points).map((r) => r.count)).toEqual([2000, 500]);
+    expect(planRequests(points, 125, 0, 1000).map((r) => r.count)).toEqual([1000, 1000, 500]);
+    const gap = [bit('a', 'discrete', 0), bit('b', 'discrete', 20)];
+    expect(planRequests(gap)).toHaveLength(2);
+    expect(planRequests(gap, 125, 0, 2000, 19).map((r) => r.count)).toEqual([21]);
+  });
+
+  it('serves several bits of one register from one request', () => {
+    const reqs = planRequests([
+      { ...pt('b0', 'holding', 7), type: 'bool', bit: 0 },
+      { ...pt('b5', 'holding', 7), type: 'bool', bit: 5 },
+    ]);
+    expect(reqs.map((r) => [r.address, r.count, r.points.length])).toEqual([[7, 1, 2]]);
+  });
+});
+
+describe('planGroups', () => {
+  it('splits points by poll interval, fastest first, each group planned on its own', () => {
+    const groups = planGroups(
+      [
+        { ...pt('fast', 'holding', 0), pollIntervalMs: 500 },
+        pt('dflt1', 'holding', 1),
+        pt('dflt2', 'holding', 2),
+        { ...pt('slow', 'holding', 3), pollIntervalMs: 60_000 },
+      ],
+      1000,
+      { maxRegisters: 125, maxGap: 0, maxBits: 2000, maxBitGap: 0 },
+    );
+    expect(
+      groups.map((g) => [g.intervalMs, g.requests.flatMap((r) => r.points.map((p) => p.point.id))]),
+    ).toEqual([
+      [500, ['fast']],
+      [1000, ['dflt1', 'dflt2']],
+      [60_000, ['slow']],
+    ]);
   });
 });

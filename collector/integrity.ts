@@ -1,0 +1,344 @@
+/**
+ * The collector's integrity checks (DESIGN.md §5, issue 4): for every received batch, in arrival order,
+ * decide whether it is new, a redelivery or a conflicting version of a stored seq; check its Ed25519
+ * signature against the key registry, its `prevHash` against the previous batch of its gateway, its
+ * `seq` for gaps and its clocks; and say what to write: readings, findings and the archive record.
+ *
+ * Policy, per batch (key = unit, gateway, seq):
+ * - **New** (seq above the gateway's head, or a late batch filling a gap): readings, archive record and
+ *   findings are written. A batch whose signature fails (`MRV_F_BAD_SIGNATURE`) or cannot be checked
+ *   (`MRV_F_UNKNOWN_KEY`) is still stored, never dropped: its good readings are stored as `uncertain`
+ *   with the finding code as reason, and the archive marks it `failed`.
+ * - **Redelivery** (same seq, same SHA-256): nothing is written again; counted. When it arrives more than
+ *   `replayWindowMs` after the stored copy, `MRV_F_REPLAY` is raised.
+ * - **Conflict** (same seq, different bytes): `MRV_F_SEQ_CONFLICT`. A verified version replaces an
+ *   unverified stored one (readings and archive); otherwise the stored version stays and the new one is
+ *   kept whole (canonical bytes and sig) in the finding's detail, its readings not written.
+ *
+ * The chain state (newest seq and hash per gateway) comes from the store's archive at the first flush
+ * and advances only after a successful write, so a collector restarted at any point resumes correctly.
+ */
+
+import { canonicalBytes } from '../core/schema/canonical.ts';
+import type { Finding, IntegrityFindingCode } from '../core/schema/finding.ts';
+import { IntegrityFindingCodes } from '../core/schema/finding.ts';
+import { type Batch, GENESIS_HASH } from '../core/schema/wire.ts';
+import { sha256Hex, verifySignature } from '../core/signing.ts';
+import { isoMs } from '../core/time.ts';
+import type { KeyRegistry } from './keys.ts';
+import type { ArchivedBatch, StoredReading, TimeSeriesStore } from './store.ts';
+
+/** A received, schema-valid batch waiting to be stored. */
+export interface ReceivedBatch {
+  batch: Batch;
+  /** Collector clock at receipt, ms epoch. */
+  receivedAt: number;
+  /** point → device from the gateway's catalogue, when known. */
+  devices?: Map<string, string> | undefined;
+}
+
+/** Options of {@link IntegrityChecker}. */
+export interface IntegrityOptions {
+  /** Gateway public keys; absent = signatures are not checked (archive verdict `unchecked`). */
+  keys?: KeyRegistry | undefined;
+  /** A redelivery later than this after the stored copy raises `MRV_F_REPLAY` (ms). Default 10 min. */
+  replayWindowMs?: number;
+  /** Allowed clock difference (gateway ahead of collector; device vs gateway), ms. Default 5 min. */
+  maxClockSkewMs?: number;
+}
+
+/** What one flush writes. */
+export interface IntegrityPlan {
+  rows: StoredReading[];
+  findings: Finding[];
+  archive: ArchivedBatch[];
+  /** Batches whose readings are written (for the live feed). */
+  stored: ReceivedBatch[];
+  duplicates: number;
+  /** Batches whose verification failed (signature, key, chain, conflict). */
+  verificationFailures: number;
+  /** New chain heads, applied by {@link IntegrityChecker.commit} after the writes succeeded. */
+  heads: Map<string, { seq: number; hash: string }>;
+}
+
+const MESSAGES: Record<IntegrityFindingCode, (d: Record<string, unknown>) => { zh: string; en: string }> = {
+  MRV_F_SEQ_GAP: (d) => ({
+    zh: `网关 ${d.gatewayId} 的批次 ${d.from}–${d.to} 缺失（共 ${d.missing} 批）`,
+    en: `gateway ${d.gatewayId}: batches ${d.from}..${d.to} are missing (${d.missing} batches)`,
+  }),
+  MRV_F_BAD_SIGNATURE: (d) => ({
+    zh: `网关 ${d.gatewayId} 的批次 ${d.seq} 签名验证失败${d.sig ? '' : '（未签名）'}，数据已存储并标记为不确定`,
+    en: `gateway ${d.gatewayId}: batch ${d.seq} ${d.sig ? 'has a signature that does not verify' : 'is not signed'}; stored and marked uncertain`,
+  }),
+  MRV_F_UNKNOWN_KEY: (d) => ({
+    zh: `网关 ${d.gatewayId} 未登记公钥，批次 ${d.seq} 无法验证签名`,
+    en: `gateway ${d.gatewayId} has no registered public key; batch ${d.seq} cannot be verified`,
+  }),
+  MRV_F_CHAIN_BROKEN: (d) => ({
+    zh: `网关 ${d.gatewayId} 的批次 ${d.seq} 哈希链断裂：prevHash 与批次 ${Number(d.seq) - 1} 的哈希不符`,
+    en: `gateway ${d.gatewayId}: hash chain broken at batch ${d.seq}: prevHash is not the hash of batch ${Number(d.seq) - 1}`,
+  }),
+  MRV_F_REPLAY: (d) => ({
+    zh: `网关 ${d.gatewayId} 的旧批次 ${d.seq} 被再次发送（首次接收于 ${d.firstReceivedAt}），未重复存储`,
+    en: `gateway ${d.gatewayId}: old batch ${d.seq} received again (first at ${d.firstReceivedAt}); not stored twice`,
+  }),
+  MRV_F_SEQ_CONFLICT: (d) => ({
+    zh: `网关 ${d.gatewayId} 的批次 ${d.seq} 出现内容不同的两个版本`,
+    en: `gateway ${d.gatewayId}: two different batches carry seq ${d.seq}`,
+  }),
+  MRV_F_CLOCK_SKEW: (d) => ({
+    zh: `网关 ${d.gatewayId} 的批次 ${d.seq} 时钟偏差超过 ${d.maxSkewS} 秒（${d.what}）`,
+    en: `gateway ${d.gatewayId}: batch ${d.seq} clock off by more than ${d.maxSkewS} s (${d.what})`,
+  }),
+};
+
+/** Builds an integrity finding with its bilingual message, severity and class from the catalogue. */
+export function integrityFinding(
+  code: IntegrityFindingCode,
+  at: {
+    unitId: string;
+    gatewayId: string;
+    /** Distinguishes findings of one code for one gateway (a seq, a range). */
+    key: string;
+    ts: string;
+    at: number;
+  },
+  detail: Record<string, unknown>,
+): Finding {
+  const meta = IntegrityFindingCodes[code];
+  return {
+    id: `integrity/${at.unitId}/${at.gatewayId}/${code}/${at.key}`,
+    unitId: at.unitId,
+    gatewayId: at.gatewayId,
+    source: 'integrity',
+    code,
+    class: meta.class,
+    severity: meta.severity,
+    message: MESSAGES[code]({ gatewayId: at.gatewayId, ...detail }),
+    detail,
+    ts: at.ts,
+    at: isoMs(at.at),
+  };
+}
+
+/** Keeps the chain heads and applies the policy of the file comment. */
+export class IntegrityChecker {
+  #heads: Map<string, { seq: number; hash: string }> | undefined;
+
+  constructor(private readonly opts: IntegrityOptions = {}) {}
+
+  /** True when signatures are checked. */
+  get verifying(): boolean {
+    return this.opts.keys !== undefined;
+  }
+
+  /**
+   * Decides what to write for `items` (in arrival order). Reads the store (heads once, archived copies
+   * of seqs at or below a head); writes nothing.
+   * @throws MrvError `MRV_E_STORE` when the store cannot be read (the caller retries the whole flush)
+   */
+  async plan(items: readonly ReceivedBatch[], store: TimeSeriesStore, now: number): Promise<IntegrityPlan> {
+    if (this.#heads === undefined) {
+      const heads = await store.batchHeads();
+      this.#heads = new Map(heads.map((h) => [`${h.unitId}/${h.gatewayId}`, { seq: h.seq, hash: h.hash }]));
+    }
+    const committed = this.#heads;
+    const plan: IntegrityPlan = {
+      rows: [],
+      findings: [],
+      archive: [],
+      stored: [],
+      duplicates: 0,
+      verificationFailures: 0,
+      heads: new Map(),
+    };
+    /** Versions planned in this flush, by `unit/gateway#seq`. */
+    const planned = new Map<string, ArchivedBatch>();
+    const replayWindow = this.opts.replayWindowMs ?? 10 * 60_000;
+    const maxSkew = this.opts.maxClockSkewMs ?? 5 * 60_000;
+
+    for (const item of items) {
+      const { batch, receivedAt } = item;
+      const gw = `${batch.unitId}/${batch.gatewayId}`;
+      const canonical = Buffer.from(canonicalBytes(batch)).toString('utf8');
+      const hash = sha256Hex(canonical);
+      const ts = batch.readings[0]?.ts ?? batch.sentAt;
+      const where = (key: string) => ({ unitId: batch.unitId, gatewayId: batch.gatewayId, key, ts, at: now });
+      const findings: Finding[] = [];
+      const raise = (code: IntegrityFindingCode, key: string, detail: Record<string, unknown>) =>
+        findings.push(integrityFinding(code, where(key), detail));
+
+      // Signature.
+      let sigOk: boolean | undefined;
+      if (this.opts.keys) {
+        const key = this.opts.keys.get(batch.unitId, batch.gatewayId);
+        if (key === undefined) {
+          sigOk = false;
+          raise('MRV_F_UNKNOWN_KEY', String(batch.seq), { seq: batch.seq });
+        } else {
+          sigOk = verifySignature(Buffer.from(canonical, 'utf8'), batch.sig, key);
+          if (!sigOk)
+            raise('MRV_F_BAD_SIGNATURE', String(batch.seq), { seq: batch.seq, sig: batch.sig ?? null, hash });
+        }
+      }
+
+      const head = plan.heads.get(gw) ?? committed.get(gw);
+      const record: ArchivedBatch = {
+        unitId: batch.unitId,
+        gatewayId: batch.gatewayId,
+        seq: batch.seq,
+        hash,
+        prevHash: batch.prevHash,
+        canonical,
+        sig: batch.sig ?? null,
+        receivedAt,
+        verdict: 'unchecked',
+        findings: [],
+      };
+      let writeReadings = true;
+      let writeArchive = true;
+      if (head !== undefined && batch.seq <= head.seq) {
+        const seqKey = `${gw}#${batch.seq}`;
+        const stored =
+          planned.get(seqKey) ??
+          (
+            await store.listBatches({
+              unitId: batch.unitId,
+              gatewayId: batch.gatewayId,
+              fromSeq: batch.seq,
+              toSeq: batch.seq,
+            })
+          )[0];
+        if (stored?.hash === hash) {
+          plan.duplicates++;
+          if (receivedAt - stored.receivedAt > replayWindow)
+            plan.findings.push(
+              integrityFinding('MRV_F_REPLAY', where(`${batch.seq}@${receivedAt}`), {
+                seq: batch.seq,
+                hash,
+                firstReceivedAt: isoMs(stored.receivedAt),
+              }),
+            );
+          continue;
+        }
+        if (stored !== undefined) {
+          const supersedes = sigOk === true && stored.verdict !== 'verified';
+          raise('MRV_F_SEQ_CONFLICT', `${batch.seq}/${hash.slice(0, 16)}`, {
+            seq: batch.seq,
+            storedHash: stored.hash,
+            receivedHash: hash,
+            kept: supersedes ? 'received' : 'stored',
+            // The version not kept, whole, so nothing is lost: canonical bytes and signature.
+            other: supersedes
+              ? { canonical: stored.canonical, sig: stored.sig, receivedAt: isoMs(stored.receivedAt) }
+              : { canonical, sig: batch.sig ?? null, receivedAt: isoMs(receivedAt) },
+          });
+          if (!supersedes) {
+            writeReadings = false;
+            writeArchive = false;
+          }
+        } else {
+          // A late batch filling an earlier gap: check it against its stored predecessor when there is one.
+          const before = (
+            await store.listBatches({
+              unitId: batch.unitId,
+              gatewayId: batch.gatewayId,
+              fromSeq: batch.seq - 1,
+              toSeq: batch.seq - 1,
+            })
+          )[0];
+          const expected = batch.seq === 1 ? GENESIS_HASH : before?.hash;
+          if (expected !== undefined && batch.prevHash !== expected)
+            raise('MRV_F_CHAIN_BROKEN', String(batch.seq), {
+              seq: batch.seq,
+              prevHash: batch.prevHash,
+              expected,
+            });
+        }
+      } else {
+        const from = head === undefined ? 1 : head.seq + 1;
+        if (batch.seq > from)
+          plan.findings.push(
+            integrityFinding('MRV_F_SEQ_GAP', where(`${from}-${batch.seq - 1}`), {
+              from,
+              to: batch.seq - 1,
+              missing: batch.seq - from,
+              before: head?.seq ?? null,
+              after: batch.seq,
+            }),
+          );
+        const expected = batch.seq === 1 ? GENESIS_HASH : batch.seq === from ? head?.hash : undefined;
+        if (expected !== undefined && batch.prevHash !== expected)
+          raise('MRV_F_CHAIN_BROKEN', String(batch.seq), {
+            seq: batch.seq,
+            prevHash: batch.prevHash,
+            expected,
+          });
+        plan.heads.set(gw, { seq: batch.seq, hash });
+      }
+
+      // Clocks: a gateway ahead of the collector; devices far from the gateway.
+      const sentAt = Date.parse(batch.sentAt);
+      if (sentAt - now > maxSkew)
+        raise('MRV_F_CLOCK_SKEW', `${batch.seq}/gateway`, {
+          seq: batch.seq,
+          what: 'gateway ahead of collector',
+          sentAt: batch.sentAt,
+          collectorAt: isoMs(now),
+          maxSkewS: maxSkew / 1000,
+        });
+      const skewed = batch.readings.filter((r) => Math.abs(Date.parse(r.ts) - Date.parse(r.rxTs)) > maxSkew);
+      if (skewed.length > 0)
+        raise('MRV_F_CLOCK_SKEW', `${batch.seq}/device`, {
+          seq: batch.seq,
+          what: 'device clock far from gateway clock',
+          points: skewed.slice(0, 20).map((r) => ({ point: r.point, ts: r.ts, rxTs: r.rxTs })),
+          maxSkewS: maxSkew / 1000,
+        });
+
+      const failed = findings.some((f) => f.class === 'authenticity');
+      if (failed) plan.verificationFailures++;
+      record.verdict = failed ? 'failed' : sigOk === true ? 'verified' : 'unchecked';
+      record.findings = findings.map((f) => f.code);
+      plan.findings.push(...findings);
+      if (writeArchive) {
+        plan.archive.push(record);
+        planned.set(`${gw}#${batch.seq}`, record);
+      }
+      if (!writeReadings) continue;
+      const untrusted = findings.find(
+        (f) => f.code === 'MRV_F_BAD_SIGNATURE' || f.code === 'MRV_F_UNKNOWN_KEY',
+      );
+      for (const r of batch.readings) {
+        const downgrade = untrusted !== undefined && r.quality === 'good';
+        const reason = untrusted
+          ? `${untrusted.code}: batch ${batch.seq} not verified${r.reason ? `; ${r.reason}` : ''}`
+          : r.reason;
+        plan.rows.push({
+          unitId: batch.unitId,
+          gatewayId: batch.gatewayId,
+          device: batch.device ?? item.devices?.get(r.point) ?? 'unknown',
+          point: r.point,
+          ...(r.meter ? { meter: r.meter } : {}),
+          ts: Date.parse(r.ts),
+          rxTs: Date.parse(r.rxTs),
+          value: r.value,
+          quality: downgrade ? 'uncertain' : r.quality,
+          ...(reason ? { reason: reason.slice(0, 500) } : {}),
+          seq: batch.seq,
+        });
+      }
+      plan.stored.push(item);
+    }
+    return plan;
+  }
+
+  /** Applies a plan's new chain heads once its writes succeeded. */
+  commit(plan: IntegrityPlan): void {
+    if (this.#heads === undefined) return;
+    for (const [k, h] of plan.heads) {
+      const cur = this.#heads.get(k);
+      if (cur === undefined || h.seq > cur.seq) this.#heads.set(k, h);
+    }
+  }
+}

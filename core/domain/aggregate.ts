@@ -1,0 +1,457 @@
+/**
+ * Aggregation kinds (DESIGN.md §7): how a point's readings become one value for a period `[from, to)`.
+ * Each kind is an accumulator fed readings in time order (so a month of 1-second readings streams
+ * through in day-sized chunks) with a one-call wrapper for tests and small inputs.
+ *
+ * - totalizer: difference of a cumulative counter; a drop is a roll-over (the counter wrapped at its
+ *   modulus) or a reset (it restarted from zero); both are bridged and each is reported.
+ * - events: sum of weighing tickets, each ticket counted once by its number, in the period in which it
+ *   is first seen; a ticket already seen before `from` (the register still shows it) is not counted.
+ * - rate: time integral of a flow rate (trapezoids between consecutive readings).
+ * - gauge: time-weighted mean (sample-and-hold), min and max.
+ *
+ * Readings of quality `bad` carry no value and are skipped (completeness reports them); `good` and
+ * `uncertain` readings are used. All arithmetic is decimal (decimal.ts); times are ms epoch.
+ */
+import type { Quality } from '../schema/wire.ts';
+import { D, type Dec, dec, text } from './decimal.ts';
+
+/** One reading of one point as the domain sees it. */
+export interface Sample {
+  /** Source time, ms epoch. */
+  ts: number;
+  /** Exact decimal string; null when bad. */
+  value: string | null;
+  quality: Quality;
+  reason?: string;
+}
+
+/** A counter discontinuity found by the totalizer. Values in the point's engineering unit. */
+export interface CounterEvent {
+  kind: 'rollover' | 'reset';
+  /** Time of the first reading after the drop, ms epoch. */
+  ts: number;
+  /** Counter before and after the drop. */
+  before: string;
+  after: string;
+  /** Increase counted across the drop: modulus − before + after (roll-over) or after (reset: counted from 0). */
+  bridged: string;
+}
+
+/** Period value of a totalizer. */
+export interface TotalizerResult {
+  kind: 'totalizer';
+  /** Sum of the increases read in the period, exact. */
+  value: string;
+  /** Last usable reading before `from` the first increase is counted from; null when none (the first reading in the period is then the base). */
+  baseline: { ts: number; value: string } | null;
+  last: { ts: number; value: string } | null;
+  /** Usable readings in the period. */
+  readings: number;
+  rollovers: CounterEvent[];
+  resets: CounterEvent[];
+}
+
+/** Options of {@link TotalizerAccumulator}. */
+export interface TotalizerOptions {
+  from: number;
+  to: number;
+  /**
+   * Counter modulus in engineering units (e.g. a uint32 kWh register read in MWh: 2^32 × 0.001 =
+   * "4294967.296"). A drop whose wrapped increase is under half the modulus is a roll-over; any other
+   * drop (or every drop when absent) is a reset.
+   */
+  rolloverAt?: string;
+}
+
+/**
+ * Totalizer accumulator. An increase is attributed to the period in which it is read: the step from
+ * the last reading before `from` to the first in the period belongs to the period.
+ */
+export class TotalizerAccumulator {
+  readonly #o: TotalizerOptions;
+  readonly #mod: Dec | undefined;
+  #baseline: { ts: number; value: Dec } | null = null;
+  #prev: { ts: number; value: Dec } | null = null;
+  #sum: Dec = new D(0);
+  #readings = 0;
+  #rollovers: CounterEvent[] = [];
+  #resets: CounterEvent[] = [];
+
+  constructor(options: TotalizerOptions) {
+    this.#o = options;
+    this.#mod = options.rolloverAt !== undefined ? dec(options.rolloverAt) : undefined;
+  }
+
+  /** Feeds readings in ascending `ts` (readings before `from` only set the baseline; at or after `to` are ignored). */
+  push(samples: readonly Sample[]): void {
+    for (const s of samples) {
+      if (s.value === null || s.quality === 'bad' || s.ts >= this.#o.to) continue;
+      const v = dec(s.value);
+      if (s.ts < this.#o.from) {
+        this.#baseline = { ts: s.ts, value: v };
+        this.#prev = this.#baseline;
+        continue;
+      }
+      this.#readings++;
+      const prev = this.#prev;
+      this.#prev = { ts: s.ts, value: v };
+      if (prev === null) continue;
+      const d = v.minus(prev.value);
+      if (d.gte(0)) {
+        this.#sum = this.#sum.plus(d);
+        continue;
+      }
+      const wrapped = this.#mod?.minus(prev.value).plus(v);
+      if (wrapped !== undefined && wrapped.gte(0) && wrapped.lt(this.#mod!.div(2))) {
+        this.#sum = this.#sum.plus(wrapped);
+        this.#rollovers.push({
+          kind: 'rollover',
+          ts: s.ts,
+          before: text(prev.value),
+          after: text(v),
+          bridged: text(wrapped),
+        });
+      } else {
+        // Restarted from zero: what it shows now was counted since the reset.
+        const bridged = v.gte(0) ? v : new D(0);
+        this.#sum = this.#sum.plus(bridged);
+        this.#resets.push({
+          kind: 'reset',
+          ts: s.ts,
+          before: text(prev.value),
+          after: text(v),
+          bridged: text(bridged),
+        });
+      }
+    }
+  }
+
+  result(): TotalizerResult {
+    const b = this.#baseline;
+    const last = this.#prev && this.#prev.ts >= this.#o.from ? this.#prev : null;
+    return {
+      kind: 'totalizer',
+      value: text(this.#sum),
+      baseline: b ? { ts: b.ts, value: text(b.value) } : null,
+      last: last ? { ts: last.ts, value: text(last.value) } : null,
+      readings: this.#readings,
+      rollovers: [...this.#rollovers],
+      resets: [...this.#resets],
+    };
+  }
+}
+
+/** Totalizer value of a period in one call. See {@link TotalizerAccumulator}. */
+export function aggregateTotalizer(samples: readonly Sample[], options: TotalizerOptions): TotalizerResult {
+  const acc = new TotalizerAccumulator(options);
+  acc.push(samples);
+  return acc.result();
+}
+
+/** One observation of a ticket: its number and its value read at the same instant. */
+export interface TicketObservation {
+  ts: number;
+  ticket: string;
+  value: string;
+}
+
+/** A counted event (ticket). */
+export interface CountedEvent {
+  ticket: string;
+  /** First time it was seen, ms epoch. */
+  ts: number;
+  value: string;
+}
+
+/** Period value of an events point. */
+export interface EventsResult {
+  kind: 'events';
+  /** Sum of the values of the tickets counted, exact. */
+  value: string;
+  /** Tickets counted, in the order first seen. */
+  events: CountedEvent[];
+  /** Observations in the period (a ticket is read many times while it stays in the register). */
+  observations: number;
+  /** Observations of already counted tickets (repeats, replays, duplicates). */
+  repeats: number;
+  /** Tickets first seen before `from` and still shown in the period: not counted here. */
+  carriedOver: string[];
+  /** Tickets seen with different values: the first value is counted, every value is listed. */
+  conflicts: { ticket: string; values: string[] }[];
+  /** Value readings without a ticket reading at the same instant (not counted). */
+  unpaired: number;
+}
+
+/** Options of {@link EventsAccumulator}. */
+export interface EventsOptions {
+  from: number;
+  to: number;
+}
+
+/**
+ * Events accumulator: each ticket number counts once, at its first observation. Observations before
+ * `from` only mark tickets as seen (carried over); a replayed or duplicated observation of a counted
+ * ticket adds nothing.
+ */
+export class EventsAccumulator {
+  readonly #o: EventsOptions;
+  readonly #seenBefore = new Set<string>();
+  readonly #counted = new Map<string, CountedEvent>();
+  readonly #conflicts = new Map<string, Set<string>>();
+  readonly #carried = new Set<string>();
+  #observations = 0;
+  #repeats = 0;
+  #unpaired = 0;
+
+  constructor(options: EventsOptions) {
+    this.#o = options;
+  }
+
+  /** Feeds observations (any order inside a chunk is fine; first seen = smallest ts overall is assumed chunk by chunk). */
+  push(observations: readonly TicketObservation[]): void {
+    const sorted = [...observations].sort((a, b) => a.ts - b.ts);
+    for (const o of sorted) {
+      if (o.ts >= this.#o.to) continue;
+      if (o.ts < this.#o.from) {
+        this.#seenBefore.add(o.ticket);
+        continue;
+      }
+      this.#observations++;
+      if (this.#seenBefore.has(o.ticket)) {
+        this.#carried.add(o.ticket);
+        continue;
+      }
+      const first = this.#counted.get(o.ticket);
+      if (first === undefined) {
+        this.#counted.set(o.ticket, { ticket: o.ticket, ts: o.ts, value: text(dec(o.value)) });
+        continue;
+      }
+      this.#repeats++;
+      if (!dec(first.value).eq(dec(o.value))) {
+        const set = this.#conflicts.get(o.ticket) ?? new Set([first.value]);
+        set.add(text(dec(o.value)));
+        this.#conflicts.set(o.ticket, set);
+      }
+    }
+  }
+
+  /** Counts value readings that had no ticket reading (reported, not counted). */
+  addUnpaired(n: number): void {
+    this.#unpaired += n;
+  }
+
+  result(): EventsResult {
+    let s = new D(0);
+    for (const e of this.#counted.values()) s = s.plus(dec(e.value));
+    return {
+      kind: 'events',
+      value: text(s),
+      events: [...this.#counted.values()],
+      observations: this.#observations,
+      repeats: this.#repeats,
+      carriedOver: [...this.#carried],
+      conflicts: [...this.#conflicts].map(([ticket, values]) => ({ ticket, values: [...values] })),
+      unpaired: this.#unpaired,
+    };
+  }
+}
+
+/**
+ * Pairs the readings of an events point with the readings of its ticket-number point taken at the
+ * same instant (one poll cycle reads both). Bad readings of either are dropped.
+ * @returns the observations and the number of usable value readings without a ticket
+ */
+export function pairTickets(
+  values: readonly Sample[],
+  tickets: readonly Sample[],
+): { observations: TicketObservation[]; unpaired: number } {
+  const byTs = new Map<number, string>();
+  for (const t of tickets) if (t.value !== null && t.quality !== 'bad') byTs.set(t.ts, t.value);
+  const observations: TicketObservation[] = [];
+  let unpaired = 0;
+  for (const v of values) {
+    if (v.value === null || v.quality === 'bad') continue;
+    const ticket = byTs.get(v.ts);
+    if (ticket === undefined) unpaired++;
+    else observations.push({ ts: v.ts, ticket, value: v.value });
+  }
+  return { observations, unpaired };
+}
+
+/** Events value of a period in one call. See {@link EventsAccumulator}. */
+export function aggregateEvents(
+  observations: readonly TicketObservation[],
+  options: EventsOptions,
+): EventsResult {
+  const acc = new EventsAccumulator(options);
+  acc.push(observations);
+  return acc.result();
+}
+
+/** Options of {@link RateAccumulator}. */
+export interface RateOptions {
+  from: number;
+  to: number;
+  /** Time base of the rate in ms: 3 600 000 for t/h or Nm³/h, 1000 for kg/s. */
+  perMs: number;
+  /** Two readings further apart than this are not joined (the interval is a gap). */
+  maxGapMs: number;
+}
+
+/** Period value of a rate point: the integral, in the rate's unit × time base (t/h → t). */
+export interface RateResult {
+  kind: 'rate';
+  value: string;
+  /** Time integrated over, ms. */
+  coveredMs: number;
+  readings: number;
+}
+
+/**
+ * Rate accumulator: trapezoids between consecutive usable readings in the period, each
+ * (a + b) / 2 × Δt / perMs; intervals longer than `maxGapMs` are skipped. The sum of (a + b) × Δt is
+ * exact; one division by 2 × perMs at the end rounds to 40 significant digits.
+ */
+export class RateAccumulator {
+  readonly #o: RateOptions;
+  #prev: { ts: number; value: Dec } | null = null;
+  #acc: Dec = new D(0);
+  #covered = 0;
+  #readings = 0;
+
+  constructor(options: RateOptions) {
+    if (!(options.perMs > 0)) throw new RangeError('rate: perMs must be > 0');
+    this.#o = options;
+  }
+
+  push(samples: readonly Sample[]): void {
+    for (const s of samples) {
+      if (s.ts < this.#o.from || s.ts >= this.#o.to) continue;
+      if (s.value === null || s.quality === 'bad') {
+        this.#prev = null;
+        continue;
+      }
+      const v = dec(s.value);
+      this.#readings++;
+      const p = this.#prev;
+      this.#prev = { ts: s.ts, value: v };
+      if (p === null) continue;
+      const dt = s.ts - p.ts;
+      if (dt <= 0 || dt > this.#o.maxGapMs) continue;
+      this.#acc = this.#acc.plus(p.value.plus(v).times(dt));
+      this.#covered += dt;
+    }
+  }
+
+  result(): RateResult {
+    return {
+      kind: 'rate',
+      value: text(this.#acc.div(2 * this.#o.perMs)),
+      coveredMs: this.#covered,
+      readings: this.#readings,
+    };
+  }
+}
+
+/** Rate integral of a period in one call. */
+export function aggregateRate(samples: readonly Sample[], options: RateOptions): RateResult {
+  const acc = new RateAccumulator(options);
+  acc.push(samples);
+  return acc.result();
+}
+
+/** Options of {@link GaugeAccumulator}. */
+export interface GaugeOptions {
+  from: number;
+  to: number;
+  /** A reading holds until the next one, a bad reading or `to`, but never longer than this. */
+  maxHoldMs: number;
+}
+
+/** Period statistics of a gauge. `value` is the time-weighted mean. */
+export interface GaugeResult {
+  kind: 'gauge';
+  /** Time-weighted mean Σ v·Δt / Σ Δt (40 significant digits); null without usable readings. */
+  value: string | null;
+  min: string | null;
+  max: string | null;
+  /** Time the mean covers, ms. */
+  coveredMs: number;
+  readings: number;
+}
+
+/**
+ * Gauge accumulator: sample-and-hold time-weighted mean. Each usable reading in the period holds
+ * from its `ts` until the next reading (usable or bad), `to`, or `ts + maxHoldMs`, whichever comes first.
+ */
+export class GaugeAccumulator {
+  readonly #o: GaugeOptions;
+  #prev: { ts: number; value: Dec | null } | null = null;
+  #num: Dec = new D(0);
+  #weight = 0;
+  #min: Dec | null = null;
+  #max: Dec | null = null;
+  #readings = 0;
+
+  constructor(options: GaugeOptions) {
+    this.#o = options;
+  }
+
+  #close(until: number): void {
+    const p = this.#prev;
+    if (p?.value == null) return;
+    const dt = Math.min(until, p.ts + this.#o.maxHoldMs) - p.ts;
+    if (dt <= 0) return;
+    this.#num = this.#num.plus(p.value.times(dt));
+    this.#weight += dt;
+  }
+
+  push(samples: readonly Sample[]): void {
+    for (const s of samples) {
+      if (s.ts < this.#o.from || s.ts >= this.#o.to) continue;
+      this.#close(s.ts);
+      if (s.value === null || s.quality === 'bad') {
+        this.#prev = { ts: s.ts, value: null };
+        continue;
+      }
+      const v = dec(s.value);
+      this.#readings++;
+      if (this.#min === null || v.lt(this.#min)) this.#min = v;
+      if (this.#max === null || v.gt(this.#max)) this.#max = v;
+      this.#prev = { ts: s.ts, value: v };
+    }
+  }
+
+  result(): GaugeResult {
+    // Close the last hold at `to` without mutating the state (result() may be called more than once).
+    let num = this.#num;
+    let weight = this.#weight;
+    const p = this.#prev;
+    if (p?.value != null) {
+      const dt = Math.min(this.#o.to, p.ts + this.#o.maxHoldMs) - p.ts;
+      if (dt > 0) {
+        num = num.plus(p.value.times(dt));
+        weight += dt;
+      }
+    }
+    return {
+      kind: 'gauge',
+      value: weight > 0 ? text(num.div(weight)) : null,
+      min: this.#min ? text(this.#min) : null,
+      max: this.#max ? text(this.#max) : null,
+      coveredMs: weight,
+      readings: this.#readings,
+    };
+  }
+}
+
+/** Gauge statistics of a period in one call. */
+export function aggregateGauge(samples: readonly Sample[], options: GaugeOptions): GaugeResult {
+  const acc = new GaugeAccumulator(options);
+  acc.push(samples);
+  return acc.result();
+}
+
+/** Any aggregation result. */
+export type AggregateResult = TotalizerResult | EventsResult | RateResult | GaugeResult;

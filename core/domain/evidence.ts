@@ -1,0 +1,459 @@
+/**
+ * The monthly evidence package (关键参数月度信息化存证, DOMAIN.md §1–2, DESIGN.md §7): for a unit and a
+ * UTC+8 calendar month, each key parameter's value, unit and method with the points and meters behind
+ * it, the meters' calibration over the month, completeness and gaps, validation findings, emissions,
+ * the digest of the raw data, the deadline (40th day after month end) and the generation time.
+ *
+ * {@link computeEvidence} is pure apart from awaiting the injected {@link ReadingSource}: the same
+ * catalogue, readings, packs and `generatedAt` give the same package, byte for byte in canonical JSON
+ * (core/schema/canonical.ts). Hashing the readings and signing happen outside core (server/evidence-service.ts).
+ */
+import type { Finding } from '../schema/finding.ts';
+import type { MeterMeta, PointMeta, UnitMeta } from '../schema/wire.ts';
+import {
+  type AggregateResult,
+  EventsAccumulator,
+  GaugeAccumulator,
+  pairTickets,
+  RateAccumulator,
+  type Sample,
+  TotalizerAccumulator,
+} from './aggregate.ts';
+import { type CalibrationSegment, type CalibrationStatus, calibrationOverPeriod, calibrationStatus, DEFAULT_DUE_SOON_DAYS } from './calibration.ts';
+import { type KeyParameter, lookupParameter, parametersOf, type ParameterSource } from './catalogue.ts';
+import { classifyGatewayOffline, CompletenessAccumulator, type CompletenessResult } from './completeness.ts';
+import { D, dec, text } from './decimal.ts';
+import { computeEmissions, type EmissionsResult } from './emissions.ts';
+import type { FactorPack } from './factors.ts';
+import { DAY_MS, daysOf, evidenceDeadline, isoCst, monthPeriod, startOfCstDate } from './period.ts';
+import { evaluatePeriodRules, type RulePack, SampleRuleRunner } from './rules.ts';
+
+/** A point as the evidence needs it: its catalogue entry plus gateway, poll interval and counter modulus. */
+export interface CataloguePoint extends PointMeta {
+  gatewayId: string;
+  /** Poll interval, ms (completeness). */
+  expectedIntervalMs: number;
+  /** Counter modulus in engineering units for totalizers (see aggregate.ts), when known. */
+  rolloverAt?: string;
+}
+
+/** A unit's points and meters, merged over its gateways. */
+export interface UnitCatalogue {
+  unit: UnitMeta;
+  points: CataloguePoint[];
+  meters: MeterMeta[];
+}
+
+/** Where readings come from (the store, or a file of exported readings). Ascending ts, `[from, to)`. */
+export interface ReadingSource {
+  read(pointId: string, from: number, to: number): Promise<Sample[]>;
+}
+
+/** Tunables of the package; recorded in it so a verifier recomputes with the same ones. */
+export interface EvidenceConfig {
+  /** Readings this long before the month are read for totalizer baselines and carried-over tickets. Default 1 day. */
+  lookbackMs: number;
+  /** Completeness gap factor (completeness.ts). Default 3. */
+  gapFactor: number;
+  /** Calibration warning window, days. Default 30. */
+  dueSoonDays: number;
+  /** A gauge reading holds at most this many poll intervals. Default 10. */
+  maxHoldIntervals: number;
+  /** Aluminium PFC method. Default `auto`. */
+  pfcMethod: 'auto' | 'slope' | 'default';
+  /** Cement clinker type. Default `portland`. */
+  clinkerType: string;
+}
+
+/** Defaults of {@link EvidenceConfig}. */
+export const DEFAULT_EVIDENCE_CONFIG: EvidenceConfig = {
+  lookbackMs: DAY_MS,
+  gapFactor: 3,
+  dueSoonDays: DEFAULT_DUE_SOON_DAYS,
+  maxHoldIntervals: 10,
+  pfcMethod: 'auto',
+  clinkerType: 'portland',
+};
+
+/** A point's contribution to a parameter. */
+export interface EvidencePoint {
+  id: string;
+  sign: '+' | '-';
+  meter: string | null;
+  unit: string;
+  aggregation: string;
+  /** The point's period value (totalizer increase, events sum, integral, time-weighted mean); null without data. */
+  value: string | null;
+  /** Usable readings in the month. */
+  readings: number;
+  /** Usable readings taken while the meter had no valid certificate. */
+  readingsOutsideCalibration: number;
+  /** Aggregation details (baseline, resets, roll-overs, tickets, min/max ...), times ISO +08:00. */
+  detail: Record<string, unknown>;
+}
+
+/** One parameter of the package. */
+export interface EvidenceParameter {
+  id: string;
+  nameZh: string;
+  nameEn: string;
+  role: 'key' | 'supporting';
+  unit: string;
+  /** Σ sign × point value, exact; null when no point delivered data. */
+  value: string | null;
+  /** `measured` (one point), `calculated` (combined from several measured points), `default` (not measured: emissions use a default). */
+  method: 'measured' | 'calculated' | 'default';
+  source: ParameterSource;
+  measurement: { zh: string; en: string };
+  points: EvidencePoint[];
+}
+
+/** Completeness of one point in the package. */
+export interface EvidenceCompleteness {
+  point: string;
+  gatewayId: string;
+  expectedIntervalMs: number;
+  expected: number;
+  received: number;
+  good: number;
+  uncertain: number;
+  bad: number;
+  coveredShare: string;
+  gaps: { start: string; end: string; cause: string; reason?: string }[];
+}
+
+/** A meter with its calibration over the month. */
+export interface EvidenceMeter extends Omit<MeterMeta, 'calibrations'> {
+  points: string[];
+  atMonthStart: CalibrationStatus;
+  atMonthEnd: CalibrationStatus;
+  segments: CalibrationSegment[];
+  certificates: MeterMeta['calibrations'];
+}
+
+/** Where the raw data digest comes from. Filled by the I/O layer. */
+export interface EvidenceRawData {
+  /**
+   * `sha256-canonical-readings`: SHA-256 over the readings used, one canonical JSON line each
+   * (`{"point","quality","reason"?,"ts","value"}` with ts ISO UTC), in the order read (day chunks, points by id).
+   * The raw signed-batch archive digest (`batchDigest`) is a seam: null until readings carry their batch seq.
+   */
+  kind: 'sha256-canonical-readings';
+  digest: string;
+  readings: number;
+  window: { from: string; to: string };
+  batchDigest: string | null;
+  note: string;
+}
+
+/** The package before signing. */
+export interface EvidenceBody {
+  kind: 'monthly-evidence';
+  formatVersion: 1;
+  unit: UnitMeta;
+  month: string;
+  period: { from: string; to: string; timeZone: 'UTC+08:00'; days: string };
+  /** Last permitted UTC+8 date (inclusive): the 40th calendar day after month end. */
+  deadline: string;
+  generatedAt: string;
+  generator: string;
+  config: EvidenceConfig;
+  parameters: EvidenceParameter[];
+  completeness: EvidenceCompleteness[];
+  meters: EvidenceMeter[];
+  findings: Finding[];
+  /** Findings kept in the store for the month (integrity, earlier validation runs): cited, not recomputed. */
+  storedFindings: Finding[];
+  emissions: EmissionsResult;
+  rulePack: { id: string; packVersion: string };
+  /** Everything besides the readings that the values were computed from, so `mrv verify` can recompute offline. */
+  inputs: { catalogue: UnitCatalogue; factorPack: FactorPack; rulePack: RulePack };
+  rawData?: EvidenceRawData;
+}
+
+/** A signed package. */
+export interface EvidencePackage extends EvidenceBody {
+  signature: { alg: 'Ed25519'; keyId: string; publicKey: string; value: string };
+}
+
+/** Inputs of {@link computeEvidence}. */
+export interface EvidenceInput {
+  catalogue: UnitCatalogue;
+  month: string;
+  source: ReadingSource;
+  factorPack: FactorPack;
+  rulePack: RulePack;
+  /** Generation time, ms epoch (the caller's clock). */
+  generatedAt: number;
+  /** e.g. `carbon-mrv 0.1.0`. */
+  generator: string;
+  config?: Partial<EvidenceConfig>;
+  storedFindings?: Finding[];
+  /** Another window than the month (the findings route): `[from, to)` ms epoch; `month` then only labels it. */
+  window?: { from: number; to: number };
+  /** More points to read and run the per-reading rules on (e.g. every point a rule watches). */
+  extraPoints?: string[];
+}
+
+interface PointState {
+  p: CataloguePoint;
+  sign: '+' | '-';
+  agg: 'totalizer' | 'events' | 'rate' | 'gauge';
+  acc: TotalizerAccumulator | EventsAccumulator | RateAccumulator | GaugeAccumulator;
+  comp: CompletenessAccumulator;
+  valid: [number, number][];
+  readings: number;
+  outside: number;
+}
+
+function validIntervals(meter: MeterMeta | undefined, from: number, to: number): [number, number][] {
+  return calibrationOverPeriod(meter, from, to)
+    .filter((s) => s.status === 'valid')
+    .map((s) => [Date.parse(s.from), Date.parse(s.to)]);
+}
+
+function tsIso<T>(v: T): T {
+  // Turns every `ts` number of an aggregation detail into ISO +08:00 (the package speaks ISO times).
+  if (Array.isArray(v)) return v.map(tsIso) as T;
+  if (v !== null && typeof v === 'object')
+    return Object.fromEntries(
+      Object.entries(v as Record<string, unknown>).map(([k, x]) => [k, k === 'ts' && typeof x === 'number' ? isoCst(x) : tsIso(x)]),
+    ) as T;
+  return v;
+}
+
+/** Per-point detail of an aggregation result (without the repeated value). */
+function detailOf(r: AggregateResult): Record<string, unknown> {
+  const { value: _v, ...rest } = r as AggregateResult & { value: unknown };
+  return tsIso(rest) as Record<string, unknown>;
+}
+
+/**
+ * Computes the monthly evidence body of a unit. Reads, in this order, the lookback chunk
+ * `[from − lookbackMs, from)` and then each UTC+8 day of the month, and in each chunk every used
+ * point by ascending id (so a digest over what was read is reproducible).
+ *
+ * Points used: those whose `parameter` is in the unit's industry catalogue, their `ticketPoint`s, and
+ * the points named by the rule pack's `sum_of_parts` rules.
+ * @throws RangeError for a malformed month; Error when the factor pack lacks a needed factor
+ */
+export async function computeEvidence(input: EvidenceInput): Promise<EvidenceBody> {
+  const cfg: EvidenceConfig = { ...DEFAULT_EVIDENCE_CONFIG, ...input.config };
+  const { catalogue, rulePack } = input;
+  const industry = catalogue.unit.industry;
+  const period = input.window ? { label: input.month, ...input.window } : monthPeriod(input.month);
+  const { from, to } = period;
+  const days = text(new D(to - from).div(DAY_MS));
+  const byId = new Map(catalogue.points.map((p) => [p.id, p]));
+  const meterById = new Map(catalogue.meters.map((m) => [m.id, m]));
+
+  // Which points feed which parameter (of this industry's catalogue).
+  const paramPoints = new Map<string, CataloguePoint[]>();
+  for (const p of catalogue.points) {
+    if (p.parameter === undefined) continue;
+    const hit = lookupParameter(p.parameter);
+    if (!hit || hit.entry.industry !== industry) continue;
+    paramPoints.set(p.parameter, [...(paramPoints.get(p.parameter) ?? []), p]);
+  }
+  const ruleExtra = rulePack.rules.flatMap((r) => (r.check.kind === 'sum_of_parts' ? [r.check.main, ...r.check.parts] : []));
+  const used = new Set<string>([...[...paramPoints.values()].flat().map((p) => p.id), ...ruleExtra.filter((id) => byId.has(id))]);
+  const tickets = new Set<string>();
+  for (const id of [...used]) {
+    const t = byId.get(id)?.ticketPoint;
+    if (t && byId.has(t)) tickets.add(t);
+  }
+  const extra = (input.extraPoints ?? []).filter((id) => byId.has(id));
+  const readOrder = [...new Set([...used, ...tickets, ...extra])].sort();
+
+  const states = new Map<string, PointState>();
+  for (const id of used) {
+    const p = byId.get(id) as CataloguePoint;
+    const entry = p.parameter ? lookupParameter(p.parameter)?.entry : undefined;
+    const agg = p.aggregation ?? entry?.aggregation ?? 'gauge';
+    const acc =
+      agg === 'totalizer'
+        ? new TotalizerAccumulator({ from, to, ...(p.rolloverAt ? { rolloverAt: p.rolloverAt } : {}) })
+        : agg === 'events'
+          ? new EventsAccumulator({ from, to })
+          : agg === 'rate'
+            ? new RateAccumulator({ from, to, perMs: 3_600_000, maxGapMs: p.expectedIntervalMs * cfg.maxHoldIntervals })
+            : new GaugeAccumulator({ from, to, maxHoldMs: p.expectedIntervalMs * cfg.maxHoldIntervals });
+    states.set(id, {
+      p,
+      sign: p.sign ?? '+',
+      agg,
+      acc,
+      comp: new CompletenessAccumulator({ from, to, expectedIntervalMs: p.expectedIntervalMs, gapFactor: cfg.gapFactor }),
+      valid: validIntervals(p.meter ? meterById.get(p.meter) : undefined, from, to),
+      readings: 0,
+      outside: 0,
+    });
+  }
+
+  const ctx = { unitId: catalogue.unit.id, from, to, at: input.generatedAt };
+  const sampleRules = new SampleRuleRunner(rulePack, catalogue.points, ctx);
+  const chunks = [{ from: from - cfg.lookbackMs, to: from }, ...daysOf(period)];
+  for (const chunk of chunks) {
+    const read = new Map<string, Sample[]>();
+    for (const id of readOrder) read.set(id, await input.source.read(id, chunk.from, chunk.to));
+    for (const id of extra) if (!states.has(id)) sampleRules.push(id, read.get(id) ?? []);
+    for (const [id, st] of states) {
+      const samples = read.get(id) ?? [];
+      if (st.acc instanceof EventsAccumulator) {
+        const t = st.p.ticketPoint;
+        const tk = t ? (read.get(t) ?? []) : [];
+        const { observations } = pairTickets(samples, tk);
+        st.acc.push(observations);
+        st.acc.addUnpaired(pairTickets(samples.filter((s) => s.ts >= from && s.ts < to), tk).unpaired);
+      } else st.acc.push(samples);
+      st.comp.push(samples);
+      sampleRules.push(id, samples);
+      for (const s of samples) {
+        // (readings of used points only: calibration counts)
+        if (s.ts < from || s.ts >= to || s.value === null || s.quality === 'bad') continue;
+        st.readings++;
+        if (!st.valid.some(([a, b]) => s.ts >= a && s.ts < b)) st.outside++;
+      }
+    }
+  }
+
+  // Point results and parameter values.
+  const pointResults = new Map<string, AggregateResult>();
+  for (const [id, st] of states) pointResults.set(id, st.acc.result());
+  const pointValue = (id: string): string | null => {
+    const r = pointResults.get(id);
+    const st = states.get(id);
+    if (!r || !st) return null;
+    if (r.kind === 'gauge') return r.value;
+    if (st.readings === 0) return null;
+    return r.value;
+  };
+  const parameters: EvidenceParameter[] = [];
+  const values = new Map<string, string>();
+  const entries: { id: string; entry: KeyParameter }[] = [];
+  for (const e of parametersOf(industry)) {
+    if (e.qualifier === undefined) entries.push({ id: e.id, entry: e });
+    else for (const id of [...paramPoints.keys()].filter((k) => lookupParameter(k)?.entry === e).sort()) entries.push({ id, entry: e });
+  }
+  for (const { id, entry } of entries) {
+    const pts = paramPoints.get(id) ?? [];
+    let v = new D(0);
+    let any = false;
+    const evPoints: EvidencePoint[] = [];
+    for (const p of [...pts].sort((a, b) => (a.id < b.id ? -1 : 1))) {
+      const st = states.get(p.id) as PointState;
+      const pv = pointValue(p.id);
+      if (pv !== null) {
+        any = true;
+        v = st.sign === '-' ? v.minus(dec(pv)) : v.plus(dec(pv));
+      }
+      evPoints.push({
+        id: p.id,
+        sign: st.sign,
+        meter: p.meter ?? null,
+        unit: p.unit,
+        aggregation: st.agg,
+        value: pv,
+        readings: st.readings,
+        readingsOutsideCalibration: st.outside,
+        detail: detailOf(pointResults.get(p.id) as AggregateResult),
+      });
+    }
+    const value = any ? text(v) : null;
+    if (value !== null) values.set(id, value);
+    const kindName = id === entry.id ? '' : ` (${id.slice(entry.id.length + 1)})`;
+    parameters.push({
+      id,
+      nameZh: entry.nameZh + kindName,
+      nameEn: entry.nameEn + kindName,
+      role: entry.role,
+      unit: entry.unit,
+      value,
+      method: value === null ? 'default' : pts.length > 1 ? 'calculated' : 'measured',
+      source: entry.source,
+      measurement: entry.measurement,
+      points: evPoints,
+    });
+  }
+
+  // Completeness, with gateway-offline classification among the points read.
+  const compRaw = new Map<string, CompletenessResult>();
+  for (const [id, st] of states) compRaw.set(id, st.comp.result());
+  const maxIv = Math.max(1000, ...[...states.values()].map((s) => s.p.expectedIntervalMs));
+  const comp = classifyGatewayOffline(compRaw, (id) => byId.get(id)?.gatewayId, 2 * cfg.gapFactor * maxIv);
+  const completeness: EvidenceCompleteness[] = [...comp]
+    .sort(([a], [b]) => (a < b ? -1 : 1))
+    .map(([id, c]) => ({
+      point: id,
+      gatewayId: byId.get(id)?.gatewayId ?? '',
+      expectedIntervalMs: byId.get(id)?.expectedIntervalMs ?? 0,
+      expected: c.expected,
+      received: c.received,
+      good: c.good,
+      uncertain: c.uncertain,
+      bad: c.bad,
+      coveredShare: c.coveredShare,
+      gaps: c.gaps.map((g) => ({ start: isoCst(g.start), end: isoCst(g.end), cause: g.cause, ...(g.reason ? { reason: g.reason } : {}) })),
+    }));
+
+  // Meters of the points used.
+  const meterPoints = new Map<string, string[]>();
+  for (const id of [...used].sort()) {
+    const m = byId.get(id)?.meter;
+    if (m) meterPoints.set(m, [...(meterPoints.get(m) ?? []), id]);
+  }
+  const meters: EvidenceMeter[] = [...meterPoints.keys()].sort().map((mid) => {
+    const m = meterById.get(mid);
+    const { calibrations, ...rest } = m ?? { id: mid, name: mid, kind: 'unknown', calibrations: [] };
+    return {
+      ...rest,
+      points: meterPoints.get(mid) ?? [],
+      atMonthStart: calibrationStatus(m, from, cfg.dueSoonDays),
+      atMonthEnd: calibrationStatus(m, to - 1, cfg.dueSoonDays),
+      segments: calibrationOverPeriod(m, from, to),
+      certificates: calibrations,
+    };
+  });
+
+  // Emissions, then the period rules (which may look at emission figures as `emissions.<item id>`).
+  const emissions = computeEmissions(industry, values, input.factorPack, { periodDays: days, pfcMethod: cfg.pfcMethod, clinkerType: cfg.clinkerType });
+  const ruleValues = new Map(values);
+  for (const i of emissions.items) ruleValues.set(`emissions.${i.id}`, i.co2e);
+  ruleValues.set('emissions.total', emissions.totalCo2e);
+  const pointValues = new Map<string, string>();
+  for (const id of states.keys()) {
+    const v = pointValue(id);
+    if (v !== null) pointValues.set(id, v);
+  }
+  const counterEvents = new Map(
+    [...pointResults].flatMap(([id, r]) => (r.kind === 'totalizer' ? [[id, [...r.resets, ...r.rollovers]] as const] : [])),
+  );
+  const findings = [
+    ...sampleRules.finish(),
+    ...evaluatePeriodRules(rulePack, { parameters: ruleValues, points: pointValues, counterEvents, days, catalogue: catalogue.points }, ctx),
+  ];
+  const computedIds = new Set(findings.map((f) => f.id));
+
+  return {
+    kind: 'monthly-evidence',
+    formatVersion: 1,
+    unit: catalogue.unit,
+    month: input.month,
+    period: { from: isoCst(from), to: isoCst(to), timeZone: 'UTC+08:00', days },
+    deadline: input.window ? '' : evidenceDeadline(input.month),
+    generatedAt: isoCst(input.generatedAt),
+    generator: input.generator,
+    config: cfg,
+    parameters,
+    completeness,
+    meters,
+    findings,
+    storedFindings: (input.storedFindings ?? []).filter((f) => !computedIds.has(f.id)),
+    emissions,
+    rulePack: { id: rulePack.id, packVersion: rulePack.packVersion },
+    inputs: { catalogue, factorPack: input.factorPack, rulePack },
+  };
+}
+
+/** The month's UTC+8 start as ms (re-export for I/O code that pages by day). */
+export { startOfCstDate };

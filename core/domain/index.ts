@@ -1,0 +1,12 @@
+/** The carbon-accounting core (DESIGN.md §7): pure logic, no I/O. */
+export * from './aggregate.ts';
+export * from './calibration.ts';
+export * from './catalogue.ts';
+export * from './completeness.ts';
+export * from './decimal.ts';
+export * from './emissions.ts';
+export * from './evidence.ts';
+export * from './factors.ts';
+export * from './period.ts';
+export * from './render.ts';
+export * from './rules.ts';

@@ -1,0 +1,137 @@
+/**
+ * Renderings of a monthly evidence package: CSV (one table, `section,item,field,value,unit`) and a
+ * printable HTML page in zh-CN with English. JSON (canonical) is the package itself; these are views
+ * of it and carry its signature's key id so a printout can be traced to the signed JSON.
+ */
+import type { EvidenceBody, EvidencePackage } from './evidence.ts';
+import { RULE_CLASS_ZH, type RuleClass } from './rules.ts';
+
+function csvCell(v: unknown): string {
+  const s = v === null || v === undefined ? '' : typeof v === 'string' ? v : JSON.stringify(v);
+  // Cells starting with = + - @ are prefixed so spreadsheets do not run them as formulas (CSV injection).
+  const safe = /^[=+\-@\t\r]/.test(s) && !/^-?\d/.test(s) ? `'${s}` : s;
+  return /[",\n\r]/.test(safe) ? `"${safe.replace(/"/g, '""')}"` : safe;
+}
+
+/** CSV rendering: header `section,item,field,value,unit`, CRLF line ends, UTF-8 (prefix a BOM for Excel when serving). */
+export function evidenceCsv(pkg: EvidenceBody | EvidencePackage): string {
+  const rows: unknown[][] = [['section', 'item', 'field', 'value', 'unit']];
+  const add = (...r: unknown[]) => rows.push(r);
+  add('package', pkg.unit.id, 'unit_name', pkg.unit.name, '');
+  add('package', pkg.unit.id, 'industry', pkg.unit.industry, '');
+  add('package', pkg.unit.id, 'month', pkg.month, '');
+  add('package', pkg.unit.id, 'period_from', pkg.period.from, '');
+  add('package', pkg.unit.id, 'period_to', pkg.period.to, '');
+  add('package', pkg.unit.id, 'deadline', pkg.deadline, '');
+  add('package', pkg.unit.id, 'generated_at', pkg.generatedAt, '');
+  for (const p of pkg.parameters) {
+    add('parameter', p.id, 'name', `${p.nameZh} ${p.nameEn}`, '');
+    add('parameter', p.id, 'value', p.value, p.unit);
+    add('parameter', p.id, 'method', p.method, '');
+    add('parameter', p.id, 'source', `${p.source.guideline} ${p.source.clause}`, '');
+    for (const pt of p.points) {
+      add('parameter_point', `${p.id}/${pt.id}`, 'value', pt.value, pt.unit);
+      add('parameter_point', `${p.id}/${pt.id}`, 'sign', pt.sign, '');
+      add('parameter_point', `${p.id}/${pt.id}`, 'meter', pt.meter, '');
+      add('parameter_point', `${p.id}/${pt.id}`, 'readings', pt.readings, '');
+      add('parameter_point', `${p.id}/${pt.id}`, 'readings_outside_calibration', pt.readingsOutsideCalibration, '');
+      const d = pt.detail as { resets?: unknown[]; rollovers?: unknown[]; events?: { ticket: string; ts: string; value: string }[] };
+      if (d.resets) add('parameter_point', `${p.id}/${pt.id}`, 'resets', d.resets.length, '');
+      if (d.rollovers) add('parameter_point', `${p.id}/${pt.id}`, 'rollovers', d.rollovers.length, '');
+      for (const e of d.events ?? []) add('ticket', `${pt.id}/${e.ticket}`, e.ts, e.value, pt.unit);
+    }
+  }
+  for (const c of pkg.completeness) {
+    add('completeness', c.point, 'expected', c.expected, '');
+    add('completeness', c.point, 'received', c.received, '');
+    add('completeness', c.point, 'covered_share', c.coveredShare, '');
+    for (const g of c.gaps) add('gap', c.point, `${g.start}/${g.end}`, g.cause, g.reason ?? '');
+  }
+  for (const m of pkg.meters) {
+    add('meter', m.id, 'name', m.name, '');
+    add('meter', m.id, 'status_at_month_end', m.atMonthEnd.status, '');
+    for (const s of m.segments) add('calibration', m.id, `${s.from}/${s.to}`, s.status, s.certificate ?? '');
+  }
+  for (const f of [...pkg.findings, ...pkg.storedFindings]) add('finding', f.rule ?? f.code, f.ts, `${f.message.zh} / ${f.message.en}`, f.severity);
+  for (const e of pkg.emissions.items) {
+    add('emission', e.id, 'mass', e.mass, `t ${e.gas}`);
+    add('emission', e.id, 'co2e', e.co2e, 't CO2e');
+    add('emission', e.id, 'factors', e.factors.map((f) => `${f.id}=${f.value} ${f.unit}${f.confirmed ? '' : ' (unconfirmed)'}`).join('; '), '');
+  }
+  add('emission', 'total', 'co2e', pkg.emissions.totalCo2e, 't CO2e');
+  if (pkg.rawData) add('raw_data', pkg.rawData.kind, 'digest', pkg.rawData.digest, `${pkg.rawData.readings} readings`);
+  const sig = (pkg as EvidencePackage).signature;
+  if (sig) add('signature', sig.alg, 'key_id', sig.keyId, '');
+  return `${rows.map((r) => r.map(csvCell).join(',')).join('\r\n')}\r\n`;
+}
+
+function esc(v: unknown): string {
+  const s = v === null || v === undefined ? '—' : String(v);
+  return s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] as string);
+}
+
+const STATUS_ZH: Record<string, string> = { valid: '有效', due_soon: '即将到期', expired: '已过期', missing: '缺失' };
+const CAUSE_ZH: Record<string, string> = { bad_quality: '数据质量差', gateway_offline: '网关离线', no_data: '无数据' };
+const METHOD_ZH: Record<string, string> = { measured: '实测', calculated: '计算', default: '缺省' };
+
+/** Printable HTML page (zh-CN with English), self-contained: inline CSS, no scripts. */
+export function evidenceHtml(pkg: EvidenceBody | EvidencePackage): string {
+  const sig = (pkg as EvidencePackage).signature;
+  const params = pkg.parameters
+    .map(
+      (p) => `<tr><td>${esc(p.nameZh)}<br><small>${esc(p.nameEn)} · <code>${esc(p.id)}</code></small></td><td class="num">${esc(p.value)}</td><td>${esc(p.unit)}</td><td>${esc(METHOD_ZH[p.method])} ${esc(p.method)}</td><td>${p.points
+        .map((pt) => `<code>${esc(pt.sign)}${esc(pt.id)}</code> = ${esc(pt.value)} ${esc(pt.unit)} · ${esc(pt.meter)} · ${esc(pt.readings)} 条/readings${pt.readingsOutsideCalibration ? ` · <b>${esc(pt.readingsOutsideCalibration)} 条不在检定有效期内 outside calibration</b>` : ''}`)
+        .join('<br>')}</td><td><small>${esc(p.source.guideline)} ${esc(p.source.clause)}</small></td></tr>`,
+    )
+    .join('');
+  const meters = pkg.meters
+    .map(
+      (m) => `<tr><td>${esc(m.name)}<br><small><code>${esc(m.id)}</code> ${esc(m.model)} ${esc(m.serial)} ${esc(m.accuracyClass)}</small></td><td>${m.segments
+        .map((s) => `${esc(s.from.slice(0, 10))} – ${esc(s.to.slice(0, 10))}: <b>${esc(STATUS_ZH[s.status])} ${esc(s.status)}</b> ${esc(s.certificate)}`)
+        .join('<br>')}</td><td>${esc(STATUS_ZH[m.atMonthEnd.status])} ${esc(m.atMonthEnd.status)}<br><small>${esc(m.atMonthEnd.validUntil)}</small></td></tr>`,
+    )
+    .join('');
+  const comp = pkg.completeness
+    .map(
+      (c) => `<tr><td><code>${esc(c.point)}</code></td><td class="num">${esc(c.received)} / ${esc(c.expected)}</td><td class="num">${esc(c.coveredShare)}</td><td>${c.gaps.length === 0 ? '—' : c.gaps
+        .slice(0, 20)
+        .map((g) => `${esc(g.start.slice(0, 19))} – ${esc(g.end.slice(0, 19))} ${esc(CAUSE_ZH[g.cause])} ${esc(g.cause)}`)
+        .join('<br>')}${c.gaps.length > 20 ? `<br>… ${c.gaps.length - 20} more` : ''}</td></tr>`,
+    )
+    .join('');
+  const findings = [...pkg.findings, ...pkg.storedFindings]
+    .map((f) => {
+      const cls = (f.detail as { ruleClass?: string }).ruleClass;
+      return `<tr><td>${esc(f.ts)}</td><td>${esc(cls ? RULE_CLASS_ZH[cls as RuleClass] : f.source)} ${esc(f.class)}</td><td>${esc(f.rule ?? f.code)}</td><td>${esc(f.severity)}</td><td>${esc(f.message.zh)}<br><small>${esc(f.message.en)}</small></td></tr>`;
+    })
+    .join('');
+  const em = pkg.emissions.items
+    .map(
+      (e) => `<tr><td>${esc(e.nameZh)}<br><small>${esc(e.nameEn)}</small></td><td>${esc(e.gas)}</td><td class="num">${esc(e.mass)}</td><td class="num">${esc(e.co2e)}</td><td><small>${esc(e.formula)}<br>${e.factors
+        .map((f) => `${esc(f.id)} = ${esc(f.value)} ${esc(f.unit)}${f.confirmed ? '' : ' <b>未确认 unconfirmed</b>'}`)
+        .join('<br>')}</small></td></tr>`,
+    )
+    .join('');
+  return `<!doctype html>
+<html lang="zh-CN"><head><meta charset="utf-8"><title>${esc(pkg.unit.name)} ${esc(pkg.month)} 关键参数月度存证 Monthly evidence</title>
+<style>body{font:13px/1.45 system-ui,"Noto Sans CJK SC",sans-serif;margin:2em;color:#111}h1{font-size:20px}h2{font-size:15px;margin-top:1.6em;border-bottom:1px solid #999}
+table{border-collapse:collapse;width:100%;margin:.5em 0}td,th{border:1px solid #bbb;padding:3px 6px;vertical-align:top;text-align:left}th{background:#eee}.num{text-align:right;font-variant-numeric:tabular-nums}
+small{color:#444}code{font-size:12px}dl{display:grid;grid-template-columns:max-content 1fr;gap:2px 12px}dt{font-weight:600}@media print{body{margin:0}h2{break-after:avoid}tr{break-inside:avoid}}</style></head>
+<body><h1>关键参数月度存证 Monthly key-parameter evidence</h1>
+<dl><dt>重点排放单位 Unit</dt><dd>${esc(pkg.unit.name)} (<code>${esc(pkg.unit.id)}</code>), ${esc(pkg.unit.province)}, ${esc(pkg.unit.industry)}</dd>
+<dt>月份 Month</dt><dd>${esc(pkg.month)} (${esc(pkg.period.from)} – ${esc(pkg.period.to)}, UTC+8)</dd>
+<dt>报送截止 Deadline</dt><dd>${esc(pkg.deadline)} (月结束后第40个自然日 40th calendar day after month end)</dd>
+<dt>生成时间 Generated</dt><dd>${esc(pkg.generatedAt)} · ${esc(pkg.generator)}</dd>
+<dt>签名 Signature</dt><dd>${sig ? `${esc(sig.alg)} key <code>${esc(sig.keyId)}</code>` : '未签名 unsigned'}</dd>
+<dt>原始数据摘要 Raw data digest</dt><dd>${pkg.rawData ? `<code>${esc(pkg.rawData.digest)}</code> (${esc(pkg.rawData.kind)}, ${esc(pkg.rawData.readings)} readings)<br><small>${esc(pkg.rawData.note)}</small>` : '—'}</dd></dl>
+<h2>关键参数 Key parameters</h2><table><tr><th>参数 Parameter</th><th>数值 Value</th><th>单位 Unit</th><th>来源 Method</th><th>测点与计量器具 Points and meters</th><th>依据 Source</th></tr>${params}</table>
+<h2>计量器具检定/校准 Meters and calibration</h2><table><tr><th>计量器具 Meter</th><th>本月有效期 Over the month</th><th>月末状态 At month end</th></tr>${meters}</table>
+<h2>数据完整性 Completeness</h2><table><tr><th>测点 Point</th><th>实收/应收 Received / expected</th><th>覆盖率 Covered</th><th>缺口 Gaps</th></tr>${comp}</table>
+<h2>校验结果 Validation findings</h2>${findings ? `<table><tr><th>时间 Time</th><th>类别 Class</th><th>规则 Rule</th><th>级别 Severity</th><th>说明 Message</th></tr>${findings}</table>` : '<p>无 None</p>'}
+<h2>排放量 Emissions</h2><p>排放因子包 Factor pack <code>${esc(pkg.emissions.factorPack.id)}@${esc(pkg.emissions.factorPack.packVersion)}</code>, GWP ${esc(pkg.emissions.factorPack.gwpSet)}</p>
+<table><tr><th>排放源 Source</th><th>气体 Gas</th><th>质量 Mass (t)</th><th>CO2当量 CO2e (t)</th><th>公式与因子 Formula and factors</th></tr>${em}<tr><th colspan="3">合计 Total</th><th class="num">${esc(pkg.emissions.totalCo2e)}</th><th></th></tr></table>
+${pkg.emissions.notes.length ? `<p><small>${pkg.emissions.notes.map(esc).join('<br>')}</small></p>` : ''}
+<p><small>本页为签名 JSON 存证的打印视图；以 JSON 为准。This page renders the signed JSON package, which is authoritative.</small></p>
+</body></html>
+`;
+}

@@ -1,0 +1,196 @@
+/**
+ * Batch integrity (DESIGN.md §4): the SHA-256 hash chain (`prevHash`) and Ed25519 signatures (`sig`)
+ * over a batch's canonical bytes ({@link canonicalBytes}), with node:crypto only. Pure: keys come in as
+ * PEM text or KeyObjects, never as files, so the gateway, the collector and the offline verifier
+ * (`mrv verify`) share one definition of "valid".
+ *
+ * Ed25519 (RFC 8032) signs the message itself (no pre-hash), so `crypto.sign(null, bytes, key)`.
+ */
+import { createHash, createPrivateKey, createPublicKey, type KeyObject, sign, verify } from 'node:crypto';
+import { canonicalBytes } from './schema/canonical.ts';
+import { type Batch, GENESIS_HASH } from './schema/wire.ts';
+
+/** SHA-256 (lower-case hex) of a batch's canonical bytes: the `prevHash` of the batch after it. */
+export function batchHash(batch: Batch): string {
+  return createHash('sha256').update(canonicalBytes(batch)).digest('hex');
+}
+
+/** SHA-256 (lower-case hex) of arbitrary bytes. */
+export function sha256Hex(bytes: Uint8Array | string): string {
+  return createHash('sha256').update(bytes).digest('hex');
+}
+
+/**
+ * Parses an Ed25519 private key from PEM (PKCS#8, as written by `mrv keygen` or
+ * `openssl genpkey -algorithm ed25519`).
+ * @throws Error when the text is not a PEM private key or the key is not Ed25519
+ */
+export function parsePrivateKey(pem: string): KeyObject {
+  const key = createPrivateKey(pem);
+  if (key.asymmetricKeyType !== 'ed25519')
+    throw new Error(`expected an Ed25519 private key, got ${key.asymmetricKeyType ?? 'unknown'}`);
+  return key;
+}
+
+/**
+ * Parses an Ed25519 public key from PEM (SPKI). A private key PEM is accepted too (its public half is used).
+ * @throws Error when the text is not a PEM key or the key is not Ed25519
+ */
+export function parsePublicKey(pem: string): KeyObject {
+  const key = createPublicKey(pem);
+  if (key.asymmetricKeyType !== 'ed25519')
+    throw new Error(`expected an Ed25519 public key, got ${key.asymmetricKeyType ?? 'unknown'}`);
+  return key;
+}
+
+/** Returns the batch with `sig` = base64 Ed25519 signature over its canonical bytes (any old `sig` ignored). */
+export function signBatch(batch: Batch, privateKey: KeyObject): Batch {
+  const { sig: _old, ...unsigned } = batch;
+  const sig = sign(null, canonicalBytes(unsigned), privateKey).toString('base64');
+  return { ...unsigned, sig };
+}
+
+/** True when `batch.sig` is a valid Ed25519 signature of its canonical bytes by `publicKey`; false when absent or wrong. */
+export function verifyBatchSignature(batch: Batch, publicKey: KeyObject): boolean {
+  return verifySignature(canonicalBytes(batch), batch.sig, publicKey);
+}
+
+/** A batch as archived or exported: its canonical bytes (UTF-8 text) and signature. */
+export interface SignedBatchBytes {
+  canonical: string;
+  sig?: string | null | undefined;
+}
+
+/** One problem found by {@link verifyChain}. */
+export interface ChainProblem {
+  /** Index of the batch in the checked list. */
+  index: number;
+  seq: number;
+  code:
+    | 'MRV_F_BAD_SIGNATURE'
+    | 'MRV_F_UNKNOWN_KEY'
+    | 'MRV_F_CHAIN_BROKEN'
+    | 'MRV_F_SEQ_GAP'
+    | 'MRV_F_SEQ_CONFLICT'
+    | 'MRV_F_MALFORMED';
+  message: string;
+}
+
+/** Result of {@link verifyChain}. */
+export interface ChainReport {
+  checked: number;
+  /** Seq range covered (0 when empty). */
+  fromSeq: number;
+  toSeq: number;
+  /** The first problem in seq order (the "first broken link"), or undefined when all is well. */
+  first: ChainProblem | undefined;
+  problems: ChainProblem[];
+}
+
+/** True when `sig` (base64) is a valid Ed25519 signature of `bytes` by `publicKey`. */
+export function verifySignature(
+  bytes: Uint8Array,
+  sig: string | null | undefined,
+  publicKey: KeyObject,
+): boolean {
+  if (!sig) return false;
+  const raw = Buffer.from(sig, 'base64');
+  if (raw.length !== 64) return false;
+  try {
+    return verify(null, bytes, publicKey, raw);
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Verifies an exported run of one gateway's batches offline, from their exact canonical bytes: each
+ * signature against `publicKey`, each `prevHash` (read from the signed bytes) against the SHA-256 of
+ * the batch before it, and that `seq` has no gaps or repeats. Sorted by seq first. The first batch's
+ * `prevHash` is checked only when it is seq 1 (must be {@link GENESIS_HASH}) or `previousHash` (the
+ * hash of batch `seq - 1`) is given.
+ * @param publicKey the gateway's key; `undefined` reports every batch as `MRV_F_UNKNOWN_KEY`
+ */
+export function verifyChain(
+  batches: readonly SignedBatchBytes[],
+  publicKey: KeyObject | undefined,
+  previousHash?: string,
+): ChainReport {
+  const problems: ChainProblem[] = [];
+  const parsed: { index: number; seq: number; prevHash: string; hash: string; rec: SignedBatchBytes }[] = [];
+  batches.forEach((rec, index) => {
+    let head: { seq?: unknown; prevHash?: unknown };
+    try {
+      head = JSON.parse(rec.canonical) as { seq?: unknown; prevHash?: unknown };
+    } catch {
+      head = {};
+    }
+    if (typeof head.seq !== 'number' || typeof head.prevHash !== 'string') {
+      problems.push({
+        index,
+        seq: -1,
+        code: 'MRV_F_MALFORMED',
+        message: 'not a batch: canonical bytes lack seq or prevHash',
+      });
+      return;
+    }
+    parsed.push({ index, seq: head.seq, prevHash: head.prevHash, hash: sha256Hex(rec.canonical), rec });
+  });
+  parsed.sort((x, y) => x.seq - y.seq);
+  let prev: { seq: number; hash: string } | undefined;
+  for (const { index, seq, prevHash, hash, rec } of parsed) {
+    if (publicKey === undefined)
+      problems.push({ index, seq, code: 'MRV_F_UNKNOWN_KEY', message: 'no public key for this gateway' });
+    else if (!verifySignature(Buffer.from(rec.canonical, 'utf8'), rec.sig, publicKey))
+      problems.push({
+        index,
+        seq,
+        code: 'MRV_F_BAD_SIGNATURE',
+        message: rec.sig
+          ? `batch ${seq}: signature does not verify: the batch was altered or signed by another key`
+          : `batch ${seq} is not signed`,
+      });
+    if (prev === undefined) {
+      const expected = seq === 1 ? GENESIS_HASH : previousHash;
+      if (expected !== undefined && prevHash !== expected)
+        problems.push({
+          index,
+          seq,
+          code: 'MRV_F_CHAIN_BROKEN',
+          message: `batch ${seq}: prevHash ${prevHash} is not ${seq === 1 ? 'the genesis hash' : `the hash of batch ${seq - 1} (${expected})`}`,
+        });
+    } else if (seq === prev.seq) {
+      if (hash !== prev.hash)
+        problems.push({
+          index,
+          seq,
+          code: 'MRV_F_SEQ_CONFLICT',
+          message: `two different batches carry seq ${seq}`,
+        });
+      continue;
+    } else if (seq !== prev.seq + 1) {
+      problems.push({
+        index,
+        seq,
+        code: 'MRV_F_SEQ_GAP',
+        message: `batches ${prev.seq + 1}..${seq - 1} are missing`,
+      });
+    } else if (prevHash !== prev.hash) {
+      problems.push({
+        index,
+        seq,
+        code: 'MRV_F_CHAIN_BROKEN',
+        message: `batch ${seq}: prevHash ${prevHash} is not the hash of batch ${prev.seq} (${prev.hash}): batch ${prev.seq} was altered`,
+      });
+    }
+    prev = { seq, hash };
+  }
+  problems.sort((x, y) => x.seq - y.seq);
+  return {
+    checked: batches.length,
+    fromSeq: parsed[0]?.seq ?? 0,
+    toSeq: parsed.at(-1)?.seq ?? 0,
+    first: problems[0],
+    problems,
+  };
+}

@@ -1,0 +1,171 @@
+/**
+ * Prometheus metrics shared by the long-running parts (DESIGN.md §8 "health and Prometheus metrics on
+ * every long-running part"). The parts keep plain counter objects (`gateway.counters`,
+ * `collector.counters`); this module only reads them when Prometheus scrapes, so the parts know
+ * nothing of prom-client.
+ *
+ * Names: `mrv_gateway_*`, `mrv_collector_*`, `mrv_store_*`, `mrv_http_*`, `mrv_sse_*`, plus
+ * prom-client's default `process_*` and `nodejs_*` metrics.
+ */
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import type { TimeSeriesStore } from '../collector/store.ts';
+
+/** A registry with the default process and Node.js metrics. One per process part (or per test). */
+export function createRegistry(): Registry {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+  return registry;
+}
+
+/** What a counter field of a part means: a metric name and help text. `gauge` for levels that go down. */
+interface FieldMetric {
+  name: string;
+  help: string;
+  gauge?: boolean;
+}
+
+/** Known gateway counters (gateway/gateway.ts `GatewayCounters`). */
+const GATEWAY_FIELDS: Record<string, FieldMetric> = {
+  readings: {
+    name: 'mrv_gateway_points_read_total',
+    help: 'Readings (points read from devices) put into batches',
+  },
+  batchesPublished: { name: 'mrv_gateway_batches_published_total', help: 'Batches handed to MQTT' },
+  batchesAcked: {
+    name: 'mrv_gateway_batches_acked_total',
+    help: 'Batches acknowledged by the broker (PUBACK)',
+  },
+  publishErrors: { name: 'mrv_gateway_publish_errors_total', help: 'Publishes that failed' },
+  lastSeq: { name: 'mrv_gateway_last_seq', help: 'Sequence number of the newest batch', gauge: true },
+  inFlight: {
+    name: 'mrv_gateway_batches_buffered',
+    help: 'Batches waiting for the broker acknowledgement (buffered)',
+    gauge: true,
+  },
+};
+
+/** Known collector counters (collector/collector.ts `CollectorCounters`). */
+const COLLECTOR_FIELDS: Record<string, FieldMetric> = {
+  batches: { name: 'mrv_collector_batches_total', help: 'Valid batches received' },
+  readingsStored: { name: 'mrv_collector_readings_stored_total', help: 'Readings written to the store' },
+  invalidPayloads: {
+    name: 'mrv_collector_invalid_payloads_total',
+    help: 'Payloads rejected to the dead-letter topic',
+  },
+  storeWrites: { name: 'mrv_collector_store_writes_total', help: 'Store write calls that succeeded' },
+  storeErrors: { name: 'mrv_collector_store_errors_total', help: 'Store write calls that failed' },
+  metaMessages: { name: 'mrv_collector_meta_messages_total', help: 'Catalogue (meta) messages received' },
+  statusMessages: { name: 'mrv_collector_status_messages_total', help: 'Status messages received' },
+  verificationFailures: {
+    name: 'mrv_collector_verification_failures_total',
+    help: 'Batches whose signature or hash chain did not verify',
+  },
+};
+
+function snake(field: string): string {
+  return field.replace(/([a-z0-9])([A-Z])/g, '$1_$2').toLowerCase();
+}
+
+/**
+ * Exposes every numeric field of `counters` on `registry`, read at scrape time. Known fields get the
+ * names above; a field added later by the part appears as a gauge `${prefix}_${snake_case}`, so a
+ * new counter is never silently missing.
+ * @param prefix `mrv_gateway` or `mrv_collector`
+ */
+export function exposeCounters(
+  registry: Registry,
+  prefix: string,
+  counters: object,
+  known: Record<string, FieldMetric> = {},
+): void {
+  const source = counters as Record<string, unknown>;
+  const seen = new Set<string>();
+  const add = (field: string) => {
+    if (seen.has(field)) return;
+    seen.add(field);
+    const m = known[field] ?? {
+      name: `${prefix}_${snake(field)}`,
+      help: `${prefix} counter ${field}`,
+      gauge: true,
+    };
+    const read = () => {
+      const v = source[field];
+      return typeof v === 'number' && Number.isFinite(v) ? v : 0;
+    };
+    if (m.gauge) {
+      new Gauge({
+        name: m.name,
+        help: m.help,
+        registers: [registry],
+        collect() {
+          this.set(read());
+        },
+      });
+    } else {
+      new Counter({
+        name: m.name,
+        help: m.help,
+        registers: [registry],
+        collect() {
+          this.reset();
+          this.inc(read());
+        },
+      });
+    }
+  };
+  for (const [field, value] of Object.entries(source)) if (typeof value === 'number') add(field);
+}
+
+/** Exposes a gateway's counters (`gateway.counters`). */
+export function exposeGatewayCounters(registry: Registry, counters: object): void {
+  exposeCounters(registry, 'mrv_gateway', counters, GATEWAY_FIELDS);
+}
+
+/** Exposes a collector's counters (`collector.counters`). */
+export function exposeCollectorCounters(registry: Registry, counters: object): void {
+  exposeCounters(registry, 'mrv_collector', counters, COLLECTOR_FIELDS);
+}
+
+/**
+ * Wraps a store so that every call of a method returning a promise (`writeReadings`, `listUnits`,
+ * `series`, ...) is timed into `mrv_store_operation_duration_seconds{operation, outcome}`: write latency for the
+ * collector, query latency for the server. The store is otherwise untouched (`start`/`stop` pass
+ * through untimed).
+ */
+export function instrumentStore<S extends TimeSeriesStore>(store: S, registry: Registry): S {
+  const name = 'mrv_store_operation_duration_seconds';
+  const histogram =
+    (registry.getSingleMetric(name) as Histogram<'operation' | 'outcome'> | undefined) ??
+    new Histogram({
+      name,
+      help: 'Time-series store calls (writes by the collector, queries by the server), seconds',
+      labelNames: ['operation', 'outcome'],
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+      registers: [registry],
+    });
+  return new Proxy(store, {
+    get(target, prop, receiver) {
+      const value = Reflect.get(target, prop, receiver);
+      if (typeof value !== 'function' || typeof prop !== 'string' || prop === 'start' || prop === 'stop') {
+        return typeof value === 'function' ? value.bind(target) : value;
+      }
+      return (...args: unknown[]) => {
+        const started = performance.now();
+        const result = value.apply(target, args);
+        if (!(result instanceof Promise)) return result;
+        const observe = (outcome: string) =>
+          histogram.observe({ operation: prop, outcome }, (performance.now() - started) / 1000);
+        return result.then(
+          (v) => {
+            observe('ok');
+            return v;
+          },
+          (err: unknown) => {
+            observe('error');
+            throw err;
+          },
+        );
+      };
+    },
+  });
+}

@@ -1,0 +1,220 @@
+/**
+ * Routes of the carbon-accounting core (DESIGN.md §9):
+ * - `GET /api/v1/units/:unitId/meters?at=&dueSoonDays=` → `[{id, name, kind, model?, serial?,
+ *   accuracyClass?, range?, location?, points, calibration: {status: valid|due_soon|expired|missing,
+ *   validUntil, certificate, daysLeft}, certificates}]` (status at `at`, default now);
+ * - `GET /api/v1/units/:unitId/findings?from=&to=` → validation findings computed over the window
+ *   (every point a rule watches plus the key-parameter points; default the last 24 h, at most 31 days),
+ *   written to the store (idempotent ids) and merged with the store's other findings of the window;
+ * - `GET /api/v1/units/:unitId/evidence/:month?format=json|csv|html` → the signed monthly evidence
+ *   package (月度存证) of a UTC+8 month `yyyy-mm`.
+ * The auth hook of `auth.ts` already guards `:unitId` routes. Errors: 400 `MRV_E_BAD_REQUEST`,
+ * 404 `MRV_E_NOT_FOUND` (unknown unit), 503 `MRV_E_STORE`.
+ *
+ * Options come from `ServerOptions.domain` (declared here by module augmentation so `app.ts` registers
+ * the routes with one line).
+ */
+import type { FastifyInstance } from 'fastify';
+import type { TimeSeriesStore } from '../collector/store.ts';
+import {
+  calibrationStatus,
+  computeEvidence,
+  DEFAULT_DUE_SOON_DAYS,
+  evidenceCsv,
+  evidenceHtml,
+  SampleRuleRunner,
+} from '../core/domain/index.ts';
+import { MrvError } from '../core/errors.ts';
+import type { Finding } from '../core/schema/finding.ts';
+import type { SiteConfig } from '../core/schema/site.ts';
+import { type Clock, systemClock } from '../core/time.ts';
+import type { ServerOptions } from './app.ts';
+import { fromStore } from './errors.ts';
+import {
+  buildEvidence,
+  type EvidenceKey,
+  loadEvidenceKey,
+  loadFactorPack,
+  loadRulePack,
+  storeSource,
+  unitCatalogue,
+} from './evidence-service.ts';
+import { parseInstant } from './query.ts';
+
+/** Options of the domain routes (`ServerOptions.domain`). */
+export interface DomainOptions {
+  /** Site files whose meters, point signs and poll intervals complete the store's catalogue. */
+  sites?: SiteConfig[];
+  /** Ed25519 evidence signing key file (PKCS#8 PEM), created on first use when missing. Default `.data/evidence-ed25519.pem`. */
+  keyFile?: string;
+  /** Calibration warning window, days. Default 30. */
+  dueSoonDays?: number;
+  /** Version string written into packages (`carbon-mrv x.y.z`). */
+  generator?: string;
+}
+
+declare module './app.ts' {
+  interface ServerOptions {
+    /** The carbon-accounting routes' options (server/domain-routes.ts). */
+    domain?: DomainOptions;
+  }
+}
+
+/** Default evidence key file (relative to the working directory). */
+export const DEFAULT_EVIDENCE_KEY_FILE = '.data/evidence-ed25519.pem';
+/** Widest findings window. */
+export const MAX_FINDINGS_WINDOW_MS = 31 * 86_400_000;
+
+const idParam = { type: 'string', minLength: 1, maxLength: 64 } as const;
+
+/** Registers the meters, findings and evidence routes. */
+export function registerDomainRoutes(app: FastifyInstance, options: ServerOptions): void {
+  const store: TimeSeriesStore = options.store;
+  const clock: Clock = options.clock ?? systemClock;
+  const d = options.domain ?? {};
+  const sites = d.sites ?? [];
+  const dueSoonDefault = d.dueSoonDays ?? DEFAULT_DUE_SOON_DAYS;
+  const generator = d.generator ?? 'carbon-mrv';
+  let key: EvidenceKey | undefined;
+  const signingKey = () => {
+    key ??= loadEvidenceKey(d.keyFile ?? DEFAULT_EVIDENCE_KEY_FILE, true);
+    return key;
+  };
+  const catalogue = async (unitId: string) => {
+    const c = await fromStore('read the catalogue', () => unitCatalogue(store, unitId, sites));
+    if (!c) throw new MrvError('MRV_E_NOT_FOUND', `unknown unit "${unitId}"`, { unitId });
+    return c;
+  };
+
+  app.get<{ Params: { unitId: string }; Querystring: { at?: string; dueSoonDays?: number } }>(
+    '/api/v1/units/:unitId/meters',
+    {
+      schema: {
+        summary: "A unit's meters with their calibration status (valid, due_soon, expired, missing)",
+        tags: ['domain'],
+        params: { type: 'object', required: ['unitId'], properties: { unitId: idParam } },
+        querystring: {
+          type: 'object',
+          properties: {
+            at: { type: 'string', maxLength: 64, description: 'instant of the status; default now' },
+            dueSoonDays: { type: 'integer', minimum: 0, maximum: 3650, description: 'warning window, days (default 30)' },
+          },
+        },
+      },
+    },
+    async (request) => {
+      const at = request.query.at !== undefined ? parseInstant(request.query.at, 'at') : clock.now();
+      const c = await catalogue(request.params.unitId);
+      return c.meters.map(({ calibrations, ...m }) => ({
+        ...m,
+        points: c.points.filter((p) => p.meter === m.id).map((p) => p.id),
+        calibration: calibrationStatus({ ...m, calibrations }, at, request.query.dueSoonDays ?? dueSoonDefault),
+        certificates: calibrations,
+      }));
+    },
+  );
+
+  app.get<{ Params: { unitId: string }; Querystring: { from?: string; to?: string } }>(
+    '/api/v1/units/:unitId/findings',
+    {
+      schema: {
+        summary: 'Validation findings (理论极值, 阈值, 标准值, 逻辑校验) over a window, with stored findings',
+        tags: ['domain'],
+        params: { type: 'object', required: ['unitId'], properties: { unitId: idParam } },
+        querystring: {
+          type: 'object',
+          properties: {
+            from: { type: 'string', maxLength: 64, description: 'inclusive start; default to − 24 h' },
+            to: { type: 'string', maxLength: 64, description: 'exclusive end; default now' },
+          },
+        },
+      },
+    },
+    async (request) => {
+      const to = request.query.to !== undefined ? parseInstant(request.query.to, 'to') : clock.now();
+      const from = request.query.from !== undefined ? parseInstant(request.query.from, 'from') : to - 86_400_000;
+      if (from >= to) throw new MrvError('MRV_E_BAD_REQUEST', 'from must be before to (to is exclusive)', { from, to });
+      if (to - from > MAX_FINDINGS_WINDOW_MS)
+        throw new MrvError('MRV_E_BAD_REQUEST', 'from..to spans more than 31 days; query a shorter window', { from, to });
+      const { unitId } = request.params;
+      const c = await catalogue(unitId);
+      const rulePack = loadRulePack(c.unit.industry);
+      const watched = new SampleRuleRunner(rulePack, c.points, { unitId, from, to, at: 0 }).watchedPoints();
+      const body = await fromStore('read readings', () =>
+        computeEvidence({
+          catalogue: c,
+          month: 'window',
+          window: { from, to },
+          source: storeSource(store, unitId),
+          factorPack: loadFactorPack(),
+          rulePack,
+          generatedAt: clock.now(),
+          generator,
+          extraPoints: watched,
+        }),
+      );
+      const computed = body.findings;
+      try {
+        if (computed.length > 0) await store.writeFindings(computed);
+      } catch (err) {
+        request.log.warn({ err }, 'could not store validation findings');
+      }
+      let stored: Finding[] = [];
+      try {
+        stored = await store.listFindings(unitId, from, to);
+      } catch (err) {
+        request.log.warn({ err }, 'could not list stored findings');
+      }
+      const byId = new Map<string, Finding>();
+      for (const f of [...stored, ...computed]) byId.set(f.id, f);
+      return [...byId.values()].sort((a, b) => (a.ts < b.ts ? -1 : a.ts > b.ts ? 1 : a.id < b.id ? -1 : 1));
+    },
+  );
+
+  app.get<{ Params: { unitId: string; month: string }; Querystring: { format?: 'json' | 'csv' | 'html' } }>(
+    '/api/v1/units/:unitId/evidence/:month',
+    {
+      schema: {
+        summary: 'Signed monthly evidence package (月度存证) of a UTC+8 month; JSON, CSV or printable HTML',
+        tags: ['domain'],
+        params: {
+          type: 'object',
+          required: ['unitId', 'month'],
+          properties: { unitId: idParam, month: { type: 'string', pattern: '^\\d{4}-(0[1-9]|1[0-2])$' } },
+        },
+        querystring: { type: 'object', properties: { format: { type: 'string', enum: ['json', 'csv', 'html'] } } },
+      },
+    },
+    async (request, reply) => {
+      const { unitId, month } = request.params;
+      await catalogue(unitId);
+      const pkg = await buildEvidence({
+        store,
+        unitId,
+        month,
+        now: clock.now(),
+        generator,
+        key: signingKey(),
+        sites,
+      });
+      const name = `evidence-${unitId}-${month}`;
+      switch (request.query.format ?? 'json') {
+        case 'csv':
+          return reply
+            .type('text/csv; charset=utf-8')
+            .header('content-disposition', `attachment; filename="${name}.csv"`)
+            .send(`\uFEFF${evidenceCsv(pkg)}`);
+        case 'html':
+          return reply
+            .type('text/html; charset=utf-8')
+            .header('content-security-policy', "default-src 'none'; style-src 'unsafe-inline'")
+            .send(evidenceHtml(pkg));
+        default:
+          return reply
+            .type('application/json; charset=utf-8')
+            .header('content-disposition', `inline; filename="${name}.json"`)
+            .send(JSON.stringify(pkg));
+      }
+    },
+  );
+}

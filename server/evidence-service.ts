@@ -1,0 +1,343 @@
+/**
+ * I/O around the carbon-accounting core (core/domain): loads the YAML rule and factor packs, builds a
+ * unit's catalogue (from site files and/or the store), reads readings from the store in day chunks
+ * while hashing them, and signs and verifies evidence packages with Ed25519 (node:crypto).
+ * Used by the server's domain routes and by `mrv evidence` / `mrv verify` (cli/evidence.ts).
+ */
+import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject, sign, verify } from 'node:crypto';
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parse } from 'yaml';
+import type { TimeSeriesStore } from '../collector/store.ts';
+import {
+  type CataloguePoint,
+  computeEvidence,
+  type EvidenceBody,
+  type EvidenceConfig,
+  type EvidencePackage,
+  type FactorPack,
+  type ReadingSource,
+  type RulePack,
+  type Sample,
+  type UnitCatalogue,
+  parseFactorPack,
+  parseRulePack,
+} from '../core/domain/index.ts';
+import { MrvError } from '../core/errors.ts';
+import { canonicalJson } from '../core/schema/canonical.ts';
+import type { SiteConfig } from '../core/schema/site.ts';
+import type { Industry, MeterMeta, PointMeta, UnitMeta } from '../core/schema/wire.ts';
+
+const DOMAIN_DIR = fileURLToPath(new URL('../core/domain/', import.meta.url));
+
+/** Default factor pack file. */
+export const DEFAULT_FACTOR_PACK = resolve(DOMAIN_DIR, 'factors/cn-ets-defaults.yaml');
+/** Rule pack file of an industry. */
+export function defaultRulePackFile(industry: Industry): string {
+  return resolve(DOMAIN_DIR, `rules/${industry}.yaml`);
+}
+
+function readYaml(file: string): unknown {
+  try {
+    return parse(readFileSync(file, 'utf8'));
+  } catch (err) {
+    throw new MrvError('MRV_E_CONFIG', `cannot read ${file}: ${(err as Error).message}`, { file }, { cause: err });
+  }
+}
+
+/** Loads and validates a factor pack YAML file. @throws MrvError `MRV_E_CONFIG` */
+export function loadFactorPack(file = DEFAULT_FACTOR_PACK): FactorPack {
+  try {
+    return parseFactorPack(readYaml(file), file);
+  } catch (err) {
+    if (err instanceof MrvError) throw err;
+    throw new MrvError('MRV_E_CONFIG', (err as Error).message, { file });
+  }
+}
+
+/** Loads and validates a rule pack YAML file (default: the industry's pack). @throws MrvError `MRV_E_CONFIG` */
+export function loadRulePack(industry: Industry, file = defaultRulePackFile(industry)): RulePack {
+  try {
+    return parseRulePack(readYaml(file), file);
+  } catch (err) {
+    if (err instanceof MrvError) throw err;
+    throw new MrvError('MRV_E_CONFIG', (err as Error).message, { file });
+  }
+}
+
+const POINT_KEYS = ['id', 'meter', 'unit', 'description', 'parameter', 'aggregation', 'sign', 'ticketPoint'] as const;
+const UINT_BITS: Record<string, number> = { uint16: 16, uint32: 32, uint64: 64 };
+
+/**
+ * A unit's catalogue from its site file(s): every point with its gateway, poll interval (device
+ * `pollIntervalMs`, default 1000) and, for unsigned integer registers, the counter modulus
+ * 2^bits × scale (the roll-over of a totalizer). Sites of other units are ignored.
+ */
+export function catalogueFromSites(unitId: string, sites: readonly SiteConfig[]): UnitCatalogue | undefined {
+  const mine = sites.filter((s) => s.unit.id === unitId);
+  const first = mine[0];
+  if (!first) return undefined;
+  const points: CataloguePoint[] = [];
+  const meters = new Map<string, MeterMeta>();
+  for (const site of mine) {
+    for (const m of site.meters) if (!meters.has(m.id)) meters.set(m.id, m);
+    for (const d of site.devices) {
+      const dev = d as Record<string, unknown>;
+      const interval = typeof dev.pollIntervalMs === 'number' ? dev.pollIntervalMs : 1000;
+      for (const raw of d.points as Record<string, unknown>[]) {
+        const p: Record<string, unknown> = { device: d.id };
+        for (const k of POINT_KEYS) if (raw[k] !== undefined) p[k] = raw[k];
+        const bits = UINT_BITS[String(raw.type)];
+        const scale = raw.scale === undefined ? '1' : String(raw.scale);
+        const rolloverAt = bits !== undefined ? (BigInt(2) ** BigInt(bits)).toString() : undefined;
+        points.push({
+          ...(p as unknown as PointMeta),
+          gatewayId: site.gateway.id,
+          expectedIntervalMs: interval,
+          ...(rolloverAt && p.aggregation === 'totalizer' ? { rolloverAt: mulDecimal(rolloverAt, scale) } : {}),
+        });
+      }
+    }
+  }
+  return { unit: first.unit as UnitMeta, points, meters: [...meters.values()] };
+}
+
+/** Exact product of an integer string and a decimal string (no floats). */
+function mulDecimal(int: string, decimal: string): string {
+  const [i, f = ''] = decimal.replace(/^-/, '').split('.');
+  const digits = BigInt(`${i}${f}`) * BigInt(int);
+  const s = digits.toString().padStart(f.length + 1, '0');
+  const out = f.length ? `${s.slice(0, -f.length)}.${s.slice(-f.length)}`.replace(/\.?0+$/, '') : s;
+  return decimal.startsWith('-') ? `-${out}` : out;
+}
+
+/**
+ * A unit's catalogue from the store alone: points from the gateways' catalogues (`listPoints`), no
+ * meters (the store interface does not expose the meter ledger yet), poll interval 1 s, gateway unknown.
+ */
+export async function catalogueFromStore(store: TimeSeriesStore, unitId: string): Promise<UnitCatalogue | undefined> {
+  const [points, units] = await Promise.all([store.listPoints(unitId), store.listUnits()]);
+  const unit = units.find((u) => u.id === unitId);
+  if (points === undefined || unit === undefined) return undefined;
+  return {
+    unit: { id: unit.id, name: unit.name, industry: unit.industry, province: unit.province },
+    points: points.map(({ last: _last, ...p }) => ({ ...p, gatewayId: 'unknown', expectedIntervalMs: 1000 })),
+    meters: [],
+  };
+}
+
+/** Where the server finds a unit's catalogue: site files first (they carry meters, signs and poll intervals), else the store. */
+export async function unitCatalogue(
+  store: TimeSeriesStore,
+  unitId: string,
+  sites: readonly SiteConfig[] = [],
+): Promise<UnitCatalogue | undefined> {
+  return catalogueFromSites(unitId, sites) ?? (await catalogueFromStore(store, unitId));
+}
+
+/** Page size of raw series reads. */
+const PAGE = 100_000;
+
+/** A {@link ReadingSource} over the store's raw series, paging past the store's per-query limit. */
+export function storeSource(store: TimeSeriesStore, unitId: string): ReadingSource {
+  return {
+    async read(pointId, from, to) {
+      const out: Sample[] = [];
+      let start = from;
+      for (;;) {
+        const page = await store.series({ unitId, pointId, from: start, to, limit: PAGE });
+        for (const r of page) {
+          const s: Sample = { ts: Date.parse(r.ts), value: r.value, quality: r.quality ?? 'good' };
+          const reason = (r as { reason?: string }).reason;
+          if (reason !== undefined) s.reason = reason;
+          out.push(s);
+        }
+        if (page.length < PAGE) return out;
+        start = (out[out.length - 1]?.ts ?? to) + 1;
+      }
+    },
+  };
+}
+
+/** The canonical line of one reading in the readings digest and in exported readings files. */
+export function readingLine(point: string, s: Sample): string {
+  return canonicalJson({ point, ts: new Date(s.ts).toISOString(), value: s.value, quality: s.quality, reason: s.reason });
+}
+
+/**
+ * Wraps a source so that every reading it yields is hashed (SHA-256 over {@link readingLine} + "\n",
+ * in the order read) and optionally handed to `sink` (to export the readings for `mrv verify`).
+ */
+export function digestingSource(inner: ReadingSource, sink?: (line: string) => void) {
+  const hash = createHash('sha256');
+  let count = 0;
+  let min = Number.POSITIVE_INFINITY;
+  let max = Number.NEGATIVE_INFINITY;
+  const source: ReadingSource = {
+    async read(pointId, from, to) {
+      min = Math.min(min, from);
+      max = Math.max(max, to);
+      const samples = await inner.read(pointId, from, to);
+      for (const s of samples) {
+        const line = readingLine(pointId, s);
+        hash.update(`${line}\n`);
+        sink?.(line);
+        count++;
+      }
+      return samples;
+    },
+  };
+  return {
+    source,
+    finish: () => ({
+      kind: 'sha256-canonical-readings' as const,
+      digest: hash.digest('hex'),
+      readings: count,
+      window: { from: new Date(min).toISOString(), to: new Date(max).toISOString() },
+      batchDigest: null,
+      note: 'SHA-256 over the canonical list of readings used (one sorted-key JSON line each, in the order read: the lookback chunk, then each UTC+8 day, points by id). The raw signed-batch archive exists (store.listBatches), but readings are not yet served with their batch seq, so the digest of the exact batches is not computed: batchDigest is null.',
+    }),
+  };
+}
+
+/** A source over exported reading lines (a `mrv evidence --readings-out` file). */
+export function linesSource(lines: readonly string[]): ReadingSource {
+  const byPoint = new Map<string, Sample[]>();
+  for (const line of lines) {
+    if (line.trim() === '') continue;
+    const r = JSON.parse(line) as { point: string; ts: string; value: string | null; quality: Sample['quality']; reason?: string };
+    const s: Sample = { ts: Date.parse(r.ts), value: r.value, quality: r.quality };
+    if (r.reason !== undefined) s.reason = r.reason;
+    byPoint.set(r.point, [...(byPoint.get(r.point) ?? []), s]);
+  }
+  for (const list of byPoint.values()) list.sort((a, b) => a.ts - b.ts);
+  return {
+    async read(pointId, from, to) {
+      return (byPoint.get(pointId) ?? []).filter((s) => s.ts >= from && s.ts < to);
+    },
+  };
+}
+
+/** The server's evidence signing key. */
+export interface EvidenceKey {
+  privateKey: KeyObject;
+  publicKey: KeyObject;
+  /** Base64 DER (SPKI) of the public key. */
+  publicKeyDer: string;
+  /** First 16 hex digits of SHA-256 of the SPKI DER. */
+  keyId: string;
+}
+
+function keyOf(privateKey: KeyObject): EvidenceKey {
+  const publicKey = createPublicKey(privateKey);
+  const der = publicKey.export({ type: 'spki', format: 'der' });
+  return { privateKey, publicKey, publicKeyDer: der.toString('base64'), keyId: createHash('sha256').update(der).digest('hex').slice(0, 16) };
+}
+
+/**
+ * Loads the Ed25519 private key (PKCS#8 PEM) from `file`, creating it (mode 0600, folder created) when
+ * missing and `create` is true (the demo's first start).
+ * @throws MrvError `MRV_E_CONFIG` when the file is missing and `create` is false, or is not an Ed25519 key
+ */
+export function loadEvidenceKey(file: string, create = true): EvidenceKey {
+  if (!existsSync(file)) {
+    if (!create) throw new MrvError('MRV_E_CONFIG', `evidence signing key ${file} does not exist`, { file });
+    mkdirSync(dirname(resolve(file)), { recursive: true });
+    const { privateKey } = generateKeyPairSync('ed25519');
+    writeFileSync(file, privateKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600 });
+    chmodSync(file, 0o600);
+  }
+  try {
+    const key = createPrivateKey(readFileSync(file));
+    if (key.asymmetricKeyType !== 'ed25519') throw new Error(`not an Ed25519 key (${key.asymmetricKeyType})`);
+    return keyOf(key);
+  } catch (err) {
+    throw new MrvError('MRV_E_CONFIG', `evidence signing key ${file}: ${(err as Error).message}`, { file }, { cause: err });
+  }
+}
+
+/** The bytes a package signature covers: canonical JSON of the package without `signature`. */
+export function signedBytes(pkg: EvidenceBody | EvidencePackage): Buffer {
+  const { signature: _s, ...body } = pkg as EvidencePackage;
+  return Buffer.from(canonicalJson(body), 'utf8');
+}
+
+/** Signs a body with the key. */
+export function signEvidence(body: EvidenceBody, key: EvidenceKey): EvidencePackage {
+  const value = sign(null, signedBytes(body), key.privateKey).toString('base64');
+  return { ...body, signature: { alg: 'Ed25519', keyId: key.keyId, publicKey: key.publicKeyDer, value } };
+}
+
+/**
+ * Checks a package's signature against the public key it carries, or against `trusted` (base64 SPKI
+ * DER or a PEM public key) when given.
+ * @returns `{ok, keyId, reason?}`
+ */
+export function verifyEvidenceSignature(pkg: EvidencePackage, trusted?: string): { ok: boolean; keyId: string; reason?: string } {
+  const sig = pkg.signature;
+  if (!sig || sig.alg !== 'Ed25519') return { ok: false, keyId: '', reason: 'no Ed25519 signature' };
+  try {
+    const pub = trusted?.includes('BEGIN')
+      ? createPublicKey(trusted)
+      : createPublicKey({ key: Buffer.from(trusted ?? sig.publicKey, 'base64'), format: 'der', type: 'spki' });
+    const keyId = createHash('sha256').update(pub.export({ type: 'spki', format: 'der' })).digest('hex').slice(0, 16);
+    if (trusted && keyId !== sig.keyId) return { ok: false, keyId, reason: `signed by key ${sig.keyId}, not the trusted key ${keyId}` };
+    const ok = verify(null, signedBytes(pkg), pub, Buffer.from(sig.value, 'base64'));
+    return ok ? { ok, keyId } : { ok, keyId, reason: 'signature does not match the content' };
+  } catch (err) {
+    return { ok: false, keyId: sig.keyId, reason: (err as Error).message };
+  }
+}
+
+/** Options of {@link buildEvidence}. */
+export interface BuildEvidenceOptions {
+  store: TimeSeriesStore;
+  unitId: string;
+  month: string;
+  /** ms epoch of generation (the caller's clock). */
+  now: number;
+  generator: string;
+  key: EvidenceKey;
+  sites?: readonly SiteConfig[];
+  factorPack?: FactorPack;
+  rulePack?: RulePack;
+  config?: Partial<EvidenceConfig>;
+  /** Receives each canonical reading line (for `--readings-out`). */
+  sink?: (line: string) => void;
+}
+
+/**
+ * Builds and signs the monthly evidence of a unit from the store.
+ * @throws MrvError `MRV_E_NOT_FOUND` for an unknown unit, `MRV_E_BAD_REQUEST` for a bad month,
+ *   `MRV_E_CONFIG` for bad packs, `MRV_E_STORE` when the store fails
+ */
+export async function buildEvidence(o: BuildEvidenceOptions): Promise<EvidencePackage> {
+  if (!/^\d{4}-(0[1-9]|1[0-2])$/.test(o.month))
+    throw new MrvError('MRV_E_BAD_REQUEST', `month: expected yyyy-mm, got "${o.month}"`, { month: o.month });
+  const catalogue = await unitCatalogue(o.store, o.unitId, o.sites);
+  if (!catalogue) throw new MrvError('MRV_E_NOT_FOUND', `unknown unit "${o.unitId}"`, { unitId: o.unitId });
+  const factorPack = o.factorPack ?? loadFactorPack();
+  const rulePack = o.rulePack ?? loadRulePack(catalogue.unit.industry);
+  const { source, finish } = digestingSource(storeSource(o.store, o.unitId), o.sink);
+  const { monthPeriod } = await import('../core/domain/period.ts');
+  const p = monthPeriod(o.month);
+  let stored: Awaited<ReturnType<TimeSeriesStore['listFindings']>> = [];
+  try {
+    stored = await o.store.listFindings(o.unitId, p.from, p.to);
+  } catch {
+    stored = [];
+  }
+  const body = await computeEvidence({
+    catalogue,
+    month: o.month,
+    source,
+    factorPack,
+    rulePack,
+    generatedAt: o.now,
+    generator: o.generator,
+    ...(o.config ? { config: o.config } : {}),
+    storedFindings: stored.filter((f) => f.source !== 'validation'),
+  });
+  return signEvidence({ ...body, rawData: finish() }, o.key);
+}

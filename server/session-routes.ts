@@ -1,0 +1,147 @@
+/**
+ * Login for the dashboard and the admin's configuration views.
+ *
+ * - `POST /api/v1/session` `{token}` → `200 {tokenId, name, role, scope}` and the HttpOnly
+ *   `mrv_session` cookie; a wrong token → 401 `MRV_E_UNAUTHORIZED`, too many → 429 `MRV_E_RATE_LIMITED`.
+ * - `GET /api/v1/session` → who the request's token is (`authEnabled: false` when the server runs open).
+ * - `DELETE /api/v1/session` → clears the cookie (204).
+ * - `GET /api/v1/admin/tokens` (admin) → the token file's records without hashes.
+ * - `GET /api/v1/admin/config` (admin) → how this server runs (version, store, token file, SSE clients).
+ */
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { type Auth, SESSION_COOKIE, SESSION_MAX_AGE_S } from './auth.ts';
+import type { Principal, TokenFile } from './tokens.ts';
+
+/** What {@link registerSessionRoutes} needs. */
+export interface SessionRoutesOptions {
+  auth: Auth;
+  tokens: TokenFile | undefined;
+  /** Fields shown by `/api/v1/admin/config` (no secrets). */
+  config: () => Record<string, unknown>;
+}
+
+const scopeSchema = {
+  type: 'object',
+  required: ['provinces', 'units'],
+  properties: {
+    provinces: { type: 'array', items: { type: 'string' } },
+    units: { type: 'array', items: { type: 'string' } },
+  },
+} as const;
+
+const principalSchema = {
+  type: 'object',
+  required: ['tokenId', 'name', 'role', 'scope', 'authEnabled'],
+  properties: {
+    tokenId: { type: 'string' },
+    name: { type: 'string' },
+    role: { type: 'string', enum: ['admin', 'regulator', 'enterprise'] },
+    scope: scopeSchema,
+    authEnabled: { type: 'boolean' },
+  },
+} as const;
+
+function cookie(request: FastifyRequest, value: string, maxAgeS: number): string {
+  const secure = request.protocol === 'https' ? '; Secure' : '';
+  return `${SESSION_COOKIE}=${encodeURIComponent(value)}; Path=/; HttpOnly; SameSite=Strict; Max-Age=${maxAgeS}${secure}`;
+}
+
+/** Registers the session and admin routes (see the file comment). */
+export function registerSessionRoutes(app: FastifyInstance, opts: SessionRoutesOptions): void {
+  const { auth } = opts;
+  const who = (p: Principal) => ({ ...p, authEnabled: auth.enabled });
+
+  app.post<{ Body: { token: string } }>(
+    '/api/v1/session',
+    {
+      config: { auth: 'public' },
+      schema: {
+        summary: 'Log in with a token: sets the HttpOnly session cookie used by the dashboard and SSE',
+        tags: ['auth'],
+        body: {
+          type: 'object',
+          required: ['token'],
+          properties: { token: { type: 'string', minLength: 1, maxLength: 200 } },
+        },
+        response: { 200: principalSchema },
+      },
+    },
+    async (request, reply) => {
+      const principal = auth.login(request, reply, request.body.token.trim());
+      if (auth.enabled)
+        reply.header('set-cookie', cookie(request, request.body.token.trim(), SESSION_MAX_AGE_S));
+      request.log.info({ tokenId: principal.tokenId, role: principal.role }, 'auth: login');
+      return who(principal);
+    },
+  );
+
+  app.get(
+    '/api/v1/session',
+    {
+      schema: {
+        summary: 'Who the presented token is: role and scope',
+        tags: ['auth'],
+        response: { 200: principalSchema },
+      },
+    },
+    async (request) => who(request.principal!),
+  );
+
+  app.delete(
+    '/api/v1/session',
+    {
+      config: { auth: 'public' },
+      schema: {
+        summary: 'Log out: clears the session cookie',
+        tags: ['auth'],
+        response: { 204: { type: 'null' } },
+      },
+    },
+    async (request: FastifyRequest, reply: FastifyReply) => {
+      reply.header('set-cookie', cookie(request, '', 0));
+      return reply.code(204).send();
+    },
+  );
+
+  app.get(
+    '/api/v1/admin/tokens',
+    {
+      config: { roles: ['admin'] },
+      schema: {
+        summary: 'Tokens in the token file (ids, names, roles, scopes; never the tokens or their hashes)',
+        tags: ['admin'],
+        response: {
+          200: {
+            type: 'array',
+            items: {
+              type: 'object',
+              required: ['id', 'name', 'role', 'scope', 'createdAt'],
+              properties: {
+                id: { type: 'string' },
+                name: { type: 'string' },
+                role: { type: 'string' },
+                scope: scopeSchema,
+                createdAt: { type: 'string' },
+                revokedAt: { type: 'string' },
+              },
+            },
+          },
+        },
+      },
+    },
+    async () => (opts.tokens?.list() ?? []).map(({ sha256: _hash, ...rest }) => rest),
+  );
+
+  app.get(
+    '/api/v1/admin/config',
+    {
+      config: { roles: ['admin'] },
+      schema: {
+        summary: 'How this server runs: version, store, token file, open streams',
+        tags: ['admin'],
+        response: { 200: { type: 'object', additionalProperties: true } },
+      },
+    },
+    async () => ({ authEnabled: auth.enabled, tokenFile: opts.tokens?.path ?? null, ...opts.config() }),
+  );
+}

@@ -1,0 +1,181 @@
+// Overview of the units in the token's scope: online state, last data, and per unit the month's
+// completeness, meters overdue or due soon, findings this month and the countdown to last month's
+// evidence deadline. The last four come from the domain routes; each cell says "not available yet"
+// on its own when its route is missing, so the table is useful from the first day.
+import { currentLang, formatTime, t } from '../i18n.js';
+import {
+  api,
+  apiOptional,
+  badge,
+  cstMonth,
+  daysUntil,
+  defaultDeadline,
+  el,
+  errorNotice,
+  monthStart,
+  notice,
+  previousMonth,
+  timeEl,
+  unitPath,
+} from '../lib.js';
+import { calibrationCounts, completenessRatio, findingsOf, label } from './common.js';
+
+const REFRESH_MS = 30_000;
+const SEVERITY_RANK = { info: 0, warning: 1, error: 2, critical: 3 };
+
+function unavailable() {
+  return el('span', {
+    class: 'na',
+    'data-state': 'unavailable',
+    title: t('notAvailableLong'),
+    text: t('notAvailable'),
+  });
+}
+
+async function completenessCell(unit, month) {
+  const r = await apiOptional(unitPath(unit.id, `/completeness?month=${month}`));
+  if (r.unavailable) return unavailable();
+  const ratio = completenessRatio(r.data);
+  if (ratio === null) return unavailable();
+  const pct = (ratio * 100).toFixed(1);
+  const kind = ratio >= 0.99 ? 'good' : ratio >= 0.9 ? 'uncertain' : 'bad';
+  return el('span', { class: `pct q-${kind}`, 'data-value': pct, text: `${pct} %` });
+}
+
+async function calibrationCell(unit) {
+  const r = await apiOptional(unitPath(unit.id, '/meters'));
+  if (r.unavailable) return unavailable();
+  const meters = Array.isArray(r.data) ? r.data : (r.data?.meters ?? []);
+  const c = calibrationCounts(meters);
+  const link = (child) => el('a', { href: `#/units/${encodeURIComponent(unit.id)}/meters` }, child);
+  if (c.expired + c.due_soon + c.missing === 0) return link(badge('cal-valid', t('allValid')));
+  const parts = el('span', { class: 'badges' });
+  if (c.expired) parts.append(badge('cal-expired', `${t('overdue')} ${c.expired}`));
+  if (c.missing) parts.append(badge('cal-missing', `${t('missing')} ${c.missing}`));
+  if (c.due_soon) parts.append(badge('cal-due_soon', `${t('dueSoon')} ${c.due_soon}`));
+  return link(parts);
+}
+
+async function findingsCell(unit, month) {
+  const from = new Date(monthStart(month)).toISOString();
+  const r = await apiOptional(unitPath(unit.id, `/findings?from=${encodeURIComponent(from)}`));
+  if (r.unavailable) return unavailable();
+  const list = findingsOf(r.data).filter((f) => !f.closedAt && f.status !== 'closed');
+  let worst = null;
+  for (const f of list)
+    if (worst === null || (SEVERITY_RANK[f.severity] ?? 0) > (SEVERITY_RANK[worst] ?? 0)) worst = f.severity;
+  const text = t('countN', { n: list.length });
+  return el(
+    'a',
+    { href: `#/units/${encodeURIComponent(unit.id)}/findings`, 'data-count': String(list.length) },
+    list.length === 0 ? badge('good', text) : badge(`sev-${worst}`, text),
+  );
+}
+
+async function deadlineCell(unit, now) {
+  const month = previousMonth(cstMonth(now));
+  const r = await apiOptional(unitPath(unit.id, `/evidence/${month}`));
+  const deadline = r.data?.deadline ? Date.parse(r.data.deadline) : defaultDeadline(month);
+  const days = daysUntil(deadline, now);
+  const kind = days < 0 ? 'bad' : days <= 10 ? 'uncertain' : 'good';
+  return el(
+    'a',
+    { href: `#/units/${encodeURIComponent(unit.id)}/evidence/${month}`, title: formatTime(deadline) },
+    badge(
+      `q-${kind}`,
+      `${month} · ${days < 0 ? t('deadlinePassed', { n: -days }) : t('deadlineIn', { n: days })}`,
+    ),
+  );
+}
+
+function fill(td, promise) {
+  td.append(el('span', { class: 'loading', text: '…' }));
+  promise.then(
+    (node) => td.replaceChildren(node),
+    (err) => td.replaceChildren(el('span', { class: 'na', title: err.message, text: t('loadFailed') })),
+  );
+}
+
+function row(unit, now) {
+  const month = cstMonth(now);
+  const cells = {
+    completeness: el('td', { 'data-field': 'completeness' }),
+    calibration: el('td', { 'data-field': 'calibration' }),
+    findings: el('td', { 'data-field': 'findings' }),
+    deadline: el('td', { 'data-field': 'deadline' }),
+  };
+  fill(cells.completeness, completenessCell(unit, month));
+  fill(cells.calibration, calibrationCell(unit));
+  fill(cells.findings, findingsCell(unit, month));
+  fill(cells.deadline, deadlineCell(unit, now));
+  return el(
+    'tr',
+    { 'data-unit-id': unit.id },
+    el(
+      'th',
+      { scope: 'row' },
+      el('a', { href: `#/units/${encodeURIComponent(unit.id)}`, class: 'unit-link', text: unit.name }),
+      el('div', { class: 'sub', text: unit.id }),
+    ),
+    el('td', { text: unit.province }),
+    el('td', { text: label(unit.industry) }),
+    el(
+      'td',
+      { 'data-field': 'state' },
+      badge(unit.online ? 'online' : 'offline', unit.online ? t('online') : t('offline')),
+    ),
+    el('td', { 'data-field': 'lastData' }, timeEl(unit.lastDataAt)),
+    cells.completeness,
+    cells.calibration,
+    cells.findings,
+    cells.deadline,
+  );
+}
+
+/** Renders the overview and refreshes it every 30 s. */
+export async function render(view) {
+  const section = el('section', { class: 'panel', 'aria-labelledby': 'overview-heading' });
+  view.append(section);
+  const draw = async () => {
+    let units;
+    try {
+      units = await api('/api/v1/units');
+    } catch (err) {
+      section.replaceChildren(errorNotice(err));
+      return;
+    }
+    const now = Date.now();
+    const body = el('tbody');
+    for (const u of units) body.append(row(u, now));
+    const heads = [
+      'colUnit',
+      'colProvince',
+      'colIndustry',
+      'colState',
+      'colLastData',
+      'colCompleteness',
+      'colCalibration',
+      'colFindings',
+      'colDeadline',
+    ];
+    section.replaceChildren(
+      el('h2', { id: 'overview-heading', text: t('overviewHeading') }),
+      units.length === 0
+        ? notice('empty', t('noUnits'))
+        : el(
+            'div',
+            { class: 'table-wrap' },
+            el(
+              'table',
+              { id: 'units-table', 'data-lang': currentLang() },
+              el('caption', { text: t('overviewCaption') }),
+              el('thead', {}, el('tr', {}, ...heads.map((h) => el('th', { scope: 'col', text: t(h) })))),
+              body,
+            ),
+          ),
+    );
+  };
+  await draw();
+  const timer = setInterval(draw, REFRESH_MS);
+  return () => clearInterval(timer);
+}
