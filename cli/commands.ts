@@ -27,6 +27,7 @@ import { TokenFile } from '../server/tokens.ts';
 import { ALUMINIUM_DEMO_PORTS } from '../simulators/aluminium/register-map.ts';
 import { startAluminiumSimulator } from '../simulators/aluminium/server.ts';
 import { startEmbeddedBroker } from './embedded-broker.ts';
+import { collectorFlags, collectorOptions, demoIntegrity } from './integrity-options.ts';
 import { createLogger } from './log.ts';
 import { version } from './main.ts';
 
@@ -130,6 +131,8 @@ export async function demo(args: string[]): Promise<number> {
   const store = new SqliteStore({ path: resolve(dataDir, 'mrv.sqlite'), log });
   await store.start();
   const live = new LiveHub();
+  // Signed batches, a store-and-forward folder and the key registry, all under the data dir (issue 4).
+  const integrity = demoIntegrity(dataDir, site.site.unit.id, site.site.gateway.id);
   // One registry for the whole demo: the server's /metrics shows gateway, collector and store too.
   const registry = createRegistry();
   const collector = new Collector({
@@ -139,6 +142,7 @@ export async function demo(args: string[]): Promise<number> {
     log,
     clock,
     clientId: 'mrv-demo-collector',
+    keys: integrity.keys,
   });
   await collector.start();
   exposeCollectorCounters(registry, collector.counters);
@@ -159,10 +163,24 @@ export async function demo(args: string[]): Promise<number> {
     tokens,
     registry,
     configView: { mode: 'demo', store: 'sqlite', dataDir, speed: v.speed },
+    // The site file completes the store's catalogue with the meter ledger (meters page, evidence).
+    domain: {
+      sites: [site.site],
+      keyFile: resolve(dataDir, 'evidence-ed25519.pem'),
+      generator: `carbon-mrv ${version()}`,
+    },
   });
   const port = intFlag('port', v.port, 8080);
   await app.listen({ host: v.host, port });
-  const gateway = new Gateway({ site, log, clock, mqttUrl: broker.url, version: version() });
+  const gateway = new Gateway({
+    site,
+    log,
+    clock,
+    mqttUrl: broker.url,
+    version: version(),
+    bufferDir: integrity.bufferDir,
+    signingKeyFile: integrity.signingKeyFile,
+  });
   exposeGatewayCounters(registry, gateway.counters);
   await gateway.start();
 
@@ -225,13 +243,19 @@ export async function gateway(args: string[]): Promise<number> {
 export async function collector(args: string[]): Promise<number> {
   const { values: v } = parseArgs({
     args,
-    options: { mqtt: { type: 'string', default: 'mqtt://127.0.0.1:1883' }, ...storeFlags, ...metricsFlags },
+    options: {
+      mqtt: { type: 'string', default: 'mqtt://127.0.0.1:1883' },
+      ...storeFlags,
+      ...metricsFlags,
+      ...collectorFlags,
+    },
   });
   const log = createLogger('mrv-collector');
+  const extra = collectorOptions(v);
   const store = makeStore(v, log);
   await store.start();
   const registry = createRegistry();
-  const c = new Collector({ url: v.mqtt, store: instrumentStore(store, registry), log });
+  const c = new Collector({ url: v.mqtt, store: instrumentStore(store, registry), log, ...extra });
   exposeCollectorCounters(registry, c.counters);
   await c.start();
   let ops: Awaited<ReturnType<typeof startMetricsServer>> | undefined;
@@ -269,7 +293,14 @@ export async function server(args: string[]): Promise<number> {
   const live = new LiveHub();
   const registry = createRegistry();
   const c = v.mqtt
-    ? new Collector({ url: v.mqtt, store: instrumentStore(store, registry), live, log })
+    ? new Collector({
+        url: v.mqtt,
+        store: instrumentStore(store, registry),
+        live,
+        log,
+        // Its own persistent session: `mrv collector` on the same broker uses mrv-collector.
+        clientId: 'mrv-server-collector',
+      })
     : undefined;
   if (c) exposeCollectorCounters(registry, c.counters);
   await c?.start();
@@ -319,8 +350,11 @@ export async function broker(args: string[]): Promise<number> {
 export async function sim(args: string[]): Promise<number> {
   const [kind, ...rest] = args;
   if (kind === 'cement') return (await import('./sim-cement.ts')).simCement(rest);
+  if (kind === 'steel') return (await import('./sim-opcua.ts')).simSteel(rest);
+  if (kind === 'aluminium' && rest.includes('--opcua'))
+    return (await import('./sim-opcua.ts')).simAluminiumOpcua(rest);
   if (kind !== 'aluminium')
-    throw new MrvError('MRV_E_CONFIG', `unknown simulator "${kind ?? ''}"; available: aluminium, cement`);
+    throw new MrvError('MRV_E_CONFIG', `unknown simulator "${kind ?? ''}"; available: aluminium, cement, steel`);
   const { values: v } = parseArgs({
     args: rest,
     options: {

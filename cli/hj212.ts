@@ -37,12 +37,16 @@ async function untilSignal(log: Logger, stop: () => Promise<void>): Promise<numb
 function port(v: string | undefined, fallback: number): number {
   if (v === undefined) return fallback;
   const n = Number(v);
-  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new MrvError('MRV_E_CONFIG', `--port: expected 0..65535, got "${v}"`);
+  if (!Number.isInteger(n) || n < 0 || n > 65535)
+    throw new MrvError('MRV_E_CONFIG', `--port: expected 0..65535, got "${v}"`);
   return n;
 }
 
 /** The store of `--store sqlite|influx` (same flags as `mrv server`). */
-function storeOf(v: { store: string; sqlite: string; influx: string; db: string }, log: Logger): TimeSeriesStore {
+function storeOf(
+  v: { store: string; sqlite: string; influx: string; db: string },
+  log: Logger,
+): TimeSeriesStore {
   if (v.store === 'influx') return new InfluxStore({ url: v.influx, database: v.db, log });
   if (v.store === 'sqlite') {
     if (v.sqlite !== ':memory:') mkdirSync(dirname(resolve(v.sqlite)), { recursive: true });
@@ -63,7 +67,8 @@ export function catalogueOf(siteFile: string): MeterCatalogue {
 /** `mrv uplink hj212 -c UPLINK.yaml [--store sqlite|influx] [--sqlite FILE] [--influx URL] [--db mrv]`. */
 export async function uplink(args: string[]): Promise<number> {
   const [kind, ...rest] = args;
-  if (kind !== 'hj212') throw new MrvError('MRV_E_CONFIG', `unknown uplink "${kind ?? ''}"; available: hj212`);
+  if (kind !== 'hj212')
+    throw new MrvError('MRV_E_CONFIG', `unknown uplink "${kind ?? ''}"; available: hj212`);
   const { values: v } = parseArgs({
     args: rest,
     options: {
@@ -74,7 +79,8 @@ export async function uplink(args: string[]): Promise<number> {
       db: { type: 'string', default: 'mrv' },
     },
   });
-  if (!v.config) throw new MrvError('MRV_E_CONFIG', 'missing -c UPLINK.yaml (see examples/hj212-uplink.yaml)');
+  if (!v.config)
+    throw new MrvError('MRV_E_CONFIG', 'missing -c UPLINK.yaml (see deploy/hj212/uplink.example.yaml)');
   const log = createLogger('mrv-uplink');
   const loaded = loadUplinkConfig(v.config);
   const passwords = resolvePasswords(loaded);
@@ -106,7 +112,13 @@ export async function simPlatform(args: string[]): Promise<number> {
   });
   const log = createLogger('mrv-sim-hj212');
   if (v.out) mkdirSync(dirname(resolve(v.out)), { recursive: true });
-  const p = await startHj212Platform({ host: v.host, port: port(v.port, 9212), ...(v.out ? { out: resolve(v.out) } : {}) });
-  process.stdout.write(`HJ 212 platform simulator on ${p.host}:${p.port}${v.out ? `, writing ${resolve(v.out)}` : ''}\n`);
+  const p = await startHj212Platform({
+    host: v.host,
+    port: port(v.port, 9212),
+    ...(v.out ? { out: resolve(v.out) } : {}),
+  });
+  process.stdout.write(
+    `HJ 212 platform simulator on ${p.host}:${p.port}${v.out ? `, writing ${resolve(v.out)}` : ''}\n`,
+  );
   return untilSignal(log, () => p.stop());
 }

@@ -12,13 +12,20 @@ const USAGE = `mrv — carbon-mrv command line
   mrv gateway -c SITE.yaml [--mqtt URL] [--metrics-port N]
       poll the site's devices and publish batches to the broker
   mrv collector --mqtt URL [--store sqlite|influx] [--sqlite FILE] [--influx URL] [--db mrv] [--metrics-port N]
-      subscribe, validate and write readings to the store
+                [--keys REGISTRY] [--client-id mrv-collector] [--username U --password-env VAR|--password-file F]
+                [--ca FILE] [--cert FILE --key FILE] [--keepalive S]
+      subscribe (persistent session), verify signatures and hash chains, write readings, findings and
+      the batch archive to the store, acknowledge after writing
   mrv server [--port 8080] [--host 127.0.0.1] [--mqtt URL] [--store ...] [--data-dir .data]
       HTTP API and dashboard; with --mqtt it also runs a collector feeding the live view
   mrv broker [--port 1883]
       an embedded MQTT broker (aedes)
   mrv sim aluminium [--seed 42] [--speed 1] [--base-port 15020]
-      Modbus TCP aluminium smelter simulator (ports base..base+3)
+      Modbus TCP aluminium smelter simulator (ports base..base+3); --opcua adds the pot-line over
+      OPC UA on port 4842 (--opcua-port)
+  mrv sim steel [--port 4841] [--seed 42] [--speed 1] [--fault ID=BadSensorFailure]
+           [--outage-every S --outage-for S] [--no-subscriptions] [--users NAME:PASSWORD]
+      steel plant (BOF ladles, fuel and gas flows, carbon-bearing outputs) over OPC UA
   mrv sim cement [--seed 42] [--speed 1] [--port 15030] [--rtu-over-tcp-port 15031] [--rtu-path DEV]
       cement line scales (unit ids 1-6) over Modbus TCP, RTU over TCP and, with --rtu-path, RTU
   mrv read modbus-tcp://HOST:PORT|modbus-rtu:///dev/ttyX?baud=9600&parity=even --unit-id N --table T
@@ -45,6 +52,12 @@ const USAGE = `mrv — carbon-mrv command line
       build and sign the monthly evidence package (月度存证) of a unit from the store
   mrv verify FILE [--readings FILE] [--public-key FILE]
       check an evidence package's signature and, given its readings, recompute its values
+  mrv keygen --gateway ID [--unit ID] [--out DIR] [--force]
+      make a gateway's Ed25519 signing key (ID.key.pem) and its key-registry entry (ID.pub.json)
+  mrv export-batches --unit ID --gateway ID [--from-seq N] [--to-seq M] [--out FILE] [--store ...]
+      export a gateway's archived signed batches as JSON lines
+  mrv verify --keys REGISTRY (--batches FILE | --unit ID --gateway ID [--store ...]) [--from-seq N] [--to-seq M]
+      check signatures, hash chain and seq of archived batches offline; names the first broken link
 
   Environment: MRV_LOG_LEVEL=debug|info|warn (logs are JSON lines on stderr)
 `;
@@ -65,7 +78,13 @@ export async function main(argv: string[]): Promise<number> {
       case 'evidence':
         return await (await import('./evidence.ts')).evidence(rest);
       case 'verify':
+        if (rest.some((a) => /^--(batches|gateway)(=|$)/.test(a)))
+          return await (await import('./verify-batches.ts')).verifyCommand(rest);
         return await (await import('./evidence.ts')).verify(rest);
+      case 'export-batches':
+        return await (await import('./verify-batches.ts')).exportCommand(rest);
+      case 'keygen':
+        return await (await import('./keygen.ts')).keygen(rest);
       case 'demo':
         return await (await import('./commands.ts')).demo(rest);
       case 'gateway':
@@ -83,7 +102,8 @@ export async function main(argv: string[]): Promise<number> {
       case 'pki':
         return await (await import('./pki.ts')).pki(rest);
       case 'sim':
-        if (rest[0] === 'hj212-platform') return await (await import('./hj212.ts')).simPlatform(rest.slice(1));
+        if (rest[0] === 'hj212-platform')
+          return await (await import('./hj212.ts')).simPlatform(rest.slice(1));
         return await (await import('./commands.ts')).sim(rest);
       case 'uplink':
         return await (await import('./hj212.ts')).uplink(rest);

@@ -82,6 +82,13 @@ const CANONICAL_CHUNK = 16_000;
 const MAX_SEQ = 9_000_000_000_000;
 const QUALITIES: ReadonlySet<string> = new Set<Quality>(['good', 'uncertain', 'bad']);
 
+/** The `reading` measurement's layout (file comment): what Grafana dashboards may query (deploy/grafana/). */
+export const READING_LAYOUT = {
+  measurement: 'reading',
+  tags: ['unit', 'gateway', 'device', 'point', 'meter', 'quality'],
+  fields: ['value', 'exact', 'seq', 'rx_ts', 'reason'],
+} as const;
+
 /**
  * InfluxDB 1.x implementation of {@link TimeSeriesStore}. The constructor does no I/O; `start()`
  * creates the database if missing. Every failure of InfluxDB (unreachable, refused write, query error)

@@ -24,7 +24,9 @@ export function registerVerifyRoute(app: FastifyInstance): void {
         tags: ['domain'],
         querystring: {
           type: 'object',
-          properties: { trustedKey: { type: 'string', maxLength: 400, description: 'base64 SPKI DER public key' } },
+          properties: {
+            trustedKey: { type: 'string', maxLength: 400, description: 'base64 SPKI DER public key' },
+          },
         },
         body: { type: 'object', required: ['signature'], properties: { signature: { type: 'object' } } },
         response: {

@@ -35,7 +35,10 @@ import { type Clock, systemClock } from '../core/time.ts';
 /** OPC UA built-in types a simulator variable can have (OPC 10000-6 §5.1.2). */
 export type SimDataType = 'Boolean' | 'Int32' | 'UInt32' | 'Int64' | 'UInt64' | 'Float' | 'Double' | 'String';
 
-/** One variable of a simulated device. Its NodeId is `ns=1;s=<id>`. */
+/**
+ * One variable of a simulated device. Its NodeId is `ns=1;s=<id>`; the part of `id` before the last
+ * dot names its folder object (NodeId `ns=1;s=<folder>`), under the root object `ns=1;s=<rootName>`.
+ */
 export interface SimVariable {
   /** String identifier of the NodeId, e.g. `Potline1.LineCurrent`; the part before the last dot is its folder. */
   id: string;
@@ -175,7 +178,12 @@ export async function startOpcuaSimulator(options: OpcuaSimulatorOptions): Promi
     const addressSpace = s.engine.addressSpace;
     if (!addressSpace) throw new Error('OPC UA simulator: no address space after initialize()');
     const ns = addressSpace.getOwnNamespace();
-    const root = ns.addObject({ browseName: options.rootName ?? 'Simulator', organizedBy: addressSpace.rootFolder.objects });
+    const rootName = options.rootName ?? 'Simulator';
+    const root = ns.addObject({
+      browseName: rootName,
+      nodeId: `s=${rootName}`,
+      organizedBy: addressSpace.rootFolder.objects,
+    });
     const folders = new Map<string, UAObject>();
     for (const v of options.variables) addVariable(ns, root, folders, v);
     if (refuse) s.engine.serverCapabilities.maxSubscriptions = 0;
@@ -189,7 +197,7 @@ export async function startOpcuaSimulator(options: OpcuaSimulatorOptions): Promi
     if (folderName) {
       let f = folders.get(folderName);
       if (!f) {
-        f = ns.addObject({ browseName: folderName, componentOf: root });
+        f = ns.addObject({ browseName: folderName, nodeId: `s=${folderName}`, componentOf: root });
         folders.set(folderName, f);
       }
       parent = f;

@@ -8,21 +8,36 @@
  *   (each value field only when present). DataTime is the interval start (DOMAIN.md §4).
  * Times are China Standard Time (UTC+8), whatever the machine's zone.
  */
-import { CN, type DataCn, ST } from './protocol.ts';
-import { type DataFlag, DATA_FLAGS } from './flags.ts';
-import { decodePacket, encodeFrame, encodeMessage, encodeSegment, type Hj212Header, type Hj212Packet, parseCp } from './frame.ts';
+
 import { MrvError } from '../errors.ts';
+import { DATA_FLAGS, type DataFlag } from './flags.ts';
+import {
+  decodePacket,
+  encodeFrame,
+  encodeMessage,
+  encodeSegment,
+  type Hj212Header,
+  type Hj212Packet,
+  parseCp,
+} from './frame.ts';
+import { CN, type DataCn, ST } from './protocol.ts';
 
 const CST_OFFSET_MS = 8 * 3_600_000;
 
 /** `yyyyMMddHHmmss` in UTC+8 (DataTime). */
 export function dataTime(ms: number): string {
-  return new Date(ms + CST_OFFSET_MS).toISOString().replace(/[-:TZ]/g, '').slice(0, 14);
+  return new Date(ms + CST_OFFSET_MS)
+    .toISOString()
+    .replace(/[-:TZ]/g, '')
+    .slice(0, 14);
 }
 
 /** `yyyyMMddHHmmssSSS` in UTC+8 (QN). */
 export function qnOf(ms: number): string {
-  return new Date(ms + CST_OFFSET_MS).toISOString().replace(/[-:.TZ]/g, '').slice(0, 17);
+  return new Date(ms + CST_OFFSET_MS)
+    .toISOString()
+    .replace(/[-:.TZ]/g, '')
+    .slice(0, 17);
 }
 
 /**

@@ -56,7 +56,8 @@ export interface FlagInput {
   calibrationLapsedFlag?: DataFlag;
 }
 
-const COMMS = /MRV_E_DEVICE_UNREACHABLE|MRV_E_MODBUS_TIMEOUT|MRV_E_OPCUA_(SESSION|CERTIFICATE|IDENTITY)|Bad\w*Communication|BadNotConnected|BadNoCommunication|BadTimeout/;
+const COMMS =
+  /MRV_E_DEVICE_UNREACHABLE|MRV_E_MODBUS_TIMEOUT|MRV_E_OPCUA_(SESSION|CERTIFICATE|IDENTITY)|Bad\w*Communication|BadNotConnected|BadNoCommunication|BadTimeout/;
 const WINDOW_FLAG: Readonly<Record<PlantWindowKind, DataFlag>> = {
   stopped: 'F',
   maintenance: 'M',
@@ -76,6 +77,7 @@ export function deriveDataFlag(input: FlagInput): DataFlag {
   if (input.window) return WINDOW_FLAG[input.window];
   if (/GoodLocalOverride|UncertainSubstituteValue|UncertainInitialValue/.test(reason)) return 'S';
   if (input.overLimit || /UncertainEngineeringUnitsExceeded/.test(reason)) return 'T';
-  if (input.calibration === 'expired' || input.calibration === 'missing') return input.calibrationLapsedFlag ?? 'C';
+  if (input.calibration === 'expired' || input.calibration === 'missing')
+    return input.calibrationLapsedFlag ?? 'C';
   return 'N';
 }

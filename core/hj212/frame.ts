@@ -52,7 +52,10 @@ function asciiBytes(s: string): Uint8Array {
 export function encodeFrame(segment: string): string {
   asciiBytes(segment);
   if (segment.length > 9999)
-    throw new MrvError('MRV_E_HJ212', `HJ 212 data segment of ${segment.length} bytes exceeds the 4-digit length`);
+    throw new MrvError(
+      'MRV_E_HJ212',
+      `HJ 212 data segment of ${segment.length} bytes exceeds the 4-digit length`,
+    );
   return `##${String(segment.length).padStart(4, '0')}${segment}${crcHex(segment)}\r\n`;
 }
 
@@ -64,13 +67,18 @@ export function encodeFrame(segment: string): string {
 export function decodeFrame(frame: string): string {
   const f = frame.endsWith('\r\n') ? frame.slice(0, -2) : frame;
   const m = /^##(\d{4})([\s\S]*)([0-9A-Fa-f]{4})$/.exec(f);
-  if (!m) throw new MrvError('MRV_E_HJ212', 'not an HJ 212 frame: expected ##, 4-digit length, segment, 4 hex CRC');
+  if (!m)
+    throw new MrvError('MRV_E_HJ212', 'not an HJ 212 frame: expected ##, 4-digit length, segment, 4 hex CRC');
   const [, lenText, segment, crc] = m as unknown as [string, string, string, string];
   if (segment.length !== Number(lenText))
-    throw new MrvError('MRV_E_HJ212', `HJ 212 length field says ${lenText} bytes, segment has ${segment.length}`, {
-      expected: Number(lenText),
-      actual: segment.length,
-    });
+    throw new MrvError(
+      'MRV_E_HJ212',
+      `HJ 212 length field says ${lenText} bytes, segment has ${segment.length}`,
+      {
+        expected: Number(lenText),
+        actual: segment.length,
+      },
+    );
   const want = crcHex(segment);
   if (crc.toUpperCase() !== want)
     throw new MrvError('MRV_E_HJ212', `HJ 212 CRC mismatch: frame says ${crc}, segment gives ${want}`, {
@@ -142,12 +150,15 @@ const FIELD_VALUE = /^[^;=&]*$/;
 
 function checkHeader(h: Hj212Header): void {
   const bad = (what: string) => new MrvError('MRV_E_HJ212', `HJ 212 header: ${what}`);
-  if (h.qn !== undefined && !/^\d{17}$/.test(h.qn)) throw bad(`QN must be 17 digits (yyyyMMddHHmmssSSS), got "${h.qn}"`);
+  if (h.qn !== undefined && !/^\d{17}$/.test(h.qn))
+    throw bad(`QN must be 17 digits (yyyyMMddHHmmssSSS), got "${h.qn}"`);
   if (!/^\d{2}$/.test(h.st)) throw bad(`ST must be 2 digits, got "${h.st}"`);
   if (!/^\d{4}$/.test(h.cn)) throw bad(`CN must be 4 digits, got "${h.cn}"`);
   if (!FIELD_VALUE.test(h.pw) || h.pw.length > 9) throw bad('PW must be at most 9 characters without ;=&');
-  if (!FIELD_VALUE.test(h.mn) || h.mn.length < 1 || h.mn.length > 27) throw bad('MN must be 1–27 characters without ;=&');
-  if (!Number.isInteger(h.flag) || h.flag < 0 || h.flag > 255) throw bad(`Flag must be 0..255, got ${h.flag}`);
+  if (!FIELD_VALUE.test(h.mn) || h.mn.length < 1 || h.mn.length > 27)
+    throw bad('MN must be 1–27 characters without ;=&');
+  if (!Number.isInteger(h.flag) || h.flag < 0 || h.flag > 255)
+    throw bad(`Flag must be 0..255, got ${h.flag}`);
   const d = (h.flag & FLAG_D) !== 0;
   if (d !== (h.pnum !== undefined && h.pno !== undefined))
     throw bad('PNUM and PNO are present exactly when the Flag D bit is set');
@@ -202,8 +213,16 @@ export function decodeSegment(segment: string): Hj212Packet {
     if (!['QN', 'ST', 'CN', 'PW', 'MN', 'Flag', 'PNUM', 'PNO'].includes(k))
       throw new MrvError('MRV_E_HJ212', `HJ 212 header has an unknown field ${k}`);
   const flagText = req('Flag');
-  if (!/^\d{1,3}$/.test(flagText)) throw new MrvError('MRV_E_HJ212', `HJ 212 Flag "${flagText}" is not a number`);
-  const p: Hj212Packet = { st: req('ST'), cn: req('CN'), pw: req('PW'), mn: req('MN'), flag: Number(flagText), cp };
+  if (!/^\d{1,3}$/.test(flagText))
+    throw new MrvError('MRV_E_HJ212', `HJ 212 Flag "${flagText}" is not a number`);
+  const p: Hj212Packet = {
+    st: req('ST'),
+    cn: req('CN'),
+    pw: req('PW'),
+    mn: req('MN'),
+    flag: Number(flagText),
+    cp,
+  };
   const qn = fields.get('QN');
   if (qn !== undefined) p.qn = qn;
   const pnum = fields.get('PNUM');
@@ -267,14 +286,23 @@ export function encodeMessage(
   const single = encodeSegment({ ...header, flag: header.flag & ~FLAG_D, cp: cpOf(groups) });
   if (single.length <= max) return [encodeFrame(single)];
   // Reserve room for the widest PNUM/PNO the 4-digit length allows, then fill packets greedily.
-  const base = encodeSegment({ ...header, flag: header.flag | FLAG_D, pnum: 9999, pno: 9999, cp: cpOf([]) }).length;
+  const base = encodeSegment({
+    ...header,
+    flag: header.flag | FLAG_D,
+    pnum: 9999,
+    pno: 9999,
+    cp: cpOf([]),
+  }).length;
   const chunks: string[][] = [];
   let cur: string[] = [];
   let curLen = base;
   for (const g of groups) {
     const add = g.length + (prefix.length + cur.length > 0 ? 1 : 0);
     if (base + g.length + (prefix.length > 0 ? 1 : 0) > max)
-      throw new MrvError('MRV_E_HJ212', `HJ 212 CP group of ${g.length} bytes does not fit in a ${max}-byte packet`);
+      throw new MrvError(
+        'MRV_E_HJ212',
+        `HJ 212 CP group of ${g.length} bytes does not fit in a ${max}-byte packet`,
+      );
     if (curLen + add > max) {
       chunks.push(cur);
       cur = [];

@@ -102,7 +102,11 @@ export const ST = {
  * in the uplink file as agreed with the platform operator, never guessed here.
  */
 export const KNOWN_CODES: Readonly<Record<string, { name: string; unit: string; source: string }>> = {
-  a05001: { name: '二氧化碳 CO2', unit: 'as configured (e.g. %, mg/m³, t)', source: 'HJ 212-2017 Annex B; DOMAIN.md §4' },
+  a05001: {
+    name: '二氧化碳 CO2',
+    unit: 'as configured (e.g. %, mg/m³, t)',
+    source: 'HJ 212-2017 Annex B; DOMAIN.md §4',
+  },
 };
 
 /** What a pollutant/parameter code may look like in a CP field name (`code-Rtd`): no `-,;=&`. */

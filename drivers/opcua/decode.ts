@@ -34,9 +34,22 @@ export const OpcuaBuiltinType = {
 } as const;
 
 /** Names of the built-in types by id, for messages (ids outside {@link OpcuaBuiltinType} print as `type N`). */
-const TYPE_NAMES: Record<number, string> = Object.fromEntries(
-  Object.entries(OpcuaBuiltinType).map(([k, v]) => [v, k]),
-);
+const TYPE_NAMES: Record<number, string> = {
+  ...Object.fromEntries(Object.entries(OpcuaBuiltinType).map(([k, v]) => [v, k])),
+  13: 'DateTime',
+  14: 'Guid',
+  15: 'ByteString',
+  16: 'XmlElement',
+  17: 'NodeId',
+  18: 'ExpandedNodeId',
+  19: 'StatusCode',
+  20: 'QualifiedName',
+  21: 'LocalizedText',
+  22: 'ExtensionObject',
+  23: 'DataValue',
+  24: 'Variant',
+  25: 'DiagnosticInfo',
+};
 
 /** Error thrown for a value that cannot be an exact decimal; `code` is always `MRV_E_DECODE`. */
 export class OpcuaDecodeError extends Error {

@@ -5,9 +5,8 @@
  * (register-map.ts). Reads outside a station's block answer exception 02 (illegal data address),
  * writes answer exception 01 (illegal function): the meters are read-only.
  */
-import net from 'node:net';
-import ModbusRTU from 'modbus-serial';
 import { type Clock, systemClock } from '../../core/time.ts';
+import { type Listener, listenModbusTcp } from '../shared/modbus-server.ts';
 import { type AluminiumParams, AluminiumSmelterModel } from './model.ts';
 import {
   aluminiumRegisterMap,
@@ -47,8 +46,6 @@ export interface AluminiumSimulator {
   /** Closes every server and every client socket. Idempotent. */
   stop(): Promise<void>;
 }
-
-type ServerTCP = InstanceType<typeof ModbusRTU.ServerTCP>;
 
 /** Modbus exception codes used here (MODBUS Application Protocol V1.1b3 §7). */
 const ILLEGAL_FUNCTION = 0x01;
@@ -98,63 +95,6 @@ function stationVector(station: StationMap, model: AluminiumSmelterModel, clock:
   };
 }
 
-/** A port the OS reports free on `host` right now. */
-function probeFreePort(host: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = net.createServer();
-    probe.once('error', reject);
-    probe.listen({ port: 0, host }, () => {
-      const address = probe.address();
-      const port = typeof address === 'object' && address !== null ? address.port : 0;
-      probe.close(() => resolve(port));
-    });
-  });
-}
-
-/** Starts one ServerTCP and resolves once it listens; rejects with the bind error. */
-function listen(vector: ReturnType<typeof stationVector>, host: string, port: number): Promise<ServerTCP> {
-  return new Promise((resolve, reject) => {
-    // unitID 255: answer every unit id, as a meter behind its own IP usually does.
-    const server = new ModbusRTU.ServerTCP(vector, { host, port, unitID: 255 });
-    const onError = (err: Error | null) => {
-      server.close(() => reject(err ?? new Error('server error')));
-    };
-    server.once('serverError', onError);
-    server.once('initialized', () => {
-      server.removeListener('serverError', onError);
-      // Client resets and writes to sockets closed by stop() must not crash the process.
-      server.on('socketError', () => {});
-      server.on('serverError', () => {});
-      server.on('error', () => {});
-      resolve(server);
-    });
-  });
-}
-
-/**
- * Binds a station. Port 0 means "any free port": modbus-serial treats port 0 as its default 502, so
- * a free port is probed first and the bind retried if another process takes it in between.
- */
-async function listenStation(
-  vector: ReturnType<typeof stationVector>,
-  host: string,
-  port: number,
-): Promise<{ server: ServerTCP; port: number }> {
-  if (port !== 0) return { server: await listen(vector, host, port), port };
-  for (let attempt = 1; ; attempt++) {
-    const free = await probeFreePort(host);
-    try {
-      return { server: await listen(vector, host, free), port: free };
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE' || attempt >= 10) throw err;
-    }
-  }
-}
-
-function close(server: ServerTCP): Promise<void> {
-  return new Promise((resolve) => server.close(() => resolve()));
-}
-
 /**
  * Starts the four stations of the simulated smelter (pot-line, DC energy meter, ladle scale, anode
  * scale), each a Modbus TCP server on its own port, answering holding/input register reads from the
@@ -178,19 +118,15 @@ export async function startAluminiumSimulator(
     ...(options.params !== undefined && { params: options.params }),
   });
   const registerMap = aluminiumRegisterMap(model.params.monitoredCells);
-  const servers: ServerTCP[] = [];
+  const servers: Listener[] = [];
   const ports = { potline: 0, energy: 0, ladle: 0, anode: 0 } satisfies Record<StationId, number>;
   try {
     for (const id of STATION_IDS) {
       const wanted = options.ports?.[id] ?? 0;
       try {
-        const { server, port } = await listenStation(
-          stationVector(registerMap[id], model, clock),
-          host,
-          wanted,
-        );
+        const server = await listenModbusTcp(stationVector(registerMap[id], model, clock), host, wanted);
         servers.push(server);
-        ports[id] = port;
+        ports[id] = server.port;
       } catch (err) {
         throw new Error(
           `aluminium simulator: station ${id} cannot listen on ${host}:${wanted}: ${String(err)}`,
@@ -201,7 +137,7 @@ export async function startAluminiumSimulator(
       }
     }
   } catch (err) {
-    await Promise.all(servers.map(close));
+    await Promise.all(servers.map((l) => l.close()));
     throw err;
   }
   let stopped: Promise<void> | undefined;
@@ -211,7 +147,7 @@ export async function startAluminiumSimulator(
     model,
     registerMap,
     stop: () => {
-      stopped ??= Promise.all(servers.map(close)).then(() => undefined);
+      stopped ??= Promise.all(servers.map((l) => l.close())).then(() => undefined);
       return stopped;
     },
   };

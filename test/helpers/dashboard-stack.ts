@@ -11,13 +11,13 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import pino from 'pino';
 import { parseDocument } from 'yaml';
+import { startEmbeddedBroker } from '../../cli/embedded-broker.ts';
 import { Collector } from '../../collector/collector.ts';
 import { LiveHub } from '../../collector/live.ts';
 import { SqliteStore } from '../../collector/sqlite-store.ts';
 import type { StoredReading } from '../../collector/store.ts';
 import { parseSiteConfig } from '../../gateway/config.ts';
 import { Gateway } from '../../gateway/gateway.ts';
-import { startEmbeddedBroker } from '../../cli/embedded-broker.ts';
 import { buildServer } from '../../server/app.ts';
 import { FailureLimiter } from '../../server/auth.ts';
 import { TokenFile } from '../../server/tokens.ts';
@@ -97,13 +97,27 @@ export async function startDashboardStack(dir: string): Promise<DashboardStack> 
     meters: [],
     configHash: 'c'.repeat(64),
   });
-  await store.writeStatus(OTHER_UNIT.id, { v: 1, gatewayId: 'gw-other-1', state: 'offline' }, now - 3_600_000);
+  await store.writeStatus(
+    OTHER_UNIT.id,
+    { v: 1, gatewayId: 'gw-other-1', state: 'offline' },
+    now - 3_600_000,
+  );
 
   const live = new LiveHub();
-  const collector = new Collector({ url: broker.url, store, live, log, clientId: 'dashboard-test-collector' });
+  const collector = new Collector({
+    url: broker.url,
+    store,
+    live,
+    log,
+    clientId: 'dashboard-test-collector',
+  });
   await collector.start();
   const tokens = TokenFile.inDataDir(dir);
-  const { token: adminToken } = tokens.create({ role: 'admin', scope: { provinces: [], units: [] }, name: 'test admin' });
+  const { token: adminToken } = tokens.create({
+    role: 'admin',
+    scope: { provinces: [], units: [] },
+    name: 'test admin',
+  });
   const app = buildServer({
     store,
     live,
@@ -112,6 +126,7 @@ export async function startDashboardStack(dir: string): Promise<DashboardStack> 
     // Generous: the tests log in many times from one address on purpose.
     loginLimiter: new FailureLimiter({ max: 50 }),
     configView: { mode: 'test', dataDir: dir },
+    domain: { sites: [site.site], keyFile: join(dir, 'evidence-ed25519.pem'), generator: 'carbon-mrv test' },
   });
   const url = await app.listen({ host: '127.0.0.1', port: 0 });
   const gateway = new Gateway({ site, log, mqttUrl: broker.url, version: '0.0.0-test' });

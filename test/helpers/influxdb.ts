@@ -21,6 +21,10 @@ export interface InfluxDbServer {
   port: number;
   /** Stops the server (SIGTERM, SIGKILL after 5 s) and removes its temp folder. Idempotent. */
   stop(): Promise<void>;
+  /** Freezes the server (SIGSTOP): connections stay open, nothing answers, like a hung or unplugged store. */
+  pause(): void;
+  /** Unfreezes it (SIGCONT) after {@link pause}. */
+  resume(): void;
 }
 
 function config(dir: string, httpPort: number, rpcPort: number): string {
@@ -125,9 +129,16 @@ export async function startInfluxDb(options: { timeoutMs?: number } = {}): Promi
       return {
         url,
         port,
+        pause: () => {
+          if (p.running()) process.kill(p.pid, 'SIGSTOP');
+        },
+        resume: () => {
+          if (p.running()) process.kill(p.pid, 'SIGCONT');
+        },
         stop: async () => {
           if (stopped) return;
           stopped = true;
+          if (p.running()) process.kill(p.pid, 'SIGCONT'); // a stopped process ignores SIGTERM until continued
           await p.stop();
           await rm(dir, { recursive: true, force: true });
         },

@@ -10,7 +10,11 @@ import { SqliteStore } from '../../collector/sqlite-store.ts';
 import type { StoredReading } from '../../collector/store.ts';
 import { type Clock, systemClock } from '../../core/time.ts';
 import { parseUplinkConfig } from '../../uplink/hj212/config.ts';
-import { type Hj212Platform, type PlatformRecord, startHj212Platform } from '../../uplink/hj212/platform-sim.ts';
+import {
+  type Hj212Platform,
+  type PlatformRecord,
+  startHj212Platform,
+} from '../../uplink/hj212/platform-sim.ts';
 import { Hj212Uplink, type MeterCatalogue } from '../../uplink/hj212/uplink.ts';
 
 const UNIT = '91150000DEMO00001X';
@@ -18,8 +22,8 @@ const T0 = Date.parse('2026-01-15T00:00:00+08:00');
 const MINUTES = 30;
 const MIN = 60_000;
 const log = pino({ level: 'silent' });
-/** "Now" is two hours after the series starts, so all of it is due at once (a catch-up). */
-const clock: Clock = { now: () => T0 + 2 * 3_600_000, sleep: systemClock.sleep };
+/** "Now" is when the series ends, so all of it is due at once (a catch-up) and nothing after it. */
+const clock: Clock = { now: () => T0 + MINUTES * MIN, sleep: systemClock.sleep };
 
 const tmp = mkdtempSync(join(tmpdir(), 'mrv-hj212-'));
 const store = new SqliteStore({ path: join(tmp, 'mrv.sqlite'), log });
@@ -37,12 +41,24 @@ beforeAll(async () => {
     for (let k = 0; k < 6; k++) {
       const ts = T0 + m * MIN + k * 10_000;
       const base = { unitId: UNIT, gatewayId: 'gw1', device: 'd1', ts, rxTs: ts, seq: seq++ };
-      readings.push({ ...base, point: 'potline.current', meter: 'ct-1', value: String(400 + m + 0.1 * k), quality: 'good' });
+      readings.push({
+        ...base,
+        point: 'potline.current',
+        meter: 'ct-1',
+        value: String(400 + m + 0.1 * k),
+        quality: 'good',
+      });
       readings.push({ ...base, point: 'energy.dc_import', value: String(1000 + m * 6 + k), quality: 'good' });
       // ladle.net is unreachable during minute 7, good otherwise.
       readings.push(
         m === 7
-          ? { ...base, point: 'ladle.net', value: null, quality: 'bad', reason: 'MRV_E_DEVICE_UNREACHABLE: ECONNREFUSED' }
+          ? {
+              ...base,
+              point: 'ladle.net',
+              value: null,
+              quality: 'bad',
+              reason: 'MRV_E_DEVICE_UNREACHABLE: ECONNREFUSED',
+            }
           : { ...base, point: 'ladle.net', value: '2.5', quality: 'good' },
       );
     }
@@ -59,21 +75,24 @@ afterEach(async () => {
 });
 
 let n = 0;
-function configFor(port: number, extra = ''): ReturnType<typeof parseUplinkConfig> {
+function configFor(
+  port: number,
+  ackTimeoutMs = 1500,
+  commands = '{ minute: { enabled: true }, hour: { enabled: false }, day: { enabled: false } }',
+): ReturnType<typeof parseUplinkConfig> {
   n++;
   return parseUplinkConfig(
     `version: 1
 unit: ${UNIT}
 platform: { host: 127.0.0.1, port: ${port} }
-ackTimeoutMs: 1500
+ackTimeoutMs: ${ackTimeoutMs}
 retries: 2
 reconnectDelayMs: 50
 maxReconnectDelayMs: 200
 settleMs: 0
 cursorFile: cursor-${n}.json
 startFrom: "2026-01-15T00:00:00+08:00"
-commands: { minute: { enabled: true }, hour: { enabled: false }, day: { enabled: false } }
-${extra}
+commands: ${commands}
 devices:
   - mn: MN-TEST-0001
     passwordEnv: UNUSED
@@ -107,13 +126,13 @@ const catalogue: MeterCatalogue = {
   pointMeter: new Map([['potline.current', 'ct-1']]),
 };
 
-function startUplink(loaded: ReturnType<typeof parseUplinkConfig>): Hj212Uplink {
+function startUplink(loaded: ReturnType<typeof parseUplinkConfig>, at: Clock = clock): Hj212Uplink {
   const u = new Hj212Uplink({
     loaded,
     passwords: new Map([['MN-TEST-0001', '123456']]),
     store,
     log,
-    clock,
+    clock: at,
     catalogue,
   });
   uplinks.push(u);
@@ -137,12 +156,17 @@ const expectedTimes = Array.from({ length: MINUTES }, (_, m) => new Date(T0 + m 
 
 describe('HJ 212 uplink to the platform simulator', () => {
   it('delivers every minute once, CRC-valid and acknowledged, across a platform outage', async () => {
-    const first = await startHj212Platform({ ackDelayMs: 15, passwords: new Map([['MN-TEST-0001', '123456']]) });
+    const first = await startHj212Platform({
+      ackDelayMs: 15,
+      passwords: new Map([['MN-TEST-0001', '123456']]),
+    });
     platforms.push(first);
     const loaded = configFor(first.port);
     const up = startUplink(loaded);
     await up.start();
-    await expect.poll(() => received(first.records()).data.length, { timeout: 10_000, interval: 5 }).toBeGreaterThanOrEqual(8);
+    await expect
+      .poll(() => received(first.records()).data.length, { timeout: 10_000, interval: 5 })
+      .toBeGreaterThanOrEqual(8);
     await first.stop(); // outage mid-stream
     const beforeOutage = first.records();
     expect(received(beforeOutage).data.length).toBeLessThan(MINUTES);
@@ -157,7 +181,9 @@ describe('HJ 212 uplink to the platform simulator', () => {
     expect(all.filter((x) => x.error !== undefined)).toEqual([]); // every frame passed its CRC and length
     expect(r.twice).toEqual([]);
     expect(r.distinct).toEqual(expectedTimes);
-    expect(r.data.every((x) => x.acked && x.mn === 'MN-TEST-0001' && x.st === '31' && x.flag === 5)).toBe(true);
+    expect(r.data.every((x) => x.acked && x.mn === 'MN-TEST-0001' && x.st === '31' && x.flag === 5)).toBe(
+      true,
+    );
     expect(up.status()[0]?.counters.connects).toBeGreaterThanOrEqual(2);
 
     // Values and flags of minute 7.
@@ -171,7 +197,9 @@ describe('HJ 212 uplink to the platform simulator', () => {
       { code: 'e03001', flag: 'B' },
     ]);
     await up.stop();
-    const cursor = JSON.parse(readFileSync(loaded.cursorFile, 'utf8')) as { devices: Record<string, Record<string, string>> };
+    const cursor = JSON.parse(readFileSync(loaded.cursorFile, 'utf8')) as {
+      devices: Record<string, Record<string, string>>;
+    };
     expect(cursor.devices['MN-TEST-0001']?.['2051']).toBe(new Date(T0 + MINUTES * MIN).toISOString());
   });
 
@@ -181,7 +209,9 @@ describe('HJ 212 uplink to the platform simulator', () => {
     const loaded = configFor(platform.port);
     const a = startUplink(loaded);
     await a.start();
-    await expect.poll(() => received(platform.records()).data.length, { timeout: 10_000, interval: 5 }).toBeGreaterThanOrEqual(10);
+    await expect
+      .poll(() => received(platform.records()).data.length, { timeout: 10_000, interval: 5 })
+      .toBeGreaterThanOrEqual(10);
     await a.stop(); // graceful: the message in flight is finished first
     const atStop = received(platform.records()).data.length;
     expect(atStop).toBeLessThan(MINUTES);
@@ -208,9 +238,7 @@ describe('HJ 212 uplink to the platform simulator', () => {
       },
     });
     platforms.push(platform);
-    const loaded = configFor(platform.port, 'ackTimeoutMs: 200');
-    // ackTimeoutMs appears twice in the YAML otherwise; rebuild without the default line.
-    expect(loaded.config.ackTimeoutMs).toBe(200);
+    const loaded = configFor(platform.port, 200);
     const up = startUplink(loaded);
     await up.start();
     await expect.poll(() => received(platform.records()).distinct.length, { timeout: 20_000 }).toBe(MINUTES);
@@ -229,5 +257,36 @@ describe('HJ 212 uplink to the platform simulator', () => {
     const s = up.status()[0]!;
     expect(s.counters.retransmissions).toBe(1 + 3);
     expect(s.counters.connects).toBe(2);
+  });
+
+  it('sends hour data and day data of the UTC+8 calendar day (from hour buckets)', async () => {
+    const platform = await startHj212Platform();
+    platforms.push(platform);
+    const loaded = configFor(
+      platform.port,
+      1500,
+      '{ minute: { enabled: false }, hour: { enabled: true }, day: { enabled: true } }',
+    );
+    const dayLater: Clock = { now: () => T0 + 86_400_000, sleep: systemClock.sleep };
+    const up = startUplink(loaded, dayLater);
+    await up.start();
+    await expect
+      .poll(() => platform.records().filter((r) => r.cn === '2031').length, { timeout: 10_000 })
+      .toBe(1);
+    const hours = platform.records().filter((r) => r.cn === '2061');
+    expect(hours).toHaveLength(24);
+    // Interval data go out in order of interval end: the day after its 24th hour.
+    expect(platform.records().at(-1)?.cn).toBe('2031');
+    const [h0] = hours;
+    const day = platform.records().find((r) => r.cn === '2031')!;
+    // Minutes 0..29: current mean 400.25 + 14.5; ladle.net good except minute 7.
+    const current = { code: 'e01001', min: '400.000', avg: '414.750', max: '429.500', flag: 'C' };
+    expect(h0?.dataTime).toBe(new Date(T0).toISOString());
+    expect(h0?.values?.[0]).toEqual(current);
+    expect(h0?.values?.[2]).toEqual({ code: 'e03001', min: '2.5', avg: '2.5', max: '2.5', flag: 'N' });
+    expect(hours[1]?.values?.[0]).toEqual({ code: 'e01001', flag: 'B' });
+    // The day starts at 00:00 UTC+8 (16:00 UTC the day before).
+    expect(day.dataTime).toBe('2026-01-14T16:00:00.000Z');
+    expect(day.values?.[0]).toEqual(current);
   });
 });

@@ -372,7 +372,17 @@ describe('errors and static files', () => {
     const css = await get('/style.css');
     expect(css.type).toMatch(/^text\/css/);
     const assets = [page, js, unitPage, css];
-    for (const file of ['i18n.js', 'lib.js', 'pages/common.js', 'pages/overview.js', 'pages/meters.js', 'pages/evidence.js', 'pages/findings.js', 'pages/login.js', 'pages/admin.js']) {
+    for (const file of [
+      'i18n.js',
+      'lib.js',
+      'pages/common.js',
+      'pages/overview.js',
+      'pages/meters.js',
+      'pages/evidence.js',
+      'pages/findings.js',
+      'pages/login.js',
+      'pages/admin.js',
+    ]) {
       const res = await get(`/${file}`);
       expect(res.status, file).toBe(200);
       assets.push(res);

@@ -67,7 +67,17 @@ beforeEach(async () => {
   await store.writeMeta(CE, meta(CE, '安徽', 'cement'));
   await store.writeMeta(PW, meta(PW, '广东', 'power'));
   await store.writeReadings([
-    { unitId: AL, gatewayId: `gw-${AL}`, device: 'd1', point: 'p1', ts: T0, rxTs: T0, value: '1.5', quality: 'good', seq: 1 },
+    {
+      unitId: AL,
+      gatewayId: `gw-${AL}`,
+      device: 'd1',
+      point: 'p1',
+      ts: T0,
+      rxTs: T0,
+      value: '1.5',
+      quality: 'good',
+      seq: 1,
+    },
   ]);
   hub = new LiveHub();
   tokens = TokenFile.inDataDir(dir);
@@ -104,7 +114,11 @@ describe('token file', () => {
     expect(text).not.toContain(admin.split('_')[2]);
     expect(statSync(tokens.path).mode & 0o777).toBe(0o600);
     // Another TokenFile on the same path (as `mrv token create` in another process) adds a token.
-    const other = TokenFile.inDataDir(dir).create({ role: 'regulator', scope: { provinces: ['安徽'], units: [] }, name: 'x' });
+    const other = TokenFile.inDataDir(dir).create({
+      role: 'regulator',
+      scope: { provinces: ['安徽'], units: [] },
+      name: 'x',
+    });
     await new Promise((r) => setTimeout(r, 1100));
     expect((await get('/api/v1/units', other.token)).status).toBe(200);
   });
@@ -121,12 +135,21 @@ describe('token file', () => {
 
 describe('authentication', () => {
   it('answers 401 MRV_E_UNAUTHORIZED without or with a wrong token; /healthz, /metrics, the page and openapi stay open', async () => {
-    for (const url of ['/api/v1/units', `/api/v1/units/${AL}/points`, `/api/v1/units/${AL}/points/p1/series`, '/api/v1/live', '/api/v1/admin/tokens', '/api/v1/session']) {
+    for (const url of [
+      '/api/v1/units',
+      `/api/v1/units/${AL}/points`,
+      `/api/v1/units/${AL}/points/p1/series`,
+      '/api/v1/live',
+      '/api/v1/admin/tokens',
+      '/api/v1/session',
+    ]) {
       const res = await get(url);
       expect(res.status, url).toBe(401);
       expect(res.json()).toEqual({ error: { code: 'MRV_E_UNAUTHORIZED', message: expect.any(String) } });
     }
-    expect((await get('/api/v1/units', 'mrv_00000000_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA')).status).toBe(401);
+    expect(
+      (await get('/api/v1/units', 'mrv_00000000_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA')).status,
+    ).toBe(401);
     expect((await get('/healthz')).status).toBe(200);
     expect((await get('/metrics')).status).toBe(200);
     expect((await get('/')).status).toBe(200);
@@ -137,7 +160,9 @@ describe('authentication', () => {
   it('accepts the token as bearer, as the session cookie and as ?token= on GET', async () => {
     const admin = make('admin');
     expect((await get('/api/v1/units', admin)).status).toBe(200);
-    expect((await get('/api/v1/units', undefined, { cookie: `other=1; mrv_session=${admin}` })).status).toBe(200);
+    expect((await get('/api/v1/units', undefined, { cookie: `other=1; mrv_session=${admin}` })).status).toBe(
+      200,
+    );
     expect((await get(`/api/v1/units?token=${admin}`)).status).toBe(200);
   });
 
@@ -145,7 +170,11 @@ describe('authentication', () => {
     const reg = make('regulator', { provinces: ['内蒙古'], units: [] });
     const res = await app.inject({ method: 'POST', url: '/api/v1/session', payload: { token: reg } });
     expect(res.statusCode).toBe(200);
-    expect(res.json()).toMatchObject({ role: 'regulator', scope: { provinces: ['内蒙古'], units: [] }, authEnabled: true });
+    expect(res.json()).toMatchObject({
+      role: 'regulator',
+      scope: { provinces: ['内蒙古'], units: [] },
+      authEnabled: true,
+    });
     const cookie = String(res.headers['set-cookie']);
     expect(cookie).toMatch(/^mrv_session=mrv_/);
     expect(cookie).toContain('HttpOnly');
@@ -172,7 +201,12 @@ describe('authentication', () => {
     // Bearer attempts from the same address are blocked too.
     expect((await get('/api/v1/units', good)).status).toBe(429);
     // Another address is not.
-    const other = await app.inject({ method: 'GET', url: '/api/v1/units', headers: { authorization: `Bearer ${good}` }, remoteAddress: '10.0.0.9' });
+    const other = await app.inject({
+      method: 'GET',
+      url: '/api/v1/units',
+      headers: { authorization: `Bearer ${good}` },
+      remoteAddress: '10.0.0.9',
+    });
     expect(other.statusCode).toBe(200);
     // A request with ?token= is logged with the token redacted.
     await get(`/api/v1/units?token=${good}`, undefined, {});
@@ -212,7 +246,9 @@ describe('scope and roles', () => {
     }
     expect((await get(`/api/v1/units/${PW}/points`, reg)).status).toBe(200);
     const ent = make('enterprise', { provinces: [], units: [AL] });
-    expect((await get(`/api/v1/units/${AL}/points/p1/series?from=${T0}&to=${T0 + 1000}`, ent)).json()).toMatchObject({
+    expect(
+      (await get(`/api/v1/units/${AL}/points/p1/series?from=${T0}&to=${T0 + 1000}`, ent)).json(),
+    ).toMatchObject({
       points: [{ value: '1.5' }],
     });
     expect(code(await get(`/api/v1/units/${CE}/points`, ent))).toBe('MRV_E_FORBIDDEN');
@@ -232,9 +268,16 @@ describe('scope and roles', () => {
       expect(r).not.toHaveProperty('sha256');
       expect(JSON.stringify(r)).not.toContain('mrv_');
     }
-    expect((await get('/api/v1/admin/config', admin)).json()).toMatchObject({ authEnabled: true, version: '9.9.9-test' });
+    expect((await get('/api/v1/admin/config', admin)).json()).toMatchObject({
+      authEnabled: true,
+      version: '9.9.9-test',
+    });
     // No write route exists for others; any non-GET under /api/ defaults to admin-only.
-    const post = await app.inject({ method: 'POST', url: '/api/v1/units', headers: { authorization: `Bearer ${reg}` } });
+    const post = await app.inject({
+      method: 'POST',
+      url: '/api/v1/units',
+      headers: { authorization: `Bearer ${reg}` },
+    });
     expect(post.statusCode).toBe(403);
   });
 
@@ -292,7 +335,8 @@ describe('OpenAPI and metrics', () => {
     }
     expect(registered.size).toBeGreaterThan(10);
     const documented = new Set<string>();
-    for (const [path, ops] of Object.entries(doc.paths)) for (const m of Object.keys(ops)) documented.add(`${m} ${path}`);
+    for (const [path, ops] of Object.entries(doc.paths))
+      for (const m of Object.keys(ops)) documented.add(`${m} ${path}`);
     expect([...documented].sort()).toEqual([...registered].sort());
     expect(documented).toContain('get /api/v1/units/{unitId}/points/{pointId}/series');
     expect(documented).toContain('post /api/v1/session');
@@ -309,9 +353,13 @@ describe('OpenAPI and metrics', () => {
     await get(`/api/v1/units/${AL}/points`, admin);
     await get('/api/v1/units', admin);
     const text = (await get('/metrics')).body;
-    expect(text).toContain('mrv_http_requests_total{method="GET",route="/api/v1/units/:unitId/points",status="200"} 1');
+    expect(text).toContain(
+      'mrv_http_requests_total{method="GET",route="/api/v1/units/:unitId/points",status="200"} 1',
+    );
     expect(text).toMatch(/mrv_sse_clients 0/);
-    expect(text).toMatch(/mrv_store_operation_duration_seconds_count\{operation="listPoints",outcome="ok"\} \d+/);
+    expect(text).toMatch(
+      /mrv_store_operation_duration_seconds_count\{operation="listPoints",outcome="ok"\} \d+/,
+    );
     expect(text).toContain('process_cpu_user_seconds_total');
   });
 });

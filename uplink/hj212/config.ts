@@ -10,15 +10,15 @@ import { dirname, resolve } from 'node:path';
 import { isMap, isSeq, LineCounter, parseDocument, type Node as YamlNode } from 'yaml';
 import { z } from 'zod';
 import { MrvError } from '../../core/errors.ts';
-import { CODE_PATTERN, DEFAULT_MAX_SEGMENT, HJ212_VERSIONS } from '../../core/hj212/protocol.ts';
 import { DATA_FLAGS, type DataFlag } from '../../core/hj212/flags.ts';
+import { CODE_PATTERN, DEFAULT_MAX_SEGMENT, HJ212_VERSIONS } from '../../core/hj212/protocol.ts';
 import { DecimalString, Identifier } from '../../core/schema/wire.ts';
 import { formatPath } from '../../gateway/config.ts';
 
 /** One point sent to the platform under a pollutant/parameter code. */
 export const UplinkPoint = z
   .object({
-    point: Identifier.describe('point id in the store (the site file\'s points[].id)'),
+    point: Identifier.describe("point id in the store (the site file's points[].id)"),
     code: z
       .string()
       .regex(CODE_PATTERN, 'letters, digits and "_" only (it becomes "code-Avg=..." in the CP)')
@@ -29,8 +29,16 @@ export const UplinkPoint = z
       .describe(
         'Cou (累计值) of interval data: none, or delta = max of this interval − max of the previous one (for totalizers)',
       ),
-    upperLimit: DecimalString.optional().describe('values (interval: the max) above it are flagged T (超测上限)'),
-    decimals: z.number().int().min(0).max(10).optional().describe('round values half-even to this many decimals'),
+    upperLimit: DecimalString.optional().describe(
+      'values (interval: the max) above it are flagged T (超测上限)',
+    ),
+    decimals: z
+      .number()
+      .int()
+      .min(0)
+      .max(10)
+      .optional()
+      .describe('round values half-even to this many decimals'),
   })
   .strict();
 export type UplinkPoint = z.infer<typeof UplinkPoint>;
@@ -42,8 +50,16 @@ export const UplinkDevice = z
       .string()
       .regex(/^[A-Za-z0-9_-]{1,27}$/, 'letters, digits, "_" and "-", at most 27 characters')
       .describe('device unique identifier (MN) assigned by the platform'),
-    passwordEnv: z.string().min(1).optional().describe('environment variable holding the access password (PW)'),
-    passwordFile: z.string().min(1).optional().describe('file holding the access password (PW); relative to the uplink file'),
+    passwordEnv: z
+      .string()
+      .min(1)
+      .optional()
+      .describe('environment variable holding the access password (PW)'),
+    passwordFile: z
+      .string()
+      .min(1)
+      .optional()
+      .describe('file holding the access password (PW); relative to the uplink file'),
     points: z.array(UplinkPoint).min(1, 'a device needs at least one point'),
   })
   .strict()
@@ -72,7 +88,10 @@ export const UplinkConfig = z
   .object({
     version: z.literal(1, { error: 'version must be 1' }),
     unit: Identifier.describe('unit id whose data is read from the store'),
-    site: z.string().optional().describe('site file (relative to this file) whose meters give calibration states'),
+    site: z
+      .string()
+      .optional()
+      .describe('site file (relative to this file) whose meters give calibration states'),
     protocol: z.enum(['hj212-2017', 'hj212-2025']).default('hj212-2017'),
     flagVersionBits: z
       .number()
@@ -87,12 +106,34 @@ export const UplinkConfig = z
         port: z.number().int().min(1).max(65535),
       })
       .strict(),
-    st: z.string().regex(/^\d{2}$/, 'two digits').default('31').describe('system code ST (31: air pollution source)'),
+    st: z
+      .string()
+      .regex(/^\d{2}$/, 'two digits')
+      .default('31')
+      .describe('system code ST (31: air pollution source)'),
     ackTimeoutMs: z.number().int().min(50).max(600_000).default(10_000).describe('wait for a 9014 this long'),
-    retries: z.number().int().min(0).max(20).default(3).describe('retransmissions of one packet before reconnecting'),
-    reconnectDelayMs: z.number().int().min(10).max(600_000).default(1000).describe('first reconnect delay, doubling'),
+    retries: z
+      .number()
+      .int()
+      .min(0)
+      .max(20)
+      .default(3)
+      .describe('retransmissions of one packet before reconnecting'),
+    reconnectDelayMs: z
+      .number()
+      .int()
+      .min(10)
+      .max(600_000)
+      .default(1000)
+      .describe('first reconnect delay, doubling'),
     maxReconnectDelayMs: z.number().int().min(10).max(3_600_000).default(60_000),
-    maxSegment: z.number().int().min(200).max(9999).default(DEFAULT_MAX_SEGMENT).describe('split longer messages'),
+    maxSegment: z
+      .number()
+      .int()
+      .min(200)
+      .max(9999)
+      .default(DEFAULT_MAX_SEGMENT)
+      .describe('split longer messages'),
     settleMs: z
       .number()
       .int()
@@ -100,7 +141,10 @@ export const UplinkConfig = z
       .max(86_400_000)
       .default(30_000)
       .describe('wait this long after an interval ends before sending it (late readings)'),
-    cursorFile: z.string().min(1).describe('where the uplink keeps what the platform acknowledged (relative to this file)'),
+    cursorFile: z
+      .string()
+      .min(1)
+      .describe('where the uplink keeps what the platform acknowledged (relative to this file)'),
     startFrom: z.iso
       .datetime({ offset: true })
       .optional()
@@ -127,8 +171,14 @@ export const UplinkConfig = z
           })
           .strict()
           .default({ enabled: true, intervalMin: 1 }),
-        hour: z.object({ enabled: enabled(true) }).strict().default({ enabled: true }),
-        day: z.object({ enabled: enabled(true) }).strict().default({ enabled: true }),
+        hour: z
+          .object({ enabled: enabled(true) })
+          .strict()
+          .default({ enabled: true }),
+        day: z
+          .object({ enabled: enabled(true) })
+          .strict()
+          .default({ enabled: true }),
       })
       .strict()
       .default({
@@ -143,7 +193,8 @@ export const UplinkConfig = z
   .superRefine((c, ctx) => {
     const mns = new Set<string>();
     c.devices.forEach((d, i) => {
-      if (mns.has(d.mn)) ctx.addIssue({ code: 'custom', path: ['devices', i, 'mn'], message: `duplicate MN "${d.mn}"` });
+      if (mns.has(d.mn))
+        ctx.addIssue({ code: 'custom', path: ['devices', i, 'mn'], message: `duplicate MN "${d.mn}"` });
       mns.add(d.mn);
       const codes = new Set<string>();
       d.points.forEach((p, j) => {
@@ -169,10 +220,18 @@ export interface LoadedUplink {
   siteFile: string | undefined;
 }
 
-function locate(doc: ReturnType<typeof parseDocument>, lc: LineCounter, path: readonly PropertyKey[]): string {
+function locate(
+  doc: ReturnType<typeof parseDocument>,
+  lc: LineCounter,
+  path: readonly PropertyKey[],
+): string {
   let node: unknown = doc.contents;
   for (const key of path) {
-    const next = isMap(node) ? node.get(String(key), true) : isSeq(node) && typeof key === 'number' ? node.get(key, true) : undefined;
+    const next = isMap(node)
+      ? node.get(String(key), true)
+      : isSeq(node) && typeof key === 'number'
+        ? node.get(key, true)
+        : undefined;
     if (next === undefined) break;
     node = next;
   }
@@ -199,7 +258,9 @@ export function parseUplinkConfig(text: string, file: string): LoadedUplink {
   }
   const parsed = UplinkConfig.safeParse(doc.toJS());
   if (!parsed.success) {
-    const lines = parsed.error.issues.map((i) => `${file}${locate(doc, lc, i.path)} ${formatPath(i.path)}: ${i.message}`);
+    const lines = parsed.error.issues.map(
+      (i) => `${file}${locate(doc, lc, i.path)} ${formatPath(i.path)}: ${i.message}`,
+    );
     throw new MrvError(
       'MRV_E_CONFIG',
       `${file} does not match the HJ 212 uplink schema (version 1, see README "HJ 212 uplink"):\n  ${lines.join('\n  ')}`,
@@ -226,7 +287,12 @@ export function loadUplinkConfig(file: string): LoadedUplink {
   try {
     text = readFileSync(file, 'utf8');
   } catch (err) {
-    throw new MrvError('MRV_E_CONFIG', `cannot read uplink file ${file}: ${(err as Error).message}`, { file }, { cause: err });
+    throw new MrvError(
+      'MRV_E_CONFIG',
+      `cannot read uplink file ${file}: ${(err as Error).message}`,
+      { file },
+      { cause: err },
+    );
   }
   return parseUplinkConfig(text, file);
 }
@@ -236,7 +302,10 @@ export function loadUplinkConfig(file: string): LoadedUplink {
  * The values are secrets: callers never log them.
  * @throws MrvError MRV_E_CONFIG naming the device and the missing variable or unreadable file (never the value)
  */
-export function resolvePasswords(loaded: LoadedUplink, env: NodeJS.ProcessEnv = process.env): Map<string, string> {
+export function resolvePasswords(
+  loaded: LoadedUplink,
+  env: NodeJS.ProcessEnv = process.env,
+): Map<string, string> {
   const out = new Map<string, string>();
   const dir = dirname(resolve(loaded.file));
   for (const d of loaded.config.devices) {
@@ -244,21 +313,31 @@ export function resolvePasswords(loaded: LoadedUplink, env: NodeJS.ProcessEnv = 
     if (d.passwordEnv !== undefined) {
       pw = env[d.passwordEnv];
       if (pw === undefined || pw === '')
-        throw new MrvError('MRV_E_CONFIG', `MN ${d.mn}: environment variable ${d.passwordEnv} is not set`, { mn: d.mn });
+        throw new MrvError('MRV_E_CONFIG', `MN ${d.mn}: environment variable ${d.passwordEnv} is not set`, {
+          mn: d.mn,
+        });
     } else if (d.passwordFile !== undefined) {
       const path = resolve(dir, d.passwordFile);
       try {
         pw = readFileSync(path, 'utf8').replace(/\r?\n$/, '');
       } catch (err) {
-        throw new MrvError('MRV_E_CONFIG', `MN ${d.mn}: cannot read password file ${path}: ${(err as Error).message}`, {
-          mn: d.mn,
-        });
+        throw new MrvError(
+          'MRV_E_CONFIG',
+          `MN ${d.mn}: cannot read password file ${path}: ${(err as Error).message}`,
+          {
+            mn: d.mn,
+          },
+        );
       }
     }
     if (pw === undefined || !/^[^;=&\r\n]{1,9}$/.test(pw))
-      throw new MrvError('MRV_E_CONFIG', `MN ${d.mn}: the password must be 1–9 characters without ; = & or newlines`, {
-        mn: d.mn,
-      });
+      throw new MrvError(
+        'MRV_E_CONFIG',
+        `MN ${d.mn}: the password must be 1–9 characters without ; = & or newlines`,
+        {
+          mn: d.mn,
+        },
+      );
     out.set(d.mn, pw);
   }
   return out;

@@ -37,9 +37,11 @@ export class CursorFile {
     }
     try {
       const parsed = JSON.parse(text) as CursorJson;
-      if (parsed.version !== 1 || typeof parsed.devices !== 'object' || parsed.devices === null) throw new Error('not version 1');
+      if (parsed.version !== 1 || typeof parsed.devices !== 'object' || parsed.devices === null)
+        throw new Error('not version 1');
       for (const byCn of Object.values(parsed.devices))
-        for (const v of Object.values(byCn)) if (Number.isNaN(Date.parse(v))) throw new Error(`bad time ${v}`);
+        for (const v of Object.values(byCn))
+          if (Number.isNaN(Date.parse(v))) throw new Error(`bad time ${v}`);
       this.#data = parsed;
     } catch (err) {
       throw new MrvError(
@@ -82,9 +84,14 @@ export class CursorFile {
         closeSync(dfd);
       }
     } catch (err) {
-      throw new MrvError('MRV_E_CONFIG', `cannot write cursor file ${this.path}: ${(err as Error).message}`, undefined, {
-        cause: err,
-      });
+      throw new MrvError(
+        'MRV_E_CONFIG',
+        `cannot write cursor file ${this.path}: ${(err as Error).message}`,
+        undefined,
+        {
+          cause: err,
+        },
+      );
     }
   }
 }

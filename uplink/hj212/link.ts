@@ -11,8 +11,8 @@
 import net from 'node:net';
 import type { Logger } from 'pino';
 import { MrvError } from '../../core/errors.ts';
-import { CN } from '../../core/hj212/protocol.ts';
 import { decodePacket, splitFrames } from '../../core/hj212/frame.ts';
+import { CN } from '../../core/hj212/protocol.ts';
 
 /** Counters of one link. */
 export interface LinkCounters {
@@ -75,7 +75,14 @@ export async function openLink(opts: LinkOptions): Promise<Hj212Link> {
     s.once('error', (err) => {
       clearTimeout(timer);
       s.destroy();
-      reject(new MrvError('MRV_E_UPLINK', `cannot connect to ${opts.host}:${opts.port}: ${err.message}`, undefined, { cause: err }));
+      reject(
+        new MrvError(
+          'MRV_E_UPLINK',
+          `cannot connect to ${opts.host}:${opts.port}: ${err.message}`,
+          undefined,
+          { cause: err },
+        ),
+      );
     });
   });
   socket.setNoDelay(true);
@@ -128,7 +135,10 @@ class Link implements Hj212Link {
         p = decodePacket(f);
       } catch (err) {
         this.opts.counters.badFrames++;
-        this.opts.log.warn({ mn: this.opts.mn, err: (err as Error).message }, 'HJ 212 frame from the platform refused');
+        this.opts.log.warn(
+          { mn: this.opts.mn, err: (err as Error).message },
+          'HJ 212 frame from the platform refused',
+        );
         continue;
       }
       if (p.cn !== CN.dataAck || p.qn === undefined) {

@@ -14,7 +14,7 @@
  */
 import { appendFileSync } from 'node:fs';
 import net from 'node:net';
-import { decodeDataCp, encodeDataAck, type CodeValues } from '../../core/hj212/data.ts';
+import { type CodeValues, decodeDataCp, encodeDataAck } from '../../core/hj212/data.ts';
 import { decodePacket, splitFrames, wantsAck } from '../../core/hj212/frame.ts';
 import { HJ212_VERSIONS, parseFlag } from '../../core/hj212/protocol.ts';
 

@@ -83,10 +83,20 @@ function kindsOf(loaded: LoadedUplink): IntervalKind[] {
   const out: IntervalKind[] = [];
   if (c.minute.enabled) {
     const step = c.minute.intervalMin * MINUTE;
-    out.push({ cn: CN.minute, align: (t) => Math.floor(t / step) * step, next: (s) => s + step, bucketMs: step });
+    out.push({
+      cn: CN.minute,
+      align: (t) => Math.floor(t / step) * step,
+      next: (s) => s + step,
+      bucketMs: step,
+    });
   }
   if (c.hour.enabled)
-    out.push({ cn: CN.hour, align: (t) => Math.floor(t / HOUR) * HOUR, next: (s) => s + HOUR, bucketMs: HOUR });
+    out.push({
+      cn: CN.hour,
+      align: (t) => Math.floor(t / HOUR) * HOUR,
+      next: (s) => s + HOUR,
+      bucketMs: HOUR,
+    });
   if (c.day.enabled)
     out.push({
       cn: CN.day,
@@ -141,7 +151,11 @@ export class Hj212Uplink {
     }
     this.#loops = config.devices.map((d) => this.#run(d));
     this.#log.info(
-      { platform: `${config.platform.host}:${config.platform.port}`, devices: config.devices.length, protocol: config.protocol },
+      {
+        platform: `${config.platform.host}:${config.platform.port}`,
+        devices: config.devices.length,
+        protocol: config.protocol,
+      },
       'HJ 212 uplink started',
     );
   }
@@ -237,7 +251,10 @@ export class Hj212Uplink {
           }
           for (const f of pending.frames) {
             if (this.#log.isLevelEnabled('debug'))
-              this.#log.debug({ mn: device.mn, frame: f.replace(/PW=[^;]*/, 'PW=******').trimEnd() }, 'HJ 212 send');
+              this.#log.debug(
+                { mn: device.mn, frame: f.replace(/PW=[^;]*/, 'PW=******').trimEnd() },
+                'HJ 212 send',
+              );
             await link.send(f, pending.qn);
           }
           this.#cursor.set(device.mn, pending.cn, pending.end);
@@ -262,7 +279,10 @@ export class Hj212Uplink {
         link?.close();
         link = undefined;
         if (signal.aborted) break;
-        this.#log.warn({ mn: device.mn, err: st.lastError, retryInMs: delay }, 'HJ 212 uplink interrupted; will retry');
+        this.#log.warn(
+          { mn: device.mn, err: st.lastError, retryInMs: delay },
+          'HJ 212 uplink interrupted; will retry',
+        );
         await this.#clock.sleep(delay, signal).catch(() => undefined);
         delay = Math.min(delay * 2, config.maxReconnectDelayMs);
       }
@@ -295,7 +315,8 @@ export class Hj212Uplink {
       const last = byId.get(p.point)?.last ?? null;
       if (last === null || now - Date.parse(last.ts) > staleMs) return { code: p.code, flag: 'B' };
       const t = Date.parse(last.ts);
-      const over = last.value !== null && p.upperLimit !== undefined && new Decimal(last.value).gt(p.upperLimit);
+      const over =
+        last.value !== null && p.upperLimit !== undefined && new Decimal(last.value).gt(p.upperLimit);
       const flag = this.#flag(p, last.quality, undefined, t, t + 1, over);
       return last.value === null ? { code: p.code, flag } : { code: p.code, rtd: round(last.value, p), flag };
     });
@@ -304,7 +325,12 @@ export class Hj212Uplink {
   }
 
   /** One interval's message: for each point, Avg/Min/Max (and Cou) of good readings and a data flag. */
-  async #intervalMessage(device: UplinkDevice, kind: IntervalKind, start: number, end: number): Promise<DataMessage> {
+  async #intervalMessage(
+    device: UplinkDevice,
+    kind: IntervalKind,
+    start: number,
+    end: number,
+  ): Promise<DataMessage> {
     const values: CodeValues[] = [];
     for (const p of device.points) values.push(await this.#intervalValues(p, kind, start, end));
     return { cn: kind.cn, dataTime: start, values };
@@ -326,8 +352,12 @@ export class Hj212Uplink {
       // No good reading: the flag says why (a bad reading's reason, or nothing received at all).
       const [first] = await store.series({ unitId, pointId: p.point, from: start, to: end, limit: 1 });
       // Only bad or uncertain readings here (good ones would have made a bucket); either way no value.
-      const reason = (first as (SeriesPoint & { reason?: string }) | undefined)?.reason ?? `quality ${first?.quality}`;
-      return { code: p.code, flag: this.#flag(p, first === undefined ? 'none' : 'bad', reason, start, end, false) };
+      const reason =
+        (first as (SeriesPoint & { reason?: string }) | undefined)?.reason ?? `quality ${first?.quality}`;
+      return {
+        code: p.code,
+        flag: this.#flag(p, first === undefined ? 'none' : 'bad', reason, start, end, false),
+      };
     }
     const agg = combine(inside);
     const over = p.upperLimit !== undefined && agg.max.gt(p.upperLimit);
@@ -359,7 +389,9 @@ export class Hj212Uplink {
     const { config } = this.#o.loaded;
     const window = config.windows.find(
       (w) =>
-        Date.parse(w.from) < end && Date.parse(w.to) > start && (w.points === undefined || w.points.includes(p.point)),
+        Date.parse(w.from) < end &&
+        Date.parse(w.to) > start &&
+        (w.points === undefined || w.points.includes(p.point)),
     );
     return deriveDataFlag({
       quality,

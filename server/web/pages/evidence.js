@@ -4,18 +4,20 @@
 // by core/domain); "not available yet" while that route is missing.
 import { currentLang, formatTime, t } from '../i18n.js';
 import {
+  api,
   apiOptional,
   badge,
   cstMonth,
   daysUntil,
   defaultDeadline,
   el,
+  endOfCstDay,
   errorNotice,
   notice,
   previousMonth,
   unitPath,
 } from '../lib.js';
-import { findingsOf, label, loadUnit, unitHeader } from './common.js';
+import { completenessRatio, findingsOf, label, loadUnit, unitHeader } from './common.js';
 
 const MONTHS_LISTED = 12;
 
@@ -44,19 +46,31 @@ function downloads(unitId, month) {
   );
 }
 
-/** The verification result in a package, whatever its exact field: true, false or null (not given). */
-function verificationOf(pkg) {
-  const v = pkg.verification ?? pkg.verify ?? pkg.verified ?? pkg.signatureValid;
-  if (typeof v === 'boolean') return { ok: v, detail: null };
-  if (v && typeof v === 'object') {
-    const ok =
-      v.ok ??
-      v.valid ??
-      v.verified ??
-      (typeof v.status === 'string' ? ['ok', 'valid', 'verified', 'pass'].includes(v.status) : undefined);
-    return { ok: typeof ok === 'boolean' ? ok : null, detail: v };
+/**
+ * The package's signature checked by the server (POST /api/v1/evidence/verify, the same check as
+ * `mrv verify`): `{ok, keyId, reason?}`, or `{ok: null}` when the package is unsigned or the check failed.
+ */
+async function verificationOf(pkg) {
+  if (!pkg.signature) return { ok: null, keyId: '', reason: t('unknownResult') };
+  try {
+    return await api('/api/v1/evidence/verify', { method: 'POST', body: pkg });
+  } catch (err) {
+    return { ok: null, keyId: pkg.signature.keyId ?? '', reason: err.message };
   }
-  return { ok: null, detail: null };
+}
+
+/** Completeness of the month over all points of the package: received / expected, or a dash. */
+function overallCompleteness(pkg) {
+  const ratio = completenessRatio({ points: pkg.completeness ?? [] });
+  return ratio === null ? '—' : `${(ratio * 100).toFixed(1)} %`;
+}
+
+/** The deadline of a package (`yyyy-mm-dd`, the last permitted China date) as ms epoch, else the default rule. */
+function deadlineOf(pkg, month) {
+  const d = pkg?.deadline;
+  if (typeof d === 'string' && /^\d{4}-\d{2}-\d{2}$/.test(d)) return endOfCstDay(d);
+  if (typeof d === 'string' && !Number.isNaN(Date.parse(d))) return Date.parse(d);
+  return defaultDeadline(month);
 }
 
 function parametersOf(pkg) {
@@ -141,7 +155,7 @@ async function renderDetail(section, unit, month) {
     section.append(errorNotice(err));
     return;
   }
-  const deadline = r.data?.deadline ? Date.parse(r.data.deadline) : defaultDeadline(month);
+  const deadline = deadlineOf(r.data, month);
   section.append(
     el(
       'dl',
@@ -155,7 +169,7 @@ async function renderDetail(section, unit, month) {
     return;
   }
   const pkg = r.data ?? {};
-  const v = verificationOf(pkg);
+  const v = await verificationOf(pkg);
   section.append(
     el(
       'dl',
@@ -167,14 +181,20 @@ async function renderDetail(section, unit, month) {
         v.ok === null
           ? badge('q-uncertain', t('unknownResult'))
           : badge(v.ok ? 'q-good' : 'q-bad', v.ok ? t('verified') : t('notVerified')),
+        v.keyId ? el('span', { class: 'sub', text: ` Ed25519 · ${t('keyId')} ${v.keyId}` }) : null,
+        v.reason ? el('span', { class: 'sub', text: ` · ${v.reason}` }) : null,
       ),
+      el('dt', { text: t('colCompleteness') }),
+      el('dd', { id: 'completeness' }, overallCompleteness(pkg)),
+      el('dt', { text: t('generatedAt') }),
+      el('dd', {}, formatTime(pkg.generatedAt)),
       el('dt', { text: t('download') }),
       el('dd', {}, downloads(unit.id, month)),
     ),
   );
   const params = parametersOf(pkg);
   if (params.length > 0) {
-    const heads = ['colParameter', 'colValue', 'colUnitOfMeasure', 'colMethod', 'colCompleteness'];
+    const heads = ['colParameter', 'colValue', 'colUnitOfMeasure', 'colMethod'];
     section.append(
       el('h4', { text: t('keyParameters') }),
       el(
@@ -191,11 +211,17 @@ async function renderDetail(section, unit, month) {
               el(
                 'tr',
                 {},
-                el('th', { scope: 'row', text: pick(p, 'name', 'label', 'id', 'parameter') }),
-                el('td', { class: 'num', text: pick(p, 'value', 'total', 'amount') }),
+                el(
+                  'th',
+                  { scope: 'row' },
+                  el('div', {
+                    text: (currentLang() === 'en' ? p.nameEn : p.nameZh) ?? pick(p, 'name', 'id'),
+                  }),
+                  el('div', { class: 'sub', text: p.id ?? '' }),
+                ),
+                el('td', { class: 'num', text: p.value ?? '—' }),
                 el('td', { text: pick(p, 'unit') }),
                 el('td', { text: label(pick(p, 'method')) }),
-                el('td', { text: pick(p.completeness ?? {}, 'ratio', 'percent') || pick(p, 'completeness') }),
               ),
             ),
           ),
@@ -203,7 +229,7 @@ async function renderDetail(section, unit, month) {
       ),
     );
   }
-  const findings = findingsOf(pkg.findings ?? []);
+  const findings = [...findingsOf(pkg.findings ?? []), ...findingsOf(pkg.storedFindings ?? [])];
   section.append(el('p', {}, `${t('tabFindings')}: ${findings.length}`));
   section.append(
     el(

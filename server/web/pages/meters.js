@@ -13,7 +13,7 @@ function daysText(days) {
 }
 
 function certificates(meter) {
-  const list = Array.isArray(meter.calibrations) ? meter.calibrations : [];
+  const list = meter.certificates ?? meter.calibrations ?? [];
   if (list.length === 0) return null;
   const heads = ['colCertificate', 'colKind', 'colValidUntil', 'colBody', 'colRegulation', 'colResult'];
   return el(

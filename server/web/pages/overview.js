@@ -32,20 +32,44 @@ function unavailable() {
   });
 }
 
+/** Completeness answers per unit and month, reused for {@link COMPLETENESS_TTL_MS} across refreshes. */
+const completenessCache = new Map();
+const COMPLETENESS_TTL_MS = 5 * 60_000;
+
 async function completenessCell(unit, month) {
-  const r = await apiOptional(unitPath(unit.id, `/completeness?month=${month}`));
-  if (r.unavailable) return unavailable();
-  const ratio = completenessRatio(r.data);
-  if (ratio === null) return unavailable();
+  const key = `${unit.id}|${month}`;
+  const hit = completenessCache.get(key);
+  if (hit && Date.now() - hit.at < COMPLETENESS_TTL_MS) return hit.build();
+  const build = await completenessOf(unit, month);
+  completenessCache.set(key, { at: Date.now(), build });
+  return build();
+}
+
+/** Loads the completeness of `unit` in `month`; returns a function building its cell. */
+async function completenessOf(unit, month) {
+  // Until a completeness summary route exists, the month's evidence package carries completeness per
+  // point (computed from the month's readings: asked for once per unit and page view).
+  let r = await apiOptional(unitPath(unit.id, `/completeness?month=${month}`));
+  if (r.unavailable) r = await apiOptional(unitPath(unit.id, `/evidence/${month}`));
+  const ratio = r.unavailable
+    ? null
+    : completenessRatio(r.data?.completeness ? { points: r.data.completeness } : r.data);
+  if (ratio === null) return unavailable;
   const pct = (ratio * 100).toFixed(1);
   const kind = ratio >= 0.99 ? 'good' : ratio >= 0.9 ? 'uncertain' : 'bad';
-  return el('span', { class: `pct q-${kind}`, 'data-value': pct, text: `${pct} %` });
+  return () =>
+    el(
+      'a',
+      { href: `#/units/${encodeURIComponent(unit.id)}/evidence/${month}` },
+      badge(`q-${kind}`, `${pct} %`),
+    );
 }
 
 async function calibrationCell(unit) {
   const r = await apiOptional(unitPath(unit.id, '/meters'));
   if (r.unavailable) return unavailable();
   const meters = Array.isArray(r.data) ? r.data : (r.data?.meters ?? []);
+  if (meters.length === 0) return el('span', { class: 'na', text: t('noMeters') });
   const c = calibrationCounts(meters);
   const link = (child) => el('a', { href: `#/units/${encodeURIComponent(unit.id)}/meters` }, child);
   if (c.expired + c.due_soon + c.missing === 0) return link(badge('cal-valid', t('allValid')));
@@ -73,9 +97,9 @@ async function findingsCell(unit, month) {
 }
 
 async function deadlineCell(unit, now) {
+  // The rule of DESIGN.md §7 (month end + 40 days); the package's own `deadline` is on its page.
   const month = previousMonth(cstMonth(now));
-  const r = await apiOptional(unitPath(unit.id, `/evidence/${month}`));
-  const deadline = r.data?.deadline ? Date.parse(r.data.deadline) : defaultDeadline(month);
+  const deadline = defaultDeadline(month);
   const days = daysUntil(deadline, now);
   const kind = days < 0 ? 'bad' : days <= 10 ? 'uncertain' : 'good';
   return el(

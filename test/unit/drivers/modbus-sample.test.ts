@@ -1,6 +1,7 @@
 // The Modbus drivers' sample config stays valid, and README.md shows it verbatim (STYLE.md rule 7).
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { parse, stringify } from 'yaml';
 import { driverKind } from '../../../drivers/registry.ts';
 import { parseSiteConfig } from '../../../gateway/config.ts';
 
@@ -27,16 +28,19 @@ describe('drivers/modbus/sample.yaml', () => {
   });
 
   it('says what is wrong with a bad Modbus point, with its path', () => {
-    const bad = sample
-      .replace('type: bool, bit: 3', 'type: bool')
-      .replace('type: float64, order: ABCD', 'type: float64, order: BA');
+    const site = parse(sample) as { devices: { points: Record<string, unknown>[] }[] };
+    const point = (d: number, p: number) => site.devices[d]?.points[p] ?? {};
+    delete point(0, 4).bit;
+    point(3, 0).order = 'BA';
+    const bad = stringify(site);
     expect(() => parseSiteConfig(bad, 'bad.yaml')).toThrow(
       /devices\[0\]\.points\[4\]\.bit: a bool in a register needs bit/,
     );
     expect(() => parseSiteConfig(bad, 'bad.yaml')).toThrow(
       /devices\[3\]\.points\[0\]\.order: order BA does not fit float64/,
     );
-    const str = sample.replace('type: float32, order: ABCD', 'type: string, count: 2');
-    expect(() => parseSiteConfig(str, 'str.yaml')).toThrow(/string points cannot be published/);
+    const str = parse(sample) as typeof site;
+    Object.assign(str.devices[0]?.points[1] ?? {}, { type: 'string', count: 2 });
+    expect(() => parseSiteConfig(stringify(str), 'str.yaml')).toThrow(/string points cannot be published/);
   });
 });

@@ -5,8 +5,8 @@ import { Reading } from '../../../core/schema/wire.ts';
 import {
   dataValueToReading,
   int64PairToString,
-  OpcuaBuiltinType as T,
   statusQuality,
+  OpcuaBuiltinType as T,
   variantToDecimalString,
 } from '../../../drivers/opcua/decode.ts';
 
@@ -107,10 +107,14 @@ describe('dataValueToReading', () => {
   it('falls back to the server timestamp, then the receive time', () => {
     const good = { value: 0, name: 'Good' };
     const v = { dataType: T.Double, value: 1 };
-    expect(dataValueToReading({ id: 'p' }, { value: v, statusCode: good, serverTimestamp: server }, rx).ts).toBe(
-      server.toISOString(),
+    expect(
+      dataValueToReading({ id: 'p' }, { value: v, statusCode: good, serverTimestamp: server }, rx).ts,
+    ).toBe(server.toISOString());
+    const none = dataValueToReading(
+      { id: 'p' },
+      { value: v, statusCode: good, sourceTimestamp: new Date(Date.UTC(1601, 0, 1)) },
+      rx,
     );
-    const none = dataValueToReading({ id: 'p' }, { value: v, statusCode: good, sourceTimestamp: new Date(Date.UTC(1601, 0, 1)) }, rx);
     expect(none.ts).toBe(new Date(rx).toISOString());
     expect(none.serverTs).toBeUndefined();
   });
@@ -118,7 +122,11 @@ describe('dataValueToReading', () => {
   it('a Bad status drops the value and names the StatusCode', () => {
     const r = dataValueToReading(
       { id: 'p' },
-      { value: { dataType: T.Double, value: 7 }, statusCode: { value: 0x808d0000, name: 'BadSensorFailure' }, sourceTimestamp: source },
+      {
+        value: { dataType: T.Double, value: 7 },
+        statusCode: { value: 0x808d0000, name: 'BadSensorFailure' },
+        sourceTimestamp: source,
+      },
       rx,
     );
     expect(r).toMatchObject({ value: null, quality: 'bad', reason: 'MRV_E_OPCUA_STATUS: BadSensorFailure' });
@@ -128,14 +136,25 @@ describe('dataValueToReading', () => {
   it('an Uncertain status keeps the value and says why', () => {
     const r = dataValueToReading(
       { id: 'p' },
-      { value: { dataType: T.Float, value: f32(0.1) }, statusCode: { value: 0x40900000, name: 'UncertainLastUsableValue' } },
+      {
+        value: { dataType: T.Float, value: f32(0.1) },
+        statusCode: { value: 0x40900000, name: 'UncertainLastUsableValue' },
+      },
       rx,
     );
-    expect(r).toMatchObject({ value: '0.1', quality: 'uncertain', reason: 'MRV_E_OPCUA_STATUS: UncertainLastUsableValue' });
+    expect(r).toMatchObject({
+      value: '0.1',
+      quality: 'uncertain',
+      reason: 'MRV_E_OPCUA_STATUS: UncertainLastUsableValue',
+    });
   });
 
   it('an undecodable Good value is bad with MRV_E_DECODE', () => {
-    const r = dataValueToReading({ id: 'p' }, { value: { dataType: T.String, value: 'RUN' }, statusCode: { value: 0, name: 'Good' } }, rx);
+    const r = dataValueToReading(
+      { id: 'p' },
+      { value: { dataType: T.String, value: 'RUN' }, statusCode: { value: 0, name: 'Good' } },
+      rx,
+    );
     expect(r).toMatchObject({ value: null, quality: 'bad' });
     expect(r.reason).toMatch(/^MRV_E_DECODE: /);
   });

@@ -1,8 +1,10 @@
 // HJ 212 pure encoder/decoder: the standard's CRC test vector, round trips, packet splitting, flags.
 import { describe, expect, it } from 'vitest';
+import type { MrvError } from '../../../core/errors.ts';
 import {
   CN,
   crcHex,
+  dataTime,
   decodeDataCp,
   decodeFrame,
   decodePacket,
@@ -19,10 +21,8 @@ import {
   parseFlag,
   parseStamp,
   qnOf,
-  dataTime,
   splitFrames,
 } from '../../../core/hj212/index.ts';
-import { MrvError } from '../../../core/errors.ts';
 
 const VECTOR =
   'QN=20160801085857223;ST=32;CN=1062;PW=100000;MN=010000A8900016F000169DC0;Flag=5;CP=&&RtdInterval=30&&';
@@ -113,7 +113,11 @@ describe('data messages', () => {
   });
 
   it('round-trips a real-time message with Rtd and Flag', () => {
-    const [f] = encodeDataMessage(header, { cn: CN.realtime, dataTime: t, values: [{ code: 'a05001', rtd: '3.25', flag: 'N' }] });
+    const [f] = encodeDataMessage(header, {
+      cn: CN.realtime,
+      dataTime: t,
+      values: [{ code: 'a05001', rtd: '3.25', flag: 'N' }],
+    });
     expect(f).toContain('CP=&&DataTime=20260115103000;a05001-Rtd=3.25,a05001-Flag=N&&');
     expect(decodeDataCp(decodePacket(f!).cp).values).toEqual([{ code: 'a05001', rtd: '3.25', flag: 'N' }]);
   });
@@ -141,23 +145,33 @@ describe('data messages', () => {
     });
     expect(decoded).toEqual(values);
     // A message that fits is one packet without PNUM/PNO and without D.
-    const one = decodePacket(encodeDataMessage(header, { cn: CN.hour, dataTime: t, values: values.slice(0, 1) })[0]!);
+    const one = decodePacket(
+      encodeDataMessage(header, { cn: CN.hour, dataTime: t, values: values.slice(0, 1) })[0]!,
+    );
     expect(one.pnum).toBeUndefined();
     expect(parseFlag(one.flag).packetised).toBe(false);
   });
 
   it('refuses a group that cannot fit in one packet, and malformed headers', () => {
     expect(() =>
-      encodeDataMessage(header, { cn: CN.hour, dataTime: t, values: [{ code: 'a05001', avg: '1'.repeat(500) }] }, 200),
+      encodeDataMessage(
+        header,
+        { cn: CN.hour, dataTime: t, values: [{ code: 'a05001', avg: '1'.repeat(500) }] },
+        200,
+      ),
     ).toThrow(/does not fit/);
     expect(() => encodeSegment({ ...header, cn: '2051', flag: 7, cp: '' })).toThrow(/PNUM/);
     expect(() => encodeSegment({ ...header, cn: '20511', cp: '' })).toThrow(/CN/);
   });
 
   it('builds and recognises the 9014 acknowledgement (ST 91, same QN, Flag without A)', () => {
-    const p = decodePacket(encodeDataMessage(header, { cn: CN.minute, dataTime: t, values: [{ code: 'a05001', avg: '1' }] })[0]!);
+    const p = decodePacket(
+      encodeDataMessage(header, { cn: CN.minute, dataTime: t, values: [{ code: 'a05001', avg: '1' }] })[0]!,
+    );
     const ack = encodeDataAck(p, 1);
-    expect(ack).toMatch(/^##\d{4}QN=20260115103000123;ST=91;CN=9014;PW=123456;MN=MN0001;Flag=4;CP=&&&&[0-9A-F]{4}\r\n$/);
+    expect(ack).toMatch(
+      /^##\d{4}QN=20260115103000123;ST=91;CN=9014;PW=123456;MN=MN0001;Flag=4;CP=&&&&[0-9A-F]{4}\r\n$/,
+    );
     expect(parseDataAck(ack)).toEqual({ qn: header.qn, mn: 'MN0001' });
     expect(parseDataAck(encodeFrame(VECTOR))).toBeUndefined();
   });
@@ -166,7 +180,9 @@ describe('data messages', () => {
 describe('data flags from quality and calibration', () => {
   it('follows the documented order', () => {
     expect(deriveDataFlag({ quality: 'none' })).toBe('B');
-    expect(deriveDataFlag({ quality: 'bad', reason: 'MRV_E_DEVICE_UNREACHABLE: connect ECONNREFUSED' })).toBe('B');
+    expect(deriveDataFlag({ quality: 'bad', reason: 'MRV_E_DEVICE_UNREACHABLE: connect ECONNREFUSED' })).toBe(
+      'B',
+    );
     expect(deriveDataFlag({ quality: 'bad', reason: 'MRV_E_MODBUS_TIMEOUT: no answer' })).toBe('B');
     expect(deriveDataFlag({ quality: 'bad', reason: 'MRV_E_OPCUA_STATUS: BadCommunicationError' })).toBe('B');
     expect(deriveDataFlag({ quality: 'bad', reason: 'MRV_E_OPCUA_STATUS: BadOutOfService' })).toBe('F');
@@ -177,7 +193,12 @@ describe('data flags from quality and calibration', () => {
     expect(deriveDataFlag({ quality: 'good', window: 'calibration' })).toBe('C');
     expect(deriveDataFlag({ quality: 'good', window: 'manual' })).toBe('S');
     expect(deriveDataFlag({ quality: 'good', reason: 'MRV_E_OPCUA_STATUS: GoodLocalOverride' })).toBe('S');
-    expect(deriveDataFlag({ quality: 'uncertain', reason: 'MRV_E_OPCUA_STATUS: UncertainEngineeringUnitsExceeded' })).toBe('T');
+    expect(
+      deriveDataFlag({
+        quality: 'uncertain',
+        reason: 'MRV_E_OPCUA_STATUS: UncertainEngineeringUnitsExceeded',
+      }),
+    ).toBe('T');
     expect(deriveDataFlag({ quality: 'good', overLimit: true, calibration: 'expired' })).toBe('T');
     expect(deriveDataFlag({ quality: 'good', calibration: 'expired' })).toBe('C');
     expect(deriveDataFlag({ quality: 'good', calibration: 'missing', calibrationLapsedFlag: 'N' })).toBe('N');

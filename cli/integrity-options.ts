@@ -1,0 +1,93 @@
+/**
+ * Command-line pieces of issue 4 shared by `mrv collector`, `mrv server --mqtt` and `mrv demo`: the
+ * collector's MQTT session, credentials, TLS and key-registry flags, and the demo's signing key and
+ * store-and-forward folder. Secrets come from files or environment variables, never from flags.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import type { CollectorOptions } from '../collector/collector.ts';
+import { loadKeyRegistry } from '../collector/keys.ts';
+import { MrvError } from '../core/errors.ts';
+import { generateGatewayKey } from './keygen.ts';
+
+/** Flags of `mrv collector` (parseArgs options). */
+export const collectorFlags = {
+  keys: { type: 'string' },
+  'client-id': { type: 'string' },
+  username: { type: 'string' },
+  'password-env': { type: 'string' },
+  'password-file': { type: 'string' },
+  ca: { type: 'string' },
+  cert: { type: 'string' },
+  key: { type: 'string' },
+  keepalive: { type: 'string' },
+} as const;
+
+function readFile(flag: string, file: string): Buffer {
+  try {
+    return readFileSync(file);
+  } catch (err) {
+    throw new MrvError('MRV_E_CONFIG', `--${flag}: cannot read ${file}: ${(err as Error).message}`);
+  }
+}
+
+/**
+ * Collector options from {@link collectorFlags}' values.
+ * @throws MrvError `MRV_E_CONFIG` for an unreadable file or unset variable, `MRV_E_KEY` for a bad registry
+ */
+export function collectorOptions(v: {
+  keys?: string | undefined;
+  'client-id'?: string | undefined;
+  username?: string | undefined;
+  'password-env'?: string | undefined;
+  'password-file'?: string | undefined;
+  ca?: string | undefined;
+  cert?: string | undefined;
+  key?: string | undefined;
+  keepalive?: string | undefined;
+}): Partial<CollectorOptions> {
+  const o: Partial<CollectorOptions> = {};
+  if (v.keys) o.keys = loadKeyRegistry(v.keys);
+  if (v['client-id']) o.clientId = v['client-id'];
+  if (v.username) o.username = v.username;
+  if (v['password-env']) {
+    const p = process.env[v['password-env']];
+    if (p === undefined)
+      throw new MrvError(
+        'MRV_E_CONFIG',
+        `--password-env: environment variable ${v['password-env']} is not set`,
+      );
+    o.password = p;
+  }
+  if (v['password-file']) o.password = readFile('password-file', v['password-file']).toString('utf8').trim();
+  if (v.ca) o.ca = readFile('ca', v.ca);
+  if (v.cert) o.cert = readFile('cert', v.cert);
+  if (v.key) o.key = readFile('key', v.key);
+  if (v.keepalive) {
+    const n = Number(v.keepalive);
+    if (!Number.isInteger(n) || n < 1)
+      throw new MrvError('MRV_E_CONFIG', `--keepalive: expected whole seconds, got "${v.keepalive}"`);
+    o.keepaliveS = n;
+  }
+  return o;
+}
+
+/**
+ * The demo's integrity set-up under its data folder: a signing key for the demo gateway (made once,
+ * `<dataDir>/keys/<gateway>.key.pem`), the key registry the demo collector verifies against, and the
+ * gateway's store-and-forward folder `<dataDir>/buffer/<gateway>`.
+ */
+export function demoIntegrity(
+  dataDir: string,
+  unitId: string,
+  gatewayId: string,
+): { signingKeyFile: string; bufferDir: string; keys: NonNullable<CollectorOptions['keys']> } {
+  const keysDir = path.join(dataDir, 'keys');
+  const signingKeyFile = path.join(keysDir, `${gatewayId}.key.pem`);
+  if (!existsSync(signingKeyFile)) generateGatewayKey({ gatewayId, unitId, outDir: keysDir });
+  return {
+    signingKeyFile,
+    bufferDir: path.join(dataDir, 'buffer', gatewayId),
+    keys: loadKeyRegistry(keysDir),
+  };
+}

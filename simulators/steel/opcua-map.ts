@@ -1,0 +1,128 @@
+/**
+ * The steel plant's OPC UA address space as data: which variable shows what, with its type, unit
+ * and meaning. The same table drives the OPC UA server (opcua-server.ts) and the example site file
+ * (`examples/steel-plant.site.yaml`, kept equal by `test/unit/simulators/steel.test.ts`). Pure: no
+ * node-opcua import. NodeIds are `ns=1;s=<id>`.
+ */
+import { FLOW_UNITS, STEEL_FLOWS, type SteelFlow, type SteelSnapshot } from './model.ts';
+
+/** Port of the demo and of `mrv sim steel` (the IANA OPC UA port 4840 + 1). */
+export const STEEL_DEMO_PORT = 4841;
+
+/** Aggregation kinds of core/schema/wire.ts `PointMeta.aggregation`. */
+export type Aggregation = 'totalizer' | 'events' | 'rate' | 'gauge';
+
+/** One variable of the steel plant's OPC UA server. */
+export interface SteelVariable {
+  /** String NodeId identifier (`ns=1;s=<id>`); the part before the last dot is its folder. */
+  id: string;
+  /** Point id in the example site file. */
+  point: string;
+  dataType: 'Double' | 'UInt32' | 'UInt64';
+  /** Engineering unit of the variable's value (the site file may scale it). */
+  unit: string;
+  description: string;
+  /** Meter id (site `meters[]`). */
+  meter: string;
+  parameter?: string;
+  aggregation: Aggregation;
+  /** EURange for flow rates (AnalogItem, so percent deadbands work). */
+  euRange?: { low: number; high: number };
+  read: (s: SteelSnapshot) => number;
+}
+
+const FLOW_NAMES: Record<SteelFlow, { folder: string; en: string; zh: string; parameter: string; meter: string }> = {
+  cog: { folder: 'Gas.COG', en: 'coke-oven gas burnt', zh: '焦炉煤气', parameter: 'fuel_coke_oven_gas', meter: 'fm-cog-1' },
+  bfg: { folder: 'Gas.BFG', en: 'blast-furnace gas burnt', zh: '高炉煤气', parameter: 'fuel_blast_furnace_gas', meter: 'fm-bfg-1' },
+  ng: { folder: 'Gas.NG', en: 'natural gas', zh: '天然气', parameter: 'fuel_natural_gas', meter: 'fm-ng-1' },
+  pci: { folder: 'BF1.PCI', en: 'pulverised coal injected', zh: '喷吹煤', parameter: 'input_pci_coal', meter: 'scale-pci-1' },
+  coke: { folder: 'BF1.Coke', en: 'coke charged', zh: '焦炭', parameter: 'input_coke', meter: 'scale-coke-1' },
+  tar: { folder: 'Products.Tar', en: 'tar output', zh: '焦油', parameter: 'output_tar', meter: 'scale-tar-1' },
+  benzol: {
+    folder: 'Products.Benzol',
+    en: 'crude benzol output',
+    zh: '粗苯',
+    parameter: 'output_crude_benzol',
+    meter: 'scale-benzol-1',
+  },
+};
+
+function flowVariables(f: SteelFlow): SteelVariable[] {
+  const n = FLOW_NAMES[f];
+  const u = FLOW_UNITS[f];
+  const slug = n.folder.toLowerCase().replace(/\./g, '_');
+  return [
+    {
+      id: `${n.folder}.Rate`,
+      point: `${slug}.rate`,
+      dataType: 'Double',
+      unit: u.rate,
+      description: `${n.en} (${n.zh}), rate`,
+      meter: n.meter,
+      aggregation: 'gauge',
+      euRange: { low: 0, high: u.rate === 'Nm³/h' ? 500_000 : 200 },
+      read: (s) => s.rates[f],
+    },
+    {
+      id: `${n.folder}.Total`,
+      point: `${slug}.total`,
+      dataType: 'UInt64',
+      unit: u.total,
+      description: `${n.en} (${n.zh}), totalizer`,
+      meter: n.meter,
+      parameter: n.parameter,
+      aggregation: 'totalizer',
+      read: (s) => s.totals[f],
+    },
+  ];
+}
+
+/** Every variable of the steel plant, in address-space order. */
+export const STEEL_VARIABLES: readonly SteelVariable[] = [
+  {
+    id: 'BOF1.Ladle.HeatNo',
+    point: 'bof1.heat_no',
+    dataType: 'UInt32',
+    unit: '1',
+    description: 'heat number (炉号) of the last ladle weighed',
+    meter: 'ladle-scale-bof1',
+    aggregation: 'gauge',
+    read: (s) => s.bof.heatNo,
+  },
+  {
+    id: 'BOF1.Ladle.NetWeight',
+    point: 'bof1.ladle_net',
+    dataType: 'UInt32',
+    unit: 'kg',
+    description: 'net crude steel of the last ladle (粗钢), one ticket per heat',
+    meter: 'ladle-scale-bof1',
+    aggregation: 'gauge',
+    read: (s) => s.bof.netKg,
+  },
+  {
+    id: 'BOF1.CrudeSteel.Total',
+    point: 'bof1.crude_steel_total',
+    dataType: 'UInt64',
+    unit: 'kg',
+    description: 'crude steel output (粗钢产量), cumulative ladle net weight',
+    meter: 'ladle-scale-bof1',
+    parameter: 'crude_steel_output',
+    aggregation: 'totalizer',
+    read: (s) => s.bof.crudeSteelTotalKg,
+  },
+  {
+    id: 'Products.LDG.Total',
+    point: 'products_ldg.total',
+    dataType: 'UInt64',
+    unit: 'Nm³',
+    description: 'converter gas recovered (转炉煤气回收), a carbon-bearing output',
+    meter: 'fm-ldg-1',
+    parameter: 'output_converter_gas',
+    aggregation: 'totalizer',
+    read: (s) => s.bof.ldgTotalNm3,
+  },
+  ...STEEL_FLOWS.flatMap(flowVariables),
+];
+
+/** Meters the variables belong to. */
+export const STEEL_METERS: readonly string[] = [...new Set(STEEL_VARIABLES.map((v) => v.meter))];

@@ -1,0 +1,85 @@
+// `mrv check-config` as a plant engineer runs it: live values from the aluminium simulator, located
+// errors for a bad file, and a non-zero exit for devices that do not answer.
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { parseDocument } from 'yaml';
+import { startAluminiumSimulator } from '../../simulators/aluminium/server.ts';
+import { getFreePort } from '../helpers/free-port.ts';
+import { spawnTied } from '../helpers/tied-process.ts';
+
+const root = new URL('../..', import.meta.url).pathname;
+const mrv = join(root, 'bin/mrv.js');
+const tmp = mkdtempSync(join(tmpdir(), 'mrv-check-'));
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+
+async function run(args: string[]): Promise<{ code: number | null; out: string }> {
+  const p = await spawnTied(process.execPath, [mrv, ...args], {
+    cwd: root,
+    env: { ...process.env, MRV_LOG_LEVEL: 'error' },
+  });
+  const exit = await p.exited;
+  return { code: exit.code, out: p.tail() };
+}
+
+/** Writes a copy of an example with every device's port replaced by `portOf(device id)`. */
+function withPorts(example: string, portOf: (deviceId: string) => number): string {
+  const doc = parseDocument(readFileSync(join(root, 'examples', example), 'utf8'));
+  (doc.toJS().devices as { id: string }[]).forEach((d, i) => {
+    doc.setIn(['devices', i, 'port'], portOf(d.id));
+  });
+  const file = join(tmp, example);
+  writeFileSync(file, String(doc));
+  return file;
+}
+
+describe('mrv check-config', () => {
+  it('prints live decoded values and quality of every point of the aluminium example', async () => {
+    const sim = await startAluminiumSimulator({ seed: 5 });
+    try {
+      const file = withPorts('aluminium-smelter.site.yaml', (id) => {
+        const station = Object.values(sim.registerMap).find((s) => s.deviceId === id);
+        return station ? sim.ports[station.id] : 1;
+      });
+      const { code, out } = await run(['check-config', file]);
+      expect(code, out).toBe(0);
+      expect(out).toMatch(/valid \(unit 91150000DEMO00001X/);
+      expect(out).toMatch(/^device\s+point\s+value\s+unit\s+quality/m);
+      const current = out.match(/^potline\s+potline\.current\s+(\S+)\s+kA\s+good/m);
+      expect(current, out).not.toBeNull();
+      expect(Number(current![1])).toBeGreaterThan(350);
+      expect(Number(current![1])).toBeLessThan(450);
+      expect(out).toMatch(/^ladle-scale\s+ladle\.net\s+\d+(\.\d+)?\s+t\s+good/m);
+      expect(out).toMatch(/all 4 devices answered/);
+    } finally {
+      await sim.stop();
+    }
+  });
+
+  it('exits 3 and names the devices that do not answer (power example, nothing listening)', async () => {
+    const closed = await getFreePort();
+    const file = withPorts('power-plant.site.yaml', () => closed);
+    const { code, out } = await run(['check-config', file, '--timeout-ms', '3000']);
+    expect(code, out).toBe(3);
+    expect(out).toMatch(
+      /^generator-meter\s+gen\.active_energy_export\s+MWh\s+bad\s+\S*\s+MRV_E_DEVICE_UNREACHABLE/m,
+    );
+    expect(out).toMatch(/6 of 6 devices gave no good reading/);
+  });
+
+  it('exits 1 with file, line and path for an invalid site file, reading nothing', async () => {
+    const bad = join(tmp, 'bad.yaml');
+    writeFileSync(
+      bad,
+      readFileSync(join(root, 'examples/power-plant.site.yaml'), 'utf8').replace(
+        'type: float32',
+        'type: float31',
+      ),
+    );
+    const { code, out } = await run(['check-config', bad]);
+    expect(code).toBe(1);
+    expect(out).toMatch(/bad\.yaml:\d+:\d+ devices\[0\]\.points\[0\]\.type/);
+    expect(out).not.toMatch(/^device\s+point/m);
+  });
+});

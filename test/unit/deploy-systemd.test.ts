@@ -1,0 +1,48 @@
+// deploy/systemd: every unit runs as the unprivileged mrv user with the hardening the install guide promises.
+import { readdirSync, readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+
+const dir = new URL('../../deploy/systemd/', import.meta.url);
+const units = readdirSync(dir).filter((f) => f.endsWith('.service'));
+
+function directives(text: string): Map<string, string[]> {
+  const out = new Map<string, string[]>();
+  for (const line of text.split('\n')) {
+    const m = /^([A-Za-z]+)=(.*)$/.exec(line.trim());
+    if (m) out.set(m[1]!, [...(out.get(m[1]!) ?? []), m[2]!]);
+  }
+  return out;
+}
+
+describe('systemd units', () => {
+  it('exist for gateway, collector, server and the HJ 212 uplink', () => {
+    expect(units.sort()).toEqual([
+      'mrv-collector.service',
+      'mrv-gateway.service',
+      'mrv-server.service',
+      'mrv-uplink-hj212.service',
+    ]);
+  });
+
+  it.each(units)('%s is hardened and restarts on failure', (unit) => {
+    const d = directives(readFileSync(new URL(unit, dir), 'utf8'));
+    const one = (k: string) => d.get(k)?.at(-1);
+    expect(one('User')).toBe('mrv');
+    for (const [k, v] of Object.entries({
+      NoNewPrivileges: 'yes',
+      ProtectSystem: 'strict',
+      ProtectHome: 'yes',
+      PrivateTmp: 'yes',
+      Restart: 'on-failure',
+      CapabilityBoundingSet: '',
+      RestrictAddressFamilies: 'AF_INET AF_INET6 AF_UNIX',
+      MemoryDenyWriteExecute: 'no',
+    }))
+      expect(one(k), `${unit} ${k}`).toBe(v);
+    const state = one('StateDirectory');
+    expect(state).toMatch(/^mrv\//);
+    expect(one('ReadWritePaths')).toBe(`/var/lib/${state}`);
+    expect(one('ExecStart')).toMatch(/^\/usr\/bin\/node \/opt\/carbon-mrv\/bin\/mrv\.js /);
+    expect(d.get('SystemCallFilter')).toContain('@system-service');
+  });
+});
