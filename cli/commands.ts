@@ -354,7 +354,10 @@ export async function sim(args: string[]): Promise<number> {
   if (kind === 'aluminium' && rest.includes('--opcua'))
     return (await import('./sim-opcua.ts')).simAluminiumOpcua(rest);
   if (kind !== 'aluminium')
-    throw new MrvError('MRV_E_CONFIG', `unknown simulator "${kind ?? ''}"; available: aluminium, cement, steel`);
+    throw new MrvError(
+      'MRV_E_CONFIG',
+      `unknown simulator "${kind ?? ''}"; available: aluminium, cement, steel`,
+    );
   const { values: v } = parseArgs({
     args: rest,
     options: {

@@ -431,8 +431,17 @@ export class Gateway {
     }
     this.#stopping = true;
     this.#client = undefined;
-    // Forced: the log keeps whatever is unacknowledged; a clean end would wait for a dead broker forever.
-    if (client) await client.endAsync(true);
+    if (client) {
+      // Clean (DISCONNECT, so the broker does not publish the last will over our `offline`) when the
+      // broker answers; forced after 2 s: the log keeps whatever is unacknowledged.
+      const clean = client.connected
+        ? await Promise.race([
+            client.endAsync(false).then(() => true),
+            new Promise<boolean>((r) => setTimeout(() => r(false), 2000).unref()),
+          ])
+        : false;
+      if (!clean) await client.endAsync(true);
+    }
     this.#diskLog?.close();
   }
 }

@@ -37,6 +37,33 @@ const GATEWAY_FIELDS: Record<string, FieldMetric> = {
   },
   publishErrors: { name: 'mrv_gateway_publish_errors_total', help: 'Publishes that failed' },
   lastSeq: { name: 'mrv_gateway_last_seq', help: 'Sequence number of the newest batch', gauge: true },
+  bufferBytes: {
+    name: 'mrv_gateway_buffer_bytes',
+    help: 'Bytes of the store-and-forward log on disk',
+    gauge: true,
+  },
+  bufferFull: {
+    name: 'mrv_gateway_buffer_full',
+    help: '1 while the store-and-forward log is full',
+    gauge: true,
+  },
+  batchesDropped: {
+    name: 'mrv_gateway_batches_dropped_total',
+    help: 'Batches dropped by a full log (drop-oldest)',
+  },
+  batchesRefused: {
+    name: 'mrv_gateway_batches_refused_total',
+    help: 'Batches not taken by a full log (block)',
+  },
+  batchesReplayed: {
+    name: 'mrv_gateway_batches_replayed_total',
+    help: 'Batches replayed from the log after a restart',
+  },
+  tornRecords: {
+    name: 'mrv_gateway_torn_records_total',
+    help: 'Torn last records skipped when opening the log',
+  },
+  corruptRecords: { name: 'mrv_gateway_corrupt_records_total', help: 'Corrupt records found in the log' },
   inFlight: {
     name: 'mrv_gateway_batches_buffered',
     help: 'Batches waiting for the broker acknowledgement (buffered)',
@@ -56,6 +83,12 @@ const COLLECTOR_FIELDS: Record<string, FieldMetric> = {
   storeErrors: { name: 'mrv_collector_store_errors_total', help: 'Store write calls that failed' },
   metaMessages: { name: 'mrv_collector_meta_messages_total', help: 'Catalogue (meta) messages received' },
   statusMessages: { name: 'mrv_collector_status_messages_total', help: 'Status messages received' },
+  duplicates: {
+    name: 'mrv_collector_duplicates_total',
+    help: 'Redelivered batches recognised and written once',
+  },
+  findingsRaised: { name: 'mrv_collector_findings_raised_total', help: 'Integrity findings raised' },
+  acks: { name: 'mrv_collector_acks_total', help: 'MQTT acknowledgements sent after the store write' },
   verificationFailures: {
     name: 'mrv_collector_verification_failures_total',
     help: 'Batches whose signature or hash chain did not verify',

@@ -141,19 +141,32 @@ export function classifyGatewayOffline(
   gatewayOf: (pointId: string) => string | undefined,
   toleranceMs: number,
 ): Map<string, CompletenessResult> {
+  // Each point's no_data gaps sorted by start (a point's gaps never overlap), for a binary search.
+  const silent = new Map<string, Gap[]>();
+  for (const [p, r] of byPoint) silent.set(p, r.gaps.filter((g) => g.cause === 'no_data').sort((a, b) => a.start - b.start));
+  const covers = (gaps: Gap[], g: Gap): boolean => {
+    let lo = 0;
+    let hi = gaps.length - 1;
+    let idx = -1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >> 1;
+      if ((gaps[mid] as Gap).start <= g.start + toleranceMs) {
+        idx = mid;
+        lo = mid + 1;
+      } else hi = mid - 1;
+    }
+    for (let i = idx; i >= 0 && i >= idx - 1; i--) if ((gaps[i] as Gap).end >= g.end - toleranceMs) return true;
+    return false;
+  };
   const out = new Map<string, CompletenessResult>();
   for (const [point, res] of byPoint) {
     const gw = gatewayOf(point);
     const peers = [...byPoint.keys()].filter((p) => p !== point && gw !== undefined && gatewayOf(p) === gw);
-    const gaps = res.gaps.map((g) => {
-      if (g.cause !== 'no_data' || peers.length === 0) return g;
-      const allSilent = peers.every((p) =>
-        (byPoint.get(p)?.gaps ?? []).some(
-          (h) => h.cause === 'no_data' && h.start <= g.start + toleranceMs && h.end >= g.end - toleranceMs,
-        ),
-      );
-      return allSilent ? { ...g, cause: 'gateway_offline' as const } : g;
-    });
+    const gaps = res.gaps.map((g) =>
+      g.cause === 'no_data' && peers.length > 0 && peers.every((p) => covers(silent.get(p) ?? [], g))
+        ? { ...g, cause: 'gateway_offline' as const }
+        : g,
+    );
     out.set(point, { ...res, gaps });
   }
   return out;

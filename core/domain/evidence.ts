@@ -63,6 +63,8 @@ export interface EvidenceConfig {
   pfcMethod: 'auto' | 'slope' | 'default';
   /** Cement clinker type. Default `portland`. */
   clinkerType: string;
+  /** Gaps listed per point (the longest ones); all are counted in `gapSummary`. Default 100. */
+  maxGapsListed: number;
 }
 
 /** Defaults of {@link EvidenceConfig}. */
@@ -73,6 +75,7 @@ export const DEFAULT_EVIDENCE_CONFIG: EvidenceConfig = {
   maxHoldIntervals: 10,
   pfcMethod: 'auto',
   clinkerType: 'portland',
+  maxGapsListed: 100,
 };
 
 /** A point's contribution to a parameter. */
@@ -119,6 +122,9 @@ export interface EvidenceCompleteness {
   uncertain: number;
   bad: number;
   coveredShare: string;
+  /** Every gap, counted and summed by cause (ms). */
+  gapSummary: Record<string, { count: number; ms: number }>;
+  /** The longest gaps (at most `config.maxGapsListed`), in time order. */
   gaps: { start: string; end: string; cause: string; reason?: string }[];
 }
 
@@ -393,7 +399,16 @@ export async function computeEvidence(input: EvidenceInput): Promise<EvidenceBod
       uncertain: c.uncertain,
       bad: c.bad,
       coveredShare: c.coveredShare,
-      gaps: c.gaps.map((g) => ({ start: isoCst(g.start), end: isoCst(g.end), cause: g.cause, ...(g.reason ? { reason: g.reason } : {}) })),
+      gapSummary: c.gaps.reduce<Record<string, { count: number; ms: number }>>((acc, g) => {
+        const e = acc[g.cause] ?? { count: 0, ms: 0 };
+        acc[g.cause] = { count: e.count + 1, ms: e.ms + g.end - g.start };
+        return acc;
+      }, {}),
+      gaps: [...c.gaps]
+        .sort((a, b) => b.end - b.start - (a.end - a.start) || a.start - b.start)
+        .slice(0, cfg.maxGapsListed)
+        .sort((a, b) => a.start - b.start)
+        .map((g) => ({ start: isoCst(g.start), end: isoCst(g.end), cause: g.cause, ...(g.reason ? { reason: g.reason } : {}) })),
     }));
 
   // Meters of the points used.

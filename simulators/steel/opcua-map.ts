@@ -2,7 +2,9 @@
  * The steel plant's OPC UA address space as data: which variable shows what, with its type, unit
  * and meaning. The same table drives the OPC UA server (opcua-server.ts) and the example site file
  * (`examples/steel-plant.site.yaml`, kept equal by `test/unit/simulators/steel.test.ts`). Pure: no
- * node-opcua import. NodeIds are `ns=1;s=<id>`.
+ * node-opcua import. NodeIds are `ns=1;s=<id>`. Parameter ids follow core/domain/catalogue.ts
+ * (`steel.crude_steel_output`, `steel.fuel_consumption.<fuel>`, `steel.carbon_product_output.<product>`);
+ * gases are metered in Nm³ here, so their conversion to the catalogue's tonnes is the domain's business.
  */
 import { FLOW_UNITS, STEEL_FLOWS, type SteelFlow, type SteelSnapshot } from './model.ts';
 
@@ -32,17 +34,17 @@ export interface SteelVariable {
 }
 
 const FLOW_NAMES: Record<SteelFlow, { folder: string; en: string; zh: string; parameter: string; meter: string }> = {
-  cog: { folder: 'Gas.COG', en: 'coke-oven gas burnt', zh: '焦炉煤气', parameter: 'fuel_coke_oven_gas', meter: 'fm-cog-1' },
-  bfg: { folder: 'Gas.BFG', en: 'blast-furnace gas burnt', zh: '高炉煤气', parameter: 'fuel_blast_furnace_gas', meter: 'fm-bfg-1' },
-  ng: { folder: 'Gas.NG', en: 'natural gas', zh: '天然气', parameter: 'fuel_natural_gas', meter: 'fm-ng-1' },
-  pci: { folder: 'BF1.PCI', en: 'pulverised coal injected', zh: '喷吹煤', parameter: 'input_pci_coal', meter: 'scale-pci-1' },
-  coke: { folder: 'BF1.Coke', en: 'coke charged', zh: '焦炭', parameter: 'input_coke', meter: 'scale-coke-1' },
-  tar: { folder: 'Products.Tar', en: 'tar output', zh: '焦油', parameter: 'output_tar', meter: 'scale-tar-1' },
+  cog: { folder: 'Gas.COG', en: 'coke-oven gas burnt', zh: '焦炉煤气', parameter: 'steel.fuel_consumption.coke_oven_gas', meter: 'fm-cog-1' },
+  bfg: { folder: 'Gas.BFG', en: 'blast-furnace gas burnt', zh: '高炉煤气', parameter: 'steel.fuel_consumption.blast_furnace_gas', meter: 'fm-bfg-1' },
+  ng: { folder: 'Gas.NG', en: 'natural gas', zh: '天然气', parameter: 'steel.fuel_consumption.natural_gas', meter: 'fm-ng-1' },
+  pci: { folder: 'BF1.PCI', en: 'pulverised coal injected', zh: '喷吹煤', parameter: 'steel.fuel_consumption.pulverized_coal', meter: 'scale-pci-1' },
+  coke: { folder: 'BF1.Coke', en: 'coke charged', zh: '焦炭', parameter: 'steel.fuel_consumption.coke', meter: 'scale-coke-1' },
+  tar: { folder: 'Products.Tar', en: 'tar output', zh: '焦油', parameter: 'steel.carbon_product_output.tar', meter: 'scale-tar-1' },
   benzol: {
     folder: 'Products.Benzol',
     en: 'crude benzol output',
     zh: '粗苯',
-    parameter: 'output_crude_benzol',
+    parameter: 'steel.carbon_product_output.crude_benzol',
     meter: 'scale-benzol-1',
   },
 };
@@ -94,9 +96,10 @@ export const STEEL_VARIABLES: readonly SteelVariable[] = [
     point: 'bof1.ladle_net',
     dataType: 'UInt32',
     unit: 'kg',
-    description: 'net crude steel of the last ladle (粗钢), one ticket per heat',
+    description: 'net crude steel of the last ladle (粗钢); one event per heat, identified by HeatNo',
     meter: 'ladle-scale-bof1',
-    aggregation: 'gauge',
+    parameter: 'steel.crude_steel_output',
+    aggregation: 'events',
     read: (s) => s.bof.netKg,
   },
   {
@@ -104,9 +107,8 @@ export const STEEL_VARIABLES: readonly SteelVariable[] = [
     point: 'bof1.crude_steel_total',
     dataType: 'UInt64',
     unit: 'kg',
-    description: 'crude steel output (粗钢产量), cumulative ladle net weight',
+    description: 'cumulative ladle net weight (cross-check of the crude steel output)',
     meter: 'ladle-scale-bof1',
-    parameter: 'crude_steel_output',
     aggregation: 'totalizer',
     read: (s) => s.bof.crudeSteelTotalKg,
   },
@@ -117,7 +119,7 @@ export const STEEL_VARIABLES: readonly SteelVariable[] = [
     unit: 'Nm³',
     description: 'converter gas recovered (转炉煤气回收), a carbon-bearing output',
     meter: 'fm-ldg-1',
-    parameter: 'output_converter_gas',
+    parameter: 'steel.carbon_product_output.converter_gas',
     aggregation: 'totalizer',
     read: (s) => s.bof.ldgTotalNm3,
   },

@@ -60,10 +60,12 @@ describe('faults: collector killed, store frozen', () => {
           '--keepalive',
           '2',
         ],
-        { cwd: root, env: { ...process.env, MRV_LOG_LEVEL: 'warn' } },
+        { cwd: root, env: { ...process.env, MRV_LOG_LEVEL: 'info' } },
       );
     let proc: TiedProcess = await startCollector();
     cleanups.push(() => proc.stop());
+    // The broker queues for a session only once it has subscribed: the collector's first start comes first.
+    await until('the collector subscribed', () => /collector subscribed/.test(proc.tail()), 20_000);
     const gateway = new Gateway({
       site: loadSiteConfig(writeSite(ws, device.port, mosquitto.url)),
       log,

@@ -157,7 +157,7 @@ const expectedTimes = Array.from({ length: MINUTES }, (_, m) => new Date(T0 + m 
 describe('HJ 212 uplink to the platform simulator', () => {
   it('delivers every minute once, CRC-valid and acknowledged, across a platform outage', async () => {
     const first = await startHj212Platform({
-      ackDelayMs: 15,
+      ackDelayMs: 25,
       passwords: new Map([['MN-TEST-0001', '123456']]),
     });
     platforms.push(first);
@@ -204,7 +204,7 @@ describe('HJ 212 uplink to the platform simulator', () => {
   });
 
   it('resumes from its cursor file after a restart of the uplink: no gap, no duplicate', async () => {
-    const platform = await startHj212Platform({ ackDelayMs: 10 });
+    const platform = await startHj212Platform({ ackDelayMs: 20 });
     platforms.push(platform);
     const loaded = configFor(platform.port);
     const a = startUplink(loaded);

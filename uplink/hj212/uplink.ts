@@ -22,6 +22,7 @@ import { Decimal } from 'decimal.js';
 import type { Logger } from 'pino';
 import type { SeriesPoint, TimeSeriesStore } from '../../collector/store.ts';
 import { calibrationStatus } from '../../core/domain/calibration.ts';
+import { MrvError } from '../../core/errors.ts';
 import { type CodeValues, type DataMessage, encodeDataMessage, qnOf } from '../../core/hj212/data.ts';
 import { type DataFlag, deriveDataFlag, type MeterCalibrationState } from '../../core/hj212/flags.ts';
 import { CN, type DataCn, flagOf } from '../../core/hj212/protocol.ts';
@@ -146,7 +147,8 @@ export class Hj212Uplink {
     this.#cursor.load();
     const { config } = this.#o.loaded;
     for (const d of config.devices) {
-      if (!this.#o.passwords.has(d.mn)) throw new Error(`no password for MN ${d.mn}`);
+      if (!this.#o.passwords.has(d.mn))
+        throw new MrvError('MRV_E_CONFIG', `no password for MN ${d.mn} (see resolvePasswords)`, { mn: d.mn });
       this.#status.set(d.mn, { mn: d.mn, connected: false, acked: {}, cursor: {}, counters: newCounters() });
     }
     this.#loops = config.devices.map((d) => this.#run(d));
