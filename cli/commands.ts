@@ -67,14 +67,19 @@ export function clockFor(speed: number): Clock {
   return speed === 1 ? systemClock : new ScaledClock(Date.now(), speed);
 }
 
-const storeFlags = {
+/** The `--store sqlite|influx` flags shared by every command that opens a store. */
+export const storeFlags = {
   store: { type: 'string', default: 'sqlite' },
   sqlite: { type: 'string', default: '.data/mrv.sqlite' },
   influx: { type: 'string', default: 'http://127.0.0.1:8086' },
   db: { type: 'string', default: 'mrv' },
 } as const;
 
-function makeStore(
+/**
+ * The store chosen by {@link storeFlags}; creates the SQLite file's folder.
+ * @throws MrvError MRV_E_CONFIG for an unknown `--store`
+ */
+export function makeStore(
   v: { store: string; sqlite: string; influx: string; db: string },
   log: Logger,
 ): TimeSeriesStore {
@@ -284,6 +289,7 @@ export async function server(args: string[]): Promise<number> {
       host: { type: 'string', default: '127.0.0.1' },
       mqtt: { type: 'string' },
       'data-dir': { type: 'string', default: '.data' },
+      site: { type: 'string', multiple: true, default: [] },
       ...storeFlags,
     },
   });
@@ -323,6 +329,12 @@ export async function server(args: string[]): Promise<number> {
       store: v.store,
       dataDir: resolve(v['data-dir']),
       collector: v.mqtt !== undefined,
+    },
+    // Site files (--site) complete the store's catalogue with meters, point signs and poll intervals.
+    domain: {
+      sites: v.site.map((f) => loadSiteConfig(f).site),
+      keyFile: resolve(v['data-dir'], 'evidence-ed25519.pem'),
+      generator: `carbon-mrv ${version()}`,
     },
   });
   await app.listen({ host: v.host, port: intFlag('port', v.port, 8080) });

@@ -6,15 +6,13 @@ import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { Logger } from 'pino';
-import { InfluxStore } from '../collector/influx-store.ts';
-import { SqliteStore } from '../collector/sqlite-store.ts';
-import type { TimeSeriesStore } from '../collector/store.ts';
 import { MrvError } from '../core/errors.ts';
 import type { PointMeta } from '../core/schema/wire.ts';
 import { loadSiteConfig } from '../gateway/config.ts';
 import { loadUplinkConfig, resolvePasswords } from '../uplink/hj212/config.ts';
 import { startHj212Platform } from '../uplink/hj212/platform-sim.ts';
 import { Hj212Uplink, type MeterCatalogue } from '../uplink/hj212/uplink.ts';
+import { makeStore, storeFlags } from './commands.ts';
 import { createLogger } from './log.ts';
 
 /** Resolves on SIGINT/SIGTERM, then runs `stop` (bounded by 30 s: the message in flight may wait for its ack). */
@@ -42,19 +40,6 @@ function port(v: string | undefined, fallback: number): number {
   return n;
 }
 
-/** The store of `--store sqlite|influx` (same flags as `mrv server`). */
-function storeOf(
-  v: { store: string; sqlite: string; influx: string; db: string },
-  log: Logger,
-): TimeSeriesStore {
-  if (v.store === 'influx') return new InfluxStore({ url: v.influx, database: v.db, log });
-  if (v.store === 'sqlite') {
-    if (v.sqlite !== ':memory:') mkdirSync(dirname(resolve(v.sqlite)), { recursive: true });
-    return new SqliteStore({ path: v.sqlite, log });
-  }
-  throw new MrvError('MRV_E_CONFIG', `--store: expected sqlite or influx, got "${v.store}"`);
-}
-
 /** Meters and point→meter links of a site file, for the data flags' calibration rule. */
 export function catalogueOf(siteFile: string): MeterCatalogue {
   const site = loadSiteConfig(siteFile);
@@ -73,10 +58,7 @@ export async function uplink(args: string[]): Promise<number> {
     args: rest,
     options: {
       config: { type: 'string', short: 'c' },
-      store: { type: 'string', default: 'sqlite' },
-      sqlite: { type: 'string', default: '.data/mrv.sqlite' },
-      influx: { type: 'string', default: 'http://127.0.0.1:8086' },
-      db: { type: 'string', default: 'mrv' },
+      ...storeFlags,
     },
   });
   if (!v.config)
@@ -85,7 +67,7 @@ export async function uplink(args: string[]): Promise<number> {
   const loaded = loadUplinkConfig(v.config);
   const passwords = resolvePasswords(loaded);
   const catalogue = loaded.siteFile !== undefined ? catalogueOf(loaded.siteFile) : undefined;
-  const store = storeOf(v, log);
+  const store = makeStore(v, log);
   await store.start();
   const up = new Hj212Uplink({ loaded, passwords, store, log, ...(catalogue ? { catalogue } : {}) });
   await up.start();

@@ -259,7 +259,8 @@ export async function browse(args: string[]): Promise<number> {
             `${'  '.repeat(depth)}${node.browseName}  ${node.nodeId}  ${node.nodeClass}${node.dataType ? ` ${node.dataType}` : ''}\n`,
           );
         const standard = ref.nodeId.namespace === 0;
-        if (ref.nodeClass === ua.NodeClass.Object && !(standard && v.node === undefined)) await walk(id, depth + 1);
+        if (ref.nodeClass === ua.NodeClass.Object && !(standard && v.node === undefined))
+          await walk(id, depth + 1);
       }
     };
     await walk(startNode, 0);

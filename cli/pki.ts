@@ -8,7 +8,13 @@
 import { parseArgs } from 'node:util';
 import { MrvError } from '../core/errors.ts';
 import { DEFAULT_PKI_DIR } from '../drivers/opcua/config.ts';
-import { listPki, type PkiEntry, pkiFolders, rejectCertificate, trustCertificate } from '../drivers/opcua/pki.ts';
+import {
+  listPki,
+  type PkiEntry,
+  pkiFolders,
+  rejectCertificate,
+  trustCertificate,
+} from '../drivers/opcua/pki.ts';
 
 /** Usage text of `mrv pki`. */
 export const PKI_USAGE = `mrv pki list   [--pki DIR] [--json]
@@ -34,25 +40,38 @@ export async function pki(args: string[]): Promise<number> {
   });
   const [sub, ref, ...extra] = positionals;
   const root = values.pki;
-  if (extra.length > 0) throw new MrvError('MRV_E_BAD_REQUEST', `unexpected arguments: ${extra.join(' ')}\n${PKI_USAGE}`);
+  if (extra.length > 0)
+    throw new MrvError('MRV_E_BAD_REQUEST', `unexpected arguments: ${extra.join(' ')}\n${PKI_USAGE}`);
   switch (sub) {
     case 'list': {
       const entries = listPki(root);
       if (values.json) process.stdout.write(`${JSON.stringify(entries, null, 2)}\n`);
       else if (entries.length === 0)
-        process.stdout.write(`no certificates in ${root} (trusted: ${pkiFolders(root).trusted}, rejected: ${pkiFolders(root).rejected})\n`);
+        process.stdout.write(
+          `no certificates in ${root} (trusted: ${pkiFolders(root).trusted}, rejected: ${pkiFolders(root).rejected})\n`,
+        );
       else for (const e of entries) process.stdout.write(`${line(e)}\n`);
       return 0;
     }
     case 'trust':
     case 'reject': {
-      if (!ref) throw new MrvError('MRV_E_BAD_REQUEST', `mrv pki ${sub}: give a THUMBPRINT or a certificate FILE\n${PKI_USAGE}`);
+      if (!ref)
+        throw new MrvError(
+          'MRV_E_BAD_REQUEST',
+          `mrv pki ${sub}: give a THUMBPRINT or a certificate FILE\n${PKI_USAGE}`,
+        );
       const e = sub === 'trust' ? trustCertificate(root, ref) : rejectCertificate(root, ref);
       if (values.json) process.stdout.write(`${JSON.stringify(e)}\n`);
-      else process.stdout.write(`${sub === 'trust' ? 'trusted' : 'rejected'} ${e.thumbprint} ${e.subject}\n  ${e.file}\n`);
+      else
+        process.stdout.write(
+          `${sub === 'trust' ? 'trusted' : 'rejected'} ${e.thumbprint} ${e.subject}\n  ${e.file}\n`,
+        );
       return 0;
     }
     default:
-      throw new MrvError('MRV_E_BAD_REQUEST', `mrv pki: expected list, trust or reject, got "${sub ?? ''}"\n${PKI_USAGE}`);
+      throw new MrvError(
+        'MRV_E_BAD_REQUEST',
+        `mrv pki: expected list, trust or reject, got "${sub ?? ''}"\n${PKI_USAGE}`,
+      );
   }
 }

@@ -28,7 +28,8 @@ const common = {
 function num(name: string, v: string | undefined, fallback: number): number {
   if (v === undefined) return fallback;
   const n = Number(v);
-  if (!Number.isFinite(n) || n < 0) throw new MrvError('MRV_E_CONFIG', `--${name}: expected a number, got "${v}"`);
+  if (!Number.isFinite(n) || n < 0)
+    throw new MrvError('MRV_E_CONFIG', `--${name}: expected a number, got "${v}"`);
   return n;
 }
 
@@ -50,7 +51,12 @@ function users(list: string[] | undefined): Record<string, string> | undefined {
 /** Applies the fault flags and runs until SIGINT/SIGTERM. */
 async function runFaults(
   sim: OpcuaSimulator,
-  v: { fault?: string[] | undefined; 'outage-every'?: string | undefined; 'outage-for': string; 'no-subscriptions': boolean },
+  v: {
+    fault?: string[] | undefined;
+    'outage-every'?: string | undefined;
+    'outage-for': string;
+    'no-subscriptions': boolean;
+  },
   stopAll: () => Promise<void>,
 ): Promise<number> {
   const log = createLogger('mrv-sim');

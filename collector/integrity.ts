@@ -10,7 +10,8 @@
  *   (`MRV_F_UNKNOWN_KEY`) is still stored, never dropped: its good readings are stored as `uncertain`
  *   with the finding code as reason, and the archive marks it `failed`.
  * - **Redelivery** (same seq, same SHA-256): nothing is written again; counted. When it arrives more than
- *   `replayWindowMs` after the stored copy, `MRV_F_REPLAY` is raised.
+ *   `replayWindowMs` after the stored copy, `MRV_F_REPLAY` is raised. (The signature is outside the
+ *   hash: a copy whose signature verifies replaces a stored copy whose signature did not.)
  * - **Conflict** (same seq, different bytes): `MRV_F_SEQ_CONFLICT`. A verified version replaces an
  *   unverified stored one (readings and archive); otherwise the stored version stays and the new one is
  *   kept whole (canonical bytes and sig) in the finding's detail, its readings not written.
@@ -209,7 +210,10 @@ export class IntegrityChecker {
               toSeq: batch.seq,
             })
           )[0];
-        if (stored?.hash === hash) {
+        // Same bytes, but this copy's signature verifies where the stored copy's did not (someone
+        // published the batch first with a bad sig): the verified copy replaces it.
+        const upgrade = stored?.hash === hash && sigOk === true && stored.verdict === 'failed';
+        if (stored?.hash === hash && !upgrade) {
           plan.duplicates++;
           if (receivedAt - stored.receivedAt > replayWindow)
             plan.findings.push(
@@ -221,7 +225,9 @@ export class IntegrityChecker {
             );
           continue;
         }
-        if (stored !== undefined) {
+        if (upgrade) {
+          // falls through to the writes below with no new finding
+        } else if (stored !== undefined) {
           const supersedes = sigOk === true && stored.verdict !== 'verified';
           raise('MRV_F_SEQ_CONFLICT', `${batch.seq}/${hash.slice(0, 16)}`, {
             seq: batch.seq,
@@ -296,8 +302,12 @@ export class IntegrityChecker {
           maxSkewS: maxSkew / 1000,
         });
 
-      const failed = findings.some((f) => f.class === 'authenticity');
-      if (failed) plan.verificationFailures++;
+      if (findings.some((f) => f.class === 'authenticity')) plan.verificationFailures++;
+      // A conflict this (verified) copy won is about the other copy, not about this one.
+      const failed = findings.some(
+        (f) =>
+          f.class === 'authenticity' && !(f.code === 'MRV_F_SEQ_CONFLICT' && f.detail.kept === 'received'),
+      );
       record.verdict = failed ? 'failed' : sigOk === true ? 'verified' : 'unchecked';
       record.findings = findings.map((f) => f.code);
       plan.findings.push(...findings);

@@ -209,7 +209,9 @@ export function linesSource(lines: readonly string[]): ReadingSource {
     const r = JSON.parse(line) as { point: string; ts: string; value: string | null; quality: Sample['quality']; reason?: string };
     const s: Sample = { ts: Date.parse(r.ts), value: r.value, quality: r.quality };
     if (r.reason !== undefined) s.reason = r.reason;
-    byPoint.set(r.point, [...(byPoint.get(r.point) ?? []), s]);
+    const list = byPoint.get(r.point);
+    if (list) list.push(s);
+    else byPoint.set(r.point, [s]);
   }
   for (const list of byPoint.values()) list.sort((a, b) => a.ts - b.ts);
   return {

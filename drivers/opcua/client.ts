@@ -3,7 +3,7 @@
  * `mrv browse`): our own certificate manager on our own PKI folder, security mode and policy, the
  * user identity (OPC 10000-4 §7.41), and the mapping of node-opcua's errors onto our error catalogue.
  */
-import { X509Certificate, createPrivateKey } from 'node:crypto';
+import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { format } from 'node:util';
@@ -81,7 +81,10 @@ export function userIdentity(identity: OpcuaIdentity): UserIdentityInfo {
       if (identity.passwordEnv !== undefined) {
         password = process.env[identity.passwordEnv];
         if (password === undefined)
-          throw new MrvError('MRV_E_CONFIG', `identity.passwordEnv: environment variable ${identity.passwordEnv} is not set`);
+          throw new MrvError(
+            'MRV_E_CONFIG',
+            `identity.passwordEnv: environment variable ${identity.passwordEnv} is not set`,
+          );
       } else password = readText(identity.passwordFile ?? '', 'identity.passwordFile').replace(/\r?\n$/, '');
       return { type: UserTokenType.UserName, userName: identity.username, password };
     }
@@ -110,7 +113,12 @@ function readBytes(file: string, what: string): Buffer {
   try {
     return readFileSync(file);
   } catch (err) {
-    throw new MrvError('MRV_E_CONFIG', `${what}: cannot read ${file}: ${(err as Error).message}`, { file }, { cause: err });
+    throw new MrvError(
+      'MRV_E_CONFIG',
+      `${what}: cannot read ${file}: ${(err as Error).message}`,
+      { file },
+      { cause: err },
+    );
   }
 }
 
@@ -157,7 +165,11 @@ export interface OpcuaFailure {
 export function classifyOpcuaError(err: unknown, pkiDir?: string): OpcuaFailure {
   const raw = err instanceof Error ? err.message : String(err);
   const message = raw.replace(/\s+/g, ' ').trim().slice(0, 300);
-  if (/BadCertificate|Certificate verification failed|BadSecurityChecksFailed|BadSecurityPolicyRejected/i.test(raw)) {
+  if (
+    /BadCertificate|Certificate verification failed|BadSecurityChecksFailed|BadSecurityPolicyRejected/i.test(
+      raw,
+    )
+  ) {
     const rejected = pkiDir ? lastRejected(pkiDir) : undefined;
     const hint = rejected
       ? `; server certificate ${rejected.thumbprint} (${rejected.subject}) is in ${pkiDir}/rejected — check it, then \`mrv pki trust ${rejected.thumbprint} --pki ${pkiDir}\``

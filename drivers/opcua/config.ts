@@ -48,7 +48,9 @@ const Monitoring = {
     .min(0)
     .max(86_400_000)
     .optional()
-    .describe('how often the server samples the value; 0 = as fast as the server can (OPC 10000-4 §5.12.1.2)'),
+    .describe(
+      'how often the server samples the value; 0 = as fast as the server can (OPC 10000-4 §5.12.1.2)',
+    ),
   queueSize: z
     .number()
     .int()
@@ -77,7 +79,11 @@ export const OpcuaIdentity = z.discriminatedUnion('type', [
       type: z.literal('username'),
       username: z.string().min(1),
       passwordEnv: z.string().min(1).optional().describe('environment variable holding the password'),
-      passwordFile: z.string().min(1).optional().describe('file holding the password (trailing newline ignored)'),
+      passwordFile: z
+        .string()
+        .min(1)
+        .optional()
+        .describe('file holding the password (trailing newline ignored)'),
     })
     .strict()
     .refine((i) => (i.passwordEnv === undefined) !== (i.passwordFile === undefined), {
@@ -192,7 +198,9 @@ export const OpcuaDevice = OpcuaDeviceShape.superRefine((d, ctx) => {
 export type OpcuaDevice = z.infer<typeof OpcuaDeviceShape>;
 
 /** The security policy in effect for a device (the default filled in). */
-export function effectivePolicy(d: Pick<OpcuaDevice, 'securityMode' | 'securityPolicy'>): 'None' | 'Basic256Sha256' {
+export function effectivePolicy(
+  d: Pick<OpcuaDevice, 'securityMode' | 'securityPolicy'>,
+): 'None' | 'Basic256Sha256' {
   return d.securityPolicy ?? (d.securityMode === 'None' ? 'None' : 'Basic256Sha256');
 }
 

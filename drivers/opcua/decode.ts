@@ -64,7 +64,8 @@ const DECIMAL = /^-?(0|[1-9]\d*)(\.\d+)?([eE][+-]?\d+)?$/;
  * @throws OpcuaDecodeError when the pair is not two uint32 numbers
  */
 export function int64PairToString(pair: unknown, signed: boolean): string {
-  if (!Array.isArray(pair) || pair.length !== 2) throw new OpcuaDecodeError('64-bit value is not a [high, low] pair');
+  if (!Array.isArray(pair) || pair.length !== 2)
+    throw new OpcuaDecodeError('64-bit value is not a [high, low] pair');
   const [hi, lo] = pair as unknown[];
   if (
     typeof hi !== 'number' ||
@@ -112,16 +113,21 @@ export function variantToDecimalString(dataType: number, value: unknown, isArray
     case OpcuaBuiltinType.Int64:
       return typeof value === 'bigint' ? BigInt.asIntN(64, value).toString() : int64PairToString(value, true);
     case OpcuaBuiltinType.UInt64:
-      return typeof value === 'bigint' ? BigInt.asUintN(64, value).toString() : int64PairToString(value, false);
+      return typeof value === 'bigint'
+        ? BigInt.asUintN(64, value).toString()
+        : int64PairToString(value, false);
     case OpcuaBuiltinType.Float:
     case OpcuaBuiltinType.Double: {
       if (typeof value !== 'number') throw new OpcuaDecodeError(`${name} value is not a number`);
       if (!Number.isFinite(value)) throw new OpcuaDecodeError(`${name} is ${value}`);
-      return dataType === OpcuaBuiltinType.Float ? float32ToDecimalString(value) : doubleToDecimalString(value);
+      return dataType === OpcuaBuiltinType.Float
+        ? float32ToDecimalString(value)
+        : doubleToDecimalString(value);
     }
     case OpcuaBuiltinType.String: {
       const s = typeof value === 'string' ? value.trim() : '';
-      if (!DECIMAL.test(s)) throw new OpcuaDecodeError(`String "${String(value).slice(0, 40)}" is not a decimal number`);
+      if (!DECIMAL.test(s))
+        throw new OpcuaDecodeError(`String "${String(value).slice(0, 40)}" is not a decimal number`);
       return new Decimal(s).toFixed();
     }
     default:
@@ -176,9 +182,15 @@ export function dataValueToReading(point: PointDecode, dv: DataValueLike, rxMs: 
   try {
     const v = dv.value;
     // node-opcua's VariantArrayType: 0 Scalar, 1 Array, 2 Matrix.
-    const raw = variantToDecimalString(v?.dataType ?? OpcuaBuiltinType.Null, v?.value, (v?.arrayType ?? 0) !== 0);
+    const raw = variantToDecimalString(
+      v?.dataType ?? OpcuaBuiltinType.Null,
+      v?.value,
+      (v?.arrayType ?? 0) !== 0,
+    );
     const value = applyScaling(raw, point);
-    return quality === 'good' ? { ...base, value, quality } : { ...base, value, quality, reason: statusReason };
+    return quality === 'good'
+      ? { ...base, value, quality }
+      : { ...base, value, quality, reason: statusReason };
   } catch (err) {
     const message = err instanceof Error ? err.message : String(err);
     return { ...base, value: null, quality: 'bad', reason: `MRV_E_DECODE: ${message}` };

@@ -127,7 +127,13 @@ export class OpcuaDriver implements Driver {
         const f = classifyOpcuaError(err, this.#pki);
         this.#fail(f);
         log.warn(
-          { device: this.config.id, endpoint: this.config.endpointUrl, code: f.code, err: f.message, retryInMs: backoff },
+          {
+            device: this.config.id,
+            endpoint: this.config.endpointUrl,
+            code: f.code,
+            err: f.message,
+            retryInMs: backoff,
+          },
           'opcua connection failed',
         );
         this.#emitAllBad(`${f.code}: ${f.message}`);
@@ -184,13 +190,22 @@ export class OpcuaDriver implements Driver {
       delete this.#status.lastError;
       this.#lastAlive = clock.now();
       log.info(
-        { device: cfg.id, endpoint: cfg.endpointUrl, securityMode: cfg.securityMode, identity: cfg.identity.type },
+        {
+          device: cfg.id,
+          endpoint: cfg.endpointUrl,
+          securityMode: cfg.securityMode,
+          identity: cfg.identity.type,
+        },
         'opcua session active',
       );
 
       this.#polled = cfg.mode === 'polling' ? [...cfg.points] : await this.#subscribe(session);
       this.#mode =
-        this.#polled.length === 0 ? 'subscription' : this.#polled.length === cfg.points.length ? 'polling' : 'mixed';
+        this.#polled.length === 0
+          ? 'subscription'
+          : this.#polled.length === cfg.points.length
+            ? 'polling'
+            : 'mixed';
       await this.#serve(rebuild.signal);
     } finally {
       signal.removeEventListener('abort', onStop);
@@ -235,7 +250,10 @@ export class OpcuaDriver implements Driver {
       const key = JSON.stringify([samplingInterval, queueSize, deadband ?? null]);
       let g = groups.get(key);
       if (!g) {
-        g = { params: { samplingInterval, queueSize, discardOldest: true, filter: changeFilter(deadband) }, points: [] };
+        g = {
+          params: { samplingInterval, queueSize, discardOldest: true, filter: changeFilter(deadband) },
+          points: [],
+        };
         groups.set(key, g);
       }
       g.points.push(p);

@@ -14,7 +14,16 @@
  * `<CommonName>[<sha1 thumbprint>].pem` (node-opcua's convention); any name works for reading.
  */
 import { X509Certificate } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { basename, join } from 'node:path';
 import { MrvError } from '../../core/errors.ts';
 
@@ -40,7 +49,12 @@ export interface PkiEntry {
 }
 
 /** The folders of a PKI root. */
-export function pkiFolders(root: string): { trusted: string; rejected: string; issuers: string; own: string } {
+export function pkiFolders(root: string): {
+  trusted: string;
+  rejected: string;
+  issuers: string;
+  own: string;
+} {
   return {
     trusted: join(root, 'trusted', 'certs'),
     rejected: join(root, 'rejected'),
@@ -58,7 +72,12 @@ export function readCertificateFile(file: string): X509Certificate {
   try {
     return new X509Certificate(bytes);
   } catch (err) {
-    throw new MrvError('MRV_E_CONFIG', `${file} is not an X.509 certificate (PEM or DER)`, { file }, { cause: err });
+    throw new MrvError(
+      'MRV_E_CONFIG',
+      `${file} is not an X.509 certificate (PEM or DER)`,
+      { file },
+      { cause: err },
+    );
   }
 }
 
@@ -127,9 +146,15 @@ export function findByThumbprint(root: string, thumbprint: string): PkiEntry {
   const hits = listPki(root).filter((e) => e.thumbprint.startsWith(t));
   const distinct = new Set(hits.map((h) => h.thumbprint));
   if (hits.length === 0)
-    throw new MrvError('MRV_E_NOT_FOUND', `no certificate with thumbprint ${t} in ${root} (see \`mrv pki list\`)`);
+    throw new MrvError(
+      'MRV_E_NOT_FOUND',
+      `no certificate with thumbprint ${t} in ${root} (see \`mrv pki list\`)`,
+    );
   if (distinct.size > 1)
-    throw new MrvError('MRV_E_BAD_REQUEST', `thumbprint prefix ${t} matches ${distinct.size} certificates; give more digits`);
+    throw new MrvError(
+      'MRV_E_BAD_REQUEST',
+      `thumbprint prefix ${t} matches ${distinct.size} certificates; give more digits`,
+    );
   // Prefer the rejected copy when moving to trusted and the trusted one when moving to rejected: callers decide.
   return hits[0] as PkiEntry;
 }

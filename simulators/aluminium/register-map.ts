@@ -47,6 +47,10 @@ export interface RegisterPoint {
   parameter?: string;
   /** How readings aggregate over a period. */
   aggregation?: AggregationKind;
+  /** "-" when the point's period value is subtracted from its parameter (anode butts). */
+  sign?: '+' | '-';
+  /** Events: the point holding the ticket number of each event. */
+  ticketPoint?: string;
   /** Raw register value (before scale) from a snapshot: integers for integer types, any number for floats. */
   raw: (s: AluminiumSnapshot) => number;
 }
@@ -84,6 +88,9 @@ export const ALUMINIUM_METERS = {
 export const ALUMINIUM_PARAMETER_IDS = {
   liquidOutput: 'aluminium.liquid_output',
   anodeConsumption: 'aluminium.anode_consumption',
+  /** Supporting parameters of the PFC slope method (AEM). */
+  anodeEffectDuration: 'aluminium.anode_effect_duration',
+  cellsInOperation: 'aluminium.cells_in_operation',
 } as const;
 
 /** Lays points out one after another from `base`, so a block can never have gaps or overlaps. */
@@ -171,6 +178,7 @@ export function aluminiumRegisterMap(monitoredCells = 24): Readonly<Record<Stati
           unit: 's',
           description: 'Anode-effect cell-seconds, whole line (cumulative; AEM = minutes / cell-days)',
           descriptionZh: '阳极效应持续时间累计 (槽·秒, 全系列)',
+          parameter: P.anodeEffectDuration,
           aggregation: 'totalizer',
           raw: (s) => s.potline.anodeEffectSeconds,
         },
@@ -191,6 +199,7 @@ export function aluminiumRegisterMap(monitoredCells = 24): Readonly<Record<Stati
           unit: 'count',
           description: 'Cells in operation in the line',
           descriptionZh: '系列运行槽数',
+          parameter: P.cellsInOperation,
           aggregation: 'gauge',
           raw: (s) => s.potline.cellsInLine,
         },
@@ -287,6 +296,7 @@ export function aluminiumRegisterMap(monitoredCells = 24): Readonly<Record<Stati
           meter: M.ladleScale,
           parameter: P.liquidOutput,
           aggregation: 'events',
+          ticketPoint: 'ladle.ticket_no',
           raw: (s) => s.ladle.netKg,
         },
         {
@@ -396,6 +406,7 @@ export function aluminiumRegisterMap(monitoredCells = 24): Readonly<Record<Stati
           meter: M.anodeScale,
           parameter: P.anodeConsumption,
           aggregation: 'totalizer',
+          sign: '-',
           raw: (s) => s.anode.buttWeightTotalKg,
         },
       ]),
@@ -472,6 +483,8 @@ export interface SitePoint {
   description: string;
   parameter?: string;
   aggregation?: AggregationKind;
+  sign?: '+' | '-';
+  ticketPoint?: string;
   table: 'holding' | 'input';
   address: number;
   type: ModbusType;
@@ -491,6 +504,8 @@ export function sitePoints(station: StationMap): SitePoint[] {
     description: `${p.description} / ${p.descriptionZh}`,
     ...(p.parameter !== undefined && { parameter: p.parameter }),
     ...(p.aggregation !== undefined && { aggregation: p.aggregation }),
+    ...(p.sign !== undefined && { sign: p.sign }),
+    ...(p.ticketPoint !== undefined && { ticketPoint: p.ticketPoint }),
     table: p.table,
     address: p.address,
     type: p.type,

@@ -33,7 +33,11 @@ export const STEEL_PARAMETERS = {
     unit: 's',
     source: '[practice] a BOF tap-to-tap time is about 35–45 min',
   },
-  heatJitterS: { value: 180, unit: 's', source: 'simulator choice: standard deviation of the tap-to-tap time' },
+  heatJitterS: {
+    value: 180,
+    unit: 's',
+    source: 'simulator choice: standard deviation of the tap-to-tap time',
+  },
   heatNetMeanKg: { value: 120_000, unit: 'kg', source: '[practice] a 120 t converter' },
   heatNetSdKg: { value: 2500, unit: 'kg', source: 'simulator choice: spread of the tapped weight' },
   ldgPerTonneNm3: {
@@ -41,20 +45,32 @@ export const STEEL_PARAMETERS = {
     unit: 'Nm³/t',
     source: '[practice] converter gas recovery about 80–120 Nm³ per tonne of steel',
   },
-  cogFlowNm3h: { value: 20_000, unit: 'Nm³/h', source: 'simulator choice: COG burnt in the plant (a 2 Mt/a works)' },
+  cogFlowNm3h: {
+    value: 20_000,
+    unit: 'Nm³/h',
+    source: 'simulator choice: COG burnt in the plant (a 2 Mt/a works)',
+  },
   bfgFlowNm3h: { value: 300_000, unit: 'Nm³/h', source: '[practice] BFG about 1500 Nm³ per t hot metal' },
   ngFlowNm3h: { value: 2_000, unit: 'Nm³/h', source: 'simulator choice: natural gas to reheating furnaces' },
   pciRateTph: { value: 36, unit: 't/h', source: '[practice] PCI about 150 kg per t hot metal at ~240 t/h' },
   cokeRateTph: { value: 84, unit: 't/h', source: '[practice] coke rate about 350 kg per t hot metal' },
   tarRateTph: { value: 4, unit: 't/h', source: '[practice] tar about 3–4 % of the coal carbonised' },
-  benzolRateTph: { value: 1.3, unit: 't/h', source: '[practice] crude benzol about 1 % of the coal carbonised' },
+  benzolRateTph: {
+    value: 1.3,
+    unit: 't/h',
+    source: '[practice] crude benzol about 1 % of the coal carbonised',
+  },
   flowWanderFraction: {
     value: 0.03,
     unit: '1',
     source: 'simulator choice: slow drift of every flow, as a fraction of its set-point',
   },
   flowWanderTauS: { value: 1200, unit: 's', source: 'simulator choice: correlation time of the drift' },
-  flowNoiseFraction: { value: 0.01, unit: '1', source: 'simulator choice: second-to-second measurement noise' },
+  flowNoiseFraction: {
+    value: 0.01,
+    unit: '1',
+    source: 'simulator choice: second-to-second measurement noise',
+  },
 } satisfies Record<string, SteelParameterInfo>;
 
 /** Parameter names. */
@@ -153,7 +169,8 @@ export class SteelPlantModel {
   constructor(options: SteelModelOptions) {
     const p: SteelParams = { ...STEEL_DEFAULTS, ...options.params };
     for (const [k, v] of Object.entries(p))
-      if (!Number.isFinite(v) || v < 0) throw new RangeError(`steel model: ${k} must be a finite number >= 0, got ${v}`);
+      if (!Number.isFinite(v) || v < 0)
+        throw new RangeError(`steel model: ${k} must be a finite number >= 0, got ${v}`);
     if (!(p.heatIntervalS > 0) || !(p.flowWanderTauS > 0))
       throw new RangeError('steel model: heatIntervalS and flowWanderTauS must be > 0');
     if (!Number.isFinite(options.start)) throw new RangeError('steel model: start must be a finite ms epoch');
@@ -167,7 +184,10 @@ export class SteelPlantModel {
     this.#drift = zero();
     this.#totals = zero();
     this.#frac = zero();
-    this.#rates = Object.fromEntries(STEEL_FLOWS.map((f) => [f, p[SET_POINT[f]]])) as Record<SteelFlow, number>;
+    this.#rates = Object.fromEntries(STEEL_FLOWS.map((f) => [f, p[SET_POINT[f]]])) as Record<
+      SteelFlow,
+      number
+    >;
     this.#nextHeatS = this.#drawHeatInterval();
   }
 

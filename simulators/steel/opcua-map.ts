@@ -33,13 +33,52 @@ export interface SteelVariable {
   read: (s: SteelSnapshot) => number;
 }
 
-const FLOW_NAMES: Record<SteelFlow, { folder: string; en: string; zh: string; parameter: string; meter: string }> = {
-  cog: { folder: 'Gas.COG', en: 'coke-oven gas burnt', zh: '焦炉煤气', parameter: 'steel.fuel_consumption.coke_oven_gas', meter: 'fm-cog-1' },
-  bfg: { folder: 'Gas.BFG', en: 'blast-furnace gas burnt', zh: '高炉煤气', parameter: 'steel.fuel_consumption.blast_furnace_gas', meter: 'fm-bfg-1' },
-  ng: { folder: 'Gas.NG', en: 'natural gas', zh: '天然气', parameter: 'steel.fuel_consumption.natural_gas', meter: 'fm-ng-1' },
-  pci: { folder: 'BF1.PCI', en: 'pulverised coal injected', zh: '喷吹煤', parameter: 'steel.fuel_consumption.pulverized_coal', meter: 'scale-pci-1' },
-  coke: { folder: 'BF1.Coke', en: 'coke charged', zh: '焦炭', parameter: 'steel.fuel_consumption.coke', meter: 'scale-coke-1' },
-  tar: { folder: 'Products.Tar', en: 'tar output', zh: '焦油', parameter: 'steel.carbon_product_output.tar', meter: 'scale-tar-1' },
+const FLOW_NAMES: Record<
+  SteelFlow,
+  { folder: string; en: string; zh: string; parameter: string; meter: string }
+> = {
+  cog: {
+    folder: 'Gas.COG',
+    en: 'coke-oven gas burnt',
+    zh: '焦炉煤气',
+    parameter: 'steel.fuel_consumption.coke_oven_gas',
+    meter: 'fm-cog-1',
+  },
+  bfg: {
+    folder: 'Gas.BFG',
+    en: 'blast-furnace gas burnt',
+    zh: '高炉煤气',
+    parameter: 'steel.fuel_consumption.blast_furnace_gas',
+    meter: 'fm-bfg-1',
+  },
+  ng: {
+    folder: 'Gas.NG',
+    en: 'natural gas',
+    zh: '天然气',
+    parameter: 'steel.fuel_consumption.natural_gas',
+    meter: 'fm-ng-1',
+  },
+  pci: {
+    folder: 'BF1.PCI',
+    en: 'pulverised coal injected',
+    zh: '喷吹煤',
+    parameter: 'steel.fuel_consumption.pulverized_coal',
+    meter: 'scale-pci-1',
+  },
+  coke: {
+    folder: 'BF1.Coke',
+    en: 'coke charged',
+    zh: '焦炭',
+    parameter: 'steel.fuel_consumption.coke',
+    meter: 'scale-coke-1',
+  },
+  tar: {
+    folder: 'Products.Tar',
+    en: 'tar output',
+    zh: '焦油',
+    parameter: 'steel.carbon_product_output.tar',
+    meter: 'scale-tar-1',
+  },
   benzol: {
     folder: 'Products.Benzol',
     en: 'crude benzol output',

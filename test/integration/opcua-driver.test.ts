@@ -28,7 +28,13 @@ beforeAll(async () => {
       { id: 'Meter.Delta', dataType: 'Int64', unit: 'Wh', read: () => -9_007_199_254_740_993n },
       { id: 'Ladle.Weight', dataType: 'Int32', unit: 'kg', read: () => 31_250 },
       { id: 'Ladle.Sensor', dataType: 'Double', unit: 't', read: () => 1.5 },
-      { id: 'Gas.Flow', dataType: 'Double', unit: 'Nm3/h', euRange: { low: 0, high: 1000 }, read: () => ramp },
+      {
+        id: 'Gas.Flow',
+        dataType: 'Double',
+        unit: 'Nm3/h',
+        euRange: { low: 0, high: 1000 },
+        read: () => ramp,
+      },
       { id: 'Gas.Uptime', dataType: 'Double', unit: 's', read: () => (Date.now() - started) / 1000 },
     ],
   });
@@ -171,7 +177,11 @@ describe('opcua driver: polling', () => {
       const [cur, ghost] = c.batches[0] as [Reading, Reading];
       expect(cur).toMatchObject({ quality: 'good', value: '400.25' });
       expect(cur.serverTs).toBeDefined();
-      expect(ghost).toMatchObject({ quality: 'bad', value: null, reason: 'MRV_E_OPCUA_STATUS: BadNodeIdUnknown' });
+      expect(ghost).toMatchObject({
+        quality: 'bad',
+        value: null,
+        reason: 'MRV_E_OPCUA_STATUS: BadNodeIdUnknown',
+      });
     });
   });
 

@@ -64,7 +64,11 @@ async function outageAndBack(mode: 'subscription' | 'polling'): Promise<number> 
     expect(Number(fresh.value)).toBeGreaterThan(0);
     // And it keeps coming: data flows, not a single stray value.
     const n = c.of('counter').filter((r) => r.quality === 'good').length;
-    await c.waitFor(() => c.of('counter').filter((r) => r.quality === 'good').length >= n + 3, 10_000, 'more data');
+    await c.waitFor(
+      () => c.of('counter').filter((r) => r.quality === 'good').length >= n + 3,
+      10_000,
+      'more data',
+    );
     expect(driver.status().connected).toBe(true);
     return resumedMs;
   } finally {

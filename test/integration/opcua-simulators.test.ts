@@ -32,7 +32,11 @@ async function withDriver(config: OpcuaDevice, body: (c: Collected) => Promise<v
 describe('steel plant over OPC UA', () => {
   it('serves every point of examples/steel-plant.site.yaml; faults show as bad readings', async () => {
     const start = Date.UTC(2026, 2, 1);
-    const sim = await startSteelSimulator({ seed: 5, clock: new ScaledClock(start, 3600), pkiDir: `${tmp.dir}/steel` });
+    const sim = await startSteelSimulator({
+      seed: 5,
+      clock: new ScaledClock(start, 3600),
+      pkiDir: `${tmp.dir}/steel`,
+    });
     try {
       const text = readFileSync(new URL('../../examples/steel-plant.site.yaml', import.meta.url), 'utf8');
       const device = OpcuaDevice.parse({
@@ -45,7 +49,12 @@ describe('steel plant over OPC UA', () => {
       await withDriver(device, async (c) => {
         for (const v of STEEL_VARIABLES) await c.waitFor((r) => r.point === v.point && r.quality === 'good');
         const total = () =>
-          Number(c.of('bof1.crude_steel_total').filter((r) => r.quality === 'good').at(-1)?.value ?? 0);
+          Number(
+            c
+              .of('bof1.crude_steel_total')
+              .filter((r) => r.quality === 'good')
+              .at(-1)?.value ?? 0,
+          );
         await c.waitFor(() => total() > 0, 20_000, 'a first heat');
         const r = c.of('bof1.crude_steel_total').at(-1);
         // Source time is plant time (an hour per second), server time is wall time.
@@ -99,7 +108,8 @@ describe('aluminium pot-line over OPC UA', () => {
           'two plant hours of readings',
         );
         const lastR = c.of('ae_seconds').at(-1);
-        const cellDays = (last('cells') * (Date.parse(lastR?.ts ?? '') - Date.parse(first?.ts ?? ''))) / 86_400_000;
+        const cellDays =
+          (last('cells') * (Date.parse(lastR?.ts ?? '') - Date.parse(first?.ts ?? ''))) / 86_400_000;
         const aem = (last('ae_seconds') - Number(first?.value)) / 60 / cellDays;
         expect(last('cells')).toBe(300);
         expect(Number.isFinite(aem) && aem > 0, JSON.stringify({ aem, cellDays, first, lastR })).toBe(true);

@@ -159,14 +159,27 @@ describe('IntegrityChecker', () => {
     expect(codes(plan)).toEqual(['MRV_F_SEQ_CONFLICT']);
     expect(plan.rows).toEqual([]);
     expect(plan.findings[0]?.detail).toMatchObject({ kept: 'stored', other: { sig: other2.sig } });
-    // A verified version replaces an unverified stored one.
-    const forged3 = { ...chain(3)[2]!, sig: 'AAAA' };
-    await take([forged3]);
+    // A verified version replaces an unverified stored one with other content...
     const genuine3 = chain(3)[2] as Batch;
+    const forged3 = { ...genuine3, readings: [{ ...genuine3.readings[0]!, value: '7' }] };
+    expect(codes(await take([forged3]))).toEqual(['MRV_F_BAD_SIGNATURE']);
     const fix = await take([genuine3]);
-    expect(fix.findings[0]?.detail).toMatchObject({ kept: 'received' });
-    expect(fix.rows[0]?.quality).toBe('good');
+    expect(codes(fix)).toEqual(['MRV_F_SEQ_CONFLICT']);
+    expect(fix.findings[0]?.detail).toMatchObject({
+      kept: 'received',
+      other: { canonical: expect.stringContaining('"7"') },
+    });
+    expect(fix.rows[0]).toMatchObject({ value: '30', quality: 'good' });
     expect((await store.listBatches({ unitId: 'U1', gatewayId: 'gw1', fromSeq: 3 }))[0]?.verdict).toBe(
+      'verified',
+    );
+    // ... and a copy with the same bytes but a bad signature published first.
+    const genuine4 = chain(4)[3] as Batch;
+    await take([{ ...genuine4, sig: 'AAAA' }]);
+    const up = await take([genuine4]);
+    expect(codes(up)).toEqual([]);
+    expect(up.rows[0]?.quality).toBe('good');
+    expect((await store.listBatches({ unitId: 'U1', gatewayId: 'gw1', fromSeq: 4 }))[0]?.verdict).toBe(
       'verified',
     );
   });

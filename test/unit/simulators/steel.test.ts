@@ -41,7 +41,9 @@ describe('SteelPlantModel', () => {
   });
 
   it('refuses nonsense parameters', () => {
-    expect(() => new SteelPlantModel({ seed: 1, start: START, params: { heatIntervalS: 0 } })).toThrow(RangeError);
+    expect(() => new SteelPlantModel({ seed: 1, start: START, params: { heatIntervalS: 0 } })).toThrow(
+      RangeError,
+    );
     expect(() => new SteelPlantModel({ seed: 1, start: Number.NaN })).toThrow(RangeError);
   });
 });
