@@ -16,7 +16,7 @@ const USAGE = `mrv — carbon-mrv command line
                 [--ca FILE] [--cert FILE --key FILE] [--keepalive S]
       subscribe (persistent session), verify signatures and hash chains, write readings, findings and
       the batch archive to the store, acknowledge after writing
-  mrv server [--port 8080] [--host 127.0.0.1] [--mqtt URL] [--store ...] [--data-dir .data]
+  mrv server [--port 8080] [--host 127.0.0.1] [--mqtt URL] [--store ...] [--data-dir .data] [--site SITE.yaml ...]
       HTTP API and dashboard; with --mqtt it also runs a collector feeding the live view
   mrv broker [--port 1883]
       an embedded MQTT broker (aedes)

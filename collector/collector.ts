@@ -105,8 +105,6 @@ export interface DeadLetter {
 /** Given to MQTT.js's `handleMessage` callback to skip its automatic PUBACK (see the file comment). */
 const DEFER_ACK = new Error('mrv: acknowledged after the store write');
 
-type MqttPacket = Parameters<MqttClient['handleMessage']>[0];
-
 interface PendingBatch extends ReceivedBatch {
   ack: () => void;
 }
@@ -220,7 +218,10 @@ export class Collector {
 
   #onMessage(topic: string, payload: Buffer, ack: () => void): void {
     const t = parseTopic(this.#prefix, topic);
-    if (!t) return ack(); // our own dead-letter/findings topics or a foreign topic under the prefix
+    if (!t) {
+      ack(); // our own dead-letter/findings topics or a foreign topic under the prefix
+      return;
+    }
     const reason = this.#accept(t, payload, ack);
     if (reason !== undefined) {
       this.#reject(topic, payload, reason);

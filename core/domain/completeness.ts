@@ -11,7 +11,7 @@
  */
 
 import type { Sample } from './aggregate.ts';
-import { D, text } from './decimal.ts';
+import { D } from './decimal.ts';
 
 /** Why data is missing. */
 export type GapCause = 'bad_quality' | 'gateway_offline' | 'no_data';
@@ -113,7 +113,7 @@ export class CompletenessAccumulator {
       ...this.#counts,
       gaps,
       coveredMs,
-      coveredShare: text(new D(coveredMs).div(to - from), 4),
+      coveredShare: new D(coveredMs).div(to - from).toFixed(4, D.ROUND_HALF_EVEN),
     };
   }
 }

@@ -89,8 +89,8 @@ export interface EvidencePoint {
   value: string | null;
   /** Usable readings in the month. */
   readings: number;
-  /** Usable readings taken while the meter had no valid certificate. */
-  readingsOutsideCalibration: number;
+  /** Usable readings taken while the meter had no valid certificate; null for a point without a meter. */
+  readingsOutsideCalibration: number | null;
   /** Aggregation details (baseline, resets, roll-overs, tickets, min/max ...), times ISO +08:00. */
   detail: Record<string, unknown>;
 }
@@ -361,7 +361,7 @@ export async function computeEvidence(input: EvidenceInput): Promise<EvidenceBod
         aggregation: st.agg,
         value: pv,
         readings: st.readings,
-        readingsOutsideCalibration: st.outside,
+        readingsOutsideCalibration: p.meter ? st.outside : null,
         detail: detailOf(pointResults.get(p.id) as AggregateResult),
       });
     }

@@ -84,7 +84,8 @@ export const MAX_READINGS_PER_BATCH = 10_000;
  * A batch: all readings of one poll cycle of one gateway (topic `{prefix}/{unitId}/{gatewayId}/data`, QoS 1).
  * - `seq`: gapless per gateway, starting at 1.
  * - `prevHash`: SHA-256 of the previous batch's canonical bytes ({@link canonicalBytes}), {@link GENESIS_HASH} for seq 1.
- * - `sig`: Ed25519 signature (base64) over the canonical bytes; optional until signing lands (issue: store-and-forward).
+ * - `sig`: Ed25519 signature (base64) over the canonical bytes (core/signing.ts); absent when the gateway has
+ *   no signing key, which a collector with a key registry reports as `MRV_F_BAD_SIGNATURE`.
  */
 export const Batch = z
   .object({

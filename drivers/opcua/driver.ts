@@ -160,8 +160,13 @@ export class OpcuaDriver implements Driver {
     try {
       const cm = this.#cm;
       if (!cm) throw new Error('certificate manager not open');
-      const client = createClient({ ...cfg, pkiDir: this.#pki }, cm);
+      // A session must outlive the gap between two polls (OPC 10000-4 §5.6.2 revisedSessionTimeout).
+      const sessionTimeoutMs = Math.max(cfg.sessionTimeoutMs, 3 * cfg.pollIntervalMs);
+      const client = createClient({ ...cfg, sessionTimeoutMs, pkiDir: this.#pki }, cm);
       this.#client = client;
+      // stop() or a fatal reconnection error while connect() or a reconnection is pending: cut it short
+      // instead of waiting for the transport timeout.
+      rebuild.signal.addEventListener('abort', () => void client.disconnect().catch(() => {}), { once: true });
       client.on('connection_lost', () => {
         if (this.#client !== client) return;
         this.#status.connected = false;
@@ -392,7 +397,8 @@ export class OpcuaDriver implements Driver {
   }
 
   #emit(readings: Reading[]): void {
-    if (readings.length === 0 || !this.#sink) return;
+    // Nothing after stop(): node-opcua may still report the connection it is closing.
+    if (readings.length === 0 || !this.#sink || this.#abort?.signal.aborted) return;
     try {
       this.#sink(readings);
     } catch (err) {

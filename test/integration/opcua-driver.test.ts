@@ -1,12 +1,14 @@
 // The opcua driver against a real node-opcua server (simulators/opcua-host.ts) over loopback:
 // subscriptions with both timestamps, exact values, deadband, StatusCode → quality, polling and the
 // fallback to polling, and user-name identity. One server for the whole file (it takes ~1 s to start).
+import { readdirSync } from 'node:fs';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Reading } from '../../core/schema/wire.ts';
 import { systemClock } from '../../core/time.ts';
 import { OpcuaDevice } from '../../drivers/opcua/config.ts';
 import { OpcuaDriver } from '../../drivers/opcua/driver.ts';
+import { listPki, trustCertificate } from '../../drivers/opcua/pki.ts';
 import { type OpcuaSimulator, startOpcuaSimulator } from '../../simulators/opcua-host.ts';
 import { Collected, tempDir } from '../helpers/opcua.ts';
 
@@ -218,6 +220,27 @@ describe('opcua driver: identity', () => {
     const identity = { type: 'username', username: 'operator', passwordEnv: 'MRV_TEST_OPCUA_PASSWORD' };
     await run(device({ identity }), async (c) => {
       await c.waitFor((r) => r.point === 'current' && r.quality === 'good');
+    });
+  });
+
+  it('activates the session with an X.509 user certificate (PEM certificate and key files)', async () => {
+    // Any certificate the server accepts will do; the simulator's own one is at hand.
+    const own = `${sim.pkiDir}/server/own`;
+    const certFile = readdirSync(`${own}/certs`).find((f) => f.endsWith('.pem'));
+    const identity = {
+      type: 'certificate',
+      certFile: `${own}/certs/${certFile}`,
+      keyFile: `${own}/private/private_key.pem`,
+    };
+    await run(device({ identity, securityMode: 'Sign' }), async (c) => {
+      // Sign needs the server certificate trusted first: trust whatever the first attempt rejected.
+      const refused = await c.waitFor((r) => r.quality === 'bad' || r.quality === 'good');
+      if (refused.quality === 'bad') {
+        expect(refused.reason).toMatch(/^MRV_E_OPCUA_CERTIFICATE/);
+        const rejected = listPki(`${tmp.dir}/client`).filter((e) => e.status === 'rejected');
+        for (const e of rejected) trustCertificate(`${tmp.dir}/client`, e.thumbprint);
+      }
+      await c.waitFor((r) => r.point === 'current' && r.quality === 'good', 20_000);
     });
   });
 
