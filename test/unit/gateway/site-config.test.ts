@@ -92,7 +92,7 @@ describe('site file loading', () => {
 
   it('rejects a 16-bit order on a 32-bit type and a wrong version', () => {
     expect(configError(valid.replace('type: int32', 'type: int32\n        order: BA'))).toContain(
-      'order BA is for 16-bit types',
+      'devices[0].points[0].order: order BA does not fit int32; use ABCD, BADC, CDAB or DCBA',
     );
     expect(configError(valid.replace('version: 1', 'version: 2'))).toContain('version: version must be 1');
   });
