@@ -9,7 +9,7 @@
  *   Ed25519 signature checked and, given the exported readings (`--readings-out`), its values
  *   recomputed and compared. Other kinds (exported batch ranges, issue 4) register in {@link VERIFIERS}.
  */
-import { readFileSync, writeFileSync, createWriteStream } from 'node:fs';
+import { createWriteStream, readFileSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { InfluxStore } from '../collector/influx-store.ts';
 import { SqliteStore } from '../collector/sqlite-store.ts';
@@ -21,7 +21,13 @@ import type { SiteConfig } from '../core/schema/site.ts';
 import { systemClock } from '../core/time.ts';
 import { loadSiteConfig } from '../gateway/config.ts';
 import { DEFAULT_EVIDENCE_KEY_FILE } from '../server/domain-routes.ts';
-import { buildEvidence, digestingSource, linesSource, loadEvidenceKey, verifyEvidenceSignature } from '../server/evidence-service.ts';
+import {
+  buildEvidence,
+  digestingSource,
+  linesSource,
+  loadEvidenceKey,
+  verifyEvidenceSignature,
+} from '../server/evidence-service.ts';
 import { version } from './main.ts';
 
 function makeStore(v: { store: string; sqlite: string; influx: string; db: string }): TimeSeriesStore {
@@ -49,7 +55,8 @@ export async function evidence(args: string[]): Promise<number> {
     },
   });
   if (!v.unit || !v.month) throw new MrvError('MRV_E_CONFIG', 'give --unit ID and --month yyyy-mm');
-  if (!['json', 'csv', 'html'].includes(v.format)) throw new MrvError('MRV_E_CONFIG', `--format: json, csv or html, got "${v.format}"`);
+  if (!['json', 'csv', 'html'].includes(v.format))
+    throw new MrvError('MRV_E_CONFIG', `--format: json, csv or html, got "${v.format}"`);
   const sites: SiteConfig[] = v.site.map((f) => loadSiteConfig(f).site);
   const store = makeStore(v);
   await store.start();
@@ -65,7 +72,12 @@ export async function evidence(args: string[]): Promise<number> {
       sites,
       ...(readingsOut ? { sink: (line: string) => readingsOut.write(`${line}\n`) } : {}),
     });
-    const text = v.format === 'csv' ? `\uFEFF${evidenceCsv(pkg)}` : v.format === 'html' ? evidenceHtml(pkg) : `${JSON.stringify(pkg, null, 1)}\n`;
+    const text =
+      v.format === 'csv'
+        ? `\uFEFF${evidenceCsv(pkg)}`
+        : v.format === 'html'
+          ? evidenceHtml(pkg)
+          : `${JSON.stringify(pkg, null, 1)}\n`;
     if (v.out) writeFileSync(v.out, text);
     else process.stdout.write(text);
     process.stderr.write(
@@ -87,7 +99,8 @@ export const VERIFIERS: Record<string, Verifier> = { 'monthly-evidence': verifyE
 /** `mrv verify FILE ...`: dispatches on the file's `kind`. */
 export async function verify(args: string[]): Promise<number> {
   const file = args.find((a) => !a.startsWith('-'));
-  if (!file) throw new MrvError('MRV_E_CONFIG', 'usage: mrv verify FILE [--readings FILE] [--public-key FILE]');
+  if (!file)
+    throw new MrvError('MRV_E_CONFIG', 'usage: mrv verify FILE [--readings FILE] [--public-key FILE]');
   let doc: unknown;
   try {
     doc = JSON.parse(readFileSync(file, 'utf8'));
@@ -97,8 +110,14 @@ export async function verify(args: string[]): Promise<number> {
   const kind = (doc as { kind?: unknown })?.kind;
   const verifier = typeof kind === 'string' ? VERIFIERS[kind] : undefined;
   if (!verifier)
-    throw new MrvError('MRV_E_CONFIG', `${file}: unknown kind ${JSON.stringify(kind)}; mrv verify knows ${Object.keys(VERIFIERS).join(', ')}`);
-  return verifier(doc as Record<string, unknown>, args.filter((a) => a !== file));
+    throw new MrvError(
+      'MRV_E_CONFIG',
+      `${file}: unknown kind ${JSON.stringify(kind)}; mrv verify knows ${Object.keys(VERIFIERS).join(', ')}`,
+    );
+  return verifier(
+    doc as Record<string, unknown>,
+    args.filter((a) => a !== file),
+  );
 }
 
 /** Differences between two JSON values, as paths (at most 20). */
@@ -107,15 +126,26 @@ function diffPaths(a: unknown, b: unknown, path = '$', out: string[] = []): stri
   if (canonicalJson(a) === canonicalJson(b)) return out;
   if (a && b && typeof a === 'object' && typeof b === 'object') {
     const keys = new Set([...Object.keys(a), ...Object.keys(b)]);
-    for (const k of keys) diffPaths((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k], Array.isArray(a) ? `${path}[${k}]` : `${path}.${k}`, out);
+    for (const k of keys)
+      diffPaths(
+        (a as Record<string, unknown>)[k],
+        (b as Record<string, unknown>)[k],
+        Array.isArray(a) ? `${path}[${k}]` : `${path}.${k}`,
+        out,
+      );
     return out;
   }
-  out.push(`${path}: package ${JSON.stringify(a)?.slice(0, 80)} ≠ recomputed ${JSON.stringify(b)?.slice(0, 80)}`);
+  out.push(
+    `${path}: package ${JSON.stringify(a)?.slice(0, 80)} ≠ recomputed ${JSON.stringify(b)?.slice(0, 80)}`,
+  );
   return out;
 }
 
 async function verifyEvidence(doc: Record<string, unknown>, args: string[]): Promise<number> {
-  const { values: v } = parseArgs({ args, options: { readings: { type: 'string' }, 'public-key': { type: 'string' } } });
+  const { values: v } = parseArgs({
+    args,
+    options: { readings: { type: 'string' }, 'public-key': { type: 'string' } },
+  });
   const pkg = doc as unknown as EvidencePackage;
   const trusted = v['public-key'] ? readFileSync(v['public-key'], 'utf8') : undefined;
   const sig = verifyEvidenceSignature(pkg, trusted);
@@ -123,9 +153,13 @@ async function verifyEvidence(doc: Record<string, unknown>, args: string[]): Pro
     process.stdout.write(`REJECTED: signature: ${sig.reason}\n`);
     return 1;
   }
-  process.stdout.write(`signature: OK (Ed25519, key ${sig.keyId}${trusted ? ', trusted key' : ', key carried in the package'})\n`);
+  process.stdout.write(
+    `signature: OK (Ed25519, key ${sig.keyId}${trusted ? ', trusted key' : ', key carried in the package'})\n`,
+  );
   if (!v.readings) {
-    process.stdout.write('values: not recomputed (give --readings FILE from `mrv evidence --readings-out`)\nACCEPTED\n');
+    process.stdout.write(
+      'values: not recomputed (give --readings FILE from `mrv evidence --readings-out`)\nACCEPTED\n',
+    );
     return 0;
   }
   const lines = readFileSync(v.readings, 'utf8').split('\n');
@@ -150,6 +184,8 @@ async function verifyEvidence(doc: Record<string, unknown>, args: string[]): Pro
     process.stdout.write(`REJECTED: values differ from the recomputation:\n  ${diffs.join('\n  ')}\n`);
     return 1;
   }
-  process.stdout.write(`values: recomputed from ${raw.readings} readings, digest ${raw.digest}: identical\nACCEPTED\n`);
+  process.stdout.write(
+    `values: recomputed from ${raw.readings} readings, digest ${raw.digest}: identical\nACCEPTED\n`,
+  );
   return 0;
 }

@@ -26,6 +26,8 @@
 import mqtt, { type MqttClient } from 'mqtt';
 import type { Logger } from 'pino';
 import { z } from 'zod';
+import { MrvError } from '../core/errors.ts';
+import { isMqttAuthRefusal, redactUrl } from '../core/mqtt-errors.ts';
 import type { Finding } from '../core/schema/finding.ts';
 import { Batch, DEFAULT_TOPIC_PREFIX, GatewayMeta, GatewayStatus, parseTopic } from '../core/schema/wire.ts';
 import { type Clock, systemClock } from '../core/time.ts';
@@ -161,7 +163,11 @@ export class Collector {
     return `${this.#prefix}/_findings`;
   }
 
-  /** Connects with a persistent session and subscribes; resolves once the subscriptions are granted. */
+  /**
+   * Connects with a persistent session and subscribes; resolves once the subscriptions are granted. A
+   * broker that is not there yet is waited for.
+   * @throws MrvError `MRV_E_CONFIG` when the broker refuses the credentials on the first connect
+   */
   async start(): Promise<void> {
     if (!this.#integrity.verifying)
       this.#log.warn('no key registry: batch signatures are NOT verified (archive verdict "unchecked")');
@@ -172,6 +178,9 @@ export class Collector {
       keepalive: o.keepaliveS ?? 30,
       reconnectPeriod: 1000,
       connectTimeout: 10_000,
+      // Without this MQTT.js stops reconnecting for good after one CONNACK refusal; a refusal after
+      // start (account changed on the broker) is logged and retried instead. At start it fails (below).
+      reconnectOnConnackError: true,
       ...(o.username !== undefined ? { username: o.username } : {}),
       ...(o.password !== undefined ? { password: o.password } : {}),
       ...(o.ca ? { ca: o.ca } : {}),
@@ -193,16 +202,48 @@ export class Collector {
       callback(deferred ? DEFER_ACK : undefined);
     };
     client.on('close', () => this.#generation++);
-    client.on('error', (err) => this.#log.warn({ err: err.message }, 'broker error'));
+    const url = redactUrl(o.url); // for logs: a password in the URL is never logged
+    client.on('error', (err) => {
+      if (isMqttAuthRefusal(err))
+        this.#log.error(
+          { err: err.message, code: (err as { code?: number }).code, url, username: o.username },
+          'broker refused the credentials: check --username and --password-env/--password-file (or the broker account)',
+        );
+      else this.#log.warn({ err: err.message, url }, 'broker error');
+    });
     // A broker that is not there yet is waited for (MQTT.js keeps reconnecting), so start order is free.
-    await new Promise<void>((resolve) => client.once('connect', () => resolve()));
+    // Refused credentials are not going to get better by waiting: the first connect fails with them
+    // instead of hanging (a `mrv collector` with a wrong password exits with the reason).
+    await new Promise<void>((resolve, reject) => {
+      const onConnect = () => {
+        client.off('error', onError);
+        resolve();
+      };
+      const onError = (err: Error) => {
+        if (!isMqttAuthRefusal(err)) return;
+        client.off('connect', onConnect);
+        client.off('error', onError);
+        this.#client = undefined;
+        client.end(true);
+        reject(
+          new MrvError(
+            'MRV_E_CONFIG',
+            `MQTT broker ${url} refused the collector's credentials (${err.message}): check --username and --password-env/--password-file`,
+            { url, username: o.username },
+            { cause: err },
+          ),
+        );
+      };
+      client.once('connect', onConnect);
+      client.on('error', onError);
+    });
     const p = this.#prefix;
     await client.subscribeAsync({
       [`${p}/+/+/data`]: { qos: 1 },
       [`${p}/+/+/status`]: { qos: 1 },
       [`${p}/+/+/meta`]: { qos: 1 },
     });
-    this.#log.info({ url: o.url, prefix: p, verifying: this.#integrity.verifying }, 'collector subscribed');
+    this.#log.info({ url, prefix: p, verifying: this.#integrity.verifying }, 'collector subscribed');
   }
 
   #puback(generation: number, messageId: number): void {

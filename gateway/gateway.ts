@@ -20,6 +20,7 @@ import path from 'node:path';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import type { Logger } from 'pino';
 import { MrvError } from '../core/errors.ts';
+import { isMqttAuthRefusal, redactUrl } from '../core/mqtt-errors.ts';
 import {
   type Batch,
   type BufferStatus,
@@ -101,6 +102,8 @@ export class Gateway {
   #paused = false;
   #statusTimer: NodeJS.Timeout | undefined;
   #stopping = false;
+  /** The broker refused our credentials since the last successful connect (logged once per streak). */
+  #refused = false;
   readonly counters: GatewayCounters = {
     batchesPublished: 0,
     batchesAcked: 0,
@@ -241,20 +244,41 @@ export class Gateway {
         qos: 1,
         retain: true,
       },
+      // MQTT.js stops reconnecting for good after a CONNACK refusal (bad password, not authorized) unless
+      // told otherwise; a gateway must keep retrying (batches wait in the log) so that an account fixed
+      // on the broker takes effect without a visit to the plant.
+      reconnectOnConnackError: true,
       ...(m.username ? { username: m.username } : {}),
-      ...readPassword(m),
+      // passwordFile is relative to the site file, like caFile/certFile/keyFile and signingKeyFile.
+      ...readPassword(m, (f) => this.#resolve(f)),
       ...readTls(m, (f) => this.#resolve(f)),
     };
-    const url = this.opts.mqttUrl ?? m.url;
-    const client = mqtt.connect(url, options);
+    const brokerUrl = this.opts.mqttUrl ?? m.url;
+    const url = redactUrl(brokerUrl); // for logs: a password in the URL is never logged
+    const client = mqtt.connect(brokerUrl, options);
     this.#client = client;
     client.on('connect', () => {
+      this.#refused = false;
       this.#log.info({ url, pending: this.#diskLog?.pending }, 'connected to broker');
       client.publish(this.#topic('meta'), JSON.stringify(siteMeta(this.opts.site)), { qos: 1, retain: true });
       this.#publishStatus();
       this.#pump();
     });
-    client.on('error', (err) => this.#log.warn({ err: err.message, url }, 'broker error'));
+    client.on('error', (err) => {
+      if (!isMqttAuthRefusal(err)) {
+        this.#log.warn({ err: err.message, url }, 'broker error');
+        return;
+      }
+      // Said loudly once, then quietly on every retry until a connect succeeds.
+      const fields = { err: err.message, code: (err as { code?: number }).code, url, username: m.username };
+      if (this.#refused) this.#log.debug(fields, 'broker still refuses the credentials');
+      else
+        this.#log.error(
+          { ...fields, pending: this.#diskLog?.pending },
+          'broker refused the credentials: check gateway.mqtt.username and passwordEnv/passwordFile (or the broker account); batches wait in the log, retrying',
+        );
+      this.#refused = true;
+    });
     client.on('offline', () =>
       this.#log.warn(
         { url, pending: this.#diskLog?.pending, durable: this.#diskLog?.durable },
@@ -459,7 +483,10 @@ function loadSigningKey(file: string): ReturnType<typeof parsePrivateKey> {
   }
 }
 
-function readPassword(m: { passwordEnv?: string | undefined; passwordFile?: string | undefined }): {
+function readPassword(
+  m: { passwordEnv?: string | undefined; passwordFile?: string | undefined },
+  resolve: (f: string) => string = (f) => f,
+): {
   password?: string;
 } {
   if (m.passwordEnv) {
@@ -473,7 +500,7 @@ function readPassword(m: { passwordEnv?: string | undefined; passwordFile?: stri
   }
   if (m.passwordFile) {
     try {
-      return { password: readFileSync(m.passwordFile, 'utf8').trim() };
+      return { password: readFileSync(resolve(m.passwordFile), 'utf8').trim() };
     } catch (err) {
       throw new MrvError(
         'MRV_E_CONFIG',

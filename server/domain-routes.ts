@@ -97,7 +97,12 @@ export function registerDomainRoutes(app: FastifyInstance, options: ServerOption
           type: 'object',
           properties: {
             at: { type: 'string', maxLength: 64, description: 'instant of the status; default now' },
-            dueSoonDays: { type: 'integer', minimum: 0, maximum: 3650, description: 'warning window, days (default 30)' },
+            dueSoonDays: {
+              type: 'integer',
+              minimum: 0,
+              maximum: 3650,
+              description: 'warning window, days (default 30)',
+            },
           },
         },
       },
@@ -108,7 +113,11 @@ export function registerDomainRoutes(app: FastifyInstance, options: ServerOption
       return c.meters.map(({ calibrations, ...m }) => ({
         ...m,
         points: c.points.filter((p) => p.meter === m.id).map((p) => p.id),
-        calibration: calibrationStatus({ ...m, calibrations }, at, request.query.dueSoonDays ?? dueSoonDefault),
+        calibration: calibrationStatus(
+          { ...m, calibrations },
+          at,
+          request.query.dueSoonDays ?? dueSoonDefault,
+        ),
         certificates: calibrations,
       }));
     },
@@ -132,10 +141,15 @@ export function registerDomainRoutes(app: FastifyInstance, options: ServerOption
     },
     async (request) => {
       const to = request.query.to !== undefined ? parseInstant(request.query.to, 'to') : clock.now();
-      const from = request.query.from !== undefined ? parseInstant(request.query.from, 'from') : to - 86_400_000;
-      if (from >= to) throw new MrvError('MRV_E_BAD_REQUEST', 'from must be before to (to is exclusive)', { from, to });
+      const from =
+        request.query.from !== undefined ? parseInstant(request.query.from, 'from') : to - 86_400_000;
+      if (from >= to)
+        throw new MrvError('MRV_E_BAD_REQUEST', 'from must be before to (to is exclusive)', { from, to });
       if (to - from > MAX_FINDINGS_WINDOW_MS)
-        throw new MrvError('MRV_E_BAD_REQUEST', 'from..to spans more than 31 days; query a shorter window', { from, to });
+        throw new MrvError('MRV_E_BAD_REQUEST', 'from..to spans more than 31 days; query a shorter window', {
+          from,
+          to,
+        });
       const { unitId } = request.params;
       const c = await catalogue(unitId);
       const rulePack = loadRulePack(c.unit.industry);
@@ -182,7 +196,10 @@ export function registerDomainRoutes(app: FastifyInstance, options: ServerOption
           required: ['unitId', 'month'],
           properties: { unitId: idParam, month: { type: 'string', pattern: '^\\d{4}-(0[1-9]|1[0-2])$' } },
         },
-        querystring: { type: 'object', properties: { format: { type: 'string', enum: ['json', 'csv', 'html'] } } },
+        querystring: {
+          type: 'object',
+          properties: { format: { type: 'string', enum: ['json', 'csv', 'html'] } },
+        },
       },
     },
     async (request, reply) => {

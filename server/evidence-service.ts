@@ -4,7 +4,15 @@
  * while hashing them, and signs and verifies evidence packages with Ed25519 (node:crypto).
  * Used by the server's domain routes and by `mrv evidence` / `mrv verify` (cli/evidence.ts).
  */
-import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject, sign, verify } from 'node:crypto';
+import {
+  createHash,
+  createPrivateKey,
+  createPublicKey,
+  generateKeyPairSync,
+  type KeyObject,
+  sign,
+  verify,
+} from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -17,12 +25,12 @@ import {
   type EvidenceConfig,
   type EvidencePackage,
   type FactorPack,
+  parseFactorPack,
+  parseRulePack,
   type ReadingSource,
   type RulePack,
   type Sample,
   type UnitCatalogue,
-  parseFactorPack,
-  parseRulePack,
 } from '../core/domain/index.ts';
 import { MrvError } from '../core/errors.ts';
 import { canonicalJson } from '../core/schema/canonical.ts';
@@ -42,7 +50,12 @@ function readYaml(file: string): unknown {
   try {
     return parse(readFileSync(file, 'utf8'));
   } catch (err) {
-    throw new MrvError('MRV_E_CONFIG', `cannot read ${file}: ${(err as Error).message}`, { file }, { cause: err });
+    throw new MrvError(
+      'MRV_E_CONFIG',
+      `cannot read ${file}: ${(err as Error).message}`,
+      { file },
+      { cause: err },
+    );
   }
 }
 
@@ -66,7 +79,16 @@ export function loadRulePack(industry: Industry, file = defaultRulePackFile(indu
   }
 }
 
-const POINT_KEYS = ['id', 'meter', 'unit', 'description', 'parameter', 'aggregation', 'sign', 'ticketPoint'] as const;
+const POINT_KEYS = [
+  'id',
+  'meter',
+  'unit',
+  'description',
+  'parameter',
+  'aggregation',
+  'sign',
+  'ticketPoint',
+] as const;
 const UINT_BITS: Record<string, number> = { uint16: 16, uint32: 32, uint64: 64 };
 
 /**
@@ -95,7 +117,9 @@ export function catalogueFromSites(unitId: string, sites: readonly SiteConfig[])
           ...(p as unknown as PointMeta),
           gatewayId: site.gateway.id,
           expectedIntervalMs: interval,
-          ...(rolloverAt && p.aggregation === 'totalizer' ? { rolloverAt: mulDecimal(rolloverAt, scale) } : {}),
+          ...(rolloverAt && p.aggregation === 'totalizer'
+            ? { rolloverAt: mulDecimal(rolloverAt, scale) }
+            : {}),
         });
       }
     }
@@ -116,7 +140,10 @@ function mulDecimal(int: string, decimal: string): string {
  * A unit's catalogue from the store alone: points from the gateways' catalogues (`listPoints`), no
  * meters (the store interface does not expose the meter ledger yet), poll interval 1 s, gateway unknown.
  */
-export async function catalogueFromStore(store: TimeSeriesStore, unitId: string): Promise<UnitCatalogue | undefined> {
+export async function catalogueFromStore(
+  store: TimeSeriesStore,
+  unitId: string,
+): Promise<UnitCatalogue | undefined> {
   const [points, units] = await Promise.all([store.listPoints(unitId), store.listUnits()]);
   const unit = units.find((u) => u.id === unitId);
   if (points === undefined || unit === undefined) return undefined;
@@ -162,7 +189,13 @@ export function storeSource(store: TimeSeriesStore, unitId: string): ReadingSour
 
 /** The canonical line of one reading in the readings digest and in exported readings files. */
 export function readingLine(point: string, s: Sample): string {
-  return canonicalJson({ point, ts: new Date(s.ts).toISOString(), value: s.value, quality: s.quality, reason: s.reason });
+  return canonicalJson({
+    point,
+    ts: new Date(s.ts).toISOString(),
+    value: s.value,
+    quality: s.quality,
+    reason: s.reason,
+  });
 }
 
 /**
@@ -206,7 +239,13 @@ export function linesSource(lines: readonly string[]): ReadingSource {
   const byPoint = new Map<string, Sample[]>();
   for (const line of lines) {
     if (line.trim() === '') continue;
-    const r = JSON.parse(line) as { point: string; ts: string; value: string | null; quality: Sample['quality']; reason?: string };
+    const r = JSON.parse(line) as {
+      point: string;
+      ts: string;
+      value: string | null;
+      quality: Sample['quality'];
+      reason?: string;
+    };
     const s: Sample = { ts: Date.parse(r.ts), value: r.value, quality: r.quality };
     if (r.reason !== undefined) s.reason = r.reason;
     const list = byPoint.get(r.point);
@@ -234,7 +273,12 @@ export interface EvidenceKey {
 function keyOf(privateKey: KeyObject): EvidenceKey {
   const publicKey = createPublicKey(privateKey);
   const der = publicKey.export({ type: 'spki', format: 'der' });
-  return { privateKey, publicKey, publicKeyDer: der.toString('base64'), keyId: createHash('sha256').update(der).digest('hex').slice(0, 16) };
+  return {
+    privateKey,
+    publicKey,
+    publicKeyDer: der.toString('base64'),
+    keyId: createHash('sha256').update(der).digest('hex').slice(0, 16),
+  };
 }
 
 /**
@@ -255,7 +299,12 @@ export function loadEvidenceKey(file: string, create = true): EvidenceKey {
     if (key.asymmetricKeyType !== 'ed25519') throw new Error(`not an Ed25519 key (${key.asymmetricKeyType})`);
     return keyOf(key);
   } catch (err) {
-    throw new MrvError('MRV_E_CONFIG', `evidence signing key ${file}: ${(err as Error).message}`, { file }, { cause: err });
+    throw new MrvError(
+      'MRV_E_CONFIG',
+      `evidence signing key ${file}: ${(err as Error).message}`,
+      { file },
+      { cause: err },
+    );
   }
 }
 
@@ -276,15 +325,26 @@ export function signEvidence(body: EvidenceBody, key: EvidenceKey): EvidencePack
  * DER or a PEM public key) when given.
  * @returns `{ok, keyId, reason?}`
  */
-export function verifyEvidenceSignature(pkg: EvidencePackage, trusted?: string): { ok: boolean; keyId: string; reason?: string } {
+export function verifyEvidenceSignature(
+  pkg: EvidencePackage,
+  trusted?: string,
+): { ok: boolean; keyId: string; reason?: string } {
   const sig = pkg.signature;
   if (!sig || sig.alg !== 'Ed25519') return { ok: false, keyId: '', reason: 'no Ed25519 signature' };
   try {
     const pub = trusted?.includes('BEGIN')
       ? createPublicKey(trusted)
-      : createPublicKey({ key: Buffer.from(trusted ?? sig.publicKey, 'base64'), format: 'der', type: 'spki' });
-    const keyId = createHash('sha256').update(pub.export({ type: 'spki', format: 'der' })).digest('hex').slice(0, 16);
-    if (trusted && keyId !== sig.keyId) return { ok: false, keyId, reason: `signed by key ${sig.keyId}, not the trusted key ${keyId}` };
+      : createPublicKey({
+          key: Buffer.from(trusted ?? sig.publicKey, 'base64'),
+          format: 'der',
+          type: 'spki',
+        });
+    const keyId = createHash('sha256')
+      .update(pub.export({ type: 'spki', format: 'der' }))
+      .digest('hex')
+      .slice(0, 16);
+    if (trusted && keyId !== sig.keyId)
+      return { ok: false, keyId, reason: `signed by key ${sig.keyId}, not the trusted key ${keyId}` };
     const ok = verify(null, signedBytes(pkg), pub, Buffer.from(sig.value, 'base64'));
     return ok ? { ok, keyId } : { ok, keyId, reason: 'signature does not match the content' };
   } catch (err) {

@@ -143,7 +143,11 @@ export function classifyGatewayOffline(
 ): Map<string, CompletenessResult> {
   // Each point's no_data gaps sorted by start (a point's gaps never overlap), for a binary search.
   const silent = new Map<string, Gap[]>();
-  for (const [p, r] of byPoint) silent.set(p, r.gaps.filter((g) => g.cause === 'no_data').sort((a, b) => a.start - b.start));
+  for (const [p, r] of byPoint)
+    silent.set(
+      p,
+      r.gaps.filter((g) => g.cause === 'no_data').sort((a, b) => a.start - b.start),
+    );
   const covers = (gaps: Gap[], g: Gap): boolean => {
     let lo = 0;
     let hi = gaps.length - 1;
@@ -155,7 +159,8 @@ export function classifyGatewayOffline(
         lo = mid + 1;
       } else hi = mid - 1;
     }
-    for (let i = idx; i >= 0 && i >= idx - 1; i--) if ((gaps[i] as Gap).end >= g.end - toleranceMs) return true;
+    for (let i = idx; i >= 0 && i >= idx - 1; i--)
+      if ((gaps[i] as Gap).end >= g.end - toleranceMs) return true;
     return false;
   };
   const out = new Map<string, CompletenessResult>();

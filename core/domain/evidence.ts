@@ -19,9 +19,15 @@ import {
   type Sample,
   TotalizerAccumulator,
 } from './aggregate.ts';
-import { type CalibrationSegment, type CalibrationStatus, calibrationOverPeriod, calibrationStatus, DEFAULT_DUE_SOON_DAYS } from './calibration.ts';
-import { type KeyParameter, lookupParameter, parametersOf, type ParameterSource } from './catalogue.ts';
-import { classifyGatewayOffline, CompletenessAccumulator, type CompletenessResult } from './completeness.ts';
+import {
+  type CalibrationSegment,
+  type CalibrationStatus,
+  calibrationOverPeriod,
+  calibrationStatus,
+  DEFAULT_DUE_SOON_DAYS,
+} from './calibration.ts';
+import { type KeyParameter, lookupParameter, type ParameterSource, parametersOf } from './catalogue.ts';
+import { CompletenessAccumulator, type CompletenessResult, classifyGatewayOffline } from './completeness.ts';
 import { D, dec, text } from './decimal.ts';
 import { computeEmissions, type EmissionsResult } from './emissions.ts';
 import type { FactorPack } from './factors.ts';
@@ -223,7 +229,10 @@ function tsIso<T>(v: T): T {
   if (Array.isArray(v)) return v.map(tsIso) as T;
   if (v !== null && typeof v === 'object')
     return Object.fromEntries(
-      Object.entries(v as Record<string, unknown>).map(([k, x]) => [k, k === 'ts' && typeof x === 'number' ? isoCst(x) : tsIso(x)]),
+      Object.entries(v as Record<string, unknown>).map(([k, x]) => [
+        k,
+        k === 'ts' && typeof x === 'number' ? isoCst(x) : tsIso(x),
+      ]),
     ) as T;
   return v;
 }
@@ -261,8 +270,13 @@ export async function computeEvidence(input: EvidenceInput): Promise<EvidenceBod
     if (!hit || hit.entry.industry !== industry) continue;
     paramPoints.set(p.parameter, [...(paramPoints.get(p.parameter) ?? []), p]);
   }
-  const ruleExtra = rulePack.rules.flatMap((r) => (r.check.kind === 'sum_of_parts' ? [r.check.main, ...r.check.parts] : []));
-  const used = new Set<string>([...[...paramPoints.values()].flat().map((p) => p.id), ...ruleExtra.filter((id) => byId.has(id))]);
+  const ruleExtra = rulePack.rules.flatMap((r) =>
+    r.check.kind === 'sum_of_parts' ? [r.check.main, ...r.check.parts] : [],
+  );
+  const used = new Set<string>([
+    ...[...paramPoints.values()].flat().map((p) => p.id),
+    ...ruleExtra.filter((id) => byId.has(id)),
+  ]);
   const tickets = new Set<string>();
   for (const id of [...used]) {
     const t = byId.get(id)?.ticketPoint;
@@ -282,14 +296,24 @@ export async function computeEvidence(input: EvidenceInput): Promise<EvidenceBod
         : agg === 'events'
           ? new EventsAccumulator({ from, to })
           : agg === 'rate'
-            ? new RateAccumulator({ from, to, perMs: 3_600_000, maxGapMs: p.expectedIntervalMs * cfg.maxHoldIntervals })
+            ? new RateAccumulator({
+                from,
+                to,
+                perMs: 3_600_000,
+                maxGapMs: p.expectedIntervalMs * cfg.maxHoldIntervals,
+              })
             : new GaugeAccumulator({ from, to, maxHoldMs: p.expectedIntervalMs * cfg.maxHoldIntervals });
     states.set(id, {
       p,
       sign: p.sign ?? '+',
       agg,
       acc,
-      comp: new CompletenessAccumulator({ from, to, expectedIntervalMs: p.expectedIntervalMs, gapFactor: cfg.gapFactor }),
+      comp: new CompletenessAccumulator({
+        from,
+        to,
+        expectedIntervalMs: p.expectedIntervalMs,
+        gapFactor: cfg.gapFactor,
+      }),
       valid: validIntervals(p.meter ? meterById.get(p.meter) : undefined, from, to),
       readings: 0,
       outside: 0,
@@ -310,7 +334,12 @@ export async function computeEvidence(input: EvidenceInput): Promise<EvidenceBod
         const tk = t ? (read.get(t) ?? []) : [];
         const { observations } = pairTickets(samples, tk);
         st.acc.push(observations);
-        st.acc.addUnpaired(pairTickets(samples.filter((s) => s.ts >= from && s.ts < to), tk).unpaired);
+        st.acc.addUnpaired(
+          pairTickets(
+            samples.filter((s) => s.ts >= from && s.ts < to),
+            tk,
+          ).unpaired,
+        );
       } else st.acc.push(samples);
       st.comp.push(samples);
       sampleRules.push(id, samples);
@@ -339,7 +368,9 @@ export async function computeEvidence(input: EvidenceInput): Promise<EvidenceBod
   const entries: { id: string; entry: KeyParameter }[] = [];
   for (const e of parametersOf(industry)) {
     if (e.qualifier === undefined) entries.push({ id: e.id, entry: e });
-    else for (const id of [...paramPoints.keys()].filter((k) => lookupParameter(k)?.entry === e).sort()) entries.push({ id, entry: e });
+    else
+      for (const id of [...paramPoints.keys()].filter((k) => lookupParameter(k)?.entry === e).sort())
+        entries.push({ id, entry: e });
   }
   for (const { id, entry } of entries) {
     const pts = paramPoints.get(id) ?? [];
@@ -408,7 +439,12 @@ export async function computeEvidence(input: EvidenceInput): Promise<EvidenceBod
         .sort((a, b) => b.end - b.start - (a.end - a.start) || a.start - b.start)
         .slice(0, cfg.maxGapsListed)
         .sort((a, b) => a.start - b.start)
-        .map((g) => ({ start: isoCst(g.start), end: isoCst(g.end), cause: g.cause, ...(g.reason ? { reason: g.reason } : {}) })),
+        .map((g) => ({
+          start: isoCst(g.start),
+          end: isoCst(g.end),
+          cause: g.cause,
+          ...(g.reason ? { reason: g.reason } : {}),
+        })),
     }));
 
   // Meters of the points used.
@@ -431,7 +467,11 @@ export async function computeEvidence(input: EvidenceInput): Promise<EvidenceBod
   });
 
   // Emissions, then the period rules (which may look at emission figures as `emissions.<item id>`).
-  const emissions = computeEmissions(industry, values, input.factorPack, { periodDays: days, pfcMethod: cfg.pfcMethod, clinkerType: cfg.clinkerType });
+  const emissions = computeEmissions(industry, values, input.factorPack, {
+    periodDays: days,
+    pfcMethod: cfg.pfcMethod,
+    clinkerType: cfg.clinkerType,
+  });
   const ruleValues = new Map(values);
   for (const i of emissions.items) ruleValues.set(`emissions.${i.id}`, i.co2e);
   ruleValues.set('emissions.total', emissions.totalCo2e);
@@ -441,11 +481,17 @@ export async function computeEvidence(input: EvidenceInput): Promise<EvidenceBod
     if (v !== null) pointValues.set(id, v);
   }
   const counterEvents = new Map(
-    [...pointResults].flatMap(([id, r]) => (r.kind === 'totalizer' ? [[id, [...r.resets, ...r.rollovers]] as const] : [])),
+    [...pointResults].flatMap(([id, r]) =>
+      r.kind === 'totalizer' ? [[id, [...r.resets, ...r.rollovers]] as const] : [],
+    ),
   );
   const findings = [
     ...sampleRules.finish(),
-    ...evaluatePeriodRules(rulePack, { parameters: ruleValues, points: pointValues, counterEvents, days, catalogue: catalogue.points }, ctx),
+    ...evaluatePeriodRules(
+      rulePack,
+      { parameters: ruleValues, points: pointValues, counterEvents, days, catalogue: catalogue.points },
+      ctx,
+    ),
   ];
   const computedIds = new Set(findings.map((f) => f.id));
 

@@ -34,8 +34,18 @@ export function evidenceCsv(pkg: EvidenceBody | EvidencePackage): string {
       add('parameter_point', `${p.id}/${pt.id}`, 'sign', pt.sign, '');
       add('parameter_point', `${p.id}/${pt.id}`, 'meter', pt.meter, '');
       add('parameter_point', `${p.id}/${pt.id}`, 'readings', pt.readings, '');
-      add('parameter_point', `${p.id}/${pt.id}`, 'readings_outside_calibration', pt.readingsOutsideCalibration, '');
-      const d = pt.detail as { resets?: unknown[]; rollovers?: unknown[]; events?: { ticket: string; ts: string; value: string }[] };
+      add(
+        'parameter_point',
+        `${p.id}/${pt.id}`,
+        'readings_outside_calibration',
+        pt.readingsOutsideCalibration,
+        '',
+      );
+      const d = pt.detail as {
+        resets?: unknown[];
+        rollovers?: unknown[];
+        events?: { ticket: string; ts: string; value: string }[];
+      };
       if (d.resets) add('parameter_point', `${p.id}/${pt.id}`, 'resets', d.resets.length, '');
       if (d.rollovers) add('parameter_point', `${p.id}/${pt.id}`, 'rollovers', d.rollovers.length, '');
       for (const e of d.events ?? []) add('ticket', `${pt.id}/${e.ticket}`, e.ts, e.value, pt.unit);
@@ -52,14 +62,22 @@ export function evidenceCsv(pkg: EvidenceBody | EvidencePackage): string {
     add('meter', m.id, 'status_at_month_end', m.atMonthEnd.status, '');
     for (const s of m.segments) add('calibration', m.id, `${s.from}/${s.to}`, s.status, s.certificate ?? '');
   }
-  for (const f of [...pkg.findings, ...pkg.storedFindings]) add('finding', f.rule ?? f.code, f.ts, `${f.message.zh} / ${f.message.en}`, f.severity);
+  for (const f of [...pkg.findings, ...pkg.storedFindings])
+    add('finding', f.rule ?? f.code, f.ts, `${f.message.zh} / ${f.message.en}`, f.severity);
   for (const e of pkg.emissions.items) {
     add('emission', e.id, 'mass', e.mass, `t ${e.gas}`);
     add('emission', e.id, 'co2e', e.co2e, 't CO2e');
-    add('emission', e.id, 'factors', e.factors.map((f) => `${f.id}=${f.value} ${f.unit}${f.confirmed ? '' : ' (unconfirmed)'}`).join('; '), '');
+    add(
+      'emission',
+      e.id,
+      'factors',
+      e.factors.map((f) => `${f.id}=${f.value} ${f.unit}${f.confirmed ? '' : ' (unconfirmed)'}`).join('; '),
+      '',
+    );
   }
   add('emission', 'total', 'co2e', pkg.emissions.totalCo2e, 't CO2e');
-  if (pkg.rawData) add('raw_data', pkg.rawData.kind, 'digest', pkg.rawData.digest, `${pkg.rawData.readings} readings`);
+  if (pkg.rawData)
+    add('raw_data', pkg.rawData.kind, 'digest', pkg.rawData.digest, `${pkg.rawData.readings} readings`);
   const sig = (pkg as EvidencePackage).signature;
   if (sig) add('signature', sig.alg, 'key_id', sig.keyId, '');
   return `${rows.map((r) => r.map(csvCell).join(',')).join('\r\n')}\r\n`;
@@ -67,11 +85,23 @@ export function evidenceCsv(pkg: EvidenceBody | EvidencePackage): string {
 
 function esc(v: unknown): string {
   const s = v === null || v === undefined ? '—' : String(v);
-  return s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] as string);
+  return s.replace(
+    /[&<>"']/g,
+    (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] as string,
+  );
 }
 
-const STATUS_ZH: Record<string, string> = { valid: '有效', due_soon: '即将到期', expired: '已过期', missing: '缺失' };
-const CAUSE_ZH: Record<string, string> = { bad_quality: '数据质量差', gateway_offline: '网关离线', no_data: '无数据' };
+const STATUS_ZH: Record<string, string> = {
+  valid: '有效',
+  due_soon: '即将到期',
+  expired: '已过期',
+  missing: '缺失',
+};
+const CAUSE_ZH: Record<string, string> = {
+  bad_quality: '数据质量差',
+  gateway_offline: '网关离线',
+  no_data: '无数据',
+};
 const METHOD_ZH: Record<string, string> = { measured: '实测', calculated: '计算', default: '缺省' };
 
 /** Printable HTML page (zh-CN with English), self-contained: inline CSS, no scripts. */
@@ -79,24 +109,42 @@ export function evidenceHtml(pkg: EvidenceBody | EvidencePackage): string {
   const sig = (pkg as EvidencePackage).signature;
   const params = pkg.parameters
     .map(
-      (p) => `<tr><td>${esc(p.nameZh)}<br><small>${esc(p.nameEn)} · <code>${esc(p.id)}</code></small></td><td class="num">${esc(p.value)}</td><td>${esc(p.unit)}</td><td>${esc(METHOD_ZH[p.method])} ${esc(p.method)}</td><td>${p.points
-        .map((pt) => `<code>${esc(pt.sign)}${esc(pt.id)}</code> = ${esc(pt.value)} ${esc(pt.unit)} · ${esc(pt.meter)} · ${esc(pt.readings)} 条/readings${pt.readingsOutsideCalibration ? ` · <b>${esc(pt.readingsOutsideCalibration)} 条不在检定有效期内 outside calibration</b>` : ''}`)
-        .join('<br>')}</td><td><small>${esc(p.source.guideline)} ${esc(p.source.clause)}</small></td></tr>`,
+      (p) =>
+        `<tr><td>${esc(p.nameZh)}<br><small>${esc(p.nameEn)} · <code>${esc(p.id)}</code></small></td><td class="num">${esc(p.value)}</td><td>${esc(p.unit)}</td><td>${esc(METHOD_ZH[p.method])} ${esc(p.method)}</td><td>${p.points
+          .map(
+            (pt) =>
+              `<code>${esc(pt.sign)}${esc(pt.id)}</code> = ${esc(pt.value)} ${esc(pt.unit)} · ${esc(pt.meter)} · ${esc(pt.readings)} 条/readings${pt.readingsOutsideCalibration ? ` · <b>${esc(pt.readingsOutsideCalibration)} 条不在检定有效期内 outside calibration</b>` : ''}`,
+          )
+          .join('<br>')}</td><td><small>${esc(p.source.guideline)} ${esc(p.source.clause)}</small></td></tr>`,
     )
     .join('');
   const meters = pkg.meters
     .map(
-      (m) => `<tr><td>${esc(m.name)}<br><small><code>${esc(m.id)}</code> ${esc(m.model)} ${esc(m.serial)} ${esc(m.accuracyClass)}</small></td><td>${m.segments
-        .map((s) => `${esc(s.from.slice(0, 10))} – ${esc(s.to.slice(0, 10))}: <b>${esc(STATUS_ZH[s.status])} ${esc(s.status)}</b> ${esc(s.certificate)}`)
-        .join('<br>')}</td><td>${esc(STATUS_ZH[m.atMonthEnd.status])} ${esc(m.atMonthEnd.status)}<br><small>${esc(m.atMonthEnd.validUntil)}</small></td></tr>`,
+      (m) =>
+        `<tr><td>${esc(m.name)}<br><small><code>${esc(m.id)}</code> ${esc(m.model)} ${esc(m.serial)} ${esc(m.accuracyClass)}</small></td><td>${m.segments
+          .map(
+            (s) =>
+              `${esc(s.from.slice(0, 10))} – ${esc(s.to.slice(0, 10))}: <b>${esc(STATUS_ZH[s.status])} ${esc(s.status)}</b> ${esc(s.certificate)}`,
+          )
+          .join(
+            '<br>',
+          )}</td><td>${esc(STATUS_ZH[m.atMonthEnd.status])} ${esc(m.atMonthEnd.status)}<br><small>${esc(m.atMonthEnd.validUntil)}</small></td></tr>`,
     )
     .join('');
   const comp = pkg.completeness
     .map(
-      (c) => `<tr><td><code>${esc(c.point)}</code></td><td class="num">${esc(c.received)} / ${esc(c.expected)}</td><td class="num">${esc(c.coveredShare)}</td><td>${c.gaps.length === 0 ? '—' : c.gaps
-        .slice(0, 20)
-        .map((g) => `${esc(g.start.slice(0, 19))} – ${esc(g.end.slice(0, 19))} ${esc(CAUSE_ZH[g.cause])} ${esc(g.cause)}`)
-        .join('<br>')}${c.gaps.length > 20 ? `<br>… ${c.gaps.length - 20} more` : ''}</td></tr>`,
+      (c) =>
+        `<tr><td><code>${esc(c.point)}</code></td><td class="num">${esc(c.received)} / ${esc(c.expected)}</td><td class="num">${esc(c.coveredShare)}</td><td>${
+          c.gaps.length === 0
+            ? '—'
+            : c.gaps
+                .slice(0, 20)
+                .map(
+                  (g) =>
+                    `${esc(g.start.slice(0, 19))} – ${esc(g.end.slice(0, 19))} ${esc(CAUSE_ZH[g.cause])} ${esc(g.cause)}`,
+                )
+                .join('<br>')
+        }${c.gaps.length > 20 ? `<br>… ${c.gaps.length - 20} more` : ''}</td></tr>`,
     )
     .join('');
   const findings = [...pkg.findings, ...pkg.storedFindings]
@@ -107,9 +155,13 @@ export function evidenceHtml(pkg: EvidenceBody | EvidencePackage): string {
     .join('');
   const em = pkg.emissions.items
     .map(
-      (e) => `<tr><td>${esc(e.nameZh)}<br><small>${esc(e.nameEn)}</small></td><td>${esc(e.gas)}</td><td class="num">${esc(e.mass)}</td><td class="num">${esc(e.co2e)}</td><td><small>${esc(e.formula)}<br>${e.factors
-        .map((f) => `${esc(f.id)} = ${esc(f.value)} ${esc(f.unit)}${f.confirmed ? '' : ' <b>未确认 unconfirmed</b>'}`)
-        .join('<br>')}</small></td></tr>`,
+      (e) =>
+        `<tr><td>${esc(e.nameZh)}<br><small>${esc(e.nameEn)}</small></td><td>${esc(e.gas)}</td><td class="num">${esc(e.mass)}</td><td class="num">${esc(e.co2e)}</td><td><small>${esc(e.formula)}<br>${e.factors
+          .map(
+            (f) =>
+              `${esc(f.id)} = ${esc(f.value)} ${esc(f.unit)}${f.confirmed ? '' : ' <b>未确认 unconfirmed</b>'}`,
+          )
+          .join('<br>')}</small></td></tr>`,
     )
     .join('');
   return `<!doctype html>

@@ -166,7 +166,9 @@ export class OpcuaDriver implements Driver {
       this.#client = client;
       // stop() or a fatal reconnection error while connect() or a reconnection is pending: cut it short
       // instead of waiting for the transport timeout.
-      rebuild.signal.addEventListener('abort', () => void client.disconnect().catch(() => {}), { once: true });
+      rebuild.signal.addEventListener('abort', () => void client.disconnect().catch(() => {}), {
+        once: true,
+      });
       client.on('connection_lost', () => {
         if (this.#client !== client) return;
         this.#status.connected = false;

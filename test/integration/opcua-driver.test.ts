@@ -2,6 +2,7 @@
 // subscriptions with both timestamps, exact values, deadband, StatusCode → quality, polling and the
 // fallback to polling, and user-name identity. One server for the whole file (it takes ~1 s to start).
 import { readdirSync } from 'node:fs';
+import net from 'node:net';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Reading } from '../../core/schema/wire.ts';
@@ -256,5 +257,31 @@ describe('opcua driver: identity', () => {
       process.env.MRV_TEST_OPCUA_PASSWORD = 'secret-1';
       await c.waitFor((r) => r.quality === 'good', 15_000);
     });
+  });
+});
+
+describe('opcua driver: lifecycle', () => {
+  it('stop() returns promptly while connecting to an endpoint that accepts TCP but never answers', async () => {
+    const silent = net.createServer(() => {});
+    await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
+    const port = (silent.address() as net.AddressInfo).port;
+    try {
+      const c = new Collected();
+      const d = new OpcuaDriver(device({ endpointUrl: `opc.tcp://127.0.0.1:${port}` }), {
+        clock: systemClock,
+        log,
+      });
+      await d.start(c.sink);
+      await new Promise((r) => setTimeout(r, 1500));
+      const t = Date.now();
+      await d.stop();
+      expect(Date.now() - t).toBeLessThan(5000);
+      expect(d.status().connected).toBe(false);
+      const n = c.batches.length;
+      await new Promise((r) => setTimeout(r, 500));
+      expect(c.batches.length).toBe(n);
+    } finally {
+      silent.close();
+    }
   });
 });

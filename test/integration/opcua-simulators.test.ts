@@ -3,8 +3,9 @@
 // on a ScaledClock, so the SourceTimestamp is plant time and the ServerTimestamp wall time.
 import { readFileSync } from 'node:fs';
 import pino from 'pino';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, vi } from 'vitest';
 import { parse } from 'yaml';
+import { browse } from '../../cli/opcua.ts';
 import { SiteConfig } from '../../core/schema/site.ts';
 import { ScaledClock, systemClock } from '../../core/time.ts';
 import { OpcuaDevice } from '../../drivers/opcua/config.ts';
@@ -61,6 +62,32 @@ describe('steel plant over OPC UA', () => {
         expect(Date.parse(r?.ts ?? '')).toBeGreaterThanOrEqual(start);
         expect(Math.abs(Date.parse(r?.serverTs ?? '') - Date.now())).toBeLessThan(10_000);
         expect(r?.value).toMatch(/^\d+(\.\d{1,3})?$/); // kg × 0.001, exact
+        // `mrv browse` finds every variable of the map with its data type (in-process, stdout captured).
+        const out: string[] = [];
+        const spy = vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => {
+          out.push(String(chunk));
+          return true;
+        });
+        let code: number;
+        try {
+          code = await browse([
+            sim.endpointUrl,
+            '--node',
+            'ns=1;s=SteelPlant',
+            '--pki',
+            `${tmp.dir}/gw`,
+            '--json',
+          ]);
+        } finally {
+          spy.mockRestore();
+        }
+        expect(code).toBe(0);
+        const found = JSON.parse(out.join('')) as { nodeId: string; nodeClass: string; dataType?: string }[];
+        for (const v of STEEL_VARIABLES)
+          expect(found.find((n) => n.nodeId === `ns=1;s=${v.id}`)).toMatchObject({
+            nodeClass: 'Variable',
+            dataType: v.dataType,
+          });
         sim.setStatus('Gas.NG.Rate', 'BadSensorFailure');
         const bad = await c.waitFor((x) => x.point === 'gas_ng.rate' && x.quality === 'bad');
         expect(bad.reason).toBe('MRV_E_OPCUA_STATUS: BadSensorFailure');

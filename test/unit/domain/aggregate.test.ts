@@ -19,18 +19,28 @@ describe('totalizer', () => {
     // 4294967.200 (+0.200), then 0.150: wrapped 4294967.296 − 4294967.200 + 0.150 = 0.246; then 1.000 (+0.850).
     // Total 0.200 + 0.246 + 0.850 = 1.296.
     const r = aggregateTotalizer(
-      [good(from - h, '4294967.000'), good(from + h, '4294967.200'), good(from + 2 * h, '0.150'), good(from + 3 * h, '1.000')],
+      [
+        good(from - h, '4294967.000'),
+        good(from + h, '4294967.200'),
+        good(from + 2 * h, '0.150'),
+        good(from + 3 * h, '1.000'),
+      ],
       { from, to, rolloverAt: '4294967.296' },
     );
     expect(r.value).toBe('1.296');
-    expect(r.rollovers).toEqual([{ kind: 'rollover', ts: from + 2 * h, before: '4294967.2', after: '0.15', bridged: '0.246' }]);
+    expect(r.rollovers).toEqual([
+      { kind: 'rollover', ts: from + 2 * h, before: '4294967.2', after: '0.15', bridged: '0.246' },
+    ]);
     expect(r.resets).toEqual([]);
     expect(r.baseline).toEqual({ ts: from - h, value: '4294967' });
   });
 
   it('bridges a reset (counter back to zero) by counting from zero, and reports it', () => {
     // 100 → 110 (+10) → 3 (reset: +3 counted since zero) → 8 (+5): total 18.
-    const r = aggregateTotalizer([good(from, '100'), good(from + h, '110'), good(from + 2 * h, '3'), good(from + 3 * h, '8')], { from, to });
+    const r = aggregateTotalizer(
+      [good(from, '100'), good(from + h, '110'), good(from + 2 * h, '3'), good(from + 3 * h, '8')],
+      { from, to },
+    );
     expect(r.value).toBe('18');
     expect(r.baseline).toBeNull(); // no reading before the month: the first one is the base
     expect(r.resets).toEqual([{ kind: 'reset', ts: from + 2 * h, before: '110', after: '3', bridged: '3' }]);
@@ -38,13 +48,20 @@ describe('totalizer', () => {
 
   it('treats a drop far from the modulus as a reset even when a modulus is known', () => {
     // Wrapped increase would be 4294967.296 − 1000 + 2 = 4293969.296 > modulus/2: a reset.
-    const r = aggregateTotalizer([good(from, '1000'), good(from + h, '2')], { from, to, rolloverAt: '4294967.296' });
+    const r = aggregateTotalizer([good(from, '1000'), good(from + h, '2')], {
+      from,
+      to,
+      rolloverAt: '4294967.296',
+    });
     expect(r.value).toBe('2');
     expect(r.resets).toHaveLength(1);
   });
 
   it('skips bad readings and ignores readings at or after the end', () => {
-    const r = aggregateTotalizer([good(from - 1, '10'), bad(from + 1), good(from + 2, '12.5'), good(to, '99')], { from, to });
+    const r = aggregateTotalizer(
+      [good(from - 1, '10'), bad(from + 1), good(from + 2, '12.5'), good(to, '99')],
+      { from, to },
+    );
     expect(r.value).toBe('2.5');
     expect(r.readings).toBe(1);
   });
@@ -76,7 +93,10 @@ describe('events', () => {
   it('counts a ticket first seen in the next chunk only once across chunks', () => {
     const acc = new EventsAccumulator({ from, to });
     acc.push([{ ts: from + 1, ticket: '1', value: '2' }]);
-    acc.push([{ ts: from + 2, ticket: '1', value: '2' }, { ts: from + 3, ticket: '2', value: '2.5' }]);
+    acc.push([
+      { ts: from + 2, ticket: '1', value: '2' },
+      { ts: from + 3, ticket: '2', value: '2.5' },
+    ]);
     expect(acc.result().value).toBe('4.5');
   });
 
@@ -98,7 +118,13 @@ describe('rate', () => {
     // t/h readings: 10 at 0 h, 20 at 1 h, 20 at 2 h, (gap of 5 h, skipped), 30 at 7 h, 30 at 8 h.
     // (10+20)/2×1 + (20+20)/2×1 + (30+30)/2×1 = 15 + 20 + 30 = 65 t
     const r = aggregateRate(
-      [good(from, '10'), good(from + h, '20'), good(from + 2 * h, '20'), good(from + 7 * h, '30'), good(from + 8 * h, '30')],
+      [
+        good(from, '10'),
+        good(from + h, '20'),
+        good(from + 2 * h, '20'),
+        good(from + 7 * h, '30'),
+        good(from + 8 * h, '30'),
+      ],
       { from, to, perMs: h, maxGapMs: 2 * h },
     );
     expect(r.value).toBe('65');
@@ -109,7 +135,11 @@ describe('rate', () => {
 describe('gauge', () => {
   it('rounds a non-terminating mean to 40 significant digits', () => {
     // 1 held 1 h, 2 held 2 h: (1 + 4) / 3 = 1.6666… → 40 significant digits, half-even.
-    const r = aggregateGauge([good(from, '1'), good(from + h, '2')], { from, to: from + 3 * h, maxHoldMs: 10 * h });
+    const r = aggregateGauge([good(from, '1'), good(from + h, '2')], {
+      from,
+      to: from + 3 * h,
+      maxHoldMs: 10 * h,
+    });
     expect(r.value).toBe('1.666666666666666666666666666666666666667');
   });
 
@@ -117,11 +147,14 @@ describe('gauge', () => {
     // 4.2 V held 1 h (until the next reading); 4.3 V held 2 h (max hold 2 h, the bad reading at 4 h comes
     // later; 3–5 h is not covered); 4.0 V held 2 h (max hold).
     // mean = (4.2×1 + 4.3×2 + 4.0×2) / 5 = (4.2 + 8.6 + 8.0) / 5 = 20.8 / 5 = 4.16
-    const r = aggregateGauge([good(from, '4.2'), good(from + h, '4.3'), bad(from + 4 * h), good(from + 5 * h, '4.0')], {
-      from,
-      to,
-      maxHoldMs: 2 * h,
-    });
+    const r = aggregateGauge(
+      [good(from, '4.2'), good(from + h, '4.3'), bad(from + 4 * h), good(from + 5 * h, '4.0')],
+      {
+        from,
+        to,
+        maxHoldMs: 2 * h,
+      },
+    );
     expect(r.value).toBe('4.16');
     expect(r.min).toBe('4');
     expect(r.max).toBe('4.3');

@@ -1,5 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { calibrationOverPeriod, calibrationStatus, withinCalibration } from '../../../core/domain/calibration.ts';
+import {
+  calibrationOverPeriod,
+  calibrationStatus,
+  withinCalibration,
+} from '../../../core/domain/calibration.ts';
 import type { MeterMeta } from '../../../core/schema/wire.ts';
 import { cst } from './helpers.ts';
 
@@ -22,12 +26,22 @@ const scale: MeterMeta = {
 describe('calibration status', () => {
   it('is valid, due soon, expired and valid again across a certificate that expires mid-month', () => {
     // Feb 1: C-2025 covers, 13 days left < 30: due soon.
-    expect(calibrationStatus(scale, cst(2026, 2, 1))).toEqual({ status: 'due_soon', certificate: 'C-2025', validUntil: '2026-02-14', daysLeft: 13 });
+    expect(calibrationStatus(scale, cst(2026, 2, 1))).toEqual({
+      status: 'due_soon',
+      certificate: 'C-2025',
+      validUntil: '2026-02-14',
+      daysLeft: 13,
+    });
     // With a 10-day window the same instant is valid.
     expect(calibrationStatus(scale, cst(2026, 2, 1), 10).status).toBe('valid');
     // The last instant of Feb 14 (UTC+8) is still covered; Feb 15 00:00 is not.
     expect(calibrationStatus(scale, cst(2026, 2, 15) - 1).status).toBe('due_soon');
-    expect(calibrationStatus(scale, cst(2026, 2, 15))).toEqual({ status: 'expired', certificate: 'C-2025', validUntil: '2026-02-14', daysLeft: -1 });
+    expect(calibrationStatus(scale, cst(2026, 2, 15))).toEqual({
+      status: 'expired',
+      certificate: 'C-2025',
+      validUntil: '2026-02-14',
+      daysLeft: -1,
+    });
     expect(calibrationStatus(scale, cst(2026, 2, 16)).certificate).toBe('C-2026');
     expect(calibrationStatus(scale, cst(2026, 2, 16)).status).toBe('valid');
   });
@@ -41,9 +55,24 @@ describe('calibration status', () => {
 
   it('cuts the month into valid / expired / valid segments', () => {
     expect(calibrationOverPeriod(scale, cst(2026, 2, 1), cst(2026, 3, 1))).toEqual([
-      { from: '2026-02-01T00:00:00.000+08:00', to: '2026-02-15T00:00:00.000+08:00', status: 'valid', certificate: 'C-2025' },
-      { from: '2026-02-15T00:00:00.000+08:00', to: '2026-02-16T00:00:00.000+08:00', status: 'expired', certificate: 'C-2025' },
-      { from: '2026-02-16T00:00:00.000+08:00', to: '2026-03-01T00:00:00.000+08:00', status: 'valid', certificate: 'C-2026' },
+      {
+        from: '2026-02-01T00:00:00.000+08:00',
+        to: '2026-02-15T00:00:00.000+08:00',
+        status: 'valid',
+        certificate: 'C-2025',
+      },
+      {
+        from: '2026-02-15T00:00:00.000+08:00',
+        to: '2026-02-16T00:00:00.000+08:00',
+        status: 'expired',
+        certificate: 'C-2025',
+      },
+      {
+        from: '2026-02-16T00:00:00.000+08:00',
+        to: '2026-03-01T00:00:00.000+08:00',
+        status: 'valid',
+        certificate: 'C-2026',
+      },
     ]);
   });
 

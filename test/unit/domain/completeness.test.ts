@@ -33,14 +33,40 @@ describe('completeness', () => {
   });
 
   it('calls a silence of every point of a gateway gateway_offline, a lone silence no_data', () => {
-    const a = completeness([good(s(0), '1'), good(s(50), '1')], { from, to: s(51), expectedIntervalMs: 1000 });
-    const b = completeness([good(s(0), '1'), good(s(50), '1')], { from, to: s(51), expectedIntervalMs: 1000 });
-    const c = completeness(Array.from({ length: 51 }, (_, i) => good(s(i), '1')), { from, to: s(51), expectedIntervalMs: 1000 });
+    const a = completeness([good(s(0), '1'), good(s(50), '1')], {
+      from,
+      to: s(51),
+      expectedIntervalMs: 1000,
+    });
+    const b = completeness([good(s(0), '1'), good(s(50), '1')], {
+      from,
+      to: s(51),
+      expectedIntervalMs: 1000,
+    });
+    const c = completeness(
+      Array.from({ length: 51 }, (_, i) => good(s(i), '1')),
+      { from, to: s(51), expectedIntervalMs: 1000 },
+    );
     const gw = { a: 'gw1', b: 'gw1', c: 'gw2' } as Record<string, string>;
-    const out = classifyGatewayOffline(new Map([['a', a], ['b', b], ['c', c]]), (p) => gw[p], 2000);
+    const out = classifyGatewayOffline(
+      new Map([
+        ['a', a],
+        ['b', b],
+        ['c', c],
+      ]),
+      (p) => gw[p],
+      2000,
+    );
     expect(out.get('a')?.gaps).toEqual([{ start: s(1), end: s(50), cause: 'gateway_offline' }]);
     // Same silence but the other point of its gateway kept reporting: no_data.
-    const out2 = classifyGatewayOffline(new Map([['a', a], ['c', c]]), (p) => (p === 'a' ? 'gw1' : 'gw1'), 2000);
+    const out2 = classifyGatewayOffline(
+      new Map([
+        ['a', a],
+        ['c', c],
+      ]),
+      (p) => (p === 'a' ? 'gw1' : 'gw1'),
+      2000,
+    );
     expect(out2.get('a')?.gaps[0]?.cause).toBe('no_data');
   });
 });

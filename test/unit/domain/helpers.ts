@@ -14,7 +14,12 @@ export const DAY = 86_400_000;
 /** A good sample. */
 export const good = (ts: number, value: string): Sample => ({ ts, value, quality: 'good' });
 /** A bad sample. */
-export const bad = (ts: number, reason = 'MRV_E_MODBUS_TIMEOUT: no answer'): Sample => ({ ts, value: null, quality: 'bad', reason });
+export const bad = (ts: number, reason = 'MRV_E_MODBUS_TIMEOUT: no answer'): Sample => ({
+  ts,
+  value: null,
+  quality: 'bad',
+  reason,
+});
 
 /** An in-memory source; also counts what was read. */
 export function memorySource(data: Record<string, Sample[]>): ReadingSource & { reads: number } {
@@ -30,10 +35,16 @@ export function memorySource(data: Record<string, Sample[]>): ReadingSource & { 
 
 /** The repo's default factor pack. */
 export function defaultFactors(): FactorPack {
-  return parseFactorPack(parse(readFileSync(new URL('../../../core/domain/factors/cn-ets-defaults.yaml', import.meta.url), 'utf8')));
+  return parseFactorPack(
+    parse(
+      readFileSync(new URL('../../../core/domain/factors/cn-ets-defaults.yaml', import.meta.url), 'utf8'),
+    ),
+  );
 }
 
 /** The repo's rule pack of an industry. */
 export function rulePack(industry: Industry): RulePack {
-  return parseRulePack(parse(readFileSync(new URL(`../../../core/domain/rules/${industry}.yaml`, import.meta.url), 'utf8')));
+  return parseRulePack(
+    parse(readFileSync(new URL(`../../../core/domain/rules/${industry}.yaml`, import.meta.url), 'utf8')),
+  );
 }

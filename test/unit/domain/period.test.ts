@@ -1,5 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { cstDate, cstMonth, daysOf, evidenceDeadline, isoCst, monthPeriod } from '../../../core/domain/period.ts';
+import {
+  cstDate,
+  cstMonth,
+  daysOf,
+  evidenceDeadline,
+  isoCst,
+  monthPeriod,
+} from '../../../core/domain/period.ts';
 
 describe('UTC+8 calendar periods', () => {
   it('puts a month boundary at 16:00 UTC of the previous day, whatever the machine zone', () => {

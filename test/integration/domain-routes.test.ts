@@ -1,0 +1,236 @@
+/**
+ * The carbon-accounting routes (meters, findings, monthly evidence) through `inject()` against the
+ * real embedded store (SqliteStore ':memory:'), with a site file completing the catalogue.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { LiveHub } from '../../collector/live.ts';
+import { SqliteStore } from '../../collector/sqlite-store.ts';
+import type { StoredReading } from '../../collector/store.ts';
+import type { EvidencePackage } from '../../core/domain/evidence.ts';
+import { SiteConfig } from '../../core/schema/site.ts';
+import type { GatewayMeta } from '../../core/schema/wire.ts';
+import { ManualClock } from '../../core/time.ts';
+import { buildServer } from '../../server/app.ts';
+import { verifyEvidenceSignature } from '../../server/evidence-service.ts';
+
+const UNIT = 'U-AL-9';
+const DAY = 86_400_000;
+const cst = (m: number, d: number, h = 12) => Date.UTC(2026, m - 1, d, h - 8);
+const cert = (certificate: string, date: string, validUntil: string) => ({
+  certificate,
+  kind: 'verification',
+  date,
+  validUntil,
+  body: 'Demo',
+  result: '合格',
+});
+const site = SiteConfig.parse({
+  version: 1,
+  unit: { id: UNIT, name: '测试铝厂 Test smelter', industry: 'aluminium', province: '内蒙古' },
+  gateway: { id: 'gw1', mqtt: { url: 'mqtt://127.0.0.1:1883' } },
+  meters: [
+    {
+      id: 'ladle-1',
+      name: 'ladle scale',
+      kind: 'ladle-scale',
+      calibrations: [cert('L-1', '2025-03-11', '2026-03-10')],
+    },
+    {
+      id: 'anode-1',
+      name: 'anode scale',
+      kind: 'crane-scale',
+      calibrations: [cert('A-1', '2025-02-15', '2026-02-14')],
+    },
+  ],
+  devices: [
+    {
+      id: 'stations',
+      driver: 'modbus-tcp',
+      pollIntervalMs: DAY,
+      points: [
+        {
+          id: 'ladle.net',
+          meter: 'ladle-1',
+          unit: 't',
+          parameter: 'aluminium.liquid_output',
+          aggregation: 'events',
+          ticketPoint: 'ladle.ticket_no',
+          type: 'uint32',
+          scale: '0.001',
+        },
+        { id: 'ladle.ticket_no', meter: 'ladle-1', unit: 'id', type: 'uint32' },
+        {
+          id: 'anode.set_total',
+          meter: 'anode-1',
+          unit: 't',
+          parameter: 'aluminium.anode_consumption',
+          aggregation: 'totalizer',
+          type: 'uint32',
+          scale: '0.001',
+        },
+        {
+          id: 'anode.butt_total',
+          meter: 'anode-1',
+          unit: 't',
+          parameter: 'aluminium.anode_consumption',
+          aggregation: 'totalizer',
+          sign: '-',
+          type: 'uint32',
+          scale: '0.001',
+        },
+      ],
+    },
+  ],
+});
+const meta: GatewayMeta = {
+  v: 1,
+  gatewayId: 'gw1',
+  unit: site.unit,
+  points: site.devices.flatMap((d) =>
+    d.points.map((p) => ({ id: p.id, device: d.id, unit: String(p.unit) })),
+  ),
+  meters: site.meters,
+  configHash: '0'.repeat(64),
+};
+const reading = (point: string, ts: number, value: string, meter?: string): StoredReading => ({
+  unitId: UNIT,
+  gatewayId: 'gw1',
+  device: 'stations',
+  point,
+  ...(meter ? { meter } : {}),
+  ts,
+  rxTs: ts,
+  value,
+  quality: 'good',
+  seq: 1,
+});
+
+describe('domain routes', () => {
+  let store: SqliteStore;
+  let app: FastifyInstance;
+  let dir: string;
+  const clock = new ManualClock(cst(3, 2, 9));
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'mrv-domain-'));
+    store = new SqliteStore({ path: ':memory:' });
+    await store.start();
+    await store.writeMeta(UNIT, meta);
+    const rs: StoredReading[] = [];
+    for (let d = 0; d <= 28; d++) {
+      const ts = d === 0 ? cst(1, 31) : cst(2, d);
+      // tickets 100+d, 3 t each (ticket 100 on Jan 31 carried over into Feb 1)
+      const t = d <= 1 ? 100 : 100 + d;
+      rs.push(reading('ladle.ticket_no', ts, String(t), 'ladle-1'), reading('ladle.net', ts, '3', 'ladle-1'));
+      // blocks set +1.3 t/day, but the counter was reset on Feb 10 (back to 0, then +1.3/day)
+      const set = d < 10 ? 500 + 1.3 * d : 1.3 * (d - 9);
+      rs.push(
+        reading('anode.set_total', ts, set.toFixed(1), 'anode-1'),
+        reading('anode.butt_total', ts, (100 + 0.3 * d).toFixed(1), 'anode-1'),
+      );
+    }
+    await store.writeReadings(rs);
+    app = buildServer({
+      store,
+      live: new LiveHub(),
+      clock,
+      domain: { sites: [site], keyFile: join(dir, 'key.pem'), generator: 'carbon-mrv test' },
+    });
+  });
+
+  afterAll(async () => {
+    await app?.close();
+    await store?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('lists meters with their calibration status', async () => {
+    const res = await app.inject(`/api/v1/units/${UNIT}/meters?at=2026-02-20T00:00:00%2B08:00`);
+    expect(res.statusCode).toBe(200);
+    const meters = res.json() as {
+      id: string;
+      points: string[];
+      calibration: { status: string; certificate: string | null };
+    }[];
+    expect(
+      meters.map((m) => [m.id, m.calibration.status, m.calibration.certificate, m.points.length]),
+    ).toEqual([
+      ['ladle-1', 'due_soon', 'L-1', 2], // 18 days left
+      ['anode-1', 'expired', 'A-1', 2],
+    ]);
+    const later = (await app.inject(`/api/v1/units/${UNIT}/meters?at=2025-01-01T00:00:00Z`)).json() as {
+      calibration: { status: string };
+    }[];
+    expect(later.map((m) => m.calibration.status)).toEqual(['missing', 'missing']);
+  });
+
+  it('answers 404 for an unknown unit and 400 for a bad month or window', async () => {
+    expect((await app.inject('/api/v1/units/NOPE/meters')).json()).toMatchObject({
+      error: { code: 'MRV_E_NOT_FOUND' },
+    });
+    expect((await app.inject(`/api/v1/units/${UNIT}/evidence/2026-13`)).statusCode).toBe(400);
+    const bad = await app.inject(
+      `/api/v1/units/${UNIT}/findings?from=2026-03-01T00:00:00Z&to=2026-01-01T00:00:00Z`,
+    );
+    expect(bad.json()).toMatchObject({ error: { code: 'MRV_E_BAD_REQUEST' } });
+  });
+
+  it('computes, stores and serves findings over a window', async () => {
+    const res = await app.inject(
+      `/api/v1/units/${UNIT}/findings?from=2026-02-01T00:00:00%2B08:00&to=2026-03-01T00:00:00%2B08:00`,
+    );
+    expect(res.statusCode).toBe(200);
+    const f = res.json() as { rule: string; point: string; source: string }[];
+    // The reset of anode.set_total on Feb 10 (logic check) and, over the window, 28 t anode for 81 t Al
+    // = 0.3457 t/t below the 0.38 standard value (a period rule, dated at the window start).
+    expect(f.map((x) => [x.rule, x.point, x.source])).toEqual([
+      ['AL-SV-001', undefined, 'validation'],
+      ['AL-LC-001', 'anode.set_total', 'validation'],
+    ]);
+    const stored = await store.listFindings(UNIT, cst(2, 1, 0), cst(3, 1, 0));
+    expect(stored.map((x) => x.rule).sort()).toEqual(['AL-LC-001', 'AL-SV-001']);
+  });
+
+  it('serves the signed monthly evidence package as JSON, CSV and HTML', async () => {
+    const res = await app.inject(`/api/v1/units/${UNIT}/evidence/2026-02`);
+    expect(res.statusCode).toBe(200);
+    expect(res.headers['content-type']).toMatch(/application\/json/);
+    const pkg = res.json() as EvidencePackage;
+    // 27 tickets (101+2 … 128) × 3 t = 81 t
+    // set: 500 → 511.7 (+11.7 by Feb 9), reset on Feb 10 to 1.3 (+1.3 bridged), then 1.3 → 24.7 (+23.4): 36.4 t
+    // butts: 100 → 108.4: 8.4 t; consumption = 36.4 − 8.4 = 28 t
+    expect(pkg.parameters.map((p) => [p.id, p.value])).toEqual([
+      ['aluminium.liquid_output', '81'],
+      ['aluminium.anode_consumption', '28'],
+      ['aluminium.anode_effect_duration', null],
+      ['aluminium.cells_in_operation', null],
+    ]);
+    expect(pkg.deadline).toBe('2026-04-09');
+    expect(pkg.generatedAt).toBe('2026-03-02T09:00:00.000+08:00');
+    expect(pkg.rawData?.kind).toBe('sha256-canonical-readings');
+    expect(pkg.rawData?.digest).toMatch(/^[0-9a-f]{64}$/);
+    // (29 days × 4 points minus nothing) = 116 readings read, the lookback day included
+    expect(pkg.rawData?.readings).toBe(116);
+    // 28 / 81 = 0.3457 t/t < 0.38: standard value; the reset: logic check
+    expect(pkg.findings.map((f) => f.rule).sort()).toEqual(['AL-LC-001', 'AL-SV-001']);
+    expect(pkg.emissions.items.map((i) => i.method)).toEqual(['calculated', 'default', 'default']);
+    expect(verifyEvidenceSignature(pkg).ok).toBe(true);
+    const tampered = {
+      ...pkg,
+      parameters: pkg.parameters.map((p, i) => (i === 0 ? { ...p, value: '82' } : p)),
+    };
+    expect(verifyEvidenceSignature(tampered).ok).toBe(false);
+
+    const csv = await app.inject(`/api/v1/units/${UNIT}/evidence/2026-02?format=csv`);
+    expect(csv.headers['content-type']).toMatch(/text\/csv/);
+    expect(csv.body).toContain('parameter,aluminium.liquid_output,value,81,t');
+    const html = await app.inject(`/api/v1/units/${UNIT}/evidence/2026-02?format=html`);
+    expect(html.headers['content-type']).toMatch(/text\/html/);
+    expect(html.body).toContain('关键参数月度存证 Monthly key-parameter evidence');
+    expect(html.body).toContain(pkg.signature.keyId);
+  });
+});
