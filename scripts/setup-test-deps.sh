@@ -2,7 +2,8 @@
 # Installs the real servers and peers the integration tests run against (TOOLCHAIN.md), from Debian:
 #   influxd (influxdb), mosquitto, mosquitto_sub (mosquitto-clients), mbpoll, chromium, socat (RTU over a
 #   pty pair), python3-pymodbus with python3-serial and python3-serial-asyncio (a Modbus TCP/RTU server
-#   nobody here wrote, run with /usr/bin/python3), fonts-noto-cjk (Chinese text in the dashboard screenshots).
+#   nobody here wrote, run with /usr/bin/python3), fonts-noto-cjk (Chinese text in the dashboard screenshots),
+#   openssl (the throw-away CA and certificates of the MQTT-over-TLS tests; slim images lack it).
 # Silent and instant when everything is there (`npm test` runs it every time). Installs only what is
 # missing, with sudo when not root, and never starts the installed services: the tests start their own
 # servers on free loopback ports.
@@ -21,8 +22,9 @@ declare -A PACKAGE_OF=(
   [pyserial]=python3-serial
   [serial_asyncio]=python3-serial-asyncio
   [noto-cjk]=fonts-noto-cjk
+  [openssl]=openssl
 )
-ORDER=(influxd mosquitto mosquitto_sub mbpoll chromium socat pymodbus pyserial serial_asyncio noto-cjk)
+ORDER=(influxd mosquitto mosquitto_sub mbpoll chromium socat pymodbus pyserial serial_asyncio noto-cjk openssl)
 
 have() {
   # Python modules are not commands: ask Debian's interpreter (not a venv's) whether it imports.
