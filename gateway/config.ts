@@ -5,16 +5,21 @@
  */
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { dirname, isAbsolute, resolve } from 'node:path';
 import { isMap, isSeq, LineCounter, parseDocument, type Node as YamlNode } from 'yaml';
 import type { z } from 'zod';
 import { MrvError } from '../core/errors.ts';
 import { canonicalJson } from '../core/schema/canonical.ts';
 import { SiteConfig } from '../core/schema/site.ts';
-import type { GatewayMeta, PointMeta } from '../core/schema/wire.ts';
+import { type GatewayMeta, PointMeta } from '../core/schema/wire.ts';
 import { drivers } from '../drivers/registry.ts';
 import type { DriverKind } from '../drivers/types.ts';
 
-/** A validated site: the file, each device with its driver kind and parsed config, and a config hash. */
+/**
+ * A validated site: the file, each device with its driver kind and parsed config, and a config hash.
+ * Every file or folder named in the site (see {@link SITE_PATH_FIELDS}) is absolute, resolved against
+ * the site file's folder.
+ */
 export interface LoadedSite {
   file: string;
   site: SiteConfig;
@@ -109,8 +114,49 @@ export function parseSiteConfig(text: string, file: string): LoadedSite {
   });
   if (problems.length > 0)
     throw new MrvError('MRV_E_CONFIG', `${file} has invalid devices:\n  ${problems.join('\n  ')}`, { file });
+  // Hashed as written: moving the site file to another folder does not change its hash.
   const configHash = createHash('sha256').update(canonicalJson(site)).digest('hex');
+  const base = dirname(resolve(file));
+  resolveSitePaths(site.gateway, base);
+  for (const d of devices) resolveSitePaths(d.config, base);
   return { file, site, devices, configHash };
+}
+
+/**
+ * Fields of a site file that name a file or folder. Wherever they occur in the gateway section or in a
+ * device (also nested, e.g. an OPC UA device's `identity`), a relative value is taken relative to the
+ * site file's folder, never to the working directory, so `mrv gateway -c /etc/mrv/site.yaml` reads the
+ * same files from any folder (systemd starts it in `/`).
+ */
+export const SITE_PATH_FIELDS: ReadonlySet<string> = new Set([
+  'bufferDir',
+  'signingKeyFile',
+  'dataDir',
+  'passwordFile',
+  'caFile',
+  'certFile',
+  'keyFile',
+  'pkiDir',
+]);
+
+/** Replaces, in place, every relative {@link SITE_PATH_FIELDS} value under `node` by its absolute path from `base`. */
+function resolveSitePaths(node: unknown, base: string): void {
+  if (Array.isArray(node)) return; // points and meters name no files
+  if (typeof node !== 'object' || node === null) return;
+  const o = node as Record<string, unknown>;
+  for (const [k, v] of Object.entries(o)) {
+    if (typeof v === 'string' && SITE_PATH_FIELDS.has(k)) o[k] = isAbsolute(v) ? v : resolve(base, v);
+    else resolveSitePaths(v, base);
+  }
+}
+
+/**
+ * The folder a site's drivers keep their state in (DriverContext `dataDir`): `gateway.dataDir`, else
+ * the parent of `gateway.bufferDir`, else undefined (each driver's default). Absolute once loaded.
+ */
+export function siteDataDir(loaded: LoadedSite): string | undefined {
+  const g = loaded.site.gateway;
+  return g.dataDir ?? (g.bufferDir ? dirname(g.bufferDir) : undefined);
 }
 
 /**
@@ -136,18 +182,16 @@ export function loadSiteConfig(file: string): LoadedSite {
 export function siteMeta(loaded: LoadedSite): GatewayMeta {
   const { site } = loaded;
   const points: PointMeta[] = [];
+  // Every field the wire contract knows about a point is carried, whatever the driver adds besides
+  // (addresses, types): taken from PointMeta's own shape so a new field cannot be forgotten here.
+  const keys = Object.keys(PointMeta.shape).filter((k) => k !== 'device');
   for (const d of loaded.devices)
     for (const p of d.config.points) {
-      const { id, meter, unit, description, parameter, aggregation } = p as PointMeta;
-      points.push({
-        id,
-        device: d.id,
-        unit,
-        ...(meter ? { meter } : {}),
-        ...(description ? { description } : {}),
-        ...(parameter ? { parameter } : {}),
-        ...(aggregation ? { aggregation } : {}),
-      });
+      const source = p as Record<string, unknown>;
+      const picked = Object.fromEntries(
+        keys.filter((k) => source[k] !== undefined).map((k) => [k, source[k]]),
+      );
+      points.push(PointMeta.parse({ ...picked, device: d.id }));
     }
   return {
     v: 1,

@@ -97,3 +97,19 @@ describe('site file loading', () => {
     expect(configError(valid.replace('version: 1', 'version: 2'))).toContain('version: version must be 1');
   });
 });
+
+describe('siteMeta', () => {
+  it('carries every point field of the wire contract, e.g. sign and ticketPoint of the example site', async () => {
+    const { loadSiteConfig } = await import('../../../gateway/config.ts');
+    const meta = siteMeta(
+      loadSiteConfig(new URL('../../../examples/aluminium-smelter.site.yaml', import.meta.url).pathname),
+    );
+    const butts = meta.points.find((p) => p.id === 'anode.butt_total');
+    expect(butts?.sign).toBe('-');
+    expect(meta.points.find((p) => p.parameter === 'aluminium.liquid_output')?.ticketPoint).toBe(
+      'ladle.ticket_no',
+    );
+    // Driver-specific fields (addresses, types) stay out of the catalogue.
+    expect(Object.keys(butts ?? {})).not.toContain('address');
+  });
+});
