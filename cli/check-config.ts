@@ -13,7 +13,7 @@ import { MrvError } from '../core/errors.ts';
 import type { PointMeta, Reading } from '../core/schema/wire.ts';
 import { systemClock } from '../core/time.ts';
 import type { Driver } from '../drivers/types.ts';
-import { type LoadedSite, loadSiteConfig } from '../gateway/config.ts';
+import { type LoadedSite, loadSiteConfig, siteDataDir } from '../gateway/config.ts';
 
 /** One device's outcome. */
 export interface DeviceCheck {
@@ -61,17 +61,29 @@ async function readOnce(driver: Driver, points: number, timeoutMs: number): Prom
 }
 
 /**
- * Reads every device of a validated site once, one after the other (devices may share a serial line).
- * @param timeoutMs per device
+ * Default time a device gets to give its readings, ms, by driver: a Modbus device answers within a
+ * second or not at all; an OPC UA device needs node-opcua loaded (2–6 s on a small machine, once),
+ * a secure channel, a session and its first subscription notification.
  */
-export async function checkDevices(site: LoadedSite, timeoutMs: number): Promise<DeviceCheck[]> {
+export const DEFAULT_TIMEOUT_MS: Readonly<Record<string, number>> = { opcua: 20_000 };
+const MODBUS_TIMEOUT_MS = 3000;
+
+/**
+ * Reads every device of a validated site once, one after the other (devices may share a serial line).
+ * Drivers get the site's data folder ({@link siteDataDir}), as under the gateway, so an OPC UA device
+ * uses the same PKI (trusted certificates) as the gateway that will run the file.
+ * @param timeoutMs per device; absent: {@link DEFAULT_TIMEOUT_MS} of its driver, else 3000
+ */
+export async function checkDevices(site: LoadedSite, timeoutMs?: number): Promise<DeviceCheck[]> {
   const log = pino({ level: process.env.MRV_LOG_LEVEL ?? 'error' }, pino.destination(2));
+  const dataDir = siteDataDir(site);
   const out: DeviceCheck[] = [];
   for (const d of site.devices) {
     const check: DeviceCheck = { device: d.id, driver: d.kind.name, readings: [], unreachable: true };
     try {
-      const driver = d.kind.create(d.config, { clock: systemClock, log });
-      check.readings = await readOnce(driver, d.config.points.length, timeoutMs);
+      const driver = d.kind.create(d.config, { clock: systemClock, log, ...(dataDir ? { dataDir } : {}) });
+      const ms = timeoutMs ?? DEFAULT_TIMEOUT_MS[d.kind.name] ?? MODBUS_TIMEOUT_MS;
+      check.readings = await readOnce(driver, d.config.points.length, ms);
       check.unreachable = !check.readings.some((r) => r.quality !== 'bad');
     } catch (err) {
       check.error = (err as Error).message;
@@ -115,17 +127,21 @@ export function formatTable(site: LoadedSite, checks: DeviceCheck[]): string {
     .join('\n');
 }
 
-/** `mrv check-config SITE.yaml [--timeout-ms 3000]`. Resolves with the exit code (see the file comment). */
+/**
+ * `mrv check-config SITE.yaml [--timeout-ms N]`: N applies to every device; without it Modbus devices
+ * get 3 s and OPC UA devices 20 s ({@link DEFAULT_TIMEOUT_MS}). Resolves with the exit code (see the
+ * file comment).
+ */
 export async function checkConfig(args: string[]): Promise<number> {
   const { values: v, positionals } = parseArgs({
     args,
     allowPositionals: true,
-    options: { 'timeout-ms': { type: 'string', default: '3000' }, config: { type: 'string', short: 'c' } },
+    options: { 'timeout-ms': { type: 'string' }, config: { type: 'string', short: 'c' } },
   });
   const file = v.config ?? positionals[0];
   if (file === undefined) throw new MrvError('MRV_E_CONFIG', 'usage: mrv check-config SITE.yaml');
-  const timeoutMs = Number(v['timeout-ms']);
-  if (!Number.isInteger(timeoutMs) || timeoutMs < 1)
+  const timeoutMs = v['timeout-ms'] === undefined ? undefined : Number(v['timeout-ms']);
+  if (timeoutMs !== undefined && (!Number.isInteger(timeoutMs) || timeoutMs < 1))
     throw new MrvError('MRV_E_CONFIG', `--timeout-ms: expected a positive integer, got "${v['timeout-ms']}"`);
   const site = loadSiteConfig(file);
   const points = site.devices.reduce((n, d) => n + d.config.points.length, 0);

@@ -24,8 +24,8 @@ import {
 import { startMetricsServer } from '../ops/metrics-server.ts';
 import { buildServer } from '../server/app.ts';
 import { TokenFile } from '../server/tokens.ts';
-import { ALUMINIUM_DEMO_PORTS } from '../simulators/aluminium/register-map.ts';
 import { startAluminiumSimulator } from '../simulators/aluminium/server.ts';
+import { DEMO_UNIT_NAMES, type DemoSimulators, parseDemoUnits } from './demo-units.ts';
 import { startEmbeddedBroker } from './embedded-broker.ts';
 import { collectorFlags, collectorOptions, demoIntegrity } from './integrity-options.ts';
 import { createLogger } from './log.ts';
@@ -108,7 +108,26 @@ const metricsFlags = {
   'metrics-host': { type: 'string', default: '127.0.0.1' },
 } as const;
 
-/** `mrv demo`: everything in one process on embedded defaults. */
+/**
+ * Sums the numeric fields of several gateways' counters, read at access time: the demo's one registry
+ * shows its gateways as one (`mrv_gateway_*` over every unit).
+ */
+function summedCounters(parts: readonly object[]): object {
+  const out: Record<string, number> = {};
+  const keys = new Set(parts.flatMap((p) => Object.keys(p)));
+  for (const k of keys)
+    Object.defineProperty(out, k, {
+      enumerable: true,
+      get: () => parts.reduce((n, p) => n + Number((p as Record<string, unknown>)[k] ?? 0), 0),
+    });
+  return out;
+}
+
+/**
+ * `mrv demo`: everything in one process on embedded defaults: the simulators of each `--units`
+ * industry (default aluminium, cement and steel) on the ports their example site files name, one
+ * gateway per site file, one embedded broker, collector, SQLite store and web server.
+ */
 export async function demo(args: string[]): Promise<number> {
   const { values: v } = parseArgs({
     args,
@@ -118,27 +137,41 @@ export async function demo(args: string[]): Promise<number> {
       speed: { type: 'string', default: '1' },
       seed: { type: 'string', default: '42' },
       'data-dir': { type: 'string', default: '.data/demo' },
+      units: { type: 'string', default: DEMO_UNIT_NAMES.join(',') },
+      // The aluminium unit's site file (the one a plant engineer copies first).
       site: { type: 'string', default: DEMO_SITE_FILE },
     },
   });
   const log = createLogger('mrv-demo');
   const clock = clockFor(intFlag('speed', v.speed, 1));
-  const site = loadSiteConfig(v.site);
+  const seed = intFlag('seed', v.seed, 42);
+  const units = parseDemoUnits(v.units).map((u) => ({
+    ...u,
+    site: loadSiteConfig(u.name === 'aluminium' ? v.site : u.siteFile),
+  }));
   const dataDir = resolve(v['data-dir']);
   mkdirSync(dataDir, { recursive: true });
 
-  const sim = await startAluminiumSimulator({
-    seed: intFlag('seed', v.seed, 42),
-    clock,
-    ports: ALUMINIUM_DEMO_PORTS,
-  });
+  // Simulators one after the other: the ports are fixed, and a failure stops those already running.
+  const sims: DemoSimulators[] = [];
+  const stopSims = async () => {
+    for (const s of [...sims].reverse()) await s.stop();
+  };
+  try {
+    for (const u of units) sims.push(await u.start({ seed, clock, log, dataDir }));
+  } catch (err) {
+    await stopSims();
+    throw err;
+  }
   const broker = await startEmbeddedBroker({ port: 0 });
   const store = new SqliteStore({ path: resolve(dataDir, 'mrv.sqlite'), log });
   await store.start();
   const live = new LiveHub();
-  // Signed batches, a store-and-forward folder and the key registry, all under the data dir (issue 4).
-  const integrity = demoIntegrity(dataDir, site.site.unit.id, site.site.gateway.id);
-  // One registry for the whole demo: the server's /metrics shows gateway, collector and store too.
+  // Signed batches, a store-and-forward folder per gateway and the key registry, all under the data
+  // dir (issue 4). Each call adds its gateway's key; the last registry holds every demo gateway's.
+  const integrity = units.map((u) => demoIntegrity(dataDir, u.site.site.unit.id, u.site.site.gateway.id));
+  const keys = integrity.at(-1)?.keys;
+  // One registry for the whole demo: the server's /metrics shows gateways, collector and store too.
   const registry = createRegistry();
   const collector = new Collector({
     url: broker.url,
@@ -147,7 +180,7 @@ export async function demo(args: string[]): Promise<number> {
     log,
     clock,
     clientId: 'mrv-demo-collector',
-    keys: integrity.keys,
+    ...(keys ? { keys } : {}),
   });
   await collector.start();
   exposeCollectorCounters(registry, collector.counters);
@@ -168,50 +201,60 @@ export async function demo(args: string[]): Promise<number> {
     tokens,
     registry,
     configView: { mode: 'demo', store: 'sqlite', dataDir, speed: v.speed },
-    // The site file completes the store's catalogue with the meter ledger (meters page, evidence).
+    // The site files complete the store's catalogue with the meter ledger (meters page, evidence).
     domain: {
-      sites: [site.site],
+      sites: units.map((u) => u.site.site),
       keyFile: resolve(dataDir, 'evidence-ed25519.pem'),
       generator: `carbon-mrv ${version()}`,
     },
   });
   const port = intFlag('port', v.port, 8080);
   await app.listen({ host: v.host, port });
-  const gateway = new Gateway({
-    site,
-    log,
-    clock,
-    mqttUrl: broker.url,
-    version: version(),
-    bufferDir: integrity.bufferDir,
-    signingKeyFile: integrity.signingKeyFile,
-  });
-  exposeGatewayCounters(registry, gateway.counters);
-  await gateway.start();
+  // Drivers keep their state under the demo's data dir: the OPC UA PKI is <data dir>/opcua-pki, where
+  // the steel unit trusted its simulator's certificate.
+  const gateways = units.map(
+    (u, i) =>
+      new Gateway({
+        site: u.site,
+        log,
+        clock,
+        mqttUrl: broker.url,
+        version: version(),
+        bufferDir: integrity[i]?.bufferDir ?? null,
+        signingKeyFile: integrity[i]?.signingKeyFile ?? null,
+        dataDir,
+      }),
+  );
+  exposeGatewayCounters(registry, summedCounters(gateways.map((g) => g.counters)));
+  await Promise.all(gateways.map((g) => g.start()));
 
   const url = `http://${v.host}:${port}`;
+  const first = units[0]?.site.site.unit;
   process.stdout.write(
     [
       '',
       `carbon-mrv demo is running: ${url}`,
       `  log in (admin) / 登录（管理员）: ${url}/#/login?token=${adminToken}`,
       `  admin token: ${adminToken}`,
-      `  more tokens: npx mrv token create --data-dir ${v['data-dir']} --role regulator --scope 'province:${site.site.unit.province}'`,
-      `  unit ${site.site.unit.id} (${site.site.unit.name}), site file ${site.file}`,
-      `  API:  ${url}/api/v1/units/${site.site.unit.id}/points`,
+      `  more tokens: npx mrv token create --data-dir ${v['data-dir']} --role regulator --scope 'province:${first?.province ?? ''}'`,
+      ...units.map(
+        (u) => `  unit ${u.site.site.unit.id} (${u.site.site.unit.name}), site file ${u.site.file}`,
+      ),
+      `  API:  ${url}/api/v1/units`,
       `  MQTT: ${broker.url} (embedded aedes), store: ${resolve(dataDir, 'mrv.sqlite')}`,
-      `  Modbus TCP simulator ports: ${Object.values(sim.ports).join(', ')}${v.speed !== '1' ? `, speed ×${v.speed}` : ''}`,
+      `  simulators${v.speed !== '1' ? ` (speed ×${v.speed})` : ''}:`,
+      ...sims.flatMap((s) => s.lines.map((l) => `    ${l}`)),
       'Press Ctrl-C to stop.',
       '',
     ].join('\n'),
   );
   return runUntilSignal(log, async () => {
-    await gateway.stop();
+    await Promise.all(gateways.map((g) => g.stop()));
     await collector.stop();
     await app.close();
     await store.stop();
     await broker.stop();
-    await sim.stop();
+    await stopSims();
   });
 }
 

@@ -28,6 +28,11 @@ export const READ_USAGE = `  mrv read modbus-tcp://HOST[:PORT] --unit-id N --tab
   mrv read modbus-rtu-over-tcp://HOST:PORT ...
       read one value once and print it as an exact decimal (addresses zero-based); exit 0 good,
       1 bad reading (timeout, exception, unreachable), 2 usage error
+  mrv read opc.tcp://HOST:PORT --node "ns=2;s=Tag" [--security None|Sign|SignAndEncrypt]
+           [--policy Basic256Sha256] [--user NAME --password-env VAR|--password-file F]
+           [--cert FILE --key FILE] [--pki DIR] [--scale S] [--offset O] [--timeout MS] [--json]
+      read one OPC UA variable once (JSON: with source and server time); NodeIds from
+      mrv browse opc.tcp://HOST:PORT, an untrusted server certificate with mrv pki trust
 `;
 
 /** A protocol's reader: parses its flags, reads once, prints; resolves with the exit code. */

@@ -97,24 +97,46 @@ async function runFaults(
 export async function simSteel(args: string[]): Promise<number> {
   const { values: v } = parseArgs({
     args,
-    options: { ...common, port: { type: 'string' }, pki: { type: 'string', default: '.data/sim-pki/steel' } },
+    options: {
+      ...common,
+      port: { type: 'string' },
+      'modbus-port': { type: 'string' },
+      pki: { type: 'string', default: '.data/sim-pki/steel' },
+    },
   });
   const { startSteelSimulator } = await quietImport(() => import('../simulators/steel/opcua-server.ts'));
   const { STEEL_DEMO_PORT } = await import('../simulators/steel/opcua-map.ts');
+  const { startSteelModbusSimulator, STEEL_MODBUS_DEMO_PORT } = await import(
+    '../simulators/steel/modbus-server.ts'
+  );
   const u = users(v.users);
+  const clock = clockFor(num('speed', v.speed, 1));
   const sim = await startSteelSimulator({
     host: v.host,
     port: num('port', v.port, STEEL_DEMO_PORT),
     seed: num('seed', v.seed, 42),
-    clock: clockFor(num('speed', v.speed, 1)),
+    clock,
     pkiDir: v.pki,
     ...(u ? { users: u } : {}),
   });
+  const scale = await startSteelModbusSimulator({
+    model: sim.model,
+    clock,
+    host: v.host,
+    port: num('modbus-port', v['modbus-port'], STEEL_MODBUS_DEMO_PORT),
+  }).catch(async (err: unknown) => {
+    await sim.stop();
+    throw err;
+  });
   process.stdout.write(
     `steel plant OPC UA simulator: ${sim.endpointUrl} (server certificate in ${sim.pkiDir}/server/own/certs)\n` +
+      `  ladle scale over Modbus TCP: ${v.host}:${scale.port} (unit id 1, holding 0-8)\n` +
       `  e.g. mrv browse ${sim.endpointUrl} --node "ns=1;s=SteelPlant"\n`,
   );
-  return runFaults(sim, v, () => sim.stop());
+  return runFaults(sim, v, async () => {
+    await sim.stop();
+    await scale.stop();
+  });
 }
 
 /** `mrv sim aluminium --opcua [--opcua-port 4842]`: the Modbus stations plus the pot-line over OPC UA, one smelter. */

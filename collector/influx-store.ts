@@ -49,6 +49,8 @@ import type {
   BatchQuery,
   FindingFilter,
   PointSummary,
+  RawReading,
+  RawReadingQuery,
   SeriesPoint,
   SeriesQuery,
   StoredReading,
@@ -311,6 +313,39 @@ export class InfluxStore implements TimeSeriesStore {
       metas.map((m) => ({ gateway: m.gateway, meta: parseJson<GatewayMeta>(m.json) })),
       (id) => lastByPoint.get(id) ?? null,
     );
+  }
+
+  /**
+   * One point's raw readings in `[from, to)` with the gateway (tag) and batch seq (field) each arrived
+   * in, oldest first, at most `limit` (default 10 000).
+   * @throws MrvError `MRV_E_BAD_REQUEST` for non-integer times or `limit` < 1; `MRV_E_STORE` when InfluxDB fails.
+   */
+  async rawReadings(q: RawReadingQuery): Promise<RawReading[]> {
+    this.#assertStarted('rawReadings');
+    const limit = checkQuery(q);
+    if (q.to <= q.from) return [];
+    const rows = await this.#query<{
+      exact: string | null;
+      quality: string;
+      reason: string | null;
+      gateway: string;
+      seq: number;
+    }>(
+      'rawReadings',
+      `SELECT "exact", "quality", "reason", "seq", "gateway" FROM "reading" WHERE "unit" = $unit AND "point" = $point AND time >= ${q.from}ms AND time < ${q.to}ms ORDER BY time ASC LIMIT ${limit}`,
+      { unit: q.unitId, point: q.pointId },
+    );
+    return rows.map((r) => {
+      const out: RawReading = {
+        ts: r.time.getTime(),
+        value: r.exact ?? null,
+        quality: r.quality as Quality,
+        gatewayId: r.gateway,
+        seq: Number(r.seq),
+      };
+      if (r.reason !== null && r.reason !== undefined) out.reason = r.reason;
+      return out;
+    });
   }
 
   /**

@@ -38,6 +38,8 @@ import type {
   BatchQuery,
   FindingFilter,
   PointSummary,
+  RawReading,
+  RawReadingQuery,
   SeriesPoint,
   SeriesQuery,
   StoredReading,
@@ -186,9 +188,16 @@ function prepare(db: Database.Database) {
     ),
     raw: db.prepare<
       [string, string, number, number, number],
-      { ts: number; exact: string | null; quality: string; reason: string | null }
+      {
+        ts: number;
+        exact: string | null;
+        quality: string;
+        reason: string | null;
+        gateway: string;
+        seq: number;
+      }
     >(
-      `SELECT ts, exact, quality, reason FROM reading
+      `SELECT ts, exact, quality, reason, gateway, seq FROM reading
        WHERE unit = ? AND point = ? AND ts >= ? AND ts < ? ORDER BY ts LIMIT ?`,
     ),
     upsertFinding: db.prepare<[string, string, string | null, string, string, number, string]>(
@@ -472,6 +481,32 @@ export class SqliteStore implements TimeSeriesStore {
         }));
     } catch (err) {
       throw this.#storeError('series', err);
+    }
+  }
+
+  /**
+   * One point's raw readings in `[from, to)` with the gateway and batch seq each arrived in, oldest
+   * first, at most `limit` (default 10 000).
+   * @throws MrvError `MRV_E_BAD_REQUEST` for non-integer times or `limit` < 1; `MRV_E_STORE` when SQLite fails.
+   */
+  async rawReadings(q: RawReadingQuery): Promise<RawReading[]> {
+    const { stmts } = this.#open('rawReadings');
+    const limit = checkQuery(q);
+    if (q.to <= q.from) return [];
+    try {
+      return stmts.raw.all(q.unitId, q.pointId, q.from, q.to, limit).map((r) => {
+        const out: RawReading = {
+          ts: r.ts,
+          value: r.exact,
+          quality: r.quality as Quality,
+          gatewayId: r.gateway,
+          seq: r.seq,
+        };
+        if (r.reason !== null) out.reason = r.reason;
+        return out;
+      });
+    } catch (err) {
+      throw this.#storeError('rawReadings', err);
     }
   }
 

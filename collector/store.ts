@@ -65,6 +65,25 @@ export interface SeriesQuery {
   limit?: number;
 }
 
+/** Query of one point's raw readings with their batch identity ({@link TimeSeriesStore.rawReadings}). */
+export type RawReadingQuery = Omit<SeriesQuery, 'stepMs'>;
+
+/**
+ * One stored reading of a point as the evidence reads it: its exact value, quality and reason, and the
+ * identity of the batch it arrived in (`gatewayId`, `seq`; the last delivery when it was redelivered),
+ * so that a monthly evidence package can cite exactly the archived batches behind its values.
+ */
+export interface RawReading {
+  /** Source time, ms epoch. */
+  ts: number;
+  /** Exact decimal string, `null` for bad quality. */
+  value: string | null;
+  quality: Quality;
+  reason?: string;
+  gatewayId: string;
+  seq: number;
+}
+
 /**
  * One received batch as archived by the collector (DESIGN.md §6 "Raw batches are kept too"): its exact
  * canonical bytes and signature, so that evidence can cite the digest of the batches it was computed
@@ -132,6 +151,12 @@ export interface TimeSeriesStore {
   /** Points of a unit from its gateways' catalogues, each with its newest reading; `undefined` for an unknown unit. */
   listPoints(unitId: string): Promise<PointSummary[] | undefined>;
   series(q: SeriesQuery): Promise<SeriesPoint[]>;
+  /**
+   * One point's raw readings in `[from, to)` (ms epoch), oldest first, at most `limit` (default
+   * 10 000), each with the gateway and batch seq it arrived in. Same rows as a raw {@link series}.
+   * @throws MrvError `MRV_E_BAD_REQUEST` for non-integer times or `limit` < 1; `MRV_E_STORE` when the store fails.
+   */
+  rawReadings(q: RawReadingQuery): Promise<RawReading[]>;
   /**
    * Keeps findings (core/schema/finding.ts) of any source. A finding with the id of a stored one
    * replaces it, so producers re-raise freely. Returns the number written.

@@ -31,7 +31,7 @@ import {
 import { batchHash, parsePrivateKey, signBatch } from '../core/signing.ts';
 import { type Clock, isoMs, systemClock } from '../core/time.ts';
 import type { Driver } from '../drivers/types.ts';
-import { type LoadedSite, siteMeta } from './config.ts';
+import { type LoadedSite, siteDataDir, siteMeta } from './config.ts';
 import { DiskLog } from './disk-log.ts';
 
 export { batchHash } from '../core/signing.ts';
@@ -55,7 +55,10 @@ export interface GatewayOptions {
   statusIntervalMs?: number;
   /** MQTT reconnect period (ms); default 1000. */
   reconnectPeriodMs?: number;
-  /** Passed to drivers as their data folder. */
+  /**
+   * Passed to drivers as their data folder (DriverContext `dataDir`); default the site's
+   * `gateway.dataDir`, else the parent of `gateway.bufferDir` ({@link siteDataDir}).
+   */
   dataDir?: string;
 }
 
@@ -249,8 +252,7 @@ export class Gateway {
       // on the broker takes effect without a visit to the plant.
       reconnectOnConnackError: true,
       ...(m.username ? { username: m.username } : {}),
-      // passwordFile is relative to the site file, like caFile/certFile/keyFile and signingKeyFile.
-      ...readPassword(m, (f) => this.#resolve(f)),
+      ...readPassword(m),
       ...readTls(m, (f) => this.#resolve(f)),
     };
     const brokerUrl = this.opts.mqttUrl ?? m.url;
@@ -301,11 +303,12 @@ export class Gateway {
   }
 
   async #startDrivers(): Promise<void> {
+    const dataDir = this.opts.dataDir ?? siteDataDir(this.opts.site);
     for (const d of this.opts.site.devices) {
       const driver = d.kind.create(d.config, {
         clock: this.#clock,
         log: this.#log.child({ module: `drivers:${d.kind.name}`, device: d.id }),
-        ...(this.opts.dataDir ? { dataDir: this.opts.dataDir } : {}),
+        ...(dataDir ? { dataDir } : {}),
       });
       this.#drivers.push(driver);
       await driver.start((readings) => this.#onReadings(d.id, readings));
@@ -483,10 +486,7 @@ function loadSigningKey(file: string): ReturnType<typeof parsePrivateKey> {
   }
 }
 
-function readPassword(
-  m: { passwordEnv?: string | undefined; passwordFile?: string | undefined },
-  resolve: (f: string) => string = (f) => f,
-): {
+function readPassword(m: { passwordEnv?: string | undefined; passwordFile?: string | undefined }): {
   password?: string;
 } {
   if (m.passwordEnv) {
@@ -500,7 +500,7 @@ function readPassword(
   }
   if (m.passwordFile) {
     try {
-      return { password: readFileSync(resolve(m.passwordFile), 'utf8').trim() };
+      return { password: readFileSync(m.passwordFile, 'utf8').trim() };
     } catch (err) {
       throw new MrvError(
         'MRV_E_CONFIG',

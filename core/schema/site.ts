@@ -71,6 +71,12 @@ export const GatewayConfig = z
       .describe(
         'Ed25519 private key, PEM (mrv keygen), relative to the site file; absent: batches are unsigned',
       ),
+    dataDir: z
+      .string()
+      .optional()
+      .describe(
+        "the gateway's data folder, relative to the site file: drivers keep their state under it (the opcua driver its PKI in <dataDir>/opcua-pki); default: the parent of bufferDir, else each driver's default",
+      ),
   })
   .strict();
 export type GatewayConfig = z.infer<typeof GatewayConfig>;

@@ -68,6 +68,11 @@ export class OpcuaDriver implements Driver {
   #mode: OpcuaReadMode = 'idle';
   #pending: Reading[] = [];
   #flushScheduled = false;
+  /**
+   * Wall time (performance.now) of the last sign of life. Keep-alives travel in real time whatever
+   * the injected clock says: under a ScaledClock (the demo's --speed) plant time would make a healthy
+   * subscription look silent.
+   */
   #lastAlive = 0;
   #status: DriverStatus = { connected: false, cycles: 0, failedRequests: 0 };
 
@@ -179,7 +184,7 @@ export class OpcuaDriver implements Driver {
       client.on('connection_reestablished', () => {
         if (this.#client !== client) return;
         this.#status.connected = true;
-        this.#lastAlive = clock.now();
+        this.#lastAlive = performance.now();
         delete this.#status.lastError;
         log.info({ device: cfg.id, endpoint: cfg.endpointUrl }, 'opcua connection re-established');
       });
@@ -195,7 +200,7 @@ export class OpcuaDriver implements Driver {
       this.#session = session;
       this.#status.connected = true;
       delete this.#status.lastError;
-      this.#lastAlive = clock.now();
+      this.#lastAlive = performance.now();
       log.info(
         {
           device: cfg.id,
@@ -245,7 +250,7 @@ export class OpcuaDriver implements Driver {
     }
     this.#subscription = sub;
     sub.on('keepalive', () => {
-      this.#lastAlive = clock.now();
+      this.#lastAlive = performance.now();
     });
     sub.on('terminated', () => log.debug({ device: cfg.id }, 'opcua subscription terminated'));
 
@@ -289,7 +294,7 @@ export class OpcuaDriver implements Driver {
         group.on('changed', (item: ClientMonitoredItemBase, dv: DataValue) => {
           const point = byItem.get(item);
           if (!point) return;
-          this.#lastAlive = clock.now();
+          this.#lastAlive = performance.now();
           this.#queue(dataValueToReading(point, dv, clock.now()));
         });
       } catch (err) {
@@ -328,10 +333,10 @@ export class OpcuaDriver implements Driver {
         this.#client &&
         !this.#client.isReconnecting &&
         this.#status.connected &&
-        clock.now() - this.#lastAlive > staleAfter
+        performance.now() - this.#lastAlive > staleAfter
       ) {
         log.warn(
-          { device: cfg.id, silentMs: clock.now() - this.#lastAlive },
+          { device: cfg.id, silentMs: Math.round(performance.now() - this.#lastAlive) },
           'opcua subscription silent for three keep-alive periods; rebuilding the connection',
         );
         this.#emitAllBad('MRV_E_OPCUA_SESSION: subscription silent; reconnecting');
@@ -360,7 +365,7 @@ export class OpcuaDriver implements Driver {
         0,
       );
       const at = clock.now();
-      this.#lastAlive = at;
+      this.#lastAlive = performance.now();
       return points.map((p, i) => {
         const dv = values[i];
         return dv ? dataValueToReading(p, dv, at) : badReading(p, 'MRV_E_OPCUA_SESSION: missing result', at);

@@ -86,7 +86,13 @@ export interface MosquittoServer {
 
 /** Config lines for the listener's security: TLS files, certificate and password checks. */
 interface Security {
-  tls?: { cafile: string; certfile: string; keyfile: string; requireCertificate: boolean; identityAsUsername: boolean };
+  tls?: {
+    cafile: string;
+    certfile: string;
+    keyfile: string;
+    requireCertificate: boolean;
+    identityAsUsername: boolean;
+  };
   passwordFile?: string;
 }
 
@@ -146,7 +152,12 @@ async function prepareSecurity(
       issueCert(ca, pkiDir, '127.0.0.1', 'server'),
       ...(o.clients ?? ['mrv-client']).map((cn) => issueCert(ca, pkiDir, cn, 'client')),
     ]);
-    tls = { ca, server: server as TestCert, clients: Object.fromEntries(clients.map((c) => [c.name, c])), dir: pkiDir };
+    tls = {
+      ca,
+      server: server as TestCert,
+      clients: Object.fromEntries(clients.map((c) => [c.name, c])),
+      dir: pkiDir,
+    };
     const requireCertificate = o.requireCertificate ?? false;
     sec.tls = {
       cafile: ca.certFile,
@@ -161,7 +172,13 @@ async function prepareSecurity(
     let create = true;
     for (const [user, password] of Object.entries(options.users)) {
       // -b: password from the command line (fine for throw-away test accounts); -c: new file.
-      await promisify(execFile)(MOSQUITTO_PASSWD_PATH, [...(create ? ['-c'] : []), '-b', file, user, password]);
+      await promisify(execFile)(MOSQUITTO_PASSWD_PATH, [
+        ...(create ? ['-c'] : []),
+        '-b',
+        file,
+        user,
+        password,
+      ]);
       create = false;
     }
     sec.passwordFile = file;

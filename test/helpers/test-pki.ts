@@ -77,7 +77,12 @@ export async function makeCa(dir: string, name: string): Promise<TestCa> {
  * IP:127.0.0.1` (`kind: 'server'`) or a client certificate whose CN is `name` (`kind: 'client'`;
  * Mosquitto's `use_identity_as_username` makes that CN the MQTT username).
  */
-export async function issueCert(ca: TestCa, dir: string, name: string, kind: 'server' | 'client'): Promise<TestCert> {
+export async function issueCert(
+  ca: TestCa,
+  dir: string,
+  name: string,
+  kind: 'server' | 'client',
+): Promise<TestCert> {
   const certFile = path.join(dir, `${name}.crt`);
   const keyFile = path.join(dir, `${name}.key`);
   const csr = path.join(dir, `${name}.csr`);
@@ -92,7 +97,10 @@ export async function issueCert(ca: TestCa, dir: string, name: string, kind: 'se
       '',
     ].join('\n'),
   );
-  await openssl(['req', ...EC, '-keyout', keyFile, '-out', csr, '-subj', `/O=carbon-mrv tests/CN=${name}`], dir);
+  await openssl(
+    ['req', ...EC, '-keyout', keyFile, '-out', csr, '-subj', `/O=carbon-mrv tests/CN=${name}`],
+    dir,
+  );
   await openssl(
     [
       'x509',

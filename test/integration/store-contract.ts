@@ -389,6 +389,38 @@ export function describeStoreContract(name: string, make: () => Promise<StoreUnd
       ]);
     });
 
+    it('returns raw readings with the gateway and batch seq each arrived in, a redelivery counting last', async () => {
+      await store.writeReadings([
+        ...flowReadings.slice(3, 6).map((r, i) => ({ ...r, seq: 40 + i })),
+        reading({ point: 'flow', gatewayId: 'gw-b', ts: T0 + 70 * S, value: '3', seq: 9 }),
+        reading({ unitId: U2, point: 'flow', ts: T0 + 30 * S, value: '8', seq: 2 }),
+      ]);
+      // the reading at 30 s is redelivered in batch 44
+      await store.writeReadings([{ ...(flowReadings[3] as StoredReading), seq: 44 }]);
+      expect(await store.rawReadings({ unitId: U1, pointId: 'flow', from: T0, to: T0 + 3600 * S })).toEqual([
+        { ts: T0 + 30 * S, value: '10', quality: 'good', gatewayId: 'gw-a', seq: 44 },
+        { ts: T0 + 40 * S, value: null, quality: 'bad', reason: HOSTILE_REASON, gatewayId: 'gw-a', seq: 41 },
+        {
+          ts: T0 + 50 * S,
+          value: '100',
+          quality: 'uncertain',
+          reason: 'MRV_E_DECODE: out of calibration',
+          gatewayId: 'gw-a',
+          seq: 42,
+        },
+        { ts: T0 + 70 * S, value: '3', quality: 'good', gatewayId: 'gw-b', seq: 9 },
+      ]);
+      expect(
+        await store.rawReadings({ unitId: U1, pointId: 'flow', from: T0 + 40 * S, to: T0 + 70 * S, limit: 1 }),
+      ).toEqual([
+        { ts: T0 + 40 * S, value: null, quality: 'bad', reason: HOSTILE_REASON, gatewayId: 'gw-a', seq: 41 },
+      ]);
+      expect(await store.rawReadings({ unitId: U1, pointId: 'flow', from: T0, to: T0 })).toEqual([]);
+      expect((await rejection(store.rawReadings({ unitId: U1, pointId: 'flow', from: 0.5, to: 1 }))).code).toBe(
+        'MRV_E_BAD_REQUEST',
+      );
+    });
+
     it('replaces a redelivered reading instead of adding a second row', async () => {
       await store.writeMeta(U1, meta('gw-a', unit1, [potCurrent]));
       const batch = [reading({ ts: T0, value: '1' }), reading({ ts: T0 + S, value: '2' }), ...flowReadings];

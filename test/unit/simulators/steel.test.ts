@@ -6,6 +6,12 @@ import { SiteConfig } from '../../../core/schema/site.ts';
 import { OpcuaDevice } from '../../../drivers/opcua/config.ts';
 import { parseSiteConfig } from '../../../gateway/config.ts';
 import { SteelPlantModel } from '../../../simulators/steel/model.ts';
+import {
+  ladleRegisters,
+  STEEL_LADLE_REGISTER_COUNT,
+  STEEL_LADLE_UNIT_ID,
+  STEEL_MODBUS_DEMO_PORT,
+} from '../../../simulators/steel/modbus-server.ts';
 import { STEEL_DEMO_PORT, STEEL_VARIABLES } from '../../../simulators/steel/opcua-map.ts';
 
 const START = Date.UTC(2026, 2, 1) - 8 * 3600_000; // 2026-03-01 00:00 CST
@@ -57,7 +63,38 @@ describe('examples/steel-plant.site.yaml', () => {
     expect(site.unit.industry).toBe('steel');
     expect(site.unit.id).toHaveLength(18);
     const loaded = parseSiteConfig(text, 'steel-plant.site.yaml');
-    expect(loaded.devices.map((d) => d.kind.name)).toEqual(['opcua']);
+    expect(loaded.devices.map((d) => d.kind.name)).toEqual(['opcua', 'modbus-tcp']);
+  });
+
+  it('reads the ladle scale over Modbus on its demo port, decoding the simulator registers', () => {
+    const loaded = parseSiteConfig(text, 'steel-plant.site.yaml');
+    const scale = loaded.devices[1]?.config as unknown as {
+      port: number;
+      unitId: number;
+      points: { address: number; type: string; meter: string; parameter?: string }[];
+    };
+    expect(scale.port).toBe(STEEL_MODBUS_DEMO_PORT);
+    expect(scale.unitId).toBe(STEEL_LADLE_UNIT_ID);
+    expect(scale.points.map((p) => [p.address, p.type])).toEqual([
+      [0, 'uint32'],
+      [2, 'uint32'],
+      [4, 'uint64'],
+      [8, 'bool'],
+    ]);
+    // A cross-check: the key parameter stays on the OPC UA point only.
+    expect(scale.points.every((p) => p.meter === 'ladle-scale-bof1' && p.parameter === undefined)).toBe(true);
+    const regs = ladleRegisters({
+      time: 0,
+      tick: 0,
+      bof: { heatNo: 70_000, time: 0, netKg: 121_234, crudeSteelTotalKg: 2 ** 40 + 5, heats: 1, ldgTotalNm3: 0 },
+      rates: {} as never,
+      totals: {} as never,
+    });
+    expect(regs).toHaveLength(STEEL_LADLE_REGISTER_COUNT);
+    expect(regs[0]! * 65536 + regs[1]!).toBe(70_000);
+    expect(regs[2]! * 65536 + regs[3]!).toBe(121_234);
+    expect(regs.slice(4, 8)).toEqual([0, 0x100, 0, 5]);
+    expect(regs[8]).toBe(1);
   });
 
   it('reads exactly the simulator variables, on the demo port', () => {

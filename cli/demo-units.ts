@@ -1,0 +1,165 @@
+/**
+ * The units `mrv demo` can run: for each industry, its example site file and the simulators that file
+ * points at, started on the ports and endpoints the file names. One gateway per site file runs in the
+ * demo process beside them (cli/commands.ts `demo`).
+ *
+ * OPC UA trust is explicit: the demo pre-trusts its own steel simulator's certificate in the demo's
+ * gateway PKI (`<data dir>/opcua-pki/trusted/certs`, what `mrv pki trust FILE` does) and says so on
+ * stdout and in the log. The driver itself never accepts an unknown certificate.
+ */
+import { join, resolve } from 'node:path';
+import type { Logger } from 'pino';
+import { MrvError } from '../core/errors.ts';
+import type { Clock } from '../core/time.ts';
+import { trustCertificate } from '../drivers/opcua/pki.ts';
+import { ALUMINIUM_DEMO_PORTS } from '../simulators/aluminium/register-map.ts';
+import { CEMENT_DEMO_PORTS } from '../simulators/cement/server.ts';
+
+const repoRoot = resolve(import.meta.dirname, '..');
+
+/** The industries the demo can run, in the order they start. */
+export const DEMO_UNIT_NAMES = ['aluminium', 'cement', 'steel'] as const;
+/** One of {@link DEMO_UNIT_NAMES}. */
+export type DemoUnitName = (typeof DEMO_UNIT_NAMES)[number];
+
+/** What a demo unit's simulators get. */
+export interface DemoSimContext {
+  seed: number;
+  clock: Clock;
+  log: Logger;
+  /** The demo's data folder (absolute): simulator PKIs live under `sim-pki/`, the gateway's under `opcua-pki/`. */
+  dataDir: string;
+}
+
+/** Running simulators of one unit. */
+export interface DemoSimulators {
+  /** Lines for the demo's start-up message (ports, endpoints, trusted certificates). */
+  lines: string[];
+  stop(): Promise<void>;
+}
+
+/** One demo unit: its site file and how to start its simulators. */
+export interface DemoUnit {
+  name: DemoUnitName;
+  /** Absolute path of the example site file the unit's gateway runs. */
+  siteFile: string;
+  start(ctx: DemoSimContext): Promise<DemoSimulators>;
+}
+
+/** The demo units by name. */
+export const DEMO_UNITS: Readonly<Record<DemoUnitName, DemoUnit>> = {
+  aluminium: {
+    name: 'aluminium',
+    siteFile: resolve(repoRoot, 'examples/aluminium-smelter.site.yaml'),
+    async start({ seed, clock }) {
+      const { startAluminiumSimulator } = await import('../simulators/aluminium/server.ts');
+      const sim = await startAluminiumSimulator({ seed, clock, ports: ALUMINIUM_DEMO_PORTS });
+      return {
+        lines: [`aluminium smelter: Modbus TCP ports ${Object.values(sim.ports).join(', ')}`],
+        stop: () => sim.stop(),
+      };
+    },
+  },
+  cement: {
+    name: 'cement',
+    siteFile: resolve(repoRoot, 'examples/cement-plant.site.yaml'),
+    async start({ seed, clock }) {
+      const { startCementSimulator } = await import('../simulators/cement/server.ts');
+      const sim = await startCementSimulator({
+        seed,
+        clock,
+        tcpPort: CEMENT_DEMO_PORTS.tcp,
+        rtuOverTcpPort: CEMENT_DEMO_PORTS.rtuOverTcp,
+      });
+      return {
+        lines: [
+          `cement plant: Modbus TCP port ${sim.ports.tcp}, RTU over TCP port ${sim.ports.rtuOverTcp} (unit ids 1-6)`,
+        ],
+        stop: () => sim.stop(),
+      };
+    },
+  },
+  steel: {
+    name: 'steel',
+    siteFile: resolve(repoRoot, 'examples/steel-plant.site.yaml'),
+    async start({ seed, clock, log, dataDir }) {
+      const { quietImport } = await import('../drivers/opcua/load.ts');
+      const { startSteelSimulator } = await quietImport(() => import('../simulators/steel/opcua-server.ts'));
+      const { STEEL_DEMO_PORT } = await import('../simulators/steel/opcua-map.ts');
+      const { startSteelModbusSimulator, STEEL_MODBUS_DEMO_PORT } = await import(
+        '../simulators/steel/modbus-server.ts'
+      );
+      const ua = await startSteelSimulator({
+        seed,
+        clock,
+        port: STEEL_DEMO_PORT,
+        pkiDir: resolve(dataDir, 'sim-pki', 'steel'),
+      });
+      const stopUa = () => ua.stop();
+      const scale = await startSteelModbusSimulator({
+        model: ua.model,
+        clock,
+        port: STEEL_MODBUS_DEMO_PORT,
+      }).catch(async (err: unknown) => {
+        await stopUa();
+        throw err;
+      });
+      const trusted = trustDemoServer(ua.pkiDir, resolve(dataDir, 'opcua-pki'), log);
+      return {
+        lines: [
+          `steel plant: OPC UA ${ua.endpointUrl}, ladle scale Modbus TCP port ${scale.port}`,
+          `  OPC UA: the demo trusts its own steel simulator's certificate ${trusted.thumbprint} (${trusted.file})`,
+        ],
+        stop: async () => {
+          await scale.stop();
+          await stopUa();
+        },
+      };
+    },
+  },
+};
+
+/**
+ * Copies the demo simulator's own certificate into the gateway PKI's trusted folder, as an operator
+ * does with `mrv pki trust FILE` after checking the thumbprint. Only the demo does this, and only for
+ * the certificate of the server it started itself.
+ * @param serverPki the simulator's PKI folder (its certificate in `server/own/certs/`)
+ * @param gatewayPki the gateway's PKI folder (DriverContext `dataDir` + `/opcua-pki`)
+ */
+function trustDemoServer(
+  serverPki: string,
+  gatewayPki: string,
+  log: Logger,
+): { thumbprint: string; file: string } {
+  const cert = join(serverPki, 'server', 'own', 'certs', 'certificate.pem');
+  const entry = trustCertificate(gatewayPki, cert);
+  log.info(
+    { thumbprint: entry.thumbprint, subject: entry.subject, trusted: entry.file, pki: gatewayPki },
+    "demo: trusting its own steel simulator's OPC UA certificate (as mrv pki trust would)",
+  );
+  return { thumbprint: entry.thumbprint, file: entry.file };
+}
+
+/**
+ * Parses `--units a,b,c`.
+ * @throws MrvError MRV_E_CONFIG naming the unknown unit and the valid ones
+ */
+export function parseDemoUnits(list: string): DemoUnit[] {
+  const names = list
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  if (names.length === 0)
+    throw new MrvError('MRV_E_CONFIG', `--units: expected a list such as ${DEMO_UNIT_NAMES.join(',')}`);
+  const out: DemoUnit[] = [];
+  for (const n of names) {
+    if (!(DEMO_UNIT_NAMES as readonly string[]).includes(n))
+      throw new MrvError(
+        'MRV_E_CONFIG',
+        `--units: unknown unit "${n}"; available: ${DEMO_UNIT_NAMES.join(', ')}`,
+      );
+    const unit = DEMO_UNITS[n as DemoUnitName];
+    if (!out.includes(unit)) out.push(unit);
+  }
+  return out;
+}
