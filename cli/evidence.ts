@@ -4,17 +4,29 @@
  * mrv evidence --unit ID --month yyyy-mm [--format json|csv|html] [--out FILE] [--site FILE]...
  *              [--key FILE] [--readings-out FILE] [--store sqlite|influx] [--sqlite FILE] [--influx URL] [--db mrv]
  *   builds and signs the monthly evidence package from the store (the same code as the HTTP route).
- * mrv verify FILE [--readings FILE] [--public-key FILE]
+ * mrv verify FILE [--batches EXPORT --keys REGISTRY | --readings FILE] [--public-key FILE]
  *   dispatches on the file's content: a monthly evidence package (`kind: "monthly-evidence"`) has its
- *   Ed25519 signature checked and, given the exported readings (`--readings-out`), its values
- *   recomputed and compared. Other kinds (exported batch ranges, issue 4) register in {@link VERIFIERS}.
+ *   Ed25519 signature checked and, given its raw signed batches (`mrv export-batches`) or the exported
+ *   readings (`--readings-out`), its values recomputed and compared; batches are checked too (signature,
+ *   chain, the package's batch digest). Other kinds register in {@link VERIFIERS}. Without FILE,
+ *   `mrv verify --keys ...` checks a batch range (cli/verify-batches.ts).
  */
 import { createWriteStream, readFileSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { InfluxStore } from '../collector/influx-store.ts';
+import { loadKeyRegistry } from '../collector/keys.ts';
 import { SqliteStore } from '../collector/sqlite-store.ts';
 import type { TimeSeriesStore } from '../collector/store.ts';
-import { computeEvidence, type EvidencePackage, evidenceCsv, evidenceHtml } from '../core/domain/index.ts';
+import {
+  type BatchLister,
+  computeEvidence,
+  type EvidencePackage,
+  type EvidenceRawData,
+  evidenceCsv,
+  evidenceHtml,
+  formatBatchSet,
+  type ReadingSource,
+} from '../core/domain/index.ts';
 import { MrvError } from '../core/errors.ts';
 import { canonicalJson } from '../core/schema/canonical.ts';
 import type { SiteConfig } from '../core/schema/site.ts';
@@ -22,6 +34,7 @@ import { systemClock } from '../core/time.ts';
 import { loadSiteConfig } from '../gateway/config.ts';
 import { DEFAULT_EVIDENCE_KEY_FILE } from '../server/domain-routes.ts';
 import {
+  batchesSource,
   buildEvidence,
   digestingSource,
   linesSource,
@@ -29,6 +42,7 @@ import {
   verifyEvidenceSignature,
 } from '../server/evidence-service.ts';
 import { version } from './main.ts';
+import { checkChains, readExport, verifyCommand } from './verify-batches.ts';
 
 function makeStore(v: { store: string; sqlite: string; influx: string; db: string }): TimeSeriesStore {
   if (v.store === 'influx') return new InfluxStore({ url: v.influx, database: v.db });
@@ -81,7 +95,7 @@ export async function evidence(args: string[]): Promise<number> {
     if (v.out) writeFileSync(v.out, text);
     else process.stdout.write(text);
     process.stderr.write(
-      `evidence ${pkg.unit.id} ${pkg.month}: ${pkg.parameters.length} parameters, ${pkg.findings.length} findings, ${pkg.rawData?.readings ?? 0} readings, total ${pkg.emissions.totalCo2e} t CO2e, signed by ${pkg.signature.keyId}\n`,
+      `evidence ${pkg.unit.id} ${pkg.month}: ${pkg.parameters.length} parameters, ${pkg.findings.length} findings, ${pkg.rawData?.readings ?? 0} readings in ${pkg.rawData?.batches.count ?? 0} batches (${pkg.rawData?.missingBatches.count ?? 0} not in the archive), total ${pkg.emissions.totalCo2e} t CO2e, signed by ${pkg.signature.keyId}\n`,
     );
     return 0;
   } finally {
@@ -96,11 +110,32 @@ export type Verifier = (doc: Record<string, unknown>, args: string[]) => Promise
 /** Verifiers by the file's `kind` field. Issue 4 adds the exported batch ranges here. */
 export const VERIFIERS: Record<string, Verifier> = { 'monthly-evidence': verifyEvidence };
 
-/** `mrv verify FILE ...`: dispatches on the file's `kind`. */
+/** Every flag of `mrv verify` (evidence packages and batch ranges), so positionals are found exactly. */
+const VERIFY_FLAGS = Object.fromEntries(
+  [
+    'readings',
+    'public-key',
+    'batches',
+    'keys',
+    'unit',
+    'gateway',
+    'from-seq',
+    'to-seq',
+    'store',
+    'sqlite',
+    'influx',
+    'db',
+  ].map((k) => [k, { type: 'string' as const }]),
+);
+
+/**
+ * `mrv verify ...`: with a FILE, dispatches on the file's `kind` ({@link VERIFIERS}); without one,
+ * verifies a batch range (`--keys` with `--batches FILE` or `--unit --gateway`, cli/verify-batches.ts).
+ */
 export async function verify(args: string[]): Promise<number> {
-  const file = args.find((a) => !a.startsWith('-'));
-  if (!file)
-    throw new MrvError('MRV_E_CONFIG', 'usage: mrv verify FILE [--readings FILE] [--public-key FILE]');
+  const { positionals } = parseArgs({ args, options: VERIFY_FLAGS, allowPositionals: true });
+  const file = positionals[0];
+  if (!file) return verifyCommand(args);
   let doc: unknown;
   try {
     doc = JSON.parse(readFileSync(file, 'utf8'));
@@ -123,6 +158,13 @@ export async function verify(args: string[]): Promise<number> {
 /** Differences between two JSON values, as paths (at most 20). */
 function diffPaths(a: unknown, b: unknown, path = '$', out: string[] = []): string[] {
   if (out.length >= 20) return out;
+  if (a === undefined || b === undefined) {
+    if (a !== b)
+      out.push(
+        `${path}: package ${JSON.stringify(a)?.slice(0, 80)} ≠ recomputed ${JSON.stringify(b)?.slice(0, 80)}`,
+      );
+    return out;
+  }
   if (canonicalJson(a) === canonicalJson(b)) return out;
   if (a && b && typeof a === 'object' && typeof b === 'object') {
     const keys = new Set([...Object.keys(a), ...Object.keys(b)]);
@@ -141,34 +183,70 @@ function diffPaths(a: unknown, b: unknown, path = '$', out: string[] = []): stri
   return out;
 }
 
+/**
+ * Verifies a monthly evidence package: its signature, then, given its raw data, recomputes it and
+ * compares every value. `--readings FILE` (from `--readings-out`) recomputes from the readings (the
+ * batch digest is not checked then); `--batches EXPORT --keys REGISTRY` (from `mrv export-batches`)
+ * checks every batch's signature and hash chain ({@link checkChains}), recomputes the readings from inside
+ * the batches, the cited batch ranges and the batch digest, and names every altered batch.
+ */
 async function verifyEvidence(doc: Record<string, unknown>, args: string[]): Promise<number> {
   const { values: v } = parseArgs({
     args,
-    options: { readings: { type: 'string' }, 'public-key': { type: 'string' } },
+    options: {
+      readings: { type: 'string' },
+      'public-key': { type: 'string' },
+      batches: { type: 'string' },
+      keys: { type: 'string' },
+    },
   });
+  if (v.readings && v.batches)
+    throw new MrvError('MRV_E_CONFIG', 'give --readings FILE or --batches FILE, not both');
+  if (v.batches && !v.keys)
+    throw new MrvError(
+      'MRV_E_CONFIG',
+      "--batches needs --keys REGISTRY (the gateways' public keys, from mrv keygen)",
+    );
   const pkg = doc as unknown as EvidencePackage;
+  const out = (text: string) => process.stdout.write(text);
   const trusted = v['public-key'] ? readFileSync(v['public-key'], 'utf8') : undefined;
   const sig = verifyEvidenceSignature(pkg, trusted);
   if (!sig.ok) {
-    process.stdout.write(`REJECTED: signature: ${sig.reason}\n`);
+    out(`REJECTED: signature: ${sig.reason}\n`);
     return 1;
   }
-  process.stdout.write(
+  out(
     `signature: OK (Ed25519, key ${sig.keyId}${trusted ? ', trusted key' : ', key carried in the package'})\n`,
   );
-  if (!v.readings) {
-    process.stdout.write(
-      'values: not recomputed (give --readings FILE from `mrv evidence --readings-out`)\nACCEPTED\n',
+  if (!v.readings && !v.batches) {
+    out(
+      'values: not recomputed (give --batches EXPORT --keys REGISTRY from `mrv export-batches`, or --readings FILE from `mrv evidence --readings-out`)\nACCEPTED\n',
     );
     return 0;
   }
-  const lines = readFileSync(v.readings, 'utf8').split('\n');
-  const { source, finish } = digestingSource(linesSource(lines));
+  const rejections: string[] = [];
+  let source: ReadingSource;
+  let list: BatchLister | undefined;
+  if (v.batches) {
+    const exported = readExport(v.batches).filter((b) => b.unitId === pkg.unit.id);
+    const chains = checkChains(exported, loadKeyRegistry(v.keys as string));
+    out(chains.text);
+    if (chains.problems.length > 0)
+      rejections.push(
+        `batches fail verification: ${chains.problems
+          .slice(0, 10)
+          .map((p) => `${p.gatewayId}#${p.seq} ${p.code}`)
+          .join(', ')}${chains.problems.length > 10 ? ` … and ${chains.problems.length - 10} more` : ''}`,
+      );
+    ({ source, list } = batchesSource(pkg.unit.id, exported));
+  } else source = linesSource(readFileSync(v.readings as string, 'utf8').split('\n'));
+
+  const { source: digesting, finish } = digestingSource(source);
   const { inputs } = pkg;
   const body = await computeEvidence({
     catalogue: inputs.catalogue,
     month: pkg.month,
-    source,
+    source: digesting,
     factorPack: inputs.factorPack,
     rulePack: inputs.rulePack,
     generatedAt: Date.parse(pkg.generatedAt),
@@ -176,16 +254,43 @@ async function verifyEvidence(doc: Record<string, unknown>, args: string[]): Pro
     config: pkg.config,
     storedFindings: pkg.storedFindings,
   });
-  const raw = finish();
+  const raw = await finish(list);
+  const claimedRaw = pkg.rawData;
+  if (claimedRaw && claimedRaw.missingBatches.count > 0)
+    rejections.push(
+      `the package cites ${claimedRaw.missingBatches.count} batches that were not in the archive when it was made (${formatBatchSet(claimedRaw.missingBatches)}): its values cannot be re-checked against signed batches`,
+    );
+  if (list && claimedRaw && raw.missingBatches.count > claimedRaw.missingBatches.count)
+    rejections.push(
+      `batches cited by the package are not in ${v.batches}: ${formatBatchSet(raw.missingBatches)}`,
+    );
+  const recomputedRaw: EvidenceRawData = {
+    ...raw,
+    window: claimedRaw?.window ?? raw.window,
+    // From readings alone the archive is unknown: the batch digest is not recomputed.
+    ...(list
+      ? {}
+      : {
+          missingBatches: claimedRaw?.missingBatches ?? raw.missingBatches,
+          batchDigest: claimedRaw?.batchDigest ?? null,
+        }),
+  };
   const { signature: _s, ...claimed } = pkg;
-  const recomputed = { ...body, rawData: { ...raw, window: pkg.rawData?.window ?? raw.window } };
-  const diffs = diffPaths(JSON.parse(JSON.stringify(claimed)), JSON.parse(JSON.stringify(recomputed)));
-  if (diffs.length > 0) {
-    process.stdout.write(`REJECTED: values differ from the recomputation:\n  ${diffs.join('\n  ')}\n`);
+  const diffs = diffPaths(
+    JSON.parse(JSON.stringify(claimed)),
+    JSON.parse(JSON.stringify({ ...body, rawData: recomputedRaw })),
+  );
+  if (diffs.length > 0) rejections.push(`values differ from the recomputation:\n  ${diffs.join('\n  ')}`);
+  if (rejections.length > 0) {
+    out(`REJECTED: ${rejections.join('\nREJECTED: ')}\n`);
     return 1;
   }
-  process.stdout.write(
-    `values: recomputed from ${raw.readings} readings, digest ${raw.digest}: identical\nACCEPTED\n`,
+  out(
+    `values: recomputed from ${raw.readings} readings (digest ${raw.readingsDigest}): identical\n` +
+      (list
+        ? `batches: ${raw.batches.count} cited (${formatBatchSet(raw.batches)}), batch digest ${raw.batchDigest}: identical\n`
+        : `batches: ${raw.batches.count} cited; batch digest ${claimedRaw?.batchDigest ?? null} not checked (give --batches EXPORT --keys REGISTRY)\n`),
   );
+  out('ACCEPTED\n');
   return 0;
 }

@@ -7,8 +7,8 @@ import { MrvError } from '../core/errors.ts';
 
 const USAGE = `mrv — carbon-mrv command line
 
-  mrv demo [--port 8080] [--speed 1] [--data-dir .data/demo] [--seed 42]
-      simulator + embedded broker + gateway + collector + embedded store + web server
+  mrv demo [--port 8080] [--speed 1] [--data-dir .data/demo] [--seed 42] [--units aluminium,cement,steel]
+      the units' simulators + one gateway per site file + embedded broker, collector, store, web server
   mrv gateway -c SITE.yaml [--mqtt URL] [--metrics-port N]
       poll the site's devices and publish batches to the broker
   mrv collector --mqtt URL [--store sqlite|influx] [--sqlite FILE] [--influx URL] [--db mrv] [--metrics-port N]
@@ -23,9 +23,10 @@ const USAGE = `mrv — carbon-mrv command line
   mrv sim aluminium [--seed 42] [--speed 1] [--base-port 15020]
       Modbus TCP aluminium smelter simulator (ports base..base+3); --opcua adds the pot-line over
       OPC UA on port 4842 (--opcua-port)
-  mrv sim steel [--port 4841] [--seed 42] [--speed 1] [--fault ID=BadSensorFailure]
+  mrv sim steel [--port 4841] [--modbus-port 15040] [--seed 42] [--speed 1] [--fault ID=BadSensorFailure]
            [--outage-every S --outage-for S] [--no-subscriptions] [--users NAME:PASSWORD]
-      steel plant (BOF ladles, fuel and gas flows, carbon-bearing outputs) over OPC UA
+      steel plant (BOF ladles, fuel and gas flows, carbon-bearing outputs) over OPC UA, and its ladle
+      scale's weighing indicator over Modbus TCP
   mrv sim cement [--seed 42] [--speed 1] [--port 15030] [--rtu-over-tcp-port 15031] [--rtu-path DEV]
       cement line scales (unit ids 1-6) over Modbus TCP, RTU over TCP and, with --rtu-path, RTU
   mrv read modbus-tcp://HOST:PORT|modbus-rtu:///dev/ttyX?baud=9600&parity=even --unit-id N --table T
@@ -41,7 +42,7 @@ const USAGE = `mrv — carbon-mrv command line
       HJ 212 receiving platform: checks CRC, acknowledges (9014), stores what it got as JSON lines
   mrv uplink hj212 -c UPLINK.yaml [--store sqlite|influx] [--sqlite FILE] [--influx URL] [--db mrv]
       send a unit's minute/hour/day (and real-time) data to an HJ 212 platform, resuming after outages
-  mrv check-config SITE.yaml [--timeout-ms 3000]
+  mrv check-config SITE.yaml [--timeout-ms N]   (default 3000 per Modbus device, 20000 per OPC UA device)
       validate a site file, read every device once and print each point's value and quality
   mrv token create --role admin|regulator|enterprise [--scope province:NAME|unit:ID ...] [--data-dir .data]
   mrv token list|revoke ID [--data-dir .data]
@@ -50,8 +51,9 @@ const USAGE = `mrv — carbon-mrv command line
   mrv evidence --unit ID --month yyyy-mm [--format json|csv|html] [--out FILE] [--site SITE.yaml]
                [--readings-out FILE] [--key FILE] [--store sqlite|influx] [--sqlite FILE] [--influx URL]
       build and sign the monthly evidence package (月度存证) of a unit from the store
-  mrv verify FILE [--readings FILE] [--public-key FILE]
-      check an evidence package's signature and, given its readings, recompute its values
+  mrv verify FILE [--batches EXPORT --keys REGISTRY | --readings FILE] [--public-key FILE]
+      check an evidence package's signature and, given its raw signed batches (mrv export-batches)
+      or its readings, recompute its values; with batches also their signatures, chain and digest
   mrv keygen --gateway ID [--unit ID] [--out DIR] [--force]
       make a gateway's Ed25519 signing key (ID.key.pem) and its key-registry entry (ID.pub.json)
   mrv export-batches --unit ID --gateway ID [--from-seq N] [--to-seq M] [--out FILE] [--store ...]
@@ -78,8 +80,6 @@ export async function main(argv: string[]): Promise<number> {
       case 'evidence':
         return await (await import('./evidence.ts')).evidence(rest);
       case 'verify':
-        if (rest.some((a) => /^--(batches|gateway)(=|$)/.test(a)))
-          return await (await import('./verify-batches.ts')).verifyCommand(rest);
         return await (await import('./evidence.ts')).verify(rest);
       case 'export-batches':
         return await (await import('./verify-batches.ts')).exportCommand(rest);

@@ -15,11 +15,11 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { InfluxStore } from '../collector/influx-store.ts';
-import { loadKeyRegistry } from '../collector/keys.ts';
+import { type KeyRegistry, loadKeyRegistry } from '../collector/keys.ts';
 import { SqliteStore } from '../collector/sqlite-store.ts';
 import type { TimeSeriesStore } from '../collector/store.ts';
 import { MrvError } from '../core/errors.ts';
-import { type ChainReport, type SignedBatchBytes, verifyChain } from '../core/signing.ts';
+import { type ChainProblem, type ChainReport, type SignedBatchBytes, verifyChain } from '../core/signing.ts';
 
 /** One exported batch (a line of the export file). */
 export interface ExportedBatch extends SignedBatchBytes {
@@ -171,21 +171,42 @@ export async function verifyCommand(args: string[]): Promise<number> {
       await store.stop();
     }
   }
-  const byGateway = new Map<string, ExportedBatch[]>();
-  for (const b of batches) {
-    const k = `${b.unitId}/${b.gatewayId}`;
-    byGateway.set(k, [...(byGateway.get(k) ?? []), b]);
-  }
-  if (byGateway.size === 0) {
+  if (batches.length === 0) {
     process.stdout.write('no batches to verify\n');
     return 1;
   }
-  let broken = false;
+  const check = checkChains(batches, keys);
+  process.stdout.write(check.text);
+  return check.problems.length > 0 ? 1 : 0;
+}
+
+/** Result of {@link checkChains}. */
+export interface ChainsCheck {
+  /** The {@link formatReport} of every gateway, gateways in the order first seen. */
+  text: string;
+  /** Every problem found, with the gateway it belongs to. */
+  problems: (ChainProblem & { unitId: string; gatewayId: string })[];
+}
+
+/**
+ * Verifies exported batches offline, per gateway (as each line names it): signatures against the
+ * gateway's key in `keys`, hash links and seq continuity ({@link verifyChain}).
+ */
+export function checkChains(batches: readonly ExportedBatch[], keys: KeyRegistry): ChainsCheck {
+  const byGateway = new Map<string, ExportedBatch[]>();
+  for (const b of batches) {
+    const k = `${b.unitId}/${b.gatewayId}`;
+    const list = byGateway.get(k);
+    if (list) list.push(b);
+    else byGateway.set(k, [b]);
+  }
+  let text = '';
+  const problems: ChainsCheck['problems'] = [];
   for (const [k, list] of byGateway) {
     const [unitId, gatewayId] = k.split('/') as [string, string];
     const report = verifyChain(list, keys.get(unitId, gatewayId));
-    if (report.first) broken = true;
-    process.stdout.write(formatReport(unitId, gatewayId, report));
+    for (const p of report.problems) problems.push({ ...p, unitId, gatewayId });
+    text += formatReport(unitId, gatewayId, report);
   }
-  return broken ? 1 : 0;
+  return { text, problems };
 }

@@ -194,3 +194,58 @@ export function verifyChain(
     problems,
   };
 }
+
+/** Name of the {@link BatchSetDigest} definition, recorded next to the digest. */
+export const BATCH_SET_DIGEST_V1 = 'batch-set-sha256-v1';
+
+/**
+ * The digest of a set of archived batches (DESIGN.md §6, §7: the batches a monthly evidence package was
+ * computed from), definition `batch-set-sha256-v1`:
+ *
+ *   SHA-256 over the concatenation, for every batch of the set — gateways in ascending id order (JavaScript
+ *   string order, i.e. UTF-16 code units; ids are ASCII identifiers), within a gateway ascending `seq`,
+ *   each batch once — of four fields, each written as its length in bytes (4-byte unsigned big-endian)
+ *   followed by its UTF-8 bytes:
+ *     1. the gateway id;
+ *     2. the seq in decimal ASCII (no sign, no leading zeros);
+ *     3. the batch's canonical bytes exactly as archived (sorted-key JSON without `sig`, core/schema/canonical.ts);
+ *     4. the signature as received: base64 text, the empty string when the batch is unsigned.
+ *
+ * The length prefixes make the encoding unambiguous whatever the fields contain. Lower-case hex.
+ * Feed batches with {@link BatchSetDigest.add} in that order; out-of-order or repeated batches throw.
+ */
+export class BatchSetDigest {
+  readonly #hash = createHash('sha256');
+  #last: { gatewayId: string; seq: number } | undefined;
+  #digest: string | undefined;
+  /** Batches added so far. */
+  count = 0;
+
+  /**
+   * Adds one batch.
+   * @throws Error when (gatewayId, seq) does not come strictly after the previous batch added
+   */
+  add(gatewayId: string, seq: number, canonical: string, sig: string | null | undefined): void {
+    if (this.#digest !== undefined) throw new Error('batch digest: add after digest()');
+    const last = this.#last;
+    if (last && (gatewayId < last.gatewayId || (gatewayId === last.gatewayId && seq <= last.seq)))
+      throw new Error(
+        `batch digest: ${gatewayId}#${seq} added after ${last.gatewayId}#${last.seq} (gateways ascending, seq ascending, once each)`,
+      );
+    if (!Number.isSafeInteger(seq) || seq < 0) throw new Error(`batch digest: bad seq ${seq}`);
+    for (const field of [gatewayId, String(seq), canonical, sig ?? '']) {
+      const bytes = Buffer.from(field, 'utf8');
+      const len = Buffer.alloc(4);
+      len.writeUInt32BE(bytes.length);
+      this.#hash.update(len).update(bytes);
+    }
+    this.#last = { gatewayId, seq };
+    this.count++;
+  }
+
+  /** The lower-case hex digest, after the last {@link add} (adding after it throws). */
+  digest(): string {
+    this.#digest ??= this.#hash.digest('hex');
+    return this.#digest;
+  }
+}

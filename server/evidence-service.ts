@@ -19,11 +19,16 @@ import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
 import type { TimeSeriesStore } from '../collector/store.ts';
 import {
+  type BatchLister,
+  type BatchSample,
+  BatchUsage,
   type CataloguePoint,
+  citeBatches,
   computeEvidence,
   type EvidenceBody,
   type EvidenceConfig,
   type EvidencePackage,
+  type EvidenceRawData,
   type FactorPack,
   parseFactorPack,
   parseRulePack,
@@ -35,7 +40,7 @@ import {
 import { MrvError } from '../core/errors.ts';
 import { canonicalJson } from '../core/schema/canonical.ts';
 import type { SiteConfig } from '../core/schema/site.ts';
-import type { Industry, MeterMeta, PointMeta, UnitMeta } from '../core/schema/wire.ts';
+import { Batch, type Industry, type MeterMeta, type PointMeta, type UnitMeta } from '../core/schema/wire.ts';
 
 const DOMAIN_DIR = fileURLToPath(new URL('../core/domain/', import.meta.url));
 
@@ -166,18 +171,27 @@ export async function unitCatalogue(
 /** Page size of raw series reads. */
 const PAGE = 100_000;
 
-/** A {@link ReadingSource} over the store's raw series, paging past the store's per-query limit. */
+/**
+ * A {@link ReadingSource} over the store's raw readings ({@link TimeSeriesStore.rawReadings}), paging
+ * past the store's per-query limit. Its samples are {@link BatchSample}s: they carry the gateway and
+ * batch seq they arrived in.
+ */
 export function storeSource(store: TimeSeriesStore, unitId: string): ReadingSource {
   return {
     async read(pointId, from, to) {
-      const out: Sample[] = [];
+      const out: BatchSample[] = [];
       let start = from;
       for (;;) {
-        const page = await store.series({ unitId, pointId, from: start, to, limit: PAGE });
+        const page = await store.rawReadings({ unitId, pointId, from: start, to, limit: PAGE });
         for (const r of page) {
-          const s: Sample = { ts: Date.parse(r.ts), value: r.value, quality: r.quality ?? 'good' };
-          const reason = (r as { reason?: string }).reason;
-          if (reason !== undefined) s.reason = reason;
+          const s: BatchSample = {
+            ts: r.ts,
+            value: r.value,
+            quality: r.quality,
+            gatewayId: r.gatewayId,
+            seq: r.seq,
+          };
+          if (r.reason !== undefined) s.reason = r.reason;
           out.push(s);
         }
         if (page.length < PAGE) return out;
@@ -187,23 +201,41 @@ export function storeSource(store: TimeSeriesStore, unitId: string): ReadingSour
   };
 }
 
-/** The canonical line of one reading in the readings digest and in exported readings files. */
-export function readingLine(point: string, s: Sample): string {
-  return canonicalJson({
-    point,
-    ts: new Date(s.ts).toISOString(),
-    value: s.value,
-    quality: s.quality,
-    reason: s.reason,
-  });
+/** The store's batch archive of a unit as a {@link BatchLister} (for {@link citeBatches}). */
+export function archiveLister(store: TimeSeriesStore, unitId: string): BatchLister {
+  return (gatewayId, fromSeq, toSeq, limit) =>
+    store.listBatches({ unitId, gatewayId, fromSeq, toSeq, limit });
 }
+
+/** The fields of one reading in the readings digest (ts ISO UTC). */
+function readingFields(point: string, s: Sample) {
+  return { point, ts: new Date(s.ts).toISOString(), value: s.value, quality: s.quality, reason: s.reason };
+}
+
+/** The canonical line of one reading in the readings digest. */
+export function readingLine(point: string, s: Sample): string {
+  return canonicalJson(readingFields(point, s));
+}
+
+/** A line of an exported readings file (`--readings-out`): {@link readingLine}'s fields plus the batch identity when known. */
+export function exportLine(point: string, s: Sample): string {
+  const b = s as Partial<BatchSample>;
+  return canonicalJson({ ...readingFields(point, s), gatewayId: b.gatewayId, seq: b.seq });
+}
+
+const RAW_DATA_NOTE =
+  'readingsDigest: SHA-256 over the canonical list of readings used (one sorted-key JSON line each, in the order read: the lookback chunk, then each UTC+8 day, points by id). batches: the raw signed batches those readings arrived in, per gateway as seq ranges; batchDigest: batch-set-sha256-v1 over the archived ones (gateways ascending, seq ascending; per batch the length-prefixed UTF-8 fields gateway id, seq, canonical bytes, signature). missingBatches: cited batches the archive did not hold; their bytes are not in batchDigest. `mrv verify FILE --batches EXPORT --keys REGISTRY` re-checks them.';
 
 /**
  * Wraps a source so that every reading it yields is hashed (SHA-256 over {@link readingLine} + "\n",
- * in the order read) and optionally handed to `sink` (to export the readings for `mrv verify`).
+ * in the order read), the batch of every {@link BatchSample} recorded, and each reading optionally
+ * handed to `sink` as an {@link exportLine} (to export the readings for `mrv verify`).
+ * `finish(list)` then cites the batches in the archive `list` reads ({@link citeBatches}); without an
+ * archive every cited batch is reported missing.
  */
 export function digestingSource(inner: ReadingSource, sink?: (line: string) => void) {
   const hash = createHash('sha256');
+  const usage = new BatchUsage();
   let count = 0;
   let min = Number.POSITIVE_INFINITY;
   let max = Number.NEGATIVE_INFINITY;
@@ -213,9 +245,10 @@ export function digestingSource(inner: ReadingSource, sink?: (line: string) => v
       max = Math.max(max, to);
       const samples = await inner.read(pointId, from, to);
       for (const s of samples) {
-        const line = readingLine(pointId, s);
-        hash.update(`${line}\n`);
-        sink?.(line);
+        hash.update(`${readingLine(pointId, s)}\n`);
+        const b = s as Partial<BatchSample>;
+        if (typeof b.gatewayId === 'string' && typeof b.seq === 'number') usage.add(b.gatewayId, b.seq);
+        sink?.(exportLine(pointId, s));
         count++;
       }
       return samples;
@@ -223,18 +256,24 @@ export function digestingSource(inner: ReadingSource, sink?: (line: string) => v
   };
   return {
     source,
-    finish: () => ({
-      kind: 'sha256-canonical-readings' as const,
-      digest: hash.digest('hex'),
-      readings: count,
-      window: { from: new Date(min).toISOString(), to: new Date(max).toISOString() },
-      batchDigest: null,
-      note: 'SHA-256 over the canonical list of readings used (one sorted-key JSON line each, in the order read: the lookback chunk, then each UTC+8 day, points by id). The raw signed-batch archive exists (store.listBatches), but readings are not yet served with their batch seq, so the digest of the exact batches is not computed: batchDigest is null.',
-    }),
+    finish: async (list?: BatchLister): Promise<EvidenceRawData> => {
+      const batches = usage.set();
+      const cited = list
+        ? await citeBatches(batches, list)
+        : { batches, missingBatches: batches, batchDigest: null };
+      return {
+        kind: 'sha256-readings+batch-set-sha256-v1',
+        readingsDigest: hash.digest('hex'),
+        readings: count,
+        window: { from: new Date(min).toISOString(), to: new Date(max).toISOString() },
+        ...cited,
+        note: RAW_DATA_NOTE,
+      };
+    },
   };
 }
 
-/** A source over exported reading lines (a `mrv evidence --readings-out` file). */
+/** A source over exported reading lines (a `mrv evidence --readings-out` file); lines with `gatewayId` and `seq` give {@link BatchSample}s. */
 export function linesSource(lines: readonly string[]): ReadingSource {
   const byPoint = new Map<string, Sample[]>();
   for (const line of lines) {
@@ -245,9 +284,15 @@ export function linesSource(lines: readonly string[]): ReadingSource {
       value: string | null;
       quality: Sample['quality'];
       reason?: string;
+      gatewayId?: string;
+      seq?: number;
     };
-    const s: Sample = { ts: Date.parse(r.ts), value: r.value, quality: r.quality };
+    const s: Sample & Partial<BatchSample> = { ts: Date.parse(r.ts), value: r.value, quality: r.quality };
     if (r.reason !== undefined) s.reason = r.reason;
+    if (r.gatewayId !== undefined && r.seq !== undefined) {
+      s.gatewayId = r.gatewayId;
+      s.seq = r.seq;
+    }
     const list = byPoint.get(r.point);
     if (list) list.push(s);
     else byPoint.set(r.point, [s]);
@@ -257,6 +302,73 @@ export function linesSource(lines: readonly string[]): ReadingSource {
     async read(pointId, from, to) {
       return (byPoint.get(pointId) ?? []).filter((s) => s.ts >= from && s.ts < to);
     },
+  };
+}
+
+/** An archived or exported batch: its signed bytes; identity and readings are read from the bytes. */
+export interface BatchBytes {
+  canonical: string;
+  sig?: string | null | undefined;
+}
+
+/** The batches of one unit, parsed from their signed bytes (malformed ones and other units' left out). */
+function parseBatches(unitId: string, batches: readonly BatchBytes[]) {
+  const out: { gatewayId: string; seq: number; batch: Batch; bytes: BatchBytes }[] = [];
+  for (const bytes of batches) {
+    const parsed = Batch.safeParse(
+      (() => {
+        try {
+          return JSON.parse(bytes.canonical);
+        } catch {
+          return undefined;
+        }
+      })(),
+    );
+    if (!parsed.success || parsed.data.unitId !== unitId) continue;
+    out.push({ gatewayId: parsed.data.gatewayId, seq: parsed.data.seq, batch: parsed.data, bytes });
+  }
+  return out;
+}
+
+/**
+ * Sources for recomputing a package from raw batches (`mrv verify FILE --batches EXPORT`): a
+ * {@link ReadingSource} of the readings inside the unit's batches (as {@link BatchSample}s; a reading
+ * (point, ts) carried by several batches counts once, from the highest seq, as the store keeps the last
+ * delivery) and a {@link BatchLister} over the same batches. Identity (unit, gateway, seq) comes from
+ * the signed bytes, never from the export line around them; a malformed batch is left out (the chain
+ * check names it).
+ */
+export function batchesSource(
+  unitId: string,
+  batches: readonly BatchBytes[],
+): { source: ReadingSource; list: BatchLister } {
+  const parsed = parseBatches(unitId, batches).sort(
+    (a, b) => (a.gatewayId < b.gatewayId ? -1 : a.gatewayId > b.gatewayId ? 1 : 0) || a.seq - b.seq,
+  );
+  const byPoint = new Map<string, Map<number, BatchSample>>();
+  const byGateway = new Map<string, { seq: number; canonical: string; sig: string | null | undefined }[]>();
+  for (const { gatewayId, seq, batch, bytes } of parsed) {
+    const list = byGateway.get(gatewayId) ?? [];
+    if (list.at(-1)?.seq !== seq) list.push({ seq, canonical: bytes.canonical, sig: bytes.sig });
+    byGateway.set(gatewayId, list);
+    for (const r of batch.readings) {
+      const s: BatchSample = { ts: Date.parse(r.ts), value: r.value, quality: r.quality, gatewayId, seq };
+      if (r.reason !== undefined) s.reason = r.reason;
+      const point = byPoint.get(r.point) ?? new Map<number, BatchSample>();
+      const had = point.get(s.ts);
+      if (!had || had.seq <= seq) point.set(s.ts, s);
+      byPoint.set(r.point, point);
+    }
+  }
+  const sorted = new Map([...byPoint].map(([p, m]) => [p, [...m.values()].sort((a, b) => a.ts - b.ts)]));
+  return {
+    source: {
+      async read(pointId, from, to) {
+        return (sorted.get(pointId) ?? []).filter((s) => s.ts >= from && s.ts < to);
+      },
+    },
+    list: async (gatewayId, fromSeq, toSeq, limit) =>
+      (byGateway.get(gatewayId) ?? []).filter((b) => b.seq >= fromSeq && b.seq <= toSeq).slice(0, limit),
   };
 }
 
@@ -365,7 +477,7 @@ export interface BuildEvidenceOptions {
   factorPack?: FactorPack;
   rulePack?: RulePack;
   config?: Partial<EvidenceConfig>;
-  /** Receives each canonical reading line (for `--readings-out`). */
+  /** Receives each reading as an {@link exportLine} (for `--readings-out`). */
   sink?: (line: string) => void;
 }
 
@@ -401,5 +513,5 @@ export async function buildEvidence(o: BuildEvidenceOptions): Promise<EvidencePa
     ...(o.config ? { config: o.config } : {}),
     storedFindings: stored.filter((f) => f.source !== 'validation'),
   });
-  return signEvidence({ ...body, rawData: finish() }, o.key);
+  return signEvidence({ ...body, rawData: await finish(archiveLister(o.store, o.unitId)) }, o.key);
 }

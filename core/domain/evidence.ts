@@ -2,7 +2,7 @@
  * The monthly evidence package (关键参数月度信息化存证, DOMAIN.md §1–2, DESIGN.md §7): for a unit and a
  * UTC+8 calendar month, each key parameter's value, unit and method with the points and meters behind
  * it, the meters' calibration over the month, completeness and gaps, validation findings, emissions,
- * the digest of the raw data, the deadline (40th day after month end) and the generation time.
+ * the digests of the readings and of the raw signed batches used, the deadline (40th day after month end) and the generation time.
  *
  * {@link computeEvidence} is pure apart from awaiting the injected {@link ReadingSource}: the same
  * catalogue, readings, packs and `generatedAt` give the same package, byte for byte in canonical JSON
@@ -32,6 +32,7 @@ import { D, dec, text } from './decimal.ts';
 import { computeEmissions, type EmissionsResult } from './emissions.ts';
 import type { FactorPack } from './factors.ts';
 import { DAY_MS, daysOf, evidenceDeadline, isoCst, monthPeriod, startOfCstDate } from './period.ts';
+import type { BatchSet } from './raw-batches.ts';
 import { evaluatePeriodRules, type RulePack, SampleRuleRunner } from './rules.ts';
 
 /** A point as the evidence needs it: its catalogue entry plus gateway, poll interval and counter modulus. */
@@ -143,17 +144,33 @@ export interface EvidenceMeter extends Omit<MeterMeta, 'calibrations'> {
   certificates: MeterMeta['calibrations'];
 }
 
-/** Where the raw data digest comes from. Filled by the I/O layer. */
+/**
+ * The raw data behind the package, filled by the I/O layer (server/evidence-service.ts): the readings
+ * used and the raw signed batches they arrived in (DESIGN.md §6, §7).
+ */
 export interface EvidenceRawData {
+  /** Names both digest definitions below. */
+  kind: 'sha256-readings+batch-set-sha256-v1';
   /**
-   * `sha256-canonical-readings`: SHA-256 over the readings used, one canonical JSON line each
-   * (`{"point","quality","reason"?,"ts","value"}` with ts ISO UTC), in the order read (day chunks, points by id).
-   * The raw signed-batch archive digest (`batchDigest`) is a seam: null until readings carry their batch seq.
+   * SHA-256 over the readings used, one canonical JSON line each plus "\n"
+   * (`{"point","quality","reason"?,"ts","value"}` with ts ISO UTC), in the order read (the lookback
+   * chunk, then each UTC+8 day; points by id).
    */
-  kind: 'sha256-canonical-readings';
-  digest: string;
+  readingsDigest: string;
   readings: number;
   window: { from: string; to: string };
+  /** The batches the readings used arrived in (for a redelivered reading, its last delivery), per gateway as seq ranges. */
+  batches: BatchSet;
+  /**
+   * Of {@link batches}, those the batch archive did not hold when the package was made (data from before
+   * the archive, a lost archive record): their bytes are not in {@link batchDigest}. Empty when all are.
+   */
+  missingBatches: BatchSet;
+  /**
+   * `batch-set-sha256-v1` (core/signing.ts `BatchSetDigest`): SHA-256 over the archived cited batches,
+   * gateways ascending, seq ascending, each as length-prefixed (4-byte big-endian) UTF-8 fields gateway id,
+   * decimal seq, canonical bytes, base64 signature ("" when unsigned). Null when the archive held none.
+   */
   batchDigest: string | null;
   note: string;
 }

@@ -8,5 +8,6 @@ export * from './emissions.ts';
 export * from './evidence.ts';
 export * from './factors.ts';
 export * from './period.ts';
+export * from './raw-batches.ts';
 export * from './render.ts';
 export * from './rules.ts';

@@ -3,7 +3,9 @@
  * printable HTML page in zh-CN with English. JSON (canonical) is the package itself; these are views
  * of it and carry its signature's key id so a printout can be traced to the signed JSON.
  */
+import { BATCH_SET_DIGEST_V1 } from '../signing.ts';
 import type { EvidenceBody, EvidencePackage } from './evidence.ts';
+import { formatBatchSet } from './raw-batches.ts';
 import { RULE_CLASS_ZH, type RuleClass } from './rules.ts';
 
 function csvCell(v: unknown): string {
@@ -76,11 +78,32 @@ export function evidenceCsv(pkg: EvidenceBody | EvidencePackage): string {
     );
   }
   add('emission', 'total', 'co2e', pkg.emissions.totalCo2e, 't CO2e');
-  if (pkg.rawData)
-    add('raw_data', pkg.rawData.kind, 'digest', pkg.rawData.digest, `${pkg.rawData.readings} readings`);
+  if (pkg.rawData) {
+    const r = pkg.rawData;
+    add('raw_data', 'readings', 'sha256', r.readingsDigest, `${r.readings} readings`);
+    add('raw_data', 'batches', BATCH_SET_DIGEST_V1, r.batchDigest ?? '', `${r.batches.count} batches`);
+    add('raw_data', 'batches', 'cited', formatBatchSet(r.batches), '');
+    if (r.missingBatches.count > 0)
+      add(
+        'raw_data',
+        'batches',
+        'missing_from_archive',
+        formatBatchSet(r.missingBatches),
+        `${r.missingBatches.count} batches`,
+      );
+  }
   const sig = (pkg as EvidencePackage).signature;
   if (sig) add('signature', sig.alg, 'key_id', sig.keyId, '');
   return `${rows.map((r) => r.map(csvCell).join(',')).join('\r\n')}\r\n`;
+}
+
+function rawDataHtml(r: EvidencePackage['rawData']): string {
+  if (!r) return '—';
+  const missing =
+    r.missingBatches.count > 0
+      ? `<br><strong>归档缺失 Missing from the archive: ${esc(r.missingBatches.count)} batches</strong> (${esc(formatBatchSet(r.missingBatches))})`
+      : '';
+  return `读数 Readings: <code>${esc(r.readingsDigest)}</code> (SHA-256, ${esc(r.readings)} readings)<br>原始签名批次 Raw signed batches: <code>${esc(r.batchDigest)}</code> (${BATCH_SET_DIGEST_V1}, ${esc(r.batches.count)} batches: ${esc(formatBatchSet(r.batches))})${missing}<br><small>${esc(r.note)}</small>`;
 }
 
 function esc(v: unknown): string {
@@ -175,7 +198,7 @@ small{color:#444}code{font-size:12px}dl{display:grid;grid-template-columns:max-c
 <dt>报送截止 Deadline</dt><dd>${esc(pkg.deadline)} (月结束后第40个自然日 40th calendar day after month end)</dd>
 <dt>生成时间 Generated</dt><dd>${esc(pkg.generatedAt)} · ${esc(pkg.generator)}</dd>
 <dt>签名 Signature</dt><dd>${sig ? `${esc(sig.alg)} key <code>${esc(sig.keyId)}</code>` : '未签名 unsigned'}</dd>
-<dt>原始数据摘要 Raw data digest</dt><dd>${pkg.rawData ? `<code>${esc(pkg.rawData.digest)}</code> (${esc(pkg.rawData.kind)}, ${esc(pkg.rawData.readings)} readings)<br><small>${esc(pkg.rawData.note)}</small>` : '—'}</dd></dl>
+<dt>原始数据摘要 Raw data digest</dt><dd>${rawDataHtml(pkg.rawData)}</dd></dl>
 <h2>关键参数 Key parameters</h2><table><tr><th>参数 Parameter</th><th>数值 Value</th><th>单位 Unit</th><th>来源 Method</th><th>测点与计量器具 Points and meters</th><th>依据 Source</th></tr>${params}</table>
 <h2>计量器具检定/校准 Meters and calibration</h2><table><tr><th>计量器具 Meter</th><th>本月有效期 Over the month</th><th>月末状态 At month end</th></tr>${meters}</table>
 <h2>数据完整性 Completeness</h2><table><tr><th>测点 Point</th><th>实收/应收 Received / expected</th><th>覆盖率 Covered</th><th>缺口 Gaps</th></tr>${comp}</table>

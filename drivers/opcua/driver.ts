@@ -156,7 +156,7 @@ export class OpcuaDriver implements Driver {
 
   /** Connects, sets up reading, and returns when the connection must be rebuilt or the driver stops. */
   async #connectAndServe(signal: AbortSignal): Promise<void> {
-    const { log, clock } = this.ctx;
+    const { log } = this.ctx;
     const cfg = this.config;
     const rebuild = new AbortController();
     this.#rebuild = rebuild;

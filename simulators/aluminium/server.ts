@@ -3,11 +3,21 @@
  * in a plant each station is a separate meter with its own IP address. Every read first moves the
  * model to the clock's time, then answers from the station's register image
  * (register-map.ts). Reads outside a station's block answer exception 02 (illegal data address),
- * writes answer exception 01 (illegal function): the meters are read-only.
+ * writes answer exception 01 (illegal function): the meters are read-only. Faults per station through
+ * {@link AluminiumSimulator.faults}, {@link AluminiumSimulator.resetTotalizer} and
+ * {@link AluminiumSimulator.restart}, on the shared control surface (simulators/shared/modbus-server.ts).
  */
 import { type Clock, systemClock } from '../../core/time.ts';
-import { type Listener, listenModbusTcp } from '../shared/modbus-server.ts';
-import { type AluminiumParams, AluminiumSmelterModel } from './model.ts';
+import {
+  EXCEPTION,
+  FaultControl,
+  type Listener,
+  listenModbusTcp,
+  modbusError,
+  type SimSlave,
+  serviceVector,
+} from '../shared/modbus-server.ts';
+import { type AluminiumParams, AluminiumSmelterModel, type AluminiumSnapshot } from './model.ts';
 import {
   aluminiumRegisterMap,
   encodeStation,
@@ -43,55 +53,80 @@ export interface AluminiumSimulator {
   model: AluminiumSmelterModel;
   /** The register map the servers answer from. */
   registerMap: Readonly<Record<StationId, StationMap>>;
+  /** Per station: time out, answer exceptions; `clear` ends a fault. */
+  faults: Readonly<Record<StationId, StationFaults>>;
+  /**
+   * Resets a station's totalizer to 0, as an operator on the meter's keypad would: the DC energy
+   * totalizer (kWh) or the ladle scale's net total (kg). The model's own ledger is untouched.
+   */
+  resetTotalizer(station: TotalizerStation): void;
+  /** Restarts a station: silent for `downMs` of simulated time (default 3000), then answering again. */
+  restart(station: StationId, downMs?: number): void;
   /** Closes every server and every client socket. Idempotent. */
   stop(): Promise<void>;
 }
 
-/** Modbus exception codes used here (MODBUS Application Protocol V1.1b3 §7). */
-const ILLEGAL_FUNCTION = 0x01;
-const ILLEGAL_DATA_ADDRESS = 0x02;
-
-/** An error modbus-serial's server turns into an exception response with this code. */
-function modbusError(code: number, message: string): Error {
-  return Object.assign(new Error(message), { modbusErrorCode: code });
+/**
+ * Faults of one station (a meter with its own IP address: whatever unit id a request carries). The
+ * control surface of simulators/shared/modbus-server.ts, as the cement simulator has per unit id.
+ */
+export interface StationFaults {
+  /** The station stops answering (requests time out at the client) until {@link clear}. */
+  timeout(): void;
+  /** The station answers every read with exception `code` (default 04 slave device failure) until {@link clear}. */
+  exception(code?: number): void;
+  /** Ends any fault. */
+  clear(): void;
 }
 
-/** The service vector of one station: synchronous handlers (modbus-serial calls 3-argument ones synchronously). */
-function stationVector(station: StationMap, model: AluminiumSmelterModel, clock: Clock) {
-  const block = stationBlock(station);
-  const read = (table: 'holding' | 'input', addr: number, length: number): number[] => {
-    if (
-      table !== block.table ||
-      length < 1 ||
-      addr < block.start ||
-      addr + length > block.start + block.count
-    )
-      throw modbusError(
-        ILLEGAL_DATA_ADDRESS,
-        `${station.id}: ${table} ${addr}+${length} outside ${block.table} ${block.start}+${block.count}`,
-      );
-    model.advanceTo(clock.now());
-    const offset = addr - block.start;
-    return encodeStation(station, model.snapshot()).slice(offset, offset + length);
-  };
-  const readOnly = (): never => {
-    throw modbusError(ILLEGAL_FUNCTION, `${station.id}: read-only`);
-  };
-  const noBits = (addr: number): never => {
-    throw modbusError(ILLEGAL_DATA_ADDRESS, `${station.id}: no coils or discrete inputs (address ${addr})`);
-  };
+/** Stations with a totalizer an operator can reset: the DC energy meter and the ladle scale. */
+export type TotalizerStation = 'energy' | 'ladle';
+
+/** Totalizer offsets (the reading at the last reset) applied to a snapshot before it is encoded. */
+interface Offsets {
+  energyKWh: number;
+  ladleKg: number;
+}
+
+const UINT32 = 2 ** 32;
+
+function withOffsets(s: AluminiumSnapshot, o: Offsets): AluminiumSnapshot {
+  if (o.energyKWh === 0 && o.ladleKg === 0) return s;
   return {
-    getHoldingRegister: (addr: number, _unitID: number): number => read('holding', addr, 1)[0] ?? 0,
-    getInputRegister: (addr: number, _unitID: number): number => read('input', addr, 1)[0] ?? 0,
-    getMultipleHoldingRegisters: (addr: number, length: number, _unitID: number): number[] =>
-      read('holding', addr, length),
-    getMultipleInputRegisters: (addr: number, length: number, _unitID: number): number[] =>
-      read('input', addr, length),
-    getCoil: (addr: number, _unitID: number): boolean => noBits(addr),
-    getDiscreteInput: (addr: number, _unitID: number): boolean => noBits(addr),
-    setCoil: (_addr: number, _value: boolean, _unitID: number): void => readOnly(),
-    setRegister: (_addr: number, _value: number, _unitID: number): void => readOnly(),
-    setRegisterArray: (_addr: number, _value: number[], _unitID: number): void => readOnly(),
+    ...s,
+    energy: { ...s.energy, totalizerKWh: (s.energy.totalizerKWh - o.energyKWh + UINT32) % UINT32 },
+    ladle: { ...s.ladle, netTotalKg: s.ladle.netTotalKg - o.ladleKg },
+  };
+}
+
+/**
+ * One station as a shared-vector slave: reads inside its register block answer from the model at
+ * `clock.now()`; reads outside answer exception 02 (illegal data address), coils and discrete inputs
+ * too (the stations have none).
+ */
+function stationSlave(
+  station: StationMap,
+  model: AluminiumSmelterModel,
+  clock: Clock,
+  offsets: Offsets,
+): SimSlave {
+  const block = stationBlock(station);
+  return {
+    read: (table, addr, length) => {
+      if (
+        table !== block.table ||
+        length < 1 ||
+        addr < block.start ||
+        addr + length > block.start + block.count
+      )
+        throw modbusError(
+          EXCEPTION.ILLEGAL_DATA_ADDRESS,
+          `${station.id}: ${table} ${addr}+${length} outside ${block.table} ${block.start}+${block.count}`,
+        );
+      model.advanceTo(clock.now());
+      const offset = addr - block.start;
+      return encodeStation(station, withOffsets(model.snapshot(), offsets)).slice(offset, offset + length);
+    },
   };
 }
 
@@ -118,13 +153,32 @@ export async function startAluminiumSimulator(
     ...(options.params !== undefined && { params: options.params }),
   });
   const registerMap = aluminiumRegisterMap(model.params.monitoredCells);
+  const offsets: Offsets = { energyKWh: 0, ladleKg: 0 };
+  // One FaultControl per station, keyed by 0: a station is one meter whatever unit id it is asked for.
+  const controls = Object.fromEntries(STATION_IDS.map((id) => [id, new FaultControl(clock)])) as Record<
+    StationId,
+    FaultControl
+  >;
+  const faults = Object.fromEntries(
+    STATION_IDS.map((id) => [
+      id,
+      {
+        timeout: () => controls[id].timeout(0),
+        exception: (code?: number) => controls[id].exception(0, code),
+        clear: () => controls[id].clear(0),
+      } satisfies StationFaults,
+    ]),
+  ) as Record<StationId, StationFaults>;
   const servers: Listener[] = [];
   const ports = { potline: 0, energy: 0, ladle: 0, anode: 0 } satisfies Record<StationId, number>;
   try {
     for (const id of STATION_IDS) {
       const wanted = options.ports?.[id] ?? 0;
       try {
-        const server = await listenModbusTcp(stationVector(registerMap[id], model, clock), host, wanted);
+        const slave = stationSlave(registerMap[id], model, clock, offsets);
+        const control = controls[id];
+        const vector = serviceVector(() => slave, { check: () => control.check(0) });
+        const server = await listenModbusTcp(vector, host, wanted);
         servers.push(server);
         ports[id] = server.port;
       } catch (err) {
@@ -146,6 +200,14 @@ export async function startAluminiumSimulator(
     ports,
     model,
     registerMap,
+    faults,
+    resetTotalizer: (station) => {
+      model.advanceTo(clock.now());
+      const s = model.snapshot();
+      if (station === 'energy') offsets.energyKWh = s.energy.totalizerKWh;
+      else offsets.ladleKg = s.ladle.netTotalKg;
+    },
+    restart: (station, downMs = 3000) => controls[station].restart(0, downMs),
     stop: () => {
       stopped ??= Promise.all(servers.map((l) => l.close())).then(() => undefined);
       return stopped;

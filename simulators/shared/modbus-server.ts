@@ -90,7 +90,10 @@ type Cb<T> = (err: Error | null, value?: T) => void;
  * gets no answer (as on a bus where that address is empty).
  * @param slaves the slave of a unit id, or undefined
  */
-export function serviceVector(slaves: (unitId: number) => SimSlave | undefined, faults: FaultControl) {
+export function serviceVector(
+  slaves: (unitId: number) => SimSlave | undefined,
+  faults: Pick<FaultControl, 'check'>,
+) {
   const answer = <T>(unitId: number, cb: Cb<T>, produce: (s: SimSlave) => T): void => {
     const slave = slaves(unitId);
     if (!slave) return;
@@ -120,8 +123,14 @@ export function serviceVector(slaves: (unitId: number) => SimSlave | undefined, 
       answer(u, cb, (s) => s.read('input', a, 1)[0] ?? 0),
     getMultipleHoldingRegisters: (a: number, n: number, u: number, cb: Cb<number[]>) =>
       answer(u, cb, (s) => s.read('holding', a, n)),
+    // modbus-serial's FC 4 callback path indexes `values` before looking at `err`: without an array an
+    // exception (02, or an injected one) would turn into a TypeError answered as 04.
     getMultipleInputRegisters: (a: number, n: number, u: number, cb: Cb<number[]>) =>
-      answer(u, cb, (s) => s.read('input', a, n)),
+      answer<number[]>(
+        u,
+        (err, v) => cb(err, v ?? []),
+        (s) => s.read('input', a, n),
+      ),
     setCoil: (_a: number, _v: boolean, u: number, cb: Cb<unknown>) => readOnly(u, cb),
     setRegister: (_a: number, _v: number, u: number, cb: Cb<unknown>) => readOnly(u, cb),
     setRegisterArray: (_a: number, _v: number[], u: number, cb: Cb<unknown>) => readOnly(u, cb),

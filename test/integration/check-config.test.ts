@@ -1,6 +1,6 @@
 // `mrv check-config` as a plant engineer runs it: live values from the aluminium simulator, located
 // errors for a bad file, and a non-zero exit for devices that do not answer.
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -67,6 +67,33 @@ describe('mrv check-config', () => {
     );
     expect(out).toMatch(/6 of 6 devices gave no good reading/);
   });
+
+  it('gives OPC UA devices time by default and uses the site PKI: the steel example over OPC UA and Modbus', async () => {
+    const { quietImport } = await import('../../drivers/opcua/load.ts');
+    const { startSteelSimulator } = await quietImport(() => import('../../simulators/steel/opcua-server.ts'));
+    const { startSteelModbusSimulator } = await import('../../simulators/steel/modbus-server.ts');
+    const ua = await startSteelSimulator({ seed: 2, pkiDir: join(tmp, 'steel-sim-pki') });
+    const scale = await startSteelModbusSimulator({ model: ua.model });
+    try {
+      const doc = parseDocument(readFileSync(join(root, 'examples/steel-plant.site.yaml'), 'utf8'));
+      doc.setIn(['devices', 0, 'endpointUrl'], ua.endpointUrl);
+      doc.setIn(['devices', 1, 'port'], scale.port);
+      // Relative to the site file: the PKI lands in <tmp>/steel-site/state/opcua-pki.
+      doc.setIn(['gateway', 'dataDir'], 'state');
+      mkdirSync(join(tmp, 'steel-site'), { recursive: true });
+      const file = join(tmp, 'steel-site', 'steel.yaml');
+      writeFileSync(file, String(doc));
+      const { code, out } = await run(['check-config', file]); // no --timeout-ms
+      expect(code, out).toBe(0);
+      expect(out).toMatch(/^steel-opcua\s+gas_cog\.rate\s+\S+\s+Nm³\/h\s+good/m);
+      expect(out).toMatch(/^ladle-scale\s+bof1_scale\.in_operation\s+1\s+good/m);
+      expect(out).toMatch(/all 2 devices answered/);
+      expect(existsSync(join(tmp, 'steel-site', 'state', 'opcua-pki', 'own'))).toBe(true);
+    } finally {
+      await scale.stop();
+      await ua.stop();
+    }
+  }, 60_000);
 
   it('exits 1 with file, line and path for an invalid site file, reading nothing', async () => {
     const bad = join(tmp, 'bad.yaml');

@@ -28,9 +28,12 @@ async function waitForOutput(p: TiedProcess, re: RegExp, timeoutMs = 30_000): Pr
   }
 }
 
+type PointRow = { id: string; last: { ts: string; value: string | null; quality: string } | null };
+
 describe('mrv demo', () => {
-  it('serves live, changing pot-line values on the web API and stops cleanly on Ctrl-C', async () => {
+  it('runs the aluminium, cement and steel units (Modbus TCP, RTU over TCP, OPC UA) live on the web API and stops cleanly on Ctrl-C', async () => {
     const port = await getFreePort();
+    const started = Date.now();
     const demo = await spawnTied(
       process.execPath,
       [mrv, 'demo', '--port', String(port), '--data-dir', join(tmp, 'demo')],
@@ -41,7 +44,11 @@ describe('mrv demo', () => {
     );
     try {
       const [, url] = await waitForOutput(demo, /carbon-mrv demo is running: (http:\/\/127\.0\.0\.1:\d+)/);
+      const startupMs = Date.now() - started;
+      expect(startupMs, 'demo start-up').toBeLessThan(25_000);
       const [, token] = await waitForOutput(demo, /admin token: (mrv_\S+)/);
+      // The OPC UA trust is explicit and visible: the demo trusted its own simulator's certificate.
+      expect(demo.tail()).toMatch(/the demo trusts its own steel simulator's certificate [0-9a-f]{40}/);
       const auth = { headers: { authorization: `Bearer ${token}` } };
       const page = await fetch(`${url}/`);
       expect(page.headers.get('content-type')).toMatch(/text\/html/);
@@ -50,28 +57,39 @@ describe('mrv demo', () => {
         id: string;
         industry: string;
       }[];
-      expect(units).toHaveLength(1);
-      const unitId = units[0]?.id;
-      expect(units[0]?.industry).toBe('aluminium');
-      const current = async () => {
-        const points = (await (await fetch(`${url}/api/v1/units/${unitId}/points`, auth)).json()) as {
-          id: string;
-          last: { ts: string; value: string } | null;
-        }[];
-        return points.find((p) => p.id === 'potline.current')?.last ?? null;
-      };
-      await expect.poll(current, { timeout: 20_000 }).not.toBeNull();
-      const first = await current();
+      expect(units.map((u) => u.industry).sort()).toEqual(['aluminium', 'cement', 'steel']);
+      const unitOf = (industry: string) => units.find((u) => u.industry === industry)?.id;
+      const points = async (unitId: string | undefined) =>
+        (await (await fetch(`${url}/api/v1/units/${unitId}/points`, auth)).json()) as PointRow[];
+      const last = async (industry: string, point: string) =>
+        (await points(unitOf(industry))).find((p) => p.id === point)?.last ?? null;
+      // Each unit gets good readings from each of its protocols.
+      const good = async (industry: string, point: string) => (await last(industry, point))?.quality;
+      await expect.poll(() => good('aluminium', 'potline.current'), { timeout: 20_000 }).toBe('good');
+      await expect.poll(() => good('cement', 'clinker.rate'), { timeout: 20_000 }).toBe('good'); // Modbus TCP
+      await expect.poll(() => good('cement', 'fly_ash.rate'), { timeout: 20_000 }).toBe('good'); // RTU over TCP
+      await expect.poll(() => good('steel', 'gas_cog.rate'), { timeout: 20_000 }).toBe('good'); // OPC UA
+      await expect.poll(() => good('steel', 'bof1_scale.in_operation'), { timeout: 20_000 }).toBe('good'); // Modbus
+      for (const industry of ['aluminium', 'cement', 'steel']) {
+        const rows = await points(unitOf(industry));
+        expect(
+          rows.filter((p) => p.last?.quality === 'good').length,
+          `${industry}: ${JSON.stringify(rows.filter((p) => p.last?.quality !== 'good').map((p) => p.id))}`,
+        ).toBeGreaterThan(rows.length / 2);
+      }
+      const first = await last('aluminium', 'potline.current');
       expect(Number(first?.value)).toBeGreaterThan(350);
       expect(Number(first?.value)).toBeLessThan(450);
-      await expect.poll(async () => (await current())?.ts, { timeout: 10_000 }).not.toBe(first?.ts);
+      await expect
+        .poll(async () => (await last('aluminium', 'potline.current'))?.ts, { timeout: 10_000 })
+        .not.toBe(first?.ts);
       demo.child.kill('SIGINT');
       const exit = await demo.exited;
       expect(exit.code).toBe(0);
     } finally {
       await demo.stop();
     }
-  });
+  }, 45_000);
 });
 
 describe('mrv gateway', () => {

@@ -211,8 +211,13 @@ describe('domain routes', () => {
     ]);
     expect(pkg.deadline).toBe('2026-04-09');
     expect(pkg.generatedAt).toBe('2026-03-02T09:00:00.000+08:00');
-    expect(pkg.rawData?.kind).toBe('sha256-canonical-readings');
-    expect(pkg.rawData?.digest).toMatch(/^[0-9a-f]{64}$/);
+    expect(pkg.rawData?.kind).toBe('sha256-readings+batch-set-sha256-v1');
+    expect(pkg.rawData?.readingsDigest).toMatch(/^[0-9a-f]{64}$/);
+    // Every reading came in batch 1 of gw1, which this store's archive does not hold: said, not hidden.
+    const cited = { count: 1, gateways: [{ gatewayId: 'gw1', count: 1, ranges: [[1, 1]] }] };
+    expect(pkg.rawData?.batches).toEqual(cited);
+    expect(pkg.rawData?.missingBatches).toEqual(cited);
+    expect(pkg.rawData?.batchDigest).toBeNull();
     // (29 days × 4 points minus nothing) = 116 readings read, the lookback day included
     expect(pkg.rawData?.readings).toBe(116);
     // 28 / 81 = 0.3457 t/t < 0.38: standard value; the reset: logic check

@@ -411,14 +411,20 @@ export function describeStoreContract(name: string, make: () => Promise<StoreUnd
         { ts: T0 + 70 * S, value: '3', quality: 'good', gatewayId: 'gw-b', seq: 9 },
       ]);
       expect(
-        await store.rawReadings({ unitId: U1, pointId: 'flow', from: T0 + 40 * S, to: T0 + 70 * S, limit: 1 }),
+        await store.rawReadings({
+          unitId: U1,
+          pointId: 'flow',
+          from: T0 + 40 * S,
+          to: T0 + 70 * S,
+          limit: 1,
+        }),
       ).toEqual([
         { ts: T0 + 40 * S, value: null, quality: 'bad', reason: HOSTILE_REASON, gatewayId: 'gw-a', seq: 41 },
       ]);
       expect(await store.rawReadings({ unitId: U1, pointId: 'flow', from: T0, to: T0 })).toEqual([]);
-      expect((await rejection(store.rawReadings({ unitId: U1, pointId: 'flow', from: 0.5, to: 1 }))).code).toBe(
-        'MRV_E_BAD_REQUEST',
-      );
+      expect(
+        (await rejection(store.rawReadings({ unitId: U1, pointId: 'flow', from: 0.5, to: 1 }))).code,
+      ).toBe('MRV_E_BAD_REQUEST');
     });
 
     it('replaces a redelivered reading instead of adding a second row', async () => {

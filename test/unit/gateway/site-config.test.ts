@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { MrvError } from '../../../core/errors.ts';
-import { parseSiteConfig, siteMeta } from '../../../gateway/config.ts';
+import { parseSiteConfig, siteDataDir, siteMeta } from '../../../gateway/config.ts';
 
 const valid = `version: 1
 unit: { id: U1, name: 示范厂, industry: aluminium, province: 内蒙古 }
@@ -111,5 +111,65 @@ describe('siteMeta', () => {
     );
     // Driver-specific fields (addresses, types) stay out of the catalogue.
     expect(Object.keys(butts ?? {})).not.toContain('address');
+  });
+});
+
+describe('paths in a site file', () => {
+  const withFiles = `version: 1
+unit: { id: U1, name: 示范厂, industry: steel, province: 河北 }
+gateway:
+  id: gw1
+  mqtt: { url: "mqtts://broker:8883", passwordFile: secrets/mqtt.pw, caFile: /etc/mrv/ca.pem, certFile: tls/gw.crt, keyFile: tls/gw.key }
+  bufferDir: ../var/buffer
+  signingKeyFile: keys/gw1.key.pem
+meters:
+  - { id: m1, name: flowmeter, kind: flowmeter }
+devices:
+  - id: dcs
+    driver: opcua
+    endpointUrl: opc.tcp://127.0.0.1:4841
+    pkiDir: pki
+    identity: { type: username, username: mrv, passwordFile: secrets/opcua.pw }
+    points: [{ id: p1, meter: m1, nodeId: "ns=1;s=A", unit: Nm³ }]
+  - id: dcs2
+    driver: opcua
+    endpointUrl: opc.tcp://127.0.0.1:4842
+    identity: { type: certificate, certFile: user.crt, keyFile: /abs/user.key }
+    points: [{ id: p2, meter: m1, nodeId: "ns=1;s=B", unit: Nm³ }]
+`;
+
+  it('resolve against the site file folder, not the working directory; absolute ones stay', () => {
+    const s = parseSiteConfig(withFiles, '/etc/mrv/sites/steel.yaml');
+    const g = s.site.gateway;
+    expect(g.mqtt).toMatchObject({
+      passwordFile: '/etc/mrv/sites/secrets/mqtt.pw',
+      caFile: '/etc/mrv/ca.pem',
+      certFile: '/etc/mrv/sites/tls/gw.crt',
+      keyFile: '/etc/mrv/sites/tls/gw.key',
+    });
+    expect(g.bufferDir).toBe('/etc/mrv/var/buffer');
+    expect(g.signingKeyFile).toBe('/etc/mrv/sites/keys/gw1.key.pem');
+    expect(s.devices[0]?.config).toMatchObject({
+      pkiDir: '/etc/mrv/sites/pki',
+      identity: { passwordFile: '/etc/mrv/sites/secrets/opcua.pw' },
+    });
+    expect(s.devices[1]?.config).toMatchObject({
+      identity: { certFile: '/etc/mrv/sites/user.crt', keyFile: '/abs/user.key' },
+    });
+    // The drivers' data folder: the parent of bufferDir unless gateway.dataDir says otherwise.
+    expect(siteDataDir(s)).toBe('/etc/mrv/var');
+    const own = parseSiteConfig(
+      withFiles.replace('  bufferDir: ../var/buffer', '  bufferDir: ../var/buffer\n  dataDir: state'),
+      '/etc/mrv/sites/steel.yaml',
+    );
+    expect(siteDataDir(own)).toBe('/etc/mrv/sites/state');
+    expect(siteDataDir(parseSiteConfig(valid, '/x/site.yaml'))).toBeUndefined();
+  });
+
+  it('leave the config hash unchanged when the file moves', () => {
+    const a = parseSiteConfig(withFiles, '/etc/mrv/sites/steel.yaml');
+    const b = parseSiteConfig(withFiles, '/home/op/steel.yaml');
+    expect(a.configHash).toBe(b.configHash);
+    expect(a.site.gateway.bufferDir).not.toBe(b.site.gateway.bufferDir);
   });
 });

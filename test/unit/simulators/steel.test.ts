@@ -5,13 +5,13 @@ import { parse } from 'yaml';
 import { SiteConfig } from '../../../core/schema/site.ts';
 import { OpcuaDevice } from '../../../drivers/opcua/config.ts';
 import { parseSiteConfig } from '../../../gateway/config.ts';
-import { SteelPlantModel } from '../../../simulators/steel/model.ts';
 import {
   ladleRegisters,
   STEEL_LADLE_REGISTER_COUNT,
   STEEL_LADLE_UNIT_ID,
   STEEL_MODBUS_DEMO_PORT,
 } from '../../../simulators/steel/modbus-server.ts';
+import { SteelPlantModel } from '../../../simulators/steel/model.ts';
 import { STEEL_DEMO_PORT, STEEL_VARIABLES } from '../../../simulators/steel/opcua-map.ts';
 
 const START = Date.UTC(2026, 2, 1) - 8 * 3600_000; // 2026-03-01 00:00 CST
@@ -86,7 +86,14 @@ describe('examples/steel-plant.site.yaml', () => {
     const regs = ladleRegisters({
       time: 0,
       tick: 0,
-      bof: { heatNo: 70_000, time: 0, netKg: 121_234, crudeSteelTotalKg: 2 ** 40 + 5, heats: 1, ldgTotalNm3: 0 },
+      bof: {
+        heatNo: 70_000,
+        time: 0,
+        netKg: 121_234,
+        crudeSteelTotalKg: 2 ** 40 + 5,
+        heats: 1,
+        ldgTotalNm3: 0,
+      },
       rates: {} as never,
       totals: {} as never,
     });

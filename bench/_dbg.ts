@@ -1,0 +1,25 @@
+import pino from 'pino';
+import { Collector } from '../collector/collector.ts';
+import { InfluxStore } from '../collector/influx-store.ts';
+import { keyRegistry } from '../collector/keys.ts';
+import { startInfluxDb } from '../test/helpers/influxdb.ts';
+import { startMosquitto } from '../test/helpers/mosquitto.ts';
+import { buildBatches, dataTopic, publishAll } from './batches.ts';
+import { makeKeyPair, MOSQUITTO_BENCH_CONFIG, sleep, tempDir } from './lib.ts';
+const dir = tempDir('dbg');
+const key = makeKeyPair(dir, 'gw');
+const { payloads } = buildBatches({ unitId: 'U1', gatewayId: 'gw', batches: 400, readingsPerBatch: 600, startMs: Date.UTC(2026, 9, 1), privateKeyFile: key.privateKeyFile });
+const influx = await startInfluxDb();
+const broker = await startMosquitto({ extraConfig: MOSQUITTO_BENCH_CONFIG });
+const store = new InfluxStore({ url: influx.url }); await store.start();
+const log = pino({ level: 'info' });
+const keys = keyRegistry([{ gatewayId: 'gw', unitId: 'U1', publicKey: key.publicKeyPem }]);
+const c1 = new Collector({ url: broker.url, store, log, clientId: 'c', keys }); await c1.start(); await c1.stop();
+await publishAll(broker.url, dataTopic('U1', 'gw'), payloads);
+const c = new Collector({ url: broker.url, store, log, clientId: 'c', keys });
+const t0 = Date.now();
+await c.start();
+for (let i = 0; i < 100 && c.counters.readingsStored < 400 * 600; i++) { await sleep(200); if (i % 10 === 0) console.log(Date.now() - t0, JSON.stringify(c.counters), c.pendingReadings); }
+console.log(Date.now() - t0, JSON.stringify(c.counters));
+console.log((await broker.log()).split('\n').filter((l) => /c |timeout|disconnect/i.test(l)).slice(-15).join('\n'));
+await c.stop(); await broker.stop(); await influx.stop();

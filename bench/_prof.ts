@@ -1,0 +1,18 @@
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { fork } from 'node:child_process';
+import { startMosquitto } from '/work/main/test/helpers/mosquitto.ts';
+import { ask, makeKeyPair, MOSQUITTO_BENCH_CONFIG, sleep, startFastModbusServer, stopChild, syntheticSite, tempDir, BENCH_DIR } from '/work/main/bench/lib.ts';
+const dir = tempDir('prof');
+const server = await startFastModbusServer();
+const broker = await startMosquitto({ extraConfig: MOSQUITTO_BENCH_CONFIG });
+const key = makeKeyPair(dir, 'gw');
+const file = path.join(dir, 's.yaml');
+writeFileSync(file, syntheticSite({ mqttUrl: broker.url, port: server.port, devices: 16, pointsPerDevice: 630, pollIntervalMs: Number(process.env.POLL ?? 10), bufferDir: path.join(dir, 'buf'), signingKeyFile: key.privateKeyFile }));
+const child = fork(path.join(BENCH_DIR, 'gateway-child.ts'), [file], { execArgv: ['--import', 'tsx', '--cpu-prof', '--cpu-prof-dir=/tmp/prof'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+await ask(child, { cmd: 'start' });
+await sleep(8000);
+console.log(await ask(child, { cmd: 'stats' }));
+await ask(child, { cmd: 'stop' }); await sleep(1500);
+await stopChild(child);
+await broker.stop(); await server.stop();
