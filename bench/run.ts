@@ -7,12 +7,14 @@ import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { benchCollectorIngest } from './collector-ingest.ts';
 import { benchGatewayRead } from './gateway-read.ts';
+import { benchLatency } from './latency.ts';
 import { type BenchResult, fmt, loadAvg, machine, REPO_ROOT } from './lib.ts';
 import { renderReport } from './report.ts';
 
 const ALL: Record<string, () => Promise<BenchResult>> = {
   'gateway-read': benchGatewayRead,
   'collector-ingest': benchCollectorIngest,
+  latency: benchLatency,
 };
 
 async function main(): Promise<void> {
