@@ -7,10 +7,8 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import type { Logger } from 'pino';
 import { Collector } from '../collector/collector.ts';
-import { InfluxStore } from '../collector/influx-store.ts';
 import { LiveHub } from '../collector/live.ts';
 import { SqliteStore } from '../collector/sqlite-store.ts';
-import type { TimeSeriesStore } from '../collector/store.ts';
 import { MrvError } from '../core/errors.ts';
 import { type Clock, ScaledClock, systemClock } from '../core/time.ts';
 import { loadSiteConfig } from '../gateway/config.ts';
@@ -30,6 +28,7 @@ import { startEmbeddedBroker } from './embedded-broker.ts';
 import { collectorFlags, collectorOptions, demoIntegrity } from './integrity-options.ts';
 import { createLogger } from './log.ts';
 import { version } from './main.ts';
+import { makeStore, storeFlags } from './store-options.ts';
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -65,30 +64,6 @@ export function intFlag(name: string, v: string | undefined, fallback: number): 
 /** The system clock at speed 1, else a clock running `speed` times faster from now. */
 export function clockFor(speed: number): Clock {
   return speed === 1 ? systemClock : new ScaledClock(Date.now(), speed);
-}
-
-/** The `--store sqlite|influx` flags shared by every command that opens a store. */
-export const storeFlags = {
-  store: { type: 'string', default: 'sqlite' },
-  sqlite: { type: 'string', default: '.data/mrv.sqlite' },
-  influx: { type: 'string', default: 'http://127.0.0.1:8086' },
-  db: { type: 'string', default: 'mrv' },
-} as const;
-
-/**
- * The store chosen by {@link storeFlags}; creates the SQLite file's folder.
- * @throws MrvError MRV_E_CONFIG for an unknown `--store`
- */
-export function makeStore(
-  v: { store: string; sqlite: string; influx: string; db: string },
-  log: Logger,
-): TimeSeriesStore {
-  if (v.store === 'influx') return new InfluxStore({ url: v.influx, database: v.db, log });
-  if (v.store === 'sqlite') {
-    if (v.sqlite !== ':memory:') mkdirSync(dirname(resolve(v.sqlite)), { recursive: true });
-    return new SqliteStore({ path: v.sqlite, log });
-  }
-  throw new MrvError('MRV_E_CONFIG', `--store: expected sqlite or influx, got "${v.store}"`);
 }
 
 /** The server's logger: one line per request only at debug level (MRV_LOG_LEVEL=debug). */

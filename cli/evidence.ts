@@ -13,10 +13,7 @@
  */
 import { createWriteStream, readFileSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { InfluxStore } from '../collector/influx-store.ts';
 import { loadKeyRegistry } from '../collector/keys.ts';
-import { SqliteStore } from '../collector/sqlite-store.ts';
-import type { TimeSeriesStore } from '../collector/store.ts';
 import {
   type BatchLister,
   computeEvidence,
@@ -42,13 +39,8 @@ import {
   verifyEvidenceSignature,
 } from '../server/evidence-service.ts';
 import { version } from './main.ts';
+import { makeStore, storeFlags } from './store-options.ts';
 import { checkChains, readExport, verifyCommand } from './verify-batches.ts';
-
-function makeStore(v: { store: string; sqlite: string; influx: string; db: string }): TimeSeriesStore {
-  if (v.store === 'influx') return new InfluxStore({ url: v.influx, database: v.db });
-  if (v.store === 'sqlite') return new SqliteStore({ path: v.sqlite });
-  throw new MrvError('MRV_E_CONFIG', `--store: expected sqlite or influx, got "${v.store}"`);
-}
 
 /** `mrv evidence`: writes the package (or a rendering) to --out or stdout. Exit 0, or 1 on error. */
 export async function evidence(args: string[]): Promise<number> {
@@ -62,10 +54,7 @@ export async function evidence(args: string[]): Promise<number> {
       site: { type: 'string', multiple: true, default: [] },
       key: { type: 'string', default: DEFAULT_EVIDENCE_KEY_FILE },
       'readings-out': { type: 'string' },
-      store: { type: 'string', default: 'sqlite' },
-      sqlite: { type: 'string', default: '.data/mrv.sqlite' },
-      influx: { type: 'string', default: 'http://127.0.0.1:8086' },
-      db: { type: 'string', default: 'mrv' },
+      ...storeFlags,
     },
   });
   if (!v.unit || !v.month) throw new MrvError('MRV_E_CONFIG', 'give --unit ID and --month yyyy-mm');

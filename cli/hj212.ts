@@ -12,8 +12,8 @@ import { loadSiteConfig } from '../gateway/config.ts';
 import { loadUplinkConfig, resolvePasswords } from '../uplink/hj212/config.ts';
 import { startHj212Platform } from '../uplink/hj212/platform-sim.ts';
 import { Hj212Uplink, type MeterCatalogue } from '../uplink/hj212/uplink.ts';
-import { makeStore, storeFlags } from './commands.ts';
 import { createLogger } from './log.ts';
+import { makeStore, storeFlags } from './store-options.ts';
 
 /** Resolves on SIGINT/SIGTERM, then runs `stop` (bounded by 30 s: the message in flight may wait for its ack). */
 async function untilSignal(log: Logger, stop: () => Promise<void>): Promise<number> {

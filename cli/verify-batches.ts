@@ -14,12 +14,11 @@
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { InfluxStore } from '../collector/influx-store.ts';
 import { type KeyRegistry, loadKeyRegistry } from '../collector/keys.ts';
-import { SqliteStore } from '../collector/sqlite-store.ts';
 import type { TimeSeriesStore } from '../collector/store.ts';
 import { MrvError } from '../core/errors.ts';
 import { type ChainProblem, type ChainReport, type SignedBatchBytes, verifyChain } from '../core/signing.ts';
+import { makeStore, storeFlags } from './store-options.ts';
 
 /** One exported batch (a line of the export file). */
 export interface ExportedBatch extends SignedBatchBytes {
@@ -29,21 +28,12 @@ export interface ExportedBatch extends SignedBatchBytes {
 }
 
 const storeOptions = {
-  store: { type: 'string', default: 'sqlite' },
-  sqlite: { type: 'string', default: '.data/mrv.sqlite' },
-  influx: { type: 'string', default: 'http://127.0.0.1:8086' },
-  db: { type: 'string', default: 'mrv' },
+  ...storeFlags,
   unit: { type: 'string' },
   gateway: { type: 'string' },
   'from-seq': { type: 'string' },
   'to-seq': { type: 'string' },
 } as const;
-
-function openStore(v: { store: string; sqlite: string; influx: string; db: string }): TimeSeriesStore {
-  if (v.store === 'sqlite') return new SqliteStore({ path: v.sqlite });
-  if (v.store === 'influx') return new InfluxStore({ url: v.influx, database: v.db });
-  throw new MrvError('MRV_E_CONFIG', `--store: expected sqlite or influx, got "${v.store}"`);
-}
 
 function seqFlag(name: string, v: string | undefined): number | undefined {
   if (v === undefined) return undefined;
@@ -119,7 +109,7 @@ export function formatReport(unitId: string, gatewayId: string, r: ChainReport):
 export async function exportCommand(args: string[]): Promise<number> {
   const { values: v } = parseArgs({ args, options: { ...storeOptions, out: { type: 'string' } } });
   if (!v.unit || !v.gateway) throw new MrvError('MRV_E_CONFIG', 'missing --unit ID and --gateway ID');
-  const store = openStore(v);
+  const store = makeStore(v);
   await store.start();
   try {
     const batches = await exportBatches(store, {
@@ -158,7 +148,7 @@ export async function verifyCommand(args: string[]): Promise<number> {
         'MRV_E_CONFIG',
         'give --batches FILE, or --unit ID and --gateway ID to read the store',
       );
-    const store = openStore(v);
+    const store = makeStore(v);
     await store.start();
     try {
       batches = await exportBatches(store, {
