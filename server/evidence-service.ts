@@ -442,7 +442,7 @@ export function verifyEvidenceSignature(
   trusted?: string,
 ): { ok: boolean; keyId: string; reason?: string } {
   const sig = pkg.signature;
-  if (!sig || sig.alg !== 'Ed25519') return { ok: false, keyId: '', reason: 'no Ed25519 signature' };
+  if (sig?.alg !== 'Ed25519') return { ok: false, keyId: '', reason: 'no Ed25519 signature' };
   try {
     const pub = trusted?.includes('BEGIN')
       ? createPublicKey(trusted)

@@ -103,7 +103,7 @@ export class TotalizerAccumulator {
         continue;
       }
       const wrapped = this.#mod?.minus(prev.value).plus(v);
-      if (wrapped !== undefined && wrapped.gte(0) && wrapped.lt(this.#mod!.div(2))) {
+      if (wrapped?.gte(0) && wrapped.lt(this.#mod!.div(2))) {
         this.#sum = this.#sum.plus(wrapped);
         this.#rollovers.push({
           kind: 'rollover',

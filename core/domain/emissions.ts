@@ -143,7 +143,7 @@ function aluminium(
   const dur = get(values, 'aluminium.anode_effect_duration');
   const cells = get(values, 'aluminium.cells_in_operation');
   const method = o.pfcMethod ?? 'auto';
-  const slopeOk = dur !== undefined && cells !== undefined && cells.gt(0) && dec(o.periodDays).gt(0);
+  const slopeOk = dur && cells?.gt(0) && dec(o.periodDays).gt(0);
   if (method === 'slope' && !slopeOk)
     notes.push('slope method asked for but anode-effect duration or cells missing: default factors used');
   const pIn: EmissionInput = { parameter: 'aluminium.liquid_output', value: text(P), unit: 't' };

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Collector, type DeadLetter } from '../../collector/collector.ts';
 import { LiveHub } from '../../collector/live.ts';
 import { SqliteStore } from '../../collector/sqlite-store.ts';
-import { type Batch, GENESIS_HASH, type GatewayMeta } from '../../core/schema/wire.ts';
+import { type Batch, type GatewayMeta, GENESIS_HASH } from '../../core/schema/wire.ts';
 import { startMosquitto } from '../helpers/mosquitto.ts';
 
 const log = pino({ level: 'silent' });
@@ -23,7 +23,14 @@ describe('collector', () => {
     const mosquitto = await startMosquitto();
     store = new SqliteStore({ path: ':memory:' });
     await store.start();
-    collector = new Collector({ url: mosquitto.url, store, live, log, clientId: 'collector-test', flushIntervalMs: 50 });
+    collector = new Collector({
+      url: mosquitto.url,
+      store,
+      live,
+      log,
+      clientId: 'collector-test',
+      flushIntervalMs: 50,
+    });
     await collector.start();
     pub = await mqtt.connectAsync(mosquitto.url, { clientId: 'collector-test-pub' });
     await pub.subscribeAsync(collector.deadLetterTopic, { qos: 1 });
@@ -52,7 +59,15 @@ describe('collector', () => {
     seq,
     prevHash: GENESIS_HASH,
     sentAt: '2026-11-15T00:00:01.000Z',
-    readings: [{ point: 'clinker.belt', ts: `2026-11-15T00:00:0${seq}.000Z`, rxTs: `2026-11-15T00:00:0${seq}.000Z`, value, quality: 'good' }],
+    readings: [
+      {
+        point: 'clinker.belt',
+        ts: `2026-11-15T00:00:0${seq}.000Z`,
+        rxTs: `2026-11-15T00:00:0${seq}.000Z`,
+        value,
+        quality: 'good',
+      },
+    ],
   });
 
   it('rejects garbage, wrong schema, a topic mismatch and oversized payloads, with reasons', async () => {
@@ -83,8 +98,17 @@ describe('collector', () => {
     await expect.poll(() => seen, { timeout: 10_000 }).toEqual([1, 2]);
     unsubscribe();
     const points = await store.listPoints('U1');
-    expect(points?.[0]).toMatchObject({ id: 'clinker.belt', device: 'belt', last: { value: '12.350', quality: 'good' } });
-    const series = await store.series({ unitId: 'U1', pointId: 'clinker.belt', from: 0, to: Date.parse('2026-11-16T00:00:00Z') });
+    expect(points?.[0]).toMatchObject({
+      id: 'clinker.belt',
+      device: 'belt',
+      last: { value: '12.350', quality: 'good' },
+    });
+    const series = await store.series({
+      unitId: 'U1',
+      pointId: 'clinker.belt',
+      from: 0,
+      to: Date.parse('2026-11-16T00:00:00Z'),
+    });
     expect(series.map((s) => s.value)).toEqual(['12.345', '12.350']);
     expect(collector.counters).toMatchObject({ batches: 2, readingsStored: 2, storeErrors: 0 });
   });

@@ -45,7 +45,10 @@ describe('simulator → gateway → Mosquitto → collector → InfluxDB → API
     sim = await startAluminiumSimulator({ clock, seed: 7, start: clock.now() - 6 * 3600_000 });
     stops.push(() => sim.stop());
     const [mosquitto, influx] = await Promise.all([startMosquitto(), startInfluxDb()]);
-    stops.push(() => mosquitto.stop(), () => influx.stop());
+    stops.push(
+      () => mosquitto.stop(),
+      () => influx.stop(),
+    );
 
     const doc = parseDocument(readFileSync(SITE_FILE, 'utf8'));
     const devices = doc.toJS().devices as { id: string }[];
@@ -60,7 +63,14 @@ describe('simulator → gateway → Mosquitto → collector → InfluxDB → API
 
     store = new InfluxStore({ url: influx.url, database: 'e2e' });
     await store.start();
-    collector = new Collector({ url: mosquitto.url, store, live: new LiveHub(), log, clock, clientId: 'e2e-collector' });
+    collector = new Collector({
+      url: mosquitto.url,
+      store,
+      live: new LiveHub(),
+      log,
+      clock,
+      clientId: 'e2e-collector',
+    });
     await collector.start();
     const gateway = new Gateway({ site, log, clock, mqttUrl: mosquitto.url });
     await gateway.start();
@@ -109,9 +119,13 @@ describe('simulator → gateway → Mosquitto → collector → InfluxDB → API
     const current = sim.registerMap.potline.points.find((p) => p.id === 'potline.current');
     if (!current) throw new Error('potline.current missing from the register map');
     await expect
-      .poll(async () => (await store.series({ unitId, pointId: 'potline.current', from: t0, to: clock.now() + 1 })).length, {
-        timeout: 10_000,
-      })
+      .poll(
+        async () =>
+          (await store.series({ unitId, pointId: 'potline.current', from: t0, to: clock.now() + 1 })).length,
+        {
+          timeout: 10_000,
+        },
+      )
       .toBe(2);
     const series = await store.series({ unitId, pointId: 'potline.current', from: t0, to: clock.now() + 1 });
     sim.model.advanceTo(clock.now()); // the reads already moved it here; the snapshot is of that instant
