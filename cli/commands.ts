@@ -23,7 +23,7 @@ import { startMetricsServer } from '../ops/metrics-server.ts';
 import { buildServer } from '../server/app.ts';
 import { TokenFile } from '../server/tokens.ts';
 import { startAluminiumSimulator } from '../simulators/aluminium/server.ts';
-import { DEMO_UNIT_NAMES, type DemoSimulators, parseDemoUnits } from './demo-units.ts';
+import { DEFAULT_DEMO_UNITS, type DemoSimulators, parseDemoUnits } from './demo-units.ts';
 import { startEmbeddedBroker } from './embedded-broker.ts';
 import { collectorFlags, collectorOptions, demoIntegrity } from './integrity-options.ts';
 import { createLogger } from './log.ts';
@@ -100,7 +100,7 @@ function summedCounters(parts: readonly object[]): object {
 
 /**
  * `mrv demo`: everything in one process on embedded defaults: the simulators of each `--units`
- * industry (default aluminium, cement and steel) on the ports their example site files name, one
+ * industry (default aluminium, cement and steel; power on request) on the ports their example site files name, one
  * gateway per site file, one embedded broker, collector, SQLite store and web server.
  */
 export async function demo(args: string[]): Promise<number> {
@@ -112,7 +112,7 @@ export async function demo(args: string[]): Promise<number> {
       speed: { type: 'string', default: '1' },
       seed: { type: 'string', default: '42' },
       'data-dir': { type: 'string', default: '.data/demo' },
-      units: { type: 'string', default: DEMO_UNIT_NAMES.join(',') },
+      units: { type: 'string', default: DEFAULT_DEMO_UNITS.join(',') },
       // The aluminium unit's site file (the one a plant engineer copies first).
       site: { type: 'string', default: DEMO_SITE_FILE },
     },
@@ -380,13 +380,14 @@ export async function broker(args: string[]): Promise<number> {
 export async function sim(args: string[]): Promise<number> {
   const [kind, ...rest] = args;
   if (kind === 'cement') return (await import('./sim-cement.ts')).simCement(rest);
+  if (kind === 'power') return (await import('./sim-power.ts')).simPower(rest);
   if (kind === 'steel') return (await import('./sim-opcua.ts')).simSteel(rest);
   if (kind === 'aluminium' && rest.includes('--opcua'))
     return (await import('./sim-opcua.ts')).simAluminiumOpcua(rest);
   if (kind !== 'aluminium')
     throw new MrvError(
       'MRV_E_CONFIG',
-      `unknown simulator "${kind ?? ''}"; available: aluminium, cement, steel`,
+      `unknown simulator "${kind ?? ''}"; available: aluminium, cement, power, steel`,
     );
   const { values: v } = parseArgs({
     args: rest,

@@ -14,13 +14,16 @@ import type { Clock } from '../core/time.ts';
 import { trustCertificate } from '../drivers/opcua/pki.ts';
 import { ALUMINIUM_DEMO_PORTS } from '../simulators/aluminium/register-map.ts';
 import { CEMENT_DEMO_PORTS } from '../simulators/cement/server.ts';
+import { POWER_DEMO_PORTS } from '../simulators/power/register-map.ts';
 
 const repoRoot = resolve(import.meta.dirname, '..');
 
 /** The industries the demo can run, in the order they start. */
-export const DEMO_UNIT_NAMES = ['aluminium', 'cement', 'steel'] as const;
+export const DEMO_UNIT_NAMES = ['aluminium', 'cement', 'steel', 'power'] as const;
 /** One of {@link DEMO_UNIT_NAMES}. */
 export type DemoUnitName = (typeof DEMO_UNIT_NAMES)[number];
+/** The units `mrv demo` runs without `--units` (power is optional: `--units aluminium,cement,steel,power`). */
+export const DEFAULT_DEMO_UNITS: readonly DemoUnitName[] = ['aluminium', 'cement', 'steel'];
 
 /** What a demo unit's simulators get. */
 export interface DemoSimContext {
@@ -114,6 +117,21 @@ export const DEMO_UNITS: Readonly<Record<DemoUnitName, DemoUnit>> = {
           await scale.stop();
           await stopUa();
         },
+      };
+    },
+  },
+  power: {
+    name: 'power',
+    siteFile: resolve(repoRoot, 'examples/power-plant.site.yaml'),
+    async start({ seed, clock }) {
+      const { startPowerSimulator } = await import('../simulators/power/server.ts');
+      const sim = await startPowerSimulator({ seed, clock, ports: POWER_DEMO_PORTS });
+      const p = sim.ports;
+      return {
+        lines: [
+          `coal-fired power unit: Modbus TCP ports ${p.feeders} (coal feeders), ${p.bunker} (bunker belt scale), ${p.generator} (generator meter), ${p.grid} (tariff and heat meters)`,
+        ],
+        stop: () => sim.stop(),
       };
     },
   },

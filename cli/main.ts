@@ -7,7 +7,7 @@ import { MrvError } from '../core/errors.ts';
 
 const USAGE = `mrv — carbon-mrv command line
 
-  mrv demo [--port 8080] [--speed 1] [--data-dir .data/demo] [--seed 42] [--units aluminium,cement,steel]
+  mrv demo [--port 8080] [--speed 1] [--data-dir .data/demo] [--seed 42] [--units aluminium,cement,steel[,power]]
       the units' simulators + one gateway per site file + embedded broker, collector, store, web server
   mrv gateway -c SITE.yaml [--mqtt URL] [--metrics-port N]
       poll the site's devices and publish batches to the broker
@@ -29,6 +29,9 @@ const USAGE = `mrv — carbon-mrv command line
       scale's weighing indicator over Modbus TCP
   mrv sim cement [--seed 42] [--speed 1] [--port 15030] [--rtu-over-tcp-port 15031] [--rtu-path DEV]
       cement line scales (unit ids 1-6) over Modbus TCP, RTU over TCP and, with --rtu-path, RTU
+  mrv sim power [--seed 42] [--speed 1] [--base-port 15050]
+      coal-fired unit: coal feeders, bunker belt scale, generator, tariff and heat meters over Modbus
+      TCP (ports base..base+3, as examples/power-plant.site.yaml names them)
   mrv read modbus-tcp://HOST:PORT|modbus-rtu:///dev/ttyX?baud=9600&parity=even --unit-id N --table T
            --address A --type T [--order O] [--scale S] [--count N] [--json]
       read one value once, exactly decoded (commissioning; mrv read --help)

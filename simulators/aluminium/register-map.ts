@@ -9,7 +9,15 @@
  * Integers carry masses and energy exactly (raw kg or kWh × a decimal scale); floats carry the analogue
  * signals (current, voltage, power), as real transducers and meters do.
  */
-import { type ByteOrder, encodeRaw, type ModbusType, registerCount } from '../../drivers/modbus/decode.ts';
+import { registerCount } from '../../drivers/modbus/decode.ts';
+import {
+  type BlockPoint,
+  encodePoints,
+  pointsBlock,
+  type RegisterBlock,
+  type SitePoint,
+  toSitePoints,
+} from '../shared/register-block.ts';
 import type { AluminiumSnapshot } from './model.ts';
 
 /** The four stations; each is a separate Modbus TCP server. */
@@ -17,43 +25,13 @@ export const STATION_IDS = ['potline', 'energy', 'ladle', 'anode'] as const;
 /** A station of the simulated smelter. */
 export type StationId = (typeof STATION_IDS)[number];
 
-/** Aggregation kinds of core/schema/wire.ts `PointMeta.aggregation`. */
-export type AggregationKind = 'totalizer' | 'events' | 'rate' | 'gauge';
+export type { AggregationKind, RegisterBlock, SitePoint } from '../shared/register-block.ts';
 
 /**
  * One point of a station: where it lives, how it is encoded, what it means, and how its raw register
- * value is taken from a model snapshot. Engineering value = raw × `scale` (decimal string, exact).
+ * value is taken from a model snapshot (simulators/shared/register-block.ts `BlockPoint`).
  */
-export interface RegisterPoint {
-  /** Point id (site-wide unique, an `Identifier`). */
-  id: string;
-  /** Register table: holding (FC 3) or input (FC 4). */
-  table: 'holding' | 'input';
-  /** Zero-based address of the first register. */
-  address: number;
-  type: ModbusType;
-  order: ByteOrder;
-  /** Decimal multiplier from raw to engineering unit, e.g. "0.001" for kg → t; absent means 1. */
-  scale?: string;
-  /** Engineering unit after scaling. */
-  unit: string;
-  /** English description. */
-  description: string;
-  /** Chinese description. */
-  descriptionZh: string;
-  /** Meter (site `meters[].id`) the point belongs to, when it is a key measuring instrument. */
-  meter?: string;
-  /** Key parameter (关键参数) the point feeds. */
-  parameter?: string;
-  /** How readings aggregate over a period. */
-  aggregation?: AggregationKind;
-  /** "-" when the point's period value is subtracted from its parameter (anode butts). */
-  sign?: '+' | '-';
-  /** Events: the point holding the ticket number of each event. */
-  ticketPoint?: string;
-  /** Raw register value (before scale) from a snapshot: integers for integer types, any number for floats. */
-  raw: (s: AluminiumSnapshot) => number;
-}
+export type RegisterPoint = BlockPoint<AluminiumSnapshot>;
 
 /** One station: a Modbus TCP server with its device id in the site file and its points. */
 export interface StationMap {
@@ -417,79 +395,19 @@ export function aluminiumRegisterMap(monitoredCells = 24): Readonly<Record<Stati
 /** The register map of the default model (24 monitored cells). */
 export const ALUMINIUM_REGISTER_MAP: Readonly<Record<StationId, StationMap>> = aluminiumRegisterMap();
 
-/** The register block a station answers: one table, registers `[start, start + count)`. */
-export interface RegisterBlock {
-  table: 'holding' | 'input';
-  start: number;
-  count: number;
-}
-
 /**
  * The block a station's points occupy. @throws Error when its points mix tables or leave gaps (a map bug).
  */
 export function stationBlock(station: StationMap): RegisterBlock {
-  const first = station.points[0];
-  if (!first) throw new Error(`station ${station.id} has no points`);
-  let end = first.address;
-  for (const p of station.points) {
-    if (p.table !== first.table)
-      throw new Error(`station ${station.id}: ${p.id} is not in table ${first.table}`);
-    if (p.address !== end) throw new Error(`station ${station.id}: ${p.id} at ${p.address}, expected ${end}`);
-    end += registerCount(p.type);
-  }
-  return { table: first.table, start: first.address, count: end - first.address };
-}
-
-/** Reduces an unsigned counter to its register width, as a counter register wraps. */
-function wrap(raw: number, type: ModbusType): number | bigint {
-  switch (type) {
-    case 'uint16':
-      return ((Math.trunc(raw) % 65536) + 65536) % 65536;
-    case 'uint32':
-      return ((Math.trunc(raw) % 4294967296) + 4294967296) % 4294967296;
-    case 'uint64':
-      return BigInt.asUintN(64, BigInt(Math.trunc(raw)));
-    case 'int64':
-      return BigInt.asIntN(64, BigInt(Math.trunc(raw)));
-    case 'int16':
-    case 'int32':
-      return Math.trunc(raw);
-    default:
-      return raw;
-  }
+  return pointsBlock(`station ${station.id}`, station.points);
 }
 
 /**
  * Encodes a station's registers from a snapshot: 16-bit register values for `[start, start + count)`
- * of {@link stationBlock}, each point in its type and order (drivers/modbus/decode.ts `encodeRaw`).
- * Unsigned counters wrap at their width (a uint32 kWh totalizer rolls over at 2^32).
+ * of {@link stationBlock}, each point in its type and order. Unsigned counters wrap at their width.
  */
 export function encodeStation(station: StationMap, snapshot: AluminiumSnapshot): number[] {
-  const block = stationBlock(station);
-  const regs = new Array<number>(block.count).fill(0);
-  for (const p of station.points) {
-    const bytes = encodeRaw(wrap(p.raw(snapshot), p.type), p.type, p.order);
-    for (let i = 0; i < bytes.length; i += 2)
-      regs[p.address - block.start + i / 2] = ((bytes[i] ?? 0) << 8) | (bytes[i + 1] ?? 0);
-  }
-  return regs;
-}
-
-/** A point as written in a site file (`devices[].points[]` of a `modbus-tcp` device). */
-export interface SitePoint {
-  id: string;
-  meter?: string;
-  unit: string;
-  description: string;
-  parameter?: string;
-  aggregation?: AggregationKind;
-  sign?: '+' | '-';
-  ticketPoint?: string;
-  table: 'holding' | 'input';
-  address: number;
-  type: ModbusType;
-  order: ByteOrder;
-  scale?: string;
+  return encodePoints(stationBlock(station), station.points, snapshot);
 }
 
 /**
@@ -497,19 +415,5 @@ export interface SitePoint {
  * the description is "English / 中文". Used to write and to check `examples/aluminium-smelter.site.yaml`.
  */
 export function sitePoints(station: StationMap): SitePoint[] {
-  return station.points.map((p) => ({
-    id: p.id,
-    ...(p.meter !== undefined && { meter: p.meter }),
-    unit: p.unit,
-    description: `${p.description} / ${p.descriptionZh}`,
-    ...(p.parameter !== undefined && { parameter: p.parameter }),
-    ...(p.aggregation !== undefined && { aggregation: p.aggregation }),
-    ...(p.sign !== undefined && { sign: p.sign }),
-    ...(p.ticketPoint !== undefined && { ticketPoint: p.ticketPoint }),
-    table: p.table,
-    address: p.address,
-    type: p.type,
-    order: p.order,
-    ...(p.scale !== undefined && { scale: p.scale }),
-  }));
+  return toSitePoints(station.points);
 }

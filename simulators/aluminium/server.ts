@@ -8,24 +8,10 @@
  * {@link AluminiumSimulator.restart}, on the shared control surface (simulators/shared/modbus-server.ts).
  */
 import { type Clock, systemClock } from '../../core/time.ts';
-import {
-  EXCEPTION,
-  FaultControl,
-  type Listener,
-  listenModbusTcp,
-  modbusError,
-  type SimSlave,
-  serviceVector,
-} from '../shared/modbus-server.ts';
+import { FaultControl, listenModbusTcpAll, type SimSlave, serviceVector } from '../shared/modbus-server.ts';
+import { blockSlave } from '../shared/register-block.ts';
 import { type AluminiumParams, AluminiumSmelterModel, type AluminiumSnapshot } from './model.ts';
-import {
-  aluminiumRegisterMap,
-  encodeStation,
-  STATION_IDS,
-  type StationId,
-  type StationMap,
-  stationBlock,
-} from './register-map.ts';
+import { aluminiumRegisterMap, STATION_IDS, type StationId, type StationMap } from './register-map.ts';
 
 /** Options of {@link startAluminiumSimulator}. */
 export interface AluminiumSimulatorOptions {
@@ -110,24 +96,10 @@ function stationSlave(
   clock: Clock,
   offsets: Offsets,
 ): SimSlave {
-  const block = stationBlock(station);
-  return {
-    read: (table, addr, length) => {
-      if (
-        table !== block.table ||
-        length < 1 ||
-        addr < block.start ||
-        addr + length > block.start + block.count
-      )
-        throw modbusError(
-          EXCEPTION.ILLEGAL_DATA_ADDRESS,
-          `${station.id}: ${table} ${addr}+${length} outside ${block.table} ${block.start}+${block.count}`,
-        );
-      model.advanceTo(clock.now());
-      const offset = addr - block.start;
-      return encodeStation(station, withOffsets(model.snapshot(), offsets)).slice(offset, offset + length);
-    },
-  };
+  return blockSlave(`station ${station.id}`, station.points, () => {
+    model.advanceTo(clock.now());
+    return withOffsets(model.snapshot(), offsets);
+  });
 }
 
 /**
@@ -169,35 +141,17 @@ export async function startAluminiumSimulator(
       } satisfies StationFaults,
     ]),
   ) as Record<StationId, StationFaults>;
-  const servers: Listener[] = [];
-  const ports = { potline: 0, energy: 0, ladle: 0, anode: 0 } satisfies Record<StationId, number>;
-  try {
-    for (const id of STATION_IDS) {
-      const wanted = options.ports?.[id] ?? 0;
-      try {
-        const slave = stationSlave(registerMap[id], model, clock, offsets);
-        const control = controls[id];
-        const vector = serviceVector(() => slave, { check: () => control.check(0) });
-        const server = await listenModbusTcp(vector, host, wanted);
-        servers.push(server);
-        ports[id] = server.port;
-      } catch (err) {
-        throw new Error(
-          `aluminium simulator: station ${id} cannot listen on ${host}:${wanted}: ${String(err)}`,
-          {
-            cause: err,
-          },
-        );
-      }
-    }
-  } catch (err) {
-    await Promise.all(servers.map((l) => l.close()));
-    throw err;
-  }
-  let stopped: Promise<void> | undefined;
+  const vectors = Object.fromEntries(
+    STATION_IDS.map((id) => {
+      const slave = stationSlave(registerMap[id], model, clock, offsets);
+      const control = controls[id];
+      return [id, serviceVector(() => slave, { check: () => control.check(0) })];
+    }),
+  ) as Record<StationId, object>;
+  const servers = await listenModbusTcpAll('aluminium simulator: station', host, vectors, options.ports);
   return {
     host,
-    ports,
+    ports: servers.ports,
     model,
     registerMap,
     faults,
@@ -208,9 +162,6 @@ export async function startAluminiumSimulator(
       else offsets.ladleKg = s.ladle.netTotalKg;
     },
     restart: (station, downMs = 3000) => controls[station].restart(0, downMs),
-    stop: () => {
-      stopped ??= Promise.all(servers.map((l) => l.close())).then(() => undefined);
-      return stopped;
-    },
+    stop: () => servers.stop(),
   };
 }

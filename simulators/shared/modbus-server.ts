@@ -371,3 +371,51 @@ function handleRtuFrame(vector: ServiceVector, frame: Buffer, send: (reply: Buff
     reply(pdu);
   } else fail(modbusError(EXCEPTION.ILLEGAL_FUNCTION, `function ${fc}`));
 }
+
+/** Several Modbus TCP servers started together, one per key. */
+export interface TcpServers<K extends string> {
+  /** Bound port of each server. */
+  ports: Record<K, number>;
+  /** Closes every server and its client sockets. Idempotent. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts one Modbus TCP server per key, one after the other (fixed ports stay predictable); when one
+ * cannot bind, those already started are closed.
+ * @param what names the servers in the error, e.g. "power simulator: server" (then the key follows)
+ * @param vectors the service vector of each key; `ports` the wanted port of each (absent or 0: a free one)
+ * @throws Error naming the key and port of the failed bind
+ */
+export async function listenModbusTcpAll<K extends string>(
+  what: string,
+  host: string,
+  vectors: Readonly<Record<K, object>>,
+  ports: Partial<Record<K, number>> = {},
+): Promise<TcpServers<K>> {
+  const servers: Listener[] = [];
+  const bound = {} as Record<K, number>;
+  try {
+    for (const key of Object.keys(vectors) as K[]) {
+      const wanted = ports[key] ?? 0;
+      try {
+        const server = await listenModbusTcp(vectors[key], host, wanted);
+        servers.push(server);
+        bound[key] = server.port;
+      } catch (err) {
+        throw new Error(`${what} ${key} cannot listen on ${host}:${wanted}: ${String(err)}`, { cause: err });
+      }
+    }
+  } catch (err) {
+    await Promise.all(servers.map((l) => l.close()));
+    throw err;
+  }
+  let stopped: Promise<void> | undefined;
+  return {
+    ports: bound,
+    stop: () => {
+      stopped ??= Promise.all(servers.map((l) => l.close())).then(() => undefined);
+      return stopped;
+    },
+  };
+}

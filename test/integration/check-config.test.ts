@@ -1,4 +1,4 @@
-// `mrv check-config` as a plant engineer runs it: live values from the aluminium simulator, located
+// `mrv check-config` as a plant engineer runs it: live values from the aluminium and power simulators, located
 // errors for a bad file, and a non-zero exit for devices that do not answer.
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parseDocument } from 'yaml';
 import { startAluminiumSimulator } from '../../simulators/aluminium/server.ts';
+import { startPowerSimulator } from '../../simulators/power/server.ts';
 import { getFreePort } from '../helpers/free-port.ts';
 import { spawnTied } from '../helpers/tied-process.ts';
 
@@ -52,6 +53,35 @@ describe('mrv check-config', () => {
       expect(Number(current![1])).toBeLessThan(450);
       expect(out).toMatch(/^ladle-scale\s+ladle\.net\s+\d+(\.\d+)?\s+t\s+good/m);
       expect(out).toMatch(/all 4 devices answered/);
+    } finally {
+      await sim.stop();
+    }
+  });
+
+  it('prints good live values of every point of the power example from the power simulator', async () => {
+    const sim = await startPowerSimulator({ seed: 5 });
+    try {
+      const file = withPorts('power-plant.site.yaml', (id) => {
+        const device = sim.registerMap.find((d) => d.deviceId === id);
+        return device ? sim.ports[device.port] : 1;
+      });
+      const { code, out } = await run(['check-config', file]);
+      expect(code, out).toBe(0);
+      expect(out).toMatch(/valid \(unit 91320000DEMO00004X/);
+      const esc = (t: string) => t.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
+      for (const d of sim.registerMap)
+        for (const p of d.points)
+          expect(out, p.id).toMatch(
+            new RegExp(
+              `^${esc(d.deviceId)}\\s+${esc(p.id)}\\s+\\d+(\\.\\d+)?\\s+${esc(p.unit)}\\s+good`,
+              'm',
+            ),
+          );
+      const power = out.match(/^generator-meter\s+gen\.active_power\s+(\S+)\s+MW\s+good/m);
+      expect(Number(power![1])).toBeGreaterThan(150);
+      expect(Number(power![1])).toBeLessThan(270);
+      expect(out).toMatch(/^coal-feeder-a\s+feeder_a\.total\s+\d+\.\d{3}\s+t\s+good/m);
+      expect(out).toMatch(/all 6 devices answered/);
     } finally {
       await sim.stop();
     }

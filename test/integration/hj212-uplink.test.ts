@@ -8,7 +8,7 @@ import pino from 'pino';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { SqliteStore } from '../../collector/sqlite-store.ts';
 import type { StoredReading } from '../../collector/store.ts';
-import { type Clock, systemClock } from '../../core/time.ts';
+import { type Clock, ScaledClock, systemClock } from '../../core/time.ts';
 import { parseUplinkConfig } from '../../uplink/hj212/config.ts';
 import {
   type Hj212Platform,
@@ -201,6 +201,24 @@ describe('HJ 212 uplink to the platform simulator', () => {
       devices: Record<string, Record<string, string>>;
     };
     expect(cursor.devices['MN-TEST-0001']?.['2051']).toBe(new Date(T0 + MINUTES * MIN).toISOString());
+  });
+
+  it('without startFrom or cursor, begins with the minute in progress and sends it once it has ended', async () => {
+    const platform = await startHj212Platform();
+    platforms.push(platform);
+    const fresh = configFor(platform.port);
+    const loaded = { ...fresh, config: { ...fresh.config, startFrom: undefined } };
+    // Plant time runs 60× faster than real time from 30 s into minute 5 of the series.
+    const moving = new ScaledClock(T0 + 5 * MIN + 30_000, 60);
+    const up = startUplink(loaded, moving);
+    await up.start();
+    await expect
+      .poll(() => received(platform.records()).distinct.length, { timeout: 10_000 })
+      .toBeGreaterThanOrEqual(2);
+    const r = received(platform.records());
+    // Before the fix the "minute in progress" moved with the clock and nothing was ever sent.
+    expect(r.distinct.slice(0, 2)).toEqual([expectedTimes[5], expectedTimes[6]]);
+    expect(r.twice).toEqual([]);
   });
 
   it('resumes from its cursor file after a restart of the uplink: no gap, no duplicate', async () => {

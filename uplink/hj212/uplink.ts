@@ -125,6 +125,8 @@ export class Hj212Uplink {
   readonly #clock: Clock;
   readonly #log: Logger;
   readonly #cursor: CursorFile;
+  /** First interval start per `${mn}|${cn}` when there was no cursor and no `startFrom`. */
+  readonly #firstStart = new Map<string, number>();
   readonly #kinds: IntervalKind[];
   readonly #abort = new AbortController();
   readonly #status = new Map<string, DeviceStatus>();
@@ -192,12 +194,23 @@ export class Hj212Uplink {
     return qn;
   }
 
-  /** Next interval start per CN: the cursor, else `startFrom`, else the interval containing now. */
+  /**
+   * Next interval start per CN: the cursor, else `startFrom`, else the interval that contained "now"
+   * when it was first asked for. That first start is remembered: were it recomputed from a moving
+   * clock, the interval would always be the current one, never finished, and nothing would be sent
+   * until some cursor existed.
+   */
   #nextStart(mn: string, kind: IntervalKind): number {
     const c = this.#cursor.get(mn, kind.cn);
     if (c !== undefined) return c;
-    const from = this.#o.loaded.config.startFrom;
-    return kind.align(from !== undefined ? Date.parse(from) : this.#clock.now());
+    const key = `${mn}|${kind.cn}`;
+    let first = this.#firstStart.get(key);
+    if (first === undefined) {
+      const from = this.#o.loaded.config.startFrom;
+      first = kind.align(from !== undefined ? Date.parse(from) : this.#clock.now());
+      this.#firstStart.set(key, first);
+    }
+    return first;
   }
 
   /** The due interval whose end is earliest, or the time the next one becomes due. */
