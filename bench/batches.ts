@@ -22,7 +22,11 @@ export interface TrafficOptions {
 }
 
 /** Builds the batches (JSON payloads as published) and the chain head after the last one. */
-export function buildBatches(o: TrafficOptions): { payloads: Buffer[]; lastHash: string; readings: Reading[][] } {
+export function buildBatches(o: TrafficOptions): {
+  payloads: Buffer[];
+  lastHash: string;
+  readings: Reading[][];
+} {
   const key: KeyObject = createPrivateKey(readFileSync(o.privateKeyFile));
   const payloads: Buffer[] = [];
   const readings: Reading[][] = [];
@@ -34,7 +38,13 @@ export function buildBatches(o: TrafficOptions): { payloads: Buffer[]; lastHash:
     const rx = isoMs(t + 3);
     const rs: Reading[] = [];
     for (let i = 0; i < o.readingsPerBatch; i++)
-      rs.push({ point: `p${String(i).padStart(4, '0')}`, ts, rxTs: rx, value: String(1000 + ((b * 7 + i) % 997) / 8), quality: 'good' });
+      rs.push({
+        point: `p${String(i).padStart(4, '0')}`,
+        ts,
+        rxTs: rx,
+        value: String(1000 + ((b * 7 + i) % 997) / 8),
+        quality: 'good',
+      });
     let batch: Batch = {
       v: 1,
       unitId: o.unitId,
@@ -54,8 +64,16 @@ export function buildBatches(o: TrafficOptions): { payloads: Buffer[]; lastHash:
 }
 
 /** Publishes payloads with QoS 1, at most `window` unacknowledged; resolves when all are acknowledged. */
-export async function publishAll(url: string, topic: string, payloads: Buffer[], window = 100): Promise<void> {
-  const client = await mqtt.connectAsync(url, { clientId: `bench-pub-${process.pid}-${Date.now()}`, clean: true });
+export async function publishAll(
+  url: string,
+  topic: string,
+  payloads: Buffer[],
+  window = 100,
+): Promise<void> {
+  const client = await mqtt.connectAsync(url, {
+    clientId: `bench-pub-${process.pid}-${Date.now()}`,
+    clean: true,
+  });
   let next = 0;
   await new Promise<void>((resolve, reject) => {
     let inFlight = 0;

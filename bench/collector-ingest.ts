@@ -14,14 +14,19 @@ import type { TimeSeriesStore } from '../collector/store.ts';
 import { startInfluxDb } from '../test/helpers/influxdb.ts';
 import { startMosquitto } from '../test/helpers/mosquitto.ts';
 import { buildBatches, dataTopic, publishAll } from './batches.ts';
-import { type BenchResult, fmt, makeKeyPair, MOSQUITTO_BENCH_CONFIG, sleep, tempDir } from './lib.ts';
+import { type BenchResult, fmt, MOSQUITTO_BENCH_CONFIG, makeKeyPair, sleep, tempDir } from './lib.ts';
 
 const BATCHES = 2000;
 const READINGS = 600; // one device cycle of ~10 requests
 const UNIT = 'BENCH0000000001';
 const GW = 'gw-bench-1';
 
-function lineOf(unit: string, gw: string, r: { point: string; ts: string; rxTs: string; value: string }, seq: number): string {
+function lineOf(
+  unit: string,
+  gw: string,
+  r: { point: string; ts: string; rxTs: string; value: string },
+  seq: number,
+): string {
   const f = Number(r.value);
   return `reading,device=d000,gateway=${gw},point=${r.point},quality=good,unit=${unit} value=${f},exact="${r.value}",seq=${seq}i,rx_ts=${Date.parse(r.rxTs)}i ${Date.parse(r.ts)}`;
 }
@@ -44,7 +49,13 @@ async function direct(url: string, db: string, lines: string[]): Promise<number>
 }
 
 /** Queues the batches for a fresh persistent session, then times the collector draining them. */
-async function viaCollector(brokerUrl: string, store: TimeSeriesStore, payloads: Buffer[], publicKeyPem: string, clientId: string) {
+async function viaCollector(
+  brokerUrl: string,
+  store: TimeSeriesStore,
+  payloads: Buffer[],
+  publicKeyPem: string,
+  clientId: string,
+) {
   const log = pino({ level: 'warn' });
   const keys = keyRegistry([{ gatewayId: GW, unitId: UNIT, publicKey: publicKeyPem }]);
   // Make the persistent session exist (subscribed), then go away so the broker queues for it.
@@ -59,7 +70,8 @@ async function viaCollector(brokerUrl: string, store: TimeSeriesStore, payloads:
   const total = BATCHES * READINGS;
   while (collector.counters.readingsStored < total) {
     await sleep(20);
-    if (performance.now() - t0 > 120_000) throw new Error(`collector stored only ${collector.counters.readingsStored} of ${total}`);
+    if (performance.now() - t0 > 120_000)
+      throw new Error(`collector stored only ${collector.counters.readingsStored} of ${total}`);
   }
   const s = (performance.now() - t0) / 1000;
   const cpu = process.cpuUsage(cpu0);
@@ -90,7 +102,13 @@ export async function benchCollectorIngest(): Promise<BenchResult> {
     const limit = await direct(influx.url, 'direct', lines);
     const influxStore = new InfluxStore({ url: influx.url, database: 'mrv' });
     await influxStore.start();
-    const inf = await viaCollector(broker.url, influxStore, payloads, key.publicKeyPem, 'bench-collector-influx');
+    const inf = await viaCollector(
+      broker.url,
+      influxStore,
+      payloads,
+      key.publicKeyPem,
+      'bench-collector-influx',
+    );
     const limit2 = await direct(influx.url, 'direct2', lines);
     const lim = (limit + limit2) / 2;
     const sqlite = new SqliteStore({ path: path.join(dir, 'mrv.sqlite') });
@@ -105,14 +123,28 @@ export async function benchCollectorIngest(): Promise<BenchResult> {
       id: 'collector-ingest',
       title: 'Collector ingest',
       figures: [
-        { name: 'direct line-protocol POST into InfluxDB (the limit; mean of before and after)', value: fmt(lim), unit: 'points/s' },
-        { name: 'MQTT → collector → InfluxDB', value: fmt(inf.pointsPerS), unit: 'points/s', target: '≥ 100 000', met: inf.pointsPerS >= 100_000 },
+        {
+          name: 'direct line-protocol POST into InfluxDB (the limit; mean of before and after)',
+          value: fmt(lim),
+          unit: 'points/s',
+        },
+        {
+          name: 'MQTT → collector → InfluxDB',
+          value: fmt(inf.pointsPerS),
+          unit: 'points/s',
+          target: '≥ 100 000',
+          met: inf.pointsPerS >= 100_000,
+        },
         { name: 'collector / direct', value: fmt(ratio, 2), target: '≥ 0.80', met: ratio >= 0.8 },
-        { name: 'collector CPU while draining into InfluxDB', value: fmt(inf.cpuShare * 100), unit: '% of one core' },
+        {
+          name: 'collector CPU while draining into InfluxDB',
+          value: fmt(inf.cpuShare * 100),
+          unit: '% of one core',
+        },
         { name: 'MQTT → collector → SQLite (embedded store)', value: fmt(sq.pointsPerS), unit: 'points/s' },
       ],
       notes: [
-        `${fmt(BATCHES)} batches × ${READINGS} readings (${fmt(BATCHES * READINGS)} points), signed and hash-chained like a gateway's, queued on Mosquitto 2.0 (max_queued_messages 0, max_inflight_messages 20) for the collector's persistent session, then drained by one Collector (default flush settings: a write every 16 batches or 5 000 readings, at most 200 ms) with signature verification (key registry) into InfluxDB 1.6.7 (fresh temp instance); timed from connect to the last reading stored. The direct limit POSTs the same points as prebuilt line protocol (10 000 lines per request, 4 in flight) into another database of the same InfluxDB, once before and once after the collector run (${fmt(limit)} and ${fmt(limit2)} points/s). Collector stats (InfluxDB run): ${inf.counters.storeWrites} store writes, ${inf.counters.duplicates} duplicates, ${inf.counters.verificationFailures} verification failures. The collector runs in the benchmark process; InfluxDB and Mosquitto are separate processes on the same 2 cores.`,
+        `${fmt(BATCHES)} batches × ${READINGS} readings (${fmt(BATCHES * READINGS)} points), signed and hash-chained like a gateway's, queued on Mosquitto 2.0 (max_queued_messages 0, max_inflight_messages 20) for the collector's persistent session, then drained by one Collector (default flush settings: a write every 16 batches or 10 000 readings, at most 200 ms) with signature verification (key registry) into InfluxDB 1.6.7 (fresh temp instance); timed from connect to the last reading stored. The direct limit POSTs the same points as prebuilt line protocol (10 000 lines per request, 4 in flight) into another database of the same InfluxDB, once before and once after the collector run (${fmt(limit)} and ${fmt(limit2)} points/s). Collector stats (InfluxDB run): ${inf.counters.storeWrites} store writes, ${inf.counters.duplicates} duplicates, ${inf.counters.verificationFailures} verification failures. The collector runs in the benchmark process; InfluxDB and Mosquitto are separate processes on the same 2 cores.`,
       ],
       seconds: (performance.now() - t0) / 1000,
     };

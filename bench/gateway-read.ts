@@ -13,9 +13,9 @@ import {
   type BenchResult,
   fmt,
   forkTs,
+  MOSQUITTO_BENCH_CONFIG,
   makeKeyPair,
   median,
-  MOSQUITTO_BENCH_CONFIG,
   procStat,
   sleep,
   startFastModbusServer,
@@ -33,7 +33,23 @@ const MEASURE_MS = 10_000;
 /** mbpoll reading `repeats × 247` requests of 125 input registers in one process; requests/s. */
 async function mbpollRate(port: number, repeats: number): Promise<number> {
   const list = Array.from({ length: repeats }, () => '1:247').join(',');
-  const args = ['-m', 'tcp', '-p', String(port), '-a', list, '-r', '1', '-c', '125', '-t', '3', '-0', '-1', '127.0.0.1'];
+  const args = [
+    '-m',
+    'tcp',
+    '-p',
+    String(port),
+    '-a',
+    list,
+    '-r',
+    '1',
+    '-c',
+    '125',
+    '-t',
+    '3',
+    '-0',
+    '-1',
+    '127.0.0.1',
+  ];
   const t0 = performance.now();
   let polled = 0;
   await new Promise<void>((resolve, reject) => {
@@ -136,7 +152,10 @@ export async function benchGatewayRead(): Promise<BenchResult> {
       id: 'gateway-read',
       title: 'Gateway read path',
       figures: [
-        { name: 'gateway points/s, flat out (16 devices, 10 080 points, poll 10 ms)', value: fmt(flat.pointsPerS) },
+        {
+          name: 'gateway points/s, flat out (16 devices, 10 080 points, poll 10 ms)',
+          value: fmt(flat.pointsPerS),
+        },
         { name: 'gateway requests/s (125 registers), flat out', value: fmt(flat.requestsPerS) },
         { name: 'gateway CPU, flat out', value: fmt(flat.cpuShare * 100), unit: '% of one core' },
         {
@@ -145,7 +164,13 @@ export async function benchGatewayRead(): Promise<BenchResult> {
           target: '≥ 100 000',
           met: perCore >= 100_000,
         },
-        { name: 'gateway peak RSS, flat out', value: fmt(flat.peakRssMiB), unit: 'MiB', target: '< 150', met: flat.peakRssMiB < 150 },
+        {
+          name: 'gateway peak RSS, flat out',
+          value: fmt(flat.peakRssMiB),
+          unit: 'MiB',
+          target: '< 150',
+          met: flat.peakRssMiB < 150,
+        },
         { name: 'mbpoll requests/s (one connection, 125 registers, median of 3)', value: fmt(mb) },
         { name: 'gateway / mbpoll request rate', value: fmt(ratio, 2), target: '≥ 0.5', met: ratio >= 0.5 },
         {
@@ -154,7 +179,11 @@ export async function benchGatewayRead(): Promise<BenchResult> {
           target: '≥ 100 000',
           met: paced.pointsPerS >= 100_000,
         },
-        { name: 'gateway CPU at 100 800 points/s offered', value: fmt(paced.cpuShare * 100), unit: '% of one core' },
+        {
+          name: 'gateway CPU at 100 800 points/s offered',
+          value: fmt(paced.cpuShare * 100),
+          unit: '% of one core',
+        },
         { name: 'gateway peak RSS at 100 800 points/s offered', value: fmt(paced.peakRssMiB), unit: 'MiB' },
       ],
       notes: [

@@ -14,13 +14,13 @@ import { startInfluxDb } from '../test/helpers/influxdb.ts';
 import { startMosquitto } from '../test/helpers/mosquitto.ts';
 import {
   ask,
-  type BenchResult,
   BENCH_DIR,
+  type BenchResult,
   type Figure,
   fmt,
   forkTs,
-  makeKeyPair,
   MOSQUITTO_BENCH_CONFIG,
+  makeKeyPair,
   percentile,
   sleep,
   stopChild,
@@ -50,7 +50,10 @@ export async function startTimeSim() {
 }
 
 /** Reads an SSE stream; calls `onBatch` with each batch event's data. */
-export function sse(url: string, onBatch: (data: { readings: { point: string; value: string | null; rxTs: string }[] }, at: number) => void) {
+export function sse(
+  url: string,
+  onBatch: (data: { readings: { point: string; value: string | null; rxTs: string }[] }, at: number) => void,
+) {
   const req = http.get(url, (res) => {
     let buf = '';
     res.setEncoding('utf8');
@@ -166,18 +169,33 @@ export async function benchLatency(): Promise<BenchResult> {
       const label = `${fmt(rate)} points/s`;
       figures.push(
         { name: `change → SSE p50 at ${label}`, value: r.p50, unit: 'ms' },
-        { name: `change → SSE p99 at ${label}`, value: r.p99, unit: 'ms', ...(rate === 10_000 ? { target: '< 250', met: r.p99 < 250 } : {}) },
+        {
+          name: `change → SSE p99 at ${label}`,
+          value: r.p99,
+          unit: 'ms',
+          ...(rate === 10_000 ? { target: '< 250', met: r.p99 < 250 } : {}),
+        },
         { name: `change → SSE max at ${label}`, value: r.max, unit: 'ms' },
-        { name: `gateway read → SSE (rxTs → arrival) p50 / p99 at ${label}`, value: `${r.pipeP50} / ${r.pipeP99}`, unit: 'ms' },
+        {
+          name: `gateway read → SSE (rxTs → arrival) p50 / p99 at ${label}`,
+          value: `${r.pipeP50} / ${r.pipeP99}`,
+          unit: 'ms',
+        },
       );
       notes.push(
         `${label}: ${r.points} points (${r.devices} device${r.devices > 1 ? 's' : ''} of uint64 points, 125-register requests) polled every ${POLL_MS} ms; ${fmt(r.rate)} readings/s arrived on the SSE stream; ${fmt(r.samples)} value changes measured.`,
       );
     }
     notes.push(
-      `Simulator: bench/time-sim.ts, a raw node:net Modbus TCP responder (answers in the same callback, no timer) whose values are the ms time of their last change, changed every ${POLL_MS} ms. Gateway: own process, production path (signature, fdatasync'd disk log, QoS 1). Broker: Mosquitto 2.0. Collector with default flush settings (a write at 16 batches or 5 000 readings, else after at most 200 ms), InfluxDB store, then the live feed and \`GET /api/v1/live\` of buildServer in a second process; the SSE client is this process. A value waits on average half a poll interval (up to ${POLL_MS} ms) before it is read: that is in the change → SSE figures, not in the read → SSE ones.`,
+      `Simulator: bench/time-sim.ts, a raw node:net Modbus TCP responder (answers in the same callback, no timer) whose values are the ms time of their last change, changed every ${POLL_MS} ms. Gateway: own process, production path (signature, fdatasync'd disk log, QoS 1). Broker: Mosquitto 2.0. Collector with default flush settings (a write at 16 batches or 10 000 readings, else after at most 200 ms), InfluxDB store, then the live feed and \`GET /api/v1/live\` of buildServer in a second process; the SSE client is this process. A value waits on average half a poll interval (up to ${POLL_MS} ms) before it is read: that is in the change → SSE figures, not in the read → SSE ones.`,
     );
-    return { id: 'latency', title: 'End-to-end latency', figures, notes, seconds: (performance.now() - t0) / 1000 };
+    return {
+      id: 'latency',
+      title: 'End-to-end latency',
+      figures,
+      notes,
+      seconds: (performance.now() - t0) / 1000,
+    };
   } finally {
     await sim.stop();
     await broker.stop();

@@ -4,7 +4,7 @@
  * and the fast Modbus TCP server of bench/modbus-server.c. Benchmarks are not tests: they print figures
  * and hand them to run.ts, which writes BENCHMARKS.md.
  */
-import { execFileSync, fork, spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, execFileSync, fork, spawn } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -69,7 +69,10 @@ export function percentile(sorted: readonly number[], p: number): number {
 }
 
 export function median(xs: readonly number[]): number {
-  return percentile([...xs].sort((a, b) => a - b), 50);
+  return percentile(
+    [...xs].sort((a, b) => a - b),
+    50,
+  );
 }
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -165,7 +168,8 @@ export interface FastModbusServer {
 }
 
 export async function startFastModbusServer(): Promise<FastModbusServer> {
-  if (!existsSync(MODBUS_SERVER)) execFileSync('bash', [path.join(BENCH_DIR, 'setup.sh')], { stdio: 'inherit' });
+  if (!existsSync(MODBUS_SERVER))
+    execFileSync('bash', [path.join(BENCH_DIR, 'setup.sh')], { stdio: 'inherit' });
   const child = spawn(MODBUS_SERVER, ['0'], { stdio: ['ignore', 'pipe', 'inherit'] });
   const port = await new Promise<number>((resolve, reject) => {
     let out = '';
@@ -252,4 +256,5 @@ export function serveIpc(handlers: Record<string, (msg: Record<string, unknown>)
 }
 
 /** A Mosquitto config addition for benchmarks: no save after every change (the test helper's default). */
-export const MOSQUITTO_BENCH_CONFIG = 'autosave_on_changes false\nautosave_interval 1800\nmax_inflight_messages 20';
+export const MOSQUITTO_BENCH_CONFIG =
+  'autosave_on_changes false\nautosave_interval 1800\nmax_inflight_messages 20';

@@ -11,6 +11,8 @@ export interface Report {
   machine: Record<string, string>;
   command: string;
   results: BenchResult[];
+  /** 1-minute load average before each benchmark. */
+  loads?: [string, string][];
 }
 
 const cell = (s: string) => s.replace(/\|/g, '\\|');
@@ -30,7 +32,7 @@ export function renderReport(r: Report): string {
     `| Node | ${m.node} |`,
     `| load average (1, 5, 15 min) | at start ${r.loadStart}; at end ${r.loadEnd} |`,
     '',
-    '**The machine was shared while this ran**: other sessions were building and testing in parallel, so the load average above was well over the 2 cores for most of the run. Every process here competed for CPU with unrelated work; absolute rates are lower and noisier than on an idle machine of this size, and ratios measured in the same run (gateway vs mbpoll, collector vs direct writes) are the more trustworthy figures.',
+    `**The machine is shared**: other sessions build and run tests on it at the same time, unannounced. The load average is logged at the start and end of the run and before each benchmark (${r.loads ? r.loads.map(([id, l]) => `${id} ${l}`).join('; ') : 'not recorded'}); the benchmarks' own processes (gateway, broker, collector, InfluxDB) already keep both cores busy, so any outside work lowers and scatters the absolute rates. Ratios measured within one benchmark (gateway vs mbpoll, collector vs direct writes) are the more robust figures.`,
     '',
     '## Figures against the targets',
     '',

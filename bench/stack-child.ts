@@ -22,9 +22,18 @@ serveIpc({
     const live = new LiveHub();
     const keys =
       typeof m.publicKeyPem === 'string'
-        ? keyRegistry([{ gatewayId: String(m.gatewayId), unitId: String(m.unitId), publicKey: m.publicKeyPem }])
+        ? keyRegistry([
+            { gatewayId: String(m.gatewayId), unitId: String(m.unitId), publicKey: m.publicKeyPem },
+          ])
         : undefined;
-    collector = new Collector({ url: String(m.brokerUrl), store, live, log, clientId: String(m.clientId), ...(keys ? { keys } : {}) });
+    collector = new Collector({
+      url: String(m.brokerUrl),
+      store,
+      live,
+      log,
+      clientId: String(m.clientId),
+      ...(keys ? { keys } : {}),
+    });
     await collector.start();
     const app = buildServer({ store, live, logger: false });
     const url = await app.listen({ host: '127.0.0.1', port: 0 });
@@ -37,7 +46,12 @@ serveIpc({
   },
   stats: () => {
     const mem = process.memoryUsage();
-    return { ...collector?.counters, pendingReadings: collector?.pendingReadings, rssMiB: mem.rss / 2 ** 20, at: Date.now() };
+    return {
+      ...collector?.counters,
+      pendingReadings: collector?.pendingReadings,
+      rssMiB: mem.rss / 2 ** 20,
+      at: Date.now(),
+    };
   },
   stop: async () => {
     await close?.();

@@ -70,7 +70,7 @@ export interface CollectorOptions {
   maxClockSkewMs?: number;
   /** Readings wait at most this long before a store write (ms). Default 200. */
   flushIntervalMs?: number;
-  /** A store write is started at once when this many readings wait. Default 5000. */
+  /** A store write is started at once when this many readings wait (and takes at most that many, or one batch). Default 10 000: one InfluxDB request (influx-store.ts). */
   maxPendingReadings?: number;
   /** ... or this many batches (keep below the broker's in-flight window). Default 16. */
   maxPendingBatches?: number;
@@ -341,7 +341,7 @@ export class Collector {
   /** True when the waiting batches fill a write (the thresholds of {@link CollectorOptions}). */
   #writeFull(): boolean {
     return (
-      this.#pendingReadings >= (this.opts.maxPendingReadings ?? 5000) ||
+      this.#pendingReadings >= (this.opts.maxPendingReadings ?? 10_000) ||
       this.#pending.length >= (this.opts.maxPendingBatches ?? 16)
     );
   }
@@ -384,7 +384,7 @@ export class Collector {
     // can hold thousands of batches, and one write of them all exceeds InfluxDB's request size limit
     // (413) on every retry.
     const maxBatches = this.opts.maxPendingBatches ?? 16;
-    const maxReadings = this.opts.maxPendingReadings ?? 5000;
+    const maxReadings = this.opts.maxPendingReadings ?? 10_000;
     let n = 0;
     let taken = 0;
     while (n < this.#pending.length && n < maxBatches && taken < maxReadings) {

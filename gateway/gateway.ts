@@ -15,12 +15,14 @@
  * the drivers; `drop-oldest` deletes the oldest unsent batches (`batchesDropped`). Either way the status
  * message, the counters (metrics) and the log say so.
  */
+import { sign } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import type { Logger } from 'pino';
 import { MrvError } from '../core/errors.ts';
 import { isMqttAuthRefusal, redactUrl } from '../core/mqtt-errors.ts';
+import { canonicalBytes } from '../core/schema/canonical.ts';
 import {
   type Batch,
   type BufferStatus,
@@ -28,7 +30,7 @@ import {
   type Reading,
   topicFor,
 } from '../core/schema/wire.ts';
-import { batchHash, parsePrivateKey, signBatch } from '../core/signing.ts';
+import { parsePrivateKey, sha256Hex } from '../core/signing.ts';
 import { type Clock, isoMs, systemClock } from '../core/time.ts';
 import type { Driver } from '../drivers/types.ts';
 import { type LoadedSite, siteDataDir, siteMeta } from './config.ts';
@@ -333,11 +335,14 @@ export class Gateway {
       device,
       readings,
     };
-    if (this.#signingKey) batch = signBatch(batch, this.#signingKey);
+    // The canonical bytes once: the signature (signBatch) and the chain hash (batchHash) both cover them.
+    const canonical = canonicalBytes(batch);
+    if (this.#signingKey)
+      batch = { ...batch, sig: sign(null, canonical, this.#signingKey).toString('base64') };
     const payload = Buffer.from(JSON.stringify(batch));
     const droppedBefore = diskLog.stats.droppedBatches;
     try {
-      diskLog.append(batch.seq, batchHash(batch), payload);
+      diskLog.append(batch.seq, sha256Hex(canonical), payload);
     } catch (err) {
       if (err instanceof MrvError && err.code === 'MRV_E_BUFFER_FULL') {
         this.counters.batchesRefused++;

@@ -123,7 +123,9 @@ function toBigEndian(wire: Uint8Array, offset: number, count: number, order: Byt
 export function float32ToDecimalString(v: number): string {
   for (let p = 1; p <= 9; p++) {
     const s = v.toPrecision(p);
-    if (Math.fround(Number(s)) === v) return new Decimal(s).toFixed();
+    // Without an exponent, the shortest round-trip form is already plain (no trailing zeros): it is
+    // what Decimal#toFixed would give, without a Decimal per reading (bench/).
+    if (Math.fround(Number(s)) === v) return s.includes('e') ? new Decimal(s).toFixed() : s;
   }
   return new Decimal(v).toFixed();
 }
@@ -251,8 +253,19 @@ export interface Scaling {
   decimals?: number;
 }
 
+/** A decimal string exactly as Decimal#toFixed writes it: no exponent, no leading or trailing zeros, no "-0". */
+const PLAIN_DECIMAL = /^(-?[1-9]\d*(\.\d*[1-9])?|-?0\.\d*[1-9]|0)$/;
+
 /** Applies {@link Scaling} exactly with decimal.js and returns a plain decimal string (no exponent). */
 export function applyScaling(raw: string, s: Scaling): string {
+  // Nothing to scale: the common case of a decoded float or integer, without a Decimal per reading.
+  if (
+    (s.scale === undefined || String(s.scale) === '1') &&
+    (s.offset === undefined || String(s.offset) === '0') &&
+    s.decimals === undefined &&
+    PLAIN_DECIMAL.test(raw)
+  )
+    return raw;
   let v = new Decimal(raw);
   if (s.scale !== undefined && String(s.scale) !== '1') v = v.times(String(s.scale));
   if (s.offset !== undefined && String(s.offset) !== '0') v = v.plus(String(s.offset));

@@ -168,7 +168,13 @@ export class ModbusDriver implements Driver {
     const ts = isoMs(at);
     for (const { point, byteOffset } of req.points) {
       try {
-        out.push({ ...base(point, ts), value: decodePoint(point, bytes, byteOffset), quality: 'good' });
+        const value = decodePoint(point, bytes, byteOffset);
+        // Literals in the order of base() (the published JSON keeps its key order), without a spread per reading.
+        out.push(
+          point.meter
+            ? { point: point.id, meter: point.meter, ts, rxTs: ts, value, quality: 'good' }
+            : { point: point.id, ts, rxTs: ts, value, quality: 'good' },
+        );
       } catch (err) {
         out.push({
           ...base(point, ts),
