@@ -24,13 +24,7 @@ import Database from 'better-sqlite3';
 import type { Logger } from 'pino';
 import { MrvError } from '../core/errors.ts';
 import type { Finding } from '../core/schema/finding.ts';
-import {
-  DecimalString,
-  type GatewayMeta,
-  type GatewayStatus,
-  Identifier,
-  type Quality,
-} from '../core/schema/wire.ts';
+import type { GatewayMeta, GatewayStatus, Quality } from '../core/schema/wire.ts';
 import { type Clock, systemClock } from '../core/time.ts';
 import type {
   ArchivedBatch,
@@ -46,7 +40,20 @@ import type {
   TimeSeriesStore,
   UnitSummary,
 } from './store.ts';
-import { checkArchived, checkFinding, checkRange, matchesFilter } from './store-checks.ts';
+import {
+  checkArchived,
+  checkFinding,
+  checkIds,
+  checkQuery,
+  checkRange,
+  checkReading,
+  compare,
+  floatText,
+  matchesFilter,
+  newestMetaPerUnit,
+  parseJson,
+  pointsOf,
+} from './store-checks.ts';
 
 /** Options of {@link SqliteStore}. */
 export interface SqliteStoreOptions {
@@ -62,7 +69,6 @@ type RawSeriesPoint = SeriesPoint & { reason?: string };
 
 const SCHEMA_VERSION = 2;
 const DEFAULT_LIMIT = 10_000;
-const QUALITIES: ReadonlySet<string> = new Set<Quality>(['good', 'uncertain', 'bad']);
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS reading (
@@ -655,98 +661,3 @@ export class SqliteStore implements TimeSeriesStore {
 }
 
 /** Bucket statistic as a decimal string (shortest round-trip form of the float), or null. */
-function floatText(f: number | null | undefined): string | null {
-  return f === null || f === undefined || !Number.isFinite(f) ? null : String(f);
-}
-
-function compare(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
-}
-
-// Rows of this store's own tables, written by this class from validated objects.
-function parseJson<T>(json: string): T {
-  return JSON.parse(json) as T;
-}
-
-/** Newest catalogue per unit; equal times go to the greater gateway id so the answer is stable. */
-function newestMetaPerUnit(
-  rows: Array<{ unit: string; gateway: string; at: number; json: string }>,
-): Map<string, GatewayMeta> {
-  const best = new Map<string, { gateway: string; at: number; json: string }>();
-  for (const r of rows) {
-    const cur = best.get(r.unit);
-    if (cur === undefined || r.at > cur.at || (r.at === cur.at && r.gateway > cur.gateway))
-      best.set(r.unit, r);
-  }
-  return new Map([...best].map(([unit, r]) => [unit, parseJson<GatewayMeta>(r.json)]));
-}
-
-/** Points of several gateways' catalogues in a stable order, first declaration of a point id wins. */
-function pointsOf(
-  metas: Array<{ gateway: string; meta: GatewayMeta }>,
-  last: (pointId: string) => PointSummary['last'],
-): PointSummary[] {
-  const out: PointSummary[] = [];
-  const seen = new Set<string>();
-  for (const { meta } of [...metas].sort((a, b) => compare(a.gateway, b.gateway))) {
-    for (const p of meta.points) {
-      if (seen.has(p.id)) continue;
-      seen.add(p.id);
-      out.push({ ...p, last: last(p.id) });
-    }
-  }
-  return out;
-}
-
-/** @throws MrvError `MRV_E_STORE` naming the first id that is not an Identifier. */
-function checkIds(ids: Record<string, string | undefined>, checked?: Set<string>, index?: number): void {
-  for (const [field, id] of Object.entries(ids)) {
-    if (id === undefined || checked?.has(id)) continue;
-    if (!Identifier.safeParse(id).success) {
-      throw new MrvError('MRV_E_STORE', `${field} ${JSON.stringify(id)} is not an identifier`, {
-        field,
-        index,
-      });
-    }
-    checked?.add(id);
-  }
-}
-
-/** Validates one reading before anything is written. @throws MrvError `MRV_E_STORE` */
-function checkReading(r: StoredReading, index: number, checked: Set<string>): void {
-  checkIds(
-    { unitId: r.unitId, gatewayId: r.gatewayId, device: r.device, point: r.point, meter: r.meter },
-    checked,
-    index,
-  );
-  const bad = (what: string) =>
-    new MrvError('MRV_E_STORE', `reading ${index} (${r.unitId}/${r.point}): ${what}`, {
-      index,
-      point: r.point,
-    });
-  if (!QUALITIES.has(r.quality)) throw bad(`unknown quality ${JSON.stringify(r.quality)}`);
-  if (r.value !== null && !DecimalString.safeParse(r.value).success) {
-    throw bad(`value ${JSON.stringify(r.value)} is not a decimal string`);
-  }
-  if (!Number.isSafeInteger(r.ts) || !Number.isSafeInteger(r.rxTs))
-    throw bad('ts and rxTs must be integer ms');
-  if (!Number.isSafeInteger(r.seq) || r.seq < 0) throw bad(`seq ${r.seq} is not a non-negative integer`);
-}
-
-/**
- * Validates a series query. @returns the raw-series limit
- * @throws MrvError `MRV_E_BAD_REQUEST`
- */
-function checkQuery(q: SeriesQuery): number {
-  if (!Number.isSafeInteger(q.from) || !Number.isSafeInteger(q.to)) {
-    throw new MrvError('MRV_E_BAD_REQUEST', `series: from and to must be integer ms, got ${q.from}, ${q.to}`);
-  }
-  if (q.stepMs !== undefined && (!Number.isSafeInteger(q.stepMs) || q.stepMs < 1)) {
-    throw new MrvError('MRV_E_BAD_REQUEST', `series: stepMs must be a positive integer, got ${q.stepMs}`);
-  }
-  const limit = q.limit ?? DEFAULT_LIMIT;
-  if (!Number.isSafeInteger(limit) || limit < 1) {
-    throw new MrvError('MRV_E_BAD_REQUEST', `series: limit must be a positive integer, got ${q.limit}`);
-  }
-  return limit;
-}
