@@ -87,8 +87,16 @@ export function workspace(): FaultWorkspace {
   };
 }
 
-/** Writes the site file (one device, one point, 50 ms polls, short timeouts) and returns its path. */
-export function writeSite(ws: FaultWorkspace, devicePort: number, mqttUrl: string): string {
+/**
+ * Writes the site file (one device, one point, 50 ms polls, short timeouts, signed, disk log) and
+ * returns its path. `mqtt` is the broker URL, or the whole `gateway.mqtt` object (TLS, credentials).
+ */
+export function writeSite(
+  ws: FaultWorkspace,
+  devicePort: number,
+  mqtt: string | Record<string, string | number>,
+): string {
+  const mqttFields = typeof mqtt === 'string' ? { url: mqtt } : mqtt;
   const file = path.join(ws.dir, 'site.yaml');
   writeFileSync(
     file,
@@ -96,7 +104,7 @@ export function writeSite(ws: FaultWorkspace, devicePort: number, mqttUrl: strin
 unit: { id: ${UNIT}, name: Fault test unit, industry: cement, province: 北京 }
 gateway:
   id: ${GATEWAY}
-  mqtt: { url: "${mqttUrl}", keepaliveS: 2 }
+  mqtt: ${JSON.stringify({ keepaliveS: 2, ...mqttFields })}
   bufferDir: buffer
   bufferSegmentBytes: 16384
   signingKeyFile: keys/${GATEWAY}.key.pem

@@ -28,12 +28,11 @@ import {
   GATEWAY,
   lostValues,
   MRV,
-  POINT,
   root,
   startCounterDevice,
-  UNIT,
   until,
   workspace,
+  writeSite,
 } from '../faults/harness.ts';
 import { type MosquittoServer, startMosquitto } from '../helpers/mosquitto.ts';
 import { issueCert, makeCa } from '../helpers/test-pki.ts';
@@ -61,40 +60,6 @@ function memoryLog(): { log: Logger; records: Record<string, unknown>[] } {
 }
 
 const quiet = pino({ level: process.env.TEST_LOG ?? 'silent' });
-
-/** The fault suite's site (one counter point, 50 ms polls, signed, disk log) with `mqtt` fields of our own. */
-function writeSite(
-  ws: FaultWorkspace,
-  devicePort: number,
-  mqttFields: Record<string, string | number>,
-): string {
-  const file = path.join(ws.dir, 'site.yaml');
-  writeFileSync(
-    file,
-    `version: 1
-unit: { id: ${UNIT}, name: TLS test unit, industry: cement, province: 北京 }
-gateway:
-  id: ${GATEWAY}
-  mqtt: ${JSON.stringify({ keepaliveS: 2, ...mqttFields })}
-  bufferDir: buffer
-  signingKeyFile: keys/${GATEWAY}.key.pem
-meters:
-  - { id: m1, name: counter meter, kind: flowmeter }
-devices:
-  - id: counter-dev
-    driver: modbus-tcp
-    host: 127.0.0.1
-    port: ${devicePort}
-    pollIntervalMs: 50
-    timeoutMs: 150
-    retries: 0
-    reconnectDelayMs: 100
-    points:
-      - { id: ${POINT}, table: holding, address: 0, type: uint32, unit: m3, meter: m1 }
-`,
-  );
-  return file;
-}
 
 /** A fresh workspace and counter device, cleaned up after the file. */
 async function rig() {
