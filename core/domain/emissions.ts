@@ -218,6 +218,36 @@ function aluminium(
   return out;
 }
 
+/**
+ * Σ Q_k × EF_k over every kind k of a parameter family (`${paramPrefix}.k`, tonnes) with its factor
+ * `${factorPrefix}.k`; each term's input and factor are appended to `inputs`/`factors`. A kind without
+ * a factor is left out and `noteOf(kind, factorId)` says so in `notes`.
+ * @returns the sum in the factors' unit (t CO2)
+ */
+function sumOverKinds(
+  values: ParameterValues,
+  pack: FactorPack,
+  paramPrefix: string,
+  factorPrefix: string,
+  noteOf: (kind: string, factorId: string) => string,
+  acc: { inputs: EmissionInput[]; factors: CitedFactor[]; notes: string[] },
+): Dec {
+  let sum = new D(0);
+  for (const k of kinds(values, paramPrefix)) {
+    const fid = `${factorPrefix}.${k}`;
+    if (!hasFactor(pack, fid)) {
+      acc.notes.push(noteOf(k, fid));
+      continue;
+    }
+    const q = get(values, `${paramPrefix}.${k}`)!;
+    const f = factor(pack, fid);
+    acc.inputs.push({ parameter: `${paramPrefix}.${k}`, value: text(q), unit: 't' });
+    acc.factors.push(f);
+    sum = sum.plus(q.times(dec(f.value)));
+  }
+  return sum;
+}
+
 /** Fuel CO2 = FC × NCV × CC × OF × 44/12 per fuel, NCV and carbon from measured parameters when present. */
 function fuelItems(
   values: ParameterValues,
@@ -290,18 +320,16 @@ function cement(
     let e = clinker.times(dec(ef.value));
     const inputs: EmissionInput[] = [{ parameter: 'cement.clinker_output', value: text(clinker), unit: 't' }];
     const factors: CitedFactor[] = [ef];
-    for (const m of kinds(values, 'cement.substitute')) {
-      const q = get(values, `cement.substitute.${m}`)!;
-      const fid = `cement.deduction.${m}`;
-      if (!hasFactor(pack, fid)) {
-        notes.push(`substitute material "${m}" has no deduction factor ${fid}: not deducted`);
-        continue;
-      }
-      const f = factor(pack, fid);
-      inputs.push({ parameter: `cement.substitute.${m}`, value: text(q), unit: 't' });
-      factors.push(f);
-      e = e.minus(q.times(dec(f.value)));
-    }
+    e = e.minus(
+      sumOverKinds(
+        values,
+        pack,
+        'cement.substitute',
+        'cement.deduction',
+        (m, fid) => `substitute material "${m}" has no deduction factor ${fid}: not deducted`,
+        { inputs, factors, notes },
+      ),
+    );
     out.push(
       item(
         {
@@ -331,19 +359,14 @@ function steel(
   const out = fuelItems(values, pack, 'steel.fuel_consumption', 'steel.fuel_co2', notes);
   const inputs: EmissionInput[] = [];
   const factors: CitedFactor[] = [];
-  let e = new D(0);
-  for (const m of kinds(values, 'steel.carbon_input')) {
-    const fid = `steel.input.${m}`;
-    if (!hasFactor(pack, fid)) {
-      notes.push(`carbon-bearing input "${m}" has no factor ${fid}`);
-      continue;
-    }
-    const q = get(values, `steel.carbon_input.${m}`)!;
-    const f = factor(pack, fid);
-    inputs.push({ parameter: `steel.carbon_input.${m}`, value: text(q), unit: 't' });
-    factors.push(f);
-    e = e.plus(q.times(dec(f.value)));
-  }
+  const e = sumOverKinds(
+    values,
+    pack,
+    'steel.carbon_input',
+    'steel.input',
+    (m, fid) => `carbon-bearing input "${m}" has no factor ${fid}`,
+    { inputs, factors, notes },
+  );
   if (inputs.length > 0)
     out.push(
       item(
@@ -370,18 +393,16 @@ function steel(
     fixedF.push(f);
     fixed = fixed.plus(crude.times(dec(f.value)));
   }
-  for (const p of kinds(values, 'steel.carbon_product_output')) {
-    const fid = `steel.output.${p}`;
-    if (!hasFactor(pack, fid)) {
-      notes.push(`carbon-bearing product "${p}" has no factor ${fid}`);
-      continue;
-    }
-    const q = get(values, `steel.carbon_product_output.${p}`)!;
-    const f = factor(pack, fid);
-    fixedIn.push({ parameter: `steel.carbon_product_output.${p}`, value: text(q), unit: 't' });
-    fixedF.push(f);
-    fixed = fixed.plus(q.times(dec(f.value)));
-  }
+  fixed = fixed.plus(
+    sumOverKinds(
+      values,
+      pack,
+      'steel.carbon_product_output',
+      'steel.output',
+      (p, fid) => `carbon-bearing product "${p}" has no factor ${fid}`,
+      { inputs: fixedIn, factors: fixedF, notes },
+    ),
+  );
   if (fixedIn.length > 0)
     out.push(
       item(
