@@ -2,6 +2,7 @@
 // themselves) and how this server runs. Data: GET /api/v1/admin/tokens, GET /api/v1/admin/config.
 import { t } from '../i18n.js';
 import { api, badge, el, errorNotice, notice, timeEl } from '../lib.js';
+import { dataTable } from './common.js';
 
 /** Renders the admin page. */
 export async function render(view, _params, ctx) {
@@ -20,27 +21,23 @@ export async function render(view, _params, ctx) {
     const heads = ['colTokenId', 'colName', 'colRole', 'colScope', 'colCreated', 'colState'];
     section.append(
       el('h3', { text: t('tokensHeading') }),
-      el(
-        'div',
-        { class: 'table-wrap' },
+      dataTable(
+        { id: 'tokens-table' },
+        undefined,
+        heads,
         el(
-          'table',
-          { id: 'tokens-table' },
-          el('thead', {}, el('tr', {}, ...heads.map((h) => el('th', { scope: 'col', text: t(h) })))),
-          el(
-            'tbody',
-            {},
-            ...tokens.map((tok) =>
-              el(
-                'tr',
-                { 'data-token-id': tok.id },
-                el('td', { class: 'mono', text: tok.id }),
-                el('td', { text: tok.name }),
-                el('td', { text: t(`role${tok.role[0].toUpperCase()}${tok.role.slice(1)}`) }),
-                el('td', { text: [...tok.scope.provinces, ...tok.scope.units].join(', ') || t('scopeAll') }),
-                el('td', {}, timeEl(tok.createdAt)),
-                el('td', {}, tok.revokedAt ? badge('offline', t('revoked')) : badge('online', t('active'))),
-              ),
+          'tbody',
+          {},
+          ...tokens.map((tok) =>
+            el(
+              'tr',
+              { 'data-token-id': tok.id },
+              el('td', { class: 'mono', text: tok.id }),
+              el('td', { text: tok.name }),
+              el('td', { text: t(`role${tok.role[0].toUpperCase()}${tok.role.slice(1)}`) }),
+              el('td', { text: [...tok.scope.provinces, ...tok.scope.units].join(', ') || t('scopeAll') }),
+              el('td', {}, timeEl(tok.createdAt)),
+              el('td', {}, tok.revokedAt ? badge('offline', t('revoked')) : badge('online', t('active'))),
             ),
           ),
         ),

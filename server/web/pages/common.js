@@ -3,6 +3,24 @@
 import { has, t } from '../i18n.js';
 import { ApiError, api, badge, daysUntil, el, endOfCstDay, errorNotice, timeEl, unitPath } from '../lib.js';
 
+/**
+ * A scrollable data table: `attrs` of the table (id, data-*), an optional caption (already in the
+ * page language), the column headers as dictionary keys, and the body element.
+ */
+export function dataTable(attrs, caption, heads, body) {
+  return el(
+    'div',
+    { class: 'table-wrap' },
+    el(
+      'table',
+      attrs,
+      ...(caption === undefined ? [] : [el('caption', { text: caption })]),
+      el('thead', {}, el('tr', {}, ...heads.map((h) => el('th', { scope: 'col', text: t(h) })))),
+      body,
+    ),
+  );
+}
+
 /** Text of an enum value (industry, status...) when there is one, else the value itself. */
 export function label(value) {
   return value !== undefined && value !== null && has(value) ? t(value) : (value ?? '');

@@ -17,7 +17,7 @@ import {
   previousMonth,
   unitPath,
 } from '../lib.js';
-import { completenessRatio, findingsOf, label, loadUnit, unitHeader } from './common.js';
+import { completenessRatio, dataTable, findingsOf, label, loadUnit, unitHeader } from './common.js';
 
 const MONTHS_LISTED = 12;
 
@@ -124,19 +124,7 @@ async function renderList(section, unit) {
     );
     month = previousMonth(month);
   }
-  section.append(
-    el(
-      'div',
-      { class: 'table-wrap' },
-      el(
-        'table',
-        { id: 'evidence-table' },
-        el('caption', { text: t('evidenceCaption') }),
-        el('thead', {}, el('tr', {}, ...heads.map((h) => el('th', { scope: 'col', text: t(h) })))),
-        tbody,
-      ),
-    ),
-  );
+  section.append(dataTable({ id: 'evidence-table' }, t('evidenceCaption'), heads, tbody));
 }
 
 async function renderDetail(section, unit, month) {
@@ -197,32 +185,28 @@ async function renderDetail(section, unit, month) {
     const heads = ['colParameter', 'colValue', 'colUnitOfMeasure', 'colMethod'];
     section.append(
       el('h4', { text: t('keyParameters') }),
-      el(
-        'div',
-        { class: 'table-wrap' },
+      dataTable(
+        { id: 'parameters-table' },
+        undefined,
+        heads,
         el(
-          'table',
-          { id: 'parameters-table' },
-          el('thead', {}, el('tr', {}, ...heads.map((h) => el('th', { scope: 'col', text: t(h) })))),
-          el(
-            'tbody',
-            {},
-            ...params.map((p) =>
+          'tbody',
+          {},
+          ...params.map((p) =>
+            el(
+              'tr',
+              {},
               el(
-                'tr',
-                {},
-                el(
-                  'th',
-                  { scope: 'row' },
-                  el('div', {
-                    text: (currentLang() === 'en' ? p.nameEn : p.nameZh) ?? pick(p, 'name', 'id'),
-                  }),
-                  el('div', { class: 'sub', text: p.id ?? '' }),
-                ),
-                el('td', { class: 'num', text: p.value ?? '—' }),
-                el('td', { text: pick(p, 'unit') }),
-                el('td', { text: label(pick(p, 'method')) }),
+                'th',
+                { scope: 'row' },
+                el('div', {
+                  text: (currentLang() === 'en' ? p.nameEn : p.nameZh) ?? pick(p, 'name', 'id'),
+                }),
+                el('div', { class: 'sub', text: p.id ?? '' }),
               ),
+              el('td', { class: 'num', text: p.value ?? '—' }),
+              el('td', { text: pick(p, 'unit') }),
+              el('td', { text: label(pick(p, 'method')) }),
             ),
           ),
         ),

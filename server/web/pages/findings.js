@@ -14,7 +14,7 @@ import {
   timeEl,
   unitPath,
 } from '../lib.js';
-import { findingMessage, findingsOf, label, loadUnit, unitHeader } from './common.js';
+import { dataTable, findingMessage, findingsOf, label, loadUnit, unitHeader } from './common.js';
 
 const SEVERITIES = ['critical', 'error', 'warning', 'info'];
 const SOURCES = ['integrity', 'validation', 'completeness', 'calibration'];
@@ -119,27 +119,23 @@ export async function render(view, params, ctx) {
   }
   const heads = ['colFindingTime', 'colSeverity', 'colSource', 'colCode', 'colPoint', 'colMessage'];
   section.append(
-    el(
-      'div',
-      { class: 'table-wrap' },
+    dataTable(
+      { id: 'findings-table' },
+      undefined,
+      heads,
       el(
-        'table',
-        { id: 'findings-table' },
-        el('thead', {}, el('tr', {}, ...heads.map((h) => el('th', { scope: 'col', text: t(h) })))),
-        el(
-          'tbody',
-          {},
-          ...list.map((x) =>
-            el(
-              'tr',
-              { 'data-finding-id': x.id, 'data-severity': x.severity },
-              el('td', {}, timeEl(x.ts)),
-              el('td', {}, badge(`sev-${x.severity}`, label(x.severity))),
-              el('td', { text: label(x.source) }),
-              el('td', { class: 'mono', text: x.rule ? `${x.code} · ${x.rule}` : x.code }),
-              el('td', { text: x.point ?? '' }),
-              el('td', { text: findingMessage(x, lang) }),
-            ),
+        'tbody',
+        {},
+        ...list.map((x) =>
+          el(
+            'tr',
+            { 'data-finding-id': x.id, 'data-severity': x.severity },
+            el('td', {}, timeEl(x.ts)),
+            el('td', {}, badge(`sev-${x.severity}`, label(x.severity))),
+            el('td', { text: label(x.source) }),
+            el('td', { class: 'mono', text: x.rule ? `${x.code} · ${x.rule}` : x.code }),
+            el('td', { text: x.point ?? '' }),
+            el('td', { text: findingMessage(x, lang) }),
           ),
         ),
       ),

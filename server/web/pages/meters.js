@@ -3,7 +3,7 @@
 // (DESIGN.md §9, computed by core/domain); "not available yet" while that route is missing.
 import { t } from '../i18n.js';
 import { apiOptional, badge, el, errorNotice, formatDateOnly, notice, unitPath } from '../lib.js';
-import { label, loadUnit, meterCalibration, unitHeader } from './common.js';
+import { dataTable, label, loadUnit, meterCalibration, unitHeader } from './common.js';
 
 const ORDER = { expired: 0, missing: 1, due_soon: 2, valid: 3 };
 
@@ -111,17 +111,5 @@ export async function render(view, params) {
       ),
     );
   }
-  section.append(
-    el(
-      'div',
-      { class: 'table-wrap' },
-      el(
-        'table',
-        { id: 'meters-table' },
-        el('caption', { text: t('metersCaption') }),
-        el('thead', {}, el('tr', {}, ...heads.map((h) => el('th', { scope: 'col', text: t(h) })))),
-        tbody,
-      ),
-    ),
-  );
+  section.append(dataTable({ id: 'meters-table' }, t('metersCaption'), heads, tbody));
 }

@@ -18,7 +18,7 @@ import {
   timeEl,
   unitPath,
 } from '../lib.js';
-import { calibrationCounts, completenessRatio, findingsOf, label } from './common.js';
+import { calibrationCounts, completenessRatio, dataTable, findingsOf, label } from './common.js';
 
 const REFRESH_MS = 30_000;
 const SEVERITY_RANK = { info: 0, warning: 1, error: 2, critical: 3 };
@@ -186,17 +186,7 @@ export async function render(view) {
       el('h2', { id: 'overview-heading', text: t('overviewHeading') }),
       units.length === 0
         ? notice('empty', t('noUnits'))
-        : el(
-            'div',
-            { class: 'table-wrap' },
-            el(
-              'table',
-              { id: 'units-table', 'data-lang': currentLang() },
-              el('caption', { text: t('overviewCaption') }),
-              el('thead', {}, el('tr', {}, ...heads.map((h) => el('th', { scope: 'col', text: t(h) })))),
-              body,
-            ),
-          ),
+        : dataTable({ id: 'units-table', 'data-lang': currentLang() }, t('overviewCaption'), heads, body),
     );
   };
   await draw();

@@ -6,7 +6,7 @@
 import uPlot from '/vendor/uplot/uPlot.esm.js';
 import { formatTime, TIME_ZONE, t } from '../i18n.js';
 import { api, badge, el, errorNotice, notice, timeEl, unitPath } from '../lib.js';
-import { loadUnit, unitHeader } from './common.js';
+import { dataTable, loadUnit, unitHeader } from './common.js';
 
 const MIN = 60_000;
 const HOUR = 60 * MIN;
@@ -171,17 +171,7 @@ export async function render(view, params, ctx) {
       'section',
       { class: 'panel points', 'aria-labelledby': 'points-heading' },
       el('h3', { id: 'points-heading', text: t('pointsHeading') }),
-      el(
-        'div',
-        { class: 'table-wrap' },
-        el(
-          'table',
-          { id: 'points-table' },
-          el('caption', { text: `${t('pointsCaption')} · UTC+8` }),
-          el('thead', {}, el('tr', {}, ...heads.map((h) => el('th', { scope: 'col', text: t(h) })))),
-          tbody,
-        ),
-      ),
+      dataTable({ id: 'points-table' }, `${t('pointsCaption')} · UTC+8`, heads, tbody),
     ),
   );
 
