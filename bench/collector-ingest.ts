@@ -13,7 +13,7 @@ import { SqliteStore } from '../collector/sqlite-store.ts';
 import type { TimeSeriesStore } from '../collector/store.ts';
 import { startInfluxDb } from '../test/helpers/influxdb.ts';
 import { startMosquitto } from '../test/helpers/mosquitto.ts';
-import { buildBatches, dataTopic, publishAll } from './batches.ts';
+import { buildBatches, dataTopic, publishAll } from '../simulators/gateway-traffic.ts';
 import { type BenchResult, fmt, MOSQUITTO_BENCH_CONFIG, makeKeyPair, sleep, tempDir } from './lib.ts';
 
 const BATCHES = 2000;

@@ -21,6 +21,9 @@ export const collectorFlags = {
   cert: { type: 'string' },
   key: { type: 'string' },
   keepalive: { type: 'string' },
+  'share-group': { type: 'string' },
+  'gap-grace': { type: 'string' },
+  'audit-interval': { type: 'string' },
 } as const;
 
 function readFile(flag: string, file: string): Buffer {
@@ -45,6 +48,9 @@ export function collectorOptions(v: {
   cert?: string | undefined;
   key?: string | undefined;
   keepalive?: string | undefined;
+  'share-group'?: string | undefined;
+  'gap-grace'?: string | undefined;
+  'audit-interval'?: string | undefined;
 }): Partial<CollectorOptions> {
   const o: Partial<CollectorOptions> = {};
   if (v.keys) o.keys = loadKeyRegistry(v.keys);
@@ -69,6 +75,28 @@ export function collectorOptions(v: {
       throw new MrvError('MRV_E_CONFIG', `--keepalive: expected whole seconds, got "${v.keepalive}"`);
     o.keepaliveS = n;
   }
+  if (v['share-group']) {
+    if (!v['client-id'])
+      throw new MrvError(
+        'MRV_E_CONFIG',
+        '--share-group needs --client-id: every collector of the group keeps its own persistent session (e.g. --client-id mrv-collector-1)',
+      );
+    o.shareGroup = v['share-group'];
+  }
+  const seconds = (flag: 'gap-grace' | 'audit-interval'): number | undefined => {
+    const text = v[flag];
+    if (text === undefined) return undefined;
+    if (!v['share-group'])
+      throw new MrvError('MRV_E_CONFIG', `--${flag} applies only with --share-group (the chain audit)`);
+    const n = Number(text);
+    if (!Number.isFinite(n) || n <= 0)
+      throw new MrvError('MRV_E_CONFIG', `--${flag}: expected seconds > 0, got "${text}"`);
+    return Math.round(n * 1000);
+  };
+  const grace = seconds('gap-grace');
+  if (grace !== undefined) o.gapGraceMs = grace;
+  const interval = seconds('audit-interval');
+  if (interval !== undefined) o.auditIntervalMs = interval;
   return o;
 }
 

@@ -24,6 +24,13 @@
  *
  * A payload that is not valid JSON or does not match the contract is counted, logged and republished to
  * the dead-letter topic with its reason; findings are stored and republished on `{prefix}/_findings`.
+ *
+ * Scale-out (`shareGroup`, DESIGN.md §5): several collectors, each with its own `clientId` and
+ * persistent session, subscribe to the data topics as `$share/{group}/{prefix}/+/+/data`, so the broker
+ * hands each batch to one of them (Mosquitto 2.0: round robin, offline sessions included: a stopped
+ * collector's share waits in its session until it returns with the same `clientId`). Status and meta
+ * stay ordinary subscriptions: every collector needs the catalogues, and their writes replace.
+ * Integrity then runs in shared mode (integrity.ts) and a periodic {@link ChainAudit} reports gaps.
  */
 import mqtt, { type MqttClient } from 'mqtt';
 import type { Logger } from 'pino';
@@ -33,6 +40,7 @@ import { isMqttAuthRefusal, redactUrl } from '../core/mqtt-errors.ts';
 import type { Finding } from '../core/schema/finding.ts';
 import { Batch, DEFAULT_TOPIC_PREFIX, GatewayMeta, GatewayStatus, parseTopic } from '../core/schema/wire.ts';
 import { type Clock, systemClock } from '../core/time.ts';
+import { ChainAudit } from './chain-audit.ts';
 import { IntegrityChecker, type ReceivedBatch } from './integrity.ts';
 import type { KeyRegistry } from './keys.ts';
 import type { LiveHub } from './live.ts';
@@ -76,6 +84,15 @@ export interface CollectorOptions {
   maxPendingBatches?: number;
   /** Longest wait between store retries (ms). Default 30 000. */
   maxRetryDelayMs?: number;
+  /**
+   * Shares the data subscription with other collectors: `$share/{shareGroup}/…` (see the file comment).
+   * Every member needs its own fixed `clientId`. Absent = this collector takes every batch.
+   */
+  shareGroup?: string;
+  /** Shared mode: how often the chain audit runs (ms). Default 15 000. */
+  auditIntervalMs?: number;
+  /** Shared mode: a hole is reported once the batch after it has been archived this long (ms). Default 300 000. */
+  gapGraceMs?: number;
 }
 
 /** Counters exposed for status and metrics (flat numbers, read by ops/metrics.ts). */
@@ -94,6 +111,9 @@ export interface CollectorCounters {
   findingsRaised: number;
   /** Messages acknowledged to the broker after their store write. */
   acks: number;
+  /** Shared mode: chain-audit rounds completed, and archived batches they walked. */
+  auditRounds: number;
+  auditedBatches: number;
 }
 
 /** One dead-lettered payload as republished on `{prefix}/_deadletter`. */
@@ -127,6 +147,8 @@ export class Collector {
     verificationFailures: 0,
     findingsRaised: 0,
     acks: 0,
+    auditRounds: 0,
+    auditedBatches: 0,
   };
   readonly #log: Logger;
   readonly #clock: Clock;
@@ -143,6 +165,10 @@ export class Collector {
   #flushing: Promise<void> | undefined;
   #retryDelayMs = 0;
   #metaWrites: Promise<unknown> = Promise.resolve();
+  readonly #audit: ChainAudit | undefined;
+  #auditTimer: NodeJS.Timeout | undefined;
+  #auditing: Promise<void> | undefined;
+  #stopping = false;
 
   constructor(private readonly opts: CollectorOptions) {
     this.#log = opts.log.child({ module: 'collector' });
@@ -152,7 +178,24 @@ export class Collector {
       keys: opts.keys,
       ...(opts.replayWindowMs !== undefined ? { replayWindowMs: opts.replayWindowMs } : {}),
       ...(opts.maxClockSkewMs !== undefined ? { maxClockSkewMs: opts.maxClockSkewMs } : {}),
+      shared: opts.shareGroup !== undefined,
     });
+    if (opts.shareGroup !== undefined) {
+      if (!/^[A-Za-z0-9_.-]+$/.test(opts.shareGroup))
+        throw new MrvError(
+          'MRV_E_CONFIG',
+          `share group "${opts.shareGroup}": use letters, digits, "_", "." or "-" (it becomes a topic level of $share/{group}/...)`,
+        );
+      if (opts.clientId === undefined)
+        throw new MrvError(
+          'MRV_E_CONFIG',
+          'a collector in a share group needs its own fixed client id (--client-id): each member keeps its own persistent session',
+        );
+      this.#audit = new ChainAudit({
+        store: opts.store,
+        ...(opts.gapGraceMs !== undefined ? { graceMs: opts.gapGraceMs } : {}),
+      });
+    }
   }
 
   /** The dead-letter topic. */
@@ -240,12 +283,49 @@ export class Collector {
       client.on('error', onError);
     });
     const p = this.#prefix;
+    const share = o.shareGroup !== undefined ? `$share/${o.shareGroup}/` : '';
     await client.subscribeAsync({
-      [`${p}/+/+/data`]: { qos: 1 },
+      [`${share}${p}/+/+/data`]: { qos: 1 },
       [`${p}/+/+/status`]: { qos: 1 },
       [`${p}/+/+/meta`]: { qos: 1 },
     });
-    this.#log.info({ url, prefix: p, verifying: this.#integrity.verifying }, 'collector subscribed');
+    this.#log.info(
+      { url, prefix: p, verifying: this.#integrity.verifying, shareGroup: o.shareGroup },
+      'collector subscribed',
+    );
+    if (this.#audit) this.#scheduleAudit();
+  }
+
+  #scheduleAudit(): void {
+    const every = this.opts.auditIntervalMs ?? 15_000;
+    // Jitter, so that the members of a group do not audit in step.
+    this.#auditTimer = setTimeout(
+      () => {
+        this.#auditing = this.auditNow()
+          .catch((err: unknown) =>
+            this.#log.warn({ err: (err as Error).message }, 'chain audit failed; retried next round'),
+          )
+          .finally(() => {
+            this.#auditing = undefined;
+            if (!this.#stopping) this.#scheduleAudit();
+          });
+      },
+      every * (0.75 + Math.random() * 0.5),
+    );
+  }
+
+  /**
+   * Shared mode: one chain-audit round now (collector/chain-audit.ts); stores and raises what it finds.
+   * A no-op for a collector that is not in a share group.
+   * @throws MrvError `MRV_E_STORE` when the store fails
+   */
+  async auditNow(): Promise<void> {
+    if (!this.#audit) return;
+    const round = await this.#audit.run(this.#clock.now());
+    if (round.findings.length > 0) await this.opts.store.writeFindings(round.findings);
+    this.counters.auditRounds++;
+    this.counters.auditedBatches += round.checked;
+    for (const f of round.findings) this.#raise(f);
   }
 
   #puback(generation: number, messageId: number): void {
@@ -453,6 +533,7 @@ export class Collector {
 
   /** Flushes what is waiting (one attempt per write, acknowledging what was written), then disconnects. */
   async stop(): Promise<void> {
+    this.#stopping = true;
     const errors = this.counters.storeErrors;
     await this.flush();
     // One flush writes at most one write's worth: go on while the writes succeed.
@@ -461,6 +542,9 @@ export class Collector {
     await this.#metaWrites;
     if (this.#timer) clearTimeout(this.#timer);
     this.#timer = undefined;
+    if (this.#auditTimer) clearTimeout(this.#auditTimer);
+    this.#auditTimer = undefined;
+    await this.#auditing;
     const client = this.#client;
     this.#client = undefined;
     if (!client) return;

@@ -40,6 +40,7 @@ import { type Clock, systemClock } from '../core/time.ts';
 import type {
   ArchivedBatch,
   BatchHead,
+  BatchLink,
   BatchQuery,
   FindingFilter,
   PointSummary,
@@ -511,6 +512,24 @@ export class InfluxStore implements TimeSeriesStore {
         findings: parseJson<string[]>(String(r.findings ?? '[]')),
       };
     });
+  }
+
+  /** {@link listBatches} without the bytes. @throws MrvError `MRV_E_STORE` */
+  async listBatchLinks(q: BatchQuery): Promise<BatchLink[]> {
+    this.#assertStarted('listBatchLinks');
+    const rows = await this.#query<Record<string, unknown>>(
+      'listBatchLinks',
+      `SELECT "seq", "hash", "prev_hash", "received_at", "verdict", "findings" FROM "batch" WHERE "unit" = $unit AND "gateway" = $gateway AND time >= ${q.fromSeq ?? 0}ms AND time <= ${q.toSeq ?? MAX_SEQ}ms ORDER BY time ASC LIMIT ${q.limit ?? DEFAULT_LIMIT}`,
+      { unit: q.unitId, gateway: q.gatewayId },
+    );
+    return rows.map((r) => ({
+      seq: Number(r.seq),
+      hash: String(r.hash),
+      prevHash: String(r.prev_hash),
+      receivedAt: Number(r.received_at),
+      verdict: String(r.verdict) as BatchLink['verdict'],
+      findings: parseJson<string[]>(String(r.findings ?? '[]')),
+    }));
   }
 
   /** The newest archived batch of every gateway, by unit then gateway. @throws MrvError `MRV_E_STORE` */

@@ -18,6 +18,15 @@
  *
  * The chain state (newest seq and hash per gateway) comes from the store's archive at the first flush
  * and advances only after a successful write, so a collector restarted at any point resumes correctly.
+ *
+ * **Shared mode** (`shared: true`, several collectors on one MQTT shared subscription, DESIGN.md §5
+ * "Scale-out"): the broker spreads one gateway's batches over the collectors, so no collector sees all
+ * of them in order and none may keep a chain head of its own. The archive in the store is then the only
+ * shared state: for every flush, the collector reads the links ({@link TimeSeriesStore.listBatchLinks})
+ * of the seq range it holds, plus the predecessor of its lowest seq, and decides new / redelivery /
+ * conflict from them; the chain is checked wherever the predecessor is already archived or in the same
+ * flush. Seq gaps, and chain links whose two batches were stored by different collectors at the same
+ * time, are left to the periodic audit of collector/chain-audit.ts.
  */
 
 import { canonicalBytes } from '../core/schema/canonical.ts';
@@ -27,7 +36,10 @@ import { type Batch, GENESIS_HASH } from '../core/schema/wire.ts';
 import { sha256Hex, verifySignature } from '../core/signing.ts';
 import { isoMs } from '../core/time.ts';
 import type { KeyRegistry } from './keys.ts';
-import type { ArchivedBatch, StoredReading, TimeSeriesStore } from './store.ts';
+import type { ArchivedBatch, BatchLink, StoredReading, TimeSeriesStore } from './store.ts';
+
+/** An archived or planned version of a batch, with its bytes when they were read. */
+type Known = BatchLink & Partial<Pick<ArchivedBatch, 'canonical' | 'sig'>>;
 
 /** A received, schema-valid batch waiting to be stored. */
 export interface ReceivedBatch {
@@ -46,6 +58,8 @@ export interface IntegrityOptions {
   replayWindowMs?: number;
   /** Allowed clock difference (gateway ahead of collector; device vs gateway), ms. Default 5 min. */
   maxClockSkewMs?: number;
+  /** Shared mode (see the file comment): no chain heads, no gap findings at arrival. Default false. */
+  shared?: boolean;
 }
 
 /** What one flush writes. */
@@ -139,11 +153,14 @@ export class IntegrityChecker {
    * @throws MrvError `MRV_E_STORE` when the store cannot be read (the caller retries the whole flush)
    */
   async plan(items: readonly ReceivedBatch[], store: TimeSeriesStore, now: number): Promise<IntegrityPlan> {
+    const shared = this.opts.shared === true;
     if (this.#heads === undefined) {
-      const heads = await store.batchHeads();
+      const heads = shared ? [] : await store.batchHeads();
       this.#heads = new Map(heads.map((h) => [`${h.unitId}/${h.gatewayId}`, { seq: h.seq, hash: h.hash }]));
     }
     const committed = this.#heads;
+    /** Shared mode: the archived links of the seq ranges in this flush (and their predecessors). */
+    const archived = shared ? await archivedLinks(items, store) : undefined;
     const plan: IntegrityPlan = {
       rows: [],
       findings: [],
@@ -155,6 +172,12 @@ export class IntegrityChecker {
     };
     /** Versions planned in this flush, by `unit/gateway#seq`. */
     const planned = new Map<string, ArchivedBatch>();
+    /** The stored (or planned) version of a seq: shared mode from the prefetched links, else read when needed. */
+    const known = async (unitId: string, gatewayId: string, seq: number): Promise<Known | undefined> =>
+      planned.get(`${unitId}/${gatewayId}#${seq}`) ??
+      (archived
+        ? archived.get(`${unitId}/${gatewayId}#${seq}`)
+        : (await store.listBatches({ unitId, gatewayId, fromSeq: seq, toSeq: seq }))[0]);
     const replayWindow = this.opts.replayWindowMs ?? 10 * 60_000;
     const maxSkew = this.opts.maxClockSkewMs ?? 5 * 60_000;
 
@@ -198,18 +221,12 @@ export class IntegrityChecker {
       };
       let writeReadings = true;
       let writeArchive = true;
-      if (head !== undefined && batch.seq <= head.seq) {
-        const seqKey = `${gw}#${batch.seq}`;
-        const stored =
-          planned.get(seqKey) ??
-          (
-            await store.listBatches({
-              unitId: batch.unitId,
-              gatewayId: batch.gatewayId,
-              fromSeq: batch.seq,
-              toSeq: batch.seq,
-            })
-          )[0];
+      // Shared mode: any seq may already be archived (by this collector or another one).
+      const mayBeStored = shared
+        ? (planned.has(`${gw}#${batch.seq}`) || archived?.has(`${gw}#${batch.seq}`)) === true
+        : head !== undefined && batch.seq <= head.seq;
+      if (mayBeStored) {
+        let stored = await known(batch.unitId, batch.gatewayId, batch.seq);
         // Same bytes, but this copy's signature verifies where the stored copy's did not (someone
         // published the batch first with a bad sig): the verified copy replaces it.
         const upgrade = stored?.hash === hash && sigOk === true && stored.verdict === 'failed';
@@ -229,6 +246,17 @@ export class IntegrityChecker {
           // falls through to the writes below with no new finding
         } else if (stored !== undefined) {
           const supersedes = sigOk === true && stored.verdict !== 'verified';
+          // A link read without its bytes: the finding keeps the other version whole, so read them.
+          if (supersedes && stored.canonical === undefined)
+            stored =
+              (
+                await store.listBatches({
+                  unitId: batch.unitId,
+                  gatewayId: batch.gatewayId,
+                  fromSeq: batch.seq,
+                  toSeq: batch.seq,
+                })
+              )[0] ?? stored;
           raise('MRV_F_SEQ_CONFLICT', `${batch.seq}/${hash.slice(0, 16)}`, {
             seq: batch.seq,
             storedHash: stored.hash,
@@ -236,7 +264,11 @@ export class IntegrityChecker {
             kept: supersedes ? 'received' : 'stored',
             // The version not kept, whole, so nothing is lost: canonical bytes and signature.
             other: supersedes
-              ? { canonical: stored.canonical, sig: stored.sig, receivedAt: isoMs(stored.receivedAt) }
+              ? {
+                  canonical: stored.canonical ?? null,
+                  sig: stored.sig ?? null,
+                  receivedAt: isoMs(stored.receivedAt),
+                }
               : { canonical, sig: batch.sig ?? null, receivedAt: isoMs(receivedAt) },
           });
           if (!supersedes) {
@@ -245,14 +277,7 @@ export class IntegrityChecker {
           }
         } else {
           // A late batch filling an earlier gap: check it against its stored predecessor when there is one.
-          const before = (
-            await store.listBatches({
-              unitId: batch.unitId,
-              gatewayId: batch.gatewayId,
-              fromSeq: batch.seq - 1,
-              toSeq: batch.seq - 1,
-            })
-          )[0];
+          const before = await known(batch.unitId, batch.gatewayId, batch.seq - 1);
           const expected = batch.seq === 1 ? GENESIS_HASH : before?.hash;
           if (expected !== undefined && batch.prevHash !== expected)
             raise('MRV_F_CHAIN_BROKEN', String(batch.seq), {
@@ -261,6 +286,17 @@ export class IntegrityChecker {
               expected,
             });
         }
+      } else if (shared) {
+        // New here; its predecessor may be archived, in this flush, or still with another collector
+        // (then the chain audit checks the link once both are stored).
+        const before = await known(batch.unitId, batch.gatewayId, batch.seq - 1);
+        const expected = batch.seq === 1 ? GENESIS_HASH : before?.hash;
+        if (expected !== undefined && batch.prevHash !== expected)
+          raise('MRV_F_CHAIN_BROKEN', String(batch.seq), {
+            seq: batch.seq,
+            prevHash: batch.prevHash,
+            expected,
+          });
       } else {
         const from = head === undefined ? 1 : head.seq + 1;
         if (batch.seq > from)
@@ -351,4 +387,40 @@ export class IntegrityChecker {
       if (cur === undefined || h.seq > cur.seq) this.#heads.set(k, h);
     }
   }
+}
+
+/**
+ * Shared mode: the archived links of every gateway's seq range in `items` (lowest seq − 1 to highest),
+ * by `unit/gateway#seq`; one store query per gateway.
+ * @throws MrvError `MRV_E_STORE` when the store cannot be read
+ */
+async function archivedLinks(
+  items: readonly ReceivedBatch[],
+  store: TimeSeriesStore,
+): Promise<Map<string, BatchLink>> {
+  const ranges = new Map<string, { unitId: string; gatewayId: string; from: number; to: number }>();
+  for (const { batch } of items) {
+    const gw = `${batch.unitId}/${batch.gatewayId}`;
+    const r = ranges.get(gw);
+    if (r === undefined)
+      ranges.set(gw, { unitId: batch.unitId, gatewayId: batch.gatewayId, from: batch.seq, to: batch.seq });
+    else {
+      r.from = Math.min(r.from, batch.seq);
+      r.to = Math.max(r.to, batch.seq);
+    }
+  }
+  const links = new Map<string, BatchLink>();
+  await Promise.all(
+    [...ranges].map(async ([gw, r]) => {
+      const rows = await store.listBatchLinks({
+        unitId: r.unitId,
+        gatewayId: r.gatewayId,
+        fromSeq: Math.max(0, r.from - 1),
+        toSeq: r.to,
+        limit: r.to - r.from + 2,
+      });
+      for (const l of rows) links.set(`${gw}#${l.seq}`, l);
+    }),
+  );
+  return links;
 }

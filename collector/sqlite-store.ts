@@ -29,6 +29,7 @@ import { type Clock, systemClock } from '../core/time.ts';
 import type {
   ArchivedBatch,
   BatchHead,
+  BatchLink,
   BatchQuery,
   FindingFilter,
   PointSummary,
@@ -223,6 +224,13 @@ function prepare(db: Database.Database) {
     ),
     batches: db.prepare<[string, string, number, number, number], BatchRow>(
       `SELECT * FROM batch WHERE unit = ? AND gateway = ? AND seq >= ? AND seq <= ? ORDER BY seq LIMIT ?`,
+    ),
+    batchLinks: db.prepare<
+      [string, string, number, number, number],
+      Pick<BatchRow, 'seq' | 'hash' | 'prev_hash' | 'received_at' | 'verdict' | 'findings'>
+    >(
+      `SELECT seq, hash, prev_hash, received_at, verdict, findings FROM batch
+       WHERE unit = ? AND gateway = ? AND seq >= ? AND seq <= ? ORDER BY seq LIMIT ?`,
     ),
     batchHeads: db.prepare<[], { unit: string; gateway: string; seq: number; hash: string }>(
       `SELECT b.unit, b.gateway, b.seq, b.hash FROM batch b
@@ -624,6 +632,31 @@ export class SqliteStore implements TimeSeriesStore {
         }));
     } catch (err) {
       throw this.#storeError('listBatches', err);
+    }
+  }
+
+  /** {@link listBatches} without the bytes. @throws MrvError `MRV_E_STORE` */
+  async listBatchLinks(q: BatchQuery): Promise<BatchLink[]> {
+    const { stmts } = this.#open('listBatchLinks');
+    try {
+      return stmts.batchLinks
+        .all(
+          q.unitId,
+          q.gatewayId,
+          q.fromSeq ?? 0,
+          q.toSeq ?? Number.MAX_SAFE_INTEGER,
+          q.limit ?? DEFAULT_LIMIT,
+        )
+        .map((r) => ({
+          seq: r.seq,
+          hash: r.hash,
+          prevHash: r.prev_hash,
+          receivedAt: r.received_at,
+          verdict: r.verdict as BatchLink['verdict'],
+          findings: parseJson<string[]>(r.findings),
+        }));
+    } catch (err) {
+      throw this.#storeError('listBatchLinks', err);
     }
   }
 

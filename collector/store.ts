@@ -116,6 +116,15 @@ export interface BatchHead {
   hash: string;
 }
 
+/**
+ * One archived batch without its bytes (see {@link ArchivedBatch}): what the chain and seq checks need,
+ * so that they read a few dozen bytes per batch instead of the whole batch.
+ */
+export type BatchLink = Pick<
+  ArchivedBatch,
+  'seq' | 'hash' | 'prevHash' | 'receivedAt' | 'verdict' | 'findings'
+>;
+
 /** A seq range of one gateway's archived batches; both ends inclusive. */
 export interface BatchQuery {
   unitId: string;
@@ -177,6 +186,12 @@ export interface TimeSeriesStore {
   archiveBatches(batches: ArchivedBatch[]): Promise<number>;
   /** Archived batches of one gateway in seq order. @throws MrvError `MRV_E_STORE` */
   listBatches(q: BatchQuery): Promise<ArchivedBatch[]>;
+  /**
+   * The same rows as {@link listBatches} without the canonical bytes and signature: the collectors'
+   * shared-subscription checks (collector/chain-audit.ts) read these for every batch.
+   * @throws MrvError `MRV_E_STORE`
+   */
+  listBatchLinks(q: BatchQuery): Promise<BatchLink[]>;
   /** The newest archived batch of every gateway. @throws MrvError `MRV_E_STORE` */
   batchHeads(): Promise<BatchHead[]>;
 }

@@ -93,6 +93,14 @@ const COLLECTOR_FIELDS: Record<string, FieldMetric> = {
     name: 'mrv_collector_verification_failures_total',
     help: 'Batches whose signature or hash chain did not verify',
   },
+  auditRounds: {
+    name: 'mrv_collector_audit_rounds_total',
+    help: 'Chain-audit rounds completed (collectors in a share group)',
+  },
+  auditedBatches: {
+    name: 'mrv_collector_audited_batches_total',
+    help: 'Archived batches walked by the chain audit (collectors in a share group)',
+  },
 };
 
 function snake(field: string): string {

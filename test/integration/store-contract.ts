@@ -616,6 +616,22 @@ export function describeStoreContract(name: string, make: () => Promise<StoreUnd
         archived(2),
       ]);
       expect(await store.listBatches({ unitId: U1, gatewayId: 'nope' })).toEqual([]);
+      // The links are the same rows without the bytes.
+      const link = (b: ArchivedBatch) => ({
+        seq: b.seq,
+        hash: b.hash,
+        prevHash: b.prevHash,
+        receivedAt: b.receivedAt,
+        verdict: b.verdict,
+        findings: b.findings,
+      });
+      expect(await store.listBatchLinks({ unitId: U1, gatewayId: 'gw-a' })).toEqual(
+        [archived(1), archived(2), big].map(link),
+      );
+      expect(
+        await store.listBatchLinks({ unitId: U1, gatewayId: 'gw-a', fromSeq: 2, toSeq: 3, limit: 1 }),
+      ).toEqual([link(archived(2))]);
+      expect(await store.listBatchLinks({ unitId: U1, gatewayId: 'nope' })).toEqual([]);
       expect(await store.batchHeads()).toEqual([
         { unitId: U1, gatewayId: 'gw-a', seq: 3, hash: big.hash },
         { unitId: U1, gatewayId: 'gw-b', seq: 7, hash: archived(7).hash },

@@ -1,6 +1,7 @@
 /**
- * Synthetic gateway traffic for the collector benchmarks: signed, hash-chained batches exactly as a
- * gateway publishes them (core/signing.ts), and a publisher that puts them on the broker with QoS 1.
+ * Synthetic gateway traffic for the collector's benchmarks and scale-out tests: signed, hash-chained
+ * batches exactly as a gateway publishes them (core/signing.ts, DESIGN.md §5), and a publisher that puts
+ * them on the broker with QoS 1. No Modbus behind it: it stands for many gateways at once.
  */
 import { createPrivateKey, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -95,6 +96,7 @@ export async function publishAll(
   await client.endAsync();
 }
 
+/** The data topic of a gateway under the default prefix `mrv/v1`. */
 export function dataTopic(unitId: string, gatewayId: string): string {
   return topicFor('mrv/v1', unitId, gatewayId, 'data');
 }

@@ -1,0 +1,190 @@
+/**
+ * The chain audit of collectors that share one MQTT subscription (DESIGN.md §5 "Scale-out"): with
+ * `$share/{group}/…` the broker hands each batch of a gateway to one collector of the group, so no
+ * collector sees a gateway's whole sequence and none can decide at arrival that a seq is missing or that
+ * two neighbouring batches, stored by two collectors at the same moment, do not chain. The archive in
+ * the store is the shared state: this audit walks it per gateway, in seq order, from a cursor.
+ *
+ * Per gateway, every round (the cursor is the last seq audited, with its hash):
+ * - the next archived seq is `cursor + 1`: its `prevHash` must be the cursor's hash, else
+ *   `MRV_F_CHAIN_BROKEN` (unless the collector that stored it raised it already: the archive record lists
+ *   the codes raised for it); the record is then marked `failed` with that code, like at arrival;
+ * - the next archived seq is higher: the seqs between are missing. They may still be on their way (held
+ *   by another collector's session, or in a gateway's log during a broker outage), so `MRV_F_SEQ_GAP` is
+ *   raised only once the batch after the hole has been archived for `graceMs`; until then the audit of
+ *   that gateway waits at the hole. A batch that fills a hole after the finding leaves the finding as a
+ *   record that the data came late.
+ * Findings carry the same ids as the arrival checks' (integrity.ts), so stores keep one per id; before
+ * raising, the audit looks the id up, so that several collectors auditing the same archive raise each
+ * finding once in practice (two audits in the same few milliseconds could both raise it: the store still
+ * keeps one, the findings topic then carries it twice).
+ *
+ * A new cursor starts at the gateway's first archived batch within the last `lookbackBatches` seqs, at
+ * genesis (seq 0) for a younger gateway; so a restarted collector audits again what the previous run
+ * may not have finished, without walking years of archive.
+ */
+import type { Finding } from '../core/schema/finding.ts';
+import { Batch, GENESIS_HASH } from '../core/schema/wire.ts';
+import { integrityFinding } from './integrity.ts';
+import type { BatchLink, TimeSeriesStore } from './store.ts';
+
+/** Options of {@link ChainAudit}. */
+export interface ChainAuditOptions {
+  store: TimeSeriesStore;
+  /** A hole is reported once the batch after it has been archived this long (ms). Default 300 000 (5 min). */
+  graceMs?: number;
+  /** A new cursor starts this many seqs below the gateway's head (or at genesis). Default 10 000. */
+  lookbackBatches?: number;
+  /** Links read per store query. Default 5 000. */
+  pageSize?: number;
+}
+
+/** What one audit round found and checked. */
+export interface ChainAuditRound {
+  /** New findings (not yet stored: the caller stores and raises them). */
+  findings: Finding[];
+  /** Archive records whose verdict the audit changed to `failed` (already written back). */
+  marked: number;
+  /** Links walked. */
+  checked: number;
+}
+
+interface Cursor {
+  seq: number;
+  /** Hash of the batch at `seq`; undefined when the walk starts mid-chain before reading it. */
+  hash: string | undefined;
+}
+
+/** Walks every gateway's archived chain from a cursor; see the file comment. */
+export class ChainAudit {
+  readonly #cursors = new Map<string, Cursor>();
+  readonly #grace: number;
+  readonly #lookback: number;
+  readonly #page: number;
+
+  constructor(private readonly opts: ChainAuditOptions) {
+    this.#grace = opts.graceMs ?? 300_000;
+    this.#lookback = opts.lookbackBatches ?? 10_000;
+    this.#page = opts.pageSize ?? 5_000;
+  }
+
+  /** The audited seq of a gateway (for status and tests); undefined before its first round. */
+  cursor(unitId: string, gatewayId: string): number | undefined {
+    return this.#cursors.get(`${unitId}/${gatewayId}`)?.seq;
+  }
+
+  /**
+   * One round over every gateway in the archive, at collector time `now` (ms epoch).
+   * @throws MrvError `MRV_E_STORE` when the store fails (the cursors keep what was done before)
+   */
+  async run(now: number): Promise<ChainAuditRound> {
+    const round: ChainAuditRound = { findings: [], marked: 0, checked: 0 };
+    for (const head of await this.opts.store.batchHeads()) {
+      const key = `${head.unitId}/${head.gatewayId}`;
+      let cur = this.#cursors.get(key);
+      if (cur === undefined) {
+        const from = head.seq - this.#lookback;
+        cur = from <= 0 ? { seq: 0, hash: GENESIS_HASH } : { seq: from, hash: undefined };
+        this.#cursors.set(key, cur);
+      }
+      while (cur.seq < head.seq) {
+        const links = await this.opts.store.listBatchLinks({
+          unitId: head.unitId,
+          gatewayId: head.gatewayId,
+          fromSeq: cur.seq + 1,
+          toSeq: head.seq,
+          limit: this.#page,
+        });
+        if (links.length === 0) break;
+        const waiting = await this.#walk(head.unitId, head.gatewayId, cur, links, now, round);
+        if (waiting || links.length < this.#page) break;
+      }
+    }
+    return round;
+  }
+
+  /** Advances `cur` over `links`; true when it stopped at a hole still within its grace. */
+  async #walk(
+    unitId: string,
+    gatewayId: string,
+    cur: Cursor,
+    links: readonly BatchLink[],
+    now: number,
+    round: ChainAuditRound,
+  ): Promise<boolean> {
+    for (const link of links) {
+      if (link.seq > cur.seq + 1 && cur.hash !== undefined) {
+        if (now - link.receivedAt < this.#grace) return true;
+        const from = cur.seq + 1;
+        const to = link.seq - 1;
+        const finding = integrityFinding(
+          'MRV_F_SEQ_GAP',
+          {
+            unitId,
+            gatewayId,
+            key: `${from}-${to}`,
+            ts: await this.#firstTs(unitId, gatewayId, link),
+            at: now,
+          },
+          { from, to, missing: to - from + 1, before: cur.seq === 0 ? null : cur.seq, after: link.seq },
+        );
+        if (!(await this.#stored(finding))) round.findings.push(finding);
+      } else if (cur.hash !== undefined && link.prevHash !== cur.hash) {
+        if (!link.findings.includes('MRV_F_CHAIN_BROKEN'))
+          round.findings.push(await this.#chainBroken(unitId, gatewayId, link, cur.hash, now, round));
+      }
+      round.checked++;
+      cur.seq = link.seq;
+      cur.hash = link.hash;
+    }
+    return false;
+  }
+
+  /** Raises a broken link and marks its archive record `failed` with the code (as at arrival). */
+  async #chainBroken(
+    unitId: string,
+    gatewayId: string,
+    link: BatchLink,
+    expected: string,
+    now: number,
+    round: ChainAuditRound,
+  ): Promise<Finding> {
+    const store = this.opts.store;
+    const record = (await store.listBatches({ unitId, gatewayId, fromSeq: link.seq, toSeq: link.seq }))[0];
+    const finding = integrityFinding(
+      'MRV_F_CHAIN_BROKEN',
+      { unitId, gatewayId, key: String(link.seq), ts: await this.#firstTs(unitId, gatewayId, link), at: now },
+      { seq: link.seq, prevHash: link.prevHash, expected },
+    );
+    if (record !== undefined) {
+      await store.archiveBatches([
+        { ...record, verdict: 'failed', findings: [...record.findings, 'MRV_F_CHAIN_BROKEN'] },
+      ]);
+      round.marked++;
+    }
+    return finding;
+  }
+
+  /** The finding time of a batch: its first reading's source time (as at arrival), else its send time. */
+  async #firstTs(unitId: string, gatewayId: string, link: BatchLink): Promise<string> {
+    const record = (
+      await this.opts.store.listBatches({ unitId, gatewayId, fromSeq: link.seq, toSeq: link.seq })
+    )[0];
+    if (record !== undefined) {
+      const parsed = Batch.safeParse(JSON.parse(record.canonical));
+      if (parsed.success) return parsed.data.readings[0]?.ts ?? parsed.data.sentAt;
+    }
+    return new Date(link.receivedAt).toISOString();
+  }
+
+  /** True when a finding with this id is stored already. */
+  async #stored(f: Finding): Promise<boolean> {
+    const t = Date.parse(f.ts);
+    const same = await this.opts.store.listFindings(f.unitId, t, t + 1, {
+      source: 'integrity',
+      code: f.code,
+      ...(f.gatewayId ? { gatewayId: f.gatewayId } : {}),
+    });
+    return same.some((s) => s.id === f.id);
+  }
+}
