@@ -13,6 +13,7 @@ import { benchLatency } from './latency.ts';
 import { type BenchResult, BUILD_DIR, fmt, loadAvg, machine, REPO_ROOT } from './lib.ts';
 import { benchReplay } from './replay.ts';
 import { renderReport } from './report.ts';
+import { benchScaleOut } from './scale-out.ts';
 
 /** The last run's figures, for `--render`. */
 const LAST_RUN = path.join(BUILD_DIR, 'last-run.json');
@@ -20,6 +21,7 @@ const LAST_RUN = path.join(BUILD_DIR, 'last-run.json');
 const ALL: Record<string, () => Promise<BenchResult>> = {
   'gateway-read': benchGatewayRead,
   'collector-ingest': benchCollectorIngest,
+  'scale-out': benchScaleOut,
   latency: benchLatency,
   replay: benchReplay,
   evidence: benchEvidence,
