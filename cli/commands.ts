@@ -280,7 +280,21 @@ export async function collector(args: string[]): Promise<number> {
   const registry = createRegistry();
   const c = new Collector({ url: v.mqtt, store: instrumentStore(store, registry), log, ...extra });
   exposeCollectorCounters(registry, c.counters);
+  if (v.leave && extra.shareGroup === undefined)
+    throw new MrvError(
+      'MRV_E_CONFIG',
+      '--leave applies only with --share-group and --client-id (the member to remove)',
+    );
   await c.start();
+  if (v.leave) {
+    // Decommissioning a member: store what its session holds, take no new share, exit.
+    await c.leave();
+    await store.stop();
+    process.stdout.write(
+      `collector ${extra.clientId} left share group ${extra.shareGroup}: ${c.counters.batches} batches received, ${c.counters.readingsStored} readings stored\n`,
+    );
+    return 0;
+  }
   let ops: Awaited<ReturnType<typeof startMetricsServer>> | undefined;
   if (v['metrics-port'] !== undefined) {
     ops = await startMetricsServer({

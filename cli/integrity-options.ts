@@ -24,6 +24,7 @@ export const collectorFlags = {
   'share-group': { type: 'string' },
   'gap-grace': { type: 'string' },
   'audit-interval': { type: 'string' },
+  leave: { type: 'boolean', default: false },
 } as const;
 
 function readFile(flag: string, file: string): Buffer {

@@ -25,7 +25,7 @@
  * A payload that is not valid JSON or does not match the contract is counted, logged and republished to
  * the dead-letter topic with its reason; findings are stored and republished on `{prefix}/_findings`.
  *
- * Scale-out (`shareGroup`, DESIGN.md §5): several collectors, each with its own `clientId` and
+ * Scale-out (`shareGroup`, DESIGN.md §1, docs/scale-out.md): several collectors, each with its own `clientId` and
  * persistent session, subscribe to the data topics as `$share/{group}/{prefix}/+/+/data`, so the broker
  * hands each batch to one of them (Mosquitto 2.0: round robin, offline sessions included: a stopped
  * collector's share waits in its session until it returns with the same `clientId`). Status and meta
@@ -169,6 +169,8 @@ export class Collector {
   #auditTimer: NodeJS.Timeout | undefined;
   #auditing: Promise<void> | undefined;
   #stopping = false;
+  /** Wall-clock ms of the last data message (for {@link leave}). */
+  #lastDataAt = 0;
 
   constructor(private readonly opts: CollectorOptions) {
     this.#log = opts.log.child({ module: 'collector' });
@@ -427,6 +429,7 @@ export class Collector {
   }
 
   #enqueue(item: PendingBatch): void {
+    this.#lastDataAt = Date.now();
     this.#pending.push(item);
     this.#pendingReadings += item.batch.readings.length;
     this.counters.batches++;
@@ -524,6 +527,25 @@ export class Collector {
       f.message.en,
     );
     this.#client?.publish(this.findingsTopic, JSON.stringify(f), { qos: 1 });
+  }
+
+  /**
+   * Leaves the share group for good (decommissioning a member): unsubscribes from the shared data topic,
+   * so the broker assigns this member nothing new, stores what its session still holds until no data
+   * has arrived for `quietMs`, then stops. Without this, Mosquitto 2.0 keeps queueing a stopped
+   * member's share in its persistent session (measured, docs/scale-out.md). Call after `start()`.
+   * @throws MrvError `MRV_E_CONFIG` for a collector that is not in a share group
+   */
+  async leave(quietMs = 2000): Promise<void> {
+    const group = this.opts.shareGroup;
+    if (group === undefined || !this.#client)
+      throw new MrvError('MRV_E_CONFIG', 'leave(): this collector is not a started member of a share group');
+    await this.#client.unsubscribeAsync(`$share/${group}/${this.#prefix}/+/+/data`);
+    this.#lastDataAt = Date.now();
+    while (Date.now() - this.#lastDataAt < quietMs || this.#pending.length > 0 || this.#flushing)
+      await new Promise((r) => setTimeout(r, 100));
+    this.#log.info({ shareGroup: group, batches: this.counters.batches }, 'left the share group');
+    await this.stop();
   }
 
   /** Readings received but not yet stored. */

@@ -19,7 +19,7 @@
  * The chain state (newest seq and hash per gateway) comes from the store's archive at the first flush
  * and advances only after a successful write, so a collector restarted at any point resumes correctly.
  *
- * **Shared mode** (`shared: true`, several collectors on one MQTT shared subscription, DESIGN.md §5
+ * **Shared mode** (`shared: true`, several collectors on one MQTT shared subscription, docs/scale-out.md
  * "Scale-out"): the broker spreads one gateway's batches over the collectors, so no collector sees all
  * of them in order and none may keep a chain head of its own. The archive in the store is then the only
  * shared state: for every flush, the collector reads the links ({@link TimeSeriesStore.listBatchLinks})

@@ -1,7 +1,8 @@
 // Scale-out (issue 7): three `mrv collector` processes share one MQTT shared subscription
 // ($share/GROUP/...) on a real Mosquitto and write into one real InfluxDB. One of them is killed with
 // SIGKILL mid-stream and restarted with its client id; nothing may be lost, nothing stored twice, and
-// no gap or chain finding raised for a whole chain, while a real hole is reported, once, after its grace.
+// no gap or chain finding raised for a whole chain, while a real hole is reported, once, after its grace;
+// and a member is removed from the group for good with `--leave`.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -58,7 +59,7 @@ describe('collectors sharing one subscription', () => {
       () => influx.stop(),
     );
     const metricsPorts = await Promise.all([0, 1, 2].map(() => getFreePort()));
-    const start = (i: number) =>
+    const start = (i: number, ...extra: string[]) =>
       spawnTied(
         process.execPath,
         [
@@ -86,10 +87,11 @@ describe('collectors sharing one subscription', () => {
           '2',
           '--metrics-port',
           String(metricsPorts[i]),
+          ...extra,
         ],
         { cwd: root, env: { ...process.env, MRV_LOG_LEVEL: 'info' } },
       );
-    const procs: TiedProcess[] = await Promise.all([0, 1, 2].map(start));
+    const procs: TiedProcess[] = await Promise.all([0, 1, 2].map((i) => start(i)));
     cleanups.push(() => Promise.all(procs.map((p) => p.stop())));
     for (const [i, p] of procs.entries())
       await until(`collector ${i + 1} subscribed`, () => /collector subscribed/.test(p.tail()), 30_000);
@@ -219,5 +221,24 @@ describe('collectors sharing one subscription', () => {
     ]);
     expect(raised.filter((f) => f.code === 'MRV_F_SEQ_GAP').length).toBeGreaterThanOrEqual(1);
     expect(raised.filter((f) => f.code !== 'MRV_F_SEQ_GAP')).toEqual([]);
-  }, 240_000);
+
+    // Decommissioning member 3: once stopped, Mosquitto still queues its share in its session...
+    await procs[2]?.stop();
+    const a = traffic[0]?.payloads ?? [];
+    await publishAll(mosquitto.url, dataTopic(UNIT, 'gw-a'), a.slice(BATCHES, BATCHES + 6), 20);
+    await sleep(1500);
+    expect((await archived('gw-a')).length).toBeLessThan(BATCHES + 6);
+    // ... until `--leave` takes its session over, stores what it holds, unsubscribes and exits.
+    const leaving = await start(2, '--leave');
+    expect((await leaving.exited).code).toBe(0);
+    expect(leaving.tail()).toMatch(/collector-3 left share group mrv/);
+    expect((await archived('gw-a')).length).toBe(BATCHES + 6);
+    // New batches now go to the two members left only: all stored at once, none waits.
+    await publishAll(mosquitto.url, dataTopic(UNIT, 'gw-a'), a.slice(BATCHES + 6, BATCHES + 10), 20);
+    await until(
+      'the last batches stored by members 1 and 2',
+      async () => (await archived('gw-a')).length === BATCHES + 10,
+      5_000,
+    );
+  }, 300_000);
 });
