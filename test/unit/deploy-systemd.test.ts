@@ -15,9 +15,10 @@ function directives(text: string): Map<string, string[]> {
 }
 
 describe('systemd units', () => {
-  it('exist for gateway, collector, server and the HJ 212 uplink', () => {
+  it('exist for gateway, collector (alone or as a share-group member), server and the HJ 212 uplink', () => {
     expect(units.sort()).toEqual([
       'mrv-collector.service',
+      'mrv-collector@.service',
       'mrv-gateway.service',
       'mrv-server.service',
       'mrv-uplink-hj212.service',
@@ -42,6 +43,13 @@ describe('systemd units', () => {
     const state = one('StateDirectory');
     expect(state).toMatch(/^mrv\//);
     expect(one('ReadWritePaths')).toBe(`/var/lib/${state}`);
+    // Collectors verify every batch's signature against the gateways' registered keys.
+    if (unit.startsWith('mrv-collector')) expect(one('ExecStart')).toMatch(/ --keys \/etc\/mrv\/keys /);
+    // A template's instances keep apart: their own state folder and, for members, their own session.
+    if (unit.includes('@')) {
+      expect(state).toContain('%i');
+      expect(one('ExecStart')).toMatch(/--share-group \S+ --client-id \S*%i /);
+    }
     expect(one('ExecStart')).toMatch(/^\/usr\/bin\/node \/opt\/carbon-mrv\/bin\/mrv\.js /);
     expect(d.get('SystemCallFilter')).toContain('@system-service');
   });
