@@ -8,6 +8,7 @@ import { parseArgs } from 'node:util';
 import type { Logger } from 'pino';
 import { Collector } from '../collector/collector.ts';
 import { LiveHub } from '../collector/live.ts';
+import { LiveRelay } from '../collector/live-relay.ts';
 import { SqliteStore } from '../collector/sqlite-store.ts';
 import { MrvError } from '../core/errors.ts';
 import { type Clock, ScaledClock, systemClock } from '../core/time.ts';
@@ -320,12 +321,18 @@ export async function server(args: string[]): Promise<number> {
       port: { type: 'string', default: '8080' },
       host: { type: 'string', default: '127.0.0.1' },
       mqtt: { type: 'string' },
+      'live-mqtt': { type: 'string' },
       'data-dir': { type: 'string', default: '.data' },
       site: { type: 'string', multiple: true, default: [] },
       ...storeFlags,
     },
   });
   const log = createLogger('mrv-server');
+  if (v.mqtt !== undefined && v['live-mqtt'] !== undefined)
+    throw new MrvError(
+      'MRV_E_CONFIG',
+      '--mqtt and --live-mqtt exclude each other: --mqtt runs a collector in the server, --live-mqtt only shows what separate collectors (mrv collector --live-topic) stored',
+    );
   const store = makeStore(v, log);
   await store.start();
   const live = new LiveHub();
@@ -342,6 +349,9 @@ export async function server(args: string[]): Promise<number> {
     : undefined;
   if (c) exposeCollectorCounters(registry, c.counters);
   await c?.start();
+  // Collectors elsewhere (a share group): the live page follows their stored-batch announcements.
+  const relay = v['live-mqtt'] ? new LiveRelay({ url: v['live-mqtt'], live, log }) : undefined;
+  await relay?.start();
   const tokens = TokenFile.inDataDir(resolve(v['data-dir']));
   if (tokens.list().every((t) => t.revokedAt !== undefined)) {
     log.warn(
@@ -373,6 +383,7 @@ export async function server(args: string[]): Promise<number> {
   process.stdout.write(`carbon-mrv server: http://${v.host}:${v.port}\n`);
   return runUntilSignal(log, async () => {
     await c?.stop();
+    await relay?.stop();
     await app.close();
     await store.stop();
   });

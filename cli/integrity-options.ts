@@ -25,6 +25,7 @@ export const collectorFlags = {
   'gap-grace': { type: 'string' },
   'audit-interval': { type: 'string' },
   leave: { type: 'boolean', default: false },
+  'live-topic': { type: 'boolean', default: false },
 } as const;
 
 function readFile(flag: string, file: string): Buffer {
@@ -52,8 +53,10 @@ export function collectorOptions(v: {
   'share-group'?: string | undefined;
   'gap-grace'?: string | undefined;
   'audit-interval'?: string | undefined;
+  'live-topic'?: boolean | undefined;
 }): Partial<CollectorOptions> {
   const o: Partial<CollectorOptions> = {};
+  if (v['live-topic']) o.announceStored = true;
   if (v.keys) o.keys = loadKeyRegistry(v.keys);
   if (v['client-id']) o.clientId = v['client-id'];
   if (v.username) o.username = v.username;

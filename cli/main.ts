@@ -14,13 +14,15 @@ const USAGE = `mrv — carbon-mrv command line
   mrv collector --mqtt URL [--store sqlite|influx] [--sqlite FILE] [--influx URL] [--db mrv] [--metrics-port N]
                 [--keys REGISTRY] [--client-id mrv-collector] [--username U --password-env VAR|--password-file F]
                 [--ca FILE] [--cert FILE --key FILE] [--keepalive S]
-                [--share-group NAME [--gap-grace S] [--audit-interval S] [--leave]]
+                [--share-group NAME [--gap-grace S] [--audit-interval S] [--leave]] [--live-topic]
       subscribe (persistent session), verify signatures and hash chains, write readings, findings and
       the batch archive to the store, acknowledge after writing; with --share-group several collectors
       (each its own --client-id) share the data as $share/NAME/... and audit the archived chains;
-      --leave removes the member --client-id from the group for good (stores what it holds, exits)
-  mrv server [--port 8080] [--host 127.0.0.1] [--mqtt URL] [--store ...] [--data-dir .data] [--site SITE.yaml ...]
-      HTTP API and dashboard; with --mqtt it also runs a collector feeding the live view
+      --leave removes the member --client-id from the group for good (stores what it holds, exits);
+      --live-topic announces every stored batch for a server started with --live-mqtt
+  mrv server [--port 8080] [--host 127.0.0.1] [--mqtt URL | --live-mqtt URL] [--store ...] [--data-dir .data] [--site SITE.yaml ...]
+      HTTP API and dashboard; with --mqtt it also runs a collector feeding the live view; with
+      --live-mqtt the live view follows separate collectors' announcements (mrv collector --live-topic)
   mrv broker [--port 1883]
       an embedded MQTT broker (aedes)
   mrv sim aluminium [--seed 42] [--speed 1] [--base-port 15020]

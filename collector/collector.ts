@@ -43,7 +43,8 @@ import { type Clock, systemClock } from '../core/time.ts';
 import { ChainAudit } from './chain-audit.ts';
 import { IntegrityChecker, type ReceivedBatch } from './integrity.ts';
 import type { KeyRegistry } from './keys.ts';
-import type { LiveHub } from './live.ts';
+import type { LiveBatch, LiveHub } from './live.ts';
+import { liveTopic } from './live-relay.ts';
 import type { TimeSeriesStore } from './store.ts';
 
 /** Payloads larger than this are rejected before parsing (4 MiB). */
@@ -93,6 +94,11 @@ export interface CollectorOptions {
   auditIntervalMs?: number;
   /** Shared mode: a hole is reported once the batch after it has been archived this long (ms). Default 300 000. */
   gapGraceMs?: number;
+  /**
+   * Announce every stored batch on `{prefix}/_stored/{unit}/{gateway}/live` (QoS 0) for a server that
+   * runs apart (`mrv server --live-mqtt`, collector/live-relay.ts). Default false.
+   */
+  announceStored?: boolean;
 }
 
 /** Counters exposed for status and metrics (flat numbers, read by ops/metrics.ts). */
@@ -510,13 +516,23 @@ export class Collector {
     }
     for (const b of take) b.ack();
     for (const f of findings) this.#raise(f);
-    for (const b of plan.stored)
-      this.opts.live?.publish({
+    for (const b of plan.stored) {
+      const stored: LiveBatch = {
         unitId: b.batch.unitId,
         gatewayId: b.batch.gatewayId,
         seq: b.batch.seq,
         readings: b.batch.readings,
-      });
+      };
+      this.opts.live?.publish(stored);
+      if (this.opts.announceStored)
+        this.#client?.publish(
+          liveTopic(this.#prefix, stored.unitId, stored.gatewayId),
+          JSON.stringify(stored),
+          {
+            qos: 0,
+          },
+        );
+    }
   }
 
   #raise(f: Finding): void {
