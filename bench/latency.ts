@@ -187,7 +187,7 @@ export async function benchLatency(): Promise<BenchResult> {
       );
     }
     notes.push(
-      `Simulator: bench/time-sim.ts, a raw node:net Modbus TCP responder (answers in the same callback, no timer) whose values are the ms time of their last change, changed every ${POLL_MS} ms. Gateway: own process, production path (signature, fdatasync'd disk log, QoS 1). Broker: Mosquitto 2.0. Collector with default flush settings (a write at 16 batches or 10 000 readings, else after at most 200 ms), InfluxDB store, then the live feed and \`GET /api/v1/live\` of buildServer in a second process; the SSE client is this process. A value waits on average half a poll interval (up to ${POLL_MS} ms) before it is read: that is in the change → SSE figures, not in the read → SSE ones.`,
+      `Simulator: bench/time-sim.ts, a raw node:net Modbus TCP responder (answers in the same callback, no timer) whose values are the ms time of their last change, changed every ${POLL_MS} ms. Gateway: own process, production path (signature, fdatasync'd disk log, QoS 1). Broker: Mosquitto 2.0. Collector with default flush settings (a write at 16 batches or 10 000 readings, else after at most 25 ms), InfluxDB store, then the live feed and \`GET /api/v1/live\` of buildServer in a second process; the SSE client is this process. A value waits on average half a poll interval (up to ${POLL_MS} ms) before it is read: that is in the change → SSE figures, not in the read → SSE ones.`,
     );
     return {
       id: 'latency',
