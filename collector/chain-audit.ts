@@ -24,8 +24,8 @@
  * may not have finished, without walking years of archive.
  */
 import type { Finding } from '../core/schema/finding.ts';
-import { Batch, GENESIS_HASH } from '../core/schema/wire.ts';
-import { integrityFinding } from './integrity.ts';
+import { GENESIS_HASH } from '../core/schema/wire.ts';
+import { findingStored, firstReadingTs, integrityFinding } from './integrity.ts';
 import type { BatchLink, TimeSeriesStore } from './store.ts';
 
 /** Options of {@link ChainAudit}. */
@@ -128,7 +128,7 @@ export class ChainAudit {
           },
           { from, to, missing: to - from + 1, before: cur.seq === 0 ? null : cur.seq, after: link.seq },
         );
-        if (!(await this.#stored(finding))) round.findings.push(finding);
+        if (!(await findingStored(this.opts.store, finding))) round.findings.push(finding);
       } else if (cur.hash !== undefined && link.prevHash !== cur.hash) {
         if (!link.findings.includes('MRV_F_CHAIN_BROKEN'))
           round.findings.push(await this.#chainBroken(unitId, gatewayId, link, cur.hash, now, round));
@@ -170,21 +170,6 @@ export class ChainAudit {
     const record = (
       await this.opts.store.listBatches({ unitId, gatewayId, fromSeq: link.seq, toSeq: link.seq })
     )[0];
-    if (record !== undefined) {
-      const parsed = Batch.safeParse(JSON.parse(record.canonical));
-      if (parsed.success) return parsed.data.readings[0]?.ts ?? parsed.data.sentAt;
-    }
-    return new Date(link.receivedAt).toISOString();
-  }
-
-  /** True when a finding with this id is stored already. */
-  async #stored(f: Finding): Promise<boolean> {
-    const t = Date.parse(f.ts);
-    const same = await this.opts.store.listFindings(f.unitId, t, t + 1, {
-      source: 'integrity',
-      code: f.code,
-      ...(f.gatewayId ? { gatewayId: f.gatewayId } : {}),
-    });
-    return same.some((s) => s.id === f.id);
+    return (record && firstReadingTs(record.canonical)) ?? new Date(link.receivedAt).toISOString();
   }
 }

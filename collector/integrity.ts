@@ -74,6 +74,8 @@ export interface IntegrityPlan {
   verificationFailures: number;
   /** New chain heads, applied by {@link IntegrityChecker.commit} after the writes succeeded. */
   heads: Map<string, { seq: number; hash: string }>;
+  /** Sole mode: the holes still waited for per gateway after this plan, applied by commit. */
+  waiting: Map<string, Waiting>;
 }
 
 const MESSAGES: Record<IntegrityFindingCode, (d: Record<string, unknown>) => { zh: string; en: string }> = {
@@ -139,6 +141,8 @@ export function integrityFinding(
 /** Keeps the chain heads and applies the policy of the file comment. */
 export class IntegrityChecker {
   #heads: Map<string, { seq: number; hash: string }> | undefined;
+  /** Sole mode: holes per gateway whose batches are still in the gateway's log (see `backlogFrom`). */
+  readonly #waiting = new Map<string, Waiting>();
 
   constructor(private readonly opts: IntegrityOptions = {}) {}
 
@@ -169,6 +173,7 @@ export class IntegrityChecker {
       duplicates: 0,
       verificationFailures: 0,
       heads: new Map(),
+      waiting: new Map(),
     };
     /** Versions planned in this flush, by `unit/gateway#seq`. */
     const planned = new Map<string, ArchivedBatch>();
@@ -178,6 +183,19 @@ export class IntegrityChecker {
       (archived
         ? archived.get(`${unitId}/${gatewayId}#${seq}`)
         : (await store.listBatches({ unitId, gatewayId, fromSeq: seq, toSeq: seq }))[0]);
+    /** Sole mode: the holes each gateway's batches are still waited for, copied on first use (see commit). */
+    const waitingOf = async (batch: Batch): Promise<Waiting> => {
+      const gw = `${batch.unitId}/${batch.gatewayId}`;
+      let w = plan.waiting.get(gw);
+      if (w === undefined) {
+        const committedWaiting = this.#waiting.get(gw);
+        w =
+          committedWaiting?.copy() ??
+          (await holesInArchive(store, batch.unitId, batch.gatewayId, committed.get(gw)?.seq ?? 0));
+        plan.waiting.set(gw, w);
+      }
+      return w;
+    };
     const replayWindow = this.opts.replayWindowMs ?? 10 * 60_000;
     const maxSkew = this.opts.maxClockSkewMs ?? 5 * 60_000;
 
@@ -276,7 +294,8 @@ export class IntegrityChecker {
             writeArchive = false;
           }
         } else {
-          // A late batch filling an earlier gap: check it against its stored predecessor when there is one.
+          // A late batch filling an earlier gap (or sent behind newer ones by a gateway replaying a
+          // backlog): check it against its stored predecessor, and its stored successor against it.
           const before = await known(batch.unitId, batch.gatewayId, batch.seq - 1);
           const expected = batch.seq === 1 ? GENESIS_HASH : before?.hash;
           if (expected !== undefined && batch.prevHash !== expected)
@@ -285,6 +304,14 @@ export class IntegrityChecker {
               prevHash: batch.prevHash,
               expected,
             });
+          const after = shared ? undefined : await known(batch.unitId, batch.gatewayId, batch.seq + 1);
+          if (after !== undefined && after.prevHash !== hash)
+            raise('MRV_F_CHAIN_BROKEN', String(batch.seq + 1), {
+              seq: batch.seq + 1,
+              prevHash: after.prevHash,
+              expected: hash,
+            });
+          if (!shared) (await waitingOf(batch)).remove(batch.seq);
         }
       } else if (shared) {
         // New here; its predecessor may be archived, in this flush, or still with another collector
@@ -299,16 +326,24 @@ export class IntegrityChecker {
           });
       } else {
         const from = head === undefined ? 1 : head.seq + 1;
-        if (batch.seq > from)
-          plan.findings.push(
-            integrityFinding('MRV_F_SEQ_GAP', where(`${from}-${batch.seq - 1}`), {
-              from,
-              to: batch.seq - 1,
-              missing: batch.seq - from,
-              before: head?.seq ?? null,
-              after: batch.seq,
-            }),
-          );
+        if (batch.seq > from) {
+          // Below backlogFrom: taken by the broker before this batch was sent, so delivered before it:
+          // lost. From backlogFrom on: still in the gateway's log, sent behind this batch; waited for.
+          const cut = Math.min(batch.backlogFrom ?? batch.seq, batch.seq);
+          const lostTo = Math.min(batch.seq - 1, cut - 1);
+          if (lostTo >= from)
+            plan.findings.push(
+              integrityFinding('MRV_F_SEQ_GAP', where(`${from}-${lostTo}`), {
+                from,
+                to: lostTo,
+                missing: lostTo - from + 1,
+                before: head?.seq ?? null,
+                after: batch.seq,
+              }),
+            );
+          if (Math.max(from, cut) <= batch.seq - 1)
+            (await waitingOf(batch)).add(Math.max(from, cut), batch.seq - 1);
+        }
         const expected = batch.seq === 1 ? GENESIS_HASH : batch.seq === from ? head?.hash : undefined;
         if (expected !== undefined && batch.prevHash !== expected)
           raise('MRV_F_CHAIN_BROKEN', String(batch.seq), {
@@ -317,6 +352,26 @@ export class IntegrityChecker {
             expected,
           });
         plan.heads.set(gw, { seq: batch.seq, hash });
+      }
+
+      // Holes this gateway's batches were waited for whose seqs the gateway no longer holds: lost.
+      if (!shared) {
+        const w = await waitingOf(batch);
+        for (const [lo, hi] of w.takeBelow(Math.min(batch.backlogFrom ?? batch.seq, batch.seq))) {
+          // Dated like an in-order gap: by the first reading of the batch after the hole.
+          const next = await known(batch.unitId, batch.gatewayId, hi + 1);
+          const nextTs = next?.canonical ? firstReadingTs(next.canonical) : undefined;
+          const at = { ...where(`${lo}-${hi}`), ...(nextTs ? { ts: nextTs } : {}) };
+          const f = integrityFinding('MRV_F_SEQ_GAP', at, {
+            from: lo,
+            to: hi,
+            missing: hi - lo + 1,
+            before: lo - 1,
+            after: batch.seq,
+          });
+          // Holes re-read from the archive after a restart may have been reported before.
+          if (!(await findingStored(store, f))) plan.findings.push(f);
+        }
       }
 
       // Clocks: a gateway ahead of the collector; devices far from the gateway.
@@ -381,6 +436,7 @@ export class IntegrityChecker {
 
   /** Applies a plan's new chain heads once its writes succeeded. */
   commit(plan: IntegrityPlan): void {
+    for (const [k, w] of plan.waiting) this.#waiting.set(k, w);
     if (this.#heads === undefined) return;
     for (const [k, h] of plan.heads) {
       const cur = this.#heads.get(k);
@@ -423,4 +479,114 @@ async function archivedLinks(
     }),
   );
   return links;
+}
+
+/**
+ * Seq ranges of one gateway that a collector waits for (sorted, disjoint, inclusive). Small in practice:
+ * one range per backlog being replayed.
+ */
+export class Waiting {
+  constructor(private ranges: Array<[number, number]> = []) {}
+
+  /** A copy (plans work on copies; commit keeps them). */
+  copy(): Waiting {
+    return new Waiting(this.ranges.map(([a, b]) => [a, b]));
+  }
+
+  /** The ranges, lowest first. */
+  list(): ReadonlyArray<readonly [number, number]> {
+    return this.ranges;
+  }
+
+  /** Adds `from..to` (above every range held: holes appear above the head). */
+  add(from: number, to: number): void {
+    const last = this.ranges.at(-1);
+    if (last !== undefined && from <= last[1] + 1) last[1] = Math.max(last[1], to);
+    else this.ranges.push([from, to]);
+  }
+
+  /** Takes `seq` out (it arrived). */
+  remove(seq: number): void {
+    const i = this.ranges.findIndex(([a, b]) => a <= seq && seq <= b);
+    if (i < 0) return;
+    const [a, b] = this.ranges[i] as [number, number];
+    const parts: Array<[number, number]> = [];
+    if (a < seq) parts.push([a, seq - 1]);
+    if (seq < b) parts.push([seq + 1, b]);
+    this.ranges.splice(i, 1, ...parts);
+  }
+
+  /** Removes and returns every part below `cut`. */
+  takeBelow(cut: number): Array<[number, number]> {
+    const out: Array<[number, number]> = [];
+    while (this.ranges.length > 0 && (this.ranges[0] as [number, number])[0] < cut) {
+      const [a, b] = this.ranges[0] as [number, number];
+      if (b < cut) {
+        out.push([a, b]);
+        this.ranges.shift();
+      } else {
+        out.push([a, cut - 1]);
+        (this.ranges[0] as [number, number])[0] = cut;
+      }
+    }
+    return out;
+  }
+}
+
+/** How far below the head a restarted collector looks for holes it may still be waiting for. */
+const HOLE_LOOKBACK = 10_000;
+
+/**
+ * Sole mode, first batch of a gateway since the collector started: the holes in its archived chain in
+ * the last {@link HOLE_LOOKBACK} seqs below `head`, so that a hole the previous run was waiting for is
+ * still resolved (reported once its seqs fall below a batch's `backlogFrom`).
+ * @throws MrvError `MRV_E_STORE`
+ */
+async function holesInArchive(
+  store: TimeSeriesStore,
+  unitId: string,
+  gatewayId: string,
+  head: number,
+): Promise<Waiting> {
+  const w = new Waiting();
+  if (head <= 1) return w;
+  const from = Math.max(1, head - HOLE_LOOKBACK);
+  const links = await store.listBatchLinks({
+    unitId,
+    gatewayId,
+    fromSeq: from,
+    toSeq: head,
+    limit: head - from + 1,
+  });
+  let prev = from === 1 ? 0 : (links[0]?.seq ?? head);
+  for (const l of links) {
+    if (l.seq > prev + 1) w.add(prev + 1, l.seq - 1);
+    prev = l.seq;
+  }
+  return w;
+}
+
+/**
+ * True when a finding with this id is stored already (listFindings at its own `ts`).
+ * @throws MrvError `MRV_E_STORE`
+ */
+export async function findingStored(store: TimeSeriesStore, f: Finding): Promise<boolean> {
+  const t = Date.parse(f.ts);
+  const same = await store.listFindings(f.unitId, t, t + 1, {
+    source: f.source,
+    code: f.code,
+    ...(f.gatewayId ? { gatewayId: f.gatewayId } : {}),
+  });
+  return same.some((s) => s.id === f.id);
+}
+
+/** The `ts` of the first reading (else `sentAt`) of a batch's canonical JSON; undefined when unreadable. */
+export function firstReadingTs(canonical: string): string | undefined {
+  try {
+    const b = JSON.parse(canonical) as { readings?: { ts?: unknown }[]; sentAt?: unknown };
+    const ts = b.readings?.[0]?.ts ?? b.sentAt;
+    return typeof ts === 'string' ? ts : undefined;
+  } catch {
+    return undefined;
+  }
 }

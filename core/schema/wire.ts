@@ -86,6 +86,11 @@ export const MAX_READINGS_PER_BATCH = 10_000;
  * - `prevHash`: SHA-256 of the previous batch's canonical bytes ({@link canonicalBytes}), {@link GENESIS_HASH} for seq 1.
  * - `sig`: Ed25519 signature (base64) over the canonical bytes (core/signing.ts); absent when the gateway has
  *   no signing key, which a collector with a key registry reports as `MRV_F_BAD_SIGNATURE`.
+ * - `backlogFrom` (optional, signed like the rest): set when the gateway still held older unacknowledged
+ *   batches as it made this one. A gateway sends new batches ahead of a backlog after an outage, so a
+ *   collector takes a hole at or above `backlogFrom` as "still coming", one below it as lost
+ *   (collector/integrity.ts). Collectors older than this field reject such batches (strict schema):
+ *   upgrade collectors before gateways.
  */
 export const Batch = z
   .object({
@@ -97,6 +102,14 @@ export const Batch = z
     sentAt: IsoTimestamp,
     device: Identifier.optional().describe('device whose poll cycle produced the batch'),
     readings: z.array(Reading).max(MAX_READINGS_PER_BATCH),
+    backlogFrom: z
+      .number()
+      .int()
+      .positive()
+      .optional()
+      .describe(
+        'lowest seq the gateway held unacknowledged when it made this batch, present only when below seq: batches backlogFrom..seq-1 may arrive after this one (the gateway sends new batches ahead of a backlog); every batch below it was taken by the broker before this one was sent',
+      ),
     sig: z.string().optional(),
   })
   .strict();

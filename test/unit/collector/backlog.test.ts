@@ -1,0 +1,167 @@
+// A single collector and a gateway that sends new batches ahead of its backlog (wire field
+// `backlogFrom`, collector/integrity.ts): holes still in the gateway's log are waited for, holes the
+// gateway no longer holds are reported once, across collector restarts too.
+import { generateKeyPairSync } from 'node:crypto';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { IntegrityChecker, type ReceivedBatch, Waiting } from '../../../collector/integrity.ts';
+import { keyRegistry } from '../../../collector/keys.ts';
+import { SqliteStore } from '../../../collector/sqlite-store.ts';
+import { type Batch, GENESIS_HASH } from '../../../core/schema/wire.ts';
+import { batchHash, signBatch } from '../../../core/signing.ts';
+
+const T0 = Date.parse('2026-03-01T00:00:00.000Z');
+const iso = (ms: number) => new Date(ms).toISOString();
+const pair = generateKeyPairSync('ed25519');
+const keys = keyRegistry([
+  {
+    gatewayId: 'gw1',
+    unitId: 'U1',
+    publicKey: pair.publicKey.export({ type: 'spki', format: 'pem' }).toString(),
+  },
+]);
+
+/**
+ * A signed chain of `n` batches of gw1 as a gateway makes them; `backlog[seq]` is the `backlogFrom`
+ * the gateway wrote into batch `seq` (the lowest seq it still held unacknowledged then).
+ */
+function chain(n: number, backlog: Record<number, number> = {}): Batch[] {
+  const out: Batch[] = [];
+  let prev = GENESIS_HASH;
+  for (let seq = 1; seq <= n; seq++) {
+    const ts = iso(T0 + seq * 1000);
+    const b = signBatch(
+      {
+        v: 1,
+        unitId: 'U1',
+        gatewayId: 'gw1',
+        seq,
+        prevHash: prev,
+        sentAt: ts,
+        device: 'd1',
+        readings: [{ point: 'p1', ts, rxTs: ts, value: String(seq * 10), quality: 'good' }],
+        ...(backlog[seq] !== undefined ? { backlogFrom: backlog[seq] } : {}),
+      },
+      pair.privateKey,
+    );
+    prev = batchHash(b);
+    out.push(b);
+  }
+  return out;
+}
+
+describe('a gateway replaying a backlog behind live batches', () => {
+  let store: SqliteStore;
+  let checker: IntegrityChecker;
+  beforeEach(async () => {
+    store = new SqliteStore({ path: ':memory:' });
+    await store.start();
+    checker = new IntegrityChecker({ keys });
+  });
+  afterEach(() => store.stop());
+
+  /** Plans, writes and commits one batch at a time, in the order given, like the collector. */
+  async function take(c: Batch[], ...seqs: number[]) {
+    const codes: string[] = [];
+    const gaps: [number, number][] = [];
+    for (const seq of seqs) {
+      const items: ReceivedBatch[] = [{ batch: c[seq - 1] as Batch, receivedAt: T0 + 100_000 }];
+      const plan = await checker.plan(items, store, T0 + 100_000);
+      await store.writeReadings(plan.rows);
+      await store.writeFindings(plan.findings);
+      await store.archiveBatches(plan.archive);
+      checker.commit(plan);
+      for (const f of plan.findings) {
+        codes.push(f.code);
+        if (f.code === 'MRV_F_SEQ_GAP') gaps.push([f.detail.from as number, f.detail.to as number]);
+      }
+    }
+    return { codes, gaps };
+  }
+  const archivedSeqs = async () =>
+    (await store.listBatchLinks({ unitId: 'U1', gatewayId: 'gw1' })).map((l) => l.seq);
+
+  it('waits for the backlog sent behind newer batches: no gap, every link checked', async () => {
+    // Broker outage after 3: batches 4..7 wait in the log; 8 and 9 are made while they still wait.
+    const c = chain(10, { 8: 4, 9: 4 });
+    const r = await take(c, 1, 2, 3, 8, 9, 4, 5, 6, 7, 10);
+    expect(r.codes).toEqual([]);
+    expect(await archivedSeqs()).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+  });
+
+  it('reports what the gateway dropped (drop-oldest) once a batch shows it no longer holds it', async () => {
+    // 3 and 4 were dropped from a full log: batch 7 was made when the log's oldest held seq was 5.
+    const c = chain(8, { 6: 3, 7: 5 });
+    const first = await take(c, 1, 2, 6);
+    expect(first.codes).toEqual([]);
+    const later = await take(c, 7, 5, 8);
+    expect(later.gaps).toEqual([[3, 4]]);
+    expect(later.codes).toEqual(['MRV_F_SEQ_GAP']);
+  });
+
+  it('reports a hole below backlogFrom at once (the broker took it before this batch was sent)', async () => {
+    const c = chain(6, { 6: 5 });
+    expect((await take(c, 1, 2, 6)).gaps).toEqual([[3, 4]]);
+    expect((await take(c, 5)).codes).toEqual([]);
+  });
+
+  it('still resolves the holes it waited for after a restart, and does not repeat an old gap', async () => {
+    const c = chain(12, { 5: 3, 6: 3 });
+    // An in-order gap reported and stored before the restart: 9 never arrives, 10 comes without backlog.
+    expect((await take(c, 1, 2, 5, 6)).codes).toEqual([]);
+    // The collector restarts: a new checker over the same store, waiting for 3 and 4 again.
+    checker = new IntegrityChecker({ keys });
+    expect((await take(c, 3, 4, 7, 8, 10)).gaps).toEqual([[9, 9]]);
+    checker = new IntegrityChecker({ keys });
+    // The hole at 9 is found again in the archive; the next batch resolves it, the stored finding stays one.
+    expect((await take(c, 11)).codes).toEqual([]);
+    const gaps = await store.listFindings('U1', T0, T0 + 3_600_000, { code: 'MRV_F_SEQ_GAP' });
+    expect(gaps.map((f) => f.id)).toEqual(['integrity/U1/gw1/MRV_F_SEQ_GAP/9-9']);
+  });
+
+  it('checks a late batch against the newer batch already stored after it', async () => {
+    const c = chain(4, { 4: 3 });
+    await take(c, 1, 2, 4);
+    // A forged 3 that chains to 2 but is not the batch 4 was chained to.
+    const forged = signBatch(
+      {
+        ...(c[2] as Batch),
+        readings: [{ ...((c[2] as Batch).readings[0] as Batch['readings'][number]), value: '1' }],
+      },
+      pair.privateKey,
+    );
+    const r = await take([c[0], c[1], forged, c[3]] as Batch[], 3);
+    expect(r.codes).toEqual(['MRV_F_CHAIN_BROKEN']);
+  });
+});
+
+describe('Waiting', () => {
+  it('adds, removes and takes seq ranges', () => {
+    const w = new Waiting();
+    w.add(4, 7);
+    w.add(8, 9);
+    w.add(12, 12);
+    expect(w.list()).toEqual([
+      [4, 9],
+      [12, 12],
+    ]);
+    w.remove(6);
+    w.remove(4);
+    w.remove(100);
+    expect(w.list()).toEqual([
+      [5, 5],
+      [7, 9],
+      [12, 12],
+    ]);
+    expect(w.takeBelow(8)).toEqual([
+      [5, 5],
+      [7, 7],
+    ]);
+    expect(w.list()).toEqual([
+      [8, 9],
+      [12, 12],
+    ]);
+    const copy = w.copy();
+    copy.remove(8);
+    expect(w.list()[0]).toEqual([8, 9]);
+  });
+});
