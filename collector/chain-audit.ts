@@ -11,7 +11,9 @@
  *   the codes raised for it); the record is then marked `failed` with that code, like at arrival;
  * - the next archived seq is higher: the seqs between are missing. They may still be on their way (held
  *   by another collector's session, or in a gateway's log during a broker outage), so `MRV_F_SEQ_GAP` is
- *   raised only once the batch after the hole has been archived for `graceMs`; until then the audit of
+ *   raised only once the batch after the hole has been archived for `graceMs`, and not while the
+ *   gateway's newest archived batch says (`backlogFrom` at or below the hole) that the gateway still holds
+ *   those batches in its log, sending them behind newer ones after an outage; until then the audit of
  *   that gateway waits at the hole. A batch that fills a hole after the finding leaves the finding as a
  *   record that the data came late.
  * Findings carry the same ids as the arrival checks' (integrity.ts), so stores keep one per id; before
@@ -51,8 +53,10 @@ export interface ChainAuditRound {
 
 interface Cursor {
   seq: number;
-  /** Hash of the batch at `seq`; undefined when the walk starts mid-chain before reading it. */
+  /** Hash of the batch at `seq`; undefined when it is not known (start mid-chain, or after a hole). */
   hash: string | undefined;
+  /** True for a cursor started mid-chain: no hole before its first archived batch is looked for. */
+  start: boolean;
 }
 
 /** Walks every gateway's archived chain from a cursor; see the file comment. */
@@ -84,7 +88,10 @@ export class ChainAudit {
       let cur = this.#cursors.get(key);
       if (cur === undefined) {
         const from = head.seq - this.#lookback;
-        cur = from <= 0 ? { seq: 0, hash: GENESIS_HASH } : { seq: from, hash: undefined };
+        cur =
+          from <= 0
+            ? { seq: 0, hash: GENESIS_HASH, start: false }
+            : { seq: from, hash: undefined, start: true };
         this.#cursors.set(key, cur);
       }
       while (cur.seq < head.seq) {
@@ -96,7 +103,7 @@ export class ChainAudit {
           limit: this.#page,
         });
         if (links.length === 0) break;
-        const waiting = await this.#walk(head.unitId, head.gatewayId, cur, links, now, round);
+        const waiting = await this.#walk(head.unitId, head.gatewayId, cur, links, now, round, head.seq);
         if (waiting || links.length < this.#page) break;
       }
     }
@@ -111,12 +118,18 @@ export class ChainAudit {
     links: readonly BatchLink[],
     now: number,
     round: ChainAuditRound,
+    headSeq: number,
   ): Promise<boolean> {
+    let held: number | undefined | null = null; // the newest batch's backlogFrom, read once when needed
     for (const link of links) {
-      if (link.seq > cur.seq + 1 && cur.hash !== undefined) {
+      if (link.seq > cur.seq + 1 && !cur.start) {
         if (now - link.receivedAt < this.#grace) return true;
+        if (held === null) held = await this.#backlogFrom(unitId, gatewayId, headSeq);
+        if (held !== undefined && held <= cur.seq + 1) return true; // all still in the gateway's log
         const from = cur.seq + 1;
-        const to = link.seq - 1;
+        // The gateway still holds the hole's upper part: report what it no longer holds, wait for the rest.
+        const stillHeld = held !== undefined && held <= link.seq - 1;
+        const to = stillHeld ? (held as number) - 1 : link.seq - 1;
         const finding = integrityFinding(
           'MRV_F_SEQ_GAP',
           {
@@ -126,9 +139,14 @@ export class ChainAudit {
             ts: await this.#firstTs(unitId, gatewayId, link),
             at: now,
           },
-          { from, to, missing: to - from + 1, before: cur.seq === 0 ? null : cur.seq, after: link.seq },
+          { from, to, missing: to - from + 1, before: cur.seq === 0 ? null : cur.seq, after: to + 1 },
         );
         if (!(await findingStored(this.opts.store, finding))) round.findings.push(finding);
+        if (stillHeld) {
+          cur.seq = to;
+          cur.hash = undefined;
+          return true;
+        }
       } else if (cur.hash !== undefined && link.prevHash !== cur.hash) {
         if (!link.findings.includes('MRV_F_CHAIN_BROKEN'))
           round.findings.push(await this.#chainBroken(unitId, gatewayId, link, cur.hash, now, round));
@@ -136,6 +154,7 @@ export class ChainAudit {
       round.checked++;
       cur.seq = link.seq;
       cur.hash = link.hash;
+      cur.start = false;
     }
     return false;
   }
@@ -163,6 +182,18 @@ export class ChainAudit {
       round.marked++;
     }
     return finding;
+  }
+
+  /** `backlogFrom` of an archived batch (undefined when absent or unreadable). */
+  async #backlogFrom(unitId: string, gatewayId: string, seq: number): Promise<number | undefined> {
+    const record = (await this.opts.store.listBatches({ unitId, gatewayId, fromSeq: seq, toSeq: seq }))[0];
+    if (record === undefined) return undefined;
+    try {
+      const b = JSON.parse(record.canonical) as { backlogFrom?: unknown };
+      return typeof b.backlogFrom === 'number' ? b.backlogFrom : undefined;
+    } catch {
+      return undefined;
+    }
   }
 
   /** The finding time of a batch: its first reading's source time (as at arrival), else its send time. */

@@ -21,8 +21,15 @@ const keys = keyRegistry([
   },
 ]);
 
-/** A signed chain of `n` batches of gw1 (one reading each), starting at seq 1; `tamper` rewrites prevHash. */
-function chain(n: number, tamper?: { seq: number; prevHash: string }): Batch[] {
+/**
+ * A signed chain of `n` batches of gw1 (one reading each), starting at seq 1; `tamper` rewrites prevHash;
+ * `backlog[seq]` is the `backlogFrom` the gateway wrote into batch `seq`.
+ */
+function chain(
+  n: number,
+  tamper?: { seq: number; prevHash: string },
+  backlog: Record<number, number> = {},
+): Batch[] {
   const out: Batch[] = [];
   let prev = GENESIS_HASH;
   for (let seq = 1; seq <= n; seq++) {
@@ -37,6 +44,7 @@ function chain(n: number, tamper?: { seq: number; prevHash: string }): Batch[] {
         sentAt: ts,
         device: 'd1',
         readings: [{ point: 'p1', ts, rxTs: ts, value: String(seq * 10), quality: 'good' }],
+        ...(backlog[seq] !== undefined ? { backlogFrom: backlog[seq] } : {}),
       },
       pair.privateKey,
     );
@@ -169,6 +177,28 @@ describe('shared-mode integrity and the chain audit', () => {
     const plan = await take(2, pick(c, 4, 5), archivedAt + grace + 1);
     expect(codes(plan)).toEqual([]);
     expect(plan.rows).toHaveLength(2);
+  });
+
+  it('waits, past the grace, for a hole the gateway still holds, and reports the part it dropped', async () => {
+    // After an outage the gateway sends 8 and 9 ahead of 4..7; later it drops 4 and 5 (full log).
+    const c = chain(12, undefined, { 8: 4, 9: 4, 10: 6 });
+    await take(0, pick(c, 1, 2, 3, 8, 9));
+    const audit = new ChainAudit({ store, graceMs: 1000 });
+    // Long past the grace: still no finding, the newest batch (9) says 4.. are in the gateway's log.
+    expect((await audit.run(T0 + 900_000)).findings).toEqual([]);
+    expect(audit.cursor('U1', 'gw1')).toBe(3);
+    // Batch 10 was made when the gateway's oldest held seq was 6: 4 and 5 are gone, 6 and 7 still come.
+    await take(1, pick(c, 10));
+    const round = await audit.run(T0 + 900_000);
+    expect(round.findings.map((f) => [f.code, f.detail.from, f.detail.to])).toEqual([
+      ['MRV_F_SEQ_GAP', 4, 5],
+    ]);
+    await store.writeFindings(round.findings);
+    expect(audit.cursor('U1', 'gw1')).toBe(5);
+    // 6 and 7 arrive: the walk goes on to the head with nothing more to say.
+    await take(2, pick(c, 6, 7));
+    expect((await audit.run(T0 + 900_000)).findings).toEqual([]);
+    expect(audit.cursor('U1', 'gw1')).toBe(10);
   });
 
   it('starts a new cursor near the head, not at genesis, for a long chain', async () => {
