@@ -29,10 +29,10 @@
  * time, are left to the periodic audit of collector/chain-audit.ts.
  */
 
-import { canonicalBytes } from '../core/schema/canonical.ts';
+import { canonicalJson } from '../core/schema/canonical.ts';
 import type { Finding, IntegrityFindingCode } from '../core/schema/finding.ts';
 import { IntegrityFindingCodes } from '../core/schema/finding.ts';
-import { type Batch, GENESIS_HASH } from '../core/schema/wire.ts';
+import { type Batch, GENESIS_HASH, type Reading } from '../core/schema/wire.ts';
 import { sha256Hex, verifySignature } from '../core/signing.ts';
 import { isoMs } from '../core/time.ts';
 import type { KeyRegistry } from './keys.ts';
@@ -202,8 +202,11 @@ export class IntegrityChecker {
     for (const item of items) {
       const { batch, receivedAt } = item;
       const gw = `${batch.unitId}/${batch.gatewayId}`;
-      const canonical = Buffer.from(canonicalBytes(batch)).toString('utf8');
-      const hash = sha256Hex(canonical);
+      // The canonical text once, its UTF-8 bytes once: hash, signature and archive all use them.
+      const { sig: _sig, ...unsigned } = batch;
+      const canonical = canonicalJson(unsigned);
+      const bytes = Buffer.from(canonical, 'utf8');
+      const hash = sha256Hex(bytes);
       const ts = batch.readings[0]?.ts ?? batch.sentAt;
       const where = (key: string) => ({ unitId: batch.unitId, gatewayId: batch.gatewayId, key, ts, at: now });
       const findings: Finding[] = [];
@@ -218,7 +221,7 @@ export class IntegrityChecker {
           sigOk = false;
           raise('MRV_F_UNKNOWN_KEY', String(batch.seq), { seq: batch.seq });
         } else {
-          sigOk = verifySignature(Buffer.from(canonical, 'utf8'), batch.sig, key);
+          sigOk = verifySignature(bytes, batch.sig, key);
           if (!sigOk)
             raise('MRV_F_BAD_SIGNATURE', String(batch.seq), { seq: batch.seq, sig: batch.sig ?? null, hash });
         }
@@ -384,7 +387,18 @@ export class IntegrityChecker {
           collectorAt: isoMs(now),
           maxSkewS: maxSkew / 1000,
         });
-      const skewed = batch.readings.filter((r) => Math.abs(Date.parse(r.ts) - Date.parse(r.rxTs)) > maxSkew);
+      // Each reading's two times parsed once, for this check and for the rows.
+      const n = batch.readings.length;
+      const times = new Float64Array(2 * n);
+      const skewed: Reading[] = [];
+      for (let i = 0; i < n; i++) {
+        const r = batch.readings[i] as Reading;
+        const t = Date.parse(r.ts);
+        const rx = Date.parse(r.rxTs);
+        times[2 * i] = t;
+        times[2 * i + 1] = rx;
+        if (Math.abs(t - rx) > maxSkew) skewed.push(r);
+      }
       if (skewed.length > 0)
         raise('MRV_F_CLOCK_SKEW', `${batch.seq}/device`, {
           seq: batch.seq,
@@ -410,7 +424,8 @@ export class IntegrityChecker {
       const untrusted = findings.find(
         (f) => f.code === 'MRV_F_BAD_SIGNATURE' || f.code === 'MRV_F_UNKNOWN_KEY',
       );
-      for (const r of batch.readings) {
+      for (let i = 0; i < n; i++) {
+        const r = batch.readings[i] as Reading;
         const downgrade = untrusted !== undefined && r.quality === 'good';
         const reason = untrusted
           ? `${untrusted.code}: batch ${batch.seq} not verified${r.reason ? `; ${r.reason}` : ''}`
@@ -421,8 +436,8 @@ export class IntegrityChecker {
           device: batch.device ?? item.devices?.get(r.point) ?? 'unknown',
           point: r.point,
           ...(r.meter ? { meter: r.meter } : {}),
-          ts: Date.parse(r.ts),
-          rxTs: Date.parse(r.rxTs),
+          ts: times[2 * i] as number,
+          rxTs: times[2 * i + 1] as number,
           value: r.value,
           quality: downgrade ? 'uncertain' : r.quality,
           ...(reason ? { reason: reason.slice(0, 500) } : {}),
