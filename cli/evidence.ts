@@ -36,6 +36,9 @@ import {
   digestingSource,
   linesSource,
   loadEvidenceKey,
+  RAW_DATA_KIND_V1,
+  RAW_DATA_KIND_V2,
+  type RawDataKind,
   verifyEvidenceSignature,
 } from '../server/evidence-service.ts';
 import { version } from './main.ts';
@@ -144,6 +147,12 @@ export async function verify(args: string[]): Promise<number> {
   );
 }
 
+/** The readings-digest encoding a package names; the current one when it names none or an unknown one. */
+function claimedKind(pkg: EvidencePackage): RawDataKind {
+  const kind = pkg.rawData?.kind;
+  return kind === RAW_DATA_KIND_V1 ? RAW_DATA_KIND_V1 : RAW_DATA_KIND_V2;
+}
+
 /** Differences between two JSON values, as paths (at most 20). */
 function diffPaths(a: unknown, b: unknown, path = '$', out: string[] = []): string[] {
   if (out.length >= 20) return out;
@@ -230,7 +239,8 @@ async function verifyEvidence(doc: Record<string, unknown>, args: string[]): Pro
     ({ source, list } = batchesSource(pkg.unit.id, exported));
   } else source = linesSource(readFileSync(v.readings as string, 'utf8').split('\n'));
 
-  const { source: digesting, finish } = digestingSource(source);
+  // The readings digest is recomputed in the encoding the package names (v1 packages stay verifiable).
+  const { source: digesting, finish } = digestingSource(source, undefined, claimedKind(pkg));
   const { inputs } = pkg;
   const body = await computeEvidence({
     catalogue: inputs.catalogue,

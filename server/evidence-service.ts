@@ -9,6 +9,7 @@ import {
   createPrivateKey,
   createPublicKey,
   generateKeyPairSync,
+  type Hash,
   type KeyObject,
   sign,
   verify,
@@ -17,7 +18,7 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'n
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
-import type { TimeSeriesStore } from '../collector/store.ts';
+import type { RawReading, TimeSeriesStore } from '../collector/store.ts';
 import {
   type BatchLister,
   type BatchSample,
@@ -34,6 +35,7 @@ import {
   parseRulePack,
   type ReadingSource,
   type RulePack,
+  readPages,
   type Sample,
   type UnitCatalogue,
 } from '../core/domain/index.ts';
@@ -168,36 +170,40 @@ export async function unitCatalogue(
   return catalogueFromSites(unitId, sites) ?? (await catalogueFromStore(store, unitId));
 }
 
-/** Page size of raw series reads. */
+/** Page size of raw series reads (a day of 1 s readings of one point is 86 400). */
 const PAGE = 100_000;
+/**
+ * Page size of streamed reads ({@link ReadingSource.pages}): small enough that a page dies in V8's
+ * young generation (a day of a 1 s point read at once is promoted and costs a full GC).
+ */
+const STREAM_PAGE = 4096;
 
 /**
  * A {@link ReadingSource} over the store's raw readings ({@link TimeSeriesStore.rawReadings}), paging
- * past the store's per-query limit. Its samples are {@link BatchSample}s: they carry the gateway and
- * batch seq they arrived in.
+ * past the store's per-query limit. Its samples are the store's {@link RawReading}s, which are
+ * {@link BatchSample}s: they carry the gateway and batch seq they arrived in.
  */
 export function storeSource(store: TimeSeriesStore, unitId: string): ReadingSource {
+  async function* pages(pointId: string, from: number, to: number, size: number) {
+    let start = from;
+    for (;;) {
+      const page: BatchSample[] = await store.rawReadings({ unitId, pointId, from: start, to, limit: size });
+      if (page.length > 0) yield page;
+      const last = page[page.length - 1];
+      if (page.length < size || last === undefined) return;
+      start = last.ts + 1;
+    }
+  }
   return {
     async read(pointId, from, to) {
-      const out: BatchSample[] = [];
-      let start = from;
-      for (;;) {
-        const page = await store.rawReadings({ unitId, pointId, from: start, to, limit: PAGE });
-        for (const r of page) {
-          const s: BatchSample = {
-            ts: r.ts,
-            value: r.value,
-            quality: r.quality,
-            gatewayId: r.gatewayId,
-            seq: r.seq,
-          };
-          if (r.reason !== undefined) s.reason = r.reason;
-          out.push(s);
-        }
-        if (page.length < PAGE) return out;
-        start = (out[out.length - 1]?.ts ?? to) + 1;
+      let out: BatchSample[] | undefined;
+      for await (const page of pages(pointId, from, to, PAGE)) {
+        if (out === undefined) out = page;
+        else for (const r of page) out.push(r);
       }
+      return out ?? [];
     },
+    pages: (pointId, from, to) => pages(pointId, from, to, STREAM_PAGE),
   };
 }
 
@@ -207,14 +213,53 @@ export function archiveLister(store: TimeSeriesStore, unitId: string): BatchList
     store.listBatches({ unitId, gatewayId, fromSeq, toSeq, limit });
 }
 
-/** The fields of one reading in the readings digest (ts ISO UTC). */
+/**
+ * The readings-digest encodings ({@link EvidenceRawData.kind}). `v2` is what packages are made with;
+ * `v1` (canonical JSON per reading) is still verified, for packages made before it.
+ */
+export const RAW_DATA_KIND_V1 = 'sha256-readings+batch-set-sha256-v1';
+/** See {@link RAW_DATA_KIND_V1}. */
+export const RAW_DATA_KIND_V2 = 'sha256-readings-v2+batch-set-sha256-v1';
+/** A readings-digest encoding. */
+export type RawDataKind = typeof RAW_DATA_KIND_V1 | typeof RAW_DATA_KIND_V2;
+
+/** The fields of one reading in the v1 readings digest and in exported readings (ts ISO UTC). */
 function readingFields(point: string, s: Sample) {
   return { point, ts: new Date(s.ts).toISOString(), value: s.value, quality: s.quality, reason: s.reason };
 }
 
-/** The canonical line of one reading in the readings digest. */
+/** The canonical line of one reading in the v1 readings digest (sorted-key JSON, ts ISO UTC; no "\n"). */
 export function readingLine(point: string, s: Sample): string {
   return canonicalJson(readingFields(point, s));
+}
+
+/**
+ * The line of one reading inside a v2 segment ({@link segmentLineV2}), "\n" included: ts (decimal ms
+ * since the Unix epoch, UTC), quality, value (the exact decimal string, "" when null) and reason (its
+ * JSON string, "" when absent), separated by TAB. Unambiguous: decimals, qualities and ms never hold a
+ * TAB or LF, and JSON escapes them in a reason.
+ * @throws Error for a value holding a TAB or LF (not a decimal string)
+ */
+export function readingLineV2(s: Sample): string {
+  const v = s.value;
+  if (v !== null && (v.indexOf('\t') >= 0 || v.indexOf('\n') >= 0))
+    throw new Error(`reading at ${s.ts}: value ${JSON.stringify(v)} is not a decimal string`);
+  return `${s.ts}\t${s.quality}\t${v ?? ''}\t${s.reason === undefined ? '' : JSON.stringify(s.reason)}\n`;
+}
+
+/**
+ * The line of one segment in the v2 readings digest, "\n" included: one segment is one read of one
+ * point over one chunk `[from, to)` (ms): point id, from, to, number of readings and the lower-case hex
+ * SHA-256 over their {@link readingLineV2}s in ascending ts, separated by TAB.
+ */
+export function segmentLineV2(
+  point: string,
+  from: number,
+  to: number,
+  count: number,
+  sha256: string,
+): string {
+  return `${point}\t${from}\t${to}\t${count}\t${sha256}\n`;
 }
 
 /** A line of an exported readings file (`--readings-out`): {@link readingLine}'s fields plus the batch identity when known. */
@@ -223,35 +268,98 @@ export function exportLine(point: string, s: Sample): string {
   return canonicalJson({ ...readingFields(point, s), gatewayId: b.gatewayId, seq: b.seq });
 }
 
-const RAW_DATA_NOTE =
-  'readingsDigest: SHA-256 over the canonical list of readings used (one sorted-key JSON line each, in the order read: the lookback chunk, then each UTC+8 day, points by id). batches: the raw signed batches those readings arrived in, per gateway as seq ranges; batchDigest: batch-set-sha256-v1 over the archived ones (gateways ascending, seq ascending; per batch the length-prefixed UTF-8 fields gateway id, seq, canonical bytes, signature). missingBatches: cited batches the archive did not hold; their bytes are not in batchDigest. `mrv verify FILE --batches EXPORT --keys REGISTRY` re-checks them.';
+const RAW_DATA_NOTE: Record<RawDataKind, string> = {
+  [RAW_DATA_KIND_V1]:
+    'readingsDigest: SHA-256 over the canonical list of readings used (one sorted-key JSON line each, in the order read: the lookback chunk, then each UTC+8 day, points by id). batches: the raw signed batches those readings arrived in, per gateway as seq ranges; batchDigest: batch-set-sha256-v1 over the archived ones (gateways ascending, seq ascending; per batch the length-prefixed UTF-8 fields gateway id, seq, canonical bytes, signature). missingBatches: cited batches the archive did not hold; their bytes are not in batchDigest. `mrv verify FILE --batches EXPORT --keys REGISTRY` re-checks them.',
+  [RAW_DATA_KIND_V2]:
+    'readingsDigest (sha256-readings-v2): SHA-256 over one line per segment read, in the order read (the lookback chunk, then each UTC+8 day; in each, the points by id): point id TAB chunk start TAB chunk end (ms since 1970-01-01T00:00:00Z) TAB number of readings TAB hex SHA-256 over the segment\'s readings, one line each in ascending ts: ts in ms TAB quality TAB exact decimal value ("" when null) TAB reason as a JSON string ("" when absent) LF. batches: the raw signed batches those readings arrived in, per gateway as seq ranges; batchDigest: batch-set-sha256-v1 over the archived ones (gateways ascending, seq ascending; per batch the length-prefixed UTF-8 fields gateway id, seq, canonical bytes, signature). missingBatches: cited batches the archive did not hold; their bytes are not in batchDigest. `mrv verify FILE --batches EXPORT --keys REGISTRY` re-checks them.',
+};
 
 /**
- * Wraps a source so that every reading it yields is hashed (SHA-256 over {@link readingLine} + "\n",
- * in the order read), the batch of every {@link BatchSample} recorded, and each reading optionally
- * handed to `sink` as an {@link exportLine} (to export the readings for `mrv verify`).
+ * Wraps a source so that every reading it yields is hashed in the order read (`kind` v2: each read of
+ * a point over a chunk is a segment, {@link segmentLineV2} over {@link readingLineV2}s; v1: SHA-256 over
+ * {@link readingLine} + "\n" of every reading), the batch of every {@link BatchSample} recorded, and
+ * each reading optionally handed to `sink` as an {@link exportLine} (to export the readings for
+ * `mrv verify`). A `pages` read is one segment too; it is hashed when the last page was taken.
  * `finish(list)` then cites the batches in the archive `list` reads ({@link citeBatches}); without an
  * archive every cited batch is reported missing.
  */
-export function digestingSource(inner: ReadingSource, sink?: (line: string) => void) {
+export function digestingSource(
+  inner: ReadingSource,
+  sink?: (line: string) => void,
+  kind: RawDataKind = RAW_DATA_KIND_V2,
+) {
   const hash = createHash('sha256');
   const usage = new BatchUsage();
+  const v1 = kind === RAW_DATA_KIND_V1;
   let count = 0;
   let min = Number.POSITIVE_INFINITY;
   let max = Number.NEGATIVE_INFINITY;
+  // The batch of the previous reading: consecutive readings often share one (a batch holds many).
+  let lastGateway: string | undefined;
+  let lastSeq = -1;
+  /** Hashes one page of a segment into `h` (v2) or into the digest (v1); records batches; exports. */
+  const digest = (h: Hash, pointId: string, samples: readonly Sample[]) => {
+    let text = '';
+    // v2 lines of consecutive readings differ mostly in ts only: the rest of the line is reused while
+    // value, quality and reason stay the same (the same text as readingLineV2).
+    let value: string | null | undefined;
+    let quality = '';
+    let reason: string | undefined;
+    let rest = '';
+    for (const s of samples) {
+      if (v1) text += `${readingLine(pointId, s)}\n`;
+      else {
+        if (s.value !== value || s.quality !== quality || s.reason !== reason || rest === '') {
+          const line = readingLineV2(s);
+          rest = line.slice(line.indexOf('\t'));
+          value = s.value;
+          quality = s.quality;
+          reason = s.reason;
+        }
+        text += `${s.ts}${rest}`;
+      }
+      const b = s as Partial<BatchSample>;
+      if (typeof b.gatewayId === 'string' && typeof b.seq === 'number') {
+        if (b.seq !== lastSeq || b.gatewayId !== lastGateway) {
+          usage.add(b.gatewayId, b.seq);
+          lastGateway = b.gatewayId;
+          lastSeq = b.seq;
+        }
+      }
+      if (sink) sink(exportLine(pointId, s));
+    }
+    h.update(text);
+    count += samples.length;
+  };
+  /** Starts a segment: its hash (the digest itself for v1) and a function that closes it. */
+  const segment = (pointId: string, from: number, to: number) => {
+    min = Math.min(min, from);
+    max = Math.max(max, to);
+    const h = v1 ? hash : createHash('sha256');
+    const before = count;
+    return {
+      h,
+      end: () => {
+        if (!v1) hash.update(segmentLineV2(pointId, from, to, count - before, h.digest('hex')));
+      },
+    };
+  };
   const source: ReadingSource = {
     async read(pointId, from, to) {
-      min = Math.min(min, from);
-      max = Math.max(max, to);
+      const seg = segment(pointId, from, to);
       const samples = await inner.read(pointId, from, to);
-      for (const s of samples) {
-        hash.update(`${readingLine(pointId, s)}\n`);
-        const b = s as Partial<BatchSample>;
-        if (typeof b.gatewayId === 'string' && typeof b.seq === 'number') usage.add(b.gatewayId, b.seq);
-        sink?.(exportLine(pointId, s));
-        count++;
-      }
+      digest(seg.h, pointId, samples);
+      seg.end();
       return samples;
+    },
+    async *pages(pointId, from, to) {
+      const seg = segment(pointId, from, to);
+      for await (const page of readPages(inner, pointId, from, to)) {
+        digest(seg.h, pointId, page);
+        yield page;
+      }
+      seg.end();
     },
   };
   return {
@@ -262,12 +370,12 @@ export function digestingSource(inner: ReadingSource, sink?: (line: string) => v
         ? await citeBatches(batches, list)
         : { batches, missingBatches: batches, batchDigest: null };
       return {
-        kind: 'sha256-readings+batch-set-sha256-v1',
+        kind,
         readingsDigest: hash.digest('hex'),
         readings: count,
         window: { from: new Date(min).toISOString(), to: new Date(max).toISOString() },
         ...cited,
-        note: RAW_DATA_NOTE,
+        note: RAW_DATA_NOTE[kind],
       };
     },
   };

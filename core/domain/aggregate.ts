@@ -72,7 +72,11 @@ export class TotalizerAccumulator {
   readonly #o: TotalizerOptions;
   readonly #mod: Dec | undefined;
   #baseline: { ts: number; value: Dec } | null = null;
-  #prev: { ts: number; value: Dec } | null = null;
+  // The previous usable reading: ts, value and its text (null before the first one). A reading with
+  // the same text as the previous one adds exactly 0 and is not parsed (1 s data of a slow counter).
+  #prevTs = 0;
+  #prevValue: Dec | null = null;
+  #prevText = '';
   #sum: Dec = new D(0);
   #readings = 0;
   #rollovers: CounterEvent[] = [];
@@ -85,30 +89,37 @@ export class TotalizerAccumulator {
 
   /** Feeds readings in ascending `ts` (readings before `from` only set the baseline; at or after `to` are ignored). */
   push(samples: readonly Sample[]): void {
+    const { from, to } = this.#o;
     for (const s of samples) {
-      if (s.value === null || s.quality === 'bad' || s.ts >= this.#o.to) continue;
-      const v = dec(s.value);
-      if (s.ts < this.#o.from) {
+      const t = s.value;
+      if (t === null || s.quality === 'bad' || s.ts >= to) continue;
+      const prev = this.#prevValue;
+      const same = prev !== null && t === this.#prevText;
+      const v = same ? prev : dec(t);
+      if (s.ts < from) {
         this.#baseline = { ts: s.ts, value: v };
-        this.#prev = this.#baseline;
+        this.#prevTs = s.ts;
+        this.#prevValue = v;
+        this.#prevText = t;
         continue;
       }
       this.#readings++;
-      const prev = this.#prev;
-      this.#prev = { ts: s.ts, value: v };
-      if (prev === null) continue;
-      const d = v.minus(prev.value);
+      this.#prevTs = s.ts;
+      this.#prevValue = v;
+      this.#prevText = t;
+      if (prev === null || same) continue;
+      const d = v.minus(prev);
       if (d.gte(0)) {
         this.#sum = this.#sum.plus(d);
         continue;
       }
-      const wrapped = this.#mod?.minus(prev.value).plus(v);
+      const wrapped = this.#mod?.minus(prev).plus(v);
       if (wrapped?.gte(0) && wrapped.lt(this.#mod!.div(2))) {
         this.#sum = this.#sum.plus(wrapped);
         this.#rollovers.push({
           kind: 'rollover',
           ts: s.ts,
-          before: text(prev.value),
+          before: text(prev),
           after: text(v),
           bridged: text(wrapped),
         });
@@ -119,7 +130,7 @@ export class TotalizerAccumulator {
         this.#resets.push({
           kind: 'reset',
           ts: s.ts,
-          before: text(prev.value),
+          before: text(prev),
           after: text(v),
           bridged: text(bridged),
         });
@@ -129,12 +140,15 @@ export class TotalizerAccumulator {
 
   result(): TotalizerResult {
     const b = this.#baseline;
-    const last = this.#prev && this.#prev.ts >= this.#o.from ? this.#prev : null;
+    const last =
+      this.#prevValue !== null && this.#prevTs >= this.#o.from
+        ? { ts: this.#prevTs, value: text(this.#prevValue) }
+        : null;
     return {
       kind: 'totalizer',
       value: text(this.#sum),
       baseline: b ? { ts: b.ts, value: text(b.value) } : null,
-      last: last ? { ts: last.ts, value: text(last.value) } : null,
+      last,
       readings: this.#readings,
       rollovers: [...this.#rollovers],
       resets: [...this.#resets],
@@ -198,6 +212,8 @@ export class EventsAccumulator {
   readonly #o: EventsOptions;
   readonly #seenBefore = new Set<string>();
   readonly #counted = new Map<string, CountedEvent>();
+  /** The value text of each counted ticket's first observation (a repeat with the same text is no conflict). */
+  readonly #firstText = new Map<string, string>();
   readonly #conflicts = new Map<string, Set<string>>();
   readonly #carried = new Set<string>();
   #observations = 0;
@@ -210,7 +226,10 @@ export class EventsAccumulator {
 
   /** Feeds observations (any order inside a chunk is fine; first seen = smallest ts overall is assumed chunk by chunk). */
   push(observations: readonly TicketObservation[]): void {
-    const sorted = [...observations].sort((a, b) => a.ts - b.ts);
+    let ascending = true;
+    for (let i = 1; i < observations.length && ascending; i++)
+      ascending = (observations[i - 1] as TicketObservation).ts <= (observations[i] as TicketObservation).ts;
+    const sorted = ascending ? observations : [...observations].sort((a, b) => a.ts - b.ts);
     for (const o of sorted) {
       if (o.ts >= this.#o.to) continue;
       if (o.ts < this.#o.from) {
@@ -225,9 +244,11 @@ export class EventsAccumulator {
       const first = this.#counted.get(o.ticket);
       if (first === undefined) {
         this.#counted.set(o.ticket, { ticket: o.ticket, ts: o.ts, value: text(dec(o.value)) });
+        this.#firstText.set(o.ticket, o.value);
         continue;
       }
       this.#repeats++;
+      if (o.value === this.#firstText.get(o.ticket)) continue;
       if (!dec(first.value).eq(dec(o.value))) {
         const set = this.#conflicts.get(o.ticket) ?? new Set([first.value]);
         set.add(text(dec(o.value)));
@@ -260,11 +281,14 @@ export class EventsAccumulator {
 /**
  * Pairs the readings of an events point with the readings of its ticket-number point taken at the
  * same instant (one poll cycle reads both). Bad readings of either are dropped.
+ * @param window when given, only value readings with ts in `[from, to)` count as unpaired
+ *   (observations are returned for every instant)
  * @returns the observations and the number of usable value readings without a ticket
  */
 export function pairTickets(
   values: readonly Sample[],
   tickets: readonly Sample[],
+  window?: { from: number; to: number },
 ): { observations: TicketObservation[]; unpaired: number } {
   const byTs = new Map<number, string>();
   for (const t of tickets) if (t.value !== null && t.quality !== 'bad') byTs.set(t.ts, t.value);
@@ -273,8 +297,8 @@ export function pairTickets(
   for (const v of values) {
     if (v.value === null || v.quality === 'bad') continue;
     const ticket = byTs.get(v.ts);
-    if (ticket === undefined) unpaired++;
-    else observations.push({ ts: v.ts, ticket, value: v.value });
+    if (ticket !== undefined) observations.push({ ts: v.ts, ticket, value: v.value });
+    else if (window === undefined || (v.ts >= window.from && v.ts < window.to)) unpaired++;
   }
   return { observations, unpaired };
 }
@@ -315,8 +339,14 @@ export interface RateResult {
  */
 export class RateAccumulator {
   readonly #o: RateOptions;
-  #prev: { ts: number; value: Dec } | null = null;
+  readonly #parse = new TextCache();
+  #prevTs = 0;
+  #prev: Dec | null = null;
+  #prevText = '';
   #acc: Dec = new D(0);
+  // Pairs of readings with the same text add 2·v·Δt: their Σ 2·Δt (integer ms) is kept per run of one
+  // text and multiplied once when the text changes (exactly the same sum, far fewer decimal operations).
+  #run = new HoldRun();
   #covered = 0;
   #readings = 0;
 
@@ -326,20 +356,26 @@ export class RateAccumulator {
   }
 
   push(samples: readonly Sample[]): void {
+    const { from, to, maxGapMs } = this.#o;
     for (const s of samples) {
-      if (s.ts < this.#o.from || s.ts >= this.#o.to) continue;
-      if (s.value === null || s.quality === 'bad') {
+      if (s.ts < from || s.ts >= to) continue;
+      const t = s.value;
+      if (t === null || s.quality === 'bad') {
         this.#prev = null;
         continue;
       }
-      const v = dec(s.value);
+      const v = this.#parse.get(t);
       this.#readings++;
       const p = this.#prev;
-      this.#prev = { ts: s.ts, value: v };
+      const pText = this.#prevText;
+      const dt = s.ts - this.#prevTs;
+      this.#prevTs = s.ts;
+      this.#prev = v;
+      this.#prevText = t;
       if (p === null) continue;
-      const dt = s.ts - p.ts;
-      if (dt <= 0 || dt > this.#o.maxGapMs) continue;
-      this.#acc = this.#acc.plus(p.value.plus(v).times(dt));
+      if (dt <= 0 || dt > maxGapMs) continue;
+      if (t === pText) this.#acc = this.#run.add(this.#acc, t, v, 2 * dt);
+      else this.#acc = this.#acc.plus(p.plus(v).times(dt));
       this.#covered += dt;
     }
   }
@@ -347,7 +383,7 @@ export class RateAccumulator {
   result(): RateResult {
     return {
       kind: 'rate',
-      value: text(this.#acc.div(2 * this.#o.perMs)),
+      value: text(this.#run.total(this.#acc).div(2 * this.#o.perMs)),
       coveredMs: this.#covered,
       readings: this.#readings,
     };
@@ -387,8 +423,14 @@ export interface GaugeResult {
  */
 export class GaugeAccumulator {
   readonly #o: GaugeOptions;
-  #prev: { ts: number; value: Dec | null } | null = null;
+  readonly #parse = new TextCache();
+  #prevTs = 0;
+  /** The held value (null after a bad reading or before the first one) and its text. */
+  #prev: Dec | null = null;
+  #prevText = '';
   #num: Dec = new D(0);
+  // Consecutive holds of one text: Σ Δt kept as an integer, multiplied once (see RateAccumulator).
+  #run = new HoldRun();
   #weight = 0;
   #min: Dec | null = null;
   #max: Dec | null = null;
@@ -400,38 +442,44 @@ export class GaugeAccumulator {
 
   #close(until: number): void {
     const p = this.#prev;
-    if (p?.value == null) return;
-    const dt = Math.min(until, p.ts + this.#o.maxHoldMs) - p.ts;
+    if (p === null) return;
+    const dt = Math.min(until, this.#prevTs + this.#o.maxHoldMs) - this.#prevTs;
     if (dt <= 0) return;
-    this.#num = this.#num.plus(p.value.times(dt));
+    this.#num = this.#run.add(this.#num, this.#prevText, p, dt);
     this.#weight += dt;
   }
 
   push(samples: readonly Sample[]): void {
+    const { from, to } = this.#o;
     for (const s of samples) {
-      if (s.ts < this.#o.from || s.ts >= this.#o.to) continue;
+      if (s.ts < from || s.ts >= to) continue;
       this.#close(s.ts);
-      if (s.value === null || s.quality === 'bad') {
-        this.#prev = { ts: s.ts, value: null };
+      this.#prevTs = s.ts;
+      const t = s.value;
+      if (t === null || s.quality === 'bad') {
+        this.#prev = null;
         continue;
       }
-      const v = dec(s.value);
       this.#readings++;
-      if (this.#min === null || v.lt(this.#min)) this.#min = v;
-      if (this.#max === null || v.gt(this.#max)) this.#max = v;
-      this.#prev = { ts: s.ts, value: v };
+      if (t !== this.#prevText || this.#prev === null) {
+        const v = this.#parse.get(t);
+        if (this.#min === null || v.lt(this.#min)) this.#min = v;
+        if (this.#max === null || v.gt(this.#max)) this.#max = v;
+        this.#prev = v;
+        this.#prevText = t;
+      }
     }
   }
 
   result(): GaugeResult {
     // Close the last hold at `to` without mutating the state (result() may be called more than once).
-    let num = this.#num;
+    let num = this.#run.total(this.#num);
     let weight = this.#weight;
     const p = this.#prev;
-    if (p?.value != null) {
-      const dt = Math.min(this.#o.to, p.ts + this.#o.maxHoldMs) - p.ts;
+    if (p !== null) {
+      const dt = Math.min(this.#o.to, this.#prevTs + this.#o.maxHoldMs) - this.#prevTs;
       if (dt > 0) {
-        num = num.plus(p.value.times(dt));
+        num = num.plus(p.times(dt));
         weight += dt;
       }
     }
@@ -443,6 +491,50 @@ export class GaugeAccumulator {
       coveredMs: weight,
       readings: this.#readings,
     };
+  }
+}
+
+/** The last decimal text parsed and its value: 1 s data repeats the same text for long stretches. */
+class TextCache {
+  #text: string | undefined;
+  #value: Dec = new D(0);
+
+  /** The value of a decimal text. @throws Error for text that is not a number */
+  get(t: string): Dec {
+    if (t !== this.#text) {
+      this.#value = dec(t);
+      this.#text = t;
+    }
+    return this.#value;
+  }
+}
+
+/**
+ * A pending term v × ms of a decimal sum, for consecutive terms with the same value text: their
+ * integer ms weights are added as numbers (exact below 2^53) and multiplied once, when the text
+ * changes or the total is asked. The sum is the same as adding every v × Δt.
+ */
+class HoldRun {
+  #text: string | undefined;
+  #value: Dec = new D(0);
+  #ms = 0;
+
+  /** Adds value × ms to the pending term; returns `sum` with the previous term added when the text changed. */
+  add(sum: Dec, t: string, value: Dec, ms: number): Dec {
+    if (t === this.#text) {
+      this.#ms += ms;
+      return sum;
+    }
+    const out = this.total(sum);
+    this.#text = t;
+    this.#value = value;
+    this.#ms = ms;
+    return out;
+  }
+
+  /** `sum` plus the pending term (the run is left as it is). */
+  total(sum: Dec): Dec {
+    return this.#ms === 0 ? sum : sum.plus(this.#value.times(this.#ms));
   }
 }
 

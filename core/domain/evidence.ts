@@ -54,6 +54,22 @@ export interface UnitCatalogue {
 /** Where readings come from (the store, or a file of exported readings). Ascending ts, `[from, to)`. */
 export interface ReadingSource {
   read(pointId: string, from: number, to: number): Promise<Sample[]>;
+  /**
+   * Optional: the same readings as {@link read}, in ascending pages (for long series: each page can be
+   * processed and dropped before the next is read).
+   */
+  pages?(pointId: string, from: number, to: number): AsyncIterable<Sample[]>;
+}
+
+/** The readings of `[from, to)` of a point as pages: the source's own pages, else one page from `read`. */
+export async function* readPages(
+  source: ReadingSource,
+  pointId: string,
+  from: number,
+  to: number,
+): AsyncIterable<Sample[]> {
+  if (source.pages) yield* source.pages(pointId, from, to);
+  else yield await source.read(pointId, from, to);
 }
 
 /** Tunables of the package; recorded in it so a verifier recomputes with the same ones. */
@@ -149,12 +165,19 @@ export interface EvidenceMeter extends Omit<MeterMeta, 'calibrations'> {
  * used and the raw signed batches they arrived in (DESIGN.md §6, §7).
  */
 export interface EvidenceRawData {
-  /** Names both digest definitions below. */
-  kind: 'sha256-readings+batch-set-sha256-v1';
   /**
-   * SHA-256 over the readings used, one canonical JSON line each plus "\n"
-   * (`{"point","quality","reason"?,"ts","value"}` with ts ISO UTC), in the order read (the lookback
-   * chunk, then each UTC+8 day; points by id).
+   * Names both digest definitions below: `sha256-readings-v2+batch-set-sha256-v1` (current) or
+   * `sha256-readings+batch-set-sha256-v1` (packages made before; still verified).
+   */
+  kind: 'sha256-readings-v2+batch-set-sha256-v1' | 'sha256-readings+batch-set-sha256-v1';
+  /**
+   * SHA-256 over the readings used, in the order read (the lookback chunk, then each UTC+8 day; points
+   * by id; ascending ts). v2: one line per segment (one point's read over one chunk),
+   * `point TAB from TAB to TAB count TAB sha256hex LF`, the hash over the segment's readings as
+   * `ts TAB quality TAB value TAB reason LF` lines (ts in ms since the Unix epoch, value the exact
+   * decimal or "" when null, reason its JSON string or "" when absent) (server/evidence-service.ts
+   * `segmentLineV2`, `readingLineV2`): a day's segments can be hashed apart from the rest. v1: one
+   * canonical JSON line per reading plus "\n" (`{"point","quality","reason"?,"ts","value"}`, ts ISO UTC).
    */
   readingsDigest: string;
   readings: number;
@@ -340,32 +363,64 @@ export async function computeEvidence(input: EvidenceInput): Promise<EvidenceBod
   const ctx = { unitId: catalogue.unit.id, from, to, at: input.generatedAt };
   const sampleRules = new SampleRuleRunner(rulePack, catalogue.points, ctx);
   const chunks = [{ from: from - cfg.lookbackMs, to: from }, ...daysOf(period)];
+  // Events points are paired with their ticket points, so both are read whole per chunk; every other
+  // point is streamed page by page when the source pages (short-lived pages keep the heap small).
+  const whole = new Set<string>();
+  for (const [id, st] of states)
+    if (st.acc instanceof EventsAccumulator) {
+      whole.add(id);
+      if (st.p.ticketPoint && byId.has(st.p.ticketPoint)) whole.add(st.p.ticketPoint);
+    }
+  const extraSet = new Set(extra);
+  const feed = (
+    id: string,
+    st: PointState,
+    samples: readonly Sample[],
+    eventsTickets?: readonly Sample[],
+  ) => {
+    if (st.acc instanceof EventsAccumulator) {
+      // Observations at every instant; unpaired value readings counted in the period only.
+      const { observations, unpaired } = pairTickets(samples, eventsTickets ?? [], { from, to });
+      st.acc.push(observations);
+      st.acc.addUnpaired(unpaired);
+    } else st.acc.push(samples);
+    st.comp.push(samples);
+    sampleRules.push(id, samples);
+    const valid = st.valid;
+    for (const s of samples) {
+      // (readings of used points only: calibration counts)
+      if (s.ts < from || s.ts >= to || s.value === null || s.quality === 'bad') continue;
+      st.readings++;
+      let inside = false;
+      for (let i = 0; i < valid.length && !inside; i++) {
+        const [a, b] = valid[i] as [number, number];
+        inside = s.ts >= a && s.ts < b;
+      }
+      if (!inside) st.outside++;
+    }
+  };
   for (const chunk of chunks) {
     const read = new Map<string, Sample[]>();
-    for (const id of readOrder) read.set(id, await input.source.read(id, chunk.from, chunk.to));
-    for (const id of extra) if (!states.has(id)) sampleRules.push(id, read.get(id) ?? []);
-    for (const [id, st] of states) {
-      const samples = read.get(id) ?? [];
-      if (st.acc instanceof EventsAccumulator) {
-        const t = st.p.ticketPoint;
-        const tk = t ? (read.get(t) ?? []) : [];
-        const { observations } = pairTickets(samples, tk);
-        st.acc.push(observations);
-        st.acc.addUnpaired(
-          pairTickets(
-            samples.filter((s) => s.ts >= from && s.ts < to),
-            tk,
-          ).unpaired,
-        );
-      } else st.acc.push(samples);
-      st.comp.push(samples);
-      sampleRules.push(id, samples);
-      for (const s of samples) {
-        // (readings of used points only: calibration counts)
-        if (s.ts < from || s.ts >= to || s.value === null || s.quality === 'bad') continue;
-        st.readings++;
-        if (!st.valid.some(([a, b]) => s.ts >= a && s.ts < b)) st.outside++;
+    for (const id of readOrder) {
+      if (whole.has(id)) {
+        read.set(id, await input.source.read(id, chunk.from, chunk.to));
+        continue;
       }
+      const st = states.get(id);
+      for await (const page of readPages(input.source, id, chunk.from, chunk.to)) {
+        if (st) feed(id, st, page);
+        else if (extraSet.has(id)) sampleRules.push(id, page);
+      }
+    }
+    for (const id of whole) {
+      const samples = read.get(id) ?? [];
+      const st = states.get(id);
+      if (!st) {
+        if (extraSet.has(id)) sampleRules.push(id, samples);
+        continue;
+      }
+      const t = st.p.ticketPoint;
+      feed(id, st, samples, st.acc instanceof EventsAccumulator && t ? (read.get(t) ?? []) : undefined);
     }
   }
 

@@ -55,40 +55,47 @@ export type BatchLister = (
   limit: number,
 ) => Promise<ListedBatch[]>;
 
-/** A set of integers kept as sorted disjoint inclusive ranges (seqs of a month are mostly contiguous). */
+/** Seqs per block of a {@link SeqSet} (a bitmap of 2^16 bits, 8 KiB). */
+const SEQ_BLOCK = 65_536;
+
+/**
+ * A set of non-negative integer seqs, given as sorted disjoint inclusive ranges (seqs of a month are
+ * mostly contiguous). Kept as a bitmap in blocks of 2^16 seqs, so adding is O(1) whatever the order:
+ * the evidence reads one point after the other, and the batches of a gateway's devices interleave
+ * their seqs (device A has 1, 4, 7, ..., device B 2, 5, 8, ...).
+ */
 export class SeqSet {
-  readonly #r: [number, number][] = [];
+  readonly #blocks = new Map<number, Uint32Array>();
+  #lastKey = -1;
+  #last: Uint32Array | undefined;
   #count = 0;
 
-  /** Adds one seq (no-op when present). */
+  /**
+   * Adds one seq (no-op when present).
+   * @throws RangeError for a seq that is not a non-negative safe integer
+   */
   add(seq: number): void {
-    const r = this.#r;
-    // Index of the last range starting at or before seq (−1 when none); the newest range is the usual hit.
-    let i = r.length - 1;
-    if (i >= 0 && (r[i] as [number, number])[0] > seq) {
-      let lo = 0;
-      let hi = r.length - 1;
-      i = -1;
-      while (lo <= hi) {
-        const mid = (lo + hi) >> 1;
-        if ((r[mid] as [number, number])[0] <= seq) {
-          i = mid;
-          lo = mid + 1;
-        } else hi = mid - 1;
+    if (!Number.isSafeInteger(seq) || seq < 0)
+      throw new RangeError(`seq must be a non-negative integer, got ${seq}`);
+    const key = Math.floor(seq / SEQ_BLOCK);
+    let block = this.#last;
+    if (key !== this.#lastKey || block === undefined) {
+      block = this.#blocks.get(key);
+      if (block === undefined) {
+        block = new Uint32Array(SEQ_BLOCK / 32);
+        this.#blocks.set(key, block);
       }
+      this.#lastKey = key;
+      this.#last = block;
     }
-    const cur = i >= 0 ? (r[i] as [number, number]) : undefined;
-    const next = r[i + 1];
-    if (cur && seq <= cur[1]) return;
-    this.#count++;
-    if (cur && seq === cur[1] + 1) {
-      cur[1] = seq;
-      if (next && next[0] === seq + 1) {
-        cur[1] = next[1];
-        r.splice(i + 1, 1);
-      }
-    } else if (next && next[0] === seq + 1) next[0] = seq;
-    else r.splice(i + 1, 0, [seq, seq]);
+    const bit = seq - key * SEQ_BLOCK;
+    const word = bit >>> 5;
+    const mask = 1 << (bit & 31);
+    const w = block[word] as number;
+    if ((w & mask) === 0) {
+      block[word] = w | mask;
+      this.#count++;
+    }
   }
 
   /** Number of seqs. */
@@ -98,7 +105,28 @@ export class SeqSet {
 
   /** The ranges (copies), ascending. */
   ranges(): [number, number][] {
-    return this.#r.map(([a, b]) => [a, b]);
+    const out: [number, number][] = [];
+    let open = -1; // start of the range being built, −1 when none
+    let prev = -2; // last seq seen
+    for (const key of [...this.#blocks.keys()].sort((a, b) => a - b)) {
+      const block = this.#blocks.get(key) as Uint32Array;
+      const base = key * SEQ_BLOCK;
+      for (let i = 0; i < block.length; i++) {
+        const w = block[i] as number;
+        if (w === 0) continue;
+        for (let b = 0; b < 32; b++) {
+          if ((w & (1 << b)) === 0) continue;
+          const seq = base + i * 32 + b;
+          if (seq !== prev + 1) {
+            if (open >= 0) out.push([open, prev]);
+            open = seq;
+          }
+          prev = seq;
+        }
+      }
+    }
+    if (open >= 0) out.push([open, prev]);
+    return out;
   }
 }
 

@@ -198,6 +198,10 @@ export class SampleRuleRunner {
   readonly #runs = new Map<string, Run>();
   readonly #prev = new Map<string, { ts: number; value: Dec }>();
   readonly #out: Finding[] = [];
+  /** Parsed rule limits by text, and the last reading's text and value (1 s data repeats values). */
+  readonly #limits = new Map<string, Dec>();
+  #text: string | undefined;
+  #value: Dec | undefined;
 
   /** @param points the unit's points, for targets by pattern or parameter */
   constructor(pack: RulePack, points: readonly { id: string; parameter?: string }[], ctx: RuleContext) {
@@ -218,30 +222,48 @@ export class SampleRuleRunner {
   push(point: string, samples: readonly Sample[]): void {
     const rules = this.#rules.filter((r) => r.points.has(point));
     if (rules.length === 0) return;
+    const keys = rules.map(({ rule }) => `${rule.id}|${point}`);
+    // A range verdict depends on the value only: kept per rule for the last value text.
+    const rangeText: (string | undefined)[] = rules.map(() => undefined);
+    const rangeBad: boolean[] = rules.map(() => false);
+    const rangeLimit: string[] = rules.map(() => '');
     for (const s of samples) {
       if (s.ts < this.#ctx.from || s.ts >= this.#ctx.to || s.value === null || s.quality === 'bad') continue;
-      const v = dec(s.value);
-      for (const { rule } of rules) {
+      if (s.value !== this.#text || this.#value === undefined) {
+        this.#value = dec(s.value);
+        this.#text = s.value;
+      }
+      const v = this.#value;
+      for (let i = 0; i < rules.length; i++) {
+        const { rule } = rules[i] as (typeof rules)[number];
+        const key = keys[i] as string;
         const c = rule.check;
         let bad = false;
         let measure = v;
         let limit = '';
         if (c.kind === 'range') {
-          if (c.min !== undefined && v.lt(dec(c.min))) [bad, limit] = [true, c.min];
-          if (c.max !== undefined && v.gt(dec(c.max))) [bad, limit] = [true, c.max];
+          if (s.value === rangeText[i]) {
+            bad = rangeBad[i] as boolean;
+            limit = rangeLimit[i] as string;
+          } else {
+            if (c.min !== undefined && v.lt(this.#limit(c.min))) [bad, limit] = [true, c.min];
+            if (c.max !== undefined && v.gt(this.#limit(c.max))) [bad, limit] = [true, c.max];
+            rangeText[i] = s.value;
+            rangeBad[i] = bad;
+            rangeLimit[i] = limit;
+          }
         } else if (c.kind === 'rate_of_change') {
-          const p = this.#prev.get(`${rule.id}|${point}`);
-          this.#prev.set(`${rule.id}|${point}`, { ts: s.ts, value: v });
+          const p = this.#prev.get(key);
+          this.#prev.set(key, { ts: s.ts, value: v });
           if (p && s.ts > p.ts) {
             measure = v
               .minus(p.value)
               .abs()
               .times(60_000)
               .div(s.ts - p.ts);
-            if (measure.gt(dec(c.maxPerMinute))) [bad, limit] = [true, c.maxPerMinute];
+            if (measure.gt(this.#limit(c.maxPerMinute))) [bad, limit] = [true, c.maxPerMinute];
           }
         }
-        const key = `${rule.id}|${point}`;
         const run = this.#runs.get(key);
         if (bad) {
           if (run) {
@@ -253,6 +275,16 @@ export class SampleRuleRunner {
         } else if (run) this.#close(rule, point, run);
       }
     }
+  }
+
+  /** A rule limit's decimal value, parsed once. */
+  #limit(t: string): Dec {
+    let d = this.#limits.get(t);
+    if (d === undefined) {
+      d = dec(t);
+      this.#limits.set(t, d);
+    }
+    return d;
   }
 
   #close(rule: Rule, point: string, run: Run & { limit?: string }): void {

@@ -211,7 +211,7 @@ describe('domain routes', () => {
     ]);
     expect(pkg.deadline).toBe('2026-04-09');
     expect(pkg.generatedAt).toBe('2026-03-02T09:00:00.000+08:00');
-    expect(pkg.rawData?.kind).toBe('sha256-readings+batch-set-sha256-v1');
+    expect(pkg.rawData?.kind).toBe('sha256-readings-v2+batch-set-sha256-v1');
     expect(pkg.rawData?.readingsDigest).toMatch(/^[0-9a-f]{64}$/);
     // Every reading came in batch 1 of gw1, which this store's archive does not hold: said, not hidden.
     const cited = { count: 1, gateways: [{ gatewayId: 'gw1', count: 1, ranges: [[1, 1]] }] };

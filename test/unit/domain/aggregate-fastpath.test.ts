@@ -1,0 +1,340 @@
+// The accumulators skip decimal work for readings whose text repeats the previous one (1 s data of a
+// slow counter or gauge): totalizer steps of 0, rate and gauge terms grouped by value text and
+// multiplied once, rule limits parsed once, seq sets as bitmaps. These tests compare every fast path
+// with a plain per-reading decimal reference (the code before the fast paths) on generated series with
+// repeats, roll-overs, resets, bad readings, gaps, equal timestamps and equal values written differently.
+import { describe, expect, it } from 'vitest';
+import {
+  aggregateGauge,
+  aggregateRate,
+  aggregateTotalizer,
+  EventsAccumulator,
+  pairTickets,
+  type Sample,
+  type TicketObservation,
+} from '../../../core/domain/aggregate.ts';
+import { D, type Dec, dec, text } from '../../../core/domain/decimal.ts';
+import { SeqSet } from '../../../core/domain/raw-batches.ts';
+
+/** Deterministic PRNG (mulberry32). */
+function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const from = Date.UTC(2026, 2, 1);
+const to = from + 3_600_000;
+
+/**
+ * A 1 s series around [from, to): long runs of one value, steps up, roll-overs past `mod`, resets to
+ * small values, bad readings, gaps, repeated timestamps and the same value written as "5" and "5.000".
+ */
+function series(seed: number, mod = 1000): Sample[] {
+  const r = prng(seed);
+  const out: Sample[] = [];
+  let v = new D(900);
+  let ts = from - 120_000;
+  while (ts < to + 60_000) {
+    const x = r();
+    if (x < 0.02)
+      ts += 1000 * Math.floor(r() * 120); // a gap
+    else if (x < 0.03)
+      ts += 0; // the same ts again
+    else ts += 1000;
+    const y = r();
+    if (y < 0.03) out.push({ ts, value: null, quality: 'bad', reason: 'timeout' });
+    else {
+      if (y < 0.1) v = v.plus(new D(Math.floor(r() * 5000)).div(100));
+      else if (y < 0.105) v = new D(Math.floor(r() * 10)); // reset or roll-over
+      if (v.gte(mod)) v = v.minus(mod);
+      const s = y < 0.12 ? v.toFixed(3) : text(v);
+      out.push({ ts, value: s, quality: y < 0.15 ? 'uncertain' : 'good' });
+    }
+  }
+  return out;
+}
+
+/** Chunks the series like the evidence does (pieces of any length). */
+function chunks<T>(xs: readonly T[], seed: number): T[][] {
+  const r = prng(seed);
+  const out: T[][] = [];
+  for (let i = 0; i < xs.length; ) {
+    const n = 1 + Math.floor(r() * 500);
+    out.push(xs.slice(i, i + n));
+    i += n;
+  }
+  return out;
+}
+
+// ---- References: one decimal operation per reading, as before the fast paths.
+
+function refTotalizer(samples: readonly Sample[], mod: string) {
+  const m = dec(mod);
+  let prev: Dec | null = null;
+  let sum = new D(0);
+  let readings = 0;
+  const events: string[] = [];
+  for (const s of samples) {
+    if (s.value === null || s.quality === 'bad' || s.ts >= to) continue;
+    const v = dec(s.value);
+    if (s.ts < from) {
+      prev = v;
+      continue;
+    }
+    readings++;
+    const p = prev;
+    prev = v;
+    if (p === null) continue;
+    const d = v.minus(p);
+    if (d.gte(0)) sum = sum.plus(d);
+    else {
+      const w = m.minus(p).plus(v);
+      if (w.gte(0) && w.lt(m.div(2))) {
+        sum = sum.plus(w);
+        events.push(`rollover ${s.ts} ${text(w)}`);
+      } else {
+        sum = sum.plus(v.gte(0) ? v : new D(0));
+        events.push(`reset ${s.ts} ${text(v)}`);
+      }
+    }
+  }
+  return { value: text(sum), readings, events };
+}
+
+function refRate(samples: readonly Sample[], perMs: number, maxGapMs: number) {
+  let prev: { ts: number; v: Dec } | null = null;
+  let acc = new D(0);
+  let covered = 0;
+  for (const s of samples) {
+    if (s.ts < from || s.ts >= to) continue;
+    if (s.value === null || s.quality === 'bad') {
+      prev = null;
+      continue;
+    }
+    const v = dec(s.value);
+    const p = prev;
+    prev = { ts: s.ts, v };
+    if (!p) continue;
+    const dt = s.ts - p.ts;
+    if (dt <= 0 || dt > maxGapMs) continue;
+    acc = acc.plus(p.v.plus(v).times(dt));
+    covered += dt;
+  }
+  return { value: text(acc.div(2 * perMs)), covered };
+}
+
+function refGauge(samples: readonly Sample[], maxHoldMs: number) {
+  let prev: { ts: number; v: Dec | null } | null = null;
+  let num = new D(0);
+  let weight = 0;
+  let min: Dec | null = null;
+  let max: Dec | null = null;
+  const close = (until: number) => {
+    if (!prev || prev.v === null) return;
+    const dt = Math.min(until, prev.ts + maxHoldMs) - prev.ts;
+    if (dt <= 0) return;
+    num = num.plus(prev.v.times(dt));
+    weight += dt;
+  };
+  for (const s of samples) {
+    if (s.ts < from || s.ts >= to) continue;
+    close(s.ts);
+    if (s.value === null || s.quality === 'bad') {
+      prev = { ts: s.ts, v: null };
+      continue;
+    }
+    const v = dec(s.value);
+    if (min === null || v.lt(min)) min = v;
+    if (max === null || v.gt(max)) max = v;
+    prev = { ts: s.ts, v };
+  }
+  close(to);
+  return {
+    value: weight > 0 ? text(num.div(weight)) : null,
+    min: min ? text(min) : null,
+    max: max ? text(max) : null,
+    weight,
+  };
+}
+
+describe('fast paths equal the per-reading decimal reference', () => {
+  for (const seed of [1, 2, 3, 4, 5, 6, 7, 8]) {
+    const xs = series(seed);
+
+    it(`totalizer (seed ${seed}): value, readings, roll-overs and resets`, () => {
+      const ref = refTotalizer(xs, '1000');
+      const got = aggregateTotalizer(xs, { from, to, rolloverAt: '1000' });
+      expect(got.value).toBe(ref.value);
+      expect(got.readings).toBe(ref.readings);
+      expect([
+        ...got.rollovers.map((e) => `rollover ${e.ts} ${e.bridged}`),
+        ...got.resets.map((e) => `reset ${e.ts} ${e.bridged}`),
+      ]).toEqual(expect.arrayContaining(ref.events));
+      expect(got.rollovers.length + got.resets.length).toBe(ref.events.length);
+      // The series really exercises the paths.
+      expect(ref.events.length).toBeGreaterThan(0);
+    });
+
+    it(`rate (seed ${seed}): integral and covered time, fed in chunks`, () => {
+      const ref = refRate(xs, 3_600_000, 10_000);
+      const acc = aggregateRate([], { from, to, perMs: 3_600_000, maxGapMs: 10_000 });
+      expect(acc.value).toBe('0');
+      const whole = aggregateRate(xs, { from, to, perMs: 3_600_000, maxGapMs: 10_000 });
+      expect(whole.value).toBe(ref.value);
+      expect(whole.coveredMs).toBe(ref.covered);
+    });
+
+    it(`gauge (seed ${seed}): time-weighted mean, min, max, covered time`, () => {
+      const ref = refGauge(xs, 10_000);
+      const got = aggregateGauge(xs, { from, to, maxHoldMs: 10_000 });
+      expect(got.value).toBe(ref.value);
+      expect(got.min).toBe(ref.min);
+      expect(got.max).toBe(ref.max);
+      expect(got.coveredMs).toBe(ref.weight);
+    });
+  }
+
+  it('gives the same results whatever the chunking (the evidence feeds pages)', async () => {
+    const { GaugeAccumulator, RateAccumulator, TotalizerAccumulator } = await import(
+      '../../../core/domain/aggregate.ts'
+    );
+    const xs = series(11);
+    const t = new TotalizerAccumulator({ from, to, rolloverAt: '1000' });
+    const r = new RateAccumulator({ from, to, perMs: 1000, maxGapMs: 5000 });
+    const g = new GaugeAccumulator({ from, to, maxHoldMs: 5000 });
+    for (const c of chunks(xs, 12)) {
+      t.push(c);
+      r.push(c);
+      g.push(c);
+    }
+    expect(t.result()).toEqual(aggregateTotalizer(xs, { from, to, rolloverAt: '1000' }));
+    expect(r.result()).toEqual(aggregateRate(xs, { from, to, perMs: 1000, maxGapMs: 5000 }));
+    expect(g.result()).toEqual(aggregateGauge(xs, { from, to, maxHoldMs: 5000 }));
+    // result() does not change the state: asking twice gives the same.
+    expect(g.result()).toEqual(g.result());
+    expect(r.result()).toEqual(r.result());
+  });
+
+  it('events: repeats with equal text or equal value are no conflict, other values are', () => {
+    const acc = new EventsAccumulator({ from, to });
+    const obs: TicketObservation[] = [
+      { ts: from + 1000, ticket: 'T1', value: '5.0' },
+      { ts: from + 2000, ticket: 'T1', value: '5.0' },
+      { ts: from + 3000, ticket: 'T1', value: '5' },
+      { ts: from + 4000, ticket: 'T1', value: '5.5' },
+      { ts: from + 5000, ticket: 'T2', value: '1' },
+    ];
+    acc.push(obs.slice(0, 2));
+    acc.push(obs.slice(2));
+    const r = acc.result();
+    expect(r.value).toBe('6');
+    expect(r.repeats).toBe(3);
+    expect(r.conflicts).toEqual([{ ticket: 'T1', values: ['5', '5.5'] }]);
+    // Out-of-order observations inside a push are still counted at their first (smallest) ts.
+    const b = new EventsAccumulator({ from, to });
+    b.push([obs[1] as TicketObservation, obs[0] as TicketObservation]);
+    expect(b.result().events).toEqual([{ ticket: 'T1', ts: from + 1000, value: '5' }]);
+  });
+
+  it('pairTickets with a window counts unpaired readings in the window only, observations everywhere', () => {
+    const values: Sample[] = [
+      { ts: from - 1000, value: '1', quality: 'good' },
+      { ts: from - 500, value: '1', quality: 'good' },
+      { ts: from, value: '2', quality: 'good' },
+      { ts: from + 1000, value: '2', quality: 'good' },
+      { ts: from + 2000, value: null, quality: 'bad' },
+    ];
+    const tickets: Sample[] = [
+      { ts: from - 1000, value: 'A', quality: 'good' },
+      { ts: from, value: 'B', quality: 'good' },
+    ];
+    const all = pairTickets(values, tickets);
+    const win = pairTickets(values, tickets, { from, to });
+    expect(win.observations).toEqual(all.observations);
+    expect(all.unpaired).toBe(2);
+    expect(win.unpaired).toBe(1);
+    const inWindow = values.filter((s) => s.ts >= from && s.ts < to);
+    expect(win.unpaired).toBe(pairTickets(inWindow, tickets).unpaired);
+  });
+});
+
+describe('SeqSet as a bitmap', () => {
+  it('equals a plain set for interleaved, repeated and sparse seqs', () => {
+    const r = prng(5);
+    const s = new SeqSet();
+    const plain = new Set<number>();
+    // Three devices' batches interleaved (1, 4, 7 ... / 2, 5, 8 ...), repeats, and far-away seqs
+    // across block boundaries (2^16) and beyond 2^32.
+    for (let dev = 0; dev < 3; dev++)
+      for (let i = 0; i < 30_000; i++) {
+        const seq = i * 3 + dev + 1;
+        if (r() < 0.9) {
+          s.add(seq);
+          plain.add(seq);
+        }
+      }
+    for (const seq of [65_535, 65_536, 65_537, 2 ** 32 + 5, 2 ** 32 + 6, 0, 90_000, 90_000]) {
+      s.add(seq);
+      plain.add(seq);
+    }
+    expect(s.count).toBe(plain.size);
+    const expected: [number, number][] = [];
+    for (const n of [...plain].sort((a, b) => a - b)) {
+      const last = expected.at(-1);
+      if (last && last[1] + 1 === n) last[1] = n;
+      else expected.push([n, n]);
+    }
+    expect(s.ranges()).toEqual(expected);
+  });
+
+  it('rejects a seq that is not a non-negative integer', () => {
+    const s = new SeqSet();
+    expect(() => s.add(-1)).toThrow(RangeError);
+    expect(() => s.add(1.5)).toThrow(RangeError);
+  });
+});
+
+describe('per-reading rules with cached values and verdicts', () => {
+  it('raise the same findings whether readings come in pages or one by one (two points interleaved)', async () => {
+    const { SampleRuleRunner } = await import('../../../core/domain/rules.ts');
+    const { rulePack } = await import('./helpers.ts');
+    const points = [{ id: 'potline.current' }, { id: 'potline.cell01.voltage' }];
+    const ctx = { unitId: 'U1', from, to, at: to };
+    const r = prng(21);
+    // Long runs of one value, excursions above/below the limits, repeats of an out-of-range value, bad readings.
+    const mk = (lo: number, hi: number, out: number): Sample[] => {
+      const xs: Sample[] = [];
+      let v = String(lo);
+      for (let ts = from; ts < from + 1_800_000; ts += 1000) {
+        const x = r();
+        if (x < 0.02) v = String(out);
+        else if (x < 0.05) v = (lo + Math.floor(r() * (hi - lo))).toFixed(1);
+        xs.push(x > 0.99 ? { ts, value: null, quality: 'bad' } : { ts, value: v, quality: 'good' });
+      }
+      return xs;
+    };
+    const current = mk(400, 480, 520);
+    const voltage = mk(4, 5, 61);
+    const paged = new SampleRuleRunner(rulePack('aluminium'), points, ctx);
+    const single = new SampleRuleRunner(rulePack('aluminium'), points, ctx);
+    const pc = chunks(current, 3);
+    const pv = chunks(voltage, 4);
+    for (let i = 0; i < Math.max(pc.length, pv.length); i++) {
+      paged.push('potline.current', pc[i] ?? []);
+      paged.push('potline.cell01.voltage', pv[i] ?? []);
+    }
+    for (let i = 0; i < current.length; i++) {
+      single.push('potline.current', [current[i] as Sample]);
+      single.push('potline.cell01.voltage', [voltage[i] as Sample]);
+    }
+    const a = paged.finish();
+    expect(a).toEqual(single.finish());
+    expect(new Set(a.map((f) => f.rule))).toEqual(new Set(['AL-TH-001', 'AL-TH-002', 'AL-TE-002']));
+  });
+});
