@@ -1,9 +1,11 @@
 /**
  * A gateway in its own process, so that its CPU and memory are measured alone (bench/lib.ts procStat).
  * Argument: the site file. IPC commands: `start`, `stats` (counters and driver cycles), `stop`.
+ * The site is loaded as a long-running gateway should load it: {@link loadSiteConfigIsolated}, the
+ * parse in a worker thread whose heap is gone afterwards.
  */
 import pino from 'pino';
-import { loadSiteConfig } from '../gateway/config.ts';
+import { loadSiteConfigIsolated } from '../gateway/config.ts';
 import { Gateway } from '../gateway/gateway.ts';
 import { serveIpc } from './lib.ts';
 
@@ -13,7 +15,7 @@ let gateway: Gateway | undefined;
 
 serveIpc({
   start: async () => {
-    const site = loadSiteConfig(siteFile);
+    const site = await loadSiteConfigIsolated(siteFile);
     gateway = new Gateway({ site, log, maxInFlight: Number(process.env.BENCH_MAX_IN_FLIGHT ?? 64) });
     await gateway.start();
     return { points: site.devices.reduce((n, d) => n + d.config.points.length, 0) };
@@ -33,6 +35,8 @@ serveIpc({
       cycles,
       failedRequests: failed,
       heapMiB: mem.heapUsed / 2 ** 20,
+      heapTotalMiB: mem.heapTotal / 2 ** 20,
+      externalMiB: mem.external / 2 ** 20,
       rssMiB: mem.rss / 2 ** 20,
       at: Date.now(),
     };

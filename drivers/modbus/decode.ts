@@ -89,21 +89,42 @@ export function orderFits(type: ModbusType, order: ByteOrder): boolean {
   return order.length !== 2;
 }
 
-function swaps(order: ByteOrder): { byteSwap: boolean; wordSwap: boolean } {
-  return {
-    byteSwap:
-      order === 'BADC' || order === 'DCBA' || order === 'BA' || order === 'BADCFEHG' || order === 'HGFEDCBA',
-    wordSwap: order === 'CDAB' || order === 'DCBA' || order === 'GHEFCDAB' || order === 'HGFEDCBA',
-  };
+/** The two switches of every order, computed once (swaps() runs for every decoded value). */
+const SWAPS: Readonly<Record<ByteOrder, { readonly byteSwap: boolean; readonly wordSwap: boolean }>> =
+  Object.fromEntries(
+    BYTE_ORDERS.map((order) => [
+      order,
+      {
+        byteSwap:
+          order === 'BADC' ||
+          order === 'DCBA' ||
+          order === 'BA' ||
+          order === 'BADCFEHG' ||
+          order === 'HGFEDCBA',
+        wordSwap: order === 'CDAB' || order === 'DCBA' || order === 'GHEFCDAB' || order === 'HGFEDCBA',
+      },
+    ]),
+  ) as Record<ByteOrder, { byteSwap: boolean; wordSwap: boolean }>;
+
+const NO_SWAPS = { byteSwap: false, wordSwap: false } as const;
+
+function swaps(order: ByteOrder): { readonly byteSwap: boolean; readonly wordSwap: boolean } {
+  return SWAPS[order] ?? NO_SWAPS;
 }
 
 /**
  * Rearranges the bytes of `count` registers starting at byte `offset` of `wire` (as received, each
- * register big-endian) into one big-endian value of `count * 2` bytes.
+ * register big-endian) into one big-endian value of `count * 2` bytes, in `out` (a new Buffer by
+ * default).
  */
-function toBigEndian(wire: Uint8Array, offset: number, count: number, order: ByteOrder): Buffer {
+function toBigEndian(
+  wire: Uint8Array,
+  offset: number,
+  count: number,
+  order: ByteOrder,
+  out: Buffer = Buffer.allocUnsafe(count * 2),
+): Buffer {
   const { byteSwap, wordSwap } = swaps(order);
-  const out = Buffer.allocUnsafe(count * 2);
   for (let w = 0; w < count; w++) {
     const src = offset + (wordSwap ? count - 1 - w : w) * 2;
     const hi = wire[src];
@@ -121,7 +142,13 @@ function toBigEndian(wire: Uint8Array, offset: number, count: number, order: Byt
  * noise from the binary format, fewer would change the value.
  */
 export function float32ToDecimalString(v: number): string {
+  // Only for a finite, non-zero float32 can a length be ruled out cheaply (see cannotRoundTrip).
+  const filter = v !== 0 && Number.isFinite(v) && Math.fround(v) === v;
+  const a = Math.abs(v);
+  const gap = filter ? float32Gap(a) : 0;
+  const e = filter ? decimalExponent(a) : 0;
   for (let p = 1; p <= 9; p++) {
+    if (filter && p < 9 && cannotRoundTrip(a, gap, e, p)) continue;
     const s = v.toPrecision(p);
     // Without an exponent, the shortest round-trip form is already plain (no trailing zeros): it is
     // what Decimal#toFixed would give, without a Decimal per reading (bench/).
@@ -129,6 +156,52 @@ export function float32ToDecimalString(v: number): string {
   }
   return new Decimal(v).toFixed();
 }
+
+/** 10^k as the nearest double, for k in [-64, 64] (index k + 64). */
+const POW10 = Array.from({ length: 129 }, (_, i) => Number(`1e${i - 64}`));
+const pow10 = (k: number): number => POW10[k + 64] ?? Number(`1e${k}`);
+
+/** The decimal exponent of a > 0: 10^e <= a < 10^(e+1) (up to the rounding of 10^e as a double). */
+function decimalExponent(a: number): number {
+  let e = Math.floor(Math.log10(a));
+  if (a < pow10(e)) e--;
+  else if (a >= pow10(e + 1)) e++;
+  return e;
+}
+
+const F32 = new Float32Array(1);
+const U32 = new Uint32Array(F32.buffer);
+
+/** The larger distance from a float32 a > 0 to its neighbours (Infinity above the largest float32). */
+function float32Gap(a: number): number {
+  F32[0] = a;
+  const bits = U32[0] as number;
+  U32[0] = bits + 1;
+  const up = (F32[0] as number) - a;
+  U32[0] = bits - 1;
+  const down = a - (F32[0] as number);
+  return Math.max(up, down);
+}
+
+/**
+ * True only when no decimal of `p` significant digits can read back as the float32 `a` > 0, so that
+ * `toPrecision(p)` (~0.3 µs, the gateway's largest single cost, bench/) need not be tried: the
+ * result is the same as trying it. A p-digit decimal reads back as `a` only within half the gap to
+ * a neighbour float32 (plus double rounding, ~1e-16 relative); the nearest p-digit decimal is at
+ * least as far as the nearest multiple of 10^(e-p+1) (those below 10^e are farther than 10^e
+ * itself). The test asks for more than a whole gap, so the ~1e-16 errors of the arithmetic here
+ * cannot turn a possible length into a skipped one; near a power of ten (where e may be off by one)
+ * a multiple lies within that error of `a` and nothing is skipped.
+ */
+function cannotRoundTrip(a: number, gap: number, e: number, p: number): boolean {
+  const g = pow10(e - p + 1);
+  const n = Math.round(a / g);
+  const dist = Math.min(Math.abs(a - n * g), Math.abs(a - (n - 1) * g), Math.abs(a - (n + 1) * g));
+  return dist > gap;
+}
+
+/** Scratch space of {@link decodeRaw} (8 bytes, the widest numeric type). */
+const SCRATCH = Buffer.alloc(8);
 
 function decodeError(message: string): Error {
   return Object.assign(new Error(message), { code: 'MRV_E_DECODE' });
@@ -150,7 +223,8 @@ export function decodeRaw(
   bit?: number,
 ): string {
   if (type === 'string') throw new Error('decodeRaw: strings are decoded by decodeString');
-  const be = toBigEndian(wire, offset, registerCount(type), order);
+  // Numeric values are at most 4 registers: rearranged into one scratch buffer, read at once, never kept.
+  const be = toBigEndian(wire, offset, registerCount(type), order, SCRATCH);
   switch (type) {
     case 'bool': {
       if (bit === undefined || !Number.isInteger(bit) || bit < 0 || bit > 15)

@@ -5,6 +5,7 @@ import {
   appendFileSync,
   mkdtempSync,
   readdirSync,
+  readFileSync,
   rmSync,
   statSync,
   truncateSync,
@@ -152,6 +153,86 @@ describe('DiskLog', () => {
     expect(log.stats.droppedBatches).toBeGreaterThan(0);
     expect(log.read(50)?.toString()).toBe(payload(50).toString());
     log.close();
+  });
+
+  it('stores a string payload as its UTF-8 bytes, framed exactly like the same Buffer', () => {
+    const dirA = tmp();
+    const a = new DiskLog({ dir: dirA });
+    const dirB = tmp();
+    const b = new DiskLog({ dir: dirB });
+    a.open();
+    b.open();
+    const text = JSON.stringify({ seq: 1, v: '中文 \ud83d\ude00 "x"' });
+    const stored = a.append(1, hash(1), text);
+    b.append(1, hash(1), Buffer.from(text, 'utf8'));
+    expect(stored.equals(Buffer.from(text, 'utf8'))).toBe(true);
+    expect(a.read(1)?.equals(Buffer.from(text, 'utf8'))).toBe(true);
+    a.close();
+    b.close();
+    const files = (d: string) => segments(d).map((f) => readFileSync(path.join(d, f)));
+    const [segA] = files(dirA);
+    const [segB] = files(dirB);
+    expect(segA?.equals(segB as Buffer)).toBe(true);
+  });
+
+  it('releases the cached payload of an acknowledged batch and reads it back from the tail segment', () => {
+    const dir = tmp();
+    const log = new DiskLog({ dir, segmentBytes: 64 * 1024, maxBytes: 1024 * 1024 });
+    log.open();
+    fill(log, 1, 20);
+    // Acknowledged out of order (seq 1 still open): 5 stays readable, now from the file.
+    log.ack(5);
+    expect(log.read(5)?.toString()).toBe(payload(5).toString());
+    expect(log.read(6)?.toString()).toBe(payload(6).toString());
+    log.close();
+    // After a reopen the tail's acknowledged batches are not cached either, and still read back.
+    const again = new DiskLog({ dir, segmentBytes: 64 * 1024, maxBytes: 1024 * 1024 });
+    again.open();
+    for (const s of [1, 5, 20]) expect(again.read(s)?.toString()).toBe(payload(s).toString());
+    again.close();
+  });
+
+  it('with groupCommit publishes nothing beyond durableSeq, which catches up after one background fdatasync', async () => {
+    const dir = tmp();
+    const seen: number[] = [];
+    const log = new DiskLog({
+      dir,
+      segmentBytes: 1024,
+      maxBytes: 64 * 1024,
+      groupCommit: true,
+      onDurable: (s) => seen.push(s),
+    });
+    log.open();
+    fill(log, 1, 3);
+    expect(log.lastSeq).toBe(3);
+    expect(log.durableSeq).toBe(0);
+    await new Promise((r) => setTimeout(r, 200));
+    expect(log.durableSeq).toBe(3);
+    expect(seen.at(-1)).toBe(3);
+    // Crossing segments: the old tail is made durable before it is closed, the rest follows.
+    fill(log, 4, 40);
+    expect(segments(dir).length).toBeGreaterThan(1);
+    expect(log.durableSeq).toBeGreaterThanOrEqual(3);
+    await new Promise((r) => setTimeout(r, 200));
+    expect(log.durableSeq).toBe(40);
+    for (let s = 1; s <= 40; s++) expect(log.read(s)?.toString()).toBe(payload(s).toString());
+    log.close();
+    const again = new DiskLog({ dir, segmentBytes: 1024, maxBytes: 64 * 1024, groupCommit: true });
+    expect(again.open()).toMatchObject({ lastSeq: 40, pending: 40 });
+    expect(again.durableSeq).toBe(40);
+    again.close();
+  });
+
+  it('without a folder or with groupCommit off, durableSeq is lastSeq at once', () => {
+    const mem = new DiskLog({ groupCommit: true });
+    mem.open();
+    fill(mem, 1, 2);
+    expect(mem.durableSeq).toBe(2);
+    const sync = new DiskLog({ dir: tmp() });
+    sync.open();
+    fill(sync, 1, 2);
+    expect(sync.durableSeq).toBe(2);
+    sync.close();
   });
 
   it('refuses a bound smaller than two segments with MRV_E_CONFIG', () => {
