@@ -12,7 +12,7 @@ import { LiveRelay } from '../collector/live-relay.ts';
 import { SqliteStore } from '../collector/sqlite-store.ts';
 import { MrvError } from '../core/errors.ts';
 import { type Clock, ScaledClock, systemClock } from '../core/time.ts';
-import { loadSiteConfig } from '../gateway/config.ts';
+import { loadSiteConfig, loadSiteConfigIsolated } from '../gateway/config.ts';
 import { Gateway } from '../gateway/gateway.ts';
 import {
   createRegistry,
@@ -242,7 +242,8 @@ export async function gateway(args: string[]): Promise<number> {
   });
   if (!v.config) throw new MrvError('MRV_E_CONFIG', 'missing -c SITE.yaml (the site file; see examples/)');
   const log = createLogger('mrv-gateway');
-  const site = loadSiteConfig(v.config);
+  // In a short-lived worker: the YAML parser's garbage for a large site leaves with it (gateway/config.ts).
+  const site = await loadSiteConfigIsolated(v.config);
   const gw = new Gateway({ site, log, version: version(), ...(v.mqtt ? { mqttUrl: v.mqtt } : {}) });
   await gw.start();
   let ops: Awaited<ReturnType<typeof startMetricsServer>> | undefined;
