@@ -1,7 +1,9 @@
 /**
  * Collector (into InfluxDB) + live feed + HTTP server with the SSE route, in one process as `mrv
  * server` and `mrv collector` would share a live feed (bench/latency.ts, bench/replay.ts). IPC:
- * `start {brokerUrl, influxUrl, clientId, publicKeyPem?, unitId?, gatewayId?}` → {url}; `stats`; `stop`.
+ * `start {brokerUrl, influxUrl, clientId, publicKeyPem?, unitId?, gatewayId?}` → {url}; `stats`;
+ * `replayStats {lastBacklogSeq}` → batches stored with seq ≤ lastBacklogSeq, and the delay (store time −
+ * first reading's rxTs) of the batches above it; `stop`.
  */
 import pino from 'pino';
 import { Collector } from '../collector/collector.ts';
@@ -14,12 +16,17 @@ import { serveIpc } from './lib.ts';
 const log = pino({ level: process.env.MRV_LOG_LEVEL ?? 'warn' });
 let collector: Collector | undefined;
 let close: (() => Promise<void>) | undefined;
+/** Every stored batch as the live feed saw it: seq and store-to-read delay (ms). */
+const storedBatches: { seq: number; delayMs: number }[] = [];
 
 serveIpc({
   start: async (m) => {
     const store = new InfluxStore({ url: String(m.influxUrl) });
     await store.start();
     const live = new LiveHub();
+    live.subscribe(undefined, (b) =>
+      storedBatches.push({ seq: b.seq, delayMs: Date.now() - Date.parse(b.readings[0]?.rxTs ?? '') }),
+    );
     const keys =
       typeof m.publicKeyPem === 'string'
         ? keyRegistry([
@@ -51,6 +58,23 @@ serveIpc({
       pendingReadings: collector?.pendingReadings,
       rssMiB: mem.rss / 2 ** 20,
       at: Date.now(),
+    };
+  },
+  replayStats: (m) => {
+    const last = Number(m.lastBacklogSeq);
+    const backlog = new Set<number>();
+    const delays: number[] = [];
+    for (const b of storedBatches) {
+      if (b.seq <= last) backlog.add(b.seq);
+      else delays.push(b.delayMs);
+    }
+    delays.sort((a, b) => a - b);
+    return {
+      backlogStored: backlog.size,
+      liveStored: delays.length,
+      liveDelayMaxMs: delays.at(-1) ?? null,
+      liveDelayP99Ms: delays[Math.max(0, Math.ceil(delays.length * 0.99) - 1)] ?? null,
+      liveDelayP50Ms: delays[Math.max(0, Math.ceil(delays.length * 0.5) - 1)] ?? null,
     };
   },
   stop: async () => {

@@ -8,9 +8,11 @@
  * on the broker's PUBACK. The log's fdatasync is a group commit in the background (DiskLog
  * `groupCommit`): polling goes on meanwhile, and publishing follows the log's `durableSeq`. At most
  * `maxInFlight` batches are handed to MQTT.js at once; MQTT.js resends those itself after a reconnect
- * (before it reports `connect`), then this class continues with the next ones from the log, so the
- * broker receives them in seq order. After a restart the log's unacknowledged
- * batches are published first, and `seq`/`prevHash` continue from the log's head.
+ * (before it reports `connect`), then this class continues with the next ones from the log: in seq
+ * order, except that while more waits than the window holds (after an outage, or a restart with a
+ * backlog) new batches go out ahead of the backlog on a quarter of the window (gateway/send-order.ts),
+ * marked with `backlogFrom` so that the collector waits for the older ones. `seq`/`prevHash` continue
+ * from the log's head after a restart.
  *
  * A full log follows `bufferWhenFull`: `block` pauses polling (drivers stopped, the poll cycle that
  * found it full discarded and counted in `batchesRefused`) until the log is below 80 %, then recreates
@@ -37,6 +39,7 @@ import { type Clock, isoMs, systemClock } from '../core/time.ts';
 import type { Driver } from '../drivers/types.ts';
 import { type LoadedSite, siteDataDir, siteMeta } from './config.ts';
 import { DiskLog } from './disk-log.ts';
+import { SendOrder } from './send-order.ts';
 
 export { batchHash } from '../core/signing.ts';
 
@@ -102,9 +105,8 @@ export class Gateway {
   #drivers: Driver[] = [];
   #diskLog: DiskLog | undefined;
   #signingKey: ReturnType<typeof parsePrivateKey> | undefined;
-  /** Next seq to hand to MQTT.js. */
-  #nextToSend = 1;
-  #inFlight = 0;
+  /** Which logged batch goes to MQTT.js next: in seq order, or new ones ahead of a backlog. */
+  readonly #order: SendOrder;
   #replayUntil = 0;
   #paused = false;
   #statusTimer: NodeJS.Timeout | undefined;
@@ -135,6 +137,7 @@ export class Gateway {
     this.#prefix = opts.site.site.gateway.mqtt.topicPrefix;
     this.#unitId = opts.site.site.unit.id;
     this.#gatewayId = opts.site.site.gateway.id;
+    this.#order = new SendOrder({ maxInFlight: opts.maxInFlight ?? 64 });
   }
 
   #topic(kind: 'data' | 'status' | 'meta'): string {
@@ -238,12 +241,12 @@ export class Gateway {
     });
     const report = diskLog.open();
     this.#diskLog = diskLog;
-    this.#nextToSend = diskLog.firstAvailableSeq;
+    this.#order.skipTo(diskLog.firstAvailableSeq);
     this.#replayUntil = diskLog.lastSeq;
     this.#refreshCounters();
     if (report.pending > 0)
       this.#log.info(
-        { pending: report.pending, from: this.#nextToSend, to: report.lastSeq },
+        { pending: report.pending, from: this.#order.nextBacklog, to: report.lastSeq },
         'replaying unacknowledged batches',
       );
 
@@ -350,6 +353,10 @@ export class Gateway {
       device,
       readings,
     };
+    // Older batches still in the log may go out after this one (gateway/send-order.ts): say so, signed,
+    // so that the collector waits for them instead of reporting a gap (core/schema/wire.ts).
+    const held = diskLog.firstAvailableSeq;
+    if (held < batch.seq) batch.backlogFrom = held;
     // The canonical bytes once (canonicalBytes: the batch has no `sig` yet): the signature (signBatch)
     // and the chain hash (batchHash) both cover them. `sig` goes last, as in `{ ...batch, sig }`.
     const canonical = this.#canonicalBytes(canonicalJson(batch));
@@ -374,7 +381,7 @@ export class Gateway {
       return;
     }
     if (diskLog.stats.droppedBatches !== droppedBefore) {
-      this.#nextToSend = Math.max(this.#nextToSend, diskLog.firstAvailableSeq);
+      this.#order.skipTo(diskLog.firstAvailableSeq);
       this.counters.bufferFull = 1;
       this.#publishStatus();
       this.counters.bufferFull = 0;
@@ -429,30 +436,35 @@ export class Gateway {
     );
   }
 
-  /** Hands the next batches from the log to MQTT.js while connected, up to `maxInFlight`. */
+  /**
+   * Hands batches from the log to MQTT.js while connected, up to `maxInFlight`, in the order of
+   * {@link SendOrder}: seq order, or after an outage new batches ahead of the backlog.
+   */
   #pump(): void {
     const client = this.#client;
     const diskLog = this.#diskLog;
     if (!client || !diskLog || !client.connected || this.#stopping) return;
-    const max = this.opts.maxInFlight ?? 64;
-    this.#nextToSend = Math.max(this.#nextToSend, diskLog.firstAvailableSeq);
+    const order = this.#order;
+    order.skipTo(diskLog.firstAvailableSeq);
     // Only what is on disk: under group commit the newest appends wait for their fdatasync (onDurable).
-    while (this.#inFlight < max && this.#nextToSend <= diskLog.durableSeq) {
-      const seq = this.#nextToSend++;
+    for (let next = order.take(diskLog.durableSeq); next; next = order.take(diskLog.durableSeq)) {
+      const { seq, lane } = next;
       const payload = diskLog.read(seq);
-      if (payload === undefined) continue;
+      if (payload === undefined) {
+        order.settled(seq, lane, true); // no longer in the log (dropped when full)
+        continue;
+      }
       if (seq <= this.#replayUntil) this.counters.batchesReplayed++;
-      this.#inFlight++;
       client.publish(this.#topic('data'), payload, { qos: 1 }, (err) => {
-        this.#inFlight--;
         if (err) {
-          // MQTT.js gave up on it (client ending): it stays in the log and goes out after the next start.
+          // MQTT.js gave up on it (client ending): it stays in the log and goes out again.
+          order.settled(seq, lane, false);
           this.counters.publishErrors++;
           if (!this.#stopping)
             this.#log.warn({ err: err.message, seq }, 'publish failed; batch stays in the log');
-          this.#nextToSend = Math.min(this.#nextToSend, seq);
           return;
         }
+        order.settled(seq, lane, true);
         this.counters.batchesAcked++;
         diskLog.ack(seq);
         this.#refreshCounters();
@@ -481,7 +493,11 @@ export class Gateway {
     const client = this.#client;
     if (client?.connected) {
       const deadline = Date.now() + drainMs;
-      while (this.#inFlight > 0 && Date.now() < deadline && client.connected)
+      while (
+        this.#order.inFlight('backlog') + this.#order.inFlight('live') > 0 &&
+        Date.now() < deadline &&
+        client.connected
+      )
         await new Promise((r) => setTimeout(r, 20));
       await new Promise<void>((resolve) => {
         client.publish(
