@@ -69,6 +69,13 @@ export interface SqliteStoreOptions {
 type RawSeriesPoint = SeriesPoint & { reason?: string };
 
 const SCHEMA_VERSION = 2;
+/**
+ * WAL pages between automatic checkpoints (16 384 pages of 4 KiB = 64 MiB; SQLite's default is 1 000).
+ * Measured on the collector's write pattern (600 000 readings in writes of 9 600, bench/): 45 000 →
+ * 64 000 readings/s, the writes having spent about half their time in the checkpoints' fsyncs. The WAL
+ * file keeps its largest size (up to about this much) between checkpoints.
+ */
+const WAL_CHECKPOINT_PAGES = 16_384;
 const DEFAULT_LIMIT = 10_000;
 
 const SCHEMA = `
@@ -141,27 +148,35 @@ interface BatchRow {
   findings: string;
 }
 
-interface ReadingRow {
-  unit: string;
-  point: string;
-  ts: number;
-  gateway: string;
-  device: string;
-  meter: string | null;
-  rx_ts: number;
-  exact: string | null;
-  value: number | null;
-  quality: string;
-  reason: string | null;
-  seq: number;
-}
+/**
+ * The values of `upsertReading`, by position (binding by position skips better-sqlite3's per-row lookup
+ * of twelve named parameters): unit, point, ts, gateway, device, meter, rx_ts, exact, value, quality,
+ * reason, seq.
+ */
+type ReadingArgs = [
+  string,
+  string,
+  number,
+  string,
+  string,
+  string | null,
+  number,
+  string | null,
+  number | null,
+  string,
+  string | null,
+  number,
+];
+
+/** A raw reading row as an array: ts, exact, quality, reason, gateway, seq. */
+type RawRow = [number, string | null, string, string | null, string, number];
 
 /** The prepared statements, made once per `start()`. */
 function prepare(db: Database.Database) {
   return {
-    upsertReading: db.prepare<ReadingRow>(
+    upsertReading: db.prepare<ReadingArgs>(
       `INSERT INTO reading (unit, point, ts, gateway, device, meter, rx_ts, exact, value, quality, reason, seq)
-       VALUES (@unit, @point, @ts, @gateway, @device, @meter, @rx_ts, @exact, @value, @quality, @reason, @seq)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT (unit, point, ts) DO UPDATE SET gateway = excluded.gateway, device = excluded.device,
          meter = excluded.meter, rx_ts = excluded.rx_ts, exact = excluded.exact, value = excluded.value,
          quality = excluded.quality, reason = excluded.reason, seq = excluded.seq`,
@@ -207,6 +222,13 @@ function prepare(db: Database.Database) {
       `SELECT ts, exact, quality, reason, gateway, seq FROM reading
        WHERE unit = ? AND point = ? AND ts >= ? AND ts < ? ORDER BY ts LIMIT ?`,
     ),
+    // The same rows as `raw` as arrays (better-sqlite3 `.raw()`): rawReadings builds its objects directly.
+    rawRows: db
+      .prepare<[string, string, number, number, number], RawRow>(
+        `SELECT ts, exact, quality, reason, gateway, seq FROM reading
+         WHERE unit = ? AND point = ? AND ts >= ? AND ts < ? ORDER BY ts LIMIT ?`,
+      )
+      .raw(true),
     upsertFinding: db.prepare<[string, string, string | null, string, string, number, string]>(
       `INSERT INTO finding (id, unit, gateway, source, code, t, json) VALUES (?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT (id) DO UPDATE SET unit = excluded.unit, gateway = excluded.gateway, source = excluded.source,
@@ -270,7 +292,7 @@ export class SqliteStore implements TimeSeriesStore {
   readonly #clock: Clock;
   #db: Database.Database | undefined;
   #stmts: ReturnType<typeof prepare> | undefined;
-  #writeMany: ((rows: ReadingRow[]) => void) | undefined;
+  #writeMany: ((readings: StoredReading[]) => void) | undefined;
 
   constructor(options: SqliteStoreOptions) {
     this.#path = options.path;
@@ -286,7 +308,9 @@ export class SqliteStore implements TimeSeriesStore {
    * application crash loses nothing committed; it skips the fsync per commit, so a power cut or OS
    * crash can roll back the last commits since the previous checkpoint. That trade is right for the
    * embedded store (demo, single machine, thousands of commits a second); deployments where every
-   * acknowledged batch must survive a power cut use InfluxDB.
+   * acknowledged batch must survive a power cut use InfluxDB. `wal_autocheckpoint` of
+   * {@link WAL_CHECKPOINT_PAGES}: a checkpoint (two fsyncs, the only ones in this mode) every ~64 MiB of
+   * WAL instead of SQLite's default ~4 MiB, which a 10 000-reading write nearly filled on its own.
    * @throws MrvError `MRV_E_STORE` when the file cannot be opened or was written by a newer schema.
    */
   async start(): Promise<void> {
@@ -299,6 +323,7 @@ export class SqliteStore implements TimeSeriesStore {
       try {
         db.pragma('journal_mode = WAL');
         db.pragma('synchronous = NORMAL');
+        db.pragma(`wal_autocheckpoint = ${WAL_CHECKPOINT_PAGES}`);
         const version = db.pragma('user_version', { simple: true }) as number;
         if (version > SCHEMA_VERSION) {
           throw new Error(`schema version ${version} is newer than this code's ${SCHEMA_VERSION}`);
@@ -306,8 +331,25 @@ export class SqliteStore implements TimeSeriesStore {
         db.exec(SCHEMA);
         db.pragma(`user_version = ${SCHEMA_VERSION}`);
         const stmts = prepare(db);
-        this.#writeMany = db.transaction((rows: ReadingRow[]) => {
-          for (const row of rows) stmts.upsertReading.run(row);
+        this.#writeMany = db.transaction((readings: StoredReading[]) => {
+          const upsert = stmts.upsertReading;
+          for (const r of readings) {
+            const f = r.value === null ? null : Number(r.value);
+            upsert.run(
+              r.unitId,
+              r.point,
+              r.ts,
+              r.gatewayId,
+              r.device,
+              r.meter ?? null,
+              r.rxTs,
+              r.value,
+              f !== null && Number.isFinite(f) ? f : null,
+              r.quality,
+              r.reason ?? null,
+              r.seq,
+            );
+          }
         });
         this.#stmts = stmts;
         this.#db = db;
@@ -345,32 +387,16 @@ export class SqliteStore implements TimeSeriesStore {
   async writeReadings(readings: StoredReading[]): Promise<number> {
     const { writeMany } = this.#open('writeReadings');
     if (readings.length === 0) return 0;
+    // Every reading is checked before the transaction starts, so a bad one writes nothing.
     const checked = new Set<string>();
-    const rows = readings.map((r, i): ReadingRow => {
-      checkReading(r, i, checked);
-      const f = r.value === null ? null : Number(r.value);
-      return {
-        unit: r.unitId,
-        point: r.point,
-        ts: r.ts,
-        gateway: r.gatewayId,
-        device: r.device,
-        meter: r.meter ?? null,
-        rx_ts: r.rxTs,
-        exact: r.value,
-        value: f !== null && Number.isFinite(f) ? f : null,
-        quality: r.quality,
-        reason: r.reason ?? null,
-        seq: r.seq,
-      };
-    });
+    for (let i = 0; i < readings.length; i++) checkReading(readings[i] as StoredReading, i, checked);
     try {
-      writeMany(rows);
+      writeMany(readings);
     } catch (err) {
       throw this.#storeError('writeReadings', err);
     }
-    this.#log?.debug({ count: rows.length }, 'readings written');
-    return rows.length;
+    this.#log?.debug({ count: readings.length }, 'readings written');
+    return readings.length;
   }
 
   /**
@@ -508,17 +534,17 @@ export class SqliteStore implements TimeSeriesStore {
     const limit = checkQuery(q);
     if (q.to <= q.from) return [];
     try {
-      return stmts.raw.all(q.unitId, q.pointId, q.from, q.to, limit).map((r) => {
-        const out: RawReading = {
-          ts: r.ts,
-          value: r.exact,
-          quality: r.quality as Quality,
-          gatewayId: r.gateway,
-          seq: r.seq,
-        };
-        if (r.reason !== null) out.reason = r.reason;
-        return out;
-      });
+      const rows = stmts.rawRows.all(q.unitId, q.pointId, q.from, q.to, limit) as unknown as RawRow[];
+      const out = new Array<RawReading>(rows.length);
+      for (let i = 0; i < rows.length; i++) {
+        const [ts, value, quality, reason, gatewayId, seq] = rows[i] as RawRow;
+        const r: RawReading =
+          reason === null
+            ? { ts, value, quality: quality as Quality, gatewayId, seq }
+            : { ts, value, quality: quality as Quality, reason, gatewayId, seq };
+        out[i] = r;
+      }
+      return out;
     } catch (err) {
       throw this.#storeError('rawReadings', err);
     }
@@ -672,7 +698,10 @@ export class SqliteStore implements TimeSeriesStore {
     }
   }
 
-  #open(op: string): { stmts: ReturnType<typeof prepare>; writeMany: (rows: ReadingRow[]) => void } {
+  #open(op: string): {
+    stmts: ReturnType<typeof prepare>;
+    writeMany: (readings: StoredReading[]) => void;
+  } {
     if (this.#stmts === undefined || this.#writeMany === undefined) {
       throw new MrvError('MRV_E_STORE', `SqliteStore.${op}: store is not started`);
     }

@@ -4,7 +4,7 @@
  */
 import { MrvError } from '../core/errors.ts';
 import { Finding } from '../core/schema/finding.ts';
-import { DecimalString, type GatewayMeta, Identifier, type Quality } from '../core/schema/wire.ts';
+import { type GatewayMeta, isDecimalString, isIdentifier, type Quality } from '../core/schema/wire.ts';
 import type { ArchivedBatch, FindingFilter, PointSummary, SeriesQuery, StoredReading } from './store.ts';
 
 const DEFAULT_LIMIT = 10_000;
@@ -25,7 +25,7 @@ export function checkFinding(f: Finding, index: number): Finding {
 /** Validates an archived batch record. @throws MrvError `MRV_E_STORE` */
 export function checkArchived(b: ArchivedBatch): void {
   for (const [field, id] of Object.entries({ unitId: b.unitId, gatewayId: b.gatewayId }))
-    if (!Identifier.safeParse(id).success)
+    if (!isIdentifier(id))
       throw new MrvError('MRV_E_STORE', `${field} ${JSON.stringify(id)} is not an identifier`, { field });
   const bad = (what: string) =>
     new MrvError('MRV_E_STORE', `archived batch ${b.gatewayId}#${b.seq}: ${what}`);
@@ -111,7 +111,7 @@ export function checkIds(
 ): void {
   for (const [field, id] of Object.entries(ids)) {
     if (id === undefined || checked?.has(id)) continue;
-    if (!Identifier.safeParse(id).success) {
+    if (!isIdentifier(id)) {
       throw new MrvError('MRV_E_STORE', `${field} ${JSON.stringify(id)} is not an identifier`, {
         field,
         index,
@@ -121,25 +121,50 @@ export function checkIds(
   }
 }
 
-/** Validates one reading before anything is written. @throws MrvError `MRV_E_STORE` */
-export function checkReading(r: StoredReading, index: number, checked: Set<string>): void {
-  checkIds(
-    { unitId: r.unitId, gatewayId: r.gatewayId, device: r.device, point: r.point, meter: r.meter },
-    checked,
+/** True when `id` is absent, already checked, or an Identifier (then remembered in `checked`). */
+function idOk(id: string | undefined, checked: Set<string>): boolean {
+  if (id === undefined || checked.has(id)) return true;
+  if (!isIdentifier(id)) return false;
+  checked.add(id);
+  return true;
+}
+
+function badReading(r: StoredReading, index: number, what: string): MrvError {
+  return new MrvError('MRV_E_STORE', `reading ${index} (${r.unitId}/${r.point}): ${what}`, {
     index,
-  );
-  const bad = (what: string) =>
-    new MrvError('MRV_E_STORE', `reading ${index} (${r.unitId}/${r.point}): ${what}`, {
+    point: r.point,
+  });
+}
+
+/**
+ * Validates one reading before anything is written. Called once per stored reading, so it allocates
+ * nothing when the reading is good; `checked` remembers the ids found good in this write.
+ * @throws MrvError `MRV_E_STORE`
+ */
+export function checkReading(r: StoredReading, index: number, checked: Set<string>): void {
+  if (
+    !(
+      idOk(r.unitId, checked) &&
+      idOk(r.gatewayId, checked) &&
+      idOk(r.device, checked) &&
+      idOk(r.point, checked) &&
+      idOk(r.meter, checked)
+    )
+  )
+    // Throws naming the first bad id, in this order.
+    checkIds(
+      { unitId: r.unitId, gatewayId: r.gatewayId, device: r.device, point: r.point, meter: r.meter },
+      checked,
       index,
-      point: r.point,
-    });
-  if (!QUALITIES.has(r.quality)) throw bad(`unknown quality ${JSON.stringify(r.quality)}`);
-  if (r.value !== null && !DecimalString.safeParse(r.value).success) {
-    throw bad(`value ${JSON.stringify(r.value)} is not a decimal string`);
+    );
+  if (!QUALITIES.has(r.quality)) throw badReading(r, index, `unknown quality ${JSON.stringify(r.quality)}`);
+  if (r.value !== null && !isDecimalString(r.value)) {
+    throw badReading(r, index, `value ${JSON.stringify(r.value)} is not a decimal string`);
   }
   if (!Number.isSafeInteger(r.ts) || !Number.isSafeInteger(r.rxTs))
-    throw bad('ts and rxTs must be integer ms');
-  if (!Number.isSafeInteger(r.seq) || r.seq < 0) throw bad(`seq ${r.seq} is not a non-negative integer`);
+    throw badReading(r, index, 'ts and rxTs must be integer ms');
+  if (!Number.isSafeInteger(r.seq) || r.seq < 0)
+    throw badReading(r, index, `seq ${r.seq} is not a non-negative integer`);
 }
 
 /**

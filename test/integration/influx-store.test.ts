@@ -3,6 +3,7 @@
 import { InfluxDB } from 'influx';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { InfluxStore } from '../../collector/influx-store.ts';
+import type { ArchivedBatch, StoredReading } from '../../collector/store.ts';
 import { MrvError } from '../../core/errors.ts';
 import { getFreePort } from '../helpers/free-port.ts';
 import { type InfluxDbServer, startInfluxDb } from '../helpers/influxdb.ts';
@@ -135,5 +136,82 @@ describe('InfluxStore specifics', () => {
     expect(() => new InfluxStore({ url: 'not a url' })).toThrow(MrvError);
     expect(() => new InfluxStore({ url: 'ftp://127.0.0.1' })).toThrow(/http or https/);
     expect(() => new InfluxStore({ url: server.url, database: 'a"b' })).toThrow(/not an identifier/);
+  });
+
+  it('writes a readings write of more than one request, every line intact', async () => {
+    const store = new InfluxStore({ url: server.url, database: 'parallel' });
+    await store.start();
+    const T0 = Date.UTC(2026, 9, 1);
+    // 12 000 lines: more than one request's 10 000; ids, escapes and fields written without escape.tag.
+    const readings: StoredReading[] = [];
+    for (let i = 0; i < 4000; i++)
+      for (const point of ['a', 'b', 'c'])
+        readings.push({
+          unitId: 'U1',
+          gatewayId: 'gw',
+          device: 'd',
+          point,
+          ...(point === 'b' ? { meter: 'M.1' } : {}),
+          ts: T0 + i,
+          rxTs: T0 + i + 3,
+          value: point === 'c' && i % 2 === 1 ? null : `${i}.5`,
+          quality: point === 'c' && i % 2 === 1 ? 'bad' : 'good',
+          ...(point === 'c' ? { reason: `say "${i}" \\ back\\slash, comma = x` } : {}),
+          seq: i + 1,
+        });
+    expect(await store.writeReadings(readings)).toBe(12_000);
+    for (const point of ['a', 'b', 'c']) {
+      const rows = await store.series({
+        unitId: 'U1',
+        pointId: point,
+        from: T0,
+        to: T0 + 4000,
+        limit: 10_000,
+      });
+      expect(rows).toHaveLength(4000);
+      const want = readings.filter((r) => r.point === point);
+      rows.forEach((row, i) => {
+        const r = want[i] as StoredReading;
+        expect(row.ts).toBe(new Date(r.ts).toISOString());
+        expect(row.value).toBe(r.value);
+        expect(row.quality).toBe(r.quality);
+        expect((row as { reason?: string }).reason).toBe(r.reason);
+      });
+    }
+    // A refused write rejects with InfluxDB's answer.
+    await admin.dropDatabase('parallel');
+    const err = await store.writeReadings(readings).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(MrvError);
+    expect((err as MrvError).code).toBe('MRV_E_STORE');
+    expect((err as MrvError).message).toMatch(/database not found/);
+  });
+
+  it('archives batches with quotes and backslashes in their canonical bytes exactly', async () => {
+    const store = new InfluxStore({ url: server.url, database: 'archive_parallel' });
+    await store.start();
+    // Quotes and backslashes to escape, and more than one 16 000-character chunk per batch.
+    const canonical = (seq: number) =>
+      JSON.stringify({
+        seq,
+        readings: Array.from({ length: 1200 }, (_, i) => ({ p: `q"${i}\\`, v: '1.5' })),
+      });
+    const batches: ArchivedBatch[] = Array.from({ length: 9 }, (_, i) => ({
+      unitId: 'U1',
+      gatewayId: 'gw',
+      seq: i + 1,
+      hash: String(i).repeat(64).slice(0, 64),
+      prevHash: '0'.repeat(64),
+      canonical: canonical(i + 1),
+      sig: i % 2 ? null : 'c2ln',
+      receivedAt: 1000 + i,
+      verdict: 'verified',
+      findings: i === 3 ? ['MRV_F_CLOCK_SKEW'] : [],
+    }));
+    expect(canonical(1).length).toBeGreaterThan(16_000);
+    expect(await store.archiveBatches(batches)).toBe(9);
+    expect(await store.listBatches({ unitId: 'U1', gatewayId: 'gw' })).toEqual(batches);
   });
 });
