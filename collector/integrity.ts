@@ -34,7 +34,7 @@ import type { Finding, IntegrityFindingCode } from '../core/schema/finding.ts';
 import { IntegrityFindingCodes } from '../core/schema/finding.ts';
 import { type Batch, GENESIS_HASH, type Reading } from '../core/schema/wire.ts';
 import { sha256Hex, verifySignature } from '../core/signing.ts';
-import { isoMs } from '../core/time.ts';
+import { isoMs, parseIsoMs } from '../core/time.ts';
 import type { KeyRegistry } from './keys.ts';
 import type { ArchivedBatch, BatchLink, StoredReading, TimeSeriesStore } from './store.ts';
 
@@ -391,10 +391,23 @@ export class IntegrityChecker {
       const n = batch.readings.length;
       const times = new Float64Array(2 * n);
       const skewed: Reading[] = [];
+      // Readings of one poll cycle mostly share their time strings: parse each distinct one once.
+      let lastTs = '';
+      let lastTsMs = 0;
+      let lastRx = '';
+      let lastRxMs = 0;
       for (let i = 0; i < n; i++) {
         const r = batch.readings[i] as Reading;
-        const t = Date.parse(r.ts);
-        const rx = Date.parse(r.rxTs);
+        if (r.ts !== lastTs) {
+          lastTs = r.ts;
+          lastTsMs = parseIsoMs(r.ts);
+        }
+        if (r.rxTs !== lastRx) {
+          lastRx = r.rxTs;
+          lastRxMs = parseIsoMs(r.rxTs);
+        }
+        const t = lastTsMs;
+        const rx = lastRxMs;
         times[2 * i] = t;
         times[2 * i + 1] = rx;
         if (Math.abs(t - rx) > maxSkew) skewed.push(r);
@@ -430,19 +443,21 @@ export class IntegrityChecker {
         const reason = untrusted
           ? `${untrusted.code}: batch ${batch.seq} not verified${r.reason ? `; ${r.reason}` : ''}`
           : r.reason;
-        plan.rows.push({
+        // One object literal (same keys as before; meter and reason only when present).
+        const row: StoredReading = {
           unitId: batch.unitId,
           gatewayId: batch.gatewayId,
           device: batch.device ?? item.devices?.get(r.point) ?? 'unknown',
           point: r.point,
-          ...(r.meter ? { meter: r.meter } : {}),
           ts: times[2 * i] as number,
           rxTs: times[2 * i + 1] as number,
           value: r.value,
           quality: downgrade ? 'uncertain' : r.quality,
-          ...(reason ? { reason: reason.slice(0, 500) } : {}),
           seq: batch.seq,
-        });
+        };
+        if (r.meter) row.meter = r.meter;
+        if (reason) row.reason = reason.slice(0, 500);
+        plan.rows.push(row);
       }
       plan.stored.push(item);
     }

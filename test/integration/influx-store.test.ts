@@ -1,5 +1,6 @@
 // InfluxStore against a real InfluxDB 1.x (Debian's influxdb, started on a free port): the shared
 // store contract with a fresh database per test, plus what only InfluxDB has (its layout, its failures).
+import { randomBytes } from 'node:crypto';
 import { InfluxDB } from 'influx';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { InfluxStore } from '../../collector/influx-store.ts';
@@ -192,11 +193,15 @@ describe('InfluxStore specifics', () => {
   it('archives batches with quotes and backslashes in their canonical bytes exactly', async () => {
     const store = new InfluxStore({ url: server.url, database: 'archive_parallel' });
     await store.start();
-    // Quotes and backslashes to escape, and more than one 16 000-character chunk per batch.
+    // Quotes and backslashes, and (random values deflate little) more than one 16 000-character chunk
+    // of deflated, base64-encoded bytes per batch.
     const canonical = (seq: number) =>
       JSON.stringify({
         seq,
-        readings: Array.from({ length: 1200 }, (_, i) => ({ p: `q"${i}\\`, v: '1.5' })),
+        readings: Array.from({ length: 2400 }, (_, i) => ({
+          p: `q"${i}\\`,
+          v: randomBytes(8).toString('hex'),
+        })),
       });
     const batches: ArchivedBatch[] = Array.from({ length: 9 }, (_, i) => ({
       unitId: 'U1',
@@ -213,5 +218,23 @@ describe('InfluxStore specifics', () => {
     expect(canonical(1).length).toBeGreaterThan(16_000);
     expect(await store.archiveBatches(batches)).toBe(9);
     expect(await store.listBatches({ unitId: 'U1', gatewayId: 'gw' })).toEqual(batches);
+    const [n] = await admin.query<{ n: number }>('SELECT "n" FROM "batch" WHERE "seq" = 1', {
+      database: 'archive_parallel',
+    });
+    expect(Number(n?.n)).toBeGreaterThan(1);
+  });
+
+  it('reads archive records written before compression (canonical text in the chunks, no enc)', async () => {
+    const store = new InfluxStore({ url: server.url, database: 'archive_plain' });
+    await store.start();
+    const canonical = '{"readings":[{"p":"a\\"b"}],"seq":7}';
+    const field = canonical.replaceAll('\\', '\\\\').replaceAll('"', '\\"');
+    const line = `batch,gateway=gw,unit=U1 seq=7i,hash="${'a'.repeat(64)}",prev_hash="${'0'.repeat(64)}",sig="",received_at=5i,verdict="unchecked",findings="[]",n=1i,c0="${field}" 7`;
+    const res = await fetch(`${server.url}/write?db=archive_plain&precision=ms`, {
+      method: 'POST',
+      body: line,
+    });
+    expect(res.status).toBe(204);
+    expect((await store.listBatches({ unitId: 'U1', gatewayId: 'gw' }))[0]?.canonical).toBe(canonical);
   });
 });
