@@ -11,9 +11,9 @@ import { InfluxStore } from '../collector/influx-store.ts';
 import { keyRegistry } from '../collector/keys.ts';
 import { SqliteStore } from '../collector/sqlite-store.ts';
 import type { TimeSeriesStore } from '../collector/store.ts';
+import { buildBatches, dataTopic, publishAll } from '../simulators/gateway-traffic.ts';
 import { startInfluxDb } from '../test/helpers/influxdb.ts';
 import { startMosquitto } from '../test/helpers/mosquitto.ts';
-import { buildBatches, dataTopic, publishAll } from '../simulators/gateway-traffic.ts';
 import { type BenchResult, fmt, MOSQUITTO_BENCH_CONFIG, makeKeyPair, sleep, tempDir } from './lib.ts';
 
 const BATCHES = 2000;
@@ -144,7 +144,7 @@ export async function benchCollectorIngest(): Promise<BenchResult> {
         { name: 'MQTT → collector → SQLite (embedded store)', value: fmt(sq.pointsPerS), unit: 'points/s' },
       ],
       notes: [
-        `${fmt(BATCHES)} batches × ${READINGS} readings (${fmt(BATCHES * READINGS)} points), signed and hash-chained like a gateway's, queued on Mosquitto 2.0 (max_queued_messages 0, max_inflight_messages 20) for the collector's persistent session, then drained by one Collector (default flush settings: a write every 16 batches or 10 000 readings, at most 200 ms) with signature verification (key registry) into InfluxDB 1.6.7 (fresh temp instance); timed from connect to the last reading stored. The direct limit POSTs the same points as prebuilt line protocol (10 000 lines per request, 4 in flight) into another database of the same InfluxDB, once before and once after the collector run (${fmt(limit)} and ${fmt(limit2)} points/s). Collector stats (InfluxDB run): ${inf.counters.storeWrites} store writes, ${inf.counters.duplicates} duplicates, ${inf.counters.verificationFailures} verification failures. The collector runs in the benchmark process; InfluxDB and Mosquitto are separate processes on the same 2 cores.`,
+        `${fmt(BATCHES)} batches × ${READINGS} readings (${fmt(BATCHES * READINGS)} points), signed and hash-chained like a gateway's, queued on Mosquitto 2.0 (max_queued_messages 0, max_inflight_messages 20) for the collector's persistent session, then drained by one Collector (default flush settings: a write every 16 batches or 10 000 readings, else after at most 25 ms) with signature verification (key registry) into InfluxDB 1.6.7 (fresh temp instance); timed from connect to the last reading stored. The direct limit POSTs the same points as prebuilt line protocol (10 000 lines per request, 4 in flight) into another database of the same InfluxDB, once before and once after the collector run (${fmt(limit)} and ${fmt(limit2)} points/s). Collector stats (InfluxDB run): ${inf.counters.storeWrites} store writes, ${inf.counters.duplicates} duplicates, ${inf.counters.verificationFailures} verification failures. The collector runs in the benchmark process; InfluxDB and Mosquitto are separate processes on the same 2 cores.`,
       ],
       seconds: (performance.now() - t0) / 1000,
     };
