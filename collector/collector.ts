@@ -106,6 +106,12 @@ export interface CollectorOptions {
   /** Shared mode: a hole is reported once the batch after it has been archived this long (ms). Default 300 000. */
   gapGraceMs?: number;
   /**
+   * A hole a gateway no longer holds is reported once the backlog session has received nothing and
+   * held nothing unwritten for this long while connected (ms): until then its batches may still be
+   * queued for it at the broker. Default 5 000.
+   */
+  backlogQuietMs?: number;
+  /**
    * Announce every stored batch on `{prefix}/_stored/{unit}/{gateway}/live` (QoS 0) for a server that
    * runs apart (`mrv server --live-mqtt`, collector/live-relay.ts). Default false.
    */
@@ -143,11 +149,22 @@ export interface DeadLetter {
   payload: string;
 }
 
+/**
+ * One MQTT session of the collector. `generation` is incremented on every connection loss: an
+ * acknowledgement is sent only on the connection its message came in on.
+ */
+interface Session {
+  client: MqttClient;
+  generation: number;
+}
+
 /** Given to MQTT.js's `handleMessage` callback to skip its automatic PUBACK (see the file comment). */
 const DEFER_ACK = new Error('mrv: acknowledged after the store write');
 
 interface PendingBatch extends ReceivedBatch {
   ack: () => void;
+  /** Came on a `backlog` topic: written after the live batches waiting with it. */
+  backlog: boolean;
 }
 
 /** MQTT → validation → integrity → store → PUBACK → live feed. Construct, `start()`; `stop()` flushes and disconnects. */
@@ -171,9 +188,13 @@ export class Collector {
   readonly #clock: Clock;
   readonly #prefix: string;
   readonly #integrity: IntegrityChecker;
+  /** The main session's client (data, status, meta); undefined before start and after stop. */
   #client: MqttClient | undefined;
-  /** Incremented on every connection loss: acknowledgements of older connections are never sent. */
-  #generation = 0;
+  #main: Session | undefined;
+  /** The session of replayed backlogs (`…/backlog`). */
+  #backlog: Session | undefined;
+  /** Set once stop() has ended the sessions: no acknowledgement is sent any more. */
+  #stopped = false;
   /** point → device, per `${unitId}/${gatewayId}`, from the gateways' retained catalogues. */
   readonly #devices = new Map<string, Map<string, string>>();
   #pending: PendingBatch[] = [];
@@ -188,6 +209,9 @@ export class Collector {
   #stopping = false;
   /** Wall-clock ms of the last data message (for {@link leave}). */
   #lastDataAt = 0;
+  /** Wall-clock ms of the last backlog-topic batch, or of the backlog session's last (re)connect. */
+  #backlogActiveAt = 0;
+  #dueTimer: NodeJS.Timeout | undefined;
 
   constructor(private readonly opts: CollectorOptions) {
     this.#log = opts.log.child({ module: 'collector' });
@@ -236,8 +260,44 @@ export class Collector {
     if (!this.#integrity.verifying)
       this.#log.warn('no key registry: batch signatures are NOT verified (archive verdict "unchecked")');
     const o = this.opts;
+    const clientId = o.clientId ?? DEFAULT_COLLECTOR_CLIENT_ID;
+    const p = this.#prefix;
+    const share = o.shareGroup !== undefined ? `$share/${o.shareGroup}/` : '';
+    const main = await this.#connect(clientId);
+    this.#client = main.client;
+    this.#main = main;
+    await main.client.subscribeAsync({
+      [`${share}${p}/+/+/data`]: { qos: 1 },
+      [`${p}/+/+/status`]: { qos: 1 },
+      [`${p}/+/+/meta`]: { qos: 1 },
+    });
+    // Replayed backlogs on their own session, so that the broker's queue of a backlog does not hold
+    // live batches back (gateway/send-order.ts); the flush takes live batches first.
+    const backlog = await this.#connect(`${clientId}.backlog`);
+    this.#backlog = backlog;
+    this.#backlogActiveAt = Date.now();
+    backlog.client.on('connect', () => {
+      this.#backlogActiveAt = Date.now();
+    });
+    this.#dueTimer = setInterval(() => this.#maybeReportDue(), 1000);
+    this.#dueTimer.unref();
+    await backlog.client.subscribeAsync({ [`${share}${p}/+/+/backlog`]: { qos: 1 } });
+    this.#log.info(
+      { url: redactUrl(o.url), prefix: p, verifying: this.#integrity.verifying, shareGroup: o.shareGroup },
+      'collector subscribed',
+    );
+    if (this.#audit) this.#scheduleAudit();
+  }
+
+  /**
+   * One persistent MQTT session (`clean: false`, fixed `clientId`) whose QoS 1 messages are
+   * acknowledged after the store write (see the file comment).
+   * @throws MrvError `MRV_E_CONFIG` when the broker refuses the credentials on the first connect
+   */
+  async #connect(clientId: string): Promise<Session> {
+    const o = this.opts;
     const client = mqtt.connect(o.url, {
-      clientId: o.clientId ?? DEFAULT_COLLECTOR_CLIENT_ID,
+      clientId,
       clean: false,
       keepalive: o.keepaliveS ?? 30,
       reconnectPeriod: 1000,
@@ -251,12 +311,12 @@ export class Collector {
       ...(o.cert ? { cert: o.cert } : {}),
       ...(o.key ? { key: o.key } : {}),
     });
-    this.#client = client;
+    const session: Session = { client, generation: 0 };
     client.handleMessage = (packet, callback) => {
       const deferred = packet.qos === 1 && packet.messageId !== undefined;
-      const gen = this.#generation;
+      const gen = session.generation;
       const id = packet.messageId;
-      const ack = deferred ? () => this.#puback(gen, id as number) : () => {};
+      const ack = deferred ? () => this.#puback(session, gen, id as number) : () => {};
       try {
         this.#onMessage(packet.topic, packet.payload as Buffer, ack);
       } catch (err) {
@@ -265,7 +325,7 @@ export class Collector {
       }
       callback(deferred ? DEFER_ACK : undefined);
     };
-    client.on('close', () => this.#generation++);
+    client.on('close', () => session.generation++);
     const url = redactUrl(o.url); // for logs: a password in the URL is never logged
     client.on('error', (err) => {
       if (isMqttAuthRefusal(err))
@@ -287,8 +347,10 @@ export class Collector {
         if (!isMqttAuthRefusal(err)) return;
         client.off('connect', onConnect);
         client.off('error', onError);
-        this.#client = undefined;
         client.end(true);
+        void this.#main?.client.endAsync(true);
+        this.#client = undefined;
+        this.#main = undefined;
         reject(
           new MrvError(
             'MRV_E_CONFIG',
@@ -301,18 +363,7 @@ export class Collector {
       client.once('connect', onConnect);
       client.on('error', onError);
     });
-    const p = this.#prefix;
-    const share = o.shareGroup !== undefined ? `$share/${o.shareGroup}/` : '';
-    await client.subscribeAsync({
-      [`${share}${p}/+/+/data`]: { qos: 1 },
-      [`${p}/+/+/status`]: { qos: 1 },
-      [`${p}/+/+/meta`]: { qos: 1 },
-    });
-    this.#log.info(
-      { url, prefix: p, verifying: this.#integrity.verifying, shareGroup: o.shareGroup },
-      'collector subscribed',
-    );
-    if (this.#audit) this.#scheduleAudit();
+    return session;
   }
 
   #scheduleAudit(): void {
@@ -347,9 +398,9 @@ export class Collector {
     for (const f of round.findings) this.#raise(f);
   }
 
-  #puback(generation: number, messageId: number): void {
-    const client = this.#client;
-    if (!client || generation !== this.#generation || !client.connected) return; // redelivered later
+  #puback(session: Session, generation: number, messageId: number): void {
+    const client = session.client;
+    if (this.#stopped || generation !== session.generation || !client.connected) return; // redelivered later
     // MQTT.js private API (5.16): see the file comment.
     (client as unknown as { _sendPacket(p: { cmd: 'puback'; messageId: number }): void })._sendPacket({
       cmd: 'puback',
@@ -385,7 +436,7 @@ export class Collector {
     } catch (err) {
       return `not JSON: ${(err as Error).message}`;
     }
-    if (t.kind === 'data') {
+    if (t.kind === 'data' || t.kind === 'backlog') {
       const r = Batch.safeParse(json);
       if (!r.success) return `batch does not match the wire contract: ${z.prettifyError(r.error)}`;
       const batch = r.data;
@@ -396,6 +447,7 @@ export class Collector {
         receivedAt: this.#clock.now(),
         devices: this.#devices.get(`${t.unitId}/${t.gatewayId}`),
         ack,
+        backlog: t.kind === 'backlog',
       });
     } else if (t.kind === 'meta') {
       const r = GatewayMeta.safeParse(json);
@@ -447,6 +499,7 @@ export class Collector {
 
   #enqueue(item: PendingBatch): void {
     this.#lastDataAt = Date.now();
+    if (item.backlog) this.#backlogActiveAt = this.#lastDataAt;
     this.#pending.push(item);
     this.#pendingReadings += item.batch.readings.length;
     this.counters.batches++;
@@ -456,6 +509,30 @@ export class Collector {
         () => void this.flush(),
         this.#retryDelayMs || (this.opts.flushIntervalMs ?? DEFAULT_FLUSH_INTERVAL_MS),
       );
+  }
+
+  /**
+   * Reports the holes the gateways no longer hold (integrity.ts `dueGaps`) once nothing can deliver them
+   * any more: the backlog session connected and quiet for `backlogQuietMs`, nothing of it unwritten, no
+   * write in progress (the report runs in the write sequence).
+   */
+  #maybeReportDue(): void {
+    const session = this.#backlog;
+    if (this.#stopping || this.#flushing || !this.#integrity.gapsDue) return;
+    if (!session?.client.connected || this.#pending.some((b) => b.backlog)) return;
+    if (Date.now() - this.#backlogActiveAt < (this.opts.backlogQuietMs ?? 5000)) return;
+    this.#flushing = (async () => {
+      try {
+        const findings = await this.#integrity.dueGaps(this.opts.store, this.#clock.now());
+        if (findings.length > 0) await this.opts.store.writeFindings(findings);
+        for (const f of findings) this.#raise(f);
+      } catch (err) {
+        this.#log.warn({ err: (err as Error).message }, 'reporting missing batches failed; retried');
+      }
+    })().finally(() => {
+      this.#flushing = undefined;
+      if (this.#pending.length > 0 && !this.#timer) void this.flush();
+    });
   }
 
   /** Writes every waiting batch now. On a store error they stay queued (unacknowledged) and a retry is scheduled. */
@@ -485,6 +562,9 @@ export class Collector {
     // (413) on every retry.
     const maxBatches = this.opts.maxPendingBatches ?? 16;
     const maxReadings = this.opts.maxPendingReadings ?? 10_000;
+    // Live batches first, then a replayed backlog's, each in arrival order.
+    if (this.#pending.some((b) => b.backlog))
+      this.#pending = [...this.#pending.filter((b) => !b.backlog), ...this.#pending.filter((b) => b.backlog)];
     let n = 0;
     let taken = 0;
     while (n < this.#pending.length && n < maxBatches && taken < maxReadings) {
@@ -568,6 +648,7 @@ export class Collector {
     if (group === undefined || !this.#client)
       throw new MrvError('MRV_E_CONFIG', 'leave(): this collector is not a started member of a share group');
     await this.#client.unsubscribeAsync(`$share/${group}/${this.#prefix}/+/+/data`);
+    await this.#backlog?.client.unsubscribeAsync(`$share/${group}/${this.#prefix}/+/+/backlog`);
     this.#lastDataAt = Date.now();
     while (Date.now() - this.#lastDataAt < quietMs || this.#pending.length > 0 || this.#flushing)
       await new Promise((r) => setTimeout(r, 100));
@@ -593,17 +674,25 @@ export class Collector {
     this.#timer = undefined;
     if (this.#auditTimer) clearTimeout(this.#auditTimer);
     this.#auditTimer = undefined;
+    if (this.#dueTimer) clearInterval(this.#dueTimer);
+    this.#dueTimer = undefined;
     await this.#auditing;
-    const client = this.#client;
+    const sessions = [this.#main, this.#backlog].filter((x): x is Session => x !== undefined);
     this.#client = undefined;
-    if (!client) return;
+    this.#main = undefined;
+    this.#backlog = undefined;
     // A clean end lets the last PUBACKs leave; a dead broker must not hold the stop forever.
-    const clean = client.connected
-      ? await Promise.race([
-          client.endAsync(false).then(() => true),
-          new Promise<boolean>((r) => setTimeout(() => r(false), 2000).unref()),
-        ])
-      : false;
-    if (!clean) await client.endAsync(true);
+    await Promise.all(
+      sessions.map(async ({ client }) => {
+        const clean = client.connected
+          ? await Promise.race([
+              client.endAsync(false).then(() => true),
+              new Promise<boolean>((r) => setTimeout(() => r(false), 2000).unref()),
+            ])
+          : false;
+        if (!clean) await client.endAsync(true);
+      }),
+    );
+    this.#stopped = true;
   }
 }

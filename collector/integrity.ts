@@ -76,6 +76,8 @@ export interface IntegrityPlan {
   heads: Map<string, { seq: number; hash: string }>;
   /** Sole mode: the holes still waited for per gateway after this plan, applied by commit. */
   waiting: Map<string, Waiting>;
+  /** Sole mode: holes the gateways no longer hold, not yet reported, after this plan. */
+  released: Map<string, Waiting>;
 }
 
 const MESSAGES: Record<IntegrityFindingCode, (d: Record<string, unknown>) => { zh: string; en: string }> = {
@@ -143,6 +145,14 @@ export class IntegrityChecker {
   #heads: Map<string, { seq: number; hash: string }> | undefined;
   /** Sole mode: holes per gateway whose batches are still in the gateway's log (see `backlogFrom`). */
   readonly #waiting = new Map<string, Waiting>();
+  /**
+   * Sole mode: links of the batches this collector stored lately (by `unit/gateway#seq`, oldest first,
+   * at most {@link RECENT_LINKS}), so that a backlog arriving behind newer batches is checked without
+   * reading the store for every batch.
+   */
+  readonly #recent = new Map<string, BatchLink>();
+  /** Sole mode: holes per gateway the gateway no longer holds, to report with {@link dueGaps}. */
+  readonly #released = new Map<string, Waiting>();
 
   constructor(private readonly opts: IntegrityOptions = {}) {}
 
@@ -163,8 +173,20 @@ export class IntegrityChecker {
       this.#heads = new Map(heads.map((h) => [`${h.unitId}/${h.gatewayId}`, { seq: h.seq, hash: h.hash }]));
     }
     const committed = this.#heads;
-    /** Shared mode: the archived links of the seq ranges in this flush (and their predecessors). */
-    const archived = shared ? await archivedLinks(items, store) : undefined;
+    /**
+     * The archived links of the seq ranges in this flush (and their neighbours), one query per
+     * gateway: always in shared mode; in sole mode for batches at or below their gateway's head (a
+     * backlog sent behind newer batches), which would otherwise cost three reads each.
+     */
+    const lookups = shared
+      ? items
+      : items.filter(({ batch: b }) => {
+          const gw = `${b.unitId}/${b.gatewayId}`;
+          if (b.seq > (committed.get(gw)?.seq ?? 0)) return false;
+          // Answered from memory when this collector stored it, or is waiting for it, and its neighbours.
+          return ![b.seq - 1, b.seq, b.seq + 1].every((q) => q < 1 || this.#remembers(gw, q));
+        });
+    const archived = lookups.length > 0 ? await archivedLinks(lookups, store) : undefined;
     const plan: IntegrityPlan = {
       rows: [],
       findings: [],
@@ -174,15 +196,22 @@ export class IntegrityChecker {
       verificationFailures: 0,
       heads: new Map(),
       waiting: new Map(),
+      released: new Map(),
     };
     /** Versions planned in this flush, by `unit/gateway#seq`. */
     const planned = new Map<string, ArchivedBatch>();
-    /** The stored (or planned) version of a seq: shared mode from the prefetched links, else read when needed. */
-    const known = async (unitId: string, gatewayId: string, seq: number): Promise<Known | undefined> =>
-      planned.get(`${unitId}/${gatewayId}#${seq}`) ??
-      (archived
-        ? archived.get(`${unitId}/${gatewayId}#${seq}`)
-        : (await store.listBatches({ unitId, gatewayId, fromSeq: seq, toSeq: seq }))[0]);
+    /**
+     * The stored (or planned) version of a seq: from the prefetched links when the seq is in their
+     * ranges (shared mode: always), else read from the store.
+     */
+    const known = async (unitId: string, gatewayId: string, seq: number): Promise<Known | undefined> => {
+      const key = `${unitId}/${gatewayId}#${seq}`;
+      const p = planned.get(key);
+      if (p !== undefined) return p;
+      if (!shared && this.#remembers(`${unitId}/${gatewayId}`, seq)) return this.#recent.get(key);
+      if (archived && (shared || archived.covers(`${unitId}/${gatewayId}`, seq))) return archived.get(key);
+      return (await store.listBatches({ unitId, gatewayId, fromSeq: seq, toSeq: seq }))[0];
+    };
     /** Sole mode: the holes each gateway's batches are still waited for, copied on first use (see commit). */
     const waitingOf = async (batch: Batch): Promise<Waiting> => {
       const gw = `${batch.unitId}/${batch.gatewayId}`;
@@ -195,6 +224,16 @@ export class IntegrityChecker {
         plan.waiting.set(gw, w);
       }
       return w;
+    };
+    /** Sole mode: holes the gateway no longer holds, not yet reported (copied on first use). */
+    const releasedOf = (batch: Batch): Waiting => {
+      const gw = `${batch.unitId}/${batch.gatewayId}`;
+      let r = plan.released.get(gw);
+      if (r === undefined) {
+        r = this.#released.get(gw)?.copy() ?? new Waiting();
+        plan.released.set(gw, r);
+      }
+      return r;
     };
     const replayWindow = this.opts.replayWindowMs ?? 10 * 60_000;
     const maxSkew = this.opts.maxClockSkewMs ?? 5 * 60_000;
@@ -244,7 +283,7 @@ export class IntegrityChecker {
       let writeArchive = true;
       // Shared mode: any seq may already be archived (by this collector or another one).
       const mayBeStored = shared
-        ? (planned.has(`${gw}#${batch.seq}`) || archived?.has(`${gw}#${batch.seq}`)) === true
+        ? planned.has(`${gw}#${batch.seq}`) || archived?.get(`${gw}#${batch.seq}`) !== undefined
         : head !== undefined && batch.seq <= head.seq;
       if (mayBeStored) {
         let stored = await known(batch.unitId, batch.gatewayId, batch.seq);
@@ -314,7 +353,10 @@ export class IntegrityChecker {
               prevHash: after.prevHash,
               expected: hash,
             });
-          if (!shared) (await waitingOf(batch)).remove(batch.seq);
+          if (!shared) {
+            (await waitingOf(batch)).remove(batch.seq);
+            releasedOf(batch).remove(batch.seq);
+          }
         }
       } else if (shared) {
         // New here; its predecessor may be archived, in this flush, or still with another collector
@@ -332,18 +374,11 @@ export class IntegrityChecker {
         if (batch.seq > from) {
           // Below backlogFrom: taken by the broker before this batch was sent, so delivered before it:
           // lost. From backlogFrom on: still in the gateway's log, sent behind this batch; waited for.
+          // Either way nothing is reported here: a batch the broker took may still be queued on the
+          // backlog topic, whose session has no order with this one (dueGaps reports what stays missing).
           const cut = Math.min(batch.backlogFrom ?? batch.seq, batch.seq);
           const lostTo = Math.min(batch.seq - 1, cut - 1);
-          if (lostTo >= from)
-            plan.findings.push(
-              integrityFinding('MRV_F_SEQ_GAP', where(`${from}-${lostTo}`), {
-                from,
-                to: lostTo,
-                missing: lostTo - from + 1,
-                before: head?.seq ?? null,
-                after: batch.seq,
-              }),
-            );
+          if (lostTo >= from) releasedOf(batch).add(from, lostTo);
           if (Math.max(from, cut) <= batch.seq - 1)
             (await waitingOf(batch)).add(Math.max(from, cut), batch.seq - 1);
         }
@@ -357,23 +392,15 @@ export class IntegrityChecker {
         plan.heads.set(gw, { seq: batch.seq, hash });
       }
 
-      // Holes this gateway's batches were waited for whose seqs the gateway no longer holds: lost.
+      // Holes this gateway's batches were waited for whose seqs the gateway no longer holds: taken by
+      // the broker, so lost unless still queued on the backlog topic (another session: no order with
+      // this one). Reported by dueGaps() once that session has been quiet (see the collector).
       if (!shared) {
         const w = await waitingOf(batch);
-        for (const [lo, hi] of w.takeBelow(Math.min(batch.backlogFrom ?? batch.seq, batch.seq))) {
-          // Dated like an in-order gap: by the first reading of the batch after the hole.
-          const next = await known(batch.unitId, batch.gatewayId, hi + 1);
-          const nextTs = next?.canonical ? firstReadingTs(next.canonical) : undefined;
-          const at = { ...where(`${lo}-${hi}`), ...(nextTs ? { ts: nextTs } : {}) };
-          const f = integrityFinding('MRV_F_SEQ_GAP', at, {
-            from: lo,
-            to: hi,
-            missing: hi - lo + 1,
-            before: lo - 1,
-            after: batch.seq,
-          });
-          // Holes re-read from the archive after a restart may have been reported before.
-          if (!(await findingStored(store, f))) plan.findings.push(f);
+        const released = w.takeBelow(Math.min(batch.backlogFrom ?? batch.seq, batch.seq));
+        if (released.length > 0) {
+          const r = releasedOf(batch);
+          for (const [lo, hi] of released) r.add(lo, hi);
         }
       }
 
@@ -464,9 +491,70 @@ export class IntegrityChecker {
     return plan;
   }
 
+  /**
+   * Sole mode: `MRV_F_SEQ_GAP` for every hole a gateway no longer holds (its batches' `backlogFrom` went
+   * past it) and that is still missing. Call only when nothing can still deliver those batches: no plan
+   * in progress, and the backlog session connected and quiet with nothing pending (collector.ts). Each
+   * finding is dated by the first reading of the batch after the hole, like an in-order gap, and not
+   * raised again when stored already (holes found again after a restart).
+   * @throws MrvError `MRV_E_STORE`
+   */
+  async dueGaps(store: TimeSeriesStore, now: number): Promise<Finding[]> {
+    const out: Finding[] = [];
+    const done: string[] = [];
+    for (const [gw, r] of this.#released) {
+      const ranges = r.list();
+      if (ranges.length === 0) continue;
+      done.push(gw);
+      const [unitId, gatewayId] = gw.split('/') as [string, string];
+      for (const [lo, hi] of ranges) {
+        const next = (await store.listBatches({ unitId, gatewayId, fromSeq: hi + 1, toSeq: hi + 1 }))[0];
+        const ts = (next && firstReadingTs(next.canonical)) ?? isoMs(now);
+        const f = integrityFinding(
+          'MRV_F_SEQ_GAP',
+          { unitId, gatewayId, key: `${lo}-${hi}`, ts, at: now },
+          { from: lo, to: hi, missing: hi - lo + 1, before: lo - 1, after: hi + 1 },
+        );
+        if (!(await findingStored(store, f))) out.push(f);
+      }
+    }
+    // Only once every finding is built (a store error leaves the holes to the next call).
+    for (const gw of done) this.#released.delete(gw);
+    return out;
+  }
+
+  /** True when holes wait to be reported by {@link dueGaps}. */
+  get gapsDue(): boolean {
+    for (const r of this.#released.values()) if (r.list().length > 0) return true;
+    return false;
+  }
+
+  /**
+   * Sole mode: true when memory says whether `seq` of `gw` is stored: it is among the links this
+   * collector stored lately, or in a hole it is waiting for (then it is not stored).
+   */
+  #remembers(gw: string, seq: number): boolean {
+    return this.#recent.has(`${gw}#${seq}`) || this.#waiting.get(gw)?.has(seq) === true;
+  }
+
   /** Applies a plan's new chain heads once its writes succeeded. */
   commit(plan: IntegrityPlan): void {
     for (const [k, w] of plan.waiting) this.#waiting.set(k, w);
+    for (const [k, r] of plan.released) this.#released.set(k, r);
+    if (this.opts.shared !== true)
+      for (const b of plan.archive) {
+        const key = `${b.unitId}/${b.gatewayId}#${b.seq}`;
+        this.#recent.delete(key);
+        this.#recent.set(key, {
+          seq: b.seq,
+          hash: b.hash,
+          prevHash: b.prevHash,
+          receivedAt: b.receivedAt,
+          verdict: b.verdict,
+          findings: b.findings,
+        });
+        if (this.#recent.size > RECENT_LINKS) this.#recent.delete(this.#recent.keys().next().value as string);
+      }
     if (this.#heads === undefined) return;
     for (const [k, h] of plan.heads) {
       const cur = this.#heads.get(k);
@@ -475,15 +563,19 @@ export class IntegrityChecker {
   }
 }
 
+/** Archived links read ahead for a flush, with the seq range read per gateway. */
+interface Prefetched {
+  get(key: string): BatchLink | undefined;
+  /** True when `seq` of gateway `gw` (`unit/gateway`) was in the range read. */
+  covers(gw: string, seq: number): boolean;
+}
+
 /**
- * Shared mode: the archived links of every gateway's seq range in `items` (lowest seq − 1 to highest),
- * by `unit/gateway#seq`; one store query per gateway.
+ * The archived links of every gateway's seq range in `items` (lowest seq − 1 to highest + 1), by
+ * `unit/gateway#seq`; one store query per gateway.
  * @throws MrvError `MRV_E_STORE` when the store cannot be read
  */
-async function archivedLinks(
-  items: readonly ReceivedBatch[],
-  store: TimeSeriesStore,
-): Promise<Map<string, BatchLink>> {
+async function archivedLinks(items: readonly ReceivedBatch[], store: TimeSeriesStore): Promise<Prefetched> {
   const ranges = new Map<string, { unitId: string; gatewayId: string; from: number; to: number }>();
   for (const { batch } of items) {
     const gw = `${batch.unitId}/${batch.gatewayId}`;
@@ -498,17 +590,25 @@ async function archivedLinks(
   const links = new Map<string, BatchLink>();
   await Promise.all(
     [...ranges].map(async ([gw, r]) => {
+      r.from = Math.max(0, r.from - 1);
+      r.to += 1;
       const rows = await store.listBatchLinks({
         unitId: r.unitId,
         gatewayId: r.gatewayId,
-        fromSeq: Math.max(0, r.from - 1),
+        fromSeq: r.from,
         toSeq: r.to,
-        limit: r.to - r.from + 2,
+        limit: r.to - r.from + 1,
       });
       for (const l of rows) links.set(`${gw}#${l.seq}`, l);
     }),
   );
-  return links;
+  return {
+    get: (key) => links.get(key),
+    covers: (gw, seq) => {
+      const r = ranges.get(gw);
+      return r !== undefined && seq >= r.from && seq <= r.to;
+    },
+  };
 }
 
 /**
@@ -528,11 +628,35 @@ export class Waiting {
     return this.ranges;
   }
 
-  /** Adds `from..to` (above every range held: holes appear above the head). */
+  /** Adds `from..to`, merging with the ranges it touches. */
   add(from: number, to: number): void {
     const last = this.ranges.at(-1);
-    if (last !== undefined && from <= last[1] + 1) last[1] = Math.max(last[1], to);
-    else this.ranges.push([from, to]);
+    if (last === undefined || from > last[1] + 1) {
+      this.ranges.push([from, to]); // the usual case: holes appear above everything held
+      return;
+    }
+    const merged: Array<[number, number]> = [];
+    let lo = from;
+    let hi = to;
+    let placed = false;
+    for (const [a, b] of this.ranges) {
+      if (b + 1 < lo) merged.push([a, b]);
+      else if (hi + 1 < a) {
+        if (!placed) merged.push([lo, hi]);
+        placed = true;
+        merged.push([a, b]);
+      } else {
+        lo = Math.min(lo, a);
+        hi = Math.max(hi, b);
+      }
+    }
+    if (!placed) merged.push([lo, hi]);
+    this.ranges = merged;
+  }
+
+  /** True when `seq` is waited for. */
+  has(seq: number): boolean {
+    return this.ranges.some(([a, b]) => a <= seq && seq <= b);
   }
 
   /** Takes `seq` out (it arrived). */
@@ -562,6 +686,9 @@ export class Waiting {
     return out;
   }
 }
+
+/** Links of recently stored batches kept in memory by a sole collector (~150 bytes each). */
+const RECENT_LINKS = 100_000;
 
 /** How far below the head a restarted collector looks for holes it may still be waiting for. */
 const HOLE_LOOKBACK = 10_000;

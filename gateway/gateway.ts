@@ -11,8 +11,9 @@
  * (before it reports `connect`), then this class continues with the next ones from the log: in seq
  * order, except that while more waits than the window holds (after an outage, or a restart with a
  * backlog) new batches go out ahead of the backlog on a quarter of the window (gateway/send-order.ts),
- * marked with `backlogFrom` so that the collector waits for the older ones. `seq`/`prevHash` continue
- * from the log's head after a restart.
+ * marked with `backlogFrom` so that the collector waits for the older ones, while the backlog goes on
+ * the `backlog` topic (the collector's second session). `seq`/`prevHash` continue from the log's head
+ * after a restart.
  *
  * A full log follows `bufferWhenFull`: `block` pauses polling (drivers stopped, the poll cycle that
  * found it full discarded and counted in `batchesRefused`) until the log is below 80 %, then recreates
@@ -32,6 +33,7 @@ import {
   type BufferStatus,
   type GatewayStatus,
   type Reading,
+  type TopicKind,
   topicFor,
 } from '../core/schema/wire.ts';
 import { parsePrivateKey } from '../core/signing.ts';
@@ -140,7 +142,7 @@ export class Gateway {
     this.#order = new SendOrder({ maxInFlight: opts.maxInFlight ?? 64 });
   }
 
-  #topic(kind: 'data' | 'status' | 'meta'): string {
+  #topic(kind: TopicKind): string {
     return topicFor(this.#prefix, this.#unitId, this.#gatewayId, kind);
   }
 
@@ -242,6 +244,7 @@ export class Gateway {
     const report = diskLog.open();
     this.#diskLog = diskLog;
     this.#order.skipTo(diskLog.firstAvailableSeq);
+    this.#order.liveFrom(diskLog.lastSeq + 1);
     this.#replayUntil = diskLog.lastSeq;
     this.#refreshCounters();
     if (report.pending > 0)
@@ -455,7 +458,10 @@ export class Gateway {
         continue;
       }
       if (seq <= this.#replayUntil) this.counters.batchesReplayed++;
-      client.publish(this.#topic('data'), payload, { qos: 1 }, (err) => {
+      // While new batches go ahead, the backlog goes on its own topic: the collector takes it on a
+      // session of its own, so the broker's queue of the backlog does not hold live batches back.
+      const kind = order.backlogTopic(seq, lane) ? 'backlog' : 'data';
+      client.publish(this.#topic(kind), payload, { qos: 1 }, (err) => {
         if (err) {
           // MQTT.js gave up on it (client ending): it stays in the log and goes out again.
           order.settled(seq, lane, false);

@@ -37,6 +37,8 @@ export class SendOrder {
   readonly #inFlight: Record<Lane, number> = { backlog: 0, live: 0 };
   readonly #max: number;
   readonly #liveSlots: number;
+  /** The live lane takes only batches from here on (made by this process, see {@link liveFrom}). */
+  #liveFloor = 1;
 
   constructor(opts: SendOrderOptions) {
     this.#max = opts.maxInFlight;
@@ -57,9 +59,27 @@ export class SendOrder {
     return this.#liveFrom !== undefined;
   }
 
+  /**
+   * True when a batch taken on `lane` belongs on the `backlog` topic: the backlog lane while new
+   * batches go ahead, and anything an earlier run made (below {@link liveFrom}), which is a backlog by
+   * definition; everything else goes on `data`.
+   */
+  backlogTopic(seq: number, lane: Lane): boolean {
+    return lane === 'backlog' && (this.#liveFrom !== undefined || seq < this.#liveFloor);
+  }
+
   /** Batches handed over and not yet settled, per lane. */
   inFlight(lane: Lane): number {
     return this.#inFlight[lane];
+  }
+
+  /**
+   * Only batches with this seq or above may go ahead of the backlog: a gateway restarted with a
+   * backlog sends what it made before (which may lack `backlogFrom`, e.g. from an older version) in seq
+   * order, and only its new batches ahead.
+   */
+  liveFrom(seq: number): void {
+    this.#liveFloor = seq;
   }
 
   /** Skips what the log no longer has (acknowledged before a restart, or dropped when full). */
@@ -78,7 +98,12 @@ export class SendOrder {
     const total = this.#inFlight.backlog + this.#inFlight.live;
     if (total >= this.#max) return undefined;
     // A backlog: more waits than the window holds. Live batches start at the newest durable one.
-    if (this.#liveFrom === undefined && this.#liveSlots > 0 && durableSeq - this.#next + 1 > this.#max) {
+    if (
+      this.#liveFrom === undefined &&
+      this.#liveSlots > 0 &&
+      durableSeq >= this.#liveFloor &&
+      durableSeq - this.#next + 1 > this.#max
+    ) {
       this.#liveFrom = durableSeq;
       this.#liveNext = durableSeq;
     }

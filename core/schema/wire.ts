@@ -373,8 +373,12 @@ export const GatewayMeta = z
   .strict();
 export type GatewayMeta = z.infer<typeof GatewayMeta>;
 
-/** The three topic kinds a gateway publishes under `{prefix}/{unitId}/{gatewayId}/`. */
-export type TopicKind = 'data' | 'status' | 'meta';
+/**
+ * The topic kinds a gateway publishes under `{prefix}/{unitId}/{gatewayId}/`: `data` (batches),
+ * `backlog` (batches of a backlog replayed while newer ones go on `data`, gateway/send-order.ts; same
+ * payload), `status`, `meta`.
+ */
+export type TopicKind = 'data' | 'backlog' | 'status' | 'meta';
 
 /** Builds `{prefix}/{unitId}/{gatewayId}/{kind}`. */
 export function topicFor(prefix: string, unitId: string, gatewayId: string, kind: TopicKind): string {
@@ -393,6 +397,6 @@ export function parseTopic(
   const parts = topic.slice(prefix.length + 1).split('/');
   if (parts.length !== 3) return undefined;
   const [unitId, gatewayId, kind] = parts as [string, string, string];
-  if (kind !== 'data' && kind !== 'status' && kind !== 'meta') return undefined;
+  if (kind !== 'data' && kind !== 'backlog' && kind !== 'status' && kind !== 'meta') return undefined;
   return { unitId, gatewayId, kind };
 }

@@ -13,7 +13,17 @@ import type { Batch } from '../../core/schema/wire.ts';
 import { loadSiteConfig } from '../../gateway/config.ts';
 import { Gateway } from '../../gateway/gateway.ts';
 import { startMosquitto } from '../helpers/mosquitto.ts';
-import { audit, lostValues, sleep, startCounterDevice, until, workspace, writeSite } from './harness.ts';
+import {
+  audit,
+  GATEWAY,
+  lostValues,
+  sleep,
+  startCounterDevice,
+  UNIT,
+  until,
+  workspace,
+  writeSite,
+} from './harness.ts';
 
 const log = pino({ level: process.env.TEST_LOG ?? 'silent' });
 const cleanups: (() => unknown)[] = [];
@@ -46,12 +56,16 @@ describe('faults: a backlog longer than the in-flight window', () => {
     cleanups.push(() => collector.stop());
     // Arrival order as a subscriber of the data topic sees it.
     const watcher = await mqtt.connectAsync(mosquitto.url, { clientId: 'order-watcher', clean: false });
-    const arrivals: { seq: number; backlogFrom?: number }[] = [];
-    watcher.on('message', (_t, p) => {
+    const arrivals: { seq: number; topic: string; backlogFrom?: number }[] = [];
+    watcher.on('message', (topic, p) => {
       const b = JSON.parse(p.toString('utf8')) as Batch;
-      arrivals.push({ seq: b.seq, ...(b.backlogFrom !== undefined ? { backlogFrom: b.backlogFrom } : {}) });
+      arrivals.push({
+        seq: b.seq,
+        topic: topic.split('/').at(-1) as string,
+        ...(b.backlogFrom !== undefined ? { backlogFrom: b.backlogFrom } : {}),
+      });
     });
-    await watcher.subscribeAsync('mrv/v1/+/+/data', { qos: 1 });
+    await watcher.subscribeAsync({ 'mrv/v1/+/+/data': { qos: 1 }, 'mrv/v1/+/+/backlog': { qos: 1 } });
     cleanups.push(() => watcher.endAsync(true));
 
     // A small window (8) so that a 3 s outage at 50 ms polls (~60 batches) is a backlog.
@@ -73,15 +87,25 @@ describe('faults: a backlog longer than the in-flight window', () => {
     await sleep(500);
     await gateway.stop(5000);
     const lastSeq = gateway.counters.lastSeq;
-    await until('every batch archived', async () => (await store.batchHeads())[0]?.seq === lastSeq, 20_000);
+    // Live batches are stored first, so the head reaches lastSeq before the backlog is through: count.
+    await until(
+      'every batch archived',
+      async () =>
+        (await store.listBatchLinks({ unitId: UNIT, gatewayId: GATEWAY, limit: 100_000 })).length === lastSeq,
+      20_000,
+    );
     await collector.flush();
 
     // Out of order on the wire: some batch arrived before an older one, and it said where its backlog began.
     const overtaking = arrivals.findIndex((a, i) => arrivals.slice(i + 1).some((later) => later.seq < a.seq));
     expect(overtaking, `arrival order ${arrivals.map((a) => a.seq).join(',')}`).toBeGreaterThanOrEqual(0);
-    const ahead = arrivals[overtaking] as { seq: number; backlogFrom?: number };
+    const ahead = arrivals[overtaking] as { seq: number; topic: string; backlogFrom?: number };
     expect(ahead.backlogFrom).toBeDefined();
     expect(ahead.backlogFrom as number).toBeLessThan(ahead.seq);
+    // The backlog went on its own topic while live batches went ahead on `data`.
+    expect(ahead.topic).toBe('data');
+    expect(arrivals.filter((a) => a.topic === 'backlog').length).toBeGreaterThan(0);
+    for (const a of arrivals.filter((x) => x.topic === 'backlog')) expect(a.seq).toBeLessThan(ahead.seq);
 
     // The delivery guarantees hold as in seq order: every seq once, every value, no finding.
     const a = await audit(store);

@@ -7,6 +7,8 @@ import { Collector, type DeadLetter } from '../../collector/collector.ts';
 import { LiveHub } from '../../collector/live.ts';
 import { SqliteStore } from '../../collector/sqlite-store.ts';
 import { type Batch, type GatewayMeta, GENESIS_HASH } from '../../core/schema/wire.ts';
+import { batchHash } from '../../core/signing.ts';
+import { until } from '../faults/harness.ts';
 import { startMosquitto } from '../helpers/mosquitto.ts';
 
 const log = pino({ level: 'silent' });
@@ -111,5 +113,64 @@ describe('collector', () => {
     });
     expect(series.map((s) => s.value)).toEqual(['12.345', '12.350']);
     expect(collector.counters).toMatchObject({ batches: 2, readingsStored: 2, storeErrors: 0 });
+  });
+});
+
+describe('collector: missing batches', () => {
+  it('reports a hole once its backlog session has been quiet, and not while a backlog still arrives', async () => {
+    const mosquitto = await startMosquitto();
+    const store = new SqliteStore({ path: ':memory:' });
+    await store.start();
+    const c = new Collector({
+      url: mosquitto.url,
+      store,
+      log,
+      clientId: 'collector-gaps',
+      flushIntervalMs: 20,
+      backlogQuietMs: 1500,
+    });
+    await c.start();
+    const pub = await mqtt.connectAsync(mosquitto.url, { clientId: 'collector-gaps-pub' });
+    try {
+      const chain: Batch[] = [];
+      let prevHash = GENESIS_HASH;
+      for (let seq = 1; seq <= 8; seq++) {
+        const ts = `2026-11-15T00:00:0${seq}.000Z`;
+        const b: Batch = {
+          v: 1,
+          unitId: 'U9',
+          gatewayId: 'gw9',
+          seq,
+          prevHash,
+          sentAt: ts,
+          readings: [{ point: 'p', ts, rxTs: ts, value: String(seq), quality: 'good' }],
+        };
+        prevHash = batchHash(b);
+        chain.push(b);
+      }
+      const send = (seq: number, kind = 'data') =>
+        pub.publishAsync(`mrv/v1/U9/gw9/${kind}`, JSON.stringify(chain[seq - 1]), { qos: 1 });
+      const gaps = () => store.listFindings('U9', 0, Date.parse('2027-01-01'), { code: 'MRV_F_SEQ_GAP' });
+      // 3..5 never come; 6 arrives on data, then 7 on the backlog topic keeps the backlog session busy.
+      await send(1);
+      await send(2);
+      await send(6);
+      for (let i = 0; i < 4; i++) {
+        await new Promise((r) => setTimeout(r, 500));
+        await send(7, 'backlog'); // a redelivery, as a long backlog keeps arriving
+      }
+      expect(await gaps()).toEqual([]);
+      await until('the hole reported', async () => (await gaps()).length === 1, 10_000);
+      expect((await gaps())[0]?.detail).toMatchObject({ from: 3, to: 5, missing: 3 });
+      await send(8);
+      await new Promise((r) => setTimeout(r, 2500));
+      expect(await gaps()).toHaveLength(1);
+      expect(c.counters.findingsRaised).toBe(1);
+    } finally {
+      await pub.endAsync();
+      await c.stop();
+      await store.stop();
+      await mosquitto.stop();
+    }
   });
 });

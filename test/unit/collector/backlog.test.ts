@@ -59,10 +59,19 @@ describe('a gateway replaying a backlog behind live batches', () => {
   });
   afterEach(() => store.stop());
 
-  /** Plans, writes and commits one batch at a time, in the order given, like the collector. */
+  /**
+   * Plans, writes and commits one batch at a time, in the order given, like the collector; then, as
+   * the collector does once its backlog session is quiet, reports the holes that stay missing.
+   */
   async function take(c: Batch[], ...seqs: number[]) {
     const codes: string[] = [];
     const gaps: [number, number][] = [];
+    const note = (fs: { code: string; detail: Record<string, unknown> }[]) => {
+      for (const f of fs) {
+        codes.push(f.code);
+        if (f.code === 'MRV_F_SEQ_GAP') gaps.push([f.detail.from as number, f.detail.to as number]);
+      }
+    };
     for (const seq of seqs) {
       const items: ReceivedBatch[] = [{ batch: c[seq - 1] as Batch, receivedAt: T0 + 100_000 }];
       const plan = await checker.plan(items, store, T0 + 100_000);
@@ -70,11 +79,11 @@ describe('a gateway replaying a backlog behind live batches', () => {
       await store.writeFindings(plan.findings);
       await store.archiveBatches(plan.archive);
       checker.commit(plan);
-      for (const f of plan.findings) {
-        codes.push(f.code);
-        if (f.code === 'MRV_F_SEQ_GAP') gaps.push([f.detail.from as number, f.detail.to as number]);
-      }
+      note(plan.findings);
     }
+    const due = await checker.dueGaps(store, T0 + 100_000);
+    await store.writeFindings(due);
+    note(due);
     return { codes, gaps };
   }
   const archivedSeqs = async () =>
@@ -98,7 +107,7 @@ describe('a gateway replaying a backlog behind live batches', () => {
     expect(later.codes).toEqual(['MRV_F_SEQ_GAP']);
   });
 
-  it('reports a hole below backlogFrom at once (the broker took it before this batch was sent)', async () => {
+  it('reports a hole below backlogFrom (the broker took it before this batch was sent)', async () => {
     const c = chain(6, { 6: 5 });
     expect((await take(c, 1, 2, 6)).gaps).toEqual([[3, 4]]);
     expect((await take(c, 5)).codes).toEqual([]);
@@ -144,6 +153,15 @@ describe('Waiting', () => {
       [4, 9],
       [12, 12],
     ]);
+    w.add(1, 2); // below everything held
+    w.add(3, 3); // bridges to the next range
+    expect(w.list()).toEqual([
+      [1, 9],
+      [12, 12],
+    ]);
+    w.remove(1);
+    w.remove(2);
+    w.remove(3);
     w.remove(6);
     w.remove(4);
     w.remove(100);

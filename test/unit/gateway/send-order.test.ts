@@ -75,6 +75,19 @@ describe('SendOrder', () => {
     expect(rest).toEqual(Array.from({ length: 17 }, (_, i) => i + 4)); // 4..20, 20 again included
   });
 
+  it('sends what an earlier run made in seq order; only new batches go ahead', () => {
+    const o = new SendOrder({ maxInFlight: 4, liveSlots: 1 });
+    o.liveFrom(51); // the log held 1..50 at start
+    expect(drain(o, 50).map(([s, lane]) => `${s}${lane[0]}`)).toEqual(['1b', '2b', '3b', '4b']);
+    o.settled(1, 'backlog', true);
+    expect(drain(o, 51)).toEqual([[51, 'live']]);
+    // The earlier run's batches go on the backlog topic; new ones on data.
+    expect(o.backlogTopic(2, 'backlog')).toBe(true);
+    expect(o.backlogTopic(51, 'live')).toBe(false);
+    const fresh = new SendOrder({ maxInFlight: 4 });
+    expect(drain(fresh, 2).map(([s, lane]) => fresh.backlogTopic(s, lane))).toEqual([false, false]);
+  });
+
   it('skips what the log no longer has', () => {
     const o = new SendOrder({ maxInFlight: 4 });
     o.skipTo(10);
