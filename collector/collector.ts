@@ -6,7 +6,9 @@
  * to the live feed.
  *
  * Exactly once into the store (DESIGN.md §5):
- * - a persistent MQTT session (`clean: false`, a fixed `clientId`), so the broker keeps queueing while
+ * - persistent MQTT sessions (`clean: false`, a fixed `clientId`; a second one, `{clientId}.backlog`,
+ *   for the `backlog` topic, so that a replayed backlog queued at the broker does not hold live
+ *   batches back; writes take live batches first), so the broker keeps queueing while
  *   the collector is down or slow (Mosquitto must run with `max_queued_messages 0` or a large bound);
  * - PUBACK is sent only after the store write: MQTT.js 5.16 sends a QoS 1 PUBACK inside the
  *   `handleMessage` callback and handles the next packet only after it, so waiting there would allow one
@@ -68,7 +70,10 @@ export interface CollectorOptions {
   live?: LiveHub;
   clock?: Clock;
   topicPrefix?: string;
-  /** Fixed per collector (default {@link DEFAULT_COLLECTOR_CLIENT_ID}): the persistent session's name. */
+  /**
+   * Fixed per collector (default {@link DEFAULT_COLLECTOR_CLIENT_ID}): the name of its persistent
+   * session for `data`, `status` and `meta`; `{clientId}.backlog` names the one for `backlog`.
+   */
   clientId?: string;
   /** MQTT credentials and TLS (`ca`, `cert`, `key` as PEM buffers). */
   username?: string;

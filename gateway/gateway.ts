@@ -488,8 +488,9 @@ export class Gateway {
   }
 
   /**
-   * Stops the drivers, publishes `offline` (retained), waits up to `drainMs` (default 2 s) for in-flight
-   * batches, disconnects and closes the log. Unacknowledged batches stay in the log for the next start.
+   * Stops the drivers, waits up to `drainMs` (default 2 s) until every logged batch is acknowledged,
+   * publishes `offline` (retained), disconnects and closes the log. Unacknowledged batches stay in the
+   * log for the next start.
    */
   async stop(drainMs = 2000): Promise<void> {
     await Promise.all(this.#drivers.map((d) => d.stop()));
@@ -499,11 +500,12 @@ export class Gateway {
     const client = this.#client;
     if (client?.connected) {
       const deadline = Date.now() + drainMs;
-      while (
-        this.#order.inFlight('backlog') + this.#order.inFlight('live') > 0 &&
-        Date.now() < deadline &&
-        client.connected
-      )
+      // Until the log is empty (the newest appends still wait for their background fdatasync, then
+      // go out through onDurable) or the time is up: what is left stays in the log for the next start.
+      const unsent = () =>
+        this.#order.inFlight('backlog') + this.#order.inFlight('live') > 0 ||
+        (this.#diskLog?.pending ?? 0) > 0;
+      while (unsent() && Date.now() < deadline && client.connected)
         await new Promise((r) => setTimeout(r, 20));
       await new Promise<void>((resolve) => {
         client.publish(
