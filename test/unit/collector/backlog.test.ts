@@ -6,11 +6,12 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { IntegrityChecker, type ReceivedBatch, Waiting } from '../../../collector/integrity.ts';
 import { keyRegistry } from '../../../collector/keys.ts';
 import { SqliteStore } from '../../../collector/sqlite-store.ts';
-import { type Batch, GENESIS_HASH } from '../../../core/schema/wire.ts';
-import { batchHash, signBatch } from '../../../core/signing.ts';
+import type { Batch } from '../../../core/schema/wire.ts';
+import { signBatch } from '../../../core/signing.ts';
+import { signedChain } from '../../helpers/signed-chain.ts';
 
 const T0 = Date.parse('2026-03-01T00:00:00.000Z');
-const iso = (ms: number) => new Date(ms).toISOString();
+const _iso = (ms: number) => new Date(ms).toISOString();
 const pair = generateKeyPairSync('ed25519');
 const keys = keyRegistry([
   {
@@ -24,30 +25,8 @@ const keys = keyRegistry([
  * A signed chain of `n` batches of gw1 as a gateway makes them; `backlog[seq]` is the `backlogFrom`
  * the gateway wrote into batch `seq` (the lowest seq it still held unacknowledged then).
  */
-function chain(n: number, backlog: Record<number, number> = {}): Batch[] {
-  const out: Batch[] = [];
-  let prev = GENESIS_HASH;
-  for (let seq = 1; seq <= n; seq++) {
-    const ts = iso(T0 + seq * 1000);
-    const b = signBatch(
-      {
-        v: 1,
-        unitId: 'U1',
-        gatewayId: 'gw1',
-        seq,
-        prevHash: prev,
-        sentAt: ts,
-        device: 'd1',
-        readings: [{ point: 'p1', ts, rxTs: ts, value: String(seq * 10), quality: 'good' }],
-        ...(backlog[seq] !== undefined ? { backlogFrom: backlog[seq] } : {}),
-      },
-      pair.privateKey,
-    );
-    prev = batchHash(b);
-    out.push(b);
-  }
-  return out;
-}
+const chain = (n: number, backlog: Record<number, number> = {}): Batch[] =>
+  signedChain(n, pair.privateKey, { backlog });
 
 describe('a gateway replaying a backlog behind live batches', () => {
   let store: SqliteStore;

@@ -5,8 +5,9 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { IntegrityChecker, type ReceivedBatch } from '../../../collector/integrity.ts';
 import { keyRegistry } from '../../../collector/keys.ts';
 import { SqliteStore } from '../../../collector/sqlite-store.ts';
-import { type Batch, GENESIS_HASH } from '../../../core/schema/wire.ts';
+import type { Batch } from '../../../core/schema/wire.ts';
 import { batchHash, signBatch } from '../../../core/signing.ts';
+import { signedChain } from '../../helpers/signed-chain.ts';
 
 const T0 = Date.parse('2026-03-01T00:00:00.000Z');
 const iso = (ms: number) => new Date(ms).toISOString();
@@ -21,28 +22,7 @@ const keys = keyRegistry([
 ]);
 
 /** A signed chain of `n` batches of gw1 (one reading each), starting at seq 1. */
-function chain(n: number, from = 1, prev = GENESIS_HASH): Batch[] {
-  const out: Batch[] = [];
-  for (let seq = from; seq < from + n; seq++) {
-    const ts = iso(T0 + seq * 1000);
-    const b = signBatch(
-      {
-        v: 1,
-        unitId: 'U1',
-        gatewayId: 'gw1',
-        seq,
-        prevHash: prev,
-        sentAt: ts,
-        device: 'd1',
-        readings: [{ point: 'p1', ts, rxTs: ts, value: String(seq * 10), quality: 'good' }],
-      },
-      pair.privateKey,
-    );
-    prev = batchHash(b);
-    out.push(b);
-  }
-  return out;
-}
+const chain = (n: number): Batch[] => signedChain(n, pair.privateKey);
 
 describe('IntegrityChecker', () => {
   let store: SqliteStore;
