@@ -10,8 +10,11 @@
  * When the backlog lane reaches the live lane's first seq the two merge and order is plain seq order
  * again. A batch whose publish failed goes back to the backlog lane.
  *
- * The collector is told which holes are still coming by the batches' `backlogFrom` (core/schema/wire.ts),
- * set by the gateway from its log's oldest unacknowledged seq.
+ * Lanes alone would not help much: the broker acknowledges at once and queues everything for the
+ * collector in one FIFO per session. So the backlog lane's batches, while live ones go ahead (and
+ * anything an earlier run made), go on the `backlog` topic ({@link SendOrder.backlogTopic}), which the
+ * collector reads on a session of its own. It is told which holes are still coming by the batches'
+ * `backlogFrom` (core/schema/wire.ts), set by the gateway from its log's oldest unacknowledged seq.
  */
 
 /** Which lane a batch went out on (the caller counts in-flight batches per lane). */
