@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { canonicalBytes, canonicalJson, canonicalJsonReference } from '../../../core/schema/canonical.ts';
 import type { Batch, Reading } from '../../../core/schema/wire.ts';
 import { batchHash, signBatch } from '../../../core/signing.ts';
+import { Prng } from '../../../simulators/prng.ts';
 
 /** The implementation before the fast path, verbatim (commit 9e8c7c7), as a second reference. */
 function canonicalJsonBefore(value: unknown): string {
@@ -42,16 +43,10 @@ function outcome(f: (v: unknown) => string, v: unknown): string {
   }
 }
 
-/** Deterministic PRNG (mulberry32) so a failure can be reproduced. */
+/** Deterministic uniform draws in [0, 1) (simulators/prng.ts), so a failure can be reproduced. */
 function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const g = new Prng(seed);
+  return () => g.uniform();
 }
 
 const KEY_POOL = [

@@ -15,17 +15,12 @@ import {
 } from '../../../core/domain/aggregate.ts';
 import { D, type Dec, dec, text } from '../../../core/domain/decimal.ts';
 import { SeqSet } from '../../../core/domain/raw-batches.ts';
+import { Prng } from '../../../simulators/prng.ts';
 
-/** Deterministic PRNG (mulberry32). */
+/** Deterministic uniform draws in [0, 1) (simulators/prng.ts), so a failure can be reproduced. */
 function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const g = new Prng(seed);
+  return () => g.uniform();
 }
 
 const from = Date.UTC(2026, 2, 1);

@@ -3,6 +3,7 @@
 import { Decimal } from 'decimal.js';
 import { describe, expect, it } from 'vitest';
 import { float32ToDecimalString } from '../../../drivers/modbus/decode.ts';
+import { Prng } from '../../../simulators/prng.ts';
 
 /** The definition: the first length whose toPrecision reads back, as before the skipping. */
 function reference(v: number): string {
@@ -21,16 +22,10 @@ function fromBits(bits: number): number {
   return f32[0] as number;
 }
 
-/** Deterministic PRNG (mulberry32). */
+/** Deterministic uniform draws in [0, 1) (simulators/prng.ts), so a failure can be reproduced. */
 function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const g = new Prng(seed);
+  return () => g.uniform();
 }
 
 function mismatches(values: Iterable<number>): string[] {
