@@ -39,9 +39,10 @@ import type { Logger } from 'pino';
 import { z } from 'zod';
 import { MrvError } from '../core/errors.ts';
 import { isMqttAuthRefusal, redactUrl } from '../core/mqtt-errors.ts';
+import { ackTopic, type StoreAck, type SyncRequest, seqRanges, syncTopic } from '../core/schema/delivery.ts';
 import type { Finding } from '../core/schema/finding.ts';
 import { Batch, DEFAULT_TOPIC_PREFIX, GatewayMeta, GatewayStatus, parseTopic } from '../core/schema/wire.ts';
-import { type Clock, systemClock } from '../core/time.ts';
+import { type Clock, isoMs, systemClock } from '../core/time.ts';
 import { ChainAudit } from './chain-audit.ts';
 import { IntegrityChecker, type ReceivedBatch } from './integrity.ts';
 import type { KeyRegistry } from './keys.ts';
@@ -139,6 +140,10 @@ export interface CollectorCounters {
   findingsRaised: number;
   /** Messages acknowledged to the broker after their store write. */
   acks: number;
+  /** Store acknowledgements published to gateways (one per gateway per store write). */
+  storeAcks: number;
+  /** Sync requests published because a session started without state at the broker. */
+  syncRequests: number;
   /** Shared mode: chain-audit rounds completed, and archived batches they walked. */
   auditRounds: number;
   auditedBatches: number;
@@ -161,6 +166,10 @@ export interface DeadLetter {
 interface Session {
   client: MqttClient;
   generation: number;
+  /** MQTT client id of the session. */
+  clientId: string;
+  /** Whether the broker had state for the session at its latest CONNACK. */
+  sessionPresent: boolean;
 }
 
 /** Given to MQTT.js's `handleMessage` callback to skip its automatic PUBACK (see the file comment). */
@@ -186,6 +195,8 @@ export class Collector {
     verificationFailures: 0,
     findingsRaised: 0,
     acks: 0,
+    storeAcks: 0,
+    syncRequests: 0,
     auditRounds: 0,
     auditedBatches: 0,
   };
@@ -271,11 +282,13 @@ export class Collector {
     const main = await this.#connect(clientId);
     this.#client = main.client;
     this.#main = main;
-    await main.client.subscribeAsync({
-      [`${share}${p}/+/+/data`]: { qos: 1 },
-      [`${p}/+/+/status`]: { qos: 1 },
-      [`${p}/+/+/meta`]: { qos: 1 },
-    });
+    const mainTopics = {
+      [`${share}${p}/+/+/data`]: { qos: 1 as const },
+      [`${p}/+/+/status`]: { qos: 1 as const },
+      [`${p}/+/+/meta`]: { qos: 1 as const },
+    };
+    await main.client.subscribeAsync(mainTopics);
+    this.#syncOnNewSession(main, mainTopics);
     // Replayed backlogs on their own session, so that the broker's queue of a backlog does not hold
     // live batches back (gateway/send-order.ts); the flush takes live batches first.
     const backlog = await this.#connect(`${clientId}.backlog`);
@@ -286,7 +299,9 @@ export class Collector {
     });
     this.#dueTimer = setInterval(() => this.#maybeReportDue(), 1000);
     this.#dueTimer.unref();
-    await backlog.client.subscribeAsync({ [`${share}${p}/+/+/backlog`]: { qos: 1 } });
+    const backlogTopics = { [`${share}${p}/+/+/backlog`]: { qos: 1 as const } };
+    await backlog.client.subscribeAsync(backlogTopics);
+    this.#syncOnNewSession(backlog, backlogTopics);
     this.#log.info(
       { url: redactUrl(o.url), prefix: p, verifying: this.#integrity.verifying, shareGroup: o.shareGroup },
       'collector subscribed',
@@ -316,7 +331,10 @@ export class Collector {
       ...(o.cert ? { cert: o.cert } : {}),
       ...(o.key ? { key: o.key } : {}),
     });
-    const session: Session = { client, generation: 0 };
+    const session: Session = { client, generation: 0, clientId, sessionPresent: false };
+    client.on('connect', (connack) => {
+      session.sessionPresent = connack.sessionPresent;
+    });
     client.handleMessage = (packet, callback) => {
       const deferred = packet.qos === 1 && packet.messageId !== undefined;
       const gen = session.generation;
@@ -369,6 +387,61 @@ export class Collector {
       client.on('error', onError);
     });
     return session;
+  }
+
+  /**
+   * A session the broker had no state for (first start, or a broker restarted without its state) lost
+   * whatever was queued for it: once its subscriptions are in place again, ask every gateway to send
+   * what it holds unconfirmed (core/schema/delivery.ts `SyncRequest`). Now for the first connect, and on
+   * every reconnect without a session (subscribing again first, so the re-sent batches find it).
+   */
+  #syncOnNewSession(session: Session, topics: Record<string, { qos: 1 }>): void {
+    const sync = () => {
+      if (this.#stopped || session.sessionPresent) return;
+      const request: SyncRequest = {
+        v: 1,
+        collector: session.clientId,
+        reason: 'new-session',
+        at: isoMs(this.#clock.now()),
+      };
+      this.counters.syncRequests++;
+      this.#log.info({ session: session.clientId }, 'session started without broker state: gateways asked to re-send unconfirmed batches');
+      session.client.publish(syncTopic(this.#prefix), JSON.stringify(request), { qos: 1 });
+    };
+    sync();
+    session.client.on('connect', () => {
+      if (session.sessionPresent || this.#stopped) return;
+      session.client
+        .subscribeAsync(topics)
+        .then(sync)
+        .catch((err: unknown) =>
+          this.#log.warn({ err: (err as Error).message, session: session.clientId }, 'subscribing again failed'),
+        );
+    });
+  }
+
+  /**
+   * Tells each gateway which of its batches are now in the store (core/schema/delivery.ts `StoreAck`):
+   * those written by this write and those found already stored (redeliveries). Published after the
+   * write, whatever happens to the PUBACKs: a gateway releases a batch from its log only on this.
+   */
+  #confirm(take: readonly PendingBatch[]): void {
+    const client = this.#client;
+    if (!client) return;
+    const byGateway = new Map<string, { unitId: string; gatewayId: string; seqs: number[] }>();
+    for (const { batch } of take) {
+      const key = `${batch.unitId}/${batch.gatewayId}`;
+      let g = byGateway.get(key);
+      if (!g) byGateway.set(key, (g = { unitId: batch.unitId, gatewayId: batch.gatewayId, seqs: [] }));
+      g.seqs.push(batch.seq);
+    }
+    const at = isoMs(this.#clock.now());
+    const collector = this.opts.clientId ?? DEFAULT_COLLECTOR_CLIENT_ID;
+    for (const g of byGateway.values()) {
+      const ack: StoreAck = { v: 1, gatewayId: g.gatewayId, stored: seqRanges(g.seqs), collector, at };
+      client.publish(ackTopic(this.#prefix, g.unitId, g.gatewayId), JSON.stringify(ack), { qos: 1 });
+      this.counters.storeAcks++;
+    }
   }
 
   #scheduleAudit(): void {
@@ -611,6 +684,7 @@ export class Collector {
       return;
     }
     for (const b of take) b.ack();
+    this.#confirm(take);
     for (const f of findings) this.#raise(f);
     for (const b of plan.stored) {
       const stored: LiveBatch = {

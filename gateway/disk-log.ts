@@ -269,6 +269,10 @@ export class DiskLog {
     if (this.#dir === undefined) return this.#ackedThrough + 1;
     return Math.max(this.#ackedThrough + 1, this.#segments[0]?.firstSeq ?? this.#lastSeq + 1);
   }
+  /** True when `seq` needs no sending any more: acknowledged (released), dropped, or never appended. */
+  isReleased(seq: number): boolean {
+    return seq < this.firstAvailableSeq || seq > this.#lastSeq || this.#acked.has(seq);
+  }
   /** Batches appended but not yet acknowledged (dropped ones excluded). */
   get pending(): number {
     let n = 0;

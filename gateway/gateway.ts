@@ -28,6 +28,7 @@ import type { Logger } from 'pino';
 import { MrvError } from '../core/errors.ts';
 import { isMqttAuthRefusal, redactUrl } from '../core/mqtt-errors.ts';
 import { canonicalJson } from '../core/schema/canonical.ts';
+import { ackTopic, StoreAck, SyncRequest, syncTopic } from '../core/schema/delivery.ts';
 import {
   type Batch,
   type BufferStatus,
@@ -40,6 +41,7 @@ import { parsePrivateKey } from '../core/signing.ts';
 import { type Clock, isoMs, systemClock } from '../core/time.ts';
 import type { Driver } from '../drivers/types.ts';
 import { type LoadedSite, siteDataDir, siteMeta } from './config.ts';
+import { Confirmations } from './confirmations.ts';
 import { DiskLog } from './disk-log.ts';
 import { SendOrder } from './send-order.ts';
 
@@ -75,7 +77,14 @@ export interface GatewayOptions {
 export interface GatewayCounters {
   /** Batches appended to the log and handed on for publishing. */
   batchesPublished: number;
+  /** Broker acknowledgements (PUBACK) received; under `delivery.release: store` they only pace sending. */
   batchesAcked: number;
+  /** Batches a collector confirmed as stored (store acknowledgement), each counted once. */
+  batchesConfirmed: number;
+  /** Batches sent again because no collector confirmed them in time, after a reconnect or on a sync request. */
+  batchesResent: number;
+  /** Batches the broker took and no collector confirmed yet. */
+  unconfirmed: number;
   readings: number;
   publishErrors: number;
   lastSeq: number;
@@ -110,6 +119,12 @@ export class Gateway {
   /** Which logged batch goes to MQTT.js next: in seq order, or new ones ahead of a backlog. */
   readonly #order: SendOrder;
   #replayUntil = 0;
+  /** Release on a collector's store acknowledgement (default), or on the broker's PUBACK. */
+  readonly #releaseOnStore: boolean;
+  readonly #maxUnconfirmed: number;
+  readonly #confirmations: Confirmations;
+  #confirmTimer: NodeJS.Timeout | undefined;
+  #connectedBefore = false;
   #paused = false;
   #statusTimer: NodeJS.Timeout | undefined;
   #stopping = false;
@@ -120,6 +135,9 @@ export class Gateway {
   readonly counters: GatewayCounters = {
     batchesPublished: 0,
     batchesAcked: 0,
+    batchesConfirmed: 0,
+    batchesResent: 0,
+    unconfirmed: 0,
     readings: 0,
     publishErrors: 0,
     lastSeq: 0,
@@ -140,6 +158,10 @@ export class Gateway {
     this.#unitId = opts.site.site.unit.id;
     this.#gatewayId = opts.site.site.gateway.id;
     this.#order = new SendOrder({ maxInFlight: opts.maxInFlight ?? 64 });
+    const delivery = opts.site.site.gateway.delivery;
+    this.#releaseOnStore = delivery.release === 'store';
+    this.#maxUnconfirmed = delivery.maxUnconfirmed;
+    this.#confirmations = new Confirmations({ timeoutMs: delivery.confirmTimeoutS * 1000 });
   }
 
   #topic(kind: TopicKind): string {
@@ -152,6 +174,7 @@ export class Gateway {
     return {
       durable: l?.durable ?? false,
       pendingBatches: l?.pending ?? 0,
+      unconfirmed: this.#confirmations.size,
       bytes: l?.bytes ?? 0,
       maxBytes: l?.maxBytes ?? this.opts.site.site.gateway.bufferMaxBytes,
       policy: l?.policy ?? this.opts.site.site.gateway.bufferWhenFull,
@@ -186,6 +209,8 @@ export class Gateway {
     this.counters.batchesDropped = l.stats.droppedBatches;
     this.counters.tornRecords = l.stats.tornRecords;
     this.counters.corruptRecords = l.stats.corruptRecords;
+    this.counters.unconfirmed = this.#confirmations.size;
+    this.counters.batchesResent = this.#confirmations.resent;
   }
 
   #publishStatus(): void {
@@ -274,6 +299,8 @@ export class Gateway {
       // told otherwise; a gateway must keep retrying (batches wait in the log) so that an account fixed
       // on the broker takes effect without a visit to the plant.
       reconnectOnConnackError: true,
+      // The subscriptions to store acknowledgements are made on every connect (below).
+      resubscribe: false,
       ...(m.username ? { username: m.username } : {}),
       ...readPassword(m),
       ...readTls(m, (f) => this.#resolve(f)),
@@ -285,10 +312,27 @@ export class Gateway {
     client.on('connect', () => {
       this.#refused = false;
       this.#log.info({ url, pending: this.#diskLog?.pending }, 'connected to broker');
+      if (this.#releaseOnStore) {
+        client.subscribe(
+          { [this.#ackTopic]: { qos: 1 }, [syncTopic(this.#prefix)]: { qos: 1 } },
+          (err) => {
+            if (err)
+              this.#log.error(
+                { err: err.message },
+                'cannot subscribe to store acknowledgements; batches stay in the log and are sent again',
+              );
+          },
+        );
+        // A broker we reconnect to may have lost what it acknowledged (restarted without its state):
+        // everything unconfirmed goes out again; the collector recognises what it already stored.
+        if (this.#connectedBefore) this.#resend(this.#confirmations.takeAll(), 'reconnected');
+      }
+      this.#connectedBefore = true;
       client.publish(this.#topic('meta'), this.#metaJson(), { qos: 1, retain: true });
       this.#publishStatus();
       this.#pump();
     });
+    client.on('message', (topic, payload) => this.#onControl(topic, payload));
     client.on('error', (err) => {
       if (!isMqttAuthRefusal(err)) {
         this.#log.warn({ err: err.message, url }, 'broker error');
@@ -312,6 +356,14 @@ export class Gateway {
     );
     this.#statusTimer = setInterval(() => this.#publishStatus(), this.opts.statusIntervalMs ?? 10_000);
     this.#statusTimer.unref();
+    if (this.#releaseOnStore) {
+      const every = Math.max(50, Math.min(1000, (site.gateway.delivery.confirmTimeoutS * 1000) / 4));
+      this.#confirmTimer = setInterval(
+        () => this.#resend(this.#confirmations.takeDue(this.#clock.now()), 'not confirmed in time'),
+        every,
+      );
+      this.#confirmTimer.unref();
+    }
     await this.#startDrivers();
     this.#log.info(
       {
@@ -450,11 +502,21 @@ export class Gateway {
     const order = this.#order;
     order.skipTo(diskLog.firstAvailableSeq);
     // Only what is on disk: under group commit the newest appends wait for their fdatasync (onDurable).
-    for (let next = order.take(diskLog.durableSeq); next; next = order.take(diskLog.durableSeq)) {
+    // Under release on store: at most maxUnconfirmed batches out (handed to MQTT.js, or taken by the
+    // broker and not yet confirmed); the rest wait in the log, not in the broker's queue.
+    const room = () =>
+      !this.#releaseOnStore ||
+      this.#confirmations.size + order.inFlight('backlog') + order.inFlight('live') < this.#maxUnconfirmed;
+    for (
+      let next = room() ? order.take(diskLog.durableSeq) : undefined;
+      next;
+      next = room() ? order.take(diskLog.durableSeq) : undefined
+    ) {
       const { seq, lane } = next;
-      const payload = diskLog.read(seq);
+      // Confirmed meanwhile (a re-send overtaken by its first copy's confirmation), or dropped when full.
+      const payload = diskLog.isReleased(seq) ? undefined : diskLog.read(seq);
       if (payload === undefined) {
-        order.settled(seq, lane, true); // no longer in the log (dropped when full)
+        order.settled(seq, lane, true);
         continue;
       }
       if (seq <= this.#replayUntil) this.counters.batchesReplayed++;
@@ -472,12 +534,77 @@ export class Gateway {
         }
         order.settled(seq, lane, true);
         this.counters.batchesAcked++;
-        diskLog.ack(seq);
+        if (!this.#releaseOnStore) diskLog.ack(seq);
+        else if (!diskLog.isReleased(seq)) this.#confirmations.published(seq, this.#clock.now());
         this.#refreshCounters();
         this.#maybeResume();
         this.#pump();
       });
     }
+  }
+
+  get #ackTopic(): string {
+    return ackTopic(this.#prefix, this.#unitId, this.#gatewayId);
+  }
+
+  /**
+   * A store acknowledgement or a sync request (core/schema/delivery.ts). Anything that does not parse is
+   * logged and ignored: it can only delay a release, never cause one.
+   */
+  #onControl(topic: string, payload: Buffer): void {
+    const diskLog = this.#diskLog;
+    if (!diskLog || this.#stopping) return;
+    let json: unknown;
+    try {
+      json = JSON.parse(payload.toString('utf8'));
+    } catch {
+      this.#log.warn({ topic, bytes: payload.length }, 'control message is not JSON; ignored');
+      return;
+    }
+    if (topic === this.#ackTopic) {
+      const r = StoreAck.safeParse(json);
+      if (!r.success || r.data.gatewayId !== this.#gatewayId) {
+        this.#log.warn(
+          { topic, err: r.success ? `names gateway ${r.data.gatewayId}` : r.error.message.slice(0, 300) },
+          'store acknowledgement rejected; ignored',
+        );
+        return;
+      }
+      let confirmed = 0;
+      for (const [from, to] of r.data.stored) {
+        // Only what the log still holds: a range cannot make us walk more than the log.
+        for (let s = Math.max(from, diskLog.firstAvailableSeq); s <= Math.min(to, diskLog.lastSeq); s++) {
+          this.#confirmations.confirmed(s);
+          if (diskLog.isReleased(s)) continue;
+          diskLog.ack(s);
+          confirmed++;
+        }
+      }
+      this.#confirmations.forgetBelow(diskLog.firstAvailableSeq);
+      this.counters.batchesConfirmed += confirmed;
+      this.#refreshCounters();
+      this.#maybeResume();
+      this.#pump();
+      return;
+    }
+    const r = SyncRequest.safeParse(json);
+    if (!r.success) {
+      this.#log.warn({ topic, err: r.error.message.slice(0, 300) }, 'sync request rejected; ignored');
+      return;
+    }
+    this.#resend(this.#confirmations.takeAll(), `collector ${r.data.collector} lost its session`);
+  }
+
+  /** Hands unconfirmed batches to the send order again (gateway/confirmations.ts). */
+  #resend(seqs: number[], why: string): void {
+    if (seqs.length === 0) return;
+    this.#log.warn(
+      { batches: seqs.length, from: seqs[0], to: seqs.at(-1), why },
+      'batches the broker took are not confirmed stored; sending them again',
+    );
+    this.#order.requeue(seqs);
+    this.#refreshCounters();
+    this.#pump();
   }
 
   /** Current driver states by device id. */
@@ -518,6 +645,8 @@ export class Gateway {
       });
     }
     this.#stopping = true;
+    if (this.#confirmTimer) clearInterval(this.#confirmTimer);
+    this.#confirmTimer = undefined;
     this.#client = undefined;
     if (client) {
       // Clean (DISCONNECT, so the broker does not publish the last will over our `offline`) when the

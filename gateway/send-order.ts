@@ -156,6 +156,20 @@ export class SendOrder {
     }
   }
 
+  /**
+   * `seqs` were acknowledged by the broker (and settled) but must go out again: no collector confirmed
+   * storing them in time (gateway/confirmations.ts). They go back to the backlog lane, lowest first.
+   */
+  requeue(seqs: readonly number[]): void {
+    if (seqs.length === 0) return;
+    const retry = new Set(this.#retry);
+    for (const seq of seqs) {
+      this.#sentAhead.delete(seq);
+      if (seq < this.#next) retry.add(seq);
+    }
+    this.#retry = [...retry].sort((a, b) => a - b);
+  }
+
   /** The backlog lane reached the live lane: one lane, seq order, again. */
   #merge(): void {
     if (this.#liveFrom === undefined) return;

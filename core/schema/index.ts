@@ -1,5 +1,6 @@
 /** The wire contract and site configuration schemas (DESIGN.md §3, §4). */
 export * from './canonical.ts';
+export * from './delivery.ts';
 export * from './finding.ts';
 export * from './site.ts';
 export * from './wire.ts';

@@ -38,11 +38,45 @@ export const MqttConfig = z
   .strict();
 export type MqttConfig = z.infer<typeof MqttConfig>;
 
+/**
+ * When the gateway may release a batch from its log (docs/delivery.md). `store` (default): only once a
+ * collector acknowledged it is in the store (`{prefix}/{unit}/{gateway}/ack`); the broker's PUBACK only
+ * paces sending. `broker`: on the broker's PUBACK, as before 0.2 — a broker that drops or forgets a
+ * queued batch then loses it; only for consumers that do not send store acknowledgements.
+ */
+export const DeliveryConfig = z
+  .object({
+    release: z
+      .enum(['store', 'broker'])
+      .default('store')
+      .describe('store: keep each batch until a collector confirms it is stored; broker: release on PUBACK'),
+    maxUnconfirmed: z
+      .number()
+      .int()
+      .min(1)
+      .max(100_000)
+      .default(256)
+      .describe(
+        'batches published and not yet confirmed by a collector; when reached, the rest wait in the log (keep the sum over a broker\'s gateways below its queue limit, Mosquitto max_queued_messages 1000)',
+      ),
+    confirmTimeoutS: z
+      .number()
+      .min(0.1)
+      .max(3600)
+      .default(30)
+      .describe(
+        'a batch the broker took but no collector confirmed within this many seconds is sent again (doubling up to 8 times this while still unconfirmed)',
+      ),
+  })
+  .strict();
+export type DeliveryConfig = z.infer<typeof DeliveryConfig>;
+
 /** Gateway identity and its northbound connection. */
 export const GatewayConfig = z
   .object({
     id: Identifier,
     mqtt: MqttConfig,
+    delivery: DeliveryConfig.prefault({}),
     bufferDir: z
       .string()
       .optional()

@@ -257,7 +257,15 @@ export const BufferStatus = z
       .number()
       .int()
       .nonnegative()
-      .describe('appended but not yet acknowledged by the broker'),
+      .describe(
+        'appended and not yet released: not confirmed stored by a collector (delivery.release store) or not acknowledged by the broker (release broker)',
+      ),
+    unconfirmed: z
+      .number()
+      .int()
+      .nonnegative()
+      .optional()
+      .describe('of those, batches the broker took that no collector has confirmed stored yet'),
     bytes: z.number().int().nonnegative().describe('bytes of log on disk, acknowledged segments excluded'),
     maxBytes: z.number().int().positive(),
     policy: z.enum(['block', 'drop-oldest']),
