@@ -405,7 +405,10 @@ export class Collector {
         at: isoMs(this.#clock.now()),
       };
       this.counters.syncRequests++;
-      this.#log.info({ session: session.clientId }, 'session started without broker state: gateways asked to re-send unconfirmed batches');
+      this.#log.info(
+        { session: session.clientId },
+        'session started without broker state: gateways asked to re-send unconfirmed batches',
+      );
       session.client.publish(syncTopic(this.#prefix), JSON.stringify(request), { qos: 1 });
     };
     sync();
@@ -415,7 +418,10 @@ export class Collector {
         .subscribeAsync(topics)
         .then(sync)
         .catch((err: unknown) =>
-          this.#log.warn({ err: (err as Error).message, session: session.clientId }, 'subscribing again failed'),
+          this.#log.warn(
+            { err: (err as Error).message, session: session.clientId },
+            'subscribing again failed',
+          ),
         );
     });
   }

@@ -313,16 +313,13 @@ export class Gateway {
       this.#refused = false;
       this.#log.info({ url, pending: this.#diskLog?.pending }, 'connected to broker');
       if (this.#releaseOnStore) {
-        client.subscribe(
-          { [this.#ackTopic]: { qos: 1 }, [syncTopic(this.#prefix)]: { qos: 1 } },
-          (err) => {
-            if (err)
-              this.#log.error(
-                { err: err.message },
-                'cannot subscribe to store acknowledgements; batches stay in the log and are sent again',
-              );
-          },
-        );
+        client.subscribe({ [this.#ackTopic]: { qos: 1 }, [syncTopic(this.#prefix)]: { qos: 1 } }, (err) => {
+          if (err)
+            this.#log.error(
+              { err: err.message },
+              'cannot subscribe to store acknowledgements; batches stay in the log and are sent again',
+            );
+        });
         // A broker we reconnect to may have lost what it acknowledged (restarted without its state):
         // everything unconfirmed goes out again; the collector recognises what it already stored.
         if (this.#connectedBefore) this.#resend(this.#confirmations.takeAll(), 'reconnected');

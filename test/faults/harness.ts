@@ -95,6 +95,7 @@ export function writeSite(
   ws: FaultWorkspace,
   devicePort: number,
   mqtt: string | Record<string, string | number>,
+  more: { pollIntervalMs?: number; delivery?: Record<string, string | number> } = {},
 ): string {
   const mqttFields = typeof mqtt === 'string' ? { url: mqtt } : mqtt;
   const file = path.join(ws.dir, 'site.yaml');
@@ -106,7 +107,7 @@ gateway:
   id: ${GATEWAY}
   mqtt: ${JSON.stringify({ keepaliveS: 2, ...mqttFields })}
   bufferDir: buffer
-  bufferSegmentBytes: 16384
+  bufferSegmentBytes: 16384${more.delivery ? `\n  delivery: ${JSON.stringify(more.delivery)}` : ''}
   signingKeyFile: keys/${GATEWAY}.key.pem
 meters:
   - { id: m1, name: counter meter, kind: flowmeter }
@@ -115,7 +116,7 @@ devices:
     driver: modbus-tcp
     host: 127.0.0.1
     port: ${devicePort}
-    pollIntervalMs: 50
+    pollIntervalMs: ${more.pollIntervalMs ?? 50}
     timeoutMs: 150
     retries: 0
     reconnectDelayMs: 100

@@ -59,6 +59,12 @@ export interface MosquittoOptions {
    * is then off. With or without TLS.
    */
   users?: Record<string, string>;
+  /**
+   * Debian's Mosquitto as installed, at its default settings: `max_queued_messages 1000` (QoS 1
+   * messages beyond it are dropped for a lagging or offline subscriber) and no persistence (a restart
+   * forgets every session and queued message). Default false: the production-like settings below.
+   */
+  defaults?: boolean;
 }
 
 /** A running test broker. */
@@ -96,7 +102,7 @@ interface Security {
   passwordFile?: string;
 }
 
-function config(dir: string, port: number, extra: string, sec: Security = {}): string {
+function config(dir: string, port: number, extra: string, sec: Security = {}, defaults = false): string {
   const t = sec.tls;
   const anonymous = !sec.passwordFile && !t?.requireCertificate;
   return [
@@ -113,15 +119,19 @@ function config(dir: string, port: number, extra: string, sec: Security = {}): s
         ]
       : []),
     ...(sec.passwordFile ? [`password_file ${sec.passwordFile}`] : []),
-    // 0 = unlimited. The default 1000 drops QoS 1 messages silently (TOOLCHAIN.md, measured 26-33 % loss).
-    'max_queued_messages 0',
-    'persistence true',
-    `persistence_location ${dir}/data/`,
-    // Save after every change (message queued, subscription, retained message) instead of every 30 min,
-    // so kill9() loses at most what arrived in the broker's current loop iteration. Tests only: this
-    // rewrites the whole database each time.
-    'autosave_on_changes true',
-    'autosave_interval 1',
+    ...(defaults
+      ? []
+      : [
+          // 0 = unlimited. The default 1000 drops QoS 1 messages silently (TOOLCHAIN.md, measured 26-33 % loss).
+          'max_queued_messages 0',
+          'persistence true',
+          `persistence_location ${dir}/data/`,
+          // Save after every change (message queued, subscription, retained message) instead of every 30 min,
+          // so kill9() loses at most what arrived in the broker's current loop iteration. Tests only: this
+          // rewrites the whole database each time.
+          'autosave_on_changes true',
+          'autosave_interval 1',
+        ]),
     `log_dest file ${dir}/mosquitto.log`,
     'log_type error',
     'log_type warning',
@@ -235,7 +245,7 @@ export async function startMosquitto(options: MosquittoOptions = {}): Promise<Mo
     // Another process may take the "free" port first ("Address already in use"); try a new port twice more.
     for (let attempt = 1; ; attempt++) {
       port = await getFreePort();
-      await writeFile(conf, config(dir, port, options.extraConfig ?? '', security.sec));
+      await writeFile(conf, config(dir, port, options.extraConfig ?? '', security.sec, options.defaults));
       try {
         await launch();
         break;
