@@ -438,7 +438,10 @@ export class Collector {
     for (const { batch } of take) {
       const key = `${batch.unitId}/${batch.gatewayId}`;
       let g = byGateway.get(key);
-      if (!g) byGateway.set(key, (g = { unitId: batch.unitId, gatewayId: batch.gatewayId, seqs: [] }));
+      if (!g) {
+        g = { unitId: batch.unitId, gatewayId: batch.gatewayId, seqs: [] };
+        byGateway.set(key, g);
+      }
       g.seqs.push(batch.seq);
     }
     const at = isoMs(this.#clock.now());

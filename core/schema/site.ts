@@ -57,7 +57,7 @@ export const DeliveryConfig = z
       .max(100_000)
       .default(256)
       .describe(
-        'batches published and not yet confirmed by a collector; when reached, the rest wait in the log (keep the sum over a broker\'s gateways below its queue limit, Mosquitto max_queued_messages 1000)',
+        "batches published and not yet confirmed by a collector; when reached, the rest wait in the log (keep the sum over a broker's gateways below its queue limit, Mosquitto max_queued_messages 1000)",
       ),
     confirmTimeoutS: z
       .number()
