@@ -9,7 +9,7 @@
  * - persistent MQTT sessions (`clean: false`, a fixed `clientId`; a second one, `{clientId}.backlog`,
  *   for the `backlog` topic, so that a replayed backlog queued at the broker does not hold live
  *   batches back; writes take live batches first), so the broker keeps queueing while
- *   the collector is down or slow (Mosquitto must run with `max_queued_messages 0` or a large bound);
+ *   the collector is down or slow (what it drops the gateways send again, below);
  * - PUBACK is sent only after the store write: MQTT.js 5.16 sends a QoS 1 PUBACK inside the
  *   `handleMessage` callback and handles the next packet only after it, so waiting there would allow one
  *   message per store write. `handleMessage` therefore answers at once with a sentinel error — MQTT.js
@@ -17,7 +17,13 @@
  *   collector sends the PUBACK itself (`_sendPacket`) after the write. An acknowledgement is sent only
  *   on the connection the message came in on; after a reconnect the broker redelivers it instead;
  * - a redelivered batch is recognised by (gatewayId, seq) and the SHA-256 of its canonical bytes, and
- *   written once.
+ *   written once;
+ * - after each store write the collector publishes a store acknowledgement per gateway
+ *   (`{prefix}/{unit}/{gateway}/ack`, core/schema/delivery.ts) naming every batch of the write, new or
+ *   already stored: only that releases the batch from the gateway's log (docs/delivery.md), so a broker
+ *   that drops or forgets a queued batch costs a re-send, not the batch. A session that starts without
+ *   state at the broker publishes `{prefix}/_sync` once subscribed, and the gateways send again at once
+ *   what they hold unconfirmed.
  * A write starts at once when `maxPendingBatches` (default 16) batches or `maxPendingReadings` wait, and
  * takes at most that much: the broker's in-flight window (Mosquitto `max_inflight_messages`) does not
  * bound the unacknowledged messages once acknowledgements flow, so after an outage many more may wait.

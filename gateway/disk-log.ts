@@ -1,7 +1,8 @@
 /**
- * The gateway's store-and-forward log (DESIGN.md §5): every batch is appended here, fsync'd, before it
- * is published, and released only once the broker has acknowledged it (PUBACK). After a broker,
- * network or gateway restart the unacknowledged batches are read back in seq order.
+ * The gateway's store-and-forward log (docs/delivery.md): every batch is appended here, fsync'd, before
+ * it is published, and released only once it is acknowledged ({@link DiskLog.ack}): by a collector's
+ * store acknowledgement (the default), or by the broker's PUBACK (`delivery.release: broker`). After a
+ * broker, network, collector or gateway restart the unacknowledged batches are read back in seq order.
  *
  * On disk (`dir`):
  * - `seg-<first seq, 16 digits>.log`: append-only segments of at most `segmentBytes` (a single record may

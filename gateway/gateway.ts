@@ -1,19 +1,23 @@
 /**
  * The gateway: runs the drivers of one site, turns each poll cycle into one signed, hash-chained batch,
  * appends it to the store-and-forward log ({@link DiskLog}) and publishes it with QoS 1; keeps a
- * retained status (with an MQTT last will of `offline`) and a retained catalogue (`meta`) on the broker
- * (DESIGN.md §4, §5).
+ * retained status (with an MQTT last will of `offline`) and a retained catalogue (`meta`) on the broker.
  *
- * Delivery (DESIGN.md §5): a batch is published only after it is fsync'd in the log and released only
- * on the broker's PUBACK. The log's fdatasync is a group commit in the background (DiskLog
- * `groupCommit`): polling goes on meanwhile, and publishing follows the log's `durableSeq`. At most
- * `maxInFlight` batches are handed to MQTT.js at once; MQTT.js resends those itself after a reconnect
- * (before it reports `connect`), then this class continues with the next ones from the log: in seq
- * order, except that while more waits than the window holds (after an outage, or a restart with a
- * backlog) new batches go out ahead of the backlog on a quarter of the window (gateway/send-order.ts),
- * marked with `backlogFrom` so that the collector waits for the older ones, while the backlog goes on
- * the `backlog` topic (the collector's second session). `seq`/`prevHash` continue from the log's head
- * after a restart.
+ * Delivery (docs/delivery.md): a batch is published only after it is fsync'd in the log and released
+ * only when a collector confirms it is stored (a store acknowledgement on `…/ack`,
+ * core/schema/delivery.ts); the broker's PUBACK only paces sending. At most
+ * `gateway.delivery.maxUnconfirmed` batches are out (handed to MQTT.js, or acknowledged by the broker
+ * and unconfirmed, gateway/confirmations.ts); an unconfirmed batch is sent again after
+ * `confirmTimeoutS` (doubling), after a reconnect, and when a collector asks on `_sync`. With
+ * `release: broker` the PUBACK releases it, as before. The log's fdatasync is a group commit in the
+ * background (DiskLog `groupCommit`): polling goes on meanwhile, and publishing follows the log's
+ * `durableSeq`. At most `maxInFlight` batches are handed to MQTT.js at once; MQTT.js resends those
+ * itself after a reconnect (before it reports `connect`), then this class continues with the next ones
+ * from the log: in seq order, except that while more waits than the window holds (after an outage, or
+ * a restart with a backlog) new batches go out ahead of the backlog on a quarter of the window
+ * (gateway/send-order.ts), marked with `backlogFrom` (the oldest unconfirmed seq) so that the collector
+ * waits for the older ones, while the backlog goes on the `backlog` topic (the collector's second
+ * session). `seq`/`prevHash` continue from the log's head after a restart.
  *
  * A full log follows `bufferWhenFull`: `block` pauses polling (drivers stopped, the poll cycle that
  * found it full discarded and counted in `batchesRefused`) until the log is below 80 %, then recreates
@@ -88,7 +92,7 @@ export interface GatewayCounters {
   readings: number;
   publishErrors: number;
   lastSeq: number;
-  /** Batches in the log waiting for PUBACK (the buffer depth). */
+  /** Batches in the log not yet released (not yet confirmed stored; the buffer depth). */
   inFlight: number;
   /** Bytes of the store-and-forward log. */
   bufferBytes: number;

@@ -33,7 +33,20 @@ const GATEWAY_FIELDS: Record<string, FieldMetric> = {
   batchesPublished: { name: 'mrv_gateway_batches_published_total', help: 'Batches handed to MQTT' },
   batchesAcked: {
     name: 'mrv_gateway_batches_acked_total',
-    help: 'Batches acknowledged by the broker (PUBACK)',
+    help: 'Batches acknowledged by the broker (PUBACK); they pace sending, a batch is released only when confirmed',
+  },
+  batchesConfirmed: {
+    name: 'mrv_gateway_batches_confirmed_total',
+    help: 'Batches a collector confirmed as stored (store acknowledgement), released from the log',
+  },
+  batchesResent: {
+    name: 'mrv_gateway_batches_resent_total',
+    help: 'Batches sent again: no collector confirmed them in time, after a reconnect, or on a sync request',
+  },
+  unconfirmed: {
+    name: 'mrv_gateway_unconfirmed',
+    help: 'Batches the broker took that no collector has confirmed as stored yet',
+    gauge: true,
   },
   publishErrors: { name: 'mrv_gateway_publish_errors_total', help: 'Publishes that failed' },
   lastSeq: { name: 'mrv_gateway_last_seq', help: 'Sequence number of the newest batch', gauge: true },
@@ -89,6 +102,14 @@ const COLLECTOR_FIELDS: Record<string, FieldMetric> = {
   },
   findingsRaised: { name: 'mrv_collector_findings_raised_total', help: 'Integrity findings raised' },
   acks: { name: 'mrv_collector_acks_total', help: 'MQTT acknowledgements sent after the store write' },
+  storeAcks: {
+    name: 'mrv_collector_store_acks_total',
+    help: 'Store acknowledgements published to gateways (one per gateway per store write)',
+  },
+  syncRequests: {
+    name: 'mrv_collector_sync_requests_total',
+    help: 'Re-send requests to all gateways: a session started without state at the broker',
+  },
   verificationFailures: {
     name: 'mrv_collector_verification_failures_total',
     help: 'Batches whose signature or hash chain did not verify',

@@ -108,7 +108,7 @@ describe('faults: collector killed, store frozen', () => {
       a.findings.map((f) => f.code),
       'no integrity finding',
     ).toEqual([]);
-  });
+  }, 120_000);
 
   it('loses nothing while InfluxDB is frozen for 4 s: batches stay unacknowledged and are written after', async () => {
     const ws = workspace();
