@@ -125,4 +125,33 @@ describe('SendOrder', () => {
       expect(acked.size).toBe(durable);
     }
   });
+
+  it('sends requeued batches again, lowest first, before new ones, also ones that went ahead on the live lane', () => {
+    const o = new SendOrder({ maxInFlight: 4, liveSlots: 1 });
+    expect(drain(o, 3).map(([s]) => s)).toEqual([1, 2, 3]);
+    for (const s of [1, 2, 3]) o.settled(s, 'backlog', true);
+    // Taken by the broker, never confirmed by a collector: back they go, in seq order, ahead of 4.
+    o.requeue([3, 1]);
+    expect(drain(o, 5)).toEqual([
+      [1, 'backlog'],
+      [3, 'backlog'],
+      [4, 'backlog'],
+      [5, 'backlog'],
+    ]);
+    for (const s of [1, 3, 4, 5]) o.settled(s, 'backlog', true);
+    // A backlog: 6 goes ahead on the live lane while 6.. are more than the window.
+    const ahead = drain(o, 20);
+    expect(ahead[0]).toEqual([20, 'live']);
+    o.settled(20, 'live', true);
+    o.requeue([20]);
+    for (const [s, lane] of ahead.slice(1)) o.settled(s, lane, true);
+    // 20 is no longer "sent ahead": the backlog lane reaches it in order instead of skipping it.
+    const rest: number[] = [];
+    for (let more = drain(o, 20); more.length > 0; more = drain(o, 20)) {
+      for (const [s, lane] of more) o.settled(s, lane, true);
+      rest.push(...more.map(([s]) => s));
+    }
+    expect(rest.filter((s) => s === 20)).toEqual([20]);
+    expect(rest.at(-1)).toBe(20);
+  });
 });
