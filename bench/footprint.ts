@@ -17,6 +17,7 @@ import {
   procStat,
   sleep,
   startFastModbusServer,
+  startStoreAckEcho,
   stopChild,
   syntheticSite,
   tempDir,
@@ -74,6 +75,8 @@ export async function benchFootprint(): Promise<BenchResult> {
   const dir = tempDir('footprint');
   const server = await startFastModbusServer();
   const broker = await startMosquitto({ extraConfig: MOSQUITTO_BENCH_CONFIG });
+  // Confirms every batch as stored: the gateway releases its log as in production (docs/delivery.md).
+  const echo = await startStoreAckEcho(broker.url);
   const key = makeKeyPair(dir, 'gw-bench-1');
   const site = (sub: string) => {
     const file = path.join(dir, `${sub}.site.yaml`);
@@ -150,6 +153,7 @@ export async function benchFootprint(): Promise<BenchResult> {
       seconds: (performance.now() - t0) / 1000,
     };
   } finally {
+    await echo.stop();
     await broker.stop();
     await server.stop();
   }

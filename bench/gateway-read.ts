@@ -19,6 +19,7 @@ import {
   procStat,
   sleep,
   startFastModbusServer,
+  startStoreAckEcho,
   stopChild,
   syntheticSite,
   tempDir,
@@ -115,6 +116,8 @@ export async function benchGatewayRead(): Promise<BenchResult> {
   const dir = tempDir('gateway');
   const server = await startFastModbusServer();
   const broker = await startMosquitto({ extraConfig: MOSQUITTO_BENCH_CONFIG });
+  // Confirms every batch as stored: the gateway releases its log as in production (docs/delivery.md).
+  const echo = await startStoreAckEcho(broker.url);
   try {
     const key = makeKeyPair(dir, 'gw-bench-1');
     const site = (pollIntervalMs: number, sub: string) => {
@@ -193,6 +196,7 @@ export async function benchGatewayRead(): Promise<BenchResult> {
       seconds: (performance.now() - t0) / 1000,
     };
   } finally {
+    await echo.stop();
     await broker.stop();
     await server.stop();
   }

@@ -10,6 +10,9 @@ import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import mqtt from 'mqtt';
+import { ackTopic, type StoreAck, seqRanges } from '../core/schema/delivery.ts';
+import { isoMs } from '../core/time.ts';
 
 export const BENCH_DIR = path.dirname(fileURLToPath(import.meta.url));
 export const REPO_ROOT = path.resolve(BENCH_DIR, '..');
@@ -258,3 +261,49 @@ export function serveIpc(handlers: Record<string, (msg: Record<string, unknown>)
 /** A Mosquitto config addition for benchmarks: no save after every change (the test helper's default). */
 export const MOSQUITTO_BENCH_CONFIG =
   'autosave_on_changes false\nautosave_interval 1800\nmax_inflight_messages 20';
+
+/**
+ * Stands in for an infinitely fast collector in the benchmarks that measure the gateway alone
+ * (gateway-read, footprint): subscribes to every gateway's `data` and `backlog` and confirms each batch
+ * as stored at once (a store acknowledgement every 10 ms, core/schema/delivery.ts), so that the gateway
+ * runs its production path (release on store acknowledgement) without a real store on the same cores.
+ * Reads only the seq of each payload (the canonical JSON has it in its first 200 bytes).
+ */
+export async function startStoreAckEcho(
+  url: string,
+): Promise<{ confirmed: () => number; stop(): Promise<void> }> {
+  const client = await mqtt.connectAsync(url, { clientId: `bench-ack-echo-${process.pid}` });
+  const waiting = new Map<string, number[]>();
+  let confirmed = 0;
+  client.on('message', (topic, payload) => {
+    const m = /"seq":(\d+)/.exec(payload.subarray(0, 300).toString('latin1'));
+    if (!m) return;
+    const parts = topic.split('/');
+    const key = `${parts[2]}/${parts[3]}`;
+    const list = waiting.get(key) ?? [];
+    list.push(Number(m[1]));
+    waiting.set(key, list);
+  });
+  await client.subscribeAsync({ 'mrv/v1/+/+/data': { qos: 1 }, 'mrv/v1/+/+/backlog': { qos: 1 } });
+  const timer = setInterval(() => {
+    for (const [key, seqs] of waiting) {
+      const [unitId, gatewayId] = key.split('/') as [string, string];
+      const ack: StoreAck = {
+        v: 1,
+        gatewayId,
+        stored: seqRanges(seqs),
+        at: isoMs(Date.now()),
+      };
+      client.publish(ackTopic('mrv/v1', unitId, gatewayId), JSON.stringify(ack), { qos: 1 });
+      confirmed += seqs.length;
+    }
+    waiting.clear();
+  }, 10);
+  return {
+    confirmed: () => confirmed,
+    stop: async () => {
+      clearInterval(timer);
+      await client.endAsync(true);
+    },
+  };
+}

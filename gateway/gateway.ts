@@ -504,16 +504,18 @@ export class Gateway {
     order.skipTo(diskLog.firstAvailableSeq);
     // Only what is on disk: under group commit the newest appends wait for their fdatasync (onDurable).
     // Under release on store: at most maxUnconfirmed batches out (handed to MQTT.js, or taken by the
-    // broker and not yet confirmed); the rest wait in the log, not in the broker's queue.
-    const room = () =>
-      !this.#releaseOnStore ||
-      this.#confirmations.size + order.inFlight('backlog') + order.inFlight('live') < this.#maxUnconfirmed;
-    for (
-      let next = room() ? order.take(diskLog.durableSeq) : undefined;
-      next;
-      next = room() ? order.take(diskLog.durableSeq) : undefined
-    ) {
-      const { seq, lane } = next;
+    // broker and not yet confirmed); the rest wait in the log, not in the broker's queue. New batches
+    // going ahead of a backlog may use a quarter more, so that live data is not held behind a backlog
+    // that waits for its confirmations; that bounds them too (a dead collector).
+    const next = (): ReturnType<SendOrder['take']> => {
+      if (!this.#releaseOnStore) return order.take(diskLog.durableSeq);
+      const out = this.#confirmations.size + order.inFlight('backlog') + order.inFlight('live');
+      const max = this.#maxUnconfirmed;
+      if (out >= max + Math.ceil(max / 4)) return undefined;
+      return order.take(diskLog.durableSeq, { backlog: out < max });
+    };
+    for (let n = next(); n; n = next()) {
+      const { seq, lane } = n;
       // Confirmed meanwhile (a re-send overtaken by its first copy's confirmation), or dropped when full.
       const payload = diskLog.isReleased(seq) ? undefined : diskLog.read(seq);
       if (payload === undefined) {

@@ -95,9 +95,10 @@ export class SendOrder {
   /**
    * The next seq to hand over and its lane, given the newest durable seq; undefined when nothing may go
    * now (window full, or nothing durable left). The caller then calls {@link settled} when MQTT.js is
-   * done with it.
+   * done with it. `backlog: false` lets only the live lane give (the caller's own bound on unconfirmed
+   * batches is reached for the backlog, gateway/gateway.ts).
    */
-  take(durableSeq: number): { seq: number; lane: Lane } | undefined {
+  take(durableSeq: number, opts: { backlog?: boolean } = {}): { seq: number; lane: Lane } | undefined {
     const total = this.#inFlight.backlog + this.#inFlight.live;
     if (total >= this.#max) return undefined;
     // A backlog: more waits than the window holds. Live batches start at the newest durable one.
@@ -120,6 +121,7 @@ export class SendOrder {
       this.#inFlight.live++;
       return { seq, lane: 'live' };
     }
+    if (opts.backlog === false) return undefined;
     // The backlog keeps the rest of the window (live slots stay free for the next new batch).
     const backlogRoom = this.#liveFrom === undefined ? this.#max : this.#max - this.#liveSlots;
     if (this.#inFlight.backlog >= backlogRoom) return undefined;
@@ -132,7 +134,7 @@ export class SendOrder {
     if (this.#liveFrom !== undefined && this.#next >= this.#liveNext) {
       // The backlog lane caught up with the live lane: one lane again, and go on in seq order.
       this.#merge();
-      return this.take(durableSeq);
+      return this.take(durableSeq, opts);
     }
     if (this.#next > durableSeq) return undefined;
     const seq = this.#next++;
