@@ -107,8 +107,8 @@ export const MAX_READINGS_PER_BATCH = 10_000;
  * - `prevHash`: SHA-256 of the previous batch's canonical bytes ({@link canonicalBytes}), {@link GENESIS_HASH} for seq 1.
  * - `sig`: Ed25519 signature (base64) over the canonical bytes (core/signing.ts); absent when the gateway has
  *   no signing key, which a collector with a key registry reports as `MRV_F_BAD_SIGNATURE`.
- * - `backlogFrom` (optional, signed like the rest): set when the gateway still held older unacknowledged
- *   batches as it made this one. A gateway sends new batches ahead of a backlog after an outage, so a
+ * - `backlogFrom` (optional, signed like the rest): set when the gateway still held older unconfirmed
+ *   batches as it made this one (docs/delivery.md). A gateway sends new batches ahead of a backlog after an outage, so a
  *   collector takes a hole at or above `backlogFrom` as "still coming", one below it as lost
  *   (collector/integrity.ts). Collectors older than this field reject such batches (strict schema):
  *   upgrade collectors before gateways.
@@ -129,7 +129,7 @@ export const Batch = z
       .positive()
       .optional()
       .describe(
-        'lowest seq the gateway held unacknowledged when it made this batch, present only when below seq: batches backlogFrom..seq-1 may arrive after this one (the gateway sends new batches ahead of a backlog); every batch below it was taken by the broker before this one was sent',
+        'lowest seq the gateway held unconfirmed when it made this batch, present only when below seq: batches backlogFrom..seq-1 may arrive after this one (sent ahead of a backlog, or sent again because no collector confirmed them); every batch below it was confirmed stored (or dropped by the gateway, which says so) before this one was made',
       ),
     sig: z.string().optional(),
   })
