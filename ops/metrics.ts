@@ -79,7 +79,7 @@ const GATEWAY_FIELDS: Record<string, FieldMetric> = {
   corruptRecords: { name: 'mrv_gateway_corrupt_records_total', help: 'Corrupt records found in the log' },
   inFlight: {
     name: 'mrv_gateway_batches_buffered',
-    help: 'Batches waiting for the broker acknowledgement (buffered)',
+    help: 'Batches in the store-and-forward log not yet released (not yet confirmed stored by a collector)',
     gauge: true,
   },
 };
