@@ -10,6 +10,12 @@
  * waits twice as long, up to 8 × `timeoutMs`, so a collector that is down for an hour costs one window of
  * re-sends per few minutes, not a storm.
  *
+ * A hole is re-sent sooner: the broker keeps the order of one client's messages on one topic for a
+ * subscriber, so when a batch is confirmed, an older one that went out before it on the same topic and
+ * is still unconfirmed `holeGraceMs` later was lost (a queue that overflowed, a broker that restarted).
+ * With several collectors sharing a subscription the older one may only be slower; re-sending it then
+ * costs a duplicate, which the collectors recognise.
+ *
  * Pure bookkeeping: no I/O, no timers; the caller passes the time.
  */
 
@@ -17,6 +23,8 @@
 export interface ConfirmationsOptions {
   /** Time-out after a PUBACK before the first re-send (ms). */
   timeoutMs: number;
+  /** Wait after a newer batch on the same topic was confirmed before an older one is due (ms); default min(2000, timeoutMs). */
+  holeGraceMs?: number;
 }
 
 /** Longest wait between re-sends of one batch, as a multiple of the time-out. */
@@ -25,8 +33,9 @@ const MAX_BACKOFF = 8;
 /** See the file comment. */
 export class Confirmations {
   readonly #timeoutMs: number;
-  /** seq → when its PUBACK came (ms) and when it is due again. Insertion order = PUBACK order. */
-  readonly #waiting = new Map<number, { at: number; due: number }>();
+  readonly #holeGraceMs: number;
+  /** seq → when its PUBACK came (ms), when it is due again, its topic. Insertion order = PUBACK order. */
+  readonly #waiting = new Map<number, { at: number; due: number; topic: string }>();
   /** seq → times it was sent again; kept until it is confirmed or forgotten. */
   readonly #tries = new Map<number, number>();
   /** Re-sends so far (for metrics). */
@@ -34,6 +43,7 @@ export class Confirmations {
 
   constructor(opts: ConfirmationsOptions) {
     this.#timeoutMs = opts.timeoutMs;
+    this.#holeGraceMs = opts.holeGraceMs ?? Math.min(2000, opts.timeoutMs);
   }
 
   /** Batches the broker took and no collector confirmed yet. */
@@ -46,18 +56,29 @@ export class Confirmations {
     return this.#waiting.has(seq);
   }
 
-  /** The broker acknowledged `seq` at `now` (ms): it now waits for a collector. */
-  published(seq: number, now: number): void {
+  /** The broker acknowledged `seq`, published on `topic`, at `now` (ms): it now waits for a collector. */
+  published(seq: number, now: number, topic = ''): void {
     const tries = this.#tries.get(seq) ?? 0;
     const wait = this.#timeoutMs * Math.min(2 ** tries, MAX_BACKOFF);
     this.#waiting.delete(seq);
-    this.#waiting.set(seq, { at: now, due: now + wait });
+    this.#waiting.set(seq, { at: now, due: now + wait, topic });
   }
 
-  /** A collector confirmed `seq` (or the log no longer has it): nothing more to do for it. */
-  confirmed(seq: number): void {
+  /**
+   * A collector confirmed `seq` at `now` (or the log no longer has it): nothing more to do for it; older
+   * batches of its topic still waiting are due `holeGraceMs` from now at the latest (see the file comment).
+   */
+  confirmed(seq: number, now?: number): void {
+    const w = this.#waiting.get(seq);
     this.#waiting.delete(seq);
     this.#tries.delete(seq);
+    if (w === undefined || now === undefined) return;
+    // Map order is PUBACK order: what comes before `seq` went out before it. Usually nothing is left
+    // there (confirmations come in order), so this walks only the holes.
+    for (const [s, e] of this.#waiting) {
+      if (e.at > w.at) break;
+      if (e.topic === w.topic && s < seq) e.due = Math.min(e.due, now + this.#holeGraceMs);
+    }
   }
 
   /** Forgets everything below `seq` (released or dropped from the log). */

@@ -538,7 +538,7 @@ export class Gateway {
         order.settled(seq, lane, true);
         this.counters.batchesAcked++;
         if (!this.#releaseOnStore) diskLog.ack(seq);
-        else if (!diskLog.isReleased(seq)) this.#confirmations.published(seq, this.#clock.now());
+        else if (!diskLog.isReleased(seq)) this.#confirmations.published(seq, this.#clock.now(), kind);
         this.#refreshCounters();
         this.#maybeResume();
         this.#pump();
@@ -574,10 +574,11 @@ export class Gateway {
         return;
       }
       let confirmed = 0;
+      const now = this.#clock.now();
       for (const [from, to] of r.data.stored) {
         // Only what the log still holds: a range cannot make us walk more than the log.
         for (let s = Math.max(from, diskLog.firstAvailableSeq); s <= Math.min(to, diskLog.lastSeq); s++) {
-          this.#confirmations.confirmed(s);
+          this.#confirmations.confirmed(s, now);
           if (diskLog.isReleased(s)) continue;
           diskLog.ack(s);
           confirmed++;

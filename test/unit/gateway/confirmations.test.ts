@@ -49,4 +49,18 @@ describe('Confirmations', () => {
     c.forgetBelow(3);
     expect(c.takeAll()).toEqual([3, 4]);
   });
+
+  it('makes an older batch of the same topic due soon when a newer one is confirmed (a hole), not one of another topic', () => {
+    const c = new Confirmations({ timeoutMs: 30_000, holeGraceMs: 2000 });
+    c.published(1, 0, 'data');
+    c.published(2, 10, 'backlog');
+    c.published(3, 20, 'data');
+    c.published(4, 30, 'data');
+    c.confirmed(3, 1000); // 1 went out before 3 on data and is not confirmed: lost on the way
+    expect(c.takeDue(2999)).toEqual([]);
+    expect(c.takeDue(3000)).toEqual([1]);
+    // 2 (another topic, no order with data) and 4 (after 3) wait for the time-out.
+    expect(c.takeDue(29_999)).toEqual([]);
+    expect(c.takeDue(30_030)).toEqual([2, 4]);
+  });
 });
