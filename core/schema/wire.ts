@@ -108,9 +108,10 @@ export const MAX_READINGS_PER_BATCH = 10_000;
  *   gateway was connected, and is lost if that copy did not reach the store;
  * - `dropped`: deleted unsent from a full log by the `drop-oldest` policy;
  * - `torn`: its record was cut short on disk (gateway stopped mid-write); its header survived;
- * - `corrupt`: its record failed its CRC when the log was read back (bad bytes on disk).
+ * - `corrupt`: its record failed its CRC when the log was read back (bad bytes on disk);
+ * - `write_error`: the log's disk refused the write for another reason (EIO, ...); as `buffer_full`.
  */
-export const LostCause = z.enum(['buffer_full', 'dropped', 'torn', 'corrupt']);
+export const LostCause = z.enum(['buffer_full', 'dropped', 'torn', 'corrupt', 'write_error']);
 export type LostCause = z.infer<typeof LostCause>;
 
 /** Causes of {@link LostCause}, for the fast validator. */
