@@ -354,6 +354,7 @@ export class DiskLog {
   #headGen = 0;
   #headDirty = false;
   #full = false;
+  #ackWriteFailing = false;
   /** Counters for status and metrics. `unloggedBatches`: seqs handed out by {@link skip}. */
   readonly stats = { droppedBatches: 0, tornRecords: 0, corruptRecords: 0, unloggedBatches: 0 };
 
@@ -1052,7 +1053,8 @@ export class DiskLog {
   #releaseSegments(): void {
     while (this.#segments.length > 1 && (this.#segments[0] as Segment).lastSeq <= this.#ackedThrough) {
       const seg = this.#segments.shift() as Segment;
-      this.#full = false; // room again: the next append says whether it fits
+      // Room again under drop-oldest (under block the next append says whether it fits).
+      if (this.#whenFull === 'drop-oldest') this.#full = false;
       try {
         unlinkSync(seg.file);
       } catch (err) {
@@ -1080,11 +1082,14 @@ export class DiskLog {
         JSON.stringify({ ackedThrough: this.#ackedThrough, hash: this.#ackedHash }),
       );
       renameSync(`${file}.tmp`, file);
+      this.#ackWriteFailing = false;
     } catch (err) {
-      this.#log?.warn(
-        { err: (err as Error).message },
-        'cannot record acknowledged batches; they may be sent again',
-      );
+      // Said once per streak (a full disk fails this every 100 ms), then at debug level.
+      const fields = { err: (err as Error).message };
+      const message = 'cannot record acknowledged batches; they may be sent again';
+      if (this.#ackWriteFailing) this.#log?.debug(fields, message);
+      else this.#log?.warn(fields, message);
+      this.#ackWriteFailing = true;
     }
     if (this.#headDirty) this.#writeHead();
   }
