@@ -119,6 +119,8 @@ export class Gateway {
   /** Which logged batch goes to MQTT.js next: in seq order, or new ones ahead of a backlog. */
   readonly #order: SendOrder;
   #replayUntil = 0;
+  /** Whether "full" was last reported (log and status), see {@link Gateway.#syncFull}. */
+  #reportedFull = false;
   #statusTimer: NodeJS.Timeout | undefined;
   #stopping = false;
   #canonicalScratch = Buffer.allocUnsafe(64 * 1024);
@@ -382,7 +384,6 @@ export class Gateway {
     const canonical = this.#canonicalBytes(canonicalJson(batch));
     if (this.#signingKey) batch.sig = sign(null, canonical, this.#signingKey).toString('base64');
     const hash = createHash('sha256').update(canonical).digest('hex');
-    const wasFull = diskLog.full;
     const json = JSON.stringify(batch);
     try {
       // The log encodes the JSON straight into its record; MQTT publishes the log's bytes (read()).
@@ -391,7 +392,7 @@ export class Gateway {
       this.#unlogged(batch.seq, hash, json, err as Error);
       return;
     }
-    if (diskLog.full !== wasFull) this.#fullChanged(wasFull);
+    this.#syncFull();
     this.#order.skipTo(diskLog.firstAvailableSeq);
     this.counters.batchesPublished++;
     this.counters.readings += readings.length;
@@ -405,7 +406,6 @@ export class Gateway {
    */
   #unlogged(seq: number, hash: string, json: string, err: Error): void {
     const diskLog = this.#diskLog as DiskLog;
-    const wasFull = this.counters.bufferFull === 1;
     const full = err instanceof MrvError && err.code === 'MRV_E_BUFFER_FULL';
     const kept = diskLog.skip(seq, hash, full ? 'buffer_full' : 'write_error');
     this.counters.batchesRefused++;
@@ -420,7 +420,7 @@ export class Gateway {
     }
     if (!full) this.counters.publishErrors++;
     const fields = { err: err.message, seq, fromMemory, policy: diskLog.policy };
-    if (!wasFull || !full)
+    if (!this.#reportedFull || !full)
       this.#log.error(
         fields,
         fromMemory
@@ -429,18 +429,26 @@ export class Gateway {
       );
     else this.#log.debug(fields, 'batch could not be logged (log still full)');
     this.#refreshCounters();
-    if (!wasFull && this.counters.bufferFull === 1) this.#publishStatus();
+    this.#syncFull();
     this.#pump(); // the skipped seq is settled in send order
   }
 
-  /** The log became full or has room again: say so once, in the log and the status. */
-  #fullChanged(wasFull: boolean): void {
+  /** Says once, in the log and the retained status, that the log became full or has room again. */
+  #syncFull(): void {
+    const l = this.#diskLog;
+    if (!l || l.full === this.#reportedFull) return;
+    this.#reportedFull = l.full;
     this.#refreshCounters();
-    const l = this.#diskLog as DiskLog;
-    if (wasFull) this.#log.warn({ bytes: l.bytes, lost: l.lost }, 'store-and-forward log has room again');
+    const fields = { bytes: l.bytes, maxBytes: l.maxBytes, policy: l.policy, lost: l.lost };
+    if (!l.full) this.#log.warn(fields, 'store-and-forward log has room again');
+    else if (l.policy === 'block')
+      this.#log.error(
+        fields,
+        'store-and-forward log full (policy block): new batches are not logged, only published from memory while connected, and declared lost',
+      );
     else
       this.#log.error(
-        { bytes: l.bytes, maxBytes: l.maxBytes, policy: l.policy },
+        fields,
         'store-and-forward log full: oldest unsent batches dropped (policy drop-oldest)',
       );
     this.#publishStatus();
@@ -463,9 +471,7 @@ export class Gateway {
 
   /** After an acknowledgement: when the log was full and has room again, says so (status, log). */
   #maybeResume(): void {
-    const diskLog = this.#diskLog;
-    if (!diskLog || this.#stopping || this.counters.bufferFull !== 1 || diskLog.full) return;
-    this.#fullChanged(true);
+    if (!this.#stopping) this.#syncFull();
   }
 
   /**

@@ -2,8 +2,9 @@
 // the counter device over Modbus TCP, gateway and collector code in this process, the SQLite store.
 //
 // 1. A full disk: the store-and-forward folder is a 1 MiB tmpfs that another writer fills up (and keeps
-//    full), so the log's appends fail for real, with ENOSPC or a short write. While the broker is up
-//    the batches go out from memory; while it is down they are lost. Every poll cycle still gets its
+//    full), so the log's appends fail for real, with ENOSPC or a short write. While the broker is
+//    reachable the batches go out from memory; while it is not (a TCP proxy between gateway and
+//    broker cut: the broker itself loses nothing it acknowledged) they are lost. Every poll cycle still gets its
 //    seq, the status and `mrv_gateway_buffer_full` say `full` (also after a gateway restart on that
 //    disk), the collector reports exactly the seqs that never arrived as `MRV_F_SEQ_GAP` with cause
 //    `buffer_full`, and nothing reads as a broken chain or a conflict, neither to the collector nor
@@ -26,6 +27,7 @@ import { loadSiteConfig } from '../../gateway/config.ts';
 import { Gateway } from '../../gateway/gateway.ts';
 import { createRegistry, exposeGatewayCounters } from '../../ops/metrics.ts';
 import { type MosquittoServer, startMosquitto } from '../helpers/mosquitto.ts';
+import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.ts';
 import { GATEWAY, startCounterDevice, UNIT, until, workspace, writeSite } from './harness.ts';
 
 const log = pino({ level: process.env.TEST_LOG ?? 'silent' });
@@ -51,6 +53,12 @@ function eatDisk(file: string): void {
   } finally {
     closeSync(fd);
   }
+}
+
+/** A proxy to the broker for the gateway, so that the link can be cut while the broker runs. */
+async function brokerLink(mosquitto: MosquittoServer): Promise<{ proxy: TcpProxy; url: string }> {
+  const proxy = await startTcpProxy(() => ({ host: '127.0.0.1', port: mosquitto.port }));
+  return { proxy, url: `mqtt://127.0.0.1:${proxy.port}` };
 }
 
 /** Starts the collector of these tests on `mosquitto` and `store`. */
@@ -113,8 +121,11 @@ describe('faults: the gateway disk', () => {
       await sub.subscribeAsync(`mrv/v1/${UNIT}/${GATEWAY}/status`, { qos: 1 });
       cleanups.push(() => sub.endAsync(true));
 
+      const link = await brokerLink(mosquitto);
+      cleanups.push(() => link.proxy.close());
       const site = loadSiteConfig(writeSite(ws, device.port, mosquitto.url));
-      const makeGateway = () => new Gateway({ site, log, reconnectPeriodMs: 200, statusIntervalMs: 300 });
+      const makeGateway = () =>
+        new Gateway({ site, log, mqttUrl: link.url, reconnectPeriodMs: 200, statusIntervalMs: 300 });
       let gateway = makeGateway();
       cleanups.push(() => gateway.stop(0));
       let registry = createRegistry();
@@ -141,12 +152,12 @@ describe('faults: the gateway disk', () => {
         statuses.some((s) => s.state === 'online' && s.buffer?.full === true && s.buffer.policy === 'block'),
       );
 
-      // The broker down while the disk is full: nothing can take these batches; they are lost.
-      mosquitto.kill9();
+      // The broker unreachable while the disk is full: nothing can take these batches; they are lost.
+      link.proxy.block();
       const unsent = () => gateway.counters.batchesRefused - gateway.counters.batchesFromMemory;
       const unsentAtKill = unsent();
       await until('20 poll cycles neither logged nor sent', () => unsent() >= unsentAtKill + 20);
-      await mosquitto.restart();
+      link.proxy.unblock();
       const fromMemory = gateway.counters.batchesFromMemory;
       await until('batches from memory again', () => gateway.counters.batchesFromMemory >= fromMemory + 10);
       const lastBeforeRestart = gateway.counters.lastSeq;
@@ -255,13 +266,15 @@ describe('faults: the gateway disk', () => {
       () => store.stop(),
       () => collector.stop(),
     );
+    const link = await brokerLink(mosquitto);
+    cleanups.push(() => link.proxy.close());
     const site = loadSiteConfig(writeSite(ws, device.port, mosquitto.url));
-    let gateway = new Gateway({ site, log, reconnectPeriodMs: 200 });
+    let gateway = new Gateway({ site, log, mqttUrl: link.url, reconnectPeriodMs: 200 });
     cleanups.push(() => gateway.stop(0));
     await gateway.start();
     await until('10 batches stored', () => collector.counters.batches >= 10);
-    // Broker down: the next batches wait in the log; the gateway stops with them unsent.
-    mosquitto.kill9();
+    // Broker unreachable: the next batches wait in the log; the gateway stops with them unsent.
+    link.proxy.block();
     const atKill = gateway.counters.lastSeq;
     await until('60 batches waiting in the log', () => gateway.counters.lastSeq >= atKill + 60);
     await gateway.stop(0);
@@ -283,8 +296,8 @@ describe('faults: the gateway disk', () => {
     writeSync(fd, Buffer.alloc(16, 0xa5), 0, 16, victim.offset + 8 + 41 + 30);
     closeSync(fd);
 
-    await mosquitto.restart();
-    gateway = new Gateway({ site, log, reconnectPeriodMs: 200 });
+    link.proxy.unblock();
+    gateway = new Gateway({ site, log, mqttUrl: link.url, reconnectPeriodMs: 200 });
     await gateway.start();
     expect(gateway.bufferStatus()).toMatchObject({
       corruptRecords: 1,
