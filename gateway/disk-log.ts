@@ -31,7 +31,8 @@
  * starts a bad region, which ends at the next offset where a whole record with a valid CRC starts
  * (resynchronised on length + CRC), so only the records in it are lost, in any segment:
  * - between two good records (or before the next segment): the seqs between them are lost, `corrupt`;
- * - at the end of the newest segment, a record cut short (gateway killed mid-write): `torn`. When its
+ * - at the end of the newest segment, a record cut short (gateway killed mid-write; or only zeros, a
+ *   file extended by a crash before its data reached the disk): `torn`. When its
  *   header (seq, hash) is whole its seq is not reused (the chain continues from that hash); when not,
  *   that batch was certainly never published (publishing waits for the fdatasync of the whole record)
  *   and its seq is reused. A whole record with a bad CRC there is `corrupt`; its seq is not reused, and
@@ -175,7 +176,7 @@ interface ParsedRecord {
 interface BadRegion {
   start: number;
   end: number;
-  /** It runs to the end of the buffer and starts with a record whose length passes that end (cut short). */
+  /** It runs to the end of the buffer and is a record cut short: its length passes that end, or only zeros. */
   torn: boolean;
 }
 
@@ -222,8 +223,13 @@ function scanRecords(buf: Buffer): { records: ParsedRecord[]; bad: BadRegion[] }
       if ((t === TYPE_BATCH || t === TYPE_CHECKPOINT) && parseAt(buf, next) !== undefined) break;
     }
     if (next + HEADER + BODY_FIXED > buf.length) next = buf.length;
+    // Cut short: a record whose length passes the end, or only zeros to the end (a file extended by a
+    // crash before its data reached the disk).
     const torn =
-      next === buf.length && (off + HEADER > buf.length || off + HEADER + buf.readUInt32BE(off) > buf.length);
+      next === buf.length &&
+      (off + HEADER > buf.length ||
+        off + HEADER + buf.readUInt32BE(off) > buf.length ||
+        buf.subarray(off).every((b) => b === 0));
     bad.push({ start: off, end: next, torn });
     off = next;
   }

@@ -154,6 +154,18 @@ describe('DiskLog', () => {
     c.close();
   });
 
+  it('zeros after the last record (a file extended by a crash before its data was written) are torn, no seq lost', () => {
+    const dir = tmp();
+    const a = new DiskLog({ dir });
+    a.open();
+    fill(a, 1, 3);
+    a.close();
+    appendFileSync(path.join(dir, segments(dir).at(-1) as string), Buffer.alloc(300));
+    const b = new DiskLog({ dir });
+    expect(b.open()).toMatchObject({ lastSeq: 3, tornRecords: 1, corruptRecords: 0, lost: [] });
+    b.close();
+  });
+
   it('16 bad bytes in the middle of the tail segment lose that one record, reported by seq', () => {
     const dir = tmp();
     const a = new DiskLog({ dir, segmentBytes: 1024 * 1024, maxBytes: 4 * 1024 * 1024 });
