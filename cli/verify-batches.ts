@@ -10,7 +10,9 @@
  * checks every signature and every `prevHash` link (read from the signed bytes) and that seq has no gap,
  * prints a report and the first broken link, and exits 0 when all is well, 1 when anything is broken.
  * A batch whose bytes were altered after signing shows as `MRV_F_BAD_SIGNATURE` at its seq (and
- * `MRV_F_CHAIN_BROKEN` at the next one).
+ * `MRV_F_CHAIN_BROKEN` at the next one). A gap the gateway declared itself (signed Batch `lost`) is
+ * reported as "gap declared by the gateway, cause X" and the chain as `INCOMPLETE`, not `BROKEN`
+ * (exit 1 still: readings are missing).
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
@@ -96,10 +98,13 @@ export function readExport(file: string): ExportedBatch[] {
 export function formatReport(unitId: string, gatewayId: string, r: ChainReport): string {
   const head = `${unitId}/${gatewayId}: ${r.checked} batches, seq ${r.fromSeq}..${r.toSeq}`;
   if (!r.first) return `${head}: OK (every signature and hash link verifies, no gaps)\n`;
-  const lines = [
-    `${head}: BROKEN`,
-    `  first broken link: seq ${r.first.seq}: ${r.first.code}: ${r.first.message}`,
-  ];
+  // Only gaps the gateway declared (signed) itself: data is missing, nothing points to tampering.
+  const lines = r.problems.every((p) => p.declared)
+    ? [
+        `${head}: INCOMPLETE (every signature and hash link verifies; the gaps were declared by the gateway)`,
+        `  first gap: seq ${r.first.seq}: ${r.first.code}: ${r.first.message}`,
+      ]
+    : [`${head}: BROKEN`, `  first broken link: seq ${r.first.seq}: ${r.first.code}: ${r.first.message}`];
   for (const p of r.problems.slice(1, 20)) lines.push(`  also: seq ${p.seq}: ${p.code}: ${p.message}`);
   if (r.problems.length > 20) lines.push(`  ... and ${r.problems.length - 20} more`);
   return `${lines.join('\n')}\n`;

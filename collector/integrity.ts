@@ -32,7 +32,7 @@
 import { canonicalJson } from '../core/schema/canonical.ts';
 import type { Finding, IntegrityFindingCode } from '../core/schema/finding.ts';
 import { IntegrityFindingCodes } from '../core/schema/finding.ts';
-import { type Batch, GENESIS_HASH, type Reading } from '../core/schema/wire.ts';
+import { type Batch, GENESIS_HASH, type LostRange, type Reading } from '../core/schema/wire.ts';
 import { sha256Hex, verifySignature } from '../core/signing.ts';
 import { isoMs, parseIsoMs } from '../core/time.ts';
 import type { KeyRegistry } from './keys.ts';
@@ -82,8 +82,8 @@ export interface IntegrityPlan {
 
 const MESSAGES: Record<IntegrityFindingCode, (d: Record<string, unknown>) => { zh: string; en: string }> = {
   MRV_F_SEQ_GAP: (d) => ({
-    zh: `网关 ${d.gatewayId} 的批次 ${d.from}–${d.to} 缺失（共 ${d.missing} 批）`,
-    en: `gateway ${d.gatewayId}: batches ${d.from}..${d.to} are missing (${d.missing} batches)`,
+    zh: `网关 ${d.gatewayId} 的批次 ${d.from}–${d.to} 缺失（共 ${d.missing} 批）${d.cause ? `，网关已声明丢失，原因：${d.cause}` : ''}`,
+    en: `gateway ${d.gatewayId}: batches ${d.from}..${d.to} are missing (${d.missing} batches)${d.cause ? `: gap declared by the gateway, cause ${d.cause}` : ''}`,
   }),
   MRV_F_BAD_SIGNATURE: (d) => ({
     zh: `网关 ${d.gatewayId} 的批次 ${d.seq} 签名验证失败${d.sig ? '' : '（未签名）'}，数据已存储并标记为不确定`,
@@ -153,6 +153,12 @@ export class IntegrityChecker {
   readonly #recent = new Map<string, BatchLink>();
   /** Sole mode: holes per gateway the gateway no longer holds, to report with {@link dueGaps}. */
   readonly #released = new Map<string, Waiting>();
+  /**
+   * Seq ranges each gateway declared lost by its own fault (Batch `lost`), with the cause and the seq
+   * of the first batch that declared them: {@link dueGaps} reports a hole in them with that cause, and
+   * a link into a batch after them may start at the batch before them ({@link declaredLink}).
+   */
+  readonly #declared = new Map<string, (LostRange & { declaredIn: number })[]>();
 
   constructor(private readonly opts: IntegrityOptions = {}) {}
 
@@ -211,6 +217,21 @@ export class IntegrityChecker {
       if (!shared && this.#remembers(`${unitId}/${gatewayId}`, seq)) return this.#recent.get(key);
       if (archived && (shared || archived.covers(`${unitId}/${gatewayId}`, seq))) return archived.get(key);
       return (await store.listBatches({ unitId, gatewayId, fromSeq: seq, toSeq: seq }))[0];
+    };
+    /**
+     * True when `prevHash` of batch `seq` is the hash of the batch before a range ending at `seq - 1`
+     * that the gateway declared lost (in `lost` or earlier): its own disk lost that batch's hash, so it
+     * went on from the one before (wire.ts `lost`). Not a broken chain.
+     */
+    const declaredLink = async (b: Pick<Batch, 'unitId' | 'gatewayId' | 'seq' | 'prevHash' | 'lost'>) => {
+      const gw = `${b.unitId}/${b.gatewayId}`;
+      const ranges = [...(b.lost ?? []), ...(this.#declared.get(gw) ?? [])];
+      for (const r of ranges) {
+        if (r.to !== b.seq - 1) continue;
+        const anchor = r.from === 1 ? GENESIS_HASH : (await known(b.unitId, b.gatewayId, r.from - 1))?.hash;
+        if (anchor === b.prevHash) return true;
+      }
+      return false;
     };
     /** Sole mode: the holes each gateway's batches are still waited for, copied on first use (see commit). */
     const waitingOf = async (batch: Batch): Promise<Waiting> => {
@@ -340,14 +361,24 @@ export class IntegrityChecker {
           // backlog): check it against its stored predecessor, and its stored successor against it.
           const before = await known(batch.unitId, batch.gatewayId, batch.seq - 1);
           const expected = batch.seq === 1 ? GENESIS_HASH : before?.hash;
-          if (expected !== undefined && batch.prevHash !== expected)
+          if (expected !== undefined && batch.prevHash !== expected && !(await declaredLink(batch)))
             raise('MRV_F_CHAIN_BROKEN', String(batch.seq), {
               seq: batch.seq,
               prevHash: batch.prevHash,
               expected,
             });
           const after = shared ? undefined : await known(batch.unitId, batch.gatewayId, batch.seq + 1);
-          if (after !== undefined && after.prevHash !== hash)
+          const afterLink = after && {
+            ...batch,
+            seq: batch.seq + 1,
+            prevHash: after.prevHash,
+            lost: undefined,
+          };
+          if (
+            after !== undefined &&
+            after.prevHash !== hash &&
+            !(afterLink && (await declaredLink(afterLink)))
+          )
             raise('MRV_F_CHAIN_BROKEN', String(batch.seq + 1), {
               seq: batch.seq + 1,
               prevHash: after.prevHash,
@@ -363,7 +394,7 @@ export class IntegrityChecker {
         // (then the chain audit checks the link once both are stored).
         const before = await known(batch.unitId, batch.gatewayId, batch.seq - 1);
         const expected = batch.seq === 1 ? GENESIS_HASH : before?.hash;
-        if (expected !== undefined && batch.prevHash !== expected)
+        if (expected !== undefined && batch.prevHash !== expected && !(await declaredLink(batch)))
           raise('MRV_F_CHAIN_BROKEN', String(batch.seq), {
             seq: batch.seq,
             prevHash: batch.prevHash,
@@ -383,7 +414,7 @@ export class IntegrityChecker {
             (await waitingOf(batch)).add(Math.max(from, cut), batch.seq - 1);
         }
         const expected = batch.seq === 1 ? GENESIS_HASH : batch.seq === from ? head?.hash : undefined;
-        if (expected !== undefined && batch.prevHash !== expected)
+        if (expected !== undefined && batch.prevHash !== expected && !(await declaredLink(batch)))
           raise('MRV_F_CHAIN_BROKEN', String(batch.seq), {
             seq: batch.seq,
             prevHash: batch.prevHash,
@@ -401,6 +432,14 @@ export class IntegrityChecker {
         if (released.length > 0) {
           const r = releasedOf(batch);
           for (const [lo, hi] of released) r.add(lo, hi);
+        }
+        // Declared lost by the gateway (wire.ts `lost`): not waited for any more; reported with the cause.
+        for (const l of batch.lost ?? []) {
+          const to = Math.min(l.to, batch.seq - 1);
+          if (l.from > to) continue;
+          this.#declare(gw, { from: l.from, to, cause: l.cause, declaredIn: batch.seq });
+          const r = releasedOf(batch);
+          for (const [lo, hi] of w.take(l.from, to)) r.add(lo, hi);
         }
       }
 
@@ -507,13 +546,20 @@ export class IntegrityChecker {
       if (ranges.length === 0) continue;
       done.push(gw);
       const [unitId, gatewayId] = gw.split('/') as [string, string];
-      for (const [lo, hi] of ranges) {
+      for (const [lo, hi, cause] of splitByCause(ranges, this.#declared.get(gw) ?? [])) {
         const next = (await store.listBatches({ unitId, gatewayId, fromSeq: hi + 1, toSeq: hi + 1 }))[0];
         const ts = (next && firstReadingTs(next.canonical)) ?? isoMs(now);
         const f = integrityFinding(
           'MRV_F_SEQ_GAP',
           { unitId, gatewayId, key: `${lo}-${hi}`, ts, at: now },
-          { from: lo, to: hi, missing: hi - lo + 1, before: lo - 1, after: hi + 1 },
+          {
+            from: lo,
+            to: hi,
+            missing: hi - lo + 1,
+            before: lo - 1,
+            after: hi + 1,
+            ...(cause ? { cause: cause.cause, declaredBy: 'gateway', declaredIn: cause.declaredIn } : {}),
+          },
         );
         if (!(await findingStored(store, f))) out.push(f);
       }
@@ -521,6 +567,15 @@ export class IntegrityChecker {
     // Only once every finding is built (a store error leaves the holes to the next call).
     for (const gw of done) this.#released.delete(gw);
     return out;
+  }
+
+  /** Notes a range a gateway declared lost (kept once, the newest {@link MAX_DECLARED} per gateway). */
+  #declare(gw: string, range: LostRange & { declaredIn: number }): void {
+    const list = this.#declared.get(gw) ?? [];
+    this.#declared.set(gw, list);
+    if (list.some((r) => r.from <= range.from && range.to <= r.to && r.cause === range.cause)) return;
+    list.push(range);
+    if (list.length > MAX_DECLARED) list.shift();
   }
 
   /** True when holes wait to be reported by {@link dueGaps}. */
@@ -670,6 +725,23 @@ export class Waiting {
     this.ranges.splice(i, 1, ...parts);
   }
 
+  /** Removes and returns every part within `from..to`. */
+  take(from: number, to: number): Array<[number, number]> {
+    const out: Array<[number, number]> = [];
+    const kept: Array<[number, number]> = [];
+    for (const [a, b] of this.ranges) {
+      if (b < from || a > to) {
+        kept.push([a, b]);
+        continue;
+      }
+      if (a < from) kept.push([a, from - 1]);
+      out.push([Math.max(a, from), Math.min(b, to)]);
+      if (b > to) kept.push([to + 1, b]);
+    }
+    this.ranges = kept;
+    return out;
+  }
+
   /** Removes and returns every part below `cut`. */
   takeBelow(cut: number): Array<[number, number]> {
     const out: Array<[number, number]> = [];
@@ -685,6 +757,37 @@ export class Waiting {
     }
     return out;
   }
+}
+
+/** Declared lost ranges remembered per gateway ({@link IntegrityChecker} `#declared`). */
+const MAX_DECLARED = 1000;
+
+/**
+ * Splits holes by the ranges a gateway declared lost: `[lo, hi, declared range or undefined]`, the
+ * declared parts carrying the cause.
+ */
+function splitByCause(
+  holes: ReadonlyArray<readonly [number, number]>,
+  declared: readonly (LostRange & { declaredIn: number })[],
+): Array<[number, number, (LostRange & { declaredIn: number }) | undefined]> {
+  const out: Array<[number, number, (LostRange & { declaredIn: number }) | undefined]> = [];
+  for (const [lo, hi] of holes) {
+    let s = lo;
+    while (s <= hi) {
+      const d = declared.find((r) => r.from <= s && s <= r.to);
+      if (d !== undefined) {
+        const e = Math.min(hi, d.to);
+        out.push([s, e, d]);
+        s = e + 1;
+        continue;
+      }
+      // Up to the next declared range, or the end of the hole.
+      const next = Math.min(hi + 1, ...declared.filter((r) => r.from > s).map((r) => r.from));
+      out.push([s, next - 1, undefined]);
+      s = next;
+    }
+  }
+  return out;
 }
 
 /** Links of recently stored batches kept in memory by a sole collector (~150 bytes each). */

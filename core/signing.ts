@@ -74,6 +74,11 @@ export interface ChainProblem {
     | 'MRV_F_SEQ_CONFLICT'
     | 'MRV_F_MALFORMED';
   message: string;
+  /**
+   * A gap the gateway declared itself (a signed Batch `lost` range covering every missing seq): its
+   * cause and the seq of the batch that declared it. Missing data, not a sign of tampering.
+   */
+  declared?: { cause: string; in: number };
 }
 
 /** Result of {@link verifyChain}. */
@@ -108,7 +113,10 @@ export function verifySignature(
  * signature against `publicKey`, each `prevHash` (read from the signed bytes) against the SHA-256 of
  * the batch before it, and that `seq` has no gaps or repeats. Sorted by seq first. The first batch's
  * `prevHash` is checked only when it is seq 1 (must be {@link GENESIS_HASH}) or `previousHash` (the
- * hash of batch `seq - 1`) is given.
+ * hash of batch `seq - 1`) is given. Gaps that the batches' own (signed) `lost` ranges cover are
+ * reported with `declared` (cause and declaring seq), and a `prevHash` that is the hash of the batch
+ * before such a range ending right before it is accepted (the gateway lost that batch's hash on its
+ * disk; wire.ts `lost`).
  * @param publicKey the gateway's key; `undefined` reports every batch as `MRV_F_UNKNOWN_KEY`
  */
 export function verifyChain(
@@ -118,13 +126,19 @@ export function verifyChain(
 ): ChainReport {
   const problems: ChainProblem[] = [];
   const parsed: { index: number; seq: number; prevHash: string; hash: string; rec: SignedBatchBytes }[] = [];
+  /** Ranges declared lost in the batches (their signed `lost` field), with the declaring seq. */
+  const declared: { from: number; to: number; cause: string; in: number }[] = [];
   batches.forEach((rec, index) => {
-    let head: { seq?: unknown; prevHash?: unknown };
+    let head: { seq?: unknown; prevHash?: unknown; lost?: unknown };
     try {
-      head = JSON.parse(rec.canonical) as { seq?: unknown; prevHash?: unknown };
+      head = JSON.parse(rec.canonical) as { seq?: unknown; prevHash?: unknown; lost?: unknown };
     } catch {
       head = {};
     }
+    if (typeof head.seq === 'number' && Array.isArray(head.lost))
+      for (const r of head.lost as { from?: unknown; to?: unknown; cause?: unknown }[])
+        if (typeof r?.from === 'number' && typeof r.to === 'number' && typeof r.cause === 'string')
+          declared.push({ from: r.from, to: Math.min(r.to, head.seq - 1), cause: r.cause, in: head.seq });
     if (typeof head.seq !== 'number' || typeof head.prevHash !== 'string') {
       problems.push({
         index,
@@ -137,6 +151,9 @@ export function verifyChain(
     parsed.push({ index, seq: head.seq, prevHash: head.prevHash, hash: sha256Hex(rec.canonical), rec });
   });
   parsed.sort((x, y) => x.seq - y.seq);
+  const hashOf = new Map(parsed.map((p) => [p.seq, p.hash]));
+  /** The declared range covering every seq of `from..to`, if one does. */
+  const covering = (from: number, to: number) => declared.find((r) => r.from <= from && to <= r.to);
   let prev: { seq: number; hash: string } | undefined;
   for (const { index, seq, prevHash, hash, rec } of parsed) {
     if (publicKey === undefined)
@@ -169,13 +186,22 @@ export function verifyChain(
         });
       continue;
     } else if (seq !== prev.seq + 1) {
+      const d = covering(prev.seq + 1, seq - 1);
       problems.push({
         index,
         seq,
         code: 'MRV_F_SEQ_GAP',
-        message: `batches ${prev.seq + 1}..${seq - 1} are missing`,
+        message: d
+          ? `batches ${prev.seq + 1}..${seq - 1} are missing: gap declared by the gateway (in batch ${d.in}), cause ${d.cause}`
+          : `batches ${prev.seq + 1}..${seq - 1} are missing`,
+        ...(d ? { declared: { cause: d.cause, in: d.in } } : {}),
       });
-    } else if (prevHash !== prev.hash) {
+    } else if (
+      prevHash !== prev.hash &&
+      !declared.some(
+        (r) => r.to === seq - 1 && (r.from === 1 ? GENESIS_HASH : hashOf.get(r.from - 1)) === prevHash,
+      )
+    ) {
       problems.push({
         index,
         seq,

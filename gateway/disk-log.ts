@@ -14,19 +14,38 @@
  * - `acked`: `{"ackedThrough": n, "hash": h}`, every batch up to seq n was acknowledged. Replaced by
  *   rename without fsync: after a power cut the last acknowledged batches may be published again,
  *   which the collector recognises by (gatewayId, seq) and does not store twice.
+ * - `head`: 16 KiB written once when the log is created and afterwards only overwritten in place (so it
+ *   needs no new disk blocks when the disk is full), two slots of `[u32 BE length][u32 BE CRC-32][JSON]`
+ *   written alternately, the newer valid one wins: `{gen, seq, hash, lost}`, the newest seq handed out
+ *   that the segments may not show (a batch the log could not take) with its hash, and the lost seq
+ *   ranges not yet declared in an acknowledged batch ({@link DiskLog.lost}).
  *
- * Crash safety: appends are written with one `write` and `fdatasync` (with `groupCommit`, one
- * asynchronous `fdatasync` covers every append written before it started, and {@link DiskLog.durableSeq}
- * says how far the log is on disk; the gateway publishes nothing beyond it); a gateway killed mid-write leaves
- * at most a torn last record, detected at open by its length or CRC, cut off (the file is truncated),
- * counted in `tornRecords` and logged. That batch was never published, so its seq is simply reused:
- * `seq` stays gapless. A bad record anywhere else is counted in `corruptRecords` and the rest of that
- * segment is skipped (the collector then raises `MRV_F_SEQ_GAP` for the batches lost).
+ * Every seq is used once. A batch the log cannot take ({@link DiskLog.append} throws: the bound reached
+ * under `block`, the disk full, a short write, which is cut off again) still gets its seq through
+ * {@link DiskLog.skip}: recorded in `head` (fdatasync'd) before the gateway publishes it from memory,
+ * so that no restart hands that seq out again, and declared lost (`buffer_full`) in the next batches.
  *
- * Size bound: `maxBytes` over all segments still on disk. When an append would pass it, `whenFull`
- * decides: `block` refuses the append with `MRV_E_BUFFER_FULL` (the gateway pauses polling until the
- * broker has taken enough), `drop-oldest` deletes the oldest segments, counting their unacknowledged
- * batches in `droppedBatches` (the collector sees the seq gap and raises a finding). Never silent.
+ * Crash safety and bad bytes: appends are written with one `write` (its byte count checked) and
+ * `fdatasync` (with `groupCommit`, one asynchronous `fdatasync` covers every append written before it
+ * started, and {@link DiskLog.durableSeq} says how far the log is on disk; the gateway publishes nothing
+ * beyond it). At open every segment is read record by record; a record that is short or fails its CRC
+ * starts a bad region, which ends at the next offset where a whole record with a valid CRC starts
+ * (resynchronised on length + CRC), so only the records in it are lost, in any segment:
+ * - between two good records (or before the next segment): the seqs between them are lost, `corrupt`;
+ * - at the end of the newest segment, a record cut short (gateway killed mid-write; or only zeros, a
+ *   file extended by a crash before its data reached the disk): `torn`. When its
+ *   header (seq, hash) is whole its seq is not reused (the chain continues from that hash); when not,
+ *   that batch was certainly never published (publishing waits for the fdatasync of the whole record)
+ *   and its seq is reused. A whole record with a bad CRC there is `corrupt`; its seq is not reused, and
+ *   the chain continues from the batch before it (Batch `lost`, core/schema/wire.ts). Both are cut off.
+ * Lost seqs above the acknowledged cursor go into {@link DiskLog.lost} (declared by the gateway, reported
+ * by the collector with the cause); counted in `tornRecords` / `corruptRecords` and logged.
+ *
+ * Size bound: `maxBytes` over all segments still on disk. When an append would pass it, or the disk is
+ * full, `whenFull` decides: `block` refuses the append with `MRV_E_BUFFER_FULL` (the oldest batches are
+ * kept; the gateway skips the seq and publishes that batch from memory), `drop-oldest` deletes the oldest
+ * segments, counting their unacknowledged batches in `droppedBatches` and declaring them lost
+ * (`dropped`). {@link DiskLog.full} says so until an append goes in again. Never silent.
  *
  * I/O is synchronous (`fs.*Sync`): a gateway appends a few batches a second and the order of appends
  * is then trivially the order of calls. Only the `groupCommit` fdatasync runs in libuv's thread pool, so
@@ -34,8 +53,9 @@
  * the event loop for an eighth of the time flat out).
  *
  * Memory: payloads of the tail segment are cached only until they are acknowledged (the common case:
- * published right after the append, released on PUBACK); anything else is read back from its segment. Without `dir` the log lives in memory only (no durability), for
- * tests and the demo without a data folder.
+ * published right after the append, released soon after); anything else is read back from its segment.
+ * Without `dir` the log lives in memory only (no durability), for tests and the demo without a data
+ * folder.
  */
 import {
   closeSync,
@@ -59,7 +79,7 @@ import path from 'node:path';
 import { crc32 } from 'node:zlib';
 import type { Logger } from 'pino';
 import { MrvError } from '../core/errors.ts';
-import { GENESIS_HASH } from '../core/schema/wire.ts';
+import { GENESIS_HASH, type LostCause, type LostRange, MAX_LOST_RANGES } from '../core/schema/wire.ts';
 
 /** What happens when an append would pass `maxBytes`. */
 export type WhenFull = 'block' | 'drop-oldest';
@@ -98,8 +118,11 @@ export interface RecoveryReport {
   /** Batches waiting to be published (again). */
   pending: number;
   segments: number;
+  /** Torn last records cut off (gateway stopped mid-write), and bad regions found in any segment. */
   tornRecords: number;
   corruptRecords: number;
+  /** {@link DiskLog.lost} after the recovery: lost seqs still to declare, with their cause. */
+  lost: LostRange[];
 }
 
 interface Segment {
@@ -150,31 +173,147 @@ interface ParsedRecord {
   end: number;
 }
 
-/** Parses records from `buf`; stops at the first that is short, fails its CRC or has an unknown type. */
-function parseRecords(buf: Buffer): { records: ParsedRecord[]; goodBytes: number; bad: boolean } {
+/** A stretch of a segment that is not a sequence of valid records. */
+interface BadRegion {
+  start: number;
+  end: number;
+  /** It runs to the end of the buffer and is a record cut short: its length passes that end, or only zeros. */
+  torn: boolean;
+}
+
+/** The record starting at `off` when it is whole, has a known type and its CRC matches; else undefined. */
+function parseAt(buf: Buffer, off: number): ParsedRecord | undefined {
+  if (off + HEADER + BODY_FIXED > buf.length) return undefined;
+  const len = buf.readUInt32BE(off);
+  if (len < BODY_FIXED || off + HEADER + len > buf.length) return undefined;
+  const type = buf[off + HEADER];
+  if (type !== TYPE_BATCH && type !== TYPE_CHECKPOINT) return undefined;
+  const body = buf.subarray(off + HEADER, off + HEADER + len);
+  if (crc32(body) !== buf.readUInt32BE(off + 4)) return undefined;
+  return {
+    start: off,
+    type,
+    seq: Number(body.readBigUInt64BE(1)),
+    hash: body.subarray(9, BODY_FIXED).toString('hex'),
+    payload: Buffer.from(body.subarray(BODY_FIXED)),
+    end: off + HEADER + len,
+  };
+}
+
+/**
+ * Parses every valid record of a segment. Where one is short, has an unknown type or fails its CRC, a
+ * bad region starts; it ends where the next valid record starts (the first later offset at which a
+ * whole record with a known type and a matching CRC-32 begins), or at the end of `buf`.
+ */
+function scanRecords(buf: Buffer): { records: ParsedRecord[]; bad: BadRegion[] } {
   const records: ParsedRecord[] = [];
+  const bad: BadRegion[] = [];
   let off = 0;
   while (off < buf.length) {
-    if (off + HEADER > buf.length) return { records, goodBytes: off, bad: true };
-    const len = buf.readUInt32BE(off);
-    const crc = buf.readUInt32BE(off + 4);
-    if (len < BODY_FIXED || off + HEADER + len > buf.length) return { records, goodBytes: off, bad: true };
-    const body = buf.subarray(off + HEADER, off + HEADER + len);
-    const type = body.readUInt8(0);
-    if (crc32(body) !== crc || (type !== TYPE_BATCH && type !== TYPE_CHECKPOINT))
-      return { records, goodBytes: off, bad: true };
-    const start = off;
-    off += HEADER + len;
-    records.push({
-      start,
-      type,
-      seq: Number(body.readBigUInt64BE(1)),
-      hash: body.subarray(9, BODY_FIXED).toString('hex'),
-      payload: Buffer.from(body.subarray(BODY_FIXED)),
-      end: off,
-    });
+    const r = parseAt(buf, off);
+    if (r !== undefined) {
+      records.push(r);
+      off = r.end;
+      continue;
+    }
+    let next = off + 1;
+    // A record starts with a type byte of 1 or 2 after its 8 header bytes: JSON payloads have none, so
+    // only a few offsets cost a CRC.
+    for (; next + HEADER + BODY_FIXED <= buf.length; next++) {
+      const t = buf[next + HEADER];
+      if ((t === TYPE_BATCH || t === TYPE_CHECKPOINT) && parseAt(buf, next) !== undefined) break;
+    }
+    if (next + HEADER + BODY_FIXED > buf.length) next = buf.length;
+    // Cut short: a record whose length passes the end, or only zeros to the end (a file extended by a
+    // crash before its data reached the disk).
+    const torn =
+      next === buf.length &&
+      (off + HEADER > buf.length ||
+        off + HEADER + buf.readUInt32BE(off) > buf.length ||
+        buf.subarray(off).every((b) => b === 0));
+    bad.push({ start: off, end: next, torn });
+    off = next;
   }
-  return { records, goodBytes: off, bad: false };
+  return { records, bad };
+}
+
+/**
+ * Seq and hash of a batch record's header at `off` when the length, type and the 41 fixed body bytes
+ * are there (the CRC is not checked: for a torn record it cannot be); else undefined.
+ */
+function wholeHeader(buf: Buffer, off: number): { seq: number; hash: string } | undefined {
+  if (off + HEADER + BODY_FIXED > buf.length || buf[off + HEADER] !== TYPE_BATCH) return undefined;
+  if (buf.readUInt32BE(off) < BODY_FIXED) return undefined;
+  return {
+    seq: Number(buf.readBigUInt64BE(off + HEADER + 1)),
+    hash: buf.toString('hex', off + HEADER + 9, off + HEADER + BODY_FIXED),
+  };
+}
+
+/**
+ * The highest seq a bad region at the end of the newest segment may have held, after `before`: the
+ * largest seq read from something that looks like a batch header in it (type byte 1, seq above
+ * `before` and no higher than one record per {@link HEADER} + {@link BODY_FIXED} bytes allows), at
+ * least `before + 1`. A bound, not a count: seqs handed out are never handed out again.
+ */
+function highestSeqIn(buf: Buffer, region: BadRegion, before: number): number {
+  const bound = before + Math.max(1, Math.ceil((region.end - region.start) / (HEADER + BODY_FIXED)));
+  let to = before + 1;
+  for (let o = region.start; o + HEADER + 9 <= region.end; o++) {
+    if (buf[o + HEADER] !== TYPE_BATCH) continue;
+    const seq = Number(buf.readBigUInt64BE(o + HEADER + 1));
+    if (seq > to && seq <= bound) to = seq;
+  }
+  return to;
+}
+
+/** Size of the `head` file and of each of its two slots. */
+const HEAD_SLOT = 8192;
+const HEAD_BYTES = 2 * HEAD_SLOT;
+
+/** What the `head` file holds (see the file comment). */
+interface HeadState {
+  gen: number;
+  seq: number;
+  hash: string;
+  lost: LostRange[];
+}
+
+/** The newer valid slot of a `head` file's bytes, or undefined. */
+function parseHead(buf: Buffer): HeadState | undefined {
+  let best: HeadState | undefined;
+  for (let slot = 0; slot + HEADER <= buf.length && slot < HEAD_BYTES; slot += HEAD_SLOT) {
+    const len = buf.readUInt32BE(slot);
+    if (len === 0 || slot + HEADER + len > Math.min(buf.length, slot + HEAD_SLOT)) continue;
+    const body = buf.subarray(slot + HEADER, slot + HEADER + len);
+    if (crc32(body) !== buf.readUInt32BE(slot + 4)) continue;
+    try {
+      const h = JSON.parse(body.toString('utf8')) as HeadState;
+      if (typeof h.gen !== 'number' || typeof h.seq !== 'number' || typeof h.hash !== 'string') continue;
+      if (!Array.isArray(h.lost)) continue;
+      if (best === undefined || h.gen > best.gen) best = h;
+    } catch {
+      // a torn slot: the other one holds the state before it
+    }
+  }
+  return best;
+}
+
+/** An error of a write that took fewer bytes than asked (the disk is full). */
+class ShortWrite extends Error {
+  readonly code = 'ESHORTWRITE';
+}
+
+/** Writes all of `buf` at `position` (null: the file position) or throws; a short write throws {@link ShortWrite}. */
+function writeAll(fd: number, buf: Buffer, position: number | null = null): void {
+  const n = writeSync(fd, buf, 0, buf.length, position);
+  if (n !== buf.length) throw new ShortWrite(`short write: ${n} of ${buf.length} bytes (disk full?)`);
+}
+
+/** True for an error that means "no room on the disk". */
+function isNoSpace(err: unknown): boolean {
+  const code = (err as { code?: unknown }).code;
+  return code === 'ENOSPC' || code === 'EDQUOT' || code === 'ESHORTWRITE' || code === 'EFBIG';
 }
 
 /**
@@ -215,8 +354,16 @@ export class DiskLog {
   readonly #hashes = new Map<number, string>();
   #ackTimer: NodeJS.Timeout | undefined;
   #opened = false;
-  /** Counters for status and metrics. */
-  readonly stats = { droppedBatches: 0, tornRecords: 0, corruptRecords: 0 };
+  /** Lost seq ranges not yet declared in an acknowledged batch; `declaredIn`: first batch appended with it. */
+  #lost: (LostRange & { declaredIn?: number })[] = [];
+  /** The `head` file (see the file comment): fd, generation of the newer slot, unwritten changes. */
+  #headFd: number | undefined;
+  #headGen = 0;
+  #headDirty = false;
+  #full = false;
+  #ackWriteFailing = false;
+  /** Counters for status and metrics. `unloggedBatches`: seqs handed out by {@link skip}. */
+  readonly stats = { droppedBatches: 0, tornRecords: 0, corruptRecords: 0, unloggedBatches: 0 };
 
   constructor(options: DiskLogOptions = {}) {
     this.#dir = options.dir;
@@ -280,6 +427,22 @@ export class DiskLog {
     for (let s = this.firstAvailableSeq; s <= this.#lastSeq; s++) if (!this.#acked.has(s)) n++;
     return n;
   }
+  /**
+   * True when the log is full: the newest append was refused (bound reached under `block`, disk full,
+   * short write), or under `drop-oldest` an append had to drop older batches. False again once an
+   * append goes in under `block`, or acknowledged batches free a segment.
+   */
+  get full(): boolean {
+    return this.#full;
+  }
+  /**
+   * Seq ranges the log lost (full, dropped, torn, corrupt), lowest first, at most
+   * {@link MAX_LOST_RANGES}: what the next batch declares in its `lost` field. A range stays here until
+   * a batch appended while it was here is acknowledged; a restart keeps them (`head`).
+   */
+  get lost(): LostRange[] {
+    return this.#lost.map(({ from, to, cause }) => ({ from, to, cause }));
+  }
   /** Bytes of all segments kept (memory mode: of all unreleased payloads). */
   get bytes(): number {
     if (!this.durable) {
@@ -315,32 +478,64 @@ export class DiskLog {
       const names = readdirSync(dir)
         .filter((n) => SEGMENT_RE.test(n))
         .sort();
+      const lost: LostRange[] = [];
+      /** Where the newest segment ended in a bad region: the seq it held (if any) and its hash (if known). */
+      let tailLoss: { to: number; hash: string | undefined } | undefined;
       names.forEach((name, i) => {
         const file = path.join(dir, name);
         const buf = readFileSync(file);
-        const { records, goodBytes, bad } = parseRecords(buf);
+        const { records, bad } = scanRecords(buf);
+        const firstSeq = Number(SEGMENT_RE.exec(name)?.[1]);
         const isTail = i === names.length - 1;
-        if (bad) {
-          if (isTail) {
-            this.stats.tornRecords++;
-            this.#log?.warn(
-              { file, offset: goodBytes, bytes: buf.length - goodBytes },
-              'torn last record cut off (gateway stopped mid-write); that batch was never published',
+        const nextFirst = isTail ? undefined : Number(SEGMENT_RE.exec(names[i + 1] as string)?.[1]);
+        let keep = buf.length;
+        for (const region of bad) {
+          const before =
+            records.filter((r) => r.type === TYPE_BATCH && r.end <= region.start).at(-1)?.seq ?? firstSeq - 1;
+          const after = records.find((r) => r.type === TYPE_BATCH && r.start >= region.end)?.seq ?? nextFirst;
+          const where = { file, offset: region.start, bytes: region.end - region.start };
+          if (after !== undefined) {
+            this.stats.corruptRecords++;
+            if (after - 1 > before) lost.push({ from: before + 1, to: after - 1, cause: 'corrupt' });
+            this.#log?.error(
+              { ...where, lostFrom: before + 1, lostTo: after - 1 },
+              'corrupt bytes in a segment: the records in them are lost, the log goes on at the next valid record',
             );
-            const fd = openSync(file, 'r+');
-            ftruncateSync(fd, goodBytes);
-            fsyncSync(fd);
-            closeSync(fd);
+            continue;
+          }
+          // The end of the newest segment: cut off, so that appends go on after the last good record.
+          keep = region.start;
+          const header = wholeHeader(buf, region.start);
+          if (region.torn) {
+            this.stats.tornRecords++;
+            if (header?.seq === before + 1) {
+              lost.push({ from: header.seq, to: header.seq, cause: 'torn' });
+              tailLoss = { to: header.seq, hash: header.hash };
+            }
+            this.#log?.warn(
+              { ...where, lostSeq: header?.seq === before + 1 ? header.seq : null },
+              header?.seq === before + 1
+                ? 'torn last record cut off (gateway stopped mid-write); its seq is not used again'
+                : 'torn last record cut off (gateway stopped mid-write); that batch was never published',
+            );
           } else {
             this.stats.corruptRecords++;
+            const to = highestSeqIn(buf, region, before);
+            lost.push({ from: before + 1, to, cause: 'corrupt' });
+            tailLoss = { to, hash: undefined };
             this.#log?.error(
-              { file, offset: goodBytes },
-              'corrupt record in a segment; the rest of that segment is skipped',
+              { ...where, lostFrom: before + 1, lostTo: to },
+              'corrupt last record(s) cut off; their seqs are not used again',
             );
           }
         }
-        const firstSeq = Number(SEGMENT_RE.exec(name)?.[1]);
-        const seg: Segment = { file, firstSeq, lastSeq: firstSeq - 1, bytes: goodBytes };
+        if (keep < buf.length) {
+          const fd = openSync(file, 'r+');
+          ftruncateSync(fd, keep);
+          fsyncSync(fd);
+          closeSync(fd);
+        }
+        const seg: Segment = { file, firstSeq, lastSeq: firstSeq - 1, bytes: keep };
         for (const r of records) {
           if (r.type === TYPE_CHECKPOINT) {
             if (r.seq >= this.#lastSeq) {
@@ -362,7 +557,25 @@ export class DiskLog {
         }
         this.#segments.push(seg);
       });
+      if (tailLoss !== undefined && tailLoss.to > this.#lastSeq) {
+        this.#lastSeq = tailLoss.to;
+        // Unknown (corrupt): the chain goes on from the batch before the loss, as declared.
+        if (tailLoss.hash !== undefined) this.#lastHash = tailLoss.hash;
+      }
       if (this.#ackedThrough > this.#lastSeq) this.#ackedThrough = this.#lastSeq;
+      const head = this.#openHead(dir);
+      if (head !== undefined && head.seq > this.#lastSeq) {
+        // Batches the log could not take before the restart: their seqs were handed out.
+        this.#lastSeq = head.seq;
+        this.#lastHash = head.hash;
+      }
+      for (const r of [...(head?.lost ?? []), ...lost].sort((a, b) => a.from - b.from)) {
+        const from = Math.max(r.from, this.#ackedThrough + 1);
+        if (from > r.to) continue;
+        if (!this.#lost.some((l) => l.from <= from && r.to <= l.to)) this.#addLost(from, r.to, r.cause);
+        this.#markReleased(from, r.to);
+      }
+      if (this.#lost.length > 0 || (head !== undefined && head.seq !== this.#lastSeq)) this.#writeHead();
       this.#durableSeq = this.#lastSeq;
       const tail = this.#segments.at(-1);
       if (tail) this.#tailFd = openSync(tail.file, 'a+');
@@ -390,7 +603,98 @@ export class DiskLog {
       segments: this.#segments.length,
       tornRecords: this.stats.tornRecords,
       corruptRecords: this.stats.corruptRecords,
+      lost: this.lost,
     };
+  }
+
+  /** Adds a lost range (merged with the newest one when they touch and share the cause), for {@link lost}. */
+  #addLost(from: number, to: number, cause: LostCause): void {
+    const last = this.#lost.at(-1);
+    if (last !== undefined && last.cause === cause && last.to + 1 === from) {
+      last.to = to;
+      delete last.declaredIn; // the new part was declared nowhere yet
+    } else {
+      this.#lost.push({ from, to, cause });
+      this.#lost.sort((a, b) => a.from - b.from);
+    }
+    // Bounded like the wire field: the two oldest become one (its seqs the collector holds stay held).
+    while (this.#lost.length > MAX_LOST_RANGES) {
+      const [a, b] = this.#lost as [LostRange, LostRange];
+      this.#lost.splice(0, 2, { from: a.from, to: Math.max(a.to, b.to), cause: a.cause });
+    }
+    this.#headDirty = true;
+  }
+
+  /** Lost seqs `from..to` count as released: nothing is sent for them and the cursor goes past them. */
+  #markReleased(from: number, to: number): void {
+    if (from <= this.#ackedThrough + 1) {
+      this.#advanceAcked(to);
+      return;
+    }
+    for (let s = from; s <= to; s++) this.#acked.add(s);
+  }
+
+  /** Opens (creating it when missing) the `head` file and reads it; undefined when it holds nothing. */
+  #openHead(dir: string): HeadState | undefined {
+    const file = path.join(dir, 'head');
+    let state: HeadState | undefined;
+    try {
+      if (existsSync(file) && statSync(file).size === HEAD_BYTES) state = parseHead(readFileSync(file));
+      else {
+        // Written whole once, overwritten in place afterwards: needs no new blocks on a full disk.
+        const tmpFile = `${file}.tmp`;
+        const fd = openSync(tmpFile, 'w');
+        try {
+          writeAll(fd, Buffer.alloc(HEAD_BYTES));
+          fsyncSync(fd);
+        } finally {
+          closeSync(fd);
+        }
+        renameSync(tmpFile, file);
+        const dfd = openSync(dir, 'r');
+        fsyncSync(dfd);
+        closeSync(dfd);
+      }
+      this.#headFd = openSync(file, 'r+');
+    } catch (err) {
+      this.#log?.error(
+        { file, err: (err as Error).message },
+        'cannot create the head file: batches the log cannot take are not published',
+      );
+    }
+    this.#headGen = state?.gen ?? 0;
+    return state;
+  }
+
+  /**
+   * Writes the newest seq, its hash and {@link lost} to the older slot of `head` and fdatasyncs it.
+   * @returns false when that failed (or there is no head file): the seq may then be handed out again
+   *   after a restart, so a batch with it must not leave the gateway
+   */
+  #writeHead(): boolean {
+    if (this.#dir === undefined) return true;
+    const fd = this.#headFd;
+    if (fd === undefined) return false;
+    const gen = this.#headGen + 1;
+    const body = Buffer.from(
+      JSON.stringify({ gen, seq: this.#lastSeq, hash: this.#lastHash, lost: this.lost }),
+      'utf8',
+    );
+    if (HEADER + body.length > HEAD_SLOT) return false; // cannot happen with MAX_LOST_RANGES ranges
+    const rec = Buffer.allocUnsafe(HEADER + body.length);
+    rec.writeUInt32BE(body.length, 0);
+    rec.writeUInt32BE(crc32(body), 4);
+    body.copy(rec, HEADER);
+    try {
+      writeAll(fd, rec, (gen % 2) * HEAD_SLOT);
+      if (this.#fsync) fdatasyncSync(fd);
+    } catch (err) {
+      this.#log?.error({ err: (err as Error).message }, 'cannot write the head file');
+      return false;
+    }
+    this.#headGen = gen;
+    this.#headDirty = false;
+    return true;
   }
 
   /** True when a batch of `payloadBytes` would not fit without dropping or blocking. */
@@ -399,20 +703,27 @@ export class DiskLog {
   }
 
   /**
-   * Appends the next batch: written and fsync'd before this returns.
+   * Appends the next batch: written (every byte count checked) and fsync'd before this returns. The
+   * caller puts {@link lost}, as it is before the call, into the batch: those ranges then count as
+   * declared in `seq` (see {@link lost}).
    * @param seq must be `lastSeq + 1`
    * @param hash SHA-256 hex of the batch's canonical bytes
    * @param payload the batch exactly as it will be published (a string is stored as its UTF-8 bytes)
    * @returns the payload's bytes as stored (what {@link read} returns for `seq`)
-   * @throws MrvError `MRV_E_BUFFER_FULL` when full under the `block` policy (nothing appended);
-   *   `MRV_E_BUFFER` when the disk write fails (nothing counts as appended)
+   * @throws MrvError `MRV_E_BUFFER_FULL` when the bound is reached under `block`, or the disk is full
+   *   (ENOSPC, a short write: cut off again) and no older segment may be dropped; `MRV_E_BUFFER` when
+   *   the disk write fails otherwise. Nothing is appended then and `seq` is not used: give it to
+   *   {@link skip}.
    */
   append(seq: number, hash: string, payload: Buffer | string): Buffer {
     if (!this.#opened) throw new Error('DiskLog.append before open()');
     if (seq !== this.#lastSeq + 1) throw new Error(`DiskLog.append: seq ${seq} after ${this.#lastSeq}`);
     const payloadBytes = typeof payload === 'string' ? Buffer.byteLength(payload, 'utf8') : payload.length;
+    const declared = this.#lost.map((r) => [r, r.to] as const);
+    let dropped = false;
     if (this.wouldOverflow(payloadBytes)) {
-      if (this.#whenFull === 'block')
+      if (this.#whenFull === 'block') {
+        this.#full = true;
         throw new MrvError(
           'MRV_E_BUFFER_FULL',
           `store-and-forward log full (${this.bytes} of ${this.#maxBytes} bytes)`,
@@ -421,29 +732,75 @@ export class DiskLog {
             maxBytes: this.#maxBytes,
           },
         );
+      }
       this.#dropOldest(payloadBytes);
+      dropped = true;
     }
     let stored: Buffer;
     if (this.#dir === undefined) {
       stored = typeof payload === 'string' ? Buffer.from(payload, 'utf8') : payload;
       this.#memory.set(seq, stored);
     } else {
-      try {
-        stored = this.#appendToDisk(seq, hash, payload);
-      } catch (err) {
-        throw new MrvError(
-          'MRV_E_BUFFER',
-          `cannot append to the buffer: ${(err as Error).message}`,
-          { seq },
-          { cause: err },
-        );
+      for (;;) {
+        try {
+          stored = this.#appendToDisk(seq, hash, payload);
+          break;
+        } catch (err) {
+          const noSpace = isNoSpace(err);
+          if (noSpace && this.#whenFull === 'drop-oldest' && this.#segments.length > 1) {
+            this.#dropSegment(); // the disk is full before the bound: make room the same way
+            dropped = true;
+            continue;
+          }
+          if (noSpace) this.#full = true;
+          throw new MrvError(
+            noSpace ? 'MRV_E_BUFFER_FULL' : 'MRV_E_BUFFER',
+            `cannot append to the buffer: ${(err as Error).message}`,
+            { seq, ...(noSpace ? { bytes: this.bytes, maxBytes: this.#maxBytes } : {}) },
+            { cause: err },
+          );
+        }
       }
     }
+    // Under drop-oldest the log stays full (at its limit, dropping) until acknowledgements free a segment.
+    if (dropped) this.#full = true;
+    else if (this.#whenFull === 'block') this.#full = false;
     this.#hashes.set(seq, hash);
     this.#lastSeq = seq;
     this.#lastHash = hash;
+    for (const [r, to] of declared) if (r.to === to && this.#lost.includes(r)) r.declaredIn ??= seq;
     if (this.#groupCommit && this.#dir !== undefined && this.#fsync) this.#scheduleSync();
     return stored;
+  }
+
+  /**
+   * Hands out `seq` for a batch that {@link append} could not take: it joins {@link lost} (with
+   * `cause`), counts as released (nothing is read or sent for it from the log) and the chain goes on
+   * from `hash`. Recorded in the `head` file first, so that no restart hands `seq` out again.
+   * @param seq must be `lastSeq + 1`
+   * @param hash SHA-256 hex of the batch's canonical bytes
+   * @returns true when recorded durably (memory mode: always): the batch may then be published from
+   *   memory; false when the head file could not be written: the batch must not leave the gateway
+   */
+  skip(seq: number, hash: string, cause: LostCause = 'buffer_full'): boolean {
+    if (!this.#opened) throw new Error('DiskLog.skip before open()');
+    if (seq !== this.#lastSeq + 1) throw new Error(`DiskLog.skip: seq ${seq} after ${this.#lastSeq}`);
+    this.#hashes.set(seq, hash);
+    this.#lastSeq = seq;
+    this.#lastHash = hash;
+    this.stats.unloggedBatches++;
+    this.#addLost(seq, seq, cause);
+    const before = this.#ackedThrough;
+    this.#acked.add(seq);
+    this.#advanceContiguous();
+    if (this.#ackedThrough !== before) {
+      this.#releaseSegments();
+      this.#scheduleAckWrite();
+    }
+    // Nothing to flush for it: durable as soon as everything before it is.
+    if (!this.#syncing && this.#durableSeq >= seq - 1) this.#durableSeq = seq;
+    else if (this.#groupCommit && this.#fsync) this.#scheduleSync();
+    return this.#writeHead();
   }
 
   /** Starts an asynchronous fdatasync of the tail when none is running; it covers every append so far. */
@@ -496,25 +853,47 @@ export class DiskLog {
       this.#tailFd === undefined ||
       (tail.bytes + record.length > this.#segmentBytes && tail.lastSeq >= tail.firstSeq)
     ) {
-      if (this.#tailFd !== undefined) this.#closeTail(this.#tailFd);
-      this.#tailFd = undefined;
       const file = path.join(dir, segmentName(seq));
-      const fd = openSync(file, 'w+');
       // The checkpoint is durable before the first batch goes in: a torn first batch leaves the head.
+      // Until then the old tail stays the tail: a disk too full for the new segment changes nothing.
       const cp = frame(TYPE_CHECKPOINT, this.#lastSeq, this.#lastHash, Buffer.alloc(0));
-      writeSync(fd, cp);
-      fsyncSync(fd);
-      const dfd = openSync(dir, 'r');
-      fsyncSync(dfd);
-      closeSync(dfd);
+      let fd: number | undefined;
+      try {
+        fd = openSync(file, 'w+');
+        writeAll(fd, cp);
+        fsyncSync(fd);
+        const dfd = openSync(dir, 'r');
+        fsyncSync(dfd);
+        closeSync(dfd);
+      } catch (err) {
+        if (fd !== undefined) closeSync(fd);
+        try {
+          unlinkSync(file);
+        } catch {
+          // never created
+        }
+        throw err;
+      }
+      if (this.#tailFd !== undefined) this.#closeTail(this.#tailFd);
       tail = { file, firstSeq: seq, lastSeq: seq - 1, bytes: cp.length };
       this.#segments.push(tail);
       this.#tailFd = fd;
       this.#tailCache = [];
       this.#tailOffsets = [];
     }
-    writeSync(this.#tailFd as number, record);
-    if (this.#fsync && !this.#groupCommit) fdatasyncSync(this.#tailFd as number);
+    const fd = this.#tailFd as number;
+    try {
+      writeAll(fd, record);
+      if (this.#fsync && !this.#groupCommit) fdatasyncSync(fd);
+    } catch (err) {
+      // A short write (or a failed flush) leaves part of the record: cut it off, nothing was appended.
+      try {
+        ftruncateSync(fd, tail.bytes);
+      } catch (e) {
+        this.#log?.error({ err: (e as Error).message }, 'cannot cut off a failed append');
+      }
+      throw err;
+    }
     const stored = record.subarray(HEADER + BODY_FIXED);
     this.#tailOffsets[seq - tail.firstSeq] = tail.bytes;
     tail.bytes += record.length;
@@ -530,20 +909,46 @@ export class DiskLog {
         const oldest = this.#memory.keys().next();
         if (oldest.done) return;
         this.#memory.delete(oldest.value);
-        if (!this.#acked.has(oldest.value)) this.#noteDropped(oldest.value, oldest.value);
+        this.#forgetDeclarations(oldest.value, oldest.value);
+        if (!this.#acked.has(oldest.value)) {
+          this.#addLost(oldest.value, oldest.value, 'dropped');
+          this.#noteDropped(oldest.value, oldest.value);
+        }
         this.#advanceAcked(oldest.value);
         continue;
       }
       if (this.#segments.length < 2) return; // only the tail left: a single oversized batch still goes in
-      const seg = this.#segments.shift() as Segment;
-      unlinkSync(seg.file);
-      let n = 0;
-      for (let s = Math.max(seg.firstSeq, this.#ackedThrough + 1); s <= seg.lastSeq; s++)
-        if (!this.#acked.has(s)) n++;
-      if (n > 0) this.#noteDropped(Math.max(seg.firstSeq, this.#ackedThrough + 1), seg.lastSeq, n);
-      this.#advanceAcked(seg.lastSeq);
-      if (this.#readCache?.firstSeq === seg.firstSeq) this.#readCache = undefined;
+      this.#dropSegment();
     }
+  }
+
+  /** Deletes the oldest segment (not the tail): its unacknowledged batches are dropped, and declared lost. */
+  #dropSegment(): void {
+    const seg = this.#segments.shift() as Segment;
+    unlinkSync(seg.file);
+    this.#forgetDeclarations(seg.firstSeq, seg.lastSeq);
+    let n = 0;
+    let run: number | undefined;
+    const from = Math.max(seg.firstSeq, this.#ackedThrough + 1);
+    for (let s = from; s <= seg.lastSeq + 1; s++) {
+      const unsent = s <= seg.lastSeq && !this.#acked.has(s);
+      if (unsent) {
+        n++;
+        run ??= s;
+      } else if (run !== undefined) {
+        this.#addLost(run, s - 1, 'dropped');
+        run = undefined;
+      }
+    }
+    if (n > 0) this.#noteDropped(from, seg.lastSeq, n);
+    this.#advanceAcked(seg.lastSeq);
+    if (this.#readCache?.firstSeq === seg.firstSeq) this.#readCache = undefined;
+  }
+
+  /** Lost ranges declared in batches `from..to`, which are being dropped: they must be declared again. */
+  #forgetDeclarations(from: number, to: number): void {
+    for (const r of this.#lost)
+      if (r.declaredIn !== undefined && r.declaredIn >= from && r.declaredIn <= to) delete r.declaredIn;
   }
 
   #noteDropped(from: number, to: number, n = to - from + 1): void {
@@ -574,6 +979,10 @@ export class DiskLog {
       if (s >= this.#ackedThrough) break;
       this.#hashes.delete(s);
     }
+    // A declaration acknowledged: the collector has it (a range from a dropped batch was forgotten).
+    const before = this.#lost.length;
+    this.#lost = this.#lost.filter((r) => r.declaredIn === undefined || r.declaredIn > this.#ackedThrough);
+    if (this.#lost.length !== before) this.#headDirty = true;
   }
 
   /**
@@ -588,7 +997,7 @@ export class DiskLog {
     if (seg === this.#segments.at(-1)) return this.#tailCache[seq - seg.firstSeq] ?? this.#readTail(seq);
     if (this.#readCache?.firstSeq !== seg.firstSeq) {
       try {
-        const { records } = parseRecords(readFileSync(seg.file));
+        const { records } = scanRecords(readFileSync(seg.file));
         const payloads: Buffer[] = [];
         for (const r of records) if (r.type === TYPE_BATCH) payloads[r.seq - seg.firstSeq] = r.payload;
         this.#readCache = { firstSeq: seg.firstSeq, payloads };
@@ -615,8 +1024,7 @@ export class DiskLog {
       readSync(fd, head, 0, HEADER, offset);
       const record = Buffer.allocUnsafe(HEADER + head.readUInt32BE(0));
       if (readSync(fd, record, 0, record.length, offset) !== record.length) throw new Error('short read');
-      const { records } = parseRecords(record);
-      const r = records[0];
+      const r = parseAt(record, 0);
       if (r?.type !== TYPE_BATCH || r.seq !== seq) throw new Error(`no batch ${seq} at offset ${offset}`);
       return r.payload;
     } catch (err) {
@@ -629,7 +1037,10 @@ export class DiskLog {
     }
   }
 
-  /** Records the broker's acknowledgement of `seq`; whole segments acknowledged are deleted (never the tail). */
+  /**
+   * Records the acknowledgement of `seq` (it may be released); whole segments acknowledged are deleted
+   * (never the tail), and lost ranges declared in an acknowledged batch leave {@link lost}.
+   */
   ack(seq: number): void {
     if (seq <= this.#ackedThrough || seq > this.#lastSeq) return;
     this.#acked.add(seq);
@@ -653,6 +1064,8 @@ export class DiskLog {
   #releaseSegments(): void {
     while (this.#segments.length > 1 && (this.#segments[0] as Segment).lastSeq <= this.#ackedThrough) {
       const seg = this.#segments.shift() as Segment;
+      // Room again under drop-oldest (under block the next append says whether it fits).
+      if (this.#whenFull === 'drop-oldest') this.#full = false;
       try {
         unlinkSync(seg.file);
       } catch (err) {
@@ -680,12 +1093,16 @@ export class DiskLog {
         JSON.stringify({ ackedThrough: this.#ackedThrough, hash: this.#ackedHash }),
       );
       renameSync(`${file}.tmp`, file);
+      this.#ackWriteFailing = false;
     } catch (err) {
-      this.#log?.warn(
-        { err: (err as Error).message },
-        'cannot record acknowledged batches; they may be sent again',
-      );
+      // Said once per streak (a full disk fails this every 100 ms), then at debug level.
+      const fields = { err: (err as Error).message };
+      const message = 'cannot record acknowledged batches; they may be sent again';
+      if (this.#ackWriteFailing) this.#log?.debug(fields, message);
+      else this.#log?.warn(fields, message);
+      this.#ackWriteFailing = true;
     }
+    if (this.#headDirty) this.#writeHead();
   }
 
   /** Writes the acknowledged cursor and closes the tail segment. Idempotent. */
@@ -695,6 +1112,8 @@ export class DiskLog {
     if (this.#opened) this.#writeAcked();
     if (this.#tailFd !== undefined) this.#closeTail(this.#tailFd);
     this.#tailFd = undefined;
+    if (this.#headFd !== undefined) closeSync(this.#headFd);
+    this.#headFd = undefined;
   }
 
   /** Size of a segment file on disk (for tests and diagnostics). */

@@ -19,10 +19,15 @@
  * waits for the older ones, while the backlog goes on the `backlog` topic (the collector's second
  * session). `seq`/`prevHash` continue from the log's head after a restart.
  *
- * A full log follows `bufferWhenFull`: `block` pauses polling (drivers stopped, the poll cycle that
- * found it full discarded and counted in `batchesRefused`) until the log is below 80 %, then recreates
- * the drivers; `drop-oldest` deletes the oldest unsent batches (`batchesDropped`). Either way the status
- * message, the counters (metrics) and the log say so.
+ * Every poll cycle gets a seq, logged or not. A full log (its bound, or the disk: ENOSPC, a short
+ * write) follows `bufferWhenFull`: `block` keeps the oldest batches and refuses the new one
+ * (`batchesRefused`): its seq is skipped in the log (DiskLog `skip`, durable before anything else) and
+ * the batch is published from memory when connected (`batchesFromMemory`), once, with no copy to send
+ * again; `drop-oldest` deletes the oldest unsent batches (`batchesDropped`). Whatever may therefore
+ * never arrive (refused, dropped, and torn or corrupt records found at open) is declared, signed, in
+ * the `lost` field of every new batch until one of them is acknowledged (core/schema/wire.ts), so the
+ * collector reports it as a gap with its cause, never as a broken chain. The status message
+ * (`buffer.full`, `buffer.lost`), the counters (metrics `mrv_gateway_buffer_full`) and the log say so.
  */
 import { createHash, sign } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -96,13 +101,17 @@ export interface GatewayCounters {
   inFlight: number;
   /** Bytes of the store-and-forward log. */
   bufferBytes: number;
-  /** 1 while the log is full (polling paused under `block`). */
+  /** 1 while the log is full (DiskLog `full`: new batches refused under `block`, oldest dropped under `drop-oldest`). */
   bufferFull: number;
   /** Unsent batches deleted by the `drop-oldest` policy. */
   batchesDropped: number;
-  /** Poll cycles discarded because the log was full under `block`. */
+  /** Batches the log could not take (full, or a write error): seq skipped, declared lost. */
   batchesRefused: number;
-  /** Torn last records cut off when the log was opened (gateway killed mid-write). */
+  /** Of those, published from memory (connected at the time): they arrive unless the broker loses them. */
+  batchesFromMemory: number;
+  /** Seqs lost (refused, dropped, torn, corrupt) and still declared in every new batch. */
+  lostBatches: number;
+  /** Torn last records cut off when the log was opened (gateway killed mid-write). `corruptRecords`: bad regions found. */
   tornRecords: number;
   corruptRecords: number;
   /** Batches published again after a restart (unacknowledged in the log). */
@@ -129,7 +138,8 @@ export class Gateway {
   readonly #confirmations: Confirmations;
   #confirmTimer: NodeJS.Timeout | undefined;
   #connectedBefore = false;
-  #paused = false;
+  /** Whether "full" was last reported (log and status), see {@link Gateway.#syncFull}. */
+  #reportedFull = false;
   #statusTimer: NodeJS.Timeout | undefined;
   #stopping = false;
   #canonicalScratch = Buffer.allocUnsafe(64 * 1024);
@@ -150,6 +160,8 @@ export class Gateway {
     bufferFull: 0,
     batchesDropped: 0,
     batchesRefused: 0,
+    batchesFromMemory: 0,
+    lostBatches: 0,
     tornRecords: 0,
     corruptRecords: 0,
     batchesReplayed: 0,
@@ -186,6 +198,8 @@ export class Gateway {
       droppedBatches: this.counters.batchesDropped,
       tornRecords: this.counters.tornRecords,
       corruptRecords: this.counters.corruptRecords,
+      unloggedBatches: this.counters.batchesRefused,
+      lost: l?.lost ?? [],
     };
   }
 
@@ -215,6 +229,8 @@ export class Gateway {
     this.counters.corruptRecords = l.stats.corruptRecords;
     this.counters.unconfirmed = this.#confirmations.size;
     this.counters.batchesResent = this.#confirmations.resent;
+    this.counters.bufferFull = l.full ? 1 : 0;
+    this.counters.lostBatches = l.lost.reduce((n, r) => n + r.to - r.from + 1, 0);
   }
 
   #publishStatus(): void {
@@ -391,14 +407,14 @@ export class Gateway {
     }
   }
 
-  /** Builds the next batch of the chain for one device's poll cycle, appends it to the log and publishes. */
+  /**
+   * Builds the next batch of the chain for one device's poll cycle, appends it to the log and
+   * publishes. A batch the log cannot take still gets its seq (skipped in the log) and goes out from
+   * memory when possible; the next batches declare it lost (see the file comment).
+   */
   #onReadings(device: string, readings: Reading[]): void {
     const diskLog = this.#diskLog;
     if (!diskLog || readings.length === 0 || this.#stopping) return;
-    if (this.#paused) {
-      this.counters.batchesRefused++;
-      return;
-    }
     const batch: Batch = {
       v: 1,
       unitId: this.#unitId,
@@ -413,39 +429,82 @@ export class Gateway {
     // so that the collector waits for them instead of reporting a gap (core/schema/wire.ts).
     const held = diskLog.firstAvailableSeq;
     if (held < batch.seq) batch.backlogFrom = held;
+    // What this gateway lost and has not yet had acknowledged in a declaring batch (wire.ts `lost`).
+    const lost = diskLog.lost;
+    if (lost.length > 0) batch.lost = lost;
     // The canonical bytes once (canonicalBytes: the batch has no `sig` yet): the signature (signBatch)
     // and the chain hash (batchHash) both cover them. `sig` goes last, as in `{ ...batch, sig }`.
     const canonical = this.#canonicalBytes(canonicalJson(batch));
     if (this.#signingKey) batch.sig = sign(null, canonical, this.#signingKey).toString('base64');
     const hash = createHash('sha256').update(canonical).digest('hex');
-    const droppedBefore = diskLog.stats.droppedBatches;
+    const json = JSON.stringify(batch);
     try {
       // The log encodes the JSON straight into its record; MQTT publishes the log's bytes (read()).
-      diskLog.append(batch.seq, hash, JSON.stringify(batch));
+      diskLog.append(batch.seq, hash, json);
     } catch (err) {
-      if (err instanceof MrvError && err.code === 'MRV_E_BUFFER_FULL') {
-        this.counters.batchesRefused++;
-        this.#pausePolling(err);
-        return;
-      }
-      // A disk that cannot take the batch: nothing was appended, the seq is not used. Loud, not fatal.
-      this.counters.publishErrors++;
-      this.#log.error(
-        { err: (err as Error).message, device },
-        'batch could not be logged; poll cycle discarded',
-      );
+      this.#unlogged(batch.seq, hash, json, err as Error);
       return;
     }
-    if (diskLog.stats.droppedBatches !== droppedBefore) {
-      this.#order.skipTo(diskLog.firstAvailableSeq);
-      this.counters.bufferFull = 1;
-      this.#publishStatus();
-      this.counters.bufferFull = 0;
-    }
+    this.#syncFull();
+    this.#order.skipTo(diskLog.firstAvailableSeq);
     this.counters.batchesPublished++;
     this.counters.readings += readings.length;
     this.#refreshCounters();
     this.#pump();
+  }
+
+  /**
+   * A batch the log refused: its seq is skipped in the log (durably, so no restart reuses it) and, if
+   * that worked and the broker is connected, the batch is published from memory, once.
+   */
+  #unlogged(seq: number, hash: string, json: string, err: Error): void {
+    const diskLog = this.#diskLog as DiskLog;
+    const full = err instanceof MrvError && err.code === 'MRV_E_BUFFER_FULL';
+    const kept = diskLog.skip(seq, hash, full ? 'buffer_full' : 'write_error');
+    this.counters.batchesRefused++;
+    const client = this.#client;
+    const fromMemory = kept && client?.connected === true;
+    if (fromMemory) {
+      this.counters.batchesFromMemory++;
+      this.counters.batchesPublished++;
+      client.publish(this.#topic('data'), json, { qos: 1 }, (e) => {
+        if (e) this.counters.publishErrors++;
+      });
+    }
+    if (!full) this.counters.publishErrors++;
+    const fields = { err: err.message, seq, fromMemory, policy: diskLog.policy };
+    if (!this.#reportedFull || !full)
+      this.#log.error(
+        fields,
+        fromMemory
+          ? 'batch could not be logged: published from memory only, declared lost to the collector'
+          : 'batch could not be logged and not published: declared lost to the collector',
+      );
+    else this.#log.debug(fields, 'batch could not be logged (log still full)');
+    this.#refreshCounters();
+    this.#syncFull();
+    this.#pump(); // the skipped seq is settled in send order
+  }
+
+  /** Says once, in the log and the retained status, that the log became full or has room again. */
+  #syncFull(): void {
+    const l = this.#diskLog;
+    if (!l || l.full === this.#reportedFull) return;
+    this.#reportedFull = l.full;
+    this.#refreshCounters();
+    const fields = { bytes: l.bytes, maxBytes: l.maxBytes, policy: l.policy, lost: l.lost };
+    if (!l.full) this.#log.warn(fields, 'store-and-forward log has room again');
+    else if (l.policy === 'block')
+      this.#log.error(
+        fields,
+        'store-and-forward log full (policy block): new batches are not logged, only published from memory while connected, and declared lost',
+      );
+    else
+      this.#log.error(
+        fields,
+        'store-and-forward log full: oldest unsent batches dropped (policy drop-oldest)',
+      );
+    this.#publishStatus();
   }
 
   /**
@@ -463,33 +522,9 @@ export class Gateway {
     return this.#canonicalScratch.subarray(0, length);
   }
 
-  #pausePolling(err: MrvError): void {
-    if (this.#paused) return;
-    this.#paused = true;
-    this.counters.bufferFull = 1;
-    this.#log.error(
-      { err: err.message, ...err.detail },
-      'store-and-forward log full: polling paused (policy block)',
-    );
-    this.#publishStatus();
-    const drivers = this.#drivers;
-    this.#drivers = [];
-    void Promise.all(drivers.map((d) => d.stop())).catch((e: unknown) =>
-      this.#log.warn({ err: (e as Error).message }, 'stopping a driver failed'),
-    );
-  }
-
+  /** After an acknowledgement: when the log was full and has room again, says so (status, log). */
   #maybeResume(): void {
-    const diskLog = this.#diskLog;
-    if (!this.#paused || !diskLog || this.#stopping) return;
-    if (diskLog.bytes > diskLog.maxBytes * 0.8) return;
-    this.#paused = false;
-    this.counters.bufferFull = 0;
-    this.#log.warn({ bytes: diskLog.bytes }, 'store-and-forward log has room again: polling resumed');
-    this.#publishStatus();
-    this.#startDrivers().catch((e: unknown) =>
-      this.#log.error({ err: (e as Error).message }, 'restarting the drivers failed'),
-    );
+    if (!this.#stopping) this.#syncFull();
   }
 
   /**

@@ -57,7 +57,16 @@ const GATEWAY_FIELDS: Record<string, FieldMetric> = {
   },
   bufferFull: {
     name: 'mrv_gateway_buffer_full',
-    help: '1 while the store-and-forward log is full',
+    help: '1 while the store-and-forward log is full (new batches refused, or oldest dropped)',
+    gauge: true,
+  },
+  batchesFromMemory: {
+    name: 'mrv_gateway_batches_from_memory_total',
+    help: 'Batches the log could not take, published from memory only',
+  },
+  lostBatches: {
+    name: 'mrv_gateway_lost_batches',
+    help: 'Seqs lost by the gateway (full, dropped, torn, corrupt) and still being declared to the collector',
     gauge: true,
   },
   batchesDropped: {
@@ -66,7 +75,7 @@ const GATEWAY_FIELDS: Record<string, FieldMetric> = {
   },
   batchesRefused: {
     name: 'mrv_gateway_batches_refused_total',
-    help: 'Batches not taken by a full log (block)',
+    help: 'Batches the log could not take (full under block, disk full, write error); their seq is declared lost',
   },
   batchesReplayed: {
     name: 'mrv_gateway_batches_replayed_total',

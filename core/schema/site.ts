@@ -97,7 +97,7 @@ export const GatewayConfig = z
       .enum(['block', 'drop-oldest'])
       .default('block')
       .describe(
-        'block: pause polling until the broker takes batches; drop-oldest: delete the oldest unsent batches',
+        'when the log (or its disk) is full. block: keep the oldest batches; new ones get their seq, go out from memory if connected and are declared lost (buffer_full); drop-oldest: delete the oldest unsent batches (declared lost, dropped)',
       ),
     signingKeyFile: z
       .string()

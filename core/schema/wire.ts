@@ -102,6 +102,40 @@ export const GENESIS_HASH = '0'.repeat(64);
 export const MAX_READINGS_PER_BATCH = 10_000;
 
 /**
+ * Why a gateway lost batches it had made (the `cause` of a {@link LostRange}):
+ * - `buffer_full`: the store-and-forward log could not take the batch (its bound reached under the
+ *   `block` policy, or the disk full: ENOSPC or a short write); it was published from memory if the
+ *   gateway was connected, and is lost if that copy did not reach the store;
+ * - `dropped`: deleted unsent from a full log by the `drop-oldest` policy;
+ * - `torn`: its record was cut short on disk (gateway stopped mid-write); its header survived;
+ * - `corrupt`: its record failed its CRC when the log was read back (bad bytes on disk);
+ * - `write_error`: the log's disk refused the write for another reason (EIO, ...); as `buffer_full`.
+ */
+export const LostCause = z.enum(['buffer_full', 'dropped', 'torn', 'corrupt', 'write_error']);
+export type LostCause = z.infer<typeof LostCause>;
+
+/** Causes of {@link LostCause}, for the fast validator. */
+const LOST_CAUSES: ReadonlySet<string> = new Set(LostCause.options);
+
+/**
+ * Seqs `from..to` (inclusive, `from <= to`) the gateway made but no longer holds, with the cause: it
+ * cannot send them (again). Some may still have reached the collector (published before the loss, or
+ * from memory); the collector reports those it never gets as a gap with this cause.
+ */
+export const LostRange = z
+  .object({
+    from: z.number().int().positive(),
+    to: z.number().int().positive(),
+    cause: LostCause,
+  })
+  .strict()
+  .refine((r) => r.from <= r.to, { message: 'from must not exceed to', path: ['to'] });
+export type LostRange = z.infer<typeof LostRange>;
+
+/** Most {@link LostRange}s one batch declares (a gateway merges older ones beyond this). */
+export const MAX_LOST_RANGES = 64;
+
+/**
  * A batch: all readings of one poll cycle of one gateway (topic `{prefix}/{unitId}/{gatewayId}/data`, QoS 1).
  * - `seq`: gapless per gateway, starting at 1.
  * - `prevHash`: SHA-256 of the previous batch's canonical bytes ({@link canonicalBytes}), {@link GENESIS_HASH} for seq 1.
@@ -112,6 +146,12 @@ export const MAX_READINGS_PER_BATCH = 10_000;
  *   collector takes a hole at or above `backlogFrom` as "still coming", one below it as lost
  *   (collector/integrity.ts). Collectors older than this field reject such batches (strict schema):
  *   upgrade collectors before gateways.
+ * - `lost` (optional, signed): seq ranges below `seq` the gateway made but lost by its own fault (full
+ *   log, bad bytes, torn record; {@link LostRange}), declared in every batch it makes until one of those
+ *   batches is acknowledged. A collector reports the seqs of these ranges it never receives as
+ *   `MRV_F_SEQ_GAP` with the cause, and where the gateway could not know the hash of the batch before
+ *   this one (a corrupt last record) it accepts `prevHash` = the hash of the batch before the range
+ *   instead of raising `MRV_F_CHAIN_BROKEN`. Same upgrade order as `backlogFrom`.
  */
 export const Batch = z
   .object({
@@ -130,6 +170,14 @@ export const Batch = z
       .optional()
       .describe(
         'lowest seq the gateway held unconfirmed when it made this batch, present only when below seq: batches backlogFrom..seq-1 may arrive after this one (sent ahead of a backlog, or sent again because no collector confirmed them); every batch below it was confirmed stored (or dropped by the gateway, which says so) before this one was made',
+      ),
+    lost: z
+      .array(LostRange)
+      .min(1)
+      .max(MAX_LOST_RANGES)
+      .optional()
+      .describe(
+        'seq ranges the gateway made but lost by its own fault (full log, corrupt or torn record), with the cause, each below seq; absent when none (a collector ignores any part at or above seq)',
       ),
     sig: z.string().optional(),
   })
@@ -156,8 +204,26 @@ const BATCH_KEYS: ReadonlySet<string> = new Set([
   'device',
   'readings',
   'backlogFrom',
+  'lost',
   'sig',
 ]);
+const LOST_KEYS: ReadonlySet<string> = new Set(['from', 'to', 'cause']);
+
+/** {@link Batch}'s `lost` as zod outputs it when `x` certainly passes, else `undefined`. */
+function fastLost(x: unknown): LostRange[] | undefined {
+  if (!Array.isArray(x) || x.length < 1 || x.length > MAX_LOST_RANGES) return undefined;
+  const out = new Array<LostRange>(x.length);
+  for (let i = 0; i < x.length; i++) {
+    const r: unknown = x[i];
+    if (!isPlainObject(r) || !onlyKeys(r, LOST_KEYS)) return undefined;
+    const { from, to, cause } = r;
+    if (typeof from !== 'number' || !Number.isSafeInteger(from) || from <= 0) return undefined;
+    if (typeof to !== 'number' || !Number.isSafeInteger(to) || to < from) return undefined;
+    if (typeof cause !== 'string' || !LOST_CAUSES.has(cause)) return undefined;
+    out[i] = { from, to, cause: cause as LostCause };
+  }
+  return out;
+}
 
 /** An object zod's `z.object` reads like a JSON object: a plain (or null-prototype) non-array object. */
 function isPlainObject(x: unknown): x is Record<string, unknown> {
@@ -205,7 +271,7 @@ function fastReading(x: unknown): Reading | undefined {
  */
 export function fastBatch(x: unknown): Batch | undefined {
   if (!isPlainObject(x) || !onlyKeys(x, BATCH_KEYS)) return undefined;
-  const { v, unitId, gatewayId, seq, prevHash, sentAt, device, readings, backlogFrom, sig } = x;
+  const { v, unitId, gatewayId, seq, prevHash, sentAt, device, readings, backlogFrom, lost, sig } = x;
   if (v !== 1 || !isIdentifier(unitId) || !isIdentifier(gatewayId)) return undefined;
   if (typeof seq !== 'number' || !Number.isSafeInteger(seq) || seq <= 0) return undefined;
   if (typeof prevHash !== 'string' || !SHA256_HEX_PATTERN.test(prevHash) || !isIsoTimestamp(sentAt))
@@ -218,6 +284,9 @@ export function fastBatch(x: unknown): Batch | undefined {
       : typeof backlogFrom !== 'number' || !Number.isSafeInteger(backlogFrom) || backlogFrom <= 0
   )
     return undefined;
+  if (lost === undefined && 'lost' in x) return undefined;
+  const lostOut = lost === undefined ? undefined : fastLost(lost);
+  if (lost !== undefined && lostOut === undefined) return undefined;
   if (!Array.isArray(readings) || readings.length > MAX_READINGS_PER_BATCH) return undefined;
   const rs = new Array<Reading>(readings.length);
   for (let i = 0; i < readings.length; i++) {
@@ -229,6 +298,7 @@ export function fastBatch(x: unknown): Batch | undefined {
   if (device !== undefined) out.device = device;
   out.readings = rs;
   if (backlogFrom !== undefined) out.backlogFrom = backlogFrom;
+  if (lostOut !== undefined) out.lost = lostOut;
   if (sig !== undefined) out.sig = sig;
   return out as Batch;
 }
@@ -247,8 +317,11 @@ Batch.safeParse = (data, params) => {
 
 /**
  * State of a gateway's store-and-forward log (gateway/disk-log.ts), reported in its status.
- * `full` with `policy: 'block'` means polling is paused; with `'drop-oldest'` the oldest unsent
- * batches were dropped (`droppedBatches`, and the collector raises `MRV_F_SEQ_GAP` for them).
+ * `full`: the log could not take the newest batch (its bound or the disk). With `policy: 'block'` the
+ * oldest batches are kept and new ones get their seq but are published from memory only
+ * (`unloggedBatches`); with `'drop-oldest'` the oldest unsent batches are deleted (`droppedBatches`).
+ * Either way the seqs that may not arrive are in `lost` and declared in the next batches (Batch
+ * `lost`), and the collector reports those it never gets as `MRV_F_SEQ_GAP` with their cause.
  */
 export const BufferStatus = z
   .object({
@@ -277,6 +350,18 @@ export const BufferStatus = z
       .nonnegative()
       .describe('torn last records skipped at open (kill -9 mid-write)'),
     corruptRecords: z.number().int().nonnegative(),
+    unloggedBatches: z
+      .number()
+      .int()
+      .nonnegative()
+      .optional()
+      .describe('batches made (seq assigned) that the log could not take: published from memory only'),
+    lost: z
+      .array(LostRange)
+      .optional()
+      .describe(
+        'seq ranges lost by the gateway, still declared in every new batch until one is acknowledged',
+      ),
   })
   .strict();
 export type BufferStatus = z.infer<typeof BufferStatus>;

@@ -6,7 +6,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { IntegrityChecker, type ReceivedBatch, Waiting } from '../../../collector/integrity.ts';
 import { keyRegistry } from '../../../collector/keys.ts';
 import { SqliteStore } from '../../../collector/sqlite-store.ts';
-import type { Batch } from '../../../core/schema/wire.ts';
+import type { Batch, LostRange } from '../../../core/schema/wire.ts';
 import { signBatch } from '../../../core/signing.ts';
 import { signedChain } from '../../helpers/signed-chain.ts';
 
@@ -25,8 +25,12 @@ const keys = keyRegistry([
  * A signed chain of `n` batches of gw1 as a gateway makes them; `backlog[seq]` is the `backlogFrom`
  * the gateway wrote into batch `seq` (the lowest seq it still held unacknowledged then).
  */
-const chain = (n: number, backlog: Record<number, number> = {}): Batch[] =>
-  signedChain(n, pair.privateKey, { backlog });
+const chain = (
+  n: number,
+  backlog: Record<number, number> = {},
+  lost: Record<number, LostRange[]> = {},
+  chainFrom: Record<number, number> = {},
+): Batch[] => signedChain(n, pair.privateKey, { backlog, lost, chainFrom });
 
 describe('a gateway replaying a backlog behind live batches', () => {
   let store: SqliteStore;
@@ -67,6 +71,55 @@ describe('a gateway replaying a backlog behind live batches', () => {
   }
   const archivedSeqs = async () =>
     (await store.listBatchLinks({ unitId: 'U1', gatewayId: 'gw1' })).map((l) => l.seq);
+
+  it('reports a gap the gateway declared (full log) with its cause, once, and no broken chain', async () => {
+    // 4 could not be logged (disk full) and its copy from memory never arrived; 5 and 6 declare it.
+    const c = chain(
+      8,
+      {},
+      { 5: [{ from: 4, to: 4, cause: 'buffer_full' }], 6: [{ from: 4, to: 4, cause: 'buffer_full' }] },
+    );
+    const r = await take(c, 1, 2, 3, 5, 6, 7, 8);
+    expect(r.codes).toEqual(['MRV_F_SEQ_GAP']);
+    const [gap] = await store.listFindings('U1', 0, T0 + 3_600_000, { code: 'MRV_F_SEQ_GAP' });
+    expect(gap?.detail).toMatchObject({
+      from: 4,
+      to: 4,
+      cause: 'buffer_full',
+      declaredBy: 'gateway',
+      declaredIn: 5,
+    });
+    expect(gap?.message.en).toMatch(
+      /batches 4\.\.4 are missing .*gap declared by the gateway, cause buffer_full/,
+    );
+  });
+
+  it('a declared batch that arrived after all (published from memory) raises nothing', async () => {
+    const c = chain(6, {}, { 5: [{ from: 4, to: 4, cause: 'buffer_full' }] });
+    expect((await take(c, 1, 2, 3, 4, 5, 6)).codes).toEqual([]);
+  });
+
+  it('accepts a chain going on from the batch before a declared corrupt record, and only then', async () => {
+    // Batch 5's record went bad in the gateway's log after it was published: the restarted gateway
+    // declares 5 lost (corrupt) and chains 6 from 4, the last hash it could read.
+    const declared = chain(7, {}, { 6: [{ from: 5, to: 5, cause: 'corrupt' }] }, { 6: 4 });
+    expect((await take(declared, 1, 2, 3, 4, 5, 6, 7)).codes).toEqual([]);
+    // The same link without the declaration is a broken chain.
+    await store.stop();
+    store = new SqliteStore({ path: ':memory:' });
+    await store.start();
+    checker = new IntegrityChecker({ keys });
+    const undeclared = chain(7, {}, {}, { 6: 4 });
+    expect((await take(undeclared, 1, 2, 3, 4, 5, 6, 7)).codes).toEqual(['MRV_F_CHAIN_BROKEN']);
+  });
+
+  it('a declared corrupt record that never arrived is a gap with cause corrupt, not a broken chain', async () => {
+    const c = chain(7, {}, { 6: [{ from: 5, to: 5, cause: 'corrupt' }] }, { 6: 4 });
+    const r = await take(c, 1, 2, 3, 4, 6, 7);
+    expect(r.codes).toEqual(['MRV_F_SEQ_GAP']);
+    const [gap] = await store.listFindings('U1', 0, T0 + 3_600_000, { code: 'MRV_F_SEQ_GAP' });
+    expect(gap?.detail).toMatchObject({ from: 5, to: 5, cause: 'corrupt' });
+  });
 
   it('waits for the backlog sent behind newer batches: no gap, every link checked', async () => {
     // Broker outage after 3: batches 4..7 wait in the log; 8 and 9 are made while they still wait.

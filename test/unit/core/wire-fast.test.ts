@@ -232,8 +232,33 @@ describe('Batch.safeParse with the fast path equals zod', () => {
     expect(same(withBatch({ readings: [READING, undefined, READING] }))).toBe(false);
   });
 
+  it('takes `lost` (declared lost seq ranges) like zod, constraint by constraint', () => {
+    const ok = { from: 2, to: 3, cause: 'buffer_full' };
+    const valid = [[ok], [ok, { from: 5, to: 5, cause: 'corrupt' }], [{ cause: 'torn', to: 4, from: 1 }]];
+    for (const lost of valid) {
+      expect(fastBatch(withBatch({ lost }))).toBeDefined();
+      expect(same(withBatch({ lost }))).toBe(true);
+    }
+    const invalid: unknown[] = [
+      [],
+      ok,
+      [{ ...ok, cause: 'other' }],
+      [{ ...ok, from: 0 }],
+      [{ ...ok, to: 1 }],
+      [{ ...ok, from: 1.5 }],
+      [{ ...ok, extra: 1 }],
+      [{ from: 2, cause: 'torn' }],
+      [null],
+      Array.from({ length: 65 }, () => ok),
+    ];
+    for (const lost of invalid) {
+      expect(fastBatch(withBatch({ lost }))).toBeUndefined();
+      expect(same(withBatch({ lost }))).toBe(false);
+    }
+  });
+
   it('optional members present as undefined go to zod and come out as zod has them', () => {
-    for (const key of ['device', 'backlogFrom', 'sig']) {
+    for (const key of ['device', 'backlogFrom', 'lost', 'sig']) {
       expect(fastBatch(withBatch({ [key]: undefined }))).toBeUndefined();
       expect(same(withBatch({ [key]: undefined }))).toBe(true);
     }

@@ -1,15 +1,21 @@
 // The store-and-forward log on a real temp folder: appends survive a reopen, seq and the chain head
-// continue, a torn last record (kill -9 mid-write) is cut off and counted, acknowledged segments are
-// deleted, and a full log follows its policy.
+// continue, a torn last record (kill -9 mid-write) is cut off and counted, bad bytes anywhere lose only
+// the records they hit (reported by seq), acknowledged segments are deleted, a full log follows its
+// policy, and a real full disk (tmpfs) cuts a short write off and never hands a seq out twice.
+import { execFileSync } from 'node:child_process';
 import {
   appendFileSync,
+  closeSync,
+  mkdirSync,
   mkdtempSync,
+  openSync,
   readdirSync,
   readFileSync,
   rmSync,
   statSync,
   truncateSync,
   writeFileSync,
+  writeSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -37,6 +43,26 @@ const segments = (dir: string) =>
 
 function fill(log: DiskLog, from: number, to: number, size = 100): void {
   for (let s = from; s <= to; s++) log.append(s, hash(s), payload(s, size));
+}
+
+/** Byte offset and length of every record in a segment file, by seq (0 for the checkpoint), by walking the lengths. */
+function recordsOf(file: string): Map<number, { offset: number; length: number }> {
+  const buf = readFileSync(file);
+  const out = new Map<number, { offset: number; length: number }>();
+  for (let off = 0; off < buf.length; ) {
+    const length = 8 + buf.readUInt32BE(off);
+    const type = buf[off + 8];
+    out.set(type === 2 ? 0 : Number(buf.readBigUInt64BE(off + 9)), { offset: off, length });
+    off += length;
+  }
+  return out;
+}
+
+/** Overwrites `n` bytes at `offset` of `file` with 0xA5 (bad bytes on disk). */
+function spoil(file: string, offset: number, n = 16): void {
+  const fd = openSync(file, 'r+');
+  writeSync(fd, Buffer.alloc(n, 0xa5), 0, n, offset);
+  closeSync(fd);
 }
 
 describe('DiskLog', () => {
@@ -80,7 +106,7 @@ describe('DiskLog', () => {
     again.close();
   });
 
-  it('cuts off a torn last record (killed mid-write), counts it and reuses its seq', () => {
+  it('cuts off a torn last record whose header survived, declares its seq lost and goes on from its hash', () => {
     const dir = tmp();
     const a = new DiskLog({ dir });
     a.open();
@@ -88,16 +114,203 @@ describe('DiskLog', () => {
     a.close();
     const tail = path.join(dir, segments(dir).at(-1) as string);
     const size = statSync(tail).size;
-    truncateSync(tail, size - 7); // the last record lost its end
+    truncateSync(tail, size - 7); // the last record lost its end, not its header (seq 5, hash)
     const b = new DiskLog({ dir });
-    expect(b.open()).toMatchObject({ lastSeq: 4, lastHash: hash(4), pending: 4, tornRecords: 1 });
+    expect(b.open()).toMatchObject({
+      lastSeq: 5,
+      lastHash: hash(5),
+      pending: 4,
+      tornRecords: 1,
+      corruptRecords: 0,
+      lost: [{ from: 5, to: 5, cause: 'torn' }],
+    });
     expect(statSync(tail).size).toBeLessThan(size - 7);
+    expect(b.read(5)).toBeUndefined();
+    fill(b, 6, 7);
+    b.close();
+    const c = new DiskLog({ dir });
+    // Still to declare (no batch carrying it was acknowledged), from the head file; the tail is clean.
+    expect(c.open()).toMatchObject({ lastSeq: 7, tornRecords: 0, lost: [{ from: 5, to: 5, cause: 'torn' }] });
+    expect(c.read(6)?.toString()).toBe(payload(6).toString());
+    c.close();
+  });
+
+  it('reuses the seq of a torn last record whose header is gone (that batch was never published)', () => {
+    const dir = tmp();
+    const a = new DiskLog({ dir });
+    a.open();
+    fill(a, 1, 5);
+    a.close();
+    const tail = path.join(dir, segments(dir).at(-1) as string);
+    const five = recordsOf(tail).get(5) as { offset: number; length: number };
+    truncateSync(tail, five.offset + 20); // length, CRC and 12 body bytes: no whole seq + hash
+    const b = new DiskLog({ dir });
+    expect(b.open()).toMatchObject({ lastSeq: 4, lastHash: hash(4), tornRecords: 1, lost: [] });
     fill(b, 5, 6);
     b.close();
     const c = new DiskLog({ dir });
-    expect(c.open()).toMatchObject({ lastSeq: 6, tornRecords: 0 });
+    expect(c.open()).toMatchObject({ lastSeq: 6, tornRecords: 0, lost: [] });
     expect(c.read(5)?.toString()).toBe(payload(5).toString());
     c.close();
+  });
+
+  it('zeros after the last record (a file extended by a crash before its data was written) are torn, no seq lost', () => {
+    const dir = tmp();
+    const a = new DiskLog({ dir });
+    a.open();
+    fill(a, 1, 3);
+    a.close();
+    appendFileSync(path.join(dir, segments(dir).at(-1) as string), Buffer.alloc(300));
+    const b = new DiskLog({ dir });
+    expect(b.open()).toMatchObject({ lastSeq: 3, tornRecords: 1, corruptRecords: 0, lost: [] });
+    b.close();
+  });
+
+  it('16 bad bytes in the middle of the tail segment lose that one record, reported by seq', () => {
+    const dir = tmp();
+    const a = new DiskLog({ dir, segmentBytes: 1024 * 1024, maxBytes: 4 * 1024 * 1024 });
+    a.open();
+    fill(a, 1, 40);
+    a.close();
+    const tail = path.join(dir, segments(dir)[0] as string);
+    const r = recordsOf(tail).get(16) as { offset: number; length: number };
+    spoil(tail, r.offset + 60); // inside the payload: the CRC fails, the length still holds
+    const b = new DiskLog({ dir, segmentBytes: 1024 * 1024, maxBytes: 4 * 1024 * 1024 });
+    expect(b.open()).toMatchObject({
+      lastSeq: 40,
+      lastHash: hash(40),
+      tornRecords: 0,
+      corruptRecords: 1,
+      pending: 39,
+      lost: [{ from: 16, to: 16, cause: 'corrupt' }],
+    });
+    for (let s = 1; s <= 40; s++)
+      if (s === 16) expect(b.read(s)).toBeUndefined();
+      else expect(b.read(s)?.toString(), `seq ${s}`).toBe(payload(s).toString());
+    fill(b, 41, 42); // appends go on after the last record, seq not reused
+    expect(b.read(42)?.toString()).toBe(payload(42).toString());
+    b.close();
+  });
+
+  it('resynchronises after bad bytes over a record header (length and CRC destroyed)', () => {
+    const dir = tmp();
+    const a = new DiskLog({ dir, segmentBytes: 1024 * 1024, maxBytes: 4 * 1024 * 1024 });
+    a.open();
+    fill(a, 1, 30);
+    a.close();
+    const tail = path.join(dir, segments(dir)[0] as string);
+    const r = recordsOf(tail).get(10) as { offset: number; length: number };
+    spoil(tail, r.offset - 4); // the end of record 9 and the header of record 10
+    const b = new DiskLog({ dir, segmentBytes: 1024 * 1024, maxBytes: 4 * 1024 * 1024 });
+    expect(b.open()).toMatchObject({
+      lastSeq: 30,
+      corruptRecords: 1,
+      lost: [{ from: 9, to: 10, cause: 'corrupt' }],
+    });
+    expect(b.read(8)?.toString()).toBe(payload(8).toString());
+    expect(b.read(11)?.toString()).toBe(payload(11).toString());
+    b.close();
+  });
+
+  it('bad bytes in an older segment lose only that record; the rest of the segment is read', () => {
+    const dir = tmp();
+    const opts = { dir, segmentBytes: 2048, maxBytes: 64 * 1024 };
+    const a = new DiskLog(opts);
+    a.open();
+    fill(a, 1, 60);
+    a.close();
+    const [first, second] = segments(dir) as [string, string, ...string[]];
+    const inFirst = [...recordsOf(path.join(dir, first)).keys()].filter((s) => s > 0);
+    const mid = inFirst[Math.floor(inFirst.length / 2)] as number;
+    const last = inFirst.at(-1) as number;
+    spoil(path.join(dir, first), (recordsOf(path.join(dir, first)).get(mid)?.offset ?? 0) + 50);
+    // ...and the last record of the second segment: lost up to the next segment's first seq.
+    const inSecond = recordsOf(path.join(dir, second));
+    const lastOfSecond = Math.max(...inSecond.keys());
+    spoil(path.join(dir, second), (inSecond.get(lastOfSecond)?.offset ?? 0) + 50);
+    const b = new DiskLog(opts);
+    expect(b.open()).toMatchObject({
+      lastSeq: 60,
+      corruptRecords: 2,
+      lost: [
+        { from: mid, to: mid, cause: 'corrupt' },
+        { from: lastOfSecond, to: lastOfSecond, cause: 'corrupt' },
+      ],
+    });
+    for (let s = 1; s <= 60; s++)
+      if (s === mid || s === lastOfSecond) expect(b.read(s)).toBeUndefined();
+      else expect(b.read(s)?.toString(), `seq ${s}`).toBe(payload(s).toString());
+    expect(last).toBeGreaterThan(mid);
+    expect(b.pending).toBe(58);
+    b.close();
+  });
+
+  it('a whole last record with a bad CRC is cut off, its seq not reused, the chain going on from the one before', () => {
+    const dir = tmp();
+    const a = new DiskLog({ dir });
+    a.open();
+    fill(a, 1, 8);
+    a.close();
+    const tail = path.join(dir, segments(dir).at(-1) as string);
+    spoil(tail, (recordsOf(tail).get(8)?.offset ?? 0) + 70);
+    const b = new DiskLog({ dir });
+    expect(b.open()).toMatchObject({
+      lastSeq: 8,
+      lastHash: hash(7),
+      corruptRecords: 1,
+      lost: [{ from: 8, to: 8, cause: 'corrupt' }],
+    });
+    fill(b, 9, 9);
+    b.close();
+  });
+
+  it('a lost range leaves lost() once a batch appended with it is acknowledged', () => {
+    const dir = tmp();
+    const a = new DiskLog({ dir });
+    a.open();
+    fill(a, 1, 3);
+    expect(a.skip(4, hash(4))).toBe(true);
+    expect(a.skip(5, hash(5))).toBe(true);
+    expect(a.lost).toEqual([{ from: 4, to: 5, cause: 'buffer_full' }]);
+    expect(a).toMatchObject({ lastSeq: 5, lastHash: hash(5), pending: 3 });
+    expect(a.read(4)).toBeUndefined();
+    fill(a, 6, 7); // both carry the declaration
+    for (const s of [1, 2, 3, 6]) a.ack(s);
+    expect(a.lost).toEqual([]);
+    expect(a.ackedThrough).toBe(6);
+    a.close();
+  });
+
+  it('a seq handed out by skip() survives a restart (head file): never handed out again', () => {
+    const dir = tmp();
+    const a = new DiskLog({ dir });
+    a.open();
+    fill(a, 1, 3);
+    a.ack(1);
+    a.skip(4, hash(4));
+    a.close();
+    const b = new DiskLog({ dir });
+    expect(b.open()).toMatchObject({
+      lastSeq: 4,
+      lastHash: hash(4),
+      pending: 2,
+      lost: [{ from: 4, to: 4, cause: 'buffer_full' }],
+    });
+    fill(b, 5, 5);
+    b.close();
+  });
+
+  it('a declaration carried only by batches that drop-oldest deletes is kept, and the drop declared', () => {
+    const log = new DiskLog({ dir: tmp(), segmentBytes: 1024, maxBytes: 4096, whenFull: 'drop-oldest' });
+    log.open();
+    fill(log, 1, 2);
+    log.skip(3, hash(3));
+    fill(log, 4, 200);
+    const lost = log.lost;
+    expect(lost[0]).toEqual({ from: 1, to: 2, cause: 'dropped' });
+    expect(lost).toContainEqual({ from: 3, to: 3, cause: 'buffer_full' });
+    expect(lost.at(-1)).toEqual({ from: 4, to: log.firstAvailableSeq - 1, cause: 'dropped' });
+    log.close();
   });
 
   it('detects garbage appended after the last record and a flipped byte', () => {
@@ -233,6 +446,84 @@ describe('DiskLog', () => {
     fill(sync, 1, 2);
     expect(sync.durableSeq).toBe(2);
     sync.close();
+  });
+
+  // A real full disk: a small tmpfs (root only: mount). Records of ~3 KB straddle its 4 KiB pages, so
+  // the write that meets ENOSPC is mostly a short one.
+  describe.skipIf(process.getuid?.() !== 0)('on a full disk (tmpfs)', () => {
+    const mounted: string[] = [];
+    afterEach(() => {
+      for (const m of mounted.splice(0)) execFileSync('umount', ['-l', m]);
+    });
+    function smallDisk(kib: number): string {
+      const d = path.join(tmp(), 'disk');
+      mkdirSync(d);
+      execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${kib}k`, 'tmpfs', d]);
+      mounted.push(d);
+      return d;
+    }
+    const opts = (dir: string, whenFull: 'block' | 'drop-oldest', segmentBytes = 16 * 1024) => ({
+      dir,
+      segmentBytes,
+      maxBytes: 64 * 1024 * 1024, // far above the disk: the disk is what fills
+      whenFull,
+    });
+
+    it('block: a failed (short) write is cut off, the seq is skipped durably, a restart hands it out never again', () => {
+      const dir = smallDisk(128);
+      // One segment for the whole disk: the disk fills in the middle of a record, not at a new segment.
+      const a = new DiskLog(opts(dir, 'block', 64 * 1024));
+      a.open();
+      let seq = 0;
+      let error: unknown;
+      try {
+        for (;;) a.append(++seq, hash(seq), payload(seq, 3000));
+      } catch (err) {
+        error = err;
+      }
+      expect(error).toMatchObject({ code: 'MRV_E_BUFFER_FULL' });
+      expect((error as Error).message).toMatch(/short write: \d+ of \d+ bytes/);
+      expect(a.full).toBe(true);
+      expect(a.lastSeq).toBe(seq - 1);
+      const logged = seq - 1;
+      // The cycle still gets its seq (the head file needs no new blocks), and so do the next ones.
+      expect(a.skip(seq, hash(seq))).toBe(true);
+      expect(() => a.append(seq + 1, hash(seq + 1), payload(seq + 1, 3000))).toThrow(/buffer/);
+      expect(a.skip(seq + 1, hash(seq + 1))).toBe(true);
+      a.close();
+      const b = new DiskLog(opts(dir, 'block', 64 * 1024));
+      // No torn or corrupt record: every failed write was cut off again.
+      expect(b.open()).toMatchObject({
+        lastSeq: seq + 1,
+        lastHash: hash(seq + 1),
+        tornRecords: 0,
+        corruptRecords: 0,
+        pending: logged,
+        lost: [{ from: seq, to: seq + 1, cause: 'buffer_full' }],
+      });
+      for (let s = 1; s <= logged; s++) expect(b.read(s)?.toString()).toBe(payload(s, 3000).toString());
+      // Room again (the first segments acknowledged and deleted): appends go on at the next seq.
+      for (let s = 1; s <= logged; s++) b.ack(s);
+      b.append(seq + 2, hash(seq + 2), payload(seq + 2, 3000));
+      expect(b.full).toBe(false);
+      b.close();
+    });
+
+    it('drop-oldest: a full disk drops the oldest segments and declares them, appends go on', () => {
+      const dir = smallDisk(128);
+      const log = new DiskLog(opts(dir, 'drop-oldest'));
+      log.open();
+      for (let s = 1; s <= 200; s++) log.append(s, hash(s), payload(s, 3000));
+      expect(log.lastSeq).toBe(200);
+      expect(log.full).toBe(true);
+      expect(log.stats.droppedBatches).toBeGreaterThan(100);
+      expect(log.lost).toEqual([{ from: 1, to: log.firstAvailableSeq - 1, cause: 'dropped' }]);
+      expect(log.read(200)?.toString()).toBe(payload(200, 3000).toString());
+      log.close();
+      const again = new DiskLog(opts(dir, 'drop-oldest'));
+      expect(again.open()).toMatchObject({ lastSeq: 200, tornRecords: 0, corruptRecords: 0 });
+      again.close();
+    });
   });
 
   it('refuses a bound smaller than two segments with MRV_E_CONFIG', () => {
