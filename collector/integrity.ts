@@ -78,6 +78,12 @@ export interface IntegrityPlan {
   waiting: Map<string, Waiting>;
   /** Sole mode: holes the gateways no longer hold, not yet reported, after this plan. */
   released: Map<string, Waiting>;
+  /**
+   * Sole mode: gateways (`unit/gateway`) whose open gap and broken-link findings this plan's batches may
+   * resolve (a late batch, a verified version replacing a stored one, the gateway's first batch since
+   * start), queued by commit for {@link IntegrityChecker.reviewsDue}.
+   */
+  review: Set<string>;
 }
 
 const MESSAGES: Record<IntegrityFindingCode, (d: Record<string, unknown>) => { zh: string; en: string }> = {
@@ -153,6 +159,9 @@ export class IntegrityChecker {
   readonly #recent = new Map<string, BatchLink>();
   /** Sole mode: holes per gateway the gateway no longer holds, to report with {@link dueGaps}. */
   readonly #released = new Map<string, Waiting>();
+  /** Sole mode: gateways whose findings wait for a review (finding-lifecycle.ts), and those seen since start. */
+  readonly #toReview = new Set<string>();
+  readonly #seen = new Set<string>();
 
   constructor(private readonly opts: IntegrityOptions = {}) {}
 
@@ -197,6 +206,7 @@ export class IntegrityChecker {
       heads: new Map(),
       waiting: new Map(),
       released: new Map(),
+      review: new Set(),
     };
     /** Versions planned in this flush, by `unit/gateway#seq`. */
     const planned = new Map<string, ArchivedBatch>();
@@ -241,6 +251,8 @@ export class IntegrityChecker {
     for (const item of items) {
       const { batch, receivedAt } = item;
       const gw = `${batch.unitId}/${batch.gatewayId}`;
+      // A restarted collector re-checks what the previous run may have left open (its review may have failed).
+      if (!shared && !this.#seen.has(gw)) plan.review.add(gw);
       // The canonical text once, its UTF-8 bytes once: hash, signature and archive all use them.
       const { sig: _sig, ...unsigned } = batch;
       const canonical = canonicalJson(unsigned);
@@ -334,7 +346,7 @@ export class IntegrityChecker {
           if (!supersedes) {
             writeReadings = false;
             writeArchive = false;
-          }
+          } else if (!shared) plan.review.add(gw); // a link to the replaced version may verify now
         } else {
           // A late batch filling an earlier gap (or sent behind newer ones by a gateway replaying a
           // backlog): check it against its stored predecessor, and its stored successor against it.
@@ -356,6 +368,7 @@ export class IntegrityChecker {
           if (!shared) {
             (await waitingOf(batch)).remove(batch.seq);
             releasedOf(batch).remove(batch.seq);
+            plan.review.add(gw); // it may close a gap already reported
           }
         }
       } else if (shared) {
@@ -515,7 +528,7 @@ export class IntegrityChecker {
           { unitId, gatewayId, key: `${lo}-${hi}`, ts, at: now },
           { from: lo, to: hi, missing: hi - lo + 1, before: lo - 1, after: hi + 1 },
         );
-        if (!(await findingStored(store, f))) out.push(f);
+        if (!(await gapOnRecord(store, f))) out.push(f);
       }
     }
     // Only once every finding is built (a store error leaves the holes to the next call).
@@ -537,8 +550,26 @@ export class IntegrityChecker {
     return this.#recent.has(`${gw}#${seq}`) || this.#waiting.get(gw)?.has(seq) === true;
   }
 
+  /**
+   * Sole mode: the gateways (`unit/gateway`) whose open `MRV_F_SEQ_GAP` and `MRV_F_CHAIN_BROKEN` findings
+   * committed batches may have resolved; the collector reviews them (finding-lifecycle.ts
+   * `reviewGateway`) and calls {@link reviewed} once the result is stored.
+   */
+  get reviewsDue(): string[] {
+    return [...this.#toReview];
+  }
+
+  /** A gateway's review (see {@link reviewsDue}) is stored; until a batch asks for another, none is due. */
+  reviewed(gw: string): void {
+    this.#toReview.delete(gw);
+  }
+
   /** Applies a plan's new chain heads once its writes succeeded. */
   commit(plan: IntegrityPlan): void {
+    for (const gw of plan.review) {
+      this.#toReview.add(gw);
+      this.#seen.add(gw);
+    }
     for (const [k, w] of plan.waiting) this.#waiting.set(k, w);
     for (const [k, r] of plan.released) this.#released.set(k, r);
     if (this.opts.shared !== true)
@@ -735,6 +766,23 @@ export async function findingStored(store: TimeSeriesStore, f: Finding): Promise
     ...(f.gatewayId ? { gatewayId: f.gatewayId } : {}),
   });
   return same.some((s) => s.id === f.id);
+}
+
+/**
+ * True when a gap finding about to be raised is already on record: stored under its id (in any
+ * lifecycle state), or inside the range of an open gap finding of its gateway (a hole left by a partly
+ * filled gap, found again after a restart, is that finding's `detail.remaining`, not a new finding).
+ * @throws MrvError `MRV_E_STORE`
+ */
+export async function gapOnRecord(store: TimeSeriesStore, f: Finding): Promise<boolean> {
+  if (await findingStored(store, f)) return true;
+  const from = Number(f.detail.from);
+  const to = Number(f.detail.to);
+  const open = await store.listOpenFindings(f.unitId, f.code, {
+    source: f.source,
+    ...(f.gatewayId ? { gatewayId: f.gatewayId } : {}),
+  });
+  return open.some((o) => Number(o.detail.from) <= from && to <= Number(o.detail.to));
 }
 
 /** The `ts` of the first reading (else `sentAt`) of a batch's canonical JSON; undefined when unreadable. */
