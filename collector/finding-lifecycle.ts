@@ -86,7 +86,7 @@ export async function reviewGateway(
       brokenAt.push(seq);
       if (link.findings.includes('MRV_F_CHAIN_BROKEN') || raisedBroken.has(seq)) continue;
       raisedBroken.add(seq);
-      const raised = await chainBroken(store, unitId, gatewayId, link, expected, now);
+      const raised = await chainBroken(store, unitId, gatewayId, link, expected, now, broken);
       if (raised === undefined) continue;
       out.findings.push(raised);
       out.marked++;
@@ -234,7 +234,7 @@ function lateMessage(arrived: readonly SeqRange[], lastAt: number, brokenAt: rea
 /**
  * Raises a broken link found by the review and marks its archive record `failed` (as the chain audit);
  * undefined when that finding is stored already (a sole collector's arrival check raised it on the late
- * batch's record).
+ * batch's record): among the gateway's `open` broken links, or under its id at its `ts`.
  */
 async function chainBroken(
   store: TimeSeriesStore,
@@ -243,6 +243,7 @@ async function chainBroken(
   link: BatchLink,
   expected: string,
   now: number,
+  open: readonly Finding[],
 ): Promise<Finding | undefined> {
   const record = (await store.listBatches({ unitId, gatewayId, fromSeq: link.seq, toSeq: link.seq }))[0];
   const finding = integrityFinding(
@@ -256,7 +257,8 @@ async function chainBroken(
     },
     { seq: link.seq, prevHash: link.prevHash, expected },
   );
-  if (await findingStored(store, finding)) return undefined;
+  // (A sole collector's arrival check dates the break of the batch after a late one by the late batch.)
+  if (open.some((f) => f.id === finding.id) || (await findingStored(store, finding))) return undefined;
   if (record !== undefined)
     await store.archiveBatches([
       { ...record, verdict: 'failed', findings: [...record.findings, 'MRV_F_CHAIN_BROKEN'] },
