@@ -643,7 +643,7 @@ export class Collector {
       try {
         const review = await reviewGateway(this.opts.store, unitId, gatewayId, this.#clock.now());
         if (review.findings.length > 0) await this.opts.store.writeFindings(review.findings);
-        this.#integrity.reviewed(gw);
+        this.#integrity.reviewed(gw, review.open);
         for (const f of review.findings) this.#raise(f);
       } catch (err) {
         this.#log.warn(

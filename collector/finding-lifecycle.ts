@@ -34,6 +34,8 @@ export interface GatewayReview {
   findings: Finding[];
   /** Archive records the review marked `failed` (already written back). */
   marked: number;
+  /** Gap and broken-link findings of the gateway still open once `findings` are written. */
+  open: number;
 }
 
 /** Links read per store query while reviewing a long gap. */
@@ -50,7 +52,7 @@ export async function reviewGateway(
   gatewayId: string,
   now: number,
 ): Promise<GatewayReview> {
-  const out: GatewayReview = { findings: [], marked: 0 };
+  const out: GatewayReview = { findings: [], marked: 0, open: 0 };
   const filter = { gatewayId, source: 'integrity' as const };
   const [gaps, broken] = await Promise.all([
     store.listOpenFindings(unitId, 'MRV_F_SEQ_GAP', filter),
@@ -130,6 +132,11 @@ export async function reviewGateway(
       },
     });
   }
+  const open = new Set([...gaps, ...broken].map((f) => f.id));
+  for (const f of out.findings)
+    if (f.state === 'resolved') open.delete(f.id);
+    else open.add(f.id);
+  out.open = open.size;
   return out;
 }
 

@@ -162,6 +162,12 @@ export class IntegrityChecker {
   /** Sole mode: gateways whose findings wait for a review (finding-lifecycle.ts), and those seen since start. */
   readonly #toReview = new Set<string>();
   readonly #seen = new Set<string>();
+  /**
+   * Sole mode: gateways whose last review left no gap or broken-link finding open and that have raised
+   * none since: a late batch of theirs has nothing to resolve, so it asks for no review (a drained
+   * backlog would otherwise cost two findings queries per write).
+   */
+  readonly #clean = new Set<string>();
 
   constructor(private readonly opts: IntegrityOptions = {}) {}
 
@@ -346,7 +352,7 @@ export class IntegrityChecker {
           if (!supersedes) {
             writeReadings = false;
             writeArchive = false;
-          } else if (!shared) plan.review.add(gw); // a link to the replaced version may verify now
+          } else if (!shared && !this.#clean.has(gw)) plan.review.add(gw); // a link to the replaced version may verify now
         } else {
           // A late batch filling an earlier gap (or sent behind newer ones by a gateway replaying a
           // backlog): check it against its stored predecessor, and its stored successor against it.
@@ -368,7 +374,7 @@ export class IntegrityChecker {
           if (!shared) {
             (await waitingOf(batch)).remove(batch.seq);
             releasedOf(batch).remove(batch.seq);
-            plan.review.add(gw); // it may close a gap already reported
+            if (!this.#clean.has(gw)) plan.review.add(gw); // it may close a gap already reported
           }
         }
       } else if (shared) {
@@ -533,6 +539,7 @@ export class IntegrityChecker {
     }
     // Only once every finding is built (a store error leaves the holes to the next call).
     for (const gw of done) this.#released.delete(gw);
+    this.#unclean(out);
     return out;
   }
 
@@ -559,13 +566,26 @@ export class IntegrityChecker {
     return [...this.#toReview];
   }
 
-  /** A gateway's review (see {@link reviewsDue}) is stored; until a batch asks for another, none is due. */
-  reviewed(gw: string): void {
+  /**
+   * A gateway's review (see {@link reviewsDue}) is stored, leaving `open` gap and broken-link findings
+   * open; until a batch asks for another, none is due.
+   */
+  reviewed(gw: string, open: number): void {
     this.#toReview.delete(gw);
+    if (open === 0) this.#clean.add(gw);
+    else this.#clean.delete(gw);
+  }
+
+  /** A gap or broken-link finding was raised for `gw` (`unit/gateway`): its late batches are reviewed again. */
+  #unclean(findings: readonly Finding[]): void {
+    for (const f of findings)
+      if ((f.code === 'MRV_F_SEQ_GAP' || f.code === 'MRV_F_CHAIN_BROKEN') && f.gatewayId !== undefined)
+        this.#clean.delete(`${f.unitId}/${f.gatewayId}`);
   }
 
   /** Applies a plan's new chain heads once its writes succeeded. */
   commit(plan: IntegrityPlan): void {
+    this.#unclean(plan.findings);
     for (const gw of plan.review) {
       this.#toReview.add(gw);
       this.#seen.add(gw);

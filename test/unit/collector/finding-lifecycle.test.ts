@@ -64,7 +64,7 @@ describe('a sole collector', () => {
         const [unitId, gatewayId] = gw.split('/') as [string, string];
         const review = await reviewGateway(store, unitId, gatewayId, at);
         await store.writeFindings(review.findings);
-        checker.reviewed(gw);
+        checker.reviewed(gw, review.open);
         out.push(...review.findings);
       }
     }
@@ -116,6 +116,18 @@ describe('a sole collector', () => {
 
     // Later batches (and the review they ask for) change nothing.
     expect(await take(c, [7, 8], T0 + 400_000)).toEqual([]);
+  });
+
+  it('asks for no review while a gateway with nothing open drains its backlog', async () => {
+    const c = chain(10, { 8: 4, 9: 4 }); // 4..7 wait in the gateway's log, sent behind 8 and 9
+    let queries = 0;
+    const list = store.listOpenFindings.bind(store);
+    store.listOpenFindings = (...args) => {
+      queries++;
+      return list(...args);
+    };
+    expect(await take(c, [1, 2, 3, 8, 9, 4, 5, 6, 7, 10], T0 + 100_000)).toEqual([]);
+    expect(queries).toBe(2); // the review at the gateway's first batch since start, nothing after
   });
 
   it('does not raise the rest of a partly filled gap again after a restart', async () => {
