@@ -97,8 +97,16 @@ export async function reviewGateway(
     for (const [a, b] of arrived)
       for (let seq = a; seq <= b; seq++)
         lastReceivedAt = Math.max(lastReceivedAt, links.get(seq)?.receivedAt ?? 0);
+    // The message of the gap as raised (a partial update's "still missing" no longer holds).
+    const raisedAs = integrityFinding(
+      'MRV_F_SEQ_GAP',
+      { unitId, gatewayId, key: `${from}-${to}`, ts: f.ts, at: now },
+      { from, to, missing: f.detail.missing ?? to - from + 1 },
+    ).message;
     out.findings.push({
       ...f,
+      message: raisedAs,
+      detail: { ...f.detail, remaining: [], stillMissing: 0, arrived },
       state: 'resolved',
       resolvedAt: isoMs(now),
       resolution: {

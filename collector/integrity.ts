@@ -27,6 +27,12 @@
  * conflict from them; the chain is checked wherever the predecessor is already archived or in the same
  * flush. Seq gaps, and chain links whose two batches were stored by different collectors at the same
  * time, are left to the periodic audit of collector/chain-audit.ts.
+ *
+ * **Findings lifecycle** (sole mode): a plan names in `review` the gateways whose open gap and
+ * broken-link findings its batches may resolve (a late batch, a verified version replacing a stored one,
+ * the gateway's first batch since start, unless the gateway's last review left nothing open); the
+ * collector reviews them after the write (collector/finding-lifecycle.ts). In shared mode the chain audit
+ * reviews every gateway every round.
  */
 
 import { canonicalJson } from '../core/schema/canonical.ts';

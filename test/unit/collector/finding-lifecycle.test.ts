@@ -109,6 +109,9 @@ describe('a sole collector', () => {
       },
     });
     expect(done?.resolution?.message.en).toMatch(/batches 3\.\.5 arrived late .*the hash chain links verify/);
+    // Its message is the gap as raised again (the "still missing" of the update no longer holds).
+    expect(done?.message).toEqual(raised[0]?.message);
+    expect(done?.detail).toMatchObject({ remaining: [], stillMissing: 0, arrived: [[3, 5]] });
     expect(done?.resolution?.message.zh).toMatch(/批次 3–5 已迟到补齐.*哈希链衔接校验通过/);
     expect(await store.listOpenFindings('U1', 'MRV_F_SEQ_GAP')).toEqual([]);
     // The whole month's findings: that one gap, resolved; nothing else.
