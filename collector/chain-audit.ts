@@ -28,7 +28,7 @@
  */
 import type { Finding } from '../core/schema/finding.ts';
 import { GENESIS_HASH } from '../core/schema/wire.ts';
-import { reviewGateway } from './finding-lifecycle.ts';
+import { type OpenFindings, openOfUnit, reviewGateway } from './finding-lifecycle.ts';
 import { firstReadingTs, gapOnRecord, integrityFinding } from './integrity.ts';
 import type { BatchLink, TimeSeriesStore } from './store.ts';
 
@@ -85,6 +85,8 @@ export class ChainAudit {
    */
   async run(now: number): Promise<ChainAuditRound> {
     const round: ChainAuditRound = { findings: [], marked: 0, checked: 0 };
+    /** Open gap and broken-link findings per unit, read once per round (finding-lifecycle.ts). */
+    const open = new Map<string, OpenFindings>();
     for (const head of await this.opts.store.batchHeads()) {
       const key = `${head.unitId}/${head.gatewayId}`;
       let cur = this.#cursors.get(key);
@@ -109,7 +111,12 @@ export class ChainAudit {
         if (waiting || links.length < this.#page) break;
       }
       // Holes reported earlier may have been filled since (and the links around them verify now).
-      const review = await reviewGateway(this.opts.store, head.unitId, head.gatewayId, now);
+      let unitOpen = open.get(head.unitId);
+      if (unitOpen === undefined) {
+        unitOpen = await openOfUnit(this.opts.store, head.unitId);
+        open.set(head.unitId, unitOpen);
+      }
+      const review = await reviewGateway(this.opts.store, head.unitId, head.gatewayId, now, unitOpen);
       round.findings.push(...review.findings);
       round.marked += review.marked;
     }

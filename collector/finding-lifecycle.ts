@@ -38,12 +38,32 @@ export interface GatewayReview {
   open: number;
 }
 
+/** The open findings a review works on (see {@link openOfUnit}). */
+export interface OpenFindings {
+  gaps: Finding[];
+  broken: Finding[];
+}
+
+/**
+ * The open `MRV_F_SEQ_GAP` and `MRV_F_CHAIN_BROKEN` integrity findings of a unit (all its gateways): two
+ * store queries, so that a round over many gateways of one unit reads them once.
+ * @throws MrvError `MRV_E_STORE`
+ */
+export async function openOfUnit(store: TimeSeriesStore, unitId: string): Promise<OpenFindings> {
+  const [gaps, broken] = await Promise.all([
+    store.listOpenFindings(unitId, 'MRV_F_SEQ_GAP', { source: 'integrity' }),
+    store.listOpenFindings(unitId, 'MRV_F_CHAIN_BROKEN', { source: 'integrity' }),
+  ]);
+  return { gaps, broken };
+}
+
 /** Links read per store query while reviewing a long gap. */
 const PAGE = 10_000;
 
 /**
  * Reviews the open gap and broken-link findings of one gateway against the archive (see the file
- * comment), at collector time `now` (ms epoch).
+ * comment), at collector time `now` (ms epoch). `unitOpen`: the unit's open findings when already read
+ * ({@link openOfUnit}); else they are read.
  * @throws MrvError `MRV_E_STORE` when the store fails (nothing was written but archive marks)
  */
 export async function reviewGateway(
@@ -51,13 +71,13 @@ export async function reviewGateway(
   unitId: string,
   gatewayId: string,
   now: number,
+  unitOpen?: OpenFindings,
 ): Promise<GatewayReview> {
   const out: GatewayReview = { findings: [], marked: 0, open: 0 };
-  const filter = { gatewayId, source: 'integrity' as const };
-  const [gaps, broken] = await Promise.all([
-    store.listOpenFindings(unitId, 'MRV_F_SEQ_GAP', filter),
-    store.listOpenFindings(unitId, 'MRV_F_CHAIN_BROKEN', filter),
-  ]);
+  const all = unitOpen ?? (await openOfUnit(store, unitId));
+  const gaps = all.gaps.filter((f) => f.gatewayId === gatewayId);
+  const broken = all.broken.filter((f) => f.gatewayId === gatewayId);
+  if (gaps.length === 0 && broken.length === 0) return out;
   const raisedBroken = new Set<number>();
   for (const f of gaps) {
     const from = Number(f.detail.from);
