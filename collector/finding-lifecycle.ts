@@ -152,10 +152,16 @@ export async function reviewGateway(
       resolution: {
         by: 'link-verified',
         seqs,
-        message: {
-          zh: `批次 ${seq} 的 prevHash 与现已归档的批次 ${seq - 1} 的哈希一致，哈希链衔接校验通过`,
-          en: `batch ${seq}'s prevHash is the hash of the batch ${seq - 1} archived now: the link verifies`,
-        },
+        message:
+          seq === 1
+            ? {
+                zh: '批次 1 的 prevHash 为链起点哈希，校验通过',
+                en: "batch 1's prevHash is the genesis hash: the link verifies",
+              }
+            : {
+                zh: `批次 ${seq} 的 prevHash 与现已归档的批次 ${seq - 1} 的哈希一致，哈希链衔接校验通过`,
+                en: `batch ${seq}'s prevHash is the hash of the batch ${seq - 1} archived now: the link verifies`,
+              },
         detail: { prevHash: link.prevHash },
       },
     });
