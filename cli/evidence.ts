@@ -87,7 +87,7 @@ export async function evidence(args: string[]): Promise<number> {
     if (v.out) writeFileSync(v.out, text);
     else process.stdout.write(text);
     process.stderr.write(
-      `evidence ${pkg.unit.id} ${pkg.month}: ${pkg.parameters.length} parameters, ${pkg.findings.length} findings, ${pkg.rawData?.readings ?? 0} readings in ${pkg.rawData?.batches.count ?? 0} batches (${pkg.rawData?.missingBatches.count ?? 0} not in the archive), total ${pkg.emissions.totalCo2e} t CO2e, signed by ${pkg.signature.keyId}\n`,
+      `evidence ${pkg.unit.id} ${pkg.month}: ${pkg.parameters.length} parameters, ${pkg.findings.length} findings, ${pkg.storedFindings.length} open stored findings, ${pkg.resolvedFindings?.length ?? 0} resolved, ${pkg.rawData?.readings ?? 0} readings in ${pkg.rawData?.batches.count ?? 0} batches (${pkg.rawData?.missingBatches.count ?? 0} not in the archive), total ${pkg.emissions.totalCo2e} t CO2e, signed by ${pkg.signature.keyId}\n`,
     );
     return 0;
   } finally {
@@ -251,7 +251,8 @@ async function verifyEvidence(doc: Record<string, unknown>, args: string[]): Pro
     generatedAt: Date.parse(pkg.generatedAt),
     generator: pkg.generator,
     config: pkg.config,
-    storedFindings: pkg.storedFindings,
+    // Open and resolved stored findings go back in as they were read: the split is recomputed.
+    storedFindings: [...pkg.storedFindings, ...(pkg.resolvedFindings ?? [])],
   });
   const raw = await finish(list);
   const claimedRaw = pkg.rawData;

@@ -14,8 +14,9 @@
  *   raised only once the batch after the hole has been archived for `graceMs`, and not while the
  *   gateway's newest archived batch says (`backlogFrom` at or below the hole) that the gateway still holds
  *   those batches in its log, sending them behind newer ones after an outage; until then the audit of
- *   that gateway waits at the hole. A batch that fills a hole after the finding leaves the finding as a
- *   record that the data came late.
+ *   that gateway waits at the hole. Batches that fill a hole after the finding resolve it: every round
+ *   ends each gateway with a review of its open gap and broken-link findings against the archive
+ *   (finding-lifecycle.ts), which also checks the links around a filled hole that no arrival check saw.
  * Findings carry the same ids as the arrival checks' (integrity.ts), so stores keep one per id; before
  * raising, the audit looks the id up, so that several collectors auditing the same archive raise each
  * finding once in practice (two audits in the same few milliseconds could both raise it: the store still
@@ -27,7 +28,8 @@
  */
 import type { Finding } from '../core/schema/finding.ts';
 import { GENESIS_HASH } from '../core/schema/wire.ts';
-import { findingStored, firstReadingTs, integrityFinding } from './integrity.ts';
+import { type OpenFindings, openOfUnit, reviewGateway } from './finding-lifecycle.ts';
+import { firstReadingTs, gapOnRecord, integrityFinding } from './integrity.ts';
 import type { BatchLink, TimeSeriesStore } from './store.ts';
 
 /** Options of {@link ChainAudit}. */
@@ -43,7 +45,7 @@ export interface ChainAuditOptions {
 
 /** What one audit round found and checked. */
 export interface ChainAuditRound {
-  /** New findings (not yet stored: the caller stores and raises them). */
+  /** New findings, and open ones resolved or updated by the review (not yet stored: the caller stores and raises them). */
   findings: Finding[];
   /** Archive records whose verdict the audit changed to `failed` (already written back). */
   marked: number;
@@ -83,6 +85,8 @@ export class ChainAudit {
    */
   async run(now: number): Promise<ChainAuditRound> {
     const round: ChainAuditRound = { findings: [], marked: 0, checked: 0 };
+    /** Open gap and broken-link findings per unit, read once per round (finding-lifecycle.ts). */
+    const open = new Map<string, OpenFindings>();
     for (const head of await this.opts.store.batchHeads()) {
       const key = `${head.unitId}/${head.gatewayId}`;
       let cur = this.#cursors.get(key);
@@ -106,6 +110,15 @@ export class ChainAudit {
         const waiting = await this.#walk(head.unitId, head.gatewayId, cur, links, now, round, head.seq);
         if (waiting || links.length < this.#page) break;
       }
+      // Holes reported earlier may have been filled since (and the links around them verify now).
+      let unitOpen = open.get(head.unitId);
+      if (unitOpen === undefined) {
+        unitOpen = await openOfUnit(this.opts.store, head.unitId);
+        open.set(head.unitId, unitOpen);
+      }
+      const review = await reviewGateway(this.opts.store, head.unitId, head.gatewayId, now, unitOpen);
+      round.findings.push(...review.findings);
+      round.marked += review.marked;
     }
     return round;
   }
@@ -141,7 +154,7 @@ export class ChainAudit {
           },
           { from, to, missing: to - from + 1, before: cur.seq === 0 ? null : cur.seq, after: to + 1 },
         );
-        if (!(await findingStored(this.opts.store, finding))) round.findings.push(finding);
+        if (!(await gapOnRecord(this.opts.store, finding))) round.findings.push(finding);
         if (stillHeld) {
           cur.seq = to;
           cur.hash = undefined;

@@ -50,6 +50,7 @@ import type { Finding } from '../core/schema/finding.ts';
 import { Batch, DEFAULT_TOPIC_PREFIX, GatewayMeta, GatewayStatus, parseTopic } from '../core/schema/wire.ts';
 import { type Clock, isoMs, systemClock } from '../core/time.ts';
 import { ChainAudit } from './chain-audit.ts';
+import { reviewGateway } from './finding-lifecycle.ts';
 import { IntegrityChecker, type ReceivedBatch } from './integrity.ts';
 import type { KeyRegistry } from './keys.ts';
 import type { LiveBatch, LiveHub } from './live.ts';
@@ -701,6 +702,7 @@ export class Collector {
     for (const b of take) b.ack();
     this.#confirm(take);
     for (const f of findings) this.#raise(f);
+    await this.#reviewFindings();
     for (const b of plan.stored) {
       const stored: LiveBatch = {
         unitId: b.batch.unitId,
@@ -720,9 +722,35 @@ export class Collector {
     }
   }
 
+  /**
+   * Sole mode: resolves or updates the gap and broken-link findings that stored batches closed
+   * (finding-lifecycle.ts); a store error leaves the review due for the next write.
+   */
+  async #reviewFindings(): Promise<void> {
+    for (const gw of this.#integrity.reviewsDue) {
+      const [unitId, gatewayId] = gw.split('/') as [string, string];
+      try {
+        const review = await reviewGateway(this.opts.store, unitId, gatewayId, this.#clock.now());
+        if (review.findings.length > 0) await this.opts.store.writeFindings(review.findings);
+        this.#integrity.reviewed(gw, review.open);
+        for (const f of review.findings) this.#raise(f);
+      } catch (err) {
+        this.#log.warn(
+          { err: (err as Error).message, gateway: gw },
+          'reviewing open findings failed; retried',
+        );
+      }
+    }
+  }
+
   #raise(f: Finding): void {
     this.counters.findingsRaised++;
-    const level = f.severity === 'critical' || f.severity === 'error' ? 'error' : 'warn';
+    const level =
+      f.state === 'resolved'
+        ? 'info'
+        : f.severity === 'critical' || f.severity === 'error'
+          ? 'error'
+          : 'warn';
     this.#log[level](
       { finding: f.code, id: f.id, unit: f.unitId, gateway: f.gatewayId, detail: f.detail },
       f.message.en,

@@ -13,8 +13,9 @@
  * - `gateway_status`: tags `unit, gateway`; fields `state` (`online|offline`), `json` (the whole
  *   {@link GatewayStatus}), `received_at` (integer ms); time = the collector's receive time.
  * - `finding`: tags `unit, id` (one series per finding: findings are rare next to readings), fields
- *   `json` (the whole {@link Finding}), `source`, `code`; time = the finding's `ts`. Rewriting a finding
- *   with the same id and ts replaces it.
+ *   `json` (the whole {@link Finding}), `source`, `code`, `state` (`open|resolved`); time = the finding's
+ *   `ts`. Rewriting a finding with the same id and ts replaces it (resolving one does so). Points written
+ *   before the lifecycle have no `state` field and a `json` without `state`: they read as open.
  * - `batch` (the archive): tags `unit, gateway`; time = **seq, as milliseconds since the epoch**, so a
  *   batch's identity is (unit, gateway, seq) and a seq range is a time range; fields `seq`, `hash`,
  *   `prev_hash`, `sig` ("" when unsigned), `received_at`, `verdict`, `findings` (JSON array of codes),
@@ -38,7 +39,7 @@ import { deflateRawSync, inflateRawSync } from 'node:zlib';
 import { InfluxDB, escape as influxEscape } from 'influx';
 import type { Logger } from 'pino';
 import { MrvError } from '../core/errors.ts';
-import type { Finding } from '../core/schema/finding.ts';
+import { type Finding, findingState } from '../core/schema/finding.ts';
 import { type GatewayMeta, type GatewayStatus, Identifier, type Quality } from '../core/schema/wire.ts';
 import { type Clock, systemClock } from '../core/time.ts';
 import type {
@@ -448,7 +449,7 @@ export class InfluxStore implements TimeSeriesStore {
     const lines = rows.map(
       (f) =>
         `finding,id=${influxEscape.tag(f.id)},unit=${influxEscape.tag(f.unitId)} ` +
-        `json=${fieldString(JSON.stringify(f))},source=${fieldString(f.source)},code=${fieldString(f.code)} ${Date.parse(f.ts)}`,
+        `json=${fieldString(JSON.stringify(f))},source=${fieldString(f.source)},code=${fieldString(f.code)},state=${fieldString(findingState(f))} ${Date.parse(f.ts)}`,
     );
     for (let start = 0; start < lines.length; start += LINES_PER_REQUEST)
       await this.#write(lines.slice(start, start + LINES_PER_REQUEST), 'writeFindings');
@@ -477,6 +478,32 @@ export class InfluxStore implements TimeSeriesStore {
       .map((r) => parseJson<Finding>(r.json))
       .sort((a, b) => Date.parse(a.ts) - Date.parse(b.ts) || compare(a.id, b.id))
       .filter((f) => matchesFilter(f, filter))
+      .slice(0, limit);
+  }
+
+  /**
+   * Open findings of `code` of `unitId`, any `ts`, oldest first (ties by id), narrowed by `filter`.
+   * InfluxDB selects the unit's findings of that code (a field condition: a scan of the unit's finding
+   * series, which are few); the open ones are kept here, since points written before the lifecycle have
+   * no `state` field to select on.
+   * @throws MrvError `MRV_E_STORE` when InfluxDB fails.
+   */
+  async listOpenFindings(
+    unitId: string,
+    code: string,
+    filter: Omit<FindingFilter, 'code' | 'state'> = {},
+  ): Promise<Finding[]> {
+    this.#assertStarted('listOpenFindings');
+    const limit = checkRange(0, 0, filter.limit);
+    const rows = await this.#query<{ json: string }>(
+      'listOpenFindings',
+      'SELECT "json" FROM "finding" WHERE "unit" = $unit AND "code" = $code',
+      { unit: unitId, code },
+    );
+    return rows
+      .map((r) => parseJson<Finding>(r.json))
+      .sort((a, b) => Date.parse(a.ts) - Date.parse(b.ts) || compare(a.id, b.id))
+      .filter((f) => matchesFilter(f, { ...filter, state: 'open' }))
       .slice(0, limit);
   }
 

@@ -27,6 +27,12 @@
  * conflict from them; the chain is checked wherever the predecessor is already archived or in the same
  * flush. Seq gaps, and chain links whose two batches were stored by different collectors at the same
  * time, are left to the periodic audit of collector/chain-audit.ts.
+ *
+ * **Findings lifecycle** (sole mode): a plan names in `review` the gateways whose open gap and
+ * broken-link findings its batches may resolve (a late batch, a verified version replacing a stored one,
+ * the gateway's first batch since start, unless the gateway's last review left nothing open); the
+ * collector reviews them after the write (collector/finding-lifecycle.ts). In shared mode the chain audit
+ * reviews every gateway every round.
  */
 
 import { canonicalJson } from '../core/schema/canonical.ts';
@@ -78,6 +84,12 @@ export interface IntegrityPlan {
   waiting: Map<string, Waiting>;
   /** Sole mode: holes the gateways no longer hold, not yet reported, after this plan. */
   released: Map<string, Waiting>;
+  /**
+   * Sole mode: gateways (`unit/gateway`) whose open gap and broken-link findings this plan's batches may
+   * resolve (a late batch, a verified version replacing a stored one, the gateway's first batch since
+   * start), queued by commit for {@link IntegrityChecker.reviewsDue}.
+   */
+  review: Set<string>;
 }
 
 const MESSAGES: Record<IntegrityFindingCode, (d: Record<string, unknown>) => { zh: string; en: string }> = {
@@ -159,6 +171,15 @@ export class IntegrityChecker {
    * a link into a batch after them may start at the batch before them ({@link declaredLink}).
    */
   readonly #declared = new Map<string, (LostRange & { declaredIn: number })[]>();
+  /** Sole mode: gateways whose findings wait for a review (finding-lifecycle.ts), and those seen since start. */
+  readonly #toReview = new Set<string>();
+  readonly #seen = new Set<string>();
+  /**
+   * Sole mode: gateways whose last review left no gap or broken-link finding open and that have raised
+   * none since: a late batch of theirs has nothing to resolve, so it asks for no review (a drained
+   * backlog would otherwise cost two findings queries per write).
+   */
+  readonly #clean = new Set<string>();
 
   constructor(private readonly opts: IntegrityOptions = {}) {}
 
@@ -203,6 +224,7 @@ export class IntegrityChecker {
       heads: new Map(),
       waiting: new Map(),
       released: new Map(),
+      review: new Set(),
     };
     /** Versions planned in this flush, by `unit/gateway#seq`. */
     const planned = new Map<string, ArchivedBatch>();
@@ -262,6 +284,8 @@ export class IntegrityChecker {
     for (const item of items) {
       const { batch, receivedAt } = item;
       const gw = `${batch.unitId}/${batch.gatewayId}`;
+      // A restarted collector re-checks what the previous run may have left open (its review may have failed).
+      if (!shared && !this.#seen.has(gw)) plan.review.add(gw);
       // The canonical text once, its UTF-8 bytes once: hash, signature and archive all use them.
       const { sig: _sig, ...unsigned } = batch;
       const canonical = canonicalJson(unsigned);
@@ -355,7 +379,7 @@ export class IntegrityChecker {
           if (!supersedes) {
             writeReadings = false;
             writeArchive = false;
-          }
+          } else if (!shared && !this.#clean.has(gw)) plan.review.add(gw); // a link to the replaced version may verify now
         } else {
           // A late batch filling an earlier gap (or sent behind newer ones by a gateway replaying a
           // backlog): check it against its stored predecessor, and its stored successor against it.
@@ -387,6 +411,7 @@ export class IntegrityChecker {
           if (!shared) {
             (await waitingOf(batch)).remove(batch.seq);
             releasedOf(batch).remove(batch.seq);
+            if (!this.#clean.has(gw)) plan.review.add(gw); // it may close a gap already reported
           }
         }
       } else if (shared) {
@@ -561,11 +586,12 @@ export class IntegrityChecker {
             ...(cause ? { cause: cause.cause, declaredBy: 'gateway', declaredIn: cause.declaredIn } : {}),
           },
         );
-        if (!(await findingStored(store, f))) out.push(f);
+        if (!(await gapOnRecord(store, f))) out.push(f);
       }
     }
     // Only once every finding is built (a store error leaves the holes to the next call).
     for (const gw of done) this.#released.delete(gw);
+    this.#unclean(out);
     return out;
   }
 
@@ -592,8 +618,39 @@ export class IntegrityChecker {
     return this.#recent.has(`${gw}#${seq}`) || this.#waiting.get(gw)?.has(seq) === true;
   }
 
+  /**
+   * Sole mode: the gateways (`unit/gateway`) whose open `MRV_F_SEQ_GAP` and `MRV_F_CHAIN_BROKEN` findings
+   * committed batches may have resolved; the collector reviews them (finding-lifecycle.ts
+   * `reviewGateway`) and calls {@link reviewed} once the result is stored.
+   */
+  get reviewsDue(): string[] {
+    return [...this.#toReview];
+  }
+
+  /**
+   * A gateway's review (see {@link reviewsDue}) is stored, leaving `open` gap and broken-link findings
+   * open; until a batch asks for another, none is due.
+   */
+  reviewed(gw: string, open: number): void {
+    this.#toReview.delete(gw);
+    if (open === 0) this.#clean.add(gw);
+    else this.#clean.delete(gw);
+  }
+
+  /** A gap or broken-link finding was raised for `gw` (`unit/gateway`): its late batches are reviewed again. */
+  #unclean(findings: readonly Finding[]): void {
+    for (const f of findings)
+      if ((f.code === 'MRV_F_SEQ_GAP' || f.code === 'MRV_F_CHAIN_BROKEN') && f.gatewayId !== undefined)
+        this.#clean.delete(`${f.unitId}/${f.gatewayId}`);
+  }
+
   /** Applies a plan's new chain heads once its writes succeeded. */
   commit(plan: IntegrityPlan): void {
+    this.#unclean(plan.findings);
+    for (const gw of plan.review) {
+      this.#toReview.add(gw);
+      this.#seen.add(gw);
+    }
     for (const [k, w] of plan.waiting) this.#waiting.set(k, w);
     for (const [k, r] of plan.released) this.#released.set(k, r);
     if (this.opts.shared !== true)
@@ -838,6 +895,23 @@ export async function findingStored(store: TimeSeriesStore, f: Finding): Promise
     ...(f.gatewayId ? { gatewayId: f.gatewayId } : {}),
   });
   return same.some((s) => s.id === f.id);
+}
+
+/**
+ * True when a gap finding about to be raised is already on record: stored under its id (in any
+ * lifecycle state), or inside the range of an open gap finding of its gateway (a hole left by a partly
+ * filled gap, found again after a restart, is that finding's `detail.remaining`, not a new finding).
+ * @throws MrvError `MRV_E_STORE`
+ */
+export async function gapOnRecord(store: TimeSeriesStore, f: Finding): Promise<boolean> {
+  if (await findingStored(store, f)) return true;
+  const from = Number(f.detail.from);
+  const to = Number(f.detail.to);
+  const open = await store.listOpenFindings(f.unitId, f.code, {
+    source: f.source,
+    ...(f.gatewayId ? { gatewayId: f.gatewayId } : {}),
+  });
+  return open.some((o) => Number(o.detail.from) <= from && to <= Number(o.detail.to));
 }
 
 /** The `ts` of the first reading (else `sentAt`) of a batch's canonical JSON; undefined when unreadable. */

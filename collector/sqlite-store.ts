@@ -10,8 +10,10 @@
  *   readings and for values a float cannot hold). Index `(unit, ts)` answers "newest data of a unit".
  * - `gateway_meta`: newest catalogue per `(unit, gateway)` with the store clock's time `at`.
  * - `gateway_status`: newest status per `(unit, gateway)` by the collector's `received_at`.
- * - `finding`: one row per finding id, `t` = the finding's `ts` in ms, the whole finding as `json`;
- *   index `(unit, t)` answers `listFindings`.
+ * - `finding`: one row per finding id, `t` = the finding's `ts` in ms, `state` its lifecycle state
+ *   (`open|resolved`), the whole finding as `json`; index `(unit, t)` answers `listFindings`, the partial
+ *   index `(unit, code) WHERE state = 'open'` answers `listOpenFindings`. Schema 2 had no `state`:
+ *   `start()` adds the column, every old row `open` (their JSON has no `state`, which reads as open).
  * - `batch`: the batch archive, one row per `(unit, gateway, seq)` with the canonical bytes as TEXT.
  *
  * better-sqlite3 is synchronous: each call blocks the event loop for the duration of the statement.
@@ -23,7 +25,7 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import type { Logger } from 'pino';
 import { MrvError } from '../core/errors.ts';
-import type { Finding } from '../core/schema/finding.ts';
+import { type Finding, findingState } from '../core/schema/finding.ts';
 import type { GatewayMeta, GatewayStatus, Quality } from '../core/schema/wire.ts';
 import { type Clock, systemClock } from '../core/time.ts';
 import type {
@@ -68,7 +70,7 @@ export interface SqliteStoreOptions {
 /** Raw series rows carry the reading's `reason` too (not yet declared on {@link SeriesPoint}). */
 type RawSeriesPoint = SeriesPoint & { reason?: string };
 
-const SCHEMA_VERSION = 2;
+const SCHEMA_VERSION = 3;
 /**
  * WAL pages between automatic checkpoints (16 384 pages of 4 KiB = 64 MiB; SQLite's default is 1 000).
  * Measured on the collector's write pattern (600 000 readings in writes of 9 600, bench/): 45 000 →
@@ -117,7 +119,8 @@ CREATE TABLE IF NOT EXISTS finding (
   source TEXT NOT NULL,
   code TEXT NOT NULL,
   t INTEGER NOT NULL,
-  json TEXT NOT NULL
+  json TEXT NOT NULL,
+  state TEXT NOT NULL DEFAULT 'open' CHECK (state IN ('open', 'resolved'))
 ) STRICT;
 CREATE INDEX IF NOT EXISTS finding_unit_t ON finding (unit, t);
 CREATE TABLE IF NOT EXISTS batch (
@@ -170,6 +173,19 @@ type ReadingArgs = [
 
 /** A raw reading row as an array: ts, exact, quality, reason, gateway, seq. */
 type RawRow = [number, string | null, string, string | null, string, number];
+
+/**
+ * Brings a database of an older schema up to {@link SCHEMA_VERSION} (after `SCHEMA` created what was
+ * missing): schema 2 → 3 adds `finding.state` (every old row `open`). Then the indexes that need it.
+ */
+function migrate(db: Database.Database): void {
+  const columns = db.prepare<[], { name: string }>('PRAGMA table_info(finding)').all();
+  if (!columns.some((c) => c.name === 'state'))
+    db.exec(
+      "ALTER TABLE finding ADD COLUMN state TEXT NOT NULL DEFAULT 'open' CHECK (state IN ('open', 'resolved'))",
+    );
+  db.exec("CREATE INDEX IF NOT EXISTS finding_open ON finding (unit, code) WHERE state = 'open'");
+}
 
 /** The prepared statements, made once per `start()`. */
 function prepare(db: Database.Database) {
@@ -229,13 +245,16 @@ function prepare(db: Database.Database) {
          WHERE unit = ? AND point = ? AND ts >= ? AND ts < ? ORDER BY ts LIMIT ?`,
       )
       .raw(true),
-    upsertFinding: db.prepare<[string, string, string | null, string, string, number, string]>(
-      `INSERT INTO finding (id, unit, gateway, source, code, t, json) VALUES (?, ?, ?, ?, ?, ?, ?)
+    upsertFinding: db.prepare<[string, string, string | null, string, string, number, string, string]>(
+      `INSERT INTO finding (id, unit, gateway, source, code, t, json, state) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT (id) DO UPDATE SET unit = excluded.unit, gateway = excluded.gateway, source = excluded.source,
-         code = excluded.code, t = excluded.t, json = excluded.json`,
+         code = excluded.code, t = excluded.t, json = excluded.json, state = excluded.state`,
     ),
     findings: db.prepare<[string, number, number], { json: string }>(
       'SELECT json FROM finding WHERE unit = ? AND t >= ? AND t < ? ORDER BY t, id',
+    ),
+    openFindings: db.prepare<[string, string], { json: string }>(
+      "SELECT json FROM finding WHERE unit = ? AND code = ? AND state = 'open' ORDER BY t, id",
     ),
     upsertBatch: db.prepare<BatchRow>(
       `INSERT INTO batch (unit, gateway, seq, hash, prev_hash, canonical, sig, received_at, verdict, findings)
@@ -329,6 +348,7 @@ export class SqliteStore implements TimeSeriesStore {
           throw new Error(`schema version ${version} is newer than this code's ${SCHEMA_VERSION}`);
         }
         db.exec(SCHEMA);
+        migrate(db);
         db.pragma(`user_version = ${SCHEMA_VERSION}`);
         const stmts = prepare(db);
         this.#writeMany = db.transaction((readings: StoredReading[]) => {
@@ -569,6 +589,7 @@ export class SqliteStore implements TimeSeriesStore {
             f.code,
             Date.parse(f.ts),
             JSON.stringify(f),
+            findingState(f),
           );
       })();
     } catch (err) {
@@ -597,6 +618,29 @@ export class SqliteStore implements TimeSeriesStore {
         .slice(0, limit);
     } catch (err) {
       throw this.#storeError('listFindings', err);
+    }
+  }
+
+  /**
+   * Open findings of `code` of `unitId`, any `ts`, oldest first (ties by id), narrowed by `filter`
+   * (the partial index on open findings answers it).
+   * @throws MrvError `MRV_E_STORE` when SQLite fails.
+   */
+  async listOpenFindings(
+    unitId: string,
+    code: string,
+    filter: Omit<FindingFilter, 'code' | 'state'> = {},
+  ): Promise<Finding[]> {
+    const { stmts } = this.#open('listOpenFindings');
+    const limit = checkRange(0, 0, filter.limit);
+    try {
+      return stmts.openFindings
+        .all(unitId, code)
+        .map((r) => parseJson<Finding>(r.json))
+        .filter((f) => matchesFilter(f, { ...filter, state: 'open' }))
+        .slice(0, limit);
+    } catch (err) {
+      throw this.#storeError('listOpenFindings', err);
     }
   }
 

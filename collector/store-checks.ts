@@ -3,7 +3,7 @@
  * SQLite stores refuse exactly the same input and shape their answers the same way.
  */
 import { MrvError } from '../core/errors.ts';
-import { Finding } from '../core/schema/finding.ts';
+import { Finding, findingState } from '../core/schema/finding.ts';
 import { type GatewayMeta, isDecimalString, isIdentifier, type Quality } from '../core/schema/wire.ts';
 import type { ArchivedBatch, FindingFilter, PointSummary, SeriesQuery, StoredReading } from './store.ts';
 
@@ -37,12 +37,13 @@ export function checkArchived(b: ArchivedBatch): void {
   if (!['verified', 'failed', 'unchecked'].includes(b.verdict)) throw bad(`unknown verdict ${b.verdict}`);
 }
 
-/** True when a finding passes a {@link FindingFilter}'s source, gateway and code. */
+/** True when a finding passes a {@link FindingFilter}'s source, gateway, code and state. */
 export function matchesFilter(f: Finding, filter: FindingFilter): boolean {
   return (
     (filter.source === undefined || f.source === filter.source) &&
     (filter.gatewayId === undefined || f.gatewayId === filter.gatewayId) &&
-    (filter.code === undefined || f.code === filter.code)
+    (filter.code === undefined || f.code === filter.code) &&
+    (filter.state === undefined || findingState(f) === filter.state)
   );
 }
 

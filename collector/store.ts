@@ -5,7 +5,7 @@
  *
  * Values are exact decimal strings in and out; `value` as a float exists only for charts.
  */
-import type { Finding, FindingSource } from '../core/schema/finding.ts';
+import type { Finding, FindingSource, FindingState } from '../core/schema/finding.ts';
 import type { GatewayMeta, GatewayStatus, PointMeta, Quality, UnitMeta } from '../core/schema/wire.ts';
 
 /** One stored reading, enriched with where it came from. Times are ms since epoch. */
@@ -140,6 +140,8 @@ export interface FindingFilter {
   source?: FindingSource;
   gatewayId?: string;
   code?: string;
+  /** Only findings in this lifecycle state (a finding without `state` is `open`). */
+  state?: FindingState;
   /** At most this many, oldest `ts` first. Default 10 000. */
   limit?: number;
 }
@@ -178,6 +180,19 @@ export interface TimeSeriesStore {
    * @throws MrvError `MRV_E_BAD_REQUEST` for non-integer times; `MRV_E_STORE` when the store fails.
    */
   listFindings(unitId: string, from: number, to: number, filter?: FindingFilter): Promise<Finding[]>;
+  /**
+   * The open findings of one code of a unit, whatever their `ts` (oldest `ts` first, ties by id),
+   * narrowed by `filter` (its `state` is ignored): what a producer may resolve (collector/finding-lifecycle.ts
+   * looks up the open `MRV_F_SEQ_GAP` and `MRV_F_CHAIN_BROKEN` of a gateway). A finding without `state`
+   * (written before the lifecycle existed) is open. Costs at most one read of the findings of that code of
+   * the unit: meant for rare codes, not for per-batch ones.
+   * @throws MrvError `MRV_E_STORE` when the store fails.
+   */
+  listOpenFindings(
+    unitId: string,
+    code: string,
+    filter?: Omit<FindingFilter, 'code' | 'state'>,
+  ): Promise<Finding[]>;
   /**
    * Archives received batches (canonical bytes + signature). One per (unitId, gatewayId, seq): writing
    * the same key again replaces it (the collector decides which version wins, see collector.ts).

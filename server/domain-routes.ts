@@ -3,9 +3,11 @@
  * - `GET /api/v1/units/:unitId/meters?at=&dueSoonDays=` → `[{id, name, kind, model?, serial?,
  *   accuracyClass?, range?, location?, points, calibration: {status: valid|due_soon|expired|missing,
  *   validUntil, certificate, daysLeft}, certificates}]` (status at `at`, default now);
- * - `GET /api/v1/units/:unitId/findings?from=&to=` → validation findings computed over the window
+ * - `GET /api/v1/units/:unitId/findings?from=&to=&state=` → validation findings computed over the window
  *   (every point a rule watches plus the key-parameter points; default the last 24 h, at most 31 days),
- *   written to the store (idempotent ids) and merged with the store's other findings of the window;
+ *   written to the store (idempotent ids) and merged with the store's other findings of the window, each
+ *   with its lifecycle `state` (`open|resolved`; `resolvedAt` and `resolution` when resolved, e.g. a seq
+ *   gap whose batches arrived late); `state` narrows the answer to one state;
  * - `GET /api/v1/units/:unitId/evidence/:month?format=json|csv|html` → the signed monthly evidence
  *   package (月度存证) of a UTC+8 month `yyyy-mm`.
  * The auth hook of `auth.ts` already guards `:unitId` routes. Errors: 400 `MRV_E_BAD_REQUEST`,
@@ -25,7 +27,7 @@ import {
   SampleRuleRunner,
 } from '../core/domain/index.ts';
 import { MrvError } from '../core/errors.ts';
-import type { Finding } from '../core/schema/finding.ts';
+import { type Finding, findingState } from '../core/schema/finding.ts';
 import type { SiteConfig } from '../core/schema/site.ts';
 import { type Clock, systemClock } from '../core/time.ts';
 import type { ServerOptions } from './app.ts';
@@ -123,7 +125,10 @@ export function registerDomainRoutes(app: FastifyInstance, options: ServerOption
     },
   );
 
-  app.get<{ Params: { unitId: string }; Querystring: { from?: string; to?: string } }>(
+  app.get<{
+    Params: { unitId: string };
+    Querystring: { from?: string; to?: string; state?: 'open' | 'resolved' };
+  }>(
     '/api/v1/units/:unitId/findings',
     {
       schema: {
@@ -135,6 +140,11 @@ export function registerDomainRoutes(app: FastifyInstance, options: ServerOption
           properties: {
             from: { type: 'string', maxLength: 64, description: 'inclusive start; default to − 24 h' },
             to: { type: 'string', maxLength: 64, description: 'exclusive end; default now' },
+            state: {
+              type: 'string',
+              enum: ['open', 'resolved'],
+              description: 'only findings in this lifecycle state; default both',
+            },
           },
         },
       },
@@ -180,8 +190,11 @@ export function registerDomainRoutes(app: FastifyInstance, options: ServerOption
         request.log.warn({ err }, 'could not list stored findings');
       }
       const byId = new Map<string, Finding>();
-      for (const f of [...stored, ...computed]) byId.set(f.id, f);
-      return [...byId.values()].sort((a, b) => (a.ts < b.ts ? -1 : a.ts > b.ts ? 1 : a.id < b.id ? -1 : 1));
+      for (const f of [...stored, ...computed]) byId.set(f.id, { ...f, state: findingState(f) });
+      const wanted = request.query.state;
+      return [...byId.values()]
+        .filter((f) => wanted === undefined || f.state === wanted)
+        .sort((a, b) => (a.ts < b.ts ? -1 : a.ts > b.ts ? 1 : a.id < b.id ? -1 : 1));
     },
   );
 

@@ -8,7 +8,7 @@
  * catalogue, readings, packs and `generatedAt` give the same package, byte for byte in canonical JSON
  * (core/schema/canonical.ts). Hashing the readings and signing happen outside core (server/evidence-service.ts).
  */
-import type { Finding } from '../schema/finding.ts';
+import { type Finding, isOpen } from '../schema/finding.ts';
 import type { MeterMeta, PointMeta, UnitMeta } from '../schema/wire.ts';
 import {
   type AggregateResult,
@@ -214,8 +214,17 @@ export interface EvidenceBody {
   completeness: EvidenceCompleteness[];
   meters: EvidenceMeter[];
   findings: Finding[];
-  /** Findings kept in the store for the month (integrity, earlier validation runs): cited, not recomputed. */
+  /**
+   * Open findings kept in the store for the month (integrity, earlier validation runs): cited, not
+   * recomputed. A finding without `state` (stored before the lifecycle existed) is open.
+   */
   storedFindings: Finding[];
+  /**
+   * Stored findings of the month that were resolved before the package was made (e.g. a seq gap whose
+   * batches arrived late: `resolvedAt`, `resolution.seqs`): listed as resolved, not cited as open.
+   * Absent when there are none, so packages made before the lifecycle recompute unchanged.
+   */
+  resolvedFindings?: Finding[];
   emissions: EmissionsResult;
   rulePack: { id: string; packVersion: string };
   /** Everything besides the readings that the values were computed from, so `mrv verify` can recompute offline. */
@@ -240,6 +249,7 @@ export interface EvidenceInput {
   /** e.g. `carbon-mrv 0.1.0`. */
   generator: string;
   config?: Partial<EvidenceConfig>;
+  /** Findings from the store for the window, in any state: open ones are cited, resolved ones listed as such. */
   storedFindings?: Finding[];
   /** Another window than the month (the findings route): `[from, to)` ms epoch; `month` then only labels it. */
   window?: { from: number; to: number };
@@ -566,6 +576,8 @@ export async function computeEvidence(input: EvidenceInput): Promise<EvidenceBod
     ),
   ];
   const computedIds = new Set(findings.map((f) => f.id));
+  const stored = (input.storedFindings ?? []).filter((f) => !computedIds.has(f.id));
+  const resolved = stored.filter((f) => !isOpen(f));
 
   return {
     kind: 'monthly-evidence',
@@ -581,7 +593,8 @@ export async function computeEvidence(input: EvidenceInput): Promise<EvidenceBod
     completeness,
     meters,
     findings,
-    storedFindings: (input.storedFindings ?? []).filter((f) => !computedIds.has(f.id)),
+    storedFindings: stored.filter(isOpen),
+    ...(resolved.length > 0 ? { resolvedFindings: resolved } : {}),
     emissions,
     rulePack: { id: rulePack.id, packVersion: rulePack.packVersion },
     inputs: { catalogue, factorPack: input.factorPack, rulePack },

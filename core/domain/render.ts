@@ -8,6 +8,11 @@ import type { EvidenceBody, EvidencePackage } from './evidence.ts';
 import { formatBatchSet } from './raw-batches.ts';
 import { RULE_CLASS_ZH, type RuleClass } from './rules.ts';
 
+/** Seq ranges `[[3, 5], [8, 8]]` as `3–5, 8`. */
+function seqText(seqs: readonly (readonly [number, number])[] | undefined): string {
+  return (seqs ?? []).map(([a, b]) => (a === b ? String(a) : `${a}–${b}`)).join(', ');
+}
+
 function csvCell(v: unknown): string {
   const s = v === null || v === undefined ? '' : typeof v === 'string' ? v : JSON.stringify(v);
   // Cells starting with = + - @ are prefixed so spreadsheets do not run them as formulas (CSV injection).
@@ -66,6 +71,15 @@ export function evidenceCsv(pkg: EvidenceBody | EvidencePackage): string {
   }
   for (const f of [...pkg.findings, ...pkg.storedFindings])
     add('finding', f.rule ?? f.code, f.ts, `${f.message.zh} / ${f.message.en}`, f.severity);
+  // Resolved findings are listed, not cited: when, by which batches, and why.
+  for (const f of pkg.resolvedFindings ?? [])
+    add(
+      'resolved_finding',
+      f.rule ?? f.code,
+      f.ts,
+      `${f.resolvedAt ?? ''} ${seqText(f.resolution?.seqs)}: ${f.resolution?.message.zh ?? ''} / ${f.resolution?.message.en ?? ''} (${f.message.en})`,
+      f.severity,
+    );
   for (const e of pkg.emissions.items) {
     add('emission', e.id, 'mass', e.mass, `t ${e.gas}`);
     add('emission', e.id, 'co2e', e.co2e, 't CO2e');
@@ -176,6 +190,12 @@ export function evidenceHtml(pkg: EvidenceBody | EvidencePackage): string {
       return `<tr><td>${esc(f.ts)}</td><td>${esc(cls ? RULE_CLASS_ZH[cls as RuleClass] : f.source)} ${esc(f.class)}</td><td>${esc(f.rule ?? f.code)}</td><td>${esc(f.severity)}</td><td>${esc(f.message.zh)}<br><small>${esc(f.message.en)}</small></td></tr>`;
     })
     .join('');
+  const resolved = (pkg.resolvedFindings ?? [])
+    .map(
+      (f) =>
+        `<tr><td>${esc(f.ts)}</td><td>${esc(f.rule ?? f.code)}</td><td>${esc(f.resolvedAt)}</td><td>${esc(seqText(f.resolution?.seqs))}</td><td>${esc(f.resolution?.message.zh)}<br><small>${esc(f.resolution?.message.en)}</small><br><small>原问题 Was: ${esc(f.message.zh)} / ${esc(f.message.en)}</small></td></tr>`,
+    )
+    .join('');
   const em = pkg.emissions.items
     .map(
       (e) =>
@@ -203,6 +223,7 @@ small{color:#444}code{font-size:12px}dl{display:grid;grid-template-columns:max-c
 <h2>计量器具检定/校准 Meters and calibration</h2><table><tr><th>计量器具 Meter</th><th>本月有效期 Over the month</th><th>月末状态 At month end</th></tr>${meters}</table>
 <h2>数据完整性 Completeness</h2><table><tr><th>测点 Point</th><th>实收/应收 Received / expected</th><th>覆盖率 Covered</th><th>缺口 Gaps</th></tr>${comp}</table>
 <h2>校验结果 Validation findings</h2>${findings ? `<table><tr><th>时间 Time</th><th>类别 Class</th><th>规则 Rule</th><th>级别 Severity</th><th>说明 Message</th></tr>${findings}</table>` : '<p>无 None</p>'}
+${resolved ? `<h2>已解决的问题 Resolved findings</h2><p><small>生成本存证前已解决，不作为未关闭问题引用 Resolved before this package was made; not cited as open.</small></p><table><tr><th>时间 Time</th><th>规则 Rule</th><th>解决时间 Resolved at</th><th>补齐批次 Batches (seq)</th><th>说明 Resolution</th></tr>${resolved}</table>` : ''}
 <h2>排放量 Emissions</h2><p>排放因子包 Factor pack <code>${esc(pkg.emissions.factorPack.id)}@${esc(pkg.emissions.factorPack.packVersion)}</code>, GWP ${esc(pkg.emissions.factorPack.gwpSet)}</p>
 <table><tr><th>排放源 Source</th><th>气体 Gas</th><th>质量 Mass (t)</th><th>CO2当量 CO2e (t)</th><th>公式与因子 Formula and factors</th></tr>${em}<tr><th colspan="3">合计 Total</th><th class="num">${esc(pkg.emissions.totalCo2e)}</th><th></th></tr></table>
 ${pkg.emissions.notes.length ? `<p><small>${pkg.emissions.notes.map(esc).join('<br>')}</small></p>` : ''}

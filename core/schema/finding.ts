@@ -10,6 +10,12 @@
  *
  * A finding's `id` is chosen by its producer so that raising the same finding twice (a collector
  * restarted mid-write, a rule re-run over the same month) writes it once: stores keep one finding per id.
+ *
+ * Lifecycle: a finding is `open` until its producer sees that what it reported no longer holds, then
+ * `resolved`, with `resolvedAt` and a {@link FindingResolution} (e.g. a `MRV_F_SEQ_GAP` whose batches
+ * arrived late: which seqs, collector/finding-lifecycle.ts). Resolving rewrites the finding under the same
+ * id and `ts`; nothing is deleted, so a resolved finding stays on record. A finding without `state`
+ * (stored before the lifecycle existed) is open: read it with {@link findingState}.
  */
 import { z } from 'zod';
 import { Identifier, IsoTimestamp } from './wire.ts';
@@ -32,6 +38,35 @@ export const FindingCode = z
 export const BilingualText = z.object({ zh: z.string().min(1), en: z.string().min(1) }).strict();
 export type BilingualText = z.infer<typeof BilingualText>;
 
+/** Where a finding is in its lifecycle: `open` (still true, cited by evidence) or `resolved`. */
+export const FindingState = z.enum(['open', 'resolved']);
+export type FindingState = z.infer<typeof FindingState>;
+
+/** An inclusive seq range `[from, to]` of one gateway's batches. */
+export const SeqRange = z
+  .tuple([z.number().int().min(0), z.number().int().min(0)])
+  .refine(([a, b]) => a <= b, 'a seq range is [from, to] with from <= to');
+export type SeqRange = z.infer<typeof SeqRange>;
+
+/**
+ * Why a finding was resolved.
+ * - `by`: what resolved it, a producer-defined word: `late-batches` (the missing batches of a
+ *   `MRV_F_SEQ_GAP` were stored after it was raised), `link-verified` (the link a `MRV_F_CHAIN_BROKEN`
+ *   named verifies against the archive now);
+ * - `seqs`: the batches that resolved it, as seq ranges of the finding's gateway (empty when none);
+ * - `message`: bilingual text for people;
+ * - `detail`: free JSON for the producer.
+ */
+export const FindingResolution = z
+  .object({
+    by: z.string().min(1).max(64),
+    seqs: z.array(SeqRange).max(10_000).default([]),
+    message: BilingualText,
+    detail: z.record(z.string(), z.unknown()).default({}),
+  })
+  .strict();
+export type FindingResolution = z.infer<typeof FindingResolution>;
+
 /**
  * One finding.
  * - `id`: stable, chosen by the producer (idempotent writes), at most 128 characters.
@@ -41,6 +76,9 @@ export type BilingualText = z.infer<typeof BilingualText>;
  * - `class`: a producer-defined grouping, e.g. `delivery`, `authenticity`, `time` for integrity, or the
  *   rule category (`theoretical-extreme`, `threshold`, `standard-value`, `logic`) for validation.
  * - `detail`: free JSON for the producer (seq range, hashes, point ids, the rejected batch's bytes...).
+ * - `state`: `open` or `resolved`; absent means open (findings stored before the lifecycle existed).
+ * - `resolvedAt`, `resolution`: when and why it was resolved; both present exactly when `state` is
+ *   `resolved`.
  */
 export const Finding = z
   .object({
@@ -57,22 +95,52 @@ export const Finding = z
     detail: z.record(z.string(), z.unknown()).default({}),
     ts: IsoTimestamp,
     at: IsoTimestamp,
+    state: FindingState.optional().describe('absent = open (findings stored before the lifecycle existed)'),
+    resolvedAt: IsoTimestamp.optional().describe('when the producer resolved it, by its clock'),
+    resolution: FindingResolution.optional(),
   })
-  .strict();
+  .strict()
+  .superRefine((f, ctx) => {
+    const resolved = f.state === 'resolved';
+    if (resolved !== (f.resolvedAt !== undefined) || resolved !== (f.resolution !== undefined))
+      ctx.addIssue({
+        code: 'custom',
+        path: ['state'],
+        message: 'resolvedAt and resolution are given exactly when state is "resolved"',
+      });
+  });
 export type Finding = z.infer<typeof Finding>;
+
+/** The lifecycle state of a finding: `open` unless it says `resolved` (old findings carry no state). */
+export function findingState(f: Pick<Finding, 'state'>): FindingState {
+  return f.state ?? 'open';
+}
+
+/** True while a finding is open (see {@link findingState}). */
+export function isOpen(f: Pick<Finding, 'state'>): boolean {
+  return findingState(f) === 'open';
+}
 
 /**
  * The integrity findings the collector raises (issue 4). Each entry: severity, class and what it means.
  * Readings are never dropped because of one of these: the batch is stored with its finding.
  */
 export const IntegrityFindingCodes = {
-  /** `seq` jumped: batches `detail.from..detail.to` never arrived (lost in transit, dropped by a full gateway log, or the collector started late). */
+  /**
+   * `seq` jumped: batches `detail.from..detail.to` never arrived (lost in transit, dropped by a full
+   * gateway log, or the collector started late). Resolved (`by: late-batches`) once all of them are
+   * stored; while only some are, it stays open and `detail.remaining` lists the seq ranges still missing.
+   */
   MRV_F_SEQ_GAP: { severity: 'error', class: 'delivery' },
   /** `sig` does not verify against the gateway's registered public key, or is missing when a key is registered. */
   MRV_F_BAD_SIGNATURE: { severity: 'critical', class: 'authenticity' },
   /** No public key is registered for the gateway while verification is on: the batch is stored unverified. */
   MRV_F_UNKNOWN_KEY: { severity: 'error', class: 'authenticity' },
-  /** `prevHash` is not the SHA-256 of the previous batch's canonical bytes: a batch was altered, dropped or reordered. */
+  /**
+   * `prevHash` is not the SHA-256 of the previous batch's canonical bytes: a batch was altered, dropped or
+   * reordered. Resolved (`by: link-verified`) when the archive later holds a predecessor the link
+   * verifies against (a verified version replaced an unverified one, a hole's batch arrived).
+   */
   MRV_F_CHAIN_BROKEN: { severity: 'critical', class: 'authenticity' },
   /** An already stored batch arrived again long after the first copy (a replay); not stored twice. */
   MRV_F_REPLAY: { severity: 'warning', class: 'delivery' },

@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Finding } from '../../core/schema/finding.ts';
 import { type DashboardStack, OTHER_UNIT, startDashboardStack } from '../helpers/dashboard-stack.ts';
 
 const root = new URL('../..', import.meta.url).pathname;
@@ -170,6 +171,68 @@ describe('dashboard in Chromium', () => {
       .evaluateAll((rows) => rows.map((r) => r.getAttribute('data-severity')));
     for (const s of severities) expect(s).toBe('error');
     await shot('findings');
+  });
+
+  it('shows open and resolved findings apart, and the overview counts the open ones only', async () => {
+    const at = Date.now() - 1000;
+    const gap = (id: string, extra: Partial<Finding> = {}): Finding => ({
+      id,
+      unitId: stack.unitId,
+      gatewayId: 'gw-late',
+      source: 'integrity',
+      code: 'MRV_F_SEQ_GAP',
+      class: 'delivery',
+      severity: 'error',
+      message: {
+        zh: '网关 gw-late 的批次 3–5 缺失（共 3 批）',
+        en: 'gateway gw-late: batches 3..5 are missing',
+      },
+      detail: { from: 3, to: 5, missing: 3 },
+      ts: new Date(at).toISOString(),
+      at: new Date(at).toISOString(),
+      ...extra,
+    });
+    await stack.store.writeFindings([
+      gap('ui/open-gap', { state: 'open' }),
+      gap('ui/resolved-gap', {
+        state: 'resolved',
+        resolvedAt: new Date(at + 500).toISOString(),
+        resolution: {
+          by: 'late-batches',
+          seqs: [[3, 5]],
+          message: { zh: '批次 3–5 已迟到补齐', en: 'batches 3..5 arrived late' },
+          detail: {},
+        },
+      }),
+    ]);
+    // What the API says for this month (rules may have found more), each finding with its state.
+    const month = new Date(at + 8 * 3_600_000).toISOString().slice(0, 7);
+    const from = new Date(Date.parse(`${month}-01T00:00:00Z`) - 8 * 3_600_000).toISOString();
+    const res = await fetch(
+      `${stack.url}/api/v1/units/${stack.unitId}/findings?from=${encodeURIComponent(from)}`,
+      { headers: { authorization: `Bearer ${stack.adminToken}` } },
+    );
+    const listed = (await res.json()) as Finding[];
+    expect(listed.find((f) => f.id === 'ui/resolved-gap')?.state).toBe('resolved');
+    expect(listed.find((f) => f.id === 'ui/open-gap')?.state).toBe('open');
+    const open = listed.filter((f) => f.state !== 'resolved').length;
+
+    await page.click('#nav a[data-nav="overview"]');
+    const cell = page.locator(`#units-table tr[data-unit-id="${stack.unitId}"] [data-field="findings"] a`);
+    await expect.poll(() => cell.getAttribute('data-count'), { timeout: 30_000 }).toBe(String(open));
+
+    await page.goto(`${stack.url}/#/units/${stack.unitId}/findings?state=resolved`);
+    await page.waitForSelector('#findings-table', { timeout: 30_000 });
+    const rows = page.locator('#findings-table tbody tr');
+    expect(await rows.evaluateAll((rs) => rs.map((r) => r.getAttribute('data-state')))).toEqual(['resolved']);
+    const resolvedRow = page.locator('#findings-table tr[data-finding-id="ui/resolved-gap"]');
+    expect(await resolvedRow.locator('td[data-state="resolved"]').textContent()).toMatch(
+      /已解决.*（批次 3–5）.*批次 3–5 已迟到补齐/,
+    );
+    await page.goto(`${stack.url}/#/units/${stack.unitId}/findings?state=open`);
+    await page.waitForSelector('tr[data-finding-id="ui/open-gap"]', { timeout: 30_000 });
+    expect(await page.locator('tr[data-finding-id="ui/resolved-gap"]').count()).toBe(0);
+    await shot('findings-states');
   });
 
   it('shows the admin the tokens and configuration', async () => {

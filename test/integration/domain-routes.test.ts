@@ -195,6 +195,56 @@ describe('domain routes', () => {
     expect(stored.map((x) => x.rule).sort()).toEqual(['AL-LC-001', 'AL-SV-001']);
   });
 
+  it('answers each finding with its state and narrows by ?state=open|resolved', async () => {
+    const base = {
+      unitId: UNIT,
+      gatewayId: 'gw-late',
+      source: 'integrity' as const,
+      code: 'MRV_F_SEQ_GAP',
+      class: 'delivery',
+      severity: 'error' as const,
+      message: { zh: '批次 3–5 缺失', en: 'batches 3..5 are missing' },
+      detail: { from: 3, to: 5, missing: 3 },
+      ts: new Date(cst(2, 20)).toISOString(),
+      at: new Date(cst(2, 20)).toISOString(),
+    };
+    await store.writeFindings([
+      { ...base, id: 'api/gap-old' }, // stored before the lifecycle: no state
+      {
+        ...base,
+        id: 'api/gap-resolved',
+        state: 'resolved',
+        resolvedAt: new Date(cst(2, 21)).toISOString(),
+        resolution: {
+          by: 'late-batches',
+          seqs: [[3, 5]],
+          message: { zh: '批次 3–5 已迟到补齐', en: 'batches 3..5 arrived late' },
+          detail: {},
+        },
+      },
+    ]);
+    const window = 'from=2026-02-01T00:00:00%2B08:00&to=2026-03-01T00:00:00%2B08:00';
+    const get = async (q: string) => {
+      const res = await app.inject(`/api/v1/units/${UNIT}/findings?${window}${q}`);
+      expect(res.statusCode).toBe(200);
+      return (res.json() as { id: string; state: string }[]).filter((f) => f.id.startsWith('api/'));
+    };
+    expect((await get('')).map((f) => [f.id, f.state])).toEqual([
+      ['api/gap-old', 'open'],
+      ['api/gap-resolved', 'resolved'],
+    ]);
+    expect((await get('&state=resolved')).map((f) => f.id)).toEqual(['api/gap-resolved']);
+    expect((await get('&state=open')).map((f) => f.id)).toEqual(['api/gap-old']);
+    const bad = await app.inject(`/api/v1/units/${UNIT}/findings?${window}&state=closed`);
+    expect(bad.statusCode).toBe(400);
+    // The month's evidence cites the open one and lists the resolved one.
+    const pkg = (await app.inject(`/api/v1/units/${UNIT}/evidence/2026-02`)).json() as EvidencePackage;
+    expect(pkg.storedFindings.map((f) => f.id)).toEqual(['api/gap-old']);
+    expect(pkg.resolvedFindings?.map((f) => [f.id, f.resolution?.seqs])).toEqual([
+      ['api/gap-resolved', [[3, 5]]],
+    ]);
+  });
+
   it('serves the signed monthly evidence package as JSON, CSV and HTML', async () => {
     const res = await app.inject(`/api/v1/units/${UNIT}/evidence/2026-02`);
     expect(res.statusCode).toBe(200);

@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { InfluxStore } from '../../collector/influx-store.ts';
 import type { ArchivedBatch, StoredReading } from '../../collector/store.ts';
 import { MrvError } from '../../core/errors.ts';
+import type { Finding } from '../../core/schema/finding.ts';
 import { getFreePort } from '../helpers/free-port.ts';
 import { type InfluxDbServer, startInfluxDb } from '../helpers/influxdb.ts';
 import { describeStoreContract } from './store-contract.ts';
@@ -236,5 +237,50 @@ describe('InfluxStore specifics', () => {
     });
     expect(res.status).toBe(204);
     expect((await store.listBatches({ unitId: 'U1', gatewayId: 'gw' }))[0]?.canonical).toBe(canonical);
+  });
+
+  it('reads findings written before the lifecycle (no state field, no state in the json) as open', async () => {
+    const store = new InfluxStore({ url: server.url, database: 'findings_old' });
+    await store.start();
+    const old: Finding = {
+      id: 'integrity/U1/gw/MRV_F_SEQ_GAP/3-4',
+      unitId: 'U1',
+      gatewayId: 'gw',
+      source: 'integrity',
+      code: 'MRV_F_SEQ_GAP',
+      class: 'delivery',
+      severity: 'error',
+      message: { zh: '批次 3–4 缺失', en: 'batches 3..4 are missing' },
+      detail: { from: 3, to: 4 },
+      ts: '2025-01-15T00:00:00.000Z',
+      at: '2025-01-15T00:05:00.000Z',
+    };
+    const json = JSON.stringify(old).replaceAll('\\', '\\\\').replaceAll('"', '\\"');
+    const line = `finding,id=${old.id},unit=U1 json="${json}",source="integrity",code="MRV_F_SEQ_GAP" ${Date.parse(old.ts)}`;
+    const res = await fetch(`${server.url}/write?db=findings_old&precision=ms`, {
+      method: 'POST',
+      body: line,
+    });
+    expect(res.status).toBe(204);
+    expect(await store.listOpenFindings('U1', 'MRV_F_SEQ_GAP')).toEqual([old]);
+    expect(await store.listFindings('U1', 0, Date.parse('2026-01-01'), { state: 'open' })).toEqual([old]);
+    // Resolving it rewrites the same point, now with its state field.
+    const resolved: Finding = {
+      ...old,
+      state: 'resolved',
+      resolvedAt: '2025-01-15T01:00:00.000Z',
+      resolution: {
+        by: 'late-batches',
+        seqs: [[3, 4]],
+        message: old.message,
+        detail: {},
+      },
+    };
+    await store.writeFindings([resolved]);
+    expect(await store.listOpenFindings('U1', 'MRV_F_SEQ_GAP')).toEqual([]);
+    const rows = await admin.query<{ state: string }>('SELECT "state" FROM "finding"', {
+      database: 'findings_old',
+    });
+    expect(rows.map((r) => r.state)).toEqual(['resolved']);
   });
 });

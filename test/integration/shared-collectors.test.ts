@@ -1,8 +1,9 @@
 // Scale-out (issue 7): three `mrv collector` processes share one MQTT shared subscription
 // ($share/GROUP/...) on a real Mosquitto and write into one real InfluxDB. One of them is killed with
 // SIGKILL mid-stream and restarted with its client id; nothing may be lost, nothing stored twice, and
-// no gap or chain finding raised for a whole chain, while a real hole is reported, once, after its grace;
-// and a member is removed from the group for good with `--leave`.
+// no gap or chain finding raised for a whole chain, while a real hole is reported, once, after its grace,
+// and resolved by a member's audit when its batch arrives late; and a member is removed from the group
+// for good with `--leave`.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -220,6 +221,24 @@ describe('collectors sharing one subscription', () => {
       ['MRV_F_SEQ_GAP', 'gw-b', 245, 245],
     ]);
     expect(raised.filter((f) => f.code === 'MRV_F_SEQ_GAP').length).toBeGreaterThanOrEqual(1);
+    expect(raised.filter((f) => f.code !== 'MRV_F_SEQ_GAP')).toEqual([]);
+
+    // The hole's batch turns up late (a gateway re-sending what no store acknowledged): a member's audit
+    // resolves the finding, with the time and the seq, once the links around it verify.
+    const beforeLate = Date.now();
+    await publishAll(mosquitto.url, dataTopic(UNIT, 'gw-b'), b.slice(244, 245), 20);
+    const gapNow = async () =>
+      (await store.listFindings(UNIT, START - 60_000, START + 3_600_000, { code: 'MRV_F_SEQ_GAP' }))[0];
+    await until('the gap resolved', async () => (await gapNow())?.state === 'resolved', 20_000);
+    const closed = (await gapNow()) as Finding;
+    expect(closed.resolution).toMatchObject({
+      by: 'late-batches',
+      seqs: [[245, 245]],
+      detail: { brokenLinks: [] },
+    });
+    expect(Date.parse(closed.resolvedAt as string)).toBeGreaterThanOrEqual(beforeLate - 1000);
+    expect(await store.listOpenFindings(UNIT, 'MRV_F_SEQ_GAP')).toEqual([]);
+    await until('the resolution published', () => raised.some((f) => f.state === 'resolved'), 5_000);
     expect(raised.filter((f) => f.code !== 'MRV_F_SEQ_GAP')).toEqual([]);
 
     // Decommissioning member 3: once stopped, Mosquitto still queues its share in its session...

@@ -1,12 +1,13 @@
 // SqliteStore (the embedded store): the shared store contract on a file and in memory, plus what
 // only SQLite has (pragmas, column types, reopening a file).
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SqliteStore } from '../../collector/sqlite-store.ts';
 import { MrvError } from '../../core/errors.ts';
+import type { Finding } from '../../core/schema/finding.ts';
 import { describeStoreContract } from './store-contract.ts';
 
 let dir: string;
@@ -98,5 +99,71 @@ describe('SqliteStore specifics', () => {
     expect(err).toBeInstanceOf(MrvError);
     expect((err as MrvError).code).toBe('MRV_E_STORE');
     expect((err as MrvError).message).toMatch(/newer/);
+  });
+
+  it('migrates a schema-2 file: findings gain state, the old ones read as open and can be resolved', async () => {
+    const file = path.join(dir, 'schema2', 'store.db');
+    await mkdir(path.dirname(file), { recursive: true });
+    const old: Finding = {
+      id: 'integrity/U1/gw/MRV_F_SEQ_GAP/3-4',
+      unitId: 'U1',
+      gatewayId: 'gw',
+      source: 'integrity',
+      code: 'MRV_F_SEQ_GAP',
+      class: 'delivery',
+      severity: 'error',
+      message: { zh: '批次 3–4 缺失', en: 'batches 3..4 are missing' },
+      detail: { from: 3, to: 4 },
+      ts: '2025-01-15T00:00:00.000Z',
+      at: '2025-01-15T00:05:00.000Z',
+    };
+    // The finding table as schema 2 made it, with one row.
+    const v2 = new Database(file);
+    v2.exec(`CREATE TABLE finding (id TEXT NOT NULL PRIMARY KEY, unit TEXT NOT NULL, gateway TEXT,
+      source TEXT NOT NULL, code TEXT NOT NULL, t INTEGER NOT NULL, json TEXT NOT NULL) STRICT;
+      CREATE INDEX finding_unit_t ON finding (unit, t);`);
+    v2.prepare('INSERT INTO finding VALUES (?, ?, ?, ?, ?, ?, ?)').run(
+      old.id,
+      'U1',
+      'gw',
+      'integrity',
+      'MRV_F_SEQ_GAP',
+      Date.parse(old.ts),
+      JSON.stringify(old),
+    );
+    v2.pragma('user_version = 2');
+    v2.close();
+
+    const store = new SqliteStore({ path: file });
+    await store.start();
+    try {
+      expect(await store.listFindings('U1', 0, Date.parse('2026-01-01'))).toEqual([old]);
+      expect(await store.listOpenFindings('U1', 'MRV_F_SEQ_GAP')).toEqual([old]);
+      const resolved: Finding = {
+        ...old,
+        state: 'resolved',
+        resolvedAt: '2025-01-15T01:00:00.000Z',
+        resolution: {
+          by: 'late-batches',
+          seqs: [[3, 4]],
+          message: old.message,
+          detail: {},
+        },
+      };
+      await store.writeFindings([resolved]);
+      expect(await store.listOpenFindings('U1', 'MRV_F_SEQ_GAP')).toEqual([]);
+      expect(await store.listFindings('U1', 0, Date.parse('2026-01-01'), { state: 'resolved' })).toEqual([
+        resolved,
+      ]);
+    } finally {
+      await store.stop();
+    }
+    const peek = new Database(file, { readonly: true });
+    try {
+      expect(peek.pragma('user_version', { simple: true })).toBe(3);
+      expect(peek.prepare('SELECT state FROM finding').all()).toEqual([{ state: 'resolved' }]);
+    } finally {
+      peek.close();
+    }
   });
 });

@@ -576,6 +576,82 @@ export function describeStoreContract(name: string, make: () => Promise<StoreUnd
       expect(await store.writeFindings([])).toBe(0);
     });
 
+    /** `f` resolved at `at` by the batches `seqs`. */
+    const resolvedOf = (f: Finding, at: number, seqs: [number, number][]): Finding => ({
+      ...f,
+      state: 'resolved',
+      resolvedAt: iso(at),
+      resolution: {
+        by: 'late-batches',
+        seqs,
+        message: { zh: `批次 3–4 已迟到补齐 ${HOSTILE_NAME}`, en: 'batches 3..4 arrived late' },
+        detail: { note: HOSTILE_REASON },
+      },
+    });
+
+    it('keeps a finding lifecycle: resolving rewrites it under its id, and the states are listed apart', async () => {
+      // Written before the lifecycle existed: no state, which reads as open.
+      const old = finding({ id: 'gap-old', ts: iso(Date.UTC(2020, 5, 1)) });
+      const open = finding({ id: 'gap-3-4', ts: iso(T0), state: 'open' });
+      const otherGateway = finding({ id: 'gap-b', gatewayId: 'gw-b', ts: iso(T0 + 60 * S), state: 'open' });
+      const broken = finding({
+        id: 'cb-7',
+        ts: iso(T0 + 2 * S),
+        code: 'MRV_F_CHAIN_BROKEN',
+        class: 'authenticity',
+        severity: 'critical',
+        detail: { seq: 7 },
+        state: 'open',
+      });
+      const done = resolvedOf(finding({ id: 'gap-1-1', ts: iso(T0 + S) }), T0 + 500 * S, [[1, 1]]);
+      const u2 = finding({ id: 'gap-u2', unitId: U2, gatewayId: 'gw-c', ts: iso(T0) });
+      expect(await store.writeFindings([open, old, otherGateway, broken, done, u2])).toBe(6);
+
+      // Open ones of one code, whatever their time, oldest first; resolved and other units left out.
+      expect(await store.listOpenFindings(U1, 'MRV_F_SEQ_GAP')).toEqual([old, open, otherGateway]);
+      expect(await store.listOpenFindings(U1, 'MRV_F_SEQ_GAP', { gatewayId: 'gw-b' })).toEqual([
+        otherGateway,
+      ]);
+      expect(await store.listOpenFindings(U1, 'MRV_F_SEQ_GAP', { limit: 1 })).toEqual([old]);
+      expect(await store.listOpenFindings(U1, 'MRV_F_CHAIN_BROKEN')).toEqual([broken]);
+      expect(await store.listOpenFindings(U1, 'MRV_F_REPLAY')).toEqual([]);
+      for (const id of HOSTILE_IDS) {
+        expect(await store.listOpenFindings(id, 'MRV_F_SEQ_GAP')).toEqual([]);
+        expect(await store.listOpenFindings(U1, id)).toEqual([]);
+      }
+      // listFindings narrows by state, a finding without state counting as open.
+      const all = [Date.UTC(2020, 0, 1), T0 + 3600 * S] as const;
+      expect(await store.listFindings(U1, ...all, { state: 'resolved' })).toEqual([done]);
+      expect(await store.listFindings(U1, ...all, { state: 'open', code: 'MRV_F_SEQ_GAP' })).toEqual([
+        old,
+        open,
+        otherGateway,
+      ]);
+
+      // Resolving the gap: the same id and ts, rewritten; one finding, resolved, with time and seqs.
+      const resolved = resolvedOf(open, T0 + 900 * S, [
+        [3, 3],
+        [4, 4],
+      ]);
+      await store.writeFindings([resolved]);
+      expect(await store.listFindings(U1, T0, T0 + S)).toEqual([resolved]);
+      expect(await store.listOpenFindings(U1, 'MRV_F_SEQ_GAP')).toEqual([old, otherGateway]);
+      // ... and reopening it (a producer re-raising it open) is a rewrite too.
+      await store.writeFindings([open]);
+      expect(await store.listOpenFindings(U1, 'MRV_F_SEQ_GAP')).toEqual([old, open, otherGateway]);
+    });
+
+    it('rejects a resolved finding without resolvedAt or resolution, and an open one that has them', async () => {
+      const f = finding({ id: 'gap-x', ts: iso(T0) });
+      const r = resolvedOf(f, T0 + S, [[3, 4]]);
+      const { resolvedAt: _a, ...noTime } = r;
+      const { resolution: _r, ...noWhy } = r;
+      for (const bad of [noTime, noWhy, { ...r, state: 'open' as const }, resolvedOf(f, T0, [[5, 4]])])
+        expect((await rejection(store.writeFindings([bad]))).code).toBe('MRV_E_STORE');
+      expect(await store.listFindings(U1, 0, T0 + S)).toEqual([]);
+      expect(await store.listOpenFindings(U1, 'MRV_F_SEQ_GAP')).toEqual([]);
+    });
+
     /** An archived batch of gw-a of U1. */
     function archived(seq: number, over: Partial<ArchivedBatch> = {}): ArchivedBatch {
       return {

@@ -214,7 +214,14 @@ async function renderDetail(section, unit, month) {
     );
   }
   const findings = [...findingsOf(pkg.findings ?? []), ...findingsOf(pkg.storedFindings ?? [])];
-  section.append(el('p', {}, `${t('tabFindings')}: ${findings.length}`));
+  const resolved = findingsOf(pkg.resolvedFindings ?? []);
+  section.append(
+    el(
+      'p',
+      { 'data-field': 'findings-count' },
+      `${t('openFindingsN')}: ${findings.length} · ${t('resolvedFindingsN')}: ${resolved.length}`,
+    ),
+  );
   section.append(
     el(
       'details',

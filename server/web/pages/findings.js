@@ -2,7 +2,7 @@
 // data-time range (sent to the API), severity, source and free text (applied here). The filters
 // live in the address (#/units/{id}/findings?from=&to=&severity=&source=&q=) so a filtered list can
 // be shared. Data: GET /api/v1/units/{id}/findings?from=&to= (DESIGN.md §9).
-import { currentLang, t } from '../i18n.js';
+import { currentLang, formatTime, t } from '../i18n.js';
 import {
   apiOptional,
   badge,
@@ -18,6 +18,7 @@ import { dataTable, findingMessage, findingsOf, label, loadUnit, unitHeader } fr
 
 const SEVERITIES = ['critical', 'error', 'warning', 'info'];
 const SOURCES = ['integrity', 'validation', 'completeness', 'calibration'];
+const STATES = { open: 'stateOpen', resolved: 'stateResolved' };
 const CST_MS = 8 * 3_600_000;
 
 /** `yyyy-mm-dd` (China date) → ISO instant of its start. */
@@ -25,12 +26,33 @@ function dateStart(date) {
   return new Date(Date.parse(`${date}T00:00:00Z`) - CST_MS).toISOString();
 }
 
-function select(id, value, options) {
+function select(id, value, options, text = label) {
   return el(
     'select',
     { id, name: id },
     el('option', { value: '', text: t('filterAll') }),
-    ...options.map((o) => el('option', { value: o, selected: o === value, text: label(o) })),
+    ...options.map((o) => el('option', { value: o, selected: o === value, text: text(o) })),
+  );
+}
+
+/** A finding's lifecycle state (`open` when it carries none). */
+function stateOf(x) {
+  return x.state === 'resolved' ? 'resolved' : 'open';
+}
+
+/** The state cell: open, or resolved with when and by which batches. */
+function stateCell(x) {
+  if (stateOf(x) === 'open') return el('td', { 'data-state': 'open' }, badge('sev-warning', t('stateOpen')));
+  const seqs = (x.resolution?.seqs ?? []).map(([a, b]) => (a === b ? `${a}` : `${a}–${b}`)).join(', ');
+  return el(
+    'td',
+    { 'data-state': 'resolved' },
+    badge('q-good', t('stateResolved')),
+    el('div', { class: 'sub', text: t('resolvedAtBy', { at: formatTime(x.resolvedAt), seqs }) }),
+    el('div', {
+      class: 'sub',
+      text: x.resolution?.message ? findingMessage(x.resolution, currentLang()) : '',
+    }),
   );
 }
 
@@ -47,6 +69,7 @@ export async function render(view, params, ctx) {
     to: q.get('to') ?? today,
     severity: q.get('severity') ?? '',
     source: q.get('source') ?? '',
+    state: q.get('state') ?? '',
     q: q.get('q') ?? '',
   };
   const inputs = {
@@ -54,6 +77,7 @@ export async function render(view, params, ctx) {
     to: el('input', { id: 'to', name: 'to', type: 'date', value: f.to }),
     severity: select('severity', f.severity, SEVERITIES),
     source: select('source', f.source, SOURCES),
+    state: select('state', f.state, Object.keys(STATES), (o) => t(STATES[o])),
     q: el('input', { id: 'q', name: 'q', type: 'search', value: f.q }),
   };
   const form = el(
@@ -71,6 +95,7 @@ export async function render(view, params, ctx) {
       ['to', 'filterTo'],
       ['severity', 'filterSeverity'],
       ['source', 'filterSource'],
+      ['state', 'filterState'],
       ['q', 'filterText'],
     ].map(([k, text]) => el('label', { for: k }, el('span', { text: t(text) }), inputs[k])),
     el('button', { type: 'submit', class: 'primary', text: t('apply') }),
@@ -105,6 +130,7 @@ export async function render(view, params, ctx) {
   const list = findingsOf(r.data)
     .filter((x) => !f.severity || x.severity === f.severity)
     .filter((x) => !f.source || x.source === f.source)
+    .filter((x) => !f.state || stateOf(x) === f.state)
     .filter(
       (x) =>
         !needle ||
@@ -117,7 +143,15 @@ export async function render(view, params, ctx) {
     section.append(notice('empty', t('noFindings')));
     return;
   }
-  const heads = ['colFindingTime', 'colSeverity', 'colSource', 'colCode', 'colPoint', 'colMessage'];
+  const heads = [
+    'colFindingTime',
+    'colSeverity',
+    'colSource',
+    'colCode',
+    'colPoint',
+    'colState',
+    'colMessage',
+  ];
   section.append(
     dataTable(
       { id: 'findings-table' },
@@ -129,12 +163,13 @@ export async function render(view, params, ctx) {
         ...list.map((x) =>
           el(
             'tr',
-            { 'data-finding-id': x.id, 'data-severity': x.severity },
+            { 'data-finding-id': x.id, 'data-severity': x.severity, 'data-state': stateOf(x) },
             el('td', {}, timeEl(x.ts)),
             el('td', {}, badge(`sev-${x.severity}`, label(x.severity))),
             el('td', { text: label(x.source) }),
             el('td', { class: 'mono', text: x.rule ? `${x.code} · ${x.rule}` : x.code }),
             el('td', { text: x.point ?? '' }),
+            stateCell(x),
             el('td', { text: findingMessage(x, lang) }),
           ),
         ),

@@ -84,7 +84,10 @@ async function findingsCell(unit, month) {
   const from = new Date(monthStart(month)).toISOString();
   const r = await apiOptional(unitPath(unit.id, `/findings?from=${encodeURIComponent(from)}`));
   if (r.unavailable) return unavailable();
-  const list = findingsOf(r.data).filter((f) => !f.closedAt && f.status !== 'closed');
+  // Open findings only: a resolved one (e.g. a seq gap whose batches arrived late) is not counted.
+  const list = findingsOf(r.data).filter(
+    (f) => f.state !== 'resolved' && !f.closedAt && f.status !== 'closed',
+  );
   let worst = null;
   for (const f of list)
     if (worst === null || (SEVERITY_RANK[f.severity] ?? 0) > (SEVERITY_RANK[worst] ?? 0)) worst = f.severity;
