@@ -8,12 +8,17 @@
  * scripts/fd-soak.ts): the number of open descriptors must stay flat while hundreds of connections
  * come and go.
  */
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { systemClock } from '../../core/time.ts';
 import { ModbusTcpDevice } from '../../drivers/modbus/config.ts';
 import { ModbusDriver } from '../../drivers/modbus/driver.ts';
 import { type HungDevice, openFds, startHungDevice } from '../helpers/hung-device.ts';
+import { startMosquitto } from '../helpers/mosquitto.ts';
+import { spawnTied } from '../helpers/tied-process.ts';
+import { GATEWAY, MRV, root, UNIT, until, workspace } from './harness.ts';
 
 const log = pino({ level: 'silent' });
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -71,5 +76,94 @@ describe('modbus-tcp against a device that accepts and never answers', () => {
     expect([...reasons]).toEqual(['MRV_E_MODBUS_TIMEOUT']);
     expect(driver.status().connected).toBe(false);
     expect(stopMs).toBeLessThan(2000);
+  }, 120_000);
+});
+
+/** Value of one series in a Prometheus text page, or undefined. */
+function metric(text: string, series: string): number | undefined {
+  const line = text.split('\n').find((l) => l.startsWith(`${series} `));
+  return line === undefined ? undefined : Number(line.slice(series.length + 1));
+}
+
+describe('mrv gateway with a hung device', () => {
+  it('keeps a flat fd count, shows the device in /metrics and exits 0 within 10 s of SIGINT', async () => {
+    const mosquitto = await startMosquitto();
+    const ws = workspace();
+    try {
+      // `fast` reconnects every 100 ms; `slow` has a request in flight for up to 4 × 20 s when the
+      // signal comes, which stop() must not wait out.
+      const site = path.join(ws.dir, 'site.yaml');
+      const deviceYaml = (id: string, timeoutMs: number, retries: number) => `  - id: ${id}
+    driver: modbus-tcp
+    host: 127.0.0.1
+    port: ${device.port}
+    pollIntervalMs: 50
+    timeoutMs: ${timeoutMs}
+    retries: ${retries}
+    reconnectDelayMs: 10
+    points:
+      - { id: ${id}.p, table: holding, address: 0, type: uint16, unit: m3, meter: m1 }
+`;
+      writeFileSync(
+        site,
+        `version: 1
+unit: { id: ${UNIT}, name: Hung device unit, industry: cement, province: 北京 }
+gateway:
+  id: ${GATEWAY}
+  mqtt: ${JSON.stringify({ keepaliveS: 2, url: mosquitto.url })}
+  bufferDir: buffer
+  signingKeyFile: keys/${GATEWAY}.key.pem
+meters:
+  - { id: m1, name: meter, kind: flowmeter }
+devices:
+${deviceYaml('fast', 100, 0)}${deviceYaml('slow', 20_000, 3)}`,
+      );
+      const gw = await spawnTied(process.execPath, [MRV, 'gateway', '-c', site, '--metrics-port', '0'], {
+        cwd: root,
+      });
+      try {
+        let url = '';
+        await until('the metrics URL', () => {
+          url = /gateway metrics: (\S+)\/metrics/.exec(gw.tail())?.[1] ?? '';
+          return url !== '' || !gw.running();
+        });
+        expect(url, gw.tail()).not.toBe('');
+        const scrape = async () => (await fetch(`${url}/metrics`)).text();
+        await until(
+          'ten reconnects of fast',
+          async () => (metric(await scrape(), 'mrv_device_connects_total{device="fast"}') ?? 0) >= 10,
+        );
+        const before = openFds(gw.pid);
+        const connectsBefore = metric(await scrape(), 'mrv_device_connects_total{device="fast"}') ?? 0;
+        await sleep(30_000);
+        const text = await scrape();
+        const after = openFds(gw.pid);
+        const reconnects = (metric(text, 'mrv_device_connects_total{device="fast"}') ?? 0) - connectsBefore;
+        expect(gw.running(), gw.tail()).toBe(true);
+        expect(reconnects, 'not vacuous').toBeGreaterThan(30);
+        expect(after - before, `gateway fds ${before} -> ${after}`).toBeLessThanOrEqual(5);
+        expect(metric(text, 'mrv_device_error{device="fast"}')).toBe(1);
+        expect(metric(text, 'mrv_device_connected{device="slow"}')).toBe(1);
+        expect(metric(text, 'mrv_device_last_success_timestamp_seconds{device="fast"}')).toBeUndefined();
+        expect(metric(text, 'mrv_device_failed_requests_total{device="fast"}') ?? 0).toBeGreaterThan(30);
+
+        const signalledAt = Date.now();
+        gw.child.kill('SIGINT');
+        const exit = await Promise.race([gw.exited, sleep(20_000).then(() => undefined)]);
+        const exitMs = Date.now() - signalledAt;
+        console.info(
+          `mrv gateway, hung device, 30 s: fds ${before} -> ${after}, ${reconnects} reconnects; SIGINT -> exit ${JSON.stringify(exit)} in ${exitMs} ms`,
+        );
+        expect(exit, 'exited').toBeDefined();
+        expect(exitMs).toBeLessThan(10_000);
+        // 0: stopped cleanly, not by the 10 s force exit (code 1).
+        expect(exit?.code, gw.tail()).toBe(0);
+      } finally {
+        await gw.stop();
+      }
+    } finally {
+      ws.cleanup();
+      await mosquitto.stop();
+    }
   }, 120_000);
 });
