@@ -178,6 +178,7 @@ export class ModbusLink {
         const client = this.#client as Client;
         client.setID(o.unitId);
         client.setTimeout(o.timeoutMs);
+        this.#port?.setAnswerTimeout(o.timeoutMs);
         try {
           const signal = o.signal ? AbortSignal.any([o.signal, this.#closing.signal]) : this.#closing.signal;
           const res = await abortable(request(client, table, address, count), signal);
@@ -265,6 +266,11 @@ export class ModbusLink {
       return { ok: true };
     }
     if (o.signal?.aborted) return { ok: false, error: stopped('drain') };
+    if (!port.isOpen)
+      return {
+        ok: false,
+        error: { code: 'MRV_E_DEVICE_UNREACHABLE', message: `${describeLink(this.spec)}: connection lost` },
+      };
     if (this.spec.kind === 'rtu-over-tcp') {
       this.#disconnect();
       this.#drainAfterConnect = true;

@@ -9,7 +9,7 @@
  * - bytes are an answer only while a request is pending; bytes that arrive while none is (a late
  *   answer, a second copy, a frame out of turn) are counted as stray and make {@link needsDrain} true;
  * - an answer ends with a silence ({@link RtuFramePort.guardMs}, at least 3.5 character times,
- *   §2.5.1.1) after the expected length: bytes after the expected length turn it into a longer
+ *   §2.5.1.1, and at most until just before the request's timeout) after the expected length: bytes after the expected length turn it into a longer
  *   frame, which modbus-serial rejects ("Data length error") instead of taking its first part;
  * - after any anomaly the link calls {@link RtuFramePort.drain}: input is discarded until the line
  *   has been silent for the device's worst-case answer time, before the next request goes out.
@@ -57,6 +57,8 @@ interface Expected {
   /** Whole frame length with CRC, or undefined when this port does not know it. */
   length: number | undefined;
   sentAt: number;
+  /** The request's answer timeout, ms. */
+  timeoutMs: number;
 }
 
 /** serialport as modbus-serial resolves it (its own dependency, so the versions always match). */
@@ -108,6 +110,7 @@ export class RtuFramePort extends EventEmitter {
   #draining = false;
   #stray = 0;
   #desync = false;
+  #timeoutMs = 1000;
   /** Slowest accepted answers (ms), newest last: the silence after an answer must cover them. */
   #latencies: number[] = [];
   /** Silence that ends an answer, ms: at least 3.5 character times, and at least {@link MIN_GUARD_MS}. */
@@ -142,6 +145,16 @@ export class RtuFramePort extends EventEmitter {
   }
 
   /**
+   * The guard for the pending request: {@link guardMs}, but ending before the request's timeout
+   * (modbus-serial's timer would otherwise fire first and the answer would never count), and never
+   * below {@link minGuardMs}.
+   */
+  #guardFor(e: Expected): number {
+    const left = e.sentAt + e.timeoutMs - Date.now() - TIMER_MARGIN_MS;
+    return Math.max(this.minGuardMs, Math.min(this.guardMs, left));
+  }
+
+  /**
    * True after bytes that belong to no request (stray bytes, a frame of the wrong unit id, function
    * code or length, a timed-out request): the line must be drained before the next request.
    */
@@ -152,6 +165,11 @@ export class RtuFramePort extends EventEmitter {
   /** Stray bytes seen since the last drain (for messages). */
   get strayBytes(): number {
     return this.#stray;
+  }
+
+  /** The answer timeout (ms) of the requests that follow; the link sets it with modbus-serial's. */
+  setAnswerTimeout(ms: number): void {
+    this.#timeoutMs = ms;
   }
 
   /** Marks the line as out of step (the link calls this on a timeout or a rejected answer). */
@@ -258,7 +276,13 @@ export class RtuFramePort extends EventEmitter {
       this.#buf = Buffer.alloc(0);
     }
     clearTimeout(this.#frameTimer);
-    this.#expect = { unit: data[0] ?? 0, fc: data[1] ?? 0, length: answerLength(data), sentAt: Date.now() };
+    this.#expect = {
+      unit: data[0] ?? 0,
+      fc: data[1] ?? 0,
+      length: answerLength(data),
+      sentAt: Date.now(),
+      timeoutMs: this.#timeoutMs,
+    };
     s.write(data);
   }
 
@@ -282,7 +306,7 @@ export class RtuFramePort extends EventEmitter {
     const headerOk = b[0] === e.unit && (b[1] === e.fc || b[1] === (e.fc | 0x80));
     const need = b[1] === (e.fc | 0x80) ? EXCEPTION_LENGTH : e.length;
     if (headerOk && need !== undefined && b.length < need) return;
-    this.#frameTimer = setTimeout(() => this.#emitFrame(), this.guardMs);
+    this.#frameTimer = setTimeout(() => this.#emitFrame(), this.#guardFor(e));
   }
 
   #emitFrame(): void {
@@ -335,6 +359,8 @@ export class RtuFramePort extends EventEmitter {
 
 /** Floor of the answer guard, ms: covers scheduling jitter of the peer and of this process. */
 export const MIN_GUARD_MS = 20;
+/** The guard ends this long before the request's timeout, so that the answer's timer runs first. */
+const TIMER_MARGIN_MS = 10;
 
 function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve) => {

@@ -1,7 +1,8 @@
 /**
  * The RTU framing of drivers/modbus/rtu-port.ts against a raw RTU-over-TCP peer written here, for
  * faults pymodbus cannot make: an answer delivered in two pieces with a pause longer than the answer
- * guard (as a USB serial adapter or a converter may deliver it) is still one answer; an answer
+ * guard (as a USB serial adapter or a converter may deliver it) is still one answer, and so is a slow
+ * one (600 ms of a 1000 ms timeout) cycle after cycle, though the guard grows with it; an answer
  * followed by extra bytes, or of the wrong unit id or function code, is rejected (`MRV_E_DECODE`) for
  * that request only and the next cycle, after the drain, reads right again.
  */
@@ -25,7 +26,7 @@ function withCrc(bytes: number[]): Buffer {
   return Buffer.from([...bytes, crc & 0xff, crc >>> 8]);
 }
 
-type Mode = 'plain' | 'split' | 'trailing' | 'wrong-unit' | 'wrong-fc';
+type Mode = 'plain' | 'split' | 'slow' | 'trailing' | 'wrong-unit' | 'wrong-fc';
 let mode: Mode = 'plain';
 let server: net.Server;
 let port = 0;
@@ -45,7 +46,8 @@ beforeAll(async () => {
         count * 2,
         ...data,
       ]);
-      if (mode === 'split') {
+      if (mode === 'slow') setTimeout(() => socket.write(frame), 600);
+      else if (mode === 'split') {
         socket.write(frame.subarray(0, 4));
         setTimeout(() => socket.write(frame.subarray(4)), MIN_GUARD_MS * 3);
       } else if (mode === 'trailing') socket.write(Buffer.concat([frame, Buffer.from([0x01, 0x03, 0x00])]));
@@ -90,6 +92,10 @@ describe('RTU framing (rtu-port.ts)', () => {
         mode = m;
         expect(await driver.pollOnce(), m).toMatchObject(good);
       }
+      // 600 ms of a 1000 ms timeout: the guard grows with the slow answers but ends before the timeout.
+      mode = 'slow';
+      for (let cycle = 0; cycle < 3; cycle++)
+        expect(await driver.pollOnce(), `slow ${cycle}`).toMatchObject(good);
       const cases: [Mode, RegExp][] = [
         ['trailing', /^MRV_E_DECODE: holding \d+\+\d: answer does not fit the request: (CRC|Data length)/],
         ['wrong-unit', /^MRV_E_DECODE: holding \d+\+\d: answer does not fit the request/],
