@@ -180,8 +180,10 @@ export class ModbusLink {
         client.setTimeout(o.timeoutMs);
         this.#port?.setAnswerTimeout(o.timeoutMs);
         try {
-          const signal = o.signal ? AbortSignal.any([o.signal, this.#closing.signal]) : this.#closing.signal;
-          const res = await abortable(request(client, table, address, count), signal);
+          const res = await abortable(request(client, table, address, count), [
+            o.signal,
+            this.#closing.signal,
+          ]);
           if (res.buffer.length !== need) {
             // modbus-serial checked the frame length; a byte count that disagrees is a device fault.
             this.#port?.markDesync();
@@ -403,14 +405,19 @@ function stopped(where: string): LinkError {
   return { code: 'MRV_E_DEVICE_UNREACHABLE', message: `${where}: stopped` };
 }
 
-/** Rejects with an AbortError-like error when `signal` aborts first. */
-function abortable<T>(p: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
-  if (!signal) return p;
+/**
+ * Rejects with an AbortError-like error when one of `signals` aborts first. Listeners are removed once
+ * `p` settles (AbortSignal.any would keep one combined signal per request alive on a long-lived signal).
+ */
+function abortable<T>(p: Promise<T>, signals: readonly (AbortSignal | undefined)[]): Promise<T> {
   return new Promise<T>((resolve, reject) => {
+    const live = signals.filter((s): s is AbortSignal => s !== undefined);
     const onAbort = () => reject(Object.assign(new Error('aborted'), { name: 'AbortError' }));
-    if (signal.aborted) return onAbort();
-    signal.addEventListener('abort', onAbort, { once: true });
-    p.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+    if (live.some((s) => s.aborted)) return onAbort();
+    for (const s of live) s.addEventListener('abort', onAbort, { once: true });
+    p.then(resolve, reject).finally(() => {
+      for (const s of live) s.removeEventListener('abort', onAbort);
+    });
   });
 }
 
