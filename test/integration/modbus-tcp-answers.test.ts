@@ -24,7 +24,7 @@ const device = (extra: Record<string, unknown>) =>
     driver: 'modbus-tcp',
     host: '127.0.0.1',
     port: py.port,
-    timeoutMs: 300,
+    timeoutMs: 3000,
     retries: 0,
     reconnectDelayMs: 1000,
     points: [
@@ -55,7 +55,8 @@ describe('modbus-tcp: answers that do not fit the request', () => {
   });
 
   it('codes a wrong unit id MRV_E_MODBUS_TIMEOUT every cycle', async () => {
-    const driver = new ModbusDriver(device({ unitId: 9 }), { clock: systemClock, log });
+    // The connect timeout is timeoutMs too: 500 ms keeps the test short and a loopback connect inside it.
+    const driver = new ModbusDriver(device({ unitId: 9, timeoutMs: 500 }), { clock: systemClock, log });
     try {
       const reasons: string[] = [];
       for (let cycle = 0; cycle < 5; cycle++)
