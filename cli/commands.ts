@@ -17,6 +17,7 @@ import { Gateway } from '../gateway/gateway.ts';
 import {
   createRegistry,
   exposeCollectorCounters,
+  exposeDeviceStatus,
   exposeGatewayCounters,
   instrumentStore,
 } from '../ops/metrics.ts';
@@ -202,6 +203,7 @@ export async function demo(args: string[]): Promise<number> {
       }),
   );
   exposeGatewayCounters(registry, summedCounters(gateways.map((g) => g.counters)));
+  exposeDeviceStatus(registry, () => Object.assign({}, ...gateways.map((g) => g.deviceStatus())));
   await Promise.all(gateways.map((g) => g.start()));
 
   const url = `http://${v.host}:${port}`;
@@ -250,6 +252,7 @@ export async function gateway(args: string[]): Promise<number> {
   if (v['metrics-port'] !== undefined) {
     const registry = createRegistry();
     exposeGatewayCounters(registry, gw.counters);
+    exposeDeviceStatus(registry, () => gw.deviceStatus());
     ops = await startMetricsServer({
       registry,
       host: v['metrics-host'],

@@ -34,6 +34,12 @@ export interface DriverStatus {
   failedRequests: number;
   /** Last error code and message, if the last cycle failed. */
   lastError?: string;
+  /** When a request last succeeded (ms since the Unix epoch, driver clock); absent before the first. */
+  lastSuccessAt?: number;
+  /** Connections (sockets, serial port opens) made so far; for links shared by several devices, the link's count. */
+  connects?: number;
+  /** RTU line drains after a timeout, a rejected answer or stray bytes (link-wide, like `connects`). */
+  drains?: number;
 }
 
 /** A running device connection. */

@@ -4,11 +4,12 @@
  * `collector.counters`); this module only reads them when Prometheus scrapes, so the parts know
  * nothing of prom-client.
  *
- * Names: `mrv_gateway_*`, `mrv_collector_*`, `mrv_store_*`, `mrv_http_*`, `mrv_sse_*`, plus
+ * Names: `mrv_gateway_*`, `mrv_device_*` (per device, label `device`), `mrv_collector_*`, `mrv_store_*`, `mrv_http_*`, `mrv_sse_*`, plus
  * prom-client's default `process_*` and `nodejs_*` metrics.
  */
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import type { TimeSeriesStore } from '../collector/store.ts';
+import type { DriverStatus } from '../drivers/types.ts';
 
 /** A registry with the default process and Node.js metrics. One per process part (or per test). */
 export function createRegistry(): Registry {
@@ -190,6 +191,77 @@ export function exposeCounters(
 /** Exposes a gateway's counters (`gateway.counters`). */
 export function exposeGatewayCounters(registry: Registry, counters: object): void {
   exposeCounters(registry, 'mrv_gateway', counters, GATEWAY_FIELDS);
+}
+
+/**
+ * Exposes the state of every device driver of a gateway (`Gateway.deviceStatus()`, read at scrape
+ * time), one series per device id (label `device`):
+ * - `mrv_device_connected` 1 while the device's connection or serial port is open, else 0;
+ * - `mrv_device_error` 1 while the device's last poll cycle had a failed request, else 0;
+ * - `mrv_device_last_success_timestamp_seconds` when a request last succeeded (Unix time, seconds;
+ *   absent until the first), so `time() - …` alerts on a device that has gone quiet;
+ * - `mrv_device_failed_requests_total`, `mrv_device_poll_cycles_total`;
+ * - `mrv_device_connects_total` connections opened (a count that grows fast means reconnects),
+ *   `mrv_device_line_drains_total` RTU line drains after timeouts, rejected answers or stray bytes
+ *   (for devices sharing one port or converter, the shared link's counts).
+ * @param status the drivers' states by device id
+ */
+export function exposeDeviceStatus(registry: Registry, status: () => Record<string, DriverStatus>): void {
+  const gauge = (name: string, help: string, value: (s: DriverStatus) => number | undefined) =>
+    new Gauge({
+      name,
+      help,
+      labelNames: ['device'],
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const [device, s] of Object.entries(status())) {
+          const v = value(s);
+          if (v !== undefined && Number.isFinite(v)) this.set({ device }, v);
+        }
+      },
+    });
+  const counter = (name: string, help: string, value: (s: DriverStatus) => number | undefined) =>
+    new Counter({
+      name,
+      help,
+      labelNames: ['device'],
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const [device, s] of Object.entries(status())) {
+          const v = value(s);
+          if (v !== undefined && Number.isFinite(v)) this.inc({ device }, v);
+        }
+      },
+    });
+  gauge('mrv_device_connected', '1 while the device connection (socket, serial port) is open', (s) =>
+    s.connected ? 1 : 0,
+  );
+  gauge('mrv_device_error', "1 while the device's last poll cycle had a failed request", (s) =>
+    s.lastError === undefined ? 0 : 1,
+  );
+  gauge(
+    'mrv_device_last_success_timestamp_seconds',
+    'When a request to the device last succeeded, Unix time in seconds',
+    (s) => (s.lastSuccessAt === undefined ? undefined : s.lastSuccessAt / 1000),
+  );
+  counter(
+    'mrv_device_failed_requests_total',
+    'Requests that failed after all retries',
+    (s) => s.failedRequests,
+  );
+  counter('mrv_device_poll_cycles_total', 'Completed poll cycles', (s) => s.cycles);
+  counter(
+    'mrv_device_connects_total',
+    'Connections opened to the device (or its shared port)',
+    (s) => s.connects,
+  );
+  counter(
+    'mrv_device_line_drains_total',
+    'RTU line drains after a timeout, a rejected answer or stray bytes',
+    (s) => s.drains,
+  );
 }
 
 /** Exposes a collector's counters (`collector.counters`). */

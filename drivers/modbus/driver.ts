@@ -99,7 +99,12 @@ export class ModbusDriver implements Driver {
   }
 
   status(): DriverStatus {
-    return { ...this.#status, connected: this.#link?.connected ?? false };
+    const link = this.#link;
+    return {
+      ...this.#status,
+      connected: link?.connected ?? false,
+      ...(link ? { connects: link.stats.connects, drains: link.stats.drains } : {}),
+    };
   }
 
   /** Runs one cycle of every poll group now and returns one reading per configured point. */
@@ -119,7 +124,7 @@ export class ModbusDriver implements Driver {
     return this.#link;
   }
 
-  async #poll(requests: readonly ReadRequest[]): Promise<Reading[]> {
+  async #poll(requests: readonly ReadRequest[], signal?: AbortSignal): Promise<Reading[]> {
     const link = this.#linkOrAcquire();
     const readings: Reading[] = [];
     let failure: LinkError | undefined;
@@ -128,11 +133,14 @@ export class ModbusDriver implements Driver {
         this.#pushBad(readings, req, failure);
         continue;
       }
-      const r = await link.read(req.table, req.address, req.count, this.config);
+      const r = await link.read(req.table, req.address, req.count, { ...this.config, signal });
       if (r.ok) {
+        this.#status.lastSuccessAt = r.at;
         this.#decodeInto(readings, req, r.bytes, r.at);
         continue;
       }
+      // A stopping driver abandoned the request: its readings are never delivered, nothing failed.
+      if (signal?.aborted) return readings;
       this.#status.failedRequests++;
       this.#status.lastError = `${r.error.code}: ${r.error.message}`;
       this.#pushBad(readings, req, r.error);
@@ -148,7 +156,7 @@ export class ModbusDriver implements Driver {
     const { clock, log } = this.ctx;
     while (!signal.aborted) {
       const cycleStart = clock.now();
-      const readings = await this.#poll(group.requests);
+      const readings = await this.#poll(group.requests, signal);
       if (signal.aborted) break;
       try {
         sink(readings);

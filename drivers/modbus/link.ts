@@ -9,11 +9,13 @@
  * port (process-wide, reference-counted), and {@link ModbusLink.read} holds the link's lock for one
  * request and its answer. Modbus TCP links are per device (each device has its own connection).
  */
+import type { EventEmitter } from 'node:events';
 import ModbusRTU from 'modbus-serial';
 import type { Logger } from 'pino';
 import { type ErrorCode, MrvError } from '../../core/errors.ts';
 import type { Clock } from '../../core/time.ts';
 import type { ModbusTable } from './config.ts';
+import { RtuFramePort } from './rtu-port.ts';
 
 type Client = InstanceType<typeof ModbusRTU.default>;
 
@@ -52,8 +54,10 @@ export type ReadResult = { ok: true; bytes: Uint8Array; at: number } | { ok: fal
 /**
  * Maps a modbus-serial or socket error onto our error catalogue.
  * @param framing `tcp` (MBAP): a timeout suggests a dead connection, so reconnect; `rtu`: a timeout
- *   means that slave is silent while the port is fine, so do not reconnect (the other slaves on the bus
- *   would suffer)
+ *   means that slave is silent while the port is fine, so do not reconnect the port (the other slaves
+ *   on the bus would suffer; the link drains the line instead)
+ * @returns `retryable`: another attempt in the same cycle may succeed; `reconnect`: the connection is
+ *   suspect (refused, reset, or an MBAP connection that stopped answering)
  */
 export function classifyModbusError(
   err: unknown,
@@ -74,9 +78,15 @@ export function classifyModbusError(
       retryable: true,
       reconnect: framing === 'tcp',
     };
-  // A CRC error or a garbled answer on a serial line: the next attempt may be clean.
-  if (framing === 'rtu' && /CRC|Data length error|Unexpected data/i.test(e.message ?? ''))
-    return { code: 'MRV_E_DECODE', message: e.message ?? 'bad frame', retryable: true, reconnect: false };
+  // An answer that does not fit its request (CRC, length, unit id, function code): on RTU the next
+  // attempt after a drain may be clean; on MBAP the transaction id keeps the connection in step.
+  if (/CRC|Data length error|Unexpected data/i.test(e.message ?? ''))
+    return {
+      code: 'MRV_E_DECODE',
+      message: `answer does not fit the request: ${e.message ?? 'bad frame'}`,
+      retryable: true,
+      reconnect: false,
+    };
   return {
     code: 'MRV_E_DEVICE_UNREACHABLE',
     message: [e.code ?? e.errno, e.message].filter(Boolean).join(' ') || String(err),
@@ -88,22 +98,45 @@ export function classifyModbusError(
 /** Per-read parameters: whom to ask, how long to wait, how often to retry. */
 export interface ReadOptions {
   unitId: number;
+  /** Answer timeout of one attempt, ms; on RTU also the device's worst-case answer time for drains. */
   timeoutMs: number;
   retries: number;
+  /** Aborts the read (a stopping driver): the result is then an error and the line is drained next time. */
+  signal?: AbortSignal | undefined;
+}
+
+/** Link counters and state for status pages and metrics. */
+export interface LinkStats {
+  /** Connections opened. */
+  connects: number;
+  /** Drains of the RTU line (after a timeout, a rejected answer or stray bytes). */
+  drains: number;
+  /** Bytes discarded because they belonged to no pending request (RTU). */
+  strayBytes: number;
 }
 
 /**
  * One connection shared by the devices on it. Connects lazily on the first read, backs off
- * exponentially after failures (reconnectDelayMs doubling to 30 s) and serialises requests with a lock.
+ * exponentially after failed connects (reconnectDelayMs doubling to 30 s) and serialises requests
+ * with a lock. On RTU framing the line is drained after every anomaly before the next request
+ * (rtu-port.ts); sockets are destroyed, never half-closed.
  */
 export class ModbusLink {
   readonly framing: 'tcp' | 'rtu';
   #client: Client | undefined;
+  #port: RtuFramePort | undefined;
   #nextConnectAt = 0;
   #backoffMs: number;
   #lastError: string | undefined;
   #lock: Promise<void> = Promise.resolve();
   #closed = false;
+  /** Aborts requests in flight when the link closes (modbus-serial's destroy() never settles them). */
+  readonly #closing = new AbortController();
+  /** Worst-case answer time (ms) owed by requests that went wrong since the last drain. */
+  #owedMs = 0;
+  /** An RTU-over-TCP link reconnected after a timeout: drain the new connection too (a converter may forward the late frame). */
+  #drainAfterConnect = false;
+  readonly stats: LinkStats = { connects: 0, drains: 0, strayBytes: 0 };
   /** Requests waiting for or holding the lock (for tests and status). */
   queued = 0;
 
@@ -122,41 +155,61 @@ export class ModbusLink {
 
   /**
    * Reads `count` registers or bits of `table` from `unitId`, retrying up to `retries` times on a
-   * timeout, under the link's lock (one request on the wire at a time).
+   * timeout or a rejected answer, under the link's lock (one request on the wire at a time).
+   * An answer is returned only when it has the request's unit id, function code and byte count
+   * (Modbus Application Protocol §6.1–6.4) and, on RTU, arrived on a line drained since any anomaly.
    * @returns the data bytes as received, or an error whose message names the request
    */
   async read(table: ModbusTable, address: number, count: number, o: ReadOptions): Promise<ReadResult> {
     const where = `${table} ${address}+${count}`;
+    const need = table === 'coil' || table === 'discrete' ? Math.ceil(count / 8) : count * 2;
     let last: ReturnType<typeof classifyModbusError> | undefined;
+    type Attempt =
+      | { ok: true; bytes: Uint8Array; at: number }
+      | { ok: false; error: LinkError }
+      | { ok: false; c: ReturnType<typeof classifyModbusError> };
     for (let attempt = 0; attempt <= o.retries; attempt++) {
-      const r = await this.#locked(async () => {
+      const r = await this.#locked(async (): Promise<Attempt> => {
+        if (o.signal?.aborted) return { ok: false as const, error: stopped(where) };
         const connected = await this.#ensureConnected();
         if (!connected.ok) return connected;
+        const drained = await this.#drainIfNeeded(o);
+        if (!drained.ok) return drained;
         const client = this.#client as Client;
         client.setID(o.unitId);
         client.setTimeout(o.timeoutMs);
+        this.#port?.setAnswerTimeout(o.timeoutMs);
         try {
-          const res = await request(client, table, address, count);
+          const res = await abortable(request(client, table, address, count), [
+            o.signal,
+            this.#closing.signal,
+          ]);
+          if (res.buffer.length !== need) {
+            // modbus-serial checked the frame length; a byte count that disagrees is a device fault.
+            this.#port?.markDesync();
+            this.#owedMs = Math.max(this.#owedMs, o.timeoutMs);
+            return {
+              ok: false as const,
+              c: {
+                code: 'MRV_E_DECODE' as const,
+                message: `answer does not fit the request: byte count ${res.buffer.length}, expected ${need}`,
+                retryable: true,
+                reconnect: false,
+              },
+            };
+          }
           return { ok: true as const, bytes: res.buffer, at: this.opts.clock.now() };
         } catch (err) {
-          const c = classifyModbusError(err, this.framing);
-          // Reconnect only once the retries are spent: a retry goes over the same connection.
-          if (c.reconnect && (!c.retryable || attempt === o.retries)) {
-            this.#disconnect();
-            this.#scheduleReconnect(c.message);
+          if (o.signal?.aborted || this.#closed) {
+            this.#afterAbort(o);
+            return { ok: false as const, error: stopped(where) };
           }
+          const c = classifyModbusError(err, this.framing);
+          this.#afterError(c, o, attempt);
           return { ok: false as const, c };
         }
       });
-      if (r.ok) {
-        const need = table === 'coil' || table === 'discrete' ? Math.ceil(count / 8) : count * 2;
-        if (r.bytes.length < need)
-          return {
-            ok: false,
-            error: { code: 'MRV_E_DECODE', message: `${where}: short response: ${r.bytes.length} bytes` },
-          };
-        return r;
-      }
+      if (r.ok) return r;
       if ('error' in r) return { ok: false, error: { code: r.error.code, message: r.error.message } };
       last = r.c;
       if (!last.retryable) break;
@@ -165,9 +218,78 @@ export class ModbusLink {
     return { ok: false, error: { code: c.code, message: `${where}: ${c.message}` } };
   }
 
-  /** Closes the connection; later reads fail as unreachable. */
+  /** After a failed attempt: mark the RTU line for draining, drop a suspect connection. */
+  #afterError(c: ReturnType<typeof classifyModbusError>, o: ReadOptions, attempt: number): void {
+    if (this.framing === 'rtu' && c.code !== 'MRV_E_MODBUS_EXCEPTION') {
+      // A timed-out request may still be answered; a rejected answer may have company on the line.
+      this.#port?.markDesync();
+      this.#owedMs = Math.max(this.#owedMs, o.timeoutMs);
+      if (this.spec.kind === 'rtu-over-tcp' && c.code === 'MRV_E_MODBUS_TIMEOUT') {
+        // A fresh connection leaves the late frame on the old socket; drain the new one as well.
+        this.#disconnect();
+        this.#drainAfterConnect = true;
+        return;
+      }
+    }
+    if (c.code === 'MRV_E_MODBUS_TIMEOUT' && this.framing === 'tcp') {
+      // Reconnect only once the retries are spent (a retry goes over the same connection), and at
+      // once (no backoff): the device accepted the connection, so it is a timeout, not unreachable.
+      if (attempt === o.retries) this.#disconnect();
+      return;
+    }
+    if (c.reconnect) {
+      this.#disconnect();
+      this.#scheduleReconnect(c.message);
+    }
+  }
+
+  /** A request abandoned by a stopping driver is owed an answer like a timed-out one. */
+  #afterAbort(o: ReadOptions): void {
+    if (this.framing === 'rtu') {
+      this.#port?.markDesync();
+      this.#owedMs = Math.max(this.#owedMs, o.timeoutMs);
+    } else this.#disconnect();
+  }
+
+  /**
+   * RTU: before a request, discards input until the line has been silent for the inter-frame silence
+   * plus the worst-case answer time owed by earlier requests that went wrong.
+   */
+  async #drainIfNeeded(o: ReadOptions): Promise<{ ok: true } | { ok: false; error: LinkError }> {
+    const port = this.#port;
+    if (!port || !(port.needsDrain || this.#drainAfterConnect)) return { ok: true };
+    const quietMs = port.minGuardMs + Math.max(this.#owedMs, o.timeoutMs);
+    this.stats.drains++;
+    this.stats.strayBytes += port.strayBytes;
+    const quiet = await port.drain(quietMs, Math.max(4 * quietMs, 10_000), o.signal);
+    if (quiet) {
+      this.#owedMs = 0;
+      this.#drainAfterConnect = false;
+      return { ok: true };
+    }
+    if (o.signal?.aborted) return { ok: false, error: stopped('drain') };
+    if (!port.isOpen)
+      return {
+        ok: false,
+        error: { code: 'MRV_E_DEVICE_UNREACHABLE', message: `${describeLink(this.spec)}: connection lost` },
+      };
+    if (this.spec.kind === 'rtu-over-tcp') {
+      this.#disconnect();
+      this.#drainAfterConnect = true;
+    }
+    return {
+      ok: false,
+      error: {
+        code: 'MRV_E_DECODE',
+        message: `${describeLink(this.spec)}: the line did not fall silent for ${quietMs} ms (bytes no request asked for)`,
+      },
+    };
+  }
+
+  /** Closes the connection (destroying the socket); later reads fail as unreachable. */
   close(): void {
     this.#closed = true;
+    this.#closing.abort();
     this.#disconnect();
   }
 
@@ -217,27 +339,32 @@ export class ModbusLink {
     const { spec } = this;
     const { log, connectTimeoutMs } = this.opts;
     this.#disconnect();
-    const client = new ModbusRTU.default();
+    let client: Client;
+    let connecting: Promise<unknown>;
+    if (spec.kind === 'tcp') {
+      client = new ModbusRTU.default();
+      connecting = client.connectTCP(spec.host, { port: spec.port, timeout: connectTimeoutMs });
+    } else {
+      // Our own port under modbus-serial's client: its RTU ports would take a late frame as the
+      // next answer (rtu-port.ts).
+      const port = new RtuFramePort(
+        spec.kind === 'rtu' ? { ...spec, kind: 'serial' } : { kind: 'tcp', host: spec.host, port: spec.port },
+        connectTimeoutMs,
+      );
+      this.#port = port;
+      client = new ModbusRTU.default(port);
+      connecting = new Promise<void>((resolve, reject) =>
+        client.open((err: Error | null | undefined) => (err ? reject(err) : resolve())),
+      );
+    }
     // modbus-serial emits 'error' on socket errors; without a listener Node would crash the process.
     client.on('error', (err: unknown) => log.debug({ err, link: describeLink(spec) }, 'modbus link error'));
     this.#client = client;
     try {
-      const connecting =
-        spec.kind === 'tcp'
-          ? client.connectTCP(spec.host, { port: spec.port, timeout: connectTimeoutMs })
-          : spec.kind === 'rtu-over-tcp'
-            ? // modbus-serial's TelnetPort writes raw RTU frames (with CRC) to the socket; its
-              // connectTcpRTUBuffered, despite the name, sends MBAP (Modbus TCP) frames.
-              client.connectTelnet(spec.host, { port: spec.port, timeout: connectTimeoutMs })
-            : client.connectRTUBuffered(spec.path, {
-                baudRate: spec.baudRate,
-                parity: spec.parity,
-                dataBits: spec.dataBits,
-                stopBits: spec.stopBits,
-              });
       await withTimeout(connecting, connectTimeoutMs, 'connect');
       this.#backoffMs = this.opts.reconnectDelayMs;
       this.#lastError = undefined;
+      this.stats.connects++;
       log.info({ link: describeLink(spec) }, 'modbus link connected');
     } catch (err) {
       const c = classifyModbusError(err);
@@ -256,15 +383,42 @@ export class ModbusLink {
     this.#backoffMs = Math.min(this.#backoffMs * 2, MAX_BACKOFF_MS);
   }
 
+  /**
+   * Drops the connection for good: modbus-serial's `close()` on TCP only half-closes (`socket.end()`),
+   * which against a hung device leaves a FIN-WAIT-2 socket per reconnect and keeps the process alive;
+   * `destroy()` closes the descriptor now. Pending transactions are cancelled by modbus-serial.
+   */
   #disconnect(): void {
     const client = this.#client;
     this.#client = undefined;
-    if (client?.isOpen) client.close(() => {});
-    else if (client) {
-      // A serial port that failed to open, or a socket still connecting: destroy what there is.
-      client.close(() => {});
-    }
+    this.#port = undefined;
+    if (!client) return;
+    client.destroy(() => {});
+    // TcpPort.destroy() leaves the socket's listeners; a late 'error' must not reach the process.
+    const emitter = client as unknown as EventEmitter;
+    emitter.removeAllListeners();
+    emitter.on('error', () => {});
   }
+}
+
+function stopped(where: string): LinkError {
+  return { code: 'MRV_E_DEVICE_UNREACHABLE', message: `${where}: stopped` };
+}
+
+/**
+ * Rejects with an AbortError-like error when one of `signals` aborts first. Listeners are removed once
+ * `p` settles (AbortSignal.any would keep one combined signal per request alive on a long-lived signal).
+ */
+function abortable<T>(p: Promise<T>, signals: readonly (AbortSignal | undefined)[]): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const live = signals.filter((s): s is AbortSignal => s !== undefined);
+    const onAbort = () => reject(Object.assign(new Error('aborted'), { name: 'AbortError' }));
+    if (live.some((s) => s.aborted)) return onAbort();
+    for (const s of live) s.addEventListener('abort', onAbort, { once: true });
+    p.then(resolve, reject).finally(() => {
+      for (const s of live) s.removeEventListener('abort', onAbort);
+    });
+  });
 }
 
 /** Sends the read of one table (function codes 1–4). */

@@ -366,6 +366,7 @@ export class OpcuaDriver implements Driver {
       );
       const at = clock.now();
       this.#lastAlive = performance.now();
+      this.#status.lastSuccessAt = at;
       return points.map((p, i) => {
         const dv = values[i];
         return dv ? dataValueToReading(p, dv, at) : badReading(p, 'MRV_E_OPCUA_SESSION: missing result', at);
@@ -394,6 +395,8 @@ export class OpcuaDriver implements Driver {
       this.#pending = [];
       if (batch.length === 0 || this.#abort?.signal.aborted) return;
       this.#status.cycles++;
+      // A publish response is the server answering, whatever the qualities it carries.
+      this.#status.lastSuccessAt = this.ctx.clock.now();
       this.#emit(batch);
     });
   }

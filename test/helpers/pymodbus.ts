@@ -2,7 +2,7 @@
  * Debian's python3-pymodbus (3.0.x) as a Modbus slave nobody here wrote (test/helpers/pymodbus-server.py),
  * for interoperability tests. Run with /usr/bin/python3, never a virtualenv's interpreter.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { canConnect, getFreePort, waitFor } from './free-port.ts';
@@ -27,10 +27,26 @@ export type PyImage = Record<
   { hr?: number[]; ir?: number[]; co?: number[]; di?: number[]; values?: PyValue[] }
 >;
 
+/**
+ * Wire faults of the slave (see pymodbus-server.py): pymodbus computes each answer, then it is sent
+ * `delay_ms` late, sent again `duplicate_ms` after the first copy, replayed unasked every
+ * `out_of_turn_ms`, or (`short`) cut by one register with a matching byte count.
+ */
+export interface PyFaults {
+  delay_ms?: number;
+  duplicate_ms?: number;
+  out_of_turn_ms?: number;
+  short?: boolean;
+}
+
 /** A running pymodbus slave. */
 export interface PyModbus {
   /** TCP port (tcp and rtu-over-tcp modes). */
   port: number;
+  /** Replaces the wire faults (`{}` for none); the slave applies them from its next answer on. */
+  setFaults(faults: PyFaults): void;
+  /** The slave's process id (for fd counts and signals). */
+  pid: number;
   stop(): Promise<void>;
 }
 
@@ -46,10 +62,18 @@ export async function startPymodbus(
   const dir = mkdtempSync(join(tmpdir(), 'mrv-pymodbus-'));
   const file = join(dir, 'image.json');
   writeFileSync(file, JSON.stringify(image));
+  const faultsFile = join(dir, 'faults.json');
+  let generation = 0;
+  const setFaults = (faults: PyFaults) => {
+    // Write and rename, so that the slave never reads half a file.
+    const tmp = `${faultsFile}.${generation++}`;
+    writeFileSync(tmp, JSON.stringify(faults));
+    renameSync(tmp, faultsFile);
+  };
   const port = mode === 'rtu' ? 0 : await getFreePort();
   const proc = await spawnTied(
     '/usr/bin/python3',
-    [SCRIPT, mode, mode === 'rtu' ? (path ?? '') : String(port), file],
+    [SCRIPT, mode, mode === 'rtu' ? (path ?? '') : String(port), file, faultsFile],
     {
       orphanCleanupDir: dir,
     },
@@ -63,6 +87,8 @@ export async function startPymodbus(
     await waitFor(`pymodbus on ${port}`, () => canConnect(port), { timeoutMs: 15_000, abort: exited });
   return {
     port,
+    setFaults,
+    pid: proc.pid,
     stop: async () => {
       await proc.stop(2000);
       rmSync(dir, { recursive: true, force: true });

@@ -94,6 +94,7 @@ export function driverContract(
         }
         expect(driver.status().failedRequests).toBeGreaterThanOrEqual(1);
         d.clear();
+        const clearedAt = Date.now();
         const before = batches.length;
         await expect
           .poll(
@@ -103,6 +104,8 @@ export function driverContract(
             },
           )
           .toBe(true);
+        // Metrics alert on this (mrv_device_last_success_timestamp_seconds): it follows the recovery.
+        expect(driver.status().lastSuccessAt ?? 0).toBeGreaterThanOrEqual(clearedAt);
         await driver.stop();
       }));
 

@@ -5,6 +5,7 @@ import type { TimeSeriesStore } from '../../../collector/store.ts';
 import {
   createRegistry,
   exposeCollectorCounters,
+  exposeDeviceStatus,
   exposeGatewayCounters,
   instrumentStore,
 } from '../../../ops/metrics.ts';
@@ -55,6 +56,38 @@ describe('ops metrics server', () => {
     const missing = await fetch(`${server.url}/nothing`);
     expect(missing.status).toBe(404);
     expect(await missing.json()).toMatchObject({ error: { code: 'MRV_E_NOT_FOUND' } });
+  });
+
+  it('shows each device connected, in error and when it last answered, read at scrape time', async () => {
+    const registry = createRegistry();
+    const status: Record<string, import('../../../drivers/types.ts').DriverStatus> = {
+      kiln: { connected: true, cycles: 12, failedRequests: 0, lastSuccessAt: 1_796_000_000_500, connects: 1 },
+      feeder: {
+        connected: false,
+        cycles: 7,
+        failedRequests: 7,
+        lastError: 'MRV_E_MODBUS_TIMEOUT: x',
+        drains: 3,
+      },
+    };
+    exposeDeviceStatus(registry, () => status);
+    server = await startMetricsServer({ registry, port: 0, health: () => ({ part: 'gateway' }) });
+    let text = await (await fetch(`${server.url}/metrics`)).text();
+    expect(text).toContain('mrv_device_connected{device="kiln"} 1');
+    expect(text).toContain('mrv_device_connected{device="feeder"} 0');
+    expect(text).toContain('mrv_device_error{device="kiln"} 0');
+    expect(text).toContain('mrv_device_error{device="feeder"} 1');
+    expect(text).toContain('mrv_device_last_success_timestamp_seconds{device="kiln"} 1796000000.5');
+    // Never answered: no timestamp at all rather than 1970.
+    expect(text).not.toContain('mrv_device_last_success_timestamp_seconds{device="feeder"}');
+    expect(text).toContain('mrv_device_failed_requests_total{device="feeder"} 7');
+    expect(text).toContain('mrv_device_poll_cycles_total{device="kiln"} 12');
+    expect(text).toContain('mrv_device_line_drains_total{device="feeder"} 3');
+    status.feeder = { connected: true, cycles: 8, failedRequests: 7, lastSuccessAt: 1_796_000_001_000 };
+    text = await (await fetch(`${server.url}/metrics`)).text();
+    expect(text).toContain('mrv_device_connected{device="feeder"} 1');
+    expect(text).toContain('mrv_device_error{device="feeder"} 0');
+    expect(text).toContain('mrv_device_last_success_timestamp_seconds{device="feeder"} 1796000001');
   });
 
   it('times store calls (write latency) without changing what they return or throw', async () => {
