@@ -110,6 +110,7 @@ describe('faults: collector killed, store frozen', () => {
     ).toEqual([]);
   }, 120_000);
 
+  // Starts InfluxDB and Mosquitto itself, then four waits of up to 30 s and the fixed 5 s.
   it('loses nothing while InfluxDB is frozen for 4 s: batches stay unacknowledged and are written after', async () => {
     const ws = workspace();
     cleanups.push(() => ws.cleanup());
@@ -148,8 +149,9 @@ describe('faults: collector killed, store frozen', () => {
     await until('20 readings stored', () => collector.counters.readingsStored >= 20);
     influx.pause();
     const errorsBefore = collector.counters.storeErrors;
-    await sleep(4000);
-    expect(collector.counters.storeErrors, 'writes failed while frozen').toBeGreaterThan(errorsBefore);
+    await sleep(4000); // frozen for 4 s
+    // The writes time out after 1 s; on a loaded machine the failure may be counted later than that.
+    await until('a write failed while frozen', () => collector.counters.storeErrors > errorsBefore, 30_000);
     influx.resume();
     await sleep(1000);
     await gateway.stop(5000);
@@ -161,5 +163,5 @@ describe('faults: collector killed, store frozen', () => {
     expect(lostValues(device.served, a.values).length, 'served but not stored').toBeLessThanOrEqual(1);
     expect(a.findings.map((f) => f.code)).toEqual([]);
     expect(collector.counters.invalidPayloads).toBe(0);
-  });
+  }, 150_000);
 });

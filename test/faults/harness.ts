@@ -32,6 +32,8 @@ export interface CounterDevice {
   served: number[];
   /** While true, requests get no answer (the gateway times out). */
   silent: boolean;
+  /** Requests left unanswered while silent (each one a timed-out read for the gateway). */
+  unanswered: number;
   close(): Promise<void>;
 }
 
@@ -42,6 +44,7 @@ export async function startCounterDevice(): Promise<CounterDevice> {
     port: 0,
     served: [] as number[],
     silent: false,
+    unanswered: 0,
     close: async () => {},
   };
   const vector = {
@@ -51,7 +54,10 @@ export async function startCounterDevice(): Promise<CounterDevice> {
       _unit: number,
       cb: (err: Error | null, v?: number[]) => void,
     ) => {
-      if (device.silent) return; // never answered: a dead device
+      if (device.silent) {
+        device.unanswered++;
+        return; // never answered: a dead device
+      }
       n++;
       device.served.push(n);
       const words = [Math.floor(n / 65536), n % 65536];
