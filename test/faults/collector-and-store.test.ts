@@ -32,6 +32,7 @@ afterAll(async () => {
 });
 
 describe('faults: collector killed, store frozen', () => {
+  // Three `mrv collector` processes and waits of up to 60 + 30 + 2 × 30 + 60 s.
   it('loses and duplicates nothing when `mrv collector` is killed with SIGKILL twice and restarted', async () => {
     const ws = workspace();
     cleanups.push(() => ws.cleanup());
@@ -65,7 +66,7 @@ describe('faults: collector killed, store frozen', () => {
     let proc: TiedProcess = await startCollector();
     cleanups.push(() => proc.stop());
     // The broker queues for a session only once it has subscribed: the collector's first start comes first.
-    await until('the collector subscribed', () => /collector subscribed/.test(proc.tail()), 20_000);
+    await until('the collector subscribed', () => /collector subscribed/.test(proc.tail()), 60_000);
     const gateway = new Gateway({
       site: loadSiteConfig(writeSite(ws, device.port, mosquitto.url)),
       log,
@@ -98,7 +99,7 @@ describe('faults: collector killed, store frozen', () => {
     await sleep(1000);
     await gateway.stop(5000);
     const lastSeq = gateway.counters.lastSeq;
-    await until('every batch archived', async () => (await reader.batchHeads())[0]?.seq === lastSeq, 20_000);
+    await until('every batch archived', async () => (await reader.batchHeads())[0]?.seq === lastSeq, 60_000);
     await proc.stop();
 
     const a = await audit(reader);
@@ -108,7 +109,7 @@ describe('faults: collector killed, store frozen', () => {
       a.findings.map((f) => f.code),
       'no integrity finding',
     ).toEqual([]);
-  }, 120_000);
+  }, 240_000);
 
   // Starts InfluxDB and Mosquitto itself, then four waits of up to 30 s and the fixed 5 s.
   it('loses nothing while InfluxDB is frozen for 4 s: batches stay unacknowledged and are written after', async () => {
