@@ -34,6 +34,7 @@ afterAll(async () => {
 });
 
 describe('faults: gateway killed', () => {
+  // Two `mrv gateway` processes, five waits of up to 30 s and a stop of up to 30 s.
   it('continues seq and the chain after SIGKILL and a torn last record, losing no logged batch', async () => {
     const ws = workspace();
     cleanups.push(() => ws.cleanup());
@@ -90,7 +91,10 @@ describe('faults: gateway killed', () => {
       statuses.some((s) => s.state === 'online' && s.buffer?.tornRecords === 1),
     );
     await until('30 more batches', () => collector.counters.batches >= 60);
-    await gw.stop(); // SIGTERM: drains, publishes offline with its last seq
+    // SIGTERM: drains, publishes offline with its last seq (SIGKILL only after a grace long enough for a loaded box).
+    await gw.stop(30_000);
+    // The gateway has exited once the broker took its offline status; our subscriber gets it a moment later.
+    await until('the offline status', () => statuses.at(-1)?.state === 'offline', 30_000);
     const offline = statuses.at(-1);
     expect(offline?.state).toBe('offline');
     const lastSeq = offline?.lastSeq ?? -1;
@@ -104,5 +108,5 @@ describe('faults: gateway killed', () => {
       'served but never logged (read in flight at kill/stop)',
     ).toBeLessThanOrEqual(2);
     expect(a.findings.map((f) => f.code)).toEqual([]);
-  });
+  }, 210_000);
 });

@@ -17,6 +17,9 @@ const mrv = join(root, 'bin/mrv.js');
 const tmp = mkdtempSync(join(tmpdir(), 'mrv-cli-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
+/** How long `mrv demo` or `mrv gateway` may take to start on a loaded 2-core machine. */
+const STARTUP_MS = 60_000;
+
 async function waitForOutput(p: TiedProcess, re: RegExp, timeoutMs = 30_000): Promise<RegExpMatchArray> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
@@ -31,9 +34,9 @@ async function waitForOutput(p: TiedProcess, re: RegExp, timeoutMs = 30_000): Pr
 type PointRow = { id: string; last: { ts: string; value: string | null; quality: string } | null };
 
 describe('mrv demo', () => {
+  // Timeout: start-up (STARTUP_MS), six polls of up to 20 s, then the requests and the stop.
   it('runs the aluminium, cement and steel units (Modbus TCP, RTU over TCP, OPC UA) live on the web API and stops cleanly on Ctrl-C', async () => {
     const port = await getFreePort();
-    const started = Date.now();
     const demo = await spawnTied(
       process.execPath,
       [mrv, 'demo', '--port', String(port), '--data-dir', join(tmp, 'demo')],
@@ -43,9 +46,9 @@ describe('mrv demo', () => {
       },
     );
     try {
-      const [, url] = await waitForOutput(demo, /carbon-mrv demo is running: (http:\/\/127\.0\.0\.1:\d+)/);
-      const startupMs = Date.now() - started;
-      expect(startupMs, 'demo start-up').toBeLessThan(25_000);
+      // Start-up: ~5 s on a quiet 2-core box (three simulators, an OPC UA server); the deadline is for a loaded one.
+      const running = /carbon-mrv demo is running: (http:\/\/127\.0\.0\.1:\d+)/;
+      const [, url] = await waitForOutput(demo, running, STARTUP_MS);
       const [, token] = await waitForOutput(demo, /admin token: (mrv_\S+)/);
       // The OPC UA trust is explicit and visible: the demo trusted its own simulator's certificate.
       expect(demo.tail()).toMatch(/the demo trusts its own steel simulator's certificate [0-9a-f]{40}/);
@@ -89,10 +92,11 @@ describe('mrv demo', () => {
     } finally {
       await demo.stop();
     }
-  }, 45_000);
+  }, 210_000);
 });
 
 describe('mrv gateway', () => {
+  // Timeout: the servers, the gateway's start-up (STARTUP_MS), its last will, the stops.
   it('publishes a retained online status, and its last will says offline when it is killed', async () => {
     const sim = await startAluminiumSimulator({ seed: 3 });
     const mosquitto = await startMosquitto();
@@ -117,9 +121,9 @@ describe('mrv gateway', () => {
         { cwd: root },
       );
       try {
-        await expect.poll(() => statuses.at(-1)?.state, { timeout: 20_000 }).toBe('online');
+        await expect.poll(() => statuses.at(-1)?.state, { timeout: STARTUP_MS }).toBe('online');
         gw.kill9();
-        await expect.poll(() => statuses.at(-1)?.state, { timeout: 10_000 }).toBe('offline');
+        await expect.poll(() => statuses.at(-1)?.state, { timeout: 20_000 }).toBe('offline');
         // Retained: a subscriber arriving later learns the gateway is offline.
         const late = await mqtt.connectAsync(mosquitto.url, { clientId: 'cli-test-late' });
         const retained = new Promise<GatewayStatus>((resolve) =>
@@ -136,7 +140,7 @@ describe('mrv gateway', () => {
       await mosquitto.stop();
       await sim.stop();
     }
-  });
+  }, 110_000);
 
   it('refuses a bad site file with the file, line and path, and exit code 1', async () => {
     const bad = join(tmp, 'bad.yaml');

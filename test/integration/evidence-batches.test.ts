@@ -19,6 +19,7 @@ import { SiteConfig } from '../../core/schema/site.ts';
 import { type Batch, GENESIS_HASH } from '../../core/schema/wire.ts';
 import { BatchSetDigest, batchHash, signBatch } from '../../core/signing.ts';
 import { buildEvidence, loadEvidenceKey, signEvidence } from '../../server/evidence-service.ts';
+import { budget } from '../helpers/budget.ts';
 import { spawnTied } from '../helpers/tied-process.ts';
 
 const root = new URL('../..', import.meta.url).pathname;
@@ -164,7 +165,10 @@ describe('evidence cites its raw signed batches; mrv verify --batches re-checks 
     return file;
   };
 
-  it('cites the digest of exactly the batches used; verify accepts it, names a tampered batch, rejects a changed value', async () => {
+  // Five `mrv verify` processes: ~3 s on a quiet box, over 30 s on a loaded one.
+  it('cites the digest of exactly the batches used; verify accepts it, names a tampered batch, rejects a changed value', {
+    timeout: budget({ cliRuns: 5 }),
+  }, async () => {
     const lines: string[] = [];
     const pkg = await build((l) => lines.push(l));
     // 500 on Jan 31 → 542 on Feb 28: 28 days × 1.5 t = 42 t
@@ -241,7 +245,9 @@ describe('evidence cites its raw signed batches; mrv verify --batches re-checks 
     );
   });
 
-  it('declares a batch the archive lacks, by count and range, and verify says the values cannot be re-checked', async () => {
+  it('declares a batch the archive lacks, by count and range, and verify says the values cannot be re-checked', {
+    timeout: budget({ cliRuns: 1 }),
+  }, async () => {
     const db = new Database(sqlite);
     db.prepare('DELETE FROM batch WHERE seq = 5').run();
     db.close();

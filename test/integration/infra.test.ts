@@ -1,6 +1,7 @@
 // The test servers themselves: a real InfluxDB and a real Mosquitto start on free loopback ports,
 // answer, keep retained messages and persistent sessions across a crash, and leave nothing behind.
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
 import { InfluxDB } from 'influx';
 import mqtt, { type MqttClient } from 'mqtt';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -98,8 +99,15 @@ describe('Mosquitto helper', () => {
     const pub = await connect({ clientId: 'infra-pub-queued' });
     await pub.publishAsync('infra/queued', 'while-offline', { qos: 1 });
     await pub.endAsync();
-    // The broker saves after every change, in the loop iteration after the one that sent PUBACK.
-    await new Promise((r) => setTimeout(r, 200));
+    // The broker saves after every change, in the loop iteration after the one that sent PUBACK: wait
+    // until the saved database holds the message (a fixed 200 ms was a guess at a quiet machine).
+    const db = path.join(broker.dir, 'data', 'mosquitto.db');
+    await expect
+      .poll(() => existsSync(db) && readFileSync(db).includes('while-offline'), {
+        timeout: 20_000,
+        interval: 20,
+      })
+      .toBe(true);
 
     broker.kill9();
     await broker.restart();
@@ -107,7 +115,7 @@ describe('Mosquitto helper', () => {
     const again = mqtt.connect(broker.url, { ...sessionOpts, reconnectPeriod: 0 });
     clients.push(again);
     // The queued message is sent right after CONNACK, before any subscribe; listen before connecting.
-    const got = nextMessage(again, 'infra/queued');
+    const got = nextMessage(again, 'infra/queued', 20_000);
     const connack = await new Promise<mqtt.IConnackPacket>((resolve, reject) => {
       again.once('connect', resolve);
       again.once('error', reject);

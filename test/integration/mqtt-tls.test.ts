@@ -38,6 +38,10 @@ import { type MosquittoServer, startMosquitto } from '../helpers/mosquitto.ts';
 import { issueCert, makeCa } from '../helpers/test-pki.ts';
 import { spawnTied, type TiedProcess } from '../helpers/tied-process.ts';
 
+/** Deadline of one wait for the moving system (a few hundred ms when the machine is quiet). */
+const WAIT_MS = 30_000;
+/** A test here: its servers and certificates, then up to three waits. */
+const TEST_MS = 4 * WAIT_MS;
 const cleanups: (() => Promise<void> | void)[] = [];
 afterAll(async () => {
   for (const c of cleanups.reverse()) await c();
@@ -114,10 +118,10 @@ async function deliver(
   });
   await gateway.start();
   cleanups.push(() => gateway.stop(0));
-  await until('10 batches stored over TLS', () => collector.counters.batches >= 10, 15_000);
+  await until('10 batches stored over TLS', () => collector.counters.batches >= 10, WAIT_MS);
   await gateway.stop();
   const lastSeq = gateway.counters.lastSeq;
-  await until('every batch archived', async () => (await store.batchHeads())[0]?.seq === lastSeq, 10_000);
+  await until('every batch archived', async () => (await store.batchHeads())[0]?.seq === lastSeq, WAIT_MS);
   const a = await audit(store);
   expect(a.lastSeq).toBe(lastSeq);
   expect(lostValues(device.served, a.values).length, 'served but not stored').toBeLessThanOrEqual(1);
@@ -148,7 +152,9 @@ function secretsDir(m: MosquittoServer): string {
 }
 
 describe('MQTT over TLS with username and password', () => {
-  it("(a) delivers every batch with passwords from files (the gateway's relative to its site file)", async () => {
+  it("(a) delivers every batch with passwords from files (the gateway's relative to its site file)", {
+    timeout: TEST_MS,
+  }, async () => {
     const gwPassword = secret('gw');
     const colPassword = secret('col');
     const m = await broker({ tls: true, users: { [GATEWAY]: gwPassword, collector: colPassword } });
@@ -167,7 +173,7 @@ describe('MQTT over TLS with username and password', () => {
     expect(log).toMatch(/New client connected .* u'collector'/);
   });
 
-  it('(a) delivers every batch with passwords from environment variables', async () => {
+  it('(a) delivers every batch with passwords from environment variables', { timeout: TEST_MS }, async () => {
     const gwPassword = secret('gw');
     const colPassword = secret('col');
     const m = await broker({ tls: true, users: { [GATEWAY]: gwPassword, collector: colPassword } });
@@ -189,7 +195,9 @@ describe('MQTT over TLS with username and password', () => {
     }
   });
 
-  it('(c) refuses a wrong password: one clear error line, the gateway keeps polling and retrying', async () => {
+  it('(c) refuses a wrong password: one clear error line, the gateway keeps polling and retrying', {
+    timeout: TEST_MS,
+  }, async () => {
     const m = await broker({ tls: true, users: { [GATEWAY]: secret('gw'), collector: secret('col') } });
     const { ws, device } = await rig();
     writeFileSync(path.join(ws.dir, 'gw.password'), 'not-the-password\n');
@@ -211,7 +219,7 @@ describe('MQTT over TLS with username and password', () => {
     await until(
       'a few attempts',
       async () => ((await m.log()).match(/not authori[sz]ed/gi) ?? []).length >= 3,
-      10_000,
+      WAIT_MS,
     );
     const refusals = records.filter((r) => r.level === 50 && /refused the credentials/.test(String(r.msg)));
     expect(refusals, 'said once, loudly').toHaveLength(1);
@@ -281,7 +289,9 @@ describe('MQTT over TLS with username and password', () => {
 });
 
 describe('MQTT over TLS with client certificates', () => {
-  it("(b) delivers with the test CA's certificates; refuses no certificate and another CA's", async () => {
+  it("(b) delivers with the test CA's certificates; refuses no certificate and another CA's", {
+    timeout: TEST_MS,
+  }, async () => {
     const m = await broker({ tls: { requireCertificate: true, clients: [GATEWAY, 'collector'] } });
     const pki = m.tls;
     if (!pki) throw new Error('no PKI');
@@ -310,7 +320,9 @@ describe('MQTT over TLS with client certificates', () => {
     );
   });
 
-  it('(b) a gateway without a certificate is refused and keeps polling into its log without crashing', async () => {
+  it('(b) a gateway without a certificate is refused and keeps polling into its log without crashing', {
+    timeout: TEST_MS,
+  }, async () => {
     const m = await broker({ tls: { requireCertificate: true, clients: [GATEWAY] } });
     const { ws, device } = await rig();
     const { log, records } = memoryLog();
@@ -321,7 +333,7 @@ describe('MQTT over TLS with client certificates', () => {
     });
     await gateway.start();
     cleanups.push(() => gateway.stop(0));
-    await until('20 batches logged', () => gateway.counters.batchesPublished >= 20, 10_000);
+    await until('20 batches logged', () => gateway.counters.batchesPublished >= 20, WAIT_MS);
     expect(gateway.counters.batchesAcked, 'nothing reached the broker').toBe(0);
     const buffer = gateway.bufferStatus();
     expect(buffer).toMatchObject({ durable: true, full: false });
@@ -338,7 +350,9 @@ describe('MQTT over TLS with client certificates', () => {
 });
 
 describe('secrets are never logged', () => {
-  it('(d) `mrv gateway` and `mrv collector` at debug level write no password and no private key', async () => {
+  it('(d) `mrv gateway` and `mrv collector` at debug level write no password and no private key', {
+    timeout: 2 * TEST_MS,
+  }, async () => {
     const gwPassword = secret('gw');
     const colPassword = secret('col');
     // Certificate and password both required (use_identity_as_username off).
@@ -396,7 +410,11 @@ describe('secrets are never logged', () => {
       ],
       {},
     );
-    await until('the collector subscribed', () => /collector subscribed/.test(text('collector')), 20_000);
+    await until(
+      'the collector subscribed',
+      () => /collector subscribed/.test(text('collector')),
+      2 * WAIT_MS,
+    );
     const site = writeSite(ws, device.port, {
       url: m.url,
       username: GATEWAY,
@@ -415,7 +433,11 @@ describe('secrets are never logged', () => {
     const reader = new SqliteStore({ path: sqlite });
     await reader.start();
     cleanups.push(() => reader.stop());
-    await until('10 batches stored', async () => ((await reader.batchHeads())[0]?.seq ?? 0) >= 10, 20_000);
+    await until(
+      '10 batches stored',
+      async () => ((await reader.batchHeads())[0]?.seq ?? 0) >= 10,
+      2 * WAIT_MS,
+    );
     await gateway.stop();
     await collector.stop();
 

@@ -252,12 +252,13 @@ describe('collectors sharing one subscription', () => {
     expect((await leaving.exited).code).toBe(0);
     expect(leaving.tail()).toMatch(/collector-3 left share group mrv/);
     expect((await archived('gw-a')).length).toBe(BATCHES + 6);
-    // New batches now go to the two members left only: all stored at once, none waits.
+    // New batches now go to the two members left only: all stored, none waits in the departed member's
+    // session (where it would wait for ever; the deadline is for a loaded machine, not a measure of speed).
     await publishAll(mosquitto.url, dataTopic(UNIT, 'gw-a'), a.slice(BATCHES + 6, BATCHES + 10), 20);
     await until(
       'the last batches stored by members 1 and 2',
       async () => (await archived('gw-a')).length === BATCHES + 10,
-      5_000,
+      30_000,
     );
   }, 300_000);
 });
