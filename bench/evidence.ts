@@ -212,7 +212,11 @@ export async function benchEvidence(): Promise<BenchResult> {
         unit: 's',
       },
       { name: 'evidence throughput', value: fmt(written / buildS), unit: 'readings/s' },
-      { name: `size of the ${MONTH} package (JSON, as sent to the verify route)`, value: fmt(packageBytes), unit: 'bytes' },
+      {
+        name: `size of the ${MONTH} package (JSON, as sent to the verify route)`,
+        value: fmt(packageBytes),
+        unit: 'bytes',
+      },
       {
         name: `evidence of a whole month of 1 s data (${fmt(monthReadings)} readings)${full ? '' : ', extrapolated from the throughput'}`,
         value: fmt(monthS, 0),

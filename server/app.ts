@@ -13,17 +13,17 @@ import { dirname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import fastifyStatic from '@fastify/static';
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply } from 'fastify';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import type { LiveFeed } from '../collector/live.ts';
 import type { TimeSeriesStore } from '../collector/store.ts';
+import { MrvError } from '../core/errors.ts';
 import { type Clock, systemClock } from '../core/time.ts';
 import { createRegistry, instrumentStore } from '../ops/metrics.ts';
 import { registerApiRoutes } from './api-routes.ts';
 import { type Auth, type FailureLimiter, installAuth, redactUrl, UnitDirectory } from './auth.ts';
 import { registerDomainRoutes } from './domain-routes.ts';
-import { MrvError } from '../core/errors.ts';
 import { installErrorHandlers } from './errors.ts';
 import { registerLiveRoute } from './live-stream.ts';
 import { installHttpMetrics } from './metrics.ts';
@@ -161,7 +161,8 @@ export function jsonDepth(text: string, limit: number): number {
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);
     if (inString) {
-      if (c === 0x5c) i++; // backslash: skip the escaped character
+      if (c === 0x5c)
+        i++; // backslash: skip the escaped character
       else if (c === 0x22) inString = false;
     } else if (c === 0x22) inString = true;
     else if (c === 0x7b || c === 0x5b) {
@@ -182,7 +183,10 @@ function installJsonDepthLimit(app: FastifyInstance): void {
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
     const text = typeof body === 'string' ? body : body.toString('utf8');
     if (jsonDepth(text, MAX_JSON_DEPTH) > MAX_JSON_DEPTH) {
-      done(new MrvError('MRV_E_BAD_REQUEST', `JSON body nests deeper than ${MAX_JSON_DEPTH} levels`), undefined);
+      done(
+        new MrvError('MRV_E_BAD_REQUEST', `JSON body nests deeper than ${MAX_JSON_DEPTH} levels`),
+        undefined,
+      );
       return;
     }
     parse(request, text, done);
@@ -225,6 +229,12 @@ export function buildServer(options: ServerOptions): FastifyInstance {
   const common = {
     trustProxy: options.trustProxy ?? false,
     bodyLimit: options.bodyLimit ?? DEFAULT_BODY_LIMIT,
+    // A URL the router cannot decode (`/%E0%A4%A`): our error body, not fastify's, and no URL echoed.
+    frameworkErrors: (_err: Error, _request: unknown, reply: FastifyReply) => {
+      reply.code(400).send({
+        error: { code: 'MRV_E_BAD_REQUEST', message: 'the URL is not valid percent-encoded UTF-8' },
+      });
+    },
   };
   const app: FastifyInstance = options.logger
     ? Fastify({

@@ -219,8 +219,7 @@ export function redactUrl(url: string): string {
       const rawName = eq < 0 ? pair : pair.slice(0, eq);
       const name = decodeLoosely(rawName).trim().toLowerCase();
       const value = eq < 0 ? '' : pair.slice(eq + 1);
-      const secretName =
-        URL_CREDENTIAL_PARAMS.includes(name) || /(token|secret|password)$/.test(name);
+      const secretName = URL_CREDENTIAL_PARAMS.includes(name) || /(token|secret|password)$/.test(name);
       if (secretName || TOKEN_LIKE.test(decodeLoosely(value)) || TOKEN_LIKE.test(name))
         return `${TOKEN_LIKE.test(name) ? '[redacted]' : rawName}=[redacted]`;
       return pair;
@@ -237,7 +236,7 @@ function presentedCredential(request: FastifyRequest): Credential | undefined {
   if (header !== undefined) {
     const m = /^Bearer\s+(\S+)\s*$/i.exec(header);
     // Another scheme (Basic, a bare token) is a wrong credential, not an absent one.
-    return { kind: 'bearer', token: m?.[1] ?? header };
+    return { kind: 'bearer', token: m?.[1] ?? '' };
   }
   const cookie = parseCookies(request.headers.cookie).get(SESSION_COOKIE);
   if (cookie) return { kind: 'session', id: cookie };
@@ -309,7 +308,9 @@ export function installAuth(app: FastifyInstance, opts: AuthOptions): Auth {
     // The token's public id at most: never the secret part, never the whole text, never a session id.
     request.log.warn(
       { ip: clientKey(request), tokenId: tokenId ?? null, failures, path: redactUrl(request.url) },
-      failures >= limiter.max ? 'auth: rejected credential; further ones are refused with 429' : 'auth: rejected credential',
+      failures >= limiter.max
+        ? 'auth: rejected credential; further ones are refused with 429'
+        : 'auth: rejected credential',
     );
     throw new MrvError('MRV_E_UNAUTHORIZED', 'invalid, expired or revoked token or session');
   };
@@ -374,7 +375,8 @@ export function installAuth(app: FastifyInstance, opts: AuthOptions): Auth {
     let unitId = typeof params?.unitId === 'string' ? params.unitId : undefined;
     if (unitId === undefined && path === '/api/v1/live') {
       const q = (request.query as Record<string, unknown> | undefined)?.unit;
-      if (Array.isArray(q)) throw new MrvError('MRV_E_BAD_REQUEST', 'unit: give one unit id, or none for all');
+      if (Array.isArray(q))
+        throw new MrvError('MRV_E_BAD_REQUEST', 'unit: give one unit id, or none for all');
       if (typeof q === 'string') unitId = q;
     }
     if (unitId !== undefined && principal.role !== 'admin' && !principal.scope.units.includes(unitId)) {

@@ -379,7 +379,10 @@ export function digestingSource(
         window:
           min <= max
             ? { from: new Date(min).toISOString(), to: new Date(max).toISOString() }
-            : { from: new Date(empty?.from ?? 0).toISOString(), to: new Date(empty?.from ?? 0).toISOString() },
+            : {
+                from: new Date(empty?.from ?? 0).toISOString(),
+                to: new Date(empty?.from ?? 0).toISOString(),
+              },
         ...cited,
         note: RAW_DATA_NOTE[kind],
       };
