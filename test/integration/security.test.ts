@@ -293,6 +293,26 @@ describe('credentials in the URL', () => {
   });
 });
 
+describe('log redaction', () => {
+  it('attack: a log line that carries headers, a cookie or a token field shows none of them', async () => {
+    const admin = make('admin');
+    const { pair } = await login(admin);
+    // What a plugin or a future handler might log: the server's logger redacts these fields.
+    app.log.warn(
+      {
+        token: admin,
+        req: { headers: { authorization: `Bearer ${admin}`, cookie: pair } },
+        res: { headers: { 'set-cookie': pair } },
+      },
+      'something logged the request',
+    );
+    const logs = logLines.join('');
+    expect(logs).toContain('something logged the request');
+    expect(logs).toContain('[redacted]');
+    expect(logs).not.toContain(pair); // also asserted for every secret in afterEach
+  });
+});
+
 describe('failed-credential lockout', () => {
   const wrong = `mrv_deadbeef_${'x'.repeat(43)}`;
 
