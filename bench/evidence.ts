@@ -143,6 +143,9 @@ export async function benchEvidence(): Promise<BenchResult> {
   });
   const buildS = (performance.now() - e0) / 1000;
   await store.stop();
+  // What POST /api/v1/evidence/verify receives (server/verify-route.ts sizes its body limit on it).
+  const packageBytes = Buffer.byteLength(JSON.stringify(pkg));
+  console.log(`evidence: package of ${MONTH} is ${fmt(packageBytes)} bytes of JSON`);
 
   // Recompute from the raw readings (the store's rows) with plain code, and from the model's ledger.
   const pv = (param: string, point: string) =>
@@ -209,6 +212,11 @@ export async function benchEvidence(): Promise<BenchResult> {
         unit: 's',
       },
       { name: 'evidence throughput', value: fmt(written / buildS), unit: 'readings/s' },
+      {
+        name: `size of the ${MONTH} package (JSON, as sent to the verify route)`,
+        value: fmt(packageBytes),
+        unit: 'bytes',
+      },
       {
         name: `evidence of a whole month of 1 s data (${fmt(monthReadings)} readings)${full ? '' : ', extrapolated from the throughput'}`,
         value: fmt(monthS, 0),

@@ -317,6 +317,19 @@ export async function collector(args: string[]): Promise<number> {
   });
 }
 
+/**
+ * `--trust-proxy`: `true` (every peer), or comma-separated addresses/CIDRs (`127.0.0.1`, `10.0.0.0/8`,
+ * `loopback`) of the proxies whose `X-Forwarded-For`/`-Proto` the server believes; absent: none.
+ */
+export function trustProxyFlag(value: string | undefined): boolean | string[] | undefined {
+  if (value === undefined || value.trim() === '' || value === 'false') return undefined;
+  if (value === 'true') return true;
+  return value
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
+}
+
 /** `mrv server`: the HTTP API and dashboard, optionally with a collector feeding the live view. */
 export async function server(args: string[]): Promise<number> {
   const { values: v } = parseArgs({
@@ -328,6 +341,8 @@ export async function server(args: string[]): Promise<number> {
       'live-mqtt': { type: 'string' },
       'data-dir': { type: 'string', default: '.data' },
       site: { type: 'string', multiple: true, default: [] },
+      // The TLS proxy in front (deploy/): its X-Forwarded-For/-Proto are believed (ServerOptions.trustProxy).
+      'trust-proxy': { type: 'string' },
       ...storeFlags,
     },
   });
@@ -363,6 +378,7 @@ export async function server(args: string[]): Promise<number> {
       `no active API token yet: create one with "mrv token create --role admin --data-dir ${v['data-dir']}"`,
     );
   }
+  const trustProxy = trustProxyFlag(v['trust-proxy']);
   const app = buildServer({
     store,
     live,
@@ -370,8 +386,10 @@ export async function server(args: string[]): Promise<number> {
     version: version(),
     tokens,
     registry,
+    ...(trustProxy !== undefined ? { trustProxy } : {}),
     configView: {
       mode: 'server',
+      trustProxy: trustProxy ?? false,
       store: v.store,
       dataDir: resolve(v['data-dir']),
       collector: v.mqtt !== undefined,

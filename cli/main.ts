@@ -21,8 +21,10 @@ const USAGE = `mrv — carbon-mrv command line
       --leave removes the member --client-id from the group for good (stores what it holds, exits);
       --live-topic announces every stored batch for a server started with --live-mqtt
   mrv server [--port 8080] [--host 127.0.0.1] [--mqtt URL | --live-mqtt URL] [--store ...] [--data-dir .data] [--site SITE.yaml ...]
+           [--trust-proxy ADDR,...|true]
       HTTP API and dashboard; with --mqtt it also runs a collector feeding the live view; with
-      --live-mqtt the live view follows separate collectors' announcements (mrv collector --live-topic)
+      --live-mqtt the live view follows separate collectors' announcements (mrv collector --live-topic);
+      --trust-proxy names the TLS proxy in front, whose X-Forwarded-For/-Proto are then believed
   mrv broker [--port 1883]
       an embedded MQTT broker (aedes)
   mrv sim aluminium [--seed 42] [--speed 1] [--base-port 15020]

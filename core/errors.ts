@@ -45,12 +45,14 @@ export const ErrorCodes = {
   MRV_E_INTERNAL: { http: 500, text: 'internal error' },
   /** A request parameter is missing or malformed. */
   MRV_E_BAD_REQUEST: { http: 400, text: 'bad request' },
-  /** No valid token came with a request that needs one (header, session cookie or `?token=`). */
+  /** No valid credential came with a request that needs one (`Authorization: Bearer` header or the session cookie). */
   MRV_E_UNAUTHORIZED: { http: 401, text: 'authentication required' },
   /** The token is valid but its role or scope does not cover the resource (e.g. another province's unit). */
   MRV_E_FORBIDDEN: { http: 403, text: 'forbidden' },
   /** Too many failed logins from one address; retry after the time in `retry-after`. */
   MRV_E_RATE_LIMITED: { http: 429, text: 'too many failed attempts' },
+  /** A request body is larger than the route accepts (the server's per-route body limits). */
+  MRV_E_TOO_LARGE: { http: 413, text: 'request body too large' },
 } as const;
 
 /** One of the stable error codes, e.g. `MRV_E_MODBUS_TIMEOUT`. */

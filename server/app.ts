@@ -13,11 +13,12 @@ import { dirname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import fastifyStatic from '@fastify/static';
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply } from 'fastify';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import type { LiveFeed } from '../collector/live.ts';
 import type { TimeSeriesStore } from '../collector/store.ts';
+import { MrvError } from '../core/errors.ts';
 import { type Clock, systemClock } from '../core/time.ts';
 import { createRegistry, instrumentStore } from '../ops/metrics.ts';
 import { registerApiRoutes } from './api-routes.ts';
@@ -28,6 +29,7 @@ import { registerLiveRoute } from './live-stream.ts';
 import { installHttpMetrics } from './metrics.ts';
 import { installOpenApi } from './openapi.ts';
 import { registerSessionRoutes } from './session-routes.ts';
+import type { SessionStore } from './sessions.ts';
 import type { TokenFile } from './tokens.ts';
 import { registerVerifyRoute } from './verify-route.ts';
 
@@ -55,13 +57,47 @@ export interface ServerOptions {
    * every request acting as admin — for tests and embedding only; the CLI always passes one.
    */
   tokens?: TokenFile;
-  /** Failed-login limiter; default 10 failures per address per 5 minutes (tests pass a smaller one). */
+  /** Failed-credential limiter; default 10 failures per address (and per token id) per 5 minutes (tests pass a smaller one). */
   loginLimiter?: FailureLimiter;
+  /** The dashboard's sessions; default a new in-memory store (see `sessions.ts`; tests pass one with a clock). */
+  sessions?: SessionStore;
+  /**
+   * Which peers are trusted proxies (fastify's `trustProxy`): their `X-Forwarded-For` gives the client
+   * address (failed-login counts, logs) and `X-Forwarded-Proto: https` marks the session cookie
+   * `Secure`. An address, CIDR or list (`127.0.0.1`, `10.0.0.0/8,::1`), `loopback`, or
+   * `true` (every peer — only when nothing but the proxy can reach the server). Default `false`: the
+   * headers are ignored and the socket's peer is the client (`mrv server --trust-proxy`).
+   */
+  trustProxy?: boolean | string | string[];
+  /** Largest request body of routes without their own limit, bytes; default {@link DEFAULT_BODY_LIMIT}. */
+  bodyLimit?: number;
   /** Prometheus registry for `/metrics`; default a new one (the demo passes one that also holds its gateway and collector). */
   registry?: Registry;
   /** Extra fields of the admin's `/api/v1/admin/config` view (store kind, data dir); no secrets. */
   configView?: Record<string, unknown>;
 }
+
+/** Largest request body of routes without their own limit (login takes `{token}`), bytes. */
+export const DEFAULT_BODY_LIMIT = 16 * 1024;
+/** Deepest nesting of a JSON body (objects and arrays) accepted; an evidence package nests 8 deep. */
+export const MAX_JSON_DEPTH = 64;
+
+/**
+ * Fields a log line never shows as they are, at any of the first levels (`{token}`, `{req: {headers:
+ * {authorization}}}`): API tokens, session ids and cookies, passwords, keys. The server logs none of
+ * them in the first place (URLs go through `redactUrl`); this is the net under it.
+ */
+export const SERVER_REDACT_PATHS: string[] = [
+  'password',
+  'token',
+  'key',
+  'passphrase',
+  'privateKey',
+  'authorization',
+  'cookie',
+  'set-cookie',
+  'sessionId',
+].flatMap((f) => [`["${f}"]`, `*["${f}"]`, `*.*["${f}"]`]);
 
 /** Files of uPlot (MIT) served under `/vendor/uplot/` so the page needs no internet. */
 const UPLOT_FILES = ['uPlot.esm.js', 'uPlot.min.css'] as const;
@@ -113,6 +149,50 @@ function destroyUnusedSocketsOnClose(app: FastifyInstance): void {
   });
 }
 
+/**
+ * Depth of the deepest object/array nesting in JSON text (strings skipped), stopping past `limit`.
+ * Iterative: a body of 100 000 `[` cannot overflow the stack here, nor later in a recursive walker
+ * (canonical JSON of the verify route, schema validation), because it never gets that far.
+ */
+export function jsonDepth(text: string, limit: number): number {
+  let depth = 0;
+  let deepest = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c)
+        i++; // backslash: skip the escaped character
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x7b || c === 0x5b) {
+      if (++depth > deepest) deepest = depth;
+      if (deepest > limit) return deepest;
+    } else if (c === 0x7d || c === 0x5d) depth--;
+  }
+  return deepest;
+}
+
+/**
+ * Replaces fastify's JSON body parser by the same parser (prototype-poisoning protection included)
+ * behind a nesting limit: deeper than {@link MAX_JSON_DEPTH} → 400 `MRV_E_BAD_REQUEST`.
+ */
+function installJsonDepthLimit(app: FastifyInstance): void {
+  const parse = app.getDefaultJsonParser('error', 'error');
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
+    const text = typeof body === 'string' ? body : body.toString('utf8');
+    if (jsonDepth(text, MAX_JSON_DEPTH) > MAX_JSON_DEPTH) {
+      done(
+        new MrvError('MRV_E_BAD_REQUEST', `JSON body nests deeper than ${MAX_JSON_DEPTH} levels`),
+        undefined,
+      );
+      return;
+    }
+    parse(request, text, done);
+  });
+}
+
 function uplotDistDir(): string {
   const require = createRequire(import.meta.url);
   return join(dirname(require.resolve('uplot/package.json')), 'dist');
@@ -144,15 +224,34 @@ function uplotDistDir(): string {
  */
 export function buildServer(options: ServerOptions): FastifyInstance {
   // Typed as the base logger so the instance is a plain FastifyInstance whatever pino's generics say.
-  // Request logs are written below with `?token=` redacted, not by fastify (which logs the raw URL).
+  // Request logs are written below with credentials redacted, not by fastify (which logs the raw URL).
+  // The child's redaction replaces the parent's (pino), so SERVER_REDACT_PATHS holds the CLI's fields too.
+  const common = {
+    trustProxy: options.trustProxy ?? false,
+    bodyLimit: options.bodyLimit ?? DEFAULT_BODY_LIMIT,
+    // A URL the router cannot decode (`/%E0%A4%A`): our error body, not fastify's, and no URL echoed.
+    frameworkErrors: (_err: Error, _request: unknown, reply: FastifyReply) => {
+      reply.code(400).send({
+        error: { code: 'MRV_E_BAD_REQUEST', message: 'the URL is not valid percent-encoded UTF-8' },
+      });
+    },
+  };
   const app: FastifyInstance = options.logger
-    ? Fastify({ loggerInstance: options.logger as FastifyBaseLogger, disableRequestLogging: true })
-    : Fastify({ logger: false });
+    ? Fastify({
+        ...common,
+        loggerInstance: options.logger.child(
+          {},
+          { redact: { paths: SERVER_REDACT_PATHS, censor: '[redacted]' } },
+        ) as FastifyBaseLogger,
+        disableRequestLogging: true,
+      })
+    : Fastify({ ...common, logger: false });
   const startedAt = performance.now();
   const version = options.version ?? packageVersion();
 
   installOpenApi(app, { title: 'carbon-mrv API', version });
   installErrorHandlers(app);
+  installJsonDepthLimit(app);
   destroyUnusedSocketsOnClose(app);
   app.addHook('onResponse', async (request, reply) => {
     request.log.debug(
@@ -172,6 +271,7 @@ export function buildServer(options: ServerOptions): FastifyInstance {
     tokens: options.tokens,
     units: new UnitDirectory(store),
     ...(options.loginLimiter ? { limiter: options.loginLimiter } : {}),
+    ...(options.sessions ? { sessions: options.sessions } : {}),
   });
 
   const clock = options.clock ?? systemClock;

@@ -40,6 +40,7 @@ export async function fromStore<T>(what: string, call: () => Promise<T>): Promis
  * - {@link MrvError} → its catalogue status and code (5xx logged at error level);
  * - fastify schema validation errors and other client errors (4xx) → 400 `MRV_E_BAD_REQUEST`, with
  *   fastify's message (e.g. `querystring/limit must be >= 1`); a 404 from a plugin → `MRV_E_NOT_FOUND`;
+ *   a body over the route's limit (fastify's 413) → 413 `MRV_E_TOO_LARGE`;
  * - unknown routes and static files → 404 `MRV_E_NOT_FOUND`;
  * - anything else → 500 {@link INTERNAL_ERROR_CODE} with a generic message, the error logged.
  */
@@ -52,6 +53,9 @@ export function installErrorHandlers(app: FastifyInstance): void {
     const status = err.validation ? 400 : (err.statusCode ?? 500);
     if (status === 404) {
       return reply.code(ErrorCodes.MRV_E_NOT_FOUND.http).send(errorBody('MRV_E_NOT_FOUND', err.message));
+    }
+    if (status === 413) {
+      return reply.code(ErrorCodes.MRV_E_TOO_LARGE.http).send(errorBody('MRV_E_TOO_LARGE', err.message));
     }
     if (status >= 400 && status < 500) {
       return reply.code(ErrorCodes.MRV_E_BAD_REQUEST.http).send(errorBody('MRV_E_BAD_REQUEST', err.message));

@@ -281,8 +281,10 @@ const RAW_DATA_NOTE: Record<RawDataKind, string> = {
  * {@link readingLine} + "\n" of every reading), the batch of every {@link BatchSample} recorded, and
  * each reading optionally handed to `sink` as an {@link exportLine} (to export the readings for
  * `mrv verify`). A `pages` read is one segment too; it is hashed when the last page was taken.
- * `finish(list)` then cites the batches in the archive `list` reads ({@link citeBatches}); without an
- * archive every cited batch is reported missing.
+ * `finish(list, empty?)` then cites the batches in the archive `list` reads ({@link citeBatches});
+ * without an archive every cited batch is reported missing. When nothing was read at all (no point of
+ * the unit carries a parameter) the window is empty, from = to = `empty.from` (the month's start;
+ * default 1970-01-01), instead of an invalid date.
  */
 export function digestingSource(
   inner: ReadingSource,
@@ -364,7 +366,7 @@ export function digestingSource(
   };
   return {
     source,
-    finish: async (list?: BatchLister): Promise<EvidenceRawData> => {
+    finish: async (list?: BatchLister, empty?: { from: number }): Promise<EvidenceRawData> => {
       const batches = usage.set();
       const cited = list
         ? await citeBatches(batches, list)
@@ -373,7 +375,14 @@ export function digestingSource(
         kind,
         readingsDigest: hash.digest('hex'),
         readings: count,
-        window: { from: new Date(min).toISOString(), to: new Date(max).toISOString() },
+        // Nothing read (a unit none of whose points carries a parameter): an empty window at `empty`.
+        window:
+          min <= max
+            ? { from: new Date(min).toISOString(), to: new Date(max).toISOString() }
+            : {
+                from: new Date(empty?.from ?? 0).toISOString(),
+                to: new Date(empty?.from ?? 0).toISOString(),
+              },
         ...cited,
         note: RAW_DATA_NOTE[kind],
       };
@@ -621,5 +630,5 @@ export async function buildEvidence(o: BuildEvidenceOptions): Promise<EvidencePa
     ...(o.config ? { config: o.config } : {}),
     storedFindings: stored.filter((f) => f.source !== 'validation'),
   });
-  return signEvidence({ ...body, rawData: await finish(archiveLister(o.store, o.unitId)) }, o.key);
+  return signEvidence({ ...body, rawData: await finish(archiveLister(o.store, o.unitId), p) }, o.key);
 }

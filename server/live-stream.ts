@@ -76,7 +76,7 @@ export function registerLiveRoute(app: FastifyInstance, opts: LiveRouteOptions):
         summary:
           'Server-Sent Events: one `batch` event per stored batch ({unitId, gatewayId, seq, readings})',
         description:
-          'EventSource cannot send headers: the dashboard uses the session cookie; other clients may pass ?token=.',
+          'EventSource cannot send headers: the dashboard uses the session cookie (POST /api/v1/session); other clients send Authorization: Bearer. Tokens in the URL are refused.',
         tags: ['data'],
         response: { 200: { type: 'string', description: 'text/event-stream' } },
         querystring: {

@@ -118,7 +118,7 @@ export function installOpenApi(app: FastifyInstance, info: { title: string; vers
         ...(r.schema.tags ? { tags: r.schema.tags } : {}),
         parameters: parametersOf(r.schema),
         responses: responsesOf(r.schema),
-        security: r.public ? [] : [{ bearer: [] }, { session: [] }, { queryToken: [] }],
+        security: r.public ? [] : [{ bearer: [] }, { session: [] }],
       };
       if (r.schema.body) {
         op.requestBody = { required: true, content: { 'application/json': { schema: r.schema.body } } };
@@ -158,13 +158,8 @@ export function installOpenApi(app: FastifyInstance, info: { title: string; vers
             type: 'apiKey',
             in: 'cookie',
             name: 'mrv_session',
-            description: 'set by POST /api/v1/session',
-          },
-          queryToken: {
-            type: 'apiKey',
-            in: 'query',
-            name: 'token',
-            description: 'GET only; for EventSource and download links that cannot send headers',
+            description:
+              'a server-side session id set by POST /api/v1/session (tokens in the URL are refused)',
           },
         },
       },

@@ -2,14 +2,17 @@
  * Login for the dashboard and the admin's configuration views.
  *
  * - `POST /api/v1/session` `{token}` → `200 {tokenId, name, role, scope}` and the HttpOnly
- *   `mrv_session` cookie; a wrong token → 401 `MRV_E_UNAUTHORIZED`, too many → 429 `MRV_E_RATE_LIMITED`.
+ *   `mrv_session` cookie holding a new server-side session's id (never the token; see `sessions.ts`),
+ *   `Secure` when the request came over HTTPS (directly, or through a proxy trusted by `trustProxy`);
+ *   a wrong token → 401 `MRV_E_UNAUTHORIZED`, too many → 429 `MRV_E_RATE_LIMITED`.
  * - `GET /api/v1/session` → who the request's token is (`authEnabled: false` when the server runs open).
- * - `DELETE /api/v1/session` → clears the cookie (204).
+ * - `DELETE /api/v1/session` → revokes the cookie's session (it no longer lets anyone in, even if the
+ *   cookie was copied) and clears the cookie (204).
  * - `GET /api/v1/admin/tokens` (admin) → the token file's records without hashes.
  * - `GET /api/v1/admin/config` (admin) → how this server runs (version, store, token file, SSE clients).
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { type Auth, SESSION_COOKIE, SESSION_MAX_AGE_S } from './auth.ts';
+import { type Auth, parseCookies, SESSION_COOKIE } from './auth.ts';
 import type { Principal, TokenFile } from './tokens.ts';
 
 /** What {@link registerSessionRoutes} needs. */
@@ -68,8 +71,13 @@ export function registerSessionRoutes(app: FastifyInstance, opts: SessionRoutesO
     },
     async (request, reply) => {
       const principal = auth.login(request, reply, request.body.token.trim());
-      if (auth.enabled)
-        reply.header('set-cookie', cookie(request, request.body.token.trim(), SESSION_MAX_AGE_S));
+      if (auth.enabled) {
+        // A login replaces the session the browser had (no fixation: the id is always new).
+        const old = parseCookies(request.headers.cookie).get(SESSION_COOKIE);
+        if (old !== undefined) auth.sessions.revoke(old);
+        const session = auth.sessions.create(principal.tokenId);
+        reply.header('set-cookie', cookie(request, session.id, Math.floor(auth.sessions.ttlMs / 1000)));
+      }
       request.log.info({ tokenId: principal.tokenId, role: principal.role }, 'auth: login');
       return who(principal);
     },
@@ -92,12 +100,14 @@ export function registerSessionRoutes(app: FastifyInstance, opts: SessionRoutesO
     {
       config: { auth: 'public' },
       schema: {
-        summary: 'Log out: clears the session cookie',
+        summary: 'Log out: revokes the session of the cookie and clears the cookie',
         tags: ['auth'],
         response: { 204: { type: 'null' } },
       },
     },
     async (request: FastifyRequest, reply: FastifyReply) => {
+      const id = parseCookies(request.headers.cookie).get(SESSION_COOKIE);
+      if (id !== undefined && auth.sessions.revoke(id)) request.log.info('auth: logout');
       reply.header('set-cookie', cookie(request, '', 0));
       return reply.code(204).send();
     },

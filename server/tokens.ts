@@ -252,6 +252,17 @@ export class TokenFile {
     return n;
   }
 
+  /**
+   * The principal of the unrevoked token with public id `id`, or undefined (revoked, unknown). Sessions
+   * resolve their token through it on every request, so a revocation ends them (see `sessions.ts`).
+   */
+  principalById(id: string): Principal | undefined {
+    this.#refresh();
+    const record = this.#records.find((r) => r.id === id && r.revokedAt === undefined);
+    if (record === undefined) return undefined;
+    return { tokenId: record.id, name: record.name, role: record.role, scope: record.scope };
+  }
+
   /** The principal of a valid, unrevoked token, or undefined. Compares hashes in constant time. */
   verify(token: string): Principal | undefined {
     if (!TOKEN_TEXT.test(token)) return undefined;

@@ -111,7 +111,7 @@ describe('token file', () => {
     const admin = make('admin');
     const text = readFileSync(tokens.path, 'utf8');
     expect(text).not.toContain(admin);
-    expect(text).not.toContain(admin.split('_')[2]);
+    expect(text).not.toContain(admin.slice(13));
     expect(statSync(tokens.path).mode & 0o777).toBe(0o600);
     // Another TokenFile on the same path (as `mrv token create` in another process) adds a token.
     const other = TokenFile.inDataDir(dir).create({
@@ -157,16 +157,18 @@ describe('authentication', () => {
     expect((await get('/api/v1/openapi.json')).status).toBe(200);
   });
 
-  it('accepts the token as bearer, as the session cookie and as ?token= on GET', async () => {
+  it('accepts the token as bearer and a session cookie from login; never ?token=', async () => {
     const admin = make('admin');
     expect((await get('/api/v1/units', admin)).status).toBe(200);
-    expect((await get('/api/v1/units', undefined, { cookie: `other=1; mrv_session=${admin}` })).status).toBe(
-      200,
-    );
-    expect((await get(`/api/v1/units?token=${admin}`)).status).toBe(200);
+    const login = await app.inject({ method: 'POST', url: '/api/v1/session', payload: { token: admin } });
+    const pair = String(login.headers['set-cookie']).split(';')[0]!;
+    expect((await get('/api/v1/units', undefined, { cookie: `other=1; ${pair}` })).status).toBe(200);
+    const q = await get(`/api/v1/units?token=${admin}`);
+    expect(q.status).toBe(400);
+    expect(code(q)).toBe('MRV_E_BAD_REQUEST');
   });
 
-  it('logs in: sets an HttpOnly SameSite=Strict cookie, tells the role; logout clears it', async () => {
+  it('logs in: sets an HttpOnly SameSite=Strict session cookie, tells the role; logout revokes it', async () => {
     const reg = make('regulator', { provinces: ['内蒙古'], units: [] });
     const res = await app.inject({ method: 'POST', url: '/api/v1/session', payload: { token: reg } });
     expect(res.statusCode).toBe(200);
@@ -176,17 +178,20 @@ describe('authentication', () => {
       authEnabled: true,
     });
     const cookie = String(res.headers['set-cookie']);
-    expect(cookie).toMatch(/^mrv_session=mrv_/);
+    expect(cookie).toMatch(/^mrv_session=[A-Za-z0-9_-]{43};/);
+    expect(cookie).not.toContain(reg);
     expect(cookie).toContain('HttpOnly');
     expect(cookie).toContain('SameSite=Strict');
-    const me = await get('/api/v1/session', undefined, { cookie: cookie.split(';')[0]! });
+    const pair = cookie.split(';')[0]!;
+    const me = await get('/api/v1/session', undefined, { cookie: pair });
     expect(me.json()).toMatchObject({ role: 'regulator' });
-    const out = await app.inject({ method: 'DELETE', url: '/api/v1/session' });
+    const out = await app.inject({ method: 'DELETE', url: '/api/v1/session', headers: { cookie: pair } });
     expect(out.statusCode).toBe(204);
     expect(String(out.headers['set-cookie'])).toContain('Max-Age=0');
+    expect(code(await get('/api/v1/session', undefined, { cookie: pair }))).toBe('MRV_E_UNAUTHORIZED');
   });
 
-  it('rate-limits failed logins per address with 429 MRV_E_RATE_LIMITED and logs no secret', async () => {
+  it('rate-limits wrong tokens per address with 429 MRV_E_RATE_LIMITED, never a valid one, and logs no secret', async () => {
     const good = make('admin');
     const wrong = `mrv_deadbeef_${'x'.repeat(43)}`;
     for (let i = 0; i < 3; i++) {
@@ -194,28 +199,37 @@ describe('authentication', () => {
       expect(res.statusCode).toBe(401);
       expect(code({ json: () => res.json() })).toBe('MRV_E_UNAUTHORIZED');
     }
-    const limited = await app.inject({ method: 'POST', url: '/api/v1/session', payload: { token: good } });
+    const limited = await app.inject({
+      method: 'POST',
+      url: '/api/v1/session',
+      payload: { token: `mrv_cafebabe_${'y'.repeat(43)}` },
+    });
     expect(limited.statusCode).toBe(429);
     expect(limited.json().error.code).toBe('MRV_E_RATE_LIMITED');
     expect(Number(limited.headers['retry-after'])).toBeGreaterThan(0);
-    // Bearer attempts from the same address are blocked too.
-    expect((await get('/api/v1/units', good)).status).toBe(429);
-    // Another address is not.
+    // Wrong bearer attempts from the same address are blocked too; a valid token is not.
+    expect((await get('/api/v1/units', `mrv_cafebabe_${'z'.repeat(43)}`)).status).toBe(429);
+    expect((await get('/api/v1/units', good)).status).toBe(200);
+    const ok = await app.inject({ method: 'POST', url: '/api/v1/session', payload: { token: good } });
+    expect(ok.statusCode).toBe(200);
+    // Another address is not blocked either.
     const other = await app.inject({
       method: 'GET',
       url: '/api/v1/units',
-      headers: { authorization: `Bearer ${good}` },
+      headers: { authorization: `Bearer mrv_cafebabe_${'w'.repeat(43)}` },
       remoteAddress: '10.0.0.9',
     });
-    expect(other.statusCode).toBe(200);
-    // A request with ?token= is logged with the token redacted.
-    await get(`/api/v1/units?token=${good}`, undefined, {});
+    expect(other.statusCode).toBe(401);
+    // A request with ?token= is refused and logged with the token redacted.
+    expect((await get(`/api/v1/units?token=${good}`, undefined, {})).status).toBe(400);
     const logs = logLines.join('');
-    expect(logs).toContain('auth: rejected token');
+    expect(logs).toContain('auth: rejected credential');
     expect(logs).toContain('deadbeef');
+    expect(logs).toContain('token=[redacted]');
     expect(logs).not.toContain('x'.repeat(43));
     expect(logs).not.toContain(good);
-    expect(logs).not.toContain(good.split('_')[2]);
+    expect(logs).not.toContain(good.slice(13));
+    expect(logs).not.toContain(String(ok.headers['set-cookie']).split(';')[0]!.split('=')[1]);
   });
 });
 
@@ -281,11 +295,13 @@ describe('scope and roles', () => {
     expect(post.statusCode).toBe(403);
   });
 
-  it('streams only batches of units in scope on the all-units SSE stream, with ?token=', async () => {
+  it('streams only batches of units in scope on the all-units SSE stream, with the session cookie', async () => {
     const base = await app.listen({ host: '127.0.0.1', port: 0 });
     const reg = make('regulator', { provinces: ['内蒙古'], units: [] });
+    const login = await app.inject({ method: 'POST', url: '/api/v1/session', payload: { token: reg } });
+    const cookie = String(login.headers['set-cookie']).split(';')[0]!;
     const abort = new AbortController();
-    const res = await fetch(`${base}/api/v1/live?token=${reg}`, { signal: abort.signal });
+    const res = await fetch(`${base}/api/v1/live`, { signal: abort.signal, headers: { cookie } });
     expect(res.status).toBe(200);
     const reader = res.body!.getReader();
     let text = '';
