@@ -7,6 +7,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { demoIntegrity } from '../../../cli/integrity-options.ts';
 import { generateGatewayKey, revokeGatewayKey } from '../../../cli/keygen.ts';
 import { checkChains } from '../../../cli/verify-batches.ts';
 import { IntegrityChecker, type ReceivedBatch } from '../../../collector/integrity.ts';
@@ -126,6 +127,15 @@ describe('key registry bound to (unit, gateway)', () => {
     const offline = checkChains(exported, loadKeyRegistry(dir));
     expect(offline.problems.map((p) => [p.seq, p.code])).toEqual([[8, 'MRV_F_KEY_REVOKED']]);
     expect(offline.text).toMatch(/revoked at 2026-03-01T00:00:07\.500Z/);
+  });
+
+  it('the demo adopts its own key made before keys named their unit', () => {
+    const a = generateGatewayKey({ unitId: 'U1', gatewayId: 'gw1', outDir: path.join(dir, 'keys') });
+    const [entry] = JSON.parse(readFileSync(a.registryFile, 'utf8'));
+    const { unitId: _u, ...legacy } = entry;
+    writeFileSync(a.registryFile, JSON.stringify(legacy));
+    const { keys } = demoIntegrity(dir, 'U1', 'gw1');
+    expect(keys.keysOf('U1', 'gw1').map((k) => k.keyId)).toEqual([a.keyId]);
   });
 
   it('refuses a registry entry without a unit, saying how to fix it', () => {
