@@ -4,9 +4,11 @@
  * mrv evidence --unit ID --month yyyy-mm [--format json|csv|html] [--out FILE] [--site FILE]...
  *              [--key FILE] [--readings-out FILE] [--store sqlite|influx] [--sqlite FILE] [--influx URL] [--db mrv]
  *   builds and signs the monthly evidence package from the store (the same code as the HTTP route).
- * mrv verify FILE [--batches EXPORT --keys REGISTRY | --readings FILE] [--public-key FILE]
+ * mrv verify FILE (--trusted-keys FILE|DIR | --public-key FILE) [--batches EXPORT --keys REGISTRY | --readings FILE]
  *   dispatches on the file's content: a monthly evidence package (`kind: "monthly-evidence"`) has its
- *   Ed25519 signature checked and, given its raw signed batches (`mrv export-batches`) or the exported
+ *   Ed25519 signature checked against the trusted keys only (never the key the package carries; none
+ *   given: `MRV_E_NO_TRUSTED_KEYS`; signed by another key: `REJECTED: signature: MRV_E_UNTRUSTED_KEY`,
+ *   exit 1) and, given its raw signed batches (`mrv export-batches`) or the exported
  *   readings (`--readings-out`), its values recomputed and compared; batches are checked too (signature,
  *   chain, the package's batch digest). Other kinds register in {@link VERIFIERS}. Without FILE,
  *   `mrv verify --keys ...` checks a batch range (cli/verify-batches.ts).
@@ -36,9 +38,11 @@ import {
   digestingSource,
   linesSource,
   loadEvidenceKey,
+  loadTrustedKeys,
   RAW_DATA_KIND_V1,
   RAW_DATA_KIND_V2,
   type RawDataKind,
+  type TrustedEvidenceKey,
   verifyEvidenceSignature,
 } from '../server/evidence-service.ts';
 import { version } from './main.ts';
@@ -107,6 +111,7 @@ const VERIFY_FLAGS = Object.fromEntries(
   [
     'readings',
     'public-key',
+    'trusted-keys',
     'batches',
     'keys',
     'unit',
@@ -194,10 +199,16 @@ async function verifyEvidence(doc: Record<string, unknown>, args: string[]): Pro
     options: {
       readings: { type: 'string' },
       'public-key': { type: 'string' },
+      'trusted-keys': { type: 'string' },
       batches: { type: 'string' },
       keys: { type: 'string' },
     },
   });
+  // Trust comes from the verifier, never from the package (it carries a key anyone can replace).
+  const trusted: TrustedEvidenceKey[] = [
+    ...(v['trusted-keys'] ? loadTrustedKeys(v['trusted-keys']) : []),
+    ...(v['public-key'] ? loadTrustedKeys(v['public-key']) : []),
+  ];
   if (v.readings && v.batches)
     throw new MrvError('MRV_E_CONFIG', 'give --readings FILE or --batches FILE, not both');
   if (v.batches && !v.keys)
@@ -207,15 +218,12 @@ async function verifyEvidence(doc: Record<string, unknown>, args: string[]): Pro
     );
   const pkg = doc as unknown as EvidencePackage;
   const out = (text: string) => process.stdout.write(text);
-  const trusted = v['public-key'] ? readFileSync(v['public-key'], 'utf8') : undefined;
   const sig = verifyEvidenceSignature(pkg, trusted);
   if (!sig.ok) {
-    out(`REJECTED: signature: ${sig.reason}\n`);
+    out(`REJECTED: signature: ${sig.code}: ${sig.reason}\n`);
     return 1;
   }
-  out(
-    `signature: OK (Ed25519, key ${sig.keyId}${trusted ? ', trusted key' : ', key carried in the package'})\n`,
-  );
+  out(`signature: OK (Ed25519, trusted key ${sig.keyId}, owner ${sig.owner})\n`);
   if (!v.readings && !v.batches) {
     out(
       'values: not recomputed (give --batches EXPORT --keys REGISTRY from `mrv export-batches`, or --readings FILE from `mrv evidence --readings-out`)\nACCEPTED\n',

@@ -3,7 +3,7 @@
  * collector's MQTT session, credentials, TLS and key-registry flags, and the demo's signing key and
  * store-and-forward folder. Secrets come from files or environment variables, never from flags.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { CollectorOptions } from '../collector/collector.ts';
 import { loadKeyRegistry } from '../collector/keys.ts';
@@ -105,6 +105,27 @@ export function collectorOptions(v: {
 }
 
 /**
+ * A demo key made before keys named their unit: the demo knows whose it is, so it writes `unitId` in
+ * (an operator's registry is never fixed up like this: it fails to load, collector/keys.ts).
+ */
+function adoptDemoKey(pubFile: string, unitId: string): void {
+  if (!existsSync(pubFile)) return;
+  const json = JSON.parse(readFileSync(pubFile, 'utf8')) as
+    | Record<string, unknown>
+    | Record<string, unknown>[];
+  const entries = Array.isArray(json) ? json : [json];
+  if (entries.every((e) => 'unitId' in e)) return;
+  writeFileSync(
+    pubFile,
+    `${JSON.stringify(
+      entries.map((e) => ({ ...e, unitId: e.unitId ?? unitId })),
+      null,
+      2,
+    )}\n`,
+  );
+}
+
+/**
  * The demo's integrity set-up under its data folder: a signing key for the demo gateway (made once,
  * `<dataDir>/keys/<gateway>.key.pem`), the key registry the demo collector verifies against, and the
  * gateway's store-and-forward folder `<dataDir>/buffer/<gateway>`.
@@ -117,6 +138,7 @@ export function demoIntegrity(
   const keysDir = path.join(dataDir, 'keys');
   const signingKeyFile = path.join(keysDir, `${gatewayId}.key.pem`);
   if (!existsSync(signingKeyFile)) generateGatewayKey({ gatewayId, unitId, outDir: keysDir });
+  else adoptDemoKey(path.join(keysDir, `${gatewayId}.pub.json`), unitId);
   return {
     signingKeyFile,
     bufferDir: path.join(dataDir, 'buffer', gatewayId),

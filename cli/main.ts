@@ -61,11 +61,14 @@ const USAGE = `mrv — carbon-mrv command line
   mrv evidence --unit ID --month yyyy-mm [--format json|csv|html] [--out FILE] [--site SITE.yaml]
                [--readings-out FILE] [--key FILE] [--store sqlite|influx] [--sqlite FILE] [--influx URL]
       build and sign the monthly evidence package (月度存证) of a unit from the store
-  mrv verify FILE [--batches EXPORT --keys REGISTRY | --readings FILE] [--public-key FILE]
+  mrv verify FILE (--trusted-keys FILE|DIR | --public-key FILE) [--batches EXPORT --keys REGISTRY | --readings FILE]
       check an evidence package's signature and, given its raw signed batches (mrv export-batches)
       or its readings, recompute its values; with batches also their signatures, chain and digest
-  mrv keygen --gateway ID [--unit ID] [--out DIR] [--force]
-      make a gateway's Ed25519 signing key (ID.key.pem) and its key-registry entry (ID.pub.json)
+  mrv keygen --unit ID --gateway ID [--out DIR] [--force | --rotate]
+      make a gateway's Ed25519 signing key (ID.key.pem) and its key-registry entry (ID.pub.json);
+      --rotate keeps the old key valid for batches sent before now
+  mrv keys revoke --unit ID --gateway ID --key-id FINGERPRINT [--at ISO] [--reason TEXT] [--out DIR]
+      revoke a gateway key from --at (default now): later batches signed with it are a finding
   mrv export-batches --unit ID --gateway ID [--from-seq N] [--to-seq M] [--out FILE] [--store ...]
       export a gateway's archived signed batches as JSON lines
   mrv verify --keys REGISTRY (--batches FILE | --unit ID --gateway ID [--store ...]) [--from-seq N] [--to-seq M]
@@ -95,6 +98,8 @@ export async function main(argv: string[]): Promise<number> {
         return await (await import('./verify-batches.ts')).exportCommand(rest);
       case 'keygen':
         return await (await import('./keygen.ts')).keygen(rest);
+      case 'keys':
+        return await (await import('./keygen.ts')).keys(rest);
       case 'demo':
         return await (await import('./commands.ts')).demo(rest);
       case 'gateway':

@@ -19,7 +19,13 @@ import { parseArgs } from 'node:util';
 import { type KeyRegistry, loadKeyRegistry } from '../collector/keys.ts';
 import type { TimeSeriesStore } from '../collector/store.ts';
 import { MrvError } from '../core/errors.ts';
-import { type ChainProblem, type ChainReport, type SignedBatchBytes, verifyChain } from '../core/signing.ts';
+import {
+  type ChainProblem,
+  type ChainReport,
+  type SignatureCheck,
+  type SignedBatchBytes,
+  verifyChain,
+} from '../core/signing.ts';
 import { makeStore, storeFlags } from './store-options.ts';
 
 /** One exported batch (a line of the export file). */
@@ -175,6 +181,46 @@ export async function verifyCommand(args: string[]): Promise<number> {
   return check.problems.length > 0 ? 1 : 0;
 }
 
+/**
+ * The {@link SignatureCheck} of one gateway's exported batches: the key of (unit, gateway) valid at each
+ * batch's `sentAt` (read from the signed bytes), as the collector decides it (collector/keys.ts).
+ */
+export function signatureCheck(keys: KeyRegistry, unitId: string, gatewayId: string): SignatureCheck {
+  return (rec, seq) => {
+    let sentAt = Number.NaN;
+    try {
+      sentAt = Date.parse((JSON.parse(rec.canonical) as { sentAt?: string }).sentAt ?? '');
+    } catch {}
+    const who = keys.identify(unitId, gatewayId, Buffer.from(rec.canonical, 'utf8'), rec.sig, sentAt);
+    switch (who.kind) {
+      case 'valid':
+        return undefined;
+      case 'unknown':
+        return {
+          code: 'MRV_F_UNKNOWN_KEY',
+          message: `no public key of ${unitId}/${gatewayId} in the registry`,
+        };
+      case 'bad':
+        return {
+          code: 'MRV_F_BAD_SIGNATURE',
+          message: rec.sig
+            ? `batch ${seq}: signature does not verify: the batch was altered or signed by another key`
+            : `batch ${seq} is not signed`,
+        };
+      case 'mismatch':
+        return {
+          code: 'MRV_F_KEY_MISMATCH',
+          message: `batch ${seq} is signed by key ${who.entry.keyId} of ${who.entry.unitId}/${who.entry.gatewayId}, not of ${unitId}/${gatewayId}`,
+        };
+      default:
+        return {
+          code: 'MRV_F_KEY_REVOKED',
+          message: `batch ${seq} (sentAt ${Number.isNaN(sentAt) ? 'missing' : new Date(sentAt).toISOString()}) is signed by key ${who.entry.keyId}, ${who.kind === 'revoked' ? `revoked at ${new Date(who.entry.revokedAt).toISOString()}` : 'outside its validity'}`,
+        };
+    }
+  };
+}
+
 /** Result of {@link checkChains}. */
 export interface ChainsCheck {
   /** The {@link formatReport} of every gateway, gateways in the order first seen. */
@@ -199,7 +245,7 @@ export function checkChains(batches: readonly ExportedBatch[], keys: KeyRegistry
   const problems: ChainsCheck['problems'] = [];
   for (const [k, list] of byGateway) {
     const [unitId, gatewayId] = k.split('/') as [string, string];
-    const report = verifyChain(list, keys.get(unitId, gatewayId));
+    const report = verifyChain(list, signatureCheck(keys, unitId, gatewayId));
     for (const p of report.problems) problems.push({ ...p, unitId, gatewayId });
     text += formatReport(unitId, gatewayId, report);
   }

@@ -144,6 +144,8 @@ export interface CollectorCounters {
   duplicates: number;
   /** Batches whose signature, key, chain or seq did not verify. */
   verificationFailures: number;
+  /** Batches signed by a key of another unit or gateway (`MRV_F_KEY_MISMATCH`): dead-lettered, nothing stored. */
+  rejectedBatches: number;
   findingsRaised: number;
   /** Messages acknowledged to the broker after their store write. */
   acks: number;
@@ -200,6 +202,7 @@ export class Collector {
     statusMessages: 0,
     duplicates: 0,
     verificationFailures: 0,
+    rejectedBatches: 0,
     findingsRaised: 0,
     acks: 0,
     storeAcks: 0,
@@ -583,6 +586,22 @@ export class Collector {
     this.#client?.publish(this.deadLetterTopic, JSON.stringify(letter), { qos: 1 });
   }
 
+  /** A batch rejected whole by the integrity check (its finding is stored): to the dead-letter topic, counted. */
+  #deadLetterBatch(item: ReceivedBatch, finding: Finding): void {
+    this.counters.rejectedBatches++;
+    const { unitId, gatewayId, seq } = item.batch;
+    this.#log.warn({ unitId, gatewayId, seq, code: finding.code }, 'batch rejected');
+    const payload = JSON.stringify(item.batch);
+    const letter: DeadLetter = {
+      topic: `${this.#prefix}/${unitId}/${gatewayId}/data`,
+      reason: `${finding.code}: ${finding.message.en}`,
+      receivedAt: new Date(item.receivedAt).toISOString(),
+      bytes: Buffer.byteLength(payload),
+      payload: payload.slice(0, 4096),
+    };
+    this.#client?.publish(this.deadLetterTopic, JSON.stringify(letter), { qos: 1 });
+  }
+
   /** True when the waiting batches fill a write (the thresholds of {@link CollectorOptions}). */
   #writeFull(): boolean {
     return (
@@ -700,6 +719,7 @@ export class Collector {
       return;
     }
     for (const b of take) b.ack();
+    for (const { item, finding } of plan.rejected) this.#deadLetterBatch(item, finding);
     this.#confirm(take);
     for (const f of findings) this.#raise(f);
     await this.#reviewFindings();

@@ -8,7 +8,10 @@
  * - **New** (seq above the gateway's head, or a late batch filling a gap): readings, archive record and
  *   findings are written. A batch whose signature fails (`MRV_F_BAD_SIGNATURE`) or cannot be checked
  *   (`MRV_F_UNKNOWN_KEY`) is still stored, never dropped: its good readings are stored as `uncertain`
- *   with the finding code as reason, and the archive marks it `failed`.
+ *   with the finding code as reason, and the archive marks it `failed`. So is a batch signed by a key of
+ *   its gateway at a time the key was revoked or not valid (`MRV_F_KEY_REVOKED`). A batch signed by a
+ *   registered key of **another** unit or gateway (`MRV_F_KEY_MISMATCH`) is a forgery: it is rejected
+ *   whole (`IntegrityPlan.rejected`, the collector's dead-letter topic), only the finding is stored.
  * - **Redelivery** (same seq, same SHA-256): nothing is written again; counted. When it arrives more than
  *   `replayWindowMs` after the stored copy, `MRV_F_REPLAY` is raised. (The signature is outside the
  *   hash: a copy whose signature verifies replaces a stored copy whose signature did not.)
@@ -90,6 +93,11 @@ export interface IntegrityPlan {
    * start), queued by commit for {@link IntegrityChecker.reviewsDue}.
    */
   review: Set<string>;
+  /**
+   * Batches rejected whole (signed by a key of another unit or gateway, `MRV_F_KEY_MISMATCH`): no reading,
+   * no archive record, no chain head; the collector sends each to its dead-letter topic and counts it.
+   */
+  rejected: { item: ReceivedBatch; finding: Finding }[];
 }
 
 const MESSAGES: Record<IntegrityFindingCode, (d: Record<string, unknown>) => { zh: string; en: string }> = {
@@ -104,6 +112,14 @@ const MESSAGES: Record<IntegrityFindingCode, (d: Record<string, unknown>) => { z
   MRV_F_UNKNOWN_KEY: (d) => ({
     zh: `网关 ${d.gatewayId} 未登记公钥，批次 ${d.seq} 无法验证签名`,
     en: `gateway ${d.gatewayId} has no registered public key; batch ${d.seq} cannot be verified`,
+  }),
+  MRV_F_KEY_MISMATCH: (d) => ({
+    zh: `批次 ${d.seq} 声称来自网关 ${d.gatewayId}，却由 ${d.keyUnitId}/${d.keyGatewayId} 的密钥 ${d.keyId} 签名：疑似伪造，已拒收（死信），未存储任何读数`,
+    en: `batch ${d.seq} claims gateway ${d.gatewayId} but is signed by key ${d.keyId} of ${d.keyUnitId}/${d.keyGatewayId}: forgery suspected; rejected to the dead letters, no reading stored`,
+  }),
+  MRV_F_KEY_REVOKED: (d) => ({
+    zh: `网关 ${d.gatewayId} 的批次 ${d.seq}（发送于 ${d.sentAt}）由${d.reason === 'revoked' ? `已于 ${d.revokedAt} 吊销` : '不在有效期内'}的密钥 ${d.keyId} 签名，数据已存储并标记为不确定`,
+    en: `gateway ${d.gatewayId}: batch ${d.seq} (sent ${d.sentAt}) is signed by key ${d.keyId}, ${d.reason === 'revoked' ? `revoked at ${d.revokedAt}` : 'outside its validity'}; stored and marked uncertain`,
   }),
   MRV_F_CHAIN_BROKEN: (d) => ({
     zh: `网关 ${d.gatewayId} 的批次 ${d.seq} 哈希链断裂：prevHash 与批次 ${Number(d.seq) - 1} 的哈希不符`,
@@ -225,6 +241,7 @@ export class IntegrityChecker {
       waiting: new Map(),
       released: new Map(),
       review: new Set(),
+      rejected: [],
     };
     /** Versions planned in this flush, by `unit/gateway#seq`. */
     const planned = new Map<string, ArchivedBatch>();
@@ -297,18 +314,46 @@ export class IntegrityChecker {
       const raise = (code: IntegrityFindingCode, key: string, detail: Record<string, unknown>) =>
         findings.push(integrityFinding(code, where(key), detail));
 
-      // Signature.
+      // Signature: the key of the claimed (unit, gateway) valid at the batch's sentAt (collector/keys.ts).
       let sigOk: boolean | undefined;
       if (this.opts.keys) {
-        const key = this.opts.keys.get(batch.unitId, batch.gatewayId);
-        if (key === undefined) {
-          sigOk = false;
-          raise('MRV_F_UNKNOWN_KEY', String(batch.seq), { seq: batch.seq });
-        } else {
-          sigOk = verifySignature(bytes, batch.sig, key);
-          if (!sigOk)
-            raise('MRV_F_BAD_SIGNATURE', String(batch.seq), { seq: batch.seq, sig: batch.sig ?? null, hash });
+        const sentAt = parseIsoMs(batch.sentAt);
+        const who = this.opts.keys.identify(batch.unitId, batch.gatewayId, bytes, batch.sig, sentAt);
+        if (who.kind === 'mismatch') {
+          // Signed by another unit's or gateway's key: a forgery. Dead-lettered whole, nothing stored but the finding.
+          const f = integrityFinding('MRV_F_KEY_MISMATCH', where(`${batch.seq}-${hash.slice(0, 16)}`), {
+            seq: batch.seq,
+            hash,
+            keyId: who.entry.keyId,
+            keyUnitId: who.entry.unitId,
+            keyGatewayId: who.entry.gatewayId,
+            canonical,
+            sig: batch.sig ?? null,
+            receivedAt: isoMs(receivedAt),
+          });
+          plan.findings.push(f);
+          plan.rejected.push({ item, finding: f });
+          plan.verificationFailures++;
+          continue;
         }
+        sigOk = who.kind === 'valid';
+        if (who.kind === 'unknown') raise('MRV_F_UNKNOWN_KEY', String(batch.seq), { seq: batch.seq });
+        else if (who.kind === 'bad')
+          raise('MRV_F_BAD_SIGNATURE', String(batch.seq), { seq: batch.seq, sig: batch.sig ?? null, hash });
+        else if (who.kind === 'revoked' || who.kind === 'expired')
+          raise('MRV_F_KEY_REVOKED', String(batch.seq), {
+            seq: batch.seq,
+            hash,
+            reason: who.kind,
+            keyId: who.entry.keyId,
+            sentAt: batch.sentAt,
+            ...(who.kind === 'revoked'
+              ? { revokedAt: isoMs(who.entry.revokedAt) }
+              : {
+                  validFrom: Number.isFinite(who.entry.validFrom) ? isoMs(who.entry.validFrom) : null,
+                  validUntil: Number.isFinite(who.entry.validUntil) ? isoMs(who.entry.validUntil) : null,
+                }),
+          });
       }
 
       const head = plan.heads.get(gw) ?? committed.get(gw);
@@ -526,7 +571,10 @@ export class IntegrityChecker {
       }
       if (!writeReadings) continue;
       const untrusted = findings.find(
-        (f) => f.code === 'MRV_F_BAD_SIGNATURE' || f.code === 'MRV_F_UNKNOWN_KEY',
+        (f) =>
+          f.code === 'MRV_F_BAD_SIGNATURE' ||
+          f.code === 'MRV_F_UNKNOWN_KEY' ||
+          f.code === 'MRV_F_KEY_REVOKED',
       );
       for (let i = 0; i < n; i++) {
         const r = batch.readings[i] as Reading;

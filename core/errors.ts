@@ -39,6 +39,12 @@ export const ErrorCodes = {
   MRV_E_HJ212: { http: 502, text: 'invalid HJ 212 frame' },
   /** The HJ 212 platform cannot be reached or did not acknowledge a packet within its retries (uplink/hj212/). */
   MRV_E_UPLINK: { http: 502, text: 'HJ 212 platform unreachable or not acknowledging' },
+  /** `mrv verify` or the verify route was given no trusted evidence key (`--trusted-keys`, `--public-key`, the server's key file). */
+  MRV_E_NO_TRUSTED_KEYS: { http: 503, text: 'no trusted key to verify against' },
+  /** An evidence package is signed by a key that is not in the trusted key set: it proves nothing. */
+  MRV_E_UNTRUSTED_KEY: { http: 422, text: 'signed by an untrusted key' },
+  /** An evidence package lacks what a signed package has (signature, keyId, value, ...). */
+  MRV_E_BAD_PACKAGE: { http: 400, text: 'malformed evidence package' },
   /** The requested resource does not exist. */
   MRV_E_NOT_FOUND: { http: 404, text: 'not found' },
   /** An unexpected failure inside the server; the log has the details. */

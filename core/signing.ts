@@ -61,6 +61,15 @@ export interface SignedBatchBytes {
   sig?: string | null | undefined;
 }
 
+/**
+ * Checks one batch's signature for {@link verifyChain} when keys change over time (rotation,
+ * revocation): returns the problem, or undefined when the signature is good and its key was valid.
+ */
+export type SignatureCheck = (
+  rec: SignedBatchBytes,
+  seq: number,
+) => { code: ChainProblem['code']; message: string } | undefined;
+
 /** One problem found by {@link verifyChain}. */
 export interface ChainProblem {
   /** Index of the batch in the checked list. */
@@ -69,6 +78,8 @@ export interface ChainProblem {
   code:
     | 'MRV_F_BAD_SIGNATURE'
     | 'MRV_F_UNKNOWN_KEY'
+    | 'MRV_F_KEY_MISMATCH'
+    | 'MRV_F_KEY_REVOKED'
     | 'MRV_F_CHAIN_BROKEN'
     | 'MRV_F_SEQ_GAP'
     | 'MRV_F_SEQ_CONFLICT'
@@ -117,11 +128,12 @@ export function verifySignature(
  * reported with `declared` (cause and declaring seq), and a `prevHash` that is the hash of the batch
  * before such a range ending right before it is accepted (the gateway lost that batch's hash on its
  * disk; wire.ts `lost`).
- * @param publicKey the gateway's key; `undefined` reports every batch as `MRV_F_UNKNOWN_KEY`
+ * @param publicKey the gateway's key, or a {@link SignatureCheck} per batch; `undefined` reports every
+ *   batch as `MRV_F_UNKNOWN_KEY`
  */
 export function verifyChain(
   batches: readonly SignedBatchBytes[],
-  publicKey: KeyObject | undefined,
+  publicKey: KeyObject | SignatureCheck | undefined,
   previousHash?: string,
 ): ChainReport {
   const problems: ChainProblem[] = [];
@@ -158,7 +170,10 @@ export function verifyChain(
   for (const { index, seq, prevHash, hash, rec } of parsed) {
     if (publicKey === undefined)
       problems.push({ index, seq, code: 'MRV_F_UNKNOWN_KEY', message: 'no public key for this gateway' });
-    else if (!verifySignature(Buffer.from(rec.canonical, 'utf8'), rec.sig, publicKey))
+    else if (typeof publicKey === 'function') {
+      const p = publicKey(rec, seq);
+      if (p) problems.push({ index, seq, ...p });
+    } else if (!verifySignature(Buffer.from(rec.canonical, 'utf8'), rec.sig, publicKey))
       problems.push({
         index,
         seq,

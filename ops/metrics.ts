@@ -120,6 +120,10 @@ const COLLECTOR_FIELDS: Record<string, FieldMetric> = {
     name: 'mrv_collector_sync_requests_total',
     help: 'Re-send requests to all gateways: a session started without state at the broker',
   },
+  rejectedBatches: {
+    name: 'mrv_collector_rejected_batches_total',
+    help: 'Batches signed by a key of another unit or gateway (MRV_F_KEY_MISMATCH), sent to the dead-letter topic',
+  },
   verificationFailures: {
     name: 'mrv_collector_verification_failures_total',
     help: 'Batches whose signature or hash chain did not verify',

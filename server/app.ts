@@ -288,7 +288,7 @@ export function buildServer(options: ServerOptions): FastifyInstance {
     tokens: options.tokens,
     config: () => ({ version, liveClients: streams.clients(), ...options.configView }),
   });
-  registerVerifyRoute(app);
+  registerVerifyRoute(app, options);
   installHttpMetrics(app, { registry, sseClients: () => streams.clients() });
 
   app.get(

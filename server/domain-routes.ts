@@ -49,6 +49,11 @@ export interface DomainOptions {
   sites?: SiteConfig[];
   /** Ed25519 evidence signing key file (PKCS#8 PEM), created on first use when missing. Default `.data/evidence-ed25519.pem`. */
   keyFile?: string;
+  /**
+   * Further trusted evidence keys for `POST /api/v1/evidence/verify` (a trust file or folder, see
+   * `loadTrustedKeys`); the server's own key (`keyFile`) is always trusted.
+   */
+  trustedKeys?: string;
   /** Calibration warning window, days. Default 30. */
   dueSoonDays?: number;
   /** Version string written into packages (`carbon-mrv x.y.z`). */

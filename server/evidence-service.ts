@@ -14,8 +14,16 @@ import {
   sign,
   verify,
 } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
+import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
 import type { RawReading, TimeSeriesStore } from '../collector/store.ts';
@@ -526,7 +534,15 @@ export function loadEvidenceKey(file: string, create = true): EvidenceKey {
   try {
     const key = createPrivateKey(readFileSync(file));
     if (key.asymmetricKeyType !== 'ed25519') throw new Error(`not an Ed25519 key (${key.asymmetricKeyType})`);
-    return keyOf(key);
+    const k = keyOf(key);
+    // The public half for verifiers (`mrv verify --trusted-keys`), written once beside the key.
+    const trust = trustFileOf(file);
+    try {
+      if (!existsSync(trust)) writeTrustFile(trust, k, `carbon-mrv server evidence key ${basename(file)}`);
+    } catch {
+      // A read-only key folder: the operator exports the trust file some other way.
+    }
+    return k;
   } catch (err) {
     throw new MrvError(
       'MRV_E_CONFIG',
@@ -550,35 +566,156 @@ export function signEvidence(body: EvidenceBody, key: EvidenceKey): EvidencePack
 }
 
 /**
- * Checks a package's signature against the public key it carries, or against `trusted` (base64 SPKI
- * DER or a PEM public key) when given.
- * @returns `{ok, keyId, reason?}`
+ * A public key trusted to sign evidence packages, with who holds it. Read from a trust file
+ * ({@link loadTrustedKeys}): `{"kind": "evidence-signer", "owner": "...", "publicKey": "-----BEGIN PUBLIC KEY-----..."}`
+ * (one or an array; the server writes its own next to its key file, {@link trustFileOf}), or a PEM
+ * public key file (owner: the file name).
  */
-export function verifyEvidenceSignature(
-  pkg: EvidencePackage,
-  trusted?: string,
-): { ok: boolean; keyId: string; reason?: string } {
-  const sig = pkg.signature;
-  if (sig?.alg !== 'Ed25519') return { ok: false, keyId: '', reason: 'no Ed25519 signature' };
+export interface TrustedEvidenceKey {
+  /** First 16 hex digits of SHA-256 of the SPKI DER (as `signature.keyId`). */
+  keyId: string;
+  publicKey: KeyObject;
+  owner: string;
+}
+
+/** The trust file of an evidence key file: `x.pem` → `x.pub.json`. */
+export function trustFileOf(keyFile: string): string {
+  return `${keyFile.replace(/\.pem$/, '')}.pub.json`;
+}
+
+/** The trusted entry of a server's evidence key. */
+export function trustedOf(key: EvidenceKey, owner: string): TrustedEvidenceKey {
+  return { keyId: key.keyId, publicKey: key.publicKey, owner };
+}
+
+/** Writes the trust file of an evidence key (hand it to the regulator for `mrv verify --trusted-keys`). */
+export function writeTrustFile(file: string, key: EvidenceKey, owner: string): void {
+  const entry = {
+    kind: 'evidence-signer',
+    owner,
+    keyId: key.keyId,
+    publicKey: key.publicKey.export({ type: 'spki', format: 'pem' }).toString(),
+  };
+  writeFileSync(file, `${JSON.stringify(entry, null, 2)}\n`);
+}
+
+function trustedFromPem(pem: string, owner: string, where: string): TrustedEvidenceKey {
   try {
-    const pub = trusted?.includes('BEGIN')
-      ? createPublicKey(trusted)
-      : createPublicKey({
-          key: Buffer.from(trusted ?? sig.publicKey, 'base64'),
-          format: 'der',
-          type: 'spki',
-        });
+    const publicKey = createPublicKey(pem);
+    if (publicKey.asymmetricKeyType !== 'ed25519')
+      throw new Error(`not an Ed25519 key (${publicKey.asymmetricKeyType})`);
     const keyId = createHash('sha256')
-      .update(pub.export({ type: 'spki', format: 'der' }))
+      .update(publicKey.export({ type: 'spki', format: 'der' }))
       .digest('hex')
       .slice(0, 16);
-    if (trusted && keyId !== sig.keyId)
-      return { ok: false, keyId, reason: `signed by key ${sig.keyId}, not the trusted key ${keyId}` };
-    const ok = verify(null, signedBytes(pkg), pub, Buffer.from(sig.value, 'base64'));
-    return ok ? { ok, keyId } : { ok, keyId, reason: 'signature does not match the content' };
+    return { keyId, publicKey, owner };
   } catch (err) {
-    return { ok: false, keyId: sig.keyId, reason: (err as Error).message };
+    throw new MrvError('MRV_E_KEY', `${where}: ${(err as Error).message}`, { file: where });
   }
+}
+
+/**
+ * Reads trusted evidence keys from a file or a folder (its `*.json` and `*.pem` files): trust files
+ * (see {@link TrustedEvidenceKey}) or PEM keys (public, or a private key whose public half is used).
+ * @throws MrvError `MRV_E_KEY` naming the file for anything unreadable or not Ed25519
+ */
+export function loadTrustedKeys(location: string): TrustedEvidenceKey[] {
+  let files: string[];
+  try {
+    files = statSync(location).isDirectory()
+      ? readdirSync(location)
+          .filter((f) => f.endsWith('.json') || f.endsWith('.pem'))
+          .sort()
+          .map((f) => join(location, f))
+      : [location];
+  } catch (err) {
+    throw new MrvError('MRV_E_KEY', `cannot read trusted keys ${location}: ${(err as Error).message}`, {
+      location,
+    });
+  }
+  const out: TrustedEvidenceKey[] = [];
+  for (const file of files) {
+    let text: string;
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch (err) {
+      throw new MrvError('MRV_E_KEY', `cannot read ${file}: ${(err as Error).message}`, { file });
+    }
+    if (text.trimStart().startsWith('-----BEGIN')) {
+      out.push(trustedFromPem(text, basename(file), file));
+      continue;
+    }
+    let json: unknown;
+    try {
+      json = JSON.parse(text);
+    } catch (err) {
+      throw new MrvError('MRV_E_KEY', `${file}: ${(err as Error).message}`, { file });
+    }
+    for (const e of (Array.isArray(json) ? json : [json]) as Record<string, unknown>[]) {
+      if (e?.kind !== 'evidence-signer' || typeof e.publicKey !== 'string' || typeof e.owner !== 'string')
+        throw new MrvError(
+          'MRV_E_KEY',
+          `${file}: expected {"kind": "evidence-signer", "owner": "...", "publicKey": "PEM"} (the .pub.json next to the server's evidence key)`,
+          { file },
+        );
+      out.push(trustedFromPem(e.publicKey, e.owner, file));
+    }
+  }
+  return out;
+}
+
+/** Answer of {@link verifyEvidenceSignature}. */
+export interface EvidenceVerdict {
+  ok: boolean;
+  /** The key that signed (the package's `signature.keyId`, recomputed when trusted). */
+  keyId: string;
+  /** Who holds the key, when it is trusted. */
+  owner?: string;
+  /** Why it failed: `MRV_E_UNTRUSTED_KEY`, `MRV_E_BAD_PACKAGE` or `MRV_E_VERIFY` (content altered). */
+  code?: 'MRV_E_UNTRUSTED_KEY' | 'MRV_E_BAD_PACKAGE' | 'MRV_E_VERIFY';
+  reason?: string;
+}
+
+/**
+ * Checks a package's signature against a trusted key set, never against the key the package carries
+ * (anyone can re-sign a changed package with a key of their own): the package's `signature.keyId` must
+ * name a trusted key and the signature verify with it.
+ * @throws MrvError `MRV_E_NO_TRUSTED_KEYS` when `trusted` is empty
+ */
+export function verifyEvidenceSignature(
+  pkg: unknown,
+  trusted: readonly TrustedEvidenceKey[],
+): EvidenceVerdict {
+  if (trusted.length === 0)
+    throw new MrvError(
+      'MRV_E_NO_TRUSTED_KEYS',
+      "no trusted evidence key: give --trusted-keys FILE|DIR (the .pub.json next to the server's evidence key) or --public-key FILE (未提供可信密钥)",
+    );
+  const sig = (pkg as { signature?: Record<string, unknown> } | null)?.signature;
+  if (!sig || typeof sig !== 'object')
+    return { ok: false, keyId: '', code: 'MRV_E_BAD_PACKAGE', reason: 'the package has no signature' };
+  const keyId = typeof sig.keyId === 'string' ? sig.keyId : '';
+  if (sig.alg !== 'Ed25519')
+    return { ok: false, keyId, code: 'MRV_E_BAD_PACKAGE', reason: 'no Ed25519 signature' };
+  if (!keyId || typeof sig.value !== 'string' || sig.value === '')
+    return { ok: false, keyId, code: 'MRV_E_BAD_PACKAGE', reason: 'signature lacks keyId or value' };
+  const key = trusted.find((t) => t.keyId === keyId);
+  if (!key)
+    return {
+      ok: false,
+      keyId,
+      code: 'MRV_E_UNTRUSTED_KEY',
+      reason: `signed by key ${keyId}, which is not trusted (trusted: ${trusted.map((t) => `${t.keyId} ${t.owner}`).join(', ')})`,
+    };
+  let ok = false;
+  try {
+    ok = verify(null, signedBytes(pkg as EvidencePackage), key.publicKey, Buffer.from(sig.value, 'base64'));
+  } catch (err) {
+    return { ok: false, keyId, owner: key.owner, code: 'MRV_E_BAD_PACKAGE', reason: (err as Error).message };
+  }
+  return ok
+    ? { ok, keyId, owner: key.owner }
+    : { ok, keyId, owner: key.owner, code: 'MRV_E_VERIFY', reason: 'signature does not match the content' };
 }
 
 /** Options of {@link buildEvidence}. */

@@ -1,16 +1,30 @@
 /**
  * `POST /api/v1/evidence/verify`: checks the Ed25519 signature of a monthly evidence package that the
  * dashboard (or anyone holding a package) sends, with `verifyEvidenceSignature` of the evidence
- * service: against the public key the package carries, or against `?trustedKey=` (base64 SPKI DER).
- * Stateless and read-only; it answers `{ok, keyId, reason?}` and never stores what it was sent.
- * `mrv verify` does the same offline. Only admins and regulators (who check packages plants hand
- * them) may call it: parsing and canonicalising megabytes of JSON is the most expensive thing an
- * authenticated request can ask for, and an enterprise token has no package to check that it did not
- * download from this server. A body over {@link MAX_PACKAGE_BYTES} answers 413 `MRV_E_TOO_LARGE`.
+ * service, against the server's trusted key set only: its own evidence key (`domain.keyFile`, if it
+ * exists; the route never creates it) and the keys of `domain.trustedKeys` (a trust file or folder,
+ * e.g. other servers' keys). Never against the key the package carries.
+ * Answers: 200 `{ok: true, keyId, owner}`; 200 `{ok: false, keyId, owner, code: "MRV_E_VERIFY", reason}`
+ * (a trusted key, altered content); 422 `MRV_E_UNTRUSTED_KEY` (signed by a key the server does not
+ * trust); 400 `MRV_E_BAD_PACKAGE` (no signature, keyId or value); 503 `MRV_E_NO_TRUSTED_KEYS`.
+ * Stateless and read-only; it never stores what it was sent. `mrv verify` does the same offline with
+ * `--trusted-keys`. Only admins and regulators (who check packages plants hand them) may call it:
+ * parsing and canonicalising megabytes of JSON is the most expensive thing an authenticated request
+ * can ask for, and an enterprise token has no package to check that it did not download from this
+ * server. A body over {@link MAX_PACKAGE_BYTES} answers 413 `MRV_E_TOO_LARGE`.
  */
+import { existsSync } from 'node:fs';
 import type { FastifyInstance } from 'fastify';
-import type { EvidencePackage } from '../core/domain/index.ts';
-import { verifyEvidenceSignature } from './evidence-service.ts';
+import { MrvError } from '../core/errors.ts';
+import type { ServerOptions } from './app.ts';
+import { DEFAULT_EVIDENCE_KEY_FILE } from './domain-routes.ts';
+import {
+  loadEvidenceKey,
+  loadTrustedKeys,
+  type TrustedEvidenceKey,
+  trustedOf,
+  verifyEvidenceSignature,
+} from './evidence-service.ts';
 
 /**
  * Largest package accepted, bytes. Measured: the whole-month package of the demo aluminium smelter at
@@ -19,9 +33,19 @@ import { verifyEvidenceSignature } from './evidence-service.ts';
  */
 export const MAX_PACKAGE_BYTES = 4 * 1024 * 1024;
 
+/** The server's trusted evidence keys, read per request (a key created or rotated meanwhile counts). */
+function serverTrust(options: Pick<ServerOptions, 'domain'>): TrustedEvidenceKey[] {
+  const keyFile = options.domain?.keyFile ?? DEFAULT_EVIDENCE_KEY_FILE;
+  const own = existsSync(keyFile)
+    ? [trustedOf(loadEvidenceKey(keyFile, false), `this server (evidence key ${keyFile})`)]
+    : [];
+  const extra = options.domain?.trustedKeys ? loadTrustedKeys(options.domain.trustedKeys) : [];
+  return [...own, ...extra];
+}
+
 /** Registers the verification route. */
-export function registerVerifyRoute(app: FastifyInstance): void {
-  app.post<{ Body: EvidencePackage; Querystring: { trustedKey?: string } }>(
+export function registerVerifyRoute(app: FastifyInstance, options: Pick<ServerOptions, 'domain'> = {}): void {
+  app.post<{ Body: unknown }>(
     '/api/v1/evidence/verify',
     {
       bodyLimit: MAX_PACKAGE_BYTES,
@@ -29,22 +53,27 @@ export function registerVerifyRoute(app: FastifyInstance): void {
       schema: {
         summary: 'Verify the signature of a monthly evidence package (sent as the JSON body)',
         tags: ['domain'],
-        querystring: {
-          type: 'object',
-          properties: {
-            trustedKey: { type: 'string', maxLength: 400, description: 'base64 SPKI DER public key' },
-          },
-        },
-        body: { type: 'object', required: ['signature'], properties: { signature: { type: 'object' } } },
+        body: { type: 'object' },
         response: {
           200: {
             type: 'object',
             required: ['ok', 'keyId'],
-            properties: { ok: { type: 'boolean' }, keyId: { type: 'string' }, reason: { type: 'string' } },
+            properties: {
+              ok: { type: 'boolean' },
+              keyId: { type: 'string' },
+              owner: { type: 'string' },
+              code: { type: 'string' },
+              reason: { type: 'string' },
+            },
           },
         },
       },
     },
-    async (request) => verifyEvidenceSignature(request.body, request.query.trustedKey),
+    async (request) => {
+      const verdict = verifyEvidenceSignature(request.body, serverTrust(options));
+      if (verdict.code === 'MRV_E_UNTRUSTED_KEY' || verdict.code === 'MRV_E_BAD_PACKAGE')
+        throw new MrvError(verdict.code, verdict.reason ?? verdict.code, { keyId: verdict.keyId });
+      return verdict;
+    },
   );
 }

@@ -137,6 +137,18 @@ export const IntegrityFindingCodes = {
   /** No public key is registered for the gateway while verification is on: the batch is stored unverified. */
   MRV_F_UNKNOWN_KEY: { severity: 'error', class: 'authenticity' },
   /**
+   * The batch verifies with a registered key of another (unit, gateway) than the one it claims: a
+   * cross-unit or cross-gateway forgery. Dead-lettered, no reading stored; the batch is kept whole in
+   * `detail` (canonical bytes, sig) with the key's owner and fingerprint.
+   */
+  MRV_F_KEY_MISMATCH: { severity: 'critical', class: 'authenticity' },
+  /**
+   * The batch verifies with a key of its gateway that was not valid at its `sentAt`: revoked before it
+   * (`detail.reason: revoked`), or outside `[validFrom, validUntil)` (`expired`, e.g. signed with the old
+   * key after a rotation). Stored as a failed verification.
+   */
+  MRV_F_KEY_REVOKED: { severity: 'critical', class: 'authenticity' },
+  /**
    * `prevHash` is not the SHA-256 of the previous batch's canonical bytes: a batch was altered, dropped or
    * reordered. Resolved (`by: link-verified`) when the archive later holds a predecessor the link
    * verifies against (a verified version replaced an unverified one, a hole's batch arrived).

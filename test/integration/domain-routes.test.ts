@@ -15,7 +15,7 @@ import { SiteConfig } from '../../core/schema/site.ts';
 import type { GatewayMeta } from '../../core/schema/wire.ts';
 import { ManualClock } from '../../core/time.ts';
 import { buildServer } from '../../server/app.ts';
-import { verifyEvidenceSignature } from '../../server/evidence-service.ts';
+import { loadEvidenceKey, trustedOf, verifyEvidenceSignature } from '../../server/evidence-service.ts';
 
 const UNIT = 'U-AL-9';
 const DAY = 86_400_000;
@@ -273,12 +273,13 @@ describe('domain routes', () => {
     // 28 / 81 = 0.3457 t/t < 0.38: standard value; the reset: logic check
     expect(pkg.findings.map((f) => f.rule).sort()).toEqual(['AL-LC-001', 'AL-SV-001']);
     expect(pkg.emissions.items.map((i) => i.method)).toEqual(['calculated', 'default', 'default']);
-    expect(verifyEvidenceSignature(pkg).ok).toBe(true);
+    const trust = [trustedOf(loadEvidenceKey(join(dir, 'key.pem'), false), 'test server')];
+    expect(verifyEvidenceSignature(pkg, trust)).toMatchObject({ ok: true, owner: 'test server' });
     const tampered = {
       ...pkg,
       parameters: pkg.parameters.map((p, i) => (i === 0 ? { ...p, value: '82' } : p)),
     };
-    expect(verifyEvidenceSignature(tampered).ok).toBe(false);
+    expect(verifyEvidenceSignature(tampered, trust)).toMatchObject({ ok: false, code: 'MRV_E_VERIFY' });
 
     const csv = await app.inject(`/api/v1/units/${UNIT}/evidence/2026-02?format=csv`);
     expect(csv.headers['content-type']).toMatch(/text\/csv/);

@@ -80,6 +80,8 @@ describe('evidence cites its raw signed batches; mrv verify --batches re-checks 
   const keys = path.join(tmp, 'keys');
   const sqlite = path.join(tmp, 'store.sqlite');
   const evidenceKey = loadEvidenceKey(path.join(tmp, 'evidence.pem'), true);
+  // The trust file the server writes beside its key: what a regulator verifies against.
+  const trust = path.join(tmp, 'evidence.pub.json');
   const batches: Batch[] = [];
   let store: SqliteStore;
 
@@ -190,7 +192,7 @@ describe('evidence cites its raw signed batches; mrv verify --batches re-checks 
 
     const pkgFile = write('ev.json', pkg);
     const exportFile = await exportTo('gw1.jsonl');
-    const ok = await run('verify', pkgFile, '--batches', exportFile, '--keys', keys);
+    const ok = await run('verify', pkgFile, '--trusted-keys', trust, '--batches', exportFile, '--keys', keys);
     expect(ok.out).toMatch(/U-AL-7\/gw1: 30 batches, seq 1\.\.30: OK/);
     expect(ok.out).toContain(`batches: 29 cited (gw1#1..29), batch digest ${d.digest()}: identical`);
     expect(ok.out).toMatch(/ACCEPTED\s*$/);
@@ -199,7 +201,7 @@ describe('evidence cites its raw signed batches; mrv verify --batches re-checks 
     // The readings file still recomputes the values (without the batch digest).
     const readingsFile = path.join(tmp, 'ev.readings');
     writeFileSync(readingsFile, `${lines.join('\n')}\n`);
-    const fromReadings = await run('verify', pkgFile, '--readings', readingsFile);
+    const fromReadings = await run('verify', pkgFile, '--trusted-keys', trust, '--readings', readingsFile);
     expect(fromReadings.out).toMatch(/batch digest [0-9a-f]{64} not checked/);
     expect(fromReadings.code).toBe(0);
 
@@ -208,7 +210,16 @@ describe('evidence cites its raw signed batches; mrv verify --batches re-checks 
     expect(text).toContain('516.5');
     const tamperedFile = path.join(tmp, 'gw1-tampered.jsonl');
     writeFileSync(tamperedFile, text.replace('516.5', '517.5'));
-    const tampered = await run('verify', pkgFile, '--batches', tamperedFile, '--keys', keys);
+    const tampered = await run(
+      'verify',
+      pkgFile,
+      '--trusted-keys',
+      trust,
+      '--batches',
+      tamperedFile,
+      '--keys',
+      keys,
+    );
     expect(tampered.code).toBe(1);
     expect(tampered.out).toMatch(/first broken link: seq 12: MRV_F_BAD_SIGNATURE/);
     expect(tampered.out).toMatch(
@@ -222,6 +233,8 @@ describe('evidence cites its raw signed batches; mrv verify --batches re-checks 
     if (param) param.value = '43';
     const unsignedChange = await run(
       'verify',
+      '--trusted-keys',
+      trust,
       write('ev-43.json', changed),
       '--batches',
       exportFile,
@@ -229,10 +242,14 @@ describe('evidence cites its raw signed batches; mrv verify --batches re-checks 
       keys,
     );
     expect(unsignedChange.code).toBe(1);
-    expect(unsignedChange.out).toMatch(/REJECTED: signature: signature does not match the content/);
+    expect(unsignedChange.out).toMatch(
+      /REJECTED: signature: MRV_E_VERIFY: signature does not match the content/,
+    );
     const { signature: _s, ...body } = changed;
     const resigned = await run(
       'verify',
+      '--trusted-keys',
+      trust,
       write('ev-43-resigned.json', signEvidence(body, evidenceKey)),
       '--batches',
       exportFile,
@@ -243,6 +260,48 @@ describe('evidence cites its raw signed batches; mrv verify --batches re-checks 
     expect(resigned.out).toMatch(
       /REJECTED: values differ from the recomputation:\n {2}\$\.parameters\[1\]\.value: package "43" ≠ recomputed "42"/,
     );
+  });
+
+  it('rejects a package with changed figures re-signed by an unknown key in every mode, and refuses without trusted keys', {
+    timeout: budget({ cliRuns: 8 }),
+  }, async () => {
+    const pkg = await build();
+    const lines: string[] = [];
+    await build((l) => lines.push(l));
+    const readingsFile = path.join(tmp, 'ev-forged.readings');
+    writeFileSync(readingsFile, `${lines.join('\n')}\n`);
+    const exportFile = await exportTo('gw1-forged.jsonl');
+    // The attacker changes the CF4 slope factor and re-signs with an Ed25519 key of their own.
+    const text = JSON.stringify(pkg);
+    expect(text).toContain('"0.143"');
+    const { signature: _s, ...body } = JSON.parse(text.replace('"0.143"', '"0.043"')) as EvidencePackage;
+    const attacker = loadEvidenceKey(path.join(tmp, 'attacker', 'evil.pem'), true);
+    const forged = write('ev-forged.json', signEvidence(body, attacker));
+    for (const mode of [[], ['--readings', readingsFile], ['--batches', exportFile, '--keys', keys]]) {
+      const r = await run('verify', forged, '--trusted-keys', trust, ...mode);
+      expect(r.code, mode.join(' ')).toBe(1);
+      expect(r.out).toMatch(
+        new RegExp(
+          `REJECTED: signature: MRV_E_UNTRUSTED_KEY: signed by key ${attacker.keyId}, which is not trusted`,
+        ),
+      );
+      expect(r.out).not.toMatch(/ACCEPTED/);
+      // Without trusted keys nothing is checked against the package's own key: a named refusal.
+      const none = await run('verify', forged, ...mode);
+      expect(none.code).toBe(1);
+      expect(none.out).toMatch(/MRV_E_NO_TRUSTED_KEYS: no trusted evidence key: give --trusted-keys/);
+    }
+    // The genuine package, with the server's key given as a plain PEM public key file, names key and owner.
+    const pem = path.join(tmp, 'server-public.pem');
+    writeFileSync(pem, evidenceKey.publicKey.export({ type: 'spki', format: 'pem' }));
+    const ok = await run('verify', write('ev-genuine.json', pkg), '--public-key', pem);
+    expect(ok.out).toContain(
+      `signature: OK (Ed25519, trusted key ${evidenceKey.keyId}, owner server-public.pem)`,
+    );
+    expect(ok.code).toBe(0);
+    const owner = await run('verify', path.join(tmp, 'ev-genuine.json'), '--trusted-keys', trust);
+    expect(owner.out).toMatch(/owner carbon-mrv server evidence key evidence\.pem/);
+    expect(owner.code).toBe(0);
   });
 
   it('declares a batch the archive lacks, by count and range, and verify says the values cannot be re-checked', {
@@ -265,6 +324,8 @@ describe('evidence cites its raw signed batches; mrv verify --batches re-checks 
     expect(pkg.rawData?.batchDigest).toBe(d.digest());
     const r = await run(
       'verify',
+      '--trusted-keys',
+      trust,
       write('ev-missing.json', pkg),
       '--batches',
       await exportTo('gw1-gap.jsonl'),

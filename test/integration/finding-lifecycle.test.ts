@@ -174,7 +174,15 @@ describe('a seq gap raised while its batches were on their way', () => {
     writeFileSync(readings, `${lines.join('\n')}\n`);
     const p = await spawnTied(
       process.execPath,
-      [path.join(root, 'bin/mrv.js'), 'verify', file, '--readings', readings],
+      [
+        path.join(root, 'bin/mrv.js'),
+        'verify',
+        file,
+        '--trusted-keys',
+        path.join(tmp, 'evidence.pub.json'),
+        '--readings',
+        readings,
+      ],
       {
         cwd: root,
       },

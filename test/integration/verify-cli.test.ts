@@ -32,13 +32,19 @@ describe('mrv keygen / export-batches / verify', () => {
     expect(r.code).toBe(0);
     expect(r.out).toMatch(/gw1\.key\.pem/);
     expect(statSync(path.join(keys, 'gw1.key.pem')).mode & 0o777).toBe(0o600);
-    expect(JSON.parse(readFileSync(path.join(keys, 'gw1.pub.json'), 'utf8'))).toMatchObject({
+    expect(JSON.parse(readFileSync(path.join(keys, 'gw1.pub.json'), 'utf8'))[0]).toMatchObject({
       gatewayId: 'gw1',
       unitId: 'U1',
     });
-    const again = await run('keygen', '--gateway', 'gw1', '--out', keys);
+    const noUnit = await run('keygen', '--gateway', 'gw1', '--out', keys);
+    expect(noUnit.code).toBe(1);
+    expect(noUnit.out).toMatch(/MRV_E_CONFIG: missing --unit ID/);
+    const noGateway = await run('keygen', '--unit', 'U1', '--out', keys);
+    expect(noGateway.code).toBe(1);
+    expect(noGateway.out).toMatch(/MRV_E_CONFIG: missing --gateway ID/);
+    const again = await run('keygen', '--gateway', 'gw1', '--unit', 'U1', '--out', keys);
     expect(again.code).toBe(1);
-    expect(again.out).toMatch(/MRV_E_KEY: .*exists; pass --force/);
+    expect(again.out).toMatch(/MRV_E_KEY: .*exists; pass --rotate/);
   });
 
   it('verifies an intact archive, then names the first broken link after one batch is tampered with', async () => {

@@ -48,14 +48,17 @@ function downloads(unitId, month) {
 
 /**
  * The package's signature checked by the server (POST /api/v1/evidence/verify, the same check as
- * `mrv verify`): `{ok, keyId, reason?}`, or `{ok: null}` when the package is unsigned or the check failed.
+ * `mrv verify`, against the server's trusted keys only): `{ok, keyId, owner?, reason?}`; a package signed
+ * by a key the server does not trust (422 `MRV_E_UNTRUSTED_KEY`) or malformed (400 `MRV_E_BAD_PACKAGE`)
+ * is a failed verification; `{ok: null}` when the package is unsigned or the check could not run.
  */
 async function verificationOf(pkg) {
   if (!pkg.signature) return { ok: null, keyId: '', reason: t('unknownResult') };
   try {
     return await api('/api/v1/evidence/verify', { method: 'POST', body: pkg });
   } catch (err) {
-    return { ok: null, keyId: pkg.signature.keyId ?? '', reason: err.message };
+    const refused = err.code === 'MRV_E_UNTRUSTED_KEY' || err.code === 'MRV_E_BAD_PACKAGE';
+    return { ok: refused ? false : null, keyId: pkg.signature.keyId ?? '', reason: err.message };
   }
 }
 

@@ -120,7 +120,7 @@ describe('IntegrityChecker', () => {
   });
 
   it('raises MRV_F_UNKNOWN_KEY for a gateway without a registered key', async () => {
-    const b = signBatch({ ...(chain(1)[0] as Batch), gatewayId: 'gw-unknown' }, pair.privateKey);
+    const b = signBatch({ ...(chain(1)[0] as Batch), gatewayId: 'gw-unknown' }, other.privateKey);
     const plan = await take([b]);
     expect(codes(plan)).toEqual(['MRV_F_UNKNOWN_KEY']);
     expect(plan.rows[0]?.quality).toBe('uncertain');
