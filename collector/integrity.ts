@@ -48,7 +48,7 @@ import { sha256Hex, verifySignature } from '../core/signing.ts';
 import { isoMs, parseIsoMs } from '../core/time.ts';
 import type { KeyRegistry } from './keys.ts';
 import type { ArchivedBatch, BatchLink, StoredReading, TimeSeriesStore } from './store.ts';
-import { SIGNATURE_FAILURES } from './store-checks.ts';
+import { quarantinedLink } from './store-checks.ts';
 
 /** An archived or planned version of a batch, with its bytes when they were read. */
 type Known = BatchLink & Partial<Pick<ArchivedBatch, 'canonical' | 'sig'>>;
@@ -447,7 +447,7 @@ export class IntegrityChecker {
             if (!this.#clean.has(gw)) plan.review.add(gw); // it may close a gap already reported
           }
         }
-      } else if (shared) {
+      } else if (shared && !untrusted) {
         // New here; its predecessor may be archived, in this flush, or still with another collector
         // (then the chain audit checks the link once both are stored).
         const before = await known(batch.unitId, batch.gatewayId, batch.seq - 1);
@@ -750,11 +750,6 @@ export class IntegrityChecker {
       if (cur === undefined || h.seq > cur.seq) this.#heads.set(k, h);
     }
   }
-}
-
-/** True when an archived batch's signature failed (it was quarantined): no link to check a neighbour with. */
-function quarantinedLink(l: Pick<BatchLink, 'findings'>): boolean {
-  return l.findings.some((c) => (SIGNATURE_FAILURES as readonly string[]).includes(c));
 }
 
 /** Archived links read ahead for a flush, with the seq range read per gateway. */

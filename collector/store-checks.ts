@@ -174,6 +174,14 @@ export function checkReading(r: StoredReading, index: number, checked: Set<strin
 export const SIGNATURE_FAILURES = ['MRV_F_BAD_SIGNATURE', 'MRV_F_UNKNOWN_KEY'] as const;
 
 /**
+ * True when an archived batch's signature failed (its readings were quarantined): it is no link of its
+ * gateway's chain, so neither a head nor a predecessor to check a neighbour against.
+ */
+export function quarantinedLink(l: { findings: readonly string[] }): boolean {
+  return l.findings.some((c) => (SIGNATURE_FAILURES as readonly string[]).includes(c));
+}
+
+/**
  * Validates a series query. @returns the raw-series limit
  * @throws MrvError `MRV_E_BAD_REQUEST`
  */

@@ -317,7 +317,9 @@ describe('IntegrityChecker: unverified batches are quarantined (issue 17 item 3)
       ['MRV_F_SEQ_CONFLICT', 'received'],
     ]);
     expect(
-      JSON.parse(String((genuine.findings[0]?.detail.other as { canonical: string }).canonical)),
+      JSON.parse(
+        String((genuine.findings[0]?.detail.other as { canonical?: string } | undefined)?.canonical),
+      ),
     ).toMatchObject({
       seq: 3,
       readings: [{ value: '777777' }],
