@@ -14,8 +14,9 @@
  * - `quarantine`: readings of batches that failed verification ({@link StoredReading.quarantine}); tags
  *   `unit, gateway, point` only (few series whatever a forger sends), fields `device`, `meter`, `exact`,
  *   `quality`, `reason`, `seq`, `rx_ts`, `cause` (the finding code); time = source time. Points written
- *   by earlier versions for unverified batches stay in `reading` with `quality=uncertain` and a reason
- *   starting `MRV_F_BAD_SIGNATURE:`/`MRV_F_UNKNOWN_KEY:` (InfluxDB 1.x cannot delete by field).
+ *   by earlier versions for unverified batches (in `reading` with `quality=uncertain` and a reason
+ *   starting `MRV_F_BAD_SIGNATURE:`/`MRV_F_UNKNOWN_KEY:`) are moved here by `start()`: copied, then
+ *   deleted from `reading` by their exact tag set and time (InfluxDB 1.x deletes by tags and time only).
  * - `gateway_meta`: tags `unit, gateway`; field `json` (the whole {@link GatewayMeta}); time = the
  *   store's clock when written. The newest row per gateway is its current catalogue.
  * - `gateway_status`: tags `unit, gateway`; fields `state` (`online|offline`), `json` (the whole
@@ -195,8 +196,58 @@ export class InfluxStore implements TimeSeriesStore {
     } catch (err) {
       throw this.#storeError('start', err);
     }
+    await this.#quarantineLegacy();
     this.#started = true;
     this.#log?.info({ url: this.#safeUrl, database: this.#database }, 'InfluxDB store ready');
+  }
+
+  /**
+   * Moves the readings earlier versions wrote for unverified batches (file comment) from `reading` to
+   * `quarantine`: copies first, then deletes each from `reading` by its tag set and time, so a failure
+   * in between leaves a copy in both, never none (the next start finishes the move). A scan of the
+   * `uncertain` series only; nothing to do once moved.
+   * @throws MrvError `MRV_E_STORE`
+   */
+  async #quarantineLegacy(): Promise<void> {
+    const rows = await this.#query<Record<string, unknown>>(
+      'start',
+      `SELECT "exact", "reason", "seq", "rx_ts" FROM "reading" WHERE "quality" = 'uncertain' AND "reason" =~ /^MRV_F_(BAD_SIGNATURE|UNKNOWN_KEY):/ GROUP BY *`,
+    );
+    if (rows.length === 0) return;
+    const readings: StoredReading[] = rows.map((r) => {
+      const reason = String(r.reason);
+      const out: StoredReading = {
+        unitId: String(r.unit),
+        gatewayId: String(r.gateway),
+        device: String(r.device),
+        point: String(r.point),
+        ts: r.time.getTime(),
+        rxTs: Number(r.rx_ts),
+        value: r.exact === null || r.exact === undefined ? null : String(r.exact),
+        quality: 'uncertain',
+        reason,
+        seq: Number(r.seq),
+        quarantine: reason.slice(0, reason.indexOf(':')),
+      };
+      if (r.meter !== null && r.meter !== undefined && r.meter !== '') out.meter = String(r.meter);
+      return out;
+    });
+    for (let i = 0; i < readings.length; i += LINES_PER_REQUEST)
+      await this.#write(
+        readings.slice(i, i + LINES_PER_REQUEST).map((r) => quarantineLine(r, r.quarantine as string)),
+        'start',
+      );
+    const deletes = readings.map((r) => {
+      const tags = { unit: r.unitId, gateway: r.gatewayId, device: r.device, point: r.point };
+      const meter = r.meter === undefined ? `"meter" = ''` : `"meter" = ${influxEscape.stringLit(r.meter)}`;
+      const where = Object.entries(tags)
+        .map(([k, v]) => `"${k}" = ${influxEscape.stringLit(v)}`)
+        .join(' AND ');
+      return `DELETE FROM "reading" WHERE ${where} AND ${meter} AND "quality" = 'uncertain' AND time = ${r.ts}ms`;
+    });
+    for (let i = 0; i < deletes.length; i += 200)
+      await this.#query('start', deletes.slice(i, i + 200).join('; '));
+    this.#log?.warn({ moved: readings.length }, 'readings of unverified batches moved to the quarantine');
   }
 
   /** Nothing is buffered (every write is acknowledged by InfluxDB before it resolves); marks the store stopped. */
