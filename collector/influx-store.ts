@@ -81,6 +81,7 @@ import {
   newestMetaPerUnit,
   parseJson,
   pointsOf,
+  quarantinedLink,
 } from './store-checks.ts';
 
 /** Options of {@link InfluxStore}. */
@@ -697,11 +698,26 @@ export class InfluxStore implements TimeSeriesStore {
    */
   async batchHeads(): Promise<BatchHead[]> {
     this.#assertStarted('batchHeads');
-    const rows = await this.#query<{ unit: string; gateway: string; seq: number; hash: string }>(
+    type Row = { unit: string; gateway: string; seq: number; hash: string; findings: string };
+    const rows = await this.#query<Row>(
       'batchHeads',
-      'SELECT last("seq") AS "seq", last("hash") AS "hash" FROM "batch" WHERE "findings" !~ /"MRV_F_(BAD_SIGNATURE|UNKNOWN_KEY)"/ GROUP BY "unit", "gateway"',
+      'SELECT last("seq") AS "seq", last("hash") AS "hash", last("findings") AS "findings" FROM "batch" GROUP BY "unit", "gateway"',
     );
-    return rows
+    // Only where a gateway's newest batch is quarantined: its newest one that is not (a field scan of
+    // that gateway's series alone; none in the usual case).
+    const heads = await Promise.all(
+      rows.map(async (r): Promise<Row | undefined> => {
+        if (!quarantinedLink({ findings: parseJson<string[]>(String(r.findings ?? '[]')) })) return r;
+        const [t] = await this.#query<Row>(
+          'batchHeads',
+          'SELECT last("seq") AS "seq", last("hash") AS "hash" FROM "batch" WHERE "unit" = $unit AND "gateway" = $gateway AND "findings" !~ /"MRV_F_(BAD_SIGNATURE|UNKNOWN_KEY)"/',
+          { unit: r.unit, gateway: r.gateway },
+        );
+        return t === undefined ? undefined : { ...t, unit: r.unit, gateway: r.gateway };
+      }),
+    );
+    return heads
+      .filter((r): r is Row & { time: Date } => r !== undefined)
       .map((r) => ({ unitId: r.unit, gatewayId: r.gateway, seq: Number(r.seq), hash: r.hash }))
       .sort((a, b) => compare(a.unitId, b.unitId) || compare(a.gatewayId, b.gatewayId));
   }

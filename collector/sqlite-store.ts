@@ -66,6 +66,7 @@ import {
   newestMetaPerUnit,
   parseJson,
   pointsOf,
+  quarantinedLink,
 } from './store-checks.ts';
 
 /** Options of {@link SqliteStore}. */
@@ -387,11 +388,18 @@ function prepare(db: Database.Database) {
       `SELECT seq, hash, prev_hash, received_at, verdict, findings FROM batch
        WHERE unit = ? AND gateway = ? AND seq >= ? AND seq <= ? ORDER BY seq LIMIT ?`,
     ),
-    batchHeads: db.prepare<[], { unit: string; gateway: string; seq: number; hash: string }>(
-      `SELECT b.unit, b.gateway, b.seq, b.hash FROM batch b
-       JOIN (SELECT unit, gateway, MAX(seq) AS seq FROM batch
-             WHERE findings NOT LIKE '%"MRV_F_BAD_SIGNATURE"%' AND findings NOT LIKE '%"MRV_F_UNKNOWN_KEY"%'
-             GROUP BY unit, gateway) m
+    // The newest batch of a gateway whose signature did not fail: a backward scan of its key from the top.
+    trustedHead: db.prepare<[string, string], { seq: number; hash: string }>(
+      `SELECT seq, hash FROM batch WHERE unit = ? AND gateway = ?
+         AND findings NOT LIKE '%"MRV_F_BAD_SIGNATURE"%' AND findings NOT LIKE '%"MRV_F_UNKNOWN_KEY"%'
+       ORDER BY seq DESC LIMIT 1`,
+    ),
+    batchHeads: db.prepare<
+      [],
+      { unit: string; gateway: string; seq: number; hash: string; findings: string }
+    >(
+      `SELECT b.unit, b.gateway, b.seq, b.hash, b.findings FROM batch b
+       JOIN (SELECT unit, gateway, MAX(seq) AS seq FROM batch GROUP BY unit, gateway) m
          ON b.unit = m.unit AND b.gateway = m.gateway AND b.seq = m.seq
        ORDER BY b.unit, b.gateway`,
     ),
@@ -905,9 +913,16 @@ export class SqliteStore implements TimeSeriesStore {
   async batchHeads(): Promise<BatchHead[]> {
     const { stmts } = this.#open('batchHeads');
     try {
-      return stmts.batchHeads
-        .all()
-        .map((r) => ({ unitId: r.unit, gatewayId: r.gateway, seq: r.seq, hash: r.hash }));
+      // The newest batch of each gateway, and only where that one is quarantined, the newest one that is not.
+      const out: BatchHead[] = [];
+      for (const r of stmts.batchHeads.all()) {
+        const head = quarantinedLink({ findings: parseJson<string[]>(r.findings) })
+          ? stmts.trustedHead.get(r.unit, r.gateway)
+          : r;
+        if (head !== undefined)
+          out.push({ unitId: r.unit, gatewayId: r.gateway, seq: head.seq, hash: head.hash });
+      }
+      return out;
     } catch (err) {
       throw this.#storeError('batchHeads', err);
     }
