@@ -192,6 +192,28 @@ describe('a sole collector', () => {
     expect((await store.listOpenFindings('U1', 'MRV_F_BAD_SIGNATURE')).map((f) => f.detail.seq)).toEqual([3]);
   });
 
+  it('keeps a reported gap open when only forgeries arrive for it, even after a restart', async () => {
+    const c = chain(6);
+    await take(c, [1, 2, 6], T0 + 100_000);
+    expect((await findings('MRV_F_SEQ_GAP')).map((f) => [f.detail.from, f.detail.to])).toEqual([[3, 5]]);
+    const forged = [3, 4, 5].map((seq) =>
+      signBatch(
+        {
+          ...(c[seq - 1] as Batch),
+          readings: [{ ...((c[seq - 1] as Batch).readings[0] as Batch['readings'][number]), value: '1' }],
+        },
+        rogue.privateKey,
+      ),
+    );
+    await take(forged, [1, 2, 3], T0 + 200_000);
+    checker = new IntegrityChecker({ keys }); // a restart re-reviews the gateway against the archive
+    await take(c, [6], T0 + 300_000);
+    expect(
+      (await findings('MRV_F_SEQ_GAP')).map((f) => [f.detail.from, f.detail.to, f.state ?? 'open']),
+    ).toEqual([[3, 5, 'open']]);
+    expect(await store.listOpenFindings('U1', 'MRV_F_CHAIN_BROKEN')).toEqual([]);
+  });
+
   it('keeps a broken link open when the predecessor that arrived still does not match', async () => {
     const c = chain(6, { 6: 6 });
     await take(c, [1, 2, 6], T0 + 100_000);
