@@ -31,6 +31,7 @@ import { GENESIS_HASH } from '../core/schema/wire.ts';
 import { type OpenFindings, openOfUnit, reviewGateway } from './finding-lifecycle.ts';
 import { firstReadingTs, gapOnRecord, integrityFinding } from './integrity.ts';
 import type { BatchLink, TimeSeriesStore } from './store.ts';
+import { quarantinedLink } from './store-checks.ts';
 
 /** Options of {@link ChainAudit}. */
 export interface ChainAuditOptions {
@@ -135,6 +136,8 @@ export class ChainAudit {
   ): Promise<boolean> {
     let held: number | undefined | null = null; // the newest batch's backlogFrom, read once when needed
     for (const link of links) {
+      // A batch whose signature failed is quarantined, no link of the chain: a hole it sits in stays a hole.
+      if (quarantinedLink(link)) continue;
       if (link.seq > cur.seq + 1 && !cur.start) {
         if (now - link.receivedAt < this.#grace) return true;
         if (held === null) held = await this.#backlogFrom(unitId, gatewayId, headSeq);

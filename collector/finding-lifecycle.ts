@@ -27,6 +27,7 @@ import { GENESIS_HASH } from '../core/schema/wire.ts';
 import { isoMs } from '../core/time.ts';
 import { findingStored, firstReadingTs, integrityFinding } from './integrity.ts';
 import type { BatchLink, TimeSeriesStore } from './store.ts';
+import { quarantinedLink } from './store-checks.ts';
 
 /** What one review of a gateway found. */
 export interface GatewayReview {
@@ -174,7 +175,11 @@ export async function reviewGateway(
   return out;
 }
 
-/** The archived links of `from..to` (inclusive, paged), by seq. @throws MrvError `MRV_E_STORE` */
+/**
+ * The archived links of `from..to` (inclusive, paged), by seq, without quarantined batches (their
+ * signature failed: no batch of the chain, so a hole only a forgery sits in stays missing).
+ * @throws MrvError `MRV_E_STORE`
+ */
 async function linksOf(
   store: TimeSeriesStore,
   unitId: string,
@@ -186,7 +191,7 @@ async function linksOf(
   let start = Math.max(0, from);
   while (start <= to) {
     const page = await store.listBatchLinks({ unitId, gatewayId, fromSeq: start, toSeq: to, limit: PAGE });
-    for (const l of page) out.set(l.seq, l);
+    for (const l of page) if (!quarantinedLink(l)) out.set(l.seq, l);
     const last = page.at(-1);
     if (page.length < PAGE || last === undefined) break;
     start = last.seq + 1;

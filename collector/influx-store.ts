@@ -7,7 +7,16 @@
  *   `exact` (the decimal string, exact; absent for bad readings), `seq` (integer, batch sequence number),
  *   `rx_ts` (integer, gateway receive time in ms), `reason` (string, when present); time = source time,
  *   written with ms precision. InfluxDB identifies a point by measurement, tag set and time, so a
- *   redelivered reading overwrites itself instead of adding a row.
+ *   redelivered reading overwrites itself instead of adding a row, and a reading of another gateway (the
+ *   `gateway` tag) never does. The batch `seq` is a field, not a tag: a tag per batch would make a series
+ *   per batch (unbounded cardinality, and a forged seq could add series at will). Only readings of
+ *   batches that passed verification (or were not checked) are written here.
+ * - `quarantine`: readings of batches that failed verification ({@link StoredReading.quarantine}); tags
+ *   `unit, gateway, point` only (few series whatever a forger sends), fields `device`, `meter`, `exact`,
+ *   `quality`, `reason`, `seq`, `rx_ts`, `cause` (the finding code); time = source time. Points written
+ *   by earlier versions for unverified batches (in `reading` with `quality=uncertain` and a reason
+ *   starting `MRV_F_BAD_SIGNATURE:`/`MRV_F_UNKNOWN_KEY:`) are moved here by `start()`: copied, then
+ *   deleted from `reading` by their exact tag set and time (InfluxDB 1.x deletes by tags and time only).
  * - `gateway_meta`: tags `unit, gateway`; field `json` (the whole {@link GatewayMeta}); time = the
  *   store's clock when written. The newest row per gateway is its current catalogue.
  * - `gateway_status`: tags `unit, gateway`; fields `state` (`online|offline`), `json` (the whole
@@ -49,6 +58,8 @@ import type {
   BatchQuery,
   FindingFilter,
   PointSummary,
+  QuarantinedReading,
+  QuarantineQuery,
   RawReading,
   RawReadingQuery,
   SeriesPoint,
@@ -70,6 +81,7 @@ import {
   newestMetaPerUnit,
   parseJson,
   pointsOf,
+  quarantinedLink,
 } from './store-checks.ts';
 
 /** Options of {@link InfluxStore}. */
@@ -185,8 +197,58 @@ export class InfluxStore implements TimeSeriesStore {
     } catch (err) {
       throw this.#storeError('start', err);
     }
+    await this.#quarantineLegacy();
     this.#started = true;
     this.#log?.info({ url: this.#safeUrl, database: this.#database }, 'InfluxDB store ready');
+  }
+
+  /**
+   * Moves the readings earlier versions wrote for unverified batches (file comment) from `reading` to
+   * `quarantine`: copies first, then deletes each from `reading` by its tag set and time, so a failure
+   * in between leaves a copy in both, never none (the next start finishes the move). A scan of the
+   * `uncertain` series only; nothing to do once moved.
+   * @throws MrvError `MRV_E_STORE`
+   */
+  async #quarantineLegacy(): Promise<void> {
+    const rows = await this.#query<Record<string, unknown>>(
+      'start',
+      `SELECT "exact", "reason", "seq", "rx_ts" FROM "reading" WHERE "quality" = 'uncertain' AND "reason" =~ /^MRV_F_(BAD_SIGNATURE|UNKNOWN_KEY):/ GROUP BY *`,
+    );
+    if (rows.length === 0) return;
+    const readings: StoredReading[] = rows.map((r) => {
+      const reason = String(r.reason);
+      const out: StoredReading = {
+        unitId: String(r.unit),
+        gatewayId: String(r.gateway),
+        device: String(r.device),
+        point: String(r.point),
+        ts: r.time.getTime(),
+        rxTs: Number(r.rx_ts),
+        value: r.exact === null || r.exact === undefined ? null : String(r.exact),
+        quality: 'uncertain',
+        reason,
+        seq: Number(r.seq),
+        quarantine: reason.slice(0, reason.indexOf(':')),
+      };
+      if (r.meter !== null && r.meter !== undefined && r.meter !== '') out.meter = String(r.meter);
+      return out;
+    });
+    for (let i = 0; i < readings.length; i += LINES_PER_REQUEST)
+      await this.#write(
+        readings.slice(i, i + LINES_PER_REQUEST).map((r) => quarantineLine(r, r.quarantine as string)),
+        'start',
+      );
+    const deletes = readings.map((r) => {
+      const tags = { unit: r.unitId, gateway: r.gatewayId, device: r.device, point: r.point };
+      const meter = r.meter === undefined ? `"meter" = ''` : `"meter" = ${influxEscape.stringLit(r.meter)}`;
+      const where = Object.entries(tags)
+        .map(([k, v]) => `"${k}" = ${influxEscape.stringLit(v)}`)
+        .join(' AND ');
+      return `DELETE FROM "reading" WHERE ${where} AND ${meter} AND "quality" = 'uncertain' AND time = ${r.ts}ms`;
+    });
+    for (let i = 0; i < deletes.length; i += 200)
+      await this.#query('start', deletes.slice(i, i + 200).join('; '));
+    this.#log?.warn({ moved: readings.length }, 'readings of unverified batches moved to the quarantine');
   }
 
   /** Nothing is buffered (every write is acknowledged by InfluxDB before it resolves); marks the store stopped. */
@@ -210,6 +272,10 @@ export class InfluxStore implements TimeSeriesStore {
     for (let i = 0; i < readings.length; i++) {
       const r = readings[i]!;
       checkReading(r, i, checked);
+      if (r.quarantine !== undefined) {
+        lines[i] = quarantineLine(r, r.quarantine);
+        continue;
+      }
       // The ids are Identifiers and the quality one of three words (checked just above), so none holds a
       // character that `escape.tag` would escape (`,`, `=`, space): they go in as they are.
       let line =
@@ -380,6 +446,43 @@ export class InfluxStore implements TimeSeriesStore {
       out[i] = r;
     }
     return out;
+  }
+
+  /**
+   * A unit's quarantined readings with `ts` in `[from, to)`, oldest first (ties by gateway, point).
+   * @throws MrvError `MRV_E_BAD_REQUEST` for non-integer times or `limit` < 1; `MRV_E_STORE` when InfluxDB fails.
+   */
+  async listQuarantine(q: QuarantineQuery): Promise<QuarantinedReading[]> {
+    this.#assertStarted('listQuarantine');
+    const limit = checkRange(q.from, q.to, q.limit);
+    if (q.to <= q.from) return [];
+    const placeholders: Record<string, string> = { unit: q.unitId };
+    if (q.gatewayId !== undefined) placeholders.gateway = q.gatewayId;
+    const rows = await this.#query<Record<string, unknown>>(
+      'listQuarantine',
+      `SELECT "device", "meter", "exact", "quality", "reason", "seq", "rx_ts", "cause", "gateway", "point" FROM "quarantine" WHERE "unit" = $unit${q.gatewayId === undefined ? '' : ' AND "gateway" = $gateway'} AND time >= ${q.from}ms AND time < ${q.to}ms`,
+      placeholders,
+    );
+    return rows
+      .map((r) => {
+        const out: QuarantinedReading = {
+          unitId: q.unitId,
+          gatewayId: String(r.gateway),
+          device: String(r.device),
+          point: String(r.point),
+          ts: r.time.getTime(),
+          rxTs: Number(r.rx_ts),
+          value: r.exact === null || r.exact === undefined ? null : String(r.exact),
+          quality: String(r.quality) as Quality,
+          seq: Number(r.seq),
+          cause: String(r.cause),
+        };
+        if (r.meter !== null && r.meter !== undefined) out.meter = String(r.meter);
+        if (r.reason !== null && r.reason !== undefined) out.reason = String(r.reason);
+        return out;
+      })
+      .sort((a, b) => a.ts - b.ts || compare(a.gatewayId, b.gatewayId) || compare(a.point, b.point))
+      .slice(0, limit);
   }
 
   /**
@@ -589,14 +692,32 @@ export class InfluxStore implements TimeSeriesStore {
     }));
   }
 
-  /** The newest archived batch of every gateway, by unit then gateway. @throws MrvError `MRV_E_STORE` */
+  /**
+   * The newest archived batch of every gateway whose signature did not fail, by unit then gateway.
+   * @throws MrvError `MRV_E_STORE`
+   */
   async batchHeads(): Promise<BatchHead[]> {
     this.#assertStarted('batchHeads');
-    const rows = await this.#query<{ unit: string; gateway: string; seq: number; hash: string }>(
+    type Row = { unit: string; gateway: string; seq: number; hash: string; findings: string };
+    const rows = await this.#query<Row>(
       'batchHeads',
-      'SELECT last("seq") AS "seq", last("hash") AS "hash" FROM "batch" GROUP BY "unit", "gateway"',
+      'SELECT last("seq") AS "seq", last("hash") AS "hash", last("findings") AS "findings" FROM "batch" GROUP BY "unit", "gateway"',
     );
-    return rows
+    // Only where a gateway's newest batch is quarantined: its newest one that is not (a field scan of
+    // that gateway's series alone; none in the usual case).
+    const heads = await Promise.all(
+      rows.map(async (r): Promise<Row | undefined> => {
+        if (!quarantinedLink({ findings: parseJson<string[]>(String(r.findings ?? '[]')) })) return r;
+        const [t] = await this.#query<Row>(
+          'batchHeads',
+          'SELECT last("seq") AS "seq", last("hash") AS "hash" FROM "batch" WHERE "unit" = $unit AND "gateway" = $gateway AND "findings" !~ /"MRV_F_(BAD_SIGNATURE|UNKNOWN_KEY)"/',
+          { unit: r.unit, gateway: r.gateway },
+        );
+        return t === undefined ? undefined : { ...t, unit: r.unit, gateway: r.gateway };
+      }),
+    );
+    return heads
+      .filter((r): r is Row & { time: Date } => r !== undefined)
       .map((r) => ({ unitId: r.unit, gatewayId: r.gateway, seq: Number(r.seq), hash: r.hash }))
       .sort((a, b) => compare(a.unitId, b.unitId) || compare(a.gatewayId, b.gatewayId));
   }
@@ -650,6 +771,16 @@ export class InfluxStore implements TimeSeriesStore {
       { cause: err },
     );
   }
+}
+
+/** The `quarantine` line of a reading of an unverified batch (file comment); ids are checked Identifiers. */
+function quarantineLine(r: StoredReading, cause: string): string {
+  let line = `quarantine,gateway=${r.gatewayId},point=${r.point},unit=${r.unitId} device="${r.device}",`;
+  if (r.meter !== undefined) line += `meter="${r.meter}",`;
+  if (r.value !== null) line += `exact="${r.value}",`;
+  line += `quality="${r.quality}",seq=${r.seq}i,rx_ts=${r.rxTs}i,cause="${cause}"`;
+  if (r.reason !== undefined) line += `,reason=${fieldString(r.reason)}`;
+  return `${line} ${r.ts}`;
 }
 
 /** A line protocol string field: quoted, with `\` and `"` escaped (the only escapes it has). */

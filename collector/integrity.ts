@@ -7,11 +7,17 @@
  * Policy, per batch (key = unit, gateway, seq):
  * - **New** (seq above the gateway's head, or a late batch filling a gap): readings, archive record and
  *   findings are written. A batch whose signature fails (`MRV_F_BAD_SIGNATURE`) or cannot be checked
- *   (`MRV_F_UNKNOWN_KEY`) is still stored, never dropped: its good readings are stored as `uncertain`
- *   with the finding code as reason, and the archive marks it `failed`. So is a batch signed by a key of
- *   its gateway at a time the key was revoked or not valid (`MRV_F_KEY_REVOKED`). A batch signed by a
- *   registered key of **another** unit or gateway (`MRV_F_KEY_MISMATCH`) is a forgery: it is rejected
- *   whole (`IntegrityPlan.rejected`, the collector's dead-letter topic), only the finding is stored.
+ *   (`MRV_F_UNKNOWN_KEY`), or signed by a key of its gateway at a time the key was revoked or not valid
+ *   (`MRV_F_KEY_REVOKED`), is still stored, never dropped, but **quarantined**: its readings go to the
+ *   store's quarantine with the finding code as cause, good ones as `uncertain` (never among the readings, so they replace or
+ *   shadow no verified reading and reach no series, completeness or evidence), the archive marks it
+ *   `failed`, and it is kept off the live feed. It takes no part in the chain state either: it moves no
+ *   head, opens or closes no hole (no gap finding for a forged high seq), declares nothing lost and
+ *   raises no broken link against its neighbours. A verified batch arriving later with the seq of a
+ *   quarantined one above the head supersedes it (`MRV_F_SEQ_CONFLICT`, the forged copy in the detail).
+ *   A batch signed by a registered key of **another** unit or gateway (`MRV_F_KEY_MISMATCH`) is a
+ *   forgery: it is rejected whole (`IntegrityPlan.rejected`, the collector's dead-letter topic), only
+ *   the finding is stored.
  * - **Redelivery** (same seq, same SHA-256): nothing is written again; counted. When it arrives more than
  *   `replayWindowMs` after the stored copy, `MRV_F_REPLAY` is raised. (The signature is outside the
  *   hash: a copy whose signature verifies replaces a stored copy whose signature did not.)
@@ -46,6 +52,7 @@ import { sha256Hex, verifySignature } from '../core/signing.ts';
 import { isoMs, parseIsoMs } from '../core/time.ts';
 import type { KeyRegistry } from './keys.ts';
 import type { ArchivedBatch, BatchLink, StoredReading, TimeSeriesStore } from './store.ts';
+import { quarantinedLink } from './store-checks.ts';
 
 /** An archived or planned version of a batch, with its bytes when they were read. */
 type Known = BatchLink & Partial<Pick<ArchivedBatch, 'canonical' | 'sig'>>;
@@ -73,10 +80,11 @@ export interface IntegrityOptions {
 
 /** What one flush writes. */
 export interface IntegrityPlan {
+  /** Readings to write; those of quarantined batches carry {@link StoredReading.quarantine}. */
   rows: StoredReading[];
   findings: Finding[];
   archive: ArchivedBatch[];
-  /** Batches whose readings are written (for the live feed). */
+  /** Batches whose readings are written among the readings, quarantined ones not (for the live feed). */
   stored: ReceivedBatch[];
   duplicates: number;
   /** Batches whose verification failed (signature, key, chain, conflict). */
@@ -295,6 +303,8 @@ export class IntegrityChecker {
       }
       return r;
     };
+    /** Sole mode: gateways whose archived links above the head were read in this plan (see below). */
+    const aboveRead = new Set<string>();
     const replayWindow = this.opts.replayWindowMs ?? 10 * 60_000;
     const maxSkew = this.opts.maxClockSkewMs ?? 5 * 60_000;
 
@@ -302,7 +312,22 @@ export class IntegrityChecker {
       const { batch, receivedAt } = item;
       const gw = `${batch.unitId}/${batch.gatewayId}`;
       // A restarted collector re-checks what the previous run may have left open (its review may have failed).
-      if (!shared && !this.#seen.has(gw)) plan.review.add(gw);
+      if (!shared && !this.#seen.has(gw)) {
+        plan.review.add(gw);
+        // Quarantined batches archived above the head by the previous run (batchHeads skips them): into
+        // the recent links, so that a verified batch with one of their seqs supersedes them. Once per start.
+        if (!aboveRead.has(gw)) {
+          aboveRead.add(gw);
+          const from = (committed.get(gw)?.seq ?? 0) + 1;
+          for (const l of await store.listBatchLinks({
+            unitId: batch.unitId,
+            gatewayId: batch.gatewayId,
+            fromSeq: from,
+            limit: 1000,
+          }))
+            if (!this.#recent.has(`${gw}#${l.seq}`)) this.#recent.set(`${gw}#${l.seq}`, l);
+        }
+      }
       // The canonical text once, its UTF-8 bytes once: hash, signature and archive all use them.
       const { sig: _sig, ...unsigned } = batch;
       const canonical = canonicalJson(unsigned);
@@ -356,6 +381,8 @@ export class IntegrityChecker {
           });
       }
 
+      /** The signature failed (bad, missing, or no key): the batch is quarantined (file comment). */
+      const untrusted = sigOk === false;
       const head = plan.heads.get(gw) ?? committed.get(gw);
       const record: ArchivedBatch = {
         unitId: batch.unitId,
@@ -428,15 +455,21 @@ export class IntegrityChecker {
         } else {
           // A late batch filling an earlier gap (or sent behind newer ones by a gateway replaying a
           // backlog): check it against its stored predecessor, and its stored successor against it.
-          const before = await known(batch.unitId, batch.gatewayId, batch.seq - 1);
-          const expected = batch.seq === 1 ? GENESIS_HASH : before?.hash;
+          const before = untrusted ? undefined : await known(batch.unitId, batch.gatewayId, batch.seq - 1);
+          const expected =
+            untrusted || (before !== undefined && quarantinedLink(before))
+              ? undefined
+              : batch.seq === 1
+                ? GENESIS_HASH
+                : before?.hash;
           if (expected !== undefined && batch.prevHash !== expected && !(await declaredLink(batch)))
             raise('MRV_F_CHAIN_BROKEN', String(batch.seq), {
               seq: batch.seq,
               prevHash: batch.prevHash,
               expected,
             });
-          const after = shared ? undefined : await known(batch.unitId, batch.gatewayId, batch.seq + 1);
+          const after =
+            shared || untrusted ? undefined : await known(batch.unitId, batch.gatewayId, batch.seq + 1);
           const afterLink = after && {
             ...batch,
             seq: batch.seq + 1,
@@ -445,6 +478,7 @@ export class IntegrityChecker {
           };
           if (
             after !== undefined &&
+            !quarantinedLink(after) &&
             after.prevHash !== hash &&
             !(afterLink && (await declaredLink(afterLink)))
           )
@@ -453,13 +487,13 @@ export class IntegrityChecker {
               prevHash: after.prevHash,
               expected: hash,
             });
-          if (!shared) {
+          if (!shared && !untrusted) {
             (await waitingOf(batch)).remove(batch.seq);
             releasedOf(batch).remove(batch.seq);
             if (!this.#clean.has(gw)) plan.review.add(gw); // it may close a gap already reported
           }
         }
-      } else if (shared) {
+      } else if (shared && !untrusted) {
         // New here; its predecessor may be archived, in this flush, or still with another collector
         // (then the chain audit checks the link once both are stored).
         const before = await known(batch.unitId, batch.gatewayId, batch.seq - 1);
@@ -470,7 +504,49 @@ export class IntegrityChecker {
             prevHash: batch.prevHash,
             expected,
           });
+      } else if (untrusted) {
+        // Quarantined above the head: no hole, no head, no link (file comment). A second version of a
+        // seq already quarantined here is a conflict kept in its finding.
+        const other = planned.get(`${gw}#${batch.seq}`) ?? this.#recent.get(`${gw}#${batch.seq}`);
+        if (other !== undefined && other.hash !== hash) {
+          raise('MRV_F_SEQ_CONFLICT', `${batch.seq}/${hash.slice(0, 16)}`, {
+            seq: batch.seq,
+            storedHash: other.hash,
+            receivedHash: hash,
+            kept: 'stored',
+            other: { canonical, sig: batch.sig ?? null, receivedAt: isoMs(receivedAt) },
+          });
+          writeReadings = false;
+          writeArchive = false;
+        }
       } else {
+        // A verified batch with the seq of a quarantined one above the head: it supersedes that one.
+        const forged: Known | undefined =
+          planned.get(`${gw}#${batch.seq}`) ?? this.#recent.get(`${gw}#${batch.seq}`);
+        if (forged !== undefined && forged.hash !== hash && sigOk === true && forged.verdict !== 'verified') {
+          const bytes =
+            forged.canonical === undefined
+              ? (
+                  await store.listBatches({
+                    unitId: batch.unitId,
+                    gatewayId: batch.gatewayId,
+                    fromSeq: batch.seq,
+                    toSeq: batch.seq,
+                  })
+                )[0]
+              : forged;
+          raise('MRV_F_SEQ_CONFLICT', `${batch.seq}/${hash.slice(0, 16)}`, {
+            seq: batch.seq,
+            storedHash: forged.hash,
+            receivedHash: hash,
+            kept: 'received',
+            other: {
+              canonical: bytes?.canonical ?? null,
+              sig: bytes?.sig ?? null,
+              receivedAt: isoMs(forged.receivedAt),
+            },
+          });
+        }
         const from = head === undefined ? 1 : head.seq + 1;
         if (batch.seq > from) {
           // Below backlogFrom: taken by the broker before this batch was sent, so delivered before it:
@@ -496,7 +572,7 @@ export class IntegrityChecker {
       // Holes this gateway's batches were waited for whose seqs the gateway no longer holds: taken by
       // the broker, so lost unless still queued on the backlog topic (another session: no order with
       // this one). Reported by dueGaps() once that session has been quiet (see the collector).
-      if (!shared) {
+      if (!shared && !untrusted) {
         const w = await waitingOf(batch);
         const released = w.takeBelow(Math.min(batch.backlogFrom ?? batch.seq, batch.seq));
         if (released.length > 0) {
@@ -570,17 +646,18 @@ export class IntegrityChecker {
         planned.set(`${gw}#${batch.seq}`, record);
       }
       if (!writeReadings) continue;
-      const untrusted = findings.find(
+      // Quarantined: a signature that failed, or a key revoked (or not valid) at the batch's time.
+      const cause = findings.find(
         (f) =>
-          f.code === 'MRV_F_BAD_SIGNATURE' ||
-          f.code === 'MRV_F_UNKNOWN_KEY' ||
+          (untrusted && (f.code === 'MRV_F_BAD_SIGNATURE' || f.code === 'MRV_F_UNKNOWN_KEY')) ||
           f.code === 'MRV_F_KEY_REVOKED',
-      );
+      )?.code;
       for (let i = 0; i < n; i++) {
         const r = batch.readings[i] as Reading;
-        const downgrade = untrusted !== undefined && r.quality === 'good';
-        const reason = untrusted
-          ? `${untrusted.code}: batch ${batch.seq} not verified${r.reason ? `; ${r.reason}` : ''}`
+        // Quarantined: `uncertain` and the cause in the reason too, so that even a copy read out of
+        // the quarantine never looks verified (as rows of schema 3 stores, before the quarantine).
+        const reason = cause
+          ? `${cause}: batch ${batch.seq} not verified${r.reason ? `; ${r.reason}` : ''}`
           : r.reason;
         // One object literal (same keys as before; meter and reason only when present).
         const row: StoredReading = {
@@ -591,14 +668,15 @@ export class IntegrityChecker {
           ts: times[2 * i] as number,
           rxTs: times[2 * i + 1] as number,
           value: r.value,
-          quality: downgrade ? 'uncertain' : r.quality,
+          quality: cause !== undefined && r.quality === 'good' ? 'uncertain' : r.quality,
           seq: batch.seq,
         };
         if (r.meter) row.meter = r.meter;
         if (reason) row.reason = reason.slice(0, 500);
+        if (cause !== undefined) row.quarantine = cause;
         plan.rows.push(row);
       }
-      plan.stored.push(item);
+      if (cause === undefined) plan.stored.push(item);
     }
     return plan;
   }

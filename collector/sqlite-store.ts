@@ -4,10 +4,18 @@
  * suite in `test/integration/store-contract.ts` runs both.
  *
  * Tables (STRICT, so SQLite never converts a value behind our back):
- * - `reading`: primary key `(unit, point, ts)`, clustered (WITHOUT ROWID), so one point's series is
- *   one range scan and a redelivered reading replaces the stored one, as InfluxDB's point identity does;
- *   `exact` TEXT holds the decimal string exactly, `value` REAL the float for charts (NULL for bad
- *   readings and for values a float cannot hold). Index `(unit, ts)` answers "newest data of a unit".
+ * - `reading`: primary key `(unit, point, ts, gateway)`, clustered (WITHOUT ROWID), so one point's
+ *   series is one range scan and a redelivered reading replaces the stored one, as InfluxDB's point
+ *   identity (which has the gateway tag) does, while another gateway's reading at the same time never
+ *   does; `seq` is the batch it last arrived in. Only readings of batches that passed verification (or
+ *   were not checked) are here. `exact` TEXT holds the decimal string exactly, `value` REAL the float for
+ *   charts (NULL for bad readings and for values a float cannot hold). Index `(unit, ts)` answers "newest
+ *   data of a unit". Schema 3 and older keyed it by `(unit, point, ts)`: `start()` rebuilds the table
+ *   with the new key, moving the rows an unverified batch had written (reason `MRV_F_BAD_SIGNATURE: …`
+ *   or `MRV_F_UNKNOWN_KEY: …`) to `quarantine`.
+ * - `quarantine`: readings of batches that failed verification ({@link StoredReading.quarantine}),
+ *   primary key `(unit, ts, gateway, point)` (a unit's quarantine by time is one range scan), `cause`
+ *   the finding code, the other columns as in `reading` without the float.
  * - `gateway_meta`: newest catalogue per `(unit, gateway)` with the store clock's time `at`.
  * - `gateway_status`: newest status per `(unit, gateway)` by the collector's `received_at`.
  * - `finding`: one row per finding id, `t` = the finding's `ts` in ms, `state` its lifecycle state
@@ -35,6 +43,8 @@ import type {
   BatchQuery,
   FindingFilter,
   PointSummary,
+  QuarantinedReading,
+  QuarantineQuery,
   RawReading,
   RawReadingQuery,
   SeriesPoint,
@@ -56,6 +66,7 @@ import {
   newestMetaPerUnit,
   parseJson,
   pointsOf,
+  quarantinedLink,
 } from './store-checks.ts';
 
 /** Options of {@link SqliteStore}. */
@@ -70,7 +81,7 @@ export interface SqliteStoreOptions {
 /** Raw series rows carry the reading's `reason` too (not yet declared on {@link SeriesPoint}). */
 type RawSeriesPoint = SeriesPoint & { reason?: string };
 
-const SCHEMA_VERSION = 3;
+const SCHEMA_VERSION = 4;
 /**
  * WAL pages between automatic checkpoints (16 384 pages of 4 KiB = 64 MiB; SQLite's default is 1 000).
  * Measured on the collector's write pattern (600 000 readings in writes of 9 600, bench/): 45 000 →
@@ -94,9 +105,24 @@ CREATE TABLE IF NOT EXISTS reading (
   quality TEXT NOT NULL CHECK (quality IN ('good', 'uncertain', 'bad')),
   reason TEXT,
   seq INTEGER NOT NULL,
-  PRIMARY KEY (unit, point, ts)
+  PRIMARY KEY (unit, point, ts, gateway)
 ) STRICT, WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS reading_unit_ts ON reading (unit, ts);
+CREATE TABLE IF NOT EXISTS quarantine (
+  unit TEXT NOT NULL,
+  ts INTEGER NOT NULL,
+  gateway TEXT NOT NULL,
+  point TEXT NOT NULL,
+  device TEXT NOT NULL,
+  meter TEXT,
+  rx_ts INTEGER NOT NULL,
+  exact TEXT,
+  quality TEXT NOT NULL CHECK (quality IN ('good', 'uncertain', 'bad')),
+  reason TEXT,
+  seq INTEGER NOT NULL,
+  cause TEXT NOT NULL,
+  PRIMARY KEY (unit, ts, gateway, point)
+) STRICT, WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS gateway_meta (
   unit TEXT NOT NULL,
   gateway TEXT NOT NULL,
@@ -171,14 +197,89 @@ type ReadingArgs = [
   number,
 ];
 
+/**
+ * The values of `upsertQuarantine`, by position: unit, ts, gateway, point, device, meter, rx_ts, exact,
+ * quality, reason, seq, cause.
+ */
+type QuarantineArgs = [
+  string,
+  number,
+  string,
+  string,
+  string,
+  string | null,
+  number,
+  string | null,
+  string,
+  string | null,
+  number,
+  string,
+];
+
+interface QuarantineRow {
+  unit: string;
+  ts: number;
+  gateway: string;
+  point: string;
+  device: string;
+  meter: string | null;
+  rx_ts: number;
+  exact: string | null;
+  quality: string;
+  reason: string | null;
+  seq: number;
+  cause: string;
+}
+
 /** A raw reading row as an array: ts, exact, quality, reason, gateway, seq. */
 type RawRow = [number, string | null, string, string | null, string, number];
 
+/** The columns `reading` and `quarantine` share, in the order the migration copies them. */
+const SHARED_COLUMNS = 'unit, point, ts, gateway, device, meter, rx_ts, exact, quality, reason, seq';
+/** A schema-3 row written by an unverified batch: its reason starts with the finding code (integrity.ts). */
+const LEGACY_UNVERIFIED = "(reason GLOB 'MRV_F_BAD_SIGNATURE:*' OR reason GLOB 'MRV_F_UNKNOWN_KEY:*')";
+
 /**
  * Brings a database of an older schema up to {@link SCHEMA_VERSION} (after `SCHEMA` created what was
- * missing): schema 2 → 3 adds `finding.state` (every old row `open`). Then the indexes that need it.
+ * missing): schema 2 → 3 adds `finding.state` (every old row `open`); 3 → 4 rebuilds `reading` keyed
+ * by `(unit, point, ts, gateway)` in one transaction, its rows from unverified batches moved to
+ * `quarantine` (cause = the code their reason starts with; their quality stays the `uncertain` they were
+ * stored with). Then the indexes that need it.
  */
 function migrate(db: Database.Database): void {
+  const readingKey = db
+    .prepare<[], { name: string; pk: number }>('PRAGMA table_info(reading)')
+    .all()
+    .filter((c) => c.pk > 0);
+  if (!readingKey.some((c) => c.name === 'gateway'))
+    db.transaction(() => {
+      db.exec(`
+        ALTER TABLE reading RENAME TO reading_v3;
+        DROP INDEX IF EXISTS reading_unit_ts;
+        CREATE TABLE reading (
+          unit TEXT NOT NULL,
+          point TEXT NOT NULL,
+          ts INTEGER NOT NULL,
+          gateway TEXT NOT NULL,
+          device TEXT NOT NULL,
+          meter TEXT,
+          rx_ts INTEGER NOT NULL,
+          exact TEXT,
+          value REAL,
+          quality TEXT NOT NULL CHECK (quality IN ('good', 'uncertain', 'bad')),
+          reason TEXT,
+          seq INTEGER NOT NULL,
+          PRIMARY KEY (unit, point, ts, gateway)
+        ) STRICT, WITHOUT ROWID;
+        CREATE INDEX reading_unit_ts ON reading (unit, ts);
+        INSERT OR REPLACE INTO quarantine (${SHARED_COLUMNS}, cause)
+          SELECT ${SHARED_COLUMNS}, substr(reason, 1, instr(reason, ':') - 1) FROM reading_v3
+          WHERE ${LEGACY_UNVERIFIED};
+        INSERT INTO reading (${SHARED_COLUMNS}, value)
+          SELECT ${SHARED_COLUMNS}, value FROM reading_v3 WHERE reason IS NULL OR NOT ${LEGACY_UNVERIFIED};
+        DROP TABLE reading_v3;
+      `);
+    })();
   const columns = db.prepare<[], { name: string }>('PRAGMA table_info(finding)').all();
   if (!columns.some((c) => c.name === 'state'))
     db.exec(
@@ -193,9 +294,23 @@ function prepare(db: Database.Database) {
     upsertReading: db.prepare<ReadingArgs>(
       `INSERT INTO reading (unit, point, ts, gateway, device, meter, rx_ts, exact, value, quality, reason, seq)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-       ON CONFLICT (unit, point, ts) DO UPDATE SET gateway = excluded.gateway, device = excluded.device,
+       ON CONFLICT (unit, point, ts, gateway) DO UPDATE SET device = excluded.device,
          meter = excluded.meter, rx_ts = excluded.rx_ts, exact = excluded.exact, value = excluded.value,
          quality = excluded.quality, reason = excluded.reason, seq = excluded.seq`,
+    ),
+    upsertQuarantine: db.prepare<QuarantineArgs>(
+      `INSERT INTO quarantine (unit, ts, gateway, point, device, meter, rx_ts, exact, quality, reason, seq, cause)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT (unit, ts, gateway, point) DO UPDATE SET device = excluded.device, meter = excluded.meter,
+         rx_ts = excluded.rx_ts, exact = excluded.exact, quality = excluded.quality, reason = excluded.reason,
+         seq = excluded.seq, cause = excluded.cause`,
+    ),
+    quarantine: db.prepare<[string, number, number, number], QuarantineRow>(
+      `SELECT * FROM quarantine WHERE unit = ? AND ts >= ? AND ts < ? ORDER BY ts, gateway, point LIMIT ?`,
+    ),
+    quarantineOfGateway: db.prepare<[string, number, number, string, number], QuarantineRow>(
+      `SELECT * FROM quarantine WHERE unit = ? AND ts >= ? AND ts < ? AND gateway = ?
+       ORDER BY ts, gateway, point LIMIT ?`,
     ),
     // `>=`: of two catalogues with the same time the later write wins, as in InfluxDB.
     upsertMeta: db.prepare<[string, string, number, string]>(
@@ -242,7 +357,7 @@ function prepare(db: Database.Database) {
     rawRows: db
       .prepare<[string, string, number, number, number], RawRow>(
         `SELECT ts, exact, quality, reason, gateway, seq FROM reading
-         WHERE unit = ? AND point = ? AND ts >= ? AND ts < ? ORDER BY ts LIMIT ?`,
+         WHERE unit = ? AND point = ? AND ts >= ? AND ts < ? ORDER BY ts, gateway LIMIT ?`,
       )
       .raw(true),
     upsertFinding: db.prepare<[string, string, string | null, string, string, number, string, string]>(
@@ -273,8 +388,17 @@ function prepare(db: Database.Database) {
       `SELECT seq, hash, prev_hash, received_at, verdict, findings FROM batch
        WHERE unit = ? AND gateway = ? AND seq >= ? AND seq <= ? ORDER BY seq LIMIT ?`,
     ),
-    batchHeads: db.prepare<[], { unit: string; gateway: string; seq: number; hash: string }>(
-      `SELECT b.unit, b.gateway, b.seq, b.hash FROM batch b
+    // The newest batch of a gateway whose signature did not fail: a backward scan of its key from the top.
+    trustedHead: db.prepare<[string, string], { seq: number; hash: string }>(
+      `SELECT seq, hash FROM batch WHERE unit = ? AND gateway = ?
+         AND findings NOT LIKE '%"MRV_F_BAD_SIGNATURE"%' AND findings NOT LIKE '%"MRV_F_UNKNOWN_KEY"%'
+       ORDER BY seq DESC LIMIT 1`,
+    ),
+    batchHeads: db.prepare<
+      [],
+      { unit: string; gateway: string; seq: number; hash: string; findings: string }
+    >(
+      `SELECT b.unit, b.gateway, b.seq, b.hash, b.findings FROM batch b
        JOIN (SELECT unit, gateway, MAX(seq) AS seq FROM batch GROUP BY unit, gateway) m
          ON b.unit = m.unit AND b.gateway = m.gateway AND b.seq = m.seq
        ORDER BY b.unit, b.gateway`,
@@ -354,6 +478,23 @@ export class SqliteStore implements TimeSeriesStore {
         this.#writeMany = db.transaction((readings: StoredReading[]) => {
           const upsert = stmts.upsertReading;
           for (const r of readings) {
+            if (r.quarantine !== undefined) {
+              stmts.upsertQuarantine.run(
+                r.unitId,
+                r.ts,
+                r.gatewayId,
+                r.point,
+                r.device,
+                r.meter ?? null,
+                r.rxTs,
+                r.value,
+                r.quality,
+                r.reason ?? null,
+                r.seq,
+                r.quarantine,
+              );
+              continue;
+            }
             const f = r.value === null ? null : Number(r.value);
             upsert.run(
               r.unitId,
@@ -398,8 +539,8 @@ export class SqliteStore implements TimeSeriesStore {
   }
 
   /**
-   * Writes readings in one transaction: all or none. A reading with the same (unit, point, ts) as a
-   * stored one replaces it.
+   * Writes readings in one transaction: all or none. A reading with the same (unit, gateway, point, ts)
+   * as a stored one replaces it; a quarantined one goes to `quarantine` (same identity there).
    * @returns the number of readings written
    * @throws MrvError `MRV_E_STORE` for a reading with a non-Identifier id, a non-decimal value, an
    *   unknown quality or non-integer times/seq (nothing is written then), or when SQLite fails.
@@ -571,6 +712,41 @@ export class SqliteStore implements TimeSeriesStore {
   }
 
   /**
+   * A unit's quarantined readings with `ts` in `[from, to)`, oldest first (ties by gateway, point).
+   * @throws MrvError `MRV_E_BAD_REQUEST` for non-integer times or `limit` < 1; `MRV_E_STORE` when SQLite fails.
+   */
+  async listQuarantine(q: QuarantineQuery): Promise<QuarantinedReading[]> {
+    const { stmts } = this.#open('listQuarantine');
+    const limit = checkRange(q.from, q.to, q.limit);
+    if (q.to <= q.from) return [];
+    try {
+      const rows =
+        q.gatewayId === undefined
+          ? stmts.quarantine.all(q.unitId, q.from, q.to, limit)
+          : stmts.quarantineOfGateway.all(q.unitId, q.from, q.to, q.gatewayId, limit);
+      return rows.map((r) => {
+        const out: QuarantinedReading = {
+          unitId: r.unit,
+          gatewayId: r.gateway,
+          device: r.device,
+          point: r.point,
+          ts: r.ts,
+          rxTs: r.rx_ts,
+          value: r.exact,
+          quality: r.quality as Quality,
+          seq: r.seq,
+          cause: r.cause,
+        };
+        if (r.meter !== null) out.meter = r.meter;
+        if (r.reason !== null) out.reason = r.reason;
+        return out;
+      });
+    } catch (err) {
+      throw this.#storeError('listQuarantine', err);
+    }
+  }
+
+  /**
    * Keeps findings in one transaction (all or none); a finding with a stored id replaces it.
    * @throws MrvError `MRV_E_STORE` for a finding that does not match the schema, or when SQLite fails.
    */
@@ -730,13 +906,23 @@ export class SqliteStore implements TimeSeriesStore {
     }
   }
 
-  /** The newest archived batch of every gateway, by unit then gateway. @throws MrvError `MRV_E_STORE` */
+  /**
+   * The newest archived batch of every gateway whose signature did not fail, by unit then gateway.
+   * @throws MrvError `MRV_E_STORE`
+   */
   async batchHeads(): Promise<BatchHead[]> {
     const { stmts } = this.#open('batchHeads');
     try {
-      return stmts.batchHeads
-        .all()
-        .map((r) => ({ unitId: r.unit, gatewayId: r.gateway, seq: r.seq, hash: r.hash }));
+      // The newest batch of each gateway, and only where that one is quarantined, the newest one that is not.
+      const out: BatchHead[] = [];
+      for (const r of stmts.batchHeads.all()) {
+        const head = quarantinedLink({ findings: parseJson<string[]>(r.findings) })
+          ? stmts.trustedHead.get(r.unit, r.gateway)
+          : r;
+        if (head !== undefined)
+          out.push({ unitId: r.unit, gatewayId: r.gateway, seq: head.seq, hash: head.hash });
+      }
+      return out;
     } catch (err) {
       throw this.#storeError('batchHeads', err);
     }

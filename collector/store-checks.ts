@@ -166,6 +166,19 @@ export function checkReading(r: StoredReading, index: number, checked: Set<strin
     throw badReading(r, index, 'ts and rxTs must be integer ms');
   if (!Number.isSafeInteger(r.seq) || r.seq < 0)
     throw badReading(r, index, `seq ${r.seq} is not a non-negative integer`);
+  if (r.quarantine !== undefined && !/^MRV_F_[A-Z0-9_]{1,58}$/.test(r.quarantine))
+    throw badReading(r, index, `quarantine ${JSON.stringify(r.quarantine)} is not a finding code`);
+}
+
+/** Finding codes of an archived batch whose signature failed: such a batch is no chain head. */
+export const SIGNATURE_FAILURES = ['MRV_F_BAD_SIGNATURE', 'MRV_F_UNKNOWN_KEY'] as const;
+
+/**
+ * True when an archived batch's signature failed (its readings were quarantined): it is no link of its
+ * gateway's chain, so neither a head nor a predecessor to check a neighbour against.
+ */
+export function quarantinedLink(l: { findings: readonly string[] }): boolean {
+  return l.findings.some((c) => (SIGNATURE_FAILURES as readonly string[]).includes(c));
 }
 
 /**

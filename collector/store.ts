@@ -25,6 +25,47 @@ export interface StoredReading {
   reason?: string;
   /** Batch sequence number it arrived in. */
   seq: number;
+  /**
+   * Set when the batch failed verification (the finding code, e.g. `MRV_F_BAD_SIGNATURE`,
+   * `MRV_F_UNKNOWN_KEY`): the store keeps the reading in its quarantine ({@link TimeSeriesStore.listQuarantine}),
+   * never among the readings, so it can neither replace nor stand beside a verified one in series, points,
+   * completeness or evidence. The collector stores such readings `uncertain` with the cause in `reason`.
+   */
+  quarantine?: string;
+}
+
+/**
+ * One quarantined reading ({@link StoredReading.quarantine}): what an unverified batch claimed, kept and
+ * listed, never served as data. Identity (unit, gateway, point, ts), as a reading's.
+ */
+export interface QuarantinedReading {
+  unitId: string;
+  gatewayId: string;
+  device: string;
+  point: string;
+  meter?: string;
+  /** Source time, ms epoch. */
+  ts: number;
+  /** Gateway receive time, ms epoch. */
+  rxTs: number;
+  value: string | null;
+  quality: Quality;
+  reason?: string;
+  seq: number;
+  /** Why it is quarantined: the code of the verification finding of its batch. */
+  cause: string;
+}
+
+/** Query of a unit's quarantined readings ({@link TimeSeriesStore.listQuarantine}). */
+export interface QuarantineQuery {
+  unitId: string;
+  /** Inclusive start (reading source time), ms epoch. */
+  from: number;
+  /** Exclusive end, ms epoch. */
+  to: number;
+  gatewayId?: string;
+  /** At most this many, oldest `ts` first. Default 10 000. */
+  limit?: number;
 }
 
 /** A unit as listed by the API (DESIGN.md §9 `GET /api/v1/units`). */
@@ -152,7 +193,12 @@ export interface TimeSeriesStore {
   start(): Promise<void>;
   /** Flushes and closes. */
   stop(): Promise<void>;
-  /** Writes readings of many batches in one round trip. Returns the number of readings written. */
+  /**
+   * Writes readings of many batches in one round trip. Returns the number of readings written
+   * (quarantined ones included). A reading's identity is (unit, gateway, point, ts): the same again
+   * replaces it (a redelivery, or a verified version of its batch), another gateway's never does. A
+   * reading with `quarantine` set goes to the quarantine instead (same identity there), never to the readings.
+   */
   writeReadings(readings: StoredReading[]): Promise<number>;
   /** Keeps the newest catalogue of a gateway. */
   writeMeta(unitId: string, meta: GatewayMeta): Promise<void>;
@@ -168,6 +214,12 @@ export interface TimeSeriesStore {
    * @throws MrvError `MRV_E_BAD_REQUEST` for non-integer times or `limit` < 1; `MRV_E_STORE` when the store fails.
    */
   rawReadings(q: RawReadingQuery): Promise<RawReading[]>;
+  /**
+   * A unit's quarantined readings ({@link StoredReading.quarantine}) with `ts` in `[from, to)`, oldest
+   * first (ties by gateway, point), at most `limit` (default 10 000).
+   * @throws MrvError `MRV_E_BAD_REQUEST` for non-integer times or `limit` < 1; `MRV_E_STORE` when the store fails.
+   */
+  listQuarantine(q: QuarantineQuery): Promise<QuarantinedReading[]>;
   /**
    * Keeps findings (core/schema/finding.ts) of any source. A finding with the id of a stored one
    * replaces it, so producers re-raise freely. Returns the number written.
@@ -207,6 +259,10 @@ export interface TimeSeriesStore {
    * @throws MrvError `MRV_E_STORE`
    */
   listBatchLinks(q: BatchQuery): Promise<BatchLink[]>;
-  /** The newest archived batch of every gateway. @throws MrvError `MRV_E_STORE` */
+  /**
+   * The newest archived batch of every gateway whose signature did not fail (its findings hold neither
+   * `MRV_F_BAD_SIGNATURE` nor `MRV_F_UNKNOWN_KEY`): a forged batch with a high seq moves no chain head.
+   * @throws MrvError `MRV_E_STORE`
+   */
   batchHeads(): Promise<BatchHead[]>;
 }

@@ -10,7 +10,7 @@ import { MrvError } from '../core/errors.ts';
 import type { Clock } from '../core/time.ts';
 import type { Auth } from './auth.ts';
 import { fromStore } from './errors.ts';
-import { MAX_RAW_LIMIT, resolveSeriesWindow, type SeriesQueryText } from './query.ts';
+import { MAX_RAW_LIMIT, parseInstant, resolveSeriesWindow, type SeriesQueryText } from './query.ts';
 
 /** What {@link registerApiRoutes} needs. */
 export interface ApiRoutesOptions {
@@ -86,6 +86,31 @@ const seriesSchema = {
   },
 } as const;
 
+/** Widest quarantine window (as the findings'). */
+export const MAX_QUARANTINE_WINDOW_MS = 31 * 86_400_000;
+
+const quarantineSchema = {
+  type: 'array',
+  items: {
+    type: 'object',
+    required: ['gatewayId', 'device', 'point', 'ts', 'rxTs', 'value', 'quality', 'seq', 'cause', 'verified'],
+    properties: {
+      gatewayId: { type: 'string' },
+      device: { type: 'string' },
+      point: { type: 'string' },
+      meter: { type: 'string' },
+      ts: { type: 'string' },
+      rxTs: { type: 'string' },
+      value: nullableString,
+      quality,
+      reason: { type: 'string' },
+      seq: { type: 'integer' },
+      cause: { type: 'string' },
+      verified: { type: 'boolean', enum: [false] },
+    },
+  },
+} as const;
+
 /**
  * Registers on `app`:
  * - `GET /api/v1/units` → `[{id, name, industry, province, online, lastDataAt}]`
@@ -95,6 +120,10 @@ const seriesSchema = {
  *   `{unit, points: [{ts, value, min, max, count, quality?, reason?}]}` (`unit` = engineering unit; raw
  *   readings, oldest first, at most `limit`, when `step` is absent; see `query.ts` for the rules);
  *   400 `MRV_E_BAD_REQUEST` for a bad window, 404 `MRV_E_NOT_FOUND` for an unknown unit or point.
+ * - `GET /api/v1/units/:unitId/quarantine?from=&to=&gateway=&limit=` → `[{gatewayId, device, point,
+ *   meter?, ts, rxTs, value, quality, reason?, seq, cause, verified: false}]`: readings of batches that
+ *   failed verification (collector/integrity.ts), oldest first, default window the last 24 h, at most 31
+ *   days; never part of the points, series or evidence. 400 `MRV_E_BAD_REQUEST` for a bad window.
  * Store failures answer 503 `MRV_E_STORE`.
  */
 export function registerApiRoutes(app: FastifyInstance, opts: ApiRoutesOptions): void {
@@ -178,6 +207,58 @@ export function registerApiRoutes(app: FastifyInstance, opts: ApiRoutesOptions):
       }
       const series = await fromStore('query the series', () => store.series({ unitId, pointId, ...window }));
       return { unit: point.unit, points: series };
+    },
+  );
+
+  app.get<{
+    Params: { unitId: string };
+    Querystring: { from?: string; to?: string; gateway?: string; limit?: number };
+  }>(
+    '/api/v1/units/:unitId/quarantine',
+    {
+      schema: {
+        summary: 'Readings of batches that failed verification: kept and listed, never served as data',
+        tags: ['data'],
+        params: { type: 'object', required: ['unitId'], properties: { unitId: idParam } },
+        querystring: {
+          type: 'object',
+          properties: {
+            from: { type: 'string', maxLength: 64, description: 'inclusive start; default to − 24 h' },
+            to: { type: 'string', maxLength: 64, description: 'exclusive end; default now' },
+            gateway: { ...idParam, description: 'only readings claiming this gateway' },
+            limit: { type: 'integer', minimum: 1, maximum: MAX_RAW_LIMIT, description: 'most readings' },
+          },
+        },
+        response: { 200: quarantineSchema },
+      },
+    },
+    async (request) => {
+      const q = request.query;
+      const to = q.to !== undefined ? parseInstant(q.to, 'to') : clock.now();
+      const from = q.from !== undefined ? parseInstant(q.from, 'from') : to - 86_400_000;
+      if (from >= to)
+        throw new MrvError('MRV_E_BAD_REQUEST', 'from must be before to (to is exclusive)', { from, to });
+      if (to - from > MAX_QUARANTINE_WINDOW_MS)
+        throw new MrvError('MRV_E_BAD_REQUEST', 'from..to spans more than 31 days; query a shorter window', {
+          from,
+          to,
+        });
+      const { unitId } = request.params;
+      const rows = await fromStore('list the quarantine', () =>
+        store.listQuarantine({
+          unitId,
+          from,
+          to,
+          ...(q.gateway !== undefined ? { gatewayId: q.gateway } : {}),
+          ...(q.limit !== undefined ? { limit: q.limit } : {}),
+        }),
+      );
+      return rows.map(({ unitId: _u, ts, rxTs, ...r }) => ({
+        ...r,
+        ts: new Date(ts).toISOString(),
+        rxTs: new Date(rxTs).toISOString(),
+        verified: false,
+      }));
     },
   );
 }

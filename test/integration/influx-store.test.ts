@@ -239,6 +239,86 @@ describe('InfluxStore specifics', () => {
     expect((await store.listBatches({ unitId: 'U1', gatewayId: 'gw' }))[0]?.canonical).toBe(canonical);
   });
 
+  it('moves readings earlier versions wrote for unverified batches from reading to the quarantine at start', async () => {
+    const database = 'legacy_quarantine';
+    const t = Date.UTC(2025, 0, 15);
+    await admin.createDatabase(database);
+    // As the previous version wrote them: a genuine reading, one of an unsigned batch (meter tag), one of
+    // an unknown gateway (no meter), one uncertain reading of a verified batch.
+    await admin.writePoints(
+      [
+        {
+          measurement: 'reading',
+          tags: { unit: 'U1', gateway: 'gw1', device: 'd1', point: 'p1', meter: 'M1', quality: 'good' },
+          fields: { value: 102, exact: '102', seq: 1, rx_ts: t },
+          timestamp: t,
+        },
+        {
+          measurement: 'reading',
+          tags: { unit: 'U1', gateway: 'gw1', device: 'd1', point: 'p1', meter: 'M1', quality: 'uncertain' },
+          fields: {
+            value: 777777,
+            exact: '777777',
+            seq: 9,
+            rx_ts: t + 1000,
+            reason: 'MRV_F_BAD_SIGNATURE: batch 9 not verified',
+          },
+          timestamp: t + 1000,
+        },
+        {
+          measurement: 'reading',
+          tags: { unit: 'U1', gateway: 'rogue', device: 'd1', point: 'p1', quality: 'uncertain' },
+          fields: {
+            value: 555555,
+            exact: '555555',
+            seq: 1,
+            rx_ts: t + 2000,
+            reason: 'MRV_F_UNKNOWN_KEY: batch 1 not verified',
+          },
+          timestamp: t + 2000,
+        },
+        {
+          measurement: 'reading',
+          tags: { unit: 'U1', gateway: 'gw1', device: 'd1', point: 'p1', meter: 'M1', quality: 'uncertain' },
+          fields: { value: 5, exact: '5', seq: 2, rx_ts: t + 3000, reason: 'MRV_E_DECODE: stale' },
+          timestamp: t + 3000,
+        },
+      ],
+      { database, precision: 'ms' },
+    );
+    const store = new InfluxStore({ url: server.url, database });
+    try {
+      await store.start();
+      expect(
+        (await store.rawReadings({ unitId: 'U1', pointId: 'p1', from: t, to: t + 10_000 })).map((r) => [
+          r.value,
+          r.gatewayId,
+        ]),
+      ).toEqual([
+        ['102', 'gw1'],
+        ['5', 'gw1'],
+      ]);
+      expect(
+        (await store.listQuarantine({ unitId: 'U1', from: t, to: t + 10_000 })).map((r) => [
+          r.gatewayId,
+          r.meter,
+          r.value,
+          r.seq,
+          r.cause,
+        ]),
+      ).toEqual([
+        ['gw1', 'M1', '777777', 9, 'MRV_F_BAD_SIGNATURE'],
+        ['rogue', undefined, '555555', 1, 'MRV_F_UNKNOWN_KEY'],
+      ]);
+      // Idempotent: a second start finds nothing more to move.
+      await store.start();
+      expect(await store.listQuarantine({ unitId: 'U1', from: t, to: t + 10_000 })).toHaveLength(2);
+    } finally {
+      await store.stop();
+      await admin.dropDatabase(database);
+    }
+  });
+
   it('reads findings written before the lifecycle (no state field, no state in the json) as open', async () => {
     const store = new InfluxStore({ url: server.url, database: 'findings_old' });
     await store.start();

@@ -341,6 +341,60 @@ describe('GET /api/v1/units/:unitId/points/:pointId/series', () => {
   });
 });
 
+describe('GET /api/v1/units/{unitId}/quarantine', () => {
+  it('lists readings of unverified batches as not verified, and serves none of them as data', async () => {
+    await store.writeReadings([
+      reading('line_current', T0, '777777', 99, {
+        quality: 'uncertain',
+        reason: 'MRV_F_BAD_SIGNATURE: batch 99 not verified',
+        quarantine: 'MRV_F_BAD_SIGNATURE',
+      }),
+      reading('line_current', T0 + 10_000, '555555', 1, {
+        gatewayId: 'gw-rogue',
+        quality: 'uncertain',
+        reason: 'MRV_F_UNKNOWN_KEY: batch 1 not verified',
+        quarantine: 'MRV_F_UNKNOWN_KEY',
+      }),
+    ]);
+    const res = await get(`/api/v1/units/${UNIT}/quarantine?from=${T0}&to=${T0 + 60_000}`);
+    expect(res.status).toBe(200);
+    expect(res.json()).toEqual([
+      {
+        gatewayId: GW,
+        device: 'potline-plc',
+        point: 'line_current',
+        ts: iso(T0),
+        rxTs: iso(T0 + 40),
+        value: '777777',
+        quality: 'uncertain',
+        reason: 'MRV_F_BAD_SIGNATURE: batch 99 not verified',
+        seq: 99,
+        cause: 'MRV_F_BAD_SIGNATURE',
+        verified: false,
+      },
+      expect.objectContaining({ gatewayId: 'gw-rogue', value: '555555', cause: 'MRV_F_UNKNOWN_KEY' }),
+    ]);
+    expect(
+      (await get(`/api/v1/units/${UNIT}/quarantine?from=${T0}&to=${T0 + 60_000}&gateway=gw-rogue`)).json(),
+    ).toHaveLength(1);
+    // The series is the genuine one.
+    const series = (
+      await get(`/api/v1/units/${UNIT}/points/line_current/series?from=${T0}&to=${T0 + 20_000}`)
+    ).json() as {
+      points: { value: string }[];
+    };
+    expect(series.points.map((p) => p.value)).toEqual(['410.0', '411.0']);
+    // Default window: the 24 h before the clock.
+    expect((await get(`/api/v1/units/${UNIT}/quarantine`)).json()).toHaveLength(2);
+    expectError(await get(`/api/v1/units/${UNIT}/quarantine?from=${T0}&to=${T0}`), 400, 'MRV_E_BAD_REQUEST');
+    expectError(
+      await get(`/api/v1/units/${UNIT}/quarantine?from=${T0}&to=${T0 + 40 * 86_400_000}`),
+      400,
+      'MRV_E_BAD_REQUEST',
+    );
+  });
+});
+
 describe('errors and static files', () => {
   it('answers 503 MRV_E_STORE when the store fails', async () => {
     await store.stop();

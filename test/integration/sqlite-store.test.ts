@@ -101,6 +101,109 @@ describe('SqliteStore specifics', () => {
     expect((err as MrvError).message).toMatch(/newer/);
   });
 
+  it('migrates a schema-3 file: readings keyed with the gateway, those of unverified batches quarantined', async () => {
+    const file = path.join(dir, 'schema3', 'store.db');
+    await mkdir(path.dirname(file), { recursive: true });
+    const t = Date.UTC(2025, 0, 15);
+    // The reading table as schema 3 made it: one genuine reading, one an unsigned batch overwrote, one
+    // from an unknown gateway, one bad reading without reason.
+    const v3 = new Database(file);
+    v3.exec(`CREATE TABLE reading (unit TEXT NOT NULL, point TEXT NOT NULL, ts INTEGER NOT NULL,
+      gateway TEXT NOT NULL, device TEXT NOT NULL, meter TEXT, rx_ts INTEGER NOT NULL, exact TEXT, value REAL,
+      quality TEXT NOT NULL CHECK (quality IN ('good', 'uncertain', 'bad')), reason TEXT, seq INTEGER NOT NULL,
+      PRIMARY KEY (unit, point, ts)) STRICT, WITHOUT ROWID;
+      CREATE INDEX reading_unit_ts ON reading (unit, ts);`);
+    const put = v3.prepare('INSERT INTO reading VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)');
+    put.run('U1', 'p1', t, 'gw1', 'd1', 'M1', t + 1, '102', 102, 'good', null, 1);
+    put.run(
+      'U1',
+      'p1',
+      t + 1000,
+      'gw1',
+      'd1',
+      null,
+      t + 1001,
+      '777777',
+      777777,
+      'uncertain',
+      'MRV_F_BAD_SIGNATURE: batch 9 not verified',
+      9,
+    );
+    put.run(
+      'U1',
+      'p1',
+      t + 2000,
+      'rogue',
+      'd1',
+      null,
+      t + 2001,
+      '555555',
+      555555,
+      'uncertain',
+      'MRV_F_UNKNOWN_KEY: batch 1 not verified',
+      1,
+    );
+    put.run('U1', 'p1', t + 3000, 'gw1', 'd1', null, t + 3001, null, null, 'bad', null, 2);
+    v3.pragma('user_version = 3');
+    v3.close();
+
+    const store = new SqliteStore({ path: file });
+    await store.start();
+    try {
+      expect(await store.rawReadings({ unitId: 'U1', pointId: 'p1', from: t, to: t + 10_000 })).toEqual([
+        { ts: t, value: '102', quality: 'good', gatewayId: 'gw1', seq: 1 },
+        { ts: t + 3000, value: null, quality: 'bad', gatewayId: 'gw1', seq: 2 },
+      ]);
+      expect(
+        (await store.listQuarantine({ unitId: 'U1', from: t, to: t + 10_000 })).map((r) => [
+          r.gatewayId,
+          r.value,
+          r.cause,
+          r.reason,
+        ]),
+      ).toEqual([
+        ['gw1', '777777', 'MRV_F_BAD_SIGNATURE', 'MRV_F_BAD_SIGNATURE: batch 9 not verified'],
+        ['rogue', '555555', 'MRV_F_UNKNOWN_KEY', 'MRV_F_UNKNOWN_KEY: batch 1 not verified'],
+      ]);
+      // The new key: another gateway's reading at the same time stands beside the first.
+      await store.writeReadings([
+        {
+          unitId: 'U1',
+          gatewayId: 'gw2',
+          device: 'd1',
+          point: 'p1',
+          ts: t,
+          rxTs: t,
+          value: '5',
+          quality: 'good',
+          seq: 1,
+        },
+      ]);
+      expect(
+        (await store.rawReadings({ unitId: 'U1', pointId: 'p1', from: t, to: t + 1 })).map((r) => r.value),
+      ).toEqual(['102', '5']);
+    } finally {
+      await store.stop();
+    }
+    const peek = new Database(file, { readonly: true });
+    try {
+      expect(peek.pragma('user_version', { simple: true })).toBe(4);
+      expect(
+        peek.prepare("SELECT name FROM sqlite_master WHERE tbl_name = 'reading' ORDER BY name").all(),
+      ).toEqual([{ name: 'reading' }, { name: 'reading_unit_ts' }]);
+      expect(
+        peek
+          .prepare('SELECT typeof(value) AS r, value FROM reading WHERE seq = 1 AND gateway = ?')
+          .get('gw1'),
+      ).toEqual({
+        r: 'real',
+        value: 102,
+      });
+    } finally {
+      peek.close();
+    }
+  });
+
   it('migrates a schema-2 file: findings gain state, the old ones read as open and can be resolved', async () => {
     const file = path.join(dir, 'schema2', 'store.db');
     await mkdir(path.dirname(file), { recursive: true });
@@ -160,7 +263,7 @@ describe('SqliteStore specifics', () => {
     }
     const peek = new Database(file, { readonly: true });
     try {
-      expect(peek.pragma('user_version', { simple: true })).toBe(3);
+      expect(peek.pragma('user_version', { simple: true })).toBe(4);
       expect(peek.prepare('SELECT state FROM finding').all()).toEqual([{ state: 'resolved' }]);
     } finally {
       peek.close();

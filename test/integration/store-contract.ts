@@ -455,6 +455,107 @@ export function describeStoreContract(name: string, make: () => Promise<StoreUnd
       });
     });
 
+    it("keeps another gateway's reading at the same time beside a gateway's own, never replacing it", async () => {
+      await store.writeReadings([reading({ ts: T0, value: '102', seq: 3 })]);
+      await store.writeReadings([reading({ ts: T0, value: '7', gatewayId: 'gw-b', seq: 1 })]);
+      expect(await store.rawReadings({ unitId: U1, pointId: 'pot.current', from: T0, to: T0 + S })).toEqual([
+        { ts: T0, value: '102', quality: 'good', gatewayId: 'gw-a', seq: 3 },
+        { ts: T0, value: '7', quality: 'good', gatewayId: 'gw-b', seq: 1 },
+      ]);
+    });
+
+    it('keeps quarantined readings apart: listed, never in series, points, raw readings or newest data', async () => {
+      await store.writeMeta(U1, meta('gw-a', unit1, [potCurrent]));
+      await store.writeReadings([
+        reading({ ts: T0, value: '102', seq: 3 }),
+        reading({ ts: T0 + S, value: '104', seq: 4 }),
+      ]);
+      const forged = (over: Partial<StoredReading> & { ts: number }) =>
+        reading({ quality: 'uncertain', reason: 'MRV_F_BAD_SIGNATURE: batch 9 not verified', ...over });
+      // Same gateway and times (an unsigned or wrongly signed batch), another gateway, and a newer time.
+      expect(
+        await store.writeReadings([
+          forged({ ts: T0, value: '777777', seq: 9, quarantine: 'MRV_F_BAD_SIGNATURE' }),
+          forged({ ts: T0 + S, value: '555555', seq: 9, quarantine: 'MRV_F_BAD_SIGNATURE' }),
+          forged({
+            ts: T0 + S,
+            value: '333333',
+            gatewayId: 'rogue',
+            seq: 1,
+            reason: 'MRV_F_UNKNOWN_KEY: batch 1 not verified',
+            quarantine: 'MRV_F_UNKNOWN_KEY',
+          }),
+          forged({ ts: T0 + 60 * S, value: '999', seq: 10, quarantine: 'MRV_F_BAD_SIGNATURE' }),
+        ]),
+      ).toBe(4);
+      expect((await raw(U1, 'pot.current', T0, T0 + 3600 * S)).map((p) => [p.value, p.quality])).toEqual([
+        ['102', 'good'],
+        ['104', 'good'],
+      ]);
+      expect(
+        (await store.rawReadings({ unitId: U1, pointId: 'pot.current', from: T0, to: T0 + 3600 * S })).map(
+          (r) => [r.value, r.gatewayId, r.seq],
+        ),
+      ).toEqual([
+        ['102', 'gw-a', 3],
+        ['104', 'gw-a', 4],
+      ]);
+      expect(
+        await store.series({
+          unitId: U1,
+          pointId: 'pot.current',
+          from: T0,
+          to: T0 + 3600 * S,
+          stepMs: 3600 * S,
+        }),
+      ).toEqual([{ ts: iso(T0), value: '103', min: '102', max: '104', count: 2 }]);
+      expect((await store.listPoints(U1))?.[0]?.last).toEqual({
+        ts: iso(T0 + S),
+        value: '104',
+        quality: 'good',
+      });
+      expect((await store.listUnits())[0]?.lastDataAt).toBe(iso(T0 + S));
+
+      const q = await store.listQuarantine({ unitId: U1, from: T0, to: T0 + 3600 * S });
+      expect(q.map((r) => [r.ts - T0, r.gatewayId, r.value, r.seq, r.cause])).toEqual([
+        [0, 'gw-a', '777777', 9, 'MRV_F_BAD_SIGNATURE'],
+        [S, 'gw-a', '555555', 9, 'MRV_F_BAD_SIGNATURE'],
+        [S, 'rogue', '333333', 1, 'MRV_F_UNKNOWN_KEY'],
+        [60 * S, 'gw-a', '999', 10, 'MRV_F_BAD_SIGNATURE'],
+      ]);
+      expect(q[0]).toEqual({
+        unitId: U1,
+        gatewayId: 'gw-a',
+        device: 'potline-plc',
+        point: 'pot.current',
+        meter: 'CT-1',
+        ts: T0,
+        rxTs: T0 + 5,
+        value: '777777',
+        quality: 'uncertain',
+        reason: 'MRV_F_BAD_SIGNATURE: batch 9 not verified',
+        seq: 9,
+        cause: 'MRV_F_BAD_SIGNATURE',
+      });
+      expect(
+        (await store.listQuarantine({ unitId: U1, from: T0, to: T0 + 3600 * S, gatewayId: 'rogue' })).map(
+          (r) => r.value,
+        ),
+      ).toEqual(['333333']);
+      expect(
+        (await store.listQuarantine({ unitId: U1, from: T0 + S, to: T0 + 60 * S, limit: 1 })).map(
+          (r) => r.value,
+        ),
+      ).toEqual(['555555']);
+      expect(await store.listQuarantine({ unitId: U2, from: T0, to: T0 + 3600 * S })).toEqual([]);
+      expect((await rejection(store.listQuarantine({ unitId: U1, from: 0.5, to: 1 }))).code).toBe(
+        'MRV_E_BAD_REQUEST',
+      );
+      expect(
+        (await rejection(store.writeReadings([reading({ ts: T0, quarantine: 'not a code' })]))).code,
+      ).toBe('MRV_E_STORE');
+    });
+
     it('keeps quotes, backslashes and newlines in names and reasons, and never lets them change a query', async () => {
       await store.writeMeta(U1, meta('gw-a', unit1, [potCurrent]));
       await store.writeReadings([
@@ -673,7 +774,7 @@ export function describeStoreContract(name: string, make: () => Promise<StoreUnd
       const big = archived(3, {
         canonical: `{"r":"${'电'.repeat(40_000)}x"}`,
         verdict: 'failed',
-        findings: ['MRV_F_BAD_SIGNATURE'],
+        findings: ['MRV_F_CHAIN_BROKEN'],
       });
       await store.archiveBatches([archived(2), big, archived(1)]);
       await store.archiveBatches([
@@ -717,6 +818,23 @@ export function describeStoreContract(name: string, make: () => Promise<StoreUnd
       const replaced = archived(3, { canonical: '{"short":true}', hash: 'a'.repeat(64), sig: null });
       await store.archiveBatches([replaced]);
       expect(await store.listBatches({ unitId: U1, gatewayId: 'gw-a', fromSeq: 3 })).toEqual([replaced]);
+    });
+
+    it('takes no batch whose signature failed as a gateway head, however high its seq', async () => {
+      await store.archiveBatches([
+        archived(1),
+        archived(2),
+        archived(896_599, { verdict: 'failed', findings: ['MRV_F_BAD_SIGNATURE'] }),
+        archived(900_000, { verdict: 'failed', findings: ['MRV_F_UNKNOWN_KEY', 'MRV_F_CLOCK_SKEW'] }),
+        archived(1, { gatewayId: 'rogue', verdict: 'failed', findings: ['MRV_F_UNKNOWN_KEY'] }),
+      ]);
+      expect(await store.batchHeads()).toEqual([
+        { unitId: U1, gatewayId: 'gw-a', seq: 2, hash: archived(2).hash },
+      ]);
+      // Still archived, still listed.
+      expect(
+        (await store.listBatchLinks({ unitId: U1, gatewayId: 'gw-a', fromSeq: 3 })).map((l) => l.seq),
+      ).toEqual([896_599, 900_000]);
     });
 
     it('rejects a malformed archived batch with MRV_E_STORE', async () => {

@@ -163,9 +163,10 @@ describe('a sole collector', () => {
     expect(await byId(`${GAP}/3-5`)).toMatchObject({ state: 'resolved', resolution: { seqs: [[3, 5]] } });
   });
 
-  it('resolves a broken link once a verified version replaces the predecessor it was checked against', async () => {
+  it('reports a forged predecessor as a gap, not a broken link, and resolves it when the verified version arrives', async () => {
     const c = chain(5);
-    // Someone published a different seq 3 first, not signed by the gateway's key.
+    // Someone published a different seq 3 first, not signed by the gateway's key: quarantined, it is
+    // no batch 3 of the chain, so 3 is missing (and 4 is checked against nothing).
     const forged = signBatch(
       {
         ...(c[2] as Batch),
@@ -174,23 +175,43 @@ describe('a sole collector', () => {
       rogue.privateKey,
     );
     const first = await take([c[0], c[1], forged, c[3], c[4]] as Batch[], [1, 2, 3, 4], T0 + 100_000);
-    expect(first.map((f) => f.code)).toEqual(['MRV_F_BAD_SIGNATURE', 'MRV_F_CHAIN_BROKEN']);
-    const cb = 'integrity/U1/gw1/MRV_F_CHAIN_BROKEN/4';
-    expect((await byId(cb))?.state ?? 'open').toBe('open');
+    expect(first.map((f) => [f.code, f.state ?? 'open'])).toEqual([
+      ['MRV_F_BAD_SIGNATURE', 'open'],
+      ['MRV_F_SEQ_GAP', 'open'],
+    ]);
+    expect(await store.listOpenFindings('U1', 'MRV_F_CHAIN_BROKEN')).toEqual([]);
 
-    // The gateway's own 3 arrives: it replaces the forged one, and the link 3 → 4 verifies now.
+    // The gateway's own 3 arrives: it replaces the forged one and fills the gap.
     const later = await take(c, [3], T0 + 200_000);
     expect(later.map((f) => [f.code, f.state ?? 'open'])).toEqual([
       ['MRV_F_SEQ_CONFLICT', 'open'],
-      ['MRV_F_CHAIN_BROKEN', 'resolved'],
+      ['MRV_F_SEQ_GAP', 'resolved'],
     ]);
-    expect(await byId(cb)).toMatchObject({
-      state: 'resolved',
-      resolvedAt: iso(T0 + 200_000),
-      resolution: { by: 'link-verified', seqs: [[3, 4]] },
-    });
+    expect(await store.listOpenFindings('U1', 'MRV_F_SEQ_GAP')).toEqual([]);
     // The forgery stays on record, open.
     expect((await store.listOpenFindings('U1', 'MRV_F_BAD_SIGNATURE')).map((f) => f.detail.seq)).toEqual([3]);
+  });
+
+  it('keeps a reported gap open when only forgeries arrive for it, even after a restart', async () => {
+    const c = chain(6);
+    await take(c, [1, 2, 6], T0 + 100_000);
+    expect((await findings('MRV_F_SEQ_GAP')).map((f) => [f.detail.from, f.detail.to])).toEqual([[3, 5]]);
+    const forged = [3, 4, 5].map((seq) =>
+      signBatch(
+        {
+          ...(c[seq - 1] as Batch),
+          readings: [{ ...((c[seq - 1] as Batch).readings[0] as Batch['readings'][number]), value: '1' }],
+        },
+        rogue.privateKey,
+      ),
+    );
+    await take(forged, [1, 2, 3], T0 + 200_000);
+    checker = new IntegrityChecker({ keys }); // a restart re-reviews the gateway against the archive
+    await take(c, [6], T0 + 300_000);
+    expect(
+      (await findings('MRV_F_SEQ_GAP')).map((f) => [f.detail.from, f.detail.to, f.state ?? 'open']),
+    ).toEqual([[3, 5, 'open']]);
+    expect(await store.listOpenFindings('U1', 'MRV_F_CHAIN_BROKEN')).toEqual([]);
   });
 
   it('keeps a broken link open when the predecessor that arrived still does not match', async () => {

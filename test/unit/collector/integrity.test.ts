@@ -205,3 +205,131 @@ describe('IntegrityChecker', () => {
     expect(codes(plan)).toEqual([]);
   });
 });
+
+describe('IntegrityChecker: unverified batches are quarantined (issue 17 item 3)', () => {
+  let store: SqliteStore;
+  let checker: IntegrityChecker;
+  const opts = { keys, replayWindowMs: 60_000, maxClockSkewMs: 60_000 };
+  beforeEach(async () => {
+    store = new SqliteStore({ path: ':memory:' });
+    await store.start();
+    checker = new IntegrityChecker(opts);
+  });
+  afterEach(() => store.stop());
+
+  async function take(batches: Batch[], receivedAt = T0 + 100_000) {
+    const items: ReceivedBatch[] = batches.map((batch) => ({ batch, receivedAt }));
+    const plan = await checker.plan(items, store, receivedAt);
+    await store.writeReadings(plan.rows);
+    await store.writeFindings(plan.findings);
+    await store.archiveBatches(plan.archive);
+    checker.commit(plan);
+    return plan;
+  }
+  const values = async () =>
+    (await store.rawReadings({ unitId: 'U1', pointId: 'p1', from: 0, to: T0 + 86_400_000 })).map((r) => [
+      r.value,
+      r.quality,
+      r.seq,
+    ]);
+  /** A batch with the times of batch `like` of `c`, its value replaced, re-signed with `key` (or unsigned). */
+  const forge = (
+    like: Batch,
+    seq: number,
+    value: string,
+    key?: typeof other.privateKey,
+    gatewayId?: string,
+  ) => {
+    const { sig: _s, ...b } = { ...like, seq, gatewayId: gatewayId ?? like.gatewayId };
+    const body = { ...b, readings: [{ ...(like.readings[0] as Batch['readings'][number]), value }] };
+    return key === undefined ? (body as Batch) : signBatch(body, key);
+  };
+
+  it('unsigned, wrongly signed and unknown-gateway batches with verified times change no reading', async () => {
+    const c = chain(3);
+    await take(c);
+    const before = await values();
+    expect(before).toEqual([
+      ['10', 'good', 1],
+      ['20', 'good', 2],
+      ['30', 'good', 3],
+    ]);
+    const plan = await take([
+      forge(c[1] as Batch, 4, '777777'), // unsigned, next seq
+      forge(c[2] as Batch, 5, '555555', other.privateKey), // wrong key
+      forge(c[0] as Batch, 1, '333333', other.privateKey, 'gw-rogue'), // unknown gateway
+    ]);
+    expect(plan.findings.map((f) => f.code)).toEqual([
+      'MRV_F_BAD_SIGNATURE',
+      'MRV_F_BAD_SIGNATURE',
+      'MRV_F_UNKNOWN_KEY',
+    ]);
+    expect(plan.stored).toEqual([]); // nothing for the live feed
+    expect(await values()).toEqual(before);
+    const q = await store.listQuarantine({ unitId: 'U1', from: 0, to: T0 + 86_400_000 });
+    expect(q.map((r) => [r.gatewayId, r.value, r.seq, r.cause])).toEqual([
+      ['gw-rogue', '333333', 1, 'MRV_F_UNKNOWN_KEY'],
+      ['gw1', '777777', 4, 'MRV_F_BAD_SIGNATURE'],
+      ['gw1', '555555', 5, 'MRV_F_BAD_SIGNATURE'],
+    ]);
+    // The chain goes on from the genuine head: 4 and 5 of the gateway are new, not conflicts or gaps.
+    const more = signedChain(5, pair.privateKey).slice(3);
+    const next = await take(more);
+    expect(next.findings.map((f) => [f.code, f.detail.kept])).toEqual([
+      ['MRV_F_SEQ_CONFLICT', 'received'],
+      ['MRV_F_SEQ_CONFLICT', 'received'],
+    ]);
+    expect((await values()).map((v) => v[0])).toEqual(['10', '20', '30', '40', '50']);
+    expect(checker.gapsDue).toBe(false);
+  });
+
+  it('a forged high seq moves no head and raises no gap, before and after a restart', async () => {
+    const c = chain(6);
+    await take(c.slice(0, 2));
+    const high = forge(c[1] as Batch, 896_599, '777777');
+    const plan = await take([high]);
+    expect(plan.heads.size).toBe(0);
+    expect(plan.findings.map((f) => f.code)).toEqual(['MRV_F_BAD_SIGNATURE']);
+    await take([c[2] as Batch]);
+    expect(checker.gapsDue).toBe(false);
+    expect(await checker.dueGaps(store, T0 + 200_000)).toEqual([]);
+    expect(await store.batchHeads()).toEqual([
+      { unitId: 'U1', gatewayId: 'gw1', seq: 3, hash: batchHash(c[2] as Batch) },
+    ]);
+    // A restarted collector resumes from seq 3, not from the forgery.
+    checker = new IntegrityChecker(opts);
+    const after = await take(c.slice(3));
+    expect(after.findings).toEqual([]);
+    expect(after.heads.get('U1/gw1')?.seq).toBe(6);
+    expect(checker.gapsDue).toBe(false);
+    expect(await store.listFindings('U1', 0, T0 + 86_400_000, { code: 'MRV_F_SEQ_GAP' })).toEqual([]);
+  });
+
+  it('forged-then-genuine leaves only the genuine reading, the forgery kept in the conflict and quarantine', async () => {
+    const c = chain(3);
+    await take(c.slice(0, 2));
+    const forged = forge(c[2] as Batch, 3, '777777', other.privateKey);
+    await take([forged]);
+    // Restart between the two: the forged 3 is known from the archive only.
+    checker = new IntegrityChecker(opts);
+    const genuine = await take([c[2] as Batch]);
+    expect(genuine.findings.map((f) => [f.code, f.detail.kept])).toEqual([
+      ['MRV_F_SEQ_CONFLICT', 'received'],
+    ]);
+    expect(
+      JSON.parse(
+        String((genuine.findings[0]?.detail.other as { canonical?: string } | undefined)?.canonical),
+      ),
+    ).toMatchObject({
+      seq: 3,
+      readings: [{ value: '777777' }],
+    });
+    expect((await values()).map((v) => v[0])).toEqual(['10', '20', '30']);
+    expect((await store.listBatches({ unitId: 'U1', gatewayId: 'gw1', fromSeq: 3 }))[0]?.verdict).toBe(
+      'verified',
+    );
+    expect(
+      (await store.listQuarantine({ unitId: 'U1', from: 0, to: T0 + 86_400_000 })).map((r) => r.value),
+    ).toEqual(['777777']);
+  });
+});
