@@ -438,10 +438,11 @@ export class Collector {
 
   /**
    * Tells each gateway which of its batches are now in the store (core/schema/delivery.ts `StoreAck`):
-   * those written by this write and those found already stored (redeliveries). Published after the
-   * write, whatever happens to the PUBACKs: a gateway releases a batch from its log only on this.
+   * those this write stored as trusted and those found already stored (redeliveries), never a
+   * quarantined or rejected one (integrity.ts `confirmed`). Published after the write, whatever
+   * happens to the PUBACKs: a gateway releases a batch from its log only on this.
    */
-  #confirm(take: readonly PendingBatch[]): void {
+  #confirm(take: readonly ReceivedBatch[]): void {
     const client = this.#client;
     if (!client) return;
     const byGateway = new Map<string, { unitId: string; gatewayId: string; seqs: number[] }>();
@@ -720,7 +721,7 @@ export class Collector {
     }
     for (const b of take) b.ack();
     for (const { item, finding } of plan.rejected) this.#deadLetterBatch(item, finding);
-    this.#confirm(take);
+    this.#confirm(plan.confirmed);
     for (const f of findings) this.#raise(f);
     await this.#reviewFindings();
     for (const b of plan.stored) {

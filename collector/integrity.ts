@@ -106,6 +106,14 @@ export interface IntegrityPlan {
    * no archive record, no chain head; the collector sends each to its dead-letter topic and counts it.
    */
   rejected: { item: ReceivedBatch; finding: Finding }[];
+  /**
+   * Batches whose seq the store holds a trusted copy of after this plan (written now and not
+   * quarantined, or found stored already and not failed): the collector confirms exactly these to
+   * their gateways (core/schema/delivery.ts), which then release them. A quarantined or rejected batch
+   * is never confirmed: a forgery claiming another gateway's seq must not make that gateway release its
+   * genuine batch.
+   */
+  confirmed: ReceivedBatch[];
 }
 
 const MESSAGES: Record<IntegrityFindingCode, (d: Record<string, unknown>) => { zh: string; en: string }> = {
@@ -250,6 +258,7 @@ export class IntegrityChecker {
       released: new Map(),
       review: new Set(),
       rejected: [],
+      confirmed: [],
     };
     /** Versions planned in this flush, by `unit/gateway#seq`. */
     const planned = new Map<string, ArchivedBatch>();
@@ -409,6 +418,7 @@ export class IntegrityChecker {
         const upgrade = stored?.hash === hash && sigOk === true && stored.verdict === 'failed';
         if (stored?.hash === hash && !upgrade) {
           plan.duplicates++;
+          if (stored.verdict !== 'failed') plan.confirmed.push(item);
           if (receivedAt - stored.receivedAt > replayWindow)
             plan.findings.push(
               integrityFinding('MRV_F_REPLAY', where(`${batch.seq}@${receivedAt}`), {
@@ -451,6 +461,7 @@ export class IntegrityChecker {
           if (!supersedes) {
             writeReadings = false;
             writeArchive = false;
+            if (stored.verdict !== 'failed') plan.confirmed.push(item); // that seq is held, trusted
           } else if (!shared && !this.#clean.has(gw)) plan.review.add(gw); // a link to the replaced version may verify now
         } else {
           // A late batch filling an earlier gap (or sent behind newer ones by a gateway replaying a
@@ -676,7 +687,10 @@ export class IntegrityChecker {
         if (cause !== undefined) row.quarantine = cause;
         plan.rows.push(row);
       }
-      if (cause === undefined) plan.stored.push(item);
+      if (cause === undefined) {
+        plan.stored.push(item);
+        plan.confirmed.push(item);
+      }
     }
     return plan;
   }

@@ -332,4 +332,22 @@ describe('IntegrityChecker: unverified batches are quarantined (issue 17 item 3)
       (await store.listQuarantine({ unitId: 'U1', from: 0, to: T0 + 86_400_000 })).map((r) => r.value),
     ).toEqual(['777777']);
   });
+
+  it('confirms to the gateway only seqs it holds a trusted copy of, never a forgery claiming its seq', async () => {
+    const c = chain(3);
+    const first = await take(c.slice(0, 2));
+    expect(first.confirmed.map((b) => b.batch.seq)).toEqual([1, 2]);
+    // A forgery with gw1's next seq: quarantined, and not confirmed, so gw1 keeps its genuine 3.
+    const forged = await take([forge(c[2] as Batch, 3, '777777', other.privateKey)]);
+    expect(forged.confirmed).toEqual([]);
+    // A redelivery of a trusted batch is confirmed again (the gateway sent it because it lacks one).
+    const again = await take([c[1] as Batch]);
+    expect(again.confirmed.map((b) => b.batch.seq)).toEqual([2]);
+    // The genuine 3 supersedes the forgery and is confirmed.
+    const genuine = await take([c[2] as Batch]);
+    expect(genuine.confirmed.map((b) => b.batch.seq)).toEqual([3]);
+    // A second forgery of 3, now that the genuine one is stored: that seq is held, trusted.
+    const late = await take([forge(c[2] as Batch, 3, '555555', other.privateKey)]);
+    expect(late.confirmed.map((b) => b.batch.seq)).toEqual([3]);
+  });
 });
