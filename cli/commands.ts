@@ -12,7 +12,7 @@ import { LiveRelay } from '../collector/live-relay.ts';
 import { SqliteStore } from '../collector/sqlite-store.ts';
 import { MrvError } from '../core/errors.ts';
 import { type Clock, ScaledClock, systemClock } from '../core/time.ts';
-import { loadSiteConfig, loadSiteConfigIsolated } from '../gateway/config.ts';
+import { type LoadedSite, loadSiteConfig, loadSiteConfigIsolated } from '../gateway/config.ts';
 import { Gateway } from '../gateway/gateway.ts';
 import {
   createRegistry,
@@ -24,6 +24,7 @@ import { startMetricsServer } from '../ops/metrics-server.ts';
 import { buildServer } from '../server/app.ts';
 import { TokenFile } from '../server/tokens.ts';
 import { startAluminiumSimulator } from '../simulators/aluminium/server.ts';
+import { addBrokerAccount, BrokerRole, demoBrokerAccounts, loadBrokerAccounts } from './broker-accounts.ts';
 import { DEFAULT_DEMO_UNITS, type DemoSimulators, parseDemoUnits } from './demo-units.ts';
 import { startEmbeddedBroker } from './embedded-broker.ts';
 import { collectorFlags, collectorOptions, demoIntegrity } from './integrity-options.ts';
@@ -139,7 +140,13 @@ export async function demo(args: string[]): Promise<number> {
     await stopSims();
     throw err;
   }
-  const broker = await startEmbeddedBroker({ port: 0 });
+  // The embedded broker authenticates like a production one: an account per gateway, one for the
+  // collector, passwords made on the first run under <data dir>/mqtt/ (cli/broker-accounts.ts).
+  const credentials = await demoBrokerAccounts(
+    dataDir,
+    units.map((u) => ({ unitId: u.site.site.unit.id, gatewayId: u.site.site.gateway.id })),
+  );
+  const broker = await startEmbeddedBroker({ port: 0, accounts: credentials.accounts, log });
   const store = new SqliteStore({ path: resolve(dataDir, 'mrv.sqlite'), log });
   await store.start();
   const live = new LiveHub();
@@ -156,6 +163,8 @@ export async function demo(args: string[]): Promise<number> {
     log,
     clock,
     clientId: 'mrv-demo-collector',
+    username: credentials.collector.username,
+    password: credentials.collector.password,
     ...(keys ? { keys } : {}),
   });
   await collector.start();
@@ -191,7 +200,7 @@ export async function demo(args: string[]): Promise<number> {
   const gateways = units.map(
     (u, i) =>
       new Gateway({
-        site: u.site,
+        site: withBrokerAccount(u.site, credentials.gatewayPasswordFiles),
         log,
         clock,
         mqttUrl: broker.url,
@@ -217,7 +226,7 @@ export async function demo(args: string[]): Promise<number> {
         (u) => `  unit ${u.site.site.unit.id} (${u.site.site.unit.name}), site file ${u.site.file}`,
       ),
       `  API:  ${url}/api/v1/units`,
-      `  MQTT: ${broker.url} (embedded aedes), store: ${resolve(dataDir, 'mrv.sqlite')}`,
+      `  MQTT: ${broker.url} (embedded aedes, accounts in ${resolve(dataDir, 'mqtt')}), store: ${resolve(dataDir, 'mrv.sqlite')}`,
       `  simulators${v.speed !== '1' ? ` (speed ×${v.speed})` : ''}:`,
       ...sims.flatMap((s) => s.lines.map((l) => `    ${l}`)),
       'Press Ctrl-C to stop.',
@@ -232,6 +241,16 @@ export async function demo(args: string[]): Promise<number> {
     await broker.stop();
     await stopSims();
   });
+}
+
+/** The site with `gateway.mqtt` set to its demo broker account `{unit}/{gateway}` and password file. */
+function withBrokerAccount(site: LoadedSite, passwordFiles: Map<string, string>): LoadedSite {
+  const s = site.site;
+  const username = `${s.unit.id}/${s.gateway.id}`;
+  const passwordFile = passwordFiles.get(username);
+  if (passwordFile === undefined) return site;
+  const { passwordEnv: _unused, ...mqtt } = s.gateway.mqtt;
+  return { ...site, site: { ...s, gateway: { ...s.gateway, mqtt: { ...mqtt, username, passwordFile } } } };
 }
 
 /** `mrv gateway -c SITE.yaml`. */
@@ -390,16 +409,62 @@ export async function server(args: string[]): Promise<number> {
   });
 }
 
-/** `mrv broker`: an embedded MQTT broker. */
+/**
+ * `mrv broker --accounts FILE`: the embedded MQTT broker with authentication and the topic ACL of
+ * cli/broker-accounts.ts; `mrv broker account add FILE USERNAME --role R --password-file F` adds an
+ * account (a random password is written to F when F does not exist yet).
+ */
 export async function broker(args: string[]): Promise<number> {
+  if (args[0] === 'account') return brokerAccount(args.slice(1));
   const { values: v } = parseArgs({
     args,
-    options: { port: { type: 'string', default: '1883' }, host: { type: 'string', default: '127.0.0.1' } },
+    options: {
+      port: { type: 'string', default: '1883' },
+      host: { type: 'string', default: '127.0.0.1' },
+      accounts: { type: 'string' },
+    },
   });
+  if (!v.accounts)
+    throw new MrvError(
+      'MRV_E_CONFIG',
+      'missing --accounts FILE: the broker lets in only known accounts (add them with "mrv broker account add FILE USERNAME --role gateway|collector|live --password-file F")',
+    );
   const log = createLogger('mrv-broker');
-  const b = await startEmbeddedBroker({ host: v.host, port: intFlag('port', v.port, 1883) });
-  process.stdout.write(`embedded MQTT broker: ${b.url}\n`);
+  const accounts = loadBrokerAccounts(v.accounts);
+  const b = await startEmbeddedBroker({
+    host: v.host,
+    port: intFlag('port', v.port, 1883),
+    accounts,
+    log,
+  });
+  log.info({ accounts: accounts.accounts.length, prefix: accounts.prefix }, 'broker started');
+  process.stdout.write(`embedded MQTT broker: ${b.url} (${accounts.accounts.length} accounts)\n`);
   return runUntilSignal(log, () => b.stop());
+}
+
+/** `mrv broker account add FILE USERNAME --role gateway|collector|live --password-file F`. */
+async function brokerAccount(args: string[]): Promise<number> {
+  const { values: v, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: { role: { type: 'string' }, 'password-file': { type: 'string' } },
+  });
+  const [verb, file, username] = positionals;
+  const role = BrokerRole.safeParse(v.role);
+  if (verb !== 'add' || !file || !username || !role.success || !v['password-file'])
+    throw new MrvError(
+      'MRV_E_CONFIG',
+      'usage: mrv broker account add FILE USERNAME --role gateway|collector|live --password-file F (a gateway account is named UNIT/GATEWAY)',
+    );
+  const { generated } = await addBrokerAccount(file, {
+    username,
+    role: role.data,
+    passwordFile: v['password-file'],
+  });
+  process.stdout.write(
+    `account ${username} (${role.data}) in ${file}; password ${generated ? 'generated into' : 'read from'} ${v['password-file']}\n`,
+  );
+  return 0;
 }
 
 /** `mrv sim aluminium`: the Modbus TCP aluminium smelter simulator. */
