@@ -27,7 +27,14 @@ import { startAluminiumSimulator } from '../simulators/aluminium/server.ts';
 import { addBrokerAccount, BrokerRole, demoBrokerAccounts, loadBrokerAccounts } from './broker-accounts.ts';
 import { DEFAULT_DEMO_UNITS, type DemoSimulators, parseDemoUnits } from './demo-units.ts';
 import { startEmbeddedBroker } from './embedded-broker.ts';
-import { collectorFlags, collectorOptions, demoIntegrity } from './integrity-options.ts';
+import {
+  collectorFlags,
+  collectorOptions,
+  demoIntegrity,
+  refusePasswordInUrl,
+  requireKeyRegistry,
+  serverMqttFlags,
+} from './integrity-options.ts';
 import { createLogger } from './log.ts';
 import { version } from './main.ts';
 import { makeStore, storeFlags } from './store-options.ts';
@@ -253,6 +260,13 @@ function withBrokerAccount(site: LoadedSite, passwordFiles: Map<string, string>)
   return { ...site, site: { ...s, gateway: { ...s.gateway, mqtt: { ...mqtt, username, passwordFile } } } };
 }
 
+/** The fields `keys` of `o` that are set. */
+function pick<T extends object, K extends keyof T>(o: T, keys: readonly K[]): Partial<Pick<T, K>> {
+  const out: Partial<Pick<T, K>> = {};
+  for (const k of keys) if (o[k] !== undefined) out[k] = o[k];
+  return out;
+}
+
 /** `mrv gateway -c SITE.yaml`. */
 export async function gateway(args: string[]): Promise<number> {
   const { values: v } = parseArgs({
@@ -260,6 +274,11 @@ export async function gateway(args: string[]): Promise<number> {
     options: { config: { type: 'string', short: 'c' }, mqtt: { type: 'string' }, ...metricsFlags },
   });
   if (!v.config) throw new MrvError('MRV_E_CONFIG', 'missing -c SITE.yaml (the site file; see examples/)');
+  refusePasswordInUrl(
+    'mqtt',
+    v.mqtt,
+    'put the account in the site file: gateway.mqtt.username and passwordFile (systemd: LoadCredential=)',
+  );
   const log = createLogger('mrv-gateway');
   // In a short-lived worker: the YAML parser's garbage for a large site leaves with it (gateway/config.ts).
   const site = await loadSiteConfigIsolated(v.config);
@@ -295,6 +314,8 @@ export async function collector(args: string[]): Promise<number> {
     },
   });
   const log = createLogger('mrv-collector');
+  refusePasswordInUrl('mqtt', v.mqtt);
+  requireKeyRegistry(v, log, 'mrv collector');
   const extra = collectorOptions(v);
   const store = makeStore(v, log);
   await store.start();
@@ -345,9 +366,14 @@ export async function server(args: string[]): Promise<number> {
       'data-dir': { type: 'string', default: '.data' },
       site: { type: 'string', multiple: true, default: [] },
       ...storeFlags,
+      ...serverMqttFlags,
     },
   });
   const log = createLogger('mrv-server');
+  refusePasswordInUrl('mqtt', v.mqtt);
+  refusePasswordInUrl('live-mqtt', v['live-mqtt']);
+  if (v.mqtt !== undefined) requireKeyRegistry(v, log, 'mrv server --mqtt');
+  const mqttExtra = v.mqtt !== undefined || v['live-mqtt'] !== undefined ? collectorOptions(v) : {};
   if (v.mqtt !== undefined && v['live-mqtt'] !== undefined)
     throw new MrvError(
       'MRV_E_CONFIG',
@@ -365,12 +391,20 @@ export async function server(args: string[]): Promise<number> {
         log,
         // Its own persistent session: `mrv collector` on the same broker uses mrv-collector.
         clientId: 'mrv-server-collector',
+        ...mqttExtra,
       })
     : undefined;
   if (c) exposeCollectorCounters(registry, c.counters);
   await c?.start();
   // Collectors elsewhere (a share group): the live page follows their stored-batch announcements.
-  const relay = v['live-mqtt'] ? new LiveRelay({ url: v['live-mqtt'], live, log }) : undefined;
+  const relay = v['live-mqtt']
+    ? new LiveRelay({
+        url: v['live-mqtt'],
+        live,
+        log,
+        ...pick(mqttExtra, ['username', 'password', 'ca', 'cert', 'key']),
+      })
+    : undefined;
   await relay?.start();
   const tokens = TokenFile.inDataDir(resolve(v['data-dir']));
   if (tokens.list().every((t) => t.revokedAt !== undefined)) {
