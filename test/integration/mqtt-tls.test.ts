@@ -281,6 +281,27 @@ describe('MQTT over TLS with username and password', () => {
   });
 });
 
+describe('an untrusted broker certificate', () => {
+  it('fails the collector at start with a named error instead of retrying for ever', async () => {
+    const m = await broker({ tls: true });
+    const { ws } = await rig();
+    const store = new SqliteStore({ path: path.join(ws.dir, 'no-ca.sqlite') });
+    await store.start();
+    cleanups.push(() => store.stop());
+    const collector = new Collector({ url: m.url, store, log: quiet, clientId: 'tls-collector-no-ca' });
+    const err = await collector.start().then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    await collector.stop();
+    expect(err).toBeInstanceOf(MrvError);
+    expect(err).toMatchObject({ code: 'MRV_E_CONFIG' });
+    expect((err as Error).message).toMatch(
+      /TLS certificate does not verify \(SELF_SIGNED_CERT_IN_CHAIN: .*\): give the CA that signed it with --ca FILE/,
+    );
+  });
+});
+
 describe('MQTT over TLS with client certificates', () => {
   it("(b) delivers with the test CA's certificates; refuses no certificate and another CA's", async () => {
     const m = await broker({ tls: { requireCertificate: true, clients: [GATEWAY, 'collector'] } });
@@ -408,11 +429,7 @@ describe('secrets are never logged', () => {
       certFile: gw.certFile,
       keyFile: gw.keyFile,
     });
-    const gateway = await spawn(
-      'gateway',
-      ['gateway', '-c', site],
-      { MRV_GW_MQTT_PASSWORD: gwPassword },
-    );
+    const gateway = await spawn('gateway', ['gateway', '-c', site], { MRV_GW_MQTT_PASSWORD: gwPassword });
     const reader = new SqliteStore({ path: sqlite });
     await reader.start();
     cleanups.push(() => reader.stop());
