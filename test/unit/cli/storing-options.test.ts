@@ -59,3 +59,11 @@ describe('broker passwords', () => {
     expect(c.stderr).not.toContain('secret');
   });
 });
+
+describe('mrv broker', () => {
+  it('refuses to start without an accounts file', async () => {
+    const b = await run(['broker', '--port', '0']);
+    expect(b.code).toBe(1);
+    expect(b.stderr).toContain('mrv broker: MRV_E_CONFIG: missing --accounts FILE');
+  });
+});
