@@ -12,7 +12,7 @@ import { LiveRelay } from '../collector/live-relay.ts';
 import { SqliteStore } from '../collector/sqlite-store.ts';
 import { MrvError } from '../core/errors.ts';
 import { type Clock, ScaledClock, systemClock } from '../core/time.ts';
-import { loadSiteConfig, loadSiteConfigIsolated } from '../gateway/config.ts';
+import { type LoadedSite, loadSiteConfig, loadSiteConfigIsolated } from '../gateway/config.ts';
 import { Gateway } from '../gateway/gateway.ts';
 import {
   createRegistry,
@@ -25,9 +25,17 @@ import { startMetricsServer } from '../ops/metrics-server.ts';
 import { buildServer } from '../server/app.ts';
 import { TokenFile } from '../server/tokens.ts';
 import { startAluminiumSimulator } from '../simulators/aluminium/server.ts';
+import { addBrokerAccount, BrokerRole, demoBrokerAccounts, loadBrokerAccounts } from './broker-accounts.ts';
 import { DEFAULT_DEMO_UNITS, type DemoSimulators, parseDemoUnits } from './demo-units.ts';
 import { startEmbeddedBroker } from './embedded-broker.ts';
-import { collectorFlags, collectorOptions, demoIntegrity } from './integrity-options.ts';
+import {
+  collectorFlags,
+  collectorOptions,
+  demoIntegrity,
+  refusePasswordInUrl,
+  requireKeyRegistry,
+  serverMqttFlags,
+} from './integrity-options.ts';
 import { createLogger } from './log.ts';
 import { version } from './main.ts';
 import { makeStore, storeFlags } from './store-options.ts';
@@ -140,7 +148,13 @@ export async function demo(args: string[]): Promise<number> {
     await stopSims();
     throw err;
   }
-  const broker = await startEmbeddedBroker({ port: 0 });
+  // The embedded broker authenticates like a production one: an account per gateway, one for the
+  // collector, passwords made on the first run under <data dir>/mqtt/ (cli/broker-accounts.ts).
+  const credentials = await demoBrokerAccounts(
+    dataDir,
+    units.map((u) => ({ unitId: u.site.site.unit.id, gatewayId: u.site.site.gateway.id })),
+  );
+  const broker = await startEmbeddedBroker({ port: 0, accounts: credentials.accounts, log });
   const store = new SqliteStore({ path: resolve(dataDir, 'mrv.sqlite'), log });
   await store.start();
   const live = new LiveHub();
@@ -157,6 +171,8 @@ export async function demo(args: string[]): Promise<number> {
     log,
     clock,
     clientId: 'mrv-demo-collector',
+    username: credentials.collector.username,
+    password: credentials.collector.password,
     ...(keys ? { keys } : {}),
   });
   await collector.start();
@@ -192,7 +208,7 @@ export async function demo(args: string[]): Promise<number> {
   const gateways = units.map(
     (u, i) =>
       new Gateway({
-        site: u.site,
+        site: withBrokerAccount(u.site, credentials.gatewayPasswordFiles),
         log,
         clock,
         mqttUrl: broker.url,
@@ -219,7 +235,7 @@ export async function demo(args: string[]): Promise<number> {
         (u) => `  unit ${u.site.site.unit.id} (${u.site.site.unit.name}), site file ${u.site.file}`,
       ),
       `  API:  ${url}/api/v1/units`,
-      `  MQTT: ${broker.url} (embedded aedes), store: ${resolve(dataDir, 'mrv.sqlite')}`,
+      `  MQTT: ${broker.url} (embedded aedes, accounts in ${resolve(dataDir, 'mqtt')}), store: ${resolve(dataDir, 'mrv.sqlite')}`,
       `  simulators${v.speed !== '1' ? ` (speed ×${v.speed})` : ''}:`,
       ...sims.flatMap((s) => s.lines.map((l) => `    ${l}`)),
       'Press Ctrl-C to stop.',
@@ -236,6 +252,23 @@ export async function demo(args: string[]): Promise<number> {
   });
 }
 
+/** The site with `gateway.mqtt` set to its demo broker account `{unit}/{gateway}` and password file. */
+function withBrokerAccount(site: LoadedSite, passwordFiles: Map<string, string>): LoadedSite {
+  const s = site.site;
+  const username = `${s.unit.id}/${s.gateway.id}`;
+  const passwordFile = passwordFiles.get(username);
+  if (passwordFile === undefined) return site;
+  const { passwordEnv: _unused, ...mqtt } = s.gateway.mqtt;
+  return { ...site, site: { ...s, gateway: { ...s.gateway, mqtt: { ...mqtt, username, passwordFile } } } };
+}
+
+/** The fields `keys` of `o` that are set. */
+function pick<T extends object, K extends keyof T>(o: T, keys: readonly K[]): Partial<Pick<T, K>> {
+  const out: Partial<Pick<T, K>> = {};
+  for (const k of keys) if (o[k] !== undefined) out[k] = o[k];
+  return out;
+}
+
 /** `mrv gateway -c SITE.yaml`. */
 export async function gateway(args: string[]): Promise<number> {
   const { values: v } = parseArgs({
@@ -243,6 +276,11 @@ export async function gateway(args: string[]): Promise<number> {
     options: { config: { type: 'string', short: 'c' }, mqtt: { type: 'string' }, ...metricsFlags },
   });
   if (!v.config) throw new MrvError('MRV_E_CONFIG', 'missing -c SITE.yaml (the site file; see examples/)');
+  refusePasswordInUrl(
+    'mqtt',
+    v.mqtt,
+    'put the account in the site file: gateway.mqtt.username and passwordFile (systemd: LoadCredential=)',
+  );
   const log = createLogger('mrv-gateway');
   // In a short-lived worker: the YAML parser's garbage for a large site leaves with it (gateway/config.ts).
   const site = await loadSiteConfigIsolated(v.config);
@@ -279,6 +317,8 @@ export async function collector(args: string[]): Promise<number> {
     },
   });
   const log = createLogger('mrv-collector');
+  refusePasswordInUrl('mqtt', v.mqtt);
+  requireKeyRegistry(v, log, 'mrv collector');
   const extra = collectorOptions(v);
   const store = makeStore(v, log);
   await store.start();
@@ -344,9 +384,14 @@ export async function server(args: string[]): Promise<number> {
       // The TLS proxy in front (deploy/): its X-Forwarded-For/-Proto are believed (ServerOptions.trustProxy).
       'trust-proxy': { type: 'string' },
       ...storeFlags,
+      ...serverMqttFlags,
     },
   });
   const log = createLogger('mrv-server');
+  refusePasswordInUrl('mqtt', v.mqtt);
+  refusePasswordInUrl('live-mqtt', v['live-mqtt']);
+  if (v.mqtt !== undefined) requireKeyRegistry(v, log, 'mrv server --mqtt');
+  const mqttExtra = v.mqtt !== undefined || v['live-mqtt'] !== undefined ? collectorOptions(v) : {};
   if (v.mqtt !== undefined && v['live-mqtt'] !== undefined)
     throw new MrvError(
       'MRV_E_CONFIG',
@@ -364,12 +409,20 @@ export async function server(args: string[]): Promise<number> {
         log,
         // Its own persistent session: `mrv collector` on the same broker uses mrv-collector.
         clientId: 'mrv-server-collector',
+        ...mqttExtra,
       })
     : undefined;
   if (c) exposeCollectorCounters(registry, c.counters);
   await c?.start();
   // Collectors elsewhere (a share group): the live page follows their stored-batch announcements.
-  const relay = v['live-mqtt'] ? new LiveRelay({ url: v['live-mqtt'], live, log }) : undefined;
+  const relay = v['live-mqtt']
+    ? new LiveRelay({
+        url: v['live-mqtt'],
+        live,
+        log,
+        ...pick(mqttExtra, ['username', 'password', 'ca', 'cert', 'key']),
+      })
+    : undefined;
   await relay?.start();
   const tokens = TokenFile.inDataDir(resolve(v['data-dir']));
   if (tokens.list().every((t) => t.revokedAt !== undefined)) {
@@ -411,16 +464,62 @@ export async function server(args: string[]): Promise<number> {
   });
 }
 
-/** `mrv broker`: an embedded MQTT broker. */
+/**
+ * `mrv broker --accounts FILE`: the embedded MQTT broker with authentication and the topic ACL of
+ * cli/broker-accounts.ts; `mrv broker account add FILE USERNAME --role R --password-file F` adds an
+ * account (a random password is written to F when F does not exist yet).
+ */
 export async function broker(args: string[]): Promise<number> {
+  if (args[0] === 'account') return brokerAccount(args.slice(1));
   const { values: v } = parseArgs({
     args,
-    options: { port: { type: 'string', default: '1883' }, host: { type: 'string', default: '127.0.0.1' } },
+    options: {
+      port: { type: 'string', default: '1883' },
+      host: { type: 'string', default: '127.0.0.1' },
+      accounts: { type: 'string' },
+    },
   });
+  if (!v.accounts)
+    throw new MrvError(
+      'MRV_E_CONFIG',
+      'missing --accounts FILE: the broker lets in only known accounts (add them with "mrv broker account add FILE USERNAME --role gateway|collector|live --password-file F")',
+    );
   const log = createLogger('mrv-broker');
-  const b = await startEmbeddedBroker({ host: v.host, port: intFlag('port', v.port, 1883) });
-  process.stdout.write(`embedded MQTT broker: ${b.url}\n`);
+  const accounts = loadBrokerAccounts(v.accounts);
+  const b = await startEmbeddedBroker({
+    host: v.host,
+    port: intFlag('port', v.port, 1883),
+    accounts,
+    log,
+  });
+  log.info({ accounts: accounts.accounts.length, prefix: accounts.prefix }, 'broker started');
+  process.stdout.write(`embedded MQTT broker: ${b.url} (${accounts.accounts.length} accounts)\n`);
   return runUntilSignal(log, () => b.stop());
+}
+
+/** `mrv broker account add FILE USERNAME --role gateway|collector|live --password-file F`. */
+async function brokerAccount(args: string[]): Promise<number> {
+  const { values: v, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: { role: { type: 'string' }, 'password-file': { type: 'string' } },
+  });
+  const [verb, file, username] = positionals;
+  const role = BrokerRole.safeParse(v.role);
+  if (verb !== 'add' || !file || !username || !role.success || !v['password-file'])
+    throw new MrvError(
+      'MRV_E_CONFIG',
+      'usage: mrv broker account add FILE USERNAME --role gateway|collector|live --password-file F (a gateway account is named UNIT/GATEWAY)',
+    );
+  const { generated } = await addBrokerAccount(file, {
+    username,
+    role: role.data,
+    passwordFile: v['password-file'],
+  });
+  process.stdout.write(
+    `account ${username} (${role.data}) in ${file}; password ${generated ? 'generated into' : 'read from'} ${v['password-file']}\n`,
+  );
+  return 0;
 }
 
 /** `mrv sim aluminium`: the Modbus TCP aluminium smelter simulator. */

@@ -26,7 +26,70 @@ export const collectorFlags = {
   'audit-interval': { type: 'string' },
   leave: { type: 'boolean', default: false },
   'live-topic': { type: 'boolean', default: false },
+  'insecure-unsigned': { type: 'boolean', default: false },
 } as const;
+
+/** The credential, TLS and key-registry flags of `mrv server --mqtt` (a subset of {@link collectorFlags}). */
+export const serverMqttFlags = {
+  keys: collectorFlags.keys,
+  username: collectorFlags.username,
+  'password-env': collectorFlags['password-env'],
+  'password-file': collectorFlags['password-file'],
+  ca: collectorFlags.ca,
+  cert: collectorFlags.cert,
+  key: collectorFlags.key,
+  'insecure-unsigned': collectorFlags['insecure-unsigned'],
+} as const;
+
+/**
+ * Refuses a password inside a broker URL (`mqtt://user:pass@host`): a command line is readable by every
+ * local user (`/proc/PID/cmdline`, `ps`).
+ * @throws MrvError `MRV_E_CONFIG` telling to use --password-file
+ */
+export function refusePasswordInUrl(
+  flag: string,
+  url: string | undefined,
+  instead = 'give the account with --username and the password with --password-file FILE (systemd: LoadCredential=)',
+): void {
+  if (url === undefined) return;
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return; // not a URL: MQTT.js says what is wrong with it
+  }
+  if (parsed.password !== '')
+    throw new MrvError(
+      'MRV_E_CONFIG',
+      `--${flag}: the URL carries a password, which every local user can read on the command line; ${instead}`,
+    );
+}
+
+/**
+ * Every storing process verifies batch signatures: without `--keys` it refuses to start unless told
+ * `--insecure-unsigned`, and then says so loudly (error level) at start.
+ * @throws MrvError `MRV_E_CONFIG` when neither is given
+ */
+export function requireKeyRegistry(
+  v: { keys?: string | undefined; 'insecure-unsigned'?: boolean | undefined },
+  log: { error(obj: object, msg: string): void },
+  command: string,
+): void {
+  if (v.keys) {
+    if (v['insecure-unsigned'])
+      throw new MrvError('MRV_E_CONFIG', '--keys and --insecure-unsigned exclude each other');
+    return;
+  }
+  if (!v['insecure-unsigned'])
+    throw new MrvError(
+      'MRV_E_CONFIG',
+      `${command} stores readings and needs the gateways' key registry: --keys DIR (public keys from "mrv keygen"); to store unsigned batches anyway (verdict "unchecked"), start it with --insecure-unsigned`,
+    );
+  log.error(
+    { insecureUnsigned: true },
+    `${command} started with --insecure-unsigned: batch signatures are NOT verified, anyone who can publish to the broker can store readings`,
+  );
+}
 
 function readFile(flag: string, file: string): Buffer {
   try {

@@ -12,7 +12,8 @@ const USAGE = `mrv — carbon-mrv command line
   mrv gateway -c SITE.yaml [--mqtt URL] [--metrics-port N]
       poll the site's devices and publish batches to the broker
   mrv collector --mqtt URL [--store sqlite|influx] [--sqlite FILE] [--influx URL] [--db mrv] [--metrics-port N]
-                [--keys REGISTRY] [--client-id mrv-collector] [--username U --password-env VAR|--password-file F]
+                (--keys REGISTRY | --insecure-unsigned) [--client-id mrv-collector]
+                [--username U --password-env VAR|--password-file F] (never a password in the URL)
                 [--ca FILE] [--cert FILE --key FILE] [--keepalive S]
                 [--share-group NAME [--gap-grace S] [--audit-interval S] [--leave]] [--live-topic]
       subscribe (persistent session), verify signatures and hash chains, write readings, findings and
@@ -20,13 +21,16 @@ const USAGE = `mrv — carbon-mrv command line
       (each its own --client-id) share the data as $share/NAME/... and audit the archived chains;
       --leave removes the member --client-id from the group for good (stores what it holds, exits);
       --live-topic announces every stored batch for a server started with --live-mqtt
-  mrv server [--port 8080] [--host 127.0.0.1] [--mqtt URL | --live-mqtt URL] [--store ...] [--data-dir .data] [--site SITE.yaml ...]
-           [--trust-proxy ADDR,...|true]
+  mrv server [--port 8080] [--host 127.0.0.1] [--mqtt URL (--keys REGISTRY | --insecure-unsigned) | --live-mqtt URL]
+             [--username U --password-file F --ca FILE] [--store ...] [--data-dir .data] [--site SITE.yaml ...]
+             [--trust-proxy ADDR,...|true]
       HTTP API and dashboard; with --mqtt it also runs a collector feeding the live view; with
       --live-mqtt the live view follows separate collectors' announcements (mrv collector --live-topic);
       --trust-proxy names the TLS proxy in front, whose X-Forwarded-For/-Proto are then believed
-  mrv broker [--port 1883]
-      an embedded MQTT broker (aedes)
+  mrv broker --accounts FILE [--port 1883] [--host 127.0.0.1]
+      an embedded MQTT broker (aedes) letting in only the file's accounts, each limited to its topics
+  mrv broker account add FILE USERNAME --role gateway|collector|live --password-file F
+      add an account (gateways are named UNIT/GATEWAY); a missing F gets a random password
   mrv sim aluminium [--seed 42] [--speed 1] [--base-port 15020]
       Modbus TCP aluminium smelter simulator (ports base..base+3); --opcua adds the pot-line over
       OPC UA on port 4842 (--opcua-port)

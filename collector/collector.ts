@@ -44,7 +44,7 @@ import mqtt, { type MqttClient } from 'mqtt';
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import { MrvError } from '../core/errors.ts';
-import { isMqttAuthRefusal, redactUrl } from '../core/mqtt-errors.ts';
+import { isMqttAuthRefusal, isTlsVerifyFailure, redactUrl } from '../core/mqtt-errors.ts';
 import { ackTopic, type StoreAck, type SyncRequest, seqRanges, syncTopic } from '../core/schema/delivery.ts';
 import type { Finding } from '../core/schema/finding.ts';
 import { Batch, DEFAULT_TOPIC_PREFIX, GatewayMeta, GatewayStatus, parseTopic } from '../core/schema/wire.ts';
@@ -280,7 +280,8 @@ export class Collector {
   /**
    * Connects with a persistent session and subscribes; resolves once the subscriptions are granted. A
    * broker that is not there yet is waited for.
-   * @throws MrvError `MRV_E_CONFIG` when the broker refuses the credentials on the first connect
+   * @throws MrvError `MRV_E_CONFIG` when the broker refuses the credentials on the first connect, or its
+   *   TLS certificate does not verify (no or the wrong `--ca`)
    */
   async start(): Promise<void> {
     if (!this.#integrity.verifying)
@@ -322,7 +323,8 @@ export class Collector {
   /**
    * One persistent MQTT session (`clean: false`, fixed `clientId`) whose QoS 1 messages are
    * acknowledged after the store write (see the file comment).
-   * @throws MrvError `MRV_E_CONFIG` when the broker refuses the credentials on the first connect
+   * @throws MrvError `MRV_E_CONFIG` when the broker refuses the credentials on the first connect, or its
+   *   TLS certificate does not verify
    */
   async #connect(clientId: string): Promise<Session> {
     const o = this.opts;
@@ -369,15 +371,16 @@ export class Collector {
       else this.#log.warn({ err: err.message, url }, 'broker error');
     });
     // A broker that is not there yet is waited for (MQTT.js keeps reconnecting), so start order is free.
-    // Refused credentials are not going to get better by waiting: the first connect fails with them
-    // instead of hanging (a `mrv collector` with a wrong password exits with the reason).
+    // Refused credentials and an untrusted broker certificate are not going to get better by waiting:
+    // the first connect fails with them instead of hanging (a `mrv collector` with a wrong password exits with the reason).
     await new Promise<void>((resolve, reject) => {
       const onConnect = () => {
         client.off('error', onError);
         resolve();
       };
       const onError = (err: Error) => {
-        if (!isMqttAuthRefusal(err)) return;
+        const tls = isTlsVerifyFailure(err);
+        if (!tls && !isMqttAuthRefusal(err)) return;
         client.off('connect', onConnect);
         client.off('error', onError);
         client.end(true);
@@ -387,7 +390,9 @@ export class Collector {
         reject(
           new MrvError(
             'MRV_E_CONFIG',
-            `MQTT broker ${url} refused the collector's credentials (${err.message}): check --username and --password-env/--password-file`,
+            tls
+              ? `MQTT broker ${url}: its TLS certificate does not verify (${(err as { code?: string }).code}: ${err.message}): give the CA that signed it with --ca FILE (and connect by the name in the certificate)`
+              : `MQTT broker ${url} refused the collector's credentials (${err.message}): check --username and --password-env/--password-file`,
             { url, username: o.username },
             { cause: err },
           ),

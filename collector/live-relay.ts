@@ -38,6 +38,12 @@ export interface LiveRelayOptions {
   topicPrefix?: string;
   /** Default `mrv-live-<pid>`: a clean session, nothing is queued for it. */
   clientId?: string;
+  /** The account (a `live` role on the broker) and TLS files as PEM buffers. */
+  username?: string;
+  password?: string;
+  ca?: Buffer;
+  cert?: Buffer;
+  key?: Buffer;
 }
 
 /**
@@ -59,6 +65,11 @@ export class LiveRelay {
       clientId: this.opts.clientId ?? `mrv-live-${process.pid}`,
       clean: true,
       reconnectPeriod: 1000,
+      ...(this.opts.username !== undefined ? { username: this.opts.username } : {}),
+      ...(this.opts.password !== undefined ? { password: this.opts.password } : {}),
+      ...(this.opts.ca ? { ca: this.opts.ca } : {}),
+      ...(this.opts.cert ? { cert: this.opts.cert } : {}),
+      ...(this.opts.key ? { key: this.opts.key } : {}),
     });
     this.#client = client;
     client.on('error', (err) => this.opts.log.warn({ err: err.message }, 'live relay: broker error'));

@@ -38,13 +38,13 @@ interface Broker {
 }
 
 async function aedes(): Promise<Broker> {
-  let b = await startEmbeddedBroker({ port: 0 });
+  let b = await startEmbeddedBroker({ port: 0, accounts: 'anonymous' });
   const port = b.port;
   return {
     url: b.url,
     replace: async () => {
       await b.stop();
-      b = await startEmbeddedBroker({ port });
+      b = await startEmbeddedBroker({ port, accounts: 'anonymous' });
     },
     stop: () => b.stop(),
   };

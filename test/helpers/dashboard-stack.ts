@@ -65,7 +65,7 @@ export async function startDashboardStack(dir: string): Promise<DashboardStack> 
   const site = parseSiteConfig(String(doc), localSite);
   const unit = site.site.unit;
 
-  const broker = await startEmbeddedBroker({ port: 0 });
+  const broker = await startEmbeddedBroker({ port: 0, accounts: 'anonymous' });
   const store = new SqliteStore({ path: join(dir, 'mrv.sqlite'), log });
   await store.start();
 

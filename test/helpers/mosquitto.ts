@@ -65,6 +65,12 @@ export interface MosquittoOptions {
    * forgets every session and queued message). Default false: the production-like settings below.
    */
   defaults?: boolean;
+  /**
+   * A config of one's own instead of the generated one (e.g. the shipped deploy/mosquitto/mosquitto.conf
+   * with its paths and ports replaced), given the broker's temp folder, port, password file and PKI. It
+   * must listen on 127.0.0.1:`port`; `log_dest file <dir>/mosquitto.log` is appended, and `user`.
+   */
+  config?: (c: { dir: string; port: number; passwordFile?: string; tls?: MosquittoTls }) => string;
 }
 
 /** A running test broker. */
@@ -245,7 +251,22 @@ export async function startMosquitto(options: MosquittoOptions = {}): Promise<Mo
     // Another process may take the "free" port first ("Address already in use"); try a new port twice more.
     for (let attempt = 1; ; attempt++) {
       port = await getFreePort();
-      await writeFile(conf, config(dir, port, options.extraConfig ?? '', security.sec, options.defaults));
+      await writeFile(
+        conf,
+        options.config
+          ? [
+              options.config({
+                dir,
+                port,
+                ...(security.sec.passwordFile ? { passwordFile: security.sec.passwordFile } : {}),
+                ...(security.tls ? { tls: security.tls } : {}),
+              }),
+              `log_dest file ${dir}/mosquitto.log`,
+              `user ${os.userInfo().username}`,
+              '',
+            ].join('\n')
+          : config(dir, port, options.extraConfig ?? '', security.sec, options.defaults),
+      );
       try {
         await launch();
         break;

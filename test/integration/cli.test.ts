@@ -56,11 +56,18 @@ describe('mrv demo', () => {
       const page = await fetch(`${url}/`);
       expect(page.headers.get('content-type')).toMatch(/text\/html/);
       expect((await fetch(`${url}/api/v1/units`)).status).toBe(401);
-      const units = (await (await fetch(`${url}/api/v1/units`, auth)).json()) as {
-        id: string;
-        industry: string;
-      }[];
-      expect(units.map((u) => u.industry).sort()).toEqual(['aluminium', 'cement', 'steel']);
+      type Unit = { id: string; industry: string };
+      let units: Unit[] = [];
+      // A unit is listed once its gateway's catalogue (meta) is in the store: just after start-up.
+      await expect
+        .poll(
+          async () => {
+            units = (await (await fetch(`${url}/api/v1/units`, auth)).json()) as Unit[];
+            return units.map((u) => u.industry).sort();
+          },
+          { timeout: 10_000 },
+        )
+        .toEqual(['aluminium', 'cement', 'steel']);
       const unitOf = (industry: string) => units.find((u) => u.industry === industry)?.id;
       const points = async (unitId: string | undefined) =>
         (await (await fetch(`${url}/api/v1/units/${unitId}/points`, auth)).json()) as PointRow[];

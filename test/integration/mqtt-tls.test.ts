@@ -274,6 +274,7 @@ describe('MQTT over TLS with username and password', () => {
         'collector',
         '--password-file',
         wrong,
+        '--insecure-unsigned',
         '--ca',
         m.tls?.ca.certFile as string,
       ],
@@ -285,6 +286,27 @@ describe('MQTT over TLS with username and password', () => {
       `mrv collector: MRV_E_CONFIG: MQTT broker ${m.url} refused the collector's credentials (Connection refused: Not authorized)`,
     );
     expect(proc.tail()).toMatch(/"level":50.*"msg":"broker refused the credentials/);
+  });
+});
+
+describe('an untrusted broker certificate', () => {
+  it('fails the collector at start with a named error instead of retrying for ever', async () => {
+    const m = await broker({ tls: true });
+    const { ws } = await rig();
+    const store = new SqliteStore({ path: path.join(ws.dir, 'no-ca.sqlite') });
+    await store.start();
+    cleanups.push(() => store.stop());
+    const collector = new Collector({ url: m.url, store, log: quiet, clientId: 'tls-collector-no-ca' });
+    const err = await collector.start().then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    await collector.stop();
+    expect(err).toBeInstanceOf(MrvError);
+    expect(err).toMatchObject({ code: 'MRV_E_CONFIG' });
+    expect((err as Error).message).toMatch(
+      /TLS certificate does not verify \(SELF_SIGNED_CERT_IN_CHAIN: .*\): give the CA that signed it with --ca FILE/,
+    );
   });
 });
 
@@ -415,21 +437,17 @@ describe('secrets are never logged', () => {
       () => /collector subscribed/.test(text('collector')),
       2 * WAIT_MS,
     );
+    // A password written into the site file's URL as well (a command line refuses one): logged without it.
+    const [, hostPort] = m.url.split('://');
     const site = writeSite(ws, device.port, {
-      url: m.url,
+      url: `mqtts://${GATEWAY}:${gwPassword}@${hostPort}`,
       username: GATEWAY,
       passwordEnv: 'MRV_GW_MQTT_PASSWORD',
       caFile: pki.ca.certFile,
       certFile: gw.certFile,
       keyFile: gw.keyFile,
     });
-    // A password written into the URL as well (--mqtt overrides the site's url): logged without it.
-    const [, hostPort] = m.url.split('://');
-    const gateway = await spawn(
-      'gateway',
-      ['gateway', '-c', site, '--mqtt', `mqtts://${GATEWAY}:${gwPassword}@${hostPort}`],
-      { MRV_GW_MQTT_PASSWORD: gwPassword },
-    );
+    const gateway = await spawn('gateway', ['gateway', '-c', site], { MRV_GW_MQTT_PASSWORD: gwPassword });
     const reader = new SqliteStore({ path: sqlite });
     await reader.start();
     cleanups.push(() => reader.stop());

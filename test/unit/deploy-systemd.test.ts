@@ -44,7 +44,24 @@ describe('systemd units', () => {
     expect(state).toMatch(/^mrv\//);
     expect(one('ReadWritePaths')).toBe(`/var/lib/${state}`);
     // Collectors verify every batch's signature against the gateways' registered keys.
-    if (unit.startsWith('mrv-collector')) expect(one('ExecStart')).toMatch(/ --keys \/etc\/mrv\/keys /);
+    if (unit.startsWith('mrv-collector')) {
+      expect(one('ExecStart')).toMatch(/ --keys \/etc\/mrv\/keys /);
+      expect(one('ExecStart')).not.toMatch(/--insecure-unsigned/);
+    }
+    // Broker passwords are systemd credentials read from a file, never on the command line (/proc/PID/cmdline).
+    const exec = one('ExecStart') ?? '';
+    const mqtt =
+      / --mqtt | --live-mqtt /.test(exec) ||
+      unit.startsWith('mrv-collector') ||
+      unit === 'mrv-server.service';
+    if (mqtt) {
+      const pw = / --password-file %d\/([\w-]+) /.exec(exec);
+      expect(pw, `${unit} reads the MQTT password from a credential`).not.toBeNull();
+      expect(d.get('LoadCredential')?.map((c) => c.split(':')[0])).toContain(pw?.[1]);
+    }
+    expect(exec).not.toMatch(/mqtts?:\/\/[^\s/]*:[^\s/]*@/);
+    for (const line of readFileSync(new URL(unit, dir), 'utf8').split('\n'))
+      expect(line, `${unit}: no password in an example URL`).not.toMatch(/mqtts?:\/\/[^\s/@]*:[^\s/@]*@/);
     // A template's instances keep apart: their own state folder and, for members, their own session.
     if (unit.includes('@')) {
       expect(state).toContain('%i');
