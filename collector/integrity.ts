@@ -48,7 +48,7 @@ import { canonicalJson } from '../core/schema/canonical.ts';
 import type { Finding, IntegrityFindingCode } from '../core/schema/finding.ts';
 import { IntegrityFindingCodes } from '../core/schema/finding.ts';
 import { type Batch, GENESIS_HASH, type LostRange, type Reading } from '../core/schema/wire.ts';
-import { sha256Hex, verifySignature } from '../core/signing.ts';
+import { sha256Hex } from '../core/signing.ts';
 import { isoMs, parseIsoMs } from '../core/time.ts';
 import type { KeyRegistry } from './keys.ts';
 import type { ArchivedBatch, BatchLink, StoredReading, TimeSeriesStore } from './store.ts';
