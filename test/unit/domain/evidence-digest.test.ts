@@ -25,6 +25,7 @@ import {
   segmentLineV2,
   signEvidence,
   storeSource,
+  writeTrustFile,
 } from '../../../server/evidence-service.ts';
 
 const tmp = mkdtempSync(path.join(tmpdir(), 'mrv-digest-'));
@@ -173,6 +174,9 @@ describe('evidence from the store: pages, digest and verification', () => {
     const paged = storeSource(store, unitId);
     const unpaged: ReadingSource = { read: (p, f, t) => paged.read(p, f, t) };
     const key = loadEvidenceKey(path.join(tmp, 'evidence.pem'));
+    // mrv verify trusts only keys it is given: the server's trust file.
+    const trust = path.join(tmp, 'evidence.pub.json');
+    writeTrustFile(trust, key, 'test server');
     const made: Record<string, string> = {};
     for (const kind of [RAW_DATA_KIND_V1, RAW_DATA_KIND_V2] as const) {
       const lines: string[] = [];
@@ -202,7 +206,7 @@ describe('evidence from the store: pages, digest and verification', () => {
       made[kind] = rawA.readingsDigest;
       const out = vi.spyOn(process.stdout, 'write').mockImplementation(() => true);
       try {
-        const ok = await verify([file, '--readings', readings]);
+        const ok = await verify([file, '--readings', readings, '--trusted-keys', trust]);
         if (ok !== 0) process.stderr.write(out.mock.calls.map((c) => String(c[0])).join(''));
         expect(ok).toBe(0);
         // One reading changed in the export: the digest (and the value) no longer match.
@@ -210,7 +214,7 @@ describe('evidence from the store: pages, digest and verification', () => {
         const bad = [...lines];
         bad[i] = (bad[i] as string).replace(/"value":"[^"]*"/, '"value":"9.999"');
         writeFileSync(readings, `${bad.join('\n')}\n`);
-        expect(await verify([file, '--readings', readings])).toBe(1);
+        expect(await verify([file, '--readings', readings, '--trusted-keys', trust])).toBe(1);
         expect(out.mock.calls.map((c) => String(c[0])).join('')).toMatch(/rawData\.readingsDigest/);
       } finally {
         out.mockRestore();
