@@ -19,6 +19,7 @@ import type { GatewayMeta } from '../../core/schema/wire.ts';
 import { ManualClock } from '../../core/time.ts';
 import { buildServer, type ServerOptions } from '../../server/app.ts';
 import { FailureLimiter } from '../../server/auth.ts';
+import { loadEvidenceKey } from '../../server/evidence-service.ts';
 import { SessionStore } from '../../server/sessions.ts';
 import { type Role, type Scope, TokenFile } from '../../server/tokens.ts';
 
@@ -129,6 +130,8 @@ async function login(
 
 beforeEach(async () => {
   dir = mkdtempSync(join(tmpdir(), 'mrv-sec-'));
+  // The server's evidence key exists, as on a server that has made a package: the verify route trusts it.
+  loadEvidenceKey(join(dir, 'evidence.pem'), true);
   store = new SqliteStore({ path: ':memory:' });
   await store.start();
   await store.writeMeta(AL, meta(AL, '内蒙古', 'aluminium'));
@@ -474,7 +477,9 @@ describe('roles and scope', () => {
     expect(res.code).toBe('MRV_E_FORBIDDEN');
     const reg = make('regulator', { provinces: ['内蒙古'], units: [] });
     const ok = await call('POST', '/api/v1/evidence/verify', { token: reg, payload: { signature: {} } });
-    expect(ok.status).toBe(200);
+    // Let in: the answer is about the package (no keyId), not about the role.
+    expect(ok.status).toBe(400);
+    expect(ok.code).toBe('MRV_E_BAD_PACKAGE');
   });
 
   const unitRoutes = (u: string) => [
