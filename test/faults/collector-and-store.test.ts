@@ -12,13 +12,12 @@ import { loadSiteConfig } from '../../gateway/config.ts';
 import { Gateway } from '../../gateway/gateway.ts';
 import { startInfluxDb } from '../helpers/influxdb.ts';
 import { startMosquitto } from '../helpers/mosquitto.ts';
-import { spawnTied, type TiedProcess } from '../helpers/tied-process.ts';
+import type { TiedProcess } from '../helpers/tied-process.ts';
 import {
   audit,
   lostValues,
-  MRV,
-  root,
   sleep,
+  spawnCollector,
   startCounterDevice,
   until,
   workspace,
@@ -43,26 +42,7 @@ describe('faults: collector killed, store frozen', () => {
     );
     const sqlite = path.join(ws.dir, 'store.sqlite');
     const startCollector = () =>
-      spawnTied(
-        process.execPath,
-        [
-          MRV,
-          'collector',
-          '--mqtt',
-          mosquitto.url,
-          '--store',
-          'sqlite',
-          '--sqlite',
-          sqlite,
-          '--keys',
-          ws.keysDir,
-          '--client-id',
-          'fault-collector',
-          '--keepalive',
-          '2',
-        ],
-        { cwd: root, env: { ...process.env, MRV_LOG_LEVEL: 'info' } },
-      );
+      spawnCollector(ws, { mqtt: mosquitto.url, sqlite, clientId: 'fault-collector', keepaliveS: 2 });
     let proc: TiedProcess = await startCollector();
     cleanups.push(() => proc.stop());
     // The broker queues for a session only once it has subscribed: the collector's first start comes first.

@@ -18,6 +18,7 @@ import { generateGatewayKey } from '../../cli/keygen.ts';
 import type { TimeSeriesStore } from '../../collector/store.ts';
 import type { Batch } from '../../core/schema/wire.ts';
 import { listenModbusTcp } from '../../simulators/shared/modbus-server.ts';
+import { spawnTied, type TiedProcess } from '../helpers/tied-process.ts';
 
 export const UNIT = '91110000FAULT0001X';
 export const GATEWAY = 'gw-fault';
@@ -227,4 +228,34 @@ export async function audit(store: TimeSeriesStore): Promise<AuditResult> {
 export function lostValues(served: readonly number[], stored: readonly number[]): number[] {
   const have = new Set(stored);
   return served.filter((v) => !have.has(v));
+}
+
+/**
+ * Starts `mrv collector` as a child process storing into the SQLite file `sqlite`, verifying against
+ * the workspace's key registry, with a fixed client id (a persistent session) and MQTT keepalive (s).
+ */
+export function spawnCollector(
+  ws: FaultWorkspace,
+  o: { mqtt: string; sqlite: string; clientId: string; keepaliveS: number },
+): Promise<TiedProcess> {
+  return spawnTied(
+    process.execPath,
+    [
+      MRV,
+      'collector',
+      '--mqtt',
+      o.mqtt,
+      '--store',
+      'sqlite',
+      '--sqlite',
+      o.sqlite,
+      '--keys',
+      ws.keysDir,
+      '--client-id',
+      o.clientId,
+      '--keepalive',
+      String(o.keepaliveS),
+    ],
+    { cwd: root, env: { ...process.env, MRV_LOG_LEVEL: 'info' } },
+  );
 }

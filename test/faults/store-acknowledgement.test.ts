@@ -19,6 +19,7 @@ import {
   MRV,
   root,
   sleep,
+  spawnCollector,
   startCounterDevice,
   UNIT,
   until,
@@ -42,26 +43,7 @@ describe('faults: store acknowledgement against Mosquitto at its defaults', () =
     );
     const sqlite = path.join(ws.dir, 'store.sqlite');
     const startCollector = () =>
-      spawnTied(
-        process.execPath,
-        [
-          MRV,
-          'collector',
-          '--mqtt',
-          mosquitto.url,
-          '--store',
-          'sqlite',
-          '--sqlite',
-          sqlite,
-          '--keys',
-          ws.keysDir,
-          '--client-id',
-          'ack-collector',
-          '--keepalive',
-          '5',
-        ],
-        { cwd: root, env: { ...process.env, MRV_LOG_LEVEL: 'info' } },
-      );
+      spawnCollector(ws, { mqtt: mosquitto.url, sqlite, clientId: 'ack-collector', keepaliveS: 5 });
     const collector: TiedProcess = await startCollector();
     cleanups.push(() => collector.stop());
     await until('the collector subscribed', () => /collector subscribed/.test(collector.tail()), 30_000);
