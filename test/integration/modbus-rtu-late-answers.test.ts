@@ -133,10 +133,14 @@ function lateAnswerSuite(
         expect(drainsAfterDuplicates, 'the link noticed the second copies').toBeGreaterThan(drainsBefore);
 
         await runPhase('out of turn', { out_of_turn_ms: 130 }, 2, 60_000);
-        await recover('out of turn');
-        expect(driver.status().drains ?? 0, 'the link noticed the unasked frames').toBeGreaterThan(
-          drainsAfterDuplicates,
+        // Where an unasked frame lands against the poll cycle depends on the machine's load: keep the
+        // fault on until the link has met (and drained) one, rather than counting on two cycles.
+        await until(
+          'the link noticed the unasked frames',
+          () => (driver.status().drains ?? 0) > drainsAfterDuplicates,
+          60_000,
         );
+        await recover('out of turn');
       } finally {
         await driver.stop();
       }
