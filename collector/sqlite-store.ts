@@ -91,8 +91,8 @@ const SCHEMA_VERSION = 4;
 const WAL_CHECKPOINT_PAGES = 16_384;
 const DEFAULT_LIMIT = 10_000;
 
-const SCHEMA = `
-CREATE TABLE IF NOT EXISTS reading (
+/** The `reading` table's columns and key (schema 4), for the schema and its migration from 3. */
+const READING_COLUMNS = `(
   unit TEXT NOT NULL,
   point TEXT NOT NULL,
   ts INTEGER NOT NULL,
@@ -106,7 +106,10 @@ CREATE TABLE IF NOT EXISTS reading (
   reason TEXT,
   seq INTEGER NOT NULL,
   PRIMARY KEY (unit, point, ts, gateway)
-) STRICT, WITHOUT ROWID;
+) STRICT, WITHOUT ROWID;`;
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS reading ${READING_COLUMNS}
 CREATE INDEX IF NOT EXISTS reading_unit_ts ON reading (unit, ts);
 CREATE TABLE IF NOT EXISTS quarantine (
   unit TEXT NOT NULL,
@@ -256,21 +259,7 @@ function migrate(db: Database.Database): void {
       db.exec(`
         ALTER TABLE reading RENAME TO reading_v3;
         DROP INDEX IF EXISTS reading_unit_ts;
-        CREATE TABLE reading (
-          unit TEXT NOT NULL,
-          point TEXT NOT NULL,
-          ts INTEGER NOT NULL,
-          gateway TEXT NOT NULL,
-          device TEXT NOT NULL,
-          meter TEXT,
-          rx_ts INTEGER NOT NULL,
-          exact TEXT,
-          value REAL,
-          quality TEXT NOT NULL CHECK (quality IN ('good', 'uncertain', 'bad')),
-          reason TEXT,
-          seq INTEGER NOT NULL,
-          PRIMARY KEY (unit, point, ts, gateway)
-        ) STRICT, WITHOUT ROWID;
+        CREATE TABLE reading ${READING_COLUMNS}
         CREATE INDEX reading_unit_ts ON reading (unit, ts);
         INSERT OR REPLACE INTO quarantine (${SHARED_COLUMNS}, cause)
           SELECT ${SHARED_COLUMNS}, substr(reason, 1, instr(reason, ':') - 1) FROM reading_v3

@@ -38,23 +38,10 @@ export interface StoredReading {
  * One quarantined reading ({@link StoredReading.quarantine}): what an unverified batch claimed, kept and
  * listed, never served as data. Identity (unit, gateway, point, ts), as a reading's.
  */
-export interface QuarantinedReading {
-  unitId: string;
-  gatewayId: string;
-  device: string;
-  point: string;
-  meter?: string;
-  /** Source time, ms epoch. */
-  ts: number;
-  /** Gateway receive time, ms epoch. */
-  rxTs: number;
-  value: string | null;
-  quality: Quality;
-  reason?: string;
-  seq: number;
+export type QuarantinedReading = Omit<StoredReading, 'quarantine'> & {
   /** Why it is quarantined: the code of the verification finding of its batch. */
   cause: string;
-}
+};
 
 /** Query of a unit's quarantined readings ({@link TimeSeriesStore.listQuarantine}). */
 export interface QuarantineQuery {

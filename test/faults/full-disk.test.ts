@@ -11,7 +11,6 @@
 //    to `mrv verify`.
 // 2. Bad bytes in a record of the log while the gateway is down: only that batch is lost, and the
 //    collector reports its seq with cause `corrupt`.
-import { execFileSync } from 'node:child_process';
 import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import mqtt from 'mqtt';
@@ -28,6 +27,7 @@ import { Gateway } from '../../gateway/gateway.ts';
 import { createRegistry, exposeGatewayCounters } from '../../ops/metrics.ts';
 import { type MosquittoServer, startMosquitto } from '../helpers/mosquitto.ts';
 import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.ts';
+import { mountTmpfs, unmountTmpfs } from '../helpers/tmpfs.ts';
 import { GATEWAY, startCounterDevice, UNIT, until, workspace, writeSite } from './harness.ts';
 
 const log = pino({ level: process.env.TEST_LOG ?? 'silent' });
@@ -92,164 +92,160 @@ const missingOf = (seqs: number[], last: number) => {
 };
 
 describe('faults: the gateway disk', () => {
-  it.skipIf(process.getuid?.() !== 0)(
-    'full disk: every cycle gets a seq, status and metrics say full (also after a restart), the seqs that never arrived are a gap with cause buffer_full, no false chain or conflict finding',
-    async () => {
-      const ws = workspace();
-      cleanups.push(() => ws.cleanup());
-      mkdirSync(ws.bufferDir);
-      execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', ws.bufferDir]);
-      cleanups.push(() => execFileSync('umount', ['-l', ws.bufferDir]));
-      const [device, mosquitto] = await Promise.all([startCounterDevice(), startMosquitto()]);
-      cleanups.push(
-        () => device.close(),
-        () => mosquitto.stop(),
-      );
-      const store = new SqliteStore({ path: path.join(ws.dir, 'store.sqlite') });
-      await store.start();
-      const collector = await startCollector(mosquitto, store, ws.keysDir, 'fault-collector-disk');
-      cleanups.push(
-        () => store.stop(),
-        () => collector.stop(),
-      );
-      const statuses: GatewayStatus[] = [];
-      const sub = await mqtt.connectAsync(mosquitto.url, {
-        clientId: 'fault-status-disk',
-        reconnectPeriod: 200,
-      });
-      sub.on('message', (_t, p) => statuses.push(JSON.parse(p.toString()) as GatewayStatus));
-      await sub.subscribeAsync(`mrv/v1/${UNIT}/${GATEWAY}/status`, { qos: 1 });
-      cleanups.push(() => sub.endAsync(true));
+  it('full disk: every cycle gets a seq, status and metrics say full (also after a restart), the seqs that never arrived are a gap with cause buffer_full, no false chain or conflict finding', async () => {
+    const ws = workspace();
+    cleanups.push(() => ws.cleanup());
+    mkdirSync(ws.bufferDir);
+    mountTmpfs(ws.bufferDir, '1m');
+    cleanups.push(() => unmountTmpfs(ws.bufferDir));
+    const [device, mosquitto] = await Promise.all([startCounterDevice(), startMosquitto()]);
+    cleanups.push(
+      () => device.close(),
+      () => mosquitto.stop(),
+    );
+    const store = new SqliteStore({ path: path.join(ws.dir, 'store.sqlite') });
+    await store.start();
+    const collector = await startCollector(mosquitto, store, ws.keysDir, 'fault-collector-disk');
+    cleanups.push(
+      () => store.stop(),
+      () => collector.stop(),
+    );
+    const statuses: GatewayStatus[] = [];
+    const sub = await mqtt.connectAsync(mosquitto.url, {
+      clientId: 'fault-status-disk',
+      reconnectPeriod: 200,
+    });
+    sub.on('message', (_t, p) => statuses.push(JSON.parse(p.toString()) as GatewayStatus));
+    await sub.subscribeAsync(`mrv/v1/${UNIT}/${GATEWAY}/status`, { qos: 1 });
+    cleanups.push(() => sub.endAsync(true));
 
-      const link = await brokerLink(mosquitto);
-      cleanups.push(() => link.proxy.close());
-      const site = loadSiteConfig(writeSite(ws, device.port, mosquitto.url));
-      const makeGateway = () =>
-        new Gateway({ site, log, mqttUrl: link.url, reconnectPeriodMs: 200, statusIntervalMs: 300 });
-      let gateway = makeGateway();
-      cleanups.push(() => gateway.stop(0));
-      let registry = createRegistry();
-      exposeGatewayCounters(registry, gateway.counters);
-      const bufferFullMetric = async () =>
-        (await registry.getSingleMetric('mrv_gateway_buffer_full')?.get())?.values[0]?.value;
-      await gateway.start();
-      await until('20 batches stored', () => collector.counters.batches >= 20);
-      expect(await bufferFullMetric()).toBe(0);
+    const link = await brokerLink(mosquitto);
+    cleanups.push(() => link.proxy.close());
+    const site = loadSiteConfig(writeSite(ws, device.port, mosquitto.url));
+    const makeGateway = () =>
+      new Gateway({ site, log, mqttUrl: link.url, reconnectPeriodMs: 200, statusIntervalMs: 300 });
+    let gateway = makeGateway();
+    cleanups.push(() => gateway.stop(0));
+    let registry = createRegistry();
+    exposeGatewayCounters(registry, gateway.counters);
+    const bufferFullMetric = async () =>
+      (await registry.getSingleMetric('mrv_gateway_buffer_full')?.get())?.values[0]?.value;
+    await gateway.start();
+    await until('20 batches stored', () => collector.counters.batches >= 20);
+    expect(await bufferFullMetric()).toBe(0);
 
-      // Another writer fills the disk, and keeps it full (it takes whatever the log's releases free).
-      const filler = path.join(ws.bufferDir, 'filler');
-      eatDisk(filler);
-      const eater = setInterval(() => eatDisk(filler), 20);
-      cleanups.push(() => clearInterval(eater));
+    // Another writer fills the disk, and keeps it full (it takes whatever the log's releases free).
+    const filler = path.join(ws.bufferDir, 'filler');
+    eatDisk(filler);
+    const eater = setInterval(() => eatDisk(filler), 20);
+    cleanups.push(() => clearInterval(eater));
 
-      await until(
-        'the log full, batches going out from memory',
-        () => gateway.counters.batchesFromMemory >= 10,
-      );
-      expect(gateway.counters.bufferFull).toBe(1);
-      expect(await bufferFullMetric()).toBe(1);
-      await until('a status saying full', () =>
-        statuses.some((s) => s.state === 'online' && s.buffer?.full === true && s.buffer.policy === 'block'),
-      );
+    await until(
+      'the log full, batches going out from memory',
+      () => gateway.counters.batchesFromMemory >= 10,
+    );
+    expect(gateway.counters.bufferFull).toBe(1);
+    expect(await bufferFullMetric()).toBe(1);
+    await until('a status saying full', () =>
+      statuses.some((s) => s.state === 'online' && s.buffer?.full === true && s.buffer.policy === 'block'),
+    );
 
-      // The broker unreachable while the disk is full: nothing can take these batches; they are lost.
-      link.proxy.block();
-      const unsent = () => gateway.counters.batchesRefused - gateway.counters.batchesFromMemory;
-      const unsentAtKill = unsent();
-      await until('20 poll cycles neither logged nor sent', () => unsent() >= unsentAtKill + 20);
-      link.proxy.unblock();
-      const fromMemory = gateway.counters.batchesFromMemory;
-      await until('batches from memory again', () => gateway.counters.batchesFromMemory >= fromMemory + 10);
-      const lastBeforeRestart = gateway.counters.lastSeq;
-      expect(gateway.counters.lostBatches).toBeGreaterThanOrEqual(20);
+    // The broker unreachable while the disk is full: nothing can take these batches; they are lost.
+    link.proxy.block();
+    const unsent = () => gateway.counters.batchesRefused - gateway.counters.batchesFromMemory;
+    const unsentAtKill = unsent();
+    await until('20 poll cycles neither logged nor sent', () => unsent() >= unsentAtKill + 20);
+    link.proxy.unblock();
+    const fromMemory = gateway.counters.batchesFromMemory;
+    await until('batches from memory again', () => gateway.counters.batchesFromMemory >= fromMemory + 10);
+    const lastBeforeRestart = gateway.counters.lastSeq;
+    expect(gateway.counters.lostBatches).toBeGreaterThanOrEqual(20);
 
-      // A gateway restart on the full disk: seq goes on (never reused), still full, still reported.
-      await gateway.stop(2000);
-      const statusesBefore = statuses.length;
-      gateway = makeGateway();
-      registry = createRegistry();
-      exposeGatewayCounters(registry, gateway.counters);
-      await gateway.start();
-      expect(gateway.counters.lastSeq).toBeGreaterThanOrEqual(lastBeforeRestart);
-      await until('the restarted gateway sends from memory', () => gateway.counters.batchesFromMemory >= 10);
-      expect(gateway.counters.bufferFull).toBe(1);
-      expect(await bufferFullMetric()).toBe(1);
-      await until('the restarted gateway says full', () =>
-        statuses.slice(statusesBefore).some((s) => s.state === 'online' && s.buffer?.full === true),
-      );
-      expect(gateway.bufferStatus().lost?.some((r) => r.cause === 'buffer_full')).toBe(true);
+    // A gateway restart on the full disk: seq goes on (never reused), still full, still reported.
+    await gateway.stop(2000);
+    const statusesBefore = statuses.length;
+    gateway = makeGateway();
+    registry = createRegistry();
+    exposeGatewayCounters(registry, gateway.counters);
+    await gateway.start();
+    expect(gateway.counters.lastSeq).toBeGreaterThanOrEqual(lastBeforeRestart);
+    await until('the restarted gateway sends from memory', () => gateway.counters.batchesFromMemory >= 10);
+    expect(gateway.counters.bufferFull).toBe(1);
+    expect(await bufferFullMetric()).toBe(1);
+    await until('the restarted gateway says full', () =>
+      statuses.slice(statusesBefore).some((s) => s.state === 'online' && s.buffer?.full === true),
+    );
+    expect(gateway.bufferStatus().lost?.some((r) => r.cause === 'buffer_full')).toBe(true);
 
-      // Room again: the log takes batches, the declarations are acknowledged and retired, full clears.
-      clearInterval(eater);
-      rmSync(filler);
-      await until(
-        'the log has room and nothing left to declare',
-        () => gateway.counters.bufferFull === 0 && gateway.counters.lostBatches === 0,
-      );
-      expect(await bufferFullMetric()).toBe(0);
-      const published = gateway.counters.batchesPublished;
-      await until('10 batches logged again', () => gateway.counters.batchesPublished >= published + 10);
-      await gateway.stop(5000);
-      const lastSeq = gateway.counters.lastSeq;
-      await until(
-        'every batch that can arrive archived',
-        async () => (await store.batchHeads())[0]?.seq === lastSeq,
-        20_000,
-      );
+    // Room again: the log takes batches, the declarations are acknowledged and retired, full clears.
+    clearInterval(eater);
+    rmSync(filler);
+    await until(
+      'the log has room and nothing left to declare',
+      () => gateway.counters.bufferFull === 0 && gateway.counters.lostBatches === 0,
+    );
+    expect(await bufferFullMetric()).toBe(0);
+    const published = gateway.counters.batchesPublished;
+    await until('10 batches logged again', () => gateway.counters.batchesPublished >= published + 10);
+    await gateway.stop(5000);
+    const lastSeq = gateway.counters.lastSeq;
+    await until(
+      'every batch that can arrive archived',
+      async () => (await store.batchHeads())[0]?.seq === lastSeq,
+      20_000,
+    );
 
-      // The seqs that never arrived, each in a gap finding with cause buffer_full; nothing else.
-      let r = await readBack(store);
-      const missing = missingOf(r.seqs, lastSeq);
-      expect(missing.length, 'batches lost while the broker was down').toBeGreaterThanOrEqual(20);
-      const reported = () =>
-        r.findings
-          .filter((f) => f.code === 'MRV_F_SEQ_GAP')
-          .flatMap((f) => {
-            const d = f.detail as { from: number; to: number; cause?: string };
-            return Array.from({ length: d.to - d.from + 1 }, (_, i) => ({ seq: d.from + i, cause: d.cause }));
-          });
-      await until('the gaps reported', async () => {
-        r = await readBack(store);
-        return reported().length >= missing.length;
-      });
-      expect(
-        reported()
-          .map((g) => g.seq)
-          .sort((a, b) => a - b),
-        'exactly the missing seqs are reported',
-      ).toEqual(missing);
-      expect(new Set(reported().map((g) => g.cause))).toEqual(new Set(['buffer_full']));
-      expect(new Set(r.findings.map((f) => f.code)), 'no finding but the declared gaps').toEqual(
-        new Set(['MRV_F_SEQ_GAP']),
-      );
-      expect(new Set(r.seqs).size, 'no seq twice').toBe(r.seqs.length);
-      expect(r.archive.filter((b) => b.verdict !== 'verified')).toEqual([]);
+    // The seqs that never arrived, each in a gap finding with cause buffer_full; nothing else.
+    let r = await readBack(store);
+    const missing = missingOf(r.seqs, lastSeq);
+    expect(missing.length, 'batches lost while the broker was down').toBeGreaterThanOrEqual(20);
+    const reported = () =>
+      r.findings
+        .filter((f) => f.code === 'MRV_F_SEQ_GAP')
+        .flatMap((f) => {
+          const d = f.detail as { from: number; to: number; cause?: string };
+          return Array.from({ length: d.to - d.from + 1 }, (_, i) => ({ seq: d.from + i, cause: d.cause }));
+        });
+    await until('the gaps reported', async () => {
+      r = await readBack(store);
+      return reported().length >= missing.length;
+    });
+    expect(
+      reported()
+        .map((g) => g.seq)
+        .sort((a, b) => a - b),
+      'exactly the missing seqs are reported',
+    ).toEqual(missing);
+    expect(new Set(reported().map((g) => g.cause))).toEqual(new Set(['buffer_full']));
+    expect(new Set(r.findings.map((f) => f.code)), 'no finding but the declared gaps').toEqual(
+      new Set(['MRV_F_SEQ_GAP']),
+    );
+    expect(new Set(r.seqs).size, 'no seq twice').toBe(r.seqs.length);
+    expect(r.archive.filter((b) => b.verdict !== 'verified')).toEqual([]);
 
-      // Readings: the counter only goes up (no batch stored twice, none from a reused seq).
-      const rows = await store.series({
-        unitId: UNIT,
-        pointId: 'counter',
-        from: 0,
-        to: Date.now() + 3_600_000,
-        limit: 1_000_000,
-      });
-      const values = rows.filter((x) => x.quality === 'good').map((x) => Number(x.value));
-      for (let i = 1; i < values.length; i++)
-        expect(values[i] as number).toBeGreaterThan(values[i - 1] as number);
+    // Readings: the counter only goes up (no batch stored twice, none from a reused seq).
+    const rows = await store.series({
+      unitId: UNIT,
+      pointId: 'counter',
+      from: 0,
+      to: Date.now() + 3_600_000,
+      limit: 1_000_000,
+    });
+    const values = rows.filter((x) => x.quality === 'good').map((x) => Number(x.value));
+    for (let i = 1; i < values.length; i++)
+      expect(values[i] as number).toBeGreaterThan(values[i - 1] as number);
 
-      // `mrv verify` on the archive: the gaps are declared by the gateway, nothing reads as tampering.
-      const keys = loadKeyRegistry(ws.keysDir);
-      const check = verifyChain(
-        await exportBatches(store, { unitId: UNIT, gatewayId: GATEWAY }),
-        keys.get(UNIT, GATEWAY),
-      );
-      expect(check.problems.length).toBeGreaterThan(0);
-      expect(
-        check.problems.filter((p) => p.code !== 'MRV_F_SEQ_GAP' || p.declared?.cause !== 'buffer_full'),
-      ).toEqual([]);
-    },
-    120_000,
-  );
+    // `mrv verify` on the archive: the gaps are declared by the gateway, nothing reads as tampering.
+    const keys = loadKeyRegistry(ws.keysDir);
+    const check = verifyChain(
+      await exportBatches(store, { unitId: UNIT, gatewayId: GATEWAY }),
+      keys.get(UNIT, GATEWAY),
+    );
+    expect(check.problems.length).toBeGreaterThan(0);
+    expect(
+      check.problems.filter((p) => p.code !== 'MRV_F_SEQ_GAP' || p.declared?.cause !== 'buffer_full'),
+    ).toEqual([]);
+  }, 120_000);
 
   it('bad bytes in a logged batch while the gateway is down: only that seq is lost, reported with cause corrupt', async () => {
     const ws = workspace();

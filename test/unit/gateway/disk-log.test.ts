@@ -2,7 +2,6 @@
 // continue, a torn last record (kill -9 mid-write) is cut off and counted, bad bytes anywhere lose only
 // the records they hit (reported by seq), acknowledged segments are deleted, a full log follows its
 // policy, and a real full disk (tmpfs) cuts a short write off and never hands a seq out twice.
-import { execFileSync } from 'node:child_process';
 import {
   appendFileSync,
   closeSync,
@@ -23,6 +22,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { MrvError } from '../../../core/errors.ts';
 import { GENESIS_HASH } from '../../../core/schema/wire.ts';
 import { DiskLog } from '../../../gateway/disk-log.ts';
+import { mountTmpfs, unmountTmpfs } from '../../helpers/tmpfs.ts';
 
 const dirs: string[] = [];
 function tmp(): string {
@@ -448,17 +448,17 @@ describe('DiskLog', () => {
     sync.close();
   });
 
-  // A real full disk: a small tmpfs (root only: mount). Records of ~3 KB straddle its 4 KiB pages, so
+  // A real full disk: a small tmpfs (test/helpers/tmpfs.ts: root or sudo). Records of ~3 KB straddle its 4 KiB pages, so
   // the write that meets ENOSPC is mostly a short one.
-  describe.skipIf(process.getuid?.() !== 0)('on a full disk (tmpfs)', () => {
+  describe('on a full disk (tmpfs)', () => {
     const mounted: string[] = [];
     afterEach(() => {
-      for (const m of mounted.splice(0)) execFileSync('umount', ['-l', m]);
+      for (const m of mounted.splice(0)) unmountTmpfs(m);
     });
     function smallDisk(kib: number): string {
       const d = path.join(tmp(), 'disk');
       mkdirSync(d);
-      execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${kib}k`, 'tmpfs', d]);
+      mountTmpfs(d, `${kib}k`);
       mounted.push(d);
       return d;
     }
