@@ -2,8 +2,7 @@
  * The sub-commands of `mrv`: each parses its flags, composes the parts and runs until SIGINT/SIGTERM.
  */
 import { mkdirSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { Logger } from 'pino';
 import { Collector } from '../collector/collector.ts';
@@ -22,6 +21,7 @@ import {
   instrumentStore,
 } from '../ops/metrics.ts';
 import { startMetricsServer } from '../ops/metrics-server.ts';
+import { PACKAGE_ROOT } from '../ops/package-root.ts';
 import { buildServer } from '../server/app.ts';
 import { TokenFile } from '../server/tokens.ts';
 import { startAluminiumSimulator } from '../simulators/aluminium/server.ts';
@@ -40,7 +40,7 @@ import { createLogger } from './log.ts';
 import { version } from './main.ts';
 import { makeStore, storeFlags } from './store-options.ts';
 
-const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const repoRoot = PACKAGE_ROOT;
 
 /** The demo's site file: the commented example a plant engineer copies. */
 export const DEMO_SITE_FILE = resolve(repoRoot, 'examples/aluminium-smelter.site.yaml');

@@ -12,11 +12,12 @@ import type { Logger } from 'pino';
 import { MrvError } from '../core/errors.ts';
 import type { Clock } from '../core/time.ts';
 import { trustCertificate } from '../drivers/opcua/pki.ts';
+import { PACKAGE_ROOT } from '../ops/package-root.ts';
 import { ALUMINIUM_DEMO_PORTS } from '../simulators/aluminium/register-map.ts';
 import { CEMENT_DEMO_PORTS } from '../simulators/cement/server.ts';
 import { POWER_DEMO_PORTS } from '../simulators/power/register-map.ts';
 
-const repoRoot = resolve(import.meta.dirname, '..');
+const repoRoot = PACKAGE_ROOT;
 
 /** The industries the demo can run, in the order they start. */
 export const DEMO_UNIT_NAMES = ['aluminium', 'cement', 'steel', 'power'] as const;

@@ -2,8 +2,8 @@
  * `mrv` — one command line for every part (DESIGN.md §2). Each sub-command is a thin composition
  * of the parts; the parts themselves know nothing of the command line.
  */
-import { readFileSync } from 'node:fs';
 import { MrvError } from '../core/errors.ts';
+import { packageVersion } from '../ops/package-root.ts';
 
 const USAGE = `mrv — carbon-mrv command line
 
@@ -83,10 +83,7 @@ const USAGE = `mrv — carbon-mrv command line
 
 /** The package version, for status messages and /healthz. */
 export function version(): string {
-  const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as {
-    version: string;
-  };
-  return pkg.version;
+  return packageVersion();
 }
 
 /** Runs `mrv` with the given arguments; resolves with the process exit code. */

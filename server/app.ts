@@ -5,7 +5,6 @@
  *
  * Every error answers `{"error": {"code": "MRV_E_...", "message": "..."}}` (see `errors.ts`).
  */
-import { readFileSync } from 'node:fs';
 import type { IncomingMessage } from 'node:http';
 import { createRequire } from 'node:module';
 import type { Socket } from 'node:net';
@@ -21,6 +20,7 @@ import type { TimeSeriesStore } from '../collector/store.ts';
 import { MrvError } from '../core/errors.ts';
 import { type Clock, systemClock } from '../core/time.ts';
 import { createRegistry, instrumentStore } from '../ops/metrics.ts';
+import { packageVersion } from '../ops/package-root.ts';
 import { registerApiRoutes } from './api-routes.ts';
 import { type Auth, type FailureLimiter, installAuth, redactUrl, UnitDirectory } from './auth.ts';
 import { registerDomainRoutes } from './domain-routes.ts';
@@ -113,17 +113,6 @@ const CONTENT_SECURITY_POLICY = [
   "base-uri 'none'",
   "frame-ancestors 'none'",
 ].join('; ');
-
-function packageVersion(): string {
-  try {
-    const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as {
-      version?: unknown;
-    };
-    return typeof pkg.version === 'string' ? pkg.version : 'unknown';
-  } catch {
-    return 'unknown';
-  }
-}
 
 /**
  * Node's `server.close()` ends idle keep-alive connections but waits for a socket that connected and
