@@ -14,6 +14,7 @@ import { type BenchResult, BUILD_DIR, fmt, loadAvg, machine, REPO_ROOT } from '.
 import { benchReplay } from './replay.ts';
 import { renderReport } from './report.ts';
 import { benchScaleOut } from './scale-out.ts';
+import { benchStartup } from './startup.ts';
 
 /** The last run's figures, for `--render`. */
 const LAST_RUN = path.join(BUILD_DIR, 'last-run.json');
@@ -26,6 +27,7 @@ const ALL: Record<string, () => Promise<BenchResult>> = {
   replay: benchReplay,
   evidence: benchEvidence,
   footprint: benchFootprint,
+  startup: benchStartup,
 };
 
 async function main(): Promise<void> {
