@@ -1,5 +1,5 @@
 /**
- * `mrv evidence` and `mrv verify` (DESIGN.md §2, §7).
+ * `mrv evidence` and `mrv verify` (docs/architecture.md §2, §7).
  *
  * mrv evidence --unit ID --month yyyy-mm [--format json|csv|html] [--out FILE] [--site FILE]...
  *              [--key FILE] [--readings-out FILE] [--store sqlite|influx] [--sqlite FILE] [--influx URL] [--db mrv]

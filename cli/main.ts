@@ -1,5 +1,5 @@
 /**
- * `mrv` — one command line for every part (DESIGN.md §2). Each sub-command is a thin composition
+ * `mrv` — one command line for every part (docs/architecture.md §2). Each sub-command is a thin composition
  * of the parts; the parts themselves know nothing of the command line.
  */
 import { MrvError } from '../core/errors.ts';

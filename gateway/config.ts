@@ -1,5 +1,5 @@
 /**
- * Loads and validates a site file (DESIGN.md §3). The core schema checks the whole file; each device
+ * Loads and validates a site file (docs/architecture.md §3). The core schema checks the whole file; each device
  * is then checked by its driver's own schema. Every problem is reported with the file, the line and
  * column, the YAML path and what is expected, all at once, so an engineer fixes the file in one pass.
  */
@@ -241,7 +241,7 @@ export async function loadSiteConfigIsolated(file: string): Promise<LoadedSite> 
   }
 }
 
-/** The retained catalogue a gateway publishes for its site (DESIGN.md §4 `meta`). */
+/** The retained catalogue a gateway publishes for its site (docs/architecture.md §4 `meta`). */
 export function siteMeta(loaded: LoadedSite): GatewayMeta {
   const { site } = loaded;
   const points: PointMeta[] = [];

@@ -1,5 +1,5 @@
 /**
- * The HTTP server (DESIGN.md §8, §9): public API v1, live SSE and the dashboard page.
+ * The HTTP server (docs/architecture.md §8, §9): public API v1, live SSE and the dashboard page.
  * {@link buildServer} builds without listening, so tests drive it with `inject()`; the CLI listens
  * (by default on {@link DEFAULT_HOST}:{@link DEFAULT_PORT}).
  *
@@ -33,9 +33,9 @@ import type { SessionStore } from './sessions.ts';
 import type { TokenFile } from './tokens.ts';
 import { registerVerifyRoute } from './verify-route.ts';
 
-/** Address the CLI and the demo listen on unless told otherwise (DESIGN.md §9). */
+/** Address the CLI and the demo listen on unless told otherwise (docs/architecture.md §9). */
 export const DEFAULT_HOST = '127.0.0.1';
-/** Port the CLI and the demo listen on unless told otherwise (DESIGN.md §9). */
+/** Port the CLI and the demo listen on unless told otherwise (docs/architecture.md §9). */
 export const DEFAULT_PORT = 8080;
 
 /** Options of {@link buildServer}. */
@@ -48,7 +48,7 @@ export interface ServerOptions {
   logger?: Logger | false;
   /** Version reported by `/healthz`; default: `version` of the project's package.json. */
   version?: string;
-  /** Source of "now" for default query windows (DESIGN.md §6a); default the system clock. */
+  /** Source of "now" for default query windows (docs/architecture.md §6a); default the system clock. */
   clock?: Clock;
   /** Interval of the SSE heartbeat comment, ms; default 15 000. */
   sseHeartbeatMs?: number;
@@ -190,7 +190,7 @@ function uplotDistDir(): string {
 /**
  * Builds the server with all routes; does not listen.
  *
- * Routes (DESIGN.md §9):
+ * Routes (docs/architecture.md §9):
  * - `GET /healthz` → `200 {status: "ok", version, uptimeS, liveClients}` (`uptimeS`: whole seconds
  *   since the build; `liveClients`: open SSE streams); `GET /metrics` Prometheus text (see `metrics.ts`)
  * - `GET /api/v1/openapi.json` the OpenAPI document of all these routes (see `openapi.ts`)

@@ -1,5 +1,5 @@
 /**
- * Routes of the carbon-accounting core (DESIGN.md §9):
+ * Routes of the carbon-accounting core (docs/architecture.md §9):
  * - `GET /api/v1/units/:unitId/meters?at=&dueSoonDays=` → `[{id, name, kind, model?, serial?,
  *   accuracyClass?, range?, location?, points, calibration: {status: valid|due_soon|expired|missing,
  *   validUntil, certificate, daysLeft}, certificates}]` (status at `at`, default now);

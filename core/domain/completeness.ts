@@ -1,5 +1,5 @@
 /**
- * Completeness of a point over a period (DESIGN.md §7, "以日保月"): expected versus received samples,
+ * Completeness of a point over a period (docs/architecture.md §7, "以日保月"): expected versus received samples,
  * the gaps with start, end and cause, and the share of the period covered.
  *
  * A reading covers `[ts, ts + interval)`. A missing-data gap is an interval longer than

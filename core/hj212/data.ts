@@ -1,11 +1,11 @@
 /**
  * HJ 212 data messages (CN 2011, 2051, 2061, 2031) and the acknowledgement 9014, pure: from values to
- * frames and back (HJ 212-2017 §6.6.5, Annex C examples; DOMAIN.md §4).
+ * frames and back (HJ 212-2017 §6.6.5, Annex C examples; docs/domain.md §4).
  *
  * CP of a data message: `DataTime=yyyyMMddHHmmss;` then one group per pollutant/parameter code:
  * - real-time (2011): `code-Rtd=value,code-Flag=N`;
  * - minute/hour/day (2051/2061/2031): `code-Cou=..,code-Min=..,code-Avg=..,code-Max=..,code-Flag=N`
- *   (each value field only when present). DataTime is the interval start (DOMAIN.md §4).
+ *   (each value field only when present). DataTime is the interval start (docs/domain.md §4).
  * Times are China Standard Time (UTC+8), whatever the machine's zone.
  */
 

@@ -1,5 +1,5 @@
 /**
- * HJ 212 framing, pure (no I/O): CRC, frame, data segment, CP and packet splitting (DOMAIN.md §4,
+ * HJ 212 framing, pure (no I/O): CRC, frame, data segment, CP and packet splitting (docs/domain.md §4,
  * HJ 212-2017 §6.3 and Annex A).
  *
  * A frame is `##` + 4-digit decimal length of the data segment + data segment (ASCII) + 4 uppercase

@@ -1,5 +1,5 @@
 /**
- * Site configuration, version 1 (DESIGN.md §3): one key emitting unit as seen from one gateway.
+ * Site configuration, version 1 (docs/architecture.md §3): one key emitting unit as seen from one gateway.
  * This file holds the driver-independent part. Each device's driver-specific fields (addresses,
  * data types, connection) are validated by that driver's own schema (`drivers/<name>/config.ts`),
  * composed by the gateway's loader so that every error still names the full YAML path.

@@ -1,5 +1,5 @@
 /**
- * Loopback ports for servers that tests start (STYLE.md rule 9): ask the kernel for a free port, or
+ * Loopback ports for servers that tests start (docs/architecture.md §10 rule 9): ask the kernel for a free port, or
  * wait until a server accepts connections on one.
  */
 import net from 'node:net';

@@ -1,6 +1,6 @@
 // Monthly evidence (月度存证): the list of recent months with their submission deadline, and one
 // month's package: verification result, key parameters, downloads as JSON, CSV and a printable HTML
-// page. Data: GET /api/v1/units/{id}/evidence/{yyyy-mm}[?format=csv|html] (DESIGN.md §9, assembled
+// page. Data: GET /api/v1/units/{id}/evidence/{yyyy-mm}[?format=csv|html] (docs/architecture.md §9, assembled
 // by core/domain); "not available yet" while that route is missing.
 import { currentLang, formatTime, t } from '../i18n.js';
 import {

@@ -100,7 +100,7 @@ async function findingsCell(unit, month) {
 }
 
 async function deadlineCell(unit, now) {
-  // The rule of DESIGN.md §7 (month end + 40 days); the package's own `deadline` is on its page.
+  // The rule of docs/architecture.md §7 (month end + 40 days); the package's own `deadline` is on its page.
   const month = previousMonth(cstMonth(now));
   const deadline = defaultDeadline(month);
   const days = daysUntil(deadline, now);

@@ -28,7 +28,7 @@ const VECTOR =
   'QN=20160801085857223;ST=32;CN=1062;PW=100000;MN=010000A8900016F000169DC0;Flag=5;CP=&&RtdInterval=30&&';
 
 describe('HJ 212 CRC and frame', () => {
-  it('matches the test vector of DOMAIN.md §4: length 0101, CRC 1C80', () => {
+  it('matches the test vector of docs/domain.md §4: length 0101, CRC 1C80', () => {
     expect(hj212Crc(VECTOR)).toBe(0x1c80);
     expect(crcHex(VECTOR)).toBe('1C80');
     expect(encodeFrame(VECTOR)).toBe(`##0101${VECTOR}1C80\r\n`);
