@@ -25,7 +25,7 @@ import { buildServer } from '../server/app.ts';
 import { TokenFile } from '../server/tokens.ts';
 import { startAluminiumSimulator } from '../simulators/aluminium/server.ts';
 import { addBrokerAccount, BrokerRole, demoBrokerAccounts, loadBrokerAccounts } from './broker-accounts.ts';
-import { DEFAULT_DEMO_UNITS, type DemoSimulators, parseDemoUnits } from './demo-units.ts';
+import { DEFAULT_DEMO_UNITS, type DemoSimulators, loadDemoSite, parseDemoUnits } from './demo-units.ts';
 import { startEmbeddedBroker } from './embedded-broker.ts';
 import {
   collectorFlags,
@@ -91,6 +91,7 @@ export async function demo(args: string[]): Promise<number> {
       seed: { type: 'string', default: '42' },
       'data-dir': { type: 'string', default: '.data/demo' },
       units: { type: 'string', default: DEFAULT_DEMO_UNITS.join(',') },
+      'sim-port-offset': { type: 'string', default: '0' },
       // The aluminium unit's site file (the one a plant engineer copies first).
       site: { type: 'string', default: DEMO_SITE_FILE },
     },
@@ -98,9 +99,10 @@ export async function demo(args: string[]): Promise<number> {
   const log = createLogger('mrv-demo');
   const clock = clockFor(intFlag('speed', v.speed, 1));
   const seed = intFlag('seed', v.seed, 42);
+  const portOffset = intFlag('sim-port-offset', v['sim-port-offset'], 0);
   const units = parseDemoUnits(v.units).map((u) => ({
     ...u,
-    site: loadSiteConfig(u.name === 'aluminium' ? v.site : u.siteFile),
+    site: loadDemoSite(u.name === 'aluminium' ? v.site : u.siteFile, portOffset),
   }));
   const dataDir = resolve(v['data-dir']);
   mkdirSync(dataDir, { recursive: true });
@@ -111,7 +113,7 @@ export async function demo(args: string[]): Promise<number> {
     for (const s of [...sims].reverse()) await s.stop();
   };
   try {
-    for (const u of units) sims.push(await u.start({ seed, clock, log, dataDir }));
+    for (const u of units) sims.push(await u.start({ seed, clock, log, dataDir, portOffset }));
   } catch (err) {
     await stopSims();
     throw err;

@@ -8,7 +8,10 @@ import { packageVersion } from '../ops/package-root.ts';
 const USAGE = `mrv — carbon-mrv command line
 
   mrv demo [--port 8080] [--speed 1] [--data-dir .data/demo] [--seed 42] [--units aluminium,cement,steel[,power]]
-      the units' simulators + one gateway per site file + embedded broker, collector, store, web server
+            [--sim-port-offset N]
+      the units' simulators + one gateway per site file + embedded broker, collector, store, web server;
+      --sim-port-offset moves every simulator port (15020-15053, OPC UA 4841) and the site files' devices
+      by N, so that several demos, or a demo and the tests, run side by side
   mrv gateway -c SITE.yaml [--mqtt URL] [--metrics-port N]
       poll the site's devices and publish batches to the broker
   mrv collector --mqtt URL [--store sqlite|influx] [--sqlite FILE] [--influx URL] [--db mrv] [--metrics-port N]

@@ -55,9 +55,24 @@ describe('unknown commands and bad flags', () => {
     const io = capture();
     expect(await main(['gatway'])).toBe(2);
     expect(io.err()).toContain('did you mean "mrv gateway"?');
-    expect(suggest('chek-config', COMMANDS.map((c) => c.name))).toBe('check-config');
-    expect(suggest('evid', COMMANDS.map((c) => c.name))).toBe('evidence');
-    expect(suggest('xyzzy', COMMANDS.map((c) => c.name))).toBeUndefined();
+    expect(
+      suggest(
+        'chek-config',
+        COMMANDS.map((c) => c.name),
+      ),
+    ).toBe('check-config');
+    expect(
+      suggest(
+        'evid',
+        COMMANDS.map((c) => c.name),
+      ),
+    ).toBe('evidence');
+    expect(
+      suggest(
+        'xyzzy',
+        COMMANDS.map((c) => c.name),
+      ),
+    ).toBeUndefined();
   });
 
   it('an unknown flag names the flag and shows only that command', async () => {
