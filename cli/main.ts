@@ -3,6 +3,7 @@
  * of the parts; the parts themselves know nothing of the command line.
  */
 import { MrvError } from '../core/errors.ts';
+import { suggest } from '../core/suggest.ts';
 import { packageVersion } from '../ops/package-root.ts';
 
 const USAGE = `mrv — carbon-mrv command line
@@ -140,35 +141,6 @@ export function usageOf(name: string): string | undefined {
   }
   if (out.length === 0) return undefined;
   return `${out.join('\n')}\n\n  Environment: MRV_LOG_LEVEL=debug|info|warn (logs are JSON lines on stderr)\n`;
-}
-
-/**
- * The edit distance (Levenshtein: insertions, deletions, substitutions) between two short strings,
- * for "did you mean" suggestions.
- */
-export function editDistance(a: string, b: string): number {
-  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    const cur = [i];
-    for (let j = 1; j <= b.length; j++)
-      cur[j] = Math.min(prev[j]! + 1, cur[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
-    prev = cur;
-  }
-  return prev[b.length]!;
-}
-
-/** The closest of `candidates` to `word` when it is close enough to be a typo (distance ≤ 2 or a prefix). */
-export function suggest(word: string, candidates: readonly string[]): string | undefined {
-  let best: string | undefined;
-  let bestD = Number.POSITIVE_INFINITY;
-  for (const c of candidates) {
-    const d = c.startsWith(word) && word.length >= 2 ? 0.5 : editDistance(word, c);
-    if (d < bestD) {
-      bestD = d;
-      best = c;
-    }
-  }
-  return bestD <= Math.max(1, Math.min(2, Math.floor((word.length - 1) / 2))) ? best : undefined;
 }
 
 /**

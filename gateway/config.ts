@@ -8,12 +8,13 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { Worker } from 'node:worker_threads';
-import { isMap, isSeq, LineCounter, parseDocument, type Node as YamlNode } from 'yaml';
+import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Node as YamlNode } from 'yaml';
 import type { z } from 'zod';
 import { MrvError } from '../core/errors.ts';
 import { canonicalJson } from '../core/schema/canonical.ts';
-import { SiteConfig } from '../core/schema/site.ts';
+import { SiteConfig, siteCrossReferenceIssues } from '../core/schema/site.ts';
 import { type GatewayMeta, PointMeta } from '../core/schema/wire.ts';
+import { suggest } from '../core/suggest.ts';
 import { drivers } from '../drivers/registry.ts';
 import type { DriverKind } from '../drivers/types.ts';
 
@@ -64,6 +65,54 @@ function locate(doc: ReturnType<typeof parseDocument>, lc: LineCounter, path: Pa
   return `:${line}:${col}`;
 }
 
+/** Where the key `key` of the map at `path` is written (its own line, not the map's). */
+function locateKey(doc: ReturnType<typeof parseDocument>, lc: LineCounter, path: Path, key: string): string {
+  let node: unknown = doc.contents;
+  for (const k of path) {
+    if (isMap(node) || (isSeq(node) && typeof k === 'number')) {
+      const next = (node as { get(k: unknown, keepScalar: true): unknown }).get(
+        isMap(node) ? String(k) : k,
+        true,
+      );
+      if (next === undefined) return locate(doc, lc, path);
+      node = next;
+    } else return locate(doc, lc, path);
+  }
+  if (!isMap(node)) return locate(doc, lc, path);
+  for (const pair of node.items) {
+    const k = pair.key as YamlNode | null;
+    if (isScalar(k) && String(k.value) === key && k.range) {
+      const { line, col } = lc.linePos(k.range[0]);
+      return `:${line}:${col}`;
+    }
+  }
+  return locate(doc, lc, path);
+}
+
+/** Every object key any site-file schema knows (core and drivers), for "did you mean" on unknown keys. */
+const KNOWN_KEYS: readonly string[] = (() => {
+  const keys = new Set<string>();
+  const seen = new Set<unknown>();
+  const walk = (schema: unknown): void => {
+    if (schema === null || typeof schema !== 'object' || seen.has(schema)) return;
+    seen.add(schema);
+    // zod 4 keeps every schema's definition under `_zod.def`: objects their shape, wrappers their inner type.
+    const def = (schema as { _zod?: { def?: Record<string, unknown> } })._zod?.def;
+    if (!def) return;
+    if (def.type === 'object' && def.shape && typeof def.shape === 'object')
+      for (const [k, v] of Object.entries(def.shape as Record<string, unknown>)) {
+        keys.add(k);
+        walk(v);
+      }
+    for (const f of ['innerType', 'element', 'in', 'out', 'left', 'right', 'valueType', 'schema'])
+      walk(def[f]);
+    if (Array.isArray(def.options)) for (const o of def.options) walk(o);
+  };
+  walk(SiteConfig);
+  for (const kind of Object.values(drivers)) walk(kind.schema);
+  return [...keys];
+})();
+
 function issuesText(
   file: string,
   doc: ReturnType<typeof parseDocument>,
@@ -71,10 +120,61 @@ function issuesText(
   issues: z.core.$ZodIssue[],
   prefix: Path = [],
 ): string[] {
-  return issues.map((i) => {
+  // A misspelt required key is one mistake: drop the "missing" issue of the key an unknown one is near.
+  const meant = new Set<string>();
+  for (const i of issues)
+    if (i.code === 'unrecognized_keys')
+      for (const key of i.keys) {
+        const near = suggest(key, KNOWN_KEYS);
+        if (near !== undefined) meant.add(formatPath([...prefix, ...i.path, near]));
+      }
+  return issues.flatMap((i) => {
     const path = [...prefix, ...i.path];
-    return `${file}${locate(doc, lc, path)} ${formatPath(path)}: ${i.message}`;
+    if (i.code === 'invalid_type' && i.input === undefined && meant.has(formatPath(path))) return [];
+    if (i.code === 'unrecognized_keys')
+      // One line per key, at the key's own line, with the key it most likely meant.
+      return i.keys.map((key) => {
+        const near = suggest(key, KNOWN_KEYS);
+        return `${file}${locateKey(doc, lc, path, key)} ${formatPath([...path, key])}: unknown key "${key}"${
+          near ? `; did you mean "${near}"?` : ''
+        }`;
+      });
+    return [`${file}${locate(doc, lc, path)} ${formatPath(path)}: ${i.message}`];
   });
+}
+
+/**
+ * Devices that would read the same slave: two Modbus devices on one `host:port` (or serial `path`)
+ * with the same unit id, e.g. a forgotten `unitId` that defaulted to 1 and reads another meter's
+ * registers. One problem per later device, naming the first.
+ */
+function duplicateAddresses(
+  file: string,
+  doc: ReturnType<typeof parseDocument>,
+  lc: LineCounter,
+  devices: LoadedSite['devices'],
+  indexOf: (id: string) => number,
+): string[] {
+  const first = new Map<string, string>();
+  const problems: string[] = [];
+  for (const d of devices) {
+    const c = d.config as { id: string; host?: unknown; port?: unknown; path?: unknown; unitId?: unknown };
+    if (c.unitId === undefined) continue; // not a Modbus device
+    const where = typeof c.path === 'string' ? `serial ${c.path}` : `${String(c.host)}:${String(c.port)}`;
+    const key = `${where} unit id ${String(c.unitId)}`;
+    const earlier = first.get(key);
+    if (earlier === undefined) first.set(key, c.id);
+    else {
+      const i = indexOf(c.id);
+      const explicit = isMap(doc.getIn(['devices', i], true)) && doc.hasIn(['devices', i, 'unitId']);
+      problems.push(
+        `${file}${locate(doc, lc, ['devices', i, explicit ? 'unitId' : 'id'])} devices[${i}]: device "${c.id}" reads the same slave as "${earlier}" (${key}${
+          explicit ? '' : ', unitId not given so it defaulted'
+        }); give each meter its own unitId, or merge the two devices`,
+      );
+    }
+  }
+  return problems;
 }
 
 /**
@@ -106,30 +206,50 @@ function validateSite(
   source: { doc: ReturnType<typeof parseDocument>; lc: LineCounter },
 ): LoadedSite {
   const { doc, lc } = source;
-  const parsed = SiteConfig.safeParse(value);
-  if (!parsed.success)
-    throw new MrvError(
-      'MRV_E_CONFIG',
-      `${file} does not match the site schema (version 1, see README "Configuration"):\n  ${issuesText(file, doc, lc, parsed.error.issues).join('\n  ')}`,
-      { file },
-    );
-  const site = parsed.data;
+  // Every stage runs whatever the others found, so one run lists every problem of the file.
   const problems: string[] = [];
+  const parsed = SiteConfig.safeParse(value);
+  if (!parsed.success) {
+    problems.push(...issuesText(file, doc, lc, parsed.error.issues));
+    // zod runs the cross-reference refinement only on an otherwise valid file: run it here as well.
+    if (!parsed.error.issues.some((i) => i.code === 'custom'))
+      problems.push(...issuesText(file, doc, lc, siteCrossReferenceIssues(value)));
+  }
+  const rawDevices = (value as { devices?: unknown })?.devices;
   const devices: LoadedSite['devices'] = [];
-  site.devices.forEach((device, i) => {
-    const kind = drivers[device.driver];
+  (Array.isArray(rawDevices) ? rawDevices : []).forEach((device: unknown, i: number) => {
+    const driver = (device as { driver?: unknown })?.driver;
+    if (typeof driver !== 'string') return; // the core schema said so
+    const kind = drivers[driver];
     if (!kind) {
+      const near = suggest(driver, Object.keys(drivers));
       problems.push(
-        `${file}${locate(doc, lc, ['devices', i, 'driver'])} devices[${i}].driver: unknown driver "${device.driver}"; valid drivers: ${Object.keys(drivers).join(', ')}`,
+        `${file}${locate(doc, lc, ['devices', i, 'driver'])} devices[${i}].driver: unknown driver "${driver}"${
+          near ? `; did you mean "${near}"?` : ''
+        }; valid drivers: ${Object.keys(drivers).join(', ')}`,
       );
       return;
     }
     const r = kind.schema.safeParse(device);
     if (!r.success) problems.push(...issuesText(file, doc, lc, r.error.issues, ['devices', i]));
-    else devices.push({ id: device.id, kind, config: r.data as LoadedSite['devices'][number]['config'] });
+    else
+      devices.push({
+        id: (device as { id: string }).id,
+        kind,
+        config: r.data as LoadedSite['devices'][number]['config'],
+      });
   });
-  if (problems.length > 0)
-    throw new MrvError('MRV_E_CONFIG', `${file} has invalid devices:\n  ${problems.join('\n  ')}`, { file });
+  const ids = (Array.isArray(rawDevices) ? rawDevices : []).map((d: unknown) => (d as { id?: unknown })?.id);
+  problems.push(...duplicateAddresses(file, doc, lc, devices, (id) => ids.indexOf(id)));
+  // The core schema and a driver's schema may both see one fault (a device without an id): say it once.
+  const unique = [...new Set(problems)];
+  if (unique.length > 0 || !parsed.success)
+    throw new MrvError(
+      'MRV_E_CONFIG',
+      `${file}: ${unique.length} problem${unique.length === 1 ? '' : 's'} (site schema version 1, see README "Configuration"):\n  ${unique.join('\n  ')}`,
+      { file },
+    );
+  const site = parsed.data;
   // Hashed as written: moving the site file to another folder does not change its hash.
   const configHash = createHash('sha256').update(canonicalJson(site)).digest('hex');
   const base = dirname(resolve(file));

@@ -7,7 +7,8 @@ import { spawnSync } from 'node:child_process';
 import net from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { COMMANDS, main, suggest, usageOf } from '../../../cli/main.ts';
+import { COMMANDS, main, usageOf } from '../../../cli/main.ts';
+import { suggest } from '../../../core/suggest.ts';
 
 const BIN = fileURLToPath(new URL('../../../bin/mrv.js', import.meta.url));
 
