@@ -59,6 +59,14 @@ export const ErrorCodes = {
   MRV_E_RATE_LIMITED: { http: 429, text: 'too many failed attempts' },
   /** A request body is larger than the route accepts (the server's per-route body limits). */
   MRV_E_TOO_LARGE: { http: 413, text: 'request body too large' },
+  /** The server's state database (accounts, sessions, audit log, findings workflow) cannot be opened, migrated or queried (server/state/db.ts). */
+  MRV_E_STATE_DB: { http: 503, text: 'state database unavailable' },
+  /** A findings-workflow action that the finding's current state does not allow (e.g. closing an open finding, acting on an auto-resolved one). */
+  MRV_E_FINDING_TRANSITION: { http: 409, text: 'finding state does not allow this action' },
+  /** An account with this username exists already (`mrv user add`). */
+  MRV_E_ACCOUNT_EXISTS: { http: 409, text: 'account exists' },
+  /** An attachment's content type is not one the findings workflow accepts. */
+  MRV_E_UNSUPPORTED_MEDIA: { http: 415, text: 'unsupported attachment type' },
 } as const;
 
 /** One of the stable error codes, e.g. `MRV_E_MODBUS_TIMEOUT`. */

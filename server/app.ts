@@ -30,6 +30,7 @@ export { DEFAULT_BODY_LIMIT } from './options.ts';
 
 import { registerSessionRoutes } from './session-routes.ts';
 import { registerVerifyRoute } from './verify-route.ts';
+import { registerWorkflowRoutes } from './workflow-routes.ts';
 
 export type { ServerOptions } from './options.ts';
 
@@ -154,6 +155,8 @@ function uplotDistDir(): string {
  *   since the build; `liveClients`: open SSE streams); `GET /metrics` Prometheus text (see `metrics.ts`)
  * - `GET /api/v1/openapi.json` the OpenAPI document of all these routes (see `openapi.ts`)
  * - `POST|GET|DELETE /api/v1/session`, `GET /api/v1/admin/tokens|config` (see `session-routes.ts`)
+ * - `POST /api/v1/findings/:findingId/acknowledge|explain|close|reopen`, `GET /api/v1/findings/:findingId`
+ *   (history), `.../attachments/:sha256` (see `workflow-routes.ts`; 503 without a state database)
  * - `POST /api/v1/evidence/verify` checks an evidence package's signature (see `verify-route.ts`)
  * - `GET /api/v1/units`, `GET /api/v1/units/:unitId/points`,
  *   `GET /api/v1/units/:unitId/points/:pointId/series` (see `api-routes.ts`)
@@ -215,11 +218,14 @@ export function buildServer(options: ServerOptions): FastifyInstance {
 
   const registry = options.registry ?? createRegistry();
   const store = instrumentStore(options.store, registry);
+  const unitDirectory = new UnitDirectory(store);
   const auth: Auth = installAuth(app, {
     tokens: options.tokens,
-    units: new UnitDirectory(store),
+    units: unitDirectory,
     ...(options.loginLimiter ? { limiter: options.loginLimiter } : {}),
-    ...(options.sessions ? { sessions: options.sessions } : {}),
+    // Sessions live in the state database when there is one (shared by every instance on it).
+    ...(options.sessions ? { sessions: options.sessions } : options.state ? { sessions: options.state } : {}),
+    ...(options.state ? { accounts: options.state } : {}),
   });
 
   const clock = options.clock ?? systemClock;
@@ -234,9 +240,11 @@ export function buildServer(options: ServerOptions): FastifyInstance {
   registerSessionRoutes(app, {
     auth,
     tokens: options.tokens,
+    state: options.state,
     config: () => ({ version, liveClients: streams.clients(), ...options.configView }),
   });
   registerVerifyRoute(app, options);
+  registerWorkflowRoutes(app, { state: options.state, auth, units: unitDirectory });
   installHttpMetrics(app, { registry, sseClients: () => streams.clients() });
 
   app.get(

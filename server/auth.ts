@@ -32,7 +32,8 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { TimeSeriesStore, UnitSummary } from '../collector/store.ts';
 import { MrvError } from '../core/errors.ts';
-import { SessionStore } from './sessions.ts';
+import { type SessionBackend, SessionStore } from './sessions.ts';
+import { ACCOUNT_SUBJECT, type Account, type StateStore } from './state/state-store.ts';
 import { canSeeUnit, type Principal, type Role, type TokenFile, tokenIdOf } from './tokens.ts';
 
 /** Name of the session cookie holding the session id (never the token). */
@@ -258,7 +259,12 @@ export interface AuthOptions {
   /** Failed-credential limiter; default {@link DEFAULT_MAX_FAILURES} per {@link DEFAULT_FAILURE_WINDOW_MS}. */
   limiter?: FailureLimiter;
   /** The dashboard's sessions; default a new in-memory store (see `sessions.ts`). */
-  sessions?: SessionStore;
+  sessions?: SessionBackend;
+  /**
+   * The state database's accounts (server/state/): password logins and their sessions. With it the
+   * server checks credentials even without a token file.
+   */
+  accounts?: StateStore;
 }
 
 /** The installed auth: scope helpers and the session operations for route handlers. */
@@ -266,7 +272,7 @@ export interface Auth {
   /** True when the server checks tokens (a token file was given). */
   readonly enabled: boolean;
   /** The sessions of the dashboard (login opens one, logout revokes it). */
-  readonly sessions: SessionStore;
+  readonly sessions: SessionBackend;
   /** The units `principal` may see, from `units`. */
   filterUnits<T extends { id: string; province: string }>(principal: Principal | null, units: T[]): T[];
   /** Sync check for one unit (live stream filter); uses the cached directory. */
@@ -276,6 +282,28 @@ export interface Auth {
    * @throws MrvError `MRV_E_RATE_LIMITED` or `MRV_E_UNAUTHORIZED`
    */
   login(request: FastifyRequest, reply: FastifyReply, token: string): Principal;
+  /**
+   * Verifies a username and password presented to the login route, counting a failure per client
+   * address and per username; a valid pair is always accepted.
+   * @throws MrvError `MRV_E_RATE_LIMITED`, `MRV_E_UNAUTHORIZED` (also when no state database runs)
+   */
+  loginPassword(
+    request: FastifyRequest,
+    reply: FastifyReply,
+    username: string,
+    password: string,
+  ): Promise<Principal>;
+}
+
+/** The principal of an account (`tokenId` is its session subject `account:<id>`). */
+export function accountPrincipal(a: Account): Principal {
+  return {
+    tokenId: `${ACCOUNT_SUBJECT}${a.id}`,
+    name: a.displayName,
+    role: a.role,
+    scope: a.scope,
+    username: a.username,
+  };
 }
 
 function clientKey(request: FastifyRequest): string {
@@ -291,11 +319,22 @@ export function installAuth(app: FastifyInstance, opts: AuthOptions): Auth {
   const limiter = opts.limiter ?? new FailureLimiter();
   const sessions = opts.sessions ?? new SessionStore();
   const tokens = opts.tokens;
+  const accounts = opts.accounts;
+  const enabled = tokens !== undefined || accounts !== undefined;
   app.decorateRequest('principal', null);
 
   /** Counts a wrong credential from this address (and against the token id it names); then throws. */
-  const refuse = (request: FastifyRequest, reply: FastifyReply, tokenId: string | undefined): never => {
-    const keys = [`src:${clientKey(request)}`, ...(tokenId !== undefined ? [`id:${tokenId}`] : [])];
+  const refuse = (
+    request: FastifyRequest,
+    reply: FastifyReply,
+    tokenId: string | undefined,
+    username?: string,
+  ): never => {
+    const keys = [
+      `src:${clientKey(request)}`,
+      ...(tokenId !== undefined ? [`id:${tokenId}`] : []),
+      ...(username !== undefined ? [`user:${username}`] : []),
+    ];
     const wait = Math.max(...keys.map((k) => limiter.blockedFor(k)));
     if (wait > 0) {
       reply.header('retry-after', String(wait));
@@ -307,7 +346,13 @@ export function installAuth(app: FastifyInstance, opts: AuthOptions): Auth {
     const failures = Math.max(...keys.map((k) => limiter.fail(k)));
     // The token's public id at most: never the secret part, never the whole text, never a session id.
     request.log.warn(
-      { ip: clientKey(request), tokenId: tokenId ?? null, failures, path: redactUrl(request.url) },
+      {
+        ip: clientKey(request),
+        tokenId: tokenId ?? null,
+        ...(username !== undefined ? { username } : {}),
+        failures,
+        path: redactUrl(request.url),
+      },
       failures >= limiter.max
         ? 'auth: rejected credential; further ones are refused with 429'
         : 'auth: rejected credential',
@@ -320,13 +365,26 @@ export function installAuth(app: FastifyInstance, opts: AuthOptions): Auth {
     return principal ?? refuse(request, reply, tokenIdOf(token));
   };
 
-  const verifySession = (request: FastifyRequest, reply: FastifyReply, id: string): Principal => {
-    const session = sessions.lookup(id);
+  const verifySession = async (
+    request: FastifyRequest,
+    reply: FastifyReply,
+    id: string,
+  ): Promise<Principal> => {
+    const session = await sessions.lookup(id);
     if (session === undefined) return refuse(request, reply, undefined);
+    if (session.tokenId.startsWith(ACCOUNT_SUBJECT)) {
+      const account = await accounts?.enabledAccountById(session.tokenId.slice(ACCOUNT_SUBJECT.length));
+      if (account === undefined) {
+        // Disabled (or removed) meanwhile: its sessions end now, whichever instance disabled it.
+        await sessions.revokeToken(session.tokenId);
+        throw new MrvError('MRV_E_UNAUTHORIZED', 'the account of this session is disabled');
+      }
+      return accountPrincipal(account);
+    }
     const principal = tokens?.principalById(session.tokenId);
     if (principal === undefined) {
       // Its token was revoked: the session dies with it (and every other session of that token).
-      sessions.revokeToken(session.tokenId);
+      await sessions.revokeToken(session.tokenId);
       request.log.info({ tokenId: session.tokenId }, 'auth: sessions of a revoked token ended');
       throw new MrvError('MRV_E_UNAUTHORIZED', 'the token of this session was revoked');
     }
@@ -346,7 +404,7 @@ export function installAuth(app: FastifyInstance, opts: AuthOptions): Auth {
     const config = (request.routeOptions.config ?? {}) as AuthRouteConfig;
     if (config.auth === 'public') return;
     let principal: Principal;
-    if (tokens === undefined) principal = OPEN_PRINCIPAL;
+    if (!enabled) principal = OPEN_PRINCIPAL;
     else {
       const credential = presentedCredential(request);
       if (credential === undefined) {
@@ -358,7 +416,7 @@ export function installAuth(app: FastifyInstance, opts: AuthOptions): Auth {
       principal =
         credential.kind === 'bearer'
           ? verifyToken(request, reply, credential.token)
-          : verifySession(request, reply, credential.id);
+          : await verifySession(request, reply, credential.id);
     }
     request.principal = principal;
 
@@ -391,15 +449,20 @@ export function installAuth(app: FastifyInstance, opts: AuthOptions): Auth {
   });
 
   return {
-    enabled: tokens !== undefined,
+    enabled,
     sessions,
     filterUnits: (principal, units) =>
       principal === null ? [] : units.filter((u) => canSeeUnit(principal, u.id, u.province)),
     seesUnitNow: (principal, unitId) =>
       principal !== null && canSeeUnit(principal, unitId, opts.units.provinceNow(unitId)),
     login: (request, reply, token) => {
-      if (tokens === undefined) return OPEN_PRINCIPAL;
+      if (!enabled) return OPEN_PRINCIPAL;
       return verifyToken(request, reply, token);
+    },
+    loginPassword: async (request, reply, username, password) => {
+      const account = await accounts?.checkCredentials(username, password);
+      if (account === undefined) return refuse(request, reply, undefined, username);
+      return accountPrincipal(account);
     },
   };
 }

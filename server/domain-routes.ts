@@ -7,7 +7,9 @@
  *   (every point a rule watches plus the key-parameter points; default the last 24 h, at most 31 days),
  *   written to the store (idempotent ids) and merged with the store's other findings of the window, each
  *   with its lifecycle `state` (`open|resolved`; `resolvedAt` and `resolution` when resolved, e.g. a seq
- *   gap whose batches arrived late); `state` narrows the answer to one state;
+ *   gap whose batches arrived late); with a state database each also carries its `workflow` (state,
+ *   actions the caller may take, explanation; server/workflow-routes.ts) and `state` narrows on the
+ *   workflow's state, else on the lifecycle state;
  * - `GET /api/v1/units/:unitId/evidence/:month?format=json|csv|html` → the signed monthly evidence
  *   package (月度存证) of a UTC+8 month `yyyy-mm`.
  * The auth hook of `auth.ts` already guards `:unitId` routes. Errors: 400 `MRV_E_BAD_REQUEST`,
@@ -43,6 +45,9 @@ import {
 } from './evidence-service.ts';
 import type { ServerOptions } from './options.ts';
 import { parseInstant } from './query.ts';
+import { SHOWN_STATES, type ShownState } from './state/finding-workflow.ts';
+import type { FindingWorkflow } from './state/state-store.ts';
+import { withActions } from './workflow-routes.ts';
 
 /** Options of the domain routes (`ServerOptions.domain`). */
 export interface DomainOptions {
@@ -131,7 +136,7 @@ export function registerDomainRoutes(app: FastifyInstance, options: ServerOption
 
   app.get<{
     Params: { unitId: string };
-    Querystring: { from?: string; to?: string; state?: 'open' | 'resolved' };
+    Querystring: { from?: string; to?: string; state?: ShownState };
   }>(
     '/api/v1/units/:unitId/findings',
     {
@@ -146,8 +151,9 @@ export function registerDomainRoutes(app: FastifyInstance, options: ServerOption
             to: { type: 'string', maxLength: 64, description: 'exclusive end; default now' },
             state: {
               type: 'string',
-              enum: ['open', 'resolved'],
-              description: 'only findings in this lifecycle state; default both',
+              enum: [...SHOWN_STATES],
+              description:
+                'only findings in this state: the producer lifecycle (open, resolved), or with a state database the workflow (open, acknowledged, explained, closed, resolved); default all',
             },
           },
         },
@@ -196,8 +202,18 @@ export function registerDomainRoutes(app: FastifyInstance, options: ServerOption
       const byId = new Map<string, Finding>();
       for (const f of [...stored, ...computed]) byId.set(f.id, { ...f, state: findingState(f) });
       const wanted = request.query.state;
-      return [...byId.values()]
-        .filter((f) => wanted === undefined || f.state === wanted)
+      // With a state database each finding carries its workflow (state/finding-workflow.ts), and the
+      // state filter means the workflow's state.
+      const workflows = options.state
+        ? await options.state.trackFindings([...byId.values()])
+        : new Map<string, FindingWorkflow>();
+      const listed = [...byId.values()].map((f) => {
+        const w = workflows.get(f.id);
+        return w === undefined ? f : { ...f, workflow: withActions(w, request.principal!) };
+      });
+      const stateOf = (f: (typeof listed)[number]) => ('workflow' in f ? f.workflow.state : f.state);
+      return listed
+        .filter((f) => wanted === undefined || stateOf(f) === wanted)
         .sort((a, b) => (a.ts < b.ts ? -1 : a.ts > b.ts ? 1 : a.id < b.id ? -1 : 1));
     },
   );

@@ -9,7 +9,8 @@ import type { LiveFeed } from '../collector/live.ts';
 import type { TimeSeriesStore } from '../collector/store.ts';
 import type { Clock } from '../core/time.ts';
 import type { FailureLimiter } from './auth.ts';
-import type { SessionStore } from './sessions.ts';
+import type { SessionBackend } from './sessions.ts';
+import type { StateStore } from './state/state-store.ts';
 import type { TokenFile } from './tokens.ts';
 
 /** Largest request body of routes without their own limit (login takes `{token}`), bytes. */
@@ -37,7 +38,13 @@ export interface ServerOptions {
   /** Failed-credential limiter; default 10 failures per address (and per token id) per 5 minutes (tests pass a smaller one). */
   loginLimiter?: FailureLimiter;
   /** The dashboard's sessions; default a new in-memory store (see `sessions.ts`; tests pass one with a clock). */
-  sessions?: SessionStore;
+  sessions?: SessionBackend;
+  /**
+   * The state database (server/state/): accounts and password login, sessions shared by every instance
+   * on the same database, the audit log and the findings workflow. Absent: token logins only, sessions
+   * in memory, findings read-only.
+   */
+  state?: StateStore;
   /**
    * Which peers are trusted proxies (fastify's `trustProxy`): their `X-Forwarded-For` gives the client
    * address (failed-login counts, logs) and `X-Forwarded-Proto: https` marks the session cookie

@@ -1,7 +1,8 @@
 /**
  * Login for the dashboard and the admin's configuration views.
  *
- * - `POST /api/v1/session` `{token}` → `200 {tokenId, name, role, scope}` and the HttpOnly
+ * - `POST /api/v1/session` `{token}` or `{username, password}` (an account of the state database,
+ *   server/state/) → `200 {tokenId, name, role, scope, username?}` and the HttpOnly
  *   `mrv_session` cookie holding a new server-side session's id (never the token; see `sessions.ts`),
  *   `Secure` when the request came over HTTPS (directly, or through a proxy trusted by `trustProxy`);
  *   a wrong token → 401 `MRV_E_UNAUTHORIZED`, too many → 429 `MRV_E_RATE_LIMITED`.
@@ -12,13 +13,17 @@
  * - `GET /api/v1/admin/config` (admin) → how this server runs (version, store, token file, SSE clients).
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { MrvError } from '../core/errors.ts';
 import { type Auth, parseCookies, SESSION_COOKIE } from './auth.ts';
+import { actorOf, type StateStore } from './state/state-store.ts';
 import type { Principal, TokenFile } from './tokens.ts';
 
 /** What {@link registerSessionRoutes} needs. */
 export interface SessionRoutesOptions {
   auth: Auth;
   tokens: TokenFile | undefined;
+  /** The state database, for the audit row of a password login. */
+  state?: StateStore | undefined;
   /** Fields shown by `/api/v1/admin/config` (no secrets). */
   config: () => Record<string, unknown>;
 }
@@ -38,6 +43,7 @@ const principalSchema = {
   properties: {
     tokenId: { type: 'string' },
     name: { type: 'string' },
+    username: { type: 'string' },
     role: { type: 'string', enum: ['admin', 'regulator', 'enterprise'] },
     scope: scopeSchema,
     authEnabled: { type: 'boolean' },
@@ -54,31 +60,52 @@ export function registerSessionRoutes(app: FastifyInstance, opts: SessionRoutesO
   const { auth } = opts;
   const who = (p: Principal) => ({ ...p, authEnabled: auth.enabled });
 
-  app.post<{ Body: { token: string } }>(
+  app.post<{ Body: { token?: string; username?: string; password?: string } }>(
     '/api/v1/session',
     {
       config: { auth: 'public' },
       schema: {
-        summary: 'Log in with a token: sets the HttpOnly session cookie used by the dashboard and SSE',
+        summary:
+          'Log in with a token or a username and password: sets the HttpOnly session cookie used by the dashboard and SSE',
         tags: ['auth'],
         body: {
           type: 'object',
-          required: ['token'],
-          properties: { token: { type: 'string', minLength: 1, maxLength: 200 } },
+          description: 'either token, or username and password',
+          properties: {
+            token: { type: 'string', minLength: 1, maxLength: 200 },
+            username: { type: 'string', minLength: 1, maxLength: 64 },
+            password: { type: 'string', minLength: 1, maxLength: 1024 },
+          },
         },
         response: { 200: principalSchema },
       },
     },
     async (request, reply) => {
-      const principal = auth.login(request, reply, request.body.token.trim());
+      const { token, username, password } = request.body ?? {};
+      if ((token === undefined) === (username === undefined || password === undefined))
+        throw new MrvError('MRV_E_BAD_REQUEST', 'log in with either {token} or {username, password}');
+      const principal =
+        token !== undefined
+          ? auth.login(request, reply, token.trim())
+          : await auth.loginPassword(request, reply, username ?? '', password ?? '');
       if (auth.enabled) {
         // A login replaces the session the browser had (no fixation: the id is always new).
         const old = parseCookies(request.headers.cookie).get(SESSION_COOKIE);
-        if (old !== undefined) auth.sessions.revoke(old);
-        const session = auth.sessions.create(principal.tokenId);
+        if (old !== undefined) await auth.sessions.revoke(old);
+        const session = await auth.sessions.create(principal.tokenId);
         reply.header('set-cookie', cookie(request, session.id, Math.floor(auth.sessions.ttlMs / 1000)));
       }
-      request.log.info({ tokenId: principal.tokenId, role: principal.role }, 'auth: login');
+      request.log.info(
+        { tokenId: principal.tokenId, username: principal.username ?? null, role: principal.role },
+        'auth: login',
+      );
+      if (principal.username !== undefined)
+        await opts.state?.audit(
+          actorOf(principal),
+          'session.login',
+          { kind: 'account', id: principal.username },
+          { ip: request.ip },
+        );
       return who(principal);
     },
   );
@@ -107,7 +134,7 @@ export function registerSessionRoutes(app: FastifyInstance, opts: SessionRoutesO
     },
     async (request: FastifyRequest, reply: FastifyReply) => {
       const id = parseCookies(request.headers.cookie).get(SESSION_COOKIE);
-      if (id !== undefined && auth.sessions.revoke(id)) request.log.info('auth: logout');
+      if (id !== undefined && (await auth.sessions.revoke(id))) request.log.info('auth: logout');
       reply.header('set-cookie', cookie(request, '', 0));
       return reply.code(204).send();
     },

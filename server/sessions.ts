@@ -66,8 +66,22 @@ function hashId(id: string): string {
   return createHash('sha256').update(id, 'utf8').digest('hex');
 }
 
+/**
+ * What the auth hook needs of a session store: this file's in-memory {@link SessionStore}, or the
+ * state database's (server/state/state-store.ts, shared by several server instances). `tokenId` is the
+ * session's subject: a token id, or `account:<account id>` for a password login.
+ */
+export interface SessionBackend {
+  /** Absolute lifetime of a new session, ms (the cookie's Max-Age). */
+  readonly ttlMs: number;
+  create(subject: string): { id: string; expiresAt: number } | Promise<{ id: string; expiresAt: number }>;
+  lookup(id: string): SessionInfo | undefined | Promise<SessionInfo | undefined>;
+  revoke(id: string): boolean | Promise<boolean>;
+  revokeToken(subject: string): number | Promise<number>;
+}
+
 /** In-memory store of sessions keyed by the SHA-256 of their id (see the file comment). */
-export class SessionStore {
+export class SessionStore implements SessionBackend {
   readonly ttlMs: number;
   readonly idleMs: number;
   readonly #max: number;

@@ -49,12 +49,17 @@ export interface TokenRecord {
   revokedAt?: string;
 }
 
-/** The identity behind a request: a token's record without its hash. */
+/**
+ * The identity behind a request: a token's record without its hash, or an account's (server/state/):
+ * then `tokenId` is `account:<account id>` and `username` is set.
+ */
 export interface Principal {
   tokenId: string;
   name: string;
   role: Role;
   scope: Scope;
+  /** The account's username when the principal is a person logged in with a password. */
+  username?: string;
 }
 
 interface TokenFileBody {
