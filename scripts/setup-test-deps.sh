@@ -3,7 +3,8 @@
 #   influxd (influxdb), mosquitto, mosquitto_sub (mosquitto-clients), mbpoll, chromium, socat (RTU over a
 #   pty pair), python3-pymodbus with python3-serial and python3-serial-asyncio (a Modbus TCP/RTU server
 #   nobody here wrote, run with /usr/bin/python3), fonts-noto-cjk (Chinese text in the dashboard screenshots),
-#   openssl (the throw-away CA and certificates of the MQTT-over-TLS tests; slim images lack it).
+#   openssl (the throw-away CA and certificates of the MQTT-over-TLS tests; slim images lack it),
+#   postgresql (the state database's contract suite; test/helpers/postgres.ts runs its own server).
 # Silent and instant when everything is there (`npm test` runs it every time). Installs only what is
 # missing, with sudo when not root, and never starts the installed services: the tests start their own
 # servers on free loopback ports.
@@ -23,8 +24,9 @@ declare -A PACKAGE_OF=(
   [serial_asyncio]=python3-serial-asyncio
   [noto-cjk]=fonts-noto-cjk
   [openssl]=openssl
+  [postgres]=postgresql
 )
-ORDER=(influxd mosquitto mosquitto_sub mbpoll chromium socat pymodbus pyserial serial_asyncio noto-cjk openssl)
+ORDER=(influxd mosquitto mosquitto_sub mbpoll chromium socat pymodbus pyserial serial_asyncio noto-cjk openssl postgres)
 
 have() {
   # Python modules are not commands: ask Debian's interpreter (not a venv's) whether it imports.
@@ -34,6 +36,8 @@ have() {
     pyserial) /usr/bin/python3 -c 'import serial' >/dev/null 2>&1; return ;;
     # Chinese glyphs for the browser tests' screenshots (Chromium draws boxes without a CJK font).
     noto-cjk) compgen -G '/usr/share/fonts/opentype/noto/NotoSansCJK*' >/dev/null; return ;;
+    # PostgreSQL (the state database's second engine): Debian keeps its binaries off PATH.
+    postgres) compgen -G '/usr/lib/postgresql/*/bin/postgres' >/dev/null; return ;;
   esac
   command -v "$1" >/dev/null 2>&1 || [[ -x "/usr/sbin/$1" || -x "/usr/bin/$1" || -x "/sbin/$1" ]]
 }
