@@ -37,6 +37,7 @@ import {
 } from './integrity-options.ts';
 import { createLogger } from './log.ts';
 import { clockFor, intFlag, runUntilSignal } from './run.ts';
+import { openStateFromFlags, stateDbFlags } from './state-options.ts';
 import { makeStore, storeFlags } from './store-options.ts';
 
 const repoRoot = PACKAGE_ROOT;
@@ -155,6 +156,8 @@ export async function demo(args: string[]): Promise<number> {
     scope: { provinces: [], units: [] },
     name: DEMO_TOKEN_NAME,
   });
+  // Accounts and the findings workflow (mrv user add --data-dir <demo data dir>).
+  const state = await openStateFromFlags({ 'data-dir': dataDir });
   const app = buildServer({
     store,
     live,
@@ -162,6 +165,7 @@ export async function demo(args: string[]): Promise<number> {
     logger: serverLogger(log),
     version: packageVersion(),
     tokens,
+    state,
     registry,
     configView: { mode: 'demo', store: 'sqlite', dataDir, speed: v.speed },
     // The site files complete the store's catalogue with the meter ledger (meters page, evidence).
@@ -216,6 +220,7 @@ export async function demo(args: string[]): Promise<number> {
     await Promise.all(gateways.map((g) => g.stop()));
     await collector.stop();
     await app.close();
+    await state.close();
     await store.stop();
     await broker.stop();
     await stopSims();
@@ -353,6 +358,7 @@ export async function server(args: string[]): Promise<number> {
       site: { type: 'string', multiple: true, default: [] },
       // The TLS proxy in front (deploy/): its X-Forwarded-For/-Proto are believed (ServerOptions.trustProxy).
       'trust-proxy': { type: 'string' },
+      ...stateDbFlags,
       ...storeFlags,
       ...serverMqttFlags,
     },
@@ -402,12 +408,15 @@ export async function server(args: string[]): Promise<number> {
     );
   }
   const trustProxy = trustProxyFlag(v['trust-proxy']);
+  const state = await openStateFromFlags(v);
+  log.info({ stateDb: state.location, engine: state.engine }, 'state database open');
   const app = buildServer({
     store,
     live,
     logger: serverLogger(log),
     version: packageVersion(),
     tokens,
+    state,
     registry,
     ...(trustProxy !== undefined ? { trustProxy } : {}),
     configView: {
@@ -415,6 +424,7 @@ export async function server(args: string[]): Promise<number> {
       trustProxy: trustProxy ?? false,
       store: v.store,
       dataDir: resolve(v['data-dir']),
+      stateDb: state.location,
       collector: v.mqtt !== undefined,
     },
     // Site files (--site) complete the store's catalogue with meters, point signs and poll intervals.
@@ -430,6 +440,7 @@ export async function server(args: string[]): Promise<number> {
     await c?.stop();
     await relay?.stop();
     await app.close();
+    await state.close();
     await store.stop();
   });
 }

@@ -27,10 +27,12 @@ const USAGE = `mrv — carbon-mrv command line
       --live-topic announces every stored batch for a server started with --live-mqtt
   mrv server [--port 8080] [--host 127.0.0.1] [--mqtt URL (--keys REGISTRY | --insecure-unsigned) | --live-mqtt URL]
              [--username U --password-file F --ca FILE] [--store ...] [--data-dir .data] [--site SITE.yaml ...]
-             [--trust-proxy ADDR,...|true]
+             [--trust-proxy ADDR,...|true] [--state-db FILE|postgres://USER@HOST/DB [--state-db-password-file F]]
       HTTP API and dashboard; with --mqtt it also runs a collector feeding the live view; with
       --live-mqtt the live view follows separate collectors' announcements (mrv collector --live-topic);
-      --trust-proxy names the TLS proxy in front, whose X-Forwarded-For/-Proto are then believed
+      --trust-proxy names the TLS proxy in front, whose X-Forwarded-For/-Proto are then believed;
+      accounts, sessions, audit log and findings workflow live in the state database (default
+      DATA_DIR/state.sqlite; PostgreSQL for several instances)
   mrv broker --accounts FILE [--port 1883] [--host 127.0.0.1]
       an embedded MQTT broker (aedes) letting in only the file's accounts, each limited to its topics
   mrv broker account add FILE USERNAME --role gateway|collector|live --password-file F
@@ -65,6 +67,10 @@ const USAGE = `mrv — carbon-mrv command line
   mrv token create --role admin|regulator|enterprise [--scope province:NAME|unit:ID ...] [--data-dir .data]
   mrv token list|revoke ID [--data-dir .data]
       API tokens of the server in that data dir (mrv token help)
+  mrv user add USERNAME --role admin|regulator|enterprise [--scope ...] [--password-file F] [--data-dir .data]
+  mrv user list|disable USERNAME|passwd USERNAME [--password-file F] [--state-db FILE|postgres://...]
+      dashboard accounts (username + password) in the server's state database; the password from a
+      file or a prompt, never the command line (mrv user help)
 
   mrv evidence --unit ID --month yyyy-mm [--format json|csv|html] [--out FILE] [--site SITE.yaml]
                [--readings-out FILE] [--key FILE] [--store sqlite|influx] [--sqlite FILE] [--influx URL]
@@ -118,6 +124,7 @@ export const COMMANDS: readonly CommandSpec[] = [
   { name: 'uplink', run: async (a) => (await import('./hj212.ts')).uplink(a) },
   { name: 'check-config', run: async (a) => (await import('./check-config.ts')).checkConfig(a) },
   { name: 'token', run: async (a) => (await import('./token.ts')).token(a) },
+  { name: 'user', run: async (a) => (await import('./user.ts')).user(a) },
   { name: 'evidence', run: async (a) => (await import('./evidence.ts')).evidence(a) },
   { name: 'verify', run: async (a) => (await import('./evidence.ts')).verify(a) },
   { name: 'keygen', run: async (a) => (await import('./keygen.ts')).keygen(a) },
