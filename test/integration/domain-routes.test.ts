@@ -235,7 +235,7 @@ describe('domain routes', () => {
     ]);
     expect((await get('&state=resolved')).map((f) => f.id)).toEqual(['api/gap-resolved']);
     expect((await get('&state=open')).map((f) => f.id)).toEqual(['api/gap-old']);
-    const bad = await app.inject(`/api/v1/units/${UNIT}/findings?${window}&state=closed`);
+    const bad = await app.inject(`/api/v1/units/${UNIT}/findings?${window}&state=closing`);
     expect(bad.statusCode).toBe(400);
     // The month's evidence cites the open one and lists the resolved one.
     const pkg = (await app.inject(`/api/v1/units/${UNIT}/evidence/2026-02`)).json() as EvidencePackage;

@@ -597,7 +597,7 @@ describe('malformed input', () => {
         400,
         'MRV_E_BAD_REQUEST',
       ],
-      [`/api/v1/units/${AL}/findings?state=closed`, 400, 'MRV_E_BAD_REQUEST'],
+      [`/api/v1/units/${AL}/findings?state=closing`, 400, 'MRV_E_BAD_REQUEST'],
       [`/api/v1/units/${AL}/evidence/2025-13`, 400, 'MRV_E_BAD_REQUEST'],
       [`/api/v1/units/${AL}/evidence/2025-1`, 400, 'MRV_E_BAD_REQUEST'],
       [`/api/v1/units/${AL}/evidence/abcd-ef`, 400, 'MRV_E_BAD_REQUEST'],
