@@ -2,8 +2,13 @@
 // data-time range (sent to the API), severity, source and free text (applied here). The filters
 // live in the address (#/units/{id}/findings?from=&to=&severity=&source=&q=) so a filtered list can
 // be shared. Data: GET /api/v1/units/{id}/findings?from=&to= (docs/architecture.md §9).
+// With the server's state database each finding carries its workflow (问题清单 → 整改, docs/architecture.md
+// §8a): its state, and the actions the logged-in role may take on it (acknowledge and explain for the
+// enterprise, close and reopen for the regulator), posted to /api/v1/findings/{id}/{action}.
 import { currentLang, formatTime, t } from '../i18n.js';
 import {
+  ApiError,
+  api,
   apiOptional,
   badge,
   cstMonth,
@@ -18,7 +23,23 @@ import { dataTable, findingMessage, findingsOf, label, loadUnit, unitHeader } fr
 
 const SEVERITIES = ['critical', 'error', 'warning', 'info'];
 const SOURCES = ['integrity', 'validation', 'completeness', 'calibration'];
-const STATES = { open: 'stateOpen', resolved: 'stateResolved' };
+const STATES = {
+  open: 'stateOpen',
+  acknowledged: 'stateAcknowledged',
+  explained: 'stateExplained',
+  closed: 'stateClosed',
+  resolved: 'stateResolved',
+};
+const STATE_BADGE = {
+  open: 'sev-warning',
+  acknowledged: 'sev-info',
+  explained: 'sev-info',
+  closed: 'q-good',
+  resolved: 'q-good',
+};
+/** Largest attachment the server takes, bytes (server/state/state-store.ts MAX_ATTACHMENT_BYTES). */
+const MAX_ATTACHMENT_BYTES = 2 * 1024 * 1024;
+const ATTACHMENT_TYPES = ['application/pdf', 'image/png', 'image/jpeg', 'text/plain', 'text/csv'];
 const CST_MS = 8 * 3_600_000;
 
 /** `yyyy-mm-dd` (China date) → ISO instant of its start. */
@@ -35,14 +56,58 @@ function select(id, value, options, text = label) {
   );
 }
 
-/** A finding's lifecycle state (`open` when it carries none). */
+/** A finding's state: its workflow's when the server has one, else its lifecycle state (`open` when none). */
 function stateOf(x) {
+  if (x.workflow?.state) return x.workflow.state;
   return x.state === 'resolved' ? 'resolved' : 'open';
 }
 
-/** The state cell: open, or resolved with when and by which batches. */
+/** Lines under the state badge: who explained, the explanation and attachment, who closed and why. */
+function workflowLines(x) {
+  const w = x.workflow;
+  if (!w) return [];
+  const lines = [];
+  if (w.explanation)
+    lines.push(
+      el(
+        'div',
+        { class: 'sub', 'data-field': 'explanation' },
+        `${t('explainedBy', { who: w.explainedBy ?? '', at: formatTime(w.explainedAt) })}: ${w.explanation}`,
+      ),
+    );
+  if (w.attachment)
+    lines.push(
+      el(
+        'div',
+        { class: 'sub' },
+        el('a', {
+          href: `/api/v1/findings/${encodeURIComponent(x.id)}/attachments/${w.attachment.sha256}`,
+          'data-field': 'attachment',
+          text: `${w.attachment.fileName} (${Math.ceil(w.attachment.size / 1024)} KiB, SHA-256 ${w.attachment.sha256.slice(0, 12)}…)`,
+        }),
+      ),
+    );
+  if (w.closedBy)
+    lines.push(
+      el('div', { class: 'sub', text: t('closedBy', { who: w.closedBy, at: formatTime(w.closedAt) }) }),
+    );
+  if (w.comment)
+    lines.push(
+      el('div', { class: 'sub', 'data-field': 'comment', text: `${t('commentLabel')}: ${w.comment}` }),
+    );
+  return lines;
+}
+
+/** The state cell: the state's badge, resolved with when and by which batches, the workflow's lines. */
 function stateCell(x) {
-  if (stateOf(x) === 'open') return el('td', { 'data-state': 'open' }, badge('sev-warning', t('stateOpen')));
+  const state = stateOf(x);
+  if (state !== 'resolved')
+    return el(
+      'td',
+      { 'data-state': state },
+      badge(STATE_BADGE[state] ?? 'sev-warning', t(STATES[state] ?? 'stateOpen')),
+      ...workflowLines(x),
+    );
   const seqs = (x.resolution?.seqs ?? []).map(([a, b]) => (a === b ? `${a}` : `${a}–${b}`)).join(', ');
   return el(
     'td',
@@ -53,7 +118,116 @@ function stateCell(x) {
       class: 'sub',
       text: x.resolution?.message ? findingMessage(x.resolution, currentLang()) : '',
     }),
+    ...workflowLines(x),
   );
+}
+
+/** Reads a File as base64 (without the data: prefix). */
+function base64Of(file) {
+  return new Promise((resolve, reject) => {
+    const reader = new FileReader();
+    reader.onload = () => resolve(String(reader.result).split(',')[1] ?? '');
+    reader.onerror = () => reject(reader.error);
+    reader.readAsDataURL(file);
+  });
+}
+
+/**
+ * The actions cell: one control per action the server allows this role on this finding. `done`
+ * re-renders the page after a successful action.
+ */
+function actionsCell(x, done) {
+  const actions = x.workflow?.actions ?? [];
+  const cell = el('td', { class: 'actions', 'data-field': 'actions' });
+  if (actions.length === 0) return cell;
+  const status = el('div', { class: 'action-status', role: 'status' });
+  const post = async (action, body) => {
+    status.replaceChildren();
+    try {
+      await api(`/api/v1/findings/${encodeURIComponent(x.id)}/${action}`, { method: 'POST', body });
+      done();
+    } catch (err) {
+      const key =
+        err instanceof ApiError && err.code === 'MRV_E_FINDING_TRANSITION'
+          ? 'transitionConflict'
+          : 'actionFailed';
+      status.replaceChildren(notice('error', `${t(key)} (${err.code ?? err.message})`));
+    }
+  };
+  if (actions.includes('acknowledge'))
+    cell.append(
+      el('button', {
+        type: 'button',
+        'data-action': 'acknowledge',
+        text: t('actionAcknowledge'),
+        'on:click': () => post('acknowledge', {}),
+      }),
+    );
+  if (actions.includes('explain')) {
+    const text = el('textarea', {
+      name: 'explanation',
+      rows: '3',
+      maxlength: '10000',
+      required: true,
+      'aria-label': t('explanationLabel'),
+    });
+    const file = el('input', {
+      type: 'file',
+      name: 'attachment',
+      accept: ATTACHMENT_TYPES.join(','),
+      'aria-label': t('attachmentLabel'),
+    });
+    cell.append(
+      el(
+        'form',
+        {
+          class: 'explain-form',
+          'on:submit': async (ev) => {
+            ev.preventDefault();
+            const body = { text: text.value };
+            const f = file.files?.[0];
+            if (f) {
+              if (f.size > MAX_ATTACHMENT_BYTES || !ATTACHMENT_TYPES.includes(f.type)) {
+                status.replaceChildren(notice('error', t('attachmentRefused')));
+                return;
+              }
+              body.attachment = { fileName: f.name, contentType: f.type, dataBase64: await base64Of(f) };
+            }
+            await post('explain', body);
+          },
+        },
+        el('label', {}, el('span', { text: t('explanationLabel') }), text),
+        el('label', {}, el('span', { text: t('attachmentLabel') }), file),
+        el('button', { type: 'submit', 'data-action': 'explain', text: t('actionExplain') }),
+      ),
+    );
+  }
+  if (actions.includes('close') || actions.includes('reopen')) {
+    const comment = el('input', {
+      type: 'text',
+      name: 'comment',
+      maxlength: '10000',
+      'aria-label': t('commentLabel'),
+      placeholder: t('commentLabel'),
+    });
+    const body = () => (comment.value.trim() ? { text: comment.value } : {});
+    cell.append(comment);
+    for (const [action, key] of [
+      ['close', 'actionClose'],
+      ['reopen', 'actionReopen'],
+    ])
+      if (actions.includes(action))
+        cell.append(
+          el('button', {
+            type: 'button',
+            'data-action': action,
+            text: t(key),
+            'on:click': () => post(action, body()),
+          }),
+        );
+  }
+  cell.append(status);
+  return cell;
 }
 
 /** Renders the findings page. */
@@ -151,7 +325,9 @@ export async function render(view, params, ctx) {
     'colPoint',
     'colState',
     'colMessage',
+    ...(list.some((x) => x.workflow) ? ['colActions'] : []),
   ];
+  const rerender = () => ctx.navigate(`/units/${encodeURIComponent(unit.id)}/findings`, f, { replace: true });
   section.append(
     dataTable(
       { id: 'findings-table' },
@@ -171,6 +347,7 @@ export async function render(view, params, ctx) {
             el('td', { text: x.point ?? '' }),
             stateCell(x),
             el('td', { text: findingMessage(x, lang) }),
+            ...(heads.includes('colActions') ? [actionsCell(x, rerender)] : []),
           ),
         ),
       ),

@@ -1,39 +1,76 @@
-// Login with an access token: POST /api/v1/session sets the HttpOnly session cookie that every later
-// request (and the live stream) carries. `#/login?token=...` (the link the demo prints) logs in at once
-// and removes the token from the address bar.
+// Login with a username and password (an account of the server's state database, mrv user add) or
+// with an access token: POST /api/v1/session sets the HttpOnly session cookie that every later request
+// (and the live stream) carries. `#/login?token=...` (the link the demo prints) logs in at once and
+// removes the token from the address bar.
 import { t } from '../i18n.js';
 import { ApiError, api, el, notice } from '../lib.js';
 
-/** Renders the login form. */
+/** Renders the login forms: account first (people), token second (machines, the demo link). */
 export async function render(view, _params, ctx) {
   const next = ctx.query.get('next') ?? '';
+  const status = el('div', { class: 'login-status' });
+  const submit = async (body, failedKey) => {
+    status.replaceChildren();
+    try {
+      await api('/api/v1/session', { method: 'POST', body, noRedirect: true });
+      await ctx.onLogin(next);
+    } catch (err) {
+      const limited = err instanceof ApiError && err.code === 'MRV_E_RATE_LIMITED';
+      status.replaceChildren(notice('error', limited ? t('rateLimited') : t(failedKey)));
+    }
+  };
+
+  const username = el('input', {
+    id: 'username',
+    name: 'username',
+    type: 'text',
+    autocomplete: 'username',
+    required: true,
+    spellcheck: 'false',
+    maxlength: '64',
+  });
+  const password = el('input', {
+    id: 'password',
+    name: 'password',
+    type: 'password',
+    autocomplete: 'current-password',
+    required: true,
+    maxlength: '1024',
+  });
+  const accountForm = el(
+    'form',
+    {
+      class: 'account-login',
+      id: 'account-login',
+      'on:submit': (ev) => {
+        ev.preventDefault();
+        submit({ username: username.value.trim(), password: password.value }, 'passwordLoginFailed');
+      },
+    },
+    el('label', { for: 'username', text: t('usernameLabel') }),
+    username,
+    el('label', { for: 'password', text: t('passwordLabel') }),
+    password,
+    el('button', { type: 'submit', class: 'primary', text: t('loginButton') }),
+  );
+
   const input = el('input', {
     id: 'token',
     name: 'token',
     type: 'password',
-    autocomplete: 'current-password',
+    autocomplete: 'off',
     required: true,
     spellcheck: 'false',
     placeholder: 'mrv_…',
   });
-  const status = el('div', { class: 'login-status' });
-  const submit = async (token) => {
-    status.replaceChildren();
-    try {
-      await api('/api/v1/session', { method: 'POST', body: { token }, noRedirect: true });
-      await ctx.onLogin(next);
-    } catch (err) {
-      const limited = err instanceof ApiError && err.code === 'MRV_E_RATE_LIMITED';
-      status.replaceChildren(notice('error', limited ? t('rateLimited') : t('loginFailed')));
-    }
-  };
-  const form = el(
+  const tokenForm = el(
     'form',
     {
       class: 'login',
+      id: 'token-login',
       'on:submit': (ev) => {
         ev.preventDefault();
-        submit(input.value.trim());
+        submit({ token: input.value.trim() }, 'loginFailed');
       },
     },
     el('label', { for: 'token', text: t('tokenLabel') }),
@@ -45,8 +82,11 @@ export async function render(view, _params, ctx) {
       'section',
       { class: 'panel narrow', 'aria-labelledby': 'login-heading' },
       el('h2', { id: 'login-heading', text: t('loginHeading') }),
+      el('p', { class: 'hint', text: t('accountLoginIntro') }),
+      accountForm,
+      el('h3', { text: t('tokenLoginHeading') }),
       el('p', { class: 'hint', text: t('loginIntro') }),
-      form,
+      tokenForm,
       status,
     ),
   );
@@ -54,6 +94,6 @@ export async function render(view, _params, ctx) {
   if (fromLink) {
     // Do not leave the token in the address bar or the history.
     history.replaceState(null, '', `#/login${next ? `?next=${encodeURIComponent(next)}` : ''}`);
-    await submit(fromLink);
-  } else input.focus();
+    await submit({ token: fromLink }, 'loginFailed');
+  } else username.focus();
 }
