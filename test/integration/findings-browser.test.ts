@@ -127,13 +127,11 @@ describe('findings workflow in Chromium', () => {
     await row
       .locator('textarea[name="explanation"]')
       .fill('网关停电，已补传 / gateway power loss, data re-sent');
-    await row
-      .locator('input[type="file"]')
-      .setInputFiles({
-        name: '停电记录.pdf',
-        mimeType: 'application/pdf',
-        buffer: Buffer.from('%PDF-1.4\n% outage log\n'),
-      });
+    await row.locator('input[type="file"]').setInputFiles({
+      name: '停电记录.pdf',
+      mimeType: 'application/pdf',
+      buffer: Buffer.from('%PDF-1.4\n% outage log\n'),
+    });
     await row.locator('button[data-action="explain"]').click();
     await expect
       .poll(() => ent.locator('tr[data-finding-id="wf-1"]').getAttribute('data-state'), { timeout: 15_000 })
