@@ -17,9 +17,9 @@
  *   flood of logins cannot grow memory without bound.
  * - `DELETE /api/v1/session` revokes the session of the cookie; {@link SessionStore.revokeToken} ends
  *   every session of a token.
- * - In memory, one process: a restart logs every dashboard user out (they log in again with their
- *   token); several server instances behind one load balancer would each know only their own sessions.
- *   Sharing sessions between instances (in the write side's database) is future work.
+ * - This store is in memory, one process: a restart logs every dashboard user out. With the state
+ *   database (server/state/state-store.ts, {@link SessionBackend}) sessions live there instead, with
+ *   the same rules, shared by every server instance on that database; it is what `mrv server` uses.
  */
 import { createHash, randomBytes } from 'node:crypto';
 
