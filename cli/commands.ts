@@ -205,6 +205,7 @@ export async function demo(args: string[]): Promise<number> {
       `  log in (admin) / 登录（管理员）: ${url}/#/login?token=${adminToken}`,
       `  admin token: ${adminToken}`,
       `  more tokens: npx mrv token create --data-dir ${v['data-dir']} --role regulator --scope 'province:${first?.province ?? ''}'`,
+      `  accounts (username + password): npx mrv user add NAME --data-dir ${v['data-dir']} --role enterprise --scope 'unit:${first?.id ?? ''}'`,
       ...units.map(
         (u) => `  unit ${u.site.site.unit.id} (${u.site.site.unit.name}), site file ${u.site.file}`,
       ),
@@ -404,7 +405,7 @@ export async function server(args: string[]): Promise<number> {
   if (tokens.list().every((t) => t.revokedAt !== undefined)) {
     log.warn(
       { tokenFile: tokens.path },
-      `no active API token yet: create one with "mrv token create --role admin --data-dir ${v['data-dir']}"`,
+      `no active API token yet: create one with "mrv token create --role admin --data-dir ${v['data-dir']}", or an account with "mrv user add NAME --role admin --data-dir ${v['data-dir']}"`,
     );
   }
   const trustProxy = trustProxyFlag(v['trust-proxy']);

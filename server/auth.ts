@@ -5,8 +5,11 @@
  * 1. `Authorization: Bearer mrv_...` (scripts, curl): a token of `tokens.ts`;
  * 2. the `mrv_session` cookie set by `POST /api/v1/session` (the dashboard and its SSE stream;
  *    HttpOnly, SameSite=Strict, `Secure` when the request came over HTTPS): a session id of
- *    `sessions.ts`, never the token itself. The session resolves its token on every request, so a
- *    revoked token ends its sessions; logout ends the session.
+ *    `sessions.ts` (or of the state database, server/state/), never the token itself. The session
+ *    resolves its subject on every request — the token, or the account of a password login — so a
+ *    revoked token or a disabled account ends its sessions; logout ends the session.
+ * Password logins (`{username, password}`, accounts of the state database) count failures per client
+ * address and per username (`user:<name>`) in the same limiter as tokens.
  * A credential in the URL (`?token=`, also spelled `?%74oken=`, `?access_token=`) is refused with 400
  * `MRV_E_BAD_REQUEST`: URLs end up in proxy logs, browser history and `Referer` headers.
  *

@@ -115,6 +115,11 @@ async function loginAs(username: string): Promise<Page> {
 describe('findings workflow in Chromium', () => {
   it('the enterprise explains a finding with an attachment; the regulator closes it', async () => {
     const ent = await loginAs('ent');
+    const count = (p: Page) =>
+      p
+        .locator(`#units-table tr[data-unit-id="${UNIT}"] [data-field="findings"] a`)
+        .getAttribute('data-count');
+    await expect.poll(() => count(ent), { timeout: 15_000 }).toBe('1');
     await ent.goto(`${url}/#/units/${UNIT}/findings`);
     const row = ent.locator('tr[data-finding-id="wf-1"]');
     await row.waitFor();
@@ -167,6 +172,9 @@ describe('findings workflow in Chromium', () => {
       'accepted',
     );
     await reg.screenshot({ path: join(SHOTS, 'findings-closed-regulator.png'), fullPage: true });
+    // The overview counts open findings only: the closed one is not among them.
+    await reg.goto(`${url}/#/`);
+    await expect.poll(() => count(reg), { timeout: 15_000 }).toBe('0');
     const history = await reg.evaluate(async () =>
       (await (await fetch('/api/v1/findings/wf-1')).json()).history.map(
         (e: { action: string; actor: string }) => `${e.action} ${e.actor}`,

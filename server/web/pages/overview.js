@@ -84,9 +84,15 @@ async function findingsCell(unit, month) {
   const from = new Date(monthStart(month)).toISOString();
   const r = await apiOptional(unitPath(unit.id, `/findings?from=${encodeURIComponent(from)}`));
   if (r.unavailable) return unavailable();
-  // Open findings only: a resolved one (e.g. a seq gap whose batches arrived late) is not counted.
+  // Open findings only: a resolved one (e.g. a seq gap whose batches arrived late) is not counted,
+  // nor one the regulator closed (the workflow's state, when the server has a state database).
+  const OPEN = ['open', 'acknowledged', 'explained'];
   const list = findingsOf(r.data).filter(
-    (f) => f.state !== 'resolved' && !f.closedAt && f.status !== 'closed',
+    (f) =>
+      f.state !== 'resolved' &&
+      !f.closedAt &&
+      f.status !== 'closed' &&
+      (f.workflow === undefined || OPEN.includes(f.workflow.state)),
   );
   let worst = null;
   for (const f of list)
