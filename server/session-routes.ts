@@ -10,6 +10,7 @@
  * - `DELETE /api/v1/session` → revokes the cookie's session (it no longer lets anyone in, even if the
  *   cookie was copied) and clears the cookie (204).
  * - `GET /api/v1/admin/tokens` (admin) → the token file's records without hashes.
+ * - `GET /api/v1/admin/accounts` (admin) → the state database's accounts (`[]` without one).
  * - `GET /api/v1/admin/config` (admin) → how this server runs (version, store, token file, SSE clients).
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
@@ -167,6 +168,36 @@ export function registerSessionRoutes(app: FastifyInstance, opts: SessionRoutesO
       },
     },
     async () => (opts.tokens?.list() ?? []).map(({ sha256: _hash, ...rest }) => rest),
+  );
+
+  app.get(
+    '/api/v1/admin/accounts',
+    {
+      config: { roles: ['admin'] },
+      schema: {
+        summary:
+          'Accounts of the state database (usernames, roles, scopes, disabled; never the password hashes)',
+        tags: ['admin'],
+        response: {
+          200: {
+            type: 'array',
+            items: {
+              type: 'object',
+              required: ['username', 'displayName', 'role', 'scope', 'createdAt'],
+              properties: {
+                username: { type: 'string' },
+                displayName: { type: 'string' },
+                role: { type: 'string' },
+                scope: scopeSchema,
+                createdAt: { type: 'string' },
+                disabledAt: { type: 'string' },
+              },
+            },
+          },
+        },
+      },
+    },
+    async () => (await opts.state?.listAccounts()) ?? [],
   );
 
   app.get(

@@ -282,6 +282,11 @@ describe('findings workflow', () => {
       ['finding.reopen', 'account:admin', 'admin'],
     ]);
     expect(detail.json.history.every((e: { at: string }) => !Number.isNaN(Date.parse(e.at)))).toBe(true);
+    // The admin lists the accounts, never their password hashes; others may not.
+    const accounts = await call('GET', '/api/v1/admin/accounts', admin);
+    expect(accounts.json.map((x: Loose) => x.username)).toEqual(['admin', 'ent-a', 'ent-c', 'reg-nm']);
+    expect(JSON.stringify(accounts.json)).not.toContain('argon2');
+    expect((await call('GET', '/api/v1/admin/accounts', reg)).status).toBe(403);
     // The admin reads the whole audit log.
     expect((await call('GET', '/api/v1/audit?unit=UA', admin)).json.length).toBe(4);
     expect((await call('GET', '/api/v1/audit', ent)).status).toBe(403);

@@ -1,5 +1,6 @@
 // Configuration views for administrators: the tokens in the token file (never the tokens
-// themselves) and how this server runs. Data: GET /api/v1/admin/tokens, GET /api/v1/admin/config.
+// themselves), the accounts of the state database (mrv user) and how this server runs.
+// Data: GET /api/v1/admin/tokens, GET /api/v1/admin/accounts, GET /api/v1/admin/config.
 import { t } from '../i18n.js';
 import { api, badge, el, errorNotice, notice, timeEl } from '../lib.js';
 import { dataTable } from './common.js';
@@ -17,7 +18,12 @@ export async function render(view, _params, ctx) {
     return;
   }
   try {
-    const [tokens, config] = await Promise.all([api('/api/v1/admin/tokens'), api('/api/v1/admin/config')]);
+    const [tokens, accounts, config] = await Promise.all([
+      api('/api/v1/admin/tokens'),
+      api('/api/v1/admin/accounts'),
+      api('/api/v1/admin/config'),
+    ]);
+    const roleText = (role) => t(`role${role[0].toUpperCase()}${role.slice(1)}`);
     const heads = ['colTokenId', 'colName', 'colRole', 'colScope', 'colCreated', 'colState'];
     section.append(
       el('h3', { text: t('tokensHeading') }),
@@ -42,6 +48,30 @@ export async function render(view, _params, ctx) {
           ),
         ),
       ),
+      el('h3', { text: t('accountsHeading') }),
+      accounts.length === 0
+        ? notice('empty', t('noAccounts'))
+        : dataTable(
+            { id: 'accounts-table' },
+            undefined,
+            ['colUsername', 'colName', 'colRole', 'colScope', 'colCreated', 'colState'],
+            el(
+              'tbody',
+              {},
+              ...accounts.map((a) =>
+                el(
+                  'tr',
+                  { 'data-username': a.username },
+                  el('td', { class: 'mono', text: a.username }),
+                  el('td', { text: a.displayName }),
+                  el('td', { text: roleText(a.role) }),
+                  el('td', { text: [...a.scope.provinces, ...a.scope.units].join(', ') || t('scopeAll') }),
+                  el('td', {}, timeEl(a.createdAt)),
+                  el('td', {}, a.disabledAt ? badge('offline', t('disabled')) : badge('online', t('active'))),
+                ),
+              ),
+            ),
+          ),
       el('h3', { text: t('configHeading') }),
       el(
         'dl',
