@@ -7,7 +7,9 @@ import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Writable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
+import pino from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { LiveHub } from '../../collector/live.ts';
 import { SqliteStore } from '../../collector/sqlite-store.ts';
@@ -167,6 +169,42 @@ describe('password login', () => {
     await other.close();
     expect(res.statusCode).toBe(200);
     expect(res.json().username).toBe('reg-nm');
+  });
+
+  it('never logs a password or a session id, whether the login fails or succeeds', async () => {
+    const lines: string[] = [];
+    const sink = new Writable({
+      write(chunk, _enc, cb) {
+        lines.push(String(chunk));
+        cb();
+      },
+    });
+    const logged = buildServer({
+      store,
+      live: new LiveHub(),
+      tokens,
+      state,
+      logger: pino({ level: 'debug' }, sink),
+      version: 'x',
+    });
+    await logged.ready();
+    const wrong = await logged.inject({
+      method: 'POST',
+      url: '/api/v1/session',
+      payload: { username: 'ent-a', password: 'WRONG-secret-guess-42' },
+    });
+    const right = await logged.inject({
+      method: 'POST',
+      url: '/api/v1/session',
+      payload: { username: 'ent-a', password: PASSWORD },
+    });
+    await logged.close();
+    expect([wrong.statusCode, right.statusCode]).toEqual([401, 200]);
+    const id = String(right.headers['set-cookie']).split(';')[0]!.split('=')[1]!;
+    const text = lines.join('');
+    expect(text).toContain('auth: rejected credential');
+    expect(text).toContain('auth: login');
+    for (const secret of ['WRONG-secret-guess-42', PASSWORD, id]) expect(text).not.toContain(secret);
   });
 
   it('refuses a body with both or neither credential with 400, and an unknown user with 401', async () => {
