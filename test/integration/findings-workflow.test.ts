@@ -67,6 +67,8 @@ beforeEach(async () => {
       },
     }),
     finding('fc-1', 'UC', { ts: '2026-11-03T06:00:00.000Z' }),
+    // The collector's ids hold slashes, the rules' colons (collector/integrity.ts, core/domain/rules.ts).
+    finding('integrity/UA/gw-UA/MRV_F_SEQ_GAP/3-4', 'UA', { ts: '2026-11-03T05:00:00.000Z' }),
   ]);
   state = await StateStore.open(join(dir, 'state.sqlite'));
   for (const [username, role, scope] of [
@@ -257,7 +259,7 @@ describe('findings workflow', () => {
     const byId = new Map((listed.json as unknown as Array<Loose>).map((f) => [f.id, f]));
     expect(byId.get('fa-1')?.workflow).toMatchObject({ state: 'open', actions: ['acknowledge', 'explain'] });
     expect(byId.get('fa-resolved')?.workflow).toMatchObject({ state: 'resolved', actions: [] });
-    expect((await call('GET', '/api/v1/findings/open-counts', reg)).json).toEqual({ UA: 2, UB: 0 });
+    expect((await call('GET', '/api/v1/findings/open-counts', reg)).json).toEqual({ UA: 3, UB: 0 });
 
     const ack = await call('POST', '/api/v1/findings/fa-1/acknowledge', ent, {});
     expect(ack.status).toBe(200);
@@ -302,9 +304,12 @@ describe('findings workflow', () => {
       closedBy: 'account:reg-nm',
       comment: '解释合理 / accepted',
     });
-    expect((await call('GET', '/api/v1/findings/open-counts', reg)).json).toEqual({ UA: 1, UB: 0 });
+    expect((await call('GET', '/api/v1/findings/open-counts', reg)).json).toEqual({ UA: 2, UB: 0 });
     expect((await list(ent, 'UA', '?state=closed')).json.map((f: { id: string }) => f.id)).toEqual(['fa-1']);
-    expect((await list(ent, 'UA', '?state=open')).json.map((f: { id: string }) => f.id)).toEqual(['fa-2']);
+    expect((await list(ent, 'UA', '?state=open')).json.map((f: { id: string }) => f.id)).toEqual([
+      'integrity/UA/gw-UA/MRV_F_SEQ_GAP/3-4',
+      'fa-2',
+    ]);
 
     const reopened = await call('POST', '/api/v1/findings/fa-1/reopen', admin, {
       text: 'certificate is a copy',
@@ -353,7 +358,16 @@ describe('findings workflow', () => {
     }
     // ... and the enterprise of UC cannot act on UA's.
     expect((await call('POST', '/api/v1/findings/fa-1/acknowledge', entC, {})).status).toBe(404);
-    expect((await call('GET', '/api/v1/findings/open-counts', entA)).json).toEqual({ UA: 3 - 1 });
+    expect((await call('GET', '/api/v1/findings/open-counts', entA)).json).toEqual({ UA: 3 });
+  });
+
+  it('takes finding ids with slashes and colons, percent-encoded in the path', async () => {
+    const ent = (await login('ent-a')).cookie;
+    await list(ent);
+    const id = encodeURIComponent('integrity/UA/gw-UA/MRV_F_SEQ_GAP/3-4');
+    const ack = await call('POST', `/api/v1/findings/${id}/acknowledge`, ent, {});
+    expect([ack.status, ack.json.findingId]).toEqual([200, 'integrity/UA/gw-UA/MRV_F_SEQ_GAP/3-4']);
+    expect((await call('GET', `/api/v1/findings/${id}`, ent)).json.workflow.state).toBe('acknowledged');
   });
 
   it('wrong role 403, wrong state 409, bad input 400/413/415, never a 500', async () => {
