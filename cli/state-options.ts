@@ -4,8 +4,8 @@
  * - default: SQLite `<data dir>/state.sqlite` (separate from the readings store);
  * - `--state-db FILE`: another SQLite file;
  * - `--state-db postgres://USER@HOST:PORT/DB` (several server instances): the password never on the
- *   command line or in the URL, but from `--state-db-password-file F` (or PostgreSQL's own `PGPASSWORD`
- *   / `~/.pgpass`, which `pg` reads).
+ *   command line or in the URL, but from `--state-db-password-file F` (or the `PGPASSWORD` environment
+ *   variable).
  */
 import { mkdirSync, readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';

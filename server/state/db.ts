@@ -5,13 +5,15 @@
  * - **SQLite** (better-sqlite3), the embedded default: a file in the server's data dir
  *   (`<data dir>/state.sqlite`), separate from the readings store;
  * - **PostgreSQL** (`pg`), for several server instances sharing accounts, sessions and the workflow
- *   (`mrv server --state-db postgres://...`).
+ *   (`mrv server --state-db postgres://...`; the password from the URL, which the CLI fills in from
+ *   `--state-db-password-file`, or `PGPASSWORD`).
  *
  * Portability rules the schema follows so that both engines answer the same: every instant is text,
  * ISO-8601 UTC with milliseconds (`2026-12-06T01:02:03.004Z`, fixed width, so text order is time
  * order); lists and JSON are text holding JSON; booleans are instants or null (`disabled_at`);
  * attachments are `blob`/`bytea`; the only generated key is the audit log's `seq`.
  */
+import { randomBytes } from 'node:crypto';
 import Database from 'better-sqlite3';
 import {
   type Generated,
@@ -256,7 +258,25 @@ export async function openStateDb(target: string): Promise<StateDb> {
   try {
     if (engine === 'postgres') {
       // int8 (bigserial, count(*)) as a JS number: our counts and audit seqs stay far below 2^53.
-      const pool = new pg.Pool({ connectionString: target, max: 10 });
+      // Connection fields given one by one (a connectionString would override the password with its
+      // own, absent, one). Without a password pg throws inside its SCRAM handler and leaves the socket
+      // open, keeping the process alive after the error: one nobody has makes the server refuse cleanly.
+      const u = new URL(target);
+      const password =
+        decodeURIComponent(u.password) || process.env.PGPASSWORD || `none-${randomBytes(16).toString('hex')}`;
+      const ssl = u.searchParams.get('sslmode');
+      const pool = new pg.Pool({
+        host: decodeURIComponent(u.hostname).replace(/^\[|\]$/g, '') || 'localhost',
+        port: u.port === '' ? 5432 : Number(u.port),
+        database: decodeURIComponent(u.pathname.replace(/^\//, '')) || 'postgres',
+        user: decodeURIComponent(u.username) || process.env.PGUSER || 'postgres',
+        password,
+        ...(ssl !== null && ssl !== 'disable'
+          ? { ssl: ssl === 'no-verify' ? { rejectUnauthorized: false } : true }
+          : {}),
+        max: 10,
+        connectionTimeoutMillis: 15_000,
+      });
       pool.on('error', () => {
         // an idle client lost its server; the next query reconnects and fails loudly if it must
       });

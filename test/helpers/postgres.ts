@@ -11,7 +11,7 @@
  */
 import { execFile } from 'node:child_process';
 import { chownSync, existsSync, readdirSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -30,7 +30,10 @@ export function postgresBinDir(): string | undefined {
 
 /** A running test server. */
 export interface PostgresServer {
-  /** `postgres://mrv@127.0.0.1:PORT/postgres` (trust authentication, no password). */
+  /**
+   * `postgres://mrv@127.0.0.1:PORT/postgres`: trust authentication, or with `password` given to
+   * {@link startPostgres} SCRAM over TCP (the URL then needs the password; the socket stays trusted).
+   */
   url: string;
   port: number;
   dir: string;
@@ -52,7 +55,7 @@ function asPostgresUser(bin: string, args: string[]): [string, string[]] {
  * @throws Error naming `scripts/setup-test-deps.sh` when PostgreSQL is not installed; Error with the
  *   server's output when it does not come up
  */
-export async function startPostgres(): Promise<PostgresServer> {
+export async function startPostgres(options: { password?: string } = {}): Promise<PostgresServer> {
   const bin = postgresBinDir();
   if (bin === undefined)
     throw new Error(
@@ -65,12 +68,18 @@ export async function startPostgres(): Promise<PostgresServer> {
     chownSync(dir, uid, gid);
   }
   const run = promisify(execFile);
+  let auth = ['--auth=trust'];
+  if (options.password !== undefined) {
+    const pwfile = path.join(dir, 'pwfile');
+    await writeFile(pwfile, `${options.password}\n`, { mode: 0o644 });
+    auth = ['--auth-local=trust', '--auth-host=scram-sha-256', `--pwfile=${pwfile}`];
+  }
   const [initCmd, initArgs] = asPostgresUser(path.join(bin, 'initdb'), [
     '-D',
     data,
     '-U',
     'mrv',
-    '--auth=trust',
+    ...auth,
     '-E',
     'UTF8',
     '--locale=C.UTF-8',
@@ -102,10 +111,12 @@ export async function startPostgres(): Promise<PostgresServer> {
   const proc = await spawnTied(cmd, args, { orphanCleanupDir: dir });
   const url = `postgres://mrv@127.0.0.1:${port}/postgres`;
   const psql = path.join(bin, 'psql');
+  // psql over the Unix socket in `dir` (trusted even when TCP asks for a password).
+  const socketArgs = ['-X', '-q', '-h', dir, '-p', String(port), '-U', 'mrv', '-d', 'postgres'];
   const ready = async () => {
     if (!(await canConnect(port))) return false;
     try {
-      await run(psql, ['-X', '-q', '-d', url, '-c', 'select 1'], { timeout: 10_000 });
+      await run(psql, [...socketArgs, '-c', 'select 1'], { timeout: 10_000 });
       return true;
     } catch {
       return false;
@@ -129,7 +140,7 @@ export async function startPostgres(): Promise<PostgresServer> {
     process: proc,
     createDatabase: async (name: string) => {
       if (!/^[a-z_][a-z0-9_]*$/.test(name)) throw new Error(`bad database name ${name}`);
-      await run(psql, ['-X', '-q', '-d', url, '-c', `create database ${name}`], { timeout: 30_000 });
+      await run(psql, [...socketArgs, '-c', `create database ${name}`], { timeout: 30_000 });
       return `postgres://mrv@127.0.0.1:${port}/${name}`;
     },
     stop: async () => {

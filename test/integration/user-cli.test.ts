@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { StateStore } from '../../server/state/state-store.ts';
+import { startPostgres } from '../helpers/postgres.ts';
 
 const root = new URL('../..', import.meta.url).pathname;
 const mrv = join(root, 'bin/mrv.js');
@@ -116,6 +117,41 @@ describe('mrv user', () => {
     expect(inUrl.code).toBe(1);
     expect(inUrl.stderr).toContain('no password in the URL');
   });
+
+  it('works on PostgreSQL with the password from --state-db-password-file (SCRAM), and names a refused login', async () => {
+    const pg = await startPostgres({ password: 'pg secret 123' });
+    try {
+      const db = await pg.createDatabase('mrv_state_cli');
+      const pwFile = join(tmp, 'pg.pw');
+      writeFileSync(pwFile, 'pg secret 123\n', { mode: 0o600 });
+      const userPw = join(tmp, 'user.pw');
+      writeFileSync(userPw, 'password of the regulator\n', { mode: 0o600 });
+      const noPw = await run(['user', 'list', '--state-db', db]);
+      expect(noPw.code).toBe(1);
+      expect(noPw.stderr).toContain('MRV_E_STATE_DB');
+      const add = await run([
+        'user',
+        'add',
+        'reg',
+        '--role',
+        'regulator',
+        '--scope',
+        'province:内蒙古',
+        '--password-file',
+        userPw,
+        '--state-db',
+        db,
+        '--state-db-password-file',
+        pwFile,
+      ]);
+      expect(add.code, add.stderr).toBe(0);
+      expect(add.stdout).not.toContain('pg secret');
+      const list = await run(['user', 'list', '--state-db', db, '--state-db-password-file', pwFile]);
+      expect(list.stdout).toMatch(/^reg\s+regulator\s+province:内蒙古/m);
+    } finally {
+      await pg.stop();
+    }
+  }, 120_000);
 
   it('answers --help and help with its usage (exit 0)', async () => {
     for (const args of [
