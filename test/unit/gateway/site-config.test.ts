@@ -101,7 +101,7 @@ devices:
     const clash = two.replace('    unitId: 3\n', '');
     const msg = configError(clash);
     expect(msg).toMatch(
-      /site\.yaml:22:9 devices\[1\]: device "anode" reads the same slave as "ladle" \(127\.0\.0\.1:15022 unit id 1, unitId not given so it defaulted\)/,
+      /site\.yaml:22:9 devices\[1\]\.id: device "anode" reads the same slave as "ladle" \(127\.0\.0\.1:15022 unit id 1, unitId not given so it defaulted\)/,
     );
     expect(() => parseSiteConfig(two, 'site.yaml')).not.toThrow();
   });
