@@ -62,6 +62,11 @@ const USAGE = `mrv — carbon-mrv command line
       send a unit's minute/hour/day (and real-time) data to an HJ 212 platform, resuming after outages
   mrv check-config SITE.yaml [--timeout-ms N]   (default 3000 per Modbus device, 20000 per OPC UA device)
       validate a site file, read every device once and print each point's value and quality
+  mrv points export SITE.yaml [--out POINTS.csv|POINTS.xlsx]   (CSV on stdout without --out)
+  mrv points import SITE.yaml POINTS.csv|POINTS.xlsx [--out NEW.yaml]
+      a site file's points as a table (one row per point, a column per field) and back: import replaces
+      the points of the devices the table names, validates the whole site and names every problem by
+      row and column; in place it keeps SITE.yaml.bak
   mrv token create --role admin|regulator|enterprise [--scope province:NAME|unit:ID ...] [--data-dir .data]
   mrv token list|revoke ID [--data-dir .data]
       API tokens of the server in that data dir (mrv token help)
@@ -117,6 +122,7 @@ export const COMMANDS: readonly CommandSpec[] = [
   { name: 'pki', run: async (a) => (await import('./pki.ts')).pki(a) },
   { name: 'uplink', run: async (a) => (await import('./hj212.ts')).uplink(a) },
   { name: 'check-config', run: async (a) => (await import('./check-config.ts')).checkConfig(a) },
+  { name: 'points', run: async (a) => (await import('./points.ts')).points(a) },
   { name: 'token', run: async (a) => (await import('./token.ts')).token(a) },
   { name: 'evidence', run: async (a) => (await import('./evidence.ts')).evidence(a) },
   { name: 'verify', run: async (a) => (await import('./evidence.ts')).verify(a) },
