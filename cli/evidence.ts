@@ -259,6 +259,8 @@ async function verifyEvidence(doc: Record<string, unknown>, args: string[]): Pro
     generatedAt: Date.parse(pkg.generatedAt),
     generator: pkg.generator,
     config: pkg.config,
+    // Each format is recomputed with its own rules (formatVersion 1 packages stay verifiable).
+    formatVersion: pkg.formatVersion === 1 ? 1 : 2,
     // Open and resolved stored findings go back in as they were read: the split is recomputed.
     storedFindings: [...pkg.storedFindings, ...(pkg.resolvedFindings ?? [])],
   });

@@ -38,6 +38,7 @@ import {
   type EvidenceConfig,
   type EvidencePackage,
   type EvidenceRawData,
+  effectiveIntervalMs,
   type FactorPack,
   parseFactorPack,
   parseRulePack,
@@ -107,8 +108,8 @@ const POINT_KEYS = [
 const UINT_BITS: Record<string, number> = { uint16: 16, uint32: 32, uint64: 64 };
 
 /**
- * A unit's catalogue from its site file(s): every point with its gateway, poll interval (device
- * `pollIntervalMs`, default 1000) and, for unsigned integer registers, the counter modulus
+ * A unit's catalogue from its site file(s): every point with its gateway, effective poll interval
+ * (core/domain/completeness.ts `effectiveIntervalMs`: the point's own over the device's, default 1000) and, for unsigned integer registers, the counter modulus
  * 2^bits × scale (the roll-over of a totalizer). Sites of other units are ignored.
  */
 export function catalogueFromSites(unitId: string, sites: readonly SiteConfig[]): UnitCatalogue | undefined {
@@ -121,8 +122,8 @@ export function catalogueFromSites(unitId: string, sites: readonly SiteConfig[])
     for (const m of site.meters) if (!meters.has(m.id)) meters.set(m.id, m);
     for (const d of site.devices) {
       const dev = d as Record<string, unknown>;
-      const interval = typeof dev.pollIntervalMs === 'number' ? dev.pollIntervalMs : 1000;
       for (const raw of d.points as Record<string, unknown>[]) {
+        const interval = effectiveIntervalMs(dev, raw).ms;
         const p: Record<string, unknown> = { device: d.id };
         for (const k of POINT_KEYS) if (raw[k] !== undefined) p[k] = raw[k];
         const bits = UINT_BITS[String(raw.type)];
@@ -765,7 +766,10 @@ export async function buildEvidence(o: BuildEvidenceOptions): Promise<EvidencePa
     generatedAt: o.now,
     generator: o.generator,
     ...(o.config ? { config: o.config } : {}),
-    storedFindings: stored.filter((f) => f.source !== 'validation'),
+    // Every stored finding of the month is cited (validation ones from earlier findings-list windows
+    // too), so the package shows what the findings list filtered to the month shows; a finding the
+    // package recomputes replaces its stored copy (same id).
+    storedFindings: stored,
   });
   return signEvidence({ ...body, rawData: await finish(archiveLister(o.store, o.unitId), p) }, o.key);
 }
