@@ -40,6 +40,11 @@ import {
   type EvidenceRawData,
   effectiveIntervalMs,
   type FactorPack,
+  isoCst,
+  lookupParameter,
+  monthPeriod,
+  monthToDate,
+  type PointCount,
   parseFactorPack,
   parseRulePack,
   type ReadingSource,
@@ -749,7 +754,6 @@ export async function buildEvidence(o: BuildEvidenceOptions): Promise<EvidencePa
   const factorPack = o.factorPack ?? loadFactorPack();
   const rulePack = o.rulePack ?? loadRulePack(catalogue.unit.industry);
   const { source, finish } = digestingSource(storeSource(o.store, o.unitId), o.sink);
-  const { monthPeriod } = await import('../core/domain/period.ts');
   const p = monthPeriod(o.month);
   let stored: Awaited<ReturnType<TimeSeriesStore['listFindings']>> = [];
   try {
@@ -772,4 +776,84 @@ export async function buildEvidence(o: BuildEvidenceOptions): Promise<EvidencePa
     storedFindings: stored,
   });
   return signEvidence({ ...body, rawData: await finish(archiveLister(o.store, o.unitId), p) }, o.key);
+}
+
+/** Step of the month-to-date counts: one UTC+8 clock hour (UTC+8 months start on a UTC hour). */
+const HOUR_MS = 3_600_000;
+
+/**
+ * Month-to-date completeness of a unit's key-parameter points (`GET /api/v1/units/{id}/completeness`):
+ * per point the good readings of `[month start, min(now, month end))` from the store's hourly counts
+ * (one stepped series query per point, no evidence build) against its effective interval, and the
+ * unit's first reading (one one-reading query per point) so months before it are "not monitored".
+ * The evidence package holds the exact gaps and causes; this is the cheap figure for the overview.
+ * @throws MrvError `MRV_E_BAD_REQUEST` for a bad month, `MRV_E_NOT_FOUND` for an unknown unit,
+ *   `MRV_E_STORE` when the store fails
+ */
+export async function completenessToDate(o: {
+  store: TimeSeriesStore;
+  unitId: string;
+  month: string;
+  now: number;
+  sites?: readonly SiteConfig[];
+}) {
+  if (!/^\d{4}-(0[1-9]|1[0-2])$/.test(o.month))
+    throw new MrvError('MRV_E_BAD_REQUEST', `month: expected yyyy-mm, got "${o.month}"`, { month: o.month });
+  const catalogue = await unitCatalogue(o.store, o.unitId, o.sites);
+  if (!catalogue) throw new MrvError('MRV_E_NOT_FOUND', `unknown unit "${o.unitId}"`, { unitId: o.unitId });
+  const p = monthPeriod(o.month);
+  const judgedTo = Math.max(p.from, Math.min(p.to, o.now));
+  const used = catalogue.points
+    .filter((pt) => {
+      const hit = pt.parameter === undefined ? undefined : lookupParameter(pt.parameter);
+      return hit !== undefined && hit.entry.industry === catalogue.unit.industry;
+    })
+    .sort((a, b) => (a.id < b.id ? -1 : 1));
+  let firstDataAt: number | null = null;
+  const points: PointCount[] = [];
+  for (const pt of used) {
+    const [first] = await o.store.rawReadings({
+      unitId: o.unitId,
+      pointId: pt.id,
+      from: 0,
+      to: Math.max(1, o.now),
+      limit: 1,
+    });
+    if (first && (firstDataAt === null || first.ts < firstDataAt)) firstDataAt = first.ts;
+    const buckets =
+      judgedTo > p.from
+        ? await o.store.series({
+            unitId: o.unitId,
+            pointId: pt.id,
+            from: p.from,
+            to: judgedTo,
+            stepMs: HOUR_MS,
+          })
+        : [];
+    const good = buckets.reduce((n, b) => n + b.count, 0);
+    const hours = Math.ceil((judgedTo - p.from) / HOUR_MS);
+    points.push({
+      point: pt.id,
+      gatewayId: pt.gatewayId,
+      expectedIntervalMs: pt.expectedIntervalMs,
+      good,
+      silentHours: Math.max(0, hours - buckets.filter((b) => b.count > 0).length),
+    });
+  }
+  const r = monthToDate({ from: p.from, to: p.to, now: o.now, firstDataAt, points });
+  return {
+    unitId: o.unitId,
+    month: o.month,
+    from: isoCst(p.from),
+    to: isoCst(p.to),
+    judgedTo: isoCst(r.judgedTo),
+    elapsedMs: r.elapsedMs,
+    status: r.status,
+    firstDataAt: firstDataAt === null ? null : isoCst(firstDataAt),
+    basis: 'good readings / expected by the effective poll interval, month to date',
+    expected: r.expected,
+    good: r.good,
+    ratio: r.ratio,
+    points: r.points,
+  };
 }

@@ -294,3 +294,64 @@ export function effectiveIntervalMs(
   if (dev) return { ms: dev, source: 'device' };
   return { ms: DEFAULT_INTERVAL_MS, source: 'default' };
 }
+
+/** One point's good readings so far in a month ({@link monthToDate}). */
+export interface PointCount {
+  point: string;
+  gatewayId: string;
+  /** Effective interval, ms ({@link effectiveIntervalMs}). */
+  expectedIntervalMs: number;
+  /** Good readings stored in `[from, judgedTo)`. */
+  good: number;
+  /** Hours of `[from, judgedTo)` (UTC+8 clock hours) without a single good reading. */
+  silentHours: number;
+}
+
+/**
+ * Month-to-date completeness of a unit (the overview's cell, `GET /api/v1/units/{id}/completeness`),
+ * from good-reading counts alone (no gaps, no evidence build): per point `expected` =
+ * floor(elapsed / interval), `ratio` = min(1, good / expected) with 4 decimals; overall Σ good / Σ expected.
+ *
+ * `status`: `not_started` (the month has not begun), `not_monitored` (the month ended before the
+ * unit's first reading, or there is none yet: nothing was due, nothing is overdue), `no_data`
+ * (monitored, but not one good reading so far), `measuring` (month not over), `ended` (month over;
+ * the package holds the exact gaps).
+ */
+export function monthToDate(input: {
+  from: number;
+  to: number;
+  now: number;
+  /** The unit's first reading ever, ms epoch; null when it has none. */
+  firstDataAt: number | null;
+  points: readonly PointCount[];
+}): {
+  status: 'not_started' | 'not_monitored' | 'no_data' | 'measuring' | 'ended';
+  judgedTo: number;
+  elapsedMs: number;
+  expected: number;
+  good: number;
+  ratio: string | null;
+  points: (PointCount & { expected: number; ratio: string | null })[];
+} {
+  const judgedTo = Math.max(input.from, Math.min(input.to, input.now));
+  const elapsedMs = judgedTo - input.from;
+  const share = (good: number, expected: number) =>
+    expected > 0 ? D.min(1, new D(good).div(expected)).toFixed(4, D.ROUND_HALF_EVEN) : null;
+  const points = input.points.map((p) => {
+    const expected = Math.floor(elapsedMs / p.expectedIntervalMs);
+    return { ...p, expected, ratio: share(p.good, expected) };
+  });
+  const expected = points.reduce((n, p) => n + p.expected, 0);
+  const good = points.reduce((n, p) => n + Math.min(p.good, p.expected), 0);
+  const status =
+    input.now < input.from
+      ? 'not_started'
+      : input.firstDataAt === null || input.firstDataAt >= input.to
+        ? 'not_monitored'
+        : good === 0
+          ? 'no_data'
+          : input.now < input.to
+            ? 'measuring'
+            : 'ended';
+  return { status, judgedTo, elapsedMs, expected, good, ratio: share(good, expected), points };
+}
