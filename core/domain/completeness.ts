@@ -309,8 +309,11 @@ export interface PointCount {
 
 /**
  * Month-to-date completeness of a unit (the overview's cell, `GET /api/v1/units/{id}/completeness`),
- * from good-reading counts alone (no gaps, no evidence build): per point `expected` =
- * floor(elapsed / interval), `ratio` = min(1, good / expected) with 4 decimals; overall Σ good / Σ expected.
+ * from good-reading counts alone (no gaps, no evidence build): counted from `countedFrom` = the later
+ * of the month start and the unit's first reading (before it nothing was due: a unit that began
+ * reporting mid-month is judged since then; its evidence package still shows the month-start gap)
+ * up to `judgedTo` = min(now, month end). Per point `expected` = floor((judgedTo − countedFrom) /
+ * interval), `ratio` = min(1, good / expected) with 4 decimals; overall Σ min(good, expected) / Σ expected.
  *
  * `status`: `not_started` (the month has not begun), `not_monitored` (the month ended before the
  * unit's first reading, or there is none yet: nothing was due, nothing is overdue), `no_data`
@@ -326,6 +329,7 @@ export function monthToDate(input: {
   points: readonly PointCount[];
 }): {
   status: 'not_started' | 'not_monitored' | 'no_data' | 'measuring' | 'ended';
+  countedFrom: number;
   judgedTo: number;
   elapsedMs: number;
   expected: number;
@@ -334,7 +338,9 @@ export function monthToDate(input: {
   points: (PointCount & { expected: number; ratio: string | null })[];
 } {
   const judgedTo = Math.max(input.from, Math.min(input.to, input.now));
-  const elapsedMs = judgedTo - input.from;
+  const first = input.firstDataAt;
+  const countedFrom = first !== null && first > input.from ? Math.min(first, judgedTo) : input.from;
+  const elapsedMs = judgedTo - countedFrom;
   const share = (good: number, expected: number) =>
     expected > 0 ? D.min(1, new D(good).div(expected)).toFixed(4, D.ROUND_HALF_EVEN) : null;
   const points = input.points.map((p) => {
@@ -353,5 +359,5 @@ export function monthToDate(input: {
           : input.now < input.to
             ? 'measuring'
             : 'ended';
-  return { status, judgedTo, elapsedMs, expected, good, ratio: share(good, expected), points };
+  return { status, countedFrom, judgedTo, elapsedMs, expected, good, ratio: share(good, expected), points };
 }

@@ -745,8 +745,11 @@ function unsuppliedKinds(
   defaultItems: (gases: readonly string[]) => EmissionItem[],
 ): EvidenceNotice[] {
   const entries = parametersOf(industry).filter((e) => e.qualifier !== undefined);
+  // A point naming the entry without its kind (`mrv check-config` warns) feeds no kind.
   const kindsOf = (e: KeyParameter) =>
-    [...fed].filter((id) => lookupParameter(id)?.entry === e).map((id) => id.slice(e.id.length + 1));
+    [...fed]
+      .filter((id) => id !== e.id && lookupParameter(id)?.entry === e)
+      .map((id) => id.slice(e.id.length + 1));
   const out: EvidenceNotice[] = [];
   const notice = (id: string, e: KeyParameter): EvidenceNotice => {
     const items = defaultItems(e.gases).map((i) => i.id);
@@ -774,6 +777,7 @@ function unsuppliedKinds(
   for (const e of entries) {
     if (e.gases.length === 0) continue;
     const mine = kindsOf(e);
+    if (fed.has(e.id) && mine.length === 0) continue;
     if (
       mine.length === 0 &&
       !entries.some((o) => o !== e && o.qualifier === e.qualifier && kindsOf(o).length > 0)

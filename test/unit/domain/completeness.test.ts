@@ -4,6 +4,7 @@ import {
   classifyGatewayOffline,
   completeness,
   effectiveIntervalMs,
+  monthToDate,
 } from '../../../core/domain/completeness.ts';
 import { bad, cst, good } from './helpers.ts';
 
@@ -151,6 +152,48 @@ describe('effectiveIntervalMs', () => {
     expect(effectiveIntervalMs({ ...sub, mode: 'polling' }, { id: 'p' })).toEqual({
       ms: 9000,
       source: 'device',
+    });
+  });
+});
+
+describe('monthToDate', () => {
+  const m = { from: cst(2026, 3, 1), to: cst(2026, 4, 1) };
+  const pt = (good: number) => ({
+    point: 'p',
+    gatewayId: 'gw',
+    expectedIntervalMs: 60_000,
+    good,
+    silentHours: 0,
+  });
+  it('counts a unit that began mid-month from its first reading, and a month before it as not monitored', () => {
+    const now = cst(2026, 3, 10);
+    const r = monthToDate({ ...m, now, firstDataAt: cst(2026, 3, 9), points: [pt(1440)] });
+    expect(r).toMatchObject({
+      status: 'measuring',
+      countedFrom: cst(2026, 3, 9),
+      expected: 1440,
+      ratio: '1.0000',
+    });
+    expect(monthToDate({ ...m, now, firstDataAt: cst(2026, 4, 2), points: [pt(0)] }).status).toBe(
+      'not_monitored',
+    );
+    expect(monthToDate({ ...m, now, firstDataAt: null, points: [pt(0)] }).status).toBe('not_monitored');
+    expect(monthToDate({ ...m, now: cst(2026, 2, 1), firstDataAt: null, points: [pt(0)] })).toMatchObject({
+      status: 'not_started',
+      ratio: null,
+    });
+    // Monitored since before the month, nothing yet: no_data, 0 of what was due.
+    expect(monthToDate({ ...m, now, firstDataAt: cst(2026, 1, 1), points: [pt(0)] })).toMatchObject({
+      status: 'no_data',
+      ratio: '0.0000',
+      expected: 9 * 1440,
+    });
+    // More readings than due (a faster poll than declared) cap at 1.
+    expect(
+      monthToDate({ ...m, now: cst(2026, 4, 2), firstDataAt: cst(2026, 1, 1), points: [pt(99_999)] }),
+    ).toMatchObject({
+      status: 'ended',
+      ratio: '1.0000',
     });
   });
 });
