@@ -169,6 +169,7 @@ const DICT = {
     completenessMtd: '良好读数 / 按各测点轮询周期应有读数，{from} 至 {at}（首条数据之前不计）',
     coveredShareMtd: '{pct} 时间覆盖（截至 {at}）',
     findingsInList: '在问题清单中查看本月',
+    firstDataAt: '首条数据 {at}：此前的时段在存证中计为缺口',
     // findings
     findingsHeading: '问题清单',
     filterFrom: '开始',
@@ -378,6 +379,7 @@ const DICT = {
       "good readings / expected by each point's poll interval, {from} to {at} (nothing before the first data)",
     coveredShareMtd: '{pct} of the time covered (up to {at})',
     findingsInList: 'See this month in the findings list',
+    firstDataAt: 'first data {at}: the time before it counts as a gap in the package',
     findingsHeading: 'Findings',
     filterFrom: 'From',
     filterTo: 'To',

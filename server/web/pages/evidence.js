@@ -293,7 +293,16 @@ async function renderDetail(section, unit, month) {
         el('div', { class: 'sub', text: t('signatureNote') }),
       ),
       el('dt', { text: t('completeness') }),
-      el('dd', { id: 'completeness' }, overallCompleteness(pkg)),
+      el(
+        'dd',
+        { id: 'completeness' },
+        overallCompleteness(pkg),
+        typeof firstData === 'number' &&
+          firstData > monthStart(month) &&
+          firstData < monthStart(nextMonth(month))
+          ? el('div', { class: 'sub', text: t('firstDataAt', { at: formatTime(firstData) }) })
+          : null,
+      ),
       el('dt', { text: t('generatedAt') }),
       el('dd', {}, formatTime(pkg.generatedAt)),
       el('dt', { text: t('download') }),
