@@ -340,6 +340,23 @@ describe('domain routes', () => {
     });
     // Before the unit's first reading: nothing was due, nothing is overdue.
     expect((await get('2025-12')).status).toBe('not_monitored');
+    // Its package says so first: no data, no parameter claimed as a default it did not use.
+    const empty = (await app.inject(`/api/v1/units/${UNIT}/evidence/2025-12`)).json() as EvidencePackage;
+    expect(empty.content).toMatchObject({ status: 'no_data', received: 0 });
+    expect(empty.parameters.map((p) => [p.id, p.value, p.method])).toEqual([
+      ['aluminium.liquid_output', null, 'not_measured'],
+      ['aluminium.anode_consumption', null, 'not_measured'],
+      ['aluminium.anode_effect_duration', null, 'not_measured'],
+      ['aluminium.cells_in_operation', null, 'not_measured'],
+    ]);
+    expect(empty.notices?.map((n) => [n.parameter, n.issue])).toEqual([
+      ['aluminium.liquid_output', 'no_data'],
+      ['aluminium.anode_consumption', 'no_data'],
+      ['aluminium.anode_effect_duration', 'not_supplied'],
+      ['aluminium.cells_in_operation', 'not_supplied'],
+    ]);
+    const html = (await app.inject(`/api/v1/units/${UNIT}/evidence/2025-12?format=html`)).body;
+    expect(html).toContain('data-content-status="no_data"');
     expect((await get('2026-05')).status).toBe('not_started');
     // Without ?month the current month.
     expect(((await app.inject(`/api/v1/units/${UNIT}/completeness`)).json() as Answer).judgedTo).toBe(
