@@ -116,6 +116,29 @@ describe('mrv check-config', () => {
     expect(out).toMatch(/6 of 6 devices gave no good reading/);
   });
 
+  it('warns about parameter ids the evidence would not use, and parameters no point feeds (issue 18)', async () => {
+    const closed = await getFreePort();
+    const file = withPorts('cement-plant.site.yaml', () => closed);
+    const doc = parseDocument(readFileSync(file, 'utf8'));
+    // A typo on the clinker totalizer: before, nothing said the evidence would ignore it.
+    const devices = doc.toJS().devices as { points: { id: string; parameter?: string }[] }[];
+    const d = devices.findIndex((x) => x.points.some((p) => p.id === 'clinker.total'));
+    const j = devices[d]!.points.findIndex((p) => p.id === 'clinker.total');
+    doc.setIn(['devices', d, 'points', j, 'parameter'], 'cement.clinker_outptu');
+    writeFileSync(file, String(doc));
+    const { out } = await run(['check-config', file, '--timeout-ms', '2000']);
+    expect(out).toMatch(/valid \(unit /);
+    expect(out).toMatch(
+      /^warning unknown: point clinker\.total: parameter "cement\.clinker_outptu" is not in the cement catalogue/m,
+    );
+    expect(out).toContain('did you mean');
+    // The shipped example names qualified parameters without their kind.
+    expect(out).toMatch(
+      /^warning unqualified: point coal\.total: parameter "cement\.fuel_consumption" needs its fuel/m,
+    );
+    expect(out).toMatch(/^warning not_supplied: no point of this file feeds cement\.clinker_output/m);
+  });
+
   it('gives OPC UA devices time by default and uses the site PKI: the steel example over OPC UA and Modbus', async () => {
     const { quietImport } = await import('../../drivers/opcua/load.ts');
     const { startSteelSimulator } = await quietImport(() => import('../../simulators/steel/opcua-server.ts'));

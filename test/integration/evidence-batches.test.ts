@@ -299,6 +299,8 @@ describe('evidence cites its raw signed batches; mrv verify --batches re-checks 
       `signature: OK (Ed25519, trusted key ${evidenceKey.keyId}, owner server-public.pem)`,
     );
     expect(ok.code).toBe(0);
+    // The content status follows the signature: a good signature says nothing about completeness.
+    expect(ok.out).toMatch(/^content: (no_data|incomplete|complete)\b/m);
     const owner = await run('verify', path.join(tmp, 'ev-genuine.json'), '--trusted-keys', trust);
     expect(owner.out).toMatch(/owner carbon-mrv server evidence key evidence\.pem/);
     expect(owner.code).toBe(0);

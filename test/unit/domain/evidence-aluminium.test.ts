@@ -212,12 +212,12 @@ describe('aluminium worked month (2026-02)', async () => {
       uncertain: 0,
       bad: 1,
       coveredShare: '0.8214',
-      gapSummary: { bad_quality: { count: 1, ms: DAY }, gateway_offline: { count: 1, ms: 4 * DAY } },
+      gapSummary: { device_bad: { count: 1, ms: DAY }, gateway_offline: { count: 1, ms: 4 * DAY } },
       gaps: [
         {
           start: '2026-02-05T12:00:00.000+08:00',
           end: '2026-02-06T12:00:00.000+08:00',
-          cause: 'bad_quality',
+          cause: 'device_bad',
           reason: 'MRV_E_MODBUS_TIMEOUT: no answer',
         },
         {
