@@ -298,9 +298,20 @@ export class ModbusDriver implements Driver {
     return out;
   }
 
-  #base(point: string, ts: string, rxTs: string): Pick<Reading, 'point' | 'meter' | 'ts' | 'rxTs'> {
+  /**
+   * The common fields of an event-log reading. A ticket's readings carry `serverTs` = the time the
+   * gateway read it from the terminal (the terminal served it then; `ts` is its weighing time): the
+   * collector checks device clocks on `serverTs`, so a ticket read hours after it was weighed (after
+   * an outage) is no clock skew (collector/integrity.ts).
+   */
+  #base(
+    point: string,
+    ts: string,
+    rxTs: string,
+  ): Pick<Reading, 'point' | 'meter' | 'ts' | 'rxTs' | 'serverTs'> {
     const meter = this.#meters.get(point);
-    return meter ? { point, meter, ts, rxTs } : { point, ts, rxTs };
+    const times = ts === rxTs ? { ts, rxTs } : { ts, rxTs, serverTs: rxTs };
+    return meter ? { point, meter, ...times } : { point, ...times };
   }
 
   #failed(error: LinkError): void {
