@@ -39,6 +39,7 @@ import type { FactorPack } from './factors.ts';
 import { DAY_MS, daysOf, evidenceDeadline, isoCst, monthPeriod, startOfCstDate } from './period.ts';
 import type { BatchSet } from './raw-batches.ts';
 import { evaluatePeriodRules, type RulePack, SampleRuleRunner } from './rules.ts';
+import { ticketGapFindings } from './tickets.ts';
 
 /** A point as the evidence needs it: its catalogue entry plus gateway, poll interval and counter modulus. */
 export interface CataloguePoint extends PointMeta {
@@ -646,6 +647,12 @@ export async function computeEvidence(input: EvidenceInput): Promise<EvidenceBod
     ),
   );
   const findings = [
+    ...ticketGapFindings(
+      [...pointResults].flatMap(([id, r]) =>
+        r.kind === 'events' ? [{ point: id, ticketPoint: byId.get(id)?.ticketPoint, result: r }] : [],
+      ),
+      { unitId: catalogue.unit.id, from, at: input.generatedAt },
+    ),
     ...sampleRules.finish(),
     ...evaluatePeriodRules(
       rulePack,

@@ -164,3 +164,18 @@ export const IntegrityFindingCodes = {
 
 /** One of the integrity finding codes. */
 export type IntegrityFindingCode = keyof typeof IntegrityFindingCodes;
+
+/**
+ * Findings of the domain's completeness checks (`source: 'completeness'`), computed with the monthly
+ * evidence (core/domain/tickets.ts).
+ */
+export const CompletenessFindingCodes = {
+  /**
+   * Ticket numbers of an events point (weighing tickets) that were never received although later
+   * numbers were: the key parameter lacks those tickets. `detail.ranges` lists them
+   * (`[{from, to, count}]`), `detail.count` counts them. Typical cause: an outage longer than the
+   * weighing terminal's ticket memory (the gateway also stored a `MRV_E_TICKETS_OVERWRITTEN` reading
+   * naming them), or a site file without `eventLogs`.
+   */
+  MRV_F_TICKETS_MISSING: { severity: 'error', class: 'tickets' },
+} as const satisfies Record<string, { severity: FindingSeverity; class: string }>;

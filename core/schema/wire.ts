@@ -61,7 +61,8 @@ export const Identifier = z
  * One reading of one point.
  * - `ts`: source time (from the device where it has one, else the gateway's read time).
  * - `rxTs`: gateway clock when the value was received.
- * - `serverTs`: optional; the OPC UA ServerTimestamp, kept beside the SourceTimestamp in `ts`.
+ * - `serverTs`: optional; the OPC UA ServerTimestamp, kept beside the SourceTimestamp in `ts`, or the
+ *   time a ticket was read from a terminal's ticket memory (its `ts` is the weighing time).
  * - `value`: the scaled engineering value as an exact decimal string; `null` when `quality` is `bad`.
  */
 export const Reading = z
@@ -71,7 +72,7 @@ export const Reading = z
     ts: IsoTimestamp,
     rxTs: IsoTimestamp,
     serverTs: IsoTimestamp.optional().describe(
-      'OPC UA ServerTimestamp (OPC 10000-4 §7.11), kept beside the SourceTimestamp in `ts`; absent for drivers without one',
+      'OPC UA ServerTimestamp (OPC 10000-4 §7.11), kept beside the SourceTimestamp in `ts`; for a ticket read from a weighing terminal’s memory (`ts` = weighing time) the time it was read; absent for drivers without one. Device clocks are checked on it where present',
     ),
     value: DecimalString.nullable(),
     quality: Quality,
