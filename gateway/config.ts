@@ -64,7 +64,8 @@ function locate(doc: ReturnType<typeof parseDocument>, lc: LineCounter, path: Pa
   return `:${line}:${col}`;
 }
 
-function issuesText(
+/** Each zod issue as `file:line:col path: message` (the line and column from the parsed document). */
+export function issuesText(
   file: string,
   doc: ReturnType<typeof parseDocument>,
   lc: LineCounter,

@@ -18,6 +18,7 @@ import type { Registry } from 'prom-client';
 import type { LiveFeed } from '../collector/live.ts';
 import type { TimeSeriesStore } from '../collector/store.ts';
 import { MrvError } from '../core/errors.ts';
+import type { UnitRegistry } from '../core/schema/unit-registry.ts';
 import { type Clock, systemClock } from '../core/time.ts';
 import { createRegistry, instrumentStore } from '../ops/metrics.ts';
 import { packageVersion } from '../ops/package-root.ts';
@@ -75,6 +76,13 @@ export interface ServerOptions {
   registry?: Registry;
   /** Extra fields of the admin's `/api/v1/admin/config` view (store kind, data dir); no secrets. */
   configView?: Record<string, unknown>;
+  /**
+   * The unit registry (core/schema/unit-registry.ts, `units.yaml`): the only source of a unit's name,
+   * province and industry, and so of province scope. A unit the store knows from a gateway's catalogue
+   * but the registry does not is listed to admins (and tokens naming it) as `registered: false`, to
+   * nobody by province. Absent = an empty registry: province-scoped tokens see no unit.
+   */
+  units?: UnitRegistry;
 }
 
 /** Largest request body of routes without their own limit (login takes `{token}`), bytes. */
@@ -256,15 +264,16 @@ export function buildServer(options: ServerOptions): FastifyInstance {
 
   const registry = options.registry ?? createRegistry();
   const store = instrumentStore(options.store, registry);
+  const directory = new UnitDirectory(store, options.units);
   const auth: Auth = installAuth(app, {
     tokens: options.tokens,
-    units: new UnitDirectory(store),
+    units: directory,
     ...(options.loginLimiter ? { limiter: options.loginLimiter } : {}),
     ...(options.sessions ? { sessions: options.sessions } : {}),
   });
 
   const clock = options.clock ?? systemClock;
-  registerApiRoutes(app, { store, clock, auth });
+  registerApiRoutes(app, { store, clock, auth, listUnits: () => directory.units() });
   registerDomainRoutes(app, { ...options, store, clock });
   const streams = registerLiveRoute(app, {
     store,
