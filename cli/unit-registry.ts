@@ -9,6 +9,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { LineCounter, parseDocument, stringify } from 'yaml';
+import type { z } from 'zod';
 import { MrvError } from '../core/errors.ts';
 import { seedRegistry, UnitRegistry, UnitRegistryFile } from '../core/schema/unit-registry.ts';
 import { issuesText, loadSiteConfig } from '../gateway/config.ts';
@@ -31,14 +32,41 @@ export function parseUnitRegistry(text: string, file: string): UnitRegistry {
     });
     throw new MrvError('MRV_E_CONFIG', `${file} is not valid YAML:\n  ${msgs.join('\n  ')}`, { file });
   }
-  const r = UnitRegistryFile.safeParse(doc.toJS());
-  if (!r.success)
+  const value: unknown = doc.toJS();
+  const r = UnitRegistryFile.safeParse(value);
+  if (!r.success) {
+    // zod skips the file's duplicate-id check once an entry is invalid: done here, so one run lists all.
+    const issues = [...r.error.issues, ...duplicateIdIssues(value, r.error.issues)];
     throw new MrvError(
       'MRV_E_CONFIG',
-      `${file} does not match the unit registry schema (version 1, see README "Unit registry"):\n  ${issuesText(file, doc, lc, r.error.issues).join('\n  ')}`,
+      `${file} does not match the unit registry schema (version 1, see README "Unit registry"):\n  ${issuesText(file, doc, lc, issues).join('\n  ')}`,
       { file },
     );
+  }
   return new UnitRegistry(r.data.units);
+}
+
+/** Issues for unit ids listed twice in a raw registry value, unless zod already reported them. */
+function duplicateIdIssues(value: unknown, reported: readonly z.core.$ZodIssue[]): z.core.$ZodIssue[] {
+  const units = (value as { units?: unknown } | null)?.units;
+  if (!Array.isArray(units)) return [];
+  const already = new Set(reported.map((i) => i.path.join('.')));
+  const seen = new Map<string, number>();
+  const out: z.core.$ZodIssue[] = [];
+  units.forEach((u: unknown, i) => {
+    const id = (u as { id?: unknown } | null)?.id;
+    if (typeof id !== 'string') return;
+    const first = seen.get(id);
+    if (first === undefined) seen.set(id, i);
+    else if (!already.has(`units.${i}.id`))
+      out.push({
+        code: 'custom',
+        path: ['units', i, 'id'],
+        message: `unit ${id} is registered twice (first at units[${first}])`,
+        input: id,
+      });
+  });
+  return out;
 }
 
 /**
