@@ -1,7 +1,7 @@
 /**
  * The sub-commands of `mrv`: each parses its flags, composes the parts and runs until SIGINT/SIGTERM.
  */
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { Logger } from 'pino';
@@ -10,6 +10,7 @@ import { LiveHub } from '../collector/live.ts';
 import { LiveRelay } from '../collector/live-relay.ts';
 import { SqliteStore } from '../collector/sqlite-store.ts';
 import { MrvError } from '../core/errors.ts';
+import { seedRegistry, type UnitRegistry } from '../core/schema/unit-registry.ts';
 import { type LoadedSite, loadSiteConfig, loadSiteConfigIsolated } from '../gateway/config.ts';
 import { Gateway } from '../gateway/gateway.ts';
 import {
@@ -38,6 +39,7 @@ import {
 import { createLogger } from './log.ts';
 import { clockFor, intFlag, runUntilSignal } from './run.ts';
 import { makeStore, storeFlags } from './store-options.ts';
+import { loadUnitRegistry, registryYaml, unitsFileFlag } from './unit-registry.ts';
 
 const repoRoot = PACKAGE_ROOT;
 
@@ -94,6 +96,7 @@ export async function demo(args: string[]): Promise<number> {
       'sim-port-offset': { type: 'string', default: '0' },
       // The aluminium unit's site file (the one a plant engineer copies first).
       site: { type: 'string', default: DEMO_SITE_FILE },
+      ...unitsFileFlag,
     },
   });
   const log = createLogger('mrv-demo');
@@ -106,6 +109,20 @@ export async function demo(args: string[]): Promise<number> {
   }));
   const dataDir = resolve(v['data-dir']);
   mkdirSync(dataDir, { recursive: true });
+  // The unit registry (issue 17): given, or seeded from the demo's site files at every start.
+  let unitsFile = v['units-file'];
+  if (unitsFile === undefined) {
+    unitsFile = resolve(dataDir, 'units.yaml');
+    const seeded = seedRegistry(units.map((u) => ({ file: u.site.file, site: u.site.site })));
+    writeFileSync(
+      unitsFile,
+      registryYaml(
+        seeded.registry,
+        units.map((u) => u.site.file),
+      ),
+    );
+  }
+  const unitRegistry = loadUnitRegistry(unitsFile);
 
   // Simulators one after the other: the ports are fixed, and a failure stops those already running.
   const sims: DemoSimulators[] = [];
@@ -144,6 +161,7 @@ export async function demo(args: string[]): Promise<number> {
     username: credentials.collector.username,
     password: credentials.collector.password,
     ...(keys ? { keys } : {}),
+    units: unitRegistry,
   });
   await collector.start();
   exposeCollectorCounters(registry, collector.counters);
@@ -163,7 +181,8 @@ export async function demo(args: string[]): Promise<number> {
     version: packageVersion(),
     tokens,
     registry,
-    configView: { mode: 'demo', store: 'sqlite', dataDir, speed: v.speed },
+    units: unitRegistry,
+    configView: { mode: 'demo', store: 'sqlite', dataDir, speed: v.speed, unitsFile },
     // The site files complete the store's catalogue with the meter ledger (meters page, evidence).
     domain: {
       sites: units.map((u) => u.site.site),
@@ -204,6 +223,7 @@ export async function demo(args: string[]): Promise<number> {
       ...units.map(
         (u) => `  unit ${u.site.site.unit.id} (${u.site.site.unit.name}), site file ${u.site.file}`,
       ),
+      `  unit registry: ${unitsFile}`,
       `  API:  ${url}/api/v1/units`,
       `  MQTT: ${broker.url} (embedded aedes, accounts in ${resolve(dataDir, 'mqtt')}), store: ${resolve(dataDir, 'mrv.sqlite')}`,
       `  simulators${v.speed !== '1' ? ` (speed ×${v.speed})` : ''}:`,
@@ -284,12 +304,14 @@ export async function collector(args: string[]): Promise<number> {
       ...storeFlags,
       ...metricsFlags,
       ...collectorFlags,
+      ...unitsFileFlag,
     },
   });
   const log = createLogger('mrv-collector');
   refusePasswordInUrl('mqtt', v.mqtt);
   requireKeyRegistry(v, log, 'mrv collector');
   const extra = collectorOptions(v);
+  if (v['units-file']) extra.units = loadUnitRegistry(v['units-file']);
   const store = makeStore(v, log);
   await store.start();
   const registry = createRegistry();
@@ -340,6 +362,23 @@ export function trustProxyFlag(value: string | undefined): boolean | string[] | 
     .filter((s) => s !== '');
 }
 
+/**
+ * The server's unit registry from `--units-file`; without one, says what that means (no unit visible by
+ * province) and how to make one.
+ * @throws MrvError `MRV_E_CONFIG` for a bad registry file
+ */
+function serverUnitRegistry(file: string | undefined, log: Logger): UnitRegistry | undefined {
+  if (file) {
+    const r = loadUnitRegistry(file);
+    log.info({ unitsFile: file, units: r.size }, 'unit registry loaded');
+    return r;
+  }
+  log.warn(
+    'no unit registry (--units-file units.yaml): province-scoped tokens see no unit, admins see every unit as unregistered; make one with "mrv registry seed SITE.yaml..."',
+  );
+  return undefined;
+}
+
 /** `mrv server`: the HTTP API and dashboard, optionally with a collector feeding the live view. */
 export async function server(args: string[]): Promise<number> {
   const { values: v } = parseArgs({
@@ -355,9 +394,11 @@ export async function server(args: string[]): Promise<number> {
       'trust-proxy': { type: 'string' },
       ...storeFlags,
       ...serverMqttFlags,
+      ...unitsFileFlag,
     },
   });
   const log = createLogger('mrv-server');
+  const unitRegistry = serverUnitRegistry(v['units-file'], log);
   refusePasswordInUrl('mqtt', v.mqtt);
   refusePasswordInUrl('live-mqtt', v['live-mqtt']);
   if (v.mqtt !== undefined) requireKeyRegistry(v, log, 'mrv server --mqtt');
@@ -380,6 +421,7 @@ export async function server(args: string[]): Promise<number> {
         // Its own persistent session: `mrv collector` on the same broker uses mrv-collector.
         clientId: 'mrv-server-collector',
         ...mqttExtra,
+        ...(unitRegistry ? { units: unitRegistry } : {}),
       })
     : undefined;
   if (c) exposeCollectorCounters(registry, c.counters);
@@ -410,8 +452,10 @@ export async function server(args: string[]): Promise<number> {
     tokens,
     registry,
     ...(trustProxy !== undefined ? { trustProxy } : {}),
+    ...(unitRegistry ? { units: unitRegistry } : {}),
     configView: {
       mode: 'server',
+      unitsFile: v['units-file'] ?? null,
       trustProxy: trustProxy ?? false,
       store: v.store,
       dataDir: resolve(v['data-dir']),

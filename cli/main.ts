@@ -9,28 +9,35 @@ import { packageVersion } from '../ops/package-root.ts';
 const USAGE = `mrv — carbon-mrv command line
 
   mrv demo [--port 8080] [--speed 1] [--data-dir .data/demo] [--seed 42] [--units aluminium,cement,steel[,power]]
-            [--sim-port-offset N]
+            [--sim-port-offset N] [--units-file units.yaml]
       the units' simulators + one gateway per site file + embedded broker, collector, store, web server;
       --sim-port-offset moves every simulator port (15020-15053, OPC UA 4841) and the site files' devices
-      by N, so that several demos, or a demo and the tests, run side by side
+      by N, so that several demos, or a demo and the tests, run side by side; the unit registry is seeded
+      from the site files into DATA-DIR/units.yaml unless --units-file is given
   mrv gateway -c SITE.yaml [--mqtt URL] [--metrics-port N]
       poll the site's devices and publish batches to the broker
   mrv collector --mqtt URL [--store sqlite|influx] [--sqlite FILE] [--influx URL] [--db mrv] [--metrics-port N]
-                (--keys REGISTRY | --insecure-unsigned) [--client-id mrv-collector]
+                (--keys REGISTRY | --insecure-unsigned) [--units-file units.yaml] [--client-id mrv-collector]
                 [--username U --password-env VAR|--password-file F] (never a password in the URL)
                 [--ca FILE] [--cert FILE --key FILE] [--keepalive S]
                 [--share-group NAME [--gap-grace S] [--audit-interval S] [--leave]] [--live-topic]
-      subscribe (persistent session), verify signatures and hash chains, write readings, findings and
+      subscribe (persistent session), verify signatures (batches and meta) and hash chains, compare
+      the gateways' meta with the unit registry (a difference is a finding), write readings, findings and
       the batch archive to the store, acknowledge after writing; with --share-group several collectors
       (each its own --client-id) share the data as $share/NAME/... and audit the archived chains;
       --leave removes the member --client-id from the group for good (stores what it holds, exits);
       --live-topic announces every stored batch for a server started with --live-mqtt
   mrv server [--port 8080] [--host 127.0.0.1] [--mqtt URL (--keys REGISTRY | --insecure-unsigned) | --live-mqtt URL]
              [--username U --password-file F --ca FILE] [--store ...] [--data-dir .data] [--site SITE.yaml ...]
+             [--units-file units.yaml]
              [--trust-proxy ADDR,...|true]
       HTTP API and dashboard; with --mqtt it also runs a collector feeding the live view; with
       --live-mqtt the live view follows separate collectors' announcements (mrv collector --live-topic);
-      --trust-proxy names the TLS proxy in front, whose X-Forwarded-For/-Proto are then believed
+      --trust-proxy names the TLS proxy in front, whose X-Forwarded-For/-Proto are then believed;
+      --units-file is the unit registry: the only source of units' names, provinces and scope
+  mrv registry seed SITE.yaml... [--out units.yaml]  |  mrv registry check units.yaml
+      print a unit registry seeded from site files (check it, then give it to server and collector) /
+      validate one
   mrv broker --accounts FILE [--port 1883] [--host 127.0.0.1]
       an embedded MQTT broker (aedes) letting in only the file's accounts, each limited to its topics
   mrv broker account add FILE USERNAME --role gateway|collector|live --password-file F
@@ -124,6 +131,7 @@ export const COMMANDS: readonly CommandSpec[] = [
   { name: 'check-config', run: async (a) => (await import('./check-config.ts')).checkConfig(a) },
   { name: 'points', run: async (a) => (await import('./points.ts')).points(a) },
   { name: 'token', run: async (a) => (await import('./token.ts')).token(a) },
+  { name: 'registry', run: async (a) => (await import('./unit-registry.ts')).registry(a) },
   { name: 'evidence', run: async (a) => (await import('./evidence.ts')).evidence(a) },
   { name: 'verify', run: async (a) => (await import('./evidence.ts')).verify(a) },
   { name: 'keygen', run: async (a) => (await import('./keygen.ts')).keygen(a) },

@@ -138,13 +138,32 @@ function whereIn(file: string, doc: ReturnType<typeof parseDocument>, lc: LineCo
   };
 }
 
-function issuesText(where: Where, issues: readonly z.core.$ZodIssue[], prefix: Path = []): string[] {
+/**
+ * Each zod issue of another YAML file (the unit registry) as `file:line:col path: message`, unknown keys
+ * at their own line with a suggestion from `known`.
+ */
+export function yamlIssuesText(
+  file: string,
+  doc: ReturnType<typeof parseDocument>,
+  lc: LineCounter,
+  issues: readonly z.core.$ZodIssue[],
+  known: readonly string[] = [],
+): string[] {
+  return issuesText(whereIn(file, doc, lc), issues, [], known);
+}
+
+function issuesText(
+  where: Where,
+  issues: readonly z.core.$ZodIssue[],
+  prefix: Path = [],
+  known: readonly string[] = KNOWN_KEYS,
+): string[] {
   // A misspelt required key is one mistake: drop the "missing" issue of the key an unknown one is near.
   const meant = new Set<string>();
   for (const i of issues)
     if (i.code === 'unrecognized_keys')
       for (const key of i.keys) {
-        const near = suggest(key, KNOWN_KEYS);
+        const near = suggest(key, known);
         if (near !== undefined) meant.add(formatPath([...prefix, ...i.path, near]));
       }
   return issues.flatMap((i) => {
@@ -153,7 +172,7 @@ function issuesText(where: Where, issues: readonly z.core.$ZodIssue[], prefix: P
     if (i.code === 'unrecognized_keys')
       // One line per key, at the key's own line, with the key it most likely meant.
       return i.keys.map((key) => {
-        const near = suggest(key, KNOWN_KEYS);
+        const near = suggest(key, known);
         return `${where.atKey(path, key)}: unknown key "${key}"${near ? `; did you mean "${near}"?` : ''}`;
       });
     return [`${where.at(path)}: ${i.message}`];

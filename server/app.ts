@@ -215,15 +215,16 @@ export function buildServer(options: ServerOptions): FastifyInstance {
 
   const registry = options.registry ?? createRegistry();
   const store = instrumentStore(options.store, registry);
+  const directory = new UnitDirectory(store, options.units);
   const auth: Auth = installAuth(app, {
     tokens: options.tokens,
-    units: new UnitDirectory(store),
+    units: directory,
     ...(options.loginLimiter ? { limiter: options.loginLimiter } : {}),
     ...(options.sessions ? { sessions: options.sessions } : {}),
   });
 
   const clock = options.clock ?? systemClock;
-  registerApiRoutes(app, { store, clock, auth });
+  registerApiRoutes(app, { store, clock, auth, listUnits: () => directory.units() });
   registerDomainRoutes(app, { ...options, store, clock });
   const streams = registerLiveRoute(app, {
     store,

@@ -93,7 +93,7 @@ export function registerDomainRoutes(app: FastifyInstance, options: ServerOption
     return key;
   };
   const catalogue = async (unitId: string) => {
-    const c = await fromStore('read the catalogue', () => unitCatalogue(store, unitId, sites));
+    const c = await fromStore('read the catalogue', () => unitCatalogue(store, unitId, sites, options.units));
     if (!c) throw new MrvError('MRV_E_NOT_FOUND', `unknown unit "${unitId}"`, { unitId });
     return c;
   };
@@ -266,6 +266,7 @@ export function registerDomainRoutes(app: FastifyInstance, options: ServerOption
         generator,
         key: signingKey(),
         sites,
+        ...(options.units ? { units: options.units } : {}),
       });
       const name = `evidence-${unitId}-${month}`;
       switch (request.query.format ?? 'json') {

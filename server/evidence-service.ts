@@ -56,6 +56,7 @@ import {
 import { MrvError } from '../core/errors.ts';
 import { canonicalJson } from '../core/schema/canonical.ts';
 import type { SiteConfig } from '../core/schema/site.ts';
+import type { UnitRegistry } from '../core/schema/unit-registry.ts';
 import { Batch, type Industry, type MeterMeta, type PointMeta, type UnitMeta } from '../core/schema/wire.ts';
 
 const DOMAIN_DIR = fileURLToPath(new URL('../core/domain/', import.meta.url));
@@ -178,13 +179,21 @@ export async function catalogueFromStore(
   };
 }
 
-/** Where the server finds a unit's catalogue: site files first (they carry meters, signs and poll intervals), else the store. */
+/**
+ * Where the server finds a unit's catalogue: site files first (they carry meters, signs and poll
+ * intervals), else the store; the unit's name, industry and province from the unit registry when given
+ * and the unit is registered in it.
+ */
 export async function unitCatalogue(
   store: TimeSeriesStore,
   unitId: string,
   sites: readonly SiteConfig[] = [],
+  units?: UnitRegistry,
 ): Promise<UnitCatalogue | undefined> {
-  return catalogueFromSites(unitId, sites) ?? (await catalogueFromStore(store, unitId));
+  const c = catalogueFromSites(unitId, sites) ?? (await catalogueFromStore(store, unitId));
+  // The unit's facts are the registry's where it has them (issue 17), never a gateway's claim.
+  const r = units?.get(unitId);
+  return c && r ? { ...c, unit: { id: r.id, name: r.name, industry: r.industry, province: r.province } } : c;
 }
 
 /** Page size of raw series reads (a day of 1 s readings of one point is 86 400). */
@@ -737,6 +746,8 @@ export interface BuildEvidenceOptions {
   generator: string;
   key: EvidenceKey;
   sites?: readonly SiteConfig[];
+  /** The unit registry: the unit's name, industry and province come from it when it holds the unit. */
+  units?: UnitRegistry;
   factorPack?: FactorPack;
   rulePack?: RulePack;
   config?: Partial<EvidenceConfig>;
@@ -752,7 +763,7 @@ export interface BuildEvidenceOptions {
 export async function buildEvidence(o: BuildEvidenceOptions): Promise<EvidencePackage> {
   if (!/^\d{4}-(0[1-9]|1[0-2])$/.test(o.month))
     throw new MrvError('MRV_E_BAD_REQUEST', `month: expected yyyy-mm, got "${o.month}"`, { month: o.month });
-  const catalogue = await unitCatalogue(o.store, o.unitId, o.sites);
+  const catalogue = await unitCatalogue(o.store, o.unitId, o.sites, o.units);
   if (!catalogue) throw new MrvError('MRV_E_NOT_FOUND', `unknown unit "${o.unitId}"`, { unitId: o.unitId });
   const factorPack = o.factorPack ?? loadFactorPack();
   const rulePack = o.rulePack ?? loadRulePack(catalogue.unit.industry);

@@ -454,7 +454,16 @@ export const UnitMeta = z
   .strict();
 export type UnitMeta = z.infer<typeof UnitMeta>;
 
-/** Retained catalogue (`{prefix}/{unitId}/{gatewayId}/meta`). */
+/**
+ * Retained catalogue (`{prefix}/{unitId}/{gatewayId}/meta`). It informs (points, meters, config hash);
+ * it never decides scope: `unit` is what the gateway's site file claims, compared with the server-side
+ * unit registry (core/schema/unit-registry.ts), a difference being a finding.
+ * - `sentAt`: when the gateway signed it (its clock); the key must be valid then, as for a batch's `sentAt`;
+ * - `sig`: base64 Ed25519 by the gateway's batch key over the canonical JSON of the meta without `sig`
+ *   (core/schema/canonical.ts `canonicalMetaBytes`). A collector with a key registry takes only meta
+ *   whose signature verifies with a key of the topic's (unit, gateway); gateways before issue 17 sent
+ *   neither field, which only a collector without key registry (`--insecure-unsigned`) accepts.
+ */
 export const GatewayMeta = z
   .object({
     v: z.literal(1),
@@ -463,6 +472,8 @@ export const GatewayMeta = z
     points: z.array(PointMeta),
     meters: z.array(MeterMeta),
     configHash: Sha256Hex,
+    sentAt: IsoTimestamp.optional().describe('when the gateway signed the catalogue (its clock)'),
+    sig: z.string().max(200).optional().describe('base64 Ed25519 over the canonical catalogue without sig'),
   })
   .strict();
 export type GatewayMeta = z.infer<typeof GatewayMeta>;
