@@ -1,5 +1,5 @@
 /**
- * `mrv evidence` and `mrv verify` (DESIGN.md §2, §7).
+ * `mrv evidence` and `mrv verify` (docs/architecture.md §2, §7).
  *
  * mrv evidence --unit ID --month yyyy-mm [--format json|csv|html] [--out FILE] [--site FILE]...
  *              [--key FILE] [--readings-out FILE] [--store sqlite|influx] [--sqlite FILE] [--influx URL] [--db mrv]
@@ -31,10 +31,11 @@ import { canonicalJson } from '../core/schema/canonical.ts';
 import type { SiteConfig } from '../core/schema/site.ts';
 import { systemClock } from '../core/time.ts';
 import { loadSiteConfig } from '../gateway/config.ts';
-import { DEFAULT_EVIDENCE_KEY_FILE } from '../server/domain-routes.ts';
+import { packageVersion } from '../ops/package-root.ts';
 import {
   batchesSource,
   buildEvidence,
+  DEFAULT_EVIDENCE_KEY_FILE,
   digestingSource,
   linesSource,
   loadEvidenceKey,
@@ -45,7 +46,6 @@ import {
   type TrustedEvidenceKey,
   verifyEvidenceSignature,
 } from '../server/evidence-service.ts';
-import { version } from './main.ts';
 import { makeStore, storeFlags } from './store-options.ts';
 import { checkChains, readExport, verifyCommand } from './verify-batches.ts';
 
@@ -77,7 +77,7 @@ export async function evidence(args: string[]): Promise<number> {
       unitId: v.unit,
       month: v.month,
       now: systemClock.now(),
-      generator: `carbon-mrv ${version()}`,
+      generator: `carbon-mrv ${packageVersion()}`,
       key: loadEvidenceKey(v.key, true),
       sites,
       ...(readingsOut ? { sink: (line: string) => readingsOut.write(`${line}\n`) } : {}),

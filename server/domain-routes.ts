@@ -1,5 +1,5 @@
 /**
- * Routes of the carbon-accounting core (DESIGN.md §9):
+ * Routes of the carbon-accounting core (docs/architecture.md §9):
  * - `GET /api/v1/units/:unitId/meters?at=&dueSoonDays=` → `[{id, name, kind, model?, serial?,
  *   accuracyClass?, range?, location?, points, calibration: {status: valid|due_soon|expired|missing,
  *   validUntil, certificate, daysLeft}, certificates}]` (status at `at`, default now);
@@ -35,11 +35,11 @@ import { MrvError } from '../core/errors.ts';
 import { type Finding, findingState } from '../core/schema/finding.ts';
 import type { SiteConfig } from '../core/schema/site.ts';
 import { type Clock, systemClock } from '../core/time.ts';
-import type { ServerOptions } from './app.ts';
 import { fromStore } from './errors.ts';
 import {
   buildEvidence,
   completenessToDate,
+  DEFAULT_EVIDENCE_KEY_FILE,
   type EvidenceKey,
   loadEvidenceKey,
   loadFactorPack,
@@ -47,6 +47,7 @@ import {
   storeSource,
   unitCatalogue,
 } from './evidence-service.ts';
+import type { ServerOptions } from './options.ts';
 import { parseInstant } from './query.ts';
 
 /** Options of the domain routes (`ServerOptions.domain`). */
@@ -66,15 +67,13 @@ export interface DomainOptions {
   generator?: string;
 }
 
-declare module './app.ts' {
+declare module './options.ts' {
   interface ServerOptions {
     /** The carbon-accounting routes' options (server/domain-routes.ts). */
     domain?: DomainOptions;
   }
 }
 
-/** Default evidence key file (relative to the working directory). */
-export const DEFAULT_EVIDENCE_KEY_FILE = '.data/evidence-ed25519.pem';
 /** Widest findings window. */
 export const MAX_FINDINGS_WINDOW_MS = 31 * 86_400_000;
 

@@ -60,7 +60,10 @@ import { Batch, type Industry, type MeterMeta, type PointMeta, type UnitMeta } f
 
 const DOMAIN_DIR = fileURLToPath(new URL('../core/domain/', import.meta.url));
 
-/** Default factor pack file. */
+/** Default evidence key file (relative to the working directory). */
+export const DEFAULT_EVIDENCE_KEY_FILE = '.data/evidence-ed25519.pem';
+
+/** The factor pack used unless a site or a command names another. */
 export const DEFAULT_FACTOR_PACK = resolve(DOMAIN_DIR, 'factors/cn-ets-defaults.yaml');
 /** Rule pack file of an industry. */
 export function defaultRulePackFile(industry: Industry): string {

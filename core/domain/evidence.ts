@@ -1,5 +1,5 @@
 /**
- * The monthly evidence package (关键参数月度信息化存证, DOMAIN.md §1–2, DESIGN.md §7): for a unit and a
+ * The monthly evidence package (关键参数月度信息化存证, docs/domain.md §1–2, docs/architecture.md §7): for a unit and a
  * UTC+8 calendar month, each key parameter's value, unit and method with the points and meters behind
  * it, the meters' calibration over the month, completeness and gaps, validation findings, emissions,
  * the digests of the readings and of the raw signed batches used, the deadline (40th day after month end) and the generation time.
@@ -172,7 +172,7 @@ export interface EvidenceMeter extends Omit<MeterMeta, 'calibrations'> {
 
 /**
  * The raw data behind the package, filled by the I/O layer (server/evidence-service.ts): the readings
- * used and the raw signed batches they arrived in (DESIGN.md §6, §7).
+ * used and the raw signed batches they arrived in (docs/architecture.md §6, §7).
  */
 export interface EvidenceRawData {
   /**

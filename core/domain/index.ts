@@ -1,4 +1,4 @@
-/** The carbon-accounting core (DESIGN.md §7): pure logic, no I/O. */
+/** The carbon-accounting core (docs/architecture.md §7): pure logic, no I/O. */
 export * from './aggregate.ts';
 export * from './calibration.ts';
 export * from './catalogue.ts';

@@ -1,7 +1,7 @@
 /**
  * Findings: anything the system noticed about the data that a regulator or plant must see, stored
  * next to the readings (TimeSeriesStore `writeFindings` / `listFindings`) and cited by monthly evidence
- * (DESIGN.md §5, §7). One generic shape serves every producer:
+ * (docs/architecture.md §5, §7). One generic shape serves every producer:
  * - `source: 'integrity'`: the collector's delivery and authenticity checks (seq gaps, signatures,
  *   hash chain, replays, clocks; issue 4), codes `MRV_F_*` listed in {@link IntegrityFindingCodes};
  * - `source: 'validation'`: the validation rules of core/domain (theoretical extreme 理论极值,

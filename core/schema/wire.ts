@@ -1,5 +1,5 @@
 /**
- * The MQTT wire contract, version 1 (DESIGN.md §4). One file holds every payload that crosses the
+ * The MQTT wire contract, version 1 (docs/architecture.md §4). One file holds every payload that crosses the
  * broker, keyed by topic, so that the gateway, the collector and any third-party subscriber agree on
  * one definition. Values are exact decimal strings; floats never appear on the wire.
  */
@@ -382,7 +382,7 @@ export const GatewayStatus = z
   .strict();
 export type GatewayStatus = z.infer<typeof GatewayStatus>;
 
-/** Industries covered by the national ETS since 2025 (DOMAIN.md §1). */
+/** Industries covered by the national ETS since 2025 (docs/domain.md §1). */
 export const Industry = z.enum(['power', 'steel', 'cement', 'aluminium']);
 export type Industry = z.infer<typeof Industry>;
 
@@ -409,7 +409,7 @@ export const PointMeta = z
   .strict();
 export type PointMeta = z.infer<typeof PointMeta>;
 
-/** A verification (检定) or calibration (校准) certificate of a meter (DOMAIN.md §3). */
+/** A verification (检定) or calibration (校准) certificate of a meter (docs/domain.md §3). */
 export const Calibration = z
   .object({
     certificate: z.string().min(1).describe('certificate number'),
@@ -423,7 +423,7 @@ export const Calibration = z
   .strict();
 export type Calibration = z.infer<typeof Calibration>;
 
-/** A key measuring instrument in the meter ledger (计量器具一览表, DOMAIN.md §3). */
+/** A key measuring instrument in the meter ledger (计量器具一览表, docs/domain.md §3). */
 export const MeterMeta = z
   .object({
     id: Identifier,

@@ -99,8 +99,15 @@ describe('mrv check-config', () => {
   });
 
   it('exits 3 and names the devices that do not answer (power example, nothing listening)', async () => {
-    const closed = await getFreePort();
-    const file = withPorts('power-plant.site.yaml', () => closed);
+    // One closed port per simulator port of the example, so the devices stay distinct slaves.
+    const example = parseDocument(readFileSync(join(root, 'examples', 'power-plant.site.yaml'), 'utf8'));
+    const closedFor = new Map<number, number>();
+    for (const d of example.toJS().devices as { port: number }[])
+      if (!closedFor.has(d.port)) closedFor.set(d.port, await getFreePort());
+    const portById = new Map(
+      (example.toJS().devices as { id: string; port: number }[]).map((d) => [d.id, d.port]),
+    );
+    const file = withPorts('power-plant.site.yaml', (id) => closedFor.get(portById.get(id) ?? 0) ?? 1);
     const { code, out } = await run(['check-config', file, '--timeout-ms', '3000']);
     expect(code, out).toBe(3);
     expect(out).toMatch(

@@ -1,5 +1,5 @@
 // The monthly evidence package cites the raw signed batches it was computed from (issue 5 item 7,
-// DESIGN.md §6): batches signed with core/signing.ts go through the collector's integrity plan into a
+// docs/architecture.md §6): batches signed with core/signing.ts go through the collector's integrity plan into a
 // real SqliteStore (readings + archive), the package is built from the store, and `mrv verify FILE
 // --batches EXPORT --keys REGISTRY` — run as a user runs it — accepts it, names a tampered batch, and
 // rejects a package with one value changed; a batch missing from the archive is declared in the package.
