@@ -6,6 +6,7 @@
  * and a file may carry points for later use).
  */
 import type { Industry } from '../schema/wire.ts';
+import { suggest } from '../suggest.ts';
 import { lookupParameter, parametersOf } from './catalogue.ts';
 
 /** One warning about a parameter id. */
@@ -39,12 +40,10 @@ export function checkParameterIds(
     if (p.parameter === undefined) continue;
     const hit = lookupParameter(p.parameter);
     if (!hit) {
-      const given = p.parameter;
-      const near = parametersOf(industry)
-        .map((e) => e.id)
-        .filter(
-          (id) => distance(id, given) <= 3 || distance(id, given.split('.').slice(0, 2).join('.')) <= 3,
-        );
+      const ids = parametersOf(industry).map((e) => e.id);
+      // A typo of an entry, or of an entry before its kind (`cement.substitue.fly_ash`).
+      const hint = suggest(p.parameter, ids) ?? suggest(p.parameter.split('.').slice(0, 2).join('.'), ids);
+      const near = hint === undefined ? [] : [hint];
       out.push({
         code: 'unknown',
         point: p.id,
@@ -86,20 +85,4 @@ export function checkParameterIds(
         message: `no point of this file feeds ${e.qualifier ? `${e.id}.<${e.qualifier}>` : e.id} (${e.nameEn}), which the ${e.gases.join('/')} emissions need; unless another gateway of the unit feeds it, the evidence names it as not supplied`,
       });
   return out;
-}
-
-/** Levenshtein distance of two short strings (for "did you mean"). */
-function distance(a: string, b: string): number {
-  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    const row = [i];
-    for (let j = 1; j <= b.length; j++)
-      row[j] = Math.min(
-        (prev[j] ?? 0) + 1,
-        (row[j - 1] ?? 0) + 1,
-        (prev[j - 1] ?? 0) + (a[i - 1] === b[j - 1] ? 0 : 1),
-      );
-    prev = row;
-  }
-  return prev[b.length] ?? 0;
 }
