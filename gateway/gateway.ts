@@ -405,6 +405,7 @@ export class Gateway {
       );
       this.#confirmTimer.unref();
     }
+    for (const w of this.#site.warnings ?? []) this.#log.warn({ file: this.#site.file }, w);
     await this.#startDrivers();
     this.#log.info(
       {
