@@ -30,8 +30,6 @@ import { MrvError } from '../core/errors.ts';
 import { canonicalJson } from '../core/schema/canonical.ts';
 import type { SiteConfig } from '../core/schema/site.ts';
 import { systemClock } from '../core/time.ts';
-import { loadSiteConfig } from '../gateway/config.ts';
-import { packageVersion } from '../ops/package-root.ts';
 import {
   batchesSource,
   buildEvidence,
@@ -45,7 +43,9 @@ import {
   type RawDataKind,
   type TrustedEvidenceKey,
   verifyEvidenceSignature,
-} from '../server/evidence-service.ts';
+} from '../evidence/service.ts';
+import { loadSiteConfig } from '../gateway/config.ts';
+import { packageVersion } from '../ops/package-root.ts';
 import { makeStore, storeFlags } from './store-options.ts';
 import { checkChains, readExport, verifyCommand } from './verify-batches.ts';
 
