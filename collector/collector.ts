@@ -63,7 +63,7 @@ import { IntegrityChecker, type ReceivedBatch } from './integrity.ts';
 import type { KeyRegistry } from './keys.ts';
 import type { LiveBatch, LiveHub } from './live.ts';
 import { liveTopic } from './live-relay.ts';
-import { checkMeta } from './meta-check.ts';
+import { checkMeta, settledMismatches } from './meta-check.ts';
 import type { TimeSeriesStore } from './store.ts';
 
 /** Payloads larger than this are rejected before parsing (4 MiB). */
@@ -607,7 +607,16 @@ export class Collector {
       this.#queueMetaWrite(
         async () => {
           await this.opts.store.writeMeta(t.unitId, r.data);
-          await this.#storeFindings(findings);
+          // A catalogue that agrees again (or differs otherwise) settles the gateway's earlier mismatches.
+          const open = this.opts.units
+            ? await this.opts.store.listOpenFindings(t.unitId, 'MRV_F_META_MISMATCH', {
+                gatewayId: t.gatewayId,
+              })
+            : [];
+          await this.#storeFindings([
+            ...findings,
+            ...settledMismatches(open, findings, this.#clock.now(), r.data.configHash),
+          ]);
         },
         'meta',
         ack,

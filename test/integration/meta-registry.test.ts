@@ -160,7 +160,13 @@ beforeAll(async () => {
     anhui: make('regulator', ['安徽']),
     neimenggu: make('regulator', ['内蒙古']),
   };
-  const app = buildServer({ store, live: new LiveHub(), tokens: tokenFile, units: registry });
+  const app = buildServer({
+    store,
+    live: new LiveHub(),
+    tokens: tokenFile,
+    units: registry,
+    domain: { keyFile: path.join(ws.dir, 'evidence.pem') },
+  });
   await app.listen({ host: '127.0.0.1', port: 0 });
   const addr = app.server.address() as { port: number };
   base = `http://127.0.0.1:${addr.port}`;
@@ -263,6 +269,36 @@ describe('attacks on unit scope through MQTT meta (issue 17 item 2)', () => {
     const points = await api(`/api/v1/units/${UNIT}/points`, tokens.neimenggu);
     expect(points.status).toBe(200);
     expect((points.body as { id: string }[]).map((p) => p.id)).toEqual([POINT]);
+  });
+
+  it("the unit's evidence names the registered facts, and a corrected catalogue resolves the mismatch", async () => {
+    const month = new Date(Date.now() + 8 * 3_600_000).toISOString().slice(0, 7);
+    const pkg = await api(`/api/v1/units/${UNIT}/evidence/${month}`, tokens.neimenggu);
+    expect(pkg.status).toBe(200);
+    expect((pkg.body as { unit: unknown }).unit).toEqual({
+      id: UNIT,
+      name: 'Fault test unit',
+      industry: 'cement',
+      province: '内蒙古',
+    });
+    // The plant fixes its site file: the gateway's next catalogue agrees with the registry.
+    const [open] = await findings(UNIT, 'MRV_F_META_MISMATCH');
+    const fixed: GatewayMeta = {
+      ...metaOf(UNIT, GATEWAY, '内蒙古'),
+      unit: { id: UNIT, name: 'Fault test unit', industry: 'cement', province: '内蒙古' },
+    };
+    await publishMeta(
+      `${UNIT}/${GATEWAY}`,
+      UNIT,
+      GATEWAY,
+      signMeta(fixed, privateKeyOf(GATEWAY), Date.now()),
+    );
+    await until('the mismatch is resolved', async () =>
+      (await findings(UNIT, 'MRV_F_META_MISMATCH')).every((f) => f.state === 'resolved'),
+    );
+    const [resolved] = await findings(UNIT, 'MRV_F_META_MISMATCH');
+    expect(resolved).toMatchObject({ id: open?.id, ts: open?.ts, resolution: { by: 'meta-agrees' } });
+    expect(await unitIds(tokens.beijing)).toEqual([]);
   });
 
   it('a genuine meta of an unregistered unit informs the admin, flagged, and no province sees it', async () => {
