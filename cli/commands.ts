@@ -11,7 +11,6 @@ import { LiveRelay } from '../collector/live-relay.ts';
 import { SqliteStore } from '../collector/sqlite-store.ts';
 import { MrvError } from '../core/errors.ts';
 import { seedRegistry, type UnitRegistry } from '../core/schema/unit-registry.ts';
-import { type Clock, ScaledClock, systemClock } from '../core/time.ts';
 import { type LoadedSite, loadSiteConfig, loadSiteConfigIsolated } from '../gateway/config.ts';
 import { Gateway } from '../gateway/gateway.ts';
 import {
@@ -22,12 +21,12 @@ import {
   instrumentStore,
 } from '../ops/metrics.ts';
 import { startMetricsServer } from '../ops/metrics-server.ts';
-import { PACKAGE_ROOT } from '../ops/package-root.ts';
+import { PACKAGE_ROOT, packageVersion } from '../ops/package-root.ts';
 import { buildServer } from '../server/app.ts';
 import { TokenFile } from '../server/tokens.ts';
 import { startAluminiumSimulator } from '../simulators/aluminium/server.ts';
 import { addBrokerAccount, BrokerRole, demoBrokerAccounts, loadBrokerAccounts } from './broker-accounts.ts';
-import { DEFAULT_DEMO_UNITS, type DemoSimulators, parseDemoUnits } from './demo-units.ts';
+import { DEFAULT_DEMO_UNITS, type DemoSimulators, loadDemoSite, parseDemoUnits } from './demo-units.ts';
 import { startEmbeddedBroker } from './embedded-broker.ts';
 import {
   collectorFlags,
@@ -38,7 +37,7 @@ import {
   serverMqttFlags,
 } from './integrity-options.ts';
 import { createLogger } from './log.ts';
-import { version } from './main.ts';
+import { clockFor, intFlag, runUntilSignal } from './run.ts';
 import { makeStore, storeFlags } from './store-options.ts';
 import { loadUnitRegistry, registryYaml, unitsFileFlag } from './unit-registry.ts';
 
@@ -46,37 +45,6 @@ const repoRoot = PACKAGE_ROOT;
 
 /** The demo's site file: the commented example a plant engineer copies. */
 export const DEMO_SITE_FILE = resolve(repoRoot, 'examples/aluminium-smelter.site.yaml');
-
-/** Resolves when the process gets SIGINT or SIGTERM; then runs `stop` once. */
-export async function runUntilSignal(log: Logger, stop: () => Promise<void>): Promise<number> {
-  const signal = await new Promise<string>((res) => {
-    process.once('SIGINT', () => res('SIGINT'));
-    process.once('SIGTERM', () => res('SIGTERM'));
-  });
-  log.info({ signal }, 'stopping');
-  const force = setTimeout(() => {
-    log.error('stop took longer than 10 s; exiting');
-    process.exit(1);
-  }, 10_000);
-  force.unref();
-  await stop();
-  clearTimeout(force);
-  return 0;
-}
-
-/** A non-negative number flag. @throws MrvError MRV_E_CONFIG naming the flag when it is not one */
-export function intFlag(name: string, v: string | undefined, fallback: number): number {
-  if (v === undefined) return fallback;
-  const n = Number(v);
-  if (!Number.isFinite(n) || n < 0)
-    throw new MrvError('MRV_E_CONFIG', `--${name}: expected a number, got "${v}"`);
-  return n;
-}
-
-/** The system clock at speed 1, else a clock running `speed` times faster from now. */
-export function clockFor(speed: number): Clock {
-  return speed === 1 ? systemClock : new ScaledClock(Date.now(), speed);
-}
 
 /** The server's logger: one line per request only at debug level (MRV_LOG_LEVEL=debug). */
 function serverLogger(log: Logger): Logger {
@@ -125,6 +93,7 @@ export async function demo(args: string[]): Promise<number> {
       seed: { type: 'string', default: '42' },
       'data-dir': { type: 'string', default: '.data/demo' },
       units: { type: 'string', default: DEFAULT_DEMO_UNITS.join(',') },
+      'sim-port-offset': { type: 'string', default: '0' },
       // The aluminium unit's site file (the one a plant engineer copies first).
       site: { type: 'string', default: DEMO_SITE_FILE },
       ...unitsFileFlag,
@@ -133,9 +102,10 @@ export async function demo(args: string[]): Promise<number> {
   const log = createLogger('mrv-demo');
   const clock = clockFor(intFlag('speed', v.speed, 1));
   const seed = intFlag('seed', v.seed, 42);
+  const portOffset = intFlag('sim-port-offset', v['sim-port-offset'], 0);
   const units = parseDemoUnits(v.units).map((u) => ({
     ...u,
-    site: loadSiteConfig(u.name === 'aluminium' ? v.site : u.siteFile),
+    site: loadDemoSite(u.name === 'aluminium' ? v.site : u.siteFile, portOffset),
   }));
   const dataDir = resolve(v['data-dir']);
   mkdirSync(dataDir, { recursive: true });
@@ -160,7 +130,7 @@ export async function demo(args: string[]): Promise<number> {
     for (const s of [...sims].reverse()) await s.stop();
   };
   try {
-    for (const u of units) sims.push(await u.start({ seed, clock, log, dataDir }));
+    for (const u of units) sims.push(await u.start({ seed, clock, log, dataDir, portOffset }));
   } catch (err) {
     await stopSims();
     throw err;
@@ -208,7 +178,7 @@ export async function demo(args: string[]): Promise<number> {
     live,
     clock,
     logger: serverLogger(log),
-    version: version(),
+    version: packageVersion(),
     tokens,
     registry,
     units: unitRegistry,
@@ -217,7 +187,7 @@ export async function demo(args: string[]): Promise<number> {
     domain: {
       sites: units.map((u) => u.site.site),
       keyFile: resolve(dataDir, 'evidence-ed25519.pem'),
-      generator: `carbon-mrv ${version()}`,
+      generator: `carbon-mrv ${packageVersion()}`,
     },
   });
   const port = intFlag('port', v.port, 8080);
@@ -231,7 +201,7 @@ export async function demo(args: string[]): Promise<number> {
         log,
         clock,
         mqttUrl: broker.url,
-        version: version(),
+        version: packageVersion(),
         bufferDir: integrity[i]?.bufferDir ?? null,
         signingKeyFile: integrity[i]?.signingKeyFile ?? null,
         dataDir,
@@ -304,7 +274,7 @@ export async function gateway(args: string[]): Promise<number> {
   const log = createLogger('mrv-gateway');
   // In a short-lived worker: the YAML parser's garbage for a large site leaves with it (gateway/config.ts).
   const site = await loadSiteConfigIsolated(v.config);
-  const gw = new Gateway({ site, log, version: version(), ...(v.mqtt ? { mqttUrl: v.mqtt } : {}) });
+  const gw = new Gateway({ site, log, version: packageVersion(), ...(v.mqtt ? { mqttUrl: v.mqtt } : {}) });
   await gw.start();
   let ops: Awaited<ReturnType<typeof startMetricsServer>> | undefined;
   if (v['metrics-port'] !== undefined) {
@@ -478,7 +448,7 @@ export async function server(args: string[]): Promise<number> {
     store,
     live,
     logger: serverLogger(log),
-    version: version(),
+    version: packageVersion(),
     tokens,
     registry,
     ...(trustProxy !== undefined ? { trustProxy } : {}),
@@ -495,7 +465,7 @@ export async function server(args: string[]): Promise<number> {
     domain: {
       sites: v.site.map((f) => loadSiteConfig(f).site),
       keyFile: resolve(v['data-dir'], 'evidence-ed25519.pem'),
-      generator: `carbon-mrv ${version()}`,
+      generator: `carbon-mrv ${packageVersion()}`,
     },
   });
   await app.listen({ host: v.host, port: intFlag('port', v.port, 8080) });

@@ -12,7 +12,7 @@ import { LineCounter, parseDocument, stringify } from 'yaml';
 import type { z } from 'zod';
 import { MrvError } from '../core/errors.ts';
 import { seedRegistry, UnitRegistry, UnitRegistryFile } from '../core/schema/unit-registry.ts';
-import { issuesText, loadSiteConfig } from '../gateway/config.ts';
+import { loadSiteConfig, yamlIssuesText } from '../gateway/config.ts';
 
 /** The `--units-file` flag of `mrv server`, `mrv collector` and `mrv demo` (parseArgs option). */
 export const unitsFileFlag = { 'units-file': { type: 'string' } } as const;
@@ -39,7 +39,7 @@ export function parseUnitRegistry(text: string, file: string): UnitRegistry {
     const issues = [...r.error.issues, ...duplicateIdIssues(value, r.error.issues)];
     throw new MrvError(
       'MRV_E_CONFIG',
-      `${file} does not match the unit registry schema (version 1, see README "Unit registry"):\n  ${issuesText(file, doc, lc, issues).join('\n  ')}`,
+      `${file} does not match the unit registry schema (version 1, see README "Unit registry"):\n  ${yamlIssuesText(file, doc, lc, issues).join('\n  ')}`,
       { file },
     );
   }

@@ -5,7 +5,7 @@
  * {@link TimeSeriesStore} in batches and, once stored, acknowledges them to the broker and publishes them
  * to the live feed.
  *
- * Exactly once into the store (DESIGN.md §5):
+ * Exactly once into the store (docs/architecture.md §5):
  * - persistent MQTT sessions (`clean: false`, a fixed `clientId`; a second one, `{clientId}.backlog`,
  *   for the `backlog` topic, so that a replayed backlog queued at the broker does not hold live
  *   batches back; writes take live batches first), so the broker keeps queueing while
@@ -33,7 +33,7 @@
  * A payload that is not valid JSON or does not match the contract is counted, logged and republished to
  * the dead-letter topic with its reason; findings are stored and republished on `{prefix}/_findings`.
  *
- * Scale-out (`shareGroup`, DESIGN.md §1, docs/scale-out.md): several collectors, each with its own `clientId` and
+ * Scale-out (`shareGroup`, docs/architecture.md §1, docs/scale-out.md): several collectors, each with its own `clientId` and
  * persistent session, subscribe to the data topics as `$share/{group}/{prefix}/+/+/data`, so the broker
  * hands each batch to one of them (Mosquitto 2.0: round robin, offline sessions included: a stopped
  * collector's share waits in its session until it returns with the same `clientId`). Status and meta

@@ -1,5 +1,5 @@
 /**
- * Batch integrity (DESIGN.md §4): the SHA-256 hash chain (`prevHash`) and Ed25519 signatures (`sig`)
+ * Batch integrity (docs/architecture.md §4): the SHA-256 hash chain (`prevHash`) and Ed25519 signatures (`sig`)
  * over a batch's canonical bytes ({@link canonicalBytes}), with node:crypto only. Pure: keys come in as
  * PEM text or KeyObjects, never as files, so the gateway, the collector and the offline verifier
  * (`mrv verify`) share one definition of "valid".
@@ -252,7 +252,7 @@ export function verifyChain(
 export const BATCH_SET_DIGEST_V1 = 'batch-set-sha256-v1';
 
 /**
- * The digest of a set of archived batches (DESIGN.md §6, §7: the batches a monthly evidence package was
+ * The digest of a set of archived batches (docs/architecture.md §6, §7: the batches a monthly evidence package was
  * computed from), definition `batch-set-sha256-v1`:
  *
  *   SHA-256 over the concatenation, for every batch of the set — gateways in ascending id order (JavaScript

@@ -1,5 +1,5 @@
 /**
- * Prometheus metrics shared by the long-running parts (DESIGN.md §8 "health and Prometheus metrics on
+ * Prometheus metrics shared by the long-running parts (docs/architecture.md §8 "health and Prometheus metrics on
  * every long-running part"). The parts keep plain counter objects (`gateway.counters`,
  * `collector.counters`); this module only reads them when Prometheus scrapes, so the parts know
  * nothing of prom-client.

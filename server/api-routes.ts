@@ -1,5 +1,5 @@
 /**
- * The read-only data routes of the public HTTP API v1 (DESIGN.md §9): units, points with their
+ * The read-only data routes of the public HTTP API v1 (docs/architecture.md §9): units, points with their
  * newest reading, and one point's series. Response schemas pin the public shape: fields the store
  * may add are not leaked, and a renamed field fails the integration tests instead of scripts in
  * the field.

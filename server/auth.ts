@@ -1,5 +1,5 @@
 /**
- * Authentication and scope (DESIGN.md §8) for every route under `/api/`.
+ * Authentication and scope (docs/architecture.md §8) for every route under `/api/`.
  *
  * A request carries one of two credentials, tried in this order:
  * 1. `Authorization: Bearer mrv_...` (scripts, curl): a token of `tokens.ts`;

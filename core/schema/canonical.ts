@@ -1,5 +1,5 @@
 /**
- * Canonical bytes of a batch: what `prevHash` chains and what `sig` signs (DESIGN.md §4).
+ * Canonical bytes of a batch: what `prevHash` chains and what `sig` signs (docs/architecture.md §4).
  * JSON with object keys sorted by UTF-16 code units at every depth, no whitespace, `sig` left out.
  * The rule follows the key-sorting part of RFC 8785 (JCS); numbers on the wire are integers only
  * (seq, v) and decimals travel as strings, so JCS number formatting is never needed.

@@ -1,5 +1,5 @@
 /**
- * The MQTT wire contract, version 1 (DESIGN.md §4). One file holds every payload that crosses the
+ * The MQTT wire contract, version 1 (docs/architecture.md §4). One file holds every payload that crosses the
  * broker, keyed by topic, so that the gateway, the collector and any third-party subscriber agree on
  * one definition. Values are exact decimal strings; floats never appear on the wire.
  */
@@ -61,7 +61,8 @@ export const Identifier = z
  * One reading of one point.
  * - `ts`: source time (from the device where it has one, else the gateway's read time).
  * - `rxTs`: gateway clock when the value was received.
- * - `serverTs`: optional; the OPC UA ServerTimestamp, kept beside the SourceTimestamp in `ts`.
+ * - `serverTs`: optional; the OPC UA ServerTimestamp, kept beside the SourceTimestamp in `ts`, or the
+ *   time a ticket was read from a terminal's ticket memory (its `ts` is the weighing time).
  * - `value`: the scaled engineering value as an exact decimal string; `null` when `quality` is `bad`.
  */
 export const Reading = z
@@ -71,7 +72,7 @@ export const Reading = z
     ts: IsoTimestamp,
     rxTs: IsoTimestamp,
     serverTs: IsoTimestamp.optional().describe(
-      'OPC UA ServerTimestamp (OPC 10000-4 §7.11), kept beside the SourceTimestamp in `ts`; absent for drivers without one',
+      'OPC UA ServerTimestamp (OPC 10000-4 §7.11), kept beside the SourceTimestamp in `ts`; for a ticket read from a weighing terminal’s memory (`ts` = weighing time) the time it was read; absent for drivers without one. Device clocks are checked on it where present',
     ),
     value: DecimalString.nullable(),
     quality: Quality,
@@ -382,7 +383,7 @@ export const GatewayStatus = z
   .strict();
 export type GatewayStatus = z.infer<typeof GatewayStatus>;
 
-/** Industries covered by the national ETS since 2025 (DOMAIN.md §1). */
+/** Industries covered by the national ETS since 2025 (docs/domain.md §1). */
 export const Industry = z.enum(['power', 'steel', 'cement', 'aluminium']);
 export type Industry = z.infer<typeof Industry>;
 
@@ -409,7 +410,7 @@ export const PointMeta = z
   .strict();
 export type PointMeta = z.infer<typeof PointMeta>;
 
-/** A verification (检定) or calibration (校准) certificate of a meter (DOMAIN.md §3). */
+/** A verification (检定) or calibration (校准) certificate of a meter (docs/domain.md §3). */
 export const Calibration = z
   .object({
     certificate: z.string().min(1).describe('certificate number'),
@@ -423,7 +424,7 @@ export const Calibration = z
   .strict();
 export type Calibration = z.infer<typeof Calibration>;
 
-/** A key measuring instrument in the meter ledger (计量器具一览表, DOMAIN.md §3). */
+/** A key measuring instrument in the meter ledger (计量器具一览表, docs/domain.md §3). */
 export const MeterMeta = z
   .object({
     id: Identifier,
