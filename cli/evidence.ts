@@ -72,6 +72,11 @@ export async function evidence(args: string[]): Promise<number> {
   const sites: SiteConfig[] = v.site.map((f) => loadSiteConfig(f).site);
   // The unit's name, industry and province as registered (issue 17), not as a gateway claims them.
   const units = v['units-file'] ? loadUnitRegistry(v['units-file']) : undefined;
+  if (units && !units.get(v.unit))
+    throw new MrvError(
+      'MRV_E_CONFIG',
+      `unit ${v.unit} is not in the unit registry ${v['units-file']}: register it before issuing evidence`,
+    );
   const store = makeStore(v);
   await store.start();
   const readingsOut = v['readings-out'] ? createWriteStream(v['readings-out']) : undefined;

@@ -322,5 +322,12 @@ describe('attacks on unit scope through MQTT meta (issue 17 item 2)', () => {
     expect(await unitIds(tokens.beijing)).toEqual([]);
     expect((await api(`/api/v1/units/${C}/points`, tokens.beijing)).status).toBe(403);
     expect((await api(`/api/v1/units/${C}/points`, tokens.admin)).status).toBe(200);
+    // Nothing signed names an unregistered unit's claimed facts.
+    const month = new Date(Date.now() + 8 * 3_600_000).toISOString().slice(0, 7);
+    const ev = await api(`/api/v1/units/${C}/evidence/${month}`, tokens.admin);
+    expect(ev.status).toBe(404);
+    expect(ev.body).toMatchObject({
+      error: { code: 'MRV_E_NOT_FOUND', message: expect.stringMatching(/not in the unit registry/) },
+    });
   });
 });
