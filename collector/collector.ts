@@ -32,6 +32,10 @@
  *
  * A payload that is not valid JSON or does not match the contract is counted, logged and republished to
  * the dead-letter topic with its reason; findings are stored and republished on `{prefix}/_findings`.
+ * A gateway's catalogue (`meta`) only informs (collector/meta-check.ts, issue 17 item 2): with a key
+ * registry it must be signed by a key of its topic's (unit, gateway), else it is dead-lettered, counted
+ * (`rejectedMetas`) and raised as `MRV_F_META_REJECTED`, stored nowhere; a taken one whose unit claim
+ * differs from the unit registry is `MRV_F_META_MISMATCH`. Unit facts and scope are the server's registry's.
  *
  * Scale-out (`shareGroup`, docs/architecture.md §1, docs/scale-out.md): several collectors, each with its own `clientId` and
  * persistent session, subscribe to the data topics as `$share/{group}/{prefix}/+/+/data`, so the broker
