@@ -765,7 +765,9 @@ export async function buildEvidence(o: BuildEvidenceOptions): Promise<EvidencePa
     generatedAt: o.now,
     generator: o.generator,
     ...(o.config ? { config: o.config } : {}),
-    storedFindings: stored.filter((f) => f.source !== 'validation'),
+    // Validation and completeness findings are recomputed from the readings: a stored copy (e.g. written
+    // by the findings route) would outlive late data that made it untrue.
+    storedFindings: stored.filter((f) => f.source !== 'validation' && f.source !== 'completeness'),
   });
   return signEvidence({ ...body, rawData: await finish(archiveLister(o.store, o.unitId), p) }, o.key);
 }

@@ -16,6 +16,7 @@ import { Collector } from '../../collector/collector.ts';
 import { LiveHub } from '../../collector/live.ts';
 import { SqliteStore } from '../../collector/sqlite-store.ts';
 import type { EvidencePackage } from '../../core/domain/evidence.ts';
+import type { Finding } from '../../core/schema/finding.ts';
 import { ManualClock } from '../../core/time.ts';
 import { type LoadedSite, parseSiteConfig } from '../../gateway/config.ts';
 import { Gateway } from '../../gateway/gateway.ts';
@@ -312,5 +313,11 @@ describe('ladle tickets without the ticket memory (the defect of issue 18 item 1
     const f = pkg.findings.filter((x) => x.code === 'MRV_F_TICKETS_MISSING');
     expect(f[0]?.detail).toMatchObject({ count: last - before - 1 });
     expect(f[0]?.message.en).toContain(`(${before + 1}–${last - 1})`);
+    // A stored copy (the findings route stores what it computes) is not cited: it is recomputed, and a
+    // stored one would outlive late data that filled the gap.
+    await r.store.writeFindings([{ ...(f[0] as Finding), id: 'stale-copy' }]);
+    const again = await r.evidence('2026-11');
+    expect(again.storedFindings.map((x) => x.id)).not.toContain('stale-copy');
+    expect(again.findings.filter((x) => x.code === 'MRV_F_TICKETS_MISSING')).toHaveLength(1);
   });
 });
