@@ -1,5 +1,5 @@
 /**
- * The collector's integrity checks (DESIGN.md §5, issue 4): for every received batch, in arrival order,
+ * The collector's integrity checks (docs/architecture.md §5, issue 4): for every received batch, in arrival order,
  * decide whether it is new, a redelivery or a conflicting version of a stored seq; check its Ed25519
  * signature against the key registry, its `prevHash` against the previous batch of its gateway, its
  * `seq` for gaps and its clocks; and say what to write: readings, findings and the archive record.

@@ -1,5 +1,5 @@
 /**
- * The catalogue of stable error codes (STYLE.md rule 5). Code that reacts to an error matches on
+ * The catalogue of stable error codes (docs/architecture.md §10 rule 5). Code that reacts to an error matches on
  * `code`, never on the message. Quality reasons on readings start with one of these codes too.
  */
 export const ErrorCodes = {

@@ -1,5 +1,5 @@
 /**
- * Aggregation kinds (DESIGN.md §7): how a point's readings become one value for a period `[from, to)`.
+ * Aggregation kinds (docs/architecture.md §7): how a point's readings become one value for a period `[from, to)`.
  * Each kind is an accumulator fed readings in time order (so a month of 1-second readings streams
  * through in day-sized chunks) with a one-call wrapper for tests and small inputs.
  *

@@ -1,5 +1,5 @@
 /**
- * Emissions from key parameters and a factor pack (DESIGN.md §7, DOMAIN.md §2). Every figure names
+ * Emissions from key parameters and a factor pack (docs/architecture.md §7, docs/domain.md §2). Every figure names
  * the parameters and factors it used; every factor carries its source and `confirmed` flag.
  *
  * Figures are computed at 40 significant digits and published rounded half-even to
@@ -457,7 +457,7 @@ function power(
 /**
  * Emissions of an industry's unit from its period parameter values.
  * - aluminium: anode CO2 = AC × (1 − S − A) × 44/12 (or P × NC × … by default); CF4 and C2F6 by the
- *   slope method from AEM or the default factors, with the pack's GWP set (DOMAIN.md §2);
+ *   slope method from AEM or the default factors, with the pack's GWP set (docs/domain.md §2);
  * - cement: process CO2 = clinker × EF_clinker − Σ substitute × deduction, plus fuel CO2;
  * - steel: fuel CO2 + process CO2 of carbon-bearing inputs − carbon fixed in crude steel and products;
  * - power: fuel CO2 (measured carbon content when present, else NCV × carbon per GJ) + purchased electricity × grid factor.

@@ -1,6 +1,6 @@
 /**
- * Factor packs: versioned, overridable sets of emission factors and GWP values (DESIGN.md §7,
- * DOMAIN.md preamble: every [unconfirmed] number lives here with its source, never in code).
+ * Factor packs: versioned, overridable sets of emission factors and GWP values (docs/architecture.md §7,
+ * docs/domain.md preamble: every [unconfirmed] number lives here with its source, never in code).
  * The YAML files live in `core/domain/factors/`; I/O code reads them and calls {@link parseFactorPack}.
  */
 import { z } from 'zod';
@@ -11,7 +11,7 @@ export const Factor = z
   .object({
     value: DecimalString,
     unit: z.string().min(1),
-    source: z.string().min(1).describe('document and standing, e.g. "[unconfirmed] DOMAIN.md §2: ..."'),
+    source: z.string().min(1).describe('document and standing, e.g. "[unconfirmed] docs/domain.md §2: ..."'),
     confirmed: z.boolean().describe('true only when checked against the official text'),
     description: z.string().optional(),
   })

@@ -62,7 +62,7 @@ export const ALUMINIUM_METERS = {
   anodeScale: 'anode-scale-1',
 } as const;
 
-/** Key parameter ids (the aluminium catalogue of core/domain, DOMAIN.md §2). */
+/** Key parameter ids (the aluminium catalogue of core/domain, docs/domain.md §2). */
 export const ALUMINIUM_PARAMETER_IDS = {
   liquidOutput: 'aluminium.liquid_output',
   anodeConsumption: 'aluminium.anode_consumption',

@@ -45,7 +45,7 @@ export const CEMENT_METERS: Readonly<Record<FeederId, string>> = {
   flyAsh: 'feeder-fly-ash-1',
 };
 
-/** Key parameter ids (core/domain/catalogue.ts, DOMAIN.md §2); the substitute material's type is in the point id. */
+/** Key parameter ids (core/domain/catalogue.ts, docs/domain.md §2); the substitute material's type is in the point id. */
 export const CEMENT_PARAMETER_IDS = {
   clinkerOutput: 'cement.clinker_output',
   substituteMaterial: 'cement.substitute',

@@ -38,7 +38,7 @@ export const POWER_METERS = {
   heat: 'heat-meter-supply-1',
 } as const;
 
-/** Key parameter ids of a power unit (core/domain/catalogue.ts, DOMAIN.md §2). */
+/** Key parameter ids of a power unit (core/domain/catalogue.ts, docs/domain.md §2). */
 export const POWER_PARAMETER_IDS = {
   fuel: 'power.fuel_consumption',
   generation: 'power.generation',

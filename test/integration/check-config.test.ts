@@ -99,14 +99,44 @@ describe('mrv check-config', () => {
   });
 
   it('exits 3 and names the devices that do not answer (power example, nothing listening)', async () => {
-    const closed = await getFreePort();
-    const file = withPorts('power-plant.site.yaml', () => closed);
+    // One closed port per simulator port of the example, so the devices stay distinct slaves.
+    const example = parseDocument(readFileSync(join(root, 'examples', 'power-plant.site.yaml'), 'utf8'));
+    const closedFor = new Map<number, number>();
+    for (const d of example.toJS().devices as { port: number }[])
+      if (!closedFor.has(d.port)) closedFor.set(d.port, await getFreePort());
+    const portById = new Map(
+      (example.toJS().devices as { id: string; port: number }[]).map((d) => [d.id, d.port]),
+    );
+    const file = withPorts('power-plant.site.yaml', (id) => closedFor.get(portById.get(id) ?? 0) ?? 1);
     const { code, out } = await run(['check-config', file, '--timeout-ms', '3000']);
     expect(code, out).toBe(3);
     expect(out).toMatch(
       /^generator-meter\s+gen\.active_energy_export\s+MWh\s+bad\s+\S*\s+MRV_E_DEVICE_UNREACHABLE/m,
     );
     expect(out).toMatch(/6 of 6 devices gave no good reading/);
+  });
+
+  it('warns about parameter ids the evidence would not use, and parameters no point feeds (issue 18)', async () => {
+    const closed = await getFreePort();
+    const file = withPorts('cement-plant.site.yaml', () => closed);
+    const doc = parseDocument(readFileSync(file, 'utf8'));
+    // A typo on the clinker totalizer: before, nothing said the evidence would ignore it.
+    const devices = doc.toJS().devices as { points: { id: string; parameter?: string }[] }[];
+    const d = devices.findIndex((x) => x.points.some((p) => p.id === 'clinker.total'));
+    const j = devices[d]!.points.findIndex((p) => p.id === 'clinker.total');
+    doc.setIn(['devices', d, 'points', j, 'parameter'], 'cement.clinker_outptu');
+    writeFileSync(file, String(doc));
+    const { out } = await run(['check-config', file, '--timeout-ms', '2000']);
+    expect(out).toMatch(/valid \(unit /);
+    expect(out).toMatch(
+      /^warning unknown: point clinker\.total: parameter "cement\.clinker_outptu" is not in the cement catalogue/m,
+    );
+    expect(out).toContain('did you mean');
+    // The shipped example names qualified parameters without their kind.
+    expect(out).toMatch(
+      /^warning unqualified: point coal\.total: parameter "cement\.fuel_consumption" needs its fuel/m,
+    );
+    expect(out).toMatch(/^warning not_supplied: no point of this file feeds cement\.clinker_output/m);
   });
 
   it('gives OPC UA devices time by default and uses the site PKI: the steel example over OPC UA and Modbus', async () => {

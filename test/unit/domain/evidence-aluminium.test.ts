@@ -212,12 +212,12 @@ describe('aluminium worked month (2026-02)', async () => {
       uncertain: 0,
       bad: 1,
       coveredShare: '0.8214',
-      gapSummary: { bad_quality: { count: 1, ms: DAY }, gateway_offline: { count: 1, ms: 4 * DAY } },
+      gapSummary: { device_bad: { count: 1, ms: DAY }, gateway_offline: { count: 1, ms: 4 * DAY } },
       gaps: [
         {
           start: '2026-02-05T12:00:00.000+08:00',
           end: '2026-02-06T12:00:00.000+08:00',
-          cause: 'bad_quality',
+          cause: 'device_bad',
           reason: 'MRV_E_MODBUS_TIMEOUT: no answer',
         },
         {
@@ -273,7 +273,7 @@ describe('aluminium worked month (2026-02)', async () => {
       severity: 'error',
       detail: { count: 8, ticketPoint: 'ladle.ticket_no', counted: 20 },
     });
-    const ranges = (f[0]?.detail.ranges as { from: string; to: string }[]).map((r) => `${r.from}-${r.to}`);
+    const ranges = (f[0]!.detail.ranges as { from: string; to: string }[]).map((r) => `${r.from}-${r.to}`);
     expect(ranges).toEqual(['1001-1001', '1005-1005', '1010-1010', '1015-1015', '1020-1023']);
     expect(f[0]?.message.en).toBe(
       "ladle.net: 8 ticket number(s) never received (1001, 1005, 1010, 1015, 1020–1023); the period's value lacks them",
