@@ -340,7 +340,15 @@ export class ModbusDriver implements Driver {
     const { clock, log } = this.ctx;
     while (!signal.aborted) {
       const cycleStart = clock.now();
-      const got = await this.#pollEventLog(plan, signal);
+      let got: { readings: Reading[]; next: number } | undefined;
+      try {
+        got = await this.#pollEventLog(plan, signal);
+      } catch (err) {
+        // A decoding bug must not end the loop: the ring still holds the tickets for the next cycle.
+        got = undefined;
+        this.#status.lastError = `MRV_E_DECODE: event log ${plan.log.id}: ${(err as Error).message}`;
+        log.error({ err, device: this.config.id, eventLog: plan.log.id }, 'event log cycle failed');
+      }
       if (signal.aborted) break;
       if (got) {
         let delivered = true;
