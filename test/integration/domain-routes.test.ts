@@ -123,8 +123,8 @@ describe('domain routes', () => {
     const rs: StoredReading[] = [];
     for (let d = 0; d <= 28; d++) {
       const ts = d === 0 ? cst(1, 31) : cst(2, d);
-      // tickets 99+d, 3 t each, numbered without gaps (ticket 100 on Jan 31 carried over into Feb 1)
-      const t = d <= 1 ? 100 : 99 + d;
+      // tickets 100+d, 3 t each (ticket 100 on Jan 31 carried over into Feb 1)
+      const t = d <= 1 ? 100 : 100 + d;
       rs.push(reading('ladle.ticket_no', ts, String(t), 'ladle-1'), reading('ladle.net', ts, '3', 'ladle-1'));
       // blocks set +1.3 t/day, but the counter was reset on Feb 10 (back to 0, then +1.3/day)
       const set = d < 10 ? 500 + 1.3 * d : 1.3 * (d - 9);
