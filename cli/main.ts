@@ -164,8 +164,33 @@ export function usageOf(name: string): string | undefined {
  * permission) instead of a stack trace; undefined for errors that are not one of them.
  */
 export function systemErrorMessage(err: unknown): string | undefined {
-  const e = err as { code?: unknown; syscall?: unknown; address?: unknown; port?: unknown; path?: unknown };
+  // The system error may be the cause of ours ("station potline cannot listen on ...": EADDRINUSE).
+  let e = err as {
+    code?: unknown;
+    syscall?: unknown;
+    address?: unknown;
+    port?: unknown;
+    path?: unknown;
+    cause?: unknown;
+    message?: unknown;
+  };
+  const context: string[] = [];
+  for (let depth = 0; e && typeof e.code !== 'string' && e.cause !== undefined && depth < 5; depth++) {
+    if (typeof e.message === 'string') context.push(e.message.split(':')[0] ?? '');
+    e = e.cause as typeof e;
+  }
   if (typeof e?.code !== 'string') return undefined;
+  const said = systemErrorText(e);
+  return said === undefined ? undefined : context.length > 0 ? `${said} (${context.join('; ')})` : said;
+}
+
+function systemErrorText(e: {
+  code?: unknown;
+  syscall?: unknown;
+  address?: unknown;
+  port?: unknown;
+  path?: unknown;
+}): string | undefined {
   const where = e.port !== undefined ? `${String(e.address ?? '')}:${String(e.port)}` : String(e.path ?? '');
   switch (e.code) {
     case 'EADDRINUSE':
