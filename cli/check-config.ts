@@ -9,11 +9,13 @@
  */
 import { parseArgs } from 'node:util';
 import pino from 'pino';
+import { parameterWarnings } from '../core/domain/parameter-check.ts';
 import { MrvError } from '../core/errors.ts';
 import type { PointMeta, Reading } from '../core/schema/wire.ts';
 import { systemClock } from '../core/time.ts';
 import type { Driver } from '../drivers/types.ts';
 import { type LoadedSite, loadSiteConfig, siteDataDir } from '../gateway/config.ts';
+import { loadFactorPack } from '../server/evidence-service.ts';
 
 /** One device's outcome. */
 export interface DeviceCheck {
@@ -93,6 +95,19 @@ export async function checkDevices(site: LoadedSite, timeoutMs?: number): Promis
   return out;
 }
 
+/**
+ * Warnings about parameter ids that would leave an emission uncomputed (issue 18): unqualified ids of
+ * qualified parameters, kinds without a factor in the factor pack, units that cannot meet their factor
+ * (core/domain/parameter-check.ts). One line per warning, `warning: POINT: CODE: text`; "" when none.
+ * @param pack default: the shipped factor pack
+ */
+export function factorWarningsText(site: LoadedSite, pack = loadFactorPack()): string {
+  const points = site.devices.flatMap((d) => d.config.points as PointMeta[]);
+  return parameterWarnings(site.site.unit.industry, points, pack)
+    .map((w) => `warning: ${w.point}: ${w.code}: ${w.message}\n`)
+    .join('');
+}
+
 /** The table printed by `mrv check-config`: device, point, value, unit, quality, ts, reason. */
 export function formatTable(site: LoadedSite, checks: DeviceCheck[]): string {
   const rows: string[][] = [['device', 'point', 'value', 'unit', 'quality', 'time', 'reason']];
@@ -149,6 +164,8 @@ export async function checkConfig(args: string[]): Promise<number> {
     `${file}: valid (unit ${site.site.unit.id} ${site.site.unit.name}, gateway ${site.site.gateway.id}, ` +
       `${site.devices.length} devices, ${points} points, ${site.site.meters.length} meters)\n\n`,
   );
+  const factorWarnings = factorWarningsText(site);
+  if (factorWarnings) process.stdout.write(`${factorWarnings}\n`);
   const checks = await checkDevices(site, timeoutMs);
   process.stdout.write(`${formatTable(site, checks)}\n\n`);
   const down = checks.filter((c) => c.unreachable);

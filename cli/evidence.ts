@@ -4,10 +4,12 @@
  * mrv evidence --unit ID --month yyyy-mm [--format json|csv|html] [--out FILE] [--site FILE]...
  *              [--key FILE] [--readings-out FILE] [--store sqlite|influx] [--sqlite FILE] [--influx URL] [--db mrv]
  *   builds and signs the monthly evidence package from the store (the same code as the HTTP route).
- * mrv verify FILE (--trusted-keys FILE|DIR | --public-key FILE) [--batches EXPORT --keys REGISTRY | --readings FILE]
+ * mrv verify FILE (--trusted-keys FILE|DIR | --public-key FILE) [--factor-pack FILE]... [--batches EXPORT --keys REGISTRY | --readings FILE]
  *   dispatches on the file's content: a monthly evidence package (`kind: "monthly-evidence"`) has its
  *   Ed25519 signature checked against the trusted keys only (never the key the package carries; none
  *   given: `MRV_E_NO_TRUSTED_KEYS`; signed by another key: `REJECTED: signature: MRV_E_UNTRUSTED_KEY`,
+ *   exit 1), its factor pack checked against the packs the verifier knows (server/factor-packs.ts: the
+ *   shipped packs and `--factor-pack FILE`; another: `REJECTED: factor pack: MRV_E_FACTOR_PACK_UNKNOWN`,
  *   exit 1) and, given its raw signed batches (`mrv export-batches`) or the exported
  *   readings (`--readings-out`), its values recomputed and compared; batches are checked too (signature,
  *   chain, the package's batch digest). Other kinds register in {@link VERIFIERS}. Without FILE,
@@ -45,6 +47,7 @@ import {
   type TrustedEvidenceKey,
   verifyEvidenceSignature,
 } from '../server/evidence-service.ts';
+import { checkFactorPack, knownFactorPacks } from '../server/factor-packs.ts';
 import { version } from './main.ts';
 import { makeStore, storeFlags } from './store-options.ts';
 import { checkChains, readExport, verifyCommand } from './verify-batches.ts';
@@ -107,7 +110,7 @@ export type Verifier = (doc: Record<string, unknown>, args: string[]) => Promise
 export const VERIFIERS: Record<string, Verifier> = { 'monthly-evidence': verifyEvidence };
 
 /** Every flag of `mrv verify` (evidence packages and batch ranges), so positionals are found exactly. */
-const VERIFY_FLAGS = Object.fromEntries(
+const VERIFY_FLAGS: Record<string, { type: 'string'; multiple?: boolean }> = Object.fromEntries(
   [
     'readings',
     'public-key',
@@ -124,6 +127,8 @@ const VERIFY_FLAGS = Object.fromEntries(
     'db',
   ].map((k) => [k, { type: 'string' as const }]),
 );
+// Repeatable: every pack the verifier accepts besides the shipped ones.
+VERIFY_FLAGS['factor-pack'] = { type: 'string', multiple: true };
 
 /**
  * `mrv verify ...`: with a FILE, dispatches on the file's `kind` ({@link VERIFIERS}); without one,
@@ -202,6 +207,7 @@ async function verifyEvidence(doc: Record<string, unknown>, args: string[]): Pro
       'trusted-keys': { type: 'string' },
       batches: { type: 'string' },
       keys: { type: 'string' },
+      'factor-pack': { type: 'string', multiple: true },
     },
   });
   // Trust comes from the verifier, never from the package (it carries a key anyone can replace).
@@ -224,6 +230,19 @@ async function verifyEvidence(doc: Record<string, unknown>, args: string[]): Pro
     return 1;
   }
   out(`signature: OK (Ed25519, trusted key ${sig.keyId}, owner ${sig.owner})\n`);
+  // The pack travels inside the package: it is trusted only when the verifier knows it (issue 18).
+  const packCheck = checkFactorPack(
+    pkg.inputs.factorPack,
+    pkg.emissions.factorPack.digest,
+    knownFactorPacks(v['factor-pack'] ?? []),
+  );
+  if (!packCheck.ok) {
+    out(`REJECTED: factor pack: ${packCheck.code}: ${packCheck.reason}\n`);
+    return 1;
+  }
+  out(
+    `factor pack: OK (${packCheck.known.id}@${packCheck.known.packVersion}, sha256 ${packCheck.digest}, ${packCheck.known.file}); ${pkg.emissions.unconfirmedFactors?.length ?? 0} unconfirmed factors used\n`,
+  );
   if (!v.readings && !v.batches) {
     out(
       'values: not recomputed (give --batches EXPORT --keys REGISTRY from `mrv export-batches`, or --readings FILE from `mrv evidence --readings-out`)\nACCEPTED\n',
@@ -259,6 +278,7 @@ async function verifyEvidence(doc: Record<string, unknown>, args: string[]): Pro
     generatedAt: Date.parse(pkg.generatedAt),
     generator: pkg.generator,
     config: pkg.config,
+    ...(pkg.emissions.factorPack.digest ? { factorPackDigest: pkg.emissions.factorPack.digest } : {}),
     // Open and resolved stored findings go back in as they were read: the split is recomputed.
     storedFindings: [...pkg.storedFindings, ...(pkg.resolvedFindings ?? [])],
   });

@@ -51,6 +51,7 @@ import { MrvError } from '../core/errors.ts';
 import { canonicalJson } from '../core/schema/canonical.ts';
 import type { SiteConfig } from '../core/schema/site.ts';
 import { Batch, type Industry, type MeterMeta, type PointMeta, type UnitMeta } from '../core/schema/wire.ts';
+import { factorPackDigest } from './factor-packs.ts';
 
 const DOMAIN_DIR = fileURLToPath(new URL('../core/domain/', import.meta.url));
 
@@ -766,6 +767,7 @@ export async function buildEvidence(o: BuildEvidenceOptions): Promise<EvidencePa
     generator: o.generator,
     ...(o.config ? { config: o.config } : {}),
     storedFindings: stored.filter((f) => f.source !== 'validation'),
+    factorPackDigest: factorPackDigest(factorPack),
   });
   return signEvidence({ ...body, rawData: await finish(archiveLister(o.store, o.unitId), p) }, o.key);
 }

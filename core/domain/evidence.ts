@@ -34,6 +34,7 @@ import type { FactorPack } from './factors.ts';
 import { DAY_MS, daysOf, evidenceDeadline, isoCst, monthPeriod, startOfCstDate } from './period.ts';
 import type { BatchSet } from './raw-batches.ts';
 import { evaluatePeriodRules, type RulePack, SampleRuleRunner } from './rules.ts';
+import { convert } from './units.ts';
 
 /** A point as the evidence needs it: its catalogue entry plus gateway, poll interval and counter modulus. */
 export interface CataloguePoint extends PointMeta {
@@ -255,6 +256,8 @@ export interface EvidenceInput {
   window?: { from: number; to: number };
   /** More points to read and run the per-reading rules on (e.g. every point a rule watches). */
   extraPoints?: string[];
+  /** SHA-256 (hex) of `factorPack`'s canonical JSON, recorded in `emissions.factorPack.digest`. */
+  factorPackDigest?: string;
 }
 
 interface PointState {
@@ -447,6 +450,11 @@ export async function computeEvidence(input: EvidenceInput): Promise<EvidenceBod
   };
   const parameters: EvidenceParameter[] = [];
   const values = new Map<string, string>();
+  // Each parameter keeps the unit its points measure it in (issue 18 item 7): points in one unit are
+  // summed in it; points in several units of one dimension are rescaled to the catalogue unit; points
+  // of different dimensions (t and Nm³) are never summed.
+  const units = new Map<string, string>();
+  const unitNotes: string[] = [];
   const entries: { id: string; entry: KeyParameter }[] = [];
   for (const e of parametersOf(industry)) {
     if (e.qualifier === undefined) entries.push({ id: e.id, entry: e });
@@ -456,15 +464,23 @@ export async function computeEvidence(input: EvidenceInput): Promise<EvidenceBod
   }
   for (const { id, entry } of entries) {
     const pts = paramPoints.get(id) ?? [];
+    const pointUnits = [...new Set(pts.map((p) => p.unit))];
+    const unit = pointUnits.length === 1 ? (pointUnits[0] as string) : entry.unit;
+    const mixed = pointUnits.length > 1 && pointUnits.some((u) => convert(new D(1), u, unit) === undefined);
+    if (mixed)
+      unitNotes.push(
+        `MRV_E_UNIT_MISMATCH: ${id} has points in ${pointUnits.join(', ')}, which are not one dimension: not summed, no value`,
+      );
     let v = new D(0);
     let any = false;
     const evPoints: EvidencePoint[] = [];
     for (const p of [...pts].sort((a, b) => (a.id < b.id ? -1 : 1))) {
       const st = states.get(p.id) as PointState;
       const pv = pointValue(p.id);
-      if (pv !== null) {
+      if (pv !== null && !mixed) {
         any = true;
-        v = st.sign === '-' ? v.minus(dec(pv)) : v.plus(dec(pv));
+        const inUnit = convert(dec(pv), p.unit, unit) ?? dec(pv);
+        v = st.sign === '-' ? v.minus(inUnit) : v.plus(inUnit);
       }
       evPoints.push({
         id: p.id,
@@ -479,14 +495,17 @@ export async function computeEvidence(input: EvidenceInput): Promise<EvidenceBod
       });
     }
     const value = any ? text(v) : null;
-    if (value !== null) values.set(id, value);
+    if (value !== null) {
+      values.set(id, value);
+      units.set(id, unit);
+    }
     const kindName = id === entry.id ? '' : ` (${id.slice(entry.id.length + 1)})`;
     parameters.push({
       id,
       nameZh: entry.nameZh + kindName,
       nameEn: entry.nameEn + kindName,
       role: entry.role,
-      unit: entry.unit,
+      unit,
       value,
       method: value === null ? 'default' : pts.length > 1 ? 'calculated' : 'measured',
       source: entry.source,
@@ -553,7 +572,10 @@ export async function computeEvidence(input: EvidenceInput): Promise<EvidenceBod
     periodDays: days,
     pfcMethod: cfg.pfcMethod,
     clinkerType: cfg.clinkerType,
+    units,
+    ...(input.factorPackDigest ? { factorPackDigest: input.factorPackDigest } : {}),
   });
+  emissions.notes.unshift(...unitNotes);
   const ruleValues = new Map(values);
   for (const i of emissions.items) ruleValues.set(`emissions.${i.id}`, i.co2e);
   ruleValues.set('emissions.total', emissions.totalCo2e);

@@ -272,7 +272,10 @@ describe('domain routes', () => {
     expect(pkg.rawData?.readings).toBe(116);
     // 28 / 81 = 0.3457 t/t < 0.38: standard value; the reset: logic check
     expect(pkg.findings.map((f) => f.rule).sort()).toEqual(['AL-LC-001', 'AL-SV-001']);
-    expect(pkg.emissions.items.map((i) => i.method)).toEqual(['calculated', 'default', 'default']);
+    expect(pkg.emissions.items.map((i) => [i.id, i.method])).toEqual([
+      ['aluminium.anode_co2', 'calculated'],
+      ['aluminium.pfc_co2e', 'default'], // no anode-effect data: the default PFC intensity (t CO2e)
+    ]);
     const trust = [trustedOf(loadEvidenceKey(join(dir, 'key.pem'), false), 'test server')];
     expect(verifyEvidenceSignature(pkg, trust)).toMatchObject({ ok: true, owner: 'test server' });
     const tampered = {
