@@ -457,6 +457,7 @@ export async function computeEvidence(input: EvidenceInput): Promise<EvidenceBod
   const unitNotes: string[] = [];
   const entries: { id: string; entry: KeyParameter }[] = [];
   for (const e of parametersOf(industry)) {
+    if (e.optional && !paramPoints.has(e.id)) continue;
     if (e.qualifier === undefined) entries.push({ id: e.id, entry: e });
     else
       for (const id of [...paramPoints.keys()].filter((k) => lookupParameter(k)?.entry === e).sort())
