@@ -18,6 +18,7 @@ import {
   unitPath,
 } from '../lib.js';
 import { completenessRatio, dataTable, findingsOf, label, loadUnit, unitHeader } from './common.js';
+import { emissionsSection } from './emissions.js';
 
 const MONTHS_LISTED = 12;
 
@@ -216,6 +217,11 @@ async function renderDetail(section, unit, month) {
       ),
     );
   }
+  // Emissions by kind with their factors and sources, in the slot the page leaves for it (else here).
+  const emissions = emissionsSection(pkg);
+  const slot = section.querySelector('#emissions-by-kind');
+  if (slot) slot.replaceWith(emissions);
+  else section.append(emissions);
   const findings = [...findingsOf(pkg.findings ?? []), ...findingsOf(pkg.storedFindings ?? [])];
   const resolved = findingsOf(pkg.resolvedFindings ?? []);
   section.append(
