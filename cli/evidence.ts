@@ -304,6 +304,10 @@ async function verifyEvidence(doc: Record<string, unknown>, args: string[]): Pro
         }),
   };
   const { signature: _s, ...claimed } = pkg;
+  // Packages made before 2026-12 do not list their unconfirmed factors (derived from the items, which
+  // are compared): the list is not asked of them.
+  if (pkg.emissions.unconfirmedFactors === undefined)
+    delete (body.emissions as { unconfirmedFactors?: string[] }).unconfirmedFactors;
   const diffs = diffPaths(
     JSON.parse(JSON.stringify(claimed)),
     JSON.parse(JSON.stringify({ ...body, rawData: recomputedRaw })),

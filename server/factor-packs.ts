@@ -41,7 +41,9 @@ export function readFactorPackFile(file: string, o: { legacy?: boolean } = {}): 
   try {
     return parseFactorPack(parse(readFileSync(file, 'utf8')), file, o);
   } catch (err) {
-    throw new MrvError('MRV_E_CONFIG', `factor pack ${file}: ${(err as Error).message}`, { file });
+    // parseFactorPack's message starts with the file; a read error's does not.
+    const m = (err as Error).message;
+    throw new MrvError('MRV_E_CONFIG', m.startsWith(file) ? m : `factor pack ${file}: ${m}`, { file });
   }
 }
 

@@ -92,7 +92,8 @@ describe('mrv check-config', () => {
       const feederA = out.match(/^coal-feeder-a\s+feeder_a\.total\s+(\d+(?:\.\d{1,3})?)\s+t\s+good/m);
       expect(feederA, out).not.toBeNull();
       expect(Number(feederA![1])).toBeGreaterThanOrEqual(123456.789);
-      expect(out).toMatch(/all 6 devices answered/);
+      expect(out).toMatch(/all 7 devices answered/);
+      expect(out).not.toMatch(/^warning:/m);
     } finally {
       await sim.stop();
     }
@@ -106,7 +107,19 @@ describe('mrv check-config', () => {
     expect(out).toMatch(
       /^generator-meter\s+gen\.active_energy_export\s+MWh\s+bad\s+\S*\s+MRV_E_DEVICE_UNREACHABLE/m,
     );
-    expect(out).toMatch(/6 of 6 devices gave no good reading/);
+    expect(out).toMatch(/7 of 7 devices gave no good reading/);
+  });
+
+  it('warns about an unqualified parameter id before reading (issue 18: a cement site that deducts nothing)', async () => {
+    const closed = await getFreePort();
+    const file = withPorts('cement-plant.site.yaml', () => closed);
+    // The id as the example shipped it before: no material kind.
+    writeFileSync(file, readFileSync(file, 'utf8').replace('cement.substitute.fly_ash', 'cement.substitute'));
+    const { out } = await run(['check-config', file, '--timeout-ms', '1000']);
+    expect(out).toMatch(
+      /^warning: fly_ash\.total: MRV_W_UNQUALIFIED_PARAMETER: parameter cement\.substitute needs its material kind/m,
+    );
+    expect(out.match(/^warning:/gm)).toHaveLength(1);
   });
 
   it('gives OPC UA devices time by default and uses the site PKI: the steel example over OPC UA and Modbus', async () => {
