@@ -121,6 +121,9 @@ describe('the shipped examples compute every emission kind', () => {
       ['steel.carbon_product_output.crude_benzol', 't'],
       ['steel.carbon_product_output.tar', 't'],
     ]);
+    // One heat a day of 4300 t, counted once per heat number (bof1.heat_no): without its ticket point
+    // no ladle reading is an event and crude steel reads 0 t.
+    expect(pkg.parameters.find((p) => p.id === 'steel.crude_steel_output')?.value).toBe('129000');
     for (const p of pkg.parameters.filter((x) => x.points.some((pt) => pt.unit === 'Nm³')))
       expect(p.unit, p.id).toBe('Nm³');
     expect(pkg.emissions.notes).toEqual([]);
