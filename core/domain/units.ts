@@ -6,7 +6,7 @@
  *
  * Pure; every scale is an exact decimal.
  */
-import { D, type Dec, dec } from './decimal.ts';
+import { type Dec, dec } from './decimal.ts';
 
 /** Dimensions the accounting knows. */
 export type Dimension = 'mass' | 'volume' | 'energy' | 'heat' | 'fraction' | 'duration' | 'count';
@@ -65,12 +65,3 @@ export function perUnitOf(factorUnit: string): string | undefined {
   const known = Object.keys(UNITS).sort((x, y) => y.length - x.length);
   return known.find((u) => den === u || den.startsWith(`${u} `));
 }
-
-/** Whether two unit symbols are the same dimension (both known). */
-export function sameDimension(a: string, b: string): boolean {
-  const x = dimensionOf(a);
-  return x !== undefined && x === dimensionOf(b);
-}
-
-/** 1 as a decimal (for callers that multiply by a converted unit). */
-export const ONE: Dec = new D(1);
