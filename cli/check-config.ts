@@ -2,14 +2,18 @@
  * `mrv check-config SITE.yaml`: what a plant engineer runs after editing a site file on the gateway
  * box. Validates the file (every problem with file:line:col and YAML path), reads every device once
  * through its driver from the registry (Modbus: `pollOnce`; other drivers: started until their first
- * readings arrive) and prints one table row per point with its decoded value and quality.
+ * readings arrive) and prints one table row per point with its decoded value and quality. Before
+ * reading, it warns about parameter ids the evidence would not use (unknown, another industry's,
+ * a qualified parameter without its kind) and parameters an emission needs that no point feeds
+ * (core/domain/parameter-check.ts); warnings do not change the exit code.
  *
  * Exit codes: 0 all devices answered; 1 the file is invalid (nothing is read); 3 at least one device
  * gave no good reading at all (unreachable, timed out, wrong unit id or addresses).
  */
 import { parseArgs } from 'node:util';
 import pino from 'pino';
-import { parameterWarnings } from '../core/domain/parameter-check.ts';
+import { factorWarnings } from '../core/domain/factor-check.ts';
+import { checkParameterIds } from '../core/domain/parameter-check.ts';
 import { MrvError } from '../core/errors.ts';
 import type { PointMeta, Reading } from '../core/schema/wire.ts';
 import { systemClock } from '../core/time.ts';
@@ -96,15 +100,15 @@ export async function checkDevices(site: LoadedSite, timeoutMs?: number): Promis
 }
 
 /**
- * Warnings about parameter ids that would leave an emission uncomputed (issue 18): unqualified ids of
- * qualified parameters, kinds without a factor in the factor pack, units that cannot meet their factor
- * (core/domain/parameter-check.ts). One line per warning, `warning: POINT: CODE: text`; "" when none.
+ * Warnings about qualified parameters the factor pack cannot compute (issue 18): kinds without a factor,
+ * units that cannot meet their factor (core/domain/factor-check.ts). One line per warning,
+ * `warning CODE: point POINT: text`; "" when none.
  * @param pack default: the shipped factor pack
  */
 export function factorWarningsText(site: LoadedSite, pack = loadFactorPack()): string {
   const points = site.devices.flatMap((d) => d.config.points as PointMeta[]);
-  return parameterWarnings(site.site.unit.industry, points, pack)
-    .map((w) => `warning: ${w.point}: ${w.code}: ${w.message}\n`)
+  return factorWarnings(site.site.unit.industry, points, pack)
+    .map((w) => `warning ${w.code}: point ${w.point}: ${w.message}\n`)
     .join('');
 }
 
@@ -164,8 +168,14 @@ export async function checkConfig(args: string[]): Promise<number> {
     `${file}: valid (unit ${site.site.unit.id} ${site.site.unit.name}, gateway ${site.site.gateway.id}, ` +
       `${site.devices.length} devices, ${points} points, ${site.site.meters.length} meters)\n\n`,
   );
-  const factorWarnings = factorWarningsText(site);
-  if (factorWarnings) process.stdout.write(`${factorWarnings}\n`);
+  const warnings = checkParameterIds(
+    site.site.unit.industry,
+    site.devices.flatMap((d) => d.config.points as { id: string; parameter?: string }[]),
+  );
+  for (const w of warnings) process.stdout.write(`warning ${w.code}: ${w.message}\n`);
+  const packWarnings = factorWarningsText(site);
+  process.stdout.write(packWarnings);
+  if (warnings.length > 0 || packWarnings) process.stdout.write('\n');
   const checks = await checkDevices(site, timeoutMs);
   process.stdout.write(`${formatTable(site, checks)}\n\n`);
   const down = checks.filter((c) => c.unreachable);

@@ -1,5 +1,5 @@
 /**
- * `mrv evidence` and `mrv verify` (DESIGN.md §2, §7).
+ * `mrv evidence` and `mrv verify` (docs/architecture.md §2, §7).
  *
  * mrv evidence --unit ID --month yyyy-mm [--format json|csv|html] [--out FILE] [--site FILE]...
  *              [--key FILE] [--readings-out FILE] [--store sqlite|influx] [--sqlite FILE] [--influx URL] [--db mrv]
@@ -33,10 +33,11 @@ import { canonicalJson } from '../core/schema/canonical.ts';
 import type { SiteConfig } from '../core/schema/site.ts';
 import { systemClock } from '../core/time.ts';
 import { loadSiteConfig } from '../gateway/config.ts';
-import { DEFAULT_EVIDENCE_KEY_FILE } from '../server/domain-routes.ts';
+import { packageVersion } from '../ops/package-root.ts';
 import {
   batchesSource,
   buildEvidence,
+  DEFAULT_EVIDENCE_KEY_FILE,
   digestingSource,
   linesSource,
   loadEvidenceKey,
@@ -48,7 +49,6 @@ import {
   verifyEvidenceSignature,
 } from '../server/evidence-service.ts';
 import { checkFactorPack, knownFactorPacks } from '../server/factor-packs.ts';
-import { version } from './main.ts';
 import { makeStore, storeFlags } from './store-options.ts';
 import { checkChains, readExport, verifyCommand } from './verify-batches.ts';
 
@@ -80,7 +80,7 @@ export async function evidence(args: string[]): Promise<number> {
       unitId: v.unit,
       month: v.month,
       now: systemClock.now(),
-      generator: `carbon-mrv ${version()}`,
+      generator: `carbon-mrv ${packageVersion()}`,
       key: loadEvidenceKey(v.key, true),
       sites,
       ...(readingsOut ? { sink: (line: string) => readingsOut.write(`${line}\n`) } : {}),
@@ -94,7 +94,7 @@ export async function evidence(args: string[]): Promise<number> {
     if (v.out) writeFileSync(v.out, text);
     else process.stdout.write(text);
     process.stderr.write(
-      `evidence ${pkg.unit.id} ${pkg.month}: ${pkg.parameters.length} parameters, ${pkg.findings.length} findings, ${pkg.storedFindings.length} open stored findings, ${pkg.resolvedFindings?.length ?? 0} resolved, ${pkg.rawData?.readings ?? 0} readings in ${pkg.rawData?.batches.count ?? 0} batches (${pkg.rawData?.missingBatches.count ?? 0} not in the archive), total ${pkg.emissions.totalCo2e} t CO2e, signed by ${pkg.signature.keyId}\n`,
+      `evidence ${pkg.unit.id} ${pkg.month}: ${contentLine(pkg)}; ${pkg.parameters.length} parameters, ${pkg.findings.length} findings, ${pkg.storedFindings.length} open stored findings, ${pkg.resolvedFindings?.length ?? 0} resolved, ${pkg.rawData?.readings ?? 0} readings in ${pkg.rawData?.batches.count ?? 0} batches (${pkg.rawData?.missingBatches.count ?? 0} not in the archive), total ${pkg.emissions.totalCo2e} t CO2e, signed by ${pkg.signature.keyId}\n`,
     );
     return 0;
   } finally {
@@ -155,6 +155,19 @@ export async function verify(args: string[]): Promise<number> {
     doc as Record<string, unknown>,
     args.filter((a) => a !== file),
   );
+}
+
+/**
+ * The content status of a package in one line (`content: incomplete (month_not_over, gaps), judged up
+ * to …, covered 0.9500`), or a line saying a formatVersion 1 package carries none.
+ */
+function contentLine(pkg: EvidencePackage): string {
+  const c = pkg.content;
+  if (!c) return `content: not stated (formatVersion ${pkg.formatVersion})`;
+  const notices = pkg.notices?.length
+    ? `, ${pkg.notices.length} parameters by default, estimate or missing`
+    : '';
+  return `content: ${c.status}${c.reasons.length ? ` (${c.reasons.join(', ')})` : ''}, judged up to ${c.judgedTo}, covered ${c.coveredShare ?? '—'}${notices}`;
 }
 
 /** The readings-digest encoding a package names; the current one when it names none or an unknown one. */
@@ -230,6 +243,9 @@ async function verifyEvidence(doc: Record<string, unknown>, args: string[]): Pro
     return 1;
   }
   out(`signature: OK (Ed25519, trusted key ${sig.keyId}, owner ${sig.owner})\n`);
+  // Right after the signature (never for a package that fails it): what the package says it knows,
+  // because a good signature says nothing about completeness.
+  out(`${contentLine(pkg)}\n`);
   // The pack travels inside the package: it is trusted only when the verifier knows it (issue 18).
   const packCheck = checkFactorPack(
     pkg.inputs.factorPack,
@@ -279,6 +295,8 @@ async function verifyEvidence(doc: Record<string, unknown>, args: string[]): Pro
     generator: pkg.generator,
     config: pkg.config,
     ...(pkg.emissions.factorPack.digest ? { factorPackDigest: pkg.emissions.factorPack.digest } : {}),
+    // Each format is recomputed with its own rules (formatVersion 1 packages stay verifiable).
+    formatVersion: pkg.formatVersion === 1 ? 1 : 2,
     // Open and resolved stored findings go back in as they were read: the split is recomputed.
     storedFindings: [...pkg.storedFindings, ...(pkg.resolvedFindings ?? [])],
   });

@@ -1,5 +1,5 @@
 /**
- * The collector's integrity checks (DESIGN.md §5, issue 4): for every received batch, in arrival order,
+ * The collector's integrity checks (docs/architecture.md §5, issue 4): for every received batch, in arrival order,
  * decide whether it is new, a redelivery or a conflicting version of a stored seq; check its Ed25519
  * signature against the key registry, its `prevHash` against the previous batch of its gateway, its
  * `seq` for gaps and its clocks; and say what to write: readings, findings and the archive record.
@@ -633,7 +633,11 @@ export class IntegrityChecker {
         const rx = lastRxMs;
         times[2 * i] = t;
         times[2 * i + 1] = rx;
-        if (Math.abs(t - rx) > maxSkew) skewed.push(r);
+        // The device's clock is its serving time where the reading has one (OPC UA ServerTimestamp, the
+        // read time of a ticket from a terminal's memory, whose `ts` is the weighing time, possibly hours
+        // before an outage ended: drivers/modbus/event-log-config.ts), else the source time.
+        const device = r.serverTs === undefined ? t : parseIsoMs(r.serverTs);
+        if (Math.abs(device - rx) > maxSkew) skewed.push(r);
       }
       if (skewed.length > 0)
         raise('MRV_F_CLOCK_SKEW', `${batch.seq}/device`, {

@@ -1,5 +1,5 @@
 /**
- * The driver contract (STYLE.md rule 2). A driver turns a device's configuration into readings and
+ * The driver contract (docs/architecture.md §10 rule 2). A driver turns a device's configuration into readings and
  * knows nothing of MQTT, storage or HTTP. Constructors (and `create`) do no I/O; `start` connects and
  * begins delivering, `stop` undoes everything `start` did.
  */

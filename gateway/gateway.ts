@@ -1,7 +1,7 @@
 /**
  * The gateway: runs the drivers of one site, turns each poll cycle into one signed, hash-chained batch,
  * appends it to the store-and-forward log ({@link DiskLog}) and publishes it with QoS 1; keeps a
- * retained status (with an MQTT last will of `offline`) and a retained catalogue (`meta`) on the broker.
+ * retained status (with an MQTT last will of `offline`) and a retained catalogue (`meta`, signed with the batch key) on the broker.
  *
  * Delivery (docs/delivery.md): a batch is published only after it is fsync'd in the log and released
  * only when a collector confirms it is stored (a store acknowledgement on `…/ack`,
@@ -46,7 +46,7 @@ import {
   type TopicKind,
   topicFor,
 } from '../core/schema/wire.ts';
-import { parsePrivateKey } from '../core/signing.ts';
+import { parsePrivateKey, signMeta } from '../core/signing.ts';
 import { type Clock, isoMs, systemClock } from '../core/time.ts';
 import type { Driver } from '../drivers/types.ts';
 import { type LoadedSite, siteDataDir, siteMeta } from './config.ts';
@@ -244,7 +244,13 @@ export class Gateway {
    * 10 000 points it is ~0.5 MB after 10 000 zod parses, which every reconnect would otherwise repeat.
    */
   #metaJson(): string {
-    this.#meta ??= JSON.stringify(siteMeta(this.opts.site));
+    if (this.#meta === undefined) {
+      const meta = siteMeta(this.opts.site);
+      // Signed with the batch key (issue 17): a collector with a key registry takes no other catalogue.
+      this.#meta = JSON.stringify(
+        this.#signingKey ? signMeta(meta, this.#signingKey, this.#clock.now()) : meta,
+      );
+    }
     return this.#meta;
   }
 

@@ -19,9 +19,8 @@
 import { existsSync } from 'node:fs';
 import type { FastifyInstance } from 'fastify';
 import { MrvError } from '../core/errors.ts';
-import type { ServerOptions } from './app.ts';
-import { DEFAULT_EVIDENCE_KEY_FILE } from './domain-routes.ts';
 import {
+  DEFAULT_EVIDENCE_KEY_FILE,
   loadEvidenceKey,
   loadTrustedKeys,
   type TrustedEvidenceKey,
@@ -36,6 +35,8 @@ function shippedPacks(): KnownFactorPack[] {
   knownPacks ??= knownFactorPacks();
   return knownPacks;
 }
+
+import type { ServerOptions } from './options.ts';
 
 /**
  * Largest package accepted, bytes. Measured: the whole-month package of the demo aluminium smelter at

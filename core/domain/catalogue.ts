@@ -1,16 +1,16 @@
 /**
- * The key-parameter catalogue (关键参数) of the four industries of the national ETS (DOMAIN.md §2).
- * A site's points feed these parameters through `parameter` on the point (site file, DESIGN.md §3);
+ * The key-parameter catalogue (关键参数) of the four industries of the national ETS (docs/domain.md §2).
+ * A site's points feed these parameters through `parameter` on the point (site file, docs/architecture.md §3);
  * `sign` on the point says whether it adds or subtracts.
  *
  * Qualified parameters (`qualifier`) come in kinds: a point feeds `cement.substitute.fly_ash`, and the
- * kind (`fly_ash`) picks the factor in the factor pack. Guideline clause numbers are not in DOMAIN.md:
+ * kind (`fly_ash`) picks the factor in the factor pack. Guideline clause numbers are not in docs/domain.md:
  * where we could not check the clause it says so (`clause: 'unconfirmed'`), it is never invented.
  */
 import { z } from 'zod';
 import type { Industry } from '../schema/wire.ts';
 
-/** Where a parameter is defined: guideline id, clause, and how sure we are (DOMAIN.md standing). */
+/** Where a parameter is defined: guideline id, clause, and how sure we are (docs/domain.md standing). */
 export const ParameterSource = z
   .object({
     guideline: z.string().describe('e.g. CETS-AG-04.01-V01-2024'),
@@ -53,11 +53,11 @@ export interface KeyParameter {
 
 const AL = 'CETS-AG-04.01-V01-2024';
 const CE = 'CETS-AG-02.01-V01-2024';
-const ST = 'CETS-AG-03.01-V01-2024 (id probable, DOMAIN.md §2)';
+const ST = 'CETS-AG-03.01-V01-2024 (id probable, docs/domain.md §2)';
 const PW = 'MEE power-generation accounting guideline (version for 2025 unconfirmed)';
 const UNCONFIRMED = 'unconfirmed';
 
-/** Every catalogue entry, by industry (DOMAIN.md §2). */
+/** Every catalogue entry, by industry (docs/domain.md §2). */
 export const KEY_PARAMETERS: readonly KeyParameter[] = [
   {
     id: 'aluminium.liquid_output',

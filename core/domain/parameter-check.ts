@@ -1,82 +1,89 @@
 /**
- * Static checks of a site's parameter ids against the catalogue and a factor pack (issue 18 items 6
- * and 7), run by `mrv check-config` before anything is read: the silent emission gaps it catches are
- * a qualified parameter written without its kind (`cement.substitute` instead of
- * `cement.substitute.fly_ash`: nothing is deducted), a kind the factor pack has no factor for, and a
- * quantity whose unit cannot meet its factor (a gas in Nm³ against an NCV per tonne). Pure.
+ * Checks of the key-parameter ids a site file puts on its points (`parameter`, docs/architecture.md §3)
+ * against the catalogue of the unit's industry (catalogue.ts), for `mrv check-config`: ids the monthly
+ * evidence would never use, qualified parameters named without their kind, and parameters an emission
+ * needs that no point of the file feeds. Pure; warnings, not errors (a unit may have several gateways,
+ * and a file may carry points for later use).
  */
 import type { Industry } from '../schema/wire.ts';
-import { lookupParameter } from './catalogue.ts';
-import { dec } from './decimal.ts';
-import type { FactorPack } from './factors.ts';
-import { convert, perUnitOf } from './units.ts';
+import { suggest } from '../suggest.ts';
+import { lookupParameter, parametersOf } from './catalogue.ts';
 
-/** A point as the check needs it. */
-export interface CheckedPoint {
-  id: string;
-  unit: string;
-  parameter?: string;
-}
-
-/** One warning: the point, a stable code and the text (English; ids are the user's own). */
+/** One warning about a parameter id. */
 export interface ParameterWarning {
-  point: string;
-  code: 'MRV_W_UNQUALIFIED_PARAMETER' | 'MRV_W_NO_FACTOR' | 'MRV_W_UNIT_MISMATCH';
+  /**
+   * `unknown` (no catalogue entry: the evidence ignores the point), `other_industry` (an entry of
+   * another industry: ignored too), `unqualified` (an entry that needs a kind, e.g.
+   * `cement.fuel_consumption.coal`, named without one), `not_supplied` (an emission needs the
+   * parameter and no point of this file feeds it).
+   */
+  code: 'unknown' | 'other_industry' | 'unqualified' | 'not_supplied';
+  /** The point carrying the id; absent for `not_supplied`. */
+  point?: string;
+  parameter: string;
+  /** English text for the terminal, with what to do. */
   message: string;
 }
 
-/** Where the factor of a qualified kind lives, per catalogue entry (as core/domain/emissions.ts reads it). */
-const FACTOR_OF: Readonly<Record<string, (kind: string) => string[]>> = {
-  'cement.substitute': (k) => [`cement.deduction.${k}`],
-  'cement.fuel_consumption': (k) => [`cement.fuel.${k}.ncv`, `fuel.${k}.ncv`],
-  'steel.fuel_consumption': (k) => [`steel.fuel.${k}.ncv`, `fuel.${k}.ncv`],
-  'steel.carbon_input': (k) => [`steel.input.${k}`],
-  'steel.carbon_product_output': (k) => [`steel.output.${k}`, `fuel.${k}.ncv`],
-  // Power: the NCV is the lab's (GJ/t), so only the fuel's own factors are looked for, not a unit.
-  'power.fuel_consumption': (k) => [`power.fuel.${k}.oxidation`],
-};
-
 /**
- * The warnings of a site's points for its industry and a factor pack.
- * @returns warnings in point order (empty when every parameter will be computed)
+ * The warnings of a site's points for its industry, in point order, then the parameters not supplied
+ * in catalogue order.
  */
-export function parameterWarnings(
+export function checkParameterIds(
   industry: Industry,
-  points: readonly CheckedPoint[],
-  pack: FactorPack,
+  points: readonly { id: string; parameter?: string | undefined }[],
 ): ParameterWarning[] {
   const out: ParameterWarning[] = [];
+  const fed = new Set<string>();
+  const unqualified = new Set<string>();
   for (const p of points) {
     if (p.parameter === undefined) continue;
     const hit = lookupParameter(p.parameter);
-    if (!hit || hit.entry.industry !== industry) continue;
-    const { entry, kind } = hit;
-    if (entry.qualifier !== undefined && kind === undefined) {
+    if (!hit) {
+      const ids = parametersOf(industry).map((e) => e.id);
+      // A typo of an entry, or of an entry before its kind (`cement.substitue.fly_ash`).
+      const hint = suggest(p.parameter, ids) ?? suggest(p.parameter.split('.').slice(0, 2).join('.'), ids);
+      const near = hint === undefined ? [] : [hint];
       out.push({
+        code: 'unknown',
         point: p.id,
-        code: 'MRV_W_UNQUALIFIED_PARAMETER',
-        message: `parameter ${p.parameter} needs its ${entry.qualifier} kind (${p.parameter}.<${entry.qualifier}>): without it no emission is computed from this point`,
+        parameter: p.parameter,
+        message: `point ${p.id}: parameter "${p.parameter}" is not in the ${industry} catalogue, so no evidence uses it${near.length ? ` (did you mean ${near.join(', ')}?)` : ''}; known: ${parametersOf(
+          industry,
+        )
+          .map((e) => (e.qualifier ? `${e.id}.<${e.qualifier}>` : e.id))
+          .join(', ')}`,
       });
       continue;
     }
-    const ids = kind === undefined ? undefined : FACTOR_OF[entry.id]?.(kind);
-    if (!ids) continue;
-    const id = ids.find((i) => i in pack.factors);
-    if (id === undefined) {
+    if (hit.entry.industry !== industry) {
       out.push({
+        code: 'other_industry',
         point: p.id,
-        code: 'MRV_W_NO_FACTOR',
-        message: `parameter ${p.parameter}: factor pack ${pack.id}@${pack.packVersion} has no ${ids.join(' or ')}: no emission is computed from this point`,
+        parameter: p.parameter,
+        message: `point ${p.id}: parameter "${p.parameter}" belongs to the ${hit.entry.industry} catalogue, not ${industry}: no evidence of this unit uses it`,
       });
       continue;
     }
-    const per = perUnitOf(pack.factors[id]!.unit);
-    if (per !== undefined && convert(dec(1), p.unit, per) === undefined)
+    if (hit.entry.qualifier !== undefined && hit.kind === undefined) {
       out.push({
+        code: 'unqualified',
         point: p.id,
-        code: 'MRV_W_UNIT_MISMATCH',
-        message: `parameter ${p.parameter} is measured in "${p.unit}" but ${id} applies per ${per}: not computed (no declared density or NCV converts one to the other)`,
+        parameter: p.parameter,
+        message: `point ${p.id}: parameter "${p.parameter}" needs its ${hit.entry.qualifier}: write ${hit.entry.id}.<${hit.entry.qualifier}> (e.g. ${hit.entry.id}.${p.id.split('.')[0]}); the kind picks the emission factor`,
       });
+      unqualified.add(hit.entry.id);
+      continue;
+    }
+    fed.add(hit.entry.id);
   }
+  // Optional alternatives (the clinker's CaO/MgO for the default factor) are not missing when absent.
+  for (const e of parametersOf(industry))
+    if (e.gases.length > 0 && !e.optional && !fed.has(e.id) && !unqualified.has(e.id))
+      out.push({
+        code: 'not_supplied',
+        parameter: e.qualifier ? `${e.id}.<${e.qualifier}>` : e.id,
+        message: `no point of this file feeds ${e.qualifier ? `${e.id}.<${e.qualifier}>` : e.id} (${e.nameEn}), which the ${e.gases.join('/')} emissions need; unless another gateway of the unit feeds it, the evidence names it as not supplied`,
+      });
   return out;
 }

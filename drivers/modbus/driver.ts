@@ -9,7 +9,19 @@ import type { Reading } from '../../core/schema/wire.ts';
 import { isoMs } from '../../core/time.ts';
 import type { Driver, DriverContext, DriverStatus, ReadingSink } from '../types.ts';
 import type { ModbusDevice, ModbusPoint } from './config.ts';
-import { decodePoint } from './decode.ts';
+import { decodePoint, registerCount } from './decode.ts';
+import {
+  decodeNumber,
+  decodeRecord,
+  formatRanges,
+  planRingRequests,
+  type RingRequest,
+  rangeCount,
+  selectRecords,
+  type TicketRecord,
+} from './event-log.ts';
+import type { ModbusEventLog } from './event-log-config.ts';
+import { EventLogState } from './event-log-state.ts';
 import {
   acquireLink,
   describeLink,
@@ -39,13 +51,28 @@ export function linkSpecOf(config: ModbusDevice): LinkSpec {
   }
 }
 
+/** Most readings handed to the sink at once when an event log catches up (a batch holds at most 10 000). */
+const EVENT_LOG_READINGS_PER_SINK = 1000;
+
+/** An event log of the device with its ring requests and poll interval. */
+interface EventLogPlan {
+  log: ModbusEventLog;
+  requests: RingRequest[];
+  intervalMs: number;
+}
+
 /**
  * A Modbus device poller. `start` runs one loop per poll group (points sharing an interval); each
  * group cycle reads the group's requests and hands one batch (every point of the group, good or bad)
- * to the sink.
+ * to the sink. Each event log (ticket memory, event-log-config.ts) has its own loop: it reads the
+ * index and, when it moved, the ring, and hands the new tickets to the sink, each reading stamped
+ * with its ticket's weighing time.
  */
 export class ModbusDriver implements Driver {
   readonly #groups: PollGroup[];
+  readonly #eventLogs: EventLogPlan[];
+  readonly #state: EventLogState;
+  readonly #meters: Map<string, string>;
   readonly #spec: LinkSpec;
   #link: ModbusLink | undefined;
   #abort: AbortController | undefined;
@@ -63,6 +90,13 @@ export class ModbusDriver implements Driver {
       maxBitGap: config.maxBitGap,
     });
     this.#spec = linkSpecOf(config);
+    this.#eventLogs = (config.eventLogs ?? []).map((log) => ({
+      log,
+      requests: planRingRequests(log, config.maxRegistersPerRequest),
+      intervalMs: log.pollIntervalMs ?? config.pollIntervalMs,
+    }));
+    this.#state = new EventLogState(config.id, ctx.dataDir, ctx.log);
+    this.#meters = new Map(config.points.flatMap((p) => (p.meter ? [[p.id, p.meter] as const] : [])));
   }
 
   /** The planned read requests of every poll group (for status pages and tests). */
@@ -84,7 +118,11 @@ export class ModbusDriver implements Driver {
     this.#linkOrAcquire();
     const abort = new AbortController();
     this.#abort = abort;
-    this.#loops = this.#groups.map((g) => this.#run(g, sink, abort.signal));
+    if (this.#eventLogs.length > 0) this.#state.load();
+    this.#loops = [
+      ...this.#groups.map((g) => this.#run(g, sink, abort.signal)),
+      ...this.#eventLogs.map((e) => this.#runEventLog(e, sink, abort.signal)),
+    ];
   }
 
   /** Stops every loop, waits for in-flight requests and gives the link back (closing it if last). */
@@ -164,6 +202,149 @@ export class ModbusDriver implements Driver {
         log.error({ err, device: this.config.id }, 'reading sink failed');
       }
       const wait = Math.max(0, cycleStart + group.intervalMs - clock.now());
+      try {
+        await clock.sleep(wait, signal);
+      } catch {
+        break;
+      }
+    }
+  }
+
+  /**
+   * One event-log cycle: the index, and when it moved past the last number emitted, the ring.
+   * @returns the readings of the new tickets (plus one bad reading naming the numbers the ring lost)
+   *   and the number to record once they are delivered; undefined when nothing is to be done or a
+   *   request failed (the next cycle tries again: the ring still holds the tickets)
+   */
+  async #pollEventLog(
+    plan: EventLogPlan,
+    signal: AbortSignal,
+  ): Promise<{ readings: Reading[]; next: number } | undefined> {
+    const { log } = plan;
+    const link = this.#linkOrAcquire();
+    const opts = { ...this.config, signal };
+    const idx = await link.read(log.table, log.index.address, registerCount(log.index.type), opts);
+    if (!idx.ok) {
+      if (!signal.aborted) this.#failed(idx.error);
+      return undefined;
+    }
+    const index = decodeNumber(idx.bytes, 0, log.index.type, log.index.order);
+    const lastSeen = this.#state.get(log.id);
+    if (index === lastSeen) return undefined;
+    const records: TicketRecord[] = [];
+    for (const req of plan.requests) {
+      const r = await link.read(log.table, req.address, req.count, opts);
+      if (!r.ok) {
+        if (!signal.aborted) this.#failed(r.error);
+        return undefined;
+      }
+      for (let i = 0; i < req.slots; i++)
+        records.push(decodeRecord(log, r.bytes, i * log.ring.stride * 2, req.firstSlot + i));
+    }
+    const now = this.ctx.clock.now();
+    const rxTs = isoMs(now);
+    const sel = selectRecords(records, lastSeen, index);
+    if (sel.renumbered)
+      this.ctx.log.warn(
+        { device: this.config.id, eventLog: log.id, lastSeen, index },
+        'ticket numbers went backwards (terminal reset or replaced): the ring is read whole',
+      );
+    const readings: Reading[] = [];
+    for (const rec of sel.fresh) readings.push(...this.#recordReadings(log, rec, rxTs));
+    // After the tickets, so that batches split on whole tickets (#runEventLog).
+    if (sel.missing.length > 0) {
+      const n = rangeCount(sel.missing);
+      const text = formatRanges(sel.missing);
+      this.ctx.log.warn(
+        { device: this.config.id, eventLog: log.id, missing: sel.missing, count: n },
+        'tickets overwritten in the terminal before they were read',
+      );
+      readings.push({
+        ...this.#base(log.number.point, rxTs, rxTs),
+        value: null,
+        quality: 'bad',
+        reason:
+          `MRV_E_TICKETS_OVERWRITTEN: ${n} ticket(s) ${text} were overwritten in event log ${log.id} (${log.ring.records} records) before they were read`.slice(
+            0,
+            500,
+          ),
+      });
+    }
+    return { readings, next: sel.next };
+  }
+
+  /** The readings of one ticket: its number and every field, at its weighing time. */
+  #recordReadings(log: ModbusEventLog, rec: TicketRecord, rxTs: string): Reading[] {
+    // Without a weighing time the ticket is placed at the time it was read, flagged uncertain.
+    const ts = rec.timeMs !== undefined ? isoMs(rec.timeMs) : rxTs;
+    const uncertain =
+      rec.timeMs === undefined
+        ? { quality: 'uncertain' as const, reason: `MRV_E_DECODE: ticket ${rec.number}: ${rec.timeError}` }
+        : { quality: 'good' as const };
+    const out: Reading[] = [
+      { ...this.#base(log.number.point, ts, rxTs), value: String(rec.number), ...uncertain },
+    ];
+    for (const v of rec.values)
+      out.push(
+        v.value !== undefined
+          ? { ...this.#base(v.point, ts, rxTs), value: v.value, ...uncertain }
+          : {
+              ...this.#base(v.point, ts, rxTs),
+              value: null,
+              quality: 'bad',
+              reason: `MRV_E_DECODE: ticket ${rec.number}: ${v.error}`,
+            },
+      );
+    return out;
+  }
+
+  /**
+   * The common fields of an event-log reading. A ticket's readings carry `serverTs` = the time the
+   * gateway read it from the terminal (the terminal served it then; `ts` is its weighing time): the
+   * collector checks device clocks on `serverTs`, so a ticket read hours after it was weighed (after
+   * an outage) is no clock skew (collector/integrity.ts).
+   */
+  #base(
+    point: string,
+    ts: string,
+    rxTs: string,
+  ): Pick<Reading, 'point' | 'meter' | 'ts' | 'rxTs' | 'serverTs'> {
+    const meter = this.#meters.get(point);
+    const times = ts === rxTs ? { ts, rxTs } : { ts, rxTs, serverTs: rxTs };
+    return meter ? { point, meter, ...times } : { point, ...times };
+  }
+
+  #failed(error: LinkError): void {
+    this.#status.failedRequests++;
+    this.#status.lastError = `${error.code}: ${error.message}`;
+  }
+
+  async #runEventLog(plan: EventLogPlan, sink: ReadingSink, signal: AbortSignal): Promise<void> {
+    const { clock, log } = this.ctx;
+    while (!signal.aborted) {
+      const cycleStart = clock.now();
+      const got = await this.#pollEventLog(plan, signal);
+      if (signal.aborted) break;
+      if (got) {
+        let delivered = true;
+        // Whole tickets per call: a ticket's readings are never split over two batches.
+        const perTicket = 1 + plan.log.fields.length;
+        const step = Math.max(
+          perTicket,
+          EVENT_LOG_READINGS_PER_SINK - (EVENT_LOG_READINGS_PER_SINK % perTicket),
+        );
+        for (let i = 0; i < got.readings.length && delivered; i += step) {
+          try {
+            sink(got.readings.slice(i, i + step));
+          } catch (err) {
+            delivered = false;
+            log.error({ err, device: this.config.id, eventLog: plan.log.id }, 'reading sink failed');
+          }
+        }
+        // Only once the gateway holds them (its sink appends to the fsync'd log) is the number kept.
+        if (delivered) this.#state.set(plan.log.id, got.next, isoMs(clock.now()));
+      }
+      const wait = Math.max(0, cycleStart + plan.intervalMs - clock.now());
       try {
         await clock.sleep(wait, signal);
       } catch {

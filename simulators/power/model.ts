@@ -1,5 +1,5 @@
 /**
- * Pure model of a coal-fired combined heat and power unit (燃煤热电联产机组, DOMAIN.md §2 power) as its
+ * Pure model of a coal-fired combined heat and power unit (燃煤热电联产机组, docs/domain.md §2 power) as its
  * metering sees it: two coal feeders (给煤机) with weigh belts, the as-fired coal conveyor's belt scale
  * (入炉煤皮带秤) filling the bunkers, the generator-terminal energy meter (发电机出口电能表), station
  * service (厂用电) energy, the grid tariff meter (关口表: export 上网, import 下网 = purchased electricity)

@@ -1,6 +1,6 @@
 /**
  * Pure model of the metered points of an integrated (BF–BOF) steel plant that the steel guideline's
- * key parameters need (DOMAIN.md; steel: crude steel output, fuels and carbon-bearing inputs,
+ * key parameters need (docs/domain.md; steel: crude steel output, fuels and carbon-bearing inputs,
  * carbon-bearing product outputs). No I/O, no timers, no `Date.now()`: the caller moves virtual time
  * with {@link SteelPlantModel.advanceTo}, so the state at `t` depends only on (seed, start, params, t).
  *

@@ -1,5 +1,5 @@
 // The monthly evidence package cites the raw signed batches it was computed from (issue 5 item 7,
-// DESIGN.md §6): batches signed with core/signing.ts go through the collector's integrity plan into a
+// docs/architecture.md §6): batches signed with core/signing.ts go through the collector's integrity plan into a
 // real SqliteStore (readings + archive), the package is built from the store, and `mrv verify FILE
 // --batches EXPORT --keys REGISTRY` — run as a user runs it — accepts it, names a tampered batch, and
 // rejects a package with one value changed; a batch missing from the archive is declared in the package.
@@ -299,6 +299,8 @@ describe('evidence cites its raw signed batches; mrv verify --batches re-checks 
       `signature: OK (Ed25519, trusted key ${evidenceKey.keyId}, owner server-public.pem)`,
     );
     expect(ok.code).toBe(0);
+    // The content status follows the signature: a good signature says nothing about completeness.
+    expect(ok.out).toMatch(/^content: (no_data|incomplete|complete)\b/m);
     const owner = await run('verify', path.join(tmp, 'ev-genuine.json'), '--trusted-keys', trust);
     expect(owner.out).toMatch(/owner carbon-mrv server evidence key evidence\.pem/);
     expect(owner.code).toBe(0);

@@ -15,6 +15,7 @@ import pino from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { LiveHub } from '../../collector/live.ts';
 import { SqliteStore } from '../../collector/sqlite-store.ts';
+import { UnitRegistry } from '../../core/schema/unit-registry.ts';
 import type { GatewayMeta } from '../../core/schema/wire.ts';
 import { ManualClock } from '../../core/time.ts';
 import { buildServer, type ServerOptions } from '../../server/app.ts';
@@ -26,6 +27,12 @@ import { type Role, type Scope, TokenFile } from '../../server/tokens.ts';
 const T0 = Date.UTC(2025, 2, 1, 0, 0, 0);
 const AL = 'U-AL-1';
 const CE = 'U-CE-2';
+
+/** The server's unit registry: the only source of the units' provinces (issue 17 item 2). */
+const UNITS = new UnitRegistry([
+  { id: AL, name: `unit ${AL}`, industry: 'aluminium', province: '内蒙古', gateways: [`gw-${AL}`] },
+  { id: CE, name: `unit ${CE}`, industry: 'cement', province: '安徽', gateways: [`gw-${CE}`] },
+]);
 
 function meta(unitId: string, province: string, industry: GatewayMeta['unit']['industry']): GatewayMeta {
   return {
@@ -64,6 +71,7 @@ function build(extra: Partial<ServerOptions> = {}): FastifyInstance {
     loginLimiter: new FailureLimiter({ max: 3, windowMs: 60_000 }),
     sessions: new SessionStore({ now: () => nowMs }),
     domain: { keyFile: join(dir, 'evidence.pem') },
+    units: UNITS,
     ...extra,
   });
   apps.push(a);

@@ -188,6 +188,28 @@ describe('IntegrityChecker', () => {
     expect(p2.rows).toHaveLength(1);
   });
 
+  it('checks a device clock on serverTs where a reading has one: a ticket weighed hours before it was read is no skew', async () => {
+    const [, b2, b3] = chain(3);
+    const r = (b2 as Batch).readings[0]!;
+    // A ticket from a terminal's memory read after a 3 h outage: ts = weighing time, serverTs = read time.
+    const backfilled = signBatch(
+      {
+        ...(b2 as Batch),
+        readings: [{ ...r, ts: iso(Date.parse(r.rxTs) - 3 * 3_600_000), serverTs: r.rxTs }],
+      },
+      pair.privateKey,
+    );
+    // The same with a device serving time an hour off is still a skew.
+    const r3 = (b3 as Batch).readings[0]!;
+    const off = signBatch(
+      { ...(b3 as Batch), readings: [{ ...r3, serverTs: iso(Date.parse(r3.rxTs) - 3_600_000) }] },
+      pair.privateKey,
+    );
+    const plan = await take([chain(1)[0] as Batch, backfilled, off]);
+    const skews = plan.findings.filter((f) => f.code === 'MRV_F_CLOCK_SKEW');
+    expect(skews.map((f) => f.detail.seq)).toEqual([3]);
+  });
+
   it('resumes the chain from the archive after a restart (a new checker on the same store)', async () => {
     const c = chain(4);
     await take(c.slice(0, 2));

@@ -159,7 +159,7 @@ describe('evidence from the store: pages, digest and verification', () => {
     await store.stop();
   });
 
-  it('computes the same package with or without pages, and mrv verify accepts both digest kinds', async () => {
+  it('computes the same package with or without pages, and mrv verify accepts both digest kinds and both formats', async () => {
     const store = await filledStore();
     const catalogue = catalogueFromSites(unitId, [site]);
     if (!catalogue) throw new Error('no catalogue');
@@ -178,12 +178,20 @@ describe('evidence from the store: pages, digest and verification', () => {
     const trust = path.join(tmp, 'evidence.pub.json');
     writeTrustFile(trust, key, 'test server');
     const made: Record<string, string> = {};
-    for (const kind of [RAW_DATA_KIND_V1, RAW_DATA_KIND_V2] as const) {
+    // formatVersion 1 packages (before content status and month-to-date completeness) still verify.
+    const combos = [
+      [RAW_DATA_KIND_V1, 1],
+      [RAW_DATA_KIND_V2, 1],
+      [RAW_DATA_KIND_V2, 2],
+    ] as const;
+    for (const [kind, formatVersion] of combos) {
       const lines: string[] = [];
       const a = digestingSource(paged, (l) => lines.push(l), kind);
       const b = digestingSource(unpaged, undefined, kind);
-      const bodyA = await computeEvidence({ ...input, source: a.source });
-      const bodyB = await computeEvidence({ ...input, source: b.source });
+      const bodyA = await computeEvidence({ ...input, formatVersion, source: a.source });
+      const bodyB = await computeEvidence({ ...input, formatVersion, source: b.source });
+      expect(bodyA.formatVersion).toBe(formatVersion);
+      expect('content' in bodyA).toBe(formatVersion === 2);
       expect(canonicalJson(bodyA)).toBe(canonicalJson(bodyB));
       // An archive that holds every cited batch (the readings route of mrv verify does not read them).
       const archive = async (_g: string, f: number, t: number, limit: number) =>
@@ -199,8 +207,8 @@ describe('evidence from the store: pages, digest and verification', () => {
       expect(rawA.readings).toBe(lines.length);
       expect(rawA.batches.gateways[0]?.ranges.at(-1)).toEqual([99_999, 99_999]);
       const pkg = signEvidence({ ...bodyA, rawData: rawA }, key);
-      const file = path.join(tmp, `pkg-${kind}.json`);
-      const readings = path.join(tmp, `readings-${kind}.jsonl`);
+      const file = path.join(tmp, `pkg-${kind}-${formatVersion}.json`);
+      const readings = path.join(tmp, `readings-${kind}-${formatVersion}.jsonl`);
       writeFileSync(file, JSON.stringify(pkg));
       writeFileSync(readings, `${lines.join('\n')}\n`);
       made[kind] = rawA.readingsDigest;

@@ -136,8 +136,10 @@ describe('pinning a factor pack', () => {
     const known = knownFactorPacks();
     expect(known.map((k) => `${k.id}@${k.packVersion}`)).toEqual([
       'cn-ets-defaults@2026.12-1',
-      'cn-ets-defaults@2026.11-1',
+      'cn-ets-defaults@2026.11-1', // history/: as shipped, sources citing DOMAIN.md
+      'cn-ets-defaults@2026.11-1', // history/: the same values citing docs/domain.md (another digest)
     ]);
+    expect(new Set(known.map((k) => k.digest)).size).toBe(3);
     expect(checkFactorPack(pack, d, known)).toMatchObject({ ok: true, digest: d });
     const own = structuredClone(pack);
     (own.factors['aluminium.slope_cf4'] as { value: string }).value = '0.043';

@@ -9,7 +9,8 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import type { Sample } from '../../../core/domain/aggregate.ts';
 import { computeEvidence } from '../../../core/domain/evidence.ts';
-import { parameterWarnings } from '../../../core/domain/parameter-check.ts';
+import { factorWarnings } from '../../../core/domain/factor-check.ts';
+import { checkParameterIds } from '../../../core/domain/parameter-check.ts';
 import type { PointMeta } from '../../../core/schema/wire.ts';
 import { loadSiteConfig } from '../../../gateway/config.ts';
 import { catalogueFromSites, loadFactorPack, loadRulePack } from '../../../server/evidence-service.ts';
@@ -150,16 +151,20 @@ describe('the shipped examples compute every emission kind', () => {
     (name) => {
       const loaded = loadSiteConfig(file(name));
       const points = loaded.devices.flatMap((d) => d.config.points as PointMeta[]);
-      expect(parameterWarnings(loaded.site.unit.industry, points, loadFactorPack())).toEqual([]);
+      // The power example's lab gives the NCV, not the elemental carbon: said, and the default is used.
+      expect(
+        checkParameterIds(loaded.site.unit.industry, points).map((w) => `${w.code} ${w.parameter}`),
+      ).toEqual(name === 'power-plant' ? ['not_supplied power.carbon_content.<fuel>'] : []);
+      expect(factorWarnings(loaded.site.unit.industry, points, loadFactorPack())).toEqual([]);
     },
   );
 });
 
 describe('check-config parameter warnings', () => {
   const pack = loadFactorPack();
-  it('names an unqualified id, a kind without a factor and a unit that cannot meet its factor', () => {
+  it('names a kind without a factor and a unit that cannot meet its factor (unqualified ids: parameter-check.ts)', () => {
     expect(
-      parameterWarnings(
+      factorWarnings(
         'cement',
         [
           { id: 'a', unit: 't', parameter: 'cement.substitute' },
@@ -170,7 +175,6 @@ describe('check-config parameter warnings', () => {
         pack,
       ).map((w) => [w.point, w.code]),
     ).toEqual([
-      ['a', 'MRV_W_UNQUALIFIED_PARAMETER'],
       ['b', 'MRV_W_NO_FACTOR'],
       ['c', 'MRV_W_UNIT_MISMATCH'],
     ]);
