@@ -374,9 +374,11 @@ function carbonByHeat(
   const cc = firstFactor(c.pack, ids('carbon_per_gj'));
   const ncvF = ncvMeasured ? undefined : firstFactor(c.pack, ids('ncv'));
   if (!cc || (!ncvMeasured && !ncvF)) {
-    c.notes.push(
-      `${paramId}: no ${!cc ? ids('carbon_per_gj')[0] : ncvMeasured ? '' : `measured NCV nor ${ids('ncv')[0]}`} in the factor pack: no CO2 computed`,
-    );
+    const lacking = [
+      ...(cc ? [] : [ids('carbon_per_gj').join(' or ')]),
+      ...(ncvMeasured || ncvF ? [] : [ids('ncv').join(' or ')]),
+    ];
+    c.notes.push(`${paramId}: the factor pack has no ${lacking.join(', nor ')}: no CO2 computed`);
     return undefined;
   }
   const want = ncvF ? per(ncvF) : 't';
