@@ -18,8 +18,8 @@ import { MrvError } from '../core/errors.ts';
 import type { PointMeta, Reading } from '../core/schema/wire.ts';
 import { systemClock } from '../core/time.ts';
 import type { Driver } from '../drivers/types.ts';
+import { loadFactorPack } from '../evidence/service.ts';
 import { type LoadedSite, loadSiteConfig, siteDataDir } from '../gateway/config.ts';
-import { loadFactorPack } from '../server/evidence-service.ts';
 
 /** One device's outcome. */
 export interface DeviceCheck {
@@ -168,6 +168,8 @@ export async function checkConfig(args: string[]): Promise<number> {
     `${file}: valid (unit ${site.site.unit.id} ${site.site.unit.name}, gateway ${site.site.gateway.id}, ` +
       `${site.devices.length} devices, ${points} points, ${site.site.meters.length} meters)\n\n`,
   );
+  for (const w of site.warnings ?? []) process.stdout.write(`warning same-slave: ${w}\n`);
+  if ((site.warnings ?? []).length > 0) process.stdout.write('\n');
   const warnings = checkParameterIds(
     site.site.unit.industry,
     site.devices.flatMap((d) => d.config.points as { id: string; parameter?: string }[]),

@@ -1,7 +1,7 @@
 /**
  * The sub-commands of `mrv`: each parses its flags, composes the parts and runs until SIGINT/SIGTERM.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, unwatchFile, watchFile, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { Logger } from 'pino';
@@ -263,7 +263,12 @@ function pick<T extends object, K extends keyof T>(o: T, keys: readonly K[]): Pa
 export async function gateway(args: string[]): Promise<number> {
   const { values: v } = parseArgs({
     args,
-    options: { config: { type: 'string', short: 'c' }, mqtt: { type: 'string' }, ...metricsFlags },
+    options: {
+      config: { type: 'string', short: 'c' },
+      mqtt: { type: 'string' },
+      watch: { type: 'boolean', default: false },
+      ...metricsFlags,
+    },
   });
   if (!v.config) throw new MrvError('MRV_E_CONFIG', 'missing -c SITE.yaml (the site file; see examples/)');
   refusePasswordInUrl(
@@ -289,7 +294,43 @@ export async function gateway(args: string[]): Promise<number> {
     });
     process.stdout.write(`gateway metrics: ${ops.url}/metrics, health: ${ops.url}/healthz\n`);
   }
+  // Hot reload (issue 15 item 3): SIGHUP, or with --watch a changed file. The new file is validated
+  // whole first; a rejected one leaves the running configuration as it is and says why.
+  const file = v.config;
+  let reloading = Promise.resolve();
+  const reload = (why: string) => {
+    reloading = reloading.then(async () => {
+      try {
+        const next = await loadSiteConfigIsolated(file);
+        const r = await gw.reload(next);
+        if (r.state === 'rejected')
+          log.error(
+            { file, why, reason: r.reason },
+            'site file not reloaded; the running configuration stays',
+          );
+        else
+          log.info(
+            { file, why, ...r },
+            r.state === 'unchanged' ? 'site file unchanged' : 'site file reloaded',
+          );
+      } catch (err) {
+        log.error(
+          { file, why, err: (err as Error).message },
+          'site file not reloaded: it has problems; the running configuration stays',
+        );
+      }
+    });
+  };
+  const onHup = () => reload('SIGHUP');
+  process.on('SIGHUP', onHup);
+  if (v.watch)
+    watchFile(file, { interval: 1000 }, (cur, prev) => {
+      if (cur.mtimeMs !== prev.mtimeMs) reload('file changed');
+    });
   return runUntilSignal(log, async () => {
+    process.off('SIGHUP', onHup);
+    unwatchFile(file);
+    await reloading;
     await ops?.stop();
     await gw.stop();
   });

@@ -8,7 +8,7 @@
  *   dispatches on the file's content: a monthly evidence package (`kind: "monthly-evidence"`) has its
  *   Ed25519 signature checked against the trusted keys only (never the key the package carries; none
  *   given: `MRV_E_NO_TRUSTED_KEYS`; signed by another key: `REJECTED: signature: MRV_E_UNTRUSTED_KEY`,
- *   exit 1), its factor pack checked against the packs the verifier knows (server/factor-packs.ts: the
+ *   exit 1), its factor pack checked against the packs the verifier knows (evidence/factor-packs.ts: the
  *   shipped packs and `--factor-pack FILE`; another: `REJECTED: factor pack: MRV_E_FACTOR_PACK_UNKNOWN`,
  *   exit 1) and, given its raw signed batches (`mrv export-batches`) or the exported
  *   readings (`--readings-out`), its values recomputed and compared; batches are checked too (signature,
@@ -32,8 +32,7 @@ import { MrvError } from '../core/errors.ts';
 import { canonicalJson } from '../core/schema/canonical.ts';
 import type { SiteConfig } from '../core/schema/site.ts';
 import { systemClock } from '../core/time.ts';
-import { loadSiteConfig } from '../gateway/config.ts';
-import { packageVersion } from '../ops/package-root.ts';
+import { checkFactorPack, knownFactorPacks } from '../evidence/factor-packs.ts';
 import {
   batchesSource,
   buildEvidence,
@@ -47,8 +46,9 @@ import {
   type RawDataKind,
   type TrustedEvidenceKey,
   verifyEvidenceSignature,
-} from '../server/evidence-service.ts';
-import { checkFactorPack, knownFactorPacks } from '../server/factor-packs.ts';
+} from '../evidence/service.ts';
+import { loadSiteConfig } from '../gateway/config.ts';
+import { packageVersion } from '../ops/package-root.ts';
 import { makeStore, storeFlags } from './store-options.ts';
 import { checkChains, readExport, verifyCommand } from './verify-batches.ts';
 

@@ -1,13 +1,13 @@
 /**
  * `mrv factors [FILE]`: what a verifier pins (issue 18 item 6). Prints a factor pack's id, version,
- * GWP set and digest (SHA-256 of its canonical JSON, server/factor-packs.ts), then one line per factor
+ * GWP set and digest (SHA-256 of its canonical JSON, evidence/factor-packs.ts), then one line per factor
  * and GWP value with its unit, standing (confirmed with its clause, or unconfirmed) and source.
  * Without FILE: the shipped pack. `--digest` prints the digest alone. Exit 0, or 1 on a bad file.
  */
 import { resolve, sep } from 'node:path';
 import { parseArgs } from 'node:util';
-import { DEFAULT_FACTOR_PACK } from '../server/evidence-service.ts';
-import { FACTOR_PACK_DIR, factorPackDigest, readFactorPackFile } from '../server/factor-packs.ts';
+import { FACTOR_PACK_DIR, factorPackDigest, readFactorPackFile } from '../evidence/factor-packs.ts';
+import { DEFAULT_FACTOR_PACK } from '../evidence/service.ts';
 
 /** `mrv factors [FILE] [--digest]`. Resolves with the exit code. */
 export async function factorsCommand(args: string[]): Promise<number> {

@@ -14,8 +14,10 @@ const USAGE = `mrv — carbon-mrv command line
       --sim-port-offset moves every simulator port (15020-15053, OPC UA 4841) and the site files' devices
       by N, so that several demos, or a demo and the tests, run side by side; the unit registry is seeded
       from the site files into DATA-DIR/units.yaml unless --units-file is given
-  mrv gateway -c SITE.yaml [--mqtt URL] [--metrics-port N]
-      poll the site's devices and publish batches to the broker
+  mrv gateway -c SITE.yaml [--mqtt URL] [--metrics-port N] [--watch]
+      poll the site's devices and publish batches to the broker; SIGHUP (or, with --watch, a changed
+      file) reloads the site file: validated whole first, unchanged devices keep polling, changed and
+      new ones restart, the seq and the log go on; a file with problems leaves the running one
   mrv collector --mqtt URL [--store sqlite|influx] [--sqlite FILE] [--influx URL] [--db mrv] [--metrics-port N]
                 (--keys REGISTRY | --insecure-unsigned) [--units-file units.yaml] [--client-id mrv-collector]
                 [--username U --password-env VAR|--password-file F] (never a password in the URL)

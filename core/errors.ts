@@ -17,7 +17,7 @@ export const ErrorCodes = {
   MRV_E_DECODE: { http: 502, text: 'value could not be decoded' },
   /** A quantity's unit cannot meet its factor's (a volume against a factor per tonne) without a declared density or NCV: not computed (core/domain/units.ts). */
   MRV_E_UNIT_MISMATCH: { http: 422, text: 'unit of measure does not fit its factor' },
-  /** An evidence package was computed with a factor pack the verifier does not know (server/factor-packs.ts). */
+  /** An evidence package was computed with a factor pack the verifier does not know (evidence/factor-packs.ts). */
   MRV_E_FACTOR_PACK_UNKNOWN: { http: 422, text: 'factor pack not known to the verifier' },
   /** A weighing terminal's ticket memory (event log) overwrote tickets before the gateway read them (an outage longer than the ring); the reason lists the numbers. */
   MRV_E_TICKETS_OVERWRITTEN: { http: 502, text: 'tickets overwritten in the device before they were read' },

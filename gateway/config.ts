@@ -42,6 +42,12 @@ export interface LoadedSite {
   }[];
   /** SHA-256 of the canonical JSON of the validated file. */
   configHash: string;
+  /**
+   * What the file may not mean, though it is valid: two Modbus devices that read the same slave (same
+   * `host:port` or serial `path` and unit id, e.g. a forgotten `unitId` that defaulted to 1). `mrv
+   * check-config` prints them, the gateway logs them at start.
+   */
+  warnings?: string[];
 }
 
 /** `devices[0].points[3].type` from a zod path. */
@@ -200,7 +206,7 @@ function duplicateAddresses(where: Where, devices: LoadedSite['devices'], raw: r
       problems.push(
         `${where.at(['devices', i, explicit ? 'unitId' : 'id'])}: device "${c.id}" reads the same slave as "${earlier}" (${key}${
           explicit ? '' : ', unitId not given so it defaulted'
-        }); give each meter its own unitId, or merge the two devices`,
+        }); give each meter its own unitId, or merge the two devices if both are meant`,
       );
     }
   }
@@ -349,7 +355,8 @@ function validateSite(
         config: r.data as LoadedSite['devices'][number]['config'],
       });
   });
-  problems.push(...duplicateAddresses(where, devices, raw));
+  // Two entries for one slave may be meant (two poll rates), or a forgotten unitId: said, not refused.
+  const warnings = duplicateAddresses(where, devices, raw);
   // The core schema and a driver's schema may both see one fault (a device without an id), and a
   // template's fault shows in each of its devices: say each once.
   const unique = [...new Set(problems)];
@@ -365,7 +372,7 @@ function validateSite(
   const base = dirname(resolve(file));
   resolveSitePaths(site.gateway, base);
   for (const d of devices) resolveSitePaths(d.config, base);
-  return { file, site, devices, configHash };
+  return { file, site, devices, configHash, warnings };
 }
 
 /**

@@ -13,7 +13,7 @@
  * - `GET /api/v1/units/:unitId/completeness?month=yyyy-mm` → month-to-date completeness of the
  *   key-parameter points from hourly good-reading counts (no evidence build; default the current month):
  *   `{status: not_started|not_monitored|no_data|measuring|ended, judgedTo, firstDataAt, expected, good,
- *   ratio, points: [...]}` (server/evidence-service.ts `completenessToDate`).
+ *   ratio, points: [...]}` (evidence/service.ts `completenessToDate`).
  * The auth hook of `auth.ts` already guards `:unitId` routes. Errors: 400 `MRV_E_BAD_REQUEST`,
  * 404 `MRV_E_NOT_FOUND` (unknown unit), 503 `MRV_E_STORE`.
  *
@@ -35,7 +35,6 @@ import { MrvError } from '../core/errors.ts';
 import { type Finding, findingState } from '../core/schema/finding.ts';
 import type { SiteConfig } from '../core/schema/site.ts';
 import { type Clock, systemClock } from '../core/time.ts';
-import { fromStore } from './errors.ts';
 import {
   buildEvidence,
   completenessToDate,
@@ -46,7 +45,8 @@ import {
   loadRulePack,
   storeSource,
   unitCatalogue,
-} from './evidence-service.ts';
+} from '../evidence/service.ts';
+import { fromStore } from './errors.ts';
 import type { ServerOptions } from './options.ts';
 import { parseInstant } from './query.ts';
 

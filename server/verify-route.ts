@@ -6,7 +6,7 @@
  * e.g. other servers' keys). Never against the key the package carries.
  * Answers: 200 `{ok: true, keyId, owner}`; 200 `{ok: false, keyId, owner, code: "MRV_E_VERIFY", reason}`
  * (a trusted key, altered content); 200 `{ok: false, code: "MRV_E_FACTOR_PACK_UNKNOWN", reason}` (signed
- * by a trusted key, but computed with a factor pack the server does not know, server/factor-packs.ts:
+ * by a trusted key, but computed with a factor pack the server does not know, evidence/factor-packs.ts:
  * the pack travels inside the package, so it is checked like `mrv verify` does); 422
  * `MRV_E_UNTRUSTED_KEY` (signed by a key the server does not
  * trust); 400 `MRV_E_BAD_PACKAGE` (no signature, keyId or value); 503 `MRV_E_NO_TRUSTED_KEYS`.
@@ -19,6 +19,7 @@
 import { existsSync } from 'node:fs';
 import type { FastifyInstance } from 'fastify';
 import { MrvError } from '../core/errors.ts';
+import { checkFactorPack, type KnownFactorPack, knownFactorPacks } from '../evidence/factor-packs.ts';
 import {
   DEFAULT_EVIDENCE_KEY_FILE,
   loadEvidenceKey,
@@ -26,8 +27,7 @@ import {
   type TrustedEvidenceKey,
   trustedOf,
   verifyEvidenceSignature,
-} from './evidence-service.ts';
-import { checkFactorPack, type KnownFactorPack, knownFactorPacks } from './factor-packs.ts';
+} from '../evidence/service.ts';
 
 let knownPacks: KnownFactorPack[] | undefined;
 /** The shipped packs (read once: they are files of the release). */

@@ -3,7 +3,7 @@
  * §7, docs/domain.md preamble: every [unconfirmed] number lives here with its source, never in code).
  * The YAML files live in `core/domain/factors/`; I/O code reads them and calls {@link parseFactorPack}.
  * A pack is identified by the SHA-256 of its canonical JSON (computed outside core,
- * server/evidence-service.ts `factorPackDigest`), which every evidence package records.
+ * evidence/factor-packs.ts `factorPackDigest`), which every evidence package records.
  */
 import { z } from 'zod';
 import { DecimalString } from '../schema/wire.ts';

@@ -160,6 +160,12 @@ export const IntegrityFindingCodes = {
   MRV_F_SEQ_CONFLICT: { severity: 'critical', class: 'authenticity' },
   /** The gateway's clock is ahead of the collector's, or a device's clock is far from the gateway's. */
   MRV_F_CLOCK_SKEW: { severity: 'warning', class: 'time' },
+  /**
+   * The gateway took a new site file while running (a batch's signed `config`, wire.ts ConfigChange):
+   * from this batch on its readings follow the new configuration. `detail`: the hashes and the devices
+   * added, removed and changed. Recorded so the evidence shows when the configuration changed.
+   */
+  MRV_F_CONFIG_CHANGED: { severity: 'info', class: 'configuration' },
 } as const satisfies Record<string, { severity: FindingSeverity; class: string }>;
 
 /** One of the integrity finding codes. */

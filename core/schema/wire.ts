@@ -137,6 +137,22 @@ export type LostRange = z.infer<typeof LostRange>;
 export const MAX_LOST_RANGES = 64;
 
 /**
+ * A change of the gateway's site file while it runs (issue 15 item 3, `Gateway.reload`), declared in
+ * the first batch after it: `hash` and `previous` are the config hashes (SHA-256 of the canonical
+ * site), `added`/`removed`/`changed` the device ids. Devices not named kept polling without a gap.
+ */
+export const ConfigChange = z
+  .object({
+    hash: Sha256Hex,
+    previous: Sha256Hex,
+    added: z.array(Identifier).max(10_000),
+    removed: z.array(Identifier).max(10_000),
+    changed: z.array(Identifier).max(10_000),
+  })
+  .strict();
+export type ConfigChange = z.infer<typeof ConfigChange>;
+
+/**
  * A batch: all readings of one poll cycle of one gateway (topic `{prefix}/{unitId}/{gatewayId}/data`, QoS 1).
  * - `seq`: gapless per gateway, starting at 1.
  * - `prevHash`: SHA-256 of the previous batch's canonical bytes ({@link canonicalBytes}), {@link GENESIS_HASH} for seq 1.
@@ -180,6 +196,9 @@ export const Batch = z
       .describe(
         'seq ranges the gateway made but lost by its own fault (full log, corrupt or torn record), with the cause, each below seq; absent when none (a collector ignores any part at or above seq)',
       ),
+    config: ConfigChange.optional().describe(
+      'present in the first batch after the gateway took a new site file while running (hot reload): the new and previous config hashes and the devices added, removed and changed; signed and chained like the readings',
+    ),
     sig: z.string().optional(),
   })
   .strict();

@@ -18,9 +18,9 @@ import { SqliteStore } from '../../collector/sqlite-store.ts';
 import { UnitRegistry } from '../../core/schema/unit-registry.ts';
 import type { GatewayMeta } from '../../core/schema/wire.ts';
 import { ManualClock } from '../../core/time.ts';
+import { loadEvidenceKey } from '../../evidence/service.ts';
 import { buildServer, type ServerOptions } from '../../server/app.ts';
 import { FailureLimiter } from '../../server/auth.ts';
-import { loadEvidenceKey } from '../../server/evidence-service.ts';
 import { SessionStore } from '../../server/sessions.ts';
 import { type Role, type Scope, TokenFile } from '../../server/tokens.ts';
 

@@ -172,6 +172,29 @@ describe('IntegrityChecker', () => {
     );
   });
 
+  it('records a declared configuration change (hot reload) as MRV_F_CONFIG_CHANGED, not for a forged batch', async () => {
+    const [b] = chain(1);
+    const config = {
+      hash: 'b'.repeat(64),
+      previous: 'a'.repeat(64),
+      added: ['feeder-c'],
+      removed: [],
+      changed: ['potline'],
+    };
+    const forged = { ...(b as Batch), config, sig: 'AAAA' };
+    expect(codes(await take([forged]))).toEqual(['MRV_F_BAD_SIGNATURE']);
+    const declared = signBatch({ ...(b as Batch), config }, pair.privateKey);
+    const plan = await take([declared]);
+    expect(codes(plan)).toEqual(['MRV_F_CONFIG_CHANGED']);
+    expect(plan.findings[0]).toMatchObject({
+      severity: 'info',
+      class: 'configuration',
+      detail: { seq: 1, ...config },
+    });
+    expect(plan.findings[0]?.message.en).toContain('added feeder-c, removed —, changed potline');
+    expect(plan.rows).toHaveLength((b as Batch).readings.length);
+  });
+
   it('raises MRV_F_CLOCK_SKEW for a gateway clock ahead and a device clock far off, storing the readings', async () => {
     const [b] = chain(1);
     const ahead = signBatch({ ...(b as Batch), sentAt: iso(T0 + 100_000 + 3_600_000) }, pair.privateKey);

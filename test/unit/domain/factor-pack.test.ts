@@ -11,13 +11,8 @@ import { stringify } from 'yaml';
 import { verify } from '../../../cli/evidence.ts';
 import { computeEvidence, type UnitCatalogue } from '../../../core/domain/evidence.ts';
 import { type FactorPack, parseFactorPack } from '../../../core/domain/factors.ts';
-import {
-  loadEvidenceKey,
-  loadFactorPack,
-  signEvidence,
-  writeTrustFile,
-} from '../../../server/evidence-service.ts';
-import { checkFactorPack, factorPackDigest, knownFactorPacks } from '../../../server/factor-packs.ts';
+import { checkFactorPack, factorPackDigest, knownFactorPacks } from '../../../evidence/factor-packs.ts';
+import { loadEvidenceKey, loadFactorPack, signEvidence, writeTrustFile } from '../../../evidence/service.ts';
 import { cst, DAY, good, memorySource, rulePack } from './helpers.ts';
 
 const pack = loadFactorPack();

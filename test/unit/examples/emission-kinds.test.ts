@@ -12,8 +12,8 @@ import { computeEvidence } from '../../../core/domain/evidence.ts';
 import { factorWarnings } from '../../../core/domain/factor-check.ts';
 import { checkParameterIds } from '../../../core/domain/parameter-check.ts';
 import type { PointMeta } from '../../../core/schema/wire.ts';
+import { catalogueFromSites, loadFactorPack, loadRulePack } from '../../../evidence/service.ts';
 import { loadSiteConfig } from '../../../gateway/config.ts';
-import { catalogueFromSites, loadFactorPack, loadRulePack } from '../../../server/evidence-service.ts';
 import { cst, DAY, good, memorySource } from '../domain/helpers.ts';
 
 const file = (name: string) => fileURLToPath(new URL(`../../../examples/${name}.site.yaml`, import.meta.url));
