@@ -6,12 +6,19 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it, vi } from 'vitest';
 import { stringify } from 'yaml';
 import { verify } from '../../../cli/evidence.ts';
+import { computeEmissions } from '../../../core/domain/emissions.ts';
 import { computeEvidence, type UnitCatalogue } from '../../../core/domain/evidence.ts';
 import { type FactorPack, parseFactorPack } from '../../../core/domain/factors.ts';
-import { checkFactorPack, factorPackDigest, knownFactorPacks } from '../../../evidence/factor-packs.ts';
+import {
+  checkFactorPack,
+  factorPackDigest,
+  knownFactorPacks,
+  readFactorPackFile,
+} from '../../../evidence/factor-packs.ts';
 import { loadEvidenceKey, loadFactorPack, signEvidence, writeTrustFile } from '../../../evidence/service.ts';
 import { cst, DAY, good, memorySource, rulePack } from './helpers.ts';
 
@@ -117,6 +124,27 @@ describe('the shipped factor pack', () => {
     // No "t C/t Al" net consumption multiplied by (1 − S − A) any more.
     expect(Object.values(pack.factors).some((f) => f.unit === 't C/t Al')).toBe(false);
     expect(pack.factors['power.fuel.bituminous_coal.carbon_per_gj']?.value).toBe('0.03085');
+  });
+});
+
+describe('a pack shipped before 2026.12 (history/) still computes as it did', () => {
+  it('aluminium without anode data: legacy NC × (1 − S − A) × 44/12 and per-gas default PFC factors', () => {
+    const old = readFactorPackFile(
+      fileURLToPath(
+        new URL('../../../core/domain/factors/history/cn-ets-defaults@2026.11-1.yaml', import.meta.url),
+      ),
+      { legacy: true },
+    );
+    const r = computeEmissions('aluminium', new Map([['aluminium.liquid_output', '2800']]), old, {
+      periodDays: '28',
+    });
+    // anode = 2800 × 0.411 × (1 − 0.02 − 0.004) × 44/12 = 1123.1808 × 44/12 = 4118.3296
+    // CF4 = 2800 × 0.034 / 1000 = 0.0952 t × 6630 = 631.176; C2F6 = 0.00952 t × 11100 = 105.672
+    expect(r.items.map((i) => [i.id, i.mass, i.co2e])).toEqual([
+      ['aluminium.anode_co2', '4118.3296', '4118.3296'],
+      ['aluminium.pfc_cf4', '0.0952', '631.176'],
+      ['aluminium.pfc_c2f6', '0.00952', '105.672'],
+    ]);
   });
 });
 
