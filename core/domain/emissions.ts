@@ -60,8 +60,11 @@ export interface EmissionsResult {
   items: EmissionItem[];
   /** Σ items' co2e, t CO2e. */
   totalCo2e: string;
-  /** Every factor used that is not confirmed against the official text (ids, sorted): the package names them. */
-  unconfirmedFactors: string[];
+  /**
+   * Every factor used that is not confirmed against the official text (ids, sorted): the package names
+   * them. Always set by {@link computeEmissions}; absent in formatVersion 1 packages (emissions-v1.ts).
+   */
+  unconfirmedFactors?: string[];
   /** What could not be computed and why. */
   notes: string[];
 }

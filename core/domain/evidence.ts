@@ -35,6 +35,7 @@ import {
 } from './completeness.ts';
 import { D, dec, text } from './decimal.ts';
 import { computeEmissions, type EmissionItem, type EmissionsResult } from './emissions.ts';
+import { computeEmissionsV1 } from './emissions-v1.ts';
 import type { FactorPack } from './factors.ts';
 import { DAY_MS, daysOf, evidenceDeadline, isoCst, monthPeriod, startOfCstDate } from './period.ts';
 import type { BatchSet } from './raw-batches.ts';
@@ -540,8 +541,10 @@ export async function computeEvidence(input: EvidenceInput): Promise<EvidenceBod
   for (const { id, entry } of entries) {
     const pts = paramPoints.get(id) ?? [];
     const pointUnits = [...new Set(pts.map((p) => p.unit))];
-    const unit = pointUnits.length === 1 ? (pointUnits[0] as string) : entry.unit;
-    const mixed = pointUnits.length > 1 && pointUnits.some((u) => convert(new D(1), u, unit) === undefined);
+    // formatVersion 1 labelled every parameter with its catalogue unit and summed its points as they were.
+    const unit = v2 && pointUnits.length === 1 ? (pointUnits[0] as string) : entry.unit;
+    const mixed =
+      v2 && pointUnits.length > 1 && pointUnits.some((u) => convert(new D(1), u, unit) === undefined);
     if (mixed)
       unitNotes.push(
         `MRV_E_UNIT_MISMATCH: ${id} has points in ${pointUnits.join(', ')}, which are not one dimension: not summed, no value`,
@@ -554,7 +557,7 @@ export async function computeEvidence(input: EvidenceInput): Promise<EvidenceBod
       const pv = pointValue(p.id);
       if (pv !== null && !mixed) {
         any = true;
-        const inUnit = convert(dec(pv), p.unit, unit) ?? dec(pv);
+        const inUnit = (v2 ? convert(dec(pv), p.unit, unit) : undefined) ?? dec(pv);
         v = st.sign === '-' ? v.minus(inUnit) : v.plus(inUnit);
       }
       evPoints.push({
@@ -648,7 +651,8 @@ export async function computeEvidence(input: EvidenceInput): Promise<EvidenceBod
   });
 
   // Emissions, then the period rules (which may look at emission figures as `emissions.<item id>`).
-  const emissions = computeEmissions(industry, values, input.factorPack, {
+  // formatVersion 1 recomputes with the emissions code it was made with (emissions-v1.ts).
+  const emissions = (v2 ? computeEmissions : computeEmissionsV1)(industry, values, input.factorPack, {
     periodDays: days,
     pfcMethod: cfg.pfcMethod,
     clinkerType: cfg.clinkerType,

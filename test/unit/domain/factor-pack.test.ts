@@ -148,6 +148,55 @@ describe('a pack shipped before 2026.12 (history/) still computes as it did', ()
   });
 });
 
+describe('a formatVersion 1 package recomputes with the emissions code it was made with', () => {
+  it('catalogue units and the generic fuel factors, as before issue 18 items 6-7', async () => {
+    const old = readFactorPackFile(
+      fileURLToPath(
+        new URL('../../../core/domain/factors/history/cn-ets-defaults@2026.11-1.yaml', import.meta.url),
+      ),
+      { legacy: true },
+    );
+    const noon = (d: number) => cst(2026, 4, 1, 12) + (d - 1) * DAY;
+    const series = (f: (d: number) => string) => Array.from({ length: 31 }, (_, d) => good(noon(d), f(d)));
+    const point = (id: string, parameter: string, unit: string) => ({
+      id,
+      device: 'd',
+      unit,
+      gatewayId: 'gw',
+      expectedIntervalMs: DAY,
+      aggregation: 'totalizer' as const,
+      parameter,
+    });
+    const body = await computeEvidence({
+      catalogue: {
+        unit: { id: 'U-st', name: 'st', industry: 'steel', province: 'P' },
+        points: [
+          point('ng', 'steel.fuel_consumption.natural_gas', 'Nm³'),
+          point('coal', 'steel.fuel_consumption.bituminous_coal', 't'),
+        ],
+        meters: [],
+      },
+      month: '2026-04',
+      source: memorySource({ ng: series((d) => String(4000 * d)), coal: series((d) => String(50 * d)) }),
+      factorPack: old,
+      rulePack: rulePack('steel'),
+      generatedAt: cst(2026, 5, 2),
+      generator: 'test',
+      formatVersion: 1,
+    });
+    // Version 1 labelled the gas with the catalogue's tonnes (the defect this issue fixed) and had no
+    // factors for it; the coal: 1500 × 23.0 × 0.0258 × 0.98 × 44/12 = 3198.426.
+    expect(body.parameters.find((p) => p.id === 'steel.fuel_consumption.natural_gas')?.unit).toBe('t');
+    expect(body.emissions.items.map((i) => [i.id, i.co2e])).toEqual([
+      ['steel.fuel_co2.bituminous_coal', '3198.426'],
+    ]);
+    expect(body.emissions.notes).toEqual([
+      'fuel "natural_gas": no fuel.natural_gas.oxidation in the factor pack, no CO2 computed',
+    ]);
+    expect(body.emissions.unconfirmedFactors).toBeUndefined();
+  });
+});
+
 describe('pinning a factor pack', () => {
   const tmp = mkdtempSync(path.join(tmpdir(), 'mrv-pack-'));
   afterAll(() => rmSync(tmp, { recursive: true, force: true }));
