@@ -9,7 +9,8 @@
  *   with its lifecycle `state` (`open|resolved`; `resolvedAt` and `resolution` when resolved, e.g. a seq
  *   gap whose batches arrived late); `state` narrows the answer to one state;
  * - `GET /api/v1/units/:unitId/evidence/:month?format=json|csv|html` → the signed monthly evidence
- *   package (月度存证) of a UTC+8 month `yyyy-mm`;
+ *   package (月度存证) of a UTC+8 month `yyyy-mm`, its unit facts from the unit registry; with a
+ *   registry, 404 `MRV_E_NOT_FOUND` for a unit not in it (nothing unregistered is signed);
  * - `GET /api/v1/units/:unitId/completeness?month=yyyy-mm` → month-to-date completeness of the
  *   key-parameter points from hourly good-reading counts (no evidence build; default the current month):
  *   `{status: not_started|not_monitored|no_data|measuring|ended, judgedTo, firstDataAt, expected, good,
@@ -258,6 +259,13 @@ export function registerDomainRoutes(app: FastifyInstance, options: ServerOption
     async (request, reply) => {
       const { unitId, month } = request.params;
       await catalogue(unitId);
+      // A signed package names the unit: only a registered unit's facts may stand in it (issue 17).
+      if (options.units && !options.units.get(unitId))
+        throw new MrvError(
+          'MRV_E_NOT_FOUND',
+          `unit "${unitId}" is not in the unit registry: its name and province are only what its gateway claims; register it (units.yaml) before issuing evidence`,
+          { unitId },
+        );
       const pkg = await buildEvidence({
         store,
         unitId,

@@ -200,19 +200,19 @@ export interface EventsResult {
   unpaired: number;
   /**
    * Ticket numbers never observed between two observed ones (see {@link missingTicketRanges}):
-   * inclusive ranges with the time of the ticket after the gap (ms epoch). Empty for non-integer tickets.
+   * inclusive ranges with the time of the ticket after the gap. Empty for non-integer tickets.
    */
   missing: TicketGap[];
   /** How many ticket numbers `missing` holds (all of them, also past the listed ranges). */
   missingCount: number;
 }
 
-/** A run of ticket numbers `from..to` (inclusive) never observed; `before` is the time of the next ticket seen. */
+/** A run of ticket numbers `from..to` (inclusive) never observed; `ts` is the time of the ticket seen after it (ms epoch). */
 export interface TicketGap {
   from: string;
   to: string;
   count: number;
-  before: number;
+  ts: number;
 }
 
 /** Most {@link TicketGap}s listed per point and period (all are counted in `missingCount`). */
@@ -247,7 +247,7 @@ export function missingTicketRanges(
     if (prev !== undefined && n > prev + 1) {
       count += n - prev - 1;
       if (gaps.length < MAX_TICKET_GAPS)
-        gaps.push({ from: String(prev + 1), to: String(n - 1), count: n - prev - 1, before: t.ts });
+        gaps.push({ from: String(prev + 1), to: String(n - 1), count: n - prev - 1, ts: t.ts });
     }
     if (prev === undefined || n !== prev) prev = n;
   }

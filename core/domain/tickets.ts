@@ -48,8 +48,8 @@ export function ticketGapFindings(
       class: def.class,
       severity: def.severity,
       message: {
-        zh: `${point} 缺少 ${result.missingCount} 张称量单 (单号 ${shown})：本月值不含这些称量单`,
-        en: `${point}: ${result.missingCount} ticket number(s) never received (${shown}); the month's value lacks them`,
+        zh: `${point} 缺少 ${result.missingCount} 张称量单 (单号 ${shown})：本期值不含这些称量单`,
+        en: `${point}: ${result.missingCount} ticket number(s) never received (${shown}); the period's value lacks them`,
       },
       detail: {
         count: result.missingCount,
@@ -57,12 +57,12 @@ export function ticketGapFindings(
           from: g.from,
           to: g.to,
           count: g.count,
-          before: isoCst(g.before),
+          next: isoCst(g.ts),
         })),
         ...(ticketPoint !== undefined ? { ticketPoint } : {}),
         counted: result.events.length,
       },
-      ts: new Date(first.before).toISOString(),
+      ts: new Date(first.ts).toISOString(),
       at: new Date(ctx.at).toISOString(),
     });
   }

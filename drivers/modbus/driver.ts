@@ -54,6 +54,12 @@ export function linkSpecOf(config: ModbusDevice): LinkSpec {
 /** Most readings handed to the sink at once when an event log catches up (a batch holds at most 10 000). */
 const EVENT_LOG_READINGS_PER_SINK = 1000;
 
+/**
+ * Cycles a ticket number above the newest record in the ring is asked for again before it is reported
+ * missing: a terminal may count its index up a moment before it writes the record.
+ */
+const PENDING_CYCLES = 3;
+
 /** An event log of the device with its ring requests and poll interval. */
 interface EventLogPlan {
   log: ModbusEventLog;
@@ -73,6 +79,8 @@ export class ModbusDriver implements Driver {
   readonly #eventLogs: EventLogPlan[];
   readonly #state: EventLogState;
   readonly #meters: Map<string, string>;
+  /** Per event log: the index whose newest numbers were not in the ring yet, and for how many cycles. */
+  readonly #pending = new Map<string, { index: number; cycles: number }>();
   readonly #spec: LinkSpec;
   #link: ModbusLink | undefined;
   #abort: AbortController | undefined;
@@ -243,7 +251,16 @@ export class ModbusDriver implements Driver {
     }
     const now = this.ctx.clock.now();
     const rxTs = isoMs(now);
-    const sel = selectRecords(records, lastSeen, index);
+    // Numbers above the newest record are asked for again for a few cycles before they count as lost.
+    const pending = this.#pending.get(log.id);
+    const reportTop = pending !== undefined && pending.index === index && pending.cycles >= PENDING_CYCLES;
+    const sel = selectRecords(records, lastSeen, index, reportTop);
+    if (sel.pending)
+      this.#pending.set(log.id, {
+        index,
+        cycles: pending?.index === index ? pending.cycles + 1 : 1,
+      });
+    else this.#pending.delete(log.id);
     if (sel.renumbered)
       this.ctx.log.warn(
         { device: this.config.id, eventLog: log.id, lastSeen, index },
@@ -323,7 +340,15 @@ export class ModbusDriver implements Driver {
     const { clock, log } = this.ctx;
     while (!signal.aborted) {
       const cycleStart = clock.now();
-      const got = await this.#pollEventLog(plan, signal);
+      let got: { readings: Reading[]; next: number } | undefined;
+      try {
+        got = await this.#pollEventLog(plan, signal);
+      } catch (err) {
+        // A decoding bug must not end the loop: the ring still holds the tickets for the next cycle.
+        got = undefined;
+        this.#status.lastError = `MRV_E_DECODE: event log ${plan.log.id}: ${(err as Error).message}`;
+        log.error({ err, device: this.config.id, eventLog: plan.log.id }, 'event log cycle failed');
+      }
       if (signal.aborted) break;
       if (got) {
         let delivered = true;
@@ -342,7 +367,8 @@ export class ModbusDriver implements Driver {
           }
         }
         // Only once the gateway holds them (its sink appends to the fsync'd log) is the number kept.
-        if (delivered) this.#state.set(plan.log.id, got.next, isoMs(clock.now()));
+        if (delivered && got.next !== this.#state.get(plan.log.id))
+          this.#state.set(plan.log.id, got.next, isoMs(clock.now()));
       }
       const wait = Math.max(0, cycleStart + plan.intervalMs - clock.now());
       try {

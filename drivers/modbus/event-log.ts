@@ -158,7 +158,12 @@ export interface Selection {
   fresh: TicketRecord[];
   /** Numbers in `(lastSeen, index]` the ring no longer holds (overwritten before they were read). */
   missing: NumberRange[];
-  /** The last number emitted after this selection: `index`. */
+  /**
+   * Numbers above the newest record found, up to the index, while `reportTop` is false: not in the
+   * ring yet (a terminal may count the index up before it writes the record), asked for again.
+   */
+  pending?: NumberRange;
+  /** The last number emitted (or reported missing) after this selection, to keep for the next read. */
   next: number;
   /** The index went below `lastSeen`: the terminal renumbered (reset, replaced); the ring was taken whole. */
   renumbered: boolean;
@@ -166,9 +171,11 @@ export interface Selection {
 
 /**
  * Picks the records to emit from a ring read after the index showed `index`.
- * - `lastSeen` known: the records numbered `lastSeen + 1 … index`; those numbers the ring lacks are
- *   `missing` (the outage outlasted the ring). Records above `index` were written after the index was
- *   read: left for the next read, where the index covers them.
+ * - `lastSeen` known: the records numbered `lastSeen + 1 … index`. Numbers the ring lacks below the
+ *   newest record found are `missing` (the outage outlasted the ring: a ring loses its oldest records
+ *   first). Numbers above the newest record found are `pending` (not written yet) and `next` stays
+ *   below them, unless `reportTop`, when they are `missing` too (the caller asked again long enough).
+ *   Records above `index` were written after the index was read: left for the next read.
  * - `lastSeen` unknown (first start without state) or above `index` (renumbered): every record
  *   `1 … index` the ring holds (a repeat of a ticket already stored is harmless: the events
  *   aggregation counts each number once); nothing is reported missing, nothing is known before them.
@@ -178,6 +185,7 @@ export function selectRecords(
   records: readonly TicketRecord[],
   lastSeen: number | undefined,
   index: number,
+  reportTop = true,
 ): Selection {
   const renumbered = lastSeen !== undefined && index < lastSeen;
   const low = lastSeen === undefined || renumbered ? 0 : lastSeen;
@@ -185,16 +193,16 @@ export function selectRecords(
   for (const r of records)
     if (r.number > low && r.number <= index && !byNumber.has(r.number)) byNumber.set(r.number, r);
   const fresh = [...byNumber.values()].sort((a, b) => a.number - b.number);
+  if (lastSeen === undefined || renumbered) return { fresh, missing: [], next: index, renumbered };
   const missing: NumberRange[] = [];
-  if (lastSeen !== undefined && !renumbered) {
-    let expect = lastSeen + 1;
-    for (const r of fresh) {
-      if (r.number > expect) missing.push([expect, r.number - 1]);
-      expect = r.number + 1;
-    }
-    if (expect <= index) missing.push([expect, index]);
+  let expect = lastSeen + 1;
+  for (const r of fresh) {
+    if (r.number > expect) missing.push([expect, r.number - 1]);
+    expect = r.number + 1;
   }
-  return { fresh, missing, next: index, renumbered };
+  if (expect > index) return { fresh, missing, next: index, renumbered };
+  if (reportTop) return { fresh, missing: [...missing, [expect, index]], next: index, renumbered };
+  return { fresh, missing, pending: [expect, index], next: expect - 1, renumbered };
 }
 
 /** Ranges as text: "101–136, 140". */

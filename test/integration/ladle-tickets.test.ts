@@ -57,7 +57,7 @@ interface Rig {
   tmp: string;
   clockNow(): number;
   startGateway(): Promise<Gateway>;
-  /** Waits until the store holds the ladle ticket number `n` from the ticket memory. */
+  /** Waits until the store holds ladle ticket `n` from the ticket memory (any reading of it without one). */
   stored(n: number): Promise<void>;
   evidence(month: string): Promise<EvidencePackage>;
   stop(): Promise<void>;
@@ -120,10 +120,17 @@ async function rig(clock: ManualClock, start: number, records: number): Promise<
       return g;
     },
     async stored(n) {
+      // From the ticket memory: the ticket at its weighing time (the "last ticket" registers give the
+      // same number at the poll time: not what is waited for). Without one (records 0): any reading.
+      sim.model.advanceTo(clock.now());
+      const t = sim.model.snapshot().ladleLog.find((x) => x?.ticketNo === n);
+      if (records > 0 && !t) throw new Error(`ticket ${n} is not in the simulator's ring`);
+      const [from, to] =
+        records > 0 && t ? [t.time * 1000, t.time * 1000 + 1] : [start - HOUR, clock.now() + 1];
       await expect
         .poll(
           async () =>
-            (await source.read('ladle.ticket_no', start - HOUR, clock.now() + 1)).some(
+            (await source.read('ladle.ticket_no', from, to)).some(
               (s) => s.value === String(n) && s.quality === 'good',
             ),
           { timeout: DELIVERY_MS, interval: 100 },

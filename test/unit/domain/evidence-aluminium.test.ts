@@ -276,7 +276,7 @@ describe('aluminium worked month (2026-02)', async () => {
     const ranges = (f[0]!.detail.ranges as { from: string; to: string }[]).map((r) => `${r.from}-${r.to}`);
     expect(ranges).toEqual(['1001-1001', '1005-1005', '1010-1010', '1015-1015', '1020-1023']);
     expect(f[0]?.message.en).toBe(
-      "ladle.net: 8 ticket number(s) never received (1001, 1005, 1010, 1015, 1020–1023); the month's value lacks them",
+      "ladle.net: 8 ticket number(s) never received (1001, 1005, 1010, 1015, 1020–1023); the period's value lacks them",
     );
     expect(pkg.findings).toHaveLength(1);
   });

@@ -55,8 +55,8 @@ describe('events by weighing time', () => {
     );
     expect(r.missingCount).toBe(7);
     expect(r.missing).toEqual([
-      { from: '101', to: '102', count: 2, before: dec.from + 1000 },
-      { from: '105', to: '109', count: 5, before: dec.from + 3000 },
+      { from: '101', to: '102', count: 2, ts: dec.from + 1000 },
+      { from: '105', to: '109', count: 5, ts: dec.from + 3000 },
     ]);
   });
 });
@@ -65,9 +65,9 @@ describe('missingTicketRanges', () => {
   it('starts a new sequence when the numbers go back (terminal reset), and skips non-integer tickets', () => {
     const t = (ticket: string, ts: number) => ({ ticket, ts });
     const r = missingTicketRanges([t('98', 1), t('99', 2), t('1', 3), t('A-7', 4), t('3', 5)]);
-    expect(r.gaps).toEqual([{ from: '2', to: '2', count: 1, before: 5 }]);
+    expect(r.gaps).toEqual([{ from: '2', to: '2', count: 1, ts: 5 }]);
     expect(r.count).toBe(1);
-    expect(missingTicketRanges([t('5', 1)], '2').gaps).toEqual([{ from: '3', to: '4', count: 2, before: 1 }]);
+    expect(missingTicketRanges([t('5', 1)], '2').gaps).toEqual([{ from: '3', to: '4', count: 2, ts: 1 }]);
     expect(missingTicketRanges([t('5', 1), t('5', 2), t('6', 3)]).count).toBe(0);
   });
 });

@@ -156,6 +156,28 @@ describe('selectRecords', () => {
     expect(reset.next).toBe(2);
   });
 
+  it('asks again for numbers above the newest record (index counted up before the record was written)', () => {
+    const s = selectRecords([rec(4)], 2, 6, false);
+    expect(s.fresh.map((r) => r.number)).toEqual([4]);
+    expect(s.missing).toEqual([[3, 3]]); // below the newest record: overwritten
+    expect(s.pending).toEqual([5, 6]);
+    expect(s.next).toBe(4); // 5 and 6 are read again next time
+    expect(selectRecords([], 2, 3, false)).toMatchObject({
+      fresh: [],
+      missing: [],
+      pending: [3, 3],
+      next: 2,
+    });
+    // Asked long enough: reported.
+    expect(selectRecords([rec(4)], 2, 6, true)).toMatchObject({
+      missing: [
+        [3, 3],
+        [5, 6],
+      ],
+      next: 6,
+    });
+  });
+
   it('counts each number once when two slots hold it', () => {
     expect(selectRecords([rec(5, 0), rec(5, 1)], 4, 5).fresh.map((r) => r.slot)).toEqual([0]);
   });
