@@ -12,11 +12,13 @@
  */
 import { parseArgs } from 'node:util';
 import pino from 'pino';
+import { factorWarnings } from '../core/domain/factor-check.ts';
 import { checkParameterIds } from '../core/domain/parameter-check.ts';
 import { MrvError } from '../core/errors.ts';
 import type { PointMeta, Reading } from '../core/schema/wire.ts';
 import { systemClock } from '../core/time.ts';
 import type { Driver } from '../drivers/types.ts';
+import { loadFactorPack } from '../evidence/service.ts';
 import { type LoadedSite, loadSiteConfig, siteDataDir } from '../gateway/config.ts';
 
 /** One device's outcome. */
@@ -97,6 +99,19 @@ export async function checkDevices(site: LoadedSite, timeoutMs?: number): Promis
   return out;
 }
 
+/**
+ * Warnings about qualified parameters the factor pack cannot compute (issue 18): kinds without a factor,
+ * units that cannot meet their factor (core/domain/factor-check.ts). One line per warning,
+ * `warning CODE: point POINT: text`; "" when none.
+ * @param pack default: the shipped factor pack
+ */
+export function factorWarningsText(site: LoadedSite, pack = loadFactorPack()): string {
+  const points = site.devices.flatMap((d) => d.config.points as PointMeta[]);
+  return factorWarnings(site.site.unit.industry, points, pack)
+    .map((w) => `warning ${w.code}: point ${w.point}: ${w.message}\n`)
+    .join('');
+}
+
 /** The table printed by `mrv check-config`: device, point, value, unit, quality, ts, reason. */
 export function formatTable(site: LoadedSite, checks: DeviceCheck[]): string {
   const rows: string[][] = [['device', 'point', 'value', 'unit', 'quality', 'time', 'reason']];
@@ -160,7 +175,9 @@ export async function checkConfig(args: string[]): Promise<number> {
     site.devices.flatMap((d) => d.config.points as { id: string; parameter?: string }[]),
   );
   for (const w of warnings) process.stdout.write(`warning ${w.code}: ${w.message}\n`);
-  if (warnings.length > 0) process.stdout.write('\n');
+  const packWarnings = factorWarningsText(site);
+  process.stdout.write(packWarnings);
+  if (warnings.length > 0 || packWarnings) process.stdout.write('\n');
   const checks = await checkDevices(site, timeoutMs);
   process.stdout.write(`${formatTable(site, checks)}\n\n`);
   const down = checks.filter((c) => c.unreachable);

@@ -4,10 +4,12 @@
  * mrv evidence --unit ID --month yyyy-mm [--format json|csv|html] [--out FILE] [--site FILE]...
  *              [--key FILE] [--readings-out FILE] [--store sqlite|influx] [--sqlite FILE] [--influx URL] [--db mrv]
  *   builds and signs the monthly evidence package from the store (the same code as the HTTP route).
- * mrv verify FILE (--trusted-keys FILE|DIR | --public-key FILE) [--batches EXPORT --keys REGISTRY | --readings FILE]
+ * mrv verify FILE (--trusted-keys FILE|DIR | --public-key FILE) [--factor-pack FILE]... [--batches EXPORT --keys REGISTRY | --readings FILE]
  *   dispatches on the file's content: a monthly evidence package (`kind: "monthly-evidence"`) has its
  *   Ed25519 signature checked against the trusted keys only (never the key the package carries; none
  *   given: `MRV_E_NO_TRUSTED_KEYS`; signed by another key: `REJECTED: signature: MRV_E_UNTRUSTED_KEY`,
+ *   exit 1), its factor pack checked against the packs the verifier knows (evidence/factor-packs.ts: the
+ *   shipped packs and `--factor-pack FILE`; another: `REJECTED: factor pack: MRV_E_FACTOR_PACK_UNKNOWN`,
  *   exit 1) and, given its raw signed batches (`mrv export-batches`) or the exported
  *   readings (`--readings-out`), its values recomputed and compared; batches are checked too (signature,
  *   chain, the package's batch digest). Other kinds register in {@link VERIFIERS}. Without FILE,
@@ -30,6 +32,7 @@ import { MrvError } from '../core/errors.ts';
 import { canonicalJson } from '../core/schema/canonical.ts';
 import type { SiteConfig } from '../core/schema/site.ts';
 import { systemClock } from '../core/time.ts';
+import { checkFactorPack, knownFactorPacks } from '../evidence/factor-packs.ts';
 import {
   batchesSource,
   buildEvidence,
@@ -117,7 +120,7 @@ export type Verifier = (doc: Record<string, unknown>, args: string[]) => Promise
 export const VERIFIERS: Record<string, Verifier> = { 'monthly-evidence': verifyEvidence };
 
 /** Every flag of `mrv verify` (evidence packages and batch ranges), so positionals are found exactly. */
-const VERIFY_FLAGS = Object.fromEntries(
+const VERIFY_FLAGS: Record<string, { type: 'string'; multiple?: boolean }> = Object.fromEntries(
   [
     'readings',
     'public-key',
@@ -134,6 +137,8 @@ const VERIFY_FLAGS = Object.fromEntries(
     'db',
   ].map((k) => [k, { type: 'string' as const }]),
 );
+// Repeatable: every pack the verifier accepts besides the shipped ones.
+VERIFY_FLAGS['factor-pack'] = { type: 'string', multiple: true };
 
 /**
  * `mrv verify ...`: with a FILE, dispatches on the file's `kind` ({@link VERIFIERS}); without one,
@@ -225,6 +230,7 @@ async function verifyEvidence(doc: Record<string, unknown>, args: string[]): Pro
       'trusted-keys': { type: 'string' },
       batches: { type: 'string' },
       keys: { type: 'string' },
+      'factor-pack': { type: 'string', multiple: true },
     },
   });
   // Trust comes from the verifier, never from the package (it carries a key anyone can replace).
@@ -250,6 +256,19 @@ async function verifyEvidence(doc: Record<string, unknown>, args: string[]): Pro
   // Right after the signature (never for a package that fails it): what the package says it knows,
   // because a good signature says nothing about completeness.
   out(`${contentLine(pkg)}\n`);
+  // The pack travels inside the package: it is trusted only when the verifier knows it (issue 18).
+  const packCheck = checkFactorPack(
+    pkg.inputs.factorPack,
+    pkg.emissions.factorPack.digest,
+    knownFactorPacks(v['factor-pack'] ?? []),
+  );
+  if (!packCheck.ok) {
+    out(`REJECTED: factor pack: ${packCheck.code}: ${packCheck.reason}\n`);
+    return 1;
+  }
+  out(
+    `factor pack: OK (${packCheck.known.id}@${packCheck.known.packVersion}, sha256 ${packCheck.digest}, ${packCheck.known.file}); ${pkg.emissions.unconfirmedFactors?.length ?? 0} unconfirmed factors used\n`,
+  );
   if (!v.readings && !v.batches) {
     out(
       'values: not recomputed (give --batches EXPORT --keys REGISTRY from `mrv export-batches`, or --readings FILE from `mrv evidence --readings-out`)\nACCEPTED\n',
@@ -285,6 +304,7 @@ async function verifyEvidence(doc: Record<string, unknown>, args: string[]): Pro
     generatedAt: Date.parse(pkg.generatedAt),
     generator: pkg.generator,
     config: pkg.config,
+    ...(pkg.emissions.factorPack.digest ? { factorPackDigest: pkg.emissions.factorPack.digest } : {}),
     // Each format is recomputed with its own rules (formatVersion 1 packages stay verifiable).
     formatVersion: pkg.formatVersion === 1 ? 1 : 2,
     // Open and resolved stored findings go back in as they were read: the split is recomputed.
@@ -312,6 +332,10 @@ async function verifyEvidence(doc: Record<string, unknown>, args: string[]): Pro
         }),
   };
   const { signature: _s, ...claimed } = pkg;
+  // Packages made before 2026-12 do not list their unconfirmed factors (derived from the items, which
+  // are compared): the list is not asked of them.
+  if (pkg.emissions.unconfirmedFactors === undefined)
+    delete (body.emissions as { unconfirmedFactors?: string[] }).unconfirmedFactors;
   const diffs = diffPaths(
     JSON.parse(JSON.stringify(claimed)),
     JSON.parse(JSON.stringify({ ...body, rawData: recomputedRaw })),

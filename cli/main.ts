@@ -83,9 +83,13 @@ const USAGE = `mrv — carbon-mrv command line
   mrv evidence --unit ID --month yyyy-mm [--format json|csv|html] [--out FILE] [--site SITE.yaml] [--units-file units.yaml]
                [--readings-out FILE] [--key FILE] [--store sqlite|influx] [--sqlite FILE] [--influx URL]
       build and sign the monthly evidence package (月度存证) of a unit from the store
-  mrv verify FILE (--trusted-keys FILE|DIR | --public-key FILE) [--batches EXPORT --keys REGISTRY | --readings FILE]
-      check an evidence package's signature and, given its raw signed batches (mrv export-batches)
+  mrv verify FILE (--trusted-keys FILE|DIR | --public-key FILE) [--factor-pack FILE]...
+                  [--batches EXPORT --keys REGISTRY | --readings FILE]
+      check an evidence package's signature and its factor pack (one of the shipped packs or a
+      --factor-pack the verifier accepts) and, given its raw signed batches (mrv export-batches)
       or its readings, recompute its values; with batches also their signatures, chain and digest
+  mrv factors [FILE] [--digest]
+      a factor pack's id, version and digest (what mrv verify pins), and every factor's source
   mrv keygen --unit ID --gateway ID [--out DIR] [--force | --rotate]
       make a gateway's Ed25519 signing key (ID.key.pem) and its key-registry entry (ID.pub.json);
       --rotate keeps the old key valid for batches sent before now
@@ -136,6 +140,7 @@ export const COMMANDS: readonly CommandSpec[] = [
   { name: 'registry', run: async (a) => (await import('./unit-registry.ts')).registry(a) },
   { name: 'evidence', run: async (a) => (await import('./evidence.ts')).evidence(a) },
   { name: 'verify', run: async (a) => (await import('./evidence.ts')).verify(a) },
+  { name: 'factors', run: async (a) => (await import('./factors.ts')).factorsCommand(a) },
   { name: 'keygen', run: async (a) => (await import('./keygen.ts')).keygen(a) },
   { name: 'keys', run: async (a) => (await import('./keygen.ts')).keys(a) },
   { name: 'export-batches', run: async (a) => (await import('./verify-batches.ts')).exportCommand(a) },

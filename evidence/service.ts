@@ -58,6 +58,7 @@ import { canonicalJson } from '../core/schema/canonical.ts';
 import type { SiteConfig } from '../core/schema/site.ts';
 import type { UnitRegistry } from '../core/schema/unit-registry.ts';
 import { Batch, type Industry, type MeterMeta, type PointMeta, type UnitMeta } from '../core/schema/wire.ts';
+import { factorPackDigest } from './factor-packs.ts';
 
 const DOMAIN_DIR = fileURLToPath(new URL('../core/domain/', import.meta.url));
 
@@ -788,6 +789,7 @@ export async function buildEvidence(o: BuildEvidenceOptions): Promise<EvidencePa
     // too), so the package shows what the findings list filtered to the month shows; a finding the
     // package recomputes replaces its stored copy (same id).
     storedFindings: stored,
+    factorPackDigest: factorPackDigest(factorPack),
   });
   return signEvidence({ ...body, rawData: await finish(archiveLister(o.store, o.unitId), p) }, o.key);
 }

@@ -35,11 +35,13 @@ import {
 } from './completeness.ts';
 import { D, dec, text } from './decimal.ts';
 import { computeEmissions, type EmissionItem, type EmissionsResult } from './emissions.ts';
+import { computeEmissionsV1 } from './emissions-v1.ts';
 import type { FactorPack } from './factors.ts';
 import { DAY_MS, daysOf, evidenceDeadline, isoCst, monthPeriod, startOfCstDate } from './period.ts';
 import type { BatchSet } from './raw-batches.ts';
 import { evaluatePeriodRules, type RulePack, SampleRuleRunner } from './rules.ts';
 import { ticketGapFindings } from './tickets.ts';
+import { convert } from './units.ts';
 
 /** A point as the evidence needs it: its catalogue entry plus gateway, poll interval and counter modulus. */
 export interface CataloguePoint extends PointMeta {
@@ -314,6 +316,8 @@ export interface EvidenceInput {
    * rule watches (so the package cites the findings the findings list shows).
    */
   extraPoints?: string[];
+  /** SHA-256 (hex) of `factorPack`'s canonical JSON, recorded in `emissions.factorPack.digest`. */
+  factorPackDigest?: string;
   /** Rules of which format to compute with (a verifier passes the package's). Default {@link EVIDENCE_FORMAT_VERSION}. */
   formatVersion?: 1 | 2;
 }
@@ -520,9 +524,15 @@ export async function computeEvidence(input: EvidenceInput): Promise<EvidenceBod
   };
   const parameters: EvidenceParameter[] = [];
   const values = new Map<string, string>();
+  // Each parameter keeps the unit its points measure it in (issue 18 item 7): points in one unit are
+  // summed in it; points in several units of one dimension are rescaled to the catalogue unit; points
+  // of different dimensions (t and Nm³) are never summed.
+  const units = new Map<string, string>();
+  const unitNotes: string[] = [];
   const gasesOf = new Map<string, readonly string[]>();
   const entries: { id: string; entry: KeyParameter }[] = [];
   for (const e of parametersOf(industry)) {
+    if (e.optional && !paramPoints.has(e.id)) continue;
     if (e.qualifier === undefined) entries.push({ id: e.id, entry: e });
     else
       for (const id of [...paramPoints.keys()].filter((k) => lookupParameter(k)?.entry === e).sort())
@@ -530,15 +540,25 @@ export async function computeEvidence(input: EvidenceInput): Promise<EvidenceBod
   }
   for (const { id, entry } of entries) {
     const pts = paramPoints.get(id) ?? [];
+    const pointUnits = [...new Set(pts.map((p) => p.unit))];
+    // formatVersion 1 labelled every parameter with its catalogue unit and summed its points as they were.
+    const unit = v2 && pointUnits.length === 1 ? (pointUnits[0] as string) : entry.unit;
+    const mixed =
+      v2 && pointUnits.length > 1 && pointUnits.some((u) => convert(new D(1), u, unit) === undefined);
+    if (mixed)
+      unitNotes.push(
+        `MRV_E_UNIT_MISMATCH: ${id} has points in ${pointUnits.join(', ')}, which are not one dimension: not summed, no value`,
+      );
     let v = new D(0);
     let any = false;
     const evPoints: EvidencePoint[] = [];
     for (const p of [...pts].sort((a, b) => (a.id < b.id ? -1 : 1))) {
       const st = states.get(p.id) as PointState;
       const pv = pointValue(p.id);
-      if (pv !== null) {
+      if (pv !== null && !mixed) {
         any = true;
-        v = st.sign === '-' ? v.minus(dec(pv)) : v.plus(dec(pv));
+        const inUnit = (v2 ? convert(dec(pv), p.unit, unit) : undefined) ?? dec(pv);
+        v = st.sign === '-' ? v.minus(inUnit) : v.plus(inUnit);
       }
       evPoints.push({
         id: p.id,
@@ -553,7 +573,10 @@ export async function computeEvidence(input: EvidenceInput): Promise<EvidenceBod
       });
     }
     const value = any ? text(v) : null;
-    if (value !== null) values.set(id, value);
+    if (value !== null) {
+      values.set(id, value);
+      units.set(id, unit);
+    }
     gasesOf.set(id, entry.gases);
     const kindName = id === entry.id ? '' : ` (${id.slice(entry.id.length + 1)})`;
     parameters.push({
@@ -561,7 +584,7 @@ export async function computeEvidence(input: EvidenceInput): Promise<EvidenceBod
       nameZh: entry.nameZh + kindName,
       nameEn: entry.nameEn + kindName,
       role: entry.role,
-      unit: entry.unit,
+      unit,
       value,
       method: value === null ? 'default' : pts.length > 1 ? 'calculated' : 'measured',
       source: entry.source,
@@ -628,11 +651,15 @@ export async function computeEvidence(input: EvidenceInput): Promise<EvidenceBod
   });
 
   // Emissions, then the period rules (which may look at emission figures as `emissions.<item id>`).
-  const emissions = computeEmissions(industry, values, input.factorPack, {
+  // formatVersion 1 recomputes with the emissions code it was made with (emissions-v1.ts).
+  const emissions = (v2 ? computeEmissions : computeEmissionsV1)(industry, values, input.factorPack, {
     periodDays: days,
     pfcMethod: cfg.pfcMethod,
     clinkerType: cfg.clinkerType,
+    units,
+    ...(input.factorPackDigest ? { factorPackDigest: input.factorPackDigest } : {}),
   });
+  emissions.notes.unshift(...unitNotes);
   const ruleValues = new Map(values);
   for (const i of emissions.items) ruleValues.set(`emissions.${i.id}`, i.co2e);
   ruleValues.set('emissions.total', emissions.totalCo2e);

@@ -77,8 +77,9 @@ export function checkParameterIds(
     }
     fed.add(hit.entry.id);
   }
+  // Optional alternatives (the clinker's CaO/MgO for the default factor) are not missing when absent.
   for (const e of parametersOf(industry))
-    if (e.gases.length > 0 && !fed.has(e.id) && !unqualified.has(e.id))
+    if (e.gases.length > 0 && !e.optional && !fed.has(e.id) && !unqualified.has(e.id))
       out.push({
         code: 'not_supplied',
         parameter: e.qualifier ? `${e.id}.<${e.qualifier}>` : e.id,

@@ -252,10 +252,15 @@ export function evidenceHtml(pkg: EvidenceBody | EvidencePackage): string {
   const em = pkg.emissions.items
     .map(
       (e) =>
-        `<tr><td>${esc(e.nameZh)}<br><small>${esc(e.nameEn)}</small></td><td>${esc(e.gas)}</td><td class="num">${esc(e.mass)}</td><td class="num">${esc(e.co2e)}</td><td><small>${esc(e.formula)}<br>${e.factors
+        `<tr><td>${esc(e.nameZh)}<br><small>${esc(e.nameEn)}</small></td><td>${esc(e.gas)}</td><td class="num">${esc(e.mass)}</td><td class="num">${esc(e.co2e)}</td><td><small>${esc(e.formula)}<br>${e.inputs
+          .map(
+            (i) =>
+              `${esc(i.parameter)} = ${esc(i.value)} ${esc(i.unit)}${i.converted ? ` = ${esc(i.converted.value)} ${esc(i.converted.unit)}` : ''}`,
+          )
+          .join('<br>')}<br>${e.factors
           .map(
             (f) =>
-              `${esc(f.id)} = ${esc(f.value)} ${esc(f.unit)}${f.confirmed ? '' : ' <b>未确认 unconfirmed</b>'}`,
+              `${esc(f.id)} = ${esc(f.value)} ${esc(f.unit)}${f.confirmed ? '' : ' <b>未确认 unconfirmed</b>'} (${esc(f.source)})`,
           )
           .join('<br>')}</small></td></tr>`,
     )
@@ -279,7 +284,7 @@ ${contentHtml(pkg)}
 <h2>数据完整性 Completeness</h2><table><tr><th>测点 Point</th><th>实收/应收 Received / expected</th><th>覆盖率 Covered</th><th>缺口 Gaps</th></tr>${comp}</table>
 <h2>校验结果 Validation findings</h2>${findings ? `<table><tr><th>时间 Time</th><th>类别 Class</th><th>规则 Rule</th><th>级别 Severity</th><th>说明 Message</th></tr>${findings}</table>` : '<p>无 None</p>'}
 ${resolved ? `<h2>已解决的问题 Resolved findings</h2><p><small>生成本存证前已解决，不作为未关闭问题引用 Resolved before this package was made; not cited as open.</small></p><table><tr><th>时间 Time</th><th>规则 Rule</th><th>解决时间 Resolved at</th><th>补齐批次 Batches (seq)</th><th>说明 Resolution</th></tr>${resolved}</table>` : ''}
-<h2>排放量 Emissions</h2><p>排放因子包 Factor pack <code>${esc(pkg.emissions.factorPack.id)}@${esc(pkg.emissions.factorPack.packVersion)}</code>, GWP ${esc(pkg.emissions.factorPack.gwpSet)}</p>
+<h2>排放量 Emissions</h2><p>排放因子包 Factor pack <code>${esc(pkg.emissions.factorPack.id)}@${esc(pkg.emissions.factorPack.packVersion)}</code>, GWP ${esc(pkg.emissions.factorPack.gwpSet)}${pkg.emissions.factorPack.digest ? `, sha256 <code>${esc(pkg.emissions.factorPack.digest)}</code>` : ''}${pkg.emissions.unconfirmedFactors?.length ? `<br><small>使用的未确认因子 Unconfirmed factors used: <code>${pkg.emissions.unconfirmedFactors.map(esc).join(', ')}</code></small>` : ''}</p>
 <table><tr><th>排放源 Source</th><th>气体 Gas</th><th>质量 Mass (t)</th><th>CO2当量 CO2e (t)</th><th>公式与因子 Formula and factors</th></tr>${em}<tr><th colspan="3">合计 Total</th><th class="num">${esc(pkg.emissions.totalCo2e)}</th><th></th></tr></table>
 ${pkg.emissions.notes.length ? `<p><small>${pkg.emissions.notes.map(esc).join('<br>')}</small></p>` : ''}
 <p><small>本页为签名 JSON 存证的打印视图；以 JSON 为准。This page renders the signed JSON package, which is authoritative.</small></p>

@@ -92,7 +92,8 @@ describe('mrv check-config', () => {
       const feederA = out.match(/^coal-feeder-a\s+feeder_a\.total\s+(\d+(?:\.\d{1,3})?)\s+t\s+good/m);
       expect(feederA, out).not.toBeNull();
       expect(Number(feederA![1])).toBeGreaterThanOrEqual(123456.789);
-      expect(out).toMatch(/all 6 devices answered/);
+      expect(out).toMatch(/all 7 devices answered/);
+      expect(out).not.toMatch(/^warning:/m);
     } finally {
       await sim.stop();
     }
@@ -113,7 +114,26 @@ describe('mrv check-config', () => {
     expect(out).toMatch(
       /^generator-meter\s+gen\.active_energy_export\s+MWh\s+bad\s+\S*\s+MRV_E_DEVICE_UNREACHABLE/m,
     );
-    expect(out).toMatch(/6 of 6 devices gave no good reading/);
+    expect(out).toMatch(/7 of 7 devices gave no good reading/);
+  });
+
+  it('warns about an unqualified parameter id and a kind without a factor before reading (issue 18)', async () => {
+    const closed = await getFreePort();
+    const file = withPorts('cement-plant.site.yaml', () => closed);
+    // The fly ash id as the example shipped it before (no material kind); steel slag with a kind the pack lacks.
+    writeFileSync(
+      file,
+      readFileSync(file, 'utf8')
+        .replace('cement.substitute.fly_ash', 'cement.substitute')
+        .replace('cement.substitute.steel_slag', 'cement.substitute.steel_slagg'),
+    );
+    const { out } = await run(['check-config', file, '--timeout-ms', '1000']);
+    expect(out).toMatch(
+      /^warning unqualified: point fly_ash\.total: parameter "cement\.substitute" needs its material/m,
+    );
+    expect(out).toMatch(
+      /^warning MRV_W_NO_FACTOR: point steel_slag\.total: parameter cement\.substitute\.steel_slagg: factor pack cn-ets-defaults@2026\.12-1 has no cement\.deduction\.steel_slagg/m,
+    );
   });
 
   it('warns about parameter ids the evidence would not use, and parameters no point feeds (issue 18)', async () => {
@@ -132,10 +152,9 @@ describe('mrv check-config', () => {
       /^warning unknown: point clinker\.total: parameter "cement\.clinker_outptu" is not in the cement catalogue/m,
     );
     expect(out).toContain('did you mean');
-    // The shipped example names qualified parameters without their kind.
-    expect(out).toMatch(
-      /^warning unqualified: point coal\.total: parameter "cement\.fuel_consumption" needs its fuel/m,
-    );
+    // The shipped example names every qualified parameter with its kind (fixed with issue 18 items 6-7;
+    // the unqualified case is the next test).
+    expect(out).not.toMatch(/^warning unqualified/m);
     expect(out).toMatch(/^warning not_supplied: no point of this file feeds cement\.clinker_output/m);
   });
 

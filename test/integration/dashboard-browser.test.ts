@@ -199,6 +199,21 @@ describe('dashboard in Chromium', () => {
     const [json] = await Promise.all([page.waitForEvent('download'), page.click('a[data-format="json"]')]);
     const pkg = JSON.parse(Buffer.concat(await (await json.createReadStream()).toArray()).toString('utf8'));
     expect(pkg).toMatchObject({ month, unit: { id: stack.unitId }, signature: { alg: 'Ed25519' } });
+    // Emissions by kind with their factors and sources (issue 18 item 7): the figures of the package.
+    const em = page.locator('#emissions-by-kind');
+    await em.waitFor();
+    expect(await em.locator('[data-field="factor-pack"]').textContent()).toContain(
+      `${pkg.emissions.factorPack.id}@${pkg.emissions.factorPack.packVersion}`,
+    );
+    if (pkg.emissions.items.length > 0) {
+      expect(await em.locator('tr[data-emission]').count()).toBe(pkg.emissions.items.length + 1);
+      expect(await em.locator('[data-field="total"]').textContent()).toBe(pkg.emissions.totalCo2e);
+      const first = pkg.emissions.items[0];
+      const row = em.locator(`tr[data-emission="${first.id}"]`);
+      expect(await row.locator('[data-field="co2e"]').textContent()).toBe(first.co2e);
+      expect(await row.locator('li[data-factor]').count()).toBe(first.factors.length);
+      expect(await row.textContent()).toContain('docs/domain.md');
+    }
   });
 
   it('filters the findings list', async () => {

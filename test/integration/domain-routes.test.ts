@@ -282,7 +282,10 @@ describe('domain routes', () => {
       'AL-SV-001',
       'MRV_F_TICKETS_MISSING',
     ]);
-    expect(pkg.emissions.items.map((i) => i.method)).toEqual(['calculated', 'default', 'default']);
+    expect(pkg.emissions.items.map((i) => [i.id, i.method])).toEqual([
+      ['aluminium.anode_co2', 'calculated'],
+      ['aluminium.pfc_co2e', 'default'], // no anode-effect data: the default PFC intensity (t CO2e)
+    ]);
     const trust = [trustedOf(loadEvidenceKey(join(dir, 'key.pem'), false), 'test server')];
     expect(verifyEvidenceSignature(pkg, trust)).toMatchObject({ ok: true, owner: 'test server' });
     const tampered = {

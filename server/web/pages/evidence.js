@@ -21,6 +21,7 @@ import {
   unitPath,
 } from '../lib.js';
 import { completenessRatio, dataTable, findingsOf, label, loadUnit, unitHeader } from './common.js';
+import { emissionsSection } from './emissions.js';
 
 const MONTHS_LISTED = 12;
 const CST_MS = 8 * 3_600_000;
@@ -358,8 +359,8 @@ async function renderDetail(section, unit, month) {
       }),
     ),
   );
-  // Emissions by kind (filled by the factor pack's work): an empty slot until then.
-  section.append(el('section', { id: 'emissions-by-kind' }));
+  // Emissions by kind with their factors and sources (server/web/pages/emissions.js).
+  section.append(emissionsSection(pkg));
   section.append(
     el(
       'details',

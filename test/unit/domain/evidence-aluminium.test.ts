@@ -179,7 +179,7 @@ describe('aluminium worked month (2026-02)', async () => {
     // C2F6 = CF4 × 0.1 = 0.0000599551… → 0.000060 t; × 11100 = 9982.5297 / 15000 = 0.66550198 → 0.665502
     // total = 110.222933 + 3.975025 + 0.665502 = 114.863460
     const e = pkg.emissions;
-    expect(e.factorPack).toEqual({ id: 'cn-ets-defaults', packVersion: '2026.11-1', gwpSet: 'AR5' });
+    expect(e.factorPack).toEqual({ id: 'cn-ets-defaults', packVersion: '2026.12-1', gwpSet: 'AR5' });
     expect(e.items.map((i) => [i.id, i.gas, i.mass, i.co2e, i.method])).toEqual([
       ['aluminium.anode_co2', 'CO2', '110.222933', '110.222933', 'calculated'],
       ['aluminium.pfc_cf4', 'CF4', '0.0006', '3.975025', 'calculated'],

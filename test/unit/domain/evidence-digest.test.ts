@@ -4,6 +4,7 @@ import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it, vi } from 'vitest';
 import { verify } from '../../../cli/evidence.ts';
 import { SqliteStore } from '../../../collector/sqlite-store.ts';
@@ -11,6 +12,7 @@ import type { StoredReading } from '../../../collector/store.ts';
 import type { Sample } from '../../../core/domain/aggregate.ts';
 import { computeEvidence, type ReadingSource, readPages } from '../../../core/domain/evidence.ts';
 import { canonicalJson } from '../../../core/schema/canonical.ts';
+import { readFactorPackFile } from '../../../evidence/factor-packs.ts';
 import {
   catalogueFromSites,
   digestingSource,
@@ -178,6 +180,12 @@ describe('evidence from the store: pages, digest and verification', () => {
     const trust = path.join(tmp, 'evidence.pub.json');
     writeTrustFile(trust, key, 'test server');
     const made: Record<string, string> = {};
+    const oldPack = readFactorPackFile(
+      fileURLToPath(
+        new URL('../../../core/domain/factors/history/cn-ets-defaults@2026.11-1+docs.yaml', import.meta.url),
+      ),
+      { legacy: true },
+    );
     // formatVersion 1 packages (before content status and month-to-date completeness) still verify.
     const combos = [
       [RAW_DATA_KIND_V1, 1],
@@ -188,8 +196,10 @@ describe('evidence from the store: pages, digest and verification', () => {
       const lines: string[] = [];
       const a = digestingSource(paged, (l) => lines.push(l), kind);
       const b = digestingSource(unpaged, undefined, kind);
-      const bodyA = await computeEvidence({ ...input, formatVersion, source: a.source });
-      const bodyB = await computeEvidence({ ...input, formatVersion, source: b.source });
+      // A formatVersion 1 package was made with a pack of its time (history/, read by mrv verify too).
+      const factorPack = formatVersion === 1 ? oldPack : input.factorPack;
+      const bodyA = await computeEvidence({ ...input, factorPack, formatVersion, source: a.source });
+      const bodyB = await computeEvidence({ ...input, factorPack, formatVersion, source: b.source });
       expect(bodyA.formatVersion).toBe(formatVersion);
       expect('content' in bodyA).toBe(formatVersion === 2);
       expect(canonicalJson(bodyA)).toBe(canonicalJson(bodyB));
