@@ -11,6 +11,15 @@ import { ModbusDriver } from '../../drivers/modbus/driver.ts';
 import { FaultControl, listenModbusTcp, serviceVector } from '../../simulators/shared/modbus-server.ts';
 
 const log = pino({ level: 'silent' });
+
+/** A ManualClock that counts its sleepers: both poll loops asleep = the driver is at rest. */
+class CountingClock extends ManualClock {
+  sleeping = 0;
+  override sleep(ms: number, signal?: AbortSignal): Promise<void> {
+    this.sleeping++;
+    return super.sleep(ms, signal).finally(() => this.sleeping--);
+  }
+}
 const RECORDS = 4;
 const STRIDE = 6; // number uint32 @0, BCD time @2..4, net uint16 kg @5
 
@@ -27,7 +36,7 @@ const setIndex = (n: number) => regs.splice(0, 2, n >>> 16, n & 0xffff);
 let ringReads = 0;
 
 describe('Modbus driver: event log against a terminal over TCP', () => {
-  const clock = new ManualClock(Date.parse('2026-12-31T16:00:00.000Z'));
+  const clock = new CountingClock(Date.parse('2026-12-31T16:00:00.000Z'));
   let close: () => Promise<void>;
   let driver: ModbusDriver;
   const batches: Reading[][] = [];
@@ -91,8 +100,14 @@ describe('Modbus driver: event log against a terminal over TCP', () => {
     await close?.();
   });
 
-  /** Advances the clock one poll interval and waits until `n` event-log batches arrived. */
+  /** Waits until both loops (points, event log) sleep: an advance then wakes each for one cycle. */
+  async function atRest() {
+    await expect.poll(() => clock.sleeping, { timeout: 30_000, interval: 10 }).toBe(2);
+  }
+
+  /** Advances the clock one poll interval (from rest) and waits until `n` event-log batches arrived. */
   async function cycle(n: number) {
+    await atRest();
     clock.advance(1000);
     await expect.poll(() => batches.length, { timeout: 30_000, interval: 20 }).toBeGreaterThanOrEqual(n);
   }
@@ -125,10 +140,12 @@ describe('Modbus driver: event log against a terminal over TCP', () => {
     setIndex(2); // the terminal counted up; record 2 comes a moment later
     // Two cycles read the ring without record 2: nothing is emitted, nothing reported lost.
     for (let i = 0; i < 2; i++) {
+      await atRest();
       const before = ringReads;
       clock.advance(1000);
       await expect.poll(() => ringReads, { timeout: 30_000, interval: 20 }).toBeGreaterThan(before);
     }
+    await atRest();
     expect(batches).toHaveLength(1);
     writeTicket(2, [27, 1, 1, 0, 4, 5], 2990);
     await cycle(2);
