@@ -60,6 +60,21 @@ const EVENT_LOG_READINGS_PER_SINK = 1000;
  */
 const PENDING_CYCLES = 3;
 
+/** What {@link ModbusDriver.readEventLogs} found in one event log (for `mrv check-config`). */
+export interface EventLogSnapshot {
+  id: string;
+  /** The latest ticket number the index shows; absent when the read failed. */
+  index?: number;
+  /** Records (non-empty slots) the ring holds, their lowest and highest number. */
+  held: number;
+  lowest?: number;
+  highest?: number;
+  /** Weighing time of the highest, ISO-8601 (absent when it does not decode). */
+  newestTime?: string;
+  /** Why the log could not be read. */
+  error?: string;
+}
+
 /** An event log of the device with its ring requests and poll interval. */
 interface EventLogPlan {
   log: ModbusEventLog;
@@ -157,6 +172,47 @@ export class ModbusDriver implements Driver {
   async pollOnce(): Promise<Reading[]> {
     const out: Reading[] = [];
     for (const g of this.#groups) out.push(...(await this.#poll(g.requests)));
+    return out;
+  }
+
+  /**
+   * Reads every event log once (index and ring), emitting nothing and keeping no state: what a
+   * commissioning engineer checks before the gateway runs the file. Call {@link stop} afterwards to
+   * give the link back.
+   */
+  async readEventLogs(): Promise<EventLogSnapshot[]> {
+    const link = this.#linkOrAcquire();
+    const out: EventLogSnapshot[] = [];
+    for (const { log, requests } of this.#eventLogs) {
+      const idx = await link.read(log.table, log.index.address, registerCount(log.index.type), this.config);
+      if (!idx.ok) {
+        out.push({ id: log.id, held: 0, error: `${idx.error.code}: ${idx.error.message}` });
+        continue;
+      }
+      const index = decodeNumber(idx.bytes, 0, log.index.type, log.index.order);
+      const records: TicketRecord[] = [];
+      let error: string | undefined;
+      for (const req of requests) {
+        const r = await link.read(log.table, req.address, req.count, this.config);
+        if (!r.ok) {
+          error = `${r.error.code}: ${r.error.message}`;
+          break;
+        }
+        for (let i = 0; i < req.slots; i++)
+          records.push(decodeRecord(log, r.bytes, i * log.ring.stride * 2, req.firstSlot + i));
+      }
+      const held = records.filter((r) => r.number > 0).sort((a, b) => a.number - b.number);
+      const newest = held.at(-1);
+      out.push({
+        id: log.id,
+        index,
+        held: held.length,
+        ...(held[0] ? { lowest: held[0].number } : {}),
+        ...(newest ? { highest: newest.number } : {}),
+        ...(newest?.timeMs !== undefined ? { newestTime: isoMs(newest.timeMs) } : {}),
+        ...(error ? { error } : {}),
+      });
+    }
     return out;
   }
 
