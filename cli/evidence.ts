@@ -30,8 +30,6 @@ import { MrvError } from '../core/errors.ts';
 import { canonicalJson } from '../core/schema/canonical.ts';
 import type { SiteConfig } from '../core/schema/site.ts';
 import { systemClock } from '../core/time.ts';
-import { loadSiteConfig } from '../gateway/config.ts';
-import { packageVersion } from '../ops/package-root.ts';
 import {
   batchesSource,
   buildEvidence,
@@ -45,8 +43,11 @@ import {
   type RawDataKind,
   type TrustedEvidenceKey,
   verifyEvidenceSignature,
-} from '../server/evidence-service.ts';
+} from '../evidence/service.ts';
+import { loadSiteConfig } from '../gateway/config.ts';
+import { packageVersion } from '../ops/package-root.ts';
 import { makeStore, storeFlags } from './store-options.ts';
+import { loadUnitRegistry, unitsFileFlag } from './unit-registry.ts';
 import { checkChains, readExport, verifyCommand } from './verify-batches.ts';
 
 /** `mrv evidence`: writes the package (or a rendering) to --out or stdout. Exit 0, or 1 on error. */
@@ -62,12 +63,20 @@ export async function evidence(args: string[]): Promise<number> {
       key: { type: 'string', default: DEFAULT_EVIDENCE_KEY_FILE },
       'readings-out': { type: 'string' },
       ...storeFlags,
+      ...unitsFileFlag,
     },
   });
   if (!v.unit || !v.month) throw new MrvError('MRV_E_CONFIG', 'give --unit ID and --month yyyy-mm');
   if (!['json', 'csv', 'html'].includes(v.format))
     throw new MrvError('MRV_E_CONFIG', `--format: json, csv or html, got "${v.format}"`);
   const sites: SiteConfig[] = v.site.map((f) => loadSiteConfig(f).site);
+  // The unit's name, industry and province as registered (issue 17), not as a gateway claims them.
+  const units = v['units-file'] ? loadUnitRegistry(v['units-file']) : undefined;
+  if (units && !units.get(v.unit))
+    throw new MrvError(
+      'MRV_E_CONFIG',
+      `unit ${v.unit} is not in the unit registry ${v['units-file']}: register it before issuing evidence`,
+    );
   const store = makeStore(v);
   await store.start();
   const readingsOut = v['readings-out'] ? createWriteStream(v['readings-out']) : undefined;
@@ -80,6 +89,7 @@ export async function evidence(args: string[]): Promise<number> {
       generator: `carbon-mrv ${packageVersion()}`,
       key: loadEvidenceKey(v.key, true),
       sites,
+      ...(units ? { units } : {}),
       ...(readingsOut ? { sink: (line: string) => readingsOut.write(`${line}\n`) } : {}),
     });
     const text =

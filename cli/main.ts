@@ -80,7 +80,7 @@ const USAGE = `mrv — carbon-mrv command line
   mrv token list|revoke ID [--data-dir .data]
       API tokens of the server in that data dir (mrv token help)
 
-  mrv evidence --unit ID --month yyyy-mm [--format json|csv|html] [--out FILE] [--site SITE.yaml]
+  mrv evidence --unit ID --month yyyy-mm [--format json|csv|html] [--out FILE] [--site SITE.yaml] [--units-file units.yaml]
                [--readings-out FILE] [--key FILE] [--store sqlite|influx] [--sqlite FILE] [--influx URL]
       build and sign the monthly evidence package (月度存证) of a unit from the store
   mrv verify FILE (--trusted-keys FILE|DIR | --public-key FILE) [--batches EXPORT --keys REGISTRY | --readings FILE]

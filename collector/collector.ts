@@ -32,6 +32,10 @@
  *
  * A payload that is not valid JSON or does not match the contract is counted, logged and republished to
  * the dead-letter topic with its reason; findings are stored and republished on `{prefix}/_findings`.
+ * A gateway's catalogue (`meta`) only informs (collector/meta-check.ts, issue 17 item 2): with a key
+ * registry it must be signed by a key of its topic's (unit, gateway), else it is dead-lettered, counted
+ * (`rejectedMetas`) and raised as `MRV_F_META_REJECTED`, stored nowhere; a taken one whose unit claim
+ * differs from the unit registry is `MRV_F_META_MISMATCH`. Unit facts and scope are the server's registry's.
  *
  * Scale-out (`shareGroup`, docs/architecture.md §1, docs/scale-out.md): several collectors, each with its own `clientId` and
  * persistent session, subscribe to the data topics as `$share/{group}/{prefix}/+/+/data`, so the broker
@@ -63,7 +67,7 @@ import { IntegrityChecker, type ReceivedBatch } from './integrity.ts';
 import type { KeyRegistry } from './keys.ts';
 import type { LiveBatch, LiveHub } from './live.ts';
 import { liveTopic } from './live-relay.ts';
-import { checkMeta } from './meta-check.ts';
+import { checkMeta, settledMismatches } from './meta-check.ts';
 import type { TimeSeriesStore } from './store.ts';
 
 /** Payloads larger than this are rejected before parsing (4 MiB). */
@@ -607,7 +611,16 @@ export class Collector {
       this.#queueMetaWrite(
         async () => {
           await this.opts.store.writeMeta(t.unitId, r.data);
-          await this.#storeFindings(findings);
+          // A catalogue that agrees again (or differs otherwise) settles the gateway's earlier mismatches.
+          const open = this.opts.units
+            ? await this.opts.store.listOpenFindings(t.unitId, 'MRV_F_META_MISMATCH', {
+                gatewayId: t.gatewayId,
+              })
+            : [];
+          await this.#storeFindings([
+            ...findings,
+            ...settledMismatches(open, findings, this.#clock.now(), r.data.configHash),
+          ]);
         },
         'meta',
         ack,

@@ -180,3 +180,40 @@ export function checkMeta(meta: GatewayMeta, ctx: MetaCheckContext): MetaVerdict
     ],
   };
 }
+
+/**
+ * The open `MRV_F_META_MISMATCH` findings of a gateway that a newly taken catalogue settles: every one
+ * but the finding it raised itself (`current`, absent when it agrees with the registry), rewritten as
+ * resolved (`by: meta-agrees` when it agrees, `meta-superseded` when it differs in another way), under
+ * the same id and `ts` (core/schema/finding.ts, lifecycle).
+ */
+export function settledMismatches(
+  open: readonly Finding[],
+  current: readonly Finding[],
+  now: number,
+  configHash: string,
+): Finding[] {
+  const keep = new Set(current.map((f) => f.id));
+  const agrees = current.length === 0;
+  return open
+    .filter((f) => f.code === 'MRV_F_META_MISMATCH' && f.state !== 'resolved' && !keep.has(f.id))
+    .map((f) => ({
+      ...f,
+      state: 'resolved' as const,
+      resolvedAt: isoMs(now),
+      resolution: {
+        by: agrees ? 'meta-agrees' : 'meta-superseded',
+        seqs: [],
+        message: agrees
+          ? {
+              zh: '网关的新目录与单位登记一致',
+              en: "the gateway's new catalogue agrees with the unit registry",
+            }
+          : {
+              zh: '网关的新目录以另一种方式与登记不符（见新的问题）',
+              en: "the gateway's new catalogue differs in another way (see the new finding)",
+            },
+        detail: { configHash },
+      },
+    }));
+}

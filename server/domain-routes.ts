@@ -9,11 +9,12 @@
  *   with its lifecycle `state` (`open|resolved`; `resolvedAt` and `resolution` when resolved, e.g. a seq
  *   gap whose batches arrived late); `state` narrows the answer to one state;
  * - `GET /api/v1/units/:unitId/evidence/:month?format=json|csv|html` → the signed monthly evidence
- *   package (月度存证) of a UTC+8 month `yyyy-mm`;
+ *   package (月度存证) of a UTC+8 month `yyyy-mm`, its unit facts from the unit registry; with a
+ *   registry, 404 `MRV_E_NOT_FOUND` for a unit not in it (nothing unregistered is signed);
  * - `GET /api/v1/units/:unitId/completeness?month=yyyy-mm` → month-to-date completeness of the
  *   key-parameter points from hourly good-reading counts (no evidence build; default the current month):
  *   `{status: not_started|not_monitored|no_data|measuring|ended, judgedTo, firstDataAt, expected, good,
- *   ratio, points: [...]}` (server/evidence-service.ts `completenessToDate`).
+ *   ratio, points: [...]}` (evidence/service.ts `completenessToDate`).
  * The auth hook of `auth.ts` already guards `:unitId` routes. Errors: 400 `MRV_E_BAD_REQUEST`,
  * 404 `MRV_E_NOT_FOUND` (unknown unit), 503 `MRV_E_STORE`.
  *
@@ -35,7 +36,6 @@ import { MrvError } from '../core/errors.ts';
 import { type Finding, findingState } from '../core/schema/finding.ts';
 import type { SiteConfig } from '../core/schema/site.ts';
 import { type Clock, systemClock } from '../core/time.ts';
-import { fromStore } from './errors.ts';
 import {
   buildEvidence,
   completenessToDate,
@@ -46,7 +46,8 @@ import {
   loadRulePack,
   storeSource,
   unitCatalogue,
-} from './evidence-service.ts';
+} from '../evidence/service.ts';
+import { fromStore } from './errors.ts';
 import type { ServerOptions } from './options.ts';
 import { parseInstant } from './query.ts';
 
@@ -258,6 +259,13 @@ export function registerDomainRoutes(app: FastifyInstance, options: ServerOption
     async (request, reply) => {
       const { unitId, month } = request.params;
       await catalogue(unitId);
+      // A signed package names the unit: only a registered unit's facts may stand in it (issue 17).
+      if (options.units && !options.units.get(unitId))
+        throw new MrvError(
+          'MRV_E_NOT_FOUND',
+          `unit "${unitId}" is not in the unit registry: its name and province are only what its gateway claims; register it (units.yaml) before issuing evidence`,
+          { unitId },
+        );
       const pkg = await buildEvidence({
         store,
         unitId,

@@ -23,7 +23,7 @@ import {
   type TrustedEvidenceKey,
   trustedOf,
   verifyEvidenceSignature,
-} from './evidence-service.ts';
+} from '../evidence/service.ts';
 import type { ServerOptions } from './options.ts';
 
 /**

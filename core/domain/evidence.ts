@@ -6,7 +6,7 @@
  *
  * {@link computeEvidence} is pure apart from awaiting the injected {@link ReadingSource}: the same
  * catalogue, readings, packs and `generatedAt` give the same package, byte for byte in canonical JSON
- * (core/schema/canonical.ts). Hashing the readings and signing happen outside core (server/evidence-service.ts).
+ * (core/schema/canonical.ts). Hashing the readings and signing happen outside core (evidence/service.ts).
  */
 import { type Finding, isOpen } from '../schema/finding.ts';
 import type { MeterMeta, PointMeta, UnitMeta } from '../schema/wire.ts';
@@ -172,7 +172,7 @@ export interface EvidenceMeter extends Omit<MeterMeta, 'calibrations'> {
 }
 
 /**
- * The raw data behind the package, filled by the I/O layer (server/evidence-service.ts): the readings
+ * The raw data behind the package, filled by the I/O layer (evidence/service.ts): the readings
  * used and the raw signed batches they arrived in (docs/architecture.md §6, §7).
  */
 export interface EvidenceRawData {
@@ -186,7 +186,7 @@ export interface EvidenceRawData {
    * by id; ascending ts). v2: one line per segment (one point's read over one chunk),
    * `point TAB from TAB to TAB count TAB sha256hex LF`, the hash over the segment's readings as
    * `ts TAB quality TAB value TAB reason LF` lines (ts in ms since the Unix epoch, value the exact
-   * decimal or "" when null, reason its JSON string or "" when absent) (server/evidence-service.ts
+   * decimal or "" when null, reason its JSON string or "" when absent) (evidence/service.ts
    * `segmentLineV2`, `readingLineV2`): a day's segments can be hashed apart from the rest. v1: one
    * canonical JSON line per reading plus "\n" (`{"point","quality","reason"?,"ts","value"}`, ts ISO UTC).
    */

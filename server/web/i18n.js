@@ -50,6 +50,8 @@ const DICT = {
     unitId: '统一社会信用代码',
     industry: '行业',
     province: '省份',
+    unregistered: '未登记',
+    unregisteredHint: '该单位不在单位登记册中：名称、省份、行业仅为网关自报，未经核实',
     state: '状态',
     lastData: '最新数据',
     pointsHeading: '测点',
@@ -259,6 +261,9 @@ const DICT = {
     unitId: 'Unified social credit code',
     industry: 'Industry',
     province: 'Province',
+    unregistered: 'unregistered',
+    unregisteredHint:
+      'Not in the unit registry: name, province and industry are only what its gateway claims, unverified',
     state: 'State',
     lastData: 'Last data',
     pointsHeading: 'Points',

@@ -14,8 +14,8 @@ import type { EvidencePackage } from '../../core/domain/evidence.ts';
 import { SiteConfig } from '../../core/schema/site.ts';
 import type { GatewayMeta } from '../../core/schema/wire.ts';
 import { ManualClock } from '../../core/time.ts';
+import { loadEvidenceKey, trustedOf, verifyEvidenceSignature } from '../../evidence/service.ts';
 import { buildServer } from '../../server/app.ts';
-import { loadEvidenceKey, trustedOf, verifyEvidenceSignature } from '../../server/evidence-service.ts';
 
 const UNIT = 'U-AL-9';
 const DAY = 86_400_000;

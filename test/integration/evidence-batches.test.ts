@@ -18,7 +18,7 @@ import { canonicalJson } from '../../core/schema/canonical.ts';
 import { SiteConfig } from '../../core/schema/site.ts';
 import { type Batch, GENESIS_HASH } from '../../core/schema/wire.ts';
 import { BatchSetDigest, batchHash, signBatch } from '../../core/signing.ts';
-import { buildEvidence, loadEvidenceKey, signEvidence } from '../../server/evidence-service.ts';
+import { buildEvidence, loadEvidenceKey, signEvidence } from '../../evidence/service.ts';
 import { budget } from '../helpers/budget.ts';
 import { spawnTied } from '../helpers/tied-process.ts';
 

@@ -18,7 +18,7 @@ import { evidenceCsv, evidenceHtml } from '../../core/domain/render.ts';
 import type { Finding } from '../../core/schema/finding.ts';
 import type { Batch, GatewayMeta } from '../../core/schema/wire.ts';
 import { signMeta } from '../../core/signing.ts';
-import { buildEvidence, loadEvidenceKey } from '../../server/evidence-service.ts';
+import { buildEvidence, loadEvidenceKey } from '../../evidence/service.ts';
 import { until } from '../faults/harness.ts';
 import { type MosquittoServer, startMosquitto } from '../helpers/mosquitto.ts';
 import { signedChain } from '../helpers/signed-chain.ts';

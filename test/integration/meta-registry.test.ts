@@ -160,7 +160,13 @@ beforeAll(async () => {
     anhui: make('regulator', ['安徽']),
     neimenggu: make('regulator', ['内蒙古']),
   };
-  const app = buildServer({ store, live: new LiveHub(), tokens: tokenFile, units: registry });
+  const app = buildServer({
+    store,
+    live: new LiveHub(),
+    tokens: tokenFile,
+    units: registry,
+    domain: { keyFile: path.join(ws.dir, 'evidence.pem') },
+  });
   await app.listen({ host: '127.0.0.1', port: 0 });
   const addr = app.server.address() as { port: number };
   base = `http://127.0.0.1:${addr.port}`;
@@ -265,6 +271,36 @@ describe('attacks on unit scope through MQTT meta (issue 17 item 2)', () => {
     expect((points.body as { id: string }[]).map((p) => p.id)).toEqual([POINT]);
   });
 
+  it("the unit's evidence names the registered facts, and a corrected catalogue resolves the mismatch", async () => {
+    const month = new Date(Date.now() + 8 * 3_600_000).toISOString().slice(0, 7);
+    const pkg = await api(`/api/v1/units/${UNIT}/evidence/${month}`, tokens.neimenggu);
+    expect(pkg.status).toBe(200);
+    expect((pkg.body as { unit: unknown }).unit).toEqual({
+      id: UNIT,
+      name: 'Fault test unit',
+      industry: 'cement',
+      province: '内蒙古',
+    });
+    // The plant fixes its site file: the gateway's next catalogue agrees with the registry.
+    const [open] = await findings(UNIT, 'MRV_F_META_MISMATCH');
+    const fixed: GatewayMeta = {
+      ...metaOf(UNIT, GATEWAY, '内蒙古'),
+      unit: { id: UNIT, name: 'Fault test unit', industry: 'cement', province: '内蒙古' },
+    };
+    await publishMeta(
+      `${UNIT}/${GATEWAY}`,
+      UNIT,
+      GATEWAY,
+      signMeta(fixed, privateKeyOf(GATEWAY), Date.now()),
+    );
+    await until('the mismatch is resolved', async () =>
+      (await findings(UNIT, 'MRV_F_META_MISMATCH')).every((f) => f.state === 'resolved'),
+    );
+    const [resolved] = await findings(UNIT, 'MRV_F_META_MISMATCH');
+    expect(resolved).toMatchObject({ id: open?.id, ts: open?.ts, resolution: { by: 'meta-agrees' } });
+    expect(await unitIds(tokens.beijing)).toEqual([]);
+  });
+
   it('a genuine meta of an unregistered unit informs the admin, flagged, and no province sees it', async () => {
     const rejected = collector.counters.rejectedMetas;
     await publishMeta(
@@ -286,5 +322,12 @@ describe('attacks on unit scope through MQTT meta (issue 17 item 2)', () => {
     expect(await unitIds(tokens.beijing)).toEqual([]);
     expect((await api(`/api/v1/units/${C}/points`, tokens.beijing)).status).toBe(403);
     expect((await api(`/api/v1/units/${C}/points`, tokens.admin)).status).toBe(200);
+    // Nothing signed names an unregistered unit's claimed facts.
+    const month = new Date(Date.now() + 8 * 3_600_000).toISOString().slice(0, 7);
+    const ev = await api(`/api/v1/units/${C}/evidence/${month}`, tokens.admin);
+    expect(ev.status).toBe(404);
+    expect(ev.body).toMatchObject({
+      error: { code: 'MRV_E_NOT_FOUND', message: expect.stringMatching(/not in the unit registry/) },
+    });
   });
 });

@@ -11,7 +11,7 @@ import { keyRegistry } from '../../collector/keys.ts';
 import { SqliteStore } from '../../collector/sqlite-store.ts';
 import type { Batch, GatewayMeta } from '../../core/schema/wire.ts';
 import { signBatch, signMeta } from '../../core/signing.ts';
-import { buildEvidence, type EvidenceKey } from '../../server/evidence-service.ts';
+import { buildEvidence, type EvidenceKey } from '../../evidence/service.ts';
 import { until } from '../faults/harness.ts';
 import { startMosquitto } from '../helpers/mosquitto.ts';
 import { signedChain } from '../helpers/signed-chain.ts';

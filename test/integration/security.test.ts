@@ -3,7 +3,8 @@
  * `MRV_E_*` code: sessions (tampered, revoked, logged out, expired), credentials in the URL, the
  * failed-credential lockout with and without a trusted proxy, `Secure` cookies, body limits, nested
  * JSON, roles of the verify route, path traversal, scope escapes on every unit route and the SSE
- * stream, malformed ids, dates and months. Every test's log output is captured, and no token or
+ * stream (also through a gateway catalogue claiming a province: scope follows the unit registry only;
+ * the same attacks over a real broker are in meta-registry.test.ts), malformed ids, dates and months. Every test's log output is captured, and no token or
  * session id created in it may appear there.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -18,9 +19,9 @@ import { SqliteStore } from '../../collector/sqlite-store.ts';
 import { UnitRegistry } from '../../core/schema/unit-registry.ts';
 import type { GatewayMeta } from '../../core/schema/wire.ts';
 import { ManualClock } from '../../core/time.ts';
+import { loadEvidenceKey } from '../../evidence/service.ts';
 import { buildServer, type ServerOptions } from '../../server/app.ts';
 import { FailureLimiter } from '../../server/auth.ts';
-import { loadEvidenceKey } from '../../server/evidence-service.ts';
 import { SessionStore } from '../../server/sessions.ts';
 import { type Role, type Scope, TokenFile } from '../../server/tokens.ts';
 
@@ -528,6 +529,33 @@ describe('roles and scope', () => {
     expect((await call('GET', `/api/v1/live?unit=${AL}`, { token: reg })).code).toBe('MRV_E_FORBIDDEN');
     const units = JSON.parse((await call('GET', '/api/v1/units', { token: reg })).body) as { id: string }[];
     expect(units.map((u) => u.id)).toEqual([CE]);
+  });
+
+  it("attack: a catalogue claiming the regulator's province moves no unit into its scope (issue 17)", async () => {
+    // What reached the store from MQTT: AL's gateway now claims 安徽, and an unregistered unit claims it too.
+    await store.writeMeta(AL, meta(AL, '安徽', 'aluminium'));
+    await store.writeMeta('U-XX-9', meta('U-XX-9', '安徽', 'cement'));
+    const reg = make('regulator', { provinces: ['安徽'], units: [] });
+    const units = JSON.parse((await call('GET', '/api/v1/units', { token: reg })).body) as { id: string }[];
+    expect(units.map((u) => u.id)).toEqual([CE]);
+    for (const id of [AL, 'U-XX-9']) {
+      for (const url of unitRoutes(id)) {
+        const res = await call('GET', url, { token: reg });
+        expect(res.code, url).toMatch(/^MRV_E_(FORBIDDEN|BAD_REQUEST)$/);
+      }
+      expect((await call('GET', `/api/v1/live?unit=${id}`, { token: reg })).code).toBe('MRV_E_FORBIDDEN');
+    }
+    // The admin sees the unregistered unit, marked as such; AL keeps its registered province.
+    const all = JSON.parse((await call('GET', '/api/v1/units', { token: make('admin') })).body) as {
+      id: string;
+      province: string;
+      registered: boolean;
+    }[];
+    expect(all.map((u) => [u.id, u.province, u.registered])).toEqual([
+      [AL, '内蒙古', true],
+      [CE, '安徽', true],
+      ['U-XX-9', '安徽', false],
+    ]);
   });
 
   it('attack: read-only roles may not log others out of admin routes or write', async () => {

@@ -10,8 +10,8 @@ import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { LiveHub } from '../../collector/live.ts';
 import { SqliteStore } from '../../collector/sqlite-store.ts';
 import type { EvidenceBody } from '../../core/domain/index.ts';
+import { loadEvidenceKey, signEvidence, trustFileOf } from '../../evidence/service.ts';
 import { buildServer } from '../../server/app.ts';
-import { loadEvidenceKey, signEvidence, trustFileOf } from '../../server/evidence-service.ts';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'mrv-verify-route-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

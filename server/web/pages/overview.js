@@ -161,6 +161,14 @@ function row(unit, now) {
       { scope: 'row' },
       el('a', { href: `#/units/${encodeURIComponent(unit.id)}`, class: 'unit-link', text: unit.name }),
       el('div', { class: 'sub', text: unit.id }),
+      // Units only a gateway's catalogue names (issue 17): their facts are claims, shown as such.
+      unit.registered === false
+        ? el(
+            'span',
+            { 'data-field': 'unregistered', title: t('unregisteredHint') },
+            badge('q-uncertain', t('unregistered')),
+          )
+        : null,
     ),
     el('td', { text: unit.province }),
     el('td', { text: label(unit.industry) }),

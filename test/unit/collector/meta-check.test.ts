@@ -6,7 +6,7 @@
 import { generateKeyPairSync } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { keyRegistry } from '../../../collector/keys.ts';
-import { checkMeta, type MetaCheckContext } from '../../../collector/meta-check.ts';
+import { checkMeta, type MetaCheckContext, settledMismatches } from '../../../collector/meta-check.ts';
 import { Finding } from '../../../core/schema/finding.ts';
 import { UnitRegistry } from '../../../core/schema/unit-registry.ts';
 import { GatewayMeta } from '../../../core/schema/wire.ts';
@@ -167,5 +167,36 @@ describe('comparison with the unit registry', () => {
       units: undefined,
     });
     expect(v).toEqual({ kind: 'accepted', verified: true, findings: [] });
+  });
+});
+
+describe('settling earlier mismatches', () => {
+  const mismatch = (province: string) => {
+    const v = check('U-A', 'gw-a', signMeta(meta('U-A', 'gw-a', province), A.privateKey, T0));
+    return v.kind === 'accepted' ? v.findings : [];
+  };
+  it('resolves the open mismatches when the catalogue agrees, keeping id and ts', () => {
+    const open = mismatch('北京');
+    const settled = settledMismatches(open, [], T0 + 5000, 'c'.repeat(64));
+    expect(settled).toHaveLength(1);
+    expect(Finding.parse(settled[0])).toMatchObject({
+      id: open[0]?.id,
+      ts: open[0]?.ts,
+      state: 'resolved',
+      resolvedAt: new Date(T0 + 5000).toISOString(),
+      resolution: { by: 'meta-agrees' },
+    });
+  });
+  it('supersedes another claim, never the one just raised, nor a resolved one', () => {
+    const older = mismatch('北京');
+    const current = mismatch('上海');
+    expect(settledMismatches([...older, ...current], current, T0, 'c'.repeat(64))).toEqual([
+      expect.objectContaining({
+        id: older[0]?.id,
+        resolution: expect.objectContaining({ by: 'meta-superseded' }),
+      }),
+    ]);
+    const resolved = settledMismatches(older, [], T0, 'c'.repeat(64));
+    expect(settledMismatches(resolved, [], T0, 'c'.repeat(64))).toEqual([]);
   });
 });

@@ -11,7 +11,6 @@ import type { StoredReading } from '../../../collector/store.ts';
 import type { Sample } from '../../../core/domain/aggregate.ts';
 import { computeEvidence, type ReadingSource, readPages } from '../../../core/domain/evidence.ts';
 import { canonicalJson } from '../../../core/schema/canonical.ts';
-import { loadSiteConfig } from '../../../gateway/config.ts';
 import {
   catalogueFromSites,
   digestingSource,
@@ -26,7 +25,8 @@ import {
   signEvidence,
   storeSource,
   writeTrustFile,
-} from '../../../server/evidence-service.ts';
+} from '../../../evidence/service.ts';
+import { loadSiteConfig } from '../../../gateway/config.ts';
 
 const tmp = mkdtempSync(path.join(tmpdir(), 'mrv-digest-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));

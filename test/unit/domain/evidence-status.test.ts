@@ -1,4 +1,4 @@
-// Issue 18 items 2 and 5 (core/domain/evidence.ts, completeness.ts, render.ts, server/evidence-service.ts):
+// Issue 18 items 2 and 5 (core/domain/evidence.ts, completeness.ts, render.ts, evidence/service.ts):
 // completeness by the point's own interval and by elapsed time only, causes that say what happened,
 // a content status separate from the signature, named defaults and missing parameters, the findings
 // of every watched point, and formatVersion 1 packages recomputed with their own rules.
@@ -6,8 +6,8 @@ import { describe, expect, it } from 'vitest';
 import { computeEvidence, type UnitCatalogue } from '../../../core/domain/evidence.ts';
 import { evidenceCsv, evidenceHtml } from '../../../core/domain/render.ts';
 import type { SiteConfig } from '../../../core/schema/site.ts';
+import { catalogueFromSites } from '../../../evidence/service.ts';
 import { loadSiteConfig } from '../../../gateway/config.ts';
-import { catalogueFromSites } from '../../../server/evidence-service.ts';
 import { cst, DAY, defaultFactors, good, memorySource, rulePack } from './helpers.ts';
 
 const MIN5 = 300_000;
