@@ -422,9 +422,16 @@ export class ModbusDriver implements Driver {
             log.error({ err, device: this.config.id, eventLog: plan.log.id }, 'reading sink failed');
           }
         }
-        // Only once the gateway holds them (its sink appends to the fsync'd log) is the number kept.
-        if (delivered && got.next !== this.#state.get(plan.log.id))
-          this.#state.set(plan.log.id, got.next, isoMs(clock.now()));
+        // The number is kept on disk only once the gateway's log holds the tickets on disk (its group
+        // commit may fsync a moment later); without a durable log, in memory only: a restart then
+        // reads the ring whole again (repeats count once), so no ticket is lost either way.
+        if (delivered && got.next !== this.#state.get(plan.log.id)) {
+          const durable = this.ctx.durable;
+          if (durable === undefined) this.#state.remember(plan.log.id, got.next, isoMs(clock.now()));
+          else if (await untilOrAbort(durable(), signal))
+            this.#state.set(plan.log.id, got.next, isoMs(clock.now()));
+          else this.#state.remember(plan.log.id, got.next, isoMs(clock.now()));
+        }
       }
       const wait = Math.max(0, cycleStart + plan.intervalMs - clock.now());
       try {
@@ -471,6 +478,21 @@ export class ModbusDriver implements Driver {
   /** The endpoint, for messages. */
   toString(): string {
     return `${this.config.id} (${describeLink(this.#spec)} unit ${this.config.unitId})`;
+  }
+}
+
+/** True once `p` resolves, false if `signal` aborts first (the listener is removed either way). */
+async function untilOrAbort(p: Promise<void>, signal: AbortSignal): Promise<boolean> {
+  if (signal.aborted) return false;
+  let onAbort: (() => void) | undefined;
+  const stopped = new Promise<false>((resolve) => {
+    onAbort = () => resolve(false);
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
+  try {
+    return await Promise.race([p.then(() => true as const), stopped]);
+  } finally {
+    if (onAbort) signal.removeEventListener('abort', onAbort);
   }
 }
 

@@ -2,6 +2,9 @@
 // writes: a BCD weighing time, a terminal that counts its index up before it writes the record, a
 // ticket whose time does not decode, and a terminal that renumbers. (The aluminium simulator's ring,
 // unix-s times, runs through the whole pipeline in ladle-tickets.test.ts.)
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Reading } from '../../core/schema/wire.ts';
@@ -39,6 +42,14 @@ describe('Modbus driver: event log against a terminal over TCP', () => {
   const clock = new CountingClock(Date.parse('2026-12-31T16:00:00.000Z'));
   let close: () => Promise<void>;
   let driver: ModbusDriver;
+  const dataDir = mkdtempSync(path.join(tmpdir(), 'mrv-evlog-'));
+  const stateFile = path.join(dataDir, 'event-logs', 'scale.json');
+  /** The host's durable log: the first wait is held until the test releases it, later ones resolve at once. */
+  let release: () => void = () => {};
+  const firstDurable = new Promise<void>((r) => {
+    release = r;
+  });
+  let durableCalls = 0;
   const batches: Reading[][] = [];
 
   beforeAll(async () => {
@@ -86,7 +97,12 @@ describe('Modbus driver: event log against a terminal over TCP', () => {
         },
       ],
     });
-    driver = new ModbusDriver(config, { clock, log });
+    driver = new ModbusDriver(config, {
+      clock,
+      log,
+      dataDir,
+      durable: () => (durableCalls++ === 0 ? firstDurable : Promise.resolve()),
+    });
     writeTicket(1, [26, 12, 31, 23, 59, 40], 3105);
     setIndex(1);
     await driver.start((r) => {
@@ -98,6 +114,7 @@ describe('Modbus driver: event log against a terminal over TCP', () => {
   afterAll(async () => {
     await driver?.stop();
     await close?.();
+    rmSync(dataDir, { recursive: true, force: true });
   });
 
   /** Waits until both loops (points, event log) sleep: an advance then wakes each for one cycle. */
@@ -134,6 +151,14 @@ describe('Modbus driver: event log against a terminal over TCP', () => {
         quality: 'good',
       },
     ]);
+  });
+
+  it('keeps the last number on disk only once the host says its log holds the tickets', async () => {
+    await expect.poll(() => durableCalls, { timeout: 30_000, interval: 10 }).toBe(1);
+    expect(existsSync(stateFile)).toBe(false);
+    release();
+    await expect.poll(() => existsSync(stateFile), { timeout: 30_000, interval: 10 }).toBe(true);
+    expect(JSON.parse(readFileSync(stateFile, 'utf8')).logs.tickets.lastSeen).toBe(1);
   });
 
   it('waits for a record the index already counts, instead of reporting it lost', async () => {
