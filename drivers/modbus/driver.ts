@@ -75,6 +75,9 @@ export interface EventLogSnapshot {
   error?: string;
 }
 
+/** Longest wait for the host's log to sync a batch of tickets before their number is kept in memory only. */
+const DURABLE_WAIT_MS = 60_000;
+
 /** An event log of the device with its ring requests and poll interval. */
 interface EventLogPlan {
   log: ModbusEventLog;
@@ -428,7 +431,7 @@ export class ModbusDriver implements Driver {
         if (delivered && got.next !== this.#state.get(plan.log.id)) {
           const durable = this.ctx.durable;
           if (durable === undefined) this.#state.remember(plan.log.id, got.next, isoMs(clock.now()));
-          else if (await untilOrAbort(durable(), signal))
+          else if (await this.#untilDurable(durable(), signal))
             this.#state.set(plan.log.id, got.next, isoMs(clock.now()));
           else this.#state.remember(plan.log.id, got.next, isoMs(clock.now()));
         }
@@ -439,6 +442,30 @@ export class ModbusDriver implements Driver {
       } catch {
         break;
       }
+    }
+  }
+
+  /**
+   * True once the host's log holds the tickets on disk; false when the driver stops first or the log
+   * has not synced within {@link DURABLE_WAIT_MS} (a failing disk: the gateway then publishes from
+   * memory and declares the loss; the event log goes on reading, its number kept in memory).
+   */
+  async #untilDurable(durable: Promise<void>, signal: AbortSignal): Promise<boolean> {
+    if (signal.aborted) return false;
+    const done = new AbortController();
+    const onAbort = () => done.abort();
+    signal.addEventListener('abort', onAbort, { once: true });
+    try {
+      return await Promise.race([
+        durable.then(() => true),
+        this.ctx.clock.sleep(DURABLE_WAIT_MS, done.signal).then(
+          () => false,
+          () => false,
+        ),
+      ]);
+    } finally {
+      signal.removeEventListener('abort', onAbort);
+      done.abort();
     }
   }
 
@@ -478,21 +505,6 @@ export class ModbusDriver implements Driver {
   /** The endpoint, for messages. */
   toString(): string {
     return `${this.config.id} (${describeLink(this.#spec)} unit ${this.config.unitId})`;
-  }
-}
-
-/** True once `p` resolves, false if `signal` aborts first (the listener is removed either way). */
-async function untilOrAbort(p: Promise<void>, signal: AbortSignal): Promise<boolean> {
-  if (signal.aborted) return false;
-  let onAbort: (() => void) | undefined;
-  const stopped = new Promise<false>((resolve) => {
-    onAbort = () => resolve(false);
-    signal.addEventListener('abort', onAbort, { once: true });
-  });
-  try {
-    return await Promise.race([p.then(() => true as const), stopped]);
-  } finally {
-    if (onAbort) signal.removeEventListener('abort', onAbort);
   }
 }
 

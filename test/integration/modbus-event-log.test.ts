@@ -50,6 +50,8 @@ describe('Modbus driver: event log against a terminal over TCP', () => {
     release = r;
   });
   let durableCalls = 0;
+  /** While true the host's log never syncs (a failing disk). */
+  let hang = false;
   const batches: Reading[][] = [];
 
   beforeAll(async () => {
@@ -101,7 +103,8 @@ describe('Modbus driver: event log against a terminal over TCP', () => {
       clock,
       log,
       dataDir,
-      durable: () => (durableCalls++ === 0 ? firstDurable : Promise.resolve()),
+      durable: () =>
+        durableCalls++ === 0 ? firstDurable : hang ? new Promise<void>(() => {}) : Promise.resolve(),
     });
     writeTicket(1, [26, 12, 31, 23, 59, 40], 3105);
     setIndex(1);
@@ -220,5 +223,25 @@ describe('Modbus driver: event log against a terminal over TCP', () => {
       ['w.ticket_no', '1'],
       ['w.net', '2.5'],
     ]);
+  });
+
+  it('goes on reading when the host log does not sync within a minute, keeping the number in memory', async () => {
+    hang = true;
+    writeTicket(2, [27, 1, 2, 8, 5, 0], 2600);
+    setIndex(2);
+    await cycle(5);
+    clock.advance(60_000); // the wait for the log gives up: the number 2 is kept in memory only
+    expect(JSON.parse(readFileSync(stateFile, 'utf8')).logs.tickets.lastSeen).toBe(1);
+    hang = false;
+    writeTicket(3, [27, 1, 2, 8, 10, 0], 2700);
+    setIndex(3);
+    await cycle(6);
+    expect(batches[5]?.map((r) => [r.point, r.value])).toEqual([
+      ['w.ticket_no', '3'],
+      ['w.net', '2.7'],
+    ]);
+    await expect
+      .poll(() => JSON.parse(readFileSync(stateFile, 'utf8')).logs.tickets.lastSeen, { timeout: 30_000 })
+      .toBe(3);
   });
 });
