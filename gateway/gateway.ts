@@ -145,6 +145,10 @@ export class Gateway {
   /** The configuration change the next batch declares (signed, in the chain), set by a reload. */
   #configChange: ConfigChange | undefined;
   #diskLog: DiskLog | undefined;
+  /** The log is on disk (a bufferDir): drivers get {@link DriverContext.durable}. */
+  #durableLog = false;
+  /** Drivers waiting for the log to hold a seq durably (DriverContext `durable`). */
+  #durableWaiters: { seq: number; resolve: () => void }[] = [];
   #signingKey: ReturnType<typeof parsePrivateKey> | undefined;
   /** Which logged batch goes to MQTT.js next: in seq order, or new ones ahead of a backlog. */
   readonly #order: SendOrder;
@@ -307,11 +311,15 @@ export class Gateway {
       segmentBytes: g.bufferSegmentBytes,
       whenFull: g.bufferWhenFull,
       groupCommit: true,
-      onDurable: () => this.#pump(),
+      onDurable: (durableSeq) => {
+        this.#pump();
+        this.#releaseDurable(durableSeq);
+      },
       log: this.#log.child({ module: 'gateway:buffer' }),
     });
     const report = diskLog.open();
     this.#diskLog = diskLog;
+    this.#durableLog = !!dir;
     this.#order.skipTo(diskLog.firstAvailableSeq);
     this.#order.liveFrom(diskLog.lastSeq + 1);
     this.#replayUntil = diskLog.lastSeq;
@@ -423,6 +431,21 @@ export class Gateway {
     for (const d of this.#site.devices) await this.#startDriver(d);
   }
 
+  /** Resolves once the log holds every batch made so far on disk (DriverContext `durable`). */
+  #whenDurable(): Promise<void> {
+    const log = this.#diskLog;
+    if (!log || log.durableSeq >= log.lastSeq) return Promise.resolve();
+    const seq = log.lastSeq;
+    return new Promise((resolve) => this.#durableWaiters.push({ seq, resolve }));
+  }
+
+  #releaseDurable(durableSeq: number): void {
+    if (this.#durableWaiters.length === 0) return;
+    const due = this.#durableWaiters.filter((w) => w.seq <= durableSeq);
+    this.#durableWaiters = this.#durableWaiters.filter((w) => w.seq > durableSeq);
+    for (const w of due) w.resolve();
+  }
+
   /** Starts one device's driver and keeps it under its id. */
   async #startDriver(d: LoadedSite['devices'][number]): Promise<void> {
     const dataDir = this.opts.dataDir ?? siteDataDir(this.#site);
@@ -430,6 +453,7 @@ export class Gateway {
       clock: this.#clock,
       log: this.#log.child({ module: `drivers:${d.kind.name}`, device: d.id }),
       ...(dataDir ? { dataDir } : {}),
+      ...(this.#durableLog ? { durable: () => this.#whenDurable() } : {}),
     });
     this.#drivers.set(d.id, { driver, config: canonicalJson(d.config) });
     await driver.start((readings) => this.#onReadings(d.id, readings));

@@ -60,6 +60,24 @@ const EVENT_LOG_READINGS_PER_SINK = 1000;
  */
 const PENDING_CYCLES = 3;
 
+/** What {@link ModbusDriver.readEventLogs} found in one event log (for `mrv check-config`). */
+export interface EventLogSnapshot {
+  id: string;
+  /** The latest ticket number the index shows; absent when the read failed. */
+  index?: number;
+  /** Records (non-empty slots) the ring holds, their lowest and highest number. */
+  held: number;
+  lowest?: number;
+  highest?: number;
+  /** Weighing time of the highest, ISO-8601 (absent when it does not decode). */
+  newestTime?: string;
+  /** Why the log could not be read. */
+  error?: string;
+}
+
+/** Longest wait for the host's log to sync a batch of tickets before their number is kept in memory only. */
+const DURABLE_WAIT_MS = 60_000;
+
 /** An event log of the device with its ring requests and poll interval. */
 interface EventLogPlan {
   log: ModbusEventLog;
@@ -157,6 +175,47 @@ export class ModbusDriver implements Driver {
   async pollOnce(): Promise<Reading[]> {
     const out: Reading[] = [];
     for (const g of this.#groups) out.push(...(await this.#poll(g.requests)));
+    return out;
+  }
+
+  /**
+   * Reads every event log once (index and ring), emitting nothing and keeping no state: what a
+   * commissioning engineer checks before the gateway runs the file. Call {@link stop} afterwards to
+   * give the link back.
+   */
+  async readEventLogs(): Promise<EventLogSnapshot[]> {
+    const link = this.#linkOrAcquire();
+    const out: EventLogSnapshot[] = [];
+    for (const { log, requests } of this.#eventLogs) {
+      const idx = await link.read(log.table, log.index.address, registerCount(log.index.type), this.config);
+      if (!idx.ok) {
+        out.push({ id: log.id, held: 0, error: `${idx.error.code}: ${idx.error.message}` });
+        continue;
+      }
+      const index = decodeNumber(idx.bytes, 0, log.index.type, log.index.order);
+      const records: TicketRecord[] = [];
+      let error: string | undefined;
+      for (const req of requests) {
+        const r = await link.read(log.table, req.address, req.count, this.config);
+        if (!r.ok) {
+          error = `${r.error.code}: ${r.error.message}`;
+          break;
+        }
+        for (let i = 0; i < req.slots; i++)
+          records.push(decodeRecord(log, r.bytes, i * log.ring.stride * 2, req.firstSlot + i));
+      }
+      const held = records.filter((r) => r.number > 0).sort((a, b) => a.number - b.number);
+      const newest = held.at(-1);
+      out.push({
+        id: log.id,
+        index,
+        held: held.length,
+        ...(held[0] ? { lowest: held[0].number } : {}),
+        ...(newest ? { highest: newest.number } : {}),
+        ...(newest?.timeMs !== undefined ? { newestTime: isoMs(newest.timeMs) } : {}),
+        ...(error ? { error } : {}),
+      });
+    }
     return out;
   }
 
@@ -366,9 +425,16 @@ export class ModbusDriver implements Driver {
             log.error({ err, device: this.config.id, eventLog: plan.log.id }, 'reading sink failed');
           }
         }
-        // Only once the gateway holds them (its sink appends to the fsync'd log) is the number kept.
-        if (delivered && got.next !== this.#state.get(plan.log.id))
-          this.#state.set(plan.log.id, got.next, isoMs(clock.now()));
+        // The number is kept on disk only once the gateway's log holds the tickets on disk (its group
+        // commit may fsync a moment later); without a durable log, in memory only: a restart then
+        // reads the ring whole again (repeats count once), so no ticket is lost either way.
+        if (delivered && got.next !== this.#state.get(plan.log.id)) {
+          const durable = this.ctx.durable;
+          if (durable === undefined) this.#state.remember(plan.log.id, got.next, isoMs(clock.now()));
+          else if (await this.#untilDurable(durable(), signal))
+            this.#state.set(plan.log.id, got.next, isoMs(clock.now()));
+          else this.#state.remember(plan.log.id, got.next, isoMs(clock.now()));
+        }
       }
       const wait = Math.max(0, cycleStart + plan.intervalMs - clock.now());
       try {
@@ -376,6 +442,30 @@ export class ModbusDriver implements Driver {
       } catch {
         break;
       }
+    }
+  }
+
+  /**
+   * True once the host's log holds the tickets on disk; false when the driver stops first or the log
+   * has not synced within {@link DURABLE_WAIT_MS} (a failing disk: the gateway then publishes from
+   * memory and declares the loss; the event log goes on reading, its number kept in memory).
+   */
+  async #untilDurable(durable: Promise<void>, signal: AbortSignal): Promise<boolean> {
+    if (signal.aborted) return false;
+    const done = new AbortController();
+    const onAbort = () => done.abort();
+    signal.addEventListener('abort', onAbort, { once: true });
+    try {
+      return await Promise.race([
+        durable.then(() => true),
+        this.ctx.clock.sleep(DURABLE_WAIT_MS, done.signal).then(
+          () => false,
+          () => false,
+        ),
+      ]);
+    } finally {
+      signal.removeEventListener('abort', onAbort);
+      done.abort();
     }
   }
 

@@ -4,11 +4,12 @@
  * gateway reads on from there: nothing re-read, nothing skipped, and tickets the ring lost while the
  * gateway was down are still reported missing.
  *
- * The number is written after the sink returned, i.e. after the gateway appended (and fsync'd) the
- * batch holding those tickets to its log (gateway/gateway.ts); a crash in between re-reads them at the
- * next start, which is harmless (each ticket number counts once, core/domain/aggregate.ts). Writes are
- * atomic (temporary file, fsync, rename). A missing or unreadable file means "nothing known": the ring
- * is taken whole once. Without a data folder the state lives in memory only.
+ * The number is written once the gateway's log holds the batch with those tickets on disk
+ * (DriverContext `durable`, gateway/gateway.ts); a crash in between re-reads them at the next start,
+ * which is harmless (each ticket number counts once, core/domain/aggregate.ts). Writes are atomic
+ * (temporary file, fsync, rename). A missing or unreadable file means "nothing known": the ring is
+ * taken whole once. Without a data folder, or a host without a durable log, the state lives in memory
+ * only.
  */
 import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
@@ -66,6 +67,11 @@ export class EventLogState {
   /** The last number emitted by log `id`, or undefined when nothing is known. */
   get(id: string): number | undefined {
     return this.#logs.get(id)?.lastSeen;
+  }
+
+  /** Records the last number emitted in memory only (its tickets are not known to be on disk). */
+  remember(id: string, lastSeen: number, at: string): void {
+    this.#logs.set(id, { lastSeen, at });
   }
 
   /**

@@ -44,7 +44,8 @@ function withPorts(example: string, portOf: (deviceId: string) => number): strin
 
 describe('mrv check-config', () => {
   it('prints live decoded values and quality of every point of the aluminium example', async () => {
-    const sim = await startAluminiumSimulator({ seed: 5 });
+    // Two hours of plant history: the ladle terminal's ticket memory holds tickets.
+    const sim = await startAluminiumSimulator({ seed: 5, start: Date.now() - 2 * 3_600_000 });
     try {
       const file = withPorts('aluminium-smelter.site.yaml', (id) => {
         const station = Object.values(sim.registerMap).find((s) => s.deviceId === id);
@@ -60,6 +61,14 @@ describe('mrv check-config', () => {
       expect(Number(current![1])).toBeLessThan(450);
       expect(out).toMatch(/^ladle-scale\s+ladle\.net\s+\d+(\.\d+)?\s+t\s+good/m);
       expect(out).toMatch(/all 4 devices answered/);
+      const log = out.match(
+        /^event log ladle-scale\/ladle-tickets: latest ticket (\d+), the ring holds (\d+) \((\d+)–(\d+), newest weighed \S+\)$/m,
+      );
+      expect(log, out).not.toBeNull();
+      const [, latest, held, lowest, highest] = (log as RegExpMatchArray).map(Number);
+      expect(highest).toBe(latest);
+      expect(held).toBe((latest as number) - (lowest as number) + 1);
+      expect(held).toBe(Math.min(64, (latest as number) - 260_000));
     } finally {
       await sim.stop();
     }

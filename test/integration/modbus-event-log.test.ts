@@ -2,6 +2,9 @@
 // writes: a BCD weighing time, a terminal that counts its index up before it writes the record, a
 // ticket whose time does not decode, and a terminal that renumbers. (The aluminium simulator's ring,
 // unix-s times, runs through the whole pipeline in ladle-tickets.test.ts.)
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Reading } from '../../core/schema/wire.ts';
@@ -11,6 +14,15 @@ import { ModbusDriver } from '../../drivers/modbus/driver.ts';
 import { FaultControl, listenModbusTcp, serviceVector } from '../../simulators/shared/modbus-server.ts';
 
 const log = pino({ level: 'silent' });
+
+/** A ManualClock that counts its sleepers: both poll loops asleep = the driver is at rest. */
+class CountingClock extends ManualClock {
+  sleeping = 0;
+  override sleep(ms: number, signal?: AbortSignal): Promise<void> {
+    this.sleeping++;
+    return super.sleep(ms, signal).finally(() => this.sleeping--);
+  }
+}
 const RECORDS = 4;
 const STRIDE = 6; // number uint32 @0, BCD time @2..4, net uint16 kg @5
 
@@ -27,9 +39,19 @@ const setIndex = (n: number) => regs.splice(0, 2, n >>> 16, n & 0xffff);
 let ringReads = 0;
 
 describe('Modbus driver: event log against a terminal over TCP', () => {
-  const clock = new ManualClock(Date.parse('2026-12-31T16:00:00.000Z'));
+  const clock = new CountingClock(Date.parse('2026-12-31T16:00:00.000Z'));
   let close: () => Promise<void>;
   let driver: ModbusDriver;
+  const dataDir = mkdtempSync(path.join(tmpdir(), 'mrv-evlog-'));
+  const stateFile = path.join(dataDir, 'event-logs', 'scale.json');
+  /** The host's durable log: the first wait is held until the test releases it, later ones resolve at once. */
+  let release: () => void = () => {};
+  const firstDurable = new Promise<void>((r) => {
+    release = r;
+  });
+  let durableCalls = 0;
+  /** While true the host's log never syncs (a failing disk). */
+  let hang = false;
   const batches: Reading[][] = [];
 
   beforeAll(async () => {
@@ -77,7 +99,13 @@ describe('Modbus driver: event log against a terminal over TCP', () => {
         },
       ],
     });
-    driver = new ModbusDriver(config, { clock, log });
+    driver = new ModbusDriver(config, {
+      clock,
+      log,
+      dataDir,
+      durable: () =>
+        durableCalls++ === 0 ? firstDurable : hang ? new Promise<void>(() => {}) : Promise.resolve(),
+    });
     writeTicket(1, [26, 12, 31, 23, 59, 40], 3105);
     setIndex(1);
     await driver.start((r) => {
@@ -89,10 +117,17 @@ describe('Modbus driver: event log against a terminal over TCP', () => {
   afterAll(async () => {
     await driver?.stop();
     await close?.();
+    rmSync(dataDir, { recursive: true, force: true });
   });
 
-  /** Advances the clock one poll interval and waits until `n` event-log batches arrived. */
+  /** Waits until both loops (points, event log) sleep: an advance then wakes each for one cycle. */
+  async function atRest() {
+    await expect.poll(() => clock.sleeping, { timeout: 30_000, interval: 10 }).toBe(2);
+  }
+
+  /** Advances the clock one poll interval (from rest) and waits until `n` event-log batches arrived. */
   async function cycle(n: number) {
+    await atRest();
     clock.advance(1000);
     await expect.poll(() => batches.length, { timeout: 30_000, interval: 20 }).toBeGreaterThanOrEqual(n);
   }
@@ -121,14 +156,24 @@ describe('Modbus driver: event log against a terminal over TCP', () => {
     ]);
   });
 
+  it('keeps the last number on disk only once the host says its log holds the tickets', async () => {
+    await expect.poll(() => durableCalls, { timeout: 30_000, interval: 10 }).toBe(1);
+    expect(existsSync(stateFile)).toBe(false);
+    release();
+    await expect.poll(() => existsSync(stateFile), { timeout: 30_000, interval: 10 }).toBe(true);
+    expect(JSON.parse(readFileSync(stateFile, 'utf8')).logs.tickets.lastSeen).toBe(1);
+  });
+
   it('waits for a record the index already counts, instead of reporting it lost', async () => {
     setIndex(2); // the terminal counted up; record 2 comes a moment later
     // Two cycles read the ring without record 2: nothing is emitted, nothing reported lost.
     for (let i = 0; i < 2; i++) {
+      await atRest();
       const before = ringReads;
       clock.advance(1000);
       await expect.poll(() => ringReads, { timeout: 30_000, interval: 20 }).toBeGreaterThan(before);
     }
+    await atRest();
     expect(batches).toHaveLength(1);
     writeTicket(2, [27, 1, 1, 0, 4, 5], 2990);
     await cycle(2);
@@ -178,5 +223,25 @@ describe('Modbus driver: event log against a terminal over TCP', () => {
       ['w.ticket_no', '1'],
       ['w.net', '2.5'],
     ]);
+  });
+
+  it('goes on reading when the host log does not sync within a minute, keeping the number in memory', async () => {
+    hang = true;
+    writeTicket(2, [27, 1, 2, 8, 5, 0], 2600);
+    setIndex(2);
+    await cycle(5);
+    clock.advance(60_000); // the wait for the log gives up: the number 2 is kept in memory only
+    expect(JSON.parse(readFileSync(stateFile, 'utf8')).logs.tickets.lastSeen).toBe(1);
+    hang = false;
+    writeTicket(3, [27, 1, 2, 8, 10, 0], 2700);
+    setIndex(3);
+    await cycle(6);
+    expect(batches[5]?.map((r) => [r.point, r.value])).toEqual([
+      ['w.ticket_no', '3'],
+      ['w.net', '2.7'],
+    ]);
+    await expect
+      .poll(() => JSON.parse(readFileSync(stateFile, 'utf8')).logs.tickets.lastSeen, { timeout: 30_000 })
+      .toBe(3);
   });
 });
