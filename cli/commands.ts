@@ -1,7 +1,7 @@
 /**
  * The sub-commands of `mrv`: each parses its flags, composes the parts and runs until SIGINT/SIGTERM.
  */
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, unwatchFile, watchFile, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { Logger } from 'pino';
@@ -10,6 +10,7 @@ import { LiveHub } from '../collector/live.ts';
 import { LiveRelay } from '../collector/live-relay.ts';
 import { SqliteStore } from '../collector/sqlite-store.ts';
 import { MrvError } from '../core/errors.ts';
+import { seedRegistry, type UnitRegistry } from '../core/schema/unit-registry.ts';
 import { type LoadedSite, loadSiteConfig, loadSiteConfigIsolated } from '../gateway/config.ts';
 import { Gateway } from '../gateway/gateway.ts';
 import {
@@ -39,6 +40,7 @@ import { createLogger } from './log.ts';
 import { clockFor, intFlag, runUntilSignal } from './run.ts';
 import { openStateFromFlags, stateDbFlags } from './state-options.ts';
 import { makeStore, storeFlags } from './store-options.ts';
+import { loadUnitRegistry, registryYaml, unitsFileFlag } from './unit-registry.ts';
 
 const repoRoot = PACKAGE_ROOT;
 
@@ -95,6 +97,7 @@ export async function demo(args: string[]): Promise<number> {
       'sim-port-offset': { type: 'string', default: '0' },
       // The aluminium unit's site file (the one a plant engineer copies first).
       site: { type: 'string', default: DEMO_SITE_FILE },
+      ...unitsFileFlag,
     },
   });
   const log = createLogger('mrv-demo');
@@ -107,6 +110,20 @@ export async function demo(args: string[]): Promise<number> {
   }));
   const dataDir = resolve(v['data-dir']);
   mkdirSync(dataDir, { recursive: true });
+  // The unit registry (issue 17): given, or seeded from the demo's site files at every start.
+  let unitsFile = v['units-file'];
+  if (unitsFile === undefined) {
+    unitsFile = resolve(dataDir, 'units.yaml');
+    const seeded = seedRegistry(units.map((u) => ({ file: u.site.file, site: u.site.site })));
+    writeFileSync(
+      unitsFile,
+      registryYaml(
+        seeded.registry,
+        units.map((u) => u.site.file),
+      ),
+    );
+  }
+  const unitRegistry = loadUnitRegistry(unitsFile);
 
   // Simulators one after the other: the ports are fixed, and a failure stops those already running.
   const sims: DemoSimulators[] = [];
@@ -145,6 +162,7 @@ export async function demo(args: string[]): Promise<number> {
     username: credentials.collector.username,
     password: credentials.collector.password,
     ...(keys ? { keys } : {}),
+    units: unitRegistry,
   });
   await collector.start();
   exposeCollectorCounters(registry, collector.counters);
@@ -167,7 +185,8 @@ export async function demo(args: string[]): Promise<number> {
     tokens,
     state,
     registry,
-    configView: { mode: 'demo', store: 'sqlite', dataDir, speed: v.speed },
+    units: unitRegistry,
+    configView: { mode: 'demo', store: 'sqlite', dataDir, speed: v.speed, unitsFile },
     // The site files complete the store's catalogue with the meter ledger (meters page, evidence).
     domain: {
       sites: units.map((u) => u.site.site),
@@ -209,6 +228,7 @@ export async function demo(args: string[]): Promise<number> {
       ...units.map(
         (u) => `  unit ${u.site.site.unit.id} (${u.site.site.unit.name}), site file ${u.site.file}`,
       ),
+      `  unit registry: ${unitsFile}`,
       `  API:  ${url}/api/v1/units`,
       `  MQTT: ${broker.url} (embedded aedes, accounts in ${resolve(dataDir, 'mqtt')}), store: ${resolve(dataDir, 'mrv.sqlite')}`,
       `  simulators${v.speed !== '1' ? ` (speed ×${v.speed})` : ''}:`,
@@ -249,7 +269,12 @@ function pick<T extends object, K extends keyof T>(o: T, keys: readonly K[]): Pa
 export async function gateway(args: string[]): Promise<number> {
   const { values: v } = parseArgs({
     args,
-    options: { config: { type: 'string', short: 'c' }, mqtt: { type: 'string' }, ...metricsFlags },
+    options: {
+      config: { type: 'string', short: 'c' },
+      mqtt: { type: 'string' },
+      watch: { type: 'boolean', default: false },
+      ...metricsFlags,
+    },
   });
   if (!v.config) throw new MrvError('MRV_E_CONFIG', 'missing -c SITE.yaml (the site file; see examples/)');
   refusePasswordInUrl(
@@ -275,7 +300,43 @@ export async function gateway(args: string[]): Promise<number> {
     });
     process.stdout.write(`gateway metrics: ${ops.url}/metrics, health: ${ops.url}/healthz\n`);
   }
+  // Hot reload (issue 15 item 3): SIGHUP, or with --watch a changed file. The new file is validated
+  // whole first; a rejected one leaves the running configuration as it is and says why.
+  const file = v.config;
+  let reloading = Promise.resolve();
+  const reload = (why: string) => {
+    reloading = reloading.then(async () => {
+      try {
+        const next = await loadSiteConfigIsolated(file);
+        const r = await gw.reload(next);
+        if (r.state === 'rejected')
+          log.error(
+            { file, why, reason: r.reason },
+            'site file not reloaded; the running configuration stays',
+          );
+        else
+          log.info(
+            { file, why, ...r },
+            r.state === 'unchanged' ? 'site file unchanged' : 'site file reloaded',
+          );
+      } catch (err) {
+        log.error(
+          { file, why, err: (err as Error).message },
+          'site file not reloaded: it has problems; the running configuration stays',
+        );
+      }
+    });
+  };
+  const onHup = () => reload('SIGHUP');
+  process.on('SIGHUP', onHup);
+  if (v.watch)
+    watchFile(file, { interval: 1000 }, (cur, prev) => {
+      if (cur.mtimeMs !== prev.mtimeMs) reload('file changed');
+    });
   return runUntilSignal(log, async () => {
+    process.off('SIGHUP', onHup);
+    unwatchFile(file);
+    await reloading;
     await ops?.stop();
     await gw.stop();
   });
@@ -290,12 +351,14 @@ export async function collector(args: string[]): Promise<number> {
       ...storeFlags,
       ...metricsFlags,
       ...collectorFlags,
+      ...unitsFileFlag,
     },
   });
   const log = createLogger('mrv-collector');
   refusePasswordInUrl('mqtt', v.mqtt);
   requireKeyRegistry(v, log, 'mrv collector');
   const extra = collectorOptions(v);
+  if (v['units-file']) extra.units = loadUnitRegistry(v['units-file']);
   const store = makeStore(v, log);
   await store.start();
   const registry = createRegistry();
@@ -346,6 +409,23 @@ export function trustProxyFlag(value: string | undefined): boolean | string[] | 
     .filter((s) => s !== '');
 }
 
+/**
+ * The server's unit registry from `--units-file`; without one, says what that means (no unit visible by
+ * province) and how to make one.
+ * @throws MrvError `MRV_E_CONFIG` for a bad registry file
+ */
+function serverUnitRegistry(file: string | undefined, log: Logger): UnitRegistry | undefined {
+  if (file) {
+    const r = loadUnitRegistry(file);
+    log.info({ unitsFile: file, units: r.size }, 'unit registry loaded');
+    return r;
+  }
+  log.warn(
+    'no unit registry (--units-file units.yaml): province-scoped tokens see no unit, admins see every unit as unregistered; make one with "mrv registry seed SITE.yaml..."',
+  );
+  return undefined;
+}
+
 /** `mrv server`: the HTTP API and dashboard, optionally with a collector feeding the live view. */
 export async function server(args: string[]): Promise<number> {
   const { values: v } = parseArgs({
@@ -362,9 +442,11 @@ export async function server(args: string[]): Promise<number> {
       ...stateDbFlags,
       ...storeFlags,
       ...serverMqttFlags,
+      ...unitsFileFlag,
     },
   });
   const log = createLogger('mrv-server');
+  const unitRegistry = serverUnitRegistry(v['units-file'], log);
   refusePasswordInUrl('mqtt', v.mqtt);
   refusePasswordInUrl('live-mqtt', v['live-mqtt']);
   if (v.mqtt !== undefined) requireKeyRegistry(v, log, 'mrv server --mqtt');
@@ -387,6 +469,7 @@ export async function server(args: string[]): Promise<number> {
         // Its own persistent session: `mrv collector` on the same broker uses mrv-collector.
         clientId: 'mrv-server-collector',
         ...mqttExtra,
+        ...(unitRegistry ? { units: unitRegistry } : {}),
       })
     : undefined;
   if (c) exposeCollectorCounters(registry, c.counters);
@@ -420,8 +503,10 @@ export async function server(args: string[]): Promise<number> {
     state,
     registry,
     ...(trustProxy !== undefined ? { trustProxy } : {}),
+    ...(unitRegistry ? { units: unitRegistry } : {}),
     configView: {
       mode: 'server',
+      unitsFile: v['units-file'] ?? null,
       trustProxy: trustProxy ?? false,
       store: v.store,
       dataDir: resolve(v['data-dir']),

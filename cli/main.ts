@@ -9,30 +9,39 @@ import { packageVersion } from '../ops/package-root.ts';
 const USAGE = `mrv — carbon-mrv command line
 
   mrv demo [--port 8080] [--speed 1] [--data-dir .data/demo] [--seed 42] [--units aluminium,cement,steel[,power]]
-            [--sim-port-offset N]
+            [--sim-port-offset N] [--units-file units.yaml]
       the units' simulators + one gateway per site file + embedded broker, collector, store, web server;
       --sim-port-offset moves every simulator port (15020-15053, OPC UA 4841) and the site files' devices
-      by N, so that several demos, or a demo and the tests, run side by side
-  mrv gateway -c SITE.yaml [--mqtt URL] [--metrics-port N]
-      poll the site's devices and publish batches to the broker
+      by N, so that several demos, or a demo and the tests, run side by side; the unit registry is seeded
+      from the site files into DATA-DIR/units.yaml unless --units-file is given
+  mrv gateway -c SITE.yaml [--mqtt URL] [--metrics-port N] [--watch]
+      poll the site's devices and publish batches to the broker; SIGHUP (or, with --watch, a changed
+      file) reloads the site file: validated whole first, unchanged devices keep polling, changed and
+      new ones restart, the seq and the log go on; a file with problems leaves the running one
   mrv collector --mqtt URL [--store sqlite|influx] [--sqlite FILE] [--influx URL] [--db mrv] [--metrics-port N]
-                (--keys REGISTRY | --insecure-unsigned) [--client-id mrv-collector]
+                (--keys REGISTRY | --insecure-unsigned) [--units-file units.yaml] [--client-id mrv-collector]
                 [--username U --password-env VAR|--password-file F] (never a password in the URL)
                 [--ca FILE] [--cert FILE --key FILE] [--keepalive S]
                 [--share-group NAME [--gap-grace S] [--audit-interval S] [--leave]] [--live-topic]
-      subscribe (persistent session), verify signatures and hash chains, write readings, findings and
+      subscribe (persistent session), verify signatures (batches and meta) and hash chains, compare
+      the gateways' meta with the unit registry (a difference is a finding), write readings, findings and
       the batch archive to the store, acknowledge after writing; with --share-group several collectors
       (each its own --client-id) share the data as $share/NAME/... and audit the archived chains;
       --leave removes the member --client-id from the group for good (stores what it holds, exits);
       --live-topic announces every stored batch for a server started with --live-mqtt
   mrv server [--port 8080] [--host 127.0.0.1] [--mqtt URL (--keys REGISTRY | --insecure-unsigned) | --live-mqtt URL]
              [--username U --password-file F --ca FILE] [--store ...] [--data-dir .data] [--site SITE.yaml ...]
+             [--units-file units.yaml]
              [--trust-proxy ADDR,...|true] [--state-db FILE|postgres://USER@HOST/DB [--state-db-password-file F]]
       HTTP API and dashboard; with --mqtt it also runs a collector feeding the live view; with
       --live-mqtt the live view follows separate collectors' announcements (mrv collector --live-topic);
       --trust-proxy names the TLS proxy in front, whose X-Forwarded-For/-Proto are then believed;
+      --units-file is the unit registry: the only source of units' names, provinces and scope;
       accounts, sessions, audit log and findings workflow live in the state database (default
       DATA_DIR/state.sqlite; PostgreSQL for several instances)
+  mrv registry seed SITE.yaml... [--out units.yaml]  |  mrv registry check units.yaml
+      print a unit registry seeded from site files (check it, then give it to server and collector) /
+      validate one
   mrv broker --accounts FILE [--port 1883] [--host 127.0.0.1]
       an embedded MQTT broker (aedes) letting in only the file's accounts, each limited to its topics
   mrv broker account add FILE USERNAME --role gateway|collector|live --password-file F
@@ -64,6 +73,11 @@ const USAGE = `mrv — carbon-mrv command line
       send a unit's minute/hour/day (and real-time) data to an HJ 212 platform, resuming after outages
   mrv check-config SITE.yaml [--timeout-ms N]   (default 3000 per Modbus device, 20000 per OPC UA device)
       validate a site file, read every device once and print each point's value and quality
+  mrv points export SITE.yaml [--out POINTS.csv|POINTS.xlsx]   (CSV on stdout without --out)
+  mrv points import SITE.yaml POINTS.csv|POINTS.xlsx [--out NEW.yaml]
+      a site file's points as a table (one row per point, a column per field) and back: import replaces
+      the points of the devices the table names, validates the whole site and names every problem by
+      row and column; in place it keeps SITE.yaml.bak
   mrv token create --role admin|regulator|enterprise [--scope province:NAME|unit:ID ...] [--data-dir .data]
   mrv token list|revoke ID [--data-dir .data]
       API tokens of the server in that data dir (mrv token help)
@@ -72,12 +86,16 @@ const USAGE = `mrv — carbon-mrv command line
       dashboard accounts (username + password) in the server's state database; the password from a
       file or a prompt, never the command line (mrv user help)
 
-  mrv evidence --unit ID --month yyyy-mm [--format json|csv|html] [--out FILE] [--site SITE.yaml]
+  mrv evidence --unit ID --month yyyy-mm [--format json|csv|html] [--out FILE] [--site SITE.yaml] [--units-file units.yaml]
                [--readings-out FILE] [--key FILE] [--store sqlite|influx] [--sqlite FILE] [--influx URL]
       build and sign the monthly evidence package (月度存证) of a unit from the store
-  mrv verify FILE (--trusted-keys FILE|DIR | --public-key FILE) [--batches EXPORT --keys REGISTRY | --readings FILE]
-      check an evidence package's signature and, given its raw signed batches (mrv export-batches)
+  mrv verify FILE (--trusted-keys FILE|DIR | --public-key FILE) [--factor-pack FILE]...
+                  [--batches EXPORT --keys REGISTRY | --readings FILE]
+      check an evidence package's signature and its factor pack (one of the shipped packs or a
+      --factor-pack the verifier accepts) and, given its raw signed batches (mrv export-batches)
       or its readings, recompute its values; with batches also their signatures, chain and digest
+  mrv factors [FILE] [--digest]
+      a factor pack's id, version and digest (what mrv verify pins), and every factor's source
   mrv keygen --unit ID --gateway ID [--out DIR] [--force | --rotate]
       make a gateway's Ed25519 signing key (ID.key.pem) and its key-registry entry (ID.pub.json);
       --rotate keeps the old key valid for batches sent before now
@@ -123,10 +141,13 @@ export const COMMANDS: readonly CommandSpec[] = [
   { name: 'pki', run: async (a) => (await import('./pki.ts')).pki(a) },
   { name: 'uplink', run: async (a) => (await import('./hj212.ts')).uplink(a) },
   { name: 'check-config', run: async (a) => (await import('./check-config.ts')).checkConfig(a) },
+  { name: 'points', run: async (a) => (await import('./points.ts')).points(a) },
   { name: 'token', run: async (a) => (await import('./token.ts')).token(a) },
   { name: 'user', run: async (a) => (await import('./user.ts')).user(a) },
+  { name: 'registry', run: async (a) => (await import('./unit-registry.ts')).registry(a) },
   { name: 'evidence', run: async (a) => (await import('./evidence.ts')).evidence(a) },
   { name: 'verify', run: async (a) => (await import('./evidence.ts')).verify(a) },
+  { name: 'factors', run: async (a) => (await import('./factors.ts')).factorsCommand(a) },
   { name: 'keygen', run: async (a) => (await import('./keygen.ts')).keygen(a) },
   { name: 'keys', run: async (a) => (await import('./keygen.ts')).keys(a) },
   { name: 'export-batches', run: async (a) => (await import('./verify-batches.ts')).exportCommand(a) },
@@ -155,8 +176,33 @@ export function usageOf(name: string): string | undefined {
  * permission) instead of a stack trace; undefined for errors that are not one of them.
  */
 export function systemErrorMessage(err: unknown): string | undefined {
-  const e = err as { code?: unknown; syscall?: unknown; address?: unknown; port?: unknown; path?: unknown };
+  // The system error may be the cause of ours ("station potline cannot listen on ...": EADDRINUSE).
+  let e = err as {
+    code?: unknown;
+    syscall?: unknown;
+    address?: unknown;
+    port?: unknown;
+    path?: unknown;
+    cause?: unknown;
+    message?: unknown;
+  };
+  const context: string[] = [];
+  for (let depth = 0; e && typeof e.code !== 'string' && e.cause !== undefined && depth < 5; depth++) {
+    if (typeof e.message === 'string') context.push(e.message.split(':')[0] ?? '');
+    e = e.cause as typeof e;
+  }
   if (typeof e?.code !== 'string') return undefined;
+  const said = systemErrorText(e);
+  return said === undefined ? undefined : context.length > 0 ? `${said} (${context.join('; ')})` : said;
+}
+
+function systemErrorText(e: {
+  code?: unknown;
+  syscall?: unknown;
+  address?: unknown;
+  port?: unknown;
+  path?: unknown;
+}): string | undefined {
   const where = e.port !== undefined ? `${String(e.address ?? '')}:${String(e.port)}` : String(e.path ?? '');
   switch (e.code) {
     case 'EADDRINUSE':

@@ -17,6 +17,14 @@ import { type GatewayMeta, PointMeta } from '../core/schema/wire.ts';
 import { suggest } from '../core/suggest.ts';
 import { drivers } from '../drivers/registry.ts';
 import type { DriverKind } from '../drivers/types.ts';
+import type { Path } from './templates.ts';
+import {
+  DeviceTemplate,
+  expandTemplates,
+  type SourcedTemplate,
+  TemplateFile,
+  type TemplateSource,
+} from './templates.ts';
 
 /**
  * A validated site: the file, each device with its driver kind and parsed config, and a config hash.
@@ -34,9 +42,13 @@ export interface LoadedSite {
   }[];
   /** SHA-256 of the canonical JSON of the validated file. */
   configHash: string;
+  /**
+   * What the file may not mean, though it is valid: two Modbus devices that read the same slave (same
+   * `host:port` or serial `path` and unit id, e.g. a forgotten `unitId` that defaulted to 1). `mrv
+   * check-config` prints them, the gateway logs them at start.
+   */
+  warnings?: string[];
 }
-
-type Path = readonly PropertyKey[];
 
 /** `devices[0].points[3].type` from a zod path. */
 export function formatPath(path: Path): string {
@@ -109,23 +121,55 @@ const KNOWN_KEYS: readonly string[] = (() => {
     if (Array.isArray(def.options)) for (const o of def.options) walk(o);
   };
   walk(SiteConfig);
+  walk(DeviceTemplate);
+  for (const k of ['templates', 'templateFiles', 'template', 'pointPrefix', 'meter']) keys.add(k);
   for (const kind of Object.values(drivers)) walk(kind.schema);
   return [...keys];
 })();
 
-function issuesText(
+/**
+ * Where a path of the (expanded) site was written: `at(path)` gives `file:line:col path`, `atKey` the
+ * same for an unknown key at its own line.
+ */
+interface Where {
+  at(path: Path): string;
+  atKey(path: Path, key: string): string;
+}
+
+/** A {@link Where} for one document without templates. */
+function whereIn(file: string, doc: ReturnType<typeof parseDocument>, lc: LineCounter): Where {
+  return {
+    at: (path) => `${file}${locate(doc, lc, path)} ${formatPath(path)}`,
+    atKey: (path, key) => `${file}${locateKey(doc, lc, path, key)} ${formatPath([...path, key])}`,
+  };
+}
+
+/**
+ * Each zod issue of another YAML file (the unit registry) as `file:line:col path: message`, unknown keys
+ * at their own line with a suggestion from `known`.
+ */
+export function yamlIssuesText(
   file: string,
   doc: ReturnType<typeof parseDocument>,
   lc: LineCounter,
-  issues: z.core.$ZodIssue[],
+  issues: readonly z.core.$ZodIssue[],
+  known: readonly string[] = [],
+): string[] {
+  return issuesText(whereIn(file, doc, lc), issues, [], known);
+}
+
+function issuesText(
+  where: Where,
+  issues: readonly z.core.$ZodIssue[],
   prefix: Path = [],
+  known: readonly string[] = KNOWN_KEYS,
 ): string[] {
   // A misspelt required key is one mistake: drop the "missing" issue of the key an unknown one is near.
   const meant = new Set<string>();
   for (const i of issues)
     if (i.code === 'unrecognized_keys')
       for (const key of i.keys) {
-        const near = suggest(key, KNOWN_KEYS);
+        const near = suggest(key, known);
         if (near !== undefined) meant.add(formatPath([...prefix, ...i.path, near]));
       }
   return issues.flatMap((i) => {
@@ -134,12 +178,10 @@ function issuesText(
     if (i.code === 'unrecognized_keys')
       // One line per key, at the key's own line, with the key it most likely meant.
       return i.keys.map((key) => {
-        const near = suggest(key, KNOWN_KEYS);
-        return `${file}${locateKey(doc, lc, path, key)} ${formatPath([...path, key])}: unknown key "${key}"${
-          near ? `; did you mean "${near}"?` : ''
-        }`;
+        const near = suggest(key, known);
+        return `${where.atKey(path, key)}: unknown key "${key}"${near ? `; did you mean "${near}"?` : ''}`;
       });
-    return [`${file}${locate(doc, lc, path)} ${formatPath(path)}: ${i.message}`];
+    return [`${where.at(path)}: ${i.message}`];
   });
 }
 
@@ -148,29 +190,23 @@ function issuesText(
  * with the same unit id, e.g. a forgotten `unitId` that defaulted to 1 and reads another meter's
  * registers. One problem per later device, naming the first.
  */
-function duplicateAddresses(
-  file: string,
-  doc: ReturnType<typeof parseDocument>,
-  lc: LineCounter,
-  devices: LoadedSite['devices'],
-  indexOf: (id: string) => number,
-): string[] {
+function duplicateAddresses(where: Where, devices: LoadedSite['devices'], raw: readonly unknown[]): string[] {
   const first = new Map<string, string>();
   const problems: string[] = [];
   for (const d of devices) {
     const c = d.config as { id: string; host?: unknown; port?: unknown; path?: unknown; unitId?: unknown };
     if (c.unitId === undefined) continue; // not a Modbus device
-    const where = typeof c.path === 'string' ? `serial ${c.path}` : `${String(c.host)}:${String(c.port)}`;
-    const key = `${where} unit id ${String(c.unitId)}`;
+    const line = typeof c.path === 'string' ? `serial ${c.path}` : `${String(c.host)}:${String(c.port)}`;
+    const key = `${line} unit id ${String(c.unitId)}`;
     const earlier = first.get(key);
     if (earlier === undefined) first.set(key, c.id);
     else {
-      const i = indexOf(c.id);
-      const explicit = isMap(doc.getIn(['devices', i], true)) && doc.hasIn(['devices', i, 'unitId']);
+      const i = raw.findIndex((d) => (d as { id?: unknown })?.id === c.id);
+      const explicit = (raw[i] as { unitId?: unknown } | undefined)?.unitId !== undefined;
       problems.push(
-        `${file}${locate(doc, lc, ['devices', i, explicit ? 'unitId' : 'id'])} devices[${i}]: device "${c.id}" reads the same slave as "${earlier}" (${key}${
+        `${where.at(['devices', i, explicit ? 'unitId' : 'id'])}: device "${c.id}" reads the same slave as "${earlier}" (${key}${
           explicit ? '' : ', unitId not given so it defaulted'
-        }); give each meter its own unitId, or merge the two devices`,
+        }); give each meter its own unitId, or merge the two devices if both are meant`,
       );
     }
   }
@@ -196,42 +232,122 @@ export function parseSiteConfig(text: string, file: string): LoadedSite {
 }
 
 /**
+ * Expands the site's device templates (gateway/templates.ts): those under `templates:` and those of
+ * the files named by `templateFiles:` (relative to the site file). Problems of the templates are added
+ * to `problems`; the returned {@link Where} reports every later problem where it was written.
+ */
+function expandSiteTemplates(
+  input: unknown,
+  file: string,
+  doc: ReturnType<typeof parseDocument>,
+  lc: LineCounter,
+  problems: string[],
+): { value: unknown; where: Where } {
+  const site = input as { templates?: unknown; templateFiles?: unknown } | null;
+  if (
+    typeof site !== 'object' ||
+    site === null ||
+    (site.templates === undefined && site.templateFiles === undefined)
+  )
+    return { value: input, where: whereIn(file, doc, lc) };
+  const siteWhere = whereIn(file, doc, lc);
+  const files: { file: string; where: Where }[] = [];
+  const sourced: SourcedTemplate[] = [];
+  if (site.templates !== undefined && !Array.isArray(site.templates))
+    problems.push(`${siteWhere.at(['templates'])}: expected a list of device templates`);
+  for (const [index, raw] of (Array.isArray(site.templates) ? site.templates : []).entries())
+    sourced.push({ raw, source: 'site', index });
+  const names = site.templateFiles;
+  if (names !== undefined && !(Array.isArray(names) && names.every((n) => typeof n === 'string')))
+    problems.push(`${siteWhere.at(['templateFiles'])}: expected a list of file names`);
+  else
+    (names ?? []).forEach((name: string, n: number) => {
+      const path = isAbsolute(name) ? name : resolve(dirname(resolve(file)), name);
+      let text: string;
+      try {
+        text = readFileSync(path, 'utf8');
+      } catch (err) {
+        problems.push(
+          `${siteWhere.at(['templateFiles', n])}: cannot read ${path}: ${(err as Error).message}`,
+        );
+        return;
+      }
+      const tlc = new LineCounter();
+      const tdoc = parseDocument(text, { lineCounter: tlc, prettyErrors: true });
+      const tw = whereIn(path, tdoc, tlc);
+      if (tdoc.errors.length > 0) {
+        for (const e of tdoc.errors) {
+          const pos = e.linePos?.[0];
+          problems.push(`${path}${pos ? `:${pos.line}:${pos.col}` : ''} ${e.message.split('\n')[0]}`);
+        }
+        return;
+      }
+      const parsed = TemplateFile.safeParse(tdoc.toJS());
+      if (!parsed.success) {
+        problems.push(...issuesText(tw, parsed.error.issues));
+        return;
+      }
+      const source = files.length;
+      files.push({ file: path, where: tw });
+      for (const [index, raw] of parsed.data.templates.entries()) sourced.push({ raw, source, index });
+    });
+  const x = expandTemplates(input, sourced);
+  const whereOf = (s: TemplateSource): Where => (s === 'site' ? siteWhere : (files[s]?.where ?? siteWhere));
+  for (const p of x.problems) problems.push(`${whereOf(p.origin.source).at(p.origin.path)}: ${p.message}`);
+  const where: Where = {
+    at: (path) => {
+      const o = x.origin(path);
+      return whereOf(o.source).at(o.path);
+    },
+    atKey: (path, key) => {
+      const o = x.origin(path);
+      return whereOf(o.source).atKey(o.path, key);
+    },
+  };
+  return { value: x.value, where };
+}
+
+/**
  * Validates the JS value of a site file (the core schema, then each device by its driver's schema).
  * @param source the parsed document, for the line and column of each problem
  * @throws MrvError MRV_E_CONFIG listing every problem
  */
 function validateSite(
-  value: unknown,
+  input: unknown,
   file: string,
   source: { doc: ReturnType<typeof parseDocument>; lc: LineCounter },
 ): LoadedSite {
   const { doc, lc } = source;
   // Every stage runs whatever the others found, so one run lists every problem of the file.
   const problems: string[] = [];
+  const expansion = expandSiteTemplates(input, file, doc, lc, problems);
+  const value = expansion.value;
+  const where = expansion.where;
   const parsed = SiteConfig.safeParse(value);
   if (!parsed.success) {
-    problems.push(...issuesText(file, doc, lc, parsed.error.issues));
+    problems.push(...issuesText(where, parsed.error.issues));
     // zod runs the cross-reference refinement only on an otherwise valid file: run it here as well.
     if (!parsed.error.issues.some((i) => i.code === 'custom'))
-      problems.push(...issuesText(file, doc, lc, siteCrossReferenceIssues(value)));
+      problems.push(...issuesText(where, siteCrossReferenceIssues(value)));
   }
   const rawDevices = (value as { devices?: unknown })?.devices;
+  const raw: unknown[] = Array.isArray(rawDevices) ? rawDevices : [];
   const devices: LoadedSite['devices'] = [];
-  (Array.isArray(rawDevices) ? rawDevices : []).forEach((device: unknown, i: number) => {
+  raw.forEach((device: unknown, i: number) => {
     const driver = (device as { driver?: unknown })?.driver;
     if (typeof driver !== 'string') return; // the core schema said so
     const kind = drivers[driver];
     if (!kind) {
       const near = suggest(driver, Object.keys(drivers));
       problems.push(
-        `${file}${locate(doc, lc, ['devices', i, 'driver'])} devices[${i}].driver: unknown driver "${driver}"${
+        `${where.at(['devices', i, 'driver'])}: unknown driver "${driver}"${
           near ? `; did you mean "${near}"?` : ''
         }; valid drivers: ${Object.keys(drivers).join(', ')}`,
       );
       return;
     }
     const r = kind.schema.safeParse(device);
-    if (!r.success) problems.push(...issuesText(file, doc, lc, r.error.issues, ['devices', i]));
+    if (!r.success) problems.push(...issuesText(where, r.error.issues, ['devices', i]));
     else
       devices.push({
         id: (device as { id: string }).id,
@@ -239,9 +355,10 @@ function validateSite(
         config: r.data as LoadedSite['devices'][number]['config'],
       });
   });
-  const ids = (Array.isArray(rawDevices) ? rawDevices : []).map((d: unknown) => (d as { id?: unknown })?.id);
-  problems.push(...duplicateAddresses(file, doc, lc, devices, (id) => ids.indexOf(id)));
-  // The core schema and a driver's schema may both see one fault (a device without an id): say it once.
+  // Two entries for one slave may be meant (two poll rates), or a forgotten unitId: said, not refused.
+  const warnings = duplicateAddresses(where, devices, raw);
+  // The core schema and a driver's schema may both see one fault (a device without an id), and a
+  // template's fault shows in each of its devices: say each once.
   const unique = [...new Set(problems)];
   if (unique.length > 0 || !parsed.success)
     throw new MrvError(
@@ -255,7 +372,7 @@ function validateSite(
   const base = dirname(resolve(file));
   resolveSitePaths(site.gateway, base);
   for (const d of devices) resolveSitePaths(d.config, base);
-  return { file, site, devices, configHash };
+  return { file, site, devices, configHash, warnings };
 }
 
 /**

@@ -218,10 +218,10 @@ export function buildServer(options: ServerOptions): FastifyInstance {
 
   const registry = options.registry ?? createRegistry();
   const store = instrumentStore(options.store, registry);
-  const unitDirectory = new UnitDirectory(store);
+  const directory = new UnitDirectory(store, options.units);
   const auth: Auth = installAuth(app, {
     tokens: options.tokens,
-    units: unitDirectory,
+    units: directory,
     ...(options.loginLimiter ? { limiter: options.loginLimiter } : {}),
     // Sessions live in the state database when there is one (shared by every instance on it).
     ...(options.sessions ? { sessions: options.sessions } : options.state ? { sessions: options.state } : {}),
@@ -229,7 +229,7 @@ export function buildServer(options: ServerOptions): FastifyInstance {
   });
 
   const clock = options.clock ?? systemClock;
-  registerApiRoutes(app, { store, clock, auth });
+  registerApiRoutes(app, { store, clock, auth, listUnits: () => directory.units() });
   registerDomainRoutes(app, { ...options, store, clock });
   const streams = registerLiveRoute(app, {
     store,
@@ -244,7 +244,7 @@ export function buildServer(options: ServerOptions): FastifyInstance {
     config: () => ({ version, liveClients: streams.clients(), ...options.configView }),
   });
   registerVerifyRoute(app, options);
-  registerWorkflowRoutes(app, { state: options.state, auth, units: unitDirectory });
+  registerWorkflowRoutes(app, { state: options.state, auth, units: directory });
   installHttpMetrics(app, { registry, sseClients: () => streams.clients() });
 
   app.get(

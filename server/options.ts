@@ -7,6 +7,7 @@ import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import type { LiveFeed } from '../collector/live.ts';
 import type { TimeSeriesStore } from '../collector/store.ts';
+import type { UnitRegistry } from '../core/schema/unit-registry.ts';
 import type { Clock } from '../core/time.ts';
 import type { FailureLimiter } from './auth.ts';
 import type { SessionBackend } from './sessions.ts';
@@ -59,4 +60,11 @@ export interface ServerOptions {
   registry?: Registry;
   /** Extra fields of the admin's `/api/v1/admin/config` view (store kind, data dir); no secrets. */
   configView?: Record<string, unknown>;
+  /**
+   * The unit registry (core/schema/unit-registry.ts, `units.yaml`): the only source of a unit's name,
+   * province and industry, and so of province scope. A unit the store knows from a gateway's catalogue
+   * but the registry does not is listed to admins (and tokens naming it) as `registered: false`, to
+   * nobody by province. Absent = an empty registry: province-scoped tokens see no unit.
+   */
+  units?: UnitRegistry;
 }

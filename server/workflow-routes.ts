@@ -96,12 +96,8 @@ export function registerWorkflowRoutes(app: FastifyInstance, opts: WorkflowRoute
       );
     return opts.state;
   };
-  const province = async (unitId: string) => {
-    const units = await opts.units.units().catch((err) => {
-      throw new MrvError('MRV_E_STORE', 'store failed to look up the unit', undefined, { cause: err });
-    });
-    return units.find((u) => u.id === unitId)?.province;
-  };
+  // Scope by the unit registry's province only (auth.ts UnitDirectory), never what a gateway claims.
+  const province = async (unitId: string) => opts.units.province(unitId);
   /** The workflow of a finding the principal may see, else 404. */
   const visible = async (request: FastifyRequest, findingId: string): Promise<FindingWorkflow> => {
     const w = await need().findingWorkflow(findingId);

@@ -7,6 +7,7 @@ export * from './decimal.ts';
 export * from './emissions.ts';
 export * from './evidence.ts';
 export * from './factors.ts';
+export * from './parameter-check.ts';
 export * from './period.ts';
 export * from './raw-batches.ts';
 export * from './render.ts';

@@ -207,6 +207,12 @@ export const ALUMINIUM_PARAMETERS = {
     unit: 'ticket',
     source: 'simulator choice: ladle ticket number before the first simulated tap',
   },
+  ticketLogRecords: {
+    value: 64,
+    unit: 'tickets',
+    source:
+      '[practice] docs/domain.md §2: weighing terminals keep a ticket log; simulator choice: a ring of the last 64 tickets (about 5 h of tapping)',
+  },
 } as const satisfies Record<string, ParameterInfo>;
 
 /** Names of the model parameters. */
@@ -292,6 +298,11 @@ export interface AluminiumSnapshot {
     /** Net weight of every ticket since start, kg (the weighing station's own totalizer). */
     netTotalKg: number;
   };
+  /**
+   * The weighing terminal's ticket memory: the last `ticketLogRecords` tickets, ticket n in slot
+   * n mod `ticketLogRecords` (undefined: never written). Older tickets are overwritten.
+   */
+  ladleLog: readonly (LadleTicket | undefined)[];
   anode: {
     /** New blocks set since start. */
     blocksSet: number;
@@ -378,6 +389,8 @@ function checkParams(p: AluminiumParams): void {
     throw new RangeError('aluminium model: initialEnergyKWh must be an integer in [0, 2^32)');
   if (!Number.isInteger(p.initialTicketNo) || p.initialTicketNo < 0)
     throw new RangeError('aluminium model: initialTicketNo must be a non-negative integer');
+  if (!Number.isInteger(p.ticketLogRecords) || p.ticketLogRecords < 1 || p.ticketLogRecords > 4096)
+    throw new RangeError('aluminium model: ticketLogRecords must be an integer in 1…4096');
 }
 
 /** Keys of the counter-based noise streams (second key after the seed). */
@@ -431,6 +444,8 @@ export class AluminiumSmelterModel {
   #tappedKg = 0;
   #tickets = 0;
   #ticket: LadleTicket;
+  /** Ticket memory, slot = ticket number mod size; tickets are never mutated, only replaced. */
+  readonly #ticketLog: (LadleTicket | undefined)[];
   #demandKg = 0;
   #plannedBlock: { newKg: number; buttKg: number };
   #blocksSet = 0;
@@ -473,6 +488,7 @@ export class AluminiumSmelterModel {
       ladleId: 0,
       cellNo: 0,
     };
+    this.#ticketLog = new Array<LadleTicket | undefined>(p.ticketLogRecords).fill(undefined);
     this.#currentKA = p.lineCurrentKA;
     this.#lineVoltageV = p.cellsInLine * p.cellVoltageV;
     this.#powerKW = this.#currentKA * this.#lineVoltageV;
@@ -600,6 +616,7 @@ export class AluminiumSmelterModel {
       ladleId,
       cellNo,
     };
+    this.#ticketLog[this.#ticket.ticketNo % p.ticketLogRecords] = this.#ticket;
     this.#plannedNetKg = this.#drawNetKg();
   }
 
@@ -667,6 +684,7 @@ export class AluminiumSmelterModel {
         totalizerKWh: (p.initialEnergyKWh + Math.floor(this.#energyWh / 1000)) % UINT32,
       },
       ladle: { ...this.#ticket, netTotalKg: this.#tappedKg },
+      ladleLog: [...this.#ticketLog],
       anode: {
         blocksSet: this.#blocksSet,
         lastBlockKg: this.#lastBlockKg,

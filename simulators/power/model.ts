@@ -217,6 +217,8 @@ export interface PowerSnapshot {
   heatGjph: number;
   /** Coal in the bunkers, t (not metered: the cross-check's inventory term). */
   bunkerT: number;
+  /** As-fired coal NCV as the plant lab reports it (收到基低位发热量), GJ/t (= MJ/kg). */
+  asFiredNcvGjPerT: number;
   /** Totalizers in whole raw units (they wrap at 2³² in the registers). */
   counters: Readonly<Record<CounterId, number>>;
 }
@@ -286,6 +288,7 @@ export class PowerPlantModel {
       steamTph: r.steamTph,
       heatGjph: r.steamTph * this.params.steamHeatGjPerT,
       bunkerT: this.#bunkerT,
+      asFiredNcvGjPerT: this.params.asFiredNcv,
       counters: { ...this.#counters },
     };
   }

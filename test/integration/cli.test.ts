@@ -90,6 +90,9 @@ describe('mrv demo', () => {
           { timeout: 10_000 },
         )
         .toEqual(['aluminium', 'cement', 'steel']);
+      // The demo seeded its unit registry from its site files: every unit is registered (issue 17).
+      expect(units.map((u) => (u as Unit & { registered?: boolean }).registered)).toEqual([true, true, true]);
+      expect(readFileSync(join(tmp, 'demo', 'units.yaml'), 'utf8')).toMatch(/^version: 1$/m);
       const unitOf = (industry: string) => units.find((u) => u.industry === industry)?.id;
       const points = async (unitId: string | undefined) =>
         (await (await fetch(`${url}/api/v1/units/${unitId}/points`, auth)).json()) as PointRow[];

@@ -13,6 +13,7 @@ import { type Browser, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LiveHub } from '../../collector/live.ts';
 import { SqliteStore } from '../../collector/sqlite-store.ts';
+import { UnitRegistry } from '../../core/schema/unit-registry.ts';
 import { buildServer } from '../../server/app.ts';
 import { FailureLimiter } from '../../server/auth.ts';
 import { StateStore } from '../../server/state/state-store.ts';
@@ -81,6 +82,9 @@ beforeAll(async () => {
     cli,
   );
   app = buildServer({
+    units: new UnitRegistry([
+      { id: UNIT, name: '示范电解铝厂', industry: 'aluminium', province: '内蒙古', gateways: ['gw-1'] },
+    ]),
     store,
     live: new LiveHub(),
     tokens: TokenFile.inDataDir(dir),

@@ -13,6 +13,7 @@ import pino from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { LiveHub } from '../../collector/live.ts';
 import { SqliteStore } from '../../collector/sqlite-store.ts';
+import { UnitRegistry } from '../../core/schema/unit-registry.ts';
 import type { GatewayMeta } from '../../core/schema/wire.ts';
 import { ManualClock } from '../../core/time.ts';
 import { buildServer } from '../../server/app.ts';
@@ -38,6 +39,23 @@ function meta(unitId: string, province: string): GatewayMeta {
     configHash: 'a'.repeat(64),
   };
 }
+
+/** The unit registry: the only source of provinces for scope (server/auth.ts). */
+const UNITS = new UnitRegistry(
+  (
+    [
+      ['UA', '内蒙古'],
+      ['UB', '内蒙古'],
+      ['UC', '山东'],
+    ] as const
+  ).map(([id, province]) => ({
+    id,
+    name: `unit ${id}`,
+    industry: 'aluminium' as const,
+    province,
+    gateways: [`gw-${id}`],
+  })),
+);
 
 let dir: string;
 let store: SqliteStore;
@@ -88,6 +106,7 @@ beforeEach(async () => {
     );
   tokens = TokenFile.inDataDir(dir);
   app = buildServer({
+    units: UNITS,
     store,
     live: new LiveHub(),
     tokens,
@@ -165,7 +184,14 @@ describe('password login', () => {
     const ok = await login('reg-nm');
     expect(ok.status).toBe(200);
     // Another server instance on the same database knows the session (several instances, one state).
-    const other = buildServer({ store, live: new LiveHub(), tokens, state, version: 'x' });
+    const other = buildServer({
+      units: UNITS,
+      store,
+      live: new LiveHub(),
+      tokens,
+      state,
+      version: 'x',
+    });
     await other.ready();
     const res = await other.inject({ method: 'GET', url: '/api/v1/session', headers: { cookie: ok.cookie } });
     await other.close();
@@ -182,6 +208,7 @@ describe('password login', () => {
       },
     });
     const logged = buildServer({
+      units: UNITS,
       store,
       live: new LiveHub(),
       tokens,
@@ -452,7 +479,13 @@ describe('findings workflow', () => {
   });
 
   it('without a state database the workflow answers 503 MRV_E_STATE_DB and the list stays read-only', async () => {
-    const plain = buildServer({ store, live: new LiveHub(), version: 'x', clock: new ManualClock(NOW) });
+    const plain = buildServer({
+      units: UNITS,
+      store,
+      live: new LiveHub(),
+      version: 'x',
+      clock: new ManualClock(NOW),
+    });
     await plain.ready();
     const act = await plain.inject({ method: 'POST', url: '/api/v1/findings/fa-1/acknowledge', payload: {} });
     const listed = await plain.inject({ method: 'GET', url: '/api/v1/units/UA/findings' });

@@ -181,7 +181,17 @@ describe('GET /api/v1/units', () => {
     const byId = new Map(units.map((u) => [u.id, u]));
     expect(byId.size).toBe(2);
     const al = byId.get(UNIT)!;
-    expect(Object.keys(al).sort()).toEqual(['id', 'industry', 'lastDataAt', 'name', 'online', 'province']);
+    expect(Object.keys(al).sort()).toEqual([
+      'id',
+      'industry',
+      'lastDataAt',
+      'name',
+      'online',
+      'province',
+      'registered',
+    ]);
+    // No registry given to this server: both units are known from catalogues only, and say so.
+    expect(units.map((u) => u.registered)).toEqual([false, false]);
     expect(al).toMatchObject({
       name: '示例电解铝厂',
       industry: 'aluminium',

@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LiveHub } from '../../collector/live.ts';
 import { SqliteStore } from '../../collector/sqlite-store.ts';
 import { MrvError } from '../../core/errors.ts';
+import { UnitRegistry } from '../../core/schema/unit-registry.ts';
 import { buildServer } from '../../server/app.ts';
 import { StateStore } from '../../server/state/state-store.ts';
 import { TokenFile } from '../../server/tokens.ts';
@@ -77,7 +78,16 @@ describe('several server instances on one PostgreSQL', () => {
     );
     const tokens = TokenFile.inDataDir(path.join(dir, `tokens-${n}`));
     const [a, b] = [s1, s2].map((state) =>
-      buildServer({ store, live: new LiveHub(), tokens, state, version: 'x' }),
+      buildServer({
+        units: new UnitRegistry([
+          { id: 'UA', name: 'A', industry: 'cement', province: '安徽', gateways: ['gw-1'] },
+        ]),
+        store,
+        live: new LiveHub(),
+        tokens,
+        state,
+        version: 'x',
+      }),
     );
     try {
       const login = await a!.inject({

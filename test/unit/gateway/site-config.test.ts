@@ -98,12 +98,12 @@ devices:
   });
 
   it('flags two devices on one host:port and unit id (a forgotten unitId defaults to 1)', () => {
-    const clash = two.replace('    unitId: 3\n', '');
-    const msg = configError(clash);
-    expect(msg).toMatch(
-      /site\.yaml:22:9 devices\[1\]: device "anode" reads the same slave as "ladle" \(127\.0\.0\.1:15022 unit id 1, unitId not given so it defaulted\)/,
+    const clash = parseSiteConfig(two.replace('    unitId: 3\n', ''), 'site.yaml');
+    expect(clash.warnings).toHaveLength(1);
+    expect(clash.warnings?.[0]).toMatch(
+      /site\.yaml:22:9 devices\[1\]\.id: device "anode" reads the same slave as "ladle" \(127\.0\.0\.1:15022 unit id 1, unitId not given so it defaulted\)/,
     );
-    expect(() => parseSiteConfig(two, 'site.yaml')).not.toThrow();
+    expect(parseSiteConfig(two, 'site.yaml').warnings).toEqual([]);
   });
 });
 
