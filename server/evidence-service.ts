@@ -103,6 +103,10 @@ const POINT_KEYS = [
   'aggregation',
   'sign',
   'ticketPoint',
+  'maxRate',
+  'maxStep',
+  'correctionTolerance',
+  'rules',
 ] as const;
 const UINT_BITS: Record<string, number> = { uint16: 16, uint32: 32, uint64: 64 };
 
@@ -139,7 +143,9 @@ export function catalogueFromSites(unitId: string, sites: readonly SiteConfig[])
       }
     }
   }
-  return { unit: first.unit as UnitMeta, points, meters: [...meters.values()] };
+  // The site's rule settings (the first site of the unit that has them; one gateway's file usually).
+  const rules = mine.find((s) => s.rules !== undefined)?.rules;
+  return { unit: first.unit as UnitMeta, points, meters: [...meters.values()], ...(rules ? { rules } : {}) };
 }
 
 /** Exact product of an integer string and a decimal string (no floats). */

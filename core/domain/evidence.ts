@@ -9,6 +9,7 @@
  * (core/schema/canonical.ts). Hashing the readings and signing happen outside core (server/evidence-service.ts).
  */
 import { type Finding, isOpen } from '../schema/finding.ts';
+import type { RuleOverrides } from '../schema/rule-overrides.ts';
 import type { MeterMeta, PointMeta, UnitMeta } from '../schema/wire.ts';
 import {
   type AggregateResult,
@@ -42,6 +43,8 @@ export interface CataloguePoint extends PointMeta {
   expectedIntervalMs: number;
   /** Counter modulus in engineering units for totalizers (see aggregate.ts), when known. */
   rolloverAt?: string;
+  /** The point's own rule settings from the site file, by rule id (core/schema/rule-overrides.ts). */
+  rules?: RuleOverrides;
 }
 
 /** A unit's points and meters, merged over its gateways. */
@@ -49,6 +52,8 @@ export interface UnitCatalogue {
   unit: UnitMeta;
   points: CataloguePoint[];
   meters: MeterMeta[];
+  /** The site's rule settings by rule id (site file `rules:`), when any. */
+  rules?: RuleOverrides;
 }
 
 /** Where readings come from (the store, or a file of exported readings). Ascending ts, `[from, to)`. */
@@ -299,7 +304,8 @@ function detailOf(r: AggregateResult): Record<string, unknown> {
  * point by ascending id (so a digest over what was read is reproducible).
  *
  * Points used: those whose `parameter` is in the unit's industry catalogue, their `ticketPoint`s, and
- * the points named by the rule pack's `sum_of_parts` rules.
+ * the points named by the rule pack's `sum_of_parts` rules. Points read besides: every point a
+ * per-reading rule names (a cell voltage feeds no parameter, yet AL-TE-002 watches it), for the rules only.
  * @throws RangeError for a malformed month; Error when the factor pack lacks a needed factor
  */
 export async function computeEvidence(input: EvidenceInput): Promise<EvidenceBody> {
@@ -332,7 +338,10 @@ export async function computeEvidence(input: EvidenceInput): Promise<EvidenceBod
     const t = byId.get(id)?.ticketPoint;
     if (t && byId.has(t)) tickets.add(t);
   }
-  const extra = (input.extraPoints ?? []).filter((id) => byId.has(id));
+  const ctx = { unitId: catalogue.unit.id, from, to, at: input.generatedAt };
+  const sampleRules = new SampleRuleRunner(rulePack, catalogue.points, ctx, catalogue.rules);
+  // Every point a per-reading rule names is read, whether or not it feeds a parameter (a cell voltage).
+  const extra = [...(input.extraPoints ?? []), ...sampleRules.watchedPoints()].filter((id) => byId.has(id));
   const readOrder = [...new Set([...used, ...tickets, ...extra])].sort();
 
   const states = new Map<string, PointState>();
@@ -342,7 +351,16 @@ export async function computeEvidence(input: EvidenceInput): Promise<EvidenceBod
     const agg = p.aggregation ?? entry?.aggregation ?? 'gauge';
     const acc =
       agg === 'totalizer'
-        ? new TotalizerAccumulator({ from, to, ...(p.rolloverAt ? { rolloverAt: p.rolloverAt } : {}) })
+        ? new TotalizerAccumulator({
+            from,
+            to,
+            ...(p.rolloverAt ? { rolloverAt: p.rolloverAt } : {}),
+            ...(p.maxRate ? { maxRatePerHour: p.maxRate } : {}),
+            ...(p.maxStep ? { maxStep: p.maxStep } : {}),
+            ...(p.correctionTolerance ? { correctionTolerance: p.correctionTolerance } : {}),
+            // A reading's time and its register's last update differ by up to a poll interval.
+            timeSlackMs: p.expectedIntervalMs,
+          })
         : agg === 'events'
           ? new EventsAccumulator({ from, to })
           : agg === 'rate'
@@ -370,8 +388,6 @@ export async function computeEvidence(input: EvidenceInput): Promise<EvidenceBod
     });
   }
 
-  const ctx = { unitId: catalogue.unit.id, from, to, at: input.generatedAt };
-  const sampleRules = new SampleRuleRunner(rulePack, catalogue.points, ctx);
   const chunks = [{ from: from - cfg.lookbackMs, to: from }, ...daysOf(period)];
   // Events points are paired with their ticket points, so both are read whole per chunk; every other
   // point is streamed page by page when the source pages (short-lived pages keep the heap small).
@@ -564,14 +580,30 @@ export async function computeEvidence(input: EvidenceInput): Promise<EvidenceBod
   }
   const counterEvents = new Map(
     [...pointResults].flatMap(([id, r]) =>
-      r.kind === 'totalizer' ? [[id, [...r.resets, ...r.rollovers]] as const] : [],
+      r.kind === 'totalizer'
+        ? [
+            [
+              id,
+              [...r.resets, ...r.rollovers, ...(r.corrections ?? []), ...(r.reviews ?? [])].sort(
+                (a, b) => a.ts - b.ts,
+              ),
+            ] as const,
+          ]
+        : [],
     ),
   );
   const findings = [
     ...sampleRules.finish(),
     ...evaluatePeriodRules(
       rulePack,
-      { parameters: ruleValues, points: pointValues, counterEvents, days, catalogue: catalogue.points },
+      {
+        parameters: ruleValues,
+        points: pointValues,
+        counterEvents,
+        days,
+        catalogue: catalogue.points,
+        siteRules: catalogue.rules,
+      },
       ctx,
     ),
   ];
