@@ -149,7 +149,8 @@ export interface CounterStep {
 /**
  * Classifies the step of a cumulative counter from `ref` (what has been counted up to) to the reading
  * `v`, `elapsedMs` after the previous reading, against the meter's physics: the most it can count in
- * that time is maxRate × (elapsed + slack) / 1 h + maxStep. In order: a step forward within that is an increase
+ * that time is maxRate × (elapsed + slack) / 1 h + maxStep + one count (a unit of the readings' last
+ * decimal place). In order: a step forward within that is an increase
  * (beyond it: review, a preset or replaced counter); a step back of at most the correction tolerance is
  * a correction; a wrapped increase (modulus − ref + v) within it is a roll-over; a reading `v` within it
  * is a reset from zero; anything else, and every drop of a meter without a declared maximum rate, is
@@ -158,10 +159,14 @@ export interface CounterStep {
 export function classifyCounterStep(ref: Dec, v: Dec, elapsedMs: number, p: CounterPhysics): CounterStep {
   const d = v.minus(ref);
   const zero = new D(0);
+  // A counter moves in whole counts of its last digit: one count may show in any short interval
+  // (a 1 kg count of a 1.3 t/h counter within 50 ms), so one count is always plausible.
+  const count = new D(10).pow(-Math.max(ref.decimalPlaces(), v.decimalPlaces()));
   const max = p.maxRatePerHour
     ?.times(Math.max(0, elapsedMs) + p.timeSlackMs)
     .div(3_600_000)
-    .plus(p.maxStep);
+    .plus(p.maxStep)
+    .plus(count);
   const withMax = max ? { plausibleMax: max } : {};
   if (d.gte(0)) {
     if (max === undefined || d.lte(max)) return { kind: 'increase', counted: d };

@@ -34,7 +34,7 @@ import { computeEmissions, type EmissionsResult } from './emissions.ts';
 import type { FactorPack } from './factors.ts';
 import { DAY_MS, daysOf, evidenceDeadline, isoCst, monthPeriod, startOfCstDate } from './period.ts';
 import type { BatchSet } from './raw-batches.ts';
-import { evaluatePeriodRules, type RulePack, SampleRuleRunner } from './rules.ts';
+import { evaluatePeriodRules, type RulePack, SampleRuleRunner, targetPoints } from './rules.ts';
 
 /** A point as the evidence needs it: its catalogue entry plus gateway, poll interval and counter modulus. */
 export interface CataloguePoint extends PointMeta {
@@ -304,7 +304,8 @@ function detailOf(r: AggregateResult): Record<string, unknown> {
  * point by ascending id (so a digest over what was read is reproducible).
  *
  * Points used: those whose `parameter` is in the unit's industry catalogue, their `ticketPoint`s, and
- * the points named by the rule pack's `sum_of_parts` rules. Points read besides: every point a
+ * the points named by the rule pack's `sum_of_parts` rules and the totalizers its `counter_backwards`
+ * rules name. Points read besides: every point a
  * per-reading rule names (a cell voltage feeds no parameter, yet AL-TE-002 watches it), for the rules only.
  * @throws RangeError for a malformed month; Error when the factor pack lacks a needed factor
  */
@@ -326,8 +327,16 @@ export async function computeEvidence(input: EvidenceInput): Promise<EvidenceBod
     if (!hit || hit.entry.industry !== industry) continue;
     paramPoints.set(p.parameter, [...(paramPoints.get(p.parameter) ?? []), p]);
   }
+  // Points rules name: the sum_of_parts points, and the totalizers a counter rule names (their
+  // discontinuities are found by aggregating them, whether or not they feed a parameter).
   const ruleExtra = rulePack.rules.flatMap((r) =>
-    r.check.kind === 'sum_of_parts' ? [r.check.main, ...r.check.parts] : [],
+    r.check.kind === 'sum_of_parts'
+      ? [r.check.main, ...r.check.parts]
+      : r.check.kind === 'counter_backwards'
+        ? targetPoints(r.check.target, catalogue.points).filter(
+            (id) => byId.get(id)?.aggregation === 'totalizer',
+          )
+        : [],
   );
   const used = new Set<string>([
     ...[...paramPoints.values()].flat().map((p) => p.id),

@@ -96,7 +96,11 @@ function refTotalizer(samples: readonly Sample[]) {
       continue;
     }
     readings++;
-    const max = rate.times(dt + PHYSICS.timeSlackMs).div(3_600_000);
+    const count = new D(10).pow(-Math.max(ref.decimalPlaces(), v.decimalPlaces()));
+    const max = rate
+      .times(dt + PHYSICS.timeSlackMs)
+      .div(3_600_000)
+      .plus(count);
     const d = v.minus(ref);
     if (d.isZero()) continue;
     if (d.gt(0) && d.lte(max)) sum = sum.plus(d);

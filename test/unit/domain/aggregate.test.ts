@@ -36,7 +36,7 @@ describe('totalizer', () => {
         after: '0.15',
         bridged: '0.246',
         elapsedMs: h,
-        plausibleMax: '2',
+        plausibleMax: '2.01', // 2 MWh/h × 1 h + one count of the readings' last digit (0.01)
       },
     ]);
     expect(r.resets).toEqual([]);
