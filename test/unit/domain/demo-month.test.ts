@@ -79,8 +79,9 @@ function aluminium(seed: number): Plant {
   return { advanceTo: (ms) => model.advanceTo(ms), devices };
 }
 
-function cement(seed: number): Plant {
+function cement(seed: number, controls: { at: number; run: (m: CementPlantModel) => void }[] = []): Plant {
   const model = new CementPlantModel({ seed, start: START });
+  const pending = [...controls].sort((x, y) => x.at - y.at);
   const devices: Plant['devices'] = {};
   for (const f of FEEDER_IDS) {
     const points = feederPoints(f, CEMENT_METERS[f]).filter((p) => p.table === 'holding');
@@ -96,7 +97,18 @@ function cement(seed: number): Plant {
       return out;
     };
   }
-  return { advanceTo: (ms) => model.advanceTo(ms), devices };
+  return {
+    advanceTo: (ms) => {
+      // Fault controls act at their simulated instant, as `sim.resetTotalizer(...)` would.
+      while (pending.length > 0 && (pending[0] as { at: number }).at <= ms) {
+        const c = pending.shift() as { at: number; run: (m: CementPlantModel) => void };
+        model.advanceTo(c.at);
+        c.run(model);
+      }
+      model.advanceTo(ms);
+    },
+    devices,
+  };
 }
 
 function steel(seed: number, scales: ReadonlyMap<string, string>): Plant {
@@ -282,4 +294,29 @@ describe(`the demo plants over a simulated month (${MONTH}) raise no finding fro
       }
     });
   }
+});
+
+describe("the simulators' fault controls still trip their rules", () => {
+  it('cement: an operator resets the clinker totalizer: CE-LC-001 (a counter reset), no rate of change', {
+    timeout: 120_000,
+  }, async () => {
+    const at = from + 12 * 3_600_000;
+    const c = unit('cement-plant.site.yaml');
+    const { body } = await run(c, cement(42, [{ at, run: (m) => m.resetTotalizer('clinker') }]), {
+      from,
+      to: from + DAY,
+    });
+    expect(body.findings.map((f) => [f.rule, f.code, f.point])).toEqual([
+      ['CE-LC-001', 'MRV_F_COUNTER_RESET', 'clinker.total'],
+    ]);
+    const f = body.findings[0] as (typeof body.findings)[number];
+    expect(Date.parse(f.ts)).toBeGreaterThanOrEqual(at);
+    // From ~1 234 567 t back to a few tonnes: counted from zero, not as a 3-million-tonne roll-over.
+    expect(Number(f.detail.before)).toBeGreaterThan(1_234_567);
+    expect(Number(f.detail.bridged)).toBeLessThan(10);
+    // The day's clinker is one day of a ~208 t/h kiln (kiln stops aside), not a roll-over's millions.
+    const clinker = body.parameters.find((x) => x.id === 'cement.clinker_output')?.value;
+    expect(Number(clinker)).toBeGreaterThan(3_000);
+    expect(Number(clinker)).toBeLessThan(6_000);
+  });
 });
