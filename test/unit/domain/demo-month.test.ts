@@ -19,7 +19,7 @@ import { describe, expect, it } from 'vitest';
 import { type Sample, TotalizerAccumulator } from '../../../core/domain/aggregate.ts';
 import { computeEvidence, type ReadingSource, type UnitCatalogue } from '../../../core/domain/evidence.ts';
 import { monthPeriod } from '../../../core/domain/period.ts';
-import { applyScaling, bytesToRegisters, decodePoint, encodeRaw } from '../../../drivers/modbus/decode.ts';
+import { applyScaling, decodePoint, encodeRaw } from '../../../drivers/modbus/decode.ts';
 import { doubleToDecimalString } from '../../../drivers/opcua/decode.ts';
 import { loadSiteConfig } from '../../../gateway/config.ts';
 import { catalogueFromSites } from '../../../server/evidence-service.ts';
@@ -173,7 +173,10 @@ class PlantSource implements ReadingSource {
       const values = (this.#plant.devices[e.device] as () => Record<string, string>)();
       for (const [point, value] of Object.entries(values)) {
         let xs = data.get(point);
-        if (!xs) data.set(point, (xs = []));
+        if (!xs) {
+          xs = [];
+          data.set(point, xs);
+        }
         xs.push({ ts: e.ts, value, quality: 'good' });
         this.readings++;
       }
