@@ -476,8 +476,13 @@ export interface RateResult {
 
 /**
  * Rate accumulator: trapezoids between consecutive usable readings in the period, each
- * (a + b) / 2 × Δt / perMs; intervals longer than `maxGapMs` are skipped. The sum of (a + b) × Δt is
- * exact; one division by 2 × perMs at the end rounds to 40 significant digits.
+ * (a + b) / 2 × Δt / perMs; intervals longer than `maxGapMs` are skipped. The partial poll intervals
+ * at the period's edges count too: from `from` to the first reading, the trapezoid from the value
+ * interpolated at `from` between the last usable reading before it (fed with the lookback) and the
+ * first; from the last reading to `to`, the last value held (the next reading, after `to`, is not
+ * read) — each only when that interval is at most `maxGapMs`. So consecutive months add up to the
+ * whole, with no interval counted twice or lost. The sum of (a + b) × Δt is exact; the interpolation
+ * and one division by 2 × perMs at the end round to 40 significant digits.
  */
 export class RateAccumulator {
   readonly #o: RateOptions;
@@ -491,6 +496,9 @@ export class RateAccumulator {
   #run = new HoldRun();
   #covered = 0;
   #readings = 0;
+  /** The last reading before `from` (null after a bad one), until the first reading in the period. */
+  #before: { ts: number; v: Dec } | null = null;
+  #started = false;
 
   constructor(options: RateOptions) {
     if (!(options.perMs > 0)) throw new RangeError('rate: perMs must be > 0');
@@ -500,14 +508,35 @@ export class RateAccumulator {
   push(samples: readonly Sample[]): void {
     const { from, to, maxGapMs } = this.#o;
     for (const s of samples) {
-      if (s.ts < from || s.ts >= to) continue;
+      if (s.ts >= to) continue;
       const t = s.value;
+      if (s.ts < from) {
+        this.#before = t === null || s.quality === 'bad' ? null : { ts: s.ts, v: dec(t) };
+        continue;
+      }
       if (t === null || s.quality === 'bad') {
         this.#prev = null;
+        this.#started = true;
         continue;
       }
       const v = this.#parse.get(t);
       this.#readings++;
+      if (!this.#started) {
+        // The head: from `from` to the first reading, from the value interpolated at `from`.
+        this.#started = true;
+        const b = this.#before;
+        const span = b ? s.ts - b.ts : 0;
+        if (b && span > 0 && span <= maxGapMs && s.ts > from) {
+          const atFrom = b.v.plus(
+            v
+              .minus(b.v)
+              .times(from - b.ts)
+              .div(span),
+          );
+          this.#acc = this.#acc.plus(atFrom.plus(v).times(s.ts - from));
+          this.#covered += s.ts - from;
+        }
+      }
       const p = this.#prev;
       const pText = this.#prevText;
       const dt = s.ts - this.#prevTs;
@@ -523,10 +552,18 @@ export class RateAccumulator {
   }
 
   result(): RateResult {
+    let acc = this.#run.total(this.#acc);
+    let covered = this.#covered;
+    // The tail: the last value held to `to` (without changing the state: result() may be called again).
+    const tail = this.#o.to - this.#prevTs;
+    if (this.#prev !== null && tail > 0 && tail <= this.#o.maxGapMs) {
+      acc = acc.plus(this.#prev.times(2 * tail));
+      covered += tail;
+    }
     return {
       kind: 'rate',
-      value: text(this.#run.total(this.#acc).div(2 * this.#o.perMs)),
-      coveredMs: this.#covered,
+      value: text(acc.div(2 * this.#o.perMs)),
+      coveredMs: covered,
       readings: this.#readings,
     };
   }

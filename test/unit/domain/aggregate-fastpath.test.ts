@@ -127,15 +127,37 @@ function refTotalizer(samples: readonly Sample[]) {
 
 function refRate(samples: readonly Sample[], perMs: number, maxGapMs: number) {
   let prev: { ts: number; v: Dec } | null = null;
+  let before: { ts: number; v: Dec } | null = null;
+  let started = false;
   let acc = new D(0);
   let covered = 0;
   for (const s of samples) {
-    if (s.ts < from || s.ts >= to) continue;
-    if (s.value === null || s.quality === 'bad') {
-      prev = null;
+    if (s.ts >= to) continue;
+    const usable = s.value !== null && s.quality !== 'bad';
+    if (s.ts < from) {
+      before = usable ? { ts: s.ts, v: dec(s.value as string) } : null;
       continue;
     }
-    const v = dec(s.value);
+    if (!usable) {
+      prev = null;
+      started = true;
+      continue;
+    }
+    const v = dec(s.value as string);
+    if (!started) {
+      // Head: trapezoid from the value interpolated at `from`.
+      started = true;
+      if (before && s.ts - before.ts <= maxGapMs && s.ts > from && s.ts > before.ts) {
+        const atFrom = before.v.plus(
+          v
+            .minus(before.v)
+            .times(from - before.ts)
+            .div(s.ts - before.ts),
+        );
+        acc = acc.plus(atFrom.plus(v).times(s.ts - from));
+        covered += s.ts - from;
+      }
+    }
     const p = prev;
     prev = { ts: s.ts, v };
     if (!p) continue;
@@ -143,6 +165,11 @@ function refRate(samples: readonly Sample[], perMs: number, maxGapMs: number) {
     if (dt <= 0 || dt > maxGapMs) continue;
     acc = acc.plus(p.v.plus(v).times(dt));
     covered += dt;
+  }
+  // Tail: the last value held to `to`.
+  if (prev && to - prev.ts > 0 && to - prev.ts <= maxGapMs) {
+    acc = acc.plus(prev.v.times(2 * (to - prev.ts)));
+    covered += to - prev.ts;
   }
   return { value: text(acc.div(2 * perMs)), covered };
 }

@@ -184,6 +184,23 @@ describe('events', () => {
 });
 
 describe('rate', () => {
+  it('integrates the first and last partial poll intervals of the month (issue 18, defect 4)', () => {
+    // 12 t/h read every 10 min, 5 min off the month's edges: before, the 5 min after `from` and the
+    // 5 min before `to` were lost (2 t of a 12 t/h flow). Now: the whole month, 12 t/h × 744 h.
+    const iv = 600_000;
+    const xs = [];
+    for (let t = from - iv / 2; t < to + iv; t += iv) xs.push(good(t, '12'));
+    const r = aggregateRate(xs, { from, to, perMs: h, maxGapMs: 2 * iv });
+    expect(r.value).toBe(String(12 * ((to - from) / h)));
+    expect(r.coveredMs).toBe(to - from);
+    // Consecutive months add up: the head interpolates from the last reading before `from`.
+    const ramp = [good(from - iv / 2, '10'), good(from + iv / 2, '20')];
+    const head = aggregateRate(ramp, { from, to: from + iv, perMs: h, maxGapMs: 2 * iv });
+    // Head: 15 t/h interpolated at `from`, (15 + 20) / 2 × 5 min = 1.4583… t; tail: 20 t/h held for the
+    // 5 min to `to`, 1.6666… t; 3.125 t in all.
+    expect(head.value).toBe('3.125');
+  });
+
   it('integrates a flow rate with trapezoids and skips long gaps', () => {
     // t/h readings: 10 at 0 h, 20 at 1 h, 20 at 2 h, (gap of 5 h, skipped), 30 at 7 h, 30 at 8 h.
     // (10+20)/2×1 + (20+20)/2×1 + (30+30)/2×1 = 15 + 20 + 30 = 65 t
