@@ -34,6 +34,7 @@ import type { ServerOptions } from './app.ts';
 import { fromStore } from './errors.ts';
 import {
   buildEvidence,
+  checkRuleOverrides,
   type EvidenceKey,
   loadEvidenceKey,
   loadFactorPack,
@@ -168,6 +169,7 @@ export function registerDomainRoutes(app: FastifyInstance, options: ServerOption
       const { unitId } = request.params;
       const c = await catalogue(unitId);
       const rulePack = loadRulePack(c.unit.industry);
+      checkRuleOverrides(c, rulePack);
       const watched = new SampleRuleRunner(rulePack, c.points, { unitId, from, to, at: 0 }).watchedPoints();
       const body = await fromStore('read readings', () =>
         computeEvidence({

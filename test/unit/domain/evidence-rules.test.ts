@@ -88,3 +88,19 @@ describe('rules in mrv evidence', () => {
     ]);
   });
 });
+
+describe('rule settings for rules the pack does not have', () => {
+  it('are a configuration error (MRV_E_CONFIG) naming each, not silently ignored', async () => {
+    const { checkRuleOverrides } = await import('../../../server/evidence-service.ts');
+    const c = catalogue({ rules: { 'AL-TE-092': { max: '70' } } });
+    expect(() => checkRuleOverrides(c, rulePack('aluminium'))).toThrow(
+      expect.objectContaining({
+        code: 'MRV_E_CONFIG',
+        message: expect.stringMatching(/rules\.AL-TE-092: no rule/),
+      }),
+    );
+    expect(() =>
+      checkRuleOverrides(catalogue({ rules: { 'AL-TE-002': { max: '70' } } }), rulePack('aluminium')),
+    ).not.toThrow();
+  });
+});
