@@ -90,7 +90,7 @@ function feeder(side: 'a' | 'b'): PowerDeviceMap {
         descriptionZh: `${S}给煤机累计给煤量 (原始值 kg)`,
         parameter: POWER_PARAMETER_IDS.fuel,
         aggregation: 'totalizer',
-        maxRate: '60',
+        maxRate: '90',
         table: 'input',
         address: 2,
         type: 'uint32',

@@ -27,6 +27,8 @@ import { AluminiumSmelterModel } from '../../../simulators/aluminium/model.ts';
 import { aluminiumRegisterMap } from '../../../simulators/aluminium/register-map.ts';
 import { CementPlantModel, FEEDER_IDS } from '../../../simulators/cement/model.ts';
 import { CEMENT_METERS, encodeHolding, feederPoints } from '../../../simulators/cement/register-map.ts';
+import { PowerPlantModel } from '../../../simulators/power/model.ts';
+import { POWER_REGISTER_MAP } from '../../../simulators/power/register-map.ts';
 import { Prng } from '../../../simulators/prng.ts';
 import { SteelPlantModel } from '../../../simulators/steel/model.ts';
 import { STEEL_VARIABLES } from '../../../simulators/steel/opcua-map.ts';
@@ -74,6 +76,19 @@ function aluminium(seed: number): Plant {
           last.set(p.id, { raw, text });
         }
       }
+      return out;
+    };
+  return { advanceTo: (ms) => model.advanceTo(ms), devices };
+}
+
+function power(seed: number): Plant {
+  const model = new PowerPlantModel({ seed, start: START });
+  const devices: Plant['devices'] = {};
+  for (const d of POWER_REGISTER_MAP)
+    devices[d.deviceId] = () => {
+      const s = model.snapshot();
+      const out: Record<string, string> = {};
+      for (const p of d.points) out[p.id] = decodePoint(p, encodeRaw(p.raw(s), p.type, p.order), 0);
       return out;
     };
   return { advanceTo: (ms) => model.advanceTo(ms), devices };
@@ -260,6 +275,7 @@ describe(`the demo plants over a simulated month (${MONTH}) raise no finding fro
     { name: 'aluminium', file: 'aluminium-smelter.site.yaml', make: () => aluminium(42) },
     { name: 'cement', file: 'cement-plant.site.yaml', make: () => cement(42) },
     { name: 'steel', file: 'steel-plant.site.yaml', make: () => steel(42, steelScales) },
+    { name: 'power', file: 'power-plant.site.yaml', make: () => power(42) },
   ];
 
   for (const p of plants) {
