@@ -238,7 +238,8 @@ export function effectiveRule(rule: Rule, site?: RuleOverride, point?: RuleOverr
     max: pick('max'),
     maxPerMinute: o.maxPerMinute ?? (c.kind === 'rate_of_change' ? c.maxPerMinute : undefined),
     minDenominator: o.minDenominator ?? (c.kind === 'ratio' ? c.minDenominator : undefined),
-    windowMs: Math.round((o.windowS ?? (c.kind === 'rate_of_change' ? c.windowS : 0)) * 1000),
+    // A pack parsed before windowS existed (inside an older evidence package) compared reading pairs.
+    windowMs: Math.round((o.windowS ?? (c.kind === 'rate_of_change' ? (c.windowS ?? 0) : 0)) * 1000),
     count: o.debounce?.count ?? 1,
     minDurationMs: Math.round((o.debounce?.minDurationS ?? 0) * 1000),
   };
