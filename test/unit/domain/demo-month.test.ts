@@ -60,21 +60,31 @@ function aluminium(seed: number): Plant {
   const model = new AluminiumSmelterModel({ seed, start: START });
   const map = aluminiumRegisterMap(model.params.monitoredCells);
   const devices: Plant['devices'] = {};
-  // The decoded text of each point's last raw value (counters and bits repeat; decoding is the cost).
-  const last = new Map<string, { raw: number; text: string }>();
+  // The decoded text of each integer point's raw values (cell voltages in mV take a few hundred
+  // values, counters repeat): decoding is the cost, and the codec gives one text per raw value.
+  const texts = new Map<string, Map<number, string>>();
   for (const st of Object.values(map))
     devices[st.deviceId] = () => {
       const s = model.snapshot();
       const out: Record<string, string> = {};
       for (const p of st.points) {
         const raw = p.raw(s);
-        const l = last.get(p.id);
-        if (l?.raw === raw) out[p.id] = l.text;
-        else {
-          const text = decodePoint(p, encodeRaw(raw, p.type, p.order), 0);
-          out[p.id] = text;
-          last.set(p.id, { raw, text });
+        if (p.type.startsWith('float')) {
+          out[p.id] = decodePoint(p, encodeRaw(raw, p.type, p.order), 0);
+          continue;
         }
+        let m = texts.get(p.id);
+        if (!m) {
+          m = new Map();
+          texts.set(p.id, m);
+        }
+        let text = m.get(raw);
+        if (text === undefined) {
+          text = decodePoint(p, encodeRaw(raw, p.type, p.order), 0);
+          if (m.size > 4096) m.clear();
+          m.set(raw, text);
+        }
+        out[p.id] = text;
       }
       return out;
     };
