@@ -462,8 +462,8 @@ export class SampleRuleRunner {
         if (broke) w.recent = [];
         const r = w.recent;
         r.push({ ts: s.ts, v });
-        // Keep the latest reading at least windowMs back as r[0].
-        while (r.length > 1 && s.ts - (r[1] as { ts: number }).ts >= w.eff.windowMs) r.shift();
+        // Keep the latest earlier reading at least windowMs back as r[0] (r ends with this one).
+        while (r.length > 2 && s.ts - (r[1] as { ts: number }).ts >= w.eff.windowMs) r.shift();
         const base = r[0] as { ts: number; v: Dec };
         const dt = s.ts - base.ts;
         if (!inPeriod || r.length < 2 || dt <= 0 || dt < w.eff.windowMs) continue;

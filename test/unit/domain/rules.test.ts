@@ -198,6 +198,13 @@ describe('rules a regulator can trust (issue 18 item 4)', () => {
     expect(Number(f[0]?.detail.worst)).toBeGreaterThan(20);
   });
 
+  it('windowS 0 compares each reading with the one before (a site that wants the pairwise rate)', () => {
+    const r = new SampleRuleRunner(rulePack('aluminium'), points, ctx, { 'AL-TH-002': { windowS: 0 } });
+    r.push('potline.current', [good(s(0), '400'), good(s(1), '400.5'), good(s(2), '400')]);
+    // 0.5 kA in 1 s = 30 kA/min, twice in a row: one run of two readings.
+    expect(r.finish().map((x) => [x.rule, x.detail.count, x.detail.worst])).toEqual([['AL-TH-002', 2, '30']]);
+  });
+
   it('a rate rule on a totalizer reads through a roll-over (CE-TH-001 read 4 294 963.6 t/min)', () => {
     const pts = [
       {
