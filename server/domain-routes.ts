@@ -22,6 +22,7 @@ import {
   calibrationStatus,
   computeEvidence,
   DEFAULT_DUE_SOON_DAYS,
+  type EvidenceConfig,
   evidenceCsv,
   evidenceHtml,
   SampleRuleRunner,
@@ -59,6 +60,8 @@ export interface DomainOptions {
   dueSoonDays?: number;
   /** Version string written into packages (`carbon-mrv x.y.z`). */
   generator?: string;
+  /** Evidence tunables for the findings route and the packages (e.g. the demo's `clockToleranceMs`). */
+  evidenceConfig?: Partial<EvidenceConfig>;
 }
 
 declare module './app.ts' {
@@ -182,6 +185,7 @@ export function registerDomainRoutes(app: FastifyInstance, options: ServerOption
           generatedAt: clock.now(),
           generator,
           extraPoints: watched,
+          ...(options.domain?.evidenceConfig ? { config: options.domain.evidenceConfig } : {}),
         }),
       );
       const computed = body.findings;
@@ -233,6 +237,7 @@ export function registerDomainRoutes(app: FastifyInstance, options: ServerOption
         generator,
         key: signingKey(),
         sites,
+        ...(options.domain?.evidenceConfig ? { config: options.domain.evidenceConfig } : {}),
       });
       const name = `evidence-${unitId}-${month}`;
       switch (request.query.format ?? 'json') {

@@ -93,6 +93,14 @@ export interface EvidenceConfig {
   clinkerType: string;
   /** Gaps listed per point (the longest ones); all are counted in `gapSummary`. Default 100. */
   maxGapsListed: number;
+  /**
+   * How far a reading's timestamp may lie from the instant its meter measured, ms, beyond a poll
+   * interval: added to the time a counter's plausibility checks allow (aggregate.ts
+   * `classifyCounterStep`). Default 0 (a gateway stamps its readings within a request's time); the demo
+   * at `--speed N` sets it, as its one busy process stamps readings minutes of plant time late.
+   * Optional so packages made before it recompute unchanged.
+   */
+  clockToleranceMs?: number;
 }
 
 /** Defaults of {@link EvidenceConfig}. */
@@ -348,7 +356,15 @@ export async function computeEvidence(input: EvidenceInput): Promise<EvidenceBod
     if (t && byId.has(t)) tickets.add(t);
   }
   const ctx = { unitId: catalogue.unit.id, from, to, at: input.generatedAt };
-  const sampleRules = new SampleRuleRunner(rulePack, catalogue.points, ctx, catalogue.rules);
+  const tolerance = cfg.clockToleranceMs ?? 0;
+  const sampleRules = new SampleRuleRunner(
+    rulePack,
+    tolerance > 0
+      ? catalogue.points.map((p) => ({ ...p, expectedIntervalMs: p.expectedIntervalMs + tolerance }))
+      : catalogue.points,
+    ctx,
+    catalogue.rules,
+  );
   // Every point a per-reading rule names is read, whether or not it feeds a parameter (a cell voltage).
   const extra = [...(input.extraPoints ?? []), ...sampleRules.watchedPoints()].filter((id) => byId.has(id));
   const readOrder = [...new Set([...used, ...tickets, ...extra])].sort();
@@ -368,7 +384,7 @@ export async function computeEvidence(input: EvidenceInput): Promise<EvidenceBod
             ...(p.maxStep ? { maxStep: p.maxStep } : {}),
             ...(p.correctionTolerance ? { correctionTolerance: p.correctionTolerance } : {}),
             // A reading's time and its register's last update differ by up to a poll interval.
-            timeSlackMs: p.expectedIntervalMs,
+            timeSlackMs: p.expectedIntervalMs + (cfg.clockToleranceMs ?? 0),
           })
         : agg === 'events'
           ? new EventsAccumulator({ from, to })
