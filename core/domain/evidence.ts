@@ -96,7 +96,7 @@ export interface EvidenceConfig {
   /**
    * How far a reading's timestamp may lie from the instant its meter measured, ms, beyond a poll
    * interval: added to the time a counter's plausibility checks allow (aggregate.ts
-   * `classifyCounterStep`). Default 0 (a gateway stamps its readings within a request's time); the demo
+   * `classifyCounterStep`) and to every rate-of-change window (rules.ts). Default 0 (a gateway stamps its readings within a request's time); the demo
    * at `--speed N` sets it, as its one busy process stamps readings minutes of plant time late.
    * Optional so packages made before it recompute unchanged.
    */
@@ -355,16 +355,14 @@ export async function computeEvidence(input: EvidenceInput): Promise<EvidenceBod
     const t = byId.get(id)?.ticketPoint;
     if (t && byId.has(t)) tickets.add(t);
   }
-  const ctx = { unitId: catalogue.unit.id, from, to, at: input.generatedAt };
-  const tolerance = cfg.clockToleranceMs ?? 0;
-  const sampleRules = new SampleRuleRunner(
-    rulePack,
-    tolerance > 0
-      ? catalogue.points.map((p) => ({ ...p, expectedIntervalMs: p.expectedIntervalMs + tolerance }))
-      : catalogue.points,
-    ctx,
-    catalogue.rules,
-  );
+  const ctx = {
+    unitId: catalogue.unit.id,
+    from,
+    to,
+    at: input.generatedAt,
+    ...(cfg.clockToleranceMs ? { clockToleranceMs: cfg.clockToleranceMs } : {}),
+  };
+  const sampleRules = new SampleRuleRunner(rulePack, catalogue.points, ctx, catalogue.rules);
   // Every point a per-reading rule names is read, whether or not it feeds a parameter (a cell voltage).
   const extra = [...(input.extraPoints ?? []), ...sampleRules.watchedPoints()].filter((id) => byId.has(id));
   const readOrder = [...new Set([...used, ...tickets, ...extra])].sort();

@@ -182,6 +182,11 @@ export interface RuleContext {
   to: number;
   /** Time the findings are raised (the caller's clock). */
   at: number;
+  /**
+   * How late a reading may be stamped, ms (evidence `clockToleranceMs`): widens every rate-of-change
+   * window and every counter plausibility check by it, so timestamp skew is no rate. Default 0.
+   */
+  clockToleranceMs?: number;
 }
 
 /**
@@ -373,6 +378,7 @@ export class SampleRuleRunner {
         const p = byId.get(id) as RulePoint;
         const eff = effectiveRule(rule, siteRules?.[rule.id], p.rules?.[rule.id]);
         if (!eff.enabled) continue;
+        if (eff.windowMs > 0) eff.windowMs += ctx.clockToleranceMs ?? 0;
         const w: Watch = { eff, point: id, key: `${rule.id}|${id}`, kind: c.kind, recent: [] };
         if (c.kind === 'range') {
           if (eff.min !== undefined) w.min = limitOf(eff.min);
@@ -386,7 +392,7 @@ export class SampleRuleRunner {
                 maxRatePerHour: p.maxRate,
                 maxStep: p.maxStep,
                 correctionTolerance: p.correctionTolerance,
-                timeSlackMs: p.expectedIntervalMs,
+                timeSlackMs: (p.expectedIntervalMs ?? 0) + (ctx.clockToleranceMs ?? 0),
               }),
               ref: null,
               prevTs: 0,

@@ -228,6 +228,27 @@ describe('rules a regulator can trust (issue 18 item 4)', () => {
     expect(r.finish()).toEqual([]);
   });
 
+  it('a clock tolerance widens the rate window, so readings stamped late are no rate (the demo at --speed 2880)', () => {
+    const pts = [
+      {
+        id: 'clinker.total',
+        parameter: 'cement.clinker_output',
+        aggregation: 'totalizer',
+        rolloverAt: '4294967.296',
+        maxRate: '1000', // (so the counter itself takes the step as plausible)
+        expectedIntervalMs: 5000,
+      },
+    ];
+    // ~3.5 t/min, but the second reading was stamped 60 s early: 12 t in 70 s reads 10.3 t/min.
+    const xs = [good(s(0), '1000'), good(s(70), '1012'), good(s(200), '1012.3')];
+    const strict = new SampleRuleRunner(rulePack('cement'), pts, ctx);
+    strict.push('clinker.total', xs);
+    expect(strict.finish().map((f) => f.rule)).toEqual(['CE-TH-001']);
+    const tolerant = new SampleRuleRunner(rulePack('cement'), pts, { ...ctx, clockToleranceMs: 120_000 });
+    tolerant.push('clinker.total', xs);
+    expect(tolerant.finish()).toEqual([]); // over ≥ 180 s: 12.3 t in 200 s = 3.7 t/min
+  });
+
   it('thresholds and debounce come from the site and the point', () => {
     const pts = [
       ...points.filter((p) => p.id !== 'potline.current'),
