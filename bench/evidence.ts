@@ -2,7 +2,7 @@
  * Evidence: one month of 1 s readings of the demo unit (examples/aluminium-smelter.site.yaml),
  * generated from the aluminium simulator's model (simulators/aluminium/model.ts) through the same
  * register encoding and decoding a gateway applies, written into a SqliteStore with `writeReadings`;
- * then `buildEvidence` (server/evidence-service.ts) is timed, and its figures are compared with a
+ * then `buildEvidence` (evidence/service.ts) is timed, and its figures are compared with a
  * recomputation from the raw readings and with the model's own exact ledger.
  */
 import path from 'node:path';
@@ -11,8 +11,8 @@ import { SqliteStore } from '../collector/sqlite-store.ts';
 import type { StoredReading } from '../collector/store.ts';
 import { monthPeriod } from '../core/domain/period.ts';
 import { decodePoint, encodeRaw } from '../drivers/modbus/decode.ts';
+import { buildEvidence, loadEvidenceKey } from '../evidence/service.ts';
 import { loadSiteConfig } from '../gateway/config.ts';
-import { buildEvidence, loadEvidenceKey } from '../server/evidence-service.ts';
 import { AluminiumSmelterModel, type AluminiumSnapshot } from '../simulators/aluminium/model.ts';
 import { aluminiumRegisterMap, type RegisterPoint } from '../simulators/aluminium/register-map.ts';
 import { type BenchResult, fmt, REPO_ROOT, tempDir } from './lib.ts';

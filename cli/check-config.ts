@@ -2,19 +2,26 @@
  * `mrv check-config SITE.yaml`: what a plant engineer runs after editing a site file on the gateway
  * box. Validates the file (every problem with file:line:col and YAML path), reads every device once
  * through its driver from the registry (Modbus: `pollOnce`; other drivers: started until their first
- * readings arrive) and prints one table row per point with its decoded value and quality.
+ * readings arrive) and prints one table row per point with its decoded value and quality, then one
+ * line per ticket memory (Modbus `eventLogs`: latest number, tickets the ring holds). Before
+ * reading, it warns about parameter ids the evidence would not use (unknown, another industry's,
+ * a qualified parameter without its kind) and parameters an emission needs that no point feeds
+ * (core/domain/parameter-check.ts); warnings do not change the exit code.
  *
  * Exit codes: 0 all devices answered; 1 the file is invalid (nothing is read); 3 at least one device
  * gave no good reading at all (unreachable, timed out, wrong unit id or addresses).
  */
 import { parseArgs } from 'node:util';
 import pino from 'pino';
+import { factorWarnings } from '../core/domain/factor-check.ts';
+import { checkParameterIds } from '../core/domain/parameter-check.ts';
 import { MrvError } from '../core/errors.ts';
 import type { PointMeta, Reading } from '../core/schema/wire.ts';
 import { systemClock } from '../core/time.ts';
+import type { EventLogSnapshot } from '../drivers/modbus/driver.ts';
 import type { Driver } from '../drivers/types.ts';
+import { catalogueFromSites, checkRuleOverrides, loadFactorPack, loadRulePack } from '../evidence/service.ts';
 import { type LoadedSite, loadSiteConfig, siteDataDir } from '../gateway/config.ts';
-import { catalogueFromSites, checkRuleOverrides, loadRulePack } from '../server/evidence-service.ts';
 
 /** One device's outcome. */
 export interface DeviceCheck {
@@ -25,6 +32,17 @@ export interface DeviceCheck {
   unreachable: boolean;
   /** Set when the driver itself failed (threw) or gave nothing within the timeout. */
   error?: string;
+  /** The device's ticket memories (Modbus `eventLogs`), read once. */
+  eventLogs?: EventLogSnapshot[];
+}
+
+/** A driver with ticket memories to show (the Modbus drivers). */
+interface ReadsEventLogs {
+  readEventLogs(): Promise<EventLogSnapshot[]>;
+}
+
+function readsEventLogs(d: Driver): d is Driver & ReadsEventLogs {
+  return typeof (d as Partial<ReadsEventLogs>).readEventLogs === 'function';
 }
 
 /** A driver that can read all its points once without being started (the Modbus drivers). */
@@ -86,12 +104,32 @@ export async function checkDevices(site: LoadedSite, timeoutMs?: number): Promis
       const ms = timeoutMs ?? DEFAULT_TIMEOUT_MS[d.kind.name] ?? MODBUS_TIMEOUT_MS;
       check.readings = await readOnce(driver, d.config.points.length, ms);
       check.unreachable = !check.readings.some((r) => r.quality !== 'bad');
+      const logs = (d.config as { eventLogs?: unknown[] }).eventLogs ?? [];
+      if (readsEventLogs(driver) && logs.length > 0 && !check.unreachable)
+        try {
+          check.eventLogs = await driver.readEventLogs();
+        } finally {
+          await driver.stop().catch(() => undefined);
+        }
     } catch (err) {
       check.error = (err as Error).message;
     }
     out.push(check);
   }
   return out;
+}
+
+/**
+ * Warnings about qualified parameters the factor pack cannot compute (issue 18): kinds without a factor,
+ * units that cannot meet their factor (core/domain/factor-check.ts). One line per warning,
+ * `warning CODE: point POINT: text`; "" when none.
+ * @param pack default: the shipped factor pack
+ */
+export function factorWarningsText(site: LoadedSite, pack = loadFactorPack()): string {
+  const points = site.devices.flatMap((d) => d.config.points as PointMeta[]);
+  return factorWarnings(site.site.unit.industry, points, pack)
+    .map((w) => `warning ${w.code}: point ${w.point}: ${w.message}\n`)
+    .join('');
 }
 
 /** The table printed by `mrv check-config`: device, point, value, unit, quality, ts, reason. */
@@ -129,6 +167,20 @@ export function formatTable(site: LoadedSite, checks: DeviceCheck[]): string {
 }
 
 /**
+ * One line about a ticket memory: `event log ladle-scale/ladle-tickets: latest ticket 260123, the ring
+ * holds 64 (260060–260123, newest weighed 2026-…)`.
+ */
+export function formatEventLog(device: string, l: EventLogSnapshot): string {
+  const head = `event log ${device}/${l.id}:`;
+  if (l.index === undefined) return `${head} not read: ${l.error ?? 'no answer'}`;
+  const held =
+    l.held === 0
+      ? 'the ring holds no ticket'
+      : `the ring holds ${l.held} (${l.lowest}–${l.highest}${l.newestTime ? `, newest weighed ${l.newestTime}` : ''})`;
+  return `${head} latest ticket ${l.index}, ${held}${l.error ? `; ring not read whole: ${l.error}` : ''}`;
+}
+
+/**
  * `mrv check-config SITE.yaml [--timeout-ms N]`: N applies to every device; without it Modbus devices
  * get 3 s and OPC UA devices 20 s ({@link DEFAULT_TIMEOUT_MS}). Resolves with the exit code (see the
  * file comment).
@@ -153,8 +205,20 @@ export async function checkConfig(args: string[]): Promise<number> {
     `${file}: valid (unit ${site.site.unit.id} ${site.site.unit.name}, gateway ${site.site.gateway.id}, ` +
       `${site.devices.length} devices, ${points} points, ${site.site.meters.length} meters)\n\n`,
   );
+  for (const w of site.warnings ?? []) process.stdout.write(`warning same-slave: ${w}\n`);
+  if ((site.warnings ?? []).length > 0) process.stdout.write('\n');
+  const warnings = checkParameterIds(
+    site.site.unit.industry,
+    site.devices.flatMap((d) => d.config.points as { id: string; parameter?: string }[]),
+  );
+  for (const w of warnings) process.stdout.write(`warning ${w.code}: ${w.message}\n`);
+  const packWarnings = factorWarningsText(site);
+  process.stdout.write(packWarnings);
+  if (warnings.length > 0 || packWarnings) process.stdout.write('\n');
   const checks = await checkDevices(site, timeoutMs);
   process.stdout.write(`${formatTable(site, checks)}\n\n`);
+  const logLines = checks.flatMap((c) => (c.eventLogs ?? []).map((l) => formatEventLog(c.device, l)));
+  if (logLines.length > 0) process.stdout.write(`${logLines.join('\n')}\n\n`);
   const down = checks.filter((c) => c.unreachable);
   for (const c of down)
     process.stdout.write(

@@ -1,7 +1,7 @@
 /**
  * The sub-commands of `mrv`: each parses its flags, composes the parts and runs until SIGINT/SIGTERM.
  */
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, unwatchFile, watchFile, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { Logger } from 'pino';
@@ -10,7 +10,7 @@ import { LiveHub } from '../collector/live.ts';
 import { LiveRelay } from '../collector/live-relay.ts';
 import { SqliteStore } from '../collector/sqlite-store.ts';
 import { MrvError } from '../core/errors.ts';
-import { type Clock, ScaledClock, systemClock } from '../core/time.ts';
+import { seedRegistry, type UnitRegistry } from '../core/schema/unit-registry.ts';
 import { type LoadedSite, loadSiteConfig, loadSiteConfigIsolated } from '../gateway/config.ts';
 import { Gateway } from '../gateway/gateway.ts';
 import {
@@ -21,12 +21,12 @@ import {
   instrumentStore,
 } from '../ops/metrics.ts';
 import { startMetricsServer } from '../ops/metrics-server.ts';
-import { PACKAGE_ROOT } from '../ops/package-root.ts';
+import { PACKAGE_ROOT, packageVersion } from '../ops/package-root.ts';
 import { buildServer } from '../server/app.ts';
 import { TokenFile } from '../server/tokens.ts';
 import { startAluminiumSimulator } from '../simulators/aluminium/server.ts';
 import { addBrokerAccount, BrokerRole, demoBrokerAccounts, loadBrokerAccounts } from './broker-accounts.ts';
-import { DEFAULT_DEMO_UNITS, type DemoSimulators, parseDemoUnits } from './demo-units.ts';
+import { DEFAULT_DEMO_UNITS, type DemoSimulators, loadDemoSite, parseDemoUnits } from './demo-units.ts';
 import { startEmbeddedBroker } from './embedded-broker.ts';
 import {
   collectorFlags,
@@ -37,44 +37,14 @@ import {
   serverMqttFlags,
 } from './integrity-options.ts';
 import { createLogger } from './log.ts';
-import { version } from './main.ts';
+import { clockFor, intFlag, runUntilSignal } from './run.ts';
 import { makeStore, storeFlags } from './store-options.ts';
+import { loadUnitRegistry, registryYaml, unitsFileFlag } from './unit-registry.ts';
 
 const repoRoot = PACKAGE_ROOT;
 
 /** The demo's site file: the commented example a plant engineer copies. */
 export const DEMO_SITE_FILE = resolve(repoRoot, 'examples/aluminium-smelter.site.yaml');
-
-/** Resolves when the process gets SIGINT or SIGTERM; then runs `stop` once. */
-export async function runUntilSignal(log: Logger, stop: () => Promise<void>): Promise<number> {
-  const signal = await new Promise<string>((res) => {
-    process.once('SIGINT', () => res('SIGINT'));
-    process.once('SIGTERM', () => res('SIGTERM'));
-  });
-  log.info({ signal }, 'stopping');
-  const force = setTimeout(() => {
-    log.error('stop took longer than 10 s; exiting');
-    process.exit(1);
-  }, 10_000);
-  force.unref();
-  await stop();
-  clearTimeout(force);
-  return 0;
-}
-
-/** A non-negative number flag. @throws MrvError MRV_E_CONFIG naming the flag when it is not one */
-export function intFlag(name: string, v: string | undefined, fallback: number): number {
-  if (v === undefined) return fallback;
-  const n = Number(v);
-  if (!Number.isFinite(n) || n < 0)
-    throw new MrvError('MRV_E_CONFIG', `--${name}: expected a number, got "${v}"`);
-  return n;
-}
-
-/** The system clock at speed 1, else a clock running `speed` times faster from now. */
-export function clockFor(speed: number): Clock {
-  return speed === 1 ? systemClock : new ScaledClock(Date.now(), speed);
-}
 
 /** The server's logger: one line per request only at debug level (MRV_LOG_LEVEL=debug). */
 function serverLogger(log: Logger): Logger {
@@ -123,20 +93,37 @@ export async function demo(args: string[]): Promise<number> {
       seed: { type: 'string', default: '42' },
       'data-dir': { type: 'string', default: '.data/demo' },
       units: { type: 'string', default: DEFAULT_DEMO_UNITS.join(',') },
+      'sim-port-offset': { type: 'string', default: '0' },
       // The aluminium unit's site file (the one a plant engineer copies first).
       site: { type: 'string', default: DEMO_SITE_FILE },
+      ...unitsFileFlag,
     },
   });
   const log = createLogger('mrv-demo');
   const speed = intFlag('speed', v.speed, 1);
   const clock = clockFor(speed);
   const seed = intFlag('seed', v.seed, 42);
+  const portOffset = intFlag('sim-port-offset', v['sim-port-offset'], 0);
   const units = parseDemoUnits(v.units).map((u) => ({
     ...u,
-    site: loadSiteConfig(u.name === 'aluminium' ? v.site : u.siteFile),
+    site: loadDemoSite(u.name === 'aluminium' ? v.site : u.siteFile, portOffset),
   }));
   const dataDir = resolve(v['data-dir']);
   mkdirSync(dataDir, { recursive: true });
+  // The unit registry (issue 17): given, or seeded from the demo's site files at every start.
+  let unitsFile = v['units-file'];
+  if (unitsFile === undefined) {
+    unitsFile = resolve(dataDir, 'units.yaml');
+    const seeded = seedRegistry(units.map((u) => ({ file: u.site.file, site: u.site.site })));
+    writeFileSync(
+      unitsFile,
+      registryYaml(
+        seeded.registry,
+        units.map((u) => u.site.file),
+      ),
+    );
+  }
+  const unitRegistry = loadUnitRegistry(unitsFile);
 
   // Simulators one after the other: the ports are fixed, and a failure stops those already running.
   const sims: DemoSimulators[] = [];
@@ -144,7 +131,7 @@ export async function demo(args: string[]): Promise<number> {
     for (const s of [...sims].reverse()) await s.stop();
   };
   try {
-    for (const u of units) sims.push(await u.start({ seed, clock, log, dataDir }));
+    for (const u of units) sims.push(await u.start({ seed, clock, log, dataDir, portOffset }));
   } catch (err) {
     await stopSims();
     throw err;
@@ -175,6 +162,7 @@ export async function demo(args: string[]): Promise<number> {
     username: credentials.collector.username,
     password: credentials.collector.password,
     ...(keys ? { keys } : {}),
+    units: unitRegistry,
   });
   await collector.start();
   exposeCollectorCounters(registry, collector.counters);
@@ -191,15 +179,16 @@ export async function demo(args: string[]): Promise<number> {
     live,
     clock,
     logger: serverLogger(log),
-    version: version(),
+    version: packageVersion(),
     tokens,
     registry,
-    configView: { mode: 'demo', store: 'sqlite', dataDir, speed: v.speed },
+    units: unitRegistry,
+    configView: { mode: 'demo', store: 'sqlite', dataDir, speed: v.speed, unitsFile },
     // The site files complete the store's catalogue with the meter ledger (meters page, evidence).
     domain: {
       sites: units.map((u) => u.site.site),
       keyFile: resolve(dataDir, 'evidence-ed25519.pem'),
-      generator: `carbon-mrv ${version()}`,
+      generator: `carbon-mrv ${packageVersion()}`,
       // At --speed N one busy process stamps a reading up to ~250 ms of real time late: N × 250 ms of
       // plant time the totalizer checks allow for (core/domain/evidence.ts clockToleranceMs).
       ...(speed > 1 ? { evidenceConfig: { clockToleranceMs: Math.round(speed * 250) } } : {}),
@@ -216,7 +205,7 @@ export async function demo(args: string[]): Promise<number> {
         log,
         clock,
         mqttUrl: broker.url,
-        version: version(),
+        version: packageVersion(),
         bufferDir: integrity[i]?.bufferDir ?? null,
         signingKeyFile: integrity[i]?.signingKeyFile ?? null,
         dataDir,
@@ -238,6 +227,7 @@ export async function demo(args: string[]): Promise<number> {
       ...units.map(
         (u) => `  unit ${u.site.site.unit.id} (${u.site.site.unit.name}), site file ${u.site.file}`,
       ),
+      `  unit registry: ${unitsFile}`,
       `  API:  ${url}/api/v1/units`,
       `  MQTT: ${broker.url} (embedded aedes, accounts in ${resolve(dataDir, 'mqtt')}), store: ${resolve(dataDir, 'mrv.sqlite')}`,
       `  simulators${v.speed !== '1' ? ` (speed ×${v.speed})` : ''}:`,
@@ -277,7 +267,12 @@ function pick<T extends object, K extends keyof T>(o: T, keys: readonly K[]): Pa
 export async function gateway(args: string[]): Promise<number> {
   const { values: v } = parseArgs({
     args,
-    options: { config: { type: 'string', short: 'c' }, mqtt: { type: 'string' }, ...metricsFlags },
+    options: {
+      config: { type: 'string', short: 'c' },
+      mqtt: { type: 'string' },
+      watch: { type: 'boolean', default: false },
+      ...metricsFlags,
+    },
   });
   if (!v.config) throw new MrvError('MRV_E_CONFIG', 'missing -c SITE.yaml (the site file; see examples/)');
   refusePasswordInUrl(
@@ -288,7 +283,7 @@ export async function gateway(args: string[]): Promise<number> {
   const log = createLogger('mrv-gateway');
   // In a short-lived worker: the YAML parser's garbage for a large site leaves with it (gateway/config.ts).
   const site = await loadSiteConfigIsolated(v.config);
-  const gw = new Gateway({ site, log, version: version(), ...(v.mqtt ? { mqttUrl: v.mqtt } : {}) });
+  const gw = new Gateway({ site, log, version: packageVersion(), ...(v.mqtt ? { mqttUrl: v.mqtt } : {}) });
   await gw.start();
   let ops: Awaited<ReturnType<typeof startMetricsServer>> | undefined;
   if (v['metrics-port'] !== undefined) {
@@ -303,7 +298,43 @@ export async function gateway(args: string[]): Promise<number> {
     });
     process.stdout.write(`gateway metrics: ${ops.url}/metrics, health: ${ops.url}/healthz\n`);
   }
+  // Hot reload (issue 15 item 3): SIGHUP, or with --watch a changed file. The new file is validated
+  // whole first; a rejected one leaves the running configuration as it is and says why.
+  const file = v.config;
+  let reloading = Promise.resolve();
+  const reload = (why: string) => {
+    reloading = reloading.then(async () => {
+      try {
+        const next = await loadSiteConfigIsolated(file);
+        const r = await gw.reload(next);
+        if (r.state === 'rejected')
+          log.error(
+            { file, why, reason: r.reason },
+            'site file not reloaded; the running configuration stays',
+          );
+        else
+          log.info(
+            { file, why, ...r },
+            r.state === 'unchanged' ? 'site file unchanged' : 'site file reloaded',
+          );
+      } catch (err) {
+        log.error(
+          { file, why, err: (err as Error).message },
+          'site file not reloaded: it has problems; the running configuration stays',
+        );
+      }
+    });
+  };
+  const onHup = () => reload('SIGHUP');
+  process.on('SIGHUP', onHup);
+  if (v.watch)
+    watchFile(file, { interval: 1000 }, (cur, prev) => {
+      if (cur.mtimeMs !== prev.mtimeMs) reload('file changed');
+    });
   return runUntilSignal(log, async () => {
+    process.off('SIGHUP', onHup);
+    unwatchFile(file);
+    await reloading;
     await ops?.stop();
     await gw.stop();
   });
@@ -318,12 +349,14 @@ export async function collector(args: string[]): Promise<number> {
       ...storeFlags,
       ...metricsFlags,
       ...collectorFlags,
+      ...unitsFileFlag,
     },
   });
   const log = createLogger('mrv-collector');
   refusePasswordInUrl('mqtt', v.mqtt);
   requireKeyRegistry(v, log, 'mrv collector');
   const extra = collectorOptions(v);
+  if (v['units-file']) extra.units = loadUnitRegistry(v['units-file']);
   const store = makeStore(v, log);
   await store.start();
   const registry = createRegistry();
@@ -374,6 +407,23 @@ export function trustProxyFlag(value: string | undefined): boolean | string[] | 
     .filter((s) => s !== '');
 }
 
+/**
+ * The server's unit registry from `--units-file`; without one, says what that means (no unit visible by
+ * province) and how to make one.
+ * @throws MrvError `MRV_E_CONFIG` for a bad registry file
+ */
+function serverUnitRegistry(file: string | undefined, log: Logger): UnitRegistry | undefined {
+  if (file) {
+    const r = loadUnitRegistry(file);
+    log.info({ unitsFile: file, units: r.size }, 'unit registry loaded');
+    return r;
+  }
+  log.warn(
+    'no unit registry (--units-file units.yaml): province-scoped tokens see no unit, admins see every unit as unregistered; make one with "mrv registry seed SITE.yaml..."',
+  );
+  return undefined;
+}
+
 /** `mrv server`: the HTTP API and dashboard, optionally with a collector feeding the live view. */
 export async function server(args: string[]): Promise<number> {
   const { values: v } = parseArgs({
@@ -389,9 +439,11 @@ export async function server(args: string[]): Promise<number> {
       'trust-proxy': { type: 'string' },
       ...storeFlags,
       ...serverMqttFlags,
+      ...unitsFileFlag,
     },
   });
   const log = createLogger('mrv-server');
+  const unitRegistry = serverUnitRegistry(v['units-file'], log);
   refusePasswordInUrl('mqtt', v.mqtt);
   refusePasswordInUrl('live-mqtt', v['live-mqtt']);
   if (v.mqtt !== undefined) requireKeyRegistry(v, log, 'mrv server --mqtt');
@@ -414,6 +466,7 @@ export async function server(args: string[]): Promise<number> {
         // Its own persistent session: `mrv collector` on the same broker uses mrv-collector.
         clientId: 'mrv-server-collector',
         ...mqttExtra,
+        ...(unitRegistry ? { units: unitRegistry } : {}),
       })
     : undefined;
   if (c) exposeCollectorCounters(registry, c.counters);
@@ -440,12 +493,14 @@ export async function server(args: string[]): Promise<number> {
     store,
     live,
     logger: serverLogger(log),
-    version: version(),
+    version: packageVersion(),
     tokens,
     registry,
     ...(trustProxy !== undefined ? { trustProxy } : {}),
+    ...(unitRegistry ? { units: unitRegistry } : {}),
     configView: {
       mode: 'server',
+      unitsFile: v['units-file'] ?? null,
       trustProxy: trustProxy ?? false,
       store: v.store,
       dataDir: resolve(v['data-dir']),
@@ -455,7 +510,7 @@ export async function server(args: string[]): Promise<number> {
     domain: {
       sites: v.site.map((f) => loadSiteConfig(f).site),
       keyFile: resolve(v['data-dir'], 'evidence-ed25519.pem'),
-      generator: `carbon-mrv ${version()}`,
+      generator: `carbon-mrv ${packageVersion()}`,
     },
   });
   await app.listen({ host: v.host, port: intFlag('port', v.port, 8080) });

@@ -7,11 +7,14 @@
  * gateway PKI (`<data dir>/opcua-pki/trusted/certs`, what `mrv pki trust FILE` does) and says so on
  * stdout and in the log. The driver itself never accepts an unknown certificate.
  */
+import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Logger } from 'pino';
+import { isMap, isSeq, parseDocument } from 'yaml';
 import { MrvError } from '../core/errors.ts';
 import type { Clock } from '../core/time.ts';
 import { trustCertificate } from '../drivers/opcua/pki.ts';
+import { type LoadedSite, loadSiteConfig, parseSiteConfig } from '../gateway/config.ts';
 import { PACKAGE_ROOT } from '../ops/package-root.ts';
 import { ALUMINIUM_DEMO_PORTS } from '../simulators/aluminium/register-map.ts';
 import { CEMENT_DEMO_PORTS } from '../simulators/cement/server.ts';
@@ -33,6 +36,8 @@ export interface DemoSimContext {
   log: Logger;
   /** The demo's data folder (absolute): simulator PKIs live under `sim-pki/`, the gateway's under `opcua-pki/`. */
   dataDir: string;
+  /** Added to every simulator port (`mrv demo --sim-port-offset N`); the site files are shifted alike. */
+  portOffset: number;
 }
 
 /** Running simulators of one unit. */
@@ -55,9 +60,13 @@ export const DEMO_UNITS: Readonly<Record<DemoUnitName, DemoUnit>> = {
   aluminium: {
     name: 'aluminium',
     siteFile: resolve(repoRoot, 'examples/aluminium-smelter.site.yaml'),
-    async start({ seed, clock }) {
+    async start({ seed, clock, portOffset }) {
       const { startAluminiumSimulator } = await import('../simulators/aluminium/server.ts');
-      const sim = await startAluminiumSimulator({ seed, clock, ports: ALUMINIUM_DEMO_PORTS });
+      const sim = await startAluminiumSimulator({
+        seed,
+        clock,
+        ports: shiftPorts(ALUMINIUM_DEMO_PORTS, portOffset),
+      });
       return {
         lines: [`aluminium smelter: Modbus TCP ports ${Object.values(sim.ports).join(', ')}`],
         stop: () => sim.stop(),
@@ -67,13 +76,13 @@ export const DEMO_UNITS: Readonly<Record<DemoUnitName, DemoUnit>> = {
   cement: {
     name: 'cement',
     siteFile: resolve(repoRoot, 'examples/cement-plant.site.yaml'),
-    async start({ seed, clock }) {
+    async start({ seed, clock, portOffset }) {
       const { startCementSimulator } = await import('../simulators/cement/server.ts');
       const sim = await startCementSimulator({
         seed,
         clock,
-        tcpPort: CEMENT_DEMO_PORTS.tcp,
-        rtuOverTcpPort: CEMENT_DEMO_PORTS.rtuOverTcp,
+        tcpPort: CEMENT_DEMO_PORTS.tcp + portOffset,
+        rtuOverTcpPort: CEMENT_DEMO_PORTS.rtuOverTcp + portOffset,
       });
       return {
         lines: [
@@ -86,7 +95,7 @@ export const DEMO_UNITS: Readonly<Record<DemoUnitName, DemoUnit>> = {
   steel: {
     name: 'steel',
     siteFile: resolve(repoRoot, 'examples/steel-plant.site.yaml'),
-    async start({ seed, clock, log, dataDir }) {
+    async start({ seed, clock, log, dataDir, portOffset }) {
       const { quietImport } = await import('../drivers/opcua/load.ts');
       const { startSteelSimulator } = await quietImport(() => import('../simulators/steel/opcua-server.ts'));
       const { STEEL_DEMO_PORT } = await import('../simulators/steel/opcua-map.ts');
@@ -96,14 +105,14 @@ export const DEMO_UNITS: Readonly<Record<DemoUnitName, DemoUnit>> = {
       const ua = await startSteelSimulator({
         seed,
         clock,
-        port: STEEL_DEMO_PORT,
+        port: STEEL_DEMO_PORT + portOffset,
         pkiDir: resolve(dataDir, 'sim-pki', 'steel'),
       });
       const stopUa = () => ua.stop();
       const scale = await startSteelModbusSimulator({
         model: ua.model,
         clock,
-        port: STEEL_MODBUS_DEMO_PORT,
+        port: STEEL_MODBUS_DEMO_PORT + portOffset,
       }).catch(async (err: unknown) => {
         await stopUa();
         throw err;
@@ -124,9 +133,9 @@ export const DEMO_UNITS: Readonly<Record<DemoUnitName, DemoUnit>> = {
   power: {
     name: 'power',
     siteFile: resolve(repoRoot, 'examples/power-plant.site.yaml'),
-    async start({ seed, clock }) {
+    async start({ seed, clock, portOffset }) {
       const { startPowerSimulator } = await import('../simulators/power/server.ts');
-      const sim = await startPowerSimulator({ seed, clock, ports: POWER_DEMO_PORTS });
+      const sim = await startPowerSimulator({ seed, clock, ports: shiftPorts(POWER_DEMO_PORTS, portOffset) });
       const p = sim.ports;
       return {
         lines: [
@@ -137,6 +146,48 @@ export const DEMO_UNITS: Readonly<Record<DemoUnitName, DemoUnit>> = {
     },
   },
 };
+
+/** Every port of a simulator's port table moved by `offset`. */
+function shiftPorts<T extends Record<string, number>>(ports: T, offset: number): T {
+  return Object.fromEntries(Object.entries(ports).map(([k, p]) => [k, p + offset])) as T;
+}
+
+/** Largest `--sim-port-offset`: the highest demo port (15053) must stay a valid TCP port. */
+export const MAX_SIM_PORT_OFFSET = 65_535 - 15_053;
+
+/**
+ * A demo site file with every device on this machine moved by `offset` ports (Modbus `port`, OPC UA
+ * `endpointUrl`), as the simulators are with `mrv demo --sim-port-offset N`; the file on disk is not
+ * changed. Offset 0 is {@link loadSiteConfig} itself.
+ * @throws MrvError MRV_E_CONFIG as {@link loadSiteConfig} does, or for an offset out of range
+ */
+export function loadDemoSite(file: string, offset: number): LoadedSite {
+  if (offset === 0) return loadSiteConfig(file);
+  if (!Number.isInteger(offset) || offset < 0 || offset > MAX_SIM_PORT_OFFSET)
+    throw new MrvError(
+      'MRV_E_CONFIG',
+      `--sim-port-offset: expected a whole number from 0 to ${MAX_SIM_PORT_OFFSET}, got ${offset}`,
+    );
+  const doc = parseDocument(readFileSync(file, 'utf8'));
+  const devices = doc.get('devices');
+  if (isSeq(devices))
+    for (const d of devices.items) {
+      if (!isMap(d)) continue;
+      const host = String(d.get('host') ?? '');
+      const port = d.get('port');
+      if (typeof port === 'number' && (host === '127.0.0.1' || host === 'localhost'))
+        d.set('port', port + offset);
+      const url = d.get('endpointUrl');
+      if (typeof url === 'string') {
+        const u = new URL(url);
+        if (u.hostname === '127.0.0.1' || u.hostname === 'localhost') {
+          u.port = String(Number(u.port || 4840) + offset);
+          d.set('endpointUrl', u.toString().replace(/\/$/, ''));
+        }
+      }
+    }
+  return parseSiteConfig(doc.toString(), file);
+}
 
 /**
  * Copies the demo simulator's own certificate into the gateway PKI's trusted folder, as an operator

@@ -1,15 +1,17 @@
 /**
- * `mrv evidence` and `mrv verify` (DESIGN.md §2, §7).
+ * `mrv evidence` and `mrv verify` (docs/architecture.md §2, §7).
  *
  * mrv evidence --unit ID --month yyyy-mm [--format json|csv|html] [--out FILE] [--site FILE]...
  *              [--key FILE] [--readings-out FILE] [--store sqlite|influx] [--sqlite FILE] [--influx URL] [--db mrv]
  *              [--clock-tolerance-ms N]
  *   builds and signs the monthly evidence package from the store (the same code as the HTTP route);
  *   --clock-tolerance-ms: how late readings may be stamped (data of `mrv demo --speed N`: N × 250).
- * mrv verify FILE (--trusted-keys FILE|DIR | --public-key FILE) [--batches EXPORT --keys REGISTRY | --readings FILE]
+ * mrv verify FILE (--trusted-keys FILE|DIR | --public-key FILE) [--factor-pack FILE]... [--batches EXPORT --keys REGISTRY | --readings FILE]
  *   dispatches on the file's content: a monthly evidence package (`kind: "monthly-evidence"`) has its
  *   Ed25519 signature checked against the trusted keys only (never the key the package carries; none
  *   given: `MRV_E_NO_TRUSTED_KEYS`; signed by another key: `REJECTED: signature: MRV_E_UNTRUSTED_KEY`,
+ *   exit 1), its factor pack checked against the packs the verifier knows (evidence/factor-packs.ts: the
+ *   shipped packs and `--factor-pack FILE`; another: `REJECTED: factor pack: MRV_E_FACTOR_PACK_UNKNOWN`,
  *   exit 1) and, given its raw signed batches (`mrv export-batches`) or the exported
  *   readings (`--readings-out`), its values recomputed and compared; batches are checked too (signature,
  *   chain, the package's batch digest). Other kinds register in {@link VERIFIERS}. Without FILE,
@@ -32,11 +34,11 @@ import { MrvError } from '../core/errors.ts';
 import { canonicalJson } from '../core/schema/canonical.ts';
 import type { SiteConfig } from '../core/schema/site.ts';
 import { systemClock } from '../core/time.ts';
-import { loadSiteConfig } from '../gateway/config.ts';
-import { DEFAULT_EVIDENCE_KEY_FILE } from '../server/domain-routes.ts';
+import { checkFactorPack, knownFactorPacks } from '../evidence/factor-packs.ts';
 import {
   batchesSource,
   buildEvidence,
+  DEFAULT_EVIDENCE_KEY_FILE,
   digestingSource,
   linesSource,
   loadEvidenceKey,
@@ -46,9 +48,11 @@ import {
   type RawDataKind,
   type TrustedEvidenceKey,
   verifyEvidenceSignature,
-} from '../server/evidence-service.ts';
-import { version } from './main.ts';
+} from '../evidence/service.ts';
+import { loadSiteConfig } from '../gateway/config.ts';
+import { packageVersion } from '../ops/package-root.ts';
 import { makeStore, storeFlags } from './store-options.ts';
+import { loadUnitRegistry, unitsFileFlag } from './unit-registry.ts';
 import { checkChains, readExport, verifyCommand } from './verify-batches.ts';
 
 /** `mrv evidence`: writes the package (or a rendering) to --out or stdout. Exit 0, or 1 on error. */
@@ -65,6 +69,7 @@ export async function evidence(args: string[]): Promise<number> {
       'readings-out': { type: 'string' },
       'clock-tolerance-ms': { type: 'string' },
       ...storeFlags,
+      ...unitsFileFlag,
     },
   });
   const tolerance = v['clock-tolerance-ms'] === undefined ? undefined : Number(v['clock-tolerance-ms']);
@@ -77,6 +82,13 @@ export async function evidence(args: string[]): Promise<number> {
   if (!['json', 'csv', 'html'].includes(v.format))
     throw new MrvError('MRV_E_CONFIG', `--format: json, csv or html, got "${v.format}"`);
   const sites: SiteConfig[] = v.site.map((f) => loadSiteConfig(f).site);
+  // The unit's name, industry and province as registered (issue 17), not as a gateway claims them.
+  const units = v['units-file'] ? loadUnitRegistry(v['units-file']) : undefined;
+  if (units && !units.get(v.unit))
+    throw new MrvError(
+      'MRV_E_CONFIG',
+      `unit ${v.unit} is not in the unit registry ${v['units-file']}: register it before issuing evidence`,
+    );
   const store = makeStore(v);
   await store.start();
   const readingsOut = v['readings-out'] ? createWriteStream(v['readings-out']) : undefined;
@@ -86,9 +98,10 @@ export async function evidence(args: string[]): Promise<number> {
       unitId: v.unit,
       month: v.month,
       now: systemClock.now(),
-      generator: `carbon-mrv ${version()}`,
+      generator: `carbon-mrv ${packageVersion()}`,
       key: loadEvidenceKey(v.key, true),
       sites,
+      ...(units ? { units } : {}),
       ...(readingsOut ? { sink: (line: string) => readingsOut.write(`${line}\n`) } : {}),
       ...(tolerance ? { config: { clockToleranceMs: tolerance } } : {}),
     });
@@ -101,7 +114,7 @@ export async function evidence(args: string[]): Promise<number> {
     if (v.out) writeFileSync(v.out, text);
     else process.stdout.write(text);
     process.stderr.write(
-      `evidence ${pkg.unit.id} ${pkg.month}: ${pkg.parameters.length} parameters, ${pkg.findings.length} findings, ${pkg.storedFindings.length} open stored findings, ${pkg.resolvedFindings?.length ?? 0} resolved, ${pkg.rawData?.readings ?? 0} readings in ${pkg.rawData?.batches.count ?? 0} batches (${pkg.rawData?.missingBatches.count ?? 0} not in the archive), total ${pkg.emissions.totalCo2e} t CO2e, signed by ${pkg.signature.keyId}\n`,
+      `evidence ${pkg.unit.id} ${pkg.month}: ${contentLine(pkg)}; ${pkg.parameters.length} parameters, ${pkg.findings.length} findings, ${pkg.storedFindings.length} open stored findings, ${pkg.resolvedFindings?.length ?? 0} resolved, ${pkg.rawData?.readings ?? 0} readings in ${pkg.rawData?.batches.count ?? 0} batches (${pkg.rawData?.missingBatches.count ?? 0} not in the archive), total ${pkg.emissions.totalCo2e} t CO2e, signed by ${pkg.signature.keyId}\n`,
     );
     return 0;
   } finally {
@@ -117,7 +130,7 @@ export type Verifier = (doc: Record<string, unknown>, args: string[]) => Promise
 export const VERIFIERS: Record<string, Verifier> = { 'monthly-evidence': verifyEvidence };
 
 /** Every flag of `mrv verify` (evidence packages and batch ranges), so positionals are found exactly. */
-const VERIFY_FLAGS = Object.fromEntries(
+const VERIFY_FLAGS: Record<string, { type: 'string'; multiple?: boolean }> = Object.fromEntries(
   [
     'readings',
     'public-key',
@@ -134,6 +147,8 @@ const VERIFY_FLAGS = Object.fromEntries(
     'db',
   ].map((k) => [k, { type: 'string' as const }]),
 );
+// Repeatable: every pack the verifier accepts besides the shipped ones.
+VERIFY_FLAGS['factor-pack'] = { type: 'string', multiple: true };
 
 /**
  * `mrv verify ...`: with a FILE, dispatches on the file's `kind` ({@link VERIFIERS}); without one,
@@ -160,6 +175,19 @@ export async function verify(args: string[]): Promise<number> {
     doc as Record<string, unknown>,
     args.filter((a) => a !== file),
   );
+}
+
+/**
+ * The content status of a package in one line (`content: incomplete (month_not_over, gaps), judged up
+ * to …, covered 0.9500`), or a line saying a formatVersion 1 package carries none.
+ */
+function contentLine(pkg: EvidencePackage): string {
+  const c = pkg.content;
+  if (!c) return `content: not stated (formatVersion ${pkg.formatVersion})`;
+  const notices = pkg.notices?.length
+    ? `, ${pkg.notices.length} parameters by default, estimate or missing`
+    : '';
+  return `content: ${c.status}${c.reasons.length ? ` (${c.reasons.join(', ')})` : ''}, judged up to ${c.judgedTo}, covered ${c.coveredShare ?? '—'}${notices}`;
 }
 
 /** The readings-digest encoding a package names; the current one when it names none or an unknown one. */
@@ -212,6 +240,7 @@ async function verifyEvidence(doc: Record<string, unknown>, args: string[]): Pro
       'trusted-keys': { type: 'string' },
       batches: { type: 'string' },
       keys: { type: 'string' },
+      'factor-pack': { type: 'string', multiple: true },
     },
   });
   // Trust comes from the verifier, never from the package (it carries a key anyone can replace).
@@ -234,6 +263,22 @@ async function verifyEvidence(doc: Record<string, unknown>, args: string[]): Pro
     return 1;
   }
   out(`signature: OK (Ed25519, trusted key ${sig.keyId}, owner ${sig.owner})\n`);
+  // Right after the signature (never for a package that fails it): what the package says it knows,
+  // because a good signature says nothing about completeness.
+  out(`${contentLine(pkg)}\n`);
+  // The pack travels inside the package: it is trusted only when the verifier knows it (issue 18).
+  const packCheck = checkFactorPack(
+    pkg.inputs.factorPack,
+    pkg.emissions.factorPack.digest,
+    knownFactorPacks(v['factor-pack'] ?? []),
+  );
+  if (!packCheck.ok) {
+    out(`REJECTED: factor pack: ${packCheck.code}: ${packCheck.reason}\n`);
+    return 1;
+  }
+  out(
+    `factor pack: OK (${packCheck.known.id}@${packCheck.known.packVersion}, sha256 ${packCheck.digest}, ${packCheck.known.file}); ${pkg.emissions.unconfirmedFactors?.length ?? 0} unconfirmed factors used\n`,
+  );
   if (!v.readings && !v.batches) {
     out(
       'values: not recomputed (give --batches EXPORT --keys REGISTRY from `mrv export-batches`, or --readings FILE from `mrv evidence --readings-out`)\nACCEPTED\n',
@@ -269,6 +314,9 @@ async function verifyEvidence(doc: Record<string, unknown>, args: string[]): Pro
     generatedAt: Date.parse(pkg.generatedAt),
     generator: pkg.generator,
     config: pkg.config,
+    ...(pkg.emissions.factorPack.digest ? { factorPackDigest: pkg.emissions.factorPack.digest } : {}),
+    // Each format is recomputed with its own rules (formatVersion 1 packages stay verifiable).
+    formatVersion: pkg.formatVersion === 1 ? 1 : 2,
     // Open and resolved stored findings go back in as they were read: the split is recomputed.
     storedFindings: [...pkg.storedFindings, ...(pkg.resolvedFindings ?? [])],
   });
@@ -294,6 +342,10 @@ async function verifyEvidence(doc: Record<string, unknown>, args: string[]): Pro
         }),
   };
   const { signature: _s, ...claimed } = pkg;
+  // Packages made before 2026-12 do not list their unconfirmed factors (derived from the items, which
+  // are compared): the list is not asked of them.
+  if (pkg.emissions.unconfirmedFactors === undefined)
+    delete (body.emissions as { unconfirmedFactors?: string[] }).unconfirmedFactors;
   const diffs = diffPaths(
     JSON.parse(JSON.stringify(claimed)),
     JSON.parse(JSON.stringify({ ...body, rawData: recomputedRaw })),

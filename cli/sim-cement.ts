@@ -6,8 +6,8 @@
  */
 import { parseArgs } from 'node:util';
 import { CEMENT_DEMO_PORTS, startCementSimulator } from '../simulators/cement/server.ts';
-import { clockFor, intFlag, runUntilSignal } from './commands.ts';
 import { createLogger } from './log.ts';
+import { clockFor, intFlag, runUntilSignal } from './run.ts';
 
 /** Runs `mrv sim cement [--seed 42] [--speed 1] [--port 15030] [--rtu-over-tcp-port 15031] [--rtu-path DEV]`. */
 export async function simCement(args: string[]): Promise<number> {

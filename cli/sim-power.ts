@@ -4,8 +4,8 @@
  */
 import { parseArgs } from 'node:util';
 import { POWER_DEMO_PORTS, startPowerSimulator } from '../simulators/power/server.ts';
-import { clockFor, intFlag, runUntilSignal } from './commands.ts';
 import { createLogger } from './log.ts';
+import { clockFor, intFlag, runUntilSignal } from './run.ts';
 
 /** Runs `mrv sim power [--seed 42] [--speed 1] [--base-port 15050] [--host 127.0.0.1]`. */
 export async function simPower(args: string[]): Promise<number> {

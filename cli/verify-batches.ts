@@ -1,6 +1,6 @@
 /**
  * `mrv verify` and `mrv export-batches`: offline verification of a gateway's archived batches with
- * only the public keys (DESIGN.md §5, §6).
+ * only the public keys (docs/architecture.md §5, §6).
  *
  * `mrv export-batches --unit U --gateway G [--from-seq N] [--to-seq M] [--out FILE] [store flags]`
  * writes the archive range as JSON lines, one `{unitId, gatewayId, seq, canonical, sig}` per batch

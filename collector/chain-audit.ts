@@ -1,5 +1,5 @@
 /**
- * The chain audit of collectors that share one MQTT subscription (DESIGN.md §1, docs/scale-out.md): with
+ * The chain audit of collectors that share one MQTT subscription (docs/architecture.md §1, docs/scale-out.md): with
  * `$share/{group}/…` the broker hands each batch of a gateway to one collector of the group, so no
  * collector sees a gateway's whole sequence and none can decide at arrival that a seq is missing or that
  * two neighbouring batches, stored by two collectors at the same moment, do not chain. The archive in

@@ -5,7 +5,7 @@
  * {@link TimeSeriesStore} in batches and, once stored, acknowledges them to the broker and publishes them
  * to the live feed.
  *
- * Exactly once into the store (DESIGN.md §5):
+ * Exactly once into the store (docs/architecture.md §5):
  * - persistent MQTT sessions (`clean: false`, a fixed `clientId`; a second one, `{clientId}.backlog`,
  *   for the `backlog` topic, so that a replayed backlog queued at the broker does not hold live
  *   batches back; writes take live batches first), so the broker keeps queueing while
@@ -32,8 +32,12 @@
  *
  * A payload that is not valid JSON or does not match the contract is counted, logged and republished to
  * the dead-letter topic with its reason; findings are stored and republished on `{prefix}/_findings`.
+ * A gateway's catalogue (`meta`) only informs (collector/meta-check.ts, issue 17 item 2): with a key
+ * registry it must be signed by a key of its topic's (unit, gateway), else it is dead-lettered, counted
+ * (`rejectedMetas`) and raised as `MRV_F_META_REJECTED`, stored nowhere; a taken one whose unit claim
+ * differs from the unit registry is `MRV_F_META_MISMATCH`. Unit facts and scope are the server's registry's.
  *
- * Scale-out (`shareGroup`, DESIGN.md §1, docs/scale-out.md): several collectors, each with its own `clientId` and
+ * Scale-out (`shareGroup`, docs/architecture.md §1, docs/scale-out.md): several collectors, each with its own `clientId` and
  * persistent session, subscribe to the data topics as `$share/{group}/{prefix}/+/+/data`, so the broker
  * hands each batch to one of them (Mosquitto 2.0: round robin, offline sessions included: a stopped
  * collector's share waits in its session until it returns with the same `clientId`). Status and meta
@@ -47,7 +51,15 @@ import { MrvError } from '../core/errors.ts';
 import { isMqttAuthRefusal, isTlsVerifyFailure, redactUrl } from '../core/mqtt-errors.ts';
 import { ackTopic, type StoreAck, type SyncRequest, seqRanges, syncTopic } from '../core/schema/delivery.ts';
 import type { Finding } from '../core/schema/finding.ts';
-import { Batch, DEFAULT_TOPIC_PREFIX, GatewayMeta, GatewayStatus, parseTopic } from '../core/schema/wire.ts';
+import type { UnitRegistry } from '../core/schema/unit-registry.ts';
+import {
+  Batch,
+  DEFAULT_TOPIC_PREFIX,
+  GatewayMeta,
+  GatewayStatus,
+  parseTopic,
+  topicFor,
+} from '../core/schema/wire.ts';
 import { type Clock, isoMs, systemClock } from '../core/time.ts';
 import { ChainAudit } from './chain-audit.ts';
 import { reviewGateway } from './finding-lifecycle.ts';
@@ -55,6 +67,7 @@ import { IntegrityChecker, type ReceivedBatch } from './integrity.ts';
 import type { KeyRegistry } from './keys.ts';
 import type { LiveBatch, LiveHub } from './live.ts';
 import { liveTopic } from './live-relay.ts';
+import { checkMeta, settledMismatches } from './meta-check.ts';
 import type { TimeSeriesStore } from './store.ts';
 
 /** Payloads larger than this are rejected before parsing (4 MiB). */
@@ -91,8 +104,14 @@ export interface CollectorOptions {
   key?: Buffer;
   /** MQTT keepalive in seconds; default 30. */
   keepaliveS?: number;
-  /** Gateway public keys; absent = signatures are not checked (warned at start). */
+  /** Gateway public keys; absent = signatures of batches and catalogues are not checked (warned at start). */
   keys?: KeyRegistry;
+  /**
+   * The server-side unit registry (core/schema/unit-registry.ts): a verified catalogue whose unit claim
+   * differs from it is a `MRV_F_META_MISMATCH` finding (collector/meta-check.ts). Absent = no comparison
+   * (warned at start). The collector never changes a unit's facts or scope either way.
+   */
+  units?: UnitRegistry;
   /** See {@link IntegrityChecker}. */
   replayWindowMs?: number;
   maxClockSkewMs?: number;
@@ -139,6 +158,8 @@ export interface CollectorCounters {
   storeWrites: number;
   storeErrors: number;
   metaMessages: number;
+  /** Catalogues refused (`MRV_F_META_REJECTED`: unsigned, wrongly signed, another unit's): dead-lettered, stored nowhere. */
+  rejectedMetas: number;
   statusMessages: number;
   /** Redelivered batches recognised and not stored again. */
   duplicates: number;
@@ -199,6 +220,7 @@ export class Collector {
     storeWrites: 0,
     storeErrors: 0,
     metaMessages: 0,
+    rejectedMetas: 0,
     statusMessages: 0,
     duplicates: 0,
     verificationFailures: 0,
@@ -285,7 +307,13 @@ export class Collector {
    */
   async start(): Promise<void> {
     if (!this.#integrity.verifying)
-      this.#log.warn('no key registry: batch signatures are NOT verified (archive verdict "unchecked")');
+      this.#log.warn(
+        'no key registry: batch and catalogue signatures are NOT verified (archive verdict "unchecked")',
+      );
+    if (!this.opts.units)
+      this.#log.warn(
+        'no unit registry (--units-file): gateway catalogues are not compared with the registered unit facts',
+      );
     const o = this.opts;
     const clientId = o.clientId ?? DEFAULT_COLLECTOR_CLIENT_ID;
     const p = this.#prefix;
@@ -556,8 +584,47 @@ export class Collector {
       const r = GatewayMeta.safeParse(json);
       if (!r.success) return `meta does not match the wire contract: ${z.prettifyError(r.error)}`;
       this.counters.metaMessages++;
+      // Informs only (collector/meta-check.ts): a refused catalogue is stored nowhere, a taken one
+      // changes no unit fact or scope (the server's unit registry owns those).
+      const verdict = checkMeta(r.data, {
+        unitId: t.unitId,
+        gatewayId: t.gatewayId,
+        payload,
+        keys: this.opts.keys,
+        units: this.opts.units,
+        now: this.#clock.now(),
+      });
+      if (verdict.kind === 'rejected') {
+        this.counters.rejectedMetas++;
+        this.#log.warn(
+          { unitId: t.unitId, gatewayId: t.gatewayId, verdict: verdict.verdict },
+          'catalogue (meta) rejected',
+        );
+        this.#deadLetter(topicFor(this.#prefix, t.unitId, t.gatewayId, 'meta'), payload, verdict.reason);
+        const f = verdict.finding;
+        if (f) this.#queueMetaWrite(() => this.#storeFindings([f]), 'meta finding', ack);
+        else ack();
+        return undefined;
+      }
       this.#devices.set(`${t.unitId}/${t.gatewayId}`, new Map(r.data.points.map((pt) => [pt.id, pt.device])));
-      this.#queueMetaWrite(() => this.opts.store.writeMeta(t.unitId, r.data), 'meta', ack);
+      const findings = verdict.findings;
+      this.#queueMetaWrite(
+        async () => {
+          await this.opts.store.writeMeta(t.unitId, r.data);
+          // A catalogue that agrees again (or differs otherwise) settles the gateway's earlier mismatches.
+          const open = this.opts.units
+            ? await this.opts.store.listOpenFindings(t.unitId, 'MRV_F_META_MISMATCH', {
+                gatewayId: t.gatewayId,
+              })
+            : [];
+          await this.#storeFindings([
+            ...findings,
+            ...settledMismatches(open, findings, this.#clock.now(), r.data.configHash),
+          ]);
+        },
+        'meta',
+        ack,
+      );
     } else {
       const r = GatewayStatus.safeParse(json);
       if (!r.success) return `status does not match the wire contract: ${z.prettifyError(r.error)}`;
@@ -579,9 +646,21 @@ export class Collector {
       .finally(ack);
   }
 
+  /** Writes findings to the store and raises them (log, findings topic). */
+  async #storeFindings(findings: Finding[]): Promise<void> {
+    if (findings.length === 0) return;
+    await this.opts.store.writeFindings(findings);
+    for (const f of findings) this.#raise(f);
+  }
+
   #reject(topic: string, payload: Buffer, reason: string): void {
     this.counters.invalidPayloads++;
     this.#log.warn({ topic, bytes: payload.length, reason: reason.slice(0, 500) }, 'payload rejected');
+    this.#deadLetter(topic, payload, reason);
+  }
+
+  /** Republishes a refused payload on the dead-letter topic with its reason. */
+  #deadLetter(topic: string, payload: Buffer, reason: string): void {
     const letter: DeadLetter = {
       topic,
       reason,

@@ -1,5 +1,5 @@
 /**
- * {@link TimeSeriesStore} on InfluxDB 1.x (DESIGN.md §6), the production store.
+ * {@link TimeSeriesStore} on InfluxDB 1.x (docs/architecture.md §6), the production store.
  *
  * Layout (one database, default `mrv`, default retention policy):
  * - `reading`: tags `unit, gateway, device, point, meter` (absent when the reading has none), `quality`;
@@ -91,7 +91,7 @@ export interface InfluxStoreOptions {
   /** Database name (an Identifier); created by `start()` when missing. Default `mrv`. */
   database?: string;
   log?: Logger;
-  /** Time source for `writeMeta` (DESIGN.md §6a). Default: the system clock. */
+  /** Time source for `writeMeta` (docs/architecture.md §6a). Default: the system clock. */
   clock?: Clock;
   /** Timeout of one HTTP request in ms. Default 30 000. */
   requestTimeoutMs?: number;

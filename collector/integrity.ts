@@ -1,5 +1,5 @@
 /**
- * The collector's integrity checks (DESIGN.md §5, issue 4): for every received batch, in arrival order,
+ * The collector's integrity checks (docs/architecture.md §5, issue 4): for every received batch, in arrival order,
  * decide whether it is new, a redelivery or a conflicting version of a stored seq; check its Ed25519
  * signature against the key registry, its `prevHash` against the previous batch of its gateway, its
  * `seq` for gaps and its clocks; and say what to write: readings, findings and the archive record.
@@ -116,6 +116,11 @@ export interface IntegrityPlan {
   confirmed: ReceivedBatch[];
 }
 
+/** A list of device ids for a message, `—` when empty. */
+function list(v: unknown): string {
+  return Array.isArray(v) && v.length > 0 ? v.join(', ') : '—';
+}
+
 const MESSAGES: Record<IntegrityFindingCode, (d: Record<string, unknown>) => { zh: string; en: string }> = {
   MRV_F_SEQ_GAP: (d) => ({
     zh: `网关 ${d.gatewayId} 的批次 ${d.from}–${d.to} 缺失（共 ${d.missing} 批）${d.cause ? `，网关已声明丢失，原因：${d.cause}` : ''}`,
@@ -148,6 +153,10 @@ const MESSAGES: Record<IntegrityFindingCode, (d: Record<string, unknown>) => { z
   MRV_F_SEQ_CONFLICT: (d) => ({
     zh: `网关 ${d.gatewayId} 的批次 ${d.seq} 出现内容不同的两个版本`,
     en: `gateway ${d.gatewayId}: two different batches carry seq ${d.seq}`,
+  }),
+  MRV_F_CONFIG_CHANGED: (d) => ({
+    zh: `网关 ${d.gatewayId} 自批次 ${d.seq} 起采用新的站点配置（${String(d.hash).slice(0, 12)}，原 ${String(d.previous).slice(0, 12)}）：新增 ${list(d.added)}，移除 ${list(d.removed)}，变更 ${list(d.changed)}`,
+    en: `gateway ${d.gatewayId}: new site configuration from batch ${d.seq} on (${String(d.hash).slice(0, 12)}, was ${String(d.previous).slice(0, 12)}): added ${list(d.added)}, removed ${list(d.removed)}, changed ${list(d.changed)}`,
   }),
   MRV_F_CLOCK_SKEW: (d) => ({
     zh: `网关 ${d.gatewayId} 的批次 ${d.seq} 时钟偏差超过 ${d.maxSkewS} 秒（${d.what}）`,
@@ -633,7 +642,11 @@ export class IntegrityChecker {
         const rx = lastRxMs;
         times[2 * i] = t;
         times[2 * i + 1] = rx;
-        if (Math.abs(t - rx) > maxSkew) skewed.push(r);
+        // The device's clock is its serving time where the reading has one (OPC UA ServerTimestamp, the
+        // read time of a ticket from a terminal's memory, whose `ts` is the weighing time, possibly hours
+        // before an outage ended: drivers/modbus/event-log-config.ts), else the source time.
+        const device = r.serverTs === undefined ? t : parseIsoMs(r.serverTs);
+        if (Math.abs(device - rx) > maxSkew) skewed.push(r);
       }
       if (skewed.length > 0)
         raise('MRV_F_CLOCK_SKEW', `${batch.seq}/device`, {
@@ -649,6 +662,10 @@ export class IntegrityChecker {
         (f) =>
           f.class === 'authenticity' && !(f.code === 'MRV_F_SEQ_CONFLICT' && f.detail.kept === 'received'),
       );
+      // A configuration change the gateway declared (a hot reload): on record, once per batch, when
+      // the batch itself is not a forgery.
+      if (batch.config && !failed)
+        raise('MRV_F_CONFIG_CHANGED', `${batch.seq}/config`, { seq: batch.seq, ...batch.config });
       record.verdict = failed ? 'failed' : sigOk === true ? 'verified' : 'unchecked';
       record.findings = findings.map((f) => f.code);
       plan.findings.push(...findings);

@@ -12,7 +12,7 @@
  *
  * Every key belongs to exactly one (unit, gateway): `unitId` is required, an entry without it fails to
  * load (`MRV_E_KEY`, naming the file and the fix) instead of matching every unit. A key is valid for
- * batches whose `sentAt` (the gateway's signing time, inside the signed bytes; DESIGN.md §4) lies in
+ * batches whose `sentAt` (the gateway's signing time, inside the signed bytes; docs/architecture.md §4) lies in
  * `[validFrom, validUntil)` and before `revokedAt`. `validUntil` is set by rotation (`mrv keygen
  * --rotate`: the old key stays valid for the batches it signed before), `revokedAt` by `mrv keys revoke`
  * (a key that must not be trusted from that instant: batches it signed after it are a finding).

@@ -1,5 +1,5 @@
 /**
- * Live feed of stored batches, for the server's SSE route (DESIGN.md §9 `GET /api/v1/live`).
+ * Live feed of stored batches, for the server's SSE route (docs/architecture.md §9 `GET /api/v1/live`).
  * The collector publishes a batch here only after the store accepted it, so a live chart never
  * shows a reading that the series route would not return.
  */

@@ -1,6 +1,6 @@
 /**
  * {@link TimeSeriesStore} embedded in the process with SQLite (better-sqlite3), for the one-command
- * demo and for single-machine installs (DESIGN.md §6). Same answers as the InfluxDB store; the contract
+ * demo and for single-machine installs (docs/architecture.md §6). Same answers as the InfluxDB store; the contract
  * suite in `test/integration/store-contract.ts` runs both.
  *
  * Tables (STRICT, so SQLite never converts a value behind our back):
@@ -74,7 +74,7 @@ export interface SqliteStoreOptions {
   /** Database file (its folder is created if missing), or `:memory:` for a store that lives with the process. */
   path: string;
   log?: Logger;
-  /** Time source for `writeMeta` (DESIGN.md §6a). Default: the system clock. */
+  /** Time source for `writeMeta` (docs/architecture.md §6a). Default: the system clock. */
   clock?: Clock;
 }
 

@@ -1,5 +1,5 @@
 /**
- * The `TimeSeriesStore` interface (DESIGN.md §6): one contract, two implementations
+ * The `TimeSeriesStore` interface (docs/architecture.md §6): one contract, two implementations
  * (InfluxDB 1.x in `influx-store.ts`, embedded SQLite in `sqlite-store.ts`), both run through the
  * same contract suite in `test/integration/store-contract.ts`.
  *
@@ -55,14 +55,14 @@ export interface QuarantineQuery {
   limit?: number;
 }
 
-/** A unit as listed by the API (DESIGN.md §9 `GET /api/v1/units`). */
+/** A unit as listed by the API (docs/architecture.md §9 `GET /api/v1/units`). */
 export interface UnitSummary extends UnitMeta {
   online: boolean;
   /** ISO-8601 time of the newest reading, or null. */
   lastDataAt: string | null;
 }
 
-/** A point with its newest reading (DESIGN.md §9 `GET /api/v1/units/{unitId}/points`). */
+/** A point with its newest reading (docs/architecture.md §9 `GET /api/v1/units/{unitId}/points`). */
 export interface PointSummary extends PointMeta {
   last: { ts: string; value: string | null; quality: Quality } | null;
 }
@@ -113,7 +113,7 @@ export interface RawReading {
 }
 
 /**
- * One received batch as archived by the collector (DESIGN.md §6 "Raw batches are kept too"): its exact
+ * One received batch as archived by the collector (docs/architecture.md §6 "Raw batches are kept too"): its exact
  * canonical bytes and signature, so that evidence can cite the digest of the batches it was computed
  * from and `mrv verify` can re-check them offline. One archived batch per (unitId, gatewayId, seq).
  */

@@ -1,5 +1,5 @@
 /**
- * The catalogue of stable error codes (STYLE.md rule 5). Code that reacts to an error matches on
+ * The catalogue of stable error codes (docs/architecture.md §10 rule 5). Code that reacts to an error matches on
  * `code`, never on the message. Quality reasons on readings start with one of these codes too.
  */
 export const ErrorCodes = {
@@ -15,6 +15,12 @@ export const ErrorCodes = {
   MRV_E_DEVICE_UNREACHABLE: { http: 502, text: 'device unreachable' },
   /** The register words could not be decoded as the configured type (e.g. NaN float). */
   MRV_E_DECODE: { http: 502, text: 'value could not be decoded' },
+  /** A quantity's unit cannot meet its factor's (a volume against a factor per tonne) without a declared density or NCV: not computed (core/domain/units.ts). */
+  MRV_E_UNIT_MISMATCH: { http: 422, text: 'unit of measure does not fit its factor' },
+  /** An evidence package was computed with a factor pack the verifier does not know (evidence/factor-packs.ts). */
+  MRV_E_FACTOR_PACK_UNKNOWN: { http: 422, text: 'factor pack not known to the verifier' },
+  /** A weighing terminal's ticket memory (event log) overwrote tickets before the gateway read them (an outage longer than the ring); the reason lists the numbers. */
+  MRV_E_TICKETS_OVERWRITTEN: { http: 502, text: 'tickets overwritten in the device before they were read' },
   /** An OPC UA server returned a non-Good StatusCode for a value (OPC 10000-4 §7.39); the reason names it, e.g. `MRV_E_OPCUA_STATUS: BadSensorFailure`. */
   MRV_E_OPCUA_STATUS: { http: 502, text: 'OPC UA value has a non-Good status' },
   /** An OPC UA secure channel could not be opened for a certificate reason: the server's certificate is not trusted by our PKI (see `mrv pki`), or the server rejected ours. */

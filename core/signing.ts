@@ -1,5 +1,5 @@
 /**
- * Batch integrity (DESIGN.md §4): the SHA-256 hash chain (`prevHash`) and Ed25519 signatures (`sig`)
+ * Batch integrity (docs/architecture.md §4): the SHA-256 hash chain (`prevHash`) and Ed25519 signatures (`sig`)
  * over a batch's canonical bytes ({@link canonicalBytes}), with node:crypto only. Pure: keys come in as
  * PEM text or KeyObjects, never as files, so the gateway, the collector and the offline verifier
  * (`mrv verify`) share one definition of "valid".
@@ -7,8 +7,8 @@
  * Ed25519 (RFC 8032) signs the message itself (no pre-hash), so `crypto.sign(null, bytes, key)`.
  */
 import { createHash, createPrivateKey, createPublicKey, type KeyObject, sign, verify } from 'node:crypto';
-import { canonicalBytes } from './schema/canonical.ts';
-import { type Batch, GENESIS_HASH } from './schema/wire.ts';
+import { canonicalBytes, canonicalMetaBytes } from './schema/canonical.ts';
+import { type Batch, type GatewayMeta, GENESIS_HASH } from './schema/wire.ts';
 
 /** SHA-256 (lower-case hex) of a batch's canonical bytes: the `prevHash` of the batch after it. */
 export function batchHash(batch: Batch): string {
@@ -47,6 +47,18 @@ export function parsePublicKey(pem: string): KeyObject {
 export function signBatch(batch: Batch, privateKey: KeyObject): Batch {
   const { sig: _old, ...unsigned } = batch;
   const sig = sign(null, canonicalBytes(unsigned), privateKey).toString('base64');
+  return { ...unsigned, sig };
+}
+
+/**
+ * Returns the catalogue with `sentAt` (ms epoch, written as ISO-8601) and `sig` = base64 Ed25519 over
+ * its canonical bytes ({@link canonicalMetaBytes}), by the gateway's batch key (issue 17: a collector
+ * takes only meta signed by a key of the topic's unit and gateway). Any old `sig` is ignored.
+ */
+export function signMeta(meta: GatewayMeta, privateKey: KeyObject, sentAt: number): GatewayMeta {
+  const { sig: _old, ...rest } = meta;
+  const unsigned: GatewayMeta = { ...rest, sentAt: new Date(sentAt).toISOString() };
+  const sig = sign(null, canonicalMetaBytes(unsigned), privateKey).toString('base64');
   return { ...unsigned, sig };
 }
 
@@ -240,7 +252,7 @@ export function verifyChain(
 export const BATCH_SET_DIGEST_V1 = 'batch-set-sha256-v1';
 
 /**
- * The digest of a set of archived batches (DESIGN.md §6, §7: the batches a monthly evidence package was
+ * The digest of a set of archived batches (docs/architecture.md §6, §7: the batches a monthly evidence package was
  * computed from), definition `batch-set-sha256-v1`:
  *
  *   SHA-256 over the concatenation, for every batch of the set — gateways in ascending id order (JavaScript

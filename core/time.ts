@@ -1,5 +1,5 @@
 /**
- * Time is injected (DESIGN.md §6a): every part takes a {@link Clock} instead of calling `Date.now()`,
+ * Time is injected (docs/architecture.md §6a): every part takes a {@link Clock} instead of calling `Date.now()`,
  * so simulators and the demo can run a month of plant time in minutes and tests can fix the instant.
  */
 

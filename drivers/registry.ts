@@ -1,5 +1,5 @@
 /**
- * The one explicit registry of driver kinds (STYLE.md rule 2). Adding a driver means adding it here.
+ * The one explicit registry of driver kinds (docs/architecture.md §10 rule 2). Adding a driver means adding it here.
  */
 import { MrvError } from '../core/errors.ts';
 import { modbusRtuDriver, modbusRtuOverTcpDriver } from './modbus/rtu.ts';

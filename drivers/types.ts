@@ -1,5 +1,5 @@
 /**
- * The driver contract (STYLE.md rule 2). A driver turns a device's configuration into readings and
+ * The driver contract (docs/architecture.md §10 rule 2). A driver turns a device's configuration into readings and
  * knows nothing of MQTT, storage or HTTP. Constructors (and `create`) do no I/O; `start` connects and
  * begins delivering, `stop` undoes everything `start` did.
  */
@@ -17,6 +17,14 @@ export interface DriverContext {
    * its PKI in `<dataDir>/opcua-pki` unless the device sets `pkiDir`). Absent: each driver's default.
    */
   dataDir?: string;
+  /**
+   * Present when the host keeps what the sink took in a durable log (the gateway with a `bufferDir`):
+   * resolves once every reading handed to the sink so far is on disk (the log's group commit may
+   * fsync a moment after the sink returned). A driver that keeps "already delivered" state on disk
+   * (the Modbus event logs' last ticket number) writes it only after this; without it, it keeps such
+   * state in memory only.
+   */
+  durable?: () => Promise<void>;
 }
 
 /**

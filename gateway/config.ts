@@ -1,5 +1,5 @@
 /**
- * Loads and validates a site file (DESIGN.md §3). The core schema checks the whole file; each device
+ * Loads and validates a site file (docs/architecture.md §3). The core schema checks the whole file; each device
  * is then checked by its driver's own schema. Every problem is reported with the file, the line and
  * column, the YAML path and what is expected, all at once, so an engineer fixes the file in one pass.
  */
@@ -8,14 +8,23 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { Worker } from 'node:worker_threads';
-import { isMap, isSeq, LineCounter, parseDocument, type Node as YamlNode } from 'yaml';
+import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Node as YamlNode } from 'yaml';
 import type { z } from 'zod';
 import { MrvError } from '../core/errors.ts';
 import { canonicalJson } from '../core/schema/canonical.ts';
-import { SiteConfig } from '../core/schema/site.ts';
+import { SiteConfig, siteCrossReferenceIssues } from '../core/schema/site.ts';
 import { type GatewayMeta, PointMeta } from '../core/schema/wire.ts';
+import { suggest } from '../core/suggest.ts';
 import { drivers } from '../drivers/registry.ts';
 import type { DriverKind } from '../drivers/types.ts';
+import type { Path } from './templates.ts';
+import {
+  DeviceTemplate,
+  expandTemplates,
+  type SourcedTemplate,
+  TemplateFile,
+  type TemplateSource,
+} from './templates.ts';
 
 /**
  * A validated site: the file, each device with its driver kind and parsed config, and a config hash.
@@ -33,9 +42,13 @@ export interface LoadedSite {
   }[];
   /** SHA-256 of the canonical JSON of the validated file. */
   configHash: string;
+  /**
+   * What the file may not mean, though it is valid: two Modbus devices that read the same slave (same
+   * `host:port` or serial `path` and unit id, e.g. a forgotten `unitId` that defaulted to 1). `mrv
+   * check-config` prints them, the gateway logs them at start.
+   */
+  warnings?: string[];
 }
-
-type Path = readonly PropertyKey[];
 
 /** `devices[0].points[3].type` from a zod path. */
 export function formatPath(path: Path): string {
@@ -64,17 +77,140 @@ function locate(doc: ReturnType<typeof parseDocument>, lc: LineCounter, path: Pa
   return `:${line}:${col}`;
 }
 
-function issuesText(
+/** Where the key `key` of the map at `path` is written (its own line, not the map's). */
+function locateKey(doc: ReturnType<typeof parseDocument>, lc: LineCounter, path: Path, key: string): string {
+  let node: unknown = doc.contents;
+  for (const k of path) {
+    if (isMap(node) || (isSeq(node) && typeof k === 'number')) {
+      const next = (node as { get(k: unknown, keepScalar: true): unknown }).get(
+        isMap(node) ? String(k) : k,
+        true,
+      );
+      if (next === undefined) return locate(doc, lc, path);
+      node = next;
+    } else return locate(doc, lc, path);
+  }
+  if (!isMap(node)) return locate(doc, lc, path);
+  for (const pair of node.items) {
+    const k = pair.key as YamlNode | null;
+    if (isScalar(k) && String(k.value) === key && k.range) {
+      const { line, col } = lc.linePos(k.range[0]);
+      return `:${line}:${col}`;
+    }
+  }
+  return locate(doc, lc, path);
+}
+
+/** Every object key any site-file schema knows (core and drivers), for "did you mean" on unknown keys. */
+const KNOWN_KEYS: readonly string[] = (() => {
+  const keys = new Set<string>();
+  const seen = new Set<unknown>();
+  const walk = (schema: unknown): void => {
+    if (schema === null || typeof schema !== 'object' || seen.has(schema)) return;
+    seen.add(schema);
+    // zod 4 keeps every schema's definition under `_zod.def`: objects their shape, wrappers their inner type.
+    const def = (schema as { _zod?: { def?: Record<string, unknown> } })._zod?.def;
+    if (!def) return;
+    if (def.type === 'object' && def.shape && typeof def.shape === 'object')
+      for (const [k, v] of Object.entries(def.shape as Record<string, unknown>)) {
+        keys.add(k);
+        walk(v);
+      }
+    for (const f of ['innerType', 'element', 'in', 'out', 'left', 'right', 'valueType', 'schema'])
+      walk(def[f]);
+    if (Array.isArray(def.options)) for (const o of def.options) walk(o);
+  };
+  walk(SiteConfig);
+  walk(DeviceTemplate);
+  for (const k of ['templates', 'templateFiles', 'template', 'pointPrefix', 'meter']) keys.add(k);
+  for (const kind of Object.values(drivers)) walk(kind.schema);
+  return [...keys];
+})();
+
+/**
+ * Where a path of the (expanded) site was written: `at(path)` gives `file:line:col path`, `atKey` the
+ * same for an unknown key at its own line.
+ */
+interface Where {
+  at(path: Path): string;
+  atKey(path: Path, key: string): string;
+}
+
+/** A {@link Where} for one document without templates. */
+function whereIn(file: string, doc: ReturnType<typeof parseDocument>, lc: LineCounter): Where {
+  return {
+    at: (path) => `${file}${locate(doc, lc, path)} ${formatPath(path)}`,
+    atKey: (path, key) => `${file}${locateKey(doc, lc, path, key)} ${formatPath([...path, key])}`,
+  };
+}
+
+/**
+ * Each zod issue of another YAML file (the unit registry) as `file:line:col path: message`, unknown keys
+ * at their own line with a suggestion from `known`.
+ */
+export function yamlIssuesText(
   file: string,
   doc: ReturnType<typeof parseDocument>,
   lc: LineCounter,
-  issues: z.core.$ZodIssue[],
-  prefix: Path = [],
+  issues: readonly z.core.$ZodIssue[],
+  known: readonly string[] = [],
 ): string[] {
-  return issues.map((i) => {
+  return issuesText(whereIn(file, doc, lc), issues, [], known);
+}
+
+function issuesText(
+  where: Where,
+  issues: readonly z.core.$ZodIssue[],
+  prefix: Path = [],
+  known: readonly string[] = KNOWN_KEYS,
+): string[] {
+  // A misspelt required key is one mistake: drop the "missing" issue of the key an unknown one is near.
+  const meant = new Set<string>();
+  for (const i of issues)
+    if (i.code === 'unrecognized_keys')
+      for (const key of i.keys) {
+        const near = suggest(key, known);
+        if (near !== undefined) meant.add(formatPath([...prefix, ...i.path, near]));
+      }
+  return issues.flatMap((i) => {
     const path = [...prefix, ...i.path];
-    return `${file}${locate(doc, lc, path)} ${formatPath(path)}: ${i.message}`;
+    if (i.code === 'invalid_type' && i.input === undefined && meant.has(formatPath(path))) return [];
+    if (i.code === 'unrecognized_keys')
+      // One line per key, at the key's own line, with the key it most likely meant.
+      return i.keys.map((key) => {
+        const near = suggest(key, known);
+        return `${where.atKey(path, key)}: unknown key "${key}"${near ? `; did you mean "${near}"?` : ''}`;
+      });
+    return [`${where.at(path)}: ${i.message}`];
   });
+}
+
+/**
+ * Devices that would read the same slave: two Modbus devices on one `host:port` (or serial `path`)
+ * with the same unit id, e.g. a forgotten `unitId` that defaulted to 1 and reads another meter's
+ * registers. One problem per later device, naming the first.
+ */
+function duplicateAddresses(where: Where, devices: LoadedSite['devices'], raw: readonly unknown[]): string[] {
+  const first = new Map<string, string>();
+  const problems: string[] = [];
+  for (const d of devices) {
+    const c = d.config as { id: string; host?: unknown; port?: unknown; path?: unknown; unitId?: unknown };
+    if (c.unitId === undefined) continue; // not a Modbus device
+    const line = typeof c.path === 'string' ? `serial ${c.path}` : `${String(c.host)}:${String(c.port)}`;
+    const key = `${line} unit id ${String(c.unitId)}`;
+    const earlier = first.get(key);
+    if (earlier === undefined) first.set(key, c.id);
+    else {
+      const i = raw.findIndex((d) => (d as { id?: unknown })?.id === c.id);
+      const explicit = (raw[i] as { unitId?: unknown } | undefined)?.unitId !== undefined;
+      problems.push(
+        `${where.at(['devices', i, explicit ? 'unitId' : 'id'])}: device "${c.id}" reads the same slave as "${earlier}" (${key}${
+          explicit ? '' : ', unitId not given so it defaulted'
+        }); give each meter its own unitId, or merge the two devices if both are meant`,
+      );
+    }
+  }
+  return problems;
 }
 
 /**
@@ -96,46 +232,147 @@ export function parseSiteConfig(text: string, file: string): LoadedSite {
 }
 
 /**
+ * Expands the site's device templates (gateway/templates.ts): those under `templates:` and those of
+ * the files named by `templateFiles:` (relative to the site file). Problems of the templates are added
+ * to `problems`; the returned {@link Where} reports every later problem where it was written.
+ */
+function expandSiteTemplates(
+  input: unknown,
+  file: string,
+  doc: ReturnType<typeof parseDocument>,
+  lc: LineCounter,
+  problems: string[],
+): { value: unknown; where: Where } {
+  const site = input as { templates?: unknown; templateFiles?: unknown } | null;
+  if (
+    typeof site !== 'object' ||
+    site === null ||
+    (site.templates === undefined && site.templateFiles === undefined)
+  )
+    return { value: input, where: whereIn(file, doc, lc) };
+  const siteWhere = whereIn(file, doc, lc);
+  const files: { file: string; where: Where }[] = [];
+  const sourced: SourcedTemplate[] = [];
+  if (site.templates !== undefined && !Array.isArray(site.templates))
+    problems.push(`${siteWhere.at(['templates'])}: expected a list of device templates`);
+  for (const [index, raw] of (Array.isArray(site.templates) ? site.templates : []).entries())
+    sourced.push({ raw, source: 'site', index });
+  const names = site.templateFiles;
+  if (names !== undefined && !(Array.isArray(names) && names.every((n) => typeof n === 'string')))
+    problems.push(`${siteWhere.at(['templateFiles'])}: expected a list of file names`);
+  else
+    (names ?? []).forEach((name: string, n: number) => {
+      const path = isAbsolute(name) ? name : resolve(dirname(resolve(file)), name);
+      let text: string;
+      try {
+        text = readFileSync(path, 'utf8');
+      } catch (err) {
+        problems.push(
+          `${siteWhere.at(['templateFiles', n])}: cannot read ${path}: ${(err as Error).message}`,
+        );
+        return;
+      }
+      const tlc = new LineCounter();
+      const tdoc = parseDocument(text, { lineCounter: tlc, prettyErrors: true });
+      const tw = whereIn(path, tdoc, tlc);
+      if (tdoc.errors.length > 0) {
+        for (const e of tdoc.errors) {
+          const pos = e.linePos?.[0];
+          problems.push(`${path}${pos ? `:${pos.line}:${pos.col}` : ''} ${e.message.split('\n')[0]}`);
+        }
+        return;
+      }
+      const parsed = TemplateFile.safeParse(tdoc.toJS());
+      if (!parsed.success) {
+        problems.push(...issuesText(tw, parsed.error.issues));
+        return;
+      }
+      const source = files.length;
+      files.push({ file: path, where: tw });
+      for (const [index, raw] of parsed.data.templates.entries()) sourced.push({ raw, source, index });
+    });
+  const x = expandTemplates(input, sourced);
+  const whereOf = (s: TemplateSource): Where => (s === 'site' ? siteWhere : (files[s]?.where ?? siteWhere));
+  for (const p of x.problems) problems.push(`${whereOf(p.origin.source).at(p.origin.path)}: ${p.message}`);
+  const where: Where = {
+    at: (path) => {
+      const o = x.origin(path);
+      return whereOf(o.source).at(o.path);
+    },
+    atKey: (path, key) => {
+      const o = x.origin(path);
+      return whereOf(o.source).atKey(o.path, key);
+    },
+  };
+  return { value: x.value, where };
+}
+
+/**
  * Validates the JS value of a site file (the core schema, then each device by its driver's schema).
  * @param source the parsed document, for the line and column of each problem
  * @throws MrvError MRV_E_CONFIG listing every problem
  */
 function validateSite(
-  value: unknown,
+  input: unknown,
   file: string,
   source: { doc: ReturnType<typeof parseDocument>; lc: LineCounter },
 ): LoadedSite {
   const { doc, lc } = source;
-  const parsed = SiteConfig.safeParse(value);
-  if (!parsed.success)
-    throw new MrvError(
-      'MRV_E_CONFIG',
-      `${file} does not match the site schema (version 1, see README "Configuration"):\n  ${issuesText(file, doc, lc, parsed.error.issues).join('\n  ')}`,
-      { file },
-    );
-  const site = parsed.data;
+  // Every stage runs whatever the others found, so one run lists every problem of the file.
   const problems: string[] = [];
+  const expansion = expandSiteTemplates(input, file, doc, lc, problems);
+  const value = expansion.value;
+  const where = expansion.where;
+  const parsed = SiteConfig.safeParse(value);
+  if (!parsed.success) {
+    problems.push(...issuesText(where, parsed.error.issues));
+    // zod runs the cross-reference refinement only on an otherwise valid file: run it here as well.
+    if (!parsed.error.issues.some((i) => i.code === 'custom'))
+      problems.push(...issuesText(where, siteCrossReferenceIssues(value)));
+  }
+  const rawDevices = (value as { devices?: unknown })?.devices;
+  const raw: unknown[] = Array.isArray(rawDevices) ? rawDevices : [];
   const devices: LoadedSite['devices'] = [];
-  site.devices.forEach((device, i) => {
-    const kind = drivers[device.driver];
+  raw.forEach((device: unknown, i: number) => {
+    const driver = (device as { driver?: unknown })?.driver;
+    if (typeof driver !== 'string') return; // the core schema said so
+    const kind = drivers[driver];
     if (!kind) {
+      const near = suggest(driver, Object.keys(drivers));
       problems.push(
-        `${file}${locate(doc, lc, ['devices', i, 'driver'])} devices[${i}].driver: unknown driver "${device.driver}"; valid drivers: ${Object.keys(drivers).join(', ')}`,
+        `${where.at(['devices', i, 'driver'])}: unknown driver "${driver}"${
+          near ? `; did you mean "${near}"?` : ''
+        }; valid drivers: ${Object.keys(drivers).join(', ')}`,
       );
       return;
     }
     const r = kind.schema.safeParse(device);
-    if (!r.success) problems.push(...issuesText(file, doc, lc, r.error.issues, ['devices', i]));
-    else devices.push({ id: device.id, kind, config: r.data as LoadedSite['devices'][number]['config'] });
+    if (!r.success) problems.push(...issuesText(where, r.error.issues, ['devices', i]));
+    else
+      devices.push({
+        id: (device as { id: string }).id,
+        kind,
+        config: r.data as LoadedSite['devices'][number]['config'],
+      });
   });
-  if (problems.length > 0)
-    throw new MrvError('MRV_E_CONFIG', `${file} has invalid devices:\n  ${problems.join('\n  ')}`, { file });
+  // Two entries for one slave may be meant (two poll rates), or a forgotten unitId: said, not refused.
+  const warnings = duplicateAddresses(where, devices, raw);
+  // The core schema and a driver's schema may both see one fault (a device without an id), and a
+  // template's fault shows in each of its devices: say each once.
+  const unique = [...new Set(problems)];
+  if (unique.length > 0 || !parsed.success)
+    throw new MrvError(
+      'MRV_E_CONFIG',
+      `${file}: ${unique.length} problem${unique.length === 1 ? '' : 's'} (site schema version 1, see README "Configuration"):\n  ${unique.join('\n  ')}`,
+      { file },
+    );
+  const site = parsed.data;
   // Hashed as written: moving the site file to another folder does not change its hash.
   const configHash = createHash('sha256').update(canonicalJson(site)).digest('hex');
   const base = dirname(resolve(file));
   resolveSitePaths(site.gateway, base);
   for (const d of devices) resolveSitePaths(d.config, base);
-  return { file, site, devices, configHash };
+  return { file, site, devices, configHash, warnings };
 }
 
 /**
@@ -241,7 +478,7 @@ export async function loadSiteConfigIsolated(file: string): Promise<LoadedSite> 
   }
 }
 
-/** The retained catalogue a gateway publishes for its site (DESIGN.md §4 `meta`). */
+/** The retained catalogue a gateway publishes for its site (docs/architecture.md §4 `meta`). */
 export function siteMeta(loaded: LoadedSite): GatewayMeta {
   const { site } = loaded;
   const points: PointMeta[] = [];

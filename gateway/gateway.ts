@@ -1,7 +1,7 @@
 /**
  * The gateway: runs the drivers of one site, turns each poll cycle into one signed, hash-chained batch,
  * appends it to the store-and-forward log ({@link DiskLog}) and publishes it with QoS 1; keeps a
- * retained status (with an MQTT last will of `offline`) and a retained catalogue (`meta`) on the broker.
+ * retained status (with an MQTT last will of `offline`) and a retained catalogue (`meta`, signed with the batch key) on the broker.
  *
  * Delivery (docs/delivery.md): a batch is published only after it is fsync'd in the log and released
  * only when a collector confirms it is stored (a store acknowledgement on `…/ack`,
@@ -41,12 +41,13 @@ import { ackTopic, StoreAck, SyncRequest, syncTopic } from '../core/schema/deliv
 import {
   type Batch,
   type BufferStatus,
+  type ConfigChange,
   type GatewayStatus,
   type Reading,
   type TopicKind,
   topicFor,
 } from '../core/schema/wire.ts';
-import { parsePrivateKey } from '../core/signing.ts';
+import { parsePrivateKey, signMeta } from '../core/signing.ts';
 import { type Clock, isoMs, systemClock } from '../core/time.ts';
 import type { Driver } from '../drivers/types.ts';
 import { type LoadedSite, siteDataDir, siteMeta } from './config.ts';
@@ -119,6 +120,17 @@ export interface GatewayCounters {
 }
 
 /** One gateway process's worth of work. Construct, then `start()`; `stop()` undoes it all. */
+/** What {@link Gateway.reload} did: device ids added, removed and changed, and the running config hash. */
+export type ReloadResult =
+  | {
+      state: 'reloaded' | 'unchanged';
+      configHash: string;
+      added: string[];
+      removed: string[];
+      changed: string[];
+    }
+  | { state: 'rejected'; reason: string; configHash: string };
+
 export class Gateway {
   readonly #clock: Clock;
   readonly #log: Logger;
@@ -126,8 +138,17 @@ export class Gateway {
   readonly #unitId: string;
   readonly #gatewayId: string;
   #client: MqttClient | undefined;
-  #drivers: Driver[] = [];
+  /** The running site: the one given at construction, or the last one {@link Gateway.reload} took. */
+  #site: LoadedSite;
+  /** Running drivers by device id, with the canonical JSON of the config each was started with. */
+  #drivers = new Map<string, { driver: Driver; config: string }>();
+  /** The configuration change the next batch declares (signed, in the chain), set by a reload. */
+  #configChange: ConfigChange | undefined;
   #diskLog: DiskLog | undefined;
+  /** The log is on disk (a bufferDir): drivers get {@link DriverContext.durable}. */
+  #durableLog = false;
+  /** Drivers waiting for the log to hold a seq durably (DriverContext `durable`). */
+  #durableWaiters: { seq: number; resolve: () => void }[] = [];
   #signingKey: ReturnType<typeof parsePrivateKey> | undefined;
   /** Which logged batch goes to MQTT.js next: in seq order, or new ones ahead of a backlog. */
   readonly #order: SendOrder;
@@ -168,6 +189,7 @@ export class Gateway {
   };
 
   constructor(private readonly opts: GatewayOptions) {
+    this.#site = opts.site;
     this.#clock = opts.clock ?? systemClock;
     this.#log = opts.log.child({ module: 'gateway' });
     this.#prefix = opts.site.site.gateway.mqtt.topicPrefix;
@@ -192,8 +214,8 @@ export class Gateway {
       pendingBatches: l?.pending ?? 0,
       unconfirmed: this.#confirmations.size,
       bytes: l?.bytes ?? 0,
-      maxBytes: l?.maxBytes ?? this.opts.site.site.gateway.bufferMaxBytes,
-      policy: l?.policy ?? this.opts.site.site.gateway.bufferWhenFull,
+      maxBytes: l?.maxBytes ?? this.#site.site.gateway.bufferMaxBytes,
+      policy: l?.policy ?? this.#site.site.gateway.bufferWhenFull,
       full: this.counters.bufferFull === 1,
       droppedBatches: this.counters.batchesDropped,
       tornRecords: this.counters.tornRecords,
@@ -211,7 +233,7 @@ export class Gateway {
       state,
       at: isoMs(this.#clock.now()),
       ...(this.opts.version ? { version: this.opts.version } : {}),
-      configHash: this.opts.site.configHash,
+      configHash: this.#site.configHash,
       bufferDepth: this.counters.inFlight,
       lastSeq: this.counters.lastSeq,
       buffer: this.bufferStatus(),
@@ -244,12 +266,18 @@ export class Gateway {
    * 10 000 points it is ~0.5 MB after 10 000 zod parses, which every reconnect would otherwise repeat.
    */
   #metaJson(): string {
-    this.#meta ??= JSON.stringify(siteMeta(this.opts.site));
+    if (this.#meta === undefined) {
+      const meta = siteMeta(this.#site);
+      // Signed with the batch key (issue 17): a collector with a key registry takes no other catalogue.
+      this.#meta = JSON.stringify(
+        this.#signingKey ? signMeta(meta, this.#signingKey, this.#clock.now()) : meta,
+      );
+    }
     return this.#meta;
   }
 
   #resolve(file: string): string {
-    return path.resolve(path.dirname(this.opts.site.file), file);
+    return path.resolve(path.dirname(this.#site.file), file);
   }
 
   /**
@@ -259,7 +287,7 @@ export class Gateway {
    *   `MRV_E_CONFIG` for unreadable TLS files or an unset password variable
    */
   async start(): Promise<void> {
-    const { site } = this.opts.site;
+    const { site } = this.#site;
     const g = site.gateway;
     const m = g.mqtt;
     const keyFile =
@@ -283,11 +311,15 @@ export class Gateway {
       segmentBytes: g.bufferSegmentBytes,
       whenFull: g.bufferWhenFull,
       groupCommit: true,
-      onDurable: () => this.#pump(),
+      onDurable: (durableSeq) => {
+        this.#pump();
+        this.#releaseDurable(durableSeq);
+      },
       log: this.#log.child({ module: 'gateway:buffer' }),
     });
     const report = diskLog.open();
     this.#diskLog = diskLog;
+    this.#durableLog = !!dir;
     this.#order.skipTo(diskLog.firstAvailableSeq);
     this.#order.liveFrom(diskLog.lastSeq + 1);
     this.#replayUntil = diskLog.lastSeq;
@@ -302,7 +334,7 @@ export class Gateway {
       v: 1,
       gatewayId: this.#gatewayId,
       state: 'offline',
-      configHash: this.opts.site.configHash,
+      configHash: this.#site.configHash,
     };
     const options: IClientOptions = {
       clientId: m.clientId ?? `mrv-gw-${this.#gatewayId}`,
@@ -381,10 +413,11 @@ export class Gateway {
       );
       this.#confirmTimer.unref();
     }
+    for (const w of this.#site.warnings ?? []) this.#log.warn({ file: this.#site.file }, w);
     await this.#startDrivers();
     this.#log.info(
       {
-        devices: this.#drivers.length,
+        devices: this.#drivers.size,
         unit: this.#unitId,
         gateway: this.#gatewayId,
         lastSeq: diskLog.lastSeq,
@@ -395,16 +428,110 @@ export class Gateway {
   }
 
   async #startDrivers(): Promise<void> {
-    const dataDir = this.opts.dataDir ?? siteDataDir(this.opts.site);
-    for (const d of this.opts.site.devices) {
-      const driver = d.kind.create(d.config, {
-        clock: this.#clock,
-        log: this.#log.child({ module: `drivers:${d.kind.name}`, device: d.id }),
-        ...(dataDir ? { dataDir } : {}),
-      });
-      this.#drivers.push(driver);
-      await driver.start((readings) => this.#onReadings(d.id, readings));
+    for (const d of this.#site.devices) await this.#startDriver(d);
+  }
+
+  /** Resolves once the log holds every batch made so far on disk (DriverContext `durable`). */
+  #whenDurable(): Promise<void> {
+    const log = this.#diskLog;
+    if (!log || log.durableSeq >= log.lastSeq) return Promise.resolve();
+    const seq = log.lastSeq;
+    return new Promise((resolve) => this.#durableWaiters.push({ seq, resolve }));
+  }
+
+  #releaseDurable(durableSeq: number): void {
+    if (this.#durableWaiters.length === 0) return;
+    const due = this.#durableWaiters.filter((w) => w.seq <= durableSeq);
+    this.#durableWaiters = this.#durableWaiters.filter((w) => w.seq > durableSeq);
+    for (const w of due) w.resolve();
+  }
+
+  /** Starts one device's driver and keeps it under its id. */
+  async #startDriver(d: LoadedSite['devices'][number]): Promise<void> {
+    const dataDir = this.opts.dataDir ?? siteDataDir(this.#site);
+    const driver = d.kind.create(d.config, {
+      clock: this.#clock,
+      log: this.#log.child({ module: `drivers:${d.kind.name}`, device: d.id }),
+      ...(dataDir ? { dataDir } : {}),
+      ...(this.#durableLog ? { durable: () => this.#whenDurable() } : {}),
+    });
+    this.#drivers.set(d.id, { driver, config: canonicalJson(d.config) });
+    await driver.start((readings) => this.#onReadings(d.id, readings));
+  }
+
+  /**
+   * Takes a new, already validated site file while running (SIGHUP or a changed file, issue 15 item 3):
+   * devices whose configuration is unchanged keep polling without a gap; changed and removed devices
+   * are stopped, changed and added ones started; the disk log, the seq and the chain go on. The next
+   * batch declares the change (`config`, signed and chained: the collector records it as
+   * `MRV_F_CONFIG_CHANGED`, so the evidence shows when the configuration changed) and the retained
+   * catalogue (`meta`) is published again.
+   * @returns what changed; `rejected` (and nothing changed) when the new file changes what only a
+   *   restart may change: the unit, the gateway id, the MQTT connection, the log, the key or the delivery
+   */
+  async reload(next: LoadedSite): Promise<ReloadResult> {
+    const before = this.#site;
+    const a = before.site;
+    const b = next.site;
+    const needRestart: string[] = [];
+    if (canonicalJson(a.unit) !== canonicalJson(b.unit)) needRestart.push('unit');
+    for (const k of [
+      'id',
+      'mqtt',
+      'bufferDir',
+      'bufferMaxBytes',
+      'bufferSegmentBytes',
+      'bufferWhenFull',
+      'signingKeyFile',
+      'dataDir',
+      'delivery',
+    ] as const)
+      if (canonicalJson(a.gateway[k] ?? null) !== canonicalJson(b.gateway[k] ?? null))
+        needRestart.push(`gateway.${k}`);
+    if (needRestart.length > 0)
+      return {
+        state: 'rejected',
+        reason: `needs a restart to change: ${needRestart.join(', ')}`,
+        configHash: before.configHash,
+      };
+    if (next.configHash === before.configHash)
+      return { state: 'unchanged', configHash: before.configHash, added: [], removed: [], changed: [] };
+    const nextById = new Map(next.devices.map((d) => [d.id, d]));
+    const added: string[] = [];
+    const removed: string[] = [];
+    const changed: string[] = [];
+    for (const [id, running] of this.#drivers) {
+      const d = nextById.get(id);
+      if (!d) removed.push(id);
+      else if (canonicalJson(d.config) !== running.config) changed.push(id);
     }
+    for (const d of next.devices) if (!this.#drivers.has(d.id)) added.push(d.id);
+    // Stopped first, so that a device moved to another id never polls twice at once.
+    for (const id of [...removed, ...changed]) {
+      await this.#drivers.get(id)?.driver.stop();
+      this.#drivers.delete(id);
+    }
+    this.#site = next;
+    this.#meta = undefined;
+    this.#configChange = { hash: next.configHash, previous: before.configHash, added, removed, changed };
+    // Kept in the site file's order, so the status lists devices as the file does.
+    const running = this.#drivers;
+    this.#drivers = new Map();
+    for (const d of next.devices) {
+      const kept = running.get(d.id);
+      if (kept) this.#drivers.set(d.id, kept);
+      else await this.#startDriver(d);
+    }
+    const client = this.#client;
+    if (client?.connected) {
+      client.publish(this.#topic('meta'), this.#metaJson(), { qos: 1, retain: true });
+      this.#publishStatus();
+    }
+    this.#log.info(
+      { configHash: next.configHash, previous: before.configHash, added, removed, changed },
+      'site file reloaded',
+    );
+    return { state: 'reloaded', configHash: next.configHash, added, removed, changed };
   }
 
   /**
@@ -432,6 +559,11 @@ export class Gateway {
     // What this gateway lost and has not yet had acknowledged in a declaring batch (wire.ts `lost`).
     const lost = diskLog.lost;
     if (lost.length > 0) batch.lost = lost;
+    // The first batch after a reload says so, signed and in the chain (wire.ts `config`).
+    if (this.#configChange) {
+      batch.config = this.#configChange;
+      this.#configChange = undefined;
+    }
     // The canonical bytes once (canonicalBytes: the batch has no `sig` yet): the signature (signBatch)
     // and the chain hash (batchHash) both cover them. `sig` goes last, as in `{ ...batch, sig }`.
     const canonical = this.#canonicalBytes(canonicalJson(batch));
@@ -648,9 +780,7 @@ export class Gateway {
 
   /** Current driver states by device id. */
   deviceStatus(): Record<string, ReturnType<Driver['status']>> {
-    return Object.fromEntries(
-      this.#drivers.map((d, i) => [this.opts.site.devices[i]?.id ?? String(i), d.status()]),
-    );
+    return Object.fromEntries([...this.#drivers].map(([id, d]) => [id, d.driver.status()]));
   }
 
   /**
@@ -659,8 +789,8 @@ export class Gateway {
    * log for the next start.
    */
   async stop(drainMs = 2000): Promise<void> {
-    await Promise.all(this.#drivers.map((d) => d.stop()));
-    this.#drivers = [];
+    await Promise.all([...this.#drivers.values()].map((d) => d.driver.stop()));
+    this.#drivers.clear();
     if (this.#statusTimer) clearInterval(this.#statusTimer);
     this.#statusTimer = undefined;
     const client = this.#client;

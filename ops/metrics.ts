@@ -1,5 +1,5 @@
 /**
- * Prometheus metrics shared by the long-running parts (DESIGN.md §8 "health and Prometheus metrics on
+ * Prometheus metrics shared by the long-running parts (docs/architecture.md §8 "health and Prometheus metrics on
  * every long-running part"). The parts keep plain counter objects (`gateway.counters`,
  * `collector.counters`); this module only reads them when Prometheus scrapes, so the parts know
  * nothing of prom-client.
@@ -105,6 +105,10 @@ const COLLECTOR_FIELDS: Record<string, FieldMetric> = {
   storeWrites: { name: 'mrv_collector_store_writes_total', help: 'Store write calls that succeeded' },
   storeErrors: { name: 'mrv_collector_store_errors_total', help: 'Store write calls that failed' },
   metaMessages: { name: 'mrv_collector_meta_messages_total', help: 'Catalogue (meta) messages received' },
+  rejectedMetas: {
+    name: 'mrv_collector_rejected_metas_total',
+    help: "Catalogues (meta) refused: unsigned, wrongly signed or another unit's (MRV_F_META_REJECTED), sent to the dead-letter topic",
+  },
   statusMessages: { name: 'mrv_collector_status_messages_total', help: 'Status messages received' },
   duplicates: {
     name: 'mrv_collector_duplicates_total',

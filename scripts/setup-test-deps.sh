@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs the real servers and peers the integration tests run against (TOOLCHAIN.md), from Debian:
+# Installs the real servers and peers the integration tests run against (docs/development.md), from Debian:
 #   influxd (influxdb), mosquitto, mosquitto_sub (mosquitto-clients), mbpoll, chromium, socat (RTU over a
 #   pty pair), python3-pymodbus with python3-serial and python3-serial-asyncio (a Modbus TCP/RTU server
 #   nobody here wrote, run with /usr/bin/python3), fonts-noto-cjk (Chinese text in the dashboard screenshots),

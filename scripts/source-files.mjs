@@ -11,6 +11,7 @@ export const SOURCE_DIRS = [
   'drivers',
   'gateway',
   'collector',
+  'evidence',
   'server',
   'ops',
   'simulators',

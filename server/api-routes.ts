@@ -1,5 +1,5 @@
 /**
- * The read-only data routes of the public HTTP API v1 (DESIGN.md §9): units, points with their
+ * The read-only data routes of the public HTTP API v1 (docs/architecture.md §9): units, points with their
  * newest reading, and one point's series. Response schemas pin the public shape: fields the store
  * may add are not leaked, and a renamed field fails the integration tests instead of scripts in
  * the field.
@@ -8,7 +8,7 @@ import type { FastifyInstance } from 'fastify';
 import type { TimeSeriesStore } from '../collector/store.ts';
 import { MrvError } from '../core/errors.ts';
 import type { Clock } from '../core/time.ts';
-import type { Auth } from './auth.ts';
+import type { Auth, ListedUnit } from './auth.ts';
 import { fromStore } from './errors.ts';
 import { MAX_RAW_LIMIT, parseInstant, resolveSeriesWindow, type SeriesQueryText } from './query.ts';
 
@@ -19,6 +19,8 @@ export interface ApiRoutesOptions {
   clock: Clock;
   /** Filters the unit list to the token's scope (the auth hook already guards `:unitId` routes). */
   auth: Pick<Auth, 'filterUnits'>;
+  /** The units: the registry's, then the store's unregistered ones (auth.ts `UnitDirectory`). */
+  listUnits: () => Promise<ListedUnit[]>;
 }
 
 const nullableString = { type: ['string', 'null'] } as const;
@@ -27,14 +29,20 @@ const idParam = { type: 'string', minLength: 1, maxLength: 64 } as const;
 
 const unitSchema = {
   type: 'object',
-  required: ['id', 'name', 'industry', 'province', 'online', 'lastDataAt'],
+  required: ['id', 'name', 'industry', 'province', 'online', 'lastDataAt', 'registered'],
   properties: {
     id: { type: 'string' },
     name: { type: 'string' },
+    nameEn: { type: 'string' },
     industry: { type: 'string' },
     province: { type: 'string' },
     online: { type: 'boolean' },
     lastDataAt: nullableString,
+    registered: {
+      type: 'boolean',
+      description:
+        "true: name, industry and province are the unit registry's; false: the unit is not registered, they are only what its gateway claims (admins and tokens naming the unit see it)",
+    },
   },
 } as const;
 
@@ -113,7 +121,9 @@ const quarantineSchema = {
 
 /**
  * Registers on `app`:
- * - `GET /api/v1/units` → `[{id, name, industry, province, online, lastDataAt}]`
+ * - `GET /api/v1/units` → `[{id, name, nameEn?, industry, province, online, lastDataAt, registered}]`:
+ *   the unit registry's units (their facts from it), then units known only from a gateway's catalogue
+ *   (`registered: false`), filtered to the token's scope (province scope by the registry only)
  * - `GET /api/v1/units/:unitId/points` → `[{id, device, meter?, unit, parameter?, aggregation?,
  *   description?, last: {ts, value, quality} | null}]`; 404 `MRV_E_NOT_FOUND` for an unknown unit
  * - `GET /api/v1/units/:unitId/points/:pointId/series?from=&to=&step=&limit=` →
@@ -127,7 +137,7 @@ const quarantineSchema = {
  * Store failures answer 503 `MRV_E_STORE`.
  */
 export function registerApiRoutes(app: FastifyInstance, opts: ApiRoutesOptions): void {
-  const { store, clock, auth } = opts;
+  const { store, clock, auth, listUnits } = opts;
 
   app.get(
     '/api/v1/units',
@@ -138,8 +148,7 @@ export function registerApiRoutes(app: FastifyInstance, opts: ApiRoutesOptions):
         response: { 200: { type: 'array', items: unitSchema } },
       },
     },
-    async (request) =>
-      auth.filterUnits(request.principal, await fromStore('list units', () => store.listUnits())),
+    async (request) => auth.filterUnits(request.principal, await fromStore('list units', listUnits)),
   );
 
   app.get<{ Params: { unitId: string } }>(

@@ -1,5 +1,5 @@
 /**
- * The HTTP server (DESIGN.md §8, §9): public API v1, live SSE and the dashboard page.
+ * The HTTP server (docs/architecture.md §8, §9): public API v1, live SSE and the dashboard page.
  * {@link buildServer} builds without listening, so tests drive it with `inject()`; the CLI listens
  * (by default on {@link DEFAULT_HOST}:{@link DEFAULT_PORT}).
  *
@@ -13,72 +13,31 @@ import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import fastifyStatic from '@fastify/static';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply } from 'fastify';
-import type { Logger } from 'pino';
-import type { Registry } from 'prom-client';
-import type { LiveFeed } from '../collector/live.ts';
-import type { TimeSeriesStore } from '../collector/store.ts';
 import { MrvError } from '../core/errors.ts';
-import { type Clock, systemClock } from '../core/time.ts';
+import { systemClock } from '../core/time.ts';
 import { createRegistry, instrumentStore } from '../ops/metrics.ts';
 import { packageVersion } from '../ops/package-root.ts';
 import { registerApiRoutes } from './api-routes.ts';
-import { type Auth, type FailureLimiter, installAuth, redactUrl, UnitDirectory } from './auth.ts';
+import { type Auth, installAuth, redactUrl, UnitDirectory } from './auth.ts';
 import { registerDomainRoutes } from './domain-routes.ts';
 import { installErrorHandlers } from './errors.ts';
 import { registerLiveRoute } from './live-stream.ts';
 import { installHttpMetrics } from './metrics.ts';
 import { installOpenApi } from './openapi.ts';
+import { DEFAULT_BODY_LIMIT, type ServerOptions } from './options.ts';
+
+export { DEFAULT_BODY_LIMIT } from './options.ts';
+
 import { registerSessionRoutes } from './session-routes.ts';
-import type { SessionStore } from './sessions.ts';
-import type { TokenFile } from './tokens.ts';
 import { registerVerifyRoute } from './verify-route.ts';
 
-/** Address the CLI and the demo listen on unless told otherwise (DESIGN.md §9). */
+export type { ServerOptions } from './options.ts';
+
+/** Address the CLI and the demo listen on unless told otherwise (docs/architecture.md §9). */
 export const DEFAULT_HOST = '127.0.0.1';
-/** Port the CLI and the demo listen on unless told otherwise (DESIGN.md §9). */
+/** Port the CLI and the demo listen on unless told otherwise (docs/architecture.md §9). */
 export const DEFAULT_PORT = 8080;
 
-/** Options of {@link buildServer}. */
-export interface ServerOptions {
-  /** Where units, points and series are read from. The server never starts or stops it. */
-  store: TimeSeriesStore;
-  /** Feed of stored batches for `/api/v1/live`. */
-  live: LiveFeed;
-  /** A pino logger (fastify logs requests on it), or `false`/absent for none. */
-  logger?: Logger | false;
-  /** Version reported by `/healthz`; default: `version` of the project's package.json. */
-  version?: string;
-  /** Source of "now" for default query windows (DESIGN.md §6a); default the system clock. */
-  clock?: Clock;
-  /** Interval of the SSE heartbeat comment, ms; default 15 000. */
-  sseHeartbeatMs?: number;
-  /**
-   * The token file (`<data dir>/tokens.json`, see `tokens.ts`). Absent: the server runs **open**,
-   * every request acting as admin — for tests and embedding only; the CLI always passes one.
-   */
-  tokens?: TokenFile;
-  /** Failed-credential limiter; default 10 failures per address (and per token id) per 5 minutes (tests pass a smaller one). */
-  loginLimiter?: FailureLimiter;
-  /** The dashboard's sessions; default a new in-memory store (see `sessions.ts`; tests pass one with a clock). */
-  sessions?: SessionStore;
-  /**
-   * Which peers are trusted proxies (fastify's `trustProxy`): their `X-Forwarded-For` gives the client
-   * address (failed-login counts, logs) and `X-Forwarded-Proto: https` marks the session cookie
-   * `Secure`. An address, CIDR or list (`127.0.0.1`, `10.0.0.0/8,::1`), `loopback`, or
-   * `true` (every peer — only when nothing but the proxy can reach the server). Default `false`: the
-   * headers are ignored and the socket's peer is the client (`mrv server --trust-proxy`).
-   */
-  trustProxy?: boolean | string | string[];
-  /** Largest request body of routes without their own limit, bytes; default {@link DEFAULT_BODY_LIMIT}. */
-  bodyLimit?: number;
-  /** Prometheus registry for `/metrics`; default a new one (the demo passes one that also holds its gateway and collector). */
-  registry?: Registry;
-  /** Extra fields of the admin's `/api/v1/admin/config` view (store kind, data dir); no secrets. */
-  configView?: Record<string, unknown>;
-}
-
-/** Largest request body of routes without their own limit (login takes `{token}`), bytes. */
-export const DEFAULT_BODY_LIMIT = 16 * 1024;
 /** Deepest nesting of a JSON body (objects and arrays) accepted; an evidence package nests 8 deep. */
 export const MAX_JSON_DEPTH = 64;
 
@@ -190,7 +149,7 @@ function uplotDistDir(): string {
 /**
  * Builds the server with all routes; does not listen.
  *
- * Routes (DESIGN.md §9):
+ * Routes (docs/architecture.md §9):
  * - `GET /healthz` → `200 {status: "ok", version, uptimeS, liveClients}` (`uptimeS`: whole seconds
  *   since the build; `liveClients`: open SSE streams); `GET /metrics` Prometheus text (see `metrics.ts`)
  * - `GET /api/v1/openapi.json` the OpenAPI document of all these routes (see `openapi.ts`)
@@ -256,15 +215,16 @@ export function buildServer(options: ServerOptions): FastifyInstance {
 
   const registry = options.registry ?? createRegistry();
   const store = instrumentStore(options.store, registry);
+  const directory = new UnitDirectory(store, options.units);
   const auth: Auth = installAuth(app, {
     tokens: options.tokens,
-    units: new UnitDirectory(store),
+    units: directory,
     ...(options.loginLimiter ? { limiter: options.loginLimiter } : {}),
     ...(options.sessions ? { sessions: options.sessions } : {}),
   });
 
   const clock = options.clock ?? systemClock;
-  registerApiRoutes(app, { store, clock, auth });
+  registerApiRoutes(app, { store, clock, auth, listUnits: () => directory.units() });
   registerDomainRoutes(app, { ...options, store, clock });
   const streams = registerLiveRoute(app, {
     store,

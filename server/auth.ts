@@ -1,5 +1,5 @@
 /**
- * Authentication and scope (DESIGN.md §8) for every route under `/api/`.
+ * Authentication and scope (docs/architecture.md §8) for every route under `/api/`.
  *
  * A request carries one of two credentials, tried in this order:
  * 1. `Authorization: Bearer mrv_...` (scripts, curl): a token of `tokens.ts`;
@@ -18,7 +18,9 @@
  *   same address: the lockout slows guessing, it never locks users out (a 256-bit token is not
  *   guessed, and behind a proxy without `trustProxy` every user shares the proxy's address);
  * - a route param `unitId` (or `?unit=` on `/api/v1/live`) outside the token's scope → 403
- *   `MRV_E_FORBIDDEN`, whether the unit exists or not (a scoped token learns nothing about other units);
+ *   `MRV_E_FORBIDDEN`, whether the unit exists or not (a scoped token learns nothing about other units).
+ *   A province scope covers the units the **unit registry** places in that province, nothing a
+ *   gateway's catalogue claims (issue 17 item 2, {@link UnitDirectory});
  * - a route's `config.roles` not including the token's role → 403 `MRV_E_FORBIDDEN`; routes other
  *   than GET/HEAD are admin-only unless they say otherwise (regulators and enterprises read only).
  *
@@ -32,6 +34,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { TimeSeriesStore, UnitSummary } from '../collector/store.ts';
 import { MrvError } from '../core/errors.ts';
+import { UnitRegistry } from '../core/schema/unit-registry.ts';
 import { SessionStore } from './sessions.ts';
 import { canSeeUnit, type Principal, type Role, type TokenFile, tokenIdOf } from './tokens.ts';
 
@@ -41,8 +44,6 @@ export const SESSION_COOKIE = 'mrv_session';
 export const DEFAULT_MAX_FAILURES = 10;
 /** Window of the failed-credential count, ms. */
 export const DEFAULT_FAILURE_WINDOW_MS = 5 * 60_000;
-/** How long the unit → province directory used for scope checks is reused, ms. */
-export const UNIT_DIRECTORY_TTL_MS = 5_000;
 /** Query parameters that name a credential; refused in any URL under `/api/` (compared lowercased). */
 export const URL_CREDENTIAL_PARAMS: readonly string[] = [
   'token',
@@ -131,39 +132,59 @@ export class FailureLimiter {
 }
 
 /**
- * Unit id → province, from the store's unit list, reused for {@link UNIT_DIRECTORY_TTL_MS}. Scope
- * checks by province and the filtering of the all-units live stream use it.
+ * A unit as the server lists it (`GET /api/v1/units`): for a registered unit its name, industry and
+ * province are the registry's; for a unit the store knows only from a gateway's catalogue they are that
+ * catalogue's claim, marked `registered: false` (shown to admins and to tokens naming the unit only).
+ */
+export interface ListedUnit extends UnitSummary {
+  /** True when the unit is in the unit registry (core/schema/unit-registry.ts). */
+  registered: boolean;
+  /** English name from the registry, when it has one. */
+  nameEn?: string;
+}
+
+/**
+ * The units the server knows (issue 17 item 2): the unit registry's, completed with the store's online
+ * state and newest data time, plus the store's units the registry lacks, flagged unregistered. Scope by province reads the **registry
+ * only** ({@link province}): what a gateway publishes never moves a unit into a regulator's view.
  */
 export class UnitDirectory {
   readonly #store: TimeSeriesStore;
-  #units: UnitSummary[] = [];
-  #at = -Infinity;
-  #loading: Promise<UnitSummary[]> | undefined;
+  readonly #registry: UnitRegistry;
 
-  constructor(store: TimeSeriesStore) {
+  /** @param registry the unit registry; default an empty one (no unit visible by province) */
+  constructor(store: TimeSeriesStore, registry: UnitRegistry = new UnitRegistry()) {
     this.#store = store;
+    this.#registry = registry;
   }
 
-  /** The units, fresh within the TTL. Store failures propagate. */
-  async units(): Promise<UnitSummary[]> {
-    if (performance.now() - this.#at < UNIT_DIRECTORY_TTL_MS) return this.#units;
-    this.#loading ??= this.#store
-      .listUnits()
-      .then((units) => {
-        this.#units = units;
-        this.#at = performance.now();
-        return units;
-      })
-      .finally(() => {
-        this.#loading = undefined;
-      });
-    return this.#loading;
+  /**
+   * Every registered unit (registry order; `online: false`, `lastDataAt: null` until a gateway of it
+   * reports), then the store's unregistered units by id. Store failures propagate.
+   */
+  async units(): Promise<ListedUnit[]> {
+    const stored = await this.#store.listUnits();
+    const byId = new Map(stored.map((u) => [u.id, u]));
+    const out: ListedUnit[] = this.#registry.units.map((r) => {
+      const s = byId.get(r.id);
+      return {
+        id: r.id,
+        name: r.name,
+        ...(r.nameEn !== undefined ? { nameEn: r.nameEn } : {}),
+        industry: r.industry,
+        province: r.province,
+        online: s?.online ?? false,
+        lastDataAt: s?.lastDataAt ?? null,
+        registered: true,
+      };
+    });
+    for (const s of stored) if (!this.#registry.get(s.id)) out.push({ ...s, registered: false });
+    return out;
   }
 
-  /** Province of a unit from the last list (sync; starts a refresh when stale), or undefined. */
-  provinceNow(unitId: string): string | undefined {
-    if (performance.now() - this.#at >= UNIT_DIRECTORY_TTL_MS) this.units().catch(() => {});
-    return this.#units.find((u) => u.id === unitId)?.province;
+  /** The registered province of a unit (the only one scope checks use), or undefined when unregistered. */
+  province(unitId: string): string | undefined {
+    return this.#registry.province(unitId);
   }
 }
 
@@ -267,9 +288,9 @@ export interface Auth {
   readonly enabled: boolean;
   /** The sessions of the dashboard (login opens one, logout revokes it). */
   readonly sessions: SessionStore;
-  /** The units `principal` may see, from `units`. */
-  filterUnits<T extends { id: string; province: string }>(principal: Principal | null, units: T[]): T[];
-  /** Sync check for one unit (live stream filter); uses the cached directory. */
+  /** The units `principal` may see, from `units` (province scope by the registered province only). */
+  filterUnits<T extends { id: string }>(principal: Principal | null, units: T[]): T[];
+  /** Sync check for one unit (live stream filter), by the registered province. */
   seesUnitNow(principal: Principal | null, unitId: string): boolean;
   /**
    * Verifies a token presented to the login route, counting a failure.
@@ -368,9 +389,6 @@ export function installAuth(app: FastifyInstance, opts: AuthOptions): Auth {
       throw new MrvError('MRV_E_FORBIDDEN', `role ${principal.role} may not ${request.method} ${path}`);
     }
 
-    // The all-units live stream filters batches by province from the unit directory: have it loaded.
-    if (path === '/api/v1/live' && principal.role !== 'admin') await opts.units.units().catch(() => {});
-
     const params = request.params as Record<string, unknown> | undefined;
     let unitId = typeof params?.unitId === 'string' ? params.unitId : undefined;
     if (unitId === undefined && path === '/api/v1/live') {
@@ -379,14 +397,8 @@ export function installAuth(app: FastifyInstance, opts: AuthOptions): Auth {
         throw new MrvError('MRV_E_BAD_REQUEST', 'unit: give one unit id, or none for all');
       if (typeof q === 'string') unitId = q;
     }
-    if (unitId !== undefined && principal.role !== 'admin' && !principal.scope.units.includes(unitId)) {
-      const units = await opts.units.units().catch((err) => {
-        throw new MrvError('MRV_E_STORE', 'store failed to look up the unit', undefined, { cause: err });
-      });
-      const province = units.find((u) => u.id === unitId)?.province;
-      if (!canSeeUnit(principal, unitId, province)) {
-        throw new MrvError('MRV_E_FORBIDDEN', `unit "${unitId}" is outside this token's scope`, { unitId });
-      }
+    if (unitId !== undefined && !canSeeUnit(principal, unitId, opts.units.province(unitId))) {
+      throw new MrvError('MRV_E_FORBIDDEN', `unit "${unitId}" is outside this token's scope`, { unitId });
     }
   });
 
@@ -394,9 +406,9 @@ export function installAuth(app: FastifyInstance, opts: AuthOptions): Auth {
     enabled: tokens !== undefined,
     sessions,
     filterUnits: (principal, units) =>
-      principal === null ? [] : units.filter((u) => canSeeUnit(principal, u.id, u.province)),
+      principal === null ? [] : units.filter((u) => canSeeUnit(principal, u.id, opts.units.province(u.id))),
     seesUnitNow: (principal, unitId) =>
-      principal !== null && canSeeUnit(principal, unitId, opts.units.provinceNow(unitId)),
+      principal !== null && canSeeUnit(principal, unitId, opts.units.province(unitId)),
     login: (request, reply, token) => {
       if (tokens === undefined) return OPEN_PRINCIPAL;
       return verifyToken(request, reply, token);

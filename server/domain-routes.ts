@@ -1,5 +1,5 @@
 /**
- * Routes of the carbon-accounting core (DESIGN.md §9):
+ * Routes of the carbon-accounting core (docs/architecture.md §9):
  * - `GET /api/v1/units/:unitId/meters?at=&dueSoonDays=` → `[{id, name, kind, model?, serial?,
  *   accuracyClass?, range?, location?, points, calibration: {status: valid|due_soon|expired|missing,
  *   validUntil, certificate, daysLeft}, certificates}]` (status at `at`, default now);
@@ -9,7 +9,12 @@
  *   with its lifecycle `state` (`open|resolved`; `resolvedAt` and `resolution` when resolved, e.g. a seq
  *   gap whose batches arrived late); `state` narrows the answer to one state;
  * - `GET /api/v1/units/:unitId/evidence/:month?format=json|csv|html` → the signed monthly evidence
- *   package (月度存证) of a UTC+8 month `yyyy-mm`.
+ *   package (月度存证) of a UTC+8 month `yyyy-mm`, its unit facts from the unit registry; with a
+ *   registry, 404 `MRV_E_NOT_FOUND` for a unit not in it (nothing unregistered is signed);
+ * - `GET /api/v1/units/:unitId/completeness?month=yyyy-mm` → month-to-date completeness of the
+ *   key-parameter points from hourly good-reading counts (no evidence build; default the current month):
+ *   `{status: not_started|not_monitored|no_data|measuring|ended, judgedTo, firstDataAt, expected, good,
+ *   ratio, points: [...]}` (evidence/service.ts `completenessToDate`).
  * The auth hook of `auth.ts` already guards `:unitId` routes. Errors: 400 `MRV_E_BAD_REQUEST`,
  * 404 `MRV_E_NOT_FOUND` (unknown unit), 503 `MRV_E_STORE`.
  *
@@ -21,6 +26,7 @@ import type { TimeSeriesStore } from '../collector/store.ts';
 import {
   calibrationStatus,
   computeEvidence,
+  cstMonth,
   DEFAULT_DUE_SOON_DAYS,
   type EvidenceConfig,
   evidenceCsv,
@@ -31,18 +37,20 @@ import { MrvError } from '../core/errors.ts';
 import { type Finding, findingState } from '../core/schema/finding.ts';
 import type { SiteConfig } from '../core/schema/site.ts';
 import { type Clock, systemClock } from '../core/time.ts';
-import type { ServerOptions } from './app.ts';
-import { fromStore } from './errors.ts';
 import {
   buildEvidence,
   checkRuleOverrides,
+  completenessToDate,
+  DEFAULT_EVIDENCE_KEY_FILE,
   type EvidenceKey,
   loadEvidenceKey,
   loadFactorPack,
   loadRulePack,
   storeSource,
   unitCatalogue,
-} from './evidence-service.ts';
+} from '../evidence/service.ts';
+import { fromStore } from './errors.ts';
+import type { ServerOptions } from './options.ts';
 import { parseInstant } from './query.ts';
 
 /** Options of the domain routes (`ServerOptions.domain`). */
@@ -64,21 +72,19 @@ export interface DomainOptions {
   evidenceConfig?: Partial<EvidenceConfig>;
 }
 
-declare module './app.ts' {
+declare module './options.ts' {
   interface ServerOptions {
     /** The carbon-accounting routes' options (server/domain-routes.ts). */
     domain?: DomainOptions;
   }
 }
 
-/** Default evidence key file (relative to the working directory). */
-export const DEFAULT_EVIDENCE_KEY_FILE = '.data/evidence-ed25519.pem';
 /** Widest findings window. */
 export const MAX_FINDINGS_WINDOW_MS = 31 * 86_400_000;
 
 const idParam = { type: 'string', minLength: 1, maxLength: 64 } as const;
 
-/** Registers the meters, findings and evidence routes. */
+/** Registers the meters, findings, completeness and evidence routes. */
 export function registerDomainRoutes(app: FastifyInstance, options: ServerOptions): void {
   const store: TimeSeriesStore = options.store;
   const clock: Clock = options.clock ?? systemClock;
@@ -92,7 +98,7 @@ export function registerDomainRoutes(app: FastifyInstance, options: ServerOption
     return key;
   };
   const catalogue = async (unitId: string) => {
-    const c = await fromStore('read the catalogue', () => unitCatalogue(store, unitId, sites));
+    const c = await fromStore('read the catalogue', () => unitCatalogue(store, unitId, sites, options.units));
     if (!c) throw new MrvError('MRV_E_NOT_FOUND', `unknown unit "${unitId}"`, { unitId });
     return c;
   };
@@ -209,6 +215,36 @@ export function registerDomainRoutes(app: FastifyInstance, options: ServerOption
     },
   );
 
+  app.get<{ Params: { unitId: string }; Querystring: { month?: string } }>(
+    '/api/v1/units/:unitId/completeness',
+    {
+      schema: {
+        summary: 'Month-to-date completeness of the key-parameter points (good readings / expected)',
+        description:
+          "Expected readings come from each point's effective poll interval (point over device) and are counted only up to now. Months that ended before the unit's first reading are not_monitored. Cheap: hourly counts from the store, no evidence package is built; the package holds the exact gaps and causes.",
+        tags: ['domain'],
+        params: { type: 'object', required: ['unitId'], properties: { unitId: idParam } },
+        querystring: {
+          type: 'object',
+          properties: {
+            month: {
+              type: 'string',
+              pattern: '^\\d{4}-(0[1-9]|1[0-2])$',
+              description: 'UTC+8 calendar month yyyy-mm; default the current one',
+            },
+          },
+        },
+      },
+    },
+    async (request) => {
+      const now = clock.now();
+      const month = request.query.month ?? cstMonth(now);
+      return fromStore('count readings', () =>
+        completenessToDate({ store, unitId: request.params.unitId, month, now, sites }),
+      );
+    },
+  );
+
   app.get<{ Params: { unitId: string; month: string }; Querystring: { format?: 'json' | 'csv' | 'html' } }>(
     '/api/v1/units/:unitId/evidence/:month',
     {
@@ -229,6 +265,13 @@ export function registerDomainRoutes(app: FastifyInstance, options: ServerOption
     async (request, reply) => {
       const { unitId, month } = request.params;
       await catalogue(unitId);
+      // A signed package names the unit: only a registered unit's facts may stand in it (issue 17).
+      if (options.units && !options.units.get(unitId))
+        throw new MrvError(
+          'MRV_E_NOT_FOUND',
+          `unit "${unitId}" is not in the unit registry: its name and province are only what its gateway claims; register it (units.yaml) before issuing evidence`,
+          { unitId },
+        );
       const pkg = await buildEvidence({
         store,
         unitId,
@@ -237,6 +280,7 @@ export function registerDomainRoutes(app: FastifyInstance, options: ServerOption
         generator,
         key: signingKey(),
         sites,
+        ...(options.units ? { units: options.units } : {}),
         ...(options.domain?.evidenceConfig ? { config: options.domain.evidenceConfig } : {}),
       });
       const name = `evidence-${unitId}-${month}`;

@@ -1,7 +1,7 @@
 /**
  * The error answer of the HTTP API: every non-2xx body is
  * `{"error": {"code": "MRV_E_...", "message": "..."}}` with the HTTP status of the code in the
- * `core/errors.ts` catalogue (STYLE.md rule 5). Clients match on `code`, never on `message`.
+ * `core/errors.ts` catalogue (docs/architecture.md §10 rule 5). Clients match on `code`, never on `message`.
  */
 import type { FastifyError, FastifyInstance } from 'fastify';
 import { type ErrorCode, ErrorCodes, MrvError } from '../core/errors.ts';

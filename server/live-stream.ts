@@ -1,5 +1,5 @@
 /**
- * Server-Sent Events for `GET /api/v1/live?unit=` (DESIGN.md §9). One `event: batch` per stored
+ * Server-Sent Events for `GET /api/v1/live?unit=` (docs/architecture.md §9). One `event: batch` per stored
  * batch, `data` = `{unitId, gatewayId, seq, readings}` (readings exactly as on the wire: decimal
  * strings, ISO times). A comment line every heartbeat keeps proxies from timing the stream out.
  *

@@ -131,7 +131,7 @@ export function installOpenApi(app: FastifyInstance, info: { title: string; vers
         title: info.title,
         version: info.version,
         description:
-          'carbon-mrv public HTTP API v1 (DESIGN.md §9). Times are ISO-8601 with offset, months are calendar months in China Standard Time (UTC+8), values are exact decimal strings. Every error answers {"error": {"code": "MRV_E_...", "message": "..."}}; match on code.',
+          'carbon-mrv public HTTP API v1 (docs/architecture.md §9). Times are ISO-8601 with offset, months are calendar months in China Standard Time (UTC+8), values are exact decimal strings. Every error answers {"error": {"code": "MRV_E_...", "message": "..."}}; match on code.',
       },
       servers: [{ url: '/' }],
       paths,

@@ -1,5 +1,5 @@
 /**
- * Parsing and validation of the series route's query (DESIGN.md §9
+ * Parsing and validation of the series route's query (docs/architecture.md §9
  * `GET /api/v1/units/{unitId}/points/{pointId}/series?from=&to=&step=&limit=`). Pure: no I/O, the
  * current time is passed in, every rejection is an `MRV_E_BAD_REQUEST` {@link MrvError} whose
  * message names the parameter and what is expected.

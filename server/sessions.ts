@@ -1,5 +1,5 @@
 /**
- * Server-side sessions of the dashboard (issue 17 item 5; DESIGN.md §8 "revocable server-side
+ * Server-side sessions of the dashboard (issue 17 item 5; docs/architecture.md §8 "revocable server-side
  * sessions"). `POST /api/v1/session` exchanges a token for a session; the `mrv_session` cookie then
  * carries only the session id, never the token.
  *

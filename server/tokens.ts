@@ -1,5 +1,5 @@
 /**
- * API tokens (DESIGN.md §8: "tokens carry the role and scope"). A token is shown once, when it is
+ * API tokens (docs/architecture.md §8: "tokens carry the role and scope"). A token is shown once, when it is
  * created (`mrv token create`); the token file keeps only its SHA-256, so a copy of the file lets
  * nobody in. The server reads the same file and notices changes (new or revoked tokens) within a
  * second, without a restart.

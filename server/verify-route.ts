@@ -5,7 +5,10 @@
  * exists; the route never creates it) and the keys of `domain.trustedKeys` (a trust file or folder,
  * e.g. other servers' keys). Never against the key the package carries.
  * Answers: 200 `{ok: true, keyId, owner}`; 200 `{ok: false, keyId, owner, code: "MRV_E_VERIFY", reason}`
- * (a trusted key, altered content); 422 `MRV_E_UNTRUSTED_KEY` (signed by a key the server does not
+ * (a trusted key, altered content); 200 `{ok: false, code: "MRV_E_FACTOR_PACK_UNKNOWN", reason}` (signed
+ * by a trusted key, but computed with a factor pack the server does not know, evidence/factor-packs.ts:
+ * the pack travels inside the package, so it is checked like `mrv verify` does); 422
+ * `MRV_E_UNTRUSTED_KEY` (signed by a key the server does not
  * trust); 400 `MRV_E_BAD_PACKAGE` (no signature, keyId or value); 503 `MRV_E_NO_TRUSTED_KEYS`.
  * Stateless and read-only; it never stores what it was sent. `mrv verify` does the same offline with
  * `--trusted-keys`. Only admins and regulators (who check packages plants hand them) may call it:
@@ -16,15 +19,24 @@
 import { existsSync } from 'node:fs';
 import type { FastifyInstance } from 'fastify';
 import { MrvError } from '../core/errors.ts';
-import type { ServerOptions } from './app.ts';
-import { DEFAULT_EVIDENCE_KEY_FILE } from './domain-routes.ts';
+import { checkFactorPack, type KnownFactorPack, knownFactorPacks } from '../evidence/factor-packs.ts';
 import {
+  DEFAULT_EVIDENCE_KEY_FILE,
   loadEvidenceKey,
   loadTrustedKeys,
   type TrustedEvidenceKey,
   trustedOf,
   verifyEvidenceSignature,
-} from './evidence-service.ts';
+} from '../evidence/service.ts';
+
+let knownPacks: KnownFactorPack[] | undefined;
+/** The shipped packs (read once: they are files of the release). */
+function shippedPacks(): KnownFactorPack[] {
+  knownPacks ??= knownFactorPacks();
+  return knownPacks;
+}
+
+import type { ServerOptions } from './options.ts';
 
 /**
  * Largest package accepted, bytes. Measured: the whole-month package of the demo aluminium smelter at
@@ -73,7 +85,18 @@ export function registerVerifyRoute(app: FastifyInstance, options: Pick<ServerOp
       const verdict = verifyEvidenceSignature(request.body, serverTrust(options));
       if (verdict.code === 'MRV_E_UNTRUSTED_KEY' || verdict.code === 'MRV_E_BAD_PACKAGE')
         throw new MrvError(verdict.code, verdict.reason ?? verdict.code, { keyId: verdict.keyId });
-      return verdict;
+      if (!verdict.ok) return verdict;
+      const pkg = request.body as {
+        inputs?: { factorPack?: unknown };
+        emissions?: { factorPack?: { digest?: unknown } };
+      };
+      const recorded = pkg.emissions?.factorPack?.digest;
+      const pack = checkFactorPack(
+        (pkg.inputs?.factorPack ?? null) as Parameters<typeof checkFactorPack>[0],
+        typeof recorded === 'string' ? recorded : undefined,
+        shippedPacks(),
+      );
+      return pack.ok ? verdict : { ...verdict, ok: false, code: pack.code, reason: pack.reason };
     },
   );
 }

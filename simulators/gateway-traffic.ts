@@ -1,6 +1,6 @@
 /**
  * Synthetic gateway traffic for the collector's benchmarks and scale-out tests: signed, hash-chained
- * batches exactly as a gateway publishes them (core/signing.ts, DESIGN.md §5), and a publisher that puts
+ * batches exactly as a gateway publishes them (core/signing.ts, docs/architecture.md §5), and a publisher that puts
  * them on the broker with QoS 1. No Modbus behind it: it stands for many gateways at once.
  */
 import { createPrivateKey, type KeyObject } from 'node:crypto';

@@ -1,5 +1,5 @@
 /**
- * Aggregation kinds (DESIGN.md §7): how a point's readings become one value for a period `[from, to)`.
+ * Aggregation kinds (docs/architecture.md §7): how a point's readings become one value for a period `[from, to)`.
  * Each kind is an accumulator fed readings in time order (so a month of 1-second readings streams
  * through in day-sized chunks) with a one-call wrapper for tests and small inputs.
  *
@@ -7,8 +7,11 @@
  *   modulus), a reset (it restarted from zero) or a correction (a small step back), told apart by the
  *   meter's declared maximum rate and correction tolerance; what none of them explains is left for
  *   review, never summed. Each is reported.
- * - events: sum of weighing tickets, each ticket counted once by its number, in the period in which it
- *   is first seen; a ticket already seen before `from` (the register still shows it) is not counted.
+ * - events: sum of weighing tickets, each ticket counted once by its number, in the period of its
+ *   earliest observation; a ticket already seen before `from` (the register still shows it) is not
+ *   counted. A ticket read from the terminal's ticket memory is observed at its own weighing time
+ *   (drivers/modbus/event-log-config.ts), so it counts in the month it was weighed. Ticket numbers
+ *   skipped inside the period are reported as `missing`.
  * - rate: time integral of a flow rate (trapezoids between consecutive readings).
  * - gauge: time-weighted mean (sample-and-hold), min and max.
  *
@@ -337,6 +340,60 @@ export interface EventsResult {
   conflicts: { ticket: string; values: string[] }[];
   /** Value readings without a ticket reading at the same instant (not counted). */
   unpaired: number;
+  /**
+   * Ticket numbers never observed between two observed ones (see {@link missingTicketRanges}):
+   * inclusive ranges with the time of the ticket after the gap. Empty for non-integer tickets.
+   */
+  missing: TicketGap[];
+  /** How many ticket numbers `missing` holds (all of them, also past the listed ranges). */
+  missingCount: number;
+}
+
+/** A run of ticket numbers `from..to` (inclusive) never observed; `ts` is the time of the ticket seen after it (ms epoch). */
+export interface TicketGap {
+  from: string;
+  to: string;
+  count: number;
+  ts: number;
+}
+
+/** Most {@link TicketGap}s listed per point and period (all are counted in `missingCount`). */
+export const MAX_TICKET_GAPS = 1000;
+
+/** A ticket number as an integer, or undefined when it is not a plain non-negative integer. */
+function ticketInt(ticket: string): number | undefined {
+  if (!/^\d{1,15}$/.test(ticket)) return undefined;
+  return Number(ticket);
+}
+
+/**
+ * The ticket numbers skipped in a sequence of tickets in time order. A weighing terminal numbers its
+ * tickets consecutively, so a jump from n to n + k (k > 1) means k − 1 tickets never arrived (lost in an
+ * outage longer than the terminal's memory, or never read). A number below the previous one is a
+ * renumbering (terminal reset or replaced): a new sequence starts, nothing is reported. Tickets that
+ * are not plain integers are skipped.
+ * @param previous the last ticket number seen before the sequence (e.g. before the month), if known:
+ *   a jump from it to the first ticket counts too
+ * @returns the gaps (at most {@link MAX_TICKET_GAPS}) and how many numbers they hold in all
+ */
+export function missingTicketRanges(
+  tickets: readonly { ticket: string; ts: number }[],
+  previous?: string,
+): { gaps: TicketGap[]; count: number } {
+  const gaps: TicketGap[] = [];
+  let count = 0;
+  let prev = previous !== undefined ? ticketInt(previous) : undefined;
+  for (const t of tickets) {
+    const n = ticketInt(t.ticket);
+    if (n === undefined) continue;
+    if (prev !== undefined && n > prev + 1) {
+      count += n - prev - 1;
+      if (gaps.length < MAX_TICKET_GAPS)
+        gaps.push({ from: String(prev + 1), to: String(n - 1), count: n - prev - 1, ts: t.ts });
+    }
+    if (prev === undefined || n !== prev) prev = n;
+  }
+  return { gaps, count };
 }
 
 /** Options of {@link EventsAccumulator}. */
@@ -358,6 +415,8 @@ export class EventsAccumulator {
   readonly #firstText = new Map<string, string>();
   readonly #conflicts = new Map<string, Set<string>>();
   readonly #carried = new Set<string>();
+  /** The latest observation before `from` (the ticket the period's numbering continues from). */
+  #lastBefore: { ts: number; ticket: string } | undefined;
   #observations = 0;
   #repeats = 0;
   #unpaired = 0;
@@ -376,6 +435,8 @@ export class EventsAccumulator {
       if (o.ts >= this.#o.to) continue;
       if (o.ts < this.#o.from) {
         this.#seenBefore.add(o.ticket);
+        if (this.#lastBefore === undefined || o.ts >= this.#lastBefore.ts)
+          this.#lastBefore = { ts: o.ts, ticket: o.ticket };
         continue;
       }
       this.#observations++;
@@ -407,6 +468,9 @@ export class EventsAccumulator {
   result(): EventsResult {
     let s = new D(0);
     for (const e of this.#counted.values()) s = s.plus(dec(e.value));
+    // Counted tickets in time order (first-seen order is ascending ts when chunks come in time order).
+    const inTime = [...this.#counted.values()].sort((a, b) => a.ts - b.ts);
+    const gaps = missingTicketRanges(inTime, this.#lastBefore?.ticket);
     return {
       kind: 'events',
       value: text(s),
@@ -416,6 +480,8 @@ export class EventsAccumulator {
       carriedOver: [...this.#carried],
       conflicts: [...this.#conflicts].map(([ticket, values]) => ({ ticket, values: [...values] })),
       unpaired: this.#unpaired,
+      missing: gaps.gaps,
+      missingCount: gaps.count,
     };
   }
 }

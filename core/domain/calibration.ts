@@ -1,5 +1,5 @@
 /**
- * Calibration status of meters (DOMAIN.md §3, DESIGN.md §7): whether a meter held a valid
+ * Calibration status of meters (docs/domain.md §3, docs/architecture.md §7): whether a meter held a valid
  * verification (检定) or calibration (校准) certificate at an instant, and over a period.
  *
  * A certificate is valid on the UTC+8 dates `date ..= validUntil` (both inclusive), unless its

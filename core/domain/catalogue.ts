@@ -1,16 +1,16 @@
 /**
- * The key-parameter catalogue (关键参数) of the four industries of the national ETS (DOMAIN.md §2).
- * A site's points feed these parameters through `parameter` on the point (site file, DESIGN.md §3);
+ * The key-parameter catalogue (关键参数) of the four industries of the national ETS (docs/domain.md §2).
+ * A site's points feed these parameters through `parameter` on the point (site file, docs/architecture.md §3);
  * `sign` on the point says whether it adds or subtracts.
  *
  * Qualified parameters (`qualifier`) come in kinds: a point feeds `cement.substitute.fly_ash`, and the
- * kind (`fly_ash`) picks the factor in the factor pack. Guideline clause numbers are not in DOMAIN.md:
+ * kind (`fly_ash`) picks the factor in the factor pack. Guideline clause numbers are not in docs/domain.md:
  * where we could not check the clause it says so (`clause: 'unconfirmed'`), it is never invented.
  */
 import { z } from 'zod';
 import type { Industry } from '../schema/wire.ts';
 
-/** Where a parameter is defined: guideline id, clause, and how sure we are (DOMAIN.md standing). */
+/** Where a parameter is defined: guideline id, clause, and how sure we are (docs/domain.md standing). */
 export const ParameterSource = z
   .object({
     guideline: z.string().describe('e.g. CETS-AG-04.01-V01-2024'),
@@ -27,7 +27,11 @@ export interface KeyParameter {
   industry: Industry;
   nameZh: string;
   nameEn: string;
-  /** Unit of the period value: t, MWh, GJ, cell·s, count, t C/t, GJ/t. */
+  /**
+   * Unit of the period value when its points say nothing else: t, MWh, GJ, cell·s, count, t C/t,
+   * GJ/t. A parameter keeps its points' own unit in the evidence (a gas metered in Nm³ stays in Nm³,
+   * core/domain/units.ts); points of different dimensions are never summed.
+   */
   unit: string;
   /** `key`: reported in the monthly evidence as a key parameter; `supporting`: feeds a calculation only. */
   role: 'key' | 'supporting';
@@ -39,16 +43,21 @@ export interface KeyParameter {
   gases: ('CO2' | 'CF4' | 'C2F6')[];
   /** Points name the kind after the id: `cement.substitute.<material>`, `power.fuel_consumption.<fuel>`. */
   qualifier?: 'material' | 'fuel' | 'product';
+  /**
+   * An alternative input of a calculation (the clinker's CaO/MgO instead of the default clinker
+   * factor): listed in the evidence only when a point feeds it.
+   */
+  optional?: true;
   source: ParameterSource;
 }
 
 const AL = 'CETS-AG-04.01-V01-2024';
 const CE = 'CETS-AG-02.01-V01-2024';
-const ST = 'CETS-AG-03.01-V01-2024 (id probable, DOMAIN.md §2)';
+const ST = 'CETS-AG-03.01-V01-2024 (id probable, docs/domain.md §2)';
 const PW = 'MEE power-generation accounting guideline (version for 2025 unconfirmed)';
 const UNCONFIRMED = 'unconfirmed';
 
-/** Every catalogue entry, by industry (DOMAIN.md §2). */
+/** Every catalogue entry, by industry (docs/domain.md §2). */
 export const KEY_PARAMETERS: readonly KeyParameter[] = [
   {
     id: 'aluminium.liquid_output',
@@ -131,6 +140,58 @@ export const KEY_PARAMETERS: readonly KeyParameter[] = [
     aggregation: 'totalizer',
     gases: ['CO2'],
     source: { guideline: CE, clause: UNCONFIRMED, standing: 'official' },
+  },
+  {
+    id: 'cement.clinker_cao',
+    industry: 'cement',
+    optional: true,
+    nameZh: '熟料CaO含量',
+    nameEn: 'CaO content of clinker',
+    unit: 't/t',
+    role: 'supporting',
+    measurement: { zh: '熟料化学分析 (质量分数)', en: 'clinker chemical analysis (mass fraction)' },
+    aggregation: 'gauge',
+    gases: ['CO2'],
+    source: { guideline: CE, clause: UNCONFIRMED, standing: 'practice' },
+  },
+  {
+    id: 'cement.clinker_mgo',
+    industry: 'cement',
+    optional: true,
+    nameZh: '熟料MgO含量',
+    nameEn: 'MgO content of clinker',
+    unit: 't/t',
+    role: 'supporting',
+    measurement: { zh: '熟料化学分析 (质量分数)', en: 'clinker chemical analysis (mass fraction)' },
+    aggregation: 'gauge',
+    gases: ['CO2'],
+    source: { guideline: CE, clause: UNCONFIRMED, standing: 'practice' },
+  },
+  {
+    id: 'cement.clinker_cao_noncarbonate',
+    industry: 'cement',
+    optional: true,
+    nameZh: '熟料中非碳酸盐来源CaO含量',
+    nameEn: 'Non-carbonate CaO content of clinker',
+    unit: 't/t',
+    role: 'supporting',
+    measurement: { zh: '生料配料与化学分析', en: 'raw-meal proportioning and chemical analysis' },
+    aggregation: 'gauge',
+    gases: ['CO2'],
+    source: { guideline: CE, clause: UNCONFIRMED, standing: 'practice' },
+  },
+  {
+    id: 'cement.clinker_mgo_noncarbonate',
+    industry: 'cement',
+    optional: true,
+    nameZh: '熟料中非碳酸盐来源MgO含量',
+    nameEn: 'Non-carbonate MgO content of clinker',
+    unit: 't/t',
+    role: 'supporting',
+    measurement: { zh: '生料配料与化学分析', en: 'raw-meal proportioning and chemical analysis' },
+    aggregation: 'gauge',
+    gases: ['CO2'],
+    source: { guideline: CE, clause: UNCONFIRMED, standing: 'practice' },
   },
   {
     id: 'cement.fuel_consumption',

@@ -1,12 +1,12 @@
 /**
- * The monthly evidence package (关键参数月度信息化存证, DOMAIN.md §1–2, DESIGN.md §7): for a unit and a
+ * The monthly evidence package (关键参数月度信息化存证, docs/domain.md §1–2, docs/architecture.md §7): for a unit and a
  * UTC+8 calendar month, each key parameter's value, unit and method with the points and meters behind
  * it, the meters' calibration over the month, completeness and gaps, validation findings, emissions,
  * the digests of the readings and of the raw signed batches used, the deadline (40th day after month end) and the generation time.
  *
  * {@link computeEvidence} is pure apart from awaiting the injected {@link ReadingSource}: the same
  * catalogue, readings, packs and `generatedAt` give the same package, byte for byte in canonical JSON
- * (core/schema/canonical.ts). Hashing the readings and signing happen outside core (server/evidence-service.ts).
+ * (core/schema/canonical.ts). Hashing the readings and signing happen outside core (evidence/service.ts).
  */
 import { type Finding, isOpen } from '../schema/finding.ts';
 import type { RuleOverrides } from '../schema/rule-overrides.ts';
@@ -28,13 +28,21 @@ import {
   DEFAULT_DUE_SOON_DAYS,
 } from './calibration.ts';
 import { type KeyParameter, lookupParameter, type ParameterSource, parametersOf } from './catalogue.ts';
-import { CompletenessAccumulator, type CompletenessResult, classifyGatewayOffline } from './completeness.ts';
+import {
+  CompletenessAccumulator,
+  type CompletenessResult,
+  classifyBadQuality,
+  classifyGatewayOffline,
+} from './completeness.ts';
 import { D, dec, text } from './decimal.ts';
-import { computeEmissions, type EmissionsResult } from './emissions.ts';
+import { computeEmissions, type EmissionItem, type EmissionsResult } from './emissions.ts';
+import { computeEmissionsV1 } from './emissions-v1.ts';
 import type { FactorPack } from './factors.ts';
 import { DAY_MS, daysOf, evidenceDeadline, isoCst, monthPeriod, startOfCstDate } from './period.ts';
 import type { BatchSet } from './raw-batches.ts';
 import { evaluatePeriodRules, type RulePack, SampleRuleRunner, targetPoints } from './rules.ts';
+import { ticketGapFindings } from './tickets.ts';
+import { convert } from './units.ts';
 
 /** A point as the evidence needs it: its catalogue entry plus gateway, poll interval and counter modulus. */
 export interface CataloguePoint extends PointMeta {
@@ -140,8 +148,12 @@ export interface EvidenceParameter {
   unit: string;
   /** Σ sign × point value, exact; null when no point delivered data. */
   value: string | null;
-  /** `measured` (one point), `calculated` (combined from several measured points), `default` (not measured: emissions use a default). */
-  method: 'measured' | 'calculated' | 'default';
+  /**
+   * `measured` (one point), `calculated` (combined from several measured points), `default` (no value:
+   * an emission figure uses a default instead), `not_measured` (no value and no default stands in for
+   * it; formatVersion 2). In formatVersion 1 every missing value was `default`.
+   */
+  method: 'measured' | 'calculated' | 'default' | 'not_measured';
   source: ParameterSource;
   measurement: { zh: string; en: string };
   points: EvidencePoint[];
@@ -157,7 +169,8 @@ export interface EvidenceCompleteness {
   good: number;
   uncertain: number;
   bad: number;
-  coveredShare: string;
+  /** Covered share of the elapsed part (formatVersion 2: up to `generatedAt`); null when none elapsed. */
+  coveredShare: string | null;
   /** Every gap, counted and summed by cause (ms). */
   gapSummary: Record<string, { count: number; ms: number }>;
   /** The longest gaps (at most `config.maxGapsListed`), in time order. */
@@ -174,8 +187,8 @@ export interface EvidenceMeter extends Omit<MeterMeta, 'calibrations'> {
 }
 
 /**
- * The raw data behind the package, filled by the I/O layer (server/evidence-service.ts): the readings
- * used and the raw signed batches they arrived in (DESIGN.md §6, §7).
+ * The raw data behind the package, filled by the I/O layer (evidence/service.ts): the readings
+ * used and the raw signed batches they arrived in (docs/architecture.md §6, §7).
  */
 export interface EvidenceRawData {
   /**
@@ -188,7 +201,7 @@ export interface EvidenceRawData {
    * by id; ascending ts). v2: one line per segment (one point's read over one chunk),
    * `point TAB from TAB to TAB count TAB sha256hex LF`, the hash over the segment's readings as
    * `ts TAB quality TAB value TAB reason LF` lines (ts in ms since the Unix epoch, value the exact
-   * decimal or "" when null, reason its JSON string or "" when absent) (server/evidence-service.ts
+   * decimal or "" when null, reason its JSON string or "" when absent) (evidence/service.ts
    * `segmentLineV2`, `readingLineV2`): a day's segments can be hashed apart from the rest. v1: one
    * canonical JSON line per reading plus "\n" (`{"point","quality","reason"?,"ts","value"}`, ts ISO UTC).
    */
@@ -211,10 +224,55 @@ export interface EvidenceRawData {
   note: string;
 }
 
+/** The package format written now. 1: before content status, notices and month-to-date completeness. */
+export const EVIDENCE_FORMAT_VERSION = 2;
+
+/**
+ * What the package knows about its month, before any signature check (formatVersion 2): `no_data`
+ * (no reading of any used point in the period), `incomplete` (some data, but the month is not over,
+ * a point has gaps or a key parameter has no value), `complete` (the month is over, every used point
+ * is covered without a gap and every key parameter has a value).
+ */
+export interface EvidenceContent {
+  status: 'no_data' | 'incomplete' | 'complete';
+  /**
+   * Why it is not complete: `nothing_monitored` (no point of the unit feeds a parameter),
+   * `no_readings`, `month_not_over`, `gaps` (some point has a gap), `parameter_missing` (a key parameter has no value).
+   */
+  reasons: ('nothing_monitored' | 'no_readings' | 'month_not_over' | 'gaps' | 'parameter_missing')[];
+  /** End of the judged part of the month, ISO +08:00: min(period end, generatedAt). */
+  judgedTo: string;
+  /** Σ over the used points (completeness). */
+  expected: number;
+  received: number;
+  /** Σ covered / Σ elapsed over the used points, 4 decimals; null when nothing has elapsed. */
+  coveredShare: string | null;
+}
+
+/**
+ * A parameter the package could not measure, or only partly, with what follows from it (formatVersion
+ * 2): `not_supplied` (an emission needs it but no point of the site feeds it), `no_data` (points feed
+ * it but none delivered a usable reading), `partial_data` (a value, from readings with gaps).
+ */
+export interface EvidenceNotice {
+  parameter: string;
+  issue: 'not_supplied' | 'no_data' | 'partial_data';
+  /** The parameter's method in this package. */
+  method: EvidenceParameter['method'];
+  /** Emission figures computed with a default in its place (their ids); empty when none stands in. */
+  emissions: string[];
+  consequence: { zh: string; en: string };
+}
+
 /** The package before signing. */
 export interface EvidenceBody {
   kind: 'monthly-evidence';
-  formatVersion: 1;
+  /** 2 (current) or 1 (older packages, still verified: recomputed with the rules of their version). */
+  formatVersion: 1 | 2;
+  /** formatVersion 2: the content status, said before anything else (absent in version 1). */
+  content?: EvidenceContent;
+  /** formatVersion 2: parameters measured by default, estimate or not at all, with the consequence. */
+  notices?: EvidenceNotice[];
   unit: UnitMeta;
   month: string;
   period: { from: string; to: string; timeZone: 'UTC+08:00'; days: string };
@@ -266,8 +324,15 @@ export interface EvidenceInput {
   storedFindings?: Finding[];
   /** Another window than the month (the findings route): `[from, to)` ms epoch; `month` then only labels it. */
   window?: { from: number; to: number };
-  /** More points to read and run the per-reading rules on (e.g. every point a rule watches). */
+  /**
+   * More points to read and run the per-reading rules on. formatVersion 2 always adds every point a
+   * rule watches (so the package cites the findings the findings list shows).
+   */
   extraPoints?: string[];
+  /** SHA-256 (hex) of `factorPack`'s canonical JSON, recorded in `emissions.factorPack.digest`. */
+  factorPackDigest?: string;
+  /** Rules of which format to compute with (a verifier passes the package's). Default {@link EVIDENCE_FORMAT_VERSION}. */
+  formatVersion?: 1 | 2;
 }
 
 interface PointState {
@@ -320,6 +385,8 @@ function detailOf(r: AggregateResult): Record<string, unknown> {
 export async function computeEvidence(input: EvidenceInput): Promise<EvidenceBody> {
   const cfg: EvidenceConfig = { ...DEFAULT_EVIDENCE_CONFIG, ...input.config };
   const { catalogue, rulePack } = input;
+  const version = input.formatVersion ?? EVIDENCE_FORMAT_VERSION;
+  const v2 = version >= 2;
   const industry = catalogue.unit.industry;
   const period = input.window ? { label: input.month, ...input.window } : monthPeriod(input.month);
   const { from, to } = period;
@@ -363,8 +430,10 @@ export async function computeEvidence(input: EvidenceInput): Promise<EvidenceBod
     ...(cfg.clockToleranceMs ? { clockToleranceMs: cfg.clockToleranceMs } : {}),
   };
   const sampleRules = new SampleRuleRunner(rulePack, catalogue.points, ctx, catalogue.rules);
-  // Every point a per-reading rule names is read, whether or not it feeds a parameter (a cell voltage).
-  const extra = [...(input.extraPoints ?? []), ...sampleRules.watchedPoints()].filter((id) => byId.has(id));
+  // formatVersion 2: every point a per-reading rule names is read, whether or not it feeds a
+  // parameter (a cell voltage).
+  const watched = v2 ? sampleRules.watchedPoints() : [];
+  const extra = [...new Set([...(input.extraPoints ?? []), ...watched])].filter((id) => byId.has(id));
   const readOrder = [...new Set([...used, ...tickets, ...extra])].sort();
 
   const states = new Map<string, PointState>();
@@ -404,6 +473,8 @@ export async function computeEvidence(input: EvidenceInput): Promise<EvidenceBod
         to,
         expectedIntervalMs: p.expectedIntervalMs,
         gapFactor: cfg.gapFactor,
+        // Month-to-date (formatVersion 2): what has not elapsed when the package is made is not missing.
+        ...(v2 ? { now: input.generatedAt } : {}),
       }),
       valid: validIntervals(p.meter ? meterById.get(p.meter) : undefined, from, to),
       readings: 0,
@@ -486,8 +557,15 @@ export async function computeEvidence(input: EvidenceInput): Promise<EvidenceBod
   };
   const parameters: EvidenceParameter[] = [];
   const values = new Map<string, string>();
+  // Each parameter keeps the unit its points measure it in (issue 18 item 7): points in one unit are
+  // summed in it; points in several units of one dimension are rescaled to the catalogue unit; points
+  // of different dimensions (t and Nm³) are never summed.
+  const units = new Map<string, string>();
+  const unitNotes: string[] = [];
+  const gasesOf = new Map<string, readonly string[]>();
   const entries: { id: string; entry: KeyParameter }[] = [];
   for (const e of parametersOf(industry)) {
+    if (e.optional && !paramPoints.has(e.id)) continue;
     if (e.qualifier === undefined) entries.push({ id: e.id, entry: e });
     else
       for (const id of [...paramPoints.keys()].filter((k) => lookupParameter(k)?.entry === e).sort())
@@ -495,15 +573,25 @@ export async function computeEvidence(input: EvidenceInput): Promise<EvidenceBod
   }
   for (const { id, entry } of entries) {
     const pts = paramPoints.get(id) ?? [];
+    const pointUnits = [...new Set(pts.map((p) => p.unit))];
+    // formatVersion 1 labelled every parameter with its catalogue unit and summed its points as they were.
+    const unit = v2 && pointUnits.length === 1 ? (pointUnits[0] as string) : entry.unit;
+    const mixed =
+      v2 && pointUnits.length > 1 && pointUnits.some((u) => convert(new D(1), u, unit) === undefined);
+    if (mixed)
+      unitNotes.push(
+        `MRV_E_UNIT_MISMATCH: ${id} has points in ${pointUnits.join(', ')}, which are not one dimension: not summed, no value`,
+      );
     let v = new D(0);
     let any = false;
     const evPoints: EvidencePoint[] = [];
     for (const p of [...pts].sort((a, b) => (a.id < b.id ? -1 : 1))) {
       const st = states.get(p.id) as PointState;
       const pv = pointValue(p.id);
-      if (pv !== null) {
+      if (pv !== null && !mixed) {
         any = true;
-        v = st.sign === '-' ? v.minus(dec(pv)) : v.plus(dec(pv));
+        const inUnit = (v2 ? convert(dec(pv), p.unit, unit) : undefined) ?? dec(pv);
+        v = st.sign === '-' ? v.minus(inUnit) : v.plus(inUnit);
       }
       evPoints.push({
         id: p.id,
@@ -518,14 +606,18 @@ export async function computeEvidence(input: EvidenceInput): Promise<EvidenceBod
       });
     }
     const value = any ? text(v) : null;
-    if (value !== null) values.set(id, value);
+    if (value !== null) {
+      values.set(id, value);
+      units.set(id, unit);
+    }
+    gasesOf.set(id, entry.gases);
     const kindName = id === entry.id ? '' : ` (${id.slice(entry.id.length + 1)})`;
     parameters.push({
       id,
       nameZh: entry.nameZh + kindName,
       nameEn: entry.nameEn + kindName,
       role: entry.role,
-      unit: entry.unit,
+      unit,
       value,
       method: value === null ? 'default' : pts.length > 1 ? 'calculated' : 'measured',
       source: entry.source,
@@ -538,7 +630,11 @@ export async function computeEvidence(input: EvidenceInput): Promise<EvidenceBod
   const compRaw = new Map<string, CompletenessResult>();
   for (const [id, st] of states) compRaw.set(id, st.comp.result());
   const maxIv = Math.max(1000, ...[...states.values()].map((s) => s.p.expectedIntervalMs));
-  const comp = classifyGatewayOffline(compRaw, (id) => byId.get(id)?.gatewayId, 2 * cfg.gapFactor * maxIv);
+  const offline = classifyGatewayOffline(compRaw, (id) => byId.get(id)?.gatewayId, 2 * cfg.gapFactor * maxIv);
+  // formatVersion 2 says whether a bad run was the device's or the point's alone.
+  const comp = v2
+    ? classifyBadQuality(offline, (id) => byId.get(id)?.device, 2 * cfg.gapFactor * maxIv)
+    : offline;
   const completeness: EvidenceCompleteness[] = [...comp]
     .sort(([a], [b]) => (a < b ? -1 : 1))
     .map(([id, c]) => ({
@@ -588,11 +684,15 @@ export async function computeEvidence(input: EvidenceInput): Promise<EvidenceBod
   });
 
   // Emissions, then the period rules (which may look at emission figures as `emissions.<item id>`).
-  const emissions = computeEmissions(industry, values, input.factorPack, {
+  // formatVersion 1 recomputes with the emissions code it was made with (emissions-v1.ts).
+  const emissions = (v2 ? computeEmissions : computeEmissionsV1)(industry, values, input.factorPack, {
     periodDays: days,
     pfcMethod: cfg.pfcMethod,
     clinkerType: cfg.clinkerType,
+    units,
+    ...(input.factorPackDigest ? { factorPackDigest: input.factorPackDigest } : {}),
   });
+  emissions.notes.unshift(...unitNotes);
   const ruleValues = new Map(values);
   for (const i of emissions.items) ruleValues.set(`emissions.${i.id}`, i.co2e);
   ruleValues.set('emissions.total', emissions.totalCo2e);
@@ -616,6 +716,12 @@ export async function computeEvidence(input: EvidenceInput): Promise<EvidenceBod
     ),
   );
   const findings = [
+    ...ticketGapFindings(
+      [...pointResults].flatMap(([id, r]) =>
+        r.kind === 'events' ? [{ point: id, ticketPoint: byId.get(id)?.ticketPoint, result: r }] : [],
+      ),
+      { unitId: catalogue.unit.id, from, at: input.generatedAt },
+    ),
     ...sampleRules.finish(),
     ...evaluatePeriodRules(
       rulePack,
@@ -630,13 +736,32 @@ export async function computeEvidence(input: EvidenceInput): Promise<EvidenceBod
       ctx,
     ),
   ];
+  // formatVersion 2: a parameter without value is `default` only where an emission figure really
+  // used a default in its place; the content status and the notices say what the package knows.
+  const defaultItems = (gases: readonly string[]): EmissionItem[] =>
+    emissions.items.filter((i) => i.method === 'default' && gases.includes(i.gas));
+  if (v2)
+    for (const p of parameters)
+      if (p.value === null)
+        p.method = defaultItems(gasesOf.get(p.id) ?? []).length > 0 ? 'default' : 'not_measured';
+  const v2Extras = v2
+    ? {
+        content: contentOf(parameters, completeness, comp, { from, to, at: input.generatedAt }),
+        notices: [
+          ...noticesOf(parameters, comp, gasesOf, defaultItems),
+          ...unsuppliedKinds(industry, new Set(paramPoints.keys()), defaultItems),
+        ],
+      }
+    : {};
+
   const computedIds = new Set(findings.map((f) => f.id));
   const stored = (input.storedFindings ?? []).filter((f) => !computedIds.has(f.id));
   const resolved = stored.filter((f) => !isOpen(f));
 
   return {
     kind: 'monthly-evidence',
-    formatVersion: 1,
+    formatVersion: version,
+    ...v2Extras,
     unit: catalogue.unit,
     month: input.month,
     period: { from: isoCst(from), to: isoCst(to), timeZone: 'UTC+08:00', days },
@@ -654,6 +779,190 @@ export async function computeEvidence(input: EvidenceInput): Promise<EvidenceBod
     rulePack: { id: rulePack.id, packVersion: rulePack.packVersion },
     inputs: { catalogue, factorPack: input.factorPack, rulePack },
   };
+}
+
+/** The {@link EvidenceContent} of a package from its parameters and completeness (formatVersion 2). */
+function contentOf(
+  parameters: readonly EvidenceParameter[],
+  completeness: readonly EvidenceCompleteness[],
+  comp: ReadonlyMap<string, CompletenessResult>,
+  t: { from: number; to: number; at: number },
+): EvidenceContent {
+  const judgedTo = Math.max(t.from, Math.min(t.to, t.at));
+  let expected = 0;
+  let received = 0;
+  let covered = 0;
+  let elapsed = 0;
+  for (const c of comp.values()) {
+    expected += c.expected;
+    received += c.received;
+    covered += c.coveredMs;
+    elapsed += c.elapsedMs;
+  }
+  const reasons: EvidenceContent['reasons'] = [];
+  if (completeness.length === 0) reasons.push('nothing_monitored');
+  else if (received === 0) reasons.push('no_readings');
+  if (t.at < t.to) reasons.push('month_not_over');
+  if (received > 0 && completeness.some((c) => Object.keys(c.gapSummary).some((k) => k !== 'not_elapsed')))
+    reasons.push('gaps');
+  if (parameters.some((p) => p.role === 'key' && p.value === null)) reasons.push('parameter_missing');
+  return {
+    status: received === 0 ? 'no_data' : reasons.length > 0 ? 'incomplete' : 'complete',
+    reasons,
+    judgedTo: isoCst(judgedTo),
+    expected,
+    received,
+    coveredShare: elapsed > 0 ? new D(covered).div(elapsed).toFixed(4, D.ROUND_HALF_EVEN) : null,
+  };
+}
+
+/**
+ * Notices for qualified parameters (kinds: fuels, materials, products) the site does not supply: an
+ * entry an emission needs of which no kind is fed at all (named by its catalogue id), and, where the
+ * site feeds a kind under one entry, the same kind under the other entries of that qualifier (e.g.
+ * `power.fuel_consumption.coal` fed, `power.ncv.coal` not).
+ */
+function unsuppliedKinds(
+  industry: UnitCatalogue['unit']['industry'],
+  fed: ReadonlySet<string>,
+  defaultItems: (gases: readonly string[]) => EmissionItem[],
+): EvidenceNotice[] {
+  const entries = parametersOf(industry).filter((e) => e.qualifier !== undefined);
+  // A point naming the entry without its kind (`mrv check-config` warns) feeds no kind.
+  const kindsOf = (e: KeyParameter) =>
+    [...fed]
+      .filter((id) => id !== e.id && lookupParameter(id)?.entry === e)
+      .map((id) => id.slice(e.id.length + 1));
+  const out: EvidenceNotice[] = [];
+  const notice = (id: string, e: KeyParameter): EvidenceNotice => {
+    const items = defaultItems(e.gases).map((i) => i.id);
+    const instead =
+      items.length > 0
+        ? {
+            zh: `排放量 ${items.join('、')} 改用缺省值计算`,
+            en: `emissions ${items.join(', ')} are computed with a default instead`,
+          }
+        : {
+            zh: '依赖该参数的排放量未计算 (见排放说明)',
+            en: 'emissions that need it are not computed (see the emission notes)',
+          };
+    return {
+      parameter: id,
+      issue: 'not_supplied',
+      method: items.length > 0 ? 'default' : 'not_measured',
+      emissions: items,
+      consequence: {
+        zh: `站点配置中没有测点提供该参数；${instead.zh}`,
+        en: `no point of the site file feeds this parameter; ${instead.en}`,
+      },
+    };
+  };
+  for (const e of entries) {
+    if (e.gases.length === 0) continue;
+    const mine = kindsOf(e);
+    if (fed.has(e.id) && mine.length === 0) continue;
+    if (
+      mine.length === 0 &&
+      !entries.some((o) => o !== e && o.qualifier === e.qualifier && kindsOf(o).length > 0)
+    ) {
+      out.push(notice(e.id, e));
+      continue;
+    }
+    const wanted = new Set(
+      entries.filter((o) => o !== e && o.qualifier === e.qualifier).flatMap((o) => kindsOf(o)),
+    );
+    for (const k of [...wanted].sort()) if (!mine.includes(k)) out.push(notice(`${e.id}.${k}`, e));
+  }
+  return out;
+}
+
+/** What a gap does to a period value, by aggregation kind (aggregate.ts). */
+const PARTIAL_EFFECT: Record<string, { zh: string; en: string }> = {
+  totalizer: {
+    zh: '累计量差值跨越缺口，总量不缺，但缺口期间的分布未知',
+    en: 'the counter difference spans the gaps, so the total holds, but when it accrued inside them is unknown',
+  },
+  events: {
+    zh: '缺口期间的称量单可能未计入，数值可能偏低',
+    en: 'tickets inside the gaps may be missing: the value may be low',
+  },
+  rate: {
+    zh: '缺口期间未积分，数值为下限估计',
+    en: 'the gaps are not integrated: the value is a lower-bound estimate',
+  },
+  gauge: {
+    zh: '平均值仅覆盖有读数的时段，为估计值',
+    en: 'the mean covers the times with readings only: an estimate',
+  },
+};
+
+/** The {@link EvidenceNotice}s of a package (formatVersion 2), in parameter order. */
+function noticesOf(
+  parameters: readonly EvidenceParameter[],
+  comp: ReadonlyMap<string, CompletenessResult>,
+  gasesOf: ReadonlyMap<string, readonly string[]>,
+  defaultItems: (gases: readonly string[]) => EmissionItem[],
+): EvidenceNotice[] {
+  const out: EvidenceNotice[] = [];
+  for (const p of parameters) {
+    const gases = gasesOf.get(p.id) ?? [];
+    const items = defaultItems(gases).map((i) => i.id);
+    const instead =
+      items.length > 0
+        ? {
+            zh: `排放量 ${items.join('、')} 改用缺省值计算`,
+            en: `emissions ${items.join(', ')} are computed with a default instead`,
+          }
+        : gases.length > 0
+          ? {
+              zh: '依赖该参数的排放量未计算 (见排放说明)',
+              en: 'emissions that need it are not computed (see the emission notes)',
+            }
+          : { zh: '本月不报告该参数的数值', en: 'no value is reported for it this month' };
+    if (p.value === null && p.points.length === 0) {
+      if (gases.length === 0 && p.role !== 'key') continue;
+      out.push({
+        parameter: p.id,
+        issue: 'not_supplied',
+        method: p.method,
+        emissions: items,
+        consequence: {
+          zh: `站点配置中没有测点提供该参数；${instead.zh}`,
+          en: `no point of the site file feeds this parameter; ${instead.en}`,
+        },
+      });
+    } else if (p.value === null) {
+      out.push({
+        parameter: p.id,
+        issue: 'no_data',
+        method: p.method,
+        emissions: items,
+        consequence: {
+          zh: `测点 ${p.points.map((x) => x.id).join('、')} 本月无可用读数；${instead.zh}`,
+          en: `points ${p.points.map((x) => x.id).join(', ')} delivered no usable reading this month; ${instead.en}`,
+        },
+      });
+    } else {
+      const gappy = p.points.filter((x) => {
+        const c = comp.get(x.id);
+        return c !== undefined && c.gaps.some((g) => g.cause !== 'not_elapsed');
+      });
+      if (gappy.length === 0) continue;
+      const shares = gappy.map((x) => `${x.id} ${comp.get(x.id)?.coveredShare ?? '—'}`);
+      const how = PARTIAL_EFFECT[gappy[0]?.aggregation ?? 'gauge'] ?? PARTIAL_EFFECT.gauge;
+      out.push({
+        parameter: p.id,
+        issue: 'partial_data',
+        method: p.method,
+        emissions: [],
+        consequence: {
+          zh: `数值来自有缺口的读数 (覆盖率 ${shares.join('、')})：${how?.zh}`,
+          en: `the value comes from readings with gaps (covered ${shares.join(', ')}): ${how?.en}`,
+        },
+      });
+    }
+  }
+  return out;
 }
 
 /** The month's UTC+8 start as ms (re-export for I/O code that pages by day). */

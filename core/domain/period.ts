@@ -1,6 +1,6 @@
 /**
  * Calendar periods in China Standard Time (UTC+8, no daylight saving) whatever the machine's time
- * zone (DESIGN.md §6a). Instants are ms since the Unix epoch; a period is `[from, to)`.
+ * zone (docs/architecture.md §6a). Instants are ms since the Unix epoch; a period is `[from, to)`.
  */
 
 /** UTC+8 in ms. China has kept one zone without daylight saving since 1992. */
@@ -83,7 +83,7 @@ export function daysBetween(a: string, b: string): number {
 
 /**
  * Deadline of the monthly evidence (月度存证) of `month`: the 40th calendar day after the month ends
- * (DOMAIN.md §1 [official]: "within 40 calendar days after each month ends"). Day 1 is the first day
+ * (docs/domain.md §1 [official]: "within 40 calendar days after each month ends"). Day 1 is the first day
  * of the next month, so the deadline is that day + 39. January 2026 → 2026-03-12.
  * @returns the last permitted UTC+8 date, `yyyy-mm-dd` (inclusive)
  */

@@ -1,5 +1,5 @@
 /**
- * Which raw signed batches a monthly evidence package was computed from (DESIGN.md §6, §7; issue 5
+ * Which raw signed batches a monthly evidence package was computed from (docs/architecture.md §6, §7; issue 5
  * item 7): the readings the evidence reads carry the identity of the batch they arrived in
  * ({@link BatchSample}); {@link BatchUsage} collects those identities as seq ranges per gateway, and
  * {@link citeBatches} looks them up in a batch archive (the store's, or an exported file) and digests

@@ -24,6 +24,17 @@ function csvCell(v: unknown): string {
 export function evidenceCsv(pkg: EvidenceBody | EvidencePackage): string {
   const rows: unknown[][] = [['section', 'item', 'field', 'value', 'unit']];
   const add = (...r: unknown[]) => rows.push(r);
+  // What the package knows comes first, before any value (formatVersion 2).
+  if (pkg.content) {
+    const c = pkg.content;
+    add('content', pkg.unit.id, 'status', c.status, '');
+    add('content', pkg.unit.id, 'reasons', c.reasons.join(' '), '');
+    add('content', pkg.unit.id, 'judged_to', c.judgedTo, '');
+    add('content', pkg.unit.id, 'covered_share', c.coveredShare, '');
+    add('content', pkg.unit.id, 'received_expected', `${c.received}/${c.expected}`, '');
+  }
+  for (const n of pkg.notices ?? [])
+    add('notice', n.parameter, n.issue, `${n.consequence.zh} / ${n.consequence.en}`, n.method);
   add('package', pkg.unit.id, 'unit_name', pkg.unit.name, '');
   add('package', pkg.unit.id, 'industry', pkg.unit.industry, '');
   add('package', pkg.unit.id, 'month', pkg.month, '');
@@ -136,10 +147,52 @@ const STATUS_ZH: Record<string, string> = {
 };
 const CAUSE_ZH: Record<string, string> = {
   bad_quality: '数据质量差',
+  device_bad: '设备故障',
+  point_bad: '测点故障',
   gateway_offline: '网关离线',
   no_data: '无数据',
+  not_elapsed: '尚未到期',
 };
-const METHOD_ZH: Record<string, string> = { measured: '实测', calculated: '计算', default: '缺省' };
+const METHOD_ZH: Record<string, string> = {
+  measured: '实测',
+  calculated: '计算',
+  default: '缺省',
+  not_measured: '未测得',
+};
+const CONTENT_TEXT: Record<string, string> = {
+  no_data: '无数据 No data',
+  incomplete: '不完整 Incomplete',
+  complete: '完整 Complete',
+};
+const REASON_TEXT: Record<string, string> = {
+  nothing_monitored: '无测点对应关键参数 no point feeds a parameter',
+  no_readings: '本月无读数 no readings this month',
+  month_not_over: '月份未结束 (截至生成时间) the month is not over (judged up to generation)',
+  gaps: '存在数据缺口 some points have gaps',
+  parameter_missing: '有关键参数无数值 a key parameter has no value',
+};
+const ISSUE_ZH: Record<string, string> = {
+  not_supplied: '未配置 Not supplied',
+  no_data: '无数据 No data',
+  partial_data: '部分数据 Partial data',
+};
+
+/** The content status block of the HTML page (formatVersion 2), first on the page. */
+function contentHtml(pkg: EvidenceBody | EvidencePackage): string {
+  const c = pkg.content;
+  if (!c) return '';
+  const notices = (pkg.notices ?? [])
+    .map(
+      (n) =>
+        `<tr><td><code>${esc(n.parameter)}</code></td><td>${esc(ISSUE_ZH[n.issue] ?? n.issue)}</td><td>${esc(METHOD_ZH[n.method])} ${esc(n.method)}</td><td>${esc(n.consequence.zh)}<br><small>${esc(n.consequence.en)}</small></td></tr>`,
+    )
+    .join('');
+  return `<div class="content content-${esc(c.status)}" data-content-status="${esc(c.status)}"><h2>内容状态 Content status: ${esc(CONTENT_TEXT[c.status] ?? c.status)}</h2>
+<p>${c.reasons.map((r) => esc(REASON_TEXT[r] ?? r)).join('<br>') || '—'}</p>
+<p>判定截至 Judged up to ${esc(c.judgedTo)} · 覆盖率 Covered ${esc(c.coveredShare)} · 实收/应收 Received / expected ${esc(c.received)} / ${esc(c.expected)}</p>
+<p><small>内容状态与签名校验相互独立：签名只证明本文件未被改动。The content status is separate from the signature check: a valid signature only proves this file is unchanged.</small></p>
+${notices ? `<h2>缺省、估计与缺失的参数 Defaults, estimates and missing parameters</h2><table><tr><th>参数 Parameter</th><th>问题 Issue</th><th>方法 Method</th><th>后果 Consequence</th></tr>${notices}</table>` : ''}</div>`;
+}
 
 /** Printable HTML page (zh-CN with English), self-contained: inline CSS, no scripts. */
 export function evidenceHtml(pkg: EvidenceBody | EvidencePackage): string {
@@ -199,10 +252,15 @@ export function evidenceHtml(pkg: EvidenceBody | EvidencePackage): string {
   const em = pkg.emissions.items
     .map(
       (e) =>
-        `<tr><td>${esc(e.nameZh)}<br><small>${esc(e.nameEn)}</small></td><td>${esc(e.gas)}</td><td class="num">${esc(e.mass)}</td><td class="num">${esc(e.co2e)}</td><td><small>${esc(e.formula)}<br>${e.factors
+        `<tr><td>${esc(e.nameZh)}<br><small>${esc(e.nameEn)}</small></td><td>${esc(e.gas)}</td><td class="num">${esc(e.mass)}</td><td class="num">${esc(e.co2e)}</td><td><small>${esc(e.formula)}<br>${e.inputs
+          .map(
+            (i) =>
+              `${esc(i.parameter)} = ${esc(i.value)} ${esc(i.unit)}${i.converted ? ` = ${esc(i.converted.value)} ${esc(i.converted.unit)}` : ''}`,
+          )
+          .join('<br>')}<br>${e.factors
           .map(
             (f) =>
-              `${esc(f.id)} = ${esc(f.value)} ${esc(f.unit)}${f.confirmed ? '' : ' <b>未确认 unconfirmed</b>'}`,
+              `${esc(f.id)} = ${esc(f.value)} ${esc(f.unit)}${f.confirmed ? '' : ' <b>未确认 unconfirmed</b>'} (${esc(f.source)})`,
           )
           .join('<br>')}</small></td></tr>`,
     )
@@ -211,8 +269,10 @@ export function evidenceHtml(pkg: EvidenceBody | EvidencePackage): string {
 <html lang="zh-CN"><head><meta charset="utf-8"><title>${esc(pkg.unit.name)} ${esc(pkg.month)} 关键参数月度存证 Monthly evidence</title>
 <style>body{font:13px/1.45 system-ui,"Noto Sans CJK SC",sans-serif;margin:2em;color:#111}h1{font-size:20px}h2{font-size:15px;margin-top:1.6em;border-bottom:1px solid #999}
 table{border-collapse:collapse;width:100%;margin:.5em 0}td,th{border:1px solid #bbb;padding:3px 6px;vertical-align:top;text-align:left}th{background:#eee}.num{text-align:right;font-variant-numeric:tabular-nums}
+.content{border:2px solid #999;padding:4px 10px;margin:.5em 0}.content-no_data{border-color:#b00}.content-incomplete{border-color:#c80}.content-complete{border-color:#070}
 small{color:#444}code{font-size:12px}dl{display:grid;grid-template-columns:max-content 1fr;gap:2px 12px}dt{font-weight:600}@media print{body{margin:0}h2{break-after:avoid}tr{break-inside:avoid}}</style></head>
 <body><h1>关键参数月度存证 Monthly key-parameter evidence</h1>
+${contentHtml(pkg)}
 <dl><dt>重点排放单位 Unit</dt><dd>${esc(pkg.unit.name)} (<code>${esc(pkg.unit.id)}</code>), ${esc(pkg.unit.province)}, ${esc(pkg.unit.industry)}</dd>
 <dt>月份 Month</dt><dd>${esc(pkg.month)} (${esc(pkg.period.from)} – ${esc(pkg.period.to)}, UTC+8)</dd>
 <dt>报送截止 Deadline</dt><dd>${esc(pkg.deadline)} (月结束后第40个自然日 40th calendar day after month end)</dd>
@@ -224,7 +284,7 @@ small{color:#444}code{font-size:12px}dl{display:grid;grid-template-columns:max-c
 <h2>数据完整性 Completeness</h2><table><tr><th>测点 Point</th><th>实收/应收 Received / expected</th><th>覆盖率 Covered</th><th>缺口 Gaps</th></tr>${comp}</table>
 <h2>校验结果 Validation findings</h2>${findings ? `<table><tr><th>时间 Time</th><th>类别 Class</th><th>规则 Rule</th><th>级别 Severity</th><th>说明 Message</th></tr>${findings}</table>` : '<p>无 None</p>'}
 ${resolved ? `<h2>已解决的问题 Resolved findings</h2><p><small>生成本存证前已解决，不作为未关闭问题引用 Resolved before this package was made; not cited as open.</small></p><table><tr><th>时间 Time</th><th>规则 Rule</th><th>解决时间 Resolved at</th><th>补齐批次 Batches (seq)</th><th>说明 Resolution</th></tr>${resolved}</table>` : ''}
-<h2>排放量 Emissions</h2><p>排放因子包 Factor pack <code>${esc(pkg.emissions.factorPack.id)}@${esc(pkg.emissions.factorPack.packVersion)}</code>, GWP ${esc(pkg.emissions.factorPack.gwpSet)}</p>
+<h2>排放量 Emissions</h2><p>排放因子包 Factor pack <code>${esc(pkg.emissions.factorPack.id)}@${esc(pkg.emissions.factorPack.packVersion)}</code>, GWP ${esc(pkg.emissions.factorPack.gwpSet)}${pkg.emissions.factorPack.digest ? `, sha256 <code>${esc(pkg.emissions.factorPack.digest)}</code>` : ''}${pkg.emissions.unconfirmedFactors?.length ? `<br><small>使用的未确认因子 Unconfirmed factors used: <code>${pkg.emissions.unconfirmedFactors.map(esc).join(', ')}</code></small>` : ''}</p>
 <table><tr><th>排放源 Source</th><th>气体 Gas</th><th>质量 Mass (t)</th><th>CO2当量 CO2e (t)</th><th>公式与因子 Formula and factors</th></tr>${em}<tr><th colspan="3">合计 Total</th><th class="num">${esc(pkg.emissions.totalCo2e)}</th><th></th></tr></table>
 ${pkg.emissions.notes.length ? `<p><small>${pkg.emissions.notes.map(esc).join('<br>')}</small></p>` : ''}
 <p><small>本页为签名 JSON 存证的打印视图；以 JSON 为准。This page renders the signed JSON package, which is authoritative.</small></p>

@@ -1,5 +1,5 @@
 /**
- * Validation rules as data (DESIGN.md §7, DOMAIN.md §1): YAML rule packs per industry in
+ * Validation rules as data (docs/architecture.md §7, docs/domain.md §1): YAML rule packs per industry in
  * `core/domain/rules/`, validated by {@link RulePack}, evaluated by a pure engine. The four classes of
  * the national platform: theoretical extreme (理论极值), threshold (阈值), standard value (标准值) and
  * logic check (逻辑校验). The platform's own ~100 rules are [unconfirmed]; every limit here is data

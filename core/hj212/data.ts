@@ -1,11 +1,11 @@
 /**
  * HJ 212 data messages (CN 2011, 2051, 2061, 2031) and the acknowledgement 9014, pure: from values to
- * frames and back (HJ 212-2017 §6.6.5, Annex C examples; DOMAIN.md §4).
+ * frames and back (HJ 212-2017 §6.6.5, Annex C examples; docs/domain.md §4).
  *
  * CP of a data message: `DataTime=yyyyMMddHHmmss;` then one group per pollutant/parameter code:
  * - real-time (2011): `code-Rtd=value,code-Flag=N`;
  * - minute/hour/day (2051/2061/2031): `code-Cou=..,code-Min=..,code-Avg=..,code-Max=..,code-Flag=N`
- *   (each value field only when present). DataTime is the interval start (DOMAIN.md §4).
+ *   (each value field only when present). DataTime is the interval start (docs/domain.md §4).
  * Times are China Standard Time (UTC+8), whatever the machine's zone.
  */
 
@@ -63,6 +63,15 @@ export interface CodeValues {
   avg?: string;
   max?: string;
   flag?: DataFlag;
+  /** Running status of a device (`SBn-RS`, HJ 212-2017 table 5: 0 stopped, 1 running, 2 fault, ...). */
+  rs?: string;
+  /** Running time of a device, h (`SBn-RT`, HJ 212-2017 table 5). */
+  rt?: string;
+  /**
+   * Every other field of the code as received (`ZsRtd`, `ZsAvg`, `EFlag`, `Ala`, `SampleTime`, ...), by
+   * field name: kept, never dropped, for the fields this code does not interpret.
+   */
+  other?: Record<string, string>;
 }
 
 /** A data message before framing. */
@@ -87,6 +96,9 @@ export function codeGroup(cn: DataCn, v: CodeValues): string {
     add('Max', v.max);
   }
   add('Flag', v.flag);
+  add('RS', v.rs);
+  add('RT', v.rt);
+  for (const [field, value] of Object.entries(v.other ?? {})) add(field, value);
   if (items.length === 0) throw new MrvError('MRV_E_HJ212', `code ${v.code} has no value and no flag`);
   return items.join(',');
 }
@@ -136,6 +148,9 @@ export function decodeDataCp(cp: string): { dataTime: number; values: CodeValues
       else if (field === 'Min') v.min = value;
       else if (field === 'Avg') v.avg = value;
       else if (field === 'Max') v.max = value;
+      else if (field === 'RS') v.rs = value;
+      else if (field === 'RT') v.rt = value;
+      else v.other = { ...v.other, [field]: value };
     }
   if (time === undefined) throw new MrvError('MRV_E_HJ212', 'data CP has no DataTime');
   return { dataTime: time, values: [...byCode.values()] };

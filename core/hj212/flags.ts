@@ -1,5 +1,5 @@
 /**
- * HJ 212 data flags (数据标记, HJ 212-2017 §6.6.4 table 8; DOMAIN.md §4) derived from what we know of
+ * HJ 212 data flags (数据标记, HJ 212-2017 §6.6.4 table 8; docs/domain.md §4) derived from what we know of
  * a value: its quality and reason (core/schema/wire.ts), its meter's calibration state
  * (core/domain/calibration.ts) and plant states configured in the uplink file.
  *

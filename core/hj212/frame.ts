@@ -1,5 +1,5 @@
 /**
- * HJ 212 framing, pure (no I/O): CRC, frame, data segment, CP and packet splitting (DOMAIN.md §4,
+ * HJ 212 framing, pure (no I/O): CRC, frame, data segment, CP and packet splitting (docs/domain.md §4,
  * HJ 212-2017 §6.3 and Annex A).
  *
  * A frame is `##` + 4-digit decimal length of the data segment + data segment (ASCII) + 4 uppercase
@@ -109,13 +109,20 @@ export function splitFrames(buffer: string): { frames: string[]; rest: string; s
     rest = rest.slice(start);
     if (rest.length < 6) return { frames, rest, skipped };
     const lenText = rest.slice(2, 6);
+    // Not a header here: drop one character only, so a stray '#' before "##0101..." keeps the frame.
     if (!/^\d{4}$/.test(lenText)) {
-      skipped += 2;
-      rest = rest.slice(2);
+      skipped += 1;
+      rest = rest.slice(1);
       continue;
     }
     const total = 6 + Number(lenText) + 4 + 2;
     if (rest.length < total) return { frames, rest, skipped };
+    // A frame ends in CR LF (§6.3.1); "##dddd" inside noise that does not is no header.
+    if (rest.slice(total - 2, total) !== '\r\n') {
+      skipped += 1;
+      rest = rest.slice(1);
+      continue;
+    }
     frames.push(rest.slice(0, total));
     rest = rest.slice(total);
   }

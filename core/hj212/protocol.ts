@@ -1,5 +1,5 @@
 /**
- * HJ 212 constants in one place (DOMAIN.md §4): protocol versions and their Flag bits, system codes
+ * HJ 212 constants in one place (docs/domain.md §4): protocol versions and their Flag bits, system codes
  * (ST), command codes (CN) and the pollutant/parameter codes we know for certain.
  *
  * Sources and standing:
@@ -41,7 +41,7 @@ export const HJ212_VERSIONS: Readonly<Record<Hj212Version['id'], Hj212Version>> 
     id: 'hj212-2025',
     versionBits: 0b000010,
     source:
-      'HJ 212-2025 (in force 2026-01-01): version bits 000010 as sent by third-party 2025 implementations (Flag 8, or 9 with A) — UNCONFIRMED against the official text (DOMAIN.md §4)',
+      'HJ 212-2025 (in force 2026-01-01): version bits 000010 as sent by third-party 2025 implementations (Flag 8, or 9 with A) — UNCONFIRMED against the official text (docs/domain.md §4)',
     confirmed: false,
   },
 };
@@ -79,7 +79,7 @@ export const CN = {
   day: '2031',
   /** 数据应答 data acknowledgement (ST=91), QN = the acknowledged packet's QN. */
   dataAck: '9014',
-  /** 心跳 heartbeat, HJ 212-2025 only — UNCONFIRMED (DOMAIN.md §4). Not sent yet. */
+  /** 心跳 heartbeat, HJ 212-2025 only — UNCONFIRMED (docs/domain.md §4). Not sent yet. */
   heartbeat2025: '9015',
 } as const;
 
@@ -105,7 +105,7 @@ export const KNOWN_CODES: Readonly<Record<string, { name: string; unit: string; 
   a05001: {
     name: '二氧化碳 CO2',
     unit: 'as configured (e.g. %, mg/m³, t)',
-    source: 'HJ 212-2017 Annex B; DOMAIN.md §4',
+    source: 'HJ 212-2017 Annex B; docs/domain.md §4',
   },
 };
 

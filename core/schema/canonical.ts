@@ -1,10 +1,10 @@
 /**
- * Canonical bytes of a batch: what `prevHash` chains and what `sig` signs (DESIGN.md §4).
+ * Canonical bytes of a batch: what `prevHash` chains and what `sig` signs (docs/architecture.md §4).
  * JSON with object keys sorted by UTF-16 code units at every depth, no whitespace, `sig` left out.
  * The rule follows the key-sorting part of RFC 8785 (JCS); numbers on the wire are integers only
  * (seq, v) and decimals travel as strings, so JCS number formatting is never needed.
  */
-import type { Batch } from './wire.ts';
+import type { Batch, GatewayMeta } from './wire.ts';
 
 /** Serialises a JSON value with sorted keys and no whitespace. Throws on non-finite numbers. */
 export function canonicalJson(value: unknown): string {
@@ -121,5 +121,11 @@ export function canonicalJsonReference(value: unknown): string {
 /** The UTF-8 canonical bytes of a batch without its `sig`. */
 export function canonicalBytes(batch: Batch): Uint8Array {
   const { sig: _sig, ...unsigned } = batch;
+  return new TextEncoder().encode(canonicalJson(unsigned));
+}
+
+/** The UTF-8 canonical bytes of a gateway's catalogue without its `sig`: what the gateway signs (wire.ts `GatewayMeta`). */
+export function canonicalMetaBytes(meta: GatewayMeta): Uint8Array {
+  const { sig: _sig, ...unsigned } = meta;
   return new TextEncoder().encode(canonicalJson(unsigned));
 }

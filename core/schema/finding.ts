@@ -1,7 +1,7 @@
 /**
  * Findings: anything the system noticed about the data that a regulator or plant must see, stored
  * next to the readings (TimeSeriesStore `writeFindings` / `listFindings`) and cited by monthly evidence
- * (DESIGN.md §5, §7). One generic shape serves every producer:
+ * (docs/architecture.md §5, §7). One generic shape serves every producer:
  * - `source: 'integrity'`: the collector's delivery and authenticity checks (seq gaps, signatures,
  *   hash chain, replays, clocks; issue 4), codes `MRV_F_*` listed in {@link IntegrityFindingCodes};
  * - `source: 'validation'`: the validation rules of core/domain (theoretical extreme 理论极值,
@@ -160,6 +160,12 @@ export const IntegrityFindingCodes = {
   MRV_F_SEQ_CONFLICT: { severity: 'critical', class: 'authenticity' },
   /** The gateway's clock is ahead of the collector's, or a device's clock is far from the gateway's. */
   MRV_F_CLOCK_SKEW: { severity: 'warning', class: 'time' },
+  /**
+   * The gateway took a new site file while running (a batch's signed `config`, wire.ts ConfigChange):
+   * from this batch on its readings follow the new configuration. `detail`: the hashes and the devices
+   * added, removed and changed. Recorded so the evidence shows when the configuration changed.
+   */
+  MRV_F_CONFIG_CHANGED: { severity: 'info', class: 'configuration' },
 } as const satisfies Record<string, { severity: FindingSeverity; class: string }>;
 
 /** One of the integrity finding codes. */
@@ -187,3 +193,42 @@ export const CounterFindingCodes = {
 
 /** One of the counter finding codes. */
 export type CounterFindingCode = keyof typeof CounterFindingCodes;
+
+/**
+ * Findings of the domain's completeness checks (`source: 'completeness'`), computed with the monthly
+ * evidence (core/domain/tickets.ts).
+ */
+export const CompletenessFindingCodes = {
+  /**
+   * Ticket numbers of an events point (weighing tickets) that were never received although later
+   * numbers were: the key parameter lacks those tickets. `detail.ranges` lists them
+   * (`[{from, to, count}]`), `detail.count` counts them. Typical cause: an outage longer than the
+   * weighing terminal's ticket memory (the gateway also stored a `MRV_E_TICKETS_OVERWRITTEN` reading
+   * naming them), or a site file without `eventLogs`.
+   */
+  MRV_F_TICKETS_MISSING: { severity: 'error', class: 'tickets' },
+} as const satisfies Record<string, { severity: FindingSeverity; class: string }>;
+
+/**
+ * The findings about a gateway's retained catalogue (`meta`, issue 17 item 2) the collector raises. A
+ * catalogue only informs (points, meters); it never decides scope, which the server-side unit registry
+ * owns (core/schema/unit-registry.ts).
+ */
+export const MetaFindingCodes = {
+  /**
+   * A catalogue was refused: not signed, its signature does not verify with a key of the topic's (unit,
+   * gateway) valid at its `sentAt` (`detail.verdict`: unsigned, bad, unknown, mismatch — signed by
+   * another unit's or gateway's key —, revoked, expired), or it names another unit or gateway than its
+   * topic. Dead-lettered and stored nowhere: the unit's points, names and scope are unchanged.
+   */
+  MRV_F_META_REJECTED: { severity: 'critical', class: 'authenticity' },
+  /**
+   * A verified catalogue claims unit facts that differ from the unit registry (`detail.mismatches`:
+   * name, province, industry, a gateway not registered for the unit, or a unit not registered at all).
+   * Its points inform as usual; the registry's facts, and so every scope decision, stay as they are.
+   */
+  MRV_F_META_MISMATCH: { severity: 'warning', class: 'registry' },
+} as const satisfies Record<string, { severity: FindingSeverity; class: string }>;
+
+/** One of the catalogue finding codes. */
+export type MetaFindingCode = keyof typeof MetaFindingCodes;

@@ -1,4 +1,4 @@
-/** The wire contract and site configuration schemas (DESIGN.md §3, §4). */
+/** The wire contract and site configuration schemas (docs/architecture.md §3, §4). */
 export * from './canonical.ts';
 export * from './delivery.ts';
 export * from './finding.ts';

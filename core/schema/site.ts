@@ -1,5 +1,5 @@
 /**
- * Site configuration, version 1 (DESIGN.md §3): one key emitting unit as seen from one gateway.
+ * Site configuration, version 1 (docs/architecture.md §3): one key emitting unit as seen from one gateway.
  * This file holds the driver-independent part. Each device's driver-specific fields (addresses,
  * data types, connection) are validated by that driver's own schema (`drivers/<name>/config.ts`),
  * composed by the gateway's loader so that every error still names the full YAML path.
@@ -148,38 +148,57 @@ export const SiteConfig = z
   })
   .strict()
   .superRefine((site, ctx) => {
-    const meterIds = new Set<string>();
-    site.meters.forEach((m, i) => {
-      if (meterIds.has(m.id))
-        ctx.addIssue({ code: 'custom', path: ['meters', i, 'id'], message: `duplicate meter id "${m.id}"` });
-      meterIds.add(m.id);
-    });
-    const deviceIds = new Set<string>();
-    const pointIds = new Set<string>();
-    site.devices.forEach((d, i) => {
+    for (const issue of siteCrossReferenceIssues(site)) ctx.addIssue(issue);
+  });
+export type SiteConfig = z.infer<typeof SiteConfig>;
+
+/**
+ * The cross-references of a site file: unique meter, device and point ids, and every point's `meter`
+ * declared under `meters[]`. Works on the raw parsed YAML too (anything not shaped as expected is
+ * skipped: the schema reports it), so a file with other mistakes still gets these in the same run.
+ * @returns zod-style issues with the path of each offending field
+ */
+export function siteCrossReferenceIssues(
+  value: unknown,
+): { code: 'custom'; path: (string | number)[]; message: string }[] {
+  const issues: { code: 'custom'; path: (string | number)[]; message: string }[] = [];
+  const site = (value ?? {}) as { meters?: unknown; devices?: unknown };
+  const list = (v: unknown): Record<string, unknown>[] =>
+    Array.isArray(v)
+      ? v.map((x) => (typeof x === 'object' && x !== null ? (x as Record<string, unknown>) : {}))
+      : [];
+  const meterIds = new Set<string>();
+  list(site.meters).forEach((m, i) => {
+    if (typeof m.id !== 'string') return;
+    if (meterIds.has(m.id))
+      issues.push({ code: 'custom', path: ['meters', i, 'id'], message: `duplicate meter id "${m.id}"` });
+    meterIds.add(m.id);
+  });
+  const deviceIds = new Set<string>();
+  const pointIds = new Set<string>();
+  list(site.devices).forEach((d, i) => {
+    if (typeof d.id === 'string') {
       if (deviceIds.has(d.id))
-        ctx.addIssue({
-          code: 'custom',
-          path: ['devices', i, 'id'],
-          message: `duplicate device id "${d.id}"`,
-        });
+        issues.push({ code: 'custom', path: ['devices', i, 'id'], message: `duplicate device id "${d.id}"` });
       deviceIds.add(d.id);
-      d.points.forEach((p, j) => {
+    }
+    list(d.points).forEach((p, j) => {
+      if (typeof p.id === 'string') {
         if (pointIds.has(p.id))
-          ctx.addIssue({
+          issues.push({
             code: 'custom',
             path: ['devices', i, 'points', j, 'id'],
             message: `duplicate point id "${p.id}"`,
           });
         pointIds.add(p.id);
-        const meter = (p as { meter?: unknown }).meter;
-        if (typeof meter === 'string' && !meterIds.has(meter))
-          ctx.addIssue({
-            code: 'custom',
-            path: ['devices', i, 'points', j, 'meter'],
-            message: `unknown meter "${meter}"; declare it under meters[] or remove the reference`,
-          });
-      });
+      }
+      if (typeof p.meter === 'string' && !meterIds.has(p.meter))
+        issues.push({
+          code: 'custom',
+          path: ['devices', i, 'points', j, 'meter'],
+          message: `unknown meter "${p.meter}"; declare it under meters[] or remove the reference`,
+        });
     });
   });
-export type SiteConfig = z.infer<typeof SiteConfig>;
+  return issues;
+}

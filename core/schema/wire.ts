@@ -1,5 +1,5 @@
 /**
- * The MQTT wire contract, version 1 (DESIGN.md §4). One file holds every payload that crosses the
+ * The MQTT wire contract, version 1 (docs/architecture.md §4). One file holds every payload that crosses the
  * broker, keyed by topic, so that the gateway, the collector and any third-party subscriber agree on
  * one definition. Values are exact decimal strings; floats never appear on the wire.
  */
@@ -61,7 +61,8 @@ export const Identifier = z
  * One reading of one point.
  * - `ts`: source time (from the device where it has one, else the gateway's read time).
  * - `rxTs`: gateway clock when the value was received.
- * - `serverTs`: optional; the OPC UA ServerTimestamp, kept beside the SourceTimestamp in `ts`.
+ * - `serverTs`: optional; the OPC UA ServerTimestamp, kept beside the SourceTimestamp in `ts`, or the
+ *   time a ticket was read from a terminal's ticket memory (its `ts` is the weighing time).
  * - `value`: the scaled engineering value as an exact decimal string; `null` when `quality` is `bad`.
  */
 export const Reading = z
@@ -71,7 +72,7 @@ export const Reading = z
     ts: IsoTimestamp,
     rxTs: IsoTimestamp,
     serverTs: IsoTimestamp.optional().describe(
-      'OPC UA ServerTimestamp (OPC 10000-4 §7.11), kept beside the SourceTimestamp in `ts`; absent for drivers without one',
+      'OPC UA ServerTimestamp (OPC 10000-4 §7.11), kept beside the SourceTimestamp in `ts`; for a ticket read from a weighing terminal’s memory (`ts` = weighing time) the time it was read; absent for drivers without one. Device clocks are checked on it where present',
     ),
     value: DecimalString.nullable(),
     quality: Quality,
@@ -136,6 +137,22 @@ export type LostRange = z.infer<typeof LostRange>;
 export const MAX_LOST_RANGES = 64;
 
 /**
+ * A change of the gateway's site file while it runs (issue 15 item 3, `Gateway.reload`), declared in
+ * the first batch after it: `hash` and `previous` are the config hashes (SHA-256 of the canonical
+ * site), `added`/`removed`/`changed` the device ids. Devices not named kept polling without a gap.
+ */
+export const ConfigChange = z
+  .object({
+    hash: Sha256Hex,
+    previous: Sha256Hex,
+    added: z.array(Identifier).max(10_000),
+    removed: z.array(Identifier).max(10_000),
+    changed: z.array(Identifier).max(10_000),
+  })
+  .strict();
+export type ConfigChange = z.infer<typeof ConfigChange>;
+
+/**
  * A batch: all readings of one poll cycle of one gateway (topic `{prefix}/{unitId}/{gatewayId}/data`, QoS 1).
  * - `seq`: gapless per gateway, starting at 1.
  * - `prevHash`: SHA-256 of the previous batch's canonical bytes ({@link canonicalBytes}), {@link GENESIS_HASH} for seq 1.
@@ -179,6 +196,9 @@ export const Batch = z
       .describe(
         'seq ranges the gateway made but lost by its own fault (full log, corrupt or torn record), with the cause, each below seq; absent when none (a collector ignores any part at or above seq)',
       ),
+    config: ConfigChange.optional().describe(
+      'present in the first batch after the gateway took a new site file while running (hot reload): the new and previous config hashes and the devices added, removed and changed; signed and chained like the readings',
+    ),
     sig: z.string().optional(),
   })
   .strict();
@@ -382,7 +402,7 @@ export const GatewayStatus = z
   .strict();
 export type GatewayStatus = z.infer<typeof GatewayStatus>;
 
-/** Industries covered by the national ETS since 2025 (DOMAIN.md §1). */
+/** Industries covered by the national ETS since 2025 (docs/domain.md §1). */
 export const Industry = z.enum(['power', 'steel', 'cement', 'aluminium']);
 export type Industry = z.infer<typeof Industry>;
 
@@ -418,7 +438,7 @@ export const PointMeta = z
   .strict();
 export type PointMeta = z.infer<typeof PointMeta>;
 
-/** A verification (检定) or calibration (校准) certificate of a meter (DOMAIN.md §3). */
+/** A verification (检定) or calibration (校准) certificate of a meter (docs/domain.md §3). */
 export const Calibration = z
   .object({
     certificate: z.string().min(1).describe('certificate number'),
@@ -432,7 +452,7 @@ export const Calibration = z
   .strict();
 export type Calibration = z.infer<typeof Calibration>;
 
-/** A key measuring instrument in the meter ledger (计量器具一览表, DOMAIN.md §3). */
+/** A key measuring instrument in the meter ledger (计量器具一览表, docs/domain.md §3). */
 export const MeterMeta = z
   .object({
     id: Identifier,
@@ -462,7 +482,16 @@ export const UnitMeta = z
   .strict();
 export type UnitMeta = z.infer<typeof UnitMeta>;
 
-/** Retained catalogue (`{prefix}/{unitId}/{gatewayId}/meta`). */
+/**
+ * Retained catalogue (`{prefix}/{unitId}/{gatewayId}/meta`). It informs (points, meters, config hash);
+ * it never decides scope: `unit` is what the gateway's site file claims, compared with the server-side
+ * unit registry (core/schema/unit-registry.ts), a difference being a finding.
+ * - `sentAt`: when the gateway signed it (its clock); the key must be valid then, as for a batch's `sentAt`;
+ * - `sig`: base64 Ed25519 by the gateway's batch key over the canonical JSON of the meta without `sig`
+ *   (core/schema/canonical.ts `canonicalMetaBytes`). A collector with a key registry takes only meta
+ *   whose signature verifies with a key of the topic's (unit, gateway); gateways before issue 17 sent
+ *   neither field, which only a collector without key registry (`--insecure-unsigned`) accepts.
+ */
 export const GatewayMeta = z
   .object({
     v: z.literal(1),
@@ -471,6 +500,8 @@ export const GatewayMeta = z
     points: z.array(PointMeta),
     meters: z.array(MeterMeta),
     configHash: Sha256Hex,
+    sentAt: IsoTimestamp.optional().describe('when the gateway signed the catalogue (its clock)'),
+    sig: z.string().max(200).optional().describe('base64 Ed25519 over the canonical catalogue without sig'),
   })
   .strict();
 export type GatewayMeta = z.infer<typeof GatewayMeta>;

@@ -6,6 +6,7 @@
 import { z } from 'zod';
 import { PointCommon } from '../../core/schema/site.ts';
 import { BYTE_ORDERS, MODBUS_TYPES, orderFits, registerCount, STRING_ENCODINGS } from './decode.ts';
+import { ModbusEventLog } from './event-log-config.ts';
 
 const DecimalLike = z
   .union([z.number(), z.string().regex(/^-?\d+(\.\d+)?([eE][+-]?\d+)?$/, 'expected a decimal number')])
@@ -147,13 +148,22 @@ const common = {
     .default(0)
     .describe('unused coils/inputs a merged request may read across'),
   points: z.array(ModbusPoint).min(1),
+  eventLogs: z
+    .array(ModbusEventLog)
+    .default([])
+    .describe(
+      'ticket memories read so that no ticket is lost in an outage (drivers/modbus/event-log-config.ts)',
+    ),
 };
 
 /**
  * Site files publish values on the wire as exact decimals (core/schema/wire.ts), so a `string`
  * point (serial number, model name) is for `mrv read` only.
  */
-function noStringPoints(d: { points: ModbusPoint[] }, ctx: z.RefinementCtx): void {
+function noStringPoints(
+  d: { points: ModbusPoint[]; eventLogs: ModbusEventLog[] },
+  ctx: z.RefinementCtx,
+): void {
   d.points.forEach((p, i) => {
     if (p.type === 'string')
       ctx.addIssue({
@@ -162,6 +172,49 @@ function noStringPoints(d: { points: ModbusPoint[] }, ctx: z.RefinementCtx): voi
         message:
           'string points cannot be published (readings carry exact decimals, core/schema/wire.ts); read strings with `mrv read --type string`',
       });
+  });
+  eventLogPoints(d, ctx);
+}
+
+/**
+ * Every point an event log writes is a declared point of the device (so meta, the catalogue and the
+ * evidence know its unit and meaning), log ids are unique, and a point is written by one log only.
+ */
+function eventLogPoints(
+  d: { points: ModbusPoint[]; eventLogs: ModbusEventLog[] },
+  ctx: z.RefinementCtx,
+): void {
+  const declared = new Set(d.points.map((p) => p.id));
+  const logIds = new Set<string>();
+  const written = new Map<string, string>();
+  d.eventLogs.forEach((log, i) => {
+    if (logIds.has(log.id))
+      ctx.addIssue({
+        code: 'custom',
+        path: ['eventLogs', i, 'id'],
+        message: `duplicate event log id "${log.id}"`,
+      });
+    logIds.add(log.id);
+    const targets: [string, (string | number)[]][] = [
+      [log.number.point, ['number', 'point']],
+      ...log.fields.map((f, j): [string, (string | number)[]] => [f.point, ['fields', j, 'point']]),
+    ];
+    for (const [point, path] of targets) {
+      if (!declared.has(point))
+        ctx.addIssue({
+          code: 'custom',
+          path: ['eventLogs', i, ...path],
+          message: `unknown point "${point}"; declare it under this device's points[] (its unit, meter and parameter)`,
+        });
+      const other = written.get(point);
+      if (other !== undefined && other !== log.id)
+        ctx.addIssue({
+          code: 'custom',
+          path: ['eventLogs', i, ...path],
+          message: `point "${point}" is already written by event log "${other}"`,
+        });
+      written.set(point, log.id);
+    }
   });
 }
 

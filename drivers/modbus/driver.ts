@@ -9,7 +9,19 @@ import type { Reading } from '../../core/schema/wire.ts';
 import { isoMs } from '../../core/time.ts';
 import type { Driver, DriverContext, DriverStatus, ReadingSink } from '../types.ts';
 import type { ModbusDevice, ModbusPoint } from './config.ts';
-import { decodePoint } from './decode.ts';
+import { decodePoint, registerCount } from './decode.ts';
+import {
+  decodeNumber,
+  decodeRecord,
+  formatRanges,
+  planRingRequests,
+  type RingRequest,
+  rangeCount,
+  selectRecords,
+  type TicketRecord,
+} from './event-log.ts';
+import type { ModbusEventLog } from './event-log-config.ts';
+import { EventLogState } from './event-log-state.ts';
 import {
   acquireLink,
   describeLink,
@@ -39,13 +51,54 @@ export function linkSpecOf(config: ModbusDevice): LinkSpec {
   }
 }
 
+/** Most readings handed to the sink at once when an event log catches up (a batch holds at most 10 000). */
+const EVENT_LOG_READINGS_PER_SINK = 1000;
+
+/**
+ * Cycles a ticket number above the newest record in the ring is asked for again before it is reported
+ * missing: a terminal may count its index up a moment before it writes the record.
+ */
+const PENDING_CYCLES = 3;
+
+/** What {@link ModbusDriver.readEventLogs} found in one event log (for `mrv check-config`). */
+export interface EventLogSnapshot {
+  id: string;
+  /** The latest ticket number the index shows; absent when the read failed. */
+  index?: number;
+  /** Records (non-empty slots) the ring holds, their lowest and highest number. */
+  held: number;
+  lowest?: number;
+  highest?: number;
+  /** Weighing time of the highest, ISO-8601 (absent when it does not decode). */
+  newestTime?: string;
+  /** Why the log could not be read. */
+  error?: string;
+}
+
+/** Longest wait for the host's log to sync a batch of tickets before their number is kept in memory only. */
+const DURABLE_WAIT_MS = 60_000;
+
+/** An event log of the device with its ring requests and poll interval. */
+interface EventLogPlan {
+  log: ModbusEventLog;
+  requests: RingRequest[];
+  intervalMs: number;
+}
+
 /**
  * A Modbus device poller. `start` runs one loop per poll group (points sharing an interval); each
  * group cycle reads the group's requests and hands one batch (every point of the group, good or bad)
- * to the sink.
+ * to the sink. Each event log (ticket memory, event-log-config.ts) has its own loop: it reads the
+ * index and, when it moved, the ring, and hands the new tickets to the sink, each reading stamped
+ * with its ticket's weighing time.
  */
 export class ModbusDriver implements Driver {
   readonly #groups: PollGroup[];
+  readonly #eventLogs: EventLogPlan[];
+  readonly #state: EventLogState;
+  readonly #meters: Map<string, string>;
+  /** Per event log: the index whose newest numbers were not in the ring yet, and for how many cycles. */
+  readonly #pending = new Map<string, { index: number; cycles: number }>();
   readonly #spec: LinkSpec;
   #link: ModbusLink | undefined;
   #abort: AbortController | undefined;
@@ -63,6 +116,13 @@ export class ModbusDriver implements Driver {
       maxBitGap: config.maxBitGap,
     });
     this.#spec = linkSpecOf(config);
+    this.#eventLogs = (config.eventLogs ?? []).map((log) => ({
+      log,
+      requests: planRingRequests(log, config.maxRegistersPerRequest),
+      intervalMs: log.pollIntervalMs ?? config.pollIntervalMs,
+    }));
+    this.#state = new EventLogState(config.id, ctx.dataDir, ctx.log);
+    this.#meters = new Map(config.points.flatMap((p) => (p.meter ? [[p.id, p.meter] as const] : [])));
   }
 
   /** The planned read requests of every poll group (for status pages and tests). */
@@ -84,7 +144,11 @@ export class ModbusDriver implements Driver {
     this.#linkOrAcquire();
     const abort = new AbortController();
     this.#abort = abort;
-    this.#loops = this.#groups.map((g) => this.#run(g, sink, abort.signal));
+    if (this.#eventLogs.length > 0) this.#state.load();
+    this.#loops = [
+      ...this.#groups.map((g) => this.#run(g, sink, abort.signal)),
+      ...this.#eventLogs.map((e) => this.#runEventLog(e, sink, abort.signal)),
+    ];
   }
 
   /** Stops every loop, waits for in-flight requests and gives the link back (closing it if last). */
@@ -111,6 +175,47 @@ export class ModbusDriver implements Driver {
   async pollOnce(): Promise<Reading[]> {
     const out: Reading[] = [];
     for (const g of this.#groups) out.push(...(await this.#poll(g.requests)));
+    return out;
+  }
+
+  /**
+   * Reads every event log once (index and ring), emitting nothing and keeping no state: what a
+   * commissioning engineer checks before the gateway runs the file. Call {@link stop} afterwards to
+   * give the link back.
+   */
+  async readEventLogs(): Promise<EventLogSnapshot[]> {
+    const link = this.#linkOrAcquire();
+    const out: EventLogSnapshot[] = [];
+    for (const { log, requests } of this.#eventLogs) {
+      const idx = await link.read(log.table, log.index.address, registerCount(log.index.type), this.config);
+      if (!idx.ok) {
+        out.push({ id: log.id, held: 0, error: `${idx.error.code}: ${idx.error.message}` });
+        continue;
+      }
+      const index = decodeNumber(idx.bytes, 0, log.index.type, log.index.order);
+      const records: TicketRecord[] = [];
+      let error: string | undefined;
+      for (const req of requests) {
+        const r = await link.read(log.table, req.address, req.count, this.config);
+        if (!r.ok) {
+          error = `${r.error.code}: ${r.error.message}`;
+          break;
+        }
+        for (let i = 0; i < req.slots; i++)
+          records.push(decodeRecord(log, r.bytes, i * log.ring.stride * 2, req.firstSlot + i));
+      }
+      const held = records.filter((r) => r.number > 0).sort((a, b) => a.number - b.number);
+      const newest = held.at(-1);
+      out.push({
+        id: log.id,
+        index,
+        held: held.length,
+        ...(held[0] ? { lowest: held[0].number } : {}),
+        ...(newest ? { highest: newest.number } : {}),
+        ...(newest?.timeMs !== undefined ? { newestTime: isoMs(newest.timeMs) } : {}),
+        ...(error ? { error } : {}),
+      });
+    }
     return out;
   }
 
@@ -169,6 +274,198 @@ export class ModbusDriver implements Driver {
       } catch {
         break;
       }
+    }
+  }
+
+  /**
+   * One event-log cycle: the index, and when it moved past the last number emitted, the ring.
+   * @returns the readings of the new tickets (plus one bad reading naming the numbers the ring lost)
+   *   and the number to record once they are delivered; undefined when nothing is to be done or a
+   *   request failed (the next cycle tries again: the ring still holds the tickets)
+   */
+  async #pollEventLog(
+    plan: EventLogPlan,
+    signal: AbortSignal,
+  ): Promise<{ readings: Reading[]; next: number } | undefined> {
+    const { log } = plan;
+    const link = this.#linkOrAcquire();
+    const opts = { ...this.config, signal };
+    const idx = await link.read(log.table, log.index.address, registerCount(log.index.type), opts);
+    if (!idx.ok) {
+      if (!signal.aborted) this.#failed(idx.error);
+      return undefined;
+    }
+    const index = decodeNumber(idx.bytes, 0, log.index.type, log.index.order);
+    const lastSeen = this.#state.get(log.id);
+    if (index === lastSeen) return undefined;
+    const records: TicketRecord[] = [];
+    for (const req of plan.requests) {
+      const r = await link.read(log.table, req.address, req.count, opts);
+      if (!r.ok) {
+        if (!signal.aborted) this.#failed(r.error);
+        return undefined;
+      }
+      for (let i = 0; i < req.slots; i++)
+        records.push(decodeRecord(log, r.bytes, i * log.ring.stride * 2, req.firstSlot + i));
+    }
+    const now = this.ctx.clock.now();
+    const rxTs = isoMs(now);
+    // Numbers above the newest record are asked for again for a few cycles before they count as lost.
+    const pending = this.#pending.get(log.id);
+    const reportTop = pending !== undefined && pending.index === index && pending.cycles >= PENDING_CYCLES;
+    const sel = selectRecords(records, lastSeen, index, reportTop);
+    if (sel.pending)
+      this.#pending.set(log.id, {
+        index,
+        cycles: pending?.index === index ? pending.cycles + 1 : 1,
+      });
+    else this.#pending.delete(log.id);
+    if (sel.renumbered)
+      this.ctx.log.warn(
+        { device: this.config.id, eventLog: log.id, lastSeen, index },
+        'ticket numbers went backwards (terminal reset or replaced): the ring is read whole',
+      );
+    const readings: Reading[] = [];
+    for (const rec of sel.fresh) readings.push(...this.#recordReadings(log, rec, rxTs));
+    // After the tickets, so that batches split on whole tickets (#runEventLog).
+    if (sel.missing.length > 0) {
+      const n = rangeCount(sel.missing);
+      const text = formatRanges(sel.missing);
+      this.ctx.log.warn(
+        { device: this.config.id, eventLog: log.id, missing: sel.missing, count: n },
+        'tickets overwritten in the terminal before they were read',
+      );
+      readings.push({
+        ...this.#base(log.number.point, rxTs, rxTs),
+        value: null,
+        quality: 'bad',
+        reason:
+          `MRV_E_TICKETS_OVERWRITTEN: ${n} ticket(s) ${text} were overwritten in event log ${log.id} (${log.ring.records} records) before they were read`.slice(
+            0,
+            500,
+          ),
+      });
+    }
+    return { readings, next: sel.next };
+  }
+
+  /** The readings of one ticket: its number and every field, at its weighing time. */
+  #recordReadings(log: ModbusEventLog, rec: TicketRecord, rxTs: string): Reading[] {
+    // Without a weighing time the ticket is placed at the time it was read, flagged uncertain.
+    const ts = rec.timeMs !== undefined ? isoMs(rec.timeMs) : rxTs;
+    const uncertain =
+      rec.timeMs === undefined
+        ? { quality: 'uncertain' as const, reason: `MRV_E_DECODE: ticket ${rec.number}: ${rec.timeError}` }
+        : { quality: 'good' as const };
+    const out: Reading[] = [
+      { ...this.#base(log.number.point, ts, rxTs), value: String(rec.number), ...uncertain },
+    ];
+    for (const v of rec.values)
+      out.push(
+        v.value !== undefined
+          ? { ...this.#base(v.point, ts, rxTs), value: v.value, ...uncertain }
+          : {
+              ...this.#base(v.point, ts, rxTs),
+              value: null,
+              quality: 'bad',
+              reason: `MRV_E_DECODE: ticket ${rec.number}: ${v.error}`,
+            },
+      );
+    return out;
+  }
+
+  /**
+   * The common fields of an event-log reading. A ticket's readings carry `serverTs` = the time the
+   * gateway read it from the terminal (the terminal served it then; `ts` is its weighing time): the
+   * collector checks device clocks on `serverTs`, so a ticket read hours after it was weighed (after
+   * an outage) is no clock skew (collector/integrity.ts).
+   */
+  #base(
+    point: string,
+    ts: string,
+    rxTs: string,
+  ): Pick<Reading, 'point' | 'meter' | 'ts' | 'rxTs' | 'serverTs'> {
+    const meter = this.#meters.get(point);
+    const times = ts === rxTs ? { ts, rxTs } : { ts, rxTs, serverTs: rxTs };
+    return meter ? { point, meter, ...times } : { point, ...times };
+  }
+
+  #failed(error: LinkError): void {
+    this.#status.failedRequests++;
+    this.#status.lastError = `${error.code}: ${error.message}`;
+  }
+
+  async #runEventLog(plan: EventLogPlan, sink: ReadingSink, signal: AbortSignal): Promise<void> {
+    const { clock, log } = this.ctx;
+    while (!signal.aborted) {
+      const cycleStart = clock.now();
+      let got: { readings: Reading[]; next: number } | undefined;
+      try {
+        got = await this.#pollEventLog(plan, signal);
+      } catch (err) {
+        // A decoding bug must not end the loop: the ring still holds the tickets for the next cycle.
+        got = undefined;
+        this.#status.lastError = `MRV_E_DECODE: event log ${plan.log.id}: ${(err as Error).message}`;
+        log.error({ err, device: this.config.id, eventLog: plan.log.id }, 'event log cycle failed');
+      }
+      if (signal.aborted) break;
+      if (got) {
+        let delivered = true;
+        // Whole tickets per call: a ticket's readings are never split over two batches.
+        const perTicket = 1 + plan.log.fields.length;
+        const step = Math.max(
+          perTicket,
+          EVENT_LOG_READINGS_PER_SINK - (EVENT_LOG_READINGS_PER_SINK % perTicket),
+        );
+        for (let i = 0; i < got.readings.length && delivered; i += step) {
+          try {
+            sink(got.readings.slice(i, i + step));
+          } catch (err) {
+            delivered = false;
+            log.error({ err, device: this.config.id, eventLog: plan.log.id }, 'reading sink failed');
+          }
+        }
+        // The number is kept on disk only once the gateway's log holds the tickets on disk (its group
+        // commit may fsync a moment later); without a durable log, in memory only: a restart then
+        // reads the ring whole again (repeats count once), so no ticket is lost either way.
+        if (delivered && got.next !== this.#state.get(plan.log.id)) {
+          const durable = this.ctx.durable;
+          if (durable === undefined) this.#state.remember(plan.log.id, got.next, isoMs(clock.now()));
+          else if (await this.#untilDurable(durable(), signal))
+            this.#state.set(plan.log.id, got.next, isoMs(clock.now()));
+          else this.#state.remember(plan.log.id, got.next, isoMs(clock.now()));
+        }
+      }
+      const wait = Math.max(0, cycleStart + plan.intervalMs - clock.now());
+      try {
+        await clock.sleep(wait, signal);
+      } catch {
+        break;
+      }
+    }
+  }
+
+  /**
+   * True once the host's log holds the tickets on disk; false when the driver stops first or the log
+   * has not synced within {@link DURABLE_WAIT_MS} (a failing disk: the gateway then publishes from
+   * memory and declares the loss; the event log goes on reading, its number kept in memory).
+   */
+  async #untilDurable(durable: Promise<void>, signal: AbortSignal): Promise<boolean> {
+    if (signal.aborted) return false;
+    const done = new AbortController();
+    const onAbort = () => done.abort();
+    signal.addEventListener('abort', onAbort, { once: true });
+    try {
+      return await Promise.race([
+        durable.then(() => true),
+        this.ctx.clock.sleep(DURABLE_WAIT_MS, done.signal).then(
+          () => false,
+          () => false,
+        ),
+      ]);
+    } finally {
+      signal.removeEventListener('abort', onAbort);
+      done.abort();
     }
   }
 

@@ -1,4 +1,4 @@
-// carbon-mrv dashboard (DESIGN.md §8): a plain-ES-module single page with a hash router, no build
+// carbon-mrv dashboard (docs/architecture.md §8): a plain-ES-module single page with a hash router, no build
 // step. Pages live in ./pages/, each exporting `render(view, params, ctx)` that fills `view` and
 // returns an optional cleanup function (close the live stream, stop timers).
 //

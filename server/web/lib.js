@@ -126,7 +126,7 @@ export function monthStart(month) {
 
 /**
  * Submission deadline of a month's evidence as the dashboard shows it when the evidence package
- * gives none: the month's end + 40 days (DESIGN.md §7), as the last instant of that day in China time.
+ * gives none: the month's end + 40 days (docs/architecture.md §7), as the last instant of that day in China time.
  * The package's own `deadline` wins whenever it is there.
  */
 export function defaultDeadline(month) {

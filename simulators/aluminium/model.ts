@@ -1,5 +1,5 @@
 /**
- * Pure model of an aluminium smelter's metered stations (DOMAIN.md §2): a pot-line with its DC
+ * Pure model of an aluminium smelter's metered stations (docs/domain.md §2): a pot-line with its DC
  * electricity totalizer, a vacuum-ladle weighing station (真空抬包) and an anode-setting station.
  * No I/O, no timers, no `Date.now()`: the caller moves virtual time with {@link AluminiumSmelterModel.advanceTo}.
  *
@@ -15,7 +15,7 @@
  */
 import { hashNormal, Prng } from '../prng.ts';
 
-/** One model parameter: its default, unit and where the number comes from (DOMAIN.md conventions). */
+/** One model parameter: its default, unit and where the number comes from (docs/domain.md conventions). */
 export interface ParameterInfo {
   /** Default value. */
   value: number;
@@ -33,7 +33,7 @@ export const ALUMINIUM_PARAMETERS = {
   lineCurrentKA: {
     value: 400,
     unit: 'kA',
-    source: '[practice] DOMAIN.md §2: pot-line current 350–500 kA',
+    source: '[practice] docs/domain.md §2: pot-line current 350–500 kA',
   },
   currentWanderKA: {
     value: 1.5,
@@ -63,7 +63,7 @@ export const ALUMINIUM_PARAMETERS = {
   cellVoltageV: {
     value: 4.2,
     unit: 'V',
-    source: '[practice] DOMAIN.md §2: cell voltage about 4.1–4.3 V (§5: 3.8–4.6 V normal)',
+    source: '[practice] docs/domain.md §2: cell voltage about 4.1–4.3 V (§5: 3.8–4.6 V normal)',
   },
   cellVoltageSpreadV: {
     value: 0.05,
@@ -93,12 +93,12 @@ export const ALUMINIUM_PARAMETERS = {
   anodeEffectMinV: {
     value: 30,
     unit: 'V',
-    source: '[practice] DOMAIN.md §2: an anode effect jumps to 30–50 V',
+    source: '[practice] docs/domain.md §2: an anode effect jumps to 30–50 V',
   },
   anodeEffectMaxV: {
     value: 50,
     unit: 'V',
-    source: '[practice] DOMAIN.md §2: an anode effect jumps to 30–50 V',
+    source: '[practice] docs/domain.md §2: an anode effect jumps to 30–50 V',
   },
   anodeEffectMedianS: {
     value: 60,
@@ -168,7 +168,7 @@ export const ALUMINIUM_PARAMETERS = {
   ladleCrustSdKg: {
     value: 25,
     unit: 'kg',
-    source: '[practice] DOMAIN.md §2: frozen electrolyte in the ladle changes the tare from tap to tap',
+    source: '[practice] docs/domain.md §2: frozen electrolyte in the ladle changes the tare from tap to tap',
   },
   anodeBlockKg: {
     value: 1100,
@@ -194,7 +194,7 @@ export const ALUMINIUM_PARAMETERS = {
     value: 0.41,
     unit: 't/t Al',
     source:
-      '[practice] DOMAIN.md §5: net anode consumption 0.40–0.45 t per t Al; sets the anode-setting rate',
+      '[practice] docs/domain.md §5: net anode consumption 0.40–0.45 t per t Al; sets the anode-setting rate',
   },
   initialEnergyKWh: {
     value: 4_000_000_000,
@@ -206,6 +206,12 @@ export const ALUMINIUM_PARAMETERS = {
     value: 260_000,
     unit: 'ticket',
     source: 'simulator choice: ladle ticket number before the first simulated tap',
+  },
+  ticketLogRecords: {
+    value: 64,
+    unit: 'tickets',
+    source:
+      '[practice] docs/domain.md §2: weighing terminals keep a ticket log; simulator choice: a ring of the last 64 tickets (about 5 h of tapping)',
   },
 } as const satisfies Record<string, ParameterInfo>;
 
@@ -292,6 +298,11 @@ export interface AluminiumSnapshot {
     /** Net weight of every ticket since start, kg (the weighing station's own totalizer). */
     netTotalKg: number;
   };
+  /**
+   * The weighing terminal's ticket memory: the last `ticketLogRecords` tickets, ticket n in slot
+   * n mod `ticketLogRecords` (undefined: never written). Older tickets are overwritten.
+   */
+  ladleLog: readonly (LadleTicket | undefined)[];
   anode: {
     /** New blocks set since start. */
     blocksSet: number;
@@ -378,6 +389,8 @@ function checkParams(p: AluminiumParams): void {
     throw new RangeError('aluminium model: initialEnergyKWh must be an integer in [0, 2^32)');
   if (!Number.isInteger(p.initialTicketNo) || p.initialTicketNo < 0)
     throw new RangeError('aluminium model: initialTicketNo must be a non-negative integer');
+  if (!Number.isInteger(p.ticketLogRecords) || p.ticketLogRecords < 1 || p.ticketLogRecords > 4096)
+    throw new RangeError('aluminium model: ticketLogRecords must be an integer in 1…4096');
 }
 
 /** Keys of the counter-based noise streams (second key after the seed). */
@@ -434,6 +447,8 @@ export class AluminiumSmelterModel {
   #tappedKg = 0;
   #tickets = 0;
   #ticket: LadleTicket;
+  /** Ticket memory, slot = ticket number mod size; tickets are never mutated, only replaced. */
+  readonly #ticketLog: (LadleTicket | undefined)[];
   #demandKg = 0;
   #plannedBlock: { newKg: number; buttKg: number };
   #blocksSet = 0;
@@ -452,7 +467,7 @@ export class AluminiumSmelterModel {
     this.start = options.start;
     this.#rng = new Prng(this.seed);
     const rng = this.#rng;
-    // Fixed per-cell offsets, bounded so normal operation stays inside 3.8–4.6 V (DOMAIN.md §5).
+    // Fixed per-cell offsets, bounded so normal operation stays inside 3.8–4.6 V (docs/domain.md §5).
     this.#cellBiasV = Array.from({ length: p.monitoredCells }, () =>
       clamp(rng.normal(0, p.cellVoltageSpreadV), -3 * p.cellVoltageSpreadV, 3 * p.cellVoltageSpreadV),
     );
@@ -476,6 +491,7 @@ export class AluminiumSmelterModel {
       ladleId: 0,
       cellNo: 0,
     };
+    this.#ticketLog = new Array<LadleTicket | undefined>(p.ticketLogRecords).fill(undefined);
     this.#currentKA = p.lineCurrentKA;
     this.#lineVoltageV = p.cellsInLine * p.cellVoltageV;
     this.#powerKW = this.#currentKA * this.#lineVoltageV;
@@ -603,6 +619,7 @@ export class AluminiumSmelterModel {
       ladleId,
       cellNo,
     };
+    this.#ticketLog[this.#ticket.ticketNo % p.ticketLogRecords] = this.#ticket;
     this.#plannedNetKg = this.#drawNetKg();
   }
 
@@ -695,6 +712,7 @@ export class AluminiumSmelterModel {
         totalizerKWh: (p.initialEnergyKWh + Math.floor(this.#energyWh / 1000)) % UINT32,
       },
       ladle: { ...this.#ticket, netTotalKg: this.#tappedKg },
+      ladleLog: [...this.#ticketLog],
       anode: {
         blocksSet: this.#blocksSet,
         lastBlockKg: this.#lastBlockKg,

@@ -9,7 +9,7 @@
  * Integers carry masses and energy exactly (raw kg or kWh × a decimal scale); floats carry the analogue
  * signals (current, voltage, power), as real transducers and meters do.
  */
-import { registerCount } from '../../drivers/modbus/decode.ts';
+import { encodeRaw, registerCount } from '../../drivers/modbus/decode.ts';
 import {
   type BlockPoint,
   encodePoints,
@@ -18,7 +18,7 @@ import {
   type SitePoint,
   toSitePoints,
 } from '../shared/register-block.ts';
-import type { AluminiumSnapshot } from './model.ts';
+import type { AluminiumSnapshot, LadleTicket } from './model.ts';
 
 /** The four stations; each is a separate Modbus TCP server. */
 export const STATION_IDS = ['potline', 'energy', 'ladle', 'anode'] as const;
@@ -62,7 +62,7 @@ export const ALUMINIUM_METERS = {
   anodeScale: 'anode-scale-1',
 } as const;
 
-/** Key parameter ids (the aluminium catalogue of core/domain, DOMAIN.md §2). */
+/** Key parameter ids (the aluminium catalogue of core/domain, docs/domain.md §2). */
 export const ALUMINIUM_PARAMETER_IDS = {
   liquidOutput: 'aluminium.liquid_output',
   anodeConsumption: 'aluminium.anode_consumption',
@@ -430,4 +430,86 @@ export function encodeStation(station: StationMap, snapshot: AluminiumSnapshot):
  */
 export function sitePoints(station: StationMap): SitePoint[] {
   return toSitePoints(station.points);
+}
+
+/** One field of a ticket record: its register offset in the record, encoding and the point it feeds. */
+export interface TicketLogField {
+  point: string;
+  register: number;
+  type: 'uint16' | 'uint32';
+  order: 'AB' | 'ABCD';
+  scale?: string;
+  /** Raw value from a ticket. */
+  raw: (t: LadleTicket) => number;
+}
+
+/**
+ * The ladle station's ticket memory (event log, drivers/modbus/event-log-config.ts), in holding
+ * registers after a gap behind the last-ticket block: the latest ticket number (uint32) at 100, and a
+ * ring of `records` records of 12 registers from 102; ticket n sits in slot n mod `records`. A record:
+ * number uint32 @0, weighing time uint32 s since 1970 UTC @2, gross @4, tare @6, net @8 (uint32 kg),
+ * ladle number uint16 @10, cell number uint16 @11. A slot never written reads as zeros.
+ */
+export const LADLE_TICKET_LOG = {
+  id: 'ladle-tickets',
+  table: 'holding' as const,
+  indexAddress: 100,
+  ringAddress: 102,
+  stride: 12,
+  number: { point: 'ladle.ticket_no', register: 0, type: 'uint32', order: 'ABCD' } as const,
+  time: { register: 2, format: 'unix-s', order: 'ABCD' } as const,
+  fields: [
+    {
+      point: 'ladle.gross',
+      register: 4,
+      type: 'uint32',
+      order: 'ABCD',
+      scale: '0.001',
+      raw: (t) => t.grossKg,
+    },
+    { point: 'ladle.tare', register: 6, type: 'uint32', order: 'ABCD', scale: '0.001', raw: (t) => t.tareKg },
+    { point: 'ladle.net', register: 8, type: 'uint32', order: 'ABCD', scale: '0.001', raw: (t) => t.netKg },
+    { point: 'ladle.ladle_no', register: 10, type: 'uint16', order: 'AB', raw: (t) => t.ladleId },
+    { point: 'ladle.cell_no', register: 11, type: 'uint16', order: 'AB', raw: (t) => t.cellNo },
+  ] satisfies TicketLogField[] as readonly TicketLogField[],
+};
+
+/**
+ * The ticket memory in site-file form (`devices[].eventLogs[]` of the ladle station), for a ring of
+ * `records` records. Used to write and to check `examples/aluminium-smelter.site.yaml`.
+ */
+export function ticketLogSiteConfig(records: number): Record<string, unknown> {
+  const L = LADLE_TICKET_LOG;
+  return {
+    id: L.id,
+    description:
+      'Ticket memory of the weighing terminal: latest ticket number and the last tickets / 称量终端称量单存储：最新单号与最近的称量单',
+    table: L.table,
+    index: { address: L.indexAddress, type: 'uint32', order: 'ABCD' },
+    ring: { address: L.ringAddress, records, stride: L.stride },
+    number: { ...L.number },
+    time: { ...L.time },
+    fields: L.fields.map(({ raw: _raw, ...f }) => f),
+  };
+}
+
+/** Registers `[indexAddress, ringAddress + records × stride)` of the ticket memory from a snapshot. */
+export function encodeTicketLog(snapshot: AluminiumSnapshot): number[] {
+  const L = LADLE_TICKET_LOG;
+  const records = snapshot.ladleLog.length;
+  const regs = new Array<number>(L.ringAddress - L.indexAddress + records * L.stride).fill(0);
+  const put = (at: number, value: number, type: 'uint16' | 'uint32', order: 'AB' | 'ABCD') => {
+    const bytes = encodeRaw(value, type, order);
+    for (let i = 0; i < bytes.length; i += 2)
+      regs[at - L.indexAddress + i / 2] = ((bytes[i] ?? 0) << 8) | (bytes[i + 1] ?? 0);
+  };
+  put(L.indexAddress, snapshot.ladle.ticketNo >>> 0, 'uint32', 'ABCD');
+  snapshot.ladleLog.forEach((t, slot) => {
+    if (!t) return;
+    const base = L.ringAddress + slot * L.stride;
+    put(base + L.number.register, t.ticketNo >>> 0, 'uint32', 'ABCD');
+    put(base + L.time.register, t.time >>> 0, 'uint32', 'ABCD');
+    for (const f of L.fields) put(base + f.register, f.raw(t), f.type, f.order);
+  });
+  return regs;
 }

@@ -8,10 +8,24 @@
  * {@link AluminiumSimulator.restart}, on the shared control surface (simulators/shared/modbus-server.ts).
  */
 import { type Clock, systemClock } from '../../core/time.ts';
-import { FaultControl, listenModbusTcpAll, type SimSlave, serviceVector } from '../shared/modbus-server.ts';
+import {
+  EXCEPTION,
+  FaultControl,
+  listenModbusTcpAll,
+  modbusError,
+  type SimSlave,
+  serviceVector,
+} from '../shared/modbus-server.ts';
 import { blockSlave } from '../shared/register-block.ts';
 import { type AluminiumParams, AluminiumSmelterModel, type AluminiumSnapshot } from './model.ts';
-import { aluminiumRegisterMap, STATION_IDS, type StationId, type StationMap } from './register-map.ts';
+import {
+  aluminiumRegisterMap,
+  encodeTicketLog,
+  LADLE_TICKET_LOG,
+  STATION_IDS,
+  type StationId,
+  type StationMap,
+} from './register-map.ts';
 
 /** Options of {@link startAluminiumSimulator}. */
 export interface AluminiumSimulatorOptions {
@@ -96,10 +110,27 @@ function stationSlave(
   clock: Clock,
   offsets: Offsets,
 ): SimSlave {
-  return blockSlave(`station ${station.id}`, station.points, () => {
+  const snapshot = () => {
     model.advanceTo(clock.now());
     return withOffsets(model.snapshot(), offsets);
-  });
+  };
+  const block = blockSlave(`station ${station.id}`, station.points, snapshot);
+  if (station.id !== 'ladle') return block;
+  // The ladle station also answers its ticket memory (register-map.ts LADLE_TICKET_LOG).
+  const L = LADLE_TICKET_LOG;
+  const end = L.ringAddress + model.params.ticketLogRecords * L.stride;
+  return {
+    read: (table, addr, length) => {
+      if (table !== L.table || addr < L.indexAddress) return block.read(table, addr, length);
+      if (length < 1 || addr + length > end)
+        throw modbusError(
+          EXCEPTION.ILLEGAL_DATA_ADDRESS,
+          `station ladle: ${table} ${addr}+${length} outside the ticket memory ${L.indexAddress}+${end - L.indexAddress}`,
+        );
+      const offset = addr - L.indexAddress;
+      return encodeTicketLog(snapshot()).slice(offset, offset + length);
+    },
+  };
 }
 
 /**

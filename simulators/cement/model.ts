@@ -1,5 +1,5 @@
 /**
- * Pure model of a cement clinker line's weigh feeders and belt scales (DOMAIN.md §2 cement): the
+ * Pure model of a cement clinker line's weigh feeders and belt scales (docs/domain.md §2 cement): the
  * clinker belt scale (熟料皮带秤, clinker output 熟料产量), the raw meal feed (生料喂料), the kiln coal
  * feed (窑头/分解炉煤粉秤) and three substitute raw materials (非碳酸盐替代原料: carbide slag 电石渣,
  * steel slag 钢渣, fly ash 飞灰). No I/O, no timers, no `Date.now()`: the caller moves virtual time
@@ -14,7 +14,7 @@
  */
 import { Prng } from '../prng.ts';
 
-/** One model parameter: default, unit and source (DOMAIN.md conventions). */
+/** One model parameter: default, unit and source (docs/domain.md conventions). */
 export interface ParameterInfo {
   value: number;
   unit: string;
@@ -84,7 +84,7 @@ export interface FeederInfo {
   materialZh: string;
   /**
    * Substitute raw material type code (0 when the feeder is not a substitute material), in the order
-   * of the deduction-factor groups of DOMAIN.md §2: 1 carbide slag (0.480), 2 fly ash 飞灰 (0.305),
+   * of the deduction-factor groups of docs/domain.md §2: 1 carbide slag (0.480), 2 fly ash 飞灰 (0.305),
    * 3 steel slag (0.215).
    */
   substituteType: number;

@@ -45,11 +45,18 @@ export const CEMENT_METERS: Readonly<Record<FeederId, string>> = {
   flyAsh: 'feeder-fly-ash-1',
 };
 
-/** Key parameter ids (core/domain/catalogue.ts, DOMAIN.md §2); the substitute material's type is in the point id. */
+/**
+ * Key parameter ids (core/domain/catalogue.ts, docs/domain.md §2.2). Substitute materials and fuels
+ * are qualified by their kind (`cement.substitute.<material>`, `cement.fuel_consumption.<fuel>`): the
+ * kind picks the deduction factor or the fuel factors in the factor pack, so an unqualified id would
+ * deduct nothing and compute no fuel CO2 (issue 18).
+ */
 export const CEMENT_PARAMETER_IDS = {
   clinkerOutput: 'cement.clinker_output',
   substituteMaterial: 'cement.substitute',
   fuel: 'cement.fuel_consumption',
+  /** The kiln coal's kind: pulverised bituminous coal (窑用煤粉). */
+  coalKind: 'bituminous_coal',
 } as const;
 
 /** Register values of a feeder's holding block from its state. */
@@ -116,15 +123,8 @@ export const FEEDER_CORRECTION_T = '0.05';
  * totalizer fuel consumption. The rate is polled every second, the rest every 5 s (two poll groups).
  */
 export function feederPoints(id: FeederId, meter: string): SitePoint[] {
-  const parameter =
-    id === 'clinker'
-      ? CEMENT_PARAMETER_IDS.clinkerOutput
-      : FEEDERS[id].substituteType > 0
-        ? CEMENT_PARAMETER_IDS.substituteMaterial
-        : id === 'coal'
-          ? CEMENT_PARAMETER_IDS.fuel
-          : undefined;
   const name = `${FEEDERS[id].material.toLowerCase()} / ${FEEDERS[id].materialZh}`;
+  // The point prefix is also the material's kind in the factor pack (cement.deduction.<kind>).
   const p =
     id === 'carbideSlag'
       ? 'carbide_slag'
@@ -133,6 +133,14 @@ export function feederPoints(id: FeederId, meter: string): SitePoint[] {
         : id === 'flyAsh'
           ? 'fly_ash'
           : id;
+  const parameter =
+    id === 'clinker'
+      ? CEMENT_PARAMETER_IDS.clinkerOutput
+      : FEEDERS[id].substituteType > 0
+        ? `${CEMENT_PARAMETER_IDS.substituteMaterial}.${p}`
+        : id === 'coal'
+          ? `${CEMENT_PARAMETER_IDS.fuel}.${CEMENT_PARAMETER_IDS.coalKind}`
+          : undefined;
   return [
     {
       id: `${p}.rate`,

@@ -1,5 +1,5 @@
 /**
- * Pure model of a coal-fired combined heat and power unit (燃煤热电联产机组, DOMAIN.md §2 power) as its
+ * Pure model of a coal-fired combined heat and power unit (燃煤热电联产机组, docs/domain.md §2 power) as its
  * metering sees it: two coal feeders (给煤机) with weigh belts, the as-fired coal conveyor's belt scale
  * (入炉煤皮带秤) filling the bunkers, the generator-terminal energy meter (发电机出口电能表), station
  * service (厂用电) energy, the grid tariff meter (关口表: export 上网, import 下网 = purchased electricity)
@@ -217,6 +217,8 @@ export interface PowerSnapshot {
   heatGjph: number;
   /** Coal in the bunkers, t (not metered: the cross-check's inventory term). */
   bunkerT: number;
+  /** As-fired coal NCV as the plant lab reports it (收到基低位发热量), GJ/t (= MJ/kg). */
+  asFiredNcvGjPerT: number;
   /** Totalizers in whole raw units (they wrap at 2³² in the registers). */
   counters: Readonly<Record<CounterId, number>>;
 }
@@ -286,6 +288,7 @@ export class PowerPlantModel {
       steamTph: r.steamTph,
       heatGjph: r.steamTph * this.params.steamHeatGjPerT,
       bunkerT: this.#bunkerT,
+      asFiredNcvGjPerT: this.params.asFiredNcv,
       counters: { ...this.#counters },
     };
   }

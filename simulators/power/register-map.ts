@@ -38,9 +38,13 @@ export const POWER_METERS = {
   heat: 'heat-meter-supply-1',
 } as const;
 
-/** Key parameter ids of a power unit (core/domain/catalogue.ts, DOMAIN.md §2). */
+/**
+ * Key parameter ids of a power unit (core/domain/catalogue.ts, docs/domain.md §2.4). Fuel parameters
+ * are qualified by the fuel's kind: an unqualified `power.fuel_consumption` computes no fuel CO2.
+ */
 export const POWER_PARAMETER_IDS = {
-  fuel: 'power.fuel_consumption',
+  fuel: 'power.fuel_consumption.bituminous_coal',
+  ncv: 'power.ncv.bituminous_coal',
   generation: 'power.generation',
   heat: 'power.heat_supplied',
   purchased: 'power.purchased_electricity',
@@ -266,6 +270,31 @@ export const POWER_REGISTER_MAP: readonly PowerDeviceMap[] = [
         type: 'float32',
         order: 'ABCD',
         raw: (s) => s.steamTph,
+      },
+    ],
+  },
+  // The coal lab's LIMS (实验室信息管理系统) publishes the as-fired NCV of the latest sample on the same
+  // converter (unit id 3): a lab result, not a meter reading (no `meter`). No elemental carbon is
+  // published, so the evidence uses the default carbon per unit heat and says so.
+  {
+    deviceId: 'coal-lab',
+    port: 'grid',
+    unitId: 3,
+    pollIntervalMs: 60000,
+    points: [
+      {
+        id: 'lab.ncv_as_fired',
+        unit: 'GJ/t',
+        description: 'As-fired coal NCV, latest lab result (raw 0.001 GJ/t)',
+        descriptionZh: '入炉煤收到基低位发热量化验值 (原始值 0.001 GJ/t)',
+        parameter: POWER_PARAMETER_IDS.ncv,
+        aggregation: 'gauge',
+        table: 'holding',
+        address: 0,
+        type: 'uint32',
+        order: 'ABCD',
+        scale: '0.001',
+        raw: (s) => Math.round(s.asFiredNcvGjPerT * 1000),
       },
     ],
   },

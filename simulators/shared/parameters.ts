@@ -1,7 +1,7 @@
 /**
  * Model parameters as data, and the options every plant simulator takes. Each simulator's model keeps
  * its tunable numbers in one table of {@link ParameterInfo} (default, unit, source; unconfirmed numbers
- * say so, DOMAIN.md conventions), so the model code has no other plant constants and the README can
+ * say so, docs/domain.md conventions), so the model code has no other plant constants and the README can
  * list them.
  */
 import type { Clock } from '../../core/time.ts';

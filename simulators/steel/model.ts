@@ -1,6 +1,6 @@
 /**
  * Pure model of the metered points of an integrated (BF–BOF) steel plant that the steel guideline's
- * key parameters need (DOMAIN.md; steel: crude steel output, fuels and carbon-bearing inputs,
+ * key parameters need (docs/domain.md; steel: crude steel output, fuels and carbon-bearing inputs,
  * carbon-bearing product outputs). No I/O, no timers, no `Date.now()`: the caller moves virtual time
  * with {@link SteelPlantModel.advanceTo}, so the state at `t` depends only on (seed, start, params, t).
  *
@@ -55,6 +55,12 @@ export const STEEL_PARAMETERS = {
   pciRateTph: { value: 36, unit: 't/h', source: '[practice] PCI about 150 kg per t hot metal at ~240 t/h' },
   cokeRateTph: { value: 84, unit: 't/h', source: '[practice] coke rate about 350 kg per t hot metal' },
   tarRateTph: { value: 4, unit: 't/h', source: '[practice] tar about 3–4 % of the coal carbonised' },
+  limestoneRateTph: {
+    value: 12,
+    unit: 't/h',
+    source:
+      'simulator choice: limestone flux to the sinter plant and the converter (about 65 kg per t steel)',
+  },
   benzolRateTph: {
     value: 1.3,
     unit: 't/h',
@@ -84,7 +90,7 @@ export const STEEL_DEFAULTS: Readonly<SteelParams> = Object.freeze(
 );
 
 /** The flows with a totalizer, in the order they are drawn each tick. */
-export const STEEL_FLOWS = ['cog', 'bfg', 'ng', 'pci', 'coke', 'tar', 'benzol'] as const;
+export const STEEL_FLOWS = ['cog', 'bfg', 'ng', 'pci', 'coke', 'tar', 'benzol', 'limestone'] as const;
 /** One of {@link STEEL_FLOWS}. */
 export type SteelFlow = (typeof STEEL_FLOWS)[number];
 
@@ -97,6 +103,7 @@ export const FLOW_UNITS: Readonly<Record<SteelFlow, { rate: 'Nm³/h' | 't/h'; to
   coke: { rate: 't/h', total: 'kg' },
   tar: { rate: 't/h', total: 'kg' },
   benzol: { rate: 't/h', total: 'kg' },
+  limestone: { rate: 't/h', total: 'kg' },
 };
 
 const SET_POINT: Record<SteelFlow, SteelParamName> = {
@@ -107,6 +114,7 @@ const SET_POINT: Record<SteelFlow, SteelParamName> = {
   coke: 'cokeRateTph',
   tar: 'tarRateTph',
   benzol: 'benzolRateTph',
+  limestone: 'limestoneRateTph',
 };
 
 /** The last ladle ticket of the BOF crane scale. */

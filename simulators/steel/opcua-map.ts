@@ -3,8 +3,15 @@
  * and meaning. The same table drives the OPC UA server (opcua-server.ts) and the example site file
  * (`examples/steel-plant.site.yaml`, kept equal by `test/unit/simulators/steel.test.ts`). Pure: no
  * node-opcua import. NodeIds are `ns=1;s=<id>`. Parameter ids follow core/domain/catalogue.ts
- * (`steel.crude_steel_output`, `steel.fuel_consumption.<fuel>`, `steel.carbon_product_output.<product>`);
- * gases are metered in Nm³ here, so their conversion to the catalogue's tonnes is the domain's business.
+ * (`steel.crude_steel_output`, `steel.fuel_consumption.<fuel>`, `steel.carbon_input.<material>`,
+ * `steel.carbon_product_output.<product>`). Gases are metered in Nm³ and stay in Nm³ up to the package:
+ * their factors are per 10^4 Nm³ (core/domain/units.ts), never per tonne.
+ *
+ * Boundary (docs/domain.md §2.3, carbon balance): the carbon entering counts (coke, injection coal,
+ * natural gas, limestone flux) and the carbon leaving is deducted (crude steel, tar, crude benzol,
+ * converter gas recovered for sale). Blast-furnace and coke-oven gas burnt on site are made inside the
+ * boundary from that coke and coal: they are metered (cross-checks) but feed no parameter, or their
+ * carbon would count twice.
  */
 import { FLOW_UNITS, STEEL_FLOWS, type SteelFlow, type SteelSnapshot } from './model.ts';
 
@@ -35,20 +42,18 @@ export interface SteelVariable {
 
 const FLOW_NAMES: Record<
   SteelFlow,
-  { folder: string; en: string; zh: string; parameter: string; meter: string }
+  { folder: string; en: string; zh: string; parameter?: string; meter: string }
 > = {
   cog: {
     folder: 'Gas.COG',
-    en: 'coke-oven gas burnt',
+    en: 'coke-oven gas burnt (made on site: a cross-check, no parameter)',
     zh: '焦炉煤气',
-    parameter: 'steel.fuel_consumption.coke_oven_gas',
     meter: 'fm-cog-1',
   },
   bfg: {
     folder: 'Gas.BFG',
-    en: 'blast-furnace gas burnt',
+    en: 'blast-furnace gas burnt (made on site: a cross-check, no parameter)',
     zh: '高炉煤气',
-    parameter: 'steel.fuel_consumption.blast_furnace_gas',
     meter: 'fm-bfg-1',
   },
   ng: {
@@ -86,6 +91,13 @@ const FLOW_NAMES: Record<
     parameter: 'steel.carbon_product_output.crude_benzol',
     meter: 'scale-benzol-1',
   },
+  limestone: {
+    folder: 'Flux.Limestone',
+    en: 'limestone flux charged',
+    zh: '石灰石熔剂',
+    parameter: 'steel.carbon_input.limestone',
+    meter: 'scale-flux-1',
+  },
 };
 
 function flowVariables(f: SteelFlow): SteelVariable[] {
@@ -111,7 +123,7 @@ function flowVariables(f: SteelFlow): SteelVariable[] {
       unit: u.total,
       description: `${n.en} (${n.zh}), totalizer`,
       meter: n.meter,
-      parameter: n.parameter,
+      ...(n.parameter ? { parameter: n.parameter } : {}),
       aggregation: 'totalizer',
       read: (s) => s.totals[f],
     },

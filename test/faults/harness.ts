@@ -1,5 +1,5 @@
 /**
- * Shared pieces of the fault-injection suite (issue 4, DESIGN.md §5 "shown by fault-injection tests
+ * Shared pieces of the fault-injection suite (issue 4, docs/architecture.md §5 "shown by fault-injection tests
  * that count every seq"):
  *
  * - a **counter device**: a real Modbus TCP server whose holding registers 0–1 (uint32) answer 1, 2, 3,

@@ -16,6 +16,7 @@ import { Collector } from '../../collector/collector.ts';
 import { LiveHub } from '../../collector/live.ts';
 import { SqliteStore } from '../../collector/sqlite-store.ts';
 import type { StoredReading } from '../../collector/store.ts';
+import { UnitRegistry } from '../../core/schema/unit-registry.ts';
 import { parseSiteConfig } from '../../gateway/config.ts';
 import { Gateway } from '../../gateway/gateway.ts';
 import { buildServer } from '../../server/app.ts';
@@ -126,6 +127,11 @@ export async function startDashboardStack(dir: string): Promise<DashboardStack> 
     // Generous: the tests log in many times from one address on purpose.
     loginLimiter: new FailureLimiter({ max: 50 }),
     configView: { mode: 'test', dataDir: dir },
+    // Scope follows the unit registry only (issue 17 item 2): both units registered.
+    units: new UnitRegistry([
+      { ...unit, gateways: [site.site.gateway.id] },
+      { ...OTHER_UNIT, gateways: ['gw-other-1'] },
+    ]),
     domain: { sites: [site.site], keyFile: join(dir, 'evidence-ed25519.pem'), generator: 'carbon-mrv test' },
   });
   const url = await app.listen({ host: '127.0.0.1', port: 0 });

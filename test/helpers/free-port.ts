@@ -1,5 +1,5 @@
 /**
- * Loopback ports for servers that tests start (STYLE.md rule 9): ask the kernel for a free port, or
+ * Loopback ports for servers that tests start (docs/architecture.md §10 rule 9): ask the kernel for a free port, or
  * wait until a server accepts connections on one.
  */
 import net from 'node:net';
@@ -62,4 +62,37 @@ export async function waitFor(
       throw new Error(`timed out after ${options.timeoutMs} ms waiting for ${what}`);
     await new Promise((r) => setTimeout(r, interval));
   }
+}
+
+/** Whether `port` on `host` can be bound right now. */
+function bindable(port: number, host: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = net.createServer();
+    server.unref();
+    server.once('error', () => resolve(false));
+    server.listen(port, host, () => server.close(() => resolve(true)));
+  });
+}
+
+/**
+ * An offset that moves every one of `ports` onto a port that is free a moment ago (for
+ * `mrv demo --sim-port-offset`): tries random offsets in [1000, maxOffset].
+ * @throws Error after 50 tries without one
+ */
+export async function getFreePortOffset(
+  ports: readonly number[],
+  maxOffset: number,
+  host = '127.0.0.1',
+): Promise<number> {
+  for (let i = 0; i < 50; i++) {
+    const offset = 1000 + Math.floor(Math.random() * (maxOffset - 1000));
+    let ok = true;
+    for (const p of ports)
+      if (!(await bindable(p + offset, host))) {
+        ok = false;
+        break;
+      }
+    if (ok) return offset;
+  }
+  throw new Error('free-port: no offset with every port free');
 }

@@ -1,5 +1,5 @@
 /**
- * A throw-away InfluxDB 1.x server for integration tests (TOOLCHAIN.md: Debian's `influxdb` 1.6.7).
+ * A throw-away InfluxDB 1.x server for integration tests (docs/development.md: Debian's `influxdb` 1.6.7).
  * Everything (config, meta, data, WAL, pid file) lives in a fresh temp folder that `stop()` removes;
  * HTTP and RPC bind to free loopback ports; no phone-home, no self-monitoring, no extra listeners.
  */

@@ -1,5 +1,5 @@
 /**
- * A throw-away Mosquitto 2.0 broker for integration tests (TOOLCHAIN.md), configured like production
+ * A throw-away Mosquitto 2.0 broker for integration tests (docs/development.md), configured like production
  * should be: `max_queued_messages 0` (the default 1000 silently drops QoS 1 messages for a lagging
  * subscriber), persistence on, so sessions and queued messages survive a restart.
  *
@@ -128,7 +128,7 @@ function config(dir: string, port: number, extra: string, sec: Security = {}, de
     ...(defaults
       ? []
       : [
-          // 0 = unlimited. The default 1000 drops QoS 1 messages silently (TOOLCHAIN.md, measured 26-33 % loss).
+          // 0 = unlimited. The default 1000 drops QoS 1 messages silently (docs/development.md, measured 26-33 % loss).
           'max_queued_messages 0',
           'persistence true',
           `persistence_location ${dir}/data/`,

@@ -4,7 +4,9 @@
  * certificates. EC P-256 keys, valid for two days, unencrypted PEM files in the given folder. Never
  * use these outside tests.
  */
+
 import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -111,7 +113,10 @@ export async function issueCert(
       ca.certFile,
       '-CAkey',
       ca.keyFile,
-      '-CAcreateserial',
+      // A random serial per certificate: -CAcreateserial shares one .srl file, which certificates
+      // issued in parallel (server and clients at once) read and write at the same time.
+      '-set_serial',
+      `0x${randomBytes(16).toString('hex')}`,
       '-out',
       certFile,
       '-days',

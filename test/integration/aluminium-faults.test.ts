@@ -11,8 +11,8 @@ import type { Reading } from '../../core/schema/wire.ts';
 import { ManualClock } from '../../core/time.ts';
 import type { ModbusDevice } from '../../drivers/modbus/config.ts';
 import { ModbusDriver } from '../../drivers/modbus/driver.ts';
+import { catalogueFromSites, loadRulePack } from '../../evidence/service.ts';
 import { parseSiteConfig } from '../../gateway/config.ts';
-import { catalogueFromSites, loadRulePack } from '../../server/evidence-service.ts';
 import { type AluminiumSimulator, startAluminiumSimulator } from '../../simulators/aluminium/server.ts';
 
 const START = Date.UTC(2026, 1, 28, 16);

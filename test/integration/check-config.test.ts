@@ -44,7 +44,8 @@ function withPorts(example: string, portOf: (deviceId: string) => number): strin
 
 describe('mrv check-config', () => {
   it('prints live decoded values and quality of every point of the aluminium example', async () => {
-    const sim = await startAluminiumSimulator({ seed: 5 });
+    // Two hours of plant history: the ladle terminal's ticket memory holds tickets.
+    const sim = await startAluminiumSimulator({ seed: 5, start: Date.now() - 2 * 3_600_000 });
     try {
       const file = withPorts('aluminium-smelter.site.yaml', (id) => {
         const station = Object.values(sim.registerMap).find((s) => s.deviceId === id);
@@ -60,6 +61,14 @@ describe('mrv check-config', () => {
       expect(Number(current![1])).toBeLessThan(450);
       expect(out).toMatch(/^ladle-scale\s+ladle\.net\s+\d+(\.\d+)?\s+t\s+good/m);
       expect(out).toMatch(/all 4 devices answered/);
+      const log = out.match(
+        /^event log ladle-scale\/ladle-tickets: latest ticket (\d+), the ring holds (\d+) \((\d+)–(\d+), newest weighed \S+\)$/m,
+      );
+      expect(log, out).not.toBeNull();
+      const [, latest, held, lowest, highest] = (log as RegExpMatchArray).map(Number);
+      expect(highest).toBe(latest);
+      expect(held).toBe((latest as number) - (lowest as number) + 1);
+      expect(held).toBe(Math.min(64, (latest as number) - 260_000));
     } finally {
       await sim.stop();
     }
@@ -92,21 +101,70 @@ describe('mrv check-config', () => {
       const feederA = out.match(/^coal-feeder-a\s+feeder_a\.total\s+(\d+(?:\.\d{1,3})?)\s+t\s+good/m);
       expect(feederA, out).not.toBeNull();
       expect(Number(feederA![1])).toBeGreaterThanOrEqual(123456.789);
-      expect(out).toMatch(/all 6 devices answered/);
+      expect(out).toMatch(/all 7 devices answered/);
+      expect(out).not.toMatch(/^warning:/m);
     } finally {
       await sim.stop();
     }
   });
 
   it('exits 3 and names the devices that do not answer (power example, nothing listening)', async () => {
-    const closed = await getFreePort();
-    const file = withPorts('power-plant.site.yaml', () => closed);
+    // One closed port per simulator port of the example, so the devices stay distinct slaves.
+    const example = parseDocument(readFileSync(join(root, 'examples', 'power-plant.site.yaml'), 'utf8'));
+    const closedFor = new Map<number, number>();
+    for (const d of example.toJS().devices as { port: number }[])
+      if (!closedFor.has(d.port)) closedFor.set(d.port, await getFreePort());
+    const portById = new Map(
+      (example.toJS().devices as { id: string; port: number }[]).map((d) => [d.id, d.port]),
+    );
+    const file = withPorts('power-plant.site.yaml', (id) => closedFor.get(portById.get(id) ?? 0) ?? 1);
     const { code, out } = await run(['check-config', file, '--timeout-ms', '3000']);
     expect(code, out).toBe(3);
     expect(out).toMatch(
       /^generator-meter\s+gen\.active_energy_export\s+MWh\s+bad\s+\S*\s+MRV_E_DEVICE_UNREACHABLE/m,
     );
-    expect(out).toMatch(/6 of 6 devices gave no good reading/);
+    expect(out).toMatch(/7 of 7 devices gave no good reading/);
+  });
+
+  it('warns about an unqualified parameter id and a kind without a factor before reading (issue 18)', async () => {
+    const closed = await getFreePort();
+    const file = withPorts('cement-plant.site.yaml', () => closed);
+    // The fly ash id as the example shipped it before (no material kind); steel slag with a kind the pack lacks.
+    writeFileSync(
+      file,
+      readFileSync(file, 'utf8')
+        .replace('cement.substitute.fly_ash', 'cement.substitute')
+        .replace('cement.substitute.steel_slag', 'cement.substitute.steel_slagg'),
+    );
+    const { out } = await run(['check-config', file, '--timeout-ms', '1000']);
+    expect(out).toMatch(
+      /^warning unqualified: point fly_ash\.total: parameter "cement\.substitute" needs its material/m,
+    );
+    expect(out).toMatch(
+      /^warning MRV_W_NO_FACTOR: point steel_slag\.total: parameter cement\.substitute\.steel_slagg: factor pack cn-ets-defaults@2026\.12-1 has no cement\.deduction\.steel_slagg/m,
+    );
+  });
+
+  it('warns about parameter ids the evidence would not use, and parameters no point feeds (issue 18)', async () => {
+    const closed = await getFreePort();
+    const file = withPorts('cement-plant.site.yaml', () => closed);
+    const doc = parseDocument(readFileSync(file, 'utf8'));
+    // A typo on the clinker totalizer: before, nothing said the evidence would ignore it.
+    const devices = doc.toJS().devices as { points: { id: string; parameter?: string }[] }[];
+    const d = devices.findIndex((x) => x.points.some((p) => p.id === 'clinker.total'));
+    const j = devices[d]!.points.findIndex((p) => p.id === 'clinker.total');
+    doc.setIn(['devices', d, 'points', j, 'parameter'], 'cement.clinker_outptu');
+    writeFileSync(file, String(doc));
+    const { out } = await run(['check-config', file, '--timeout-ms', '2000']);
+    expect(out).toMatch(/valid \(unit /);
+    expect(out).toMatch(
+      /^warning unknown: point clinker\.total: parameter "cement\.clinker_outptu" is not in the cement catalogue/m,
+    );
+    expect(out).toContain('did you mean');
+    // The shipped example names every qualified parameter with its kind (fixed with issue 18 items 6-7;
+    // the unqualified case is the next test).
+    expect(out).not.toMatch(/^warning unqualified/m);
+    expect(out).toMatch(/^warning not_supplied: no point of this file feeds cement\.clinker_output/m);
   });
 
   it('gives OPC UA devices time by default and uses the site PKI: the steel example over OPC UA and Modbus', async () => {

@@ -1,14 +1,16 @@
 // The `mrv` command as a user runs it, as real processes: the one-command demo, and a gateway whose
 // MQTT last will marks it offline when it is killed.
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mqtt from 'mqtt';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parseDocument } from 'yaml';
+import { MAX_SIM_PORT_OFFSET } from '../../cli/demo-units.ts';
 import type { GatewayStatus } from '../../core/schema/wire.ts';
 import { startAluminiumSimulator } from '../../simulators/aluminium/server.ts';
-import { getFreePort } from '../helpers/free-port.ts';
+import { getFreePort, getFreePortOffset } from '../helpers/free-port.ts';
 import { startMosquitto } from '../helpers/mosquitto.ts';
 import { spawnTied, type TiedProcess } from '../helpers/tied-process.ts';
 
@@ -31,15 +33,35 @@ async function waitForOutput(p: TiedProcess, re: RegExp, timeoutMs = 30_000): Pr
   }
 }
 
+/** Every port the default demo's simulators listen on (aluminium, cement, steel). */
+const DEMO_SIM_PORTS = [15020, 15021, 15022, 15023, 15030, 15031, 15040, 4841];
+
 type PointRow = { id: string; last: { ts: string; value: string | null; quality: string } | null };
 
 describe('mrv demo', () => {
   // Timeout: start-up (STARTUP_MS), six polls of up to 20 s, then the requests and the stop.
   it('runs the aluminium, cement and steel units (Modbus TCP, RTU over TCP, OPC UA) live on the web API and stops cleanly on Ctrl-C', async () => {
     const port = await getFreePort();
+    // The simulators moved off their default ports, one of which is taken: the demo runs beside
+    // another demo (or anything else on 15020) when told to.
+    const offset = await getFreePortOffset(DEMO_SIM_PORTS, MAX_SIM_PORT_OFFSET);
+    const squatter = net.createServer();
+    const squatting = await new Promise<boolean>((r) => {
+      squatter.once('error', () => r(false));
+      squatter.listen(15020, '127.0.0.1', () => r(true));
+    });
     const demo = await spawnTied(
       process.execPath,
-      [mrv, 'demo', '--port', String(port), '--data-dir', join(tmp, 'demo')],
+      [
+        mrv,
+        'demo',
+        '--port',
+        String(port),
+        '--data-dir',
+        join(tmp, 'demo'),
+        '--sim-port-offset',
+        String(offset),
+      ],
       {
         cwd: root,
         env: { ...process.env, MRV_LOG_LEVEL: 'warn' },
@@ -68,6 +90,9 @@ describe('mrv demo', () => {
           { timeout: 10_000 },
         )
         .toEqual(['aluminium', 'cement', 'steel']);
+      // The demo seeded its unit registry from its site files: every unit is registered (issue 17).
+      expect(units.map((u) => (u as Unit & { registered?: boolean }).registered)).toEqual([true, true, true]);
+      expect(readFileSync(join(tmp, 'demo', 'units.yaml'), 'utf8')).toMatch(/^version: 1$/m);
       const unitOf = (industry: string) => units.find((u) => u.industry === industry)?.id;
       const points = async (unitId: string | undefined) =>
         (await (await fetch(`${url}/api/v1/units/${unitId}/points`, auth)).json()) as PointRow[];
@@ -93,11 +118,15 @@ describe('mrv demo', () => {
       await expect
         .poll(async () => (await last('aluminium', 'potline.current'))?.ts, { timeout: 10_000 })
         .not.toBe(first?.ts);
+      // The simulators listen where the offset put them.
+      expect(demo.tail()).toContain(`Modbus TCP ports ${15020 + offset}`);
+      expect(demo.tail()).toContain(`opc.tcp://127.0.0.1:${4841 + offset}`);
       demo.child.kill('SIGINT');
       const exit = await demo.exited;
       expect(exit.code).toBe(0);
     } finally {
       await demo.stop();
+      if (squatting) squatter.close();
     }
   }, 210_000);
 });

@@ -63,6 +63,20 @@ describe('dashboard in Chromium', () => {
     await page.waitForSelector('form.login');
     expect(await page.getAttribute('html', 'lang')).toBe('zh-CN');
     await shot('login');
+    // Issue 13/18: the overview asks the cheap completeness route, never a month's evidence package.
+    const asked: { url: string; status: number }[] = [];
+    const onResponse = (res: { url(): string; status(): number }) => {
+      if (res.url().includes('/api/v1/units/')) asked.push({ url: res.url(), status: res.status() });
+    };
+    page.on('response', onResponse);
+    // The unit's first key-parameter reading is in (the pipeline has just started).
+    const mtd = async () => {
+      const res = await fetch(`${stack.url}/api/v1/units/${stack.unitId}/completeness`, {
+        headers: { authorization: `Bearer ${stack.adminToken}` },
+      });
+      return res.ok ? ((await res.json()) as { status: string }).status : `HTTP ${res.status}`;
+    };
+    await expect.poll(mtd, { timeout: 20_000 }).toBe('measuring');
     await page.goto(`${stack.url}/#/login?token=${stack.adminToken}`);
     const row = page.locator(`#units-table tr[data-unit-id="${stack.unitId}"]`);
     await row.waitFor();
@@ -74,6 +88,18 @@ describe('dashboard in Chromium', () => {
       .poll(() => row.locator('[data-field="state"]').textContent(), { timeout: 15_000 })
       .toBe('在线');
     await page.locator('#units-table [data-field="deadline"] a').first().waitFor();
+    // Month to date: the live unit is measuring (not 0 % for the rest of the month), its last month
+    // (before its first data) not monitored rather than overdue.
+    const cell = row.locator('[data-field="completeness"] a');
+    await cell.waitFor();
+    expect(await cell.getAttribute('data-status')).toBe('measuring');
+    expect(Number(await cell.getAttribute('data-ratio'))).toBeGreaterThan(0);
+    expect(await row.locator('[data-field="deadline"] a').getAttribute('data-status')).toBe('not_monitored');
+    page.off('response', onResponse);
+    const completeness = asked.filter((a) => a.url.includes('/completeness?month='));
+    expect(completeness.length).toBeGreaterThan(0);
+    for (const a of completeness) expect(a.status).toBe(200);
+    expect(asked.filter((a) => a.url.includes('/evidence/'))).toEqual([]);
     await shot('overview-zh');
   });
 
@@ -81,7 +107,7 @@ describe('dashboard in Chromium', () => {
     await page.click('button[data-lang="en"]');
     await expect.poll(() => page.locator('#overview-heading').textContent()).toBe('Units overview');
     expect(await page.getAttribute('html', 'lang')).toBe('en');
-    expect(await page.locator('#units-table thead').textContent()).toContain('Completeness this month');
+    expect(await page.locator('#units-table thead').textContent()).toContain('Completeness month to date');
     await shot('overview-en');
     await page.reload();
     await expect.poll(() => page.locator('#overview-heading').textContent()).toBe('Units overview');
@@ -140,6 +166,10 @@ describe('dashboard in Chromium', () => {
     await page.click('a[data-tab="evidence"]');
     await page.waitForSelector('#evidence-table');
     await shot('evidence-list');
+    // Months before the unit's first data are not monitored, never "N days past the deadline".
+    const older = page.locator('#evidence-table tbody tr').nth(3);
+    expect(await older.locator('[data-status="not_monitored"]').count()).toBe(1);
+    expect(await older.textContent()).not.toContain('已过截止');
     const month = await page.locator('#evidence-table tbody tr').first().getAttribute('data-month');
     await page.click(`#evidence-table tr[data-month="${month}"] a.button`);
     await page.waitForSelector('#verification, .notice[data-state="unavailable"]', { timeout: 30_000 });
@@ -149,6 +179,18 @@ describe('dashboard in Chromium', () => {
       return;
     }
     expect(await page.locator('#verification').getAttribute('data-ok')).toBe('true');
+    // The content status comes first and says the month is not over; the signature is only a signature.
+    const content = page.locator('#content-status');
+    expect(await content.getAttribute('data-status')).toBe('incomplete');
+    expect(await content.locator('[data-reason="month_not_over"]').count()).toBe(1);
+    const order = await page.evaluate(() => {
+      const a = document.querySelector('#content-status');
+      const b = document.querySelector('#verification');
+      return a && b ? a.compareDocumentPosition(b) & Node.DOCUMENT_POSITION_FOLLOWING : 0;
+    });
+    expect(order).toBeGreaterThan(0);
+    expect(await page.locator('#verification').textContent()).toContain('签名有效');
+    expect(await page.locator('section#emissions-by-kind').count()).toBe(1);
     await shot('evidence-detail');
     const [csv] = await Promise.all([page.waitForEvent('download'), page.click('a[data-format="csv"]')]);
     expect(csv.suggestedFilename()).toBe(`evidence-${stack.unitId}-${month}.csv`);
@@ -157,6 +199,21 @@ describe('dashboard in Chromium', () => {
     const [json] = await Promise.all([page.waitForEvent('download'), page.click('a[data-format="json"]')]);
     const pkg = JSON.parse(Buffer.concat(await (await json.createReadStream()).toArray()).toString('utf8'));
     expect(pkg).toMatchObject({ month, unit: { id: stack.unitId }, signature: { alg: 'Ed25519' } });
+    // Emissions by kind with their factors and sources (issue 18 item 7): the figures of the package.
+    const em = page.locator('#emissions-by-kind');
+    await em.waitFor();
+    expect(await em.locator('[data-field="factor-pack"]').textContent()).toContain(
+      `${pkg.emissions.factorPack.id}@${pkg.emissions.factorPack.packVersion}`,
+    );
+    if (pkg.emissions.items.length > 0) {
+      expect(await em.locator('tr[data-emission]').count()).toBe(pkg.emissions.items.length + 1);
+      expect(await em.locator('[data-field="total"]').textContent()).toBe(pkg.emissions.totalCo2e);
+      const first = pkg.emissions.items[0];
+      const row = em.locator(`tr[data-emission="${first.id}"]`);
+      expect(await row.locator('[data-field="co2e"]').textContent()).toBe(first.co2e);
+      expect(await row.locator('li[data-factor]').count()).toBe(first.factors.length);
+      expect(await row.textContent()).toContain('docs/domain.md');
+    }
   });
 
   it('filters the findings list', async () => {

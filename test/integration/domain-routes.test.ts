@@ -14,8 +14,8 @@ import type { EvidencePackage } from '../../core/domain/evidence.ts';
 import { SiteConfig } from '../../core/schema/site.ts';
 import type { GatewayMeta } from '../../core/schema/wire.ts';
 import { ManualClock } from '../../core/time.ts';
+import { loadEvidenceKey, trustedOf, verifyEvidenceSignature } from '../../evidence/service.ts';
 import { buildServer } from '../../server/app.ts';
-import { loadEvidenceKey, trustedOf, verifyEvidenceSignature } from '../../server/evidence-service.ts';
 
 const UNIT = 'U-AL-9';
 const DAY = 86_400_000;
@@ -190,13 +190,19 @@ describe('domain routes', () => {
     expect(res.statusCode).toBe(200);
     const f = res.json() as { rule: string; point: string; source: string }[];
     // The reset of anode.set_total on Feb 10 (logic check) and, over the window, 28 t anode for 81 t Al
-    // = 0.3457 t/t below the 0.38 standard value (a period rule, dated at the window start).
-    expect(f.map((x) => [x.rule, x.point, x.source])).toEqual([
+    // = 0.3457 t/t below the 0.38 standard value (a period rule, dated at the window start); ticket 101
+    // never arrived (100 is seen twice, then 102 …): the month lacks it.
+    expect(f.map((x) => [x.rule ?? (x as { code?: string }).code, x.point, x.source])).toEqual([
       ['AL-SV-001', undefined, 'validation'],
+      ['MRV_F_TICKETS_MISSING', 'ladle.net', 'completeness'],
       ['AL-LC-001', 'anode.set_total', 'validation'],
     ]);
     const stored = await store.listFindings(UNIT, cst(2, 1, 0), cst(3, 1, 0));
-    expect(stored.map((x) => x.rule).sort()).toEqual(['AL-LC-001', 'AL-SV-001']);
+    expect(stored.map((x) => x.rule ?? x.code).sort()).toEqual([
+      'AL-LC-001',
+      'AL-SV-001',
+      'MRV_F_TICKETS_MISSING',
+    ]);
   });
 
   it('answers each finding with its state and narrows by ?state=open|resolved', async () => {
@@ -274,9 +280,16 @@ describe('domain routes', () => {
     expect(pkg.rawData?.batchDigest).toBeNull();
     // (29 days × 4 points minus nothing) = 116 readings read, the lookback day included
     expect(pkg.rawData?.readings).toBe(116);
-    // 28 / 81 = 0.3457 t/t < 0.38: standard value; the reset: logic check
-    expect(pkg.findings.map((f) => f.rule).sort()).toEqual(['AL-LC-001', 'AL-SV-001']);
-    expect(pkg.emissions.items.map((i) => i.method)).toEqual(['calculated', 'default', 'default']);
+    // 28 / 81 = 0.3457 t/t < 0.38: standard value; the reset: logic check; ticket 101 missing
+    expect(pkg.findings.map((f) => f.rule ?? f.code).sort()).toEqual([
+      'AL-LC-001',
+      'AL-SV-001',
+      'MRV_F_TICKETS_MISSING',
+    ]);
+    expect(pkg.emissions.items.map((i) => [i.id, i.method])).toEqual([
+      ['aluminium.anode_co2', 'calculated'],
+      ['aluminium.pfc_co2e', 'default'], // no anode-effect data: the default PFC intensity (t CO2e)
+    ]);
     const trust = [trustedOf(loadEvidenceKey(join(dir, 'key.pem'), false), 'test server')];
     expect(verifyEvidenceSignature(pkg, trust)).toMatchObject({ ok: true, owner: 'test server' });
     const tampered = {
@@ -292,5 +305,83 @@ describe('domain routes', () => {
     expect(html.headers['content-type']).toMatch(/text\/html/);
     expect(html.body).toContain('关键参数月度存证 Monthly key-parameter evidence');
     expect(html.body).toContain(pkg.signature.keyId);
+  });
+
+  it('shows in the package exactly the findings the findings list shows for the month (issue 18)', async () => {
+    const window = 'from=2026-02-01T00:00:00%2B08:00&to=2026-03-01T00:00:00%2B08:00';
+    // A period rule over a shorter window was stored by an earlier findings call (dated at its start).
+    await app.inject(
+      `/api/v1/units/${UNIT}/findings?from=2026-02-05T00:00:00%2B08:00&to=2026-02-25T00:00:00%2B08:00`,
+    );
+    const list = (await app.inject(`/api/v1/units/${UNIT}/findings?${window}`)).json() as { id: string }[];
+    const pkg = (await app.inject(`/api/v1/units/${UNIT}/evidence/2026-02`)).json() as EvidencePackage;
+    const shown = [...pkg.findings, ...pkg.storedFindings, ...(pkg.resolvedFindings ?? [])].map((f) => f.id);
+    // Before: stored validation findings were left out of the package ("Findings: 0" beside a full list).
+    expect(shown.sort()).toEqual(list.map((f) => f.id).sort());
+    expect(list.length).toBeGreaterThan(2);
+  });
+
+  it('answers month-to-date completeness without building the evidence, and says not_monitored before the first data', async () => {
+    type Answer = {
+      status: string;
+      ratio: string | null;
+      expected: number;
+      good: number;
+      firstDataAt: string | null;
+      judgedTo: string;
+      points: { point: string; expectedIntervalMs: number; expected: number; good: number }[];
+    };
+    const get = async (month: string) => {
+      const res = await app.inject(`/api/v1/units/${UNIT}/completeness?month=${month}`);
+      expect(res.statusCode).toBe(200);
+      return res.json() as Answer;
+    };
+    // February is over: one reading a day per point (interval = the device's 1 day), all there.
+    const feb = await get('2026-02');
+    expect(feb).toMatchObject({
+      status: 'ended',
+      ratio: '1.0000',
+      firstDataAt: '2026-01-31T12:00:00.000+08:00',
+    });
+    expect(feb.points.map((p) => [p.point, p.expectedIntervalMs, p.expected, p.good])).toEqual([
+      ['anode.butt_total', DAY, 28, 28],
+      ['anode.set_total', DAY, 28, 28],
+      ['ladle.net', DAY, 28, 28],
+    ]);
+    // March so far (now = Mar 2 09:00): one reading due per point, none came.
+    expect(await get('2026-03')).toMatchObject({
+      status: 'no_data',
+      ratio: '0.0000',
+      expected: 3,
+      judgedTo: '2026-03-02T09:00:00.000+08:00',
+    });
+    // Before the unit's first reading: nothing was due, nothing is overdue.
+    expect((await get('2025-12')).status).toBe('not_monitored');
+    // Its package says so first: no data, no parameter claimed as a default it did not use.
+    const empty = (await app.inject(`/api/v1/units/${UNIT}/evidence/2025-12`)).json() as EvidencePackage;
+    expect(empty.content).toMatchObject({ status: 'no_data', received: 0 });
+    expect(empty.parameters.map((p) => [p.id, p.value, p.method])).toEqual([
+      ['aluminium.liquid_output', null, 'not_measured'],
+      ['aluminium.anode_consumption', null, 'not_measured'],
+      ['aluminium.anode_effect_duration', null, 'not_measured'],
+      ['aluminium.cells_in_operation', null, 'not_measured'],
+    ]);
+    expect(empty.notices?.map((n) => [n.parameter, n.issue])).toEqual([
+      ['aluminium.liquid_output', 'no_data'],
+      ['aluminium.anode_consumption', 'no_data'],
+      ['aluminium.anode_effect_duration', 'not_supplied'],
+      ['aluminium.cells_in_operation', 'not_supplied'],
+    ]);
+    const html = (await app.inject(`/api/v1/units/${UNIT}/evidence/2025-12?format=html`)).body;
+    expect(html).toContain('data-content-status="no_data"');
+    expect((await get('2026-05')).status).toBe('not_started');
+    // Without ?month the current month.
+    expect(((await app.inject(`/api/v1/units/${UNIT}/completeness`)).json() as Answer).judgedTo).toBe(
+      '2026-03-02T09:00:00.000+08:00',
+    );
+    expect((await app.inject(`/api/v1/units/${UNIT}/completeness?month=2026-13`)).statusCode).toBe(400);
+    expect((await app.inject('/api/v1/units/NOPE/completeness')).json()).toMatchObject({
+      error: { code: 'MRV_E_NOT_FOUND' },
+    });
   });
 });

@@ -1,5 +1,5 @@
 /**
- * The one contract every driver keeps (drivers/types.ts, STYLE.md rules 1, 2 and 8), run against each
+ * The one contract every driver keeps (drivers/types.ts, docs/architecture.md §10 rules 1, 2 and 8), run against each
  * driver with its simulator by a per-driver test file (`*-contract.test.ts`):
  * - `create` does no I/O; `start` delivers batches; `stop` ends them and is idempotent;
  * - every configured point appears in every cycle of its poll group, good with an exact decimal value

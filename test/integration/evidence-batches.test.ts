@@ -1,5 +1,5 @@
 // The monthly evidence package cites the raw signed batches it was computed from (issue 5 item 7,
-// DESIGN.md §6): batches signed with core/signing.ts go through the collector's integrity plan into a
+// docs/architecture.md §6): batches signed with core/signing.ts go through the collector's integrity plan into a
 // real SqliteStore (readings + archive), the package is built from the store, and `mrv verify FILE
 // --batches EXPORT --keys REGISTRY` — run as a user runs it — accepts it, names a tampered batch, and
 // rejects a package with one value changed; a batch missing from the archive is declared in the package.
@@ -18,7 +18,7 @@ import { canonicalJson } from '../../core/schema/canonical.ts';
 import { SiteConfig } from '../../core/schema/site.ts';
 import { type Batch, GENESIS_HASH } from '../../core/schema/wire.ts';
 import { BatchSetDigest, batchHash, signBatch } from '../../core/signing.ts';
-import { buildEvidence, loadEvidenceKey, signEvidence } from '../../server/evidence-service.ts';
+import { buildEvidence, loadEvidenceKey, signEvidence } from '../../evidence/service.ts';
 import { budget } from '../helpers/budget.ts';
 import { spawnTied } from '../helpers/tied-process.ts';
 
@@ -299,6 +299,8 @@ describe('evidence cites its raw signed batches; mrv verify --batches re-checks 
       `signature: OK (Ed25519, trusted key ${evidenceKey.keyId}, owner server-public.pem)`,
     );
     expect(ok.code).toBe(0);
+    // The content status follows the signature: a good signature says nothing about completeness.
+    expect(ok.out).toMatch(/^content: (no_data|incomplete|complete)\b/m);
     const owner = await run('verify', path.join(tmp, 'ev-genuine.json'), '--trusted-keys', trust);
     expect(owner.out).toMatch(/owner carbon-mrv server evidence key evidence\.pem/);
     expect(owner.code).toBe(0);

@@ -17,7 +17,8 @@ import { SqliteStore } from '../../collector/sqlite-store.ts';
 import { evidenceCsv, evidenceHtml } from '../../core/domain/render.ts';
 import type { Finding } from '../../core/schema/finding.ts';
 import type { Batch, GatewayMeta } from '../../core/schema/wire.ts';
-import { buildEvidence, loadEvidenceKey } from '../../server/evidence-service.ts';
+import { signMeta } from '../../core/signing.ts';
+import { buildEvidence, loadEvidenceKey } from '../../evidence/service.ts';
 import { until } from '../faults/harness.ts';
 import { type MosquittoServer, startMosquitto } from '../helpers/mosquitto.ts';
 import { signedChain } from '../helpers/signed-chain.ts';
@@ -77,7 +78,11 @@ describe('a seq gap raised while its batches were on their way', () => {
       if (topic === collector.findingsTopic) published.push(JSON.parse(payload.toString()) as Finding);
     });
     for (const gw of ['gw1', 'gw2'])
-      await pub.publishAsync(`mrv/v1/U1/${gw}/meta`, JSON.stringify(meta(gw)), { qos: 1, retain: true });
+      await pub.publishAsync(
+        `mrv/v1/U1/${gw}/meta`,
+        JSON.stringify(signMeta(meta(gw), pair.privateKey, Date.now())),
+        { qos: 1, retain: true },
+      );
   });
   afterAll(async () => {
     await pub?.endAsync();

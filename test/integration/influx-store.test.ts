@@ -32,7 +32,7 @@ describeStoreContract('InfluxStore (InfluxDB 1.x)', async () => {
 });
 
 describe('InfluxStore specifics', () => {
-  it('writes the layout of DESIGN.md §6: measurement reading, its tags and typed fields', async () => {
+  it('writes the layout of docs/architecture.md §6: measurement reading, its tags and typed fields', async () => {
     const store = new InfluxStore({ url: server.url, database: 'layout' });
     await store.start();
     await store.writeReadings([

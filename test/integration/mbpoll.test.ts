@@ -125,6 +125,30 @@ describe('aluminium simulator read by mbpoll', () => {
     expect(r.values.get(8)).toBe(String(snap.anode.buttWeightTotalKg));
   });
 
+  it("reads the ladle terminal's ticket memory: the latest number and the last tickets' records", async () => {
+    const index = await mbpoll(sim.ports.ladle, ['-t', '4:int', '-B', '-r', '100', '-c', '1']);
+    expect(index.ok, index.output).toBe(true);
+    expect(index.values.get(100)).toBe(String(snap.ladle.ticketNo));
+    const size = sim.model.params.ticketLogRecords;
+    for (const n of [snap.ladle.ticketNo - 2, snap.ladle.ticketNo - 1, snap.ladle.ticketNo]) {
+      const t = snap.ladleLog[n % size];
+      expect(t?.ticketNo).toBe(n);
+      const base = 102 + (n % size) * 12;
+      const r = await mbpoll(sim.ports.ladle, ['-t', '4:int', '-B', '-r', String(base), '-c', '5']);
+      expect(r.ok, r.output).toBe(true);
+      expect([0, 2, 4, 6, 8].map((o) => r.values.get(base + o))).toEqual(
+        [t?.ticketNo, t?.time, t?.grossKg, t?.tareKg, t?.netKg].map(String),
+      );
+      const small = await mbpoll(sim.ports.ladle, ['-t', '4', '-r', String(base + 10), '-c', '2']);
+      expect([small.values.get(base + 10), small.values.get(base + 11)]).toEqual(
+        [t?.ladleId, t?.cellNo].map(String),
+      );
+    }
+    // Between the last-ticket block and the ticket memory: exception 02.
+    const gap = await mbpoll(sim.ports.ladle, ['-t', '4', '-r', '50', '-c', '1']);
+    expect(gap.output).toMatch(/Illegal data address/);
+  });
+
   it('answers exception 02 for addresses outside a station and 01 for writes', async () => {
     const past = await mbpoll(sim.ports.potline, ['-t', '3', '-r', '30', '-c', '10']);
     expect(past.ok).toBe(false);

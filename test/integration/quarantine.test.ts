@@ -10,8 +10,8 @@ import { Collector } from '../../collector/collector.ts';
 import { keyRegistry } from '../../collector/keys.ts';
 import { SqliteStore } from '../../collector/sqlite-store.ts';
 import type { Batch, GatewayMeta } from '../../core/schema/wire.ts';
-import { signBatch } from '../../core/signing.ts';
-import { buildEvidence, type EvidenceKey } from '../../server/evidence-service.ts';
+import { signBatch, signMeta } from '../../core/signing.ts';
+import { buildEvidence, type EvidenceKey } from '../../evidence/service.ts';
 import { until } from '../faults/harness.ts';
 import { startMosquitto } from '../helpers/mosquitto.ts';
 import { signedChain } from '../helpers/signed-chain.ts';
@@ -111,7 +111,11 @@ describe('collector: unverified batches are quarantined', () => {
   const stored = () => collector.counters.batches;
 
   it('changes no verified reading, trend or evidence figure; keeps the forgeries in quarantine', async () => {
-    pub.publish('mrv/v1/U1/gw1/meta', JSON.stringify(meta), { qos: 1, retain: false });
+    // Signed by gw1's key: a collector with a key registry takes no other catalogue (issue 17).
+    pub.publish('mrv/v1/U1/gw1/meta', JSON.stringify(signMeta(meta, pair.privateKey, Date.now())), {
+      qos: 1,
+      retain: false,
+    });
     for (const b of chain.slice(0, 4)) await send(b);
     await until('4 batches stored', async () => (await raw()).length === 4, 10_000);
     const before = { raw: await raw(), series: await stepped(), evidence: await figures() };

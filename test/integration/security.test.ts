@@ -3,7 +3,8 @@
  * `MRV_E_*` code: sessions (tampered, revoked, logged out, expired), credentials in the URL, the
  * failed-credential lockout with and without a trusted proxy, `Secure` cookies, body limits, nested
  * JSON, roles of the verify route, path traversal, scope escapes on every unit route and the SSE
- * stream, malformed ids, dates and months. Every test's log output is captured, and no token or
+ * stream (also through a gateway catalogue claiming a province: scope follows the unit registry only;
+ * the same attacks over a real broker are in meta-registry.test.ts), malformed ids, dates and months. Every test's log output is captured, and no token or
  * session id created in it may appear there.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -15,17 +16,24 @@ import pino from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { LiveHub } from '../../collector/live.ts';
 import { SqliteStore } from '../../collector/sqlite-store.ts';
+import { UnitRegistry } from '../../core/schema/unit-registry.ts';
 import type { GatewayMeta } from '../../core/schema/wire.ts';
 import { ManualClock } from '../../core/time.ts';
+import { loadEvidenceKey } from '../../evidence/service.ts';
 import { buildServer, type ServerOptions } from '../../server/app.ts';
 import { FailureLimiter } from '../../server/auth.ts';
-import { loadEvidenceKey } from '../../server/evidence-service.ts';
 import { SessionStore } from '../../server/sessions.ts';
 import { type Role, type Scope, TokenFile } from '../../server/tokens.ts';
 
 const T0 = Date.UTC(2025, 2, 1, 0, 0, 0);
 const AL = 'U-AL-1';
 const CE = 'U-CE-2';
+
+/** The server's unit registry: the only source of the units' provinces (issue 17 item 2). */
+const UNITS = new UnitRegistry([
+  { id: AL, name: `unit ${AL}`, industry: 'aluminium', province: '内蒙古', gateways: [`gw-${AL}`] },
+  { id: CE, name: `unit ${CE}`, industry: 'cement', province: '安徽', gateways: [`gw-${CE}`] },
+]);
 
 function meta(unitId: string, province: string, industry: GatewayMeta['unit']['industry']): GatewayMeta {
   return {
@@ -64,6 +72,7 @@ function build(extra: Partial<ServerOptions> = {}): FastifyInstance {
     loginLimiter: new FailureLimiter({ max: 3, windowMs: 60_000 }),
     sessions: new SessionStore({ now: () => nowMs }),
     domain: { keyFile: join(dir, 'evidence.pem') },
+    units: UNITS,
     ...extra,
   });
   apps.push(a);
@@ -520,6 +529,33 @@ describe('roles and scope', () => {
     expect((await call('GET', `/api/v1/live?unit=${AL}`, { token: reg })).code).toBe('MRV_E_FORBIDDEN');
     const units = JSON.parse((await call('GET', '/api/v1/units', { token: reg })).body) as { id: string }[];
     expect(units.map((u) => u.id)).toEqual([CE]);
+  });
+
+  it("attack: a catalogue claiming the regulator's province moves no unit into its scope (issue 17)", async () => {
+    // What reached the store from MQTT: AL's gateway now claims 安徽, and an unregistered unit claims it too.
+    await store.writeMeta(AL, meta(AL, '安徽', 'aluminium'));
+    await store.writeMeta('U-XX-9', meta('U-XX-9', '安徽', 'cement'));
+    const reg = make('regulator', { provinces: ['安徽'], units: [] });
+    const units = JSON.parse((await call('GET', '/api/v1/units', { token: reg })).body) as { id: string }[];
+    expect(units.map((u) => u.id)).toEqual([CE]);
+    for (const id of [AL, 'U-XX-9']) {
+      for (const url of unitRoutes(id)) {
+        const res = await call('GET', url, { token: reg });
+        expect(res.code, url).toMatch(/^MRV_E_(FORBIDDEN|BAD_REQUEST)$/);
+      }
+      expect((await call('GET', `/api/v1/live?unit=${id}`, { token: reg })).code).toBe('MRV_E_FORBIDDEN');
+    }
+    // The admin sees the unregistered unit, marked as such; AL keeps its registered province.
+    const all = JSON.parse((await call('GET', '/api/v1/units', { token: make('admin') })).body) as {
+      id: string;
+      province: string;
+      registered: boolean;
+    }[];
+    expect(all.map((u) => [u.id, u.province, u.registered])).toEqual([
+      [AL, '内蒙古', true],
+      [CE, '安徽', true],
+      ['U-XX-9', '安徽', false],
+    ]);
   });
 
   it('attack: read-only roles may not log others out of admin routes or write', async () => {

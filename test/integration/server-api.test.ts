@@ -1,5 +1,5 @@
 /**
- * The public HTTP API v1 (DESIGN.md §9) against a real embedded store and a real LiveHub:
+ * The public HTTP API v1 (docs/architecture.md §9) against a real embedded store and a real LiveHub:
  * JSON routes through `inject()`, SSE over a real socket on 127.0.0.1 (inject cannot stream).
  */
 import { once } from 'node:events';
@@ -131,7 +131,7 @@ async function get(url: string) {
   };
 }
 
-/** Asserts the error body shape of DESIGN.md §9 and returns the message. */
+/** Asserts the error body shape of docs/architecture.md §9 and returns the message. */
 function expectError(res: { status: number; json: () => unknown }, status: number, code: string): string {
   expect(res.status).toBe(status);
   const body = res.json() as { error: { code: string; message: string } };
@@ -181,7 +181,17 @@ describe('GET /api/v1/units', () => {
     const byId = new Map(units.map((u) => [u.id, u]));
     expect(byId.size).toBe(2);
     const al = byId.get(UNIT)!;
-    expect(Object.keys(al).sort()).toEqual(['id', 'industry', 'lastDataAt', 'name', 'online', 'province']);
+    expect(Object.keys(al).sort()).toEqual([
+      'id',
+      'industry',
+      'lastDataAt',
+      'name',
+      'online',
+      'province',
+      'registered',
+    ]);
+    // No registry given to this server: both units are known from catalogues only, and say so.
+    expect(units.map((u) => u.registered)).toEqual([false, false]);
     expect(al).toMatchObject({
       name: '示例电解铝厂',
       industry: 'aluminium',

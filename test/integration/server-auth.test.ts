@@ -12,6 +12,7 @@ import pino from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { LiveHub } from '../../collector/live.ts';
 import { SqliteStore } from '../../collector/sqlite-store.ts';
+import { UnitRegistry } from '../../core/schema/unit-registry.ts';
 import type { GatewayMeta } from '../../core/schema/wire.ts';
 import { ManualClock } from '../../core/time.ts';
 import { buildServer } from '../../server/app.ts';
@@ -23,6 +24,13 @@ const T0 = Date.UTC(2025, 2, 1, 0, 0, 0);
 const AL = 'U-AL-1';
 const CE = 'U-CE-2';
 const PW = 'U-PW-3';
+
+/** The server's unit registry: the only source of the units' provinces (issue 17 item 2). */
+const UNITS = new UnitRegistry([
+  { id: AL, name: `unit ${AL}`, industry: 'aluminium', province: '内蒙古', gateways: [`gw-${AL}`] },
+  { id: CE, name: `unit ${CE}`, industry: 'cement', province: '安徽', gateways: [`gw-${CE}`] },
+  { id: PW, name: `unit ${PW}`, industry: 'power', province: '广东', gateways: [`gw-${PW}`] },
+]);
 
 function meta(unitId: string, province: string, industry: GatewayMeta['unit']['industry']): GatewayMeta {
   return {
@@ -96,6 +104,7 @@ beforeEach(async () => {
     logger: pino({ level: 'debug' }, sink),
     loginLimiter: new FailureLimiter({ max: 3, windowMs: 60_000 }),
     version: '9.9.9-test',
+    units: UNITS,
   });
   await app.ready();
 });

@@ -1,5 +1,5 @@
 /**
- * The one contract every {@link TimeSeriesStore} passes (STYLE.md rule 8), run by
+ * The one contract every {@link TimeSeriesStore} passes (docs/architecture.md §10 rule 8), run by
  * `influx-store.test.ts` (real InfluxDB) and `sqlite-store.test.ts` (embedded SQLite).
  *
  * Expected values are written out by hand, never computed with the code under test. All times are

@@ -10,8 +10,8 @@ import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { LiveHub } from '../../collector/live.ts';
 import { SqliteStore } from '../../collector/sqlite-store.ts';
 import type { EvidenceBody } from '../../core/domain/index.ts';
+import { loadEvidenceKey, loadFactorPack, signEvidence, trustFileOf } from '../../evidence/service.ts';
 import { buildServer } from '../../server/app.ts';
-import { loadEvidenceKey, signEvidence, trustFileOf } from '../../server/evidence-service.ts';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'mrv-verify-route-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -21,7 +21,7 @@ const body = {
   kind: 'monthly-evidence',
   month: '2026-02',
   unit: { id: 'U1' },
-  inputs: { factorPack: { factors: { 'aluminium.slope_cf4': { value: '0.143' } } } },
+  inputs: { factorPack: loadFactorPack() },
 } as unknown as EvidenceBody;
 
 describe('POST /api/v1/evidence/verify', () => {
@@ -54,6 +54,12 @@ describe('POST /api/v1/evidence/verify', () => {
     const bad = await post(a, altered);
     expect(bad.statusCode).toBe(200);
     expect(bad.json()).toMatchObject({ ok: false, keyId: key.keyId, code: 'MRV_E_VERIFY' });
+
+    // Re-signed by the trusted key with its own factor pack inside: signature good, pack unknown.
+    const { signature: _a, ...own } = altered;
+    const ownPack = await post(a, signEvidence(own, key));
+    expect(ownPack.statusCode).toBe(200);
+    expect(ownPack.json()).toMatchObject({ ok: false, keyId: key.keyId, code: 'MRV_E_FACTOR_PACK_UNKNOWN' });
 
     // Re-signed with the attacker's own key, which the package now carries: refused.
     const { signature: _s, ...changed } = altered;

@@ -1,5 +1,5 @@
 // Pieces several pages share: the unit header with its tabs, the calibration and completeness
-// summaries read from issue 5's domain routes (DESIGN.md §9), tolerant of the shapes still settling.
+// summaries read from issue 5's domain routes (docs/architecture.md §9), tolerant of the shapes still settling.
 import { has, t } from '../i18n.js';
 import { ApiError, api, badge, daysUntil, el, endOfCstDay, errorNotice, timeEl, unitPath } from '../lib.js';
 

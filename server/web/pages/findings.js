@@ -1,7 +1,7 @@
 // Findings of a unit (validation rules, integrity checks, completeness, calibration) with filters:
 // data-time range (sent to the API), severity, source and free text (applied here). The filters
 // live in the address (#/units/{id}/findings?from=&to=&severity=&source=&q=) so a filtered list can
-// be shared. Data: GET /api/v1/units/{id}/findings?from=&to= (DESIGN.md §9).
+// be shared. Data: GET /api/v1/units/{id}/findings?from=&to= (docs/architecture.md §9).
 import { currentLang, formatTime, t } from '../i18n.js';
 import {
   apiOptional,

@@ -1,6 +1,6 @@
 // Meters of a unit and their verification (检定) / calibration (校准): status colour, certificate,
 // valid-until and days left, and every certificate on record. Data: GET /api/v1/units/{id}/meters
-// (DESIGN.md §9, computed by core/domain); "not available yet" while that route is missing.
+// (docs/architecture.md §9, computed by core/domain); "not available yet" while that route is missing.
 import { t } from '../i18n.js';
 import { apiOptional, badge, el, errorNotice, formatDateOnly, notice, unitPath } from '../lib.js';
 import { dataTable, label, loadUnit, meterCalibration, unitHeader } from './common.js';

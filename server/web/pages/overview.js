@@ -1,7 +1,8 @@
-// Overview of the units in the token's scope: online state, last data, and per unit the month's
-// completeness, meters overdue or due soon, findings this month and the countdown to last month's
-// evidence deadline. The last four come from the domain routes; each cell says "not available yet"
-// on its own when its route is missing, so the table is useful from the first day.
+// Overview of the units in the token's scope: online state, last data, and per unit the month-to-date
+// completeness (GET /api/v1/units/{id}/completeness: hourly counts, no evidence build), meters overdue
+// or due soon, findings this month and the countdown to last month's evidence deadline ("not
+// monitored" when that month ended before the unit's first data). Each cell says "not available yet"
+// on its own when its route is missing.
 import { currentLang, formatTime, t } from '../i18n.js';
 import {
   api,
@@ -32,37 +33,42 @@ function unavailable() {
   });
 }
 
-/** Completeness answers per unit and month, reused for {@link COMPLETENESS_TTL_MS} across refreshes. */
+/** Month-to-date completeness answers per unit and month (`{at, data}`), reused for a minute. */
 const completenessCache = new Map();
-const COMPLETENESS_TTL_MS = 5 * 60_000;
+const COMPLETENESS_TTL_MS = 60_000;
 
-async function completenessCell(unit, month) {
+/** The completeness route's answer for `unit` in `month` (null when the route is missing). */
+function completenessOf(unit, month) {
   const key = `${unit.id}|${month}`;
   const hit = completenessCache.get(key);
-  if (hit && Date.now() - hit.at < COMPLETENESS_TTL_MS) return hit.build();
-  const build = await completenessOf(unit, month);
-  completenessCache.set(key, { at: Date.now(), build });
-  return build();
+  if (hit && Date.now() - hit.at < COMPLETENESS_TTL_MS) return hit.data;
+  const data = apiOptional(unitPath(unit.id, `/completeness?month=${month}`)).then((r) =>
+    r.unavailable ? null : r.data,
+  );
+  completenessCache.set(key, { at: Date.now(), data });
+  data.catch(() => completenessCache.delete(key));
+  return data;
 }
 
-/** Loads the completeness of `unit` in `month`; returns a function building its cell. */
-async function completenessOf(unit, month) {
-  // Until a completeness summary route exists, the month's evidence package carries completeness per
-  // point (computed from the month's readings: asked for once per unit and page view).
-  let r = await apiOptional(unitPath(unit.id, `/completeness?month=${month}`));
-  if (r.unavailable) r = await apiOptional(unitPath(unit.id, `/evidence/${month}`));
-  const ratio = r.unavailable
-    ? null
-    : completenessRatio(r.data?.completeness ? { points: r.data.completeness } : r.data);
-  if (ratio === null) return unavailable;
-  const pct = (ratio * 100).toFixed(1);
-  const kind = ratio >= 0.99 ? 'good' : ratio >= 0.9 ? 'uncertain' : 'bad';
-  return () =>
-    el(
+async function completenessCell(unit, month) {
+  const c = await completenessOf(unit, month);
+  if (c === null) return unavailable();
+  const href = `#/units/${encodeURIComponent(unit.id)}/evidence/${month}`;
+  const title = t('completenessMtd', { from: formatTime(c.countedFrom), at: formatTime(c.judgedTo) });
+  if (c.status === 'not_monitored' || c.status === 'not_started')
+    return el(
       'a',
-      { href: `#/units/${encodeURIComponent(unit.id)}/evidence/${month}` },
-      badge(`q-${kind}`, `${pct} %`),
+      { href, title: t('notMonitoredLong'), 'data-status': c.status },
+      badge('na', t(c.status === 'not_started' ? 'notStarted' : 'notMonitored')),
     );
+  const ratio = completenessRatio({ ratio: c.ratio });
+  if (ratio === null) return el('span', { class: 'na', 'data-status': c.status, title, text: '—' });
+  const kind = ratio >= 0.99 ? 'good' : ratio >= 0.9 ? 'uncertain' : 'bad';
+  return el(
+    'a',
+    { href, title, 'data-status': c.status, 'data-ratio': c.ratio },
+    badge(`q-${kind}`, `${(ratio * 100).toFixed(1)} %`),
+  );
 }
 
 async function calibrationCell(unit) {
@@ -100,9 +106,21 @@ async function findingsCell(unit, month) {
 }
 
 async function deadlineCell(unit, now) {
-  // The rule of DESIGN.md §7 (month end + 40 days); the package's own `deadline` is on its page.
+  // The rule of docs/architecture.md §7 (month end + 40 days); the package's own `deadline` is on its page.
   const month = previousMonth(cstMonth(now));
   const deadline = defaultDeadline(month);
+  // A month that ended before the unit's first data was never due (the current month's answer knows it).
+  const c = await completenessOf(unit, cstMonth(now)).catch(() => null);
+  if (c && (c.firstDataAt === null || Date.parse(c.firstDataAt) >= monthStart(cstMonth(now))))
+    return el(
+      'a',
+      {
+        href: `#/units/${encodeURIComponent(unit.id)}/evidence/${month}`,
+        title: t('notMonitoredLong'),
+        'data-status': 'not_monitored',
+      },
+      badge('na', `${month} · ${t('notMonitored')}`),
+    );
   const days = daysUntil(deadline, now);
   const kind = days < 0 ? 'bad' : days <= 10 ? 'uncertain' : 'good';
   return el(
@@ -143,6 +161,14 @@ function row(unit, now) {
       { scope: 'row' },
       el('a', { href: `#/units/${encodeURIComponent(unit.id)}`, class: 'unit-link', text: unit.name }),
       el('div', { class: 'sub', text: unit.id }),
+      // Units only a gateway's catalogue names (issue 17): their facts are claims, shown as such.
+      unit.registered === false
+        ? el(
+            'span',
+            { 'data-field': 'unregistered', title: t('unregisteredHint') },
+            badge('q-uncertain', t('unregistered')),
+          )
+        : null,
     ),
     el('td', { text: unit.province }),
     el('td', { text: label(unit.industry) }),

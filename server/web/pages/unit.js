@@ -3,7 +3,9 @@
 // the server's rollups (series route with `step`: mean with a min–max band), refreshed every minute.
 // Quality is on the chart: bad readings (no value) are gaps marked by red bars, uncertain readings
 // orange dots. Drag to zoom, double-click to go back to the whole range.
+
 import uPlot from '/vendor/uplot/uPlot.esm.js';
+import { displayValue } from '../format.js';
 import { formatTime, TIME_ZONE, t } from '../i18n.js';
 import { api, badge, el, errorNotice, notice, timeEl, unitPath } from '../lib.js';
 import { dataTable, loadUnit, unitHeader } from './common.js';
@@ -45,7 +47,7 @@ const DAY_CLOCK = new Intl.DateTimeFormat('sv-SE', {
 function valueText(p) {
   const last = p.last;
   if (!last || last.value === null) return '—';
-  return `${last.value} ${p.unit}`;
+  return `${displayValue(last.value)} ${p.unit}`;
 }
 
 function qualityBadge(last) {
@@ -115,7 +117,7 @@ export async function render(view, params, ctx) {
           }),
         ),
         el('td', { class: 'desc', text: p.description ?? p.parameter ?? '' }),
-        el('td', { class: 'num', 'data-field': 'value', text: valueText(p) }),
+        el('td', { class: 'num', 'data-field': 'value', text: valueText(p), title: p.last?.value ?? '' }),
         el('td', { 'data-field': 'quality' }, qualityBadge(p.last)),
         el('td', { 'data-field': 'ts' }, timeEl(p.last?.ts)),
         el('td', { 'data-field': 'meter', text: p.meter ?? '' }),
@@ -382,6 +384,7 @@ export async function render(view, params, ctx) {
         const row = tbody.querySelector(`tr[data-point-id="${CSS.escape(q.id)}"]`);
         if (row) {
           row.querySelector('[data-field="value"]').textContent = valueText(q);
+          row.querySelector('[data-field="value"]').title = q.last?.value ?? '';
           row.querySelector('[data-field="quality"]').replaceChildren(qualityBadge(q.last));
           row.querySelector('[data-field="ts"]').replaceChildren(timeEl(q.last.ts));
         }

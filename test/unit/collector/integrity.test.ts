@@ -172,6 +172,29 @@ describe('IntegrityChecker', () => {
     );
   });
 
+  it('records a declared configuration change (hot reload) as MRV_F_CONFIG_CHANGED, not for a forged batch', async () => {
+    const [b] = chain(1);
+    const config = {
+      hash: 'b'.repeat(64),
+      previous: 'a'.repeat(64),
+      added: ['feeder-c'],
+      removed: [],
+      changed: ['potline'],
+    };
+    const forged = { ...(b as Batch), config, sig: 'AAAA' };
+    expect(codes(await take([forged]))).toEqual(['MRV_F_BAD_SIGNATURE']);
+    const declared = signBatch({ ...(b as Batch), config }, pair.privateKey);
+    const plan = await take([declared]);
+    expect(codes(plan)).toEqual(['MRV_F_CONFIG_CHANGED']);
+    expect(plan.findings[0]).toMatchObject({
+      severity: 'info',
+      class: 'configuration',
+      detail: { seq: 1, ...config },
+    });
+    expect(plan.findings[0]?.message.en).toContain('added feeder-c, removed —, changed potline');
+    expect(plan.rows).toHaveLength((b as Batch).readings.length);
+  });
+
   it('raises MRV_F_CLOCK_SKEW for a gateway clock ahead and a device clock far off, storing the readings', async () => {
     const [b] = chain(1);
     const ahead = signBatch({ ...(b as Batch), sentAt: iso(T0 + 100_000 + 3_600_000) }, pair.privateKey);
@@ -186,6 +209,28 @@ describe('IntegrityChecker', () => {
     const p2 = await take([devOff]);
     expect(p2.findings.map((f) => f.detail.what)).toContain('device clock far from gateway clock');
     expect(p2.rows).toHaveLength(1);
+  });
+
+  it('checks a device clock on serverTs where a reading has one: a ticket weighed hours before it was read is no skew', async () => {
+    const [, b2, b3] = chain(3);
+    const r = (b2 as Batch).readings[0]!;
+    // A ticket from a terminal's memory read after a 3 h outage: ts = weighing time, serverTs = read time.
+    const backfilled = signBatch(
+      {
+        ...(b2 as Batch),
+        readings: [{ ...r, ts: iso(Date.parse(r.rxTs) - 3 * 3_600_000), serverTs: r.rxTs }],
+      },
+      pair.privateKey,
+    );
+    // The same with a device serving time an hour off is still a skew.
+    const r3 = (b3 as Batch).readings[0]!;
+    const off = signBatch(
+      { ...(b3 as Batch), readings: [{ ...r3, serverTs: iso(Date.parse(r3.rxTs) - 3_600_000) }] },
+      pair.privateKey,
+    );
+    const plan = await take([chain(1)[0] as Batch, backfilled, off]);
+    const skews = plan.findings.filter((f) => f.code === 'MRV_F_CLOCK_SKEW');
+    expect(skews.map((f) => f.detail.seq)).toEqual([3]);
   });
 
   it('resumes the chain from the archive after a restart (a new checker on the same store)', async () => {

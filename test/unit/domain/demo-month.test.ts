@@ -21,8 +21,8 @@ import { computeEvidence, type ReadingSource, type UnitCatalogue } from '../../.
 import { monthPeriod } from '../../../core/domain/period.ts';
 import { applyScaling, decodePoint, encodeRaw } from '../../../drivers/modbus/decode.ts';
 import { doubleToDecimalString } from '../../../drivers/opcua/decode.ts';
+import { catalogueFromSites } from '../../../evidence/service.ts';
 import { loadSiteConfig } from '../../../gateway/config.ts';
-import { catalogueFromSites } from '../../../server/evidence-service.ts';
 import { AluminiumSmelterModel } from '../../../simulators/aluminium/model.ts';
 import { aluminiumRegisterMap } from '../../../simulators/aluminium/register-map.ts';
 import { CementPlantModel, FEEDER_IDS } from '../../../simulators/cement/model.ts';

@@ -179,7 +179,7 @@ describe('aluminium worked month (2026-02)', async () => {
     // C2F6 = CF4 × 0.1 = 0.0000599551… → 0.000060 t; × 11100 = 9982.5297 / 15000 = 0.66550198 → 0.665502
     // total = 110.222933 + 3.975025 + 0.665502 = 114.863460
     const e = pkg.emissions;
-    expect(e.factorPack).toEqual({ id: 'cn-ets-defaults', packVersion: '2026.11-1', gwpSet: 'AR5' });
+    expect(e.factorPack).toEqual({ id: 'cn-ets-defaults', packVersion: '2026.12-1', gwpSet: 'AR5' });
     expect(e.items.map((i) => [i.id, i.gas, i.mass, i.co2e, i.method])).toEqual([
       ['aluminium.anode_co2', 'CO2', '110.222933', '110.222933', 'calculated'],
       ['aluminium.pfc_cf4', 'CF4', '0.0006', '3.975025', 'calculated'],
@@ -212,12 +212,12 @@ describe('aluminium worked month (2026-02)', async () => {
       uncertain: 0,
       bad: 1,
       coveredShare: '0.8214',
-      gapSummary: { bad_quality: { count: 1, ms: DAY }, gateway_offline: { count: 1, ms: 4 * DAY } },
+      gapSummary: { device_bad: { count: 1, ms: DAY }, gateway_offline: { count: 1, ms: 4 * DAY } },
       gaps: [
         {
           start: '2026-02-05T12:00:00.000+08:00',
           end: '2026-02-06T12:00:00.000+08:00',
-          cause: 'bad_quality',
+          cause: 'device_bad',
           reason: 'MRV_E_MODBUS_TIMEOUT: no answer',
         },
         {
@@ -259,8 +259,26 @@ describe('aluminium worked month (2026-02)', async () => {
     });
   });
 
-  it('raises no finding on a clean month (net anode 30.8 / 62.89 = 0.4897 t/t is within 0.38–0.50)', () => {
-    expect(pkg.findings).toEqual([]);
+  it('raises no rule finding on a clean month (net anode 30.8 / 62.89 = 0.4897 t/t is within 0.38–0.50)', () => {
+    expect(pkg.findings.filter((f) => f.source === 'validation')).toEqual([]);
+  });
+
+  it('lists the ticket numbers never counted: 1001, 1005 (read bad), 1010, 1015 and 1020–1023 (offline)', () => {
+    const f = pkg.findings.filter((x) => x.code === 'MRV_F_TICKETS_MISSING');
+    expect(f).toHaveLength(1);
+    expect(f[0]).toMatchObject({
+      id: `U-AL:MRV_F_TICKETS_MISSING:ladle.net:${cst(2026, 2, 1)}`,
+      point: 'ladle.net',
+      source: 'completeness',
+      severity: 'error',
+      detail: { count: 8, ticketPoint: 'ladle.ticket_no', counted: 20 },
+    });
+    const ranges = (f[0]!.detail.ranges as { from: string; to: string }[]).map((r) => `${r.from}-${r.to}`);
+    expect(ranges).toEqual(['1001-1001', '1005-1005', '1010-1010', '1015-1015', '1020-1023']);
+    expect(f[0]?.message.en).toBe(
+      "ladle.net: 8 ticket number(s) never received (1001, 1005, 1010, 1015, 1020–1023); the period's value lacks them",
+    );
+    expect(pkg.findings).toHaveLength(1);
   });
 
   it('is reproducible: the same inputs give the same package', async () => {

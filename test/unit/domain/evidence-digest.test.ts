@@ -4,6 +4,7 @@ import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it, vi } from 'vitest';
 import { verify } from '../../../cli/evidence.ts';
 import { SqliteStore } from '../../../collector/sqlite-store.ts';
@@ -11,7 +12,7 @@ import type { StoredReading } from '../../../collector/store.ts';
 import type { Sample } from '../../../core/domain/aggregate.ts';
 import { computeEvidence, type ReadingSource, readPages } from '../../../core/domain/evidence.ts';
 import { canonicalJson } from '../../../core/schema/canonical.ts';
-import { loadSiteConfig } from '../../../gateway/config.ts';
+import { readFactorPackFile } from '../../../evidence/factor-packs.ts';
 import {
   catalogueFromSites,
   digestingSource,
@@ -26,7 +27,8 @@ import {
   signEvidence,
   storeSource,
   writeTrustFile,
-} from '../../../server/evidence-service.ts';
+} from '../../../evidence/service.ts';
+import { loadSiteConfig } from '../../../gateway/config.ts';
 
 const tmp = mkdtempSync(path.join(tmpdir(), 'mrv-digest-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
@@ -159,7 +161,7 @@ describe('evidence from the store: pages, digest and verification', () => {
     await store.stop();
   });
 
-  it('computes the same package with or without pages, and mrv verify accepts both digest kinds', async () => {
+  it('computes the same package with or without pages, and mrv verify accepts both digest kinds and both formats', async () => {
     const store = await filledStore();
     const catalogue = catalogueFromSites(unitId, [site]);
     if (!catalogue) throw new Error('no catalogue');
@@ -178,12 +180,28 @@ describe('evidence from the store: pages, digest and verification', () => {
     const trust = path.join(tmp, 'evidence.pub.json');
     writeTrustFile(trust, key, 'test server');
     const made: Record<string, string> = {};
-    for (const kind of [RAW_DATA_KIND_V1, RAW_DATA_KIND_V2] as const) {
+    const oldPack = readFactorPackFile(
+      fileURLToPath(
+        new URL('../../../core/domain/factors/history/cn-ets-defaults@2026.11-1+docs.yaml', import.meta.url),
+      ),
+      { legacy: true },
+    );
+    // formatVersion 1 packages (before content status and month-to-date completeness) still verify.
+    const combos = [
+      [RAW_DATA_KIND_V1, 1],
+      [RAW_DATA_KIND_V2, 1],
+      [RAW_DATA_KIND_V2, 2],
+    ] as const;
+    for (const [kind, formatVersion] of combos) {
       const lines: string[] = [];
       const a = digestingSource(paged, (l) => lines.push(l), kind);
       const b = digestingSource(unpaged, undefined, kind);
-      const bodyA = await computeEvidence({ ...input, source: a.source });
-      const bodyB = await computeEvidence({ ...input, source: b.source });
+      // A formatVersion 1 package was made with a pack of its time (history/, read by mrv verify too).
+      const factorPack = formatVersion === 1 ? oldPack : input.factorPack;
+      const bodyA = await computeEvidence({ ...input, factorPack, formatVersion, source: a.source });
+      const bodyB = await computeEvidence({ ...input, factorPack, formatVersion, source: b.source });
+      expect(bodyA.formatVersion).toBe(formatVersion);
+      expect('content' in bodyA).toBe(formatVersion === 2);
       expect(canonicalJson(bodyA)).toBe(canonicalJson(bodyB));
       // An archive that holds every cited batch (the readings route of mrv verify does not read them).
       const archive = async (_g: string, f: number, t: number, limit: number) =>
@@ -199,8 +217,8 @@ describe('evidence from the store: pages, digest and verification', () => {
       expect(rawA.readings).toBe(lines.length);
       expect(rawA.batches.gateways[0]?.ranges.at(-1)).toEqual([99_999, 99_999]);
       const pkg = signEvidence({ ...bodyA, rawData: rawA }, key);
-      const file = path.join(tmp, `pkg-${kind}.json`);
-      const readings = path.join(tmp, `readings-${kind}.jsonl`);
+      const file = path.join(tmp, `pkg-${kind}-${formatVersion}.json`);
+      const readings = path.join(tmp, `readings-${kind}-${formatVersion}.jsonl`);
       writeFileSync(file, JSON.stringify(pkg));
       writeFileSync(readings, `${lines.join('\n')}\n`);
       made[kind] = rawA.readingsDigest;

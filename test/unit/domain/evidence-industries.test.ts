@@ -20,6 +20,8 @@ function month(
       parameter?: string;
       aggregation: 'totalizer' | 'events' | 'gauge';
       ticketPoint?: string;
+      /** Engineering unit of the point (default t). */
+      unit?: string;
       value: (d: number) => string;
     }
   >,
@@ -30,7 +32,7 @@ function month(
     points: Object.entries(points).map(([id, p]) => ({
       id,
       device: 'd',
-      unit: 't',
+      unit: p.unit ?? 't',
       gatewayId: 'gw',
       expectedIntervalMs: DAY,
       meter: 'm1',
@@ -112,13 +114,14 @@ describe('cement worked month (2026-03)', async () => {
 
   it('computes process CO2 less deductions plus fuel CO2', () => {
     // process = 3100 × 0.535 − 62 × 0.480 − 31 × 0.305 = 1658.5 − 29.76 − 9.455 = 1619.285
-    // fuel = 310 × 23.0 × 0.0258 × 0.98 × 44/12 = 7130 × 0.0258 = 183.954; × 0.98 = 180.27492; × 44 / 12 = 661.00804
-    // total = 2280.29304
+    // fuel = FC × NCV × CC × OF × 44/12 (docs/domain.md §2.2, IPCC defaults §2.5)
+    //      = 310 × 25.8 × 0.0258 × 1 × 44/12 = 7998 × 0.0258 = 206.3484; × 44 / 12 = 756.6108
+    // total = 1619.285 + 756.6108 = 2375.8958
     expect(pkg.emissions.items.map((i) => [i.id, i.co2e])).toEqual([
       ['cement.process_co2', '1619.285'],
-      ['cement.fuel_co2.bituminous_coal', '661.00804'],
+      ['cement.fuel_co2.bituminous_coal', '756.6108'],
     ]);
-    expect(pkg.emissions.totalCo2e).toBe('2280.29304');
+    expect(pkg.emissions.totalCo2e).toBe('2375.8958');
     expect(pkg.emissions.items[0]?.factors.map((f) => `${f.id}=${f.value}`)).toEqual([
       'cement.ef_clinker.portland=0.535',
       'cement.deduction.carbide_slag=0.480',
@@ -171,23 +174,23 @@ describe('steel worked month (2026-04)', async () => {
   });
 
   it('computes fuel + process − carbon fixed, and flags the intensity outside the long-process range', () => {
-    // fuel = 1500 × 23.0 × 0.0258 × 0.98 × 44/12 = 34500 × 0.0258 = 890.1; × 0.98 = 872.298; × 44 / 12 = 3198.426
+    // fuel = 1500 × 25.8 × 0.0258 × 1 × 44/12 = 38700 × 0.0258 = 998.46; × 44 / 12 = 3661.02
     // process = 150 × 0.471 + 300 × 0.440 = 70.65 + 132 = 202.65
     // fixed = −(3000 × 0.0154 + 60 × 0.172) = −(46.2 + 10.32) = −56.52
-    // total = 3198.426 + 202.65 − 56.52 = 3344.556
+    // total = 3661.02 + 202.65 − 56.52 = 3807.15
     expect(pkg.emissions.items.map((i) => [i.id, i.co2e])).toEqual([
-      ['steel.fuel_co2.bituminous_coal', '3198.426'],
+      ['steel.fuel_co2.bituminous_coal', '3661.02'],
       ['steel.process_co2', '202.65'],
       ['steel.carbon_fixed', '-56.52'],
     ]);
-    expect(pkg.emissions.totalCo2e).toBe('3344.556');
-    // 3344.556 / 3000 = 1.114852 t/t < 1.8: standard value finding ST-SV-001
+    expect(pkg.emissions.totalCo2e).toBe('3807.15');
+    // 3807.15 / 3000 = 1.26905 t/t < 1.8: standard value finding ST-SV-001
     expect(pkg.findings.map((f) => [f.rule, f.code, f.class, f.message.en])).toEqual([
       [
         'ST-SV-001',
         'MRV_F_STANDARD_VALUE',
         'standard-value',
-        '1.114852 t CO2 per t crude steel outside the long-process 1.8–2.2',
+        '1.26905 t CO2 per t crude steel outside the long-process 1.8–2.2',
       ],
     ]);
   });
@@ -203,12 +206,19 @@ describe('power worked month (2026-05)', async () => {
     'lab.carbon': {
       parameter: 'power.carbon_content.bituminous_coal',
       aggregation: 'gauge',
+      unit: 't C/t',
       value: () => '0.6',
     },
-    'gen.total': { parameter: 'power.generation', aggregation: 'totalizer', value: (d) => String(2000 * d) },
+    'gen.total': {
+      parameter: 'power.generation',
+      aggregation: 'totalizer',
+      unit: 'MWh',
+      value: (d) => String(2000 * d),
+    },
     'grid.import': {
       parameter: 'power.purchased_electricity',
       aggregation: 'totalizer',
+      unit: 'MWh',
       value: (d) => String(10 * d),
     },
   });
@@ -224,13 +234,13 @@ describe('power worked month (2026-05)', async () => {
   });
 
   it('computes fuel CO2 from the measured carbon content plus purchased electricity', () => {
-    // fuel = 31000 × 0.6 × 0.98 × 44/12 = 18228 × 44 / 12 = 66836
-    // electricity = 310 × 0.5703 = 176.793; total 67012.793
+    // fuel = FC × C_ar × OF × 44/12 = 31000 × 0.6 × 1 × 44/12 = 18600 × 44 / 12 = 68200
+    // electricity = 310 × 0.5703 = 176.793; total 68376.793
     expect(pkg.emissions.items.map((i) => [i.id, i.co2e, i.formula])).toEqual([
-      ['power.fuel_co2.bituminous_coal', '66836', 'E = FC × C_ar × OF × 44/12'],
+      ['power.fuel_co2.bituminous_coal', '68200', 'E = FC × C_ar × OF × 44/12'],
       ['power.purchased_electricity_co2', '176.793', 'E = AD_el × EF_grid'],
     ]);
-    expect(pkg.emissions.totalCo2e).toBe('67012.793');
+    expect(pkg.emissions.totalCo2e).toBe('68376.793');
     expect(pkg.findings).toEqual([]);
   });
 });

@@ -91,7 +91,7 @@ describe('rules in mrv evidence', () => {
 
 describe('rule settings for rules the pack does not have', () => {
   it('are a configuration error (MRV_E_CONFIG) naming each, not silently ignored', async () => {
-    const { checkRuleOverrides } = await import('../../../server/evidence-service.ts');
+    const { checkRuleOverrides } = await import('../../../evidence/service.ts');
     const c = catalogue({ rules: { 'AL-TE-092': { max: '70' } } });
     expect(() => checkRuleOverrides(c, rulePack('aluminium'))).toThrow(
       expect.objectContaining({

@@ -1,4 +1,4 @@
-// The Modbus drivers' sample config stays valid, and README.md shows it verbatim (STYLE.md rule 7).
+// The Modbus drivers' sample config stays valid, and README.md shows it verbatim (docs/architecture.md §10 rule 7).
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';

@@ -1,4 +1,4 @@
-// The opcua driver's sample config stays valid, README.md shows it verbatim (STYLE.md rule 7), and
+// The opcua driver's sample config stays valid, README.md shows it verbatim (docs/architecture.md §10 rule 7), and
 // bad OPC UA settings are reported with their path.
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';

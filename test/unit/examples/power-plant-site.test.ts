@@ -20,13 +20,17 @@ describe('examples/power-plant.site.yaml', () => {
 
   it('feeds fuel consumption from the coal feeders, generation, heat supplied and purchased electricity', () => {
     const byParameter = (id: string) => points.filter((p) => p.parameter === id).map((p) => p.id);
-    expect(byParameter('power.fuel_consumption')).toEqual(['feeder_a.total', 'feeder_b.total']);
+    expect(byParameter('power.fuel_consumption.bituminous_coal')).toEqual([
+      'feeder_a.total',
+      'feeder_b.total',
+    ]);
+    expect(byParameter('power.ncv.bituminous_coal')).toEqual(['lab.ncv_as_fired']);
     expect(byParameter('power.generation')).toEqual(['gen.active_energy_export']);
     expect(byParameter('power.heat_supplied')).toEqual(['heat.supplied_total']);
     expect(byParameter('power.purchased_electricity')).toEqual(['grid.import_energy']);
     for (const p of points.filter((x) => x.parameter !== undefined)) {
       expect(lookupParameter(p.parameter!)?.entry.industry, p.id).toBe('power');
-      expect(p.aggregation, p.id).toBe('totalizer');
+      expect(p.aggregation, p.id).toBe(p.id === 'lab.ncv_as_fired' ? 'gauge' : 'totalizer');
     }
   });
 });

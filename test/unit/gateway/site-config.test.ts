@@ -37,6 +37,76 @@ function configError(text: string): string {
   throw new Error('expected a config error');
 }
 
+describe('every mistake in one run (issue 15)', () => {
+  const two = `version: 1
+unit: { id: U1, name: 示范厂, industry: aluminium, province: 内蒙古 }
+gateway:
+  id: gw1
+  mqtt: { url: "mqtt://127.0.0.1:1883" }
+meters:
+  - id: ladle-scale
+    name: 抬包秤 ladle scale
+    kind: ladle-scale
+devices:
+  - id: ladle
+    driver: modbus-tcp
+    host: 127.0.0.1
+    port: 15022
+    unitId: 3
+    points:
+      - id: ladle.net
+        meter: ladle-scale
+        table: holding
+        address: 0
+        type: int32
+        unit: t
+  - id: anode
+    driver: modbus-tcp
+    host: 127.0.0.1
+    port: 15022
+    points:
+      - id: anode.net
+        table: holding
+        address: 0
+        type: int32
+        unit: t
+`;
+
+  it('reports six different mistakes at their own lines, with suggestions', () => {
+    const bad = two
+      .replace('version: 1', 'version: 2') // 1: wrong version (line 1)
+      .replace('  mqtt: { url:', '  mqttt: { url:') // 2: misspelt key in the gateway (line 5)
+      .replace('    port: 15022\n    unitId: 3', '    prot: 15022\n    unitId: 3') // 3: misspelt key in a device (line 14)
+      .replace(
+        '        type: int32\n        unit: t\n  - id: anode',
+        '        type: int24\n        unit: t\n  - id: anode',
+      ) // 4: wrong type (line 21)
+      .replace('      - id: anode.net\n', '      - id: anode.net\n        meter: anode-scale\n') // 5: unknown meter (line 29)
+      .concat('        scael: 0.1\n'); // 6: misspelt point key (line 34)
+    const msg = configError(bad);
+    expect(msg).toMatch(/site\.yaml:1:\d+ version: version must be 1/);
+    expect(msg).toMatch(/site\.yaml:5:3 gateway\.mqttt: unknown key "mqttt"; did you mean "mqtt"\?/);
+    expect(msg).toMatch(/site\.yaml:14:5 devices\[0\]\.prot: unknown key "prot"; did you mean "port"\?/);
+    expect(msg).toMatch(/site\.yaml:21:15 devices\[0\]\.points\[0\]\.type: /);
+    expect(msg).toMatch(/site\.yaml:29:16 devices\[1\]\.points\[0\]\.meter: unknown meter "anode-scale"/);
+    expect(msg).toMatch(
+      /site\.yaml:34:9 devices\[1\]\.points\[0\]\.scael: unknown key "scael"; did you mean "scale"\?/,
+    );
+    // The misspelt `mqtt` is one problem, not also a missing `mqtt`.
+    expect(msg).not.toContain('gateway.mqtt: ');
+    expect(msg).toContain('6 problems');
+  });
+
+  it('flags two devices on one host:port and unit id (a forgotten unitId defaults to 1)', () => {
+    const clash = parseSiteConfig(two.replace('    unitId: 3\n', ''), 'site.yaml');
+    expect(clash.warnings).toHaveLength(1);
+    expect(clash.warnings?.[0]).toMatch(
+      /site\.yaml:22:9 devices\[1\]\.id: device "anode" reads the same slave as "ladle" \(127\.0\.0\.1:15022 unit id 1, unitId not given so it defaulted\)/,
+    );
+    expect(parseSiteConfig(two, 'site.yaml').warnings).toEqual([]);
+  });
+});
+
 describe('site file loading', () => {
   it('accepts a valid file and fills defaults', () => {
     const s = parseSiteConfig(valid, 'site.yaml');
@@ -72,7 +142,9 @@ describe('site file loading', () => {
 
   it('lists the valid drivers for an unknown one', () => {
     const msg = configError(valid.replace('driver: modbus-tcp', 'driver: modbus-udp'));
-    expect(msg).toMatch(/devices\[0\]\.driver: unknown driver "modbus-udp"; valid drivers: modbus-tcp/);
+    expect(msg).toMatch(
+      /devices\[0\]\.driver: unknown driver "modbus-udp"; did you mean "modbus-tcp"\?; valid drivers: modbus-tcp/,
+    );
   });
 
   it('reports a point on an unknown meter and duplicate point ids', () => {
@@ -87,7 +159,7 @@ describe('site file loading', () => {
 
   it('rejects an unknown key instead of ignoring a typo', () => {
     const msg = configError(valid.replace('    port: 15022', '    prot: 15022'));
-    expect(msg).toMatch(/devices\[0\]: .*prot/);
+    expect(msg).toMatch(/site\.yaml:14:5 devices\[0\]\.prot: unknown key "prot"; did you mean "port"\?/);
   });
 
   it('rejects a 16-bit order on a 32-bit type and a wrong version', () => {

@@ -28,7 +28,7 @@ const VECTOR =
   'QN=20160801085857223;ST=32;CN=1062;PW=100000;MN=010000A8900016F000169DC0;Flag=5;CP=&&RtdInterval=30&&';
 
 describe('HJ 212 CRC and frame', () => {
-  it('matches the test vector of DOMAIN.md §4: length 0101, CRC 1C80', () => {
+  it('matches the test vector of docs/domain.md §4: length 0101, CRC 1C80', () => {
     expect(hj212Crc(VECTOR)).toBe(0x1c80);
     expect(crcHex(VECTOR)).toBe('1C80');
     expect(encodeFrame(VECTOR)).toBe(`##0101${VECTOR}1C80\r\n`);
@@ -60,6 +60,33 @@ describe('HJ 212 CRC and frame', () => {
     expect(rest).toBe(f.slice(0, 30));
     expect(skipped).toBe(2);
     expect(splitFrames(`${rest}${f.slice(30)}`).frames).toEqual([f]);
+  });
+});
+
+describe('stream and field defects found by peers (issue 15)', () => {
+  it('keeps a valid frame preceded by a stray #', () => {
+    const f = encodeFrame(VECTOR);
+    expect(splitFrames(`#${f}`).frames).toEqual([f]);
+    expect(splitFrames(`###${f}`).frames).toEqual([f]);
+    const r = splitFrames(`#${f}`);
+    expect(r.skipped).toBe(1);
+  });
+
+  it('does not take "##dddd" in noise for a header when no CR LF ends it', () => {
+    const f = encodeFrame(VECTOR);
+    expect(splitFrames(`##0003abcdefghijklmn${f}`).frames).toEqual([f]);
+  });
+
+  it('keeps a device running status SBn-RS, running time SBn-RT and every other field', () => {
+    const cp = 'DataTime=20260115103000;SB7-RS=2,SB7-RT=12.5;a21026-ZsRtd=31.2,a21026-Rtd=30.1,a21026-Flag=N';
+    const d = decodeDataCp(cp);
+    expect(d.values).toEqual([
+      { code: 'SB7', rs: '2', rt: '12.5' },
+      { code: 'a21026', rtd: '30.1', flag: 'N', other: { ZsRtd: '31.2' } },
+    ]);
+    const header = { qn: '20260115103000123', st: '31', pw: '123456', mn: 'MN0001', flag: 5 };
+    const [f] = encodeDataMessage(header, { cn: CN.realtime, dataTime: d.dataTime, values: d.values });
+    expect(decodeDataCp(decodePacket(f!).cp).values).toEqual(d.values);
   });
 });
 

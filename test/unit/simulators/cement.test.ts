@@ -92,11 +92,11 @@ describe('examples/cement-plant.site.yaml', () => {
       .flatMap((d) => d.config.points)
       .filter((p) => 'parameter' in p && p.parameter);
     expect(params.map((p) => `${p.id}:${(p as { parameter: string }).parameter}`).sort()).toEqual([
-      'carbide_slag.total:cement.substitute',
+      'carbide_slag.total:cement.substitute.carbide_slag',
       'clinker.total:cement.clinker_output',
-      'coal.total:cement.fuel_consumption',
-      'fly_ash.total:cement.substitute',
-      'steel_slag.total:cement.substitute',
+      'coal.total:cement.fuel_consumption.bituminous_coal',
+      'fly_ash.total:cement.substitute.fly_ash',
+      'steel_slag.total:cement.substitute.steel_slag',
     ]);
   });
 });

@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { SiteConfig } from '../../../core/schema/site.ts';
 import { ModbusTcpDevice } from '../../../drivers/modbus/config.ts';
+import { ModbusEventLog } from '../../../drivers/modbus/event-log-config.ts';
 import { ALUMINIUM_PARAMETERS } from '../../../simulators/aluminium/model.ts';
 import {
   ALUMINIUM_DEMO_PORTS,
@@ -10,6 +11,7 @@ import {
   ALUMINIUM_REGISTER_MAP,
   STATION_IDS,
   sitePoints,
+  ticketLogSiteConfig,
 } from '../../../simulators/aluminium/register-map.ts';
 
 const FILE = new URL('../../../examples/aluminium-smelter.site.yaml', import.meta.url);
@@ -56,6 +58,14 @@ describe('examples/aluminium-smelter.site.yaml', () => {
       expect(device?.pollIntervalMs).toBe(1000);
       expect(device?.points).toEqual(sitePoints(station));
     }
+  });
+
+  it("reads the ladle station's ticket memory exactly as the simulator keeps it", () => {
+    const ladle = devices.find((d) => d.id === 'ladle-scale');
+    expect(ladle?.eventLogs).toEqual([
+      ModbusEventLog.parse(ticketLogSiteConfig(ALUMINIUM_PARAMETERS.ticketLogRecords.value)),
+    ]);
+    for (const d of devices) if (d.id !== 'ladle-scale') expect(d.eventLogs).toEqual([]);
   });
 
   it('marks the two aluminium key parameters with their aggregation', () => {

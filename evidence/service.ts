@@ -38,7 +38,13 @@ import {
   type EvidenceConfig,
   type EvidencePackage,
   type EvidenceRawData,
+  effectiveIntervalMs,
   type FactorPack,
+  isoCst,
+  lookupParameter,
+  monthPeriod,
+  monthToDate,
+  type PointCount,
   parseFactorPack,
   parseRulePack,
   type ReadingSource,
@@ -51,11 +57,16 @@ import {
 import { MrvError } from '../core/errors.ts';
 import { canonicalJson } from '../core/schema/canonical.ts';
 import type { SiteConfig } from '../core/schema/site.ts';
+import type { UnitRegistry } from '../core/schema/unit-registry.ts';
 import { Batch, type Industry, type MeterMeta, type PointMeta, type UnitMeta } from '../core/schema/wire.ts';
+import { factorPackDigest } from './factor-packs.ts';
 
 const DOMAIN_DIR = fileURLToPath(new URL('../core/domain/', import.meta.url));
 
-/** Default factor pack file. */
+/** Default evidence key file (relative to the working directory). */
+export const DEFAULT_EVIDENCE_KEY_FILE = '.data/evidence-ed25519.pem';
+
+/** The factor pack used unless a site or a command names another. */
 export const DEFAULT_FACTOR_PACK = resolve(DOMAIN_DIR, 'factors/cn-ets-defaults.yaml');
 /** Rule pack file of an industry. */
 export function defaultRulePackFile(industry: Industry): string {
@@ -112,8 +123,8 @@ const POINT_KEYS = [
 const UINT_BITS: Record<string, number> = { uint16: 16, uint32: 32, uint64: 64 };
 
 /**
- * A unit's catalogue from its site file(s): every point with its gateway, poll interval (device
- * `pollIntervalMs`, default 1000) and, for unsigned integer registers, the counter modulus
+ * A unit's catalogue from its site file(s): every point with its gateway, effective poll interval
+ * (core/domain/completeness.ts `effectiveIntervalMs`: the point's own over the device's, default 1000) and, for unsigned integer registers, the counter modulus
  * 2^bits × scale (the roll-over of a totalizer). Sites of other units are ignored.
  */
 export function catalogueFromSites(unitId: string, sites: readonly SiteConfig[]): UnitCatalogue | undefined {
@@ -126,8 +137,8 @@ export function catalogueFromSites(unitId: string, sites: readonly SiteConfig[])
     for (const m of site.meters) if (!meters.has(m.id)) meters.set(m.id, m);
     for (const d of site.devices) {
       const dev = d as Record<string, unknown>;
-      const interval = typeof dev.pollIntervalMs === 'number' ? dev.pollIntervalMs : 1000;
       for (const raw of d.points as Record<string, unknown>[]) {
+        const interval = effectiveIntervalMs(dev, raw).ms;
         const p: Record<string, unknown> = { device: d.id };
         for (const k of POINT_KEYS) if (raw[k] !== undefined) p[k] = raw[k];
         const bits = UINT_BITS[String(raw.type)];
@@ -191,13 +202,21 @@ export async function catalogueFromStore(
   };
 }
 
-/** Where the server finds a unit's catalogue: site files first (they carry meters, signs and poll intervals), else the store. */
+/**
+ * Where the server finds a unit's catalogue: site files first (they carry meters, signs and poll
+ * intervals), else the store; the unit's name, industry and province from the unit registry when given
+ * and the unit is registered in it.
+ */
 export async function unitCatalogue(
   store: TimeSeriesStore,
   unitId: string,
   sites: readonly SiteConfig[] = [],
+  units?: UnitRegistry,
 ): Promise<UnitCatalogue | undefined> {
-  return catalogueFromSites(unitId, sites) ?? (await catalogueFromStore(store, unitId));
+  const c = catalogueFromSites(unitId, sites) ?? (await catalogueFromStore(store, unitId));
+  // The unit's facts are the registry's where it has them (issue 17), never a gateway's claim.
+  const r = units?.get(unitId);
+  return c && r ? { ...c, unit: { id: r.id, name: r.name, industry: r.industry, province: r.province } } : c;
 }
 
 /** Page size of raw series reads (a day of 1 s readings of one point is 86 400). */
@@ -750,6 +769,8 @@ export interface BuildEvidenceOptions {
   generator: string;
   key: EvidenceKey;
   sites?: readonly SiteConfig[];
+  /** The unit registry: the unit's name, industry and province come from it when it holds the unit. */
+  units?: UnitRegistry;
   factorPack?: FactorPack;
   rulePack?: RulePack;
   config?: Partial<EvidenceConfig>;
@@ -765,13 +786,12 @@ export interface BuildEvidenceOptions {
 export async function buildEvidence(o: BuildEvidenceOptions): Promise<EvidencePackage> {
   if (!/^\d{4}-(0[1-9]|1[0-2])$/.test(o.month))
     throw new MrvError('MRV_E_BAD_REQUEST', `month: expected yyyy-mm, got "${o.month}"`, { month: o.month });
-  const catalogue = await unitCatalogue(o.store, o.unitId, o.sites);
+  const catalogue = await unitCatalogue(o.store, o.unitId, o.sites, o.units);
   if (!catalogue) throw new MrvError('MRV_E_NOT_FOUND', `unknown unit "${o.unitId}"`, { unitId: o.unitId });
   const factorPack = o.factorPack ?? loadFactorPack();
   const rulePack = o.rulePack ?? loadRulePack(catalogue.unit.industry);
   checkRuleOverrides(catalogue, rulePack);
   const { source, finish } = digestingSource(storeSource(o.store, o.unitId), o.sink);
-  const { monthPeriod } = await import('../core/domain/period.ts');
   const p = monthPeriod(o.month);
   let stored: Awaited<ReturnType<TimeSeriesStore['listFindings']>> = [];
   try {
@@ -788,7 +808,93 @@ export async function buildEvidence(o: BuildEvidenceOptions): Promise<EvidencePa
     generatedAt: o.now,
     generator: o.generator,
     ...(o.config ? { config: o.config } : {}),
-    storedFindings: stored.filter((f) => f.source !== 'validation'),
+    // Every stored finding of the month is cited (validation ones from earlier findings-list windows
+    // too), so the package shows what the findings list filtered to the month shows; a finding the
+    // package recomputes replaces its stored copy (same id).
+    storedFindings: stored,
+    factorPackDigest: factorPackDigest(factorPack),
   });
   return signEvidence({ ...body, rawData: await finish(archiveLister(o.store, o.unitId), p) }, o.key);
+}
+
+/** Step of the month-to-date counts: one UTC+8 clock hour (UTC+8 months start on a UTC hour). */
+const HOUR_MS = 3_600_000;
+
+/**
+ * Month-to-date completeness of a unit's key-parameter points (`GET /api/v1/units/{id}/completeness`):
+ * per point the good readings of `[month start, min(now, month end))` from the store's hourly counts
+ * (one stepped series query per point, no evidence build) against its effective interval, and the
+ * unit's first reading (one one-reading query per point) so months before it are "not monitored".
+ * The evidence package holds the exact gaps and causes; this is the cheap figure for the overview.
+ * @throws MrvError `MRV_E_BAD_REQUEST` for a bad month, `MRV_E_NOT_FOUND` for an unknown unit,
+ *   `MRV_E_STORE` when the store fails
+ */
+export async function completenessToDate(o: {
+  store: TimeSeriesStore;
+  unitId: string;
+  month: string;
+  now: number;
+  sites?: readonly SiteConfig[];
+}) {
+  if (!/^\d{4}-(0[1-9]|1[0-2])$/.test(o.month))
+    throw new MrvError('MRV_E_BAD_REQUEST', `month: expected yyyy-mm, got "${o.month}"`, { month: o.month });
+  const catalogue = await unitCatalogue(o.store, o.unitId, o.sites);
+  if (!catalogue) throw new MrvError('MRV_E_NOT_FOUND', `unknown unit "${o.unitId}"`, { unitId: o.unitId });
+  const p = monthPeriod(o.month);
+  const judgedTo = Math.max(p.from, Math.min(p.to, o.now));
+  const used = catalogue.points
+    .filter((pt) => {
+      const hit = pt.parameter === undefined ? undefined : lookupParameter(pt.parameter);
+      return hit !== undefined && hit.entry.industry === catalogue.unit.industry;
+    })
+    .sort((a, b) => (a.id < b.id ? -1 : 1));
+  let firstDataAt: number | null = null;
+  const points: PointCount[] = [];
+  for (const pt of used) {
+    const [first] = await o.store.rawReadings({
+      unitId: o.unitId,
+      pointId: pt.id,
+      from: 0,
+      to: Math.max(1, o.now),
+      limit: 1,
+    });
+    if (first && (firstDataAt === null || first.ts < firstDataAt)) firstDataAt = first.ts;
+    const buckets =
+      judgedTo > p.from
+        ? await o.store.series({
+            unitId: o.unitId,
+            pointId: pt.id,
+            from: p.from,
+            to: judgedTo,
+            stepMs: HOUR_MS,
+          })
+        : [];
+    const good = buckets.reduce((n, b) => n + b.count, 0);
+    const hours = Math.ceil((judgedTo - p.from) / HOUR_MS);
+    points.push({
+      point: pt.id,
+      gatewayId: pt.gatewayId,
+      expectedIntervalMs: pt.expectedIntervalMs,
+      good,
+      silentHours: Math.max(0, hours - buckets.filter((b) => b.count > 0).length),
+    });
+  }
+  const r = monthToDate({ from: p.from, to: p.to, now: o.now, firstDataAt, points });
+  return {
+    unitId: o.unitId,
+    month: o.month,
+    from: isoCst(p.from),
+    to: isoCst(p.to),
+    countedFrom: isoCst(r.countedFrom),
+    judgedTo: isoCst(r.judgedTo),
+    elapsedMs: r.elapsedMs,
+    status: r.status,
+    firstDataAt: firstDataAt === null ? null : isoCst(firstDataAt),
+    basis:
+      "good readings / readings expected by each point's effective poll interval, from countedFrom (month start, or the unit's first reading when later) to judgedTo",
+    expected: r.expected,
+    good: r.good,
+    ratio: r.ratio,
+    points: r.points,
+  };
 }
