@@ -111,10 +111,17 @@ export interface TotalizerOptions {
    * Default 0.
    */
   timeSlackMs?: number;
+  /**
+   * Evidence formatVersion 1's rule, to recompute packages made with it: a drop whose wrapped increase
+   * is under half the modulus is a roll-over, any other drop a reset counted from zero; no physics.
+   */
+  legacy?: boolean;
 }
 
 /** A meter's counter physics, parsed once (see {@link TotalizerOptions}). */
 export interface CounterPhysics {
+  /** formatVersion 1's half-modulus rule (see {@link TotalizerOptions.legacy}). */
+  legacy?: boolean;
   modulus: Dec | undefined;
   maxRatePerHour: Dec | undefined;
   maxStep: Dec;
@@ -129,8 +136,10 @@ export function counterPhysics(o: {
   maxStep?: string | undefined;
   correctionTolerance?: string | undefined;
   timeSlackMs?: number | undefined;
+  legacy?: boolean | undefined;
 }): CounterPhysics {
   return {
+    ...(o.legacy ? { legacy: true } : {}),
     modulus: o.rolloverAt !== undefined ? dec(o.rolloverAt) : undefined,
     maxRatePerHour: o.maxRatePerHour !== undefined ? dec(o.maxRatePerHour) : undefined,
     maxStep: dec(o.maxStep ?? '0'),
@@ -162,6 +171,12 @@ export interface CounterStep {
 export function classifyCounterStep(ref: Dec, v: Dec, elapsedMs: number, p: CounterPhysics): CounterStep {
   const d = v.minus(ref);
   const zero = new D(0);
+  if (p.legacy) {
+    if (d.gte(0)) return { kind: 'increase', counted: d };
+    const w = p.modulus?.minus(ref).plus(v);
+    if (w?.gte(0) && w.lt((p.modulus as Dec).div(2))) return { kind: 'rollover', counted: w };
+    return { kind: 'reset', counted: v.gte(0) ? v : zero };
+  }
   // A counter moves in whole counts of its last digit: one count may show in any short interval
   // (a 1 kg count of a 1.3 t/h counter within 50 ms), so one count is always plausible.
   const count = new D(10).pow(-Math.max(ref.decimalPlaces(), v.decimalPlaces()));
@@ -266,7 +281,7 @@ export class TotalizerAccumulator {
       before: text(ref),
       after: text(v),
       bridged: text(c.counted),
-      elapsedMs: elapsed,
+      ...(this.#physics.legacy ? {} : { elapsedMs: elapsed }),
       ...(c.plausibleMax ? { plausibleMax: text(c.plausibleMax, 6) } : {}),
       ...(c.reason ? { reason: c.reason } : {}),
       ...(c.candidates ? { candidates: c.candidates } : {}),
@@ -529,6 +544,8 @@ export interface RateOptions {
   perMs: number;
   /** Two readings further apart than this are not joined (the interval is a gap). */
   maxGapMs: number;
+  /** Integrate the partial intervals at the period's edges (default true; false: formatVersion 1). */
+  edges?: boolean;
 }
 
 /** Period value of a rate point: the integral, in the rate's unit × time base (t/h → t). */
@@ -587,7 +604,7 @@ export class RateAccumulator {
       }
       const v = this.#parse.get(t);
       this.#readings++;
-      if (!this.#started) {
+      if (!this.#started && this.#o.edges !== false) {
         // The head: from `from` to the first reading, from the value interpolated at `from`.
         this.#started = true;
         const b = this.#before;
@@ -622,7 +639,7 @@ export class RateAccumulator {
     let covered = this.#covered;
     // The tail: the last value held to `to` (without changing the state: result() may be called again).
     const tail = this.#o.to - this.#prevTs;
-    if (this.#prev !== null && tail > 0 && tail <= this.#o.maxGapMs) {
+    if (this.#o.edges !== false && this.#prev !== null && tail > 0 && tail <= this.#o.maxGapMs) {
       acc = acc.plus(this.#prev.times(2 * tail));
       covered += tail;
     }

@@ -407,7 +407,7 @@ export async function computeEvidence(input: EvidenceInput): Promise<EvidenceBod
   const ruleExtra = rulePack.rules.flatMap((r) =>
     r.check.kind === 'sum_of_parts'
       ? [r.check.main, ...r.check.parts]
-      : r.check.kind === 'counter_backwards'
+      : r.check.kind === 'counter_backwards' && v2
         ? targetPoints(r.check.target, catalogue.points).filter(
             (id) => byId.get(id)?.aggregation === 'totalizer',
           )
@@ -452,6 +452,7 @@ export async function computeEvidence(input: EvidenceInput): Promise<EvidenceBod
             ...(p.correctionTolerance ? { correctionTolerance: p.correctionTolerance } : {}),
             // A reading's time and its register's last update differ by up to a poll interval.
             timeSlackMs: p.expectedIntervalMs + (cfg.clockToleranceMs ?? 0),
+            ...(v2 ? {} : { legacy: true }),
           })
         : agg === 'events'
           ? new EventsAccumulator({ from, to })
@@ -461,6 +462,7 @@ export async function computeEvidence(input: EvidenceInput): Promise<EvidenceBod
                 to,
                 perMs: 3_600_000,
                 maxGapMs: p.expectedIntervalMs * cfg.maxHoldIntervals,
+                ...(v2 ? {} : { edges: false }),
               })
             : new GaugeAccumulator({ from, to, maxHoldMs: p.expectedIntervalMs * cfg.maxHoldIntervals });
     states.set(id, {
@@ -732,6 +734,7 @@ export async function computeEvidence(input: EvidenceInput): Promise<EvidenceBod
         days,
         catalogue: catalogue.points,
         siteRules: catalogue.rules,
+        ...(v2 ? {} : { legacyCounters: true }),
       },
       ctx,
     ),

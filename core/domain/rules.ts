@@ -545,6 +545,11 @@ export interface PeriodRuleInput {
   catalogue: readonly RulePoint[];
   /** The site's rule settings by rule id. */
   siteRules?: RuleOverrides | undefined;
+  /**
+   * Evidence formatVersion 1's counter findings, to recompute packages made with it: resets only, with
+   * the rule class's code, and no `MRV-COUNTER` for points no counter rule names.
+   */
+  legacyCounters?: boolean;
 }
 
 /** Finding codes of counter discontinuities (core/schema/finding.ts {@link CounterFindingCodes}). */
@@ -625,8 +630,21 @@ export function evaluatePeriodRules(pack: RulePack, input: PeriodRuleInput, ctx:
       for (const p of targetPoints(c.target, input.catalogue)) {
         countered.add(p);
         const pe = effectiveRule(rule, input.siteRules?.[rule.id], byId.get(p)?.rules?.[rule.id]);
-        if (pe.enabled)
-          out.push(...counterFindings(ctx, rule, p, input.counterEvents.get(p) ?? [], pe.severity));
+        const events = input.counterEvents.get(p) ?? [];
+        if (input.legacyCounters) {
+          for (const e of events)
+            if (e.kind === 'reset')
+              out.push(
+                finding(
+                  ctx,
+                  rule,
+                  e.ts,
+                  { point: p, value: `${e.before} → ${e.after}` },
+                  { before: e.before, after: e.after, bridged: e.bridged, at: isoCst(e.ts) },
+                  p,
+                ),
+              );
+        } else if (pe.enabled) out.push(...counterFindings(ctx, rule, p, events, pe.severity));
       }
       continue;
     }
@@ -690,6 +708,7 @@ export function evaluatePeriodRules(pack: RulePack, input: PeriodRuleInput, ctx:
     }
   }
   // Totalizers no counter rule names: the default counter rule.
+  if (input.legacyCounters) return out;
   for (const [p, events] of [...input.counterEvents].sort(([a], [b]) => (a < b ? -1 : 1)))
     if (!countered.has(p))
       out.push(...counterFindings(ctx, DEFAULT_COUNTER_RULE, p, events, DEFAULT_COUNTER_RULE.severity));

@@ -104,3 +104,37 @@ describe('rule settings for rules the pack does not have', () => {
     ).not.toThrow();
   });
 });
+
+describe('packages of formatVersion 1 recompute with the rules they were made with', () => {
+  it('the half-modulus counter rule, no counter findings but resets, no rate edges', async () => {
+    const data = {
+      'anode.set_total': [
+        good(from - min, '4279997'),
+        good(from + min, '4280003'),
+        good(from + 2 * min, '0.5'),
+      ],
+      'potline.cell01.voltage': voltage,
+    };
+    const run = (formatVersion: 1 | 2) =>
+      computeEvidence({
+        catalogue: catalogue(),
+        month: '2026-03',
+        source: memorySource(data),
+        factorPack: defaultFactors(),
+        rulePack: rulePack('aluminium'),
+        generatedAt: cst(2026, 4, 2),
+        generator: 'test',
+        formatVersion,
+      });
+    const v1 = await run(1);
+    // Version 1 took the drop as a roll-over (14 964.796 t) and read no cell voltage.
+    expect(v1.parameters.find((p) => p.id === 'aluminium.anode_consumption')?.value).toBe('14970.796');
+    expect(v1.findings).toEqual([]);
+    const v2 = await run(2);
+    expect(v2.parameters.find((p) => p.id === 'aluminium.anode_consumption')?.value).toBe('6.5');
+    expect(v2.findings.map((f) => [f.rule, f.code])).toEqual([
+      ['AL-TE-002', 'MRV_F_THEORETICAL_EXTREME'],
+      ['AL-LC-001', 'MRV_F_COUNTER_RESET'],
+    ]);
+  });
+});
