@@ -20,7 +20,7 @@ import type { PointMeta, Reading } from '../core/schema/wire.ts';
 import { systemClock } from '../core/time.ts';
 import type { EventLogSnapshot } from '../drivers/modbus/driver.ts';
 import type { Driver } from '../drivers/types.ts';
-import { loadFactorPack } from '../evidence/service.ts';
+import { catalogueFromSites, checkRuleOverrides, loadFactorPack, loadRulePack } from '../evidence/service.ts';
 import { type LoadedSite, loadSiteConfig, siteDataDir } from '../gateway/config.ts';
 
 /** One device's outcome. */
@@ -197,6 +197,9 @@ export async function checkConfig(args: string[]): Promise<number> {
   if (timeoutMs !== undefined && (!Number.isInteger(timeoutMs) || timeoutMs < 1))
     throw new MrvError('MRV_E_CONFIG', `--timeout-ms: expected a positive integer, got "${v['timeout-ms']}"`);
   const site = loadSiteConfig(file);
+  // Rule settings name rules of the unit's industry pack (a typo would leave the pack's limit in force).
+  const catalogue = catalogueFromSites(site.site.unit.id, [site.site]);
+  if (catalogue) checkRuleOverrides(catalogue, loadRulePack(site.site.unit.industry));
   const points = site.devices.reduce((n, d) => n + d.config.points.length, 0);
   process.stdout.write(
     `${file}: valid (unit ${site.site.unit.id} ${site.site.unit.name}, gateway ${site.site.gateway.id}, ` +

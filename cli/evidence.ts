@@ -3,7 +3,9 @@
  *
  * mrv evidence --unit ID --month yyyy-mm [--format json|csv|html] [--out FILE] [--site FILE]...
  *              [--key FILE] [--readings-out FILE] [--store sqlite|influx] [--sqlite FILE] [--influx URL] [--db mrv]
- *   builds and signs the monthly evidence package from the store (the same code as the HTTP route).
+ *              [--clock-tolerance-ms N]
+ *   builds and signs the monthly evidence package from the store (the same code as the HTTP route);
+ *   --clock-tolerance-ms: how late readings may be stamped (data of `mrv demo --speed N`: N × 250).
  * mrv verify FILE (--trusted-keys FILE|DIR | --public-key FILE) [--factor-pack FILE]... [--batches EXPORT --keys REGISTRY | --readings FILE]
  *   dispatches on the file's content: a monthly evidence package (`kind: "monthly-evidence"`) has its
  *   Ed25519 signature checked against the trusted keys only (never the key the package carries; none
@@ -65,10 +67,17 @@ export async function evidence(args: string[]): Promise<number> {
       site: { type: 'string', multiple: true, default: [] },
       key: { type: 'string', default: DEFAULT_EVIDENCE_KEY_FILE },
       'readings-out': { type: 'string' },
+      'clock-tolerance-ms': { type: 'string' },
       ...storeFlags,
       ...unitsFileFlag,
     },
   });
+  const tolerance = v['clock-tolerance-ms'] === undefined ? undefined : Number(v['clock-tolerance-ms']);
+  if (tolerance !== undefined && !(Number.isInteger(tolerance) && tolerance >= 0))
+    throw new MrvError(
+      'MRV_E_CONFIG',
+      `--clock-tolerance-ms: a whole number of ms >= 0, got "${v['clock-tolerance-ms']}"`,
+    );
   if (!v.unit || !v.month) throw new MrvError('MRV_E_CONFIG', 'give --unit ID and --month yyyy-mm');
   if (!['json', 'csv', 'html'].includes(v.format))
     throw new MrvError('MRV_E_CONFIG', `--format: json, csv or html, got "${v.format}"`);
@@ -94,6 +103,7 @@ export async function evidence(args: string[]): Promise<number> {
       sites,
       ...(units ? { units } : {}),
       ...(readingsOut ? { sink: (line: string) => readingsOut.write(`${line}\n`) } : {}),
+      ...(tolerance ? { config: { clockToleranceMs: tolerance } } : {}),
     });
     const text =
       v.format === 'csv'

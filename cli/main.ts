@@ -88,7 +88,9 @@ const USAGE = `mrv — carbon-mrv command line
 
   mrv evidence --unit ID --month yyyy-mm [--format json|csv|html] [--out FILE] [--site SITE.yaml] [--units-file units.yaml]
                [--readings-out FILE] [--key FILE] [--store sqlite|influx] [--sqlite FILE] [--influx URL]
+               [--clock-tolerance-ms N]
       build and sign the monthly evidence package (月度存证) of a unit from the store
+      (--clock-tolerance-ms: how late readings may be stamped; for mrv demo --speed N data, N × 250)
   mrv verify FILE (--trusted-keys FILE|DIR | --public-key FILE) [--factor-pack FILE]...
                   [--batches EXPORT --keys REGISTRY | --readings FILE]
       check an evidence package's signature and its factor pack (one of the shipped packs or a

@@ -52,6 +52,7 @@ import {
   readPages,
   type Sample,
   type UnitCatalogue,
+  unknownOverrides,
 } from '../core/domain/index.ts';
 import { MrvError } from '../core/errors.ts';
 import { canonicalJson } from '../core/schema/canonical.ts';
@@ -114,6 +115,10 @@ const POINT_KEYS = [
   'aggregation',
   'sign',
   'ticketPoint',
+  'maxRate',
+  'maxStep',
+  'correctionTolerance',
+  'rules',
 ] as const;
 const UINT_BITS: Record<string, number> = { uint16: 16, uint32: 32, uint64: 64 };
 
@@ -150,7 +155,24 @@ export function catalogueFromSites(unitId: string, sites: readonly SiteConfig[])
       }
     }
   }
-  return { unit: first.unit as UnitMeta, points, meters: [...meters.values()] };
+  // The site's rule settings (the first site of the unit that has them; one gateway's file usually).
+  const rules = mine.find((s) => s.rules !== undefined)?.rules;
+  return { unit: first.unit as UnitMeta, points, meters: [...meters.values()], ...(rules ? { rules } : {}) };
+}
+
+/**
+ * Checks that every rule a site or point overrides (site file `rules:`) is in the rule pack, so a
+ * typo never leaves the pack's limit silently in force.
+ * @throws MrvError `MRV_E_CONFIG` listing every unknown rule id and where it was written
+ */
+export function checkRuleOverrides(catalogue: UnitCatalogue, pack: RulePack): void {
+  const problems = unknownOverrides(pack, catalogue.rules, catalogue.points);
+  if (problems.length > 0)
+    throw new MrvError(
+      'MRV_E_CONFIG',
+      `unit ${catalogue.unit.id}: rule settings for rules the ${pack.id} pack does not have:\n  ${problems.join('\n  ')}`,
+      { unitId: catalogue.unit.id, problems },
+    );
 }
 
 /** Exact product of an integer string and a decimal string (no floats). */
@@ -768,6 +790,7 @@ export async function buildEvidence(o: BuildEvidenceOptions): Promise<EvidencePa
   if (!catalogue) throw new MrvError('MRV_E_NOT_FOUND', `unknown unit "${o.unitId}"`, { unitId: o.unitId });
   const factorPack = o.factorPack ?? loadFactorPack();
   const rulePack = o.rulePack ?? loadRulePack(catalogue.unit.industry);
+  checkRuleOverrides(catalogue, rulePack);
   const { source, finish } = digestingSource(storeSource(o.store, o.unitId), o.sink);
   const p = monthPeriod(o.month);
   let stored: Awaited<ReturnType<TimeSeriesStore['listFindings']>> = [];

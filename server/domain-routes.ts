@@ -30,6 +30,7 @@ import {
   computeEvidence,
   cstMonth,
   DEFAULT_DUE_SOON_DAYS,
+  type EvidenceConfig,
   evidenceCsv,
   evidenceHtml,
   SampleRuleRunner,
@@ -40,6 +41,7 @@ import type { SiteConfig } from '../core/schema/site.ts';
 import { type Clock, systemClock } from '../core/time.ts';
 import {
   buildEvidence,
+  checkRuleOverrides,
   completenessToDate,
   DEFAULT_EVIDENCE_KEY_FILE,
   type EvidenceKey,
@@ -71,6 +73,8 @@ export interface DomainOptions {
   dueSoonDays?: number;
   /** Version string written into packages (`carbon-mrv x.y.z`). */
   generator?: string;
+  /** Evidence tunables for the findings route and the packages (e.g. the demo's `clockToleranceMs`). */
+  evidenceConfig?: Partial<EvidenceConfig>;
 }
 
 declare module './options.ts' {
@@ -180,6 +184,7 @@ export function registerDomainRoutes(app: FastifyInstance, options: ServerOption
       const { unitId } = request.params;
       const c = await catalogue(unitId);
       const rulePack = loadRulePack(c.unit.industry);
+      checkRuleOverrides(c, rulePack);
       const watched = new SampleRuleRunner(rulePack, c.points, { unitId, from, to, at: 0 }).watchedPoints();
       const body = await fromStore('read readings', () =>
         computeEvidence({
@@ -192,6 +197,7 @@ export function registerDomainRoutes(app: FastifyInstance, options: ServerOption
           generatedAt: clock.now(),
           generator,
           extraPoints: watched,
+          ...(options.domain?.evidenceConfig ? { config: options.domain.evidenceConfig } : {}),
         }),
       );
       const computed = body.findings;
@@ -291,6 +297,7 @@ export function registerDomainRoutes(app: FastifyInstance, options: ServerOption
         key: signingKey(),
         sites,
         ...(options.units ? { units: options.units } : {}),
+        ...(options.domain?.evidenceConfig ? { config: options.domain.evidenceConfig } : {}),
       });
       const name = `evidence-${unitId}-${month}`;
       switch (request.query.format ?? 'json') {

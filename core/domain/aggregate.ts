@@ -4,7 +4,9 @@
  * through in day-sized chunks) with a one-call wrapper for tests and small inputs.
  *
  * - totalizer: difference of a cumulative counter; a drop is a roll-over (the counter wrapped at its
- *   modulus) or a reset (it restarted from zero); both are bridged and each is reported.
+ *   modulus), a reset (it restarted from zero) or a correction (a small step back), told apart by the
+ *   meter's declared maximum rate and correction tolerance; what none of them explains is left for
+ *   review, never summed. Each is reported.
  * - events: sum of weighing tickets, each ticket counted once by its number, in the period of its
  *   earliest observation; a ticket already seen before `from` (the register still shows it) is not
  *   counted. A ticket read from the terminal's ticket memory is observed at its own weighing time
@@ -29,16 +31,37 @@ export interface Sample {
   reason?: string;
 }
 
-/** A counter discontinuity found by the totalizer. Values in the point's engineering unit. */
+/**
+ * A counter discontinuity found by the totalizer (values in the point's engineering unit):
+ * - `rollover`: the counter wrapped at its modulus, and the increase this implies
+ *   (modulus − before + after) is within what the meter can count at its declared maximum rate in
+ *   the time elapsed: bridged, the increase counted;
+ * - `reset`: the counter restarted from zero (a replaced PLC, an operator's reset), and what it shows
+ *   now (`after`) is within what it can count at its maximum rate since the last reading: `after` is
+ *   counted (it was counted since zero);
+ * - `correction`: a backwards step of at most the declared `correctionTolerance` (a zero correction, a
+ *   totalizer trimmed by the scale's controller): nothing counted, and counting resumes once the
+ *   counter passes the value before the step again (the high-water mark), so nothing is counted twice;
+ * - `review`: none of these is physically plausible (or the meter declares no maximum rate, so none can
+ *   be told apart), or the counter jumped forward faster than its maximum rate: nothing counted, the
+ *   counter's new value becomes the base, and a person must decide (the candidates are in the event).
+ */
 export interface CounterEvent {
-  kind: 'rollover' | 'reset';
-  /** Time of the first reading after the drop, ms epoch. */
+  kind: 'rollover' | 'reset' | 'correction' | 'review';
+  /** Time of the first reading after the discontinuity, ms epoch. */
   ts: number;
-  /** Counter before and after the drop. */
+  /** Counter before (the high-water mark counted up to) and after. */
   before: string;
   after: string;
-  /** Increase counted across the drop: modulus − before + after (roll-over) or after (reset: counted from 0). */
+  /** Increase counted across it: the wrapped increase (roll-over), `after` (reset), 0 (correction, review). */
   bridged: string;
+  /** Time since the previous usable reading, ms. */
+  elapsedMs?: number;
+  /** Most the counter can have counted in that time at its maximum rate (+ time slack); absent without `maxRatePerHour`. */
+  plausibleMax?: string;
+  /** `review` only: why, and the increase each reading would imply. */
+  reason?: 'no_max_rate' | 'implausible_drop' | 'implausible_jump';
+  candidates?: { rollover?: string; reset?: string; increase?: string };
 }
 
 /** Period value of a totalizer. */
@@ -53,6 +76,10 @@ export interface TotalizerResult {
   readings: number;
   rollovers: CounterEvent[];
   resets: CounterEvent[];
+  /** Backwards steps within the correction tolerance (present only when there were any). */
+  corrections?: CounterEvent[];
+  /** Discontinuities left for a person to decide, not counted (present only when there were any). */
+  reviews?: CounterEvent[];
 }
 
 /** Options of {@link TotalizerAccumulator}. */
@@ -61,33 +88,152 @@ export interface TotalizerOptions {
   to: number;
   /**
    * Counter modulus in engineering units (e.g. a uint32 kWh register read in MWh: 2^32 × 0.001 =
-   * "4294967.296"). A drop whose wrapped increase is under half the modulus is a roll-over; any other
-   * drop (or every drop when absent) is a reset.
+   * "4294967.296"). Without it no drop is a roll-over.
    */
   rolloverAt?: string;
+  /**
+   * The meter's declared maximum rate, engineering unit per hour (site file point `maxRate`, e.g.
+   * "300" t/h for a 208 t/h belt scale). A roll-over, reset or forward step is accepted only when the
+   * increase it implies fits in `maxRatePerHour × (elapsed + timeSlackMs)`. Without it every drop
+   * beyond the correction tolerance is left for review.
+   */
+  maxRatePerHour?: string;
+  /**
+   * Largest increase the counter makes at once, engineering unit (site file `maxStep`: a batch
+   * counter adds a whole ladle, heat or block in one update); added to the plausible increase. Default 0.
+   */
+  maxStep?: string;
+  /** Largest backwards step taken as a correction, engineering unit (site file `correctionTolerance`); default 0. */
+  correctionTolerance?: string;
+  /**
+   * Added to the elapsed time of each plausibility check, ms: a reading's time and the instant its
+   * meter last updated the register differ by up to a poll interval (evidence passes the point's).
+   * Default 0.
+   */
+  timeSlackMs?: number;
+  /**
+   * Evidence formatVersion 1's rule, to recompute packages made with it: a drop whose wrapped increase
+   * is under half the modulus is a roll-over, any other drop a reset counted from zero; no physics.
+   */
+  legacy?: boolean;
+}
+
+/** A meter's counter physics, parsed once (see {@link TotalizerOptions}). */
+export interface CounterPhysics {
+  /** formatVersion 1's half-modulus rule (see {@link TotalizerOptions.legacy}). */
+  legacy?: boolean;
+  modulus: Dec | undefined;
+  maxRatePerHour: Dec | undefined;
+  maxStep: Dec;
+  correctionTolerance: Dec;
+  timeSlackMs: number;
+}
+
+/** Parses the physics fields of totalizer options. @throws Error for a value that is not a decimal */
+export function counterPhysics(o: {
+  rolloverAt?: string | undefined;
+  maxRatePerHour?: string | undefined;
+  maxStep?: string | undefined;
+  correctionTolerance?: string | undefined;
+  timeSlackMs?: number | undefined;
+  legacy?: boolean | undefined;
+}): CounterPhysics {
+  return {
+    ...(o.legacy ? { legacy: true } : {}),
+    modulus: o.rolloverAt !== undefined ? dec(o.rolloverAt) : undefined,
+    maxRatePerHour: o.maxRatePerHour !== undefined ? dec(o.maxRatePerHour) : undefined,
+    maxStep: dec(o.maxStep ?? '0'),
+    correctionTolerance: dec(o.correctionTolerance ?? '0'),
+    timeSlackMs: o.timeSlackMs ?? 0,
+  };
+}
+
+/** What one counter step is (see {@link CounterEvent}; `increase` is an ordinary step forward). */
+export interface CounterStep {
+  kind: 'increase' | CounterEvent['kind'];
+  /** What the step adds to the period value. */
+  counted: Dec;
+  plausibleMax?: Dec;
+  reason?: CounterEvent['reason'];
+  candidates?: CounterEvent['candidates'];
+}
+
+/**
+ * Classifies the step of a cumulative counter from `ref` (what has been counted up to) to the reading
+ * `v`, `elapsedMs` after the previous reading, against the meter's physics: the most it can count in
+ * that time is maxRate × (elapsed + slack) / 1 h + maxStep + one count (a unit of the readings' last
+ * decimal place). In order: a step forward within that is an increase
+ * (beyond it: review, a preset or replaced counter); a step back of at most the correction tolerance is
+ * a correction; a wrapped increase (modulus − ref + v) within it is a roll-over; a reading `v` within it
+ * is a reset from zero; anything else, and every drop of a meter without a declared maximum rate, is
+ * left for review (counted 0). Pure.
+ */
+export function classifyCounterStep(ref: Dec, v: Dec, elapsedMs: number, p: CounterPhysics): CounterStep {
+  const d = v.minus(ref);
+  const zero = new D(0);
+  if (p.legacy) {
+    if (d.gte(0)) return { kind: 'increase', counted: d };
+    const w = p.modulus?.minus(ref).plus(v);
+    if (w?.gte(0) && w.lt((p.modulus as Dec).div(2))) return { kind: 'rollover', counted: w };
+    return { kind: 'reset', counted: v.gte(0) ? v : zero };
+  }
+  // A counter moves in whole counts of its last digit: one count may show in any short interval
+  // (a 1 kg count of a 1.3 t/h counter within 50 ms), so one count is always plausible.
+  const count = new D(10).pow(-Math.max(ref.decimalPlaces(), v.decimalPlaces()));
+  const max = p.maxRatePerHour
+    ?.times(Math.max(0, elapsedMs) + p.timeSlackMs)
+    .div(3_600_000)
+    .plus(p.maxStep)
+    .plus(count);
+  const withMax = max ? { plausibleMax: max } : {};
+  if (d.gte(0)) {
+    if (max === undefined || d.lte(max)) return { kind: 'increase', counted: d };
+    return {
+      kind: 'review',
+      counted: zero,
+      ...withMax,
+      reason: 'implausible_jump',
+      candidates: { increase: text(d) },
+    };
+  }
+  if (d.neg().lte(p.correctionTolerance)) return { kind: 'correction', counted: zero, ...withMax };
+  const wrapped = p.modulus?.minus(ref).plus(v);
+  const candidates = {
+    ...(wrapped?.gte(0) ? { rollover: text(wrapped) } : {}),
+    ...(v.gte(0) ? { reset: text(v) } : {}),
+  };
+  if (max === undefined) return { kind: 'review', counted: zero, reason: 'no_max_rate', candidates };
+  if (wrapped?.gte(0) && wrapped.lte(max)) return { kind: 'rollover', counted: wrapped, ...withMax };
+  if (v.gte(0) && v.lte(max)) return { kind: 'reset', counted: v, ...withMax };
+  return { kind: 'review', counted: zero, ...withMax, reason: 'implausible_drop', candidates };
 }
 
 /**
  * Totalizer accumulator. An increase is attributed to the period in which it is read: the step from
- * the last reading before `from` to the first in the period belongs to the period.
+ * the last reading before `from` to the first in the period belongs to the period. Discontinuities
+ * (see {@link CounterEvent}) are classified against the meter's physics: its modulus, maximum rate and
+ * correction tolerance; the step from the baseline (before `from`) is classified like any other.
  */
 export class TotalizerAccumulator {
   readonly #o: TotalizerOptions;
-  readonly #mod: Dec | undefined;
+  readonly #physics: CounterPhysics;
   #baseline: { ts: number; value: Dec } | null = null;
   // The previous usable reading: ts, value and its text (null before the first one). A reading with
   // the same text as the previous one adds exactly 0 and is not parsed (1 s data of a slow counter).
   #prevTs = 0;
   #prevValue: Dec | null = null;
   #prevText = '';
+  /** What has been counted up to (the high-water mark): above the previous reading after a correction. */
+  #ref: Dec | null = null;
   #sum: Dec = new D(0);
   #readings = 0;
-  #rollovers: CounterEvent[] = [];
-  #resets: CounterEvent[] = [];
+  #events: CounterEvent[] = [];
+  /** The high-water mark of the last correction event (one event per step down, not per reading). */
+  #lastCorrectionRef: Dec | null = null;
 
   constructor(options: TotalizerOptions) {
     this.#o = options;
-    this.#mod = options.rolloverAt !== undefined ? dec(options.rolloverAt) : undefined;
+    this.#physics = counterPhysics(options);
   }
 
   /** Feeds readings in ascending `ts` (readings before `from` only set the baseline; at or after `to` are ignored). */
@@ -99,46 +245,47 @@ export class TotalizerAccumulator {
       const prev = this.#prevValue;
       const same = prev !== null && t === this.#prevText;
       const v = same ? prev : dec(t);
-      if (s.ts < from) {
-        this.#baseline = { ts: s.ts, value: v };
-        this.#prevTs = s.ts;
-        this.#prevValue = v;
-        this.#prevText = t;
-        continue;
-      }
-      this.#readings++;
+      const prevTs = this.#prevTs;
       this.#prevTs = s.ts;
       this.#prevValue = v;
       this.#prevText = t;
-      if (prev === null || same) continue;
-      const d = v.minus(prev);
-      if (d.gte(0)) {
-        this.#sum = this.#sum.plus(d);
+      if (s.ts < from) {
+        this.#baseline = { ts: s.ts, value: v };
+        this.#ref = v;
         continue;
       }
-      const wrapped = this.#mod?.minus(prev).plus(v);
-      if (wrapped?.gte(0) && wrapped.lt(this.#mod!.div(2))) {
-        this.#sum = this.#sum.plus(wrapped);
-        this.#rollovers.push({
-          kind: 'rollover',
-          ts: s.ts,
-          before: text(prev),
-          after: text(v),
-          bridged: text(wrapped),
-        });
-      } else {
-        // Restarted from zero: what it shows now was counted since the reset.
-        const bridged = v.gte(0) ? v : new D(0);
-        this.#sum = this.#sum.plus(bridged);
-        this.#resets.push({
-          kind: 'reset',
-          ts: s.ts,
-          before: text(prev),
-          after: text(v),
-          bridged: text(bridged),
-        });
+      this.#readings++;
+      const ref = this.#ref;
+      if (ref === null) {
+        this.#ref = v;
+        continue;
       }
+      if (same && v.eq(ref)) continue;
+      this.#step(ref, v, s.ts, s.ts - prevTs);
     }
+  }
+
+  /** Classifies the step from the high-water mark `ref` to `v`, read `elapsed` ms after the previous reading. */
+  #step(ref: Dec, v: Dec, ts: number, elapsed: number): void {
+    const c = classifyCounterStep(ref, v, elapsed, this.#physics);
+    this.#sum = this.#sum.plus(c.counted);
+    if (c.kind === 'correction') {
+      // Counted up to `ref` already: resume above it. One event per step down, not per reading.
+      if (this.#lastCorrectionRef === ref) return;
+      this.#lastCorrectionRef = ref;
+    } else this.#ref = v;
+    if (c.kind === 'increase') return;
+    this.#events.push({
+      kind: c.kind,
+      ts,
+      before: text(ref),
+      after: text(v),
+      bridged: text(c.counted),
+      ...(this.#physics.legacy ? {} : { elapsedMs: elapsed }),
+      ...(c.plausibleMax ? { plausibleMax: text(c.plausibleMax, 6) } : {}),
+      ...(c.reason ? { reason: c.reason } : {}),
+      ...(c.candidates ? { candidates: c.candidates } : {}),
+    });
   }
 
   result(): TotalizerResult {
@@ -147,15 +294,25 @@ export class TotalizerAccumulator {
       this.#prevValue !== null && this.#prevTs >= this.#o.from
         ? { ts: this.#prevTs, value: text(this.#prevValue) }
         : null;
+    const of = (k: CounterEvent['kind']) => this.#events.filter((e) => e.kind === k);
+    const corrections = of('correction');
+    const reviews = of('review');
     return {
       kind: 'totalizer',
       value: text(this.#sum),
       baseline: b ? { ts: b.ts, value: text(b.value) } : null,
       last,
       readings: this.#readings,
-      rollovers: [...this.#rollovers],
-      resets: [...this.#resets],
+      rollovers: of('rollover'),
+      resets: of('reset'),
+      ...(corrections.length > 0 ? { corrections } : {}),
+      ...(reviews.length > 0 ? { reviews } : {}),
     };
+  }
+
+  /** Every discontinuity so far, in time order (for the counter rules). */
+  events(): CounterEvent[] {
+    return [...this.#events];
   }
 }
 
@@ -387,6 +544,8 @@ export interface RateOptions {
   perMs: number;
   /** Two readings further apart than this are not joined (the interval is a gap). */
   maxGapMs: number;
+  /** Integrate the partial intervals at the period's edges (default true; false: formatVersion 1). */
+  edges?: boolean;
 }
 
 /** Period value of a rate point: the integral, in the rate's unit × time base (t/h → t). */
@@ -400,8 +559,13 @@ export interface RateResult {
 
 /**
  * Rate accumulator: trapezoids between consecutive usable readings in the period, each
- * (a + b) / 2 × Δt / perMs; intervals longer than `maxGapMs` are skipped. The sum of (a + b) × Δt is
- * exact; one division by 2 × perMs at the end rounds to 40 significant digits.
+ * (a + b) / 2 × Δt / perMs; intervals longer than `maxGapMs` are skipped. The partial poll intervals
+ * at the period's edges count too: from `from` to the first reading, the trapezoid from the value
+ * interpolated at `from` between the last usable reading before it (fed with the lookback) and the
+ * first; from the last reading to `to`, the last value held (the next reading, after `to`, is not
+ * read) — each only when that interval is at most `maxGapMs`. So consecutive months add up to the
+ * whole, with no interval counted twice or lost. The sum of (a + b) × Δt is exact; the interpolation
+ * and one division by 2 × perMs at the end round to 40 significant digits.
  */
 export class RateAccumulator {
   readonly #o: RateOptions;
@@ -415,6 +579,9 @@ export class RateAccumulator {
   #run = new HoldRun();
   #covered = 0;
   #readings = 0;
+  /** The last reading before `from` (null after a bad one), until the first reading in the period. */
+  #before: { ts: number; v: Dec } | null = null;
+  #started = false;
 
   constructor(options: RateOptions) {
     if (!(options.perMs > 0)) throw new RangeError('rate: perMs must be > 0');
@@ -424,14 +591,35 @@ export class RateAccumulator {
   push(samples: readonly Sample[]): void {
     const { from, to, maxGapMs } = this.#o;
     for (const s of samples) {
-      if (s.ts < from || s.ts >= to) continue;
+      if (s.ts >= to) continue;
       const t = s.value;
+      if (s.ts < from) {
+        this.#before = t === null || s.quality === 'bad' ? null : { ts: s.ts, v: dec(t) };
+        continue;
+      }
       if (t === null || s.quality === 'bad') {
         this.#prev = null;
+        this.#started = true;
         continue;
       }
       const v = this.#parse.get(t);
       this.#readings++;
+      if (!this.#started && this.#o.edges !== false) {
+        // The head: from `from` to the first reading, from the value interpolated at `from`.
+        this.#started = true;
+        const b = this.#before;
+        const span = b ? s.ts - b.ts : 0;
+        if (b && span > 0 && span <= maxGapMs && s.ts > from) {
+          const atFrom = b.v.plus(
+            v
+              .minus(b.v)
+              .times(from - b.ts)
+              .div(span),
+          );
+          this.#acc = this.#acc.plus(atFrom.plus(v).times(s.ts - from));
+          this.#covered += s.ts - from;
+        }
+      }
       const p = this.#prev;
       const pText = this.#prevText;
       const dt = s.ts - this.#prevTs;
@@ -447,10 +635,18 @@ export class RateAccumulator {
   }
 
   result(): RateResult {
+    let acc = this.#run.total(this.#acc);
+    let covered = this.#covered;
+    // The tail: the last value held to `to` (without changing the state: result() may be called again).
+    const tail = this.#o.to - this.#prevTs;
+    if (this.#o.edges !== false && this.#prev !== null && tail > 0 && tail <= this.#o.maxGapMs) {
+      acc = acc.plus(this.#prev.times(2 * tail));
+      covered += tail;
+    }
     return {
       kind: 'rate',
-      value: text(this.#run.total(this.#acc).div(2 * this.#o.perMs)),
-      coveredMs: this.#covered,
+      value: text(acc.div(2 * this.#o.perMs)),
+      coveredMs: covered,
       readings: this.#readings,
     };
   }

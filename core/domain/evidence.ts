@@ -9,6 +9,7 @@
  * (core/schema/canonical.ts). Hashing the readings and signing happen outside core (evidence/service.ts).
  */
 import { type Finding, isOpen } from '../schema/finding.ts';
+import type { RuleOverrides } from '../schema/rule-overrides.ts';
 import type { MeterMeta, PointMeta, UnitMeta } from '../schema/wire.ts';
 import {
   type AggregateResult,
@@ -39,7 +40,7 @@ import { computeEmissionsV1 } from './emissions-v1.ts';
 import type { FactorPack } from './factors.ts';
 import { DAY_MS, daysOf, evidenceDeadline, isoCst, monthPeriod, startOfCstDate } from './period.ts';
 import type { BatchSet } from './raw-batches.ts';
-import { evaluatePeriodRules, type RulePack, SampleRuleRunner } from './rules.ts';
+import { evaluatePeriodRules, type RulePack, SampleRuleRunner, targetPoints } from './rules.ts';
 import { ticketGapFindings } from './tickets.ts';
 import { convert } from './units.ts';
 
@@ -50,6 +51,8 @@ export interface CataloguePoint extends PointMeta {
   expectedIntervalMs: number;
   /** Counter modulus in engineering units for totalizers (see aggregate.ts), when known. */
   rolloverAt?: string;
+  /** The point's own rule settings from the site file, by rule id (core/schema/rule-overrides.ts). */
+  rules?: RuleOverrides;
 }
 
 /** A unit's points and meters, merged over its gateways. */
@@ -57,6 +60,8 @@ export interface UnitCatalogue {
   unit: UnitMeta;
   points: CataloguePoint[];
   meters: MeterMeta[];
+  /** The site's rule settings by rule id (site file `rules:`), when any. */
+  rules?: RuleOverrides;
 }
 
 /** Where readings come from (the store, or a file of exported readings). Ascending ts, `[from, to)`. */
@@ -96,6 +101,14 @@ export interface EvidenceConfig {
   clinkerType: string;
   /** Gaps listed per point (the longest ones); all are counted in `gapSummary`. Default 100. */
   maxGapsListed: number;
+  /**
+   * How far a reading's timestamp may lie from the instant its meter measured, ms, beyond a poll
+   * interval: added to the time a counter's plausibility checks allow (aggregate.ts
+   * `classifyCounterStep`) and to every rate-of-change window (rules.ts). Default 0 (a gateway stamps its readings within a request's time); the demo
+   * at `--speed N` sets it, as its one busy process stamps readings minutes of plant time late.
+   * Optional so packages made before it recompute unchanged.
+   */
+  clockToleranceMs?: number;
 }
 
 /** Defaults of {@link EvidenceConfig}. */
@@ -364,7 +377,9 @@ function detailOf(r: AggregateResult): Record<string, unknown> {
  * point by ascending id (so a digest over what was read is reproducible).
  *
  * Points used: those whose `parameter` is in the unit's industry catalogue, their `ticketPoint`s, and
- * the points named by the rule pack's `sum_of_parts` rules.
+ * the points named by the rule pack's `sum_of_parts` rules and the totalizers its `counter_backwards`
+ * rules name. Points read besides: every point a
+ * per-reading rule names (a cell voltage feeds no parameter, yet AL-TE-002 watches it), for the rules only.
  * @throws RangeError for a malformed month; Error when the factor pack lacks a needed factor
  */
 export async function computeEvidence(input: EvidenceInput): Promise<EvidenceBody> {
@@ -387,8 +402,16 @@ export async function computeEvidence(input: EvidenceInput): Promise<EvidenceBod
     if (!hit || hit.entry.industry !== industry) continue;
     paramPoints.set(p.parameter, [...(paramPoints.get(p.parameter) ?? []), p]);
   }
+  // Points rules name: the sum_of_parts points, and the totalizers a counter rule names (their
+  // discontinuities are found by aggregating them, whether or not they feed a parameter).
   const ruleExtra = rulePack.rules.flatMap((r) =>
-    r.check.kind === 'sum_of_parts' ? [r.check.main, ...r.check.parts] : [],
+    r.check.kind === 'sum_of_parts'
+      ? [r.check.main, ...r.check.parts]
+      : r.check.kind === 'counter_backwards' && v2
+        ? targetPoints(r.check.target, catalogue.points).filter(
+            (id) => byId.get(id)?.aggregation === 'totalizer',
+          )
+        : [],
   );
   const used = new Set<string>([
     ...[...paramPoints.values()].flat().map((p) => p.id),
@@ -399,14 +422,17 @@ export async function computeEvidence(input: EvidenceInput): Promise<EvidenceBod
     const t = byId.get(id)?.ticketPoint;
     if (t && byId.has(t)) tickets.add(t);
   }
-  const watched = v2
-    ? new SampleRuleRunner(rulePack, catalogue.points, {
-        unitId: catalogue.unit.id,
-        from,
-        to,
-        at: 0,
-      }).watchedPoints()
-    : [];
+  const ctx = {
+    unitId: catalogue.unit.id,
+    from,
+    to,
+    at: input.generatedAt,
+    ...(cfg.clockToleranceMs ? { clockToleranceMs: cfg.clockToleranceMs } : {}),
+  };
+  const sampleRules = new SampleRuleRunner(rulePack, catalogue.points, ctx, catalogue.rules);
+  // formatVersion 2: every point a per-reading rule names is read, whether or not it feeds a
+  // parameter (a cell voltage).
+  const watched = v2 ? sampleRules.watchedPoints() : [];
   const extra = [...new Set([...(input.extraPoints ?? []), ...watched])].filter((id) => byId.has(id));
   const readOrder = [...new Set([...used, ...tickets, ...extra])].sort();
 
@@ -417,7 +443,17 @@ export async function computeEvidence(input: EvidenceInput): Promise<EvidenceBod
     const agg = p.aggregation ?? entry?.aggregation ?? 'gauge';
     const acc =
       agg === 'totalizer'
-        ? new TotalizerAccumulator({ from, to, ...(p.rolloverAt ? { rolloverAt: p.rolloverAt } : {}) })
+        ? new TotalizerAccumulator({
+            from,
+            to,
+            ...(p.rolloverAt ? { rolloverAt: p.rolloverAt } : {}),
+            ...(p.maxRate ? { maxRatePerHour: p.maxRate } : {}),
+            ...(p.maxStep ? { maxStep: p.maxStep } : {}),
+            ...(p.correctionTolerance ? { correctionTolerance: p.correctionTolerance } : {}),
+            // A reading's time and its register's last update differ by up to a poll interval.
+            timeSlackMs: p.expectedIntervalMs + (cfg.clockToleranceMs ?? 0),
+            ...(v2 ? {} : { legacy: true }),
+          })
         : agg === 'events'
           ? new EventsAccumulator({ from, to })
           : agg === 'rate'
@@ -426,6 +462,7 @@ export async function computeEvidence(input: EvidenceInput): Promise<EvidenceBod
                 to,
                 perMs: 3_600_000,
                 maxGapMs: p.expectedIntervalMs * cfg.maxHoldIntervals,
+                ...(v2 ? {} : { edges: false }),
               })
             : new GaugeAccumulator({ from, to, maxHoldMs: p.expectedIntervalMs * cfg.maxHoldIntervals });
     states.set(id, {
@@ -447,8 +484,6 @@ export async function computeEvidence(input: EvidenceInput): Promise<EvidenceBod
     });
   }
 
-  const ctx = { unitId: catalogue.unit.id, from, to, at: input.generatedAt };
-  const sampleRules = new SampleRuleRunner(rulePack, catalogue.points, ctx);
   const chunks = [{ from: from - cfg.lookbackMs, to: from }, ...daysOf(period)];
   // Events points are paired with their ticket points, so both are read whole per chunk; every other
   // point is streamed page by page when the source pages (short-lived pages keep the heap small).
@@ -670,7 +705,16 @@ export async function computeEvidence(input: EvidenceInput): Promise<EvidenceBod
   }
   const counterEvents = new Map(
     [...pointResults].flatMap(([id, r]) =>
-      r.kind === 'totalizer' ? [[id, [...r.resets, ...r.rollovers]] as const] : [],
+      r.kind === 'totalizer'
+        ? [
+            [
+              id,
+              [...r.resets, ...r.rollovers, ...(r.corrections ?? []), ...(r.reviews ?? [])].sort(
+                (a, b) => a.ts - b.ts,
+              ),
+            ] as const,
+          ]
+        : [],
     ),
   );
   const findings = [
@@ -683,7 +727,15 @@ export async function computeEvidence(input: EvidenceInput): Promise<EvidenceBod
     ...sampleRules.finish(),
     ...evaluatePeriodRules(
       rulePack,
-      { parameters: ruleValues, points: pointValues, counterEvents, days, catalogue: catalogue.points },
+      {
+        parameters: ruleValues,
+        points: pointValues,
+        counterEvents,
+        days,
+        catalogue: catalogue.points,
+        siteRules: catalogue.rules,
+        ...(v2 ? {} : { legacyCounters: true }),
+      },
       ctx,
     ),
   ];

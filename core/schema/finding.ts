@@ -172,6 +172,29 @@ export const IntegrityFindingCodes = {
 export type IntegrityFindingCode = keyof typeof IntegrityFindingCodes;
 
 /**
+ * Findings of a totalizer's discontinuities (core/domain/aggregate.ts `CounterEvent`), raised by the
+ * pack's `counter_backwards` rule for the point or, when none names it, by the built-in `MRV-COUNTER`
+ * rule. `detail` carries the values: `before`, `after`, `bridged` (what was counted), `elapsedMs`,
+ * `plausibleMax` (what the meter can count in that time at its declared `maxRate`) and, for a review,
+ * `reason` and the `candidates` (the increase a roll-over or a reset would imply).
+ */
+export const CounterFindingCodes = {
+  /** The counter restarted from zero; what it shows was counted since zero (it fits the maximum rate). */
+  MRV_F_COUNTER_RESET: { severity: 'error', class: 'logic-check' },
+  /** A backwards step within the point's `correctionTolerance`: counted 0, counting resumes above the step. */
+  MRV_F_COUNTER_CORRECTION: { severity: 'info', class: 'logic-check' },
+  /**
+   * A step no physics explains (`reason`: `no_max_rate` — the point declares no `maxRate`;
+   * `implausible_drop` — neither a roll-over nor a reset fits the maximum rate; `implausible_jump` — a
+   * step forward faster than the meter counts): not counted, the new reading is the base; a person decides.
+   */
+  MRV_F_COUNTER_REVIEW: { severity: 'error', class: 'logic-check' },
+} as const satisfies Record<string, { severity: FindingSeverity; class: string }>;
+
+/** One of the counter finding codes. */
+export type CounterFindingCode = keyof typeof CounterFindingCodes;
+
+/**
  * Findings of the domain's completeness checks (`source: 'completeness'`), computed with the monthly
  * evidence (core/domain/tickets.ts).
  */

@@ -5,6 +5,7 @@
  * composed by the gateway's loader so that every error still names the full YAML path.
  */
 import { z } from 'zod';
+import { RuleOverrides } from './rule-overrides.ts';
 import { Identifier, MeterMeta, PointMeta, UnitMeta } from './wire.ts';
 
 /** MQTT connection of the gateway. Secrets never live in the YAML: use `passwordEnv` or `passwordFile`. */
@@ -119,7 +120,11 @@ export type GatewayConfig = z.infer<typeof GatewayConfig>;
  * Fields every point has whatever its driver: its id, engineering unit, the meter it belongs to and,
  * optionally, the key parameter (关键参数) it feeds and how readings aggregate over a period.
  */
-export const PointCommon = PointMeta.omit({ device: true });
+export const PointCommon = PointMeta.omit({ device: true }).extend({
+  rules: RuleOverrides.optional().describe(
+    "this point's own settings of rules of the unit's rule pack, by rule id (over the site's `rules`)",
+  ),
+});
 export type PointCommon = z.infer<typeof PointCommon>;
 
 /** Fields every device has whatever its driver. */
@@ -137,6 +142,9 @@ export const SiteConfig = z
     gateway: GatewayConfig,
     meters: z.array(MeterMeta).default([]),
     devices: z.array(DeviceCommon.loose()).min(1, 'a site needs at least one device'),
+    rules: RuleOverrides.optional().describe(
+      "the site's settings of rules of its industry's rule pack, by rule id: thresholds, debounce (core/schema/rule-overrides.ts)",
+    ),
   })
   .strict()
   .superRefine((site, ctx) => {

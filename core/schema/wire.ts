@@ -425,6 +425,15 @@ export const PointMeta = z
     ticketPoint: Identifier.optional().describe(
       'events aggregation: the point holding the ticket number of each event (counted once per number)',
     ),
+    maxRate: DecimalString.optional().describe(
+      "totalizer: the meter's maximum rate, point unit per hour (e.g. t/h); a roll-over, reset or jump is accepted only if the increase it implies fits in maxRate × elapsed time",
+    ),
+    maxStep: DecimalString.optional().describe(
+      'totalizer: largest increase, point unit, the counter makes at once on top of maxRate (a ladle, a heat, an anode block); default 0',
+    ),
+    correctionTolerance: DecimalString.optional().describe(
+      'totalizer: largest backwards step, point unit, taken as a correction (counted 0, reported) rather than a reset',
+    ),
   })
   .strict();
 export type PointMeta = z.infer<typeof PointMeta>;

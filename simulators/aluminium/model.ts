@@ -426,6 +426,9 @@ export class AluminiumSmelterModel {
   readonly #kgPerKATick: number;
 
   #tick = 0;
+  /** Fault controls: a line-current set-point other than the parameter's; cells whose voltage sensor failed. */
+  #setpointKA: number | undefined;
+  readonly #failedCells = new Set<number>();
   #driftKA = 0;
   #currentKA: number;
   #lineVoltageV: number;
@@ -521,7 +524,7 @@ export class AluminiumSmelterModel {
 
     // Line current: regulated set-point + slow AR(1) drift + transducer noise.
     this.#driftKA = this.#driftPhi * this.#driftKA + rng.normal(0, this.#driftInnovationSd);
-    const currentKA = p.lineCurrentKA + this.#driftKA + rng.normal(0, p.currentNoiseKA);
+    const currentKA = (this.#setpointKA ?? p.lineCurrentKA) + this.#driftKA + rng.normal(0, p.currentNoiseKA);
     this.#currentKA = currentKA;
 
     // Anode effects: finished ones leave, then Poisson arrivals on random cells of the whole line.
@@ -639,6 +642,28 @@ export class AluminiumSmelterModel {
     this.#plannedBlock = this.#drawBlock();
   }
 
+  /**
+   * Fault control: the rectifiers regulate the line to `kA` from the next tick (a set-point step, or a
+   * line-current excursion outside 350–500 kA); `undefined` returns to the parameter `lineCurrentKA`.
+   * Trips AL-TH-002 (rate of change) and, outside the band, AL-TH-001. Draws no extra random numbers.
+   */
+  setLineCurrent(kA: number | undefined): void {
+    if (kA !== undefined && !(Number.isFinite(kA) && kA >= 0))
+      throw new RangeError(`aluminium model: line current must be a finite kA >= 0, got ${kA}`);
+    this.#setpointKA = kA;
+  }
+
+  /**
+   * Fault control: the voltage sensor of monitored cell `cell` (1-based) fails open (its register reads
+   * 65535 mV) or, with `failed` false, is repaired. Trips AL-TE-002 (theoretical extreme, 60 V).
+   */
+  failCellSensor(cell: number, failed = true): void {
+    if (!Number.isInteger(cell) || cell < 1 || cell > this.params.monitoredCells)
+      throw new RangeError(`aluminium model: cell must be 1…${this.params.monitoredCells}, got ${cell}`);
+    if (failed) this.#failedCells.add(cell);
+    else this.#failedCells.delete(cell);
+  }
+
   /** Anode effects running now (copies). */
   activeAnodeEffects(): AnodeEffect[] {
     return this.#active.map((a) => ({ ...a }));
@@ -673,7 +698,10 @@ export class AluminiumSmelterModel {
         lineVoltageV: this.#lineVoltageV,
         cellsInLine: p.cellsInLine,
         cellVoltagesV,
-        cellVoltagesMV: cellVoltagesV.map((v) => clamp(Math.round(v * 1000), 0, 65535)),
+        // A failed sensor (open input) reads full scale, 65535 mV: the 65.535 V of issue 18.
+        cellVoltagesMV: cellVoltagesV.map((v, i) =>
+          this.#failedCells.has(i + 1) ? 65535 : clamp(Math.round(v * 1000), 0, 65535),
+        ),
         anodeEffectCount: this.#aeCount,
         anodeEffectSeconds: this.#aeSeconds,
         activeAnodeEffects: this.#active.length,

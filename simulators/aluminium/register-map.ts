@@ -147,6 +147,8 @@ export function aluminiumRegisterMap(monitoredCells = 24): Readonly<Record<Stati
           description: 'Anode effects since counter reset, whole line (cumulative)',
           descriptionZh: '阳极效应次数累计 (全系列)',
           aggregation: 'totalizer',
+          maxRate: '60',
+          maxStep: '5',
           raw: (s) => s.potline.anodeEffectCount,
         },
         {
@@ -158,6 +160,7 @@ export function aluminiumRegisterMap(monitoredCells = 24): Readonly<Record<Stati
           descriptionZh: '阳极效应持续时间累计 (槽·秒, 全系列)',
           parameter: P.anodeEffectDuration,
           aggregation: 'totalizer',
+          maxRate: '36000',
           raw: (s) => s.potline.anodeEffectSeconds,
         },
         {
@@ -200,6 +203,7 @@ export function aluminiumRegisterMap(monitoredCells = 24): Readonly<Record<Stati
           descriptionZh: '电解系列直流电量累计 (原始值 kWh, 2^32 kWh 翻转)',
           meter: M.dcMeter,
           aggregation: 'totalizer',
+          maxRate: '700',
           raw: (s) => s.energy.totalizerKWh,
         },
         {
@@ -307,6 +311,8 @@ export function aluminiumRegisterMap(monitoredCells = 24): Readonly<Record<Stati
           descriptionZh: '铝液净重累计 (原始值 kg), 用于核对称量单之和',
           meter: M.ladleScale,
           aggregation: 'totalizer',
+          maxRate: '60',
+          maxStep: '4.5',
           raw: (s) => s.ladle.netTotalKg,
         },
       ]),
@@ -326,6 +332,8 @@ export function aluminiumRegisterMap(monitoredCells = 24): Readonly<Record<Stati
           descriptionZh: '新阳极块更换数累计',
           meter: M.anodeScale,
           aggregation: 'totalizer',
+          maxRate: '40',
+          maxStep: '1',
           raw: (s) => s.anode.blocksSet,
         },
         {
@@ -360,6 +368,8 @@ export function aluminiumRegisterMap(monitoredCells = 24): Readonly<Record<Stati
           meter: M.anodeScale,
           parameter: P.anodeConsumption,
           aggregation: 'totalizer',
+          maxRate: '40',
+          maxStep: '1.2',
           raw: (s) => s.anode.setWeightTotalKg,
         },
         {
@@ -371,6 +381,8 @@ export function aluminiumRegisterMap(monitoredCells = 24): Readonly<Record<Stati
           descriptionZh: '残极返回块数累计',
           meter: M.anodeScale,
           aggregation: 'totalizer',
+          maxRate: '40',
+          maxStep: '1',
           raw: (s) => s.anode.buttsReturned,
         },
         {
@@ -384,6 +396,8 @@ export function aluminiumRegisterMap(monitoredCells = 24): Readonly<Record<Stati
           meter: M.anodeScale,
           parameter: P.anodeConsumption,
           aggregation: 'totalizer',
+          maxRate: '10',
+          maxStep: '0.4',
           sign: '-',
           raw: (s) => s.anode.buttWeightTotalKg,
         },

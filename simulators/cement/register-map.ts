@@ -101,6 +101,23 @@ export function readFeeder(
 export type SitePoint = Omit<ModbusPoint, 'order'> & { order?: ModbusPoint['order'] };
 
 /**
+ * Each feeder's declared maximum rate (its scale's capacity), t/h: the site file's `maxRate` of its
+ * totalizer, about 1.4 × the model's nominal feed (CEMENT_PARAMETERS), so a roll-over or reset is told
+ * from a guess by physics (core/domain/aggregate.ts `classifyCounterStep`).
+ */
+export const FEEDER_MAX_TPH: Readonly<Record<FeederId, string>> = {
+  clinker: '300',
+  rawmeal: '450',
+  coal: '40',
+  carbideSlag: '30',
+  steelSlag: '12',
+  flyAsh: '18',
+};
+
+/** Largest backwards step of a feeder totalizer taken as a zero correction, t (50 kg). */
+export const FEEDER_CORRECTION_T = '0.05';
+
+/**
  * The site-file points of one feeder: rate, totalizer (t) and the running bit; the clinker totalizer
  * feeds clinker output, the substitute materials' totalizers feed their consumption, the coal
  * totalizer fuel consumption. The rate is polled every second, the rest every 5 s (two poll groups).
@@ -143,6 +160,8 @@ export function feederPoints(id: FeederId, meter: string): SitePoint[] {
       description: `${name}: totalizer`,
       ...(parameter ? { parameter } : {}),
       aggregation: 'totalizer',
+      maxRate: FEEDER_MAX_TPH[id],
+      correctionTolerance: FEEDER_CORRECTION_T,
       table: 'holding',
       address: HOLDING.total,
       type: 'uint32',

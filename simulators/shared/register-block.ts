@@ -41,6 +41,10 @@ export interface BlockPoint<S> {
   sign?: '+' | '-';
   /** Events: the point holding the ticket number of each event. */
   ticketPoint?: string;
+  /** Totalizer physics (site file `maxRate`, `maxStep`, `correctionTolerance`; core/schema/wire.ts PointMeta). */
+  maxRate?: string;
+  maxStep?: string;
+  correctionTolerance?: string;
   /** Raw register value (before scale) from a snapshot: integers for integer types, any number for floats. */
   raw: (s: S) => number;
 }
@@ -142,6 +146,9 @@ export interface SitePoint {
   aggregation?: AggregationKind;
   sign?: '+' | '-';
   ticketPoint?: string;
+  maxRate?: string;
+  maxStep?: string;
+  correctionTolerance?: string;
   table: 'holding' | 'input';
   address: number;
   type: ModbusType;
@@ -163,6 +170,9 @@ export function toSitePoints(points: readonly BlockPoint<never>[]): SitePoint[] 
     ...(p.aggregation !== undefined && { aggregation: p.aggregation }),
     ...(p.sign !== undefined && { sign: p.sign }),
     ...(p.ticketPoint !== undefined && { ticketPoint: p.ticketPoint }),
+    ...(p.maxRate !== undefined && { maxRate: p.maxRate }),
+    ...(p.maxStep !== undefined && { maxStep: p.maxStep }),
+    ...(p.correctionTolerance !== undefined && { correctionTolerance: p.correctionTolerance }),
     table: p.table,
     address: p.address,
     type: p.type,

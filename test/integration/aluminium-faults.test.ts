@@ -5,10 +5,13 @@ import { readFileSync } from 'node:fs';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseDocument } from 'yaml';
+import { type Sample, TotalizerAccumulator } from '../../core/domain/aggregate.ts';
+import { evaluatePeriodRules, SampleRuleRunner } from '../../core/domain/rules.ts';
 import type { Reading } from '../../core/schema/wire.ts';
 import { ManualClock } from '../../core/time.ts';
 import type { ModbusDevice } from '../../drivers/modbus/config.ts';
 import { ModbusDriver } from '../../drivers/modbus/driver.ts';
+import { catalogueFromSites, loadRulePack } from '../../evidence/service.ts';
 import { parseSiteConfig } from '../../gateway/config.ts';
 import { type AluminiumSimulator, startAluminiumSimulator } from '../../simulators/aluminium/server.ts';
 
@@ -17,6 +20,7 @@ const clock = new ManualClock(START);
 const log = pino({ level: 'silent' });
 let sim: AluminiumSimulator;
 let devices: Map<string, ModbusDevice>;
+let siteConfig: ReturnType<typeof parseSiteConfig>['site'];
 
 beforeAll(async () => {
   sim = await startAluminiumSimulator({ seed: 4, clock, start: START });
@@ -30,6 +34,7 @@ beforeAll(async () => {
     doc.setIn(['devices', i, 'retries'], 0);
   });
   const site = parseSiteConfig(String(doc), file);
+  siteConfig = site.site;
   devices = new Map(site.devices.map((d) => [d.id, d.config as unknown as ModbusDevice]));
 });
 
@@ -91,5 +96,105 @@ describe('aluminium simulator faults', () => {
     clock.advance(60_000);
     const up = await poll('anode');
     expect([...up.values()].every((r) => r.quality === 'good')).toBe(true);
+  });
+});
+
+// Issue 18 item 4: each fault control still trips its validation rule, read through the Modbus driver
+// and judged by the rule engine with the example site's catalogue (the engine `mrv evidence` runs).
+describe('aluminium fault controls trip their rules', () => {
+  /** Polls a station `n` times, `stepMs` of simulated time apart, appending its readings per point. */
+  async function collect(
+    into: Map<string, Sample[]>,
+    station: 'potline' | 'energy',
+    n: number,
+    stepMs: number,
+  ) {
+    for (let i = 0; i < n; i++) {
+      clock.advance(stepMs);
+      for (const r of (await poll(station)).values()) {
+        const xs = into.get(r.point) ?? [];
+        xs.push({ ts: Date.parse(r.ts), value: r.value, quality: r.quality });
+        into.set(r.point, xs);
+      }
+    }
+  }
+
+  it('a set-point step, a line current above 500 kA and a failed cell sensor; nothing while steady', async () => {
+    const c = catalogueFromSites(siteConfig.unit.id, [siteConfig]);
+    if (!c) throw new Error('no catalogue');
+    const pack = loadRulePack('aluminium');
+    const t0 = clock.now();
+    const readings = new Map<string, Sample[]>();
+    await collect(readings, 'potline', 90, 1000); // steady: 90 s of 1 s polls
+    const tStep = clock.now();
+    sim.model.setLineCurrent(440); // +40 kA at once
+    await collect(readings, 'potline', 90, 1000);
+    const tHigh = clock.now();
+    sim.model.setLineCurrent(520);
+    await collect(readings, 'potline', 20, 1000);
+    sim.model.setLineCurrent(undefined);
+    const tSensor = clock.now();
+    sim.model.failCellSensor(3);
+    await collect(readings, 'potline', 5, 1000);
+    sim.model.failCellSensor(3, false);
+    await collect(readings, 'potline', 5, 1000);
+    const runner = new SampleRuleRunner(
+      pack,
+      c.points,
+      { unitId: c.unit.id, from: t0, to: clock.now() + 1, at: clock.now() },
+      c.rules,
+    );
+    for (const [point, xs] of readings) runner.push(point, xs);
+    const f = runner.finish();
+    const byRule = (id: string) => f.filter((x) => x.rule === id);
+    // Nothing from the steady minute and a half.
+    expect(f.filter((x) => Date.parse(x.ts) < tStep)).toEqual([]);
+    // The +40 kA step: a rate of change over the 60 s window; the step to 520 kA another, and the band.
+    expect(byRule('AL-TH-002').map((x) => Date.parse(x.ts) >= tStep)).toEqual([true, true]);
+    expect(byRule('AL-TH-001')).toHaveLength(1);
+    expect(Date.parse(byRule('AL-TH-001')[0]?.ts as string)).toBeGreaterThanOrEqual(tHigh);
+    expect(Number(byRule('AL-TH-001')[0]?.detail.worst)).toBeGreaterThan(500);
+    // The failed sensor reads 65.535 V on cell 3 only.
+    expect(byRule('AL-TE-002').map((x) => [x.point, x.detail.worst, x.detail.count])).toEqual([
+      ['potline.cell03.voltage', '65.535', 5],
+    ]);
+    expect(Date.parse(byRule('AL-TE-002')[0]?.ts as string)).toBeGreaterThan(tSensor);
+  });
+
+  it("an energy totalizer reset is a counter reset finding (AL-LC-001), bridged by the meter's physics", async () => {
+    const c = catalogueFromSites(siteConfig.unit.id, [siteConfig]);
+    if (!c) throw new Error('no catalogue');
+    const p = c.points.find((x) => x.id === 'energy.dc_import');
+    if (!p?.maxRate || !p.rolloverAt) throw new Error('energy.dc_import declares no maxRate or modulus');
+    const t0 = clock.now();
+    const readings = new Map<string, Sample[]>();
+    await collect(readings, 'energy', 10, 1000);
+    sim.resetTotalizer('energy');
+    await collect(readings, 'energy', 10, 1000);
+    const acc = new TotalizerAccumulator({
+      from: t0,
+      to: clock.now() + 1,
+      rolloverAt: p.rolloverAt,
+      maxRatePerHour: p.maxRate,
+      timeSlackMs: p.expectedIntervalMs,
+    });
+    acc.push(readings.get(p.id) ?? []);
+    const r = acc.result();
+    expect(r.resets).toHaveLength(1);
+    expect(r.rollovers).toEqual([]);
+    const f = evaluatePeriodRules(
+      loadRulePack('aluminium'),
+      {
+        parameters: new Map(),
+        points: new Map(),
+        counterEvents: new Map([[p.id, r.resets]]),
+        days: '1',
+        catalogue: c.points,
+      },
+      { unitId: c.unit.id, from: t0, to: clock.now() + 1, at: clock.now() },
+    );
+    expect(f.map((x) => [x.rule, x.code, x.point])).toEqual([
+      ['AL-LC-001', 'MRV_F_COUNTER_RESET', 'energy.dc_import'],
+    ]);
   });
 });

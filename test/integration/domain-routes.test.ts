@@ -32,6 +32,8 @@ const site = SiteConfig.parse({
   version: 1,
   unit: { id: UNIT, name: '测试铝厂 Test smelter', industry: 'aluminium', province: '内蒙古' },
   gateway: { id: 'gw1', mqtt: { url: 'mqtt://127.0.0.1:1883' } },
+  // The site judges the anode ratio from 50 t Al (the pack: 100 t); the month here makes 81 t.
+  rules: { 'AL-SV-001': { minDenominator: '50' } },
   meters: [
     {
       id: 'ladle-1',
@@ -69,6 +71,7 @@ const site = SiteConfig.parse({
           unit: 't',
           parameter: 'aluminium.anode_consumption',
           aggregation: 'totalizer',
+          maxRate: '1', // t/h: a daily reading may have counted 24 t (so the Feb 10 reset is a reset)
           type: 'uint32',
           scale: '0.001',
         },
@@ -79,6 +82,7 @@ const site = SiteConfig.parse({
           parameter: 'aluminium.anode_consumption',
           aggregation: 'totalizer',
           sign: '-',
+          maxRate: '1',
           type: 'uint32',
           scale: '0.001',
         },

@@ -28,7 +28,7 @@ const to = from + 3_600_000;
 
 /**
  * A 1 s series around [from, to): long runs of one value, steps up, roll-overs past `mod`, resets to
- * small values, bad readings, gaps, repeated timestamps and the same value written as "5" and "5.000".
+ * small values, small steps back, bad readings, gaps, repeated timestamps and the same value written as "5" and "5.000".
  */
 function series(seed: number, mod = 1000): Sample[] {
   const r = prng(seed);
@@ -46,7 +46,9 @@ function series(seed: number, mod = 1000): Sample[] {
     if (y < 0.03) out.push({ ts, value: null, quality: 'bad', reason: 'timeout' });
     else {
       if (y < 0.1) v = v.plus(new D(Math.floor(r() * 5000)).div(100));
-      else if (y < 0.105) v = new D(Math.floor(r() * 10)); // reset or roll-over
+      else if (y < 0.105)
+        v = new D(Math.floor(r() * 10)); // reset or roll-over
+      else if (y < 0.108 && v.gte(1)) v = v.minus(1); // a small step back (a correction)
       if (v.gte(mod)) v = v.minus(mod);
       const s = y < 0.12 ? v.toFixed(3) : text(v);
       out.push({ ts, value: s, quality: y < 0.15 ? 'uncertain' : 'good' });
@@ -69,50 +71,93 @@ function chunks<T>(xs: readonly T[], seed: number): T[][] {
 
 // ---- References: one decimal operation per reading, as before the fast paths.
 
-function refTotalizer(samples: readonly Sample[], mod: string) {
-  const m = dec(mod);
-  let prev: Dec | null = null;
+/** Counter physics of the generated series: modulus 1000, at most 50 per second, steps back of 2 are corrections. */
+const PHYSICS = { rolloverAt: '1000', maxRatePerHour: '180000', correctionTolerance: '2', timeSlackMs: 500 };
+
+function refTotalizer(samples: readonly Sample[]) {
+  const m = dec(PHYSICS.rolloverAt);
+  const rate = dec(PHYSICS.maxRatePerHour);
+  const tol = dec(PHYSICS.correctionTolerance);
+  let ref: Dec | null = null;
+  let prevTs = 0;
+  let corrected = false;
   let sum = new D(0);
   let readings = 0;
   const events: string[] = [];
   for (const s of samples) {
     if (s.value === null || s.quality === 'bad' || s.ts >= to) continue;
     const v = dec(s.value);
-    if (s.ts < from) {
-      prev = v;
+    const dt = s.ts - prevTs;
+    prevTs = s.ts;
+    if (s.ts < from || ref === null) {
+      if (s.ts >= from) readings++;
+      ref = v;
+      corrected = false;
       continue;
     }
     readings++;
-    const p = prev;
-    prev = v;
-    if (p === null) continue;
-    const d = v.minus(p);
-    if (d.gte(0)) sum = sum.plus(d);
-    else {
-      const w = m.minus(p).plus(v);
-      if (w.gte(0) && w.lt(m.div(2))) {
+    const count = new D(10).pow(-Math.max(ref.decimalPlaces(), v.decimalPlaces()));
+    const max = rate
+      .times(dt + PHYSICS.timeSlackMs)
+      .div(3_600_000)
+      .plus(count);
+    const d = v.minus(ref);
+    if (d.isZero()) continue;
+    if (d.gt(0) && d.lte(max)) sum = sum.plus(d);
+    else if (d.gt(0)) events.push(`review ${s.ts} 0`);
+    else if (d.neg().lte(tol)) {
+      if (!corrected) events.push(`correction ${s.ts} 0`);
+      corrected = true;
+      continue;
+    } else {
+      const w = m.minus(ref).plus(v);
+      if (w.gte(0) && w.lte(max)) {
         sum = sum.plus(w);
         events.push(`rollover ${s.ts} ${text(w)}`);
-      } else {
-        sum = sum.plus(v.gte(0) ? v : new D(0));
+      } else if (v.gte(0) && v.lte(max)) {
+        sum = sum.plus(v);
         events.push(`reset ${s.ts} ${text(v)}`);
-      }
+      } else events.push(`review ${s.ts} 0`);
     }
+    ref = v;
+    corrected = false;
   }
   return { value: text(sum), readings, events };
 }
 
 function refRate(samples: readonly Sample[], perMs: number, maxGapMs: number) {
   let prev: { ts: number; v: Dec } | null = null;
+  let before: { ts: number; v: Dec } | null = null;
+  let started = false;
   let acc = new D(0);
   let covered = 0;
   for (const s of samples) {
-    if (s.ts < from || s.ts >= to) continue;
-    if (s.value === null || s.quality === 'bad') {
-      prev = null;
+    if (s.ts >= to) continue;
+    const usable = s.value !== null && s.quality !== 'bad';
+    if (s.ts < from) {
+      before = usable ? { ts: s.ts, v: dec(s.value as string) } : null;
       continue;
     }
-    const v = dec(s.value);
+    if (!usable) {
+      prev = null;
+      started = true;
+      continue;
+    }
+    const v = dec(s.value as string);
+    if (!started) {
+      // Head: trapezoid from the value interpolated at `from`.
+      started = true;
+      if (before && s.ts - before.ts <= maxGapMs && s.ts > from && s.ts > before.ts) {
+        const atFrom = before.v.plus(
+          v
+            .minus(before.v)
+            .times(from - before.ts)
+            .div(s.ts - before.ts),
+        );
+        acc = acc.plus(atFrom.plus(v).times(s.ts - from));
+        covered += s.ts - from;
+      }
+    }
     const p = prev;
     prev = { ts: s.ts, v };
     if (!p) continue;
@@ -120,6 +165,11 @@ function refRate(samples: readonly Sample[], perMs: number, maxGapMs: number) {
     if (dt <= 0 || dt > maxGapMs) continue;
     acc = acc.plus(p.v.plus(v).times(dt));
     covered += dt;
+  }
+  // Tail: the last value held to `to`.
+  if (prev && to - prev.ts > 0 && to - prev.ts <= maxGapMs) {
+    acc = acc.plus(prev.v.times(2 * (to - prev.ts)));
+    covered += to - prev.ts;
   }
   return { value: text(acc.div(2 * perMs)), covered };
 }
@@ -159,21 +209,21 @@ function refGauge(samples: readonly Sample[], maxHoldMs: number) {
 }
 
 describe('fast paths equal the per-reading decimal reference', () => {
+  const kindsSeen = new Set<string>();
   for (const seed of [1, 2, 3, 4, 5, 6, 7, 8]) {
     const xs = series(seed);
 
-    it(`totalizer (seed ${seed}): value, readings, roll-overs and resets`, () => {
-      const ref = refTotalizer(xs, '1000');
-      const got = aggregateTotalizer(xs, { from, to, rolloverAt: '1000' });
+    it(`totalizer (seed ${seed}): value, readings, roll-overs, resets, corrections and reviews`, () => {
+      const ref = refTotalizer(xs);
+      const got = aggregateTotalizer(xs, { from, to, ...PHYSICS });
       expect(got.value).toBe(ref.value);
       expect(got.readings).toBe(ref.readings);
-      expect([
-        ...got.rollovers.map((e) => `rollover ${e.ts} ${e.bridged}`),
-        ...got.resets.map((e) => `reset ${e.ts} ${e.bridged}`),
-      ]).toEqual(expect.arrayContaining(ref.events));
-      expect(got.rollovers.length + got.resets.length).toBe(ref.events.length);
-      // The series really exercises the paths.
-      expect(ref.events.length).toBeGreaterThan(0);
+      const all = [...got.rollovers, ...got.resets, ...(got.corrections ?? []), ...(got.reviews ?? [])];
+      expect(all.map((e) => `${e.kind} ${e.ts} ${e.bridged}`)).toEqual(expect.arrayContaining(ref.events));
+      expect(all.length).toBe(ref.events.length);
+      // The series really exercises the paths (every kind over the seeds: see below).
+      expect(all.length).toBeGreaterThan(0);
+      for (const e of all) kindsSeen.add(e.kind);
     });
 
     it(`rate (seed ${seed}): integral and covered time, fed in chunks`, () => {
@@ -195,12 +245,16 @@ describe('fast paths equal the per-reading decimal reference', () => {
     });
   }
 
+  it('the generated series exercise every kind of counter discontinuity', () => {
+    expect([...kindsSeen].sort()).toEqual(['correction', 'reset', 'review', 'rollover']);
+  });
+
   it('gives the same results whatever the chunking (the evidence feeds pages)', async () => {
     const { GaugeAccumulator, RateAccumulator, TotalizerAccumulator } = await import(
       '../../../core/domain/aggregate.ts'
     );
     const xs = series(11);
-    const t = new TotalizerAccumulator({ from, to, rolloverAt: '1000' });
+    const t = new TotalizerAccumulator({ from, to, ...PHYSICS });
     const r = new RateAccumulator({ from, to, perMs: 1000, maxGapMs: 5000 });
     const g = new GaugeAccumulator({ from, to, maxHoldMs: 5000 });
     for (const c of chunks(xs, 12)) {
@@ -208,7 +262,7 @@ describe('fast paths equal the per-reading decimal reference', () => {
       r.push(c);
       g.push(c);
     }
-    expect(t.result()).toEqual(aggregateTotalizer(xs, { from, to, rolloverAt: '1000' }));
+    expect(t.result()).toEqual(aggregateTotalizer(xs, { from, to, ...PHYSICS }));
     expect(r.result()).toEqual(aggregateRate(xs, { from, to, perMs: 1000, maxGapMs: 5000 }));
     expect(g.result()).toEqual(aggregateGauge(xs, { from, to, maxHoldMs: 5000 }));
     // result() does not change the state: asking twice gives the same.

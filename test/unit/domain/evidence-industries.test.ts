@@ -190,7 +190,7 @@ describe('steel worked month (2026-04)', async () => {
         'ST-SV-001',
         'MRV_F_STANDARD_VALUE',
         'standard-value',
-        '1.26905 t CO2 per t crude steel outside the long-process 1.8–2.2',
+        '1.26905 t CO2 per t crude steel outside the standard value (limit 1.8)',
       ],
     ]);
   });
