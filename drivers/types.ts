@@ -25,6 +25,11 @@ export interface DriverContext {
    * state in memory only.
    */
   durable?: () => Promise<void>;
+  /**
+   * Longest wait for {@link durable}, ms of real time (an fsync takes wall-clock time whatever the
+   * plant clock's speed); default 60 000. Tests of a log that never syncs pass a short one.
+   */
+  durableWaitMs?: number;
 }
 
 /**

@@ -5,6 +5,7 @@
  * (decode.ts). Every failure becomes a `bad` reading with a stable reason code; an old value is never
  * repeated as if it were fresh.
  */
+import { setTimeout as delay } from 'node:timers/promises';
 import type { Reading } from '../../core/schema/wire.ts';
 import { isoMs } from '../../core/time.ts';
 import type { Driver, DriverContext, DriverStatus, ReadingSink } from '../types.ts';
@@ -458,7 +459,9 @@ export class ModbusDriver implements Driver {
     try {
       return await Promise.race([
         durable.then(() => true),
-        this.ctx.clock.sleep(DURABLE_WAIT_MS, done.signal).then(
+        // Real time, not the plant clock: an fsync takes wall-clock time whatever the demo's speed (a
+        // ManualClock advanced by a test, or --speed 2880, would end a plant-time wait at once).
+        delay(this.ctx.durableWaitMs ?? DURABLE_WAIT_MS, undefined, { signal: done.signal }).then(
           () => false,
           () => false,
         ),
