@@ -53,6 +53,12 @@ export interface SimVariable {
    * other types as number, boolean or string.
    */
   read: () => number | bigint | boolean | string;
+  /**
+   * When the value last changed at its source, ms since the epoch: its SourceTimestamp (OPC 10000-4
+   * §7.11 — the time of the last change at the source, not of the sampling), so that values changed
+   * together (a ladle's heat number and net weight) carry one time. Absent or 0: the sampling time.
+   */
+  changedAt?: () => number;
 }
 
 /** Options of {@link startOpcuaSimulator}. */
@@ -205,12 +211,13 @@ export async function startOpcuaSimulator(options: OpcuaSimulatorOptions): Promi
     const timestamped_get = () => {
       const status = statuses.get(v.id);
       const now = new Date(clock.now());
+      const changed = v.changedAt?.() || undefined;
       if (status && status.value >>> 30 >= 2)
         return new DataValue({ statusCode: status, sourceTimestamp: now, serverTimestamp: new Date() });
       return new DataValue({
         value: variant(v.dataType, v.read()),
         statusCode: status ?? StatusCodes.Good,
-        sourceTimestamp: now,
+        sourceTimestamp: changed === undefined ? now : new Date(changed),
         serverTimestamp: new Date(),
       });
     };

@@ -38,6 +38,8 @@ export interface SteelVariable {
   /** EURange for flow rates (AnalogItem, so percent deadbands work). */
   euRange?: { low: number; high: number };
   read: (s: SteelSnapshot) => number;
+  /** When the value last changed, ms (its SourceTimestamp); absent: the sampling time. */
+  changedAt?: (s: SteelSnapshot) => number;
 }
 
 const FLOW_NAMES: Record<
@@ -141,6 +143,8 @@ export const STEEL_VARIABLES: readonly SteelVariable[] = [
     meter: 'ladle-scale-bof1',
     aggregation: 'gauge',
     read: (s) => s.bof.heatNo,
+    // Written by the scale with the weight, at the tap: one SourceTimestamp pairs the two.
+    changedAt: (s) => s.bof.time,
   },
   {
     id: 'BOF1.Ladle.NetWeight',
@@ -152,6 +156,7 @@ export const STEEL_VARIABLES: readonly SteelVariable[] = [
     parameter: 'steel.crude_steel_output',
     aggregation: 'events',
     read: (s) => s.bof.netKg,
+    changedAt: (s) => s.bof.time,
   },
   {
     id: 'BOF1.CrudeSteel.Total',

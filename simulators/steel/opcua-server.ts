@@ -62,6 +62,14 @@ export async function startSteelSimulator(options: SteelSimulatorOptions = {}): 
         model.advanceTo(clock.now());
         return v.read(model.snapshot());
       },
+      ...(v.changedAt
+        ? {
+            changedAt: () => {
+              model.advanceTo(clock.now());
+              return (v.changedAt as NonNullable<typeof v.changedAt>)(model.snapshot());
+            },
+          }
+        : {}),
     })),
   });
   return Object.assign(host, { model });

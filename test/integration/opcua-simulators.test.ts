@@ -62,6 +62,19 @@ describe('steel plant over OPC UA', () => {
         expect(Date.parse(r?.ts ?? '')).toBeGreaterThanOrEqual(start);
         expect(Math.abs(Date.parse(r?.serverTs ?? '') - Date.now())).toBeLessThan(10_000);
         expect(r?.value).toMatch(/^\d+(\.\d{1,3})?$/); // kg × 0.001, exact
+        // A heat's number and net weight carry one SourceTimestamp, the tap time (the time of the last
+        // change at the source), so the evidence pairs every weight with its heat (events + ticketPoint).
+        await c.waitFor(
+          () => c.of('bof1.heat_no').filter((x) => x.quality === 'good' && Number(x.value) >= 2).length > 0,
+          30_000,
+          'a second heat',
+        );
+        const heat = c
+          .of('bof1.heat_no')
+          .filter((x) => x.quality === 'good' && Number(x.value) >= 1)
+          .at(-1);
+        const net = c.of('bof1.ladle_net').filter((x) => x.quality === 'good' && x.ts === heat?.ts);
+        expect(net.length, `a net weight at the heat's time ${heat?.ts}`).toBeGreaterThan(0);
         // `mrv browse` finds every variable of the map with its data type (in-process, stdout captured).
         const out: string[] = [];
         const spy = vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => {
