@@ -502,24 +502,56 @@ export class EventsAccumulator {
 }
 
 /**
- * Pairs the readings of an events point with the readings of its ticket-number point taken at the
- * same instant (one poll cycle reads both). Bad readings of either are dropped.
+ * Pairs the readings of an events point with the readings of its ticket-number point. A value
+ * reading pairs with the ticket reading taken at the same instant (one Modbus poll cycle reads
+ * both) or, failing that, with the nearest ticket reading at most `toleranceMs` away, the earlier
+ * on a tie: an OPC UA server may stamp the two variables' SourceTimestamps a few milliseconds
+ * apart (OPC 10000-4 §7.11: the time of the last change at the source). Bad readings of either
+ * are dropped.
+ * @param values the events point's readings, ascending ts (ms)
+ * @param tickets the ticket-number point's readings, ascending ts (ms)
  * @param window when given, only value readings with ts in `[from, to)` count as unpaired
  *   (observations are returned for every instant)
- * @returns the observations and the number of usable value readings without a ticket
+ * @param toleranceMs largest distance, ms, between a value reading and the ticket reading it pairs
+ *   with when none shares its instant (default 0: identical timestamps only); the evidence uses half
+ *   the point's poll interval, so a value never pairs across a poll cycle
+ * @returns the observations (stamped with the value reading's ts) and the number of usable value
+ *   readings without a ticket
  */
 export function pairTickets(
   values: readonly Sample[],
   tickets: readonly Sample[],
   window?: { from: number; to: number },
+  toleranceMs = 0,
 ): { observations: TicketObservation[]; unpaired: number } {
   const byTs = new Map<number, string>();
-  for (const t of tickets) if (t.value !== null && t.quality !== 'bad') byTs.set(t.ts, t.value);
+  const ts: number[] = [];
+  const numbers: string[] = [];
+  for (const t of tickets)
+    if (t.value !== null && t.quality !== 'bad') {
+      byTs.set(t.ts, t.value);
+      ts.push(t.ts);
+      numbers.push(t.value);
+    }
+  const nearest = (at: number): string | undefined => {
+    // First index with ts >= at (ts ascending).
+    let lo = 0;
+    let hi = ts.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if ((ts[mid] as number) < at) lo = mid + 1;
+      else hi = mid;
+    }
+    const before = lo > 0 ? at - (ts[lo - 1] as number) : Number.POSITIVE_INFINITY;
+    const after = lo < ts.length ? (ts[lo] as number) - at : Number.POSITIVE_INFINITY;
+    if (before <= after) return before <= toleranceMs ? numbers[lo - 1] : undefined;
+    return after <= toleranceMs ? numbers[lo] : undefined;
+  };
   const observations: TicketObservation[] = [];
   let unpaired = 0;
   for (const v of values) {
     if (v.value === null || v.quality === 'bad') continue;
-    const ticket = byTs.get(v.ts);
+    const ticket = byTs.get(v.ts) ?? (toleranceMs > 0 ? nearest(v.ts) : undefined);
     if (ticket !== undefined) observations.push({ ts: v.ts, ticket, value: v.value });
     else if (window === undefined || (v.ts >= window.from && v.ts < window.to)) unpaired++;
   }

@@ -501,8 +501,14 @@ export async function computeEvidence(input: EvidenceInput): Promise<EvidenceBod
     eventsTickets?: readonly Sample[],
   ) => {
     if (st.acc instanceof EventsAccumulator) {
-      // Observations at every instant; unpaired value readings counted in the period only.
-      const { observations, unpaired } = pairTickets(samples, eventsTickets ?? [], { from, to });
+      // Observations at every instant; unpaired value readings counted in the period only. A value
+      // pairs with a ticket reading at most half a poll interval away (never across a poll cycle).
+      const { observations, unpaired } = pairTickets(
+        samples,
+        eventsTickets ?? [],
+        { from, to },
+        Math.floor(st.p.expectedIntervalMs / 2),
+      );
       st.acc.push(observations);
       st.acc.addUnpaired(unpaired);
     } else st.acc.push(samples);

@@ -181,6 +181,32 @@ describe('events', () => {
     ]);
     expect(unpaired).toBe(1); // ts 4 has no ticket reading
   });
+
+  it('pairs readings stamped apart within the tolerance with the nearest ticket reading', () => {
+    // An OPC UA server stamps a heat's number at the tap (1000) and its net weight 180 ms later;
+    // the next heat's number comes 40 min later. Without a tolerance nothing pairs.
+    const values = [good(1180, '152.3'), good(2_401_150, '149.8'), good(5_000_000, '150.1')];
+    const tickets = [good(1000, '7001'), good(2_401_000, '7002'), good(4_998_000, '7003')];
+    expect(pairTickets(values, tickets).unpaired).toBe(3);
+    const { observations, unpaired } = pairTickets(values, tickets, undefined, 500);
+    expect(observations).toEqual([
+      { ts: 1180, ticket: '7001', value: '152.3' },
+      { ts: 2_401_150, ticket: '7002', value: '149.8' },
+    ]);
+    expect(unpaired).toBe(1); // 2 s from its ticket: beyond half a 1 s poll interval
+  });
+
+  it('prefers the same instant, then the nearer reading, then the earlier on a tie', () => {
+    const tickets = [good(900, '1'), good(1000, '2'), good(1100, '3'), bad(1200), good(1300, '5')];
+    const pair = (ts: number) => pairTickets([good(ts, '9')], tickets, undefined, 150).observations[0]?.ticket;
+    expect(pair(1000)).toBe('2');
+    expect(pair(1040)).toBe('2');
+    expect(pair(1060)).toBe('3');
+    expect(pair(1050)).toBe('2'); // tie: the earlier
+    expect(pair(1190)).toBe('3'); // the bad reading at 1200 does not pair
+    expect(pair(1260)).toBe('5');
+    expect(pair(1500)).toBeUndefined();
+  });
 });
 
 describe('rate', () => {

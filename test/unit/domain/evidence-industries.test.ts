@@ -22,6 +22,8 @@ function month(
       ticketPoint?: string;
       /** Engineering unit of the point (default t). */
       unit?: string;
+      /** ms after noon the point's readings are stamped (an OPC UA SourceTimestamp; default 0). */
+      offsetMs?: number;
       value: (d: number) => string;
     }
   >,
@@ -60,7 +62,7 @@ function month(
   };
   const data: Record<string, Sample[]> = {};
   for (const [id, p] of Object.entries(points))
-    data[id] = Array.from({ length: n + 1 }, (_, d) => good(noon(d), p.value(d)));
+    data[id] = Array.from({ length: n + 1 }, (_, d) => good(noon(d) + (p.offsetMs ?? 0), p.value(d)));
   return computeEvidence({
     catalogue,
     month: `${y}-${String(m).padStart(2, '0')}`,
@@ -193,6 +195,25 @@ describe('steel worked month (2026-04)', async () => {
         '1.26905 t CO2 per t crude steel outside the standard value (limit 1.8)',
       ],
     ]);
+  });
+});
+
+describe('steel heats stamped apart (2026-04)', async () => {
+  // An OPC UA server stamps each heat's net weight 180 ms after its number (their SourceTimestamps):
+  // they still pair, within half the points' poll interval, so no heat goes missing.
+  const pkg = await month(2026, 4, 30, 'steel', {
+    'bof.heat_net': {
+      parameter: 'steel.crude_steel_output',
+      aggregation: 'events',
+      ticketPoint: 'bof.heat_no',
+      offsetMs: 180,
+      value: () => '100',
+    },
+    'bof.heat_no': { aggregation: 'gauge', value: (d) => String(5000 + d) },
+  });
+
+  it('counts every heat', () => {
+    expect(pkg.parameters.find((p) => p.id === 'steel.crude_steel_output')?.value).toBe('3000');
   });
 });
 
