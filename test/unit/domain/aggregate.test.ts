@@ -198,7 +198,8 @@ describe('events', () => {
 
   it('prefers the same instant, then the nearer reading, then the earlier on a tie', () => {
     const tickets = [good(900, '1'), good(1000, '2'), good(1100, '3'), bad(1200), good(1300, '5')];
-    const pair = (ts: number) => pairTickets([good(ts, '9')], tickets, undefined, 150).observations[0]?.ticket;
+    const pair = (ts: number) =>
+      pairTickets([good(ts, '9')], tickets, undefined, 150).observations[0]?.ticket;
     expect(pair(1000)).toBe('2');
     expect(pair(1040)).toBe('2');
     expect(pair(1060)).toBe('3');
