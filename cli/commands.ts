@@ -11,6 +11,7 @@ import { LiveRelay } from '../collector/live-relay.ts';
 import { SqliteStore } from '../collector/sqlite-store.ts';
 import { MrvError } from '../core/errors.ts';
 import { seedRegistry, type UnitRegistry } from '../core/schema/unit-registry.ts';
+import { ScaledClock, systemClock } from '../core/time.ts';
 import { type LoadedSite, loadSiteConfig, loadSiteConfigIsolated } from '../gateway/config.ts';
 import { Gateway } from '../gateway/gateway.ts';
 import {
@@ -26,7 +27,14 @@ import { buildServer } from '../server/app.ts';
 import { TokenFile } from '../server/tokens.ts';
 import { startAluminiumSimulator } from '../simulators/aluminium/server.ts';
 import { addBrokerAccount, BrokerRole, demoBrokerAccounts, loadBrokerAccounts } from './broker-accounts.ts';
-import { DEFAULT_DEMO_UNITS, type DemoSimulators, loadDemoSite, parseDemoUnits } from './demo-units.ts';
+import {
+  DEFAULT_DEMO_UNITS,
+  DEMO_REAL_MS_PER_POLL,
+  type DemoSimulators,
+  demoMinPollMs,
+  loadDemoSite,
+  parseDemoUnits,
+} from './demo-units.ts';
 import { startEmbeddedBroker } from './embedded-broker.ts';
 import {
   collectorFlags,
@@ -37,7 +45,7 @@ import {
   serverMqttFlags,
 } from './integrity-options.ts';
 import { createLogger } from './log.ts';
-import { clockFor, intFlag, runUntilSignal } from './run.ts';
+import { clockFor, instantFlag, intFlag, runUntilSignal } from './run.ts';
 import { openStateFromFlags, stateDbFlags } from './state-options.ts';
 import { makeStore, storeFlags } from './store-options.ts';
 import { loadUnitRegistry, registryYaml, unitsFileFlag } from './unit-registry.ts';
@@ -91,6 +99,8 @@ export async function demo(args: string[]): Promise<number> {
       port: { type: 'string', default: '8080' },
       host: { type: 'string', default: '127.0.0.1' },
       speed: { type: 'string', default: '1' },
+      // Where the simulated clock starts (ISO 8601 with zone); default now.
+      start: { type: 'string' },
       seed: { type: 'string', default: '42' },
       'data-dir': { type: 'string', default: '.data/demo' },
       units: { type: 'string', default: DEFAULT_DEMO_UNITS.join(',') },
@@ -102,12 +112,18 @@ export async function demo(args: string[]): Promise<number> {
   });
   const log = createLogger('mrv-demo');
   const speed = intFlag('speed', v.speed, 1);
-  const clock = clockFor(speed);
+  const start = instantFlag('start', v.start);
+  // Held while the simulators, broker and server start, released just before the gateways do.
+  const clock =
+    speed === 1 && start === undefined
+      ? systemClock
+      : new ScaledClock(start ?? Date.now(), speed, systemClock, { held: true });
+  const minPollMs = demoMinPollMs(speed);
   const seed = intFlag('seed', v.seed, 42);
   const portOffset = intFlag('sim-port-offset', v['sim-port-offset'], 0);
   const units = parseDemoUnits(v.units).map((u) => ({
     ...u,
-    site: loadDemoSite(u.name === 'aluminium' ? v.site : u.siteFile, portOffset),
+    site: loadDemoSite(u.name === 'aluminium' ? v.site : u.siteFile, portOffset, minPollMs),
   }));
   const dataDir = resolve(v['data-dir']);
   mkdirSync(dataDir, { recursive: true });
@@ -217,6 +233,7 @@ export async function demo(args: string[]): Promise<number> {
   );
   exposeGatewayCounters(registry, summedCounters(gateways.map((g) => g.counters)));
   exposeDeviceStatus(registry, () => Object.assign({}, ...gateways.map((g) => g.deviceStatus())));
+  if (clock instanceof ScaledClock) clock.release();
   await Promise.all(gateways.map((g) => g.start()));
 
   const url = `http://${v.host}:${port}`;
@@ -235,6 +252,11 @@ export async function demo(args: string[]): Promise<number> {
       `  unit registry: ${unitsFile}`,
       `  API:  ${url}/api/v1/units`,
       `  MQTT: ${broker.url} (embedded aedes, accounts in ${resolve(dataDir, 'mqtt')}), store: ${resolve(dataDir, 'mrv.sqlite')}`,
+      ...(minPollMs > 1
+        ? [
+            `  plant time: ${new Date(start ?? clock.now()).toISOString()} at ×${speed}; every poll interval at least ${minPollMs / 1000} s of plant time (${DEMO_REAL_MS_PER_POLL} ms real), OPC UA polled`,
+          ]
+        : []),
       `  simulators${v.speed !== '1' ? ` (speed ×${v.speed})` : ''}:`,
       ...sims.flatMap((s) => s.lines.map((l) => `    ${l}`)),
       'Press Ctrl-C to stop.',

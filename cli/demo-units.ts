@@ -155,14 +155,30 @@ function shiftPorts<T extends Record<string, number>>(ports: T, offset: number):
 /** Largest `--sim-port-offset`: the highest demo port (15053) must stay a valid TCP port. */
 export const MAX_SIM_PORT_OFFSET = 65_535 - 15_053;
 
+/** Real time the demo allows per poll at `--speed N > 1`: each poll interval is at least N × this, ms. */
+export const DEMO_REAL_MS_PER_POLL = 250;
+
 /**
- * A demo site file with every device on this machine moved by `offset` ports (Modbus `port`, OPC UA
- * `endpointUrl`), as the simulators are with `mrv demo --sim-port-offset N`; the file on disk is not
- * changed. Offset 0 is {@link loadSiteConfig} itself.
+ * The shortest poll interval, ms of plant time, the demo declares at `--speed N`: 1 at speed 1 (the
+ * site files as written), else N × {@link DEMO_REAL_MS_PER_POLL} rounded up to a whole second (720 s at
+ * 2880×). A gateway cannot read a meter every plant second when a plant second is 0.35 ms of real time;
+ * declaring what it really does keeps completeness honest (it counts against the declared interval).
+ */
+export function demoMinPollMs(speed: number): number {
+  return speed > 1 ? Math.ceil((speed * DEMO_REAL_MS_PER_POLL) / 1000) * 1000 : 1;
+}
+
+/**
+ * A demo site file as the demo runs it; the file on disk is not changed. With `offset`, every device on
+ * this machine is moved by `offset` ports (Modbus `port`, OPC UA `endpointUrl`), as the simulators are
+ * with `mrv demo --sim-port-offset N`. With `minPollMs` > 1 (`mrv demo --speed N`, see
+ * {@link demoMinPollMs}), every device's, point's and event log's `pollIntervalMs` is at least that, and
+ * OPC UA devices are read in `polling` mode (a subscription's intervals are the server's real time, not
+ * plant time). Offset 0 at speed 1 is {@link loadSiteConfig} itself.
  * @throws MrvError MRV_E_CONFIG as {@link loadSiteConfig} does, or for an offset out of range
  */
-export function loadDemoSite(file: string, offset: number): LoadedSite {
-  if (offset === 0) return loadSiteConfig(file);
+export function loadDemoSite(file: string, offset: number, minPollMs = 1): LoadedSite {
+  if (offset === 0 && minPollMs <= 1) return loadSiteConfig(file);
   if (!Number.isInteger(offset) || offset < 0 || offset > MAX_SIM_PORT_OFFSET)
     throw new MrvError(
       'MRV_E_CONFIG',
@@ -170,6 +186,12 @@ export function loadDemoSite(file: string, offset: number): LoadedSite {
     );
   const doc = parseDocument(readFileSync(file, 'utf8'));
   const devices = doc.get('devices');
+  /** Raises a node's `pollIntervalMs` to `minPollMs` (absent: the default 1000 ms, raised likewise). */
+  const floor = (node: unknown, always: boolean) => {
+    if (!isMap(node)) return;
+    const v = node.get('pollIntervalMs');
+    if (typeof v === 'number' ? v < minPollMs : always) node.set('pollIntervalMs', minPollMs);
+  };
   if (isSeq(devices))
     for (const d of devices.items) {
       if (!isMap(d)) continue;
@@ -183,6 +205,14 @@ export function loadDemoSite(file: string, offset: number): LoadedSite {
         if (u.hostname === '127.0.0.1' || u.hostname === 'localhost') {
           u.port = String(Number(u.port || 4840) + offset);
           d.set('endpointUrl', u.toString().replace(/\/$/, ''));
+        }
+      }
+      if (minPollMs > 1) {
+        if (d.get('driver') === 'opcua') d.set('mode', 'polling');
+        floor(d, true);
+        for (const key of ['points', 'eventLogs']) {
+          const list = d.get(key);
+          if (isSeq(list)) for (const item of list.items) floor(item, false);
         }
       }
     }

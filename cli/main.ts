@@ -8,7 +8,7 @@ import { packageVersion } from '../ops/package-root.ts';
 
 const USAGE = `mrv — carbon-mrv command line
 
-  mrv demo [--port 8080] [--speed 1] [--data-dir .data/demo] [--seed 42] [--units aluminium,cement,steel[,power]]
+  mrv demo [--port 8080] [--speed 1] [--start 2026-11-01T00:00:00+08:00] [--data-dir .data/demo] [--seed 42] [--units aluminium,cement,steel[,power]]
             [--sim-port-offset N] [--units-file units.yaml]
       the units' simulators + one gateway per site file + embedded broker, collector, store, web server;
       --sim-port-offset moves every simulator port (15020-15053, OPC UA 4841) and the site files' devices

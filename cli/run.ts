@@ -36,3 +36,18 @@ export function intFlag(name: string, v: string | undefined, fallback: number): 
 export function clockFor(speed: number): Clock {
   return speed === 1 ? systemClock : new ScaledClock(Date.now(), speed);
 }
+
+/**
+ * An instant flag: ISO 8601 with its zone (`2026-11-01T00:00:00+08:00`, `...Z`).
+ * @throws MrvError MRV_E_CONFIG naming the flag when the text is not such an instant
+ */
+export function instantFlag(name: string, v: string | undefined): number | undefined {
+  if (v === undefined) return undefined;
+  const ms = Date.parse(v);
+  if (!/(Z|[+-]\d\d:?\d\d)$/.test(v) || !Number.isFinite(ms))
+    throw new MrvError(
+      'MRV_E_CONFIG',
+      `--${name}: expected an ISO 8601 instant with its zone (e.g. 2026-11-01T00:00:00+08:00), got "${v}"`,
+    );
+  return ms;
+}

@@ -32,18 +32,28 @@ export const systemClock: Clock = { now: () => Date.now(), sleep: realSleep };
 /**
  * A clock that starts at `start` (ms epoch) and runs `speed` times faster than real time.
  * `speed` 1440 simulates a day per real minute; a 31-day month then takes about 31 minutes.
+ *
+ * With `held`, the clock stands at `start` until {@link ScaledClock.release}: the demo holds it while
+ * its simulators, broker and server start (seconds of real time, hours of plant time at 2880×), so
+ * that a month simulated from its first second has no start-up gap.
  */
 export class ScaledClock implements Clock {
-  readonly #originReal: number;
+  #originReal: number | null;
   constructor(
     readonly start: number,
     readonly speed: number,
     private readonly real: Clock = systemClock,
+    options: { held?: boolean } = {},
   ) {
     if (!(speed > 0)) throw new RangeError(`ScaledClock: speed must be > 0, got ${speed}`);
-    this.#originReal = real.now();
+    this.#originReal = options.held ? null : real.now();
+  }
+  /** Lets a held clock run from `start` (no effect on a running one). */
+  release(): void {
+    this.#originReal ??= this.real.now();
   }
   now(): number {
+    if (this.#originReal === null) return this.start;
     return this.start + Math.floor((this.real.now() - this.#originReal) * this.speed);
   }
   sleep(ms: number, signal?: AbortSignal): Promise<void> {

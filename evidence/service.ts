@@ -821,7 +821,8 @@ export async function buildEvidence(o: BuildEvidenceOptions): Promise<EvidencePa
 const HOUR_MS = 3_600_000;
 
 /**
- * Month-to-date completeness of a unit's key-parameter points (`GET /api/v1/units/{id}/completeness`):
+ * Month-to-date completeness of a unit's key-parameter points (`GET /api/v1/units/{id}/completeness`),
+ * `events` points excepted (one reading per weighing, judged by ticket numbers, not by an interval):
  * per point the good readings of `[month start, min(now, month end))` from the store's hourly counts
  * (one stepped series query per point, no evidence build) against its effective interval, and the
  * unit's first reading (one one-reading query per point) so months before it are "not monitored".
@@ -842,10 +843,17 @@ export async function completenessToDate(o: {
   if (!catalogue) throw new MrvError('MRV_E_NOT_FOUND', `unknown unit "${o.unitId}"`, { unitId: o.unitId });
   const p = monthPeriod(o.month);
   const judgedTo = Math.max(p.from, Math.min(p.to, o.now));
+  // An `events` point (a heat's or ladle's net weight, stamped with its own weighing time) has one
+  // reading per event however often it is read: judged by its ticket numbers (a missing number is a
+  // finding), not by a poll interval, so it is not counted here.
   const used = catalogue.points
     .filter((pt) => {
       const hit = pt.parameter === undefined ? undefined : lookupParameter(pt.parameter);
-      return hit !== undefined && hit.entry.industry === catalogue.unit.industry;
+      return (
+        hit !== undefined &&
+        hit.entry.industry === catalogue.unit.industry &&
+        (pt.aggregation ?? hit.entry.aggregation) !== 'events'
+      );
     })
     .sort((a, b) => (a.id < b.id ? -1 : 1));
   let firstDataAt: number | null = null;

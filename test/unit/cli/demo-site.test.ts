@@ -1,0 +1,76 @@
+/**
+ * `mrv demo --speed N`: the site files as the demo runs them (plant-time poll intervals a gateway can
+ * keep at that speed, OPC UA polled) and the held clock that starts a simulated month at its first second.
+ */
+import { describe, expect, it } from 'vitest';
+import { DEMO_REAL_MS_PER_POLL, demoMinPollMs, loadDemoSite } from '../../../cli/demo-units.ts';
+import { effectiveIntervalMs } from '../../../core/domain/completeness.ts';
+import { ManualClock, ScaledClock } from '../../../core/time.ts';
+
+const root = new URL('../../..', import.meta.url).pathname;
+const example = (name: string) => `${root}examples/${name}.site.yaml`;
+
+/** Every device's and point's effective interval as completeness sees it, from the loaded config. */
+function intervals(file: string, minPollMs: number): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const d of loadDemoSite(file, 0, minPollMs).devices) {
+    const dev = d.config as unknown as Record<string, unknown>;
+    for (const p of d.config.points)
+      out.set(p.id, effectiveIntervalMs(dev, p as unknown as Record<string, unknown>).ms);
+  }
+  return out;
+}
+
+describe('demo site files at --speed N', () => {
+  it('declares N × 250 ms of real time per poll, rounded up to whole plant seconds; speed 1 unchanged', () => {
+    expect(DEMO_REAL_MS_PER_POLL).toBe(250);
+    expect(demoMinPollMs(1)).toBe(1);
+    expect(demoMinPollMs(2880)).toBe(720_000);
+    expect(demoMinPollMs(60)).toBe(15_000);
+    expect(demoMinPollMs(3)).toBe(1000);
+  });
+
+  it('raises every poll interval below the floor and keeps longer ones (cement: 1 s rates, 5 s totals)', () => {
+    const asWritten = intervals(example('cement-plant'), 1);
+    expect(asWritten.get('clinker.rate')).toBe(1000);
+    expect(asWritten.get('clinker.total')).toBe(5000);
+    const at60 = intervals(example('cement-plant'), 15_000);
+    expect(at60.get('clinker.rate')).toBe(15_000);
+    expect(at60.get('clinker.total')).toBe(15_000);
+    // power: a 60 s point stays 60 s at ×60 and becomes 720 s at ×2880
+    const power = intervals(example('power-plant'), 15_000);
+    expect(Math.max(...power.values())).toBe(60_000);
+    expect(Math.max(...intervals(example('power-plant'), 720_000).values())).toBe(720_000);
+    expect(Math.min(...intervals(example('power-plant'), 720_000).values())).toBe(720_000);
+  });
+
+  it('reads OPC UA in polling mode: a subscription runs on the server’s real time, not plant time', () => {
+    const subscribed = loadDemoSite(example('steel-plant'), 0).devices.find((d) => d.id === 'steel-opcua');
+    expect((subscribed?.config as unknown as { mode: string } | undefined)?.mode).toBe('subscription');
+    const polled = loadDemoSite(example('steel-plant'), 0, 720_000).devices.find(
+      (d) => d.id === 'steel-opcua',
+    );
+    const cfg = polled?.config as unknown as { mode: string; pollIntervalMs: number };
+    expect(cfg.mode).toBe('polling');
+    expect(cfg.pollIntervalMs).toBe(720_000);
+    expect(new Set(intervals(example('steel-plant'), 720_000).values())).toEqual(new Set([720_000]));
+  });
+});
+
+describe('ScaledClock held', () => {
+  it('stands at its start until released, then runs N times faster from there', async () => {
+    const real = new ManualClock(1_000_000);
+    const clock = new ScaledClock(5_000, 100, real, { held: true });
+    expect(clock.now()).toBe(5_000);
+    real.advance(10_000);
+    expect(clock.now()).toBe(5_000);
+    clock.release();
+    real.advance(20);
+    expect(clock.now()).toBe(7_000);
+    clock.release(); // a second release changes nothing
+    expect(clock.now()).toBe(7_000);
+    const running = new ScaledClock(5_000, 100, real);
+    real.advance(10);
+    expect(running.now()).toBe(6_000);
+  });
+});
