@@ -11,6 +11,7 @@ import { benchFootprint } from './footprint.ts';
 import { benchGatewayRead } from './gateway-read.ts';
 import { benchLatency } from './latency.ts';
 import { type BenchResult, BUILD_DIR, fmt, loadAvg, machine, REPO_ROOT } from './lib.ts';
+import { benchNodeRed } from './node-red.ts';
 import { benchReplay } from './replay.ts';
 import { renderReport } from './report.ts';
 import { benchScaleOut } from './scale-out.ts';
@@ -27,6 +28,7 @@ const ALL: Record<string, () => Promise<BenchResult>> = {
   replay: benchReplay,
   evidence: benchEvidence,
   footprint: benchFootprint,
+  'node-red': benchNodeRed,
   startup: benchStartup,
 };
 

@@ -23,3 +23,14 @@ if [[ ! -x "$here/.build/modbus-server" || "$here/modbus-server.c" -nt "$here/.b
   gcc -O2 -Wall -o "$here/.build/modbus-server" "$here/modbus-server.c" $(pkg-config --cflags --libs libmodbus)
   echo "bench/setup.sh: built bench/.build/modbus-server" >&2
 fi
+# Node-RED with node-red-contrib-modbus and node-red-contrib-influxdb, the do-it-yourself choice
+# bench/node-red.ts compares with: installed from the npm registry at the versions pinned in
+# bench/node-red/package-lock.json, into bench/.build/node-red (not part of the project's dependencies;
+# their install scripts, serialport's native build among them, are not run: the flow uses TCP only).
+nr="$here/.build/node-red"
+if [[ ! -f "$nr/node_modules/node-red/red.js" || "$here/node-red/package-lock.json" -nt "$nr/node_modules/.package-lock.json" ]]; then
+  mkdir -p "$nr"
+  cp "$here/node-red/package.json" "$here/node-red/package-lock.json" "$nr/"
+  (cd "$nr" && npm ci --no-audit --no-fund --ignore-scripts >/dev/null)
+  echo "bench/setup.sh: installed Node-RED into bench/.build/node-red" >&2
+fi
