@@ -58,7 +58,14 @@ import { MrvError } from '../core/errors.ts';
 import { canonicalJson } from '../core/schema/canonical.ts';
 import type { SiteConfig } from '../core/schema/site.ts';
 import type { UnitRegistry } from '../core/schema/unit-registry.ts';
-import { Batch, type Industry, type MeterMeta, type PointMeta, type UnitMeta } from '../core/schema/wire.ts';
+import {
+  Batch,
+  type Calibration,
+  type Industry,
+  type MeterMeta,
+  type PointMeta,
+  type UnitMeta,
+} from '../core/schema/wire.ts';
 import { factorPackDigest } from './factor-packs.ts';
 
 const DOMAIN_DIR = fileURLToPath(new URL('../core/domain/', import.meta.url));
@@ -203,17 +210,38 @@ export async function catalogueFromStore(
 }
 
 /**
+ * The current verification/calibration certificates of a unit's meters from a meter ledger (the
+ * server's: server/state/meter-ledger.ts `currentCertificates`), by meter id, in the site file's
+ * {@link Calibration} shape. A meter the map holds takes these certificates instead of its site
+ * file's (an empty list included: the ledger has none in force); a meter it lacks keeps the site
+ * file's. core/domain/calibration.ts computes the status from their dates.
+ */
+export type CertificatesProvider = (unitId: string) => Promise<ReadonlyMap<string, readonly Calibration[]>>;
+
+/**
  * Where the server finds a unit's catalogue: site files first (they carry meters, signs and poll
  * intervals), else the store; the unit's name, industry and province from the unit registry when given
- * and the unit is registered in it.
+ * and the unit is registered in it; the meters' certificates from `certificatesFor` (the meter ledger)
+ * when given.
  */
 export async function unitCatalogue(
   store: TimeSeriesStore,
   unitId: string,
   sites: readonly SiteConfig[] = [],
   units?: UnitRegistry,
+  certificatesFor?: CertificatesProvider,
 ): Promise<UnitCatalogue | undefined> {
-  const c = catalogueFromSites(unitId, sites) ?? (await catalogueFromStore(store, unitId));
+  let c = catalogueFromSites(unitId, sites) ?? (await catalogueFromStore(store, unitId));
+  if (c && certificatesFor && c.meters.length > 0) {
+    const ledger = await certificatesFor(unitId);
+    c = {
+      ...c,
+      meters: c.meters.map((m) => {
+        const certs = ledger.get(m.id);
+        return certs === undefined ? m : { ...m, calibrations: [...certs] };
+      }),
+    };
+  }
   // The unit's facts are the registry's where it has them (issue 17), never a gateway's claim.
   const r = units?.get(unitId);
   return c && r ? { ...c, unit: { id: r.id, name: r.name, industry: r.industry, province: r.province } } : c;
@@ -776,6 +804,8 @@ export interface BuildEvidenceOptions {
   config?: Partial<EvidenceConfig>;
   /** Receives each reading as an {@link exportLine} (for `--readings-out`). */
   sink?: (line: string) => void;
+  /** The meters' certificates from the meter ledger, in place of the site files' ({@link CertificatesProvider}). */
+  certificatesFor?: CertificatesProvider;
 }
 
 /**
@@ -786,7 +816,7 @@ export interface BuildEvidenceOptions {
 export async function buildEvidence(o: BuildEvidenceOptions): Promise<EvidencePackage> {
   if (!/^\d{4}-(0[1-9]|1[0-2])$/.test(o.month))
     throw new MrvError('MRV_E_BAD_REQUEST', `month: expected yyyy-mm, got "${o.month}"`, { month: o.month });
-  const catalogue = await unitCatalogue(o.store, o.unitId, o.sites, o.units);
+  const catalogue = await unitCatalogue(o.store, o.unitId, o.sites, o.units, o.certificatesFor);
   if (!catalogue) throw new MrvError('MRV_E_NOT_FOUND', `unknown unit "${o.unitId}"`, { unitId: o.unitId });
   const factorPack = o.factorPack ?? loadFactorPack();
   const rulePack = o.rulePack ?? loadRulePack(catalogue.unit.industry);
