@@ -6,11 +6,12 @@
  * the catalogue, never a 500.
  */
 import { createHash } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { evidence } from '../../cli/evidence.ts';
 import { LiveHub } from '../../collector/live.ts';
 import { SqliteStore } from '../../collector/sqlite-store.ts';
 import type { StoredReading } from '../../collector/store.ts';
@@ -20,7 +21,7 @@ import { UnitRegistry } from '../../core/schema/unit-registry.ts';
 import type { GatewayMeta } from '../../core/schema/wire.ts';
 import { ManualClock } from '../../core/time.ts';
 import { buildServer } from '../../server/app.ts';
-import { MAX_SCAN_BYTES } from '../../server/state/meter-ledger.ts';
+import { MAX_SCAN_BYTES, MeterLedger } from '../../server/state/meter-ledger.ts';
 import { StateStore } from '../../server/state/state-store.ts';
 import { TokenFile } from '../../server/tokens.ts';
 import { pdfBytes, pngBytes } from './ledger-contract.ts';
@@ -60,6 +61,8 @@ function site(unitId: string): SiteConfig {
       {
         id: 'stations',
         driver: 'modbus-tcp',
+        host: '127.0.0.1',
+        port: 502,
         pollIntervalMs: 86_400_000,
         points: [
           {
@@ -69,10 +72,19 @@ function site(unitId: string): SiteConfig {
             parameter: 'aluminium.liquid_output',
             aggregation: 'events',
             ticketPoint: 'ladle.ticket_no',
+            table: 'holding',
+            address: 0,
             type: 'uint32',
             scale: '0.001',
           },
-          { id: 'ladle.ticket_no', meter: 'ladle-1', unit: 'id', type: 'uint32' },
+          {
+            id: 'ladle.ticket_no',
+            meter: 'ladle-1',
+            unit: 'id',
+            table: 'holding',
+            address: 2,
+            type: 'uint32',
+          },
         ],
       },
     ],
@@ -88,6 +100,29 @@ function meta(s: SiteConfig): GatewayMeta {
     meters: s.meters,
     configHash: '0'.repeat(64),
   };
+}
+
+/** A ladle of 3 t every day of March until the 19th (UTC+8) at unit UL, tickets 1, 2, 3, ... */
+function ladleReadings(): StoredReading[] {
+  const rs: StoredReading[] = [];
+  for (let d = 1; d <= 19; d++)
+    for (const [point, value] of [
+      ['ladle.ticket_no', String(d)],
+      ['ladle.net', '3'],
+    ] as const)
+      rs.push({
+        unitId: 'UL',
+        gatewayId: 'gw-UL',
+        device: 'stations',
+        point,
+        meter: 'ladle-1',
+        ts: cst(3, d),
+        rxTs: cst(3, d),
+        value,
+        quality: 'good',
+        seq: d,
+      });
+  return rs;
 }
 
 const UNITS = new UnitRegistry(
@@ -116,26 +151,7 @@ beforeEach(async () => {
   await store.start();
   const sites = [site('UL'), site('UC')];
   for (const s of sites) await store.writeMeta(s.unit.id, meta(s));
-  // A ladle of 3 t every day of March until the 19th (UTC+8), tickets 1, 2, 3, ...
-  const rs: StoredReading[] = [];
-  for (let d = 1; d <= 19; d++)
-    for (const [point, value] of [
-      ['ladle.ticket_no', String(d)],
-      ['ladle.net', '3'],
-    ] as const)
-      rs.push({
-        unitId: 'UL',
-        gatewayId: 'gw-UL',
-        device: 'stations',
-        point,
-        meter: 'ladle-1',
-        ts: cst(3, d),
-        rxTs: cst(3, d),
-        value,
-        quality: 'good',
-        seq: d,
-      });
-  await store.writeReadings(rs);
+  await store.writeReadings(ladleReadings());
   state = await StateStore.open(join(dir, 'state.sqlite'));
   for (const [username, role, scope] of [
     ['ent-l', 'enterprise', { provinces: [], units: ['UL'] }],
@@ -496,6 +512,60 @@ describe('meter ledger without a state database', () => {
       expect((await bare.inject('/api/v1/units/UL/meters')).json()[0].calibration.status).toBe('expired');
     } finally {
       await bare.close();
+    }
+  });
+});
+
+describe('mrv evidence --state-db', () => {
+  it("takes the meters' certificates from the ledger, as the server's evidence route does", async () => {
+    const d = mkdtempSync(join(tmpdir(), 'mrv-ledger-cli-'));
+    try {
+      const sqlite = join(d, 'mrv.sqlite');
+      const fileStore = new SqliteStore({ path: sqlite });
+      await fileStore.start();
+      await fileStore.writeMeta('UL', meta(site('UL')));
+      await fileStore.writeReadings(ladleReadings());
+      await fileStore.stop();
+      const siteFile = join(d, 'site.yaml');
+      writeFileSync(siteFile, JSON.stringify(site('UL'))); // JSON is YAML
+      const stateFile = join(d, 'state.sqlite');
+      const st = await StateStore.open(stateFile);
+      const ledger = new MeterLedger(st.database);
+      await ledger.seedFromSites([site('UL')]);
+      await ledger.addCertificate(
+        'UL',
+        'ladle-1',
+        {
+          kind: 'verification',
+          certificate: 'L-2',
+          body: '示范市计量所',
+          date: '2026-03-11',
+          validUntil: '2027-03-10',
+          result: '合格',
+          scan: { fileName: 'L-2.pdf', contentType: 'application/pdf', data: pdfBytes() },
+        },
+        cli,
+      );
+      await st.close();
+      const base = ['--unit', 'UL', '--month', '2026-03', '--site', siteFile, '--sqlite', sqlite];
+      const run = async (extra: string[], out: string) => {
+        const stderr = process.stderr.write;
+        process.stderr.write = (() => true) as typeof process.stderr.write;
+        try {
+          expect(await evidence([...base, '--key', join(d, 'key.pem'), '--out', out, ...extra])).toBe(0);
+        } finally {
+          process.stderr.write = stderr;
+        }
+        const pkg = JSON.parse(readFileSync(out, 'utf8')) as EvidencePackage;
+        return pkg.meters.find((m) => m.id === 'ladle-1')!;
+      };
+      const fromSite = await run([], join(d, 'site.json'));
+      expect(fromSite.atMonthEnd.status).toBe('expired');
+      const fromLedger = await run(['--state-db', stateFile], join(d, 'ledger.json'));
+      expect(fromLedger.atMonthEnd).toMatchObject({ status: 'valid', certificate: 'L-2' });
+      expect(fromLedger.certificates.map((c) => c.certificate)).toEqual(['L-1', 'L-2']);
+    } finally {
+      rmSync(d, { recursive: true, force: true });
     }
   });
 });
