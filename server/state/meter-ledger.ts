@@ -42,8 +42,8 @@ export const MAX_VALIDITY_DAYS = 3653;
 export const MAX_FIELD_LENGTH = 200;
 /** Longest reason of a correction or withdrawal, characters. */
 export const MAX_REASON_LENGTH = 2000;
-/** Actor of the rows a site file seeds. */
-export const SEED_ACTOR: Actor = { id: 'server:site-file', role: 'cli' };
+/** Actor of the rows a site file seeds (the server itself, at start). */
+export const SEED_ACTOR = { id: 'server:site-file', role: 'server' } as const;
 
 /** A meter of the ledger. */
 export interface LedgerMeter {
@@ -361,7 +361,7 @@ export class MeterLedger {
     }
   }
 
-  #audit(actor: Actor, action: string, unitId: string, meterId: string, detail: Record<string, unknown>) {
+  #audit(actor: Actor | typeof SEED_ACTOR, action: string, unitId: string, meterId: string, detail: Record<string, unknown>) {
     return {
       at: this.#iso(),
       actor: actor.id,

@@ -1,6 +1,7 @@
 // The contract of the meter ledger (server/state/meter-ledger.ts), run against every engine the state
 // database supports: SQLite and a real PostgreSQL (ledger-store.test.ts). Each test gets a fresh database.
 import { createHash } from 'node:crypto';
+import { sql } from 'kysely';
 import { afterEach, describe, expect, it } from 'vitest';
 import { MrvError } from '../../core/errors.ts';
 import { SiteConfig } from '../../core/schema/site.ts';
@@ -366,6 +367,31 @@ export function describeLedgerContract(name: string, fresh: FreshTarget): void {
         'meter.seed',
         'meter.seed',
       ]);
+    });
+
+    it('a database made before the ledger gets it on open, keeping what it had', async () => {
+      const t = await fresh();
+      cleanup = t.cleanup;
+      const old = await StateStore.open(t.target);
+      await old.addAccount(
+        {
+          username: 'ent-l',
+          password: 'a long enough password',
+          role: 'enterprise',
+          scope: { provinces: [], units: ['UL'] },
+        },
+        { id: 'cli:test', role: 'cli' },
+      );
+      // Back to the schema of 0001_state: no ledger tables, 0002 not recorded as applied.
+      const db = old.database.db;
+      for (const table of ['meter_certificates', 'certificate_scans', 'meters'])
+        await sql`drop table ${sql.table(table)}`.execute(db);
+      await sql`delete from kysely_migration where name = '0002_meter_ledger'`.execute(db);
+      await old.close();
+      state = await StateStore.open(t.target);
+      expect((await state.account('ent-l'))?.role).toBe('enterprise');
+      ledger = new MeterLedger(state.database, { today: () => NOW });
+      expect(await ledger.seedFromSites([ledgerSite()])).toEqual({ meters: 2, certificates: 2 });
     });
 
     it('two seeds at once insert every row once', async () => {

@@ -471,7 +471,7 @@ describe('meter ledger API', () => {
     const audit = (await call('GET', '/api/v1/audit?unit=UL', admin)).json as Loose[];
     const mine = audit.filter((a) => a.targetKind === 'meter');
     expect(mine.map((a) => [a.action, a.actor, a.actorRole, a.targetId])).toEqual([
-      ['meter.seed', 'server:site-file', 'cli', 'UL/ladle-1'],
+      ['meter.seed', 'server:site-file', 'server', 'UL/ladle-1'],
       ['certificate.renew', 'account:ent-l', 'enterprise', 'UL/ladle-1'],
       ['certificate.correct', 'account:ent-l', 'enterprise', 'UL/ladle-1'],
     ]);
