@@ -361,7 +361,13 @@ export class MeterLedger {
     }
   }
 
-  #audit(actor: Actor | typeof SEED_ACTOR, action: string, unitId: string, meterId: string, detail: Record<string, unknown>) {
+  #audit(
+    actor: Actor | typeof SEED_ACTOR,
+    action: string,
+    unitId: string,
+    meterId: string,
+    detail: Record<string, unknown>,
+  ) {
     return {
       at: this.#iso(),
       actor: actor.id,
