@@ -18,11 +18,12 @@
  *   core/domain/calibration.ts recomputes the status from their dates.
  */
 import { createHash, randomBytes } from 'node:crypto';
+import type { Transaction } from 'kysely';
 import { cstDate, daysBetween } from '../../core/domain/period.ts';
 import { MrvError } from '../../core/errors.ts';
 import type { SiteConfig } from '../../core/schema/site.ts';
 import type { Calibration } from '../../core/schema/wire.ts';
-import { countOf, type StateDb } from './db.ts';
+import { countOf, type StateDb, type StateSchema } from './db.ts';
 import type { MeterCertificatesTable, MetersTable } from './ledger-schema.ts';
 import { type Actor, MAX_ATTACHMENT_BYTES, type StateStore, sniffMatches } from './state-store.ts';
 
@@ -807,7 +808,7 @@ export class MeterLedger {
 }
 
 /** A transaction on the state database. */
-type LedgerTx = Parameters<Parameters<ReturnType<StateDb['db']['transaction']>['execute']>[0]>[0];
+type LedgerTx = Transaction<StateSchema>;
 
 /**
  * The meter ledger on a state store's database. It keeps no state of its own, so the routes and the
