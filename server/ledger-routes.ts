@@ -254,7 +254,9 @@ export function registerLedgerRoutes(app: FastifyInstance, options: ServerOption
     return m;
   };
   const withStatus = (m: LedgerMeter, certs: LedgerCertificate[], at: number, dueSoonDays: number) => {
-    const current = certs.filter((c) => c.meterId === m.id && c.state === 'current');
+    const current = certs
+      .filter((c) => c.meterId === m.id && c.state === 'current')
+      .sort((a, b) => (a.date < b.date ? -1 : a.date > b.date ? 1 : 0));
     return {
       ...m,
       calibration: calibrationStatus(

@@ -508,13 +508,14 @@ export class MeterLedger {
 
   /**
    * Every certificate row of a unit (or of one meter of it), superseded ones and withdrawals included,
-   * in the order they were entered.
+   * in the order they were entered (rows entered at the same instant by date).
    */
   async certificates(unitId: string, meterId?: string): Promise<LedgerCertificate[]> {
     return this.#run('list certificates', async () => {
       let q = this.#s.db.selectFrom('meter_certificates').selectAll().where('unit_id', '=', unitId);
       if (meterId !== undefined) q = q.where('meter_id', '=', meterId);
-      return certificatesOf(await q.orderBy('created_at').orderBy('id').execute());
+      // Rows seeded together share their time: then by date.
+      return certificatesOf(await q.orderBy('created_at').orderBy('date').orderBy('id').execute());
     });
   }
 
