@@ -127,7 +127,7 @@ export async function evidence(args: string[]): Promise<number> {
       ...(units ? { units } : {}),
       ...(readingsOut ? { sink: (line: string) => readingsOut.write(`${line}\n`) } : {}),
       ...(tolerance ? { config: { clockToleranceMs: tolerance } } : {}),
-      ...(ledger ? { certificatesFor: (unitId: string) => ledger.currentCertificates(unitId) } : {}),
+      ...(ledger ? { ledgerMeters: (unitId: string) => ledger.meterMetas(unitId) } : {}),
     });
     const text =
       v.format === 'csv'

@@ -210,18 +210,19 @@ export async function catalogueFromStore(
 }
 
 /**
- * The current verification/calibration certificates of a unit's meters from a meter ledger (the
- * server's: server/state/meter-ledger.ts `currentCertificates`), by meter id, in the site file's
- * {@link Calibration} shape. A meter the map holds takes these certificates instead of its site
- * file's (an empty list included: the ledger has none in force); a meter it lacks keeps the site
- * file's. core/domain/calibration.ts computes the status from their dates.
+ * A unit's meters from a meter ledger (the server's: server/state/meter-ledger.ts `meterMetas`), each
+ * with its current verification/calibration certificates in the site file's {@link Calibration} shape.
+ * A catalogue meter the ledger holds takes the ledger's certificates instead of its site file's (an
+ * empty list included: the ledger has none in force) and keeps the site file's description; a ledger
+ * meter the catalogue lacks (a catalogue from the store alone, or a meter registered on the server) is
+ * added. core/domain/calibration.ts computes the status from the certificates' dates.
  */
-export type CertificatesProvider = (unitId: string) => Promise<ReadonlyMap<string, readonly Calibration[]>>;
+export type MeterLedgerProvider = (unitId: string) => Promise<readonly MeterMeta[]>;
 
 /**
  * Where the server finds a unit's catalogue: site files first (they carry meters, signs and poll
  * intervals), else the store; the unit's name, industry and province from the unit registry when given
- * and the unit is registered in it; the meters' certificates from `certificatesFor` (the meter ledger)
+ * and the unit is registered in it; the meters' certificates from `ledgerMeters` (the meter ledger)
  * when given.
  */
 export async function unitCatalogue(
@@ -229,18 +230,19 @@ export async function unitCatalogue(
   unitId: string,
   sites: readonly SiteConfig[] = [],
   units?: UnitRegistry,
-  certificatesFor?: CertificatesProvider,
+  ledgerMeters?: MeterLedgerProvider,
 ): Promise<UnitCatalogue | undefined> {
   let c = catalogueFromSites(unitId, sites) ?? (await catalogueFromStore(store, unitId));
-  if (c && certificatesFor && c.meters.length > 0) {
-    const ledger = await certificatesFor(unitId);
-    c = {
-      ...c,
-      meters: c.meters.map((m) => {
-        const certs = ledger.get(m.id);
-        return certs === undefined ? m : { ...m, calibrations: [...certs] };
-      }),
-    };
+  if (c && ledgerMeters) {
+    const ledger = new Map((await ledgerMeters(unitId)).map((m) => [m.id, m]));
+    const meters = c.meters.map((m) => {
+      const l = ledger.get(m.id);
+      return l === undefined ? m : { ...m, calibrations: [...l.calibrations] };
+    });
+    const have = new Set(meters.map((m) => m.id));
+    for (const m of ledger.values())
+      if (!have.has(m.id)) meters.push({ ...m, calibrations: [...m.calibrations] });
+    c = { ...c, meters };
   }
   // The unit's facts are the registry's where it has them (issue 17), never a gateway's claim.
   const r = units?.get(unitId);
@@ -804,8 +806,8 @@ export interface BuildEvidenceOptions {
   config?: Partial<EvidenceConfig>;
   /** Receives each reading as an {@link exportLine} (for `--readings-out`). */
   sink?: (line: string) => void;
-  /** The meters' certificates from the meter ledger, in place of the site files' ({@link CertificatesProvider}). */
-  certificatesFor?: CertificatesProvider;
+  /** The meters and their certificates from the meter ledger, over the site files' ({@link MeterLedgerProvider}). */
+  ledgerMeters?: MeterLedgerProvider;
 }
 
 /**
@@ -816,7 +818,7 @@ export interface BuildEvidenceOptions {
 export async function buildEvidence(o: BuildEvidenceOptions): Promise<EvidencePackage> {
   if (!/^\d{4}-(0[1-9]|1[0-2])$/.test(o.month))
     throw new MrvError('MRV_E_BAD_REQUEST', `month: expected yyyy-mm, got "${o.month}"`, { month: o.month });
-  const catalogue = await unitCatalogue(o.store, o.unitId, o.sites, o.units, o.certificatesFor);
+  const catalogue = await unitCatalogue(o.store, o.unitId, o.sites, o.units, o.ledgerMeters);
   if (!catalogue) throw new MrvError('MRV_E_NOT_FOUND', `unknown unit "${o.unitId}"`, { unitId: o.unitId });
   const factorPack = o.factorPack ?? loadFactorPack();
   const rulePack = o.rulePack ?? loadRulePack(catalogue.unit.industry);

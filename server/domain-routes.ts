@@ -106,10 +106,10 @@ export function registerDomainRoutes(app: FastifyInstance, options: ServerOption
   };
   // With a state database the meters' certificates come from the meter ledger (server/state/meter-ledger.ts).
   const ledger = options.state ? ledgerOf(options.state) : undefined;
-  const certificatesFor = ledger ? (unitId: string) => ledger.currentCertificates(unitId) : undefined;
+  const ledgerMeters = ledger ? (unitId: string) => ledger.meterMetas(unitId) : undefined;
   const catalogue = async (unitId: string) => {
     const c = await fromStore('read the catalogue', () =>
-      unitCatalogue(store, unitId, sites, options.units, certificatesFor),
+      unitCatalogue(store, unitId, sites, options.units, ledgerMeters),
     );
     if (!c) throw new MrvError('MRV_E_NOT_FOUND', `unknown unit "${unitId}"`, { unitId });
     return c;
@@ -305,7 +305,7 @@ export function registerDomainRoutes(app: FastifyInstance, options: ServerOption
         sites,
         ...(options.units ? { units: options.units } : {}),
         ...(options.domain?.evidenceConfig ? { config: options.domain.evidenceConfig } : {}),
-        ...(certificatesFor ? { certificatesFor } : {}),
+        ...(ledgerMeters ? { ledgerMeters } : {}),
       });
       const name = `evidence-${unitId}-${month}`;
       switch (request.query.format ?? 'json') {

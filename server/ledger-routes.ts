@@ -3,6 +3,9 @@
  * - `GET /api/v1/units/:unitId/ledger/meters?at=&dueSoonDays=` → the unit's meters of the ledger, each
  *   with its calibration status at `at` (default now) from its current certificates, and those
  *   certificates;
+ * - `POST /api/v1/units/:unitId/ledger/meters` `{id, name, kind, model?, serial?, accuracyClass?, range?,
+ *   location?}` (enterprise, admin) → `201` a meter no site file of this server describes (a server
+ *   whose catalogue comes from the gateways alone: the points name their meter by id);
  * - `GET /api/v1/units/:unitId/ledger/meters/:meterId?at=&dueSoonDays=` → `{meter, calibration,
  *   certificates, history}`: the meter, its status, every certificate row ever entered (superseded
  *   ones and withdrawals included, each with its `state`) and the meter's audit rows (who, when);
@@ -41,6 +44,7 @@ import {
   MAX_FIELD_LENGTH,
   MAX_REASON_LENGTH,
   MAX_SCAN_BYTES,
+  type MeterInput,
   type MeterLedger,
   type ScanInput,
 } from './state/meter-ledger.ts';
@@ -300,6 +304,44 @@ export function registerLedgerRoutes(app: FastifyInstance, options: ServerOption
       await knownUnit(unitId, meters);
       const certs = await need().certificates(unitId);
       return meters.map((m) => withStatus(m, certs, at, request.query.dueSoonDays ?? dueSoonDefault));
+    },
+  );
+
+  app.post<{ Params: { unitId: string }; Body: MeterInput }>(
+    '/api/v1/units/:unitId/ledger/meters',
+    {
+      config: writers,
+      schema: {
+        summary: 'Register a meter no site file of this server describes (its points name it by id)',
+        tags: ['ledger'],
+        params: { type: 'object', required: ['unitId'], properties: { unitId: idParam } },
+        body: {
+          type: 'object',
+          required: ['id', 'name', 'kind'],
+          additionalProperties: false,
+          properties: {
+            id: { type: 'string', maxLength: 64, description: "the id the points' `meter` names" },
+            name: { type: 'string', maxLength: MAX_FIELD_LENGTH },
+            kind: {
+              type: 'string',
+              maxLength: MAX_FIELD_LENGTH,
+              description: 'weighbridge, belt-scale, ...',
+            },
+            model: { type: 'string', maxLength: MAX_FIELD_LENGTH },
+            serial: { type: 'string', maxLength: MAX_FIELD_LENGTH },
+            accuracyClass: { type: 'string', maxLength: MAX_FIELD_LENGTH },
+            range: { type: 'string', maxLength: MAX_FIELD_LENGTH },
+            location: { type: 'string', maxLength: MAX_FIELD_LENGTH },
+          },
+        },
+        response: { 201: ledgerMeterSchema },
+      },
+    },
+    async (request, reply) => {
+      const { unitId } = request.params;
+      await knownUnit(unitId, []);
+      const m = await need().addMeter(unitId, request.body, actorOf(request.principal!));
+      return reply.code(201).send(withStatus(m, [], clock.now(), dueSoonDefault));
     },
   );
 

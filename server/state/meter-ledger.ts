@@ -22,7 +22,7 @@ import type { Transaction } from 'kysely';
 import { cstDate, daysBetween } from '../../core/domain/period.ts';
 import { MrvError } from '../../core/errors.ts';
 import type { SiteConfig } from '../../core/schema/site.ts';
-import type { Calibration } from '../../core/schema/wire.ts';
+import { type Calibration, isIdentifier, type MeterMeta } from '../../core/schema/wire.ts';
 import { countOf, type StateDb, type StateSchema } from './db.ts';
 import type { MeterCertificatesTable, MetersTable } from './ledger-schema.ts';
 import { type Actor, MAX_ATTACHMENT_BYTES, type StateStore, sniffMatches } from './state-store.ts';
@@ -61,6 +61,20 @@ export interface LedgerMeter {
   seededFromSiteAt?: string;
   createdAt: string;
   updatedAt: string;
+}
+
+/** A meter as registered on the server (a meter no site file the server loads describes). */
+export interface MeterInput {
+  /** The meter id the gateway's points name (`meter:` of a point), letters, digits, `_.-`. */
+  id: string;
+  name: string;
+  /** weighbridge, belt-scale, ladle-scale, flowmeter, electricity-meter, ... */
+  kind: string;
+  model?: string;
+  serial?: string;
+  accuracyClass?: string;
+  range?: string;
+  location?: string;
 }
 
 /** A scan's description (the bytes from {@link MeterLedger.scan}). */
@@ -281,7 +295,28 @@ function meterOf(r: MetersTable): LedgerMeter {
 function certificatesOf(rows: MeterCertificatesTable[]): LedgerCertificate[] {
   const supersededBy = new Map<string, string>();
   for (const r of rows) if (r.supersedes !== null) supersededBy.set(r.supersedes, r.id);
-  return rows.map((r) => {
+  // Entry order; rows of one millisecond (a seed; a quick correction) by their place in a correction
+  // chain (a correction after what it corrects), then by date.
+  const byId = new Map(rows.map((r) => [r.id, r]));
+  const depth = (r: MeterCertificatesTable): number => {
+    let n = 0;
+    for (let at = r; at.supersedes !== null && n < rows.length; n++) {
+      const prev = byId.get(at.supersedes);
+      if (prev === undefined) break;
+      at = prev;
+    }
+    return n;
+  };
+  const key = new Map(rows.map((r) => [r.id, depth(r)]));
+  const cmp = (x: string, y: string) => (x < y ? -1 : x > y ? 1 : 0);
+  const sorted = [...rows].sort(
+    (a, b) =>
+      cmp(a.created_at, b.created_at) ||
+      (key.get(a.id) ?? 0) - (key.get(b.id) ?? 0) ||
+      cmp(a.date, b.date) ||
+      cmp(a.id, b.id),
+  );
+  return sorted.map((r) => {
     const by = supersededBy.get(r.id);
     const state: CertificateState =
       by !== undefined ? 'superseded' : r.revoked_at !== null ? 'withdrawal' : 'current';
@@ -514,8 +549,7 @@ export class MeterLedger {
     return this.#run('list certificates', async () => {
       let q = this.#s.db.selectFrom('meter_certificates').selectAll().where('unit_id', '=', unitId);
       if (meterId !== undefined) q = q.where('meter_id', '=', meterId);
-      // Rows seeded together share their time: then by date.
-      return certificatesOf(await q.orderBy('created_at').orderBy('date').orderBy('id').execute());
+      return certificatesOf(await q.execute());
     });
   }
 
@@ -530,6 +564,80 @@ export class MeterLedger {
     for (const c of certs) if (c.state === 'current') out.get(c.meterId)?.push(asCalibration(c));
     for (const list of out.values()) list.sort((a, b) => (a.date < b.date ? -1 : a.date > b.date ? 1 : 0));
     return out;
+  }
+
+  /**
+   * The ledger's meters of a unit in the site file's {@link MeterMeta} shape, each with its current
+   * certificates: the evidence service's `MeterLedgerProvider` (evidence/service.ts).
+   */
+  async meterMetas(unitId: string): Promise<MeterMeta[]> {
+    const [meters, current] = await Promise.all([this.meters(unitId), this.currentCertificates(unitId)]);
+    return meters.map((m) => ({
+      id: m.id,
+      name: m.name,
+      kind: m.kind,
+      ...(m.model !== undefined ? { model: m.model } : {}),
+      ...(m.serial !== undefined ? { serial: m.serial } : {}),
+      ...(m.accuracyClass !== undefined ? { accuracyClass: m.accuracyClass } : {}),
+      ...(m.range !== undefined ? { range: m.range } : {}),
+      ...(m.location !== undefined ? { location: m.location } : {}),
+      calibrations: current.get(m.id) ?? [],
+    }));
+  }
+
+  /**
+   * Registers a meter that no site file the server loads describes (a server whose catalogue comes
+   * from the gateways' alone), audited as `meter.add`. The unit must be known to the caller.
+   * @throws MrvError `MRV_E_BAD_REQUEST` (id form, fields), `MRV_E_LEDGER_CONFLICT` (the unit has the
+   *   meter already), `MRV_E_STATE_DB`
+   */
+  async addMeter(unitId: string, input: MeterInput, actor: Actor): Promise<LedgerMeter> {
+    const id = input.id;
+    if (!isIdentifier(id))
+      throw new MrvError(
+        'MRV_E_BAD_REQUEST',
+        'id: 1 to 64 letters, digits, "_", "." or "-", starting with a letter or digit',
+        { field: 'id' },
+      );
+    const opt = (f: keyof MeterInput) => text(f, input[f], MAX_FIELD_LENGTH, false) ?? null;
+    const now = this.#iso();
+    const row: MetersTable = {
+      unit_id: unitId,
+      meter_id: id,
+      name: text('name', input.name, MAX_FIELD_LENGTH, true)!,
+      kind: text('kind', input.kind, MAX_FIELD_LENGTH, true)!,
+      model: opt('model'),
+      serial: opt('serial'),
+      accuracy_class: opt('accuracyClass'),
+      measuring_range: opt('range'),
+      location: opt('location'),
+      site_seeded_at: null,
+      created_at: now,
+      updated_at: now,
+    };
+    await this.#write('add a meter', async (tx) => {
+      const r = await tx
+        .insertInto('meters')
+        .values(row)
+        .onConflict((oc) => oc.columns(['unit_id', 'meter_id']).doNothing())
+        .executeTakeFirst();
+      if (countOf(r.numInsertedOrUpdatedRows) === 0)
+        throw new MrvError('MRV_E_LEDGER_CONFLICT', `unit "${unitId}" has a meter "${id}" already`, {
+          unitId,
+          meterId: id,
+        });
+      await tx
+        .insertInto('audit_log')
+        .values(
+          this.#audit(actor, 'meter.add', unitId, id, {
+            name: row.name,
+            kind: row.kind,
+            ...(row.serial !== null ? { serial: row.serial } : {}),
+          }),
+        )
+        .execute();
+    });
+    return meterOf(row);
   }
 
   async #needMeter(unitId: string, meterId: string): Promise<LedgerMeter> {

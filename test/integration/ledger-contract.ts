@@ -394,6 +394,41 @@ export function describeLedgerContract(name: string, fresh: FreshTarget): void {
       expect(await ledger.seedFromSites([ledgerSite()])).toEqual({ meters: 2, certificates: 2 });
     });
 
+    it('registers a meter no site file describes; the provider answers it with its certificates', async () => {
+      await open();
+      const m = await ledger.addMeter(
+        'US',
+        { id: 'ws-9', name: '汽车衡 weighbridge', kind: 'weighbridge', serial: ' W-9 ' },
+        alice,
+      );
+      expect(m).toMatchObject({ unitId: 'US', id: 'ws-9', serial: 'W-9' });
+      expect(m.seededFromSiteAt).toBeUndefined();
+      expect(
+        await code(ledger.addMeter('US', { id: 'ws-9', name: 'again', kind: 'weighbridge' }, alice)),
+      ).toBe('MRV_E_LEDGER_CONFLICT');
+      for (const bad of [
+        { id: '-x', name: 'n', kind: 'k' },
+        { id: 'a/b', name: 'n', kind: 'k' },
+        { id: 'ok', name: ' ', kind: 'k' },
+        { id: 'ok', name: 'n', kind: 'k'.repeat(201) },
+      ])
+        expect(await code(ledger.addMeter('US', bad, alice))).toBe('MRV_E_BAD_REQUEST');
+      expect(await ledger.meterMetas('US')).toEqual([
+        { id: 'ws-9', name: '汽车衡 weighbridge', kind: 'weighbridge', serial: 'W-9', calibrations: [] },
+      ]);
+      await ledger.addCertificate('US', 'ws-9', renewal({ certificate: 'W-1' }), alice);
+      expect((await ledger.meterMetas('US'))[0]?.calibrations.map((c) => c.certificate)).toEqual(['W-1']);
+      expect((await state.listAudit({ unitIds: ['US'] })).map((a) => [a.action, a.actor])).toEqual([
+        ['meter.add', 'account:alice'],
+        ['certificate.add', 'account:alice'],
+      ]);
+      // a site file seeding the same meter later leaves the registered one as it is
+      const s = ledgerSite('US');
+      s.meters[0]!.id = 'ws-9';
+      expect(await ledger.seedFromSites([s])).toMatchObject({ meters: 1 });
+      expect((await ledger.meter('US', 'ws-9'))?.name).toBe('汽车衡 weighbridge');
+    });
+
     it('two seeds at once insert every row once', async () => {
       await open();
       const other = new MeterLedger(state.database);

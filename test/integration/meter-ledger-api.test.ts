@@ -130,6 +130,7 @@ const UNITS = new UnitRegistry(
     [
       ['UL', '内蒙古'],
       ['UC', '山东'],
+      ['US', '内蒙古'],
     ] as const
   ).map(([id, province]) => ({
     id,
@@ -151,6 +152,15 @@ beforeEach(async () => {
   await store.start();
   const sites = [site('UL'), site('UC')];
   for (const s of sites) await store.writeMeta(s.unit.id, meta(s));
+  // US: known from its gateway's catalogue alone (no site file on the server); its points name weighbridge ws-9.
+  await store.writeMeta('US', {
+    v: 1,
+    gatewayId: 'gw-US',
+    unit: { id: 'US', name: 'unit US', industry: 'aluminium', province: '内蒙古' },
+    points: [{ id: 'ws.net', device: 'ws', unit: 't', meter: 'ws-9' }],
+    meters: [],
+    configHash: '1'.repeat(64),
+  });
   await store.writeReadings(ladleReadings());
   state = await StateStore.open(join(dir, 'state.sqlite'));
   for (const [username, role, scope] of [
@@ -480,6 +490,50 @@ describe('meter ledger API', () => {
       reason: '有效期录错 validUntil mistyped',
     });
     expect(mine.every((a) => typeof a.at === 'string')).toBe(true);
+  });
+
+  it('registers a meter of a unit known from its gateway alone, whose certificate then shows in /meters', async () => {
+    const admin = await as('admin');
+    expect((await call('GET', '/api/v1/units/US/ledger/meters', admin)).json).toEqual([]);
+    expect((await call('GET', '/api/v1/units/US/meters', admin)).json).toEqual([]);
+    const ent = await as('ent-l');
+    const forbidden = await call('POST', '/api/v1/units/US/ledger/meters', ent, {
+      id: 'x',
+      name: 'x',
+      kind: 'x',
+    });
+    expect(forbidden.status).toBe(403);
+    const add = await call('POST', '/api/v1/units/US/ledger/meters', admin, {
+      id: 'ws-9',
+      name: '汽车衡 weighbridge',
+      kind: 'weighbridge',
+      accuracyClass: 'III',
+    });
+    expect(add.status).toBe(201);
+    expect(add.json).toMatchObject({ id: 'ws-9', calibration: { status: 'missing' }, certificates: [] });
+    const dup = await call('POST', '/api/v1/units/US/ledger/meters', admin, {
+      id: 'ws-9',
+      name: 'x',
+      kind: 'x',
+    });
+    expect([dup.status, errCode(dup)]).toEqual([409, 'MRV_E_LEDGER_CONFLICT']);
+    const unknown = await call('POST', '/api/v1/units/NOPE/ledger/meters', admin, {
+      id: 'a',
+      name: 'a',
+      kind: 'a',
+    });
+    expect([unknown.status, errCode(unknown)]).toEqual([404, 'MRV_E_NOT_FOUND']);
+    const cert = await call(
+      'POST',
+      '/api/v1/units/US/ledger/meters/ws-9/certificates',
+      admin,
+      renewalBody({ certificate: 'W-1' }),
+    );
+    expect(cert.status).toBe(201);
+    const meters = (await call('GET', '/api/v1/units/US/meters', admin)).json;
+    expect(
+      meters.map((m: Loose) => [m.id, m.points, m.calibration.status, m.calibration.certificate]),
+    ).toEqual([['ws-9', ['ws.net'], 'valid', 'W-1']]);
   });
 
   it('lists the ledger routes in the OpenAPI document', async () => {
