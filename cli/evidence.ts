@@ -3,9 +3,11 @@
  *
  * mrv evidence --unit ID --month yyyy-mm [--format json|csv|html] [--out FILE] [--site FILE]...
  *              [--key FILE] [--readings-out FILE] [--store sqlite|influx] [--sqlite FILE] [--influx URL] [--db mrv]
- *              [--clock-tolerance-ms N]
+ *              [--clock-tolerance-ms N] [--state-db FILE|postgres://... [--state-db-password-file F]]
  *   builds and signs the monthly evidence package from the store (the same code as the HTTP route);
- *   --clock-tolerance-ms: how late readings may be stamped (data of `mrv demo --speed N`: N × 250).
+ *   --clock-tolerance-ms: how late readings may be stamped (data of `mrv demo --speed N`: N × 250);
+ *   --state-db: the server's state database, whose meter ledger (server/state/meter-ledger.ts) gives the
+ *   meters' certificates in place of the site files', as the server's evidence route does.
  * mrv verify FILE (--trusted-keys FILE|DIR | --public-key FILE) [--factor-pack FILE]... [--batches EXPORT --keys REGISTRY | --readings FILE]
  *   dispatches on the file's content: a monthly evidence package (`kind: "monthly-evidence"`) has its
  *   Ed25519 signature checked against the trusted keys only (never the key the package carries; none
@@ -51,6 +53,9 @@ import {
 } from '../evidence/service.ts';
 import { loadSiteConfig } from '../gateway/config.ts';
 import { packageVersion } from '../ops/package-root.ts';
+import { ledgerOf } from '../server/state/meter-ledger.ts';
+import type { StateStore } from '../server/state/state-store.ts';
+import { openStateFromFlags, stateDbFlags } from './state-options.ts';
 import { makeStore, storeFlags } from './store-options.ts';
 import { loadUnitRegistry, unitsFileFlag } from './unit-registry.ts';
 import { checkChains, readExport, verifyCommand } from './verify-batches.ts';
@@ -70,6 +75,7 @@ export async function evidence(args: string[]): Promise<number> {
       'clock-tolerance-ms': { type: 'string' },
       ...storeFlags,
       ...unitsFileFlag,
+      ...stateDbFlags,
     },
   });
   const tolerance = v['clock-tolerance-ms'] === undefined ? undefined : Number(v['clock-tolerance-ms']);
@@ -89,8 +95,25 @@ export async function evidence(args: string[]): Promise<number> {
       'MRV_E_CONFIG',
       `unit ${v.unit} is not in the unit registry ${v['units-file']}: register it before issuing evidence`,
     );
+  // The meter ledger's certificates when the server's state database is named (opt-in: without it the
+  // site files' certificates, as before the ledger).
+  const stateDb = v['state-db'];
+  const state: StateStore | undefined =
+    stateDb !== undefined && stateDb !== ''
+      ? await openStateFromFlags({
+          'state-db': stateDb,
+          'state-db-password-file': v['state-db-password-file'],
+          'data-dir': '.',
+        })
+      : undefined;
+  const ledger = state ? ledgerOf(state) : undefined;
   const store = makeStore(v);
-  await store.start();
+  try {
+    await store.start();
+  } catch (err) {
+    await state?.close();
+    throw err;
+  }
   const readingsOut = v['readings-out'] ? createWriteStream(v['readings-out']) : undefined;
   try {
     const pkg = await buildEvidence({
@@ -104,6 +127,7 @@ export async function evidence(args: string[]): Promise<number> {
       ...(units ? { units } : {}),
       ...(readingsOut ? { sink: (line: string) => readingsOut.write(`${line}\n`) } : {}),
       ...(tolerance ? { config: { clockToleranceMs: tolerance } } : {}),
+      ...(ledger ? { ledgerMeters: (unitId: string) => ledger.meterMetas(unitId) } : {}),
     });
     const text =
       v.format === 'csv'
@@ -120,6 +144,7 @@ export async function evidence(args: string[]): Promise<number> {
   } finally {
     if (readingsOut) await new Promise((r) => readingsOut.end(r));
     await store.stop();
+    await state?.close();
   }
 }
 

@@ -88,9 +88,10 @@ const USAGE = `mrv — carbon-mrv command line
 
   mrv evidence --unit ID --month yyyy-mm [--format json|csv|html] [--out FILE] [--site SITE.yaml] [--units-file units.yaml]
                [--readings-out FILE] [--key FILE] [--store sqlite|influx] [--sqlite FILE] [--influx URL]
-               [--clock-tolerance-ms N]
+               [--clock-tolerance-ms N] [--state-db FILE|postgres://... [--state-db-password-file F]]
       build and sign the monthly evidence package (月度存证) of a unit from the store
-      (--clock-tolerance-ms: how late readings may be stamped; for mrv demo --speed N data, N × 250)
+      (--clock-tolerance-ms: how late readings may be stamped; for mrv demo --speed N data, N × 250;
+      --state-db: the meters' certificates from the server's meter ledger, as the server's evidence)
   mrv verify FILE (--trusted-keys FILE|DIR | --public-key FILE) [--factor-pack FILE]...
                   [--batches EXPORT --keys REGISTRY | --readings FILE]
       check an evidence package's signature and its factor pack (one of the shipped packs or a

@@ -69,6 +69,8 @@ export const ErrorCodes = {
   MRV_E_STATE_DB: { http: 503, text: 'state database unavailable' },
   /** A findings-workflow action that the finding's current state does not allow (e.g. closing an open finding, acting on an auto-resolved one). */
   MRV_E_FINDING_TRANSITION: { http: 409, text: 'finding state does not allow this action' },
+  /** A meter-ledger change that conflicts with the ledger: correcting a certificate already corrected or withdrawn, or a certificate number the meter has already (server/state/meter-ledger.ts). */
+  MRV_E_LEDGER_CONFLICT: { http: 409, text: 'conflicts with the meter ledger' },
   /** An account with this username exists already (`mrv user add`). */
   MRV_E_ACCOUNT_EXISTS: { http: 409, text: 'account exists' },
   /** An attachment's content type is not one the findings workflow accepts. */

@@ -58,7 +58,14 @@ import { MrvError } from '../core/errors.ts';
 import { canonicalJson } from '../core/schema/canonical.ts';
 import type { SiteConfig } from '../core/schema/site.ts';
 import type { UnitRegistry } from '../core/schema/unit-registry.ts';
-import { Batch, type Industry, type MeterMeta, type PointMeta, type UnitMeta } from '../core/schema/wire.ts';
+import {
+  Batch,
+  type Calibration,
+  type Industry,
+  type MeterMeta,
+  type PointMeta,
+  type UnitMeta,
+} from '../core/schema/wire.ts';
 import { factorPackDigest } from './factor-packs.ts';
 
 const DOMAIN_DIR = fileURLToPath(new URL('../core/domain/', import.meta.url));
@@ -203,17 +210,40 @@ export async function catalogueFromStore(
 }
 
 /**
+ * A unit's meters from a meter ledger (the server's: server/state/meter-ledger.ts `meterMetas`), each
+ * with its current verification/calibration certificates in the site file's {@link Calibration} shape.
+ * A catalogue meter the ledger holds takes the ledger's certificates instead of its site file's (an
+ * empty list included: the ledger has none in force) and keeps the site file's description; a ledger
+ * meter the catalogue lacks (a catalogue from the store alone, or a meter registered on the server) is
+ * added. core/domain/calibration.ts computes the status from the certificates' dates.
+ */
+export type MeterLedgerProvider = (unitId: string) => Promise<readonly MeterMeta[]>;
+
+/**
  * Where the server finds a unit's catalogue: site files first (they carry meters, signs and poll
  * intervals), else the store; the unit's name, industry and province from the unit registry when given
- * and the unit is registered in it.
+ * and the unit is registered in it; the meters' certificates from `ledgerMeters` (the meter ledger)
+ * when given.
  */
 export async function unitCatalogue(
   store: TimeSeriesStore,
   unitId: string,
   sites: readonly SiteConfig[] = [],
   units?: UnitRegistry,
+  ledgerMeters?: MeterLedgerProvider,
 ): Promise<UnitCatalogue | undefined> {
-  const c = catalogueFromSites(unitId, sites) ?? (await catalogueFromStore(store, unitId));
+  let c = catalogueFromSites(unitId, sites) ?? (await catalogueFromStore(store, unitId));
+  if (c && ledgerMeters) {
+    const ledger = new Map((await ledgerMeters(unitId)).map((m) => [m.id, m]));
+    const meters = c.meters.map((m) => {
+      const l = ledger.get(m.id);
+      return l === undefined ? m : { ...m, calibrations: [...l.calibrations] };
+    });
+    const have = new Set(meters.map((m) => m.id));
+    for (const m of ledger.values())
+      if (!have.has(m.id)) meters.push({ ...m, calibrations: [...m.calibrations] });
+    c = { ...c, meters };
+  }
   // The unit's facts are the registry's where it has them (issue 17), never a gateway's claim.
   const r = units?.get(unitId);
   return c && r ? { ...c, unit: { id: r.id, name: r.name, industry: r.industry, province: r.province } } : c;
@@ -776,6 +806,8 @@ export interface BuildEvidenceOptions {
   config?: Partial<EvidenceConfig>;
   /** Receives each reading as an {@link exportLine} (for `--readings-out`). */
   sink?: (line: string) => void;
+  /** The meters and their certificates from the meter ledger, over the site files' ({@link MeterLedgerProvider}). */
+  ledgerMeters?: MeterLedgerProvider;
 }
 
 /**
@@ -786,7 +818,7 @@ export interface BuildEvidenceOptions {
 export async function buildEvidence(o: BuildEvidenceOptions): Promise<EvidencePackage> {
   if (!/^\d{4}-(0[1-9]|1[0-2])$/.test(o.month))
     throw new MrvError('MRV_E_BAD_REQUEST', `month: expected yyyy-mm, got "${o.month}"`, { month: o.month });
-  const catalogue = await unitCatalogue(o.store, o.unitId, o.sites, o.units);
+  const catalogue = await unitCatalogue(o.store, o.unitId, o.sites, o.units, o.ledgerMeters);
   if (!catalogue) throw new MrvError('MRV_E_NOT_FOUND', `unknown unit "${o.unitId}"`, { unitId: o.unitId });
   const factorPack = o.factorPack ?? loadFactorPack();
   const rulePack = o.rulePack ?? loadRulePack(catalogue.unit.industry);

@@ -21,6 +21,7 @@ import { registerApiRoutes } from './api-routes.ts';
 import { type Auth, installAuth, redactUrl, UnitDirectory } from './auth.ts';
 import { registerDomainRoutes } from './domain-routes.ts';
 import { installErrorHandlers } from './errors.ts';
+import { registerLedgerRoutes } from './ledger-routes.ts';
 import { registerLiveRoute } from './live-stream.ts';
 import { installHttpMetrics } from './metrics.ts';
 import { installOpenApi } from './openapi.ts';
@@ -157,6 +158,8 @@ function uplotDistDir(): string {
  * - `POST|GET|DELETE /api/v1/session`, `GET /api/v1/admin/tokens|config` (see `session-routes.ts`)
  * - `POST /api/v1/findings/:findingId/acknowledge|explain|close|reopen`, `GET /api/v1/findings/:findingId`
  *   (history), `.../attachments/:sha256` (see `workflow-routes.ts`; 503 without a state database)
+ * - `GET /api/v1/units/:unitId/ledger/meters[/:meterId]`, `POST .../certificates[/:certificateId/correction]`,
+ *   `GET .../certificates/:certificateId/scan`: the meter ledger (see `ledger-routes.ts`)
  * - `POST /api/v1/evidence/verify` checks an evidence package's signature (see `verify-route.ts`)
  * - `GET /api/v1/units`, `GET /api/v1/units/:unitId/points`,
  *   `GET /api/v1/units/:unitId/points/:pointId/series` (see `api-routes.ts`)
@@ -245,6 +248,7 @@ export function buildServer(options: ServerOptions): FastifyInstance {
   });
   registerVerifyRoute(app, options);
   registerWorkflowRoutes(app, { state: options.state, auth, units: directory });
+  registerLedgerRoutes(app, { ...options, store, clock });
   installHttpMetrics(app, { registry, sseClients: () => streams.clients() });
 
   app.get(

@@ -2,7 +2,8 @@
  * Routes of the carbon-accounting core (docs/architecture.md §9):
  * - `GET /api/v1/units/:unitId/meters?at=&dueSoonDays=` → `[{id, name, kind, model?, serial?,
  *   accuracyClass?, range?, location?, points, calibration: {status: valid|due_soon|expired|missing,
- *   validUntil, certificate, daysLeft}, certificates}]` (status at `at`, default now);
+ *   validUntil, certificate, daysLeft}, certificates}]` (status at `at`, default now; with a state
+ *   database the certificates are the meter ledger's current ones, server/ledger-routes.ts);
  * - `GET /api/v1/units/:unitId/findings?from=&to=&state=` → validation findings computed over the window
  *   (every point a rule watches plus the key-parameter points; default the last 24 h, at most 31 days),
  *   written to the store (idempotent ids) and merged with the store's other findings of the window, each
@@ -55,6 +56,7 @@ import { fromStore } from './errors.ts';
 import type { ServerOptions } from './options.ts';
 import { parseInstant } from './query.ts';
 import { SHOWN_STATES, type ShownState } from './state/finding-workflow.ts';
+import { ledgerOf } from './state/meter-ledger.ts';
 import type { FindingWorkflow } from './state/state-store.ts';
 import { withActions } from './workflow-routes.ts';
 
@@ -102,8 +104,13 @@ export function registerDomainRoutes(app: FastifyInstance, options: ServerOption
     key ??= loadEvidenceKey(d.keyFile ?? DEFAULT_EVIDENCE_KEY_FILE, true);
     return key;
   };
+  // With a state database the meters' certificates come from the meter ledger (server/state/meter-ledger.ts).
+  const ledger = options.state ? ledgerOf(options.state) : undefined;
+  const ledgerMeters = ledger ? (unitId: string) => ledger.meterMetas(unitId) : undefined;
   const catalogue = async (unitId: string) => {
-    const c = await fromStore('read the catalogue', () => unitCatalogue(store, unitId, sites, options.units));
+    const c = await fromStore('read the catalogue', () =>
+      unitCatalogue(store, unitId, sites, options.units, ledgerMeters),
+    );
     if (!c) throw new MrvError('MRV_E_NOT_FOUND', `unknown unit "${unitId}"`, { unitId });
     return c;
   };
@@ -298,6 +305,7 @@ export function registerDomainRoutes(app: FastifyInstance, options: ServerOption
         sites,
         ...(options.units ? { units: options.units } : {}),
         ...(options.domain?.evidenceConfig ? { config: options.domain.evidenceConfig } : {}),
+        ...(ledgerMeters ? { ledgerMeters } : {}),
       });
       const name = `evidence-${unitId}-${month}`;
       switch (request.query.format ?? 'json') {

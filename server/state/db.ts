@@ -27,6 +27,7 @@ import {
 } from 'kysely';
 import pg from 'pg';
 import { MrvError } from '../../core/errors.ts';
+import { type LedgerSchema, meterLedgerMigration } from './ledger-schema.ts';
 
 /** `accounts`: people who log in with a username and password. */
 export interface AccountsTable {
@@ -120,8 +121,8 @@ export interface AttachmentsTable {
   created_by: string;
 }
 
-/** The whole schema, for kysely's types. */
-export interface StateSchema {
+/** The whole schema, for kysely's types (the meter ledger's tables in ledger-schema.ts). */
+export interface StateSchema extends LedgerSchema {
   accounts: AccountsTable;
   sessions: SessionsTable;
   audit_log: AuditLogTable;
@@ -232,6 +233,7 @@ function migrations(engine: StateEngine): Record<string, Migration> {
           await db.schema.dropTable(t).ifExists().execute();
       },
     },
+    '0002_meter_ledger': meterLedgerMigration(engine),
   };
 }
 

@@ -191,6 +191,11 @@ export class StateStore {
     return this.#s.location;
   }
 
+  /** The open database, for the stores beside this one on it (meter-ledger.ts). */
+  get database(): StateDb {
+    return this.#s;
+  }
+
   /** Closes the connection(s). */
   async close(): Promise<void> {
     await this.#s.db.destroy();
