@@ -19,6 +19,7 @@ import { createRegistry, instrumentStore } from '../ops/metrics.ts';
 import { packageVersion } from '../ops/package-root.ts';
 import { registerApiRoutes } from './api-routes.ts';
 import { type Auth, installAuth, redactUrl, UnitDirectory } from './auth.ts';
+import { registerConfirmationRoutes } from './confirmation-routes.ts';
 import { registerDomainRoutes } from './domain-routes.ts';
 import { installErrorHandlers } from './errors.ts';
 import { registerLiveRoute } from './live-stream.ts';
@@ -231,6 +232,7 @@ export function buildServer(options: ServerOptions): FastifyInstance {
   const clock = options.clock ?? systemClock;
   registerApiRoutes(app, { store, clock, auth, listUnits: () => directory.units() });
   registerDomainRoutes(app, { ...options, store, clock });
+  registerConfirmationRoutes(app, { ...options, store, clock });
   const streams = registerLiveRoute(app, {
     store,
     live: options.live,

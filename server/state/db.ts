@@ -27,6 +27,7 @@ import {
 } from 'kysely';
 import pg from 'pg';
 import { MrvError } from '../../core/errors.ts';
+import { confirmationMigrations } from './confirmation-schema.ts';
 
 /** `accounts`: people who log in with a username and password. */
 export interface AccountsTable {
@@ -232,6 +233,7 @@ function migrations(engine: StateEngine): Record<string, Migration> {
           await db.schema.dropTable(t).ifExists().execute();
       },
     },
+    ...confirmationMigrations,
   };
 }
 
