@@ -257,10 +257,12 @@ export function registerConfirmationRoutes(app: FastifyInstance, options: Server
       );
   };
 
-  const actionsOf = (p: Principal, s: MonthDeadlineStatus, monitoring: string): ConfirmationAction[] => {
+  // `confirm` is offered for every ended, monitored month: whether it has data enough is the
+  // package's to say (POST refuses no_data), not the hourly counts' (a unit that started on the
+  // month's last day has counts expecting nothing, yet a package with readings).
+  const actionsOf = (p: Principal, s: MonthDeadlineStatus): ConfirmationAction[] => {
     const out: ConfirmationAction[] = [];
-    if (p.role === 'enterprise' && s.ended && s.state !== 'not_monitored' && monitoring !== 'no_data')
-      out.push('confirm');
+    if (p.role === 'enterprise' && s.ended && s.state !== 'not_monitored') out.push('confirm');
     if (p.role === 'regulator' && s.state === 'confirmed') out.push('review');
     return out;
   };
@@ -297,7 +299,7 @@ export function registerConfirmationRoutes(app: FastifyInstance, options: Server
               reviewed: c.latest.review !== undefined,
               latest: c.latest,
             },
-      actions: actionsOf(p, s, completeness.status),
+      actions: actionsOf(p, s),
     };
   };
 
@@ -404,13 +406,13 @@ export function registerConfirmationRoutes(app: FastifyInstance, options: Server
       },
     },
     async (request, reply) => {
+      const store = need();
       const p = request.principal!;
       if (p.role !== 'enterprise')
         throw new MrvError(
           'MRV_E_FORBIDDEN',
           `只有重点排放单位 (企业) 账户可以确认月度存证 / only the enterprise (plant) account confirms a month; a ${p.role} ${p.role === 'regulator' ? 'reviews it' : 'does not'}`,
         );
-      const store = need();
       const { unitId, month } = request.params;
       const comment = request.body?.comment?.trim() || undefined;
       const now = clock.now();
@@ -551,6 +553,7 @@ export function registerConfirmationRoutes(app: FastifyInstance, options: Server
       },
     },
     async (request) => {
+      const store = need();
       const p = request.principal!;
       if (p.role !== 'regulator')
         throw new MrvError(
@@ -559,7 +562,7 @@ export function registerConfirmationRoutes(app: FastifyInstance, options: Server
         );
       const { unitId, month, version } = request.params;
       const comment = request.body?.comment;
-      const v = await need().review({
+      const v = await store.review({
         unitId,
         month,
         version,
