@@ -1,7 +1,7 @@
 /**
  * `mrv evidence` and `mrv verify` (docs/architecture.md §2, §7).
  *
- * mrv evidence --unit ID --month yyyy-mm [--format json|csv|html] [--out FILE] [--site FILE]...
+ * mrv evidence --unit ID --month yyyy-mm [--format json|csv|html|xlsx] [--out FILE] [--site FILE]...
  *              [--key FILE] [--readings-out FILE] [--store sqlite|influx] [--sqlite FILE] [--influx URL] [--db mrv]
  *              [--clock-tolerance-ms N]
  *   builds and signs the monthly evidence package from the store (the same code as the HTTP route);
@@ -17,6 +17,7 @@
  *   chain, the package's batch digest). Other kinds register in {@link VERIFIERS}. Without FILE,
  *   `mrv verify --keys ...` checks a batch range (cli/verify-batches.ts).
  */
+import { createHash } from 'node:crypto';
 import { createWriteStream, readFileSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { loadKeyRegistry } from '../collector/keys.ts';
@@ -49,6 +50,7 @@ import {
   type TrustedEvidenceKey,
   verifyEvidenceSignature,
 } from '../evidence/service.ts';
+import { evidenceXlsx } from '../evidence/xlsx-export.ts';
 import { loadSiteConfig } from '../gateway/config.ts';
 import { packageVersion } from '../ops/package-root.ts';
 import { makeStore, storeFlags } from './store-options.ts';
@@ -79,8 +81,10 @@ export async function evidence(args: string[]): Promise<number> {
       `--clock-tolerance-ms: a whole number of ms >= 0, got "${v['clock-tolerance-ms']}"`,
     );
   if (!v.unit || !v.month) throw new MrvError('MRV_E_CONFIG', 'give --unit ID and --month yyyy-mm');
-  if (!['json', 'csv', 'html'].includes(v.format))
-    throw new MrvError('MRV_E_CONFIG', `--format: json, csv or html, got "${v.format}"`);
+  if (!['json', 'csv', 'html', 'xlsx'].includes(v.format))
+    throw new MrvError('MRV_E_CONFIG', `--format: json, csv, html or xlsx, got "${v.format}"`);
+  if (v.format === 'xlsx' && !v.out)
+    throw new MrvError('MRV_E_CONFIG', '--format xlsx writes a binary file: give --out FILE.xlsx');
   const sites: SiteConfig[] = v.site.map((f) => loadSiteConfig(f).site);
   // The unit's name, industry and province as registered (issue 17), not as a gateway claims them.
   const units = v['units-file'] ? loadUnitRegistry(v['units-file']) : undefined;
@@ -105,12 +109,18 @@ export async function evidence(args: string[]): Promise<number> {
       ...(readingsOut ? { sink: (line: string) => readingsOut.write(`${line}\n`) } : {}),
       ...(tolerance ? { config: { clockToleranceMs: tolerance } } : {}),
     });
-    const text =
-      v.format === 'csv'
-        ? `\uFEFF${evidenceCsv(pkg)}`
-        : v.format === 'html'
-          ? evidenceHtml(pkg)
-          : `${JSON.stringify(pkg, null, 1)}\n`;
+    // XLSX: the key parameters for the national platform's form, traced to the JSON the server would
+    // serve for this package (not confirmed: confirmation happens on the server, which freezes it).
+    const text: string | Buffer =
+      v.format === 'xlsx'
+        ? await evidenceXlsx(pkg, {
+            sha256: createHash('sha256').update(JSON.stringify(pkg), 'utf8').digest('hex'),
+          })
+        : v.format === 'csv'
+          ? `\uFEFF${evidenceCsv(pkg)}`
+          : v.format === 'html'
+            ? evidenceHtml(pkg)
+            : `${JSON.stringify(pkg, null, 1)}\n`;
     if (v.out) writeFileSync(v.out, text);
     else process.stdout.write(text);
     process.stderr.write(

@@ -86,7 +86,7 @@ const USAGE = `mrv — carbon-mrv command line
       dashboard accounts (username + password) in the server's state database; the password from a
       file or a prompt, never the command line (mrv user help)
 
-  mrv evidence --unit ID --month yyyy-mm [--format json|csv|html] [--out FILE] [--site SITE.yaml] [--units-file units.yaml]
+  mrv evidence --unit ID --month yyyy-mm [--format json|csv|html|xlsx] [--out FILE] [--site SITE.yaml] [--units-file units.yaml]
                [--readings-out FILE] [--key FILE] [--store sqlite|influx] [--sqlite FILE] [--influx URL]
                [--clock-tolerance-ms N]
       build and sign the monthly evidence package (月度存证) of a unit from the store

@@ -7,7 +7,7 @@
  * be confirmed are refused; the XLSX export's cells equal the package's key parameters.
  */
 import { createHash, verify } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path, { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -85,6 +85,7 @@ const site = SiteConfig.parse({
     {
       id: 'stations',
       driver: 'modbus-tcp',
+      host: '127.0.0.1',
       pollIntervalMs: DAY,
       points: [
         {
@@ -94,10 +95,12 @@ const site = SiteConfig.parse({
           parameter: 'aluminium.liquid_output',
           aggregation: 'events',
           ticketPoint: 'ladle.ticket_no',
+          table: 'holding',
+          address: 0,
           type: 'uint32',
           scale: '0.001',
         },
-        { id: 'ladle.ticket_no', meter: 'ladle-1', unit: 'id', type: 'uint32' },
+        { id: 'ladle.ticket_no', meter: 'ladle-1', unit: 'id', table: 'holding', address: 2, type: 'uint32' },
         {
           id: 'anode.net_total',
           meter: 'anode-1',
@@ -105,6 +108,8 @@ const site = SiteConfig.parse({
           parameter: 'aluminium.anode_consumption',
           aggregation: 'totalizer',
           maxRate: '1',
+          table: 'holding',
+          address: 4,
           type: 'uint32',
           scale: '0.001',
         },
@@ -541,4 +546,59 @@ describe('monthly evidence confirmation over HTTP', () => {
       await bare.close();
     }
   });
+});
+
+describe('mrv evidence --format xlsx', () => {
+  it('writes the key parameters of the package it builds, traced to that JSON', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mrv-xlsx-cli-'));
+    try {
+      const sqlite = join(dir, 'store.sqlite');
+      const store = new SqliteStore({ path: sqlite });
+      await store.start();
+      await store.writeMeta(UNIT, meta);
+      const rs: StoredReading[] = [];
+      for (let d = 1; d <= 28; d++)
+        rs.push(
+          reading('ladle.ticket_no', cst(2, d), String(200 + d)),
+          reading('ladle.net', cst(2, d), '2.25'),
+          reading('anode.net_total', cst(2, d), (700 + 1.25 * d).toFixed(2)),
+        );
+      await store.writeReadings(rs);
+      await store.stop();
+      // JSON is YAML: the site file as parsed above.
+      const siteFile = join(dir, 'site.yaml');
+      writeFileSync(siteFile, JSON.stringify(site));
+      const common = ['--unit', UNIT, '--month', '2026-02', '--sqlite', sqlite, '--site', siteFile];
+      const key = ['--key', join(dir, 'evidence.pem')];
+      const noOut = await run('evidence', ...common, ...key, '--format', 'xlsx');
+      expect(noOut.code).toBe(1);
+      expect(noOut.out).toContain('--out FILE.xlsx');
+      const xlsx = join(dir, 'feb.xlsx');
+      const made = await run('evidence', ...common, ...key, '--format', 'xlsx', '--out', xlsx);
+      expect(made.code, made.out).toBe(0);
+      const json = join(dir, 'feb.json');
+      expect((await run('evidence', ...common, ...key, '--out', json)).code).toBe(0);
+      const pkg = JSON.parse(readFileSync(json, 'utf8')) as EvidencePackage;
+      const wb = new ExcelJS.Workbook();
+      await wb.xlsx.readFile(xlsx);
+      const ws = wb.getWorksheet(PARAMETER_SHEET);
+      if (ws === undefined) throw new Error(`no sheet ${PARAMETER_SHEET}`);
+      const col = (field: string) => PARAMETER_COLUMNS.findIndex((c) => c[0] === field) + 1;
+      expect(ws.rowCount).toBe(pkg.parameters.length + 1);
+      pkg.parameters.forEach((p, i) => {
+        const row = ws.getRow(i + 2);
+        expect(row.getCell(col('parameterId')).value).toBe(p.id);
+        const v = row.getCell(col('value')).value;
+        if (p.value === null) expect(v ?? null).toBeNull();
+        else expect(new D(String(v)).eq(new D(p.value))).toBe(true);
+        expect(row.getCell(col('version')).value).toBe('未确认 not confirmed');
+      });
+      // 28 ladles of 2.25 t, exactly.
+      const output = pkg.parameters.findIndex((p) => p.id === 'aluminium.liquid_output');
+      expect(pkg.parameters[output]?.value).toBe('63');
+      expect(ws.getRow(output + 2).getCell(col('value')).value).toBe(63);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 180_000);
 });
