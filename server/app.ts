@@ -159,6 +159,8 @@ function uplotDistDir(): string {
  * - `POST /api/v1/findings/:findingId/acknowledge|explain|close|reopen`, `GET /api/v1/findings/:findingId`
  *   (history), `.../attachments/:sha256` (see `workflow-routes.ts`; 503 without a state database)
  * - `POST /api/v1/evidence/verify` checks an evidence package's signature (see `verify-route.ts`)
+ * - `GET|POST /api/v1/units/:unitId/confirmations[/:month[/versions/:version[/review]]]` the monthly
+ *   evidence confirmation (see `confirmation-routes.ts`; 503 without a state database)
  * - `GET /api/v1/units`, `GET /api/v1/units/:unitId/points`,
  *   `GET /api/v1/units/:unitId/points/:pointId/series` (see `api-routes.ts`)
  * - `GET /api/v1/live?unit=` Server-Sent Events (see `live-stream.ts`)
