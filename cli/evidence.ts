@@ -14,7 +14,9 @@
  *   shipped packs and `--factor-pack FILE`; another: `REJECTED: factor pack: MRV_E_FACTOR_PACK_UNKNOWN`,
  *   exit 1) and, given its raw signed batches (`mrv export-batches`) or the exported
  *   readings (`--readings-out`), its values recomputed and compared; batches are checked too (signature,
- *   chain, the package's batch digest). Other kinds register in {@link VERIFIERS}. Without FILE,
+ *   chain, the package's batch digest). A confirmation receipt (`kind: "evidence-confirmation"`, `GET
+ *   .../confirmations/{month}/versions/{n}/receipt`) has its signature checked the same way and, with
+ *   `--package FILE`, the file's SHA-256 against the one it names. Other kinds register in {@link VERIFIERS}. Without FILE,
  *   `mrv verify --keys ...` checks a batch range (cli/verify-batches.ts).
  */
 import { createHash } from 'node:crypto';
@@ -35,6 +37,7 @@ import { MrvError } from '../core/errors.ts';
 import { canonicalJson } from '../core/schema/canonical.ts';
 import type { SiteConfig } from '../core/schema/site.ts';
 import { systemClock } from '../core/time.ts';
+import { type ConfirmationReceipt, verifyReceipt } from '../evidence/confirmation-receipt.ts';
 import { checkFactorPack, knownFactorPacks } from '../evidence/factor-packs.ts';
 import {
   batchesSource,
@@ -136,8 +139,57 @@ export async function evidence(args: string[]): Promise<number> {
 /** Verifies one kind of file. Resolves with the exit code (0 accepted, 1 rejected). */
 export type Verifier = (doc: Record<string, unknown>, args: string[]) => Promise<number>;
 
+/**
+ * Verifies a confirmation receipt (evidence/confirmation-receipt.ts): its signature against the trusted
+ * keys only, then with `--package FILE` that the file is the frozen package it names (SHA-256 of its
+ * bytes). The package itself is checked with `mrv verify FILE` as any package.
+ */
+async function verifyConfirmation(doc: Record<string, unknown>, args: string[]): Promise<number> {
+  const { values: v } = parseArgs({
+    args,
+    options: {
+      'public-key': { type: 'string' },
+      'trusted-keys': { type: 'string' },
+      package: { type: 'string' },
+    },
+    strict: false,
+  });
+  const str = (x: unknown) => (typeof x === 'string' ? x : undefined);
+  const trusted: TrustedEvidenceKey[] = [
+    ...(str(v['trusted-keys']) ? loadTrustedKeys(str(v['trusted-keys']) as string) : []),
+    ...(str(v['public-key']) ? loadTrustedKeys(str(v['public-key']) as string) : []),
+  ];
+  const pkgFile = str(v.package);
+  const r = verifyReceipt(doc, trusted, pkgFile ? readFileSync(pkgFile) : undefined);
+  const out = (text: string) => process.stdout.write(text);
+  if (!r.signature.ok) {
+    out(`REJECTED: signature: ${r.signature.code}: ${r.signature.reason}\n`);
+    return 1;
+  }
+  const c = doc as unknown as ConfirmationReceipt;
+  out(`signature: OK (Ed25519, trusted key ${r.signature.keyId}, owner ${r.signature.owner})\n`);
+  out(
+    `confirmation: ${c.unitId} ${c.month} version ${c.version} (${c.contentStatus}), confirmed by ${c.confirmedByName} (${c.confirmedBy}) at ${c.confirmedAt}${c.supersedes ? `; supersedes version ${c.supersedes.version} (sha256 ${c.supersedes.sha256})` : ''}\n`,
+  );
+  if (!r.package) {
+    out(
+      `package: not checked (give --package FILE: version ${c.version}'s frozen bytes, sha256 ${c.packageSha256})\nACCEPTED\n`,
+    );
+    return 0;
+  }
+  if (!r.package.matches) {
+    out(`REJECTED: package: ${r.reason}\n`);
+    return 1;
+  }
+  out(`package: ${pkgFile} sha256 ${r.package.sha256}: the confirmed bytes\nACCEPTED\n`);
+  return 0;
+}
+
 /** Verifiers by the file's `kind` field. Issue 4 adds the exported batch ranges here. */
-export const VERIFIERS: Record<string, Verifier> = { 'monthly-evidence': verifyEvidence };
+export const VERIFIERS: Record<string, Verifier> = {
+  'monthly-evidence': verifyEvidence,
+  'evidence-confirmation': verifyConfirmation,
+};
 
 /** Every flag of `mrv verify` (evidence packages and batch ranges), so positionals are found exactly. */
 const VERIFY_FLAGS: Record<string, { type: 'string'; multiple?: boolean }> = Object.fromEntries(
@@ -155,6 +207,7 @@ const VERIFY_FLAGS: Record<string, { type: 'string'; multiple?: boolean }> = Obj
     'sqlite',
     'influx',
     'db',
+    'package',
   ].map((k) => [k, { type: 'string' as const }]),
 );
 // Repeatable: every pack the verifier accepts besides the shipped ones.

@@ -12,6 +12,8 @@
  * - `GET /api/v1/units/:unitId/confirmations/:month/versions/:version?format=json|xlsx|csv|html` → the
  *   frozen package bytes (JSON, `x-sha256` their digest; `mrv verify` checks them as any package), or a
  *   rendering of them;
+ * - `GET /api/v1/units/:unitId/confirmations/:month/versions/:version/receipt` → the version's signed
+ *   receipt as a file (evidence/confirmation-receipt.ts; `mrv verify RECEIPT --package FILE` checks it);
  * - `POST /api/v1/units/:unitId/confirmations/:month/versions/:version/review` `{comment?}` (regulator)
  *   → the version, reviewed; only the latest version, once.
  *
@@ -30,6 +32,7 @@ import { cstMonth, evidenceCsv, evidenceHtml } from '../core/domain/index.ts';
 import { monthPeriod } from '../core/domain/period.ts';
 import { MrvError } from '../core/errors.ts';
 import { type Clock, systemClock } from '../core/time.ts';
+import { signedReceipt } from '../evidence/confirmation-receipt.ts';
 import {
   buildEvidence,
   completenessToDate,
@@ -528,6 +531,36 @@ export function registerConfirmationRoutes(app: FastifyInstance, options: Server
         .type('application/vnd.openxmlformats-officedocument.spreadsheetml.sheet')
         .header('content-disposition', `attachment; filename="${name}.xlsx"`)
         .send(bytes);
+    },
+  );
+
+  app.get<{ Params: { unitId: string; month: string; version: number } }>(
+    '/api/v1/units/:unitId/confirmations/:month/versions/:version/receipt',
+    {
+      schema: {
+        summary:
+          "A version's signed receipt as a file: what was confirmed, by whom, when; mrv verify checks it (with --package the frozen bytes)",
+        tags: ['evidence'],
+        params: {
+          type: 'object',
+          required: ['unitId', 'month', 'version'],
+          properties: { unitId: idParam, month: monthParam, version: { type: 'integer', minimum: 1 } },
+        },
+      },
+    },
+    async (request, reply) => {
+      const { unitId, month, version } = request.params;
+      const v = await need().version(unitId, month, version);
+      if (v === undefined)
+        throw new MrvError('MRV_E_NOT_FOUND', `${unitId} ${month} has no confirmed version ${version}`, {
+          unitId,
+          month,
+          version,
+        });
+      return reply
+        .type('application/json; charset=utf-8')
+        .header('content-disposition', `inline; filename="receipt-${unitId}-${month}-v${version}.json"`)
+        .send(JSON.stringify(signedReceipt(v.receipt, v.signature)));
     },
   );
 

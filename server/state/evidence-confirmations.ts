@@ -6,7 +6,7 @@
  * `evidence.review`) in the same transaction. The same code runs on SQLite and PostgreSQL
  * (`test/integration/confirmation-contract.ts`).
  *
- * Each version carries a **receipt** ({@link ConfirmationReceipt}): what was confirmed (unit, month,
+ * Each version carries a **receipt** (evidence/confirmation-receipt.ts): what was confirmed (unit, month,
  * version, the frozen bytes' SHA-256, the version it supersedes and its digest), by whom and when,
  * signed with the server's evidence key over its canonical JSON. The frozen package keeps its own
  * signature untouched, so `mrv verify` checks it exactly as any package.
@@ -18,36 +18,13 @@
 import { createHash } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import { MrvError } from '../../core/errors.ts';
-import { canonicalJson } from '../../core/schema/canonical.ts';
+import { type ConfirmationReceipt, receiptBytes } from '../../evidence/confirmation-receipt.ts';
 import type { ConfirmationSchema, ConfirmationsTable } from './confirmation-schema.ts';
 import { countOf, type StateDb, type StateSchema } from './db.ts';
 import type { Actor } from './state-store.ts';
 
 /** Longest comment of a confirmation or a review, characters. */
 export const MAX_CONFIRMATION_COMMENT = 10_000;
-
-/** The signed statement of one confirmed version (its canonical JSON is what {@link ConfirmationVersion.signature} covers). */
-export interface ConfirmationReceipt {
-  kind: 'evidence-confirmation';
-  unitId: string;
-  /** UTC+8 month `yyyy-mm`. */
-  month: string;
-  version: number;
-  /** SHA-256 (hex) of the frozen package bytes. */
-  packageSha256: string;
-  /** The key id of the package's own signature. */
-  packageKeyId: string;
-  /** The version this one corrects, with its digest; null for version 1. */
-  supersedes: { version: number; sha256: string } | null;
-  /** The package's content status when it was confirmed. */
-  contentStatus: string;
-  confirmedBy: string;
-  confirmedByName: string;
-  /** ISO-8601 UTC. */
-  confirmedAt: string;
-  /** SHA-256 (hex) of the comment's UTF-8 text, null without comment. */
-  commentSha256: string | null;
-}
 
 /** One confirmed version as the store answers it (without the package bytes: {@link ConfirmationStore.frozenPackage}). */
 export interface ConfirmationVersion {
@@ -67,7 +44,7 @@ export interface ConfirmationVersion {
   /** True when no later version exists (only this one can be reviewed). */
   latest: boolean;
   receipt: ConfirmationReceipt;
-  /** Base64 Ed25519 signature of the server's evidence key over `canonicalJson(receipt)`. */
+  /** Base64 Ed25519 signature of the server's evidence key over `receiptBytes(receipt)`. */
   signature: string;
 }
 
@@ -100,11 +77,6 @@ export interface ConfirmInput {
 
 function sha256Hex(text: string): string {
   return createHash('sha256').update(text, 'utf8').digest('hex');
-}
-
-/** The bytes a receipt's signature covers: its canonical JSON, UTF-8. */
-export function receiptBytes(receipt: ConfirmationReceipt): Buffer {
-  return Buffer.from(canonicalJson(receipt), 'utf8');
 }
 
 function checkComment(text: string | undefined, what: string): string | undefined {

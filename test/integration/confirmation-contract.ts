@@ -4,11 +4,11 @@
 import { createHash, generateKeyPairSync, sign, verify } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
 import { MrvError } from '../../core/errors.ts';
+import { receiptBytes } from '../../evidence/confirmation-receipt.ts';
 import {
   ConfirmationStore,
   type ConfirmInput,
   MAX_CONFIRMATION_COMMENT,
-  receiptBytes,
 } from '../../server/state/evidence-confirmations.ts';
 import { StateStore } from '../../server/state/state-store.ts';
 import type { FreshTarget } from './state-contract.ts';

@@ -23,10 +23,11 @@ import { SiteConfig } from '../../core/schema/site.ts';
 import { UnitRegistry } from '../../core/schema/unit-registry.ts';
 import type { GatewayMeta } from '../../core/schema/wire.ts';
 import { ManualClock } from '../../core/time.ts';
+import { receiptBytes } from '../../evidence/confirmation-receipt.ts';
 import { loadEvidenceKey, trustedOf, verifyEvidenceSignature } from '../../evidence/service.ts';
 import { METHOD_LABELS, PARAMETER_COLUMNS, PARAMETER_SHEET } from '../../evidence/xlsx-export.ts';
 import { buildServer } from '../../server/app.ts';
-import { MAX_CONFIRMATION_COMMENT, receiptBytes } from '../../server/state/evidence-confirmations.ts';
+import { MAX_CONFIRMATION_COMMENT } from '../../server/state/evidence-confirmations.ts';
 import { StateStore } from '../../server/state/state-store.ts';
 import { TokenFile } from '../../server/tokens.ts';
 import { spawnTied } from '../helpers/tied-process.ts';
@@ -333,6 +334,39 @@ describe('monthly evidence confirmation over HTTP', () => {
     expect(listed.status).toMatchObject({ state: 'confirmed', actions: ['review'] });
     expect(listed.status.confirmation).toMatchObject({ latestVersion: 2, versions: 2, reviewed: false });
   });
+
+  it('mrv verify checks a receipt: its signature, and that --package is the bytes it names', async () => {
+    const trust = join(dir, 'evidence.pub.json');
+    const res = await call('reg-nm', 'GET', `${base}/2026-02/versions/1/receipt`);
+    expect(res.statusCode).toBe(200);
+    const receipt = res.json() as Loose;
+    expect(receipt).toMatchObject({
+      kind: 'evidence-confirmation',
+      version: 1,
+      packageSha256: v1.packageSha256,
+    });
+    const file = join(dir, 'receipt-v1.json');
+    writeFileSync(file, res.body);
+    const pkgFile = join(dir, 'v1-for-receipt.json');
+    writeFileSync(pkgFile, v1Bytes);
+    const ok = await run('verify', file, '--trusted-keys', trust, '--package', pkgFile);
+    expect(ok.out).toContain('confirmation: U-AL-9 2026-02 version 1');
+    expect(ok.out).toContain('ACCEPTED');
+    expect(ok.code).toBe(0);
+    // Version 2's bytes are not what version 1's receipt names.
+    const v2File = join(dir, 'v2-for-receipt.json');
+    writeFileSync(v2File, (await call('ent-a', 'GET', `${base}/2026-02/versions/2`)).body);
+    const wrong = await run('verify', file, '--trusted-keys', trust, '--package', v2File);
+    expect(wrong.out).toContain('REJECTED: package');
+    expect(wrong.code).toBe(1);
+    // A receipt claiming another confirmer does not verify.
+    const forged = join(dir, 'receipt-forged.json');
+    writeFileSync(forged, JSON.stringify({ ...receipt, confirmedByName: '别人 someone else' }));
+    const bad = await run('verify', forged, '--trusted-keys', trust, '--package', pkgFile);
+    expect(bad.out).toContain('REJECTED: signature: MRV_E_VERIFY');
+    expect(bad.code).toBe(1);
+    expect((await call('reg-nm', 'GET', `${base}/2026-02/versions/7/receipt`)).statusCode).toBe(404);
+  }, 120_000);
 
   it('roles: a regulator cannot confirm, an enterprise cannot review, an admin does neither', async () => {
     const r1 = await call('reg-nm', 'POST', `${base}/2026-02`, {});
