@@ -234,7 +234,7 @@ export function buildServer(options: ServerOptions): FastifyInstance {
   const clock = options.clock ?? systemClock;
   registerApiRoutes(app, { store, clock, auth, listUnits: () => directory.units() });
   registerDomainRoutes(app, { ...options, store, clock });
-  registerConfirmationRoutes(app, { ...options, store, clock });
+  registerConfirmationRoutes(app, { ...options, store, clock }, { auth, units: directory });
   const streams = registerLiveRoute(app, {
     store,
     live: options.live,

@@ -6,6 +6,8 @@
  *   monitoring status (not monitored before the unit's first data), confirmed / reviewed state, and the
  *   actions the caller may take;
  * - `GET /api/v1/units/:unitId/confirmations/:month` → `{status, versions}`;
+ * - `GET /api/v1/confirmations?month=yyyy-mm` → that month's status for every unit in the caller's scope
+ *   (default the previous month, whose deadline is running), with the unit's name and province;
  * - `POST /api/v1/units/:unitId/confirmations/:month` `{comment?}` (enterprise) → 201 the new version:
  *   the package is built now, signed with the server's evidence key as `GET .../evidence/:month`
  *   signs it, frozen (its exact JSON bytes) and stored as version 1, or n+1 citing version n's digest;
@@ -41,6 +43,7 @@ import {
   loadEvidenceKey,
 } from '../evidence/service.ts';
 import { evidenceXlsx } from '../evidence/xlsx-export.ts';
+import type { Auth, UnitDirectory } from './auth.ts';
 import { fromStore } from './errors.ts';
 import type { ServerOptions } from './options.ts';
 import {
@@ -226,8 +229,18 @@ function monthsBetween(from: string, to: string): string[] {
   return out;
 }
 
+/** What the cross-unit overview needs to list the caller's units (app.ts passes them). */
+export interface ConfirmationScope {
+  auth: Auth;
+  units: UnitDirectory;
+}
+
 /** Registers the confirmation routes (see the file comment). */
-export function registerConfirmationRoutes(app: FastifyInstance, options: ServerOptions): void {
+export function registerConfirmationRoutes(
+  app: FastifyInstance,
+  options: ServerOptions,
+  scope: ConfirmationScope,
+): void {
   const clock: Clock = options.clock ?? systemClock;
   const d = options.domain ?? {};
   const sites = d.sites ?? [];
@@ -276,14 +289,24 @@ export function registerConfirmationRoutes(app: FastifyInstance, options: Server
     c: MonthConfirmation | undefined,
     p: Principal,
     now: number,
+    lenient = false,
   ) => {
-    const completeness = await fromStore('count readings', () =>
+    // A unit nobody has catalogued yet (registered, no gateway has reported, no site file) has had
+    // nothing monitored: the overview lists it as such instead of failing.
+    const monitoring = await fromStore('count readings', () =>
       completenessToDate({ store: options.store, unitId, month, now, sites }),
+    ).then(
+      (c) => c.status,
+      (err: unknown) => {
+        if (lenient && err instanceof MrvError && err.code === 'MRV_E_NOT_FOUND')
+          return 'not_monitored' as const;
+        throw err;
+      },
     );
     const s = monthDeadlineStatus({
       month,
       now,
-      monitoring: completeness.status,
+      monitoring,
       ...(c !== undefined
         ? { firstConfirmedAt: Date.parse(c.firstConfirmedAt), latestReviewed: c.latest.review !== undefined }
         : {}),
@@ -291,7 +314,7 @@ export function registerConfirmationRoutes(app: FastifyInstance, options: Server
     return {
       unitId,
       ...s,
-      monitoring: completeness.status,
+      monitoring,
       confirmation:
         c === undefined
           ? null
@@ -316,6 +339,58 @@ export function registerConfirmationRoutes(app: FastifyInstance, options: Server
       });
     return text;
   };
+
+  app.get<{ Querystring: { month?: string } }>(
+    '/api/v1/confirmations',
+    {
+      schema: {
+        summary:
+          "One month's evidence status for every unit in the caller's scope (who is overdue, confirmed, reviewed)",
+        description:
+          'Default month: the previous UTC+8 month, the one whose deadline is running. Units by the unit directory (registered first), filtered by scope like GET /api/v1/units.',
+        tags: ['evidence'],
+        querystring: {
+          type: 'object',
+          properties: {
+            month: { ...monthParam, description: 'yyyy-mm (UTC+8); default the previous month' },
+          },
+        },
+        response: {
+          200: {
+            type: 'array',
+            items: {
+              ...monthStatusSchema,
+              required: [...monthStatusSchema.required, 'unitName', 'province'],
+              properties: {
+                ...monthStatusSchema.properties,
+                unitName: { type: 'string' },
+                province: { type: 'string' },
+              },
+            },
+          },
+        },
+      },
+    },
+    async (request) => {
+      const now = clock.now();
+      const month = request.query.month ?? monthMinus(cstMonth(now), 1);
+      const store = need();
+      const units = scope.auth.filterUnits(
+        request.principal,
+        await fromStore('list units', () => scope.units.units()),
+      );
+      const out = [];
+      for (const u of units) {
+        const c = (await store.months(u.id, month, month)).get(month);
+        out.push({
+          ...(await monthStatus(u.id, month, c, request.principal!, now, true)),
+          unitName: u.name,
+          province: u.province,
+        });
+      }
+      return out;
+    },
+  );
 
   app.get<{ Params: { unitId: string }; Querystring: { from?: string; to?: string } }>(
     '/api/v1/units/:unitId/confirmations',

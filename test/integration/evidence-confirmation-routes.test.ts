@@ -424,6 +424,27 @@ describe('monthly evidence confirmation over HTTP', () => {
     ]);
   });
 
+  it('the overview lists one month for every unit in scope, and no other', async () => {
+    const reg = (await call('reg-nm', 'GET', '/api/v1/confirmations?month=2026-02')).json() as Loose[];
+    expect(reg.map((u) => [u.unitId, u.unitName, u.province, u.state, u.deadline])).toEqual([
+      [UNIT, '测试铝厂', '内蒙古', 'reviewed', '2026-04-09'],
+    ]);
+    expect(reg[0]?.confirmation).toMatchObject({ latestVersion: 2, reviewed: true });
+    // The cement plant: registered, nothing ever reported: not monitored, nothing overdue.
+    const other = (await call('ent-b', 'GET', '/api/v1/confirmations?month=2026-02')).json() as Loose[];
+    expect(other.map((u) => [u.unitId, u.state, u.monitoring, u.overdue])).toEqual([
+      [OTHER, 'not_monitored', 'not_monitored', false],
+    ]);
+    expect(JSON.stringify(other)).not.toContain(UNIT);
+    const all = (await call('admin', 'GET', '/api/v1/confirmations')).json() as Loose[];
+    // Default: the previous month (now is in March 2026).
+    expect(all.map((u) => [u.unitId, u.month])).toEqual([
+      [UNIT, '2026-02'],
+      [OTHER, '2026-02'],
+    ]);
+    expect((await call('admin', 'GET', '/api/v1/confirmations?month=2026-00')).statusCode).toBe(400);
+  });
+
   it('refuses the current month, a month without data, and an incomplete month without a comment', async () => {
     const now = await call('ent-a', 'POST', `${base}/2026-03`, {});
     expect(now.statusCode).toBe(409);
