@@ -1,7 +1,7 @@
 /**
  * `mrv evidence` and `mrv verify` (docs/architecture.md §2, §7).
  *
- * mrv evidence --unit ID --month yyyy-mm [--format json|csv|html] [--out FILE] [--site FILE]...
+ * mrv evidence --unit ID --month yyyy-mm [--format json|csv|html|xlsx] [--out FILE] [--site FILE]...
  *              [--key FILE] [--readings-out FILE] [--store sqlite|influx] [--sqlite FILE] [--influx URL] [--db mrv]
  *              [--clock-tolerance-ms N] [--state-db FILE|postgres://... [--state-db-password-file F]]
  *   builds and signs the monthly evidence package from the store (the same code as the HTTP route);
@@ -16,9 +16,12 @@
  *   shipped packs and `--factor-pack FILE`; another: `REJECTED: factor pack: MRV_E_FACTOR_PACK_UNKNOWN`,
  *   exit 1) and, given its raw signed batches (`mrv export-batches`) or the exported
  *   readings (`--readings-out`), its values recomputed and compared; batches are checked too (signature,
- *   chain, the package's batch digest). Other kinds register in {@link VERIFIERS}. Without FILE,
+ *   chain, the package's batch digest). A confirmation receipt (`kind: "evidence-confirmation"`, `GET
+ *   .../confirmations/{month}/versions/{n}/receipt`) has its signature checked the same way and, with
+ *   `--package FILE`, the file's SHA-256 against the one it names. Other kinds register in {@link VERIFIERS}. Without FILE,
  *   `mrv verify --keys ...` checks a batch range (cli/verify-batches.ts).
  */
+import { createHash } from 'node:crypto';
 import { createWriteStream, readFileSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { loadKeyRegistry } from '../collector/keys.ts';
@@ -36,6 +39,7 @@ import { MrvError } from '../core/errors.ts';
 import { canonicalJson } from '../core/schema/canonical.ts';
 import type { SiteConfig } from '../core/schema/site.ts';
 import { systemClock } from '../core/time.ts';
+import { type ConfirmationReceipt, verifyReceipt } from '../evidence/confirmation-receipt.ts';
 import { checkFactorPack, knownFactorPacks } from '../evidence/factor-packs.ts';
 import {
   batchesSource,
@@ -51,6 +55,7 @@ import {
   type TrustedEvidenceKey,
   verifyEvidenceSignature,
 } from '../evidence/service.ts';
+import { evidenceXlsx } from '../evidence/xlsx-export.ts';
 import { loadSiteConfig } from '../gateway/config.ts';
 import { packageVersion } from '../ops/package-root.ts';
 import { ledgerOf } from '../server/state/meter-ledger.ts';
@@ -85,8 +90,10 @@ export async function evidence(args: string[]): Promise<number> {
       `--clock-tolerance-ms: a whole number of ms >= 0, got "${v['clock-tolerance-ms']}"`,
     );
   if (!v.unit || !v.month) throw new MrvError('MRV_E_CONFIG', 'give --unit ID and --month yyyy-mm');
-  if (!['json', 'csv', 'html'].includes(v.format))
-    throw new MrvError('MRV_E_CONFIG', `--format: json, csv or html, got "${v.format}"`);
+  if (!['json', 'csv', 'html', 'xlsx'].includes(v.format))
+    throw new MrvError('MRV_E_CONFIG', `--format: json, csv, html or xlsx, got "${v.format}"`);
+  if (v.format === 'xlsx' && !v.out)
+    throw new MrvError('MRV_E_CONFIG', '--format xlsx writes a binary file: give --out FILE.xlsx');
   const sites: SiteConfig[] = v.site.map((f) => loadSiteConfig(f).site);
   // The unit's name, industry and province as registered (issue 17), not as a gateway claims them.
   const units = v['units-file'] ? loadUnitRegistry(v['units-file']) : undefined;
@@ -129,12 +136,18 @@ export async function evidence(args: string[]): Promise<number> {
       ...(tolerance ? { config: { clockToleranceMs: tolerance } } : {}),
       ...(ledger ? { ledgerMeters: (unitId: string) => ledger.meterMetas(unitId) } : {}),
     });
-    const text =
-      v.format === 'csv'
-        ? `\uFEFF${evidenceCsv(pkg)}`
-        : v.format === 'html'
-          ? evidenceHtml(pkg)
-          : `${JSON.stringify(pkg, null, 1)}\n`;
+    // XLSX: the key parameters for the national platform's form, traced to the JSON the server would
+    // serve for this package (not confirmed: confirmation happens on the server, which freezes it).
+    const text: string | Buffer =
+      v.format === 'xlsx'
+        ? await evidenceXlsx(pkg, {
+            sha256: createHash('sha256').update(JSON.stringify(pkg), 'utf8').digest('hex'),
+          })
+        : v.format === 'csv'
+          ? `\uFEFF${evidenceCsv(pkg)}`
+          : v.format === 'html'
+            ? evidenceHtml(pkg)
+            : `${JSON.stringify(pkg, null, 1)}\n`;
     if (v.out) writeFileSync(v.out, text);
     else process.stdout.write(text);
     process.stderr.write(
@@ -151,8 +164,57 @@ export async function evidence(args: string[]): Promise<number> {
 /** Verifies one kind of file. Resolves with the exit code (0 accepted, 1 rejected). */
 export type Verifier = (doc: Record<string, unknown>, args: string[]) => Promise<number>;
 
+/**
+ * Verifies a confirmation receipt (evidence/confirmation-receipt.ts): its signature against the trusted
+ * keys only, then with `--package FILE` that the file is the frozen package it names (SHA-256 of its
+ * bytes). The package itself is checked with `mrv verify FILE` as any package.
+ */
+async function verifyConfirmation(doc: Record<string, unknown>, args: string[]): Promise<number> {
+  const { values: v } = parseArgs({
+    args,
+    options: {
+      'public-key': { type: 'string' },
+      'trusted-keys': { type: 'string' },
+      package: { type: 'string' },
+    },
+    strict: false,
+  });
+  const str = (x: unknown) => (typeof x === 'string' ? x : undefined);
+  const trusted: TrustedEvidenceKey[] = [
+    ...(str(v['trusted-keys']) ? loadTrustedKeys(str(v['trusted-keys']) as string) : []),
+    ...(str(v['public-key']) ? loadTrustedKeys(str(v['public-key']) as string) : []),
+  ];
+  const pkgFile = str(v.package);
+  const r = verifyReceipt(doc, trusted, pkgFile ? readFileSync(pkgFile) : undefined);
+  const out = (text: string) => process.stdout.write(text);
+  if (!r.signature.ok) {
+    out(`REJECTED: signature: ${r.signature.code}: ${r.signature.reason}\n`);
+    return 1;
+  }
+  const c = doc as unknown as ConfirmationReceipt;
+  out(`signature: OK (Ed25519, trusted key ${r.signature.keyId}, owner ${r.signature.owner})\n`);
+  out(
+    `confirmation: ${c.unitId} ${c.month} version ${c.version} (${c.contentStatus}), confirmed by ${c.confirmedByName} (${c.confirmedBy}) at ${c.confirmedAt}${c.supersedes ? `; supersedes version ${c.supersedes.version} (sha256 ${c.supersedes.sha256})` : ''}\n`,
+  );
+  if (!r.package) {
+    out(
+      `package: not checked (give --package FILE: version ${c.version}'s frozen bytes, sha256 ${c.packageSha256})\nACCEPTED\n`,
+    );
+    return 0;
+  }
+  if (!r.package.matches) {
+    out(`REJECTED: package: ${r.reason}\n`);
+    return 1;
+  }
+  out(`package: ${pkgFile} sha256 ${r.package.sha256}: the confirmed bytes\nACCEPTED\n`);
+  return 0;
+}
+
 /** Verifiers by the file's `kind` field. Issue 4 adds the exported batch ranges here. */
-export const VERIFIERS: Record<string, Verifier> = { 'monthly-evidence': verifyEvidence };
+export const VERIFIERS: Record<string, Verifier> = {
+  'monthly-evidence': verifyEvidence,
+  'evidence-confirmation': verifyConfirmation,
+};
 
 /** Every flag of `mrv verify` (evidence packages and batch ranges), so positionals are found exactly. */
 const VERIFY_FLAGS: Record<string, { type: 'string'; multiple?: boolean }> = Object.fromEntries(
@@ -170,6 +232,7 @@ const VERIFY_FLAGS: Record<string, { type: 'string'; multiple?: boolean }> = Obj
     'sqlite',
     'influx',
     'db',
+    'package',
   ].map((k) => [k, { type: 'string' as const }]),
 );
 // Repeatable: every pack the verifier accepts besides the shipped ones.

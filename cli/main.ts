@@ -86,7 +86,7 @@ const USAGE = `mrv — carbon-mrv command line
       dashboard accounts (username + password) in the server's state database; the password from a
       file or a prompt, never the command line (mrv user help)
 
-  mrv evidence --unit ID --month yyyy-mm [--format json|csv|html] [--out FILE] [--site SITE.yaml] [--units-file units.yaml]
+  mrv evidence --unit ID --month yyyy-mm [--format json|csv|html|xlsx] [--out FILE] [--site SITE.yaml] [--units-file units.yaml]
                [--readings-out FILE] [--key FILE] [--store sqlite|influx] [--sqlite FILE] [--influx URL]
                [--clock-tolerance-ms N] [--state-db FILE|postgres://... [--state-db-password-file F]]
       build and sign the monthly evidence package (月度存证) of a unit from the store
@@ -97,6 +97,9 @@ const USAGE = `mrv — carbon-mrv command line
       check an evidence package's signature and its factor pack (one of the shipped packs or a
       --factor-pack the verifier accepts) and, given its raw signed batches (mrv export-batches)
       or its readings, recompute its values; with batches also their signatures, chain and digest
+  mrv verify RECEIPT (--trusted-keys FILE|DIR | --public-key FILE) [--package FILE]
+      check a confirmation receipt (GET .../confirmations/{month}/versions/{n}/receipt): its
+      signature and, with --package, that FILE is the frozen package it names (SHA-256)
   mrv factors [FILE] [--digest]
       a factor pack's id, version and digest (what mrv verify pins), and every factor's source
   mrv keygen --unit ID --gateway ID [--out DIR] [--force | --rotate]

@@ -75,6 +75,8 @@ export const ErrorCodes = {
   MRV_E_ACCOUNT_EXISTS: { http: 409, text: 'account exists' },
   /** An attachment's content type is not one the findings workflow accepts. */
   MRV_E_UNSUPPORTED_MEDIA: { http: 415, text: 'unsupported attachment type' },
+  /** A monthly evidence confirmation or review that the month or version does not allow (month not over, no data, superseded, reviewed already). */
+  MRV_E_CONFIRMATION: { http: 409, text: 'evidence confirmation not allowed in this state' },
 } as const;
 
 /** One of the stable error codes, e.g. `MRV_E_MODBUS_TIMEOUT`. */

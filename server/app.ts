@@ -19,6 +19,7 @@ import { createRegistry, instrumentStore } from '../ops/metrics.ts';
 import { packageVersion } from '../ops/package-root.ts';
 import { registerApiRoutes } from './api-routes.ts';
 import { type Auth, installAuth, redactUrl, UnitDirectory } from './auth.ts';
+import { registerConfirmationRoutes } from './confirmation-routes.ts';
 import { registerDomainRoutes } from './domain-routes.ts';
 import { installErrorHandlers } from './errors.ts';
 import { registerLedgerRoutes } from './ledger-routes.ts';
@@ -161,6 +162,8 @@ function uplotDistDir(): string {
  * - `GET /api/v1/units/:unitId/ledger/meters[/:meterId]`, `POST .../certificates[/:certificateId/correction]`,
  *   `GET .../certificates/:certificateId/scan`: the meter ledger (see `ledger-routes.ts`)
  * - `POST /api/v1/evidence/verify` checks an evidence package's signature (see `verify-route.ts`)
+ * - `GET|POST /api/v1/units/:unitId/confirmations[/:month[/versions/:version[/review]]]` the monthly
+ *   evidence confirmation (see `confirmation-routes.ts`; 503 without a state database)
  * - `GET /api/v1/units`, `GET /api/v1/units/:unitId/points`,
  *   `GET /api/v1/units/:unitId/points/:pointId/series` (see `api-routes.ts`)
  * - `GET /api/v1/live?unit=` Server-Sent Events (see `live-stream.ts`)
@@ -234,6 +237,7 @@ export function buildServer(options: ServerOptions): FastifyInstance {
   const clock = options.clock ?? systemClock;
   registerApiRoutes(app, { store, clock, auth, listUnits: () => directory.units() });
   registerDomainRoutes(app, { ...options, store, clock });
+  registerConfirmationRoutes(app, { ...options, store, clock }, { auth, units: directory });
   const streams = registerLiveRoute(app, {
     store,
     live: options.live,

@@ -28,6 +28,7 @@ import {
 import pg from 'pg';
 import { MrvError } from '../../core/errors.ts';
 import { type LedgerSchema, meterLedgerMigration } from './ledger-schema.ts';
+import { confirmationMigrations } from './confirmation-schema.ts';
 
 /** `accounts`: people who log in with a username and password. */
 export interface AccountsTable {
@@ -234,6 +235,7 @@ function migrations(engine: StateEngine): Record<string, Migration> {
       },
     },
     '0002_meter_ledger': meterLedgerMigration(engine),
+    ...confirmationMigrations,
   };
 }
 

@@ -186,6 +186,11 @@ export class StateStore {
     return this.#s.engine;
   }
 
+  /** The open database, for the stores of other concerns on the same schema (evidence-confirmations.ts). */
+  get stateDb(): StateDb {
+    return this.#s;
+  }
+
   /** The database's location, password removed. */
   get location(): string {
     return this.#s.location;
