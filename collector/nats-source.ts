@@ -161,11 +161,8 @@ export class NatsSource implements MessageSource {
     this.#needsSync = report.created;
     const js = nc.jetstream();
     // Catalogues first, so that a unit's point table is known before its first batch arrives.
+    // No filter: the stream holds only catalogues and statuses (nats-server 2.9 takes one filter subject).
     const gateways = await js.consumers.get(settings.gatewayStream, {
-      filterSubjects: [
-        `${topicToSubject(this.#prefix)}.*.*.meta`,
-        `${topicToSubject(this.#prefix)}.*.*.status`,
-      ],
       deliver_policy: DeliverPolicy.LastPerSubject,
     });
     this.#gateways = await gateways.consume({

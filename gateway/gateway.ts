@@ -62,7 +62,14 @@ export { batchHash } from '../core/signing.ts';
  * @throws MrvError `MRV_E_CONFIG` for a URL that does not parse
  */
 function brokerServers(urls: string[]): NonNullable<IClientOptions['servers']> {
-  const defaults: Record<string, number> = { mqtt: 1883, tcp: 1883, mqtts: 8883, ssl: 8883, ws: 80, wss: 443 };
+  const defaults: Record<string, number> = {
+    mqtt: 1883,
+    tcp: 1883,
+    mqtts: 8883,
+    ssl: 8883,
+    ws: 80,
+    wss: 443,
+  };
   return urls.map((u) => {
     let parsed: URL;
     try {

@@ -17,9 +17,7 @@ export const MqttConfig = z
       .describe('broker URL'),
     failoverUrls: z
       .array(
-        z
-          .string()
-          .regex(/^(mqtts?|wss?|tcp|ssl):\/\//, 'expected a broker URL such as mqtt://10.0.0.2:1883'),
+        z.string().regex(/^(mqtts?|wss?|tcp|ssl):\/\//, 'expected a broker URL such as mqtt://10.0.0.2:1883'),
       )
       .max(16)
       .optional()
