@@ -155,6 +155,14 @@ describe('NATS JetStream cluster transport', () => {
     await waitHealthy(n1);
     await progress('node 1 and collector 1 back', 40);
 
+    // The restarted member got the gateway's catalogue, published long before it started, from the
+    // last-per-subject stream (what a retained message is to the MQTT collector).
+    await until(
+      'collector 1 has the catalogue again',
+      async () => ((await metric(metricsPorts[0] as number, 'mrv_collector_meta_messages_total')) ?? 0) >= 1,
+      30_000,
+    );
+
     // The gateway stops polling and drains its log: everything it made is confirmed stored.
     await gateway.stop(120_000);
     expect(gateway.bufferStatus().pendingBatches, 'the gateway log drained').toBe(0);
