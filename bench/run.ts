@@ -11,6 +11,7 @@ import { benchFootprint } from './footprint.ts';
 import { benchGatewayRead } from './gateway-read.ts';
 import { benchLatency } from './latency.ts';
 import { type BenchResult, BUILD_DIR, fmt, loadAvg, machine, REPO_ROOT } from './lib.ts';
+import { benchNats } from './nats.ts';
 import { benchNodeRed } from './node-red.ts';
 import { benchReplay } from './replay.ts';
 import { renderReport } from './report.ts';
@@ -24,6 +25,7 @@ const ALL: Record<string, () => Promise<BenchResult>> = {
   'gateway-read': benchGatewayRead,
   'collector-ingest': benchCollectorIngest,
   'scale-out': benchScaleOut,
+  nats: benchNats,
   latency: benchLatency,
   replay: benchReplay,
   evidence: benchEvidence,

@@ -45,6 +45,7 @@ import {
   serverMqttFlags,
 } from './integrity-options.ts';
 import { createLogger } from './log.ts';
+import { natsSourceFrom, transportFlags } from './nats-options.ts';
 import { clockFor, instantFlag, intFlag, runUntilSignal } from './run.ts';
 import { openStateFromFlags, stateDbFlags } from './state-options.ts';
 import { makeStore, storeFlags } from './store-options.ts';
@@ -368,7 +369,7 @@ export async function gateway(args: string[]): Promise<number> {
   });
 }
 
-/** `mrv collector --mqtt URL`. */
+/** `mrv collector --mqtt URL` (or `--transport nats --nats-servers URL,...`, cli/nats-options.ts). */
 export async function collector(args: string[]): Promise<number> {
   const { values: v } = parseArgs({
     args,
@@ -377,6 +378,7 @@ export async function collector(args: string[]): Promise<number> {
       ...storeFlags,
       ...metricsFlags,
       ...collectorFlags,
+      ...transportFlags,
       ...unitsFileFlag,
     },
   });
@@ -385,10 +387,22 @@ export async function collector(args: string[]): Promise<number> {
   requireKeyRegistry(v, log, 'mrv collector');
   const extra = collectorOptions(v);
   if (v['units-file']) extra.units = loadUnitRegistry(v['units-file']);
+  const source = natsSourceFrom(v, extra, log);
+  if (source && v.leave)
+    throw new MrvError(
+      'MRV_E_CONFIG',
+      '--leave is for an MQTT share group: a NATS member leaves by stopping (the consumer is shared; what it held is redelivered)',
+    );
   const store = makeStore(v, log);
   await store.start();
   const registry = createRegistry();
-  const c = new Collector({ url: v.mqtt, store: instrumentStore(store, registry), log, ...extra });
+  const c = new Collector({
+    url: v.mqtt,
+    store: instrumentStore(store, registry),
+    log,
+    ...extra,
+    ...(source ? { source } : {}),
+  });
   exposeCollectorCounters(registry, c.counters);
   if (v.leave && extra.shareGroup === undefined)
     throw new MrvError(

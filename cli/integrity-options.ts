@@ -117,6 +117,8 @@ export function collectorOptions(v: {
   'gap-grace'?: string | undefined;
   'audit-interval'?: string | undefined;
   'live-topic'?: boolean | undefined;
+  /** `--transport` (cli/nats-options.ts): the NATS consumer is shared, so the chain-audit flags apply too. */
+  transport?: string | undefined;
 }): Partial<CollectorOptions> {
   const o: Partial<CollectorOptions> = {};
   if (v['live-topic']) o.announceStored = true;
@@ -153,8 +155,11 @@ export function collectorOptions(v: {
   const seconds = (flag: 'gap-grace' | 'audit-interval'): number | undefined => {
     const text = v[flag];
     if (text === undefined) return undefined;
-    if (!v['share-group'])
-      throw new MrvError('MRV_E_CONFIG', `--${flag} applies only with --share-group (the chain audit)`);
+    if (!v['share-group'] && v.transport !== 'nats')
+      throw new MrvError(
+        'MRV_E_CONFIG',
+        `--${flag} applies only with --share-group or --transport nats (the chain audit)`,
+      );
     const n = Number(text);
     if (!Number.isFinite(n) || n <= 0)
       throw new MrvError('MRV_E_CONFIG', `--${flag}: expected seconds > 0, got "${text}"`);

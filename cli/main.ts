@@ -23,11 +23,16 @@ const USAGE = `mrv — carbon-mrv command line
                 [--username U --password-env VAR|--password-file F] (never a password in the URL)
                 [--ca FILE] [--cert FILE --key FILE] [--keepalive S]
                 [--share-group NAME [--gap-grace S] [--audit-interval S] [--leave]] [--live-topic]
+                [--transport mqtt|nats --nats-servers nats://H:4222,... [--nats-replicas 3]
+                 [--nats-ack-wait 30] [--nats-max-ack-pending 512]]
       subscribe (persistent session), verify signatures (batches and meta) and hash chains, compare
       the gateways' meta with the unit registry (a difference is a finding), write readings, findings and
       the batch archive to the store, acknowledge after writing; with --share-group several collectors
       (each its own --client-id) share the data as $share/NAME/... and audit the archived chains;
       --leave removes the member --client-id from the group for good (stores what it holds, exits);
+      --transport nats takes the batches from a replicated JetStream stream on a nats-server cluster
+      instead (gateways speak MQTT to any node's MQTT listener): every collector shares one durable
+      consumer, acknowledges after the store write, and audits the chains (docs/scale-out.md §6);
       --live-topic announces every stored batch for a server started with --live-mqtt
   mrv server [--port 8080] [--host 127.0.0.1] [--mqtt URL (--keys REGISTRY | --insecure-unsigned) | --live-mqtt URL]
              [--username U --password-file F --ca FILE] [--store ...] [--data-dir .data] [--site SITE.yaml ...]

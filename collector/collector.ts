@@ -43,6 +43,11 @@
  * collector's share waits in its session until it returns with the same `clientId`). Status and meta
  * stay ordinary subscriptions: every collector needs the catalogues, and their writes replace.
  * Integrity then runs in shared mode (integrity.ts) and a periodic {@link ChainAudit} reports gaps.
+ *
+ * Another transport (`source`, collector/source.ts: NATS JetStream, collector/nats-source.ts) replaces
+ * the MQTT sessions: it delivers the same topics with an acknowledgement each, and carries the store
+ * acknowledgements, `_sync`, dead letters, findings and live announcements; everything between a
+ * payload and its acknowledgement above is the same. A shared source runs integrity in shared mode.
  */
 import mqtt, { type MqttClient } from 'mqtt';
 import type { Logger } from 'pino';
@@ -68,6 +73,7 @@ import type { KeyRegistry } from './keys.ts';
 import type { LiveBatch, LiveHub } from './live.ts';
 import { liveTopic } from './live-relay.ts';
 import { checkMeta, settledMismatches } from './meta-check.ts';
+import type { MessageSource } from './source.ts';
 import type { TimeSeriesStore } from './store.ts';
 
 /** Payloads larger than this are rejected before parsing (4 MiB). */
@@ -84,8 +90,13 @@ export const DEFAULT_COLLECTOR_CLIENT_ID = 'mrv-collector';
 
 /** Options of {@link Collector}. */
 export interface CollectorOptions {
-  /** Broker URL, e.g. mqtt://127.0.0.1:1883 or mqtts://... */
+  /** Broker URL, e.g. mqtt://127.0.0.1:1883 or mqtts://...; unused with a {@link source}. */
   url: string;
+  /**
+   * Another transport instead of the MQTT sessions (collector/source.ts), e.g. NATS JetStream
+   * (collector/nats-source.ts). The collector starts, stops and closes it.
+   */
+  source?: MessageSource;
   store: TimeSeriesStore;
   log: Logger;
   live?: LiveHub;
@@ -243,6 +254,8 @@ export class Collector {
   #backlog: Session | undefined;
   /** Set once stop() has ended the sessions: no acknowledgement is sent any more. */
   #stopped = false;
+  /** The other transport ({@link CollectorOptions.source}) is started and not closed. */
+  #sourceOpen = false;
   /** point → device, per `${unitId}/${gatewayId}`, from the gateways' retained catalogues. */
   readonly #devices = new Map<string, Map<string, string>>();
   #pending: PendingBatch[] = [];
@@ -269,9 +282,19 @@ export class Collector {
       keys: opts.keys,
       ...(opts.replayWindowMs !== undefined ? { replayWindowMs: opts.replayWindowMs } : {}),
       ...(opts.maxClockSkewMs !== undefined ? { maxClockSkewMs: opts.maxClockSkewMs } : {}),
-      shared: opts.shareGroup !== undefined,
+      shared: opts.shareGroup !== undefined || opts.source?.shared === true,
     });
+    if (opts.source?.shared && opts.shareGroup === undefined)
+      this.#audit = new ChainAudit({
+        store: opts.store,
+        ...(opts.gapGraceMs !== undefined ? { graceMs: opts.gapGraceMs } : {}),
+      });
     if (opts.shareGroup !== undefined) {
+      if (opts.source)
+        throw new MrvError(
+          'MRV_E_CONFIG',
+          `a share group (${opts.shareGroup}) is an MQTT subscription; the ${opts.source.kind} transport shares its consumer by itself`,
+        );
       if (!/^[A-Za-z0-9_.-]+$/.test(opts.shareGroup))
         throw new MrvError(
           'MRV_E_CONFIG',
@@ -314,6 +337,7 @@ export class Collector {
       this.#log.warn(
         'no unit registry (--units-file): gateway catalogues are not compared with the registered unit facts',
       );
+    if (this.opts.source) return this.#startSource(this.opts.source);
     const o = this.opts;
     const clientId = o.clientId ?? DEFAULT_COLLECTOR_CLIENT_ID;
     const p = this.#prefix;
@@ -346,6 +370,57 @@ export class Collector {
       'collector subscribed',
     );
     if (this.#audit) this.#scheduleAudit();
+  }
+
+  /** {@link start} with another transport (collector/source.ts) instead of the MQTT sessions. */
+  async #startSource(source: MessageSource): Promise<void> {
+    this.#backlogActiveAt = Date.now();
+    await source.start({
+      message: (topic, payload, ack) => {
+        try {
+          this.#onMessage(topic, payload, ack);
+        } catch (err) {
+          this.#log.error({ err: (err as Error).message, topic }, 'message handling failed');
+          ack();
+        }
+      },
+      connected: () => {
+        this.#backlogActiveAt = Date.now();
+      },
+    });
+    this.#sourceOpen = true;
+    if (source.needsSync) {
+      // Nothing was queued for the collectors before this start (the stream was made now): the
+      // gateways send again what they hold unconfirmed.
+      const request: SyncRequest = {
+        v: 1,
+        collector: this.opts.clientId ?? DEFAULT_COLLECTOR_CLIENT_ID,
+        reason: 'new-session',
+        at: isoMs(this.#clock.now()),
+      };
+      this.counters.syncRequests++;
+      this.#log.info({ transport: source.kind }, 'new stream: gateways asked to re-send unconfirmed batches');
+      this.#publish(syncTopic(this.#prefix), JSON.stringify(request), 1);
+    }
+    this.#dueTimer = setInterval(() => this.#maybeReportDue(), 1000);
+    this.#dueTimer.unref();
+    this.#log.info(
+      {
+        transport: source.kind,
+        prefix: this.#prefix,
+        verifying: this.#integrity.verifying,
+        shared: source.shared,
+      },
+      'collector subscribed',
+    );
+    if (this.#audit) this.#scheduleAudit();
+  }
+
+  /** Publishes one of the collector's own messages on the MQTT session or the other transport. */
+  #publish(topic: string, payload: string, qos: 0 | 1): void {
+    if (this.opts.source) {
+      if (this.#sourceOpen) this.opts.source.publish(topic, payload);
+    } else this.#client?.publish(topic, payload, { qos });
   }
 
   /**
@@ -476,8 +551,7 @@ export class Collector {
    * happens to the PUBACKs: a gateway releases a batch from its log only on this.
    */
   #confirm(take: readonly ReceivedBatch[]): void {
-    const client = this.#client;
-    if (!client) return;
+    if (!this.#client && !this.#sourceOpen) return;
     const byGateway = new Map<string, { unitId: string; gatewayId: string; seqs: number[] }>();
     for (const { batch } of take) {
       const key = `${batch.unitId}/${batch.gatewayId}`;
@@ -492,7 +566,7 @@ export class Collector {
     const collector = this.opts.clientId ?? DEFAULT_COLLECTOR_CLIENT_ID;
     for (const g of byGateway.values()) {
       const ack: StoreAck = { v: 1, gatewayId: g.gatewayId, stored: seqRanges(g.seqs), collector, at };
-      client.publish(ackTopic(this.#prefix, g.unitId, g.gatewayId), JSON.stringify(ack), { qos: 1 });
+      this.#publish(ackTopic(this.#prefix, g.unitId, g.gatewayId), JSON.stringify(ack), 1);
       this.counters.storeAcks++;
     }
   }
@@ -668,7 +742,7 @@ export class Collector {
       bytes: payload.length,
       payload: payload.toString('utf8').slice(0, 4096),
     };
-    this.#client?.publish(this.deadLetterTopic, JSON.stringify(letter), { qos: 1 });
+    this.#publish(this.deadLetterTopic, JSON.stringify(letter), 1);
   }
 
   /** A batch rejected whole by the integrity check (its finding is stored): to the dead-letter topic, counted. */
@@ -684,7 +758,7 @@ export class Collector {
       bytes: Buffer.byteLength(payload),
       payload: payload.slice(0, 4096),
     };
-    this.#client?.publish(this.deadLetterTopic, JSON.stringify(letter), { qos: 1 });
+    this.#publish(this.deadLetterTopic, JSON.stringify(letter), 1);
   }
 
   /** True when the waiting batches fill a write (the thresholds of {@link CollectorOptions}). */
@@ -715,9 +789,9 @@ export class Collector {
    * write in progress (the report runs in the write sequence).
    */
   #maybeReportDue(): void {
-    const session = this.#backlog;
     if (this.#stopping || this.#flushing || !this.#integrity.gapsDue) return;
-    if (!session?.client.connected || this.#pending.some((b) => b.backlog)) return;
+    const connected = this.opts.source ? this.opts.source.connected() : this.#backlog?.client.connected;
+    if (!connected || this.#pending.some((b) => b.backlog)) return;
     if (Date.now() - this.#backlogActiveAt < (this.opts.backlogQuietMs ?? 5000)) return;
     this.#flushing = (async () => {
       try {
@@ -817,13 +891,7 @@ export class Collector {
       };
       this.opts.live?.publish(stored);
       if (this.opts.announceStored)
-        this.#client?.publish(
-          liveTopic(this.#prefix, stored.unitId, stored.gatewayId),
-          JSON.stringify(stored),
-          {
-            qos: 0,
-          },
-        );
+        this.#publish(liveTopic(this.#prefix, stored.unitId, stored.gatewayId), JSON.stringify(stored), 0);
     }
   }
 
@@ -860,7 +928,7 @@ export class Collector {
       { finding: f.code, id: f.id, unit: f.unitId, gateway: f.gatewayId, detail: f.detail },
       f.message.en,
     );
-    this.#client?.publish(this.findingsTopic, JSON.stringify(f), { qos: 1 });
+    this.#publish(this.findingsTopic, JSON.stringify(f), 1);
   }
 
   /**
@@ -891,6 +959,8 @@ export class Collector {
   /** Flushes what is waiting (one attempt per write, acknowledging what was written), then disconnects. */
   async stop(): Promise<void> {
     this.#stopping = true;
+    // Another transport stops delivering first, so that what it holds can be written to the end.
+    await this.opts.source?.stop();
     const errors = this.counters.storeErrors;
     await this.flush();
     // One flush writes at most one write's worth: go on while the writes succeed.
@@ -904,6 +974,10 @@ export class Collector {
     if (this.#dueTimer) clearInterval(this.#dueTimer);
     this.#dueTimer = undefined;
     await this.#auditing;
+    if (this.opts.source && this.#sourceOpen) {
+      await this.opts.source.close();
+      this.#sourceOpen = false;
+    }
     const sessions = [this.#main, this.#backlog].filter((x): x is Session => x !== undefined);
     this.#client = undefined;
     this.#main = undefined;

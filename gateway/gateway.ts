@@ -57,6 +57,31 @@ import { SendOrder } from './send-order.ts';
 
 export { batchHash } from '../core/signing.ts';
 
+/**
+ * MQTT.js `servers` entries of broker URLs (host, port, protocol; the port defaults to the protocol's).
+ * @throws MrvError `MRV_E_CONFIG` for a URL that does not parse
+ */
+function brokerServers(urls: string[]): NonNullable<IClientOptions['servers']> {
+  const defaults: Record<string, number> = {
+    mqtt: 1883,
+    tcp: 1883,
+    mqtts: 8883,
+    ssl: 8883,
+    ws: 80,
+    wss: 443,
+  };
+  return urls.map((u) => {
+    let parsed: URL;
+    try {
+      parsed = new URL(u);
+    } catch {
+      throw new MrvError('MRV_E_CONFIG', `gateway.mqtt: "${redactUrl(u)}" is not a broker URL`);
+    }
+    const protocol = parsed.protocol.slice(0, -1) as 'mqtt' | 'mqtts' | 'tcp' | 'ssl' | 'ws' | 'wss';
+    return { host: parsed.hostname, port: Number(parsed.port) || (defaults[protocol] ?? 1883), protocol };
+  });
+}
+
 /** Options of {@link Gateway}. */
 export interface GatewayOptions {
   site: LoadedSite;
@@ -359,6 +384,9 @@ export class Gateway {
     };
     const brokerUrl = this.opts.mqttUrl ?? m.url;
     const url = redactUrl(brokerUrl); // for logs: a password in the URL is never logged
+    // Several listeners of one cluster (NATS, docs/scale-out.md): MQTT.js moves to the next on every
+    // reconnect, round robin, starting with `url`.
+    if (m.failoverUrls?.length) options.servers = brokerServers([brokerUrl, ...m.failoverUrls]);
     const client = mqtt.connect(brokerUrl, options);
     this.#client = client;
     client.on('connect', () => {

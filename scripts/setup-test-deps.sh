@@ -4,7 +4,8 @@
 #   pty pair), python3-pymodbus with python3-serial and python3-serial-asyncio (a Modbus TCP/RTU server
 #   nobody here wrote, run with /usr/bin/python3), fonts-noto-cjk (Chinese text in the dashboard screenshots),
 #   openssl (the throw-away CA and certificates of the MQTT-over-TLS tests; slim images lack it),
-#   postgresql (the state database's contract suite; test/helpers/postgres.ts runs its own server).
+#   postgresql (the state database's contract suite; test/helpers/postgres.ts runs its own server),
+#   nats-server (the JetStream transport's cluster tests; test/helpers/nats.ts runs its own nodes).
 # Silent and instant when everything is there (`npm test` runs it every time). Installs only what is
 # missing, with sudo when not root, and never starts the installed services: the tests start their own
 # servers on free loopback ports.
@@ -25,8 +26,9 @@ declare -A PACKAGE_OF=(
   [noto-cjk]=fonts-noto-cjk
   [openssl]=openssl
   [postgres]=postgresql
+  [nats-server]=nats-server
 )
-ORDER=(influxd mosquitto mosquitto_sub mbpoll chromium socat pymodbus pyserial serial_asyncio noto-cjk openssl postgres)
+ORDER=(influxd mosquitto mosquitto_sub mbpoll chromium socat pymodbus pyserial serial_asyncio noto-cjk openssl postgres nats-server)
 
 have() {
   # Python modules are not commands: ask Debian's interpreter (not a venv's) whether it imports.
@@ -64,7 +66,7 @@ if ! command -v apt-get >/dev/null 2>&1; then
   exit 1
 fi
 
-# Keep the packages' init scripts from starting influxd/mosquitto: invoke-rc.d (and deb-systemd-invoke
+# Keep the packages' init scripts from starting influxd/mosquitto/nats-server: invoke-rc.d (and deb-systemd-invoke
 # where systemd runs) ask /usr/sbin/policy-rc.d first, and exit code 101 means "action forbidden".
 # Docker images usually have this file already; otherwise put one in place for the install only.
 POLICY=/usr/sbin/policy-rc.d

@@ -15,6 +15,15 @@ export const MqttConfig = z
       .string()
       .regex(/^(mqtts?|wss?|tcp|ssl):\/\//, 'expected a broker URL such as mqtt://127.0.0.1:1883')
       .describe('broker URL'),
+    failoverUrls: z
+      .array(
+        z.string().regex(/^(mqtts?|wss?|tcp|ssl):\/\//, 'expected a broker URL such as mqtt://10.0.0.2:1883'),
+      )
+      .max(16)
+      .optional()
+      .describe(
+        'further MQTT listeners of the same broker cluster (e.g. the other NATS nodes), tried in turn after `url` whenever the connection is lost',
+      ),
     topicPrefix: z.string().min(1).default('mrv/v1'),
     clientId: z.string().optional().describe('defaults to mrv-gw-{gateway id}'),
     username: z.string().optional(),

@@ -27,8 +27,8 @@ import {
 } from 'kysely';
 import pg from 'pg';
 import { MrvError } from '../../core/errors.ts';
-import { type LedgerSchema, meterLedgerMigration } from './ledger-schema.ts';
 import { confirmationMigrations } from './confirmation-schema.ts';
+import { type LedgerSchema, meterLedgerMigration } from './ledger-schema.ts';
 
 /** `accounts`: people who log in with a username and password. */
 export interface AccountsTable {

@@ -110,7 +110,7 @@ export function workspace(): FaultWorkspace {
 export function writeSite(
   ws: FaultWorkspace,
   devicePort: number,
-  mqtt: string | Record<string, string | number>,
+  mqtt: string | Record<string, string | number | string[]>,
   more: { pollIntervalMs?: number; timeoutMs?: number; delivery?: Record<string, string | number> } = {},
 ): string {
   const mqttFields = typeof mqtt === 'string' ? { url: mqtt } : mqtt;
