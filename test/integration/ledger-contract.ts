@@ -382,11 +382,11 @@ export function describeLedgerContract(name: string, fresh: FreshTarget): void {
         },
         { id: 'cli:test', role: 'cli' },
       );
-      // Back to the schema of 0001_state: no ledger tables, 0002 not recorded as applied.
+      // Back to the schema of 0001_state: no ledger (nor later) tables, only 0001 recorded as applied.
       const db = old.database.db;
-      for (const table of ['meter_certificates', 'certificate_scans', 'meters'])
+      for (const table of ['meter_certificates', 'certificate_scans', 'meters', 'confirmations'])
         await sql`drop table ${sql.table(table)}`.execute(db);
-      await sql`delete from kysely_migration where name = '0002_meter_ledger'`.execute(db);
+      await sql`delete from kysely_migration where name <> '0001_state'`.execute(db);
       await old.close();
       state = await StateStore.open(t.target);
       expect((await state.account('ent-l'))?.role).toBe('enterprise');
