@@ -1,8 +1,8 @@
 /**
  * The overview's figures for every unit the caller may see, in one request (issue 13 item 5):
  * `GET /api/v1/summary?month=yyyy-mm` → `{month, generatedAt, totals, units: [...]}`, per unit its
- * registry facts, online state and newest data time, its derived `status` (`online`, `offline`,
- * `no_data` = never reported), the month-to-date completeness of its key-parameter points (the
+ * registry facts, online state and newest data time, its derived `status` (`online` = a gateway
+ * online, `offline`, `no_data` = offline and never a reading), the month-to-date completeness of its key-parameter points (the
  * cheap hourly counts of `evidence/service.ts` `completenessToDate`, never an evidence build) and its
  * open findings (open, acknowledged, explained: from the state database's workflow when there is one,
  * else the store's findings of the month whose lifecycle state is open).
@@ -140,10 +140,10 @@ const summarySchema = {
   },
 } as const;
 
-/** The derived status of a listed unit: never reported → `no_data`, else its online flag. */
+/** The derived status of a listed unit: its gateway online → `online`; else never a reading → `no_data`, else `offline`. */
 export function unitStatus(u: Pick<ListedUnit, 'online' | 'lastDataAt'>): UnitStatus {
-  if (u.lastDataAt === null) return 'no_data';
-  return u.online ? 'online' : 'offline';
+  if (u.online) return 'online';
+  return u.lastDataAt === null ? 'no_data' : 'offline';
 }
 
 /** Runs `fn` over `items` at most `limit` at a time; results in input order. */

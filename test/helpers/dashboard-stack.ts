@@ -143,6 +143,7 @@ export async function startDashboardStack(
   );
 
   const bulk = Array.from({ length: opts.extraUnits ?? 0 }, (_, i) => bulkUnit(i));
+  const bulkReadings: StoredReading[] = [];
   for (const [i, u] of bulk.entries()) {
     if (i % 3 === 2) continue; // never reported
     const gatewayId = `gw-bulk-${i}`;
@@ -159,7 +160,20 @@ export async function startDashboardStack(
       { v: 1, gatewayId, state: i % 3 === 0 ? 'online' : 'offline' },
       now - i * 1000,
     );
+    const ts = now - 60_000 - i * 1000;
+    bulkReadings.push({
+      unitId: u.id,
+      gatewayId,
+      device: 'scale',
+      point: 'p.mass',
+      ts,
+      rxTs: ts + 20,
+      value: String(100 + i),
+      quality: 'good',
+      seq: 0,
+    });
   }
+  if (bulkReadings.length > 0) await store.writeReadings(bulkReadings);
 
   let state: StateStore | undefined;
   if (opts.accounts) {

@@ -51,3 +51,23 @@ export function formatRatio(ratio: string | null | undefined): string {
   const n = Number(ratio);
   return Number.isFinite(n) ? `${(n * 100).toFixed(1)} %` : '—';
 }
+
+const CJK = /[\u3400-\u9fff\uf900-\ufaff]/;
+
+/**
+ * The half of a bilingual text for `lang`: site files write names as `中文 English`
+ * (`出铝真空抬包电子吊秤 Vacuum-ladle crane scale`) and descriptions as `English / 中文`. A text that is
+ * not visibly bilingual is returned whole.
+ */
+export function pickLang(text: string | null | undefined, lang: string): string {
+  if (!text) return '';
+  const slash = text.split(' / ');
+  if (slash.length === 2) {
+    const [a, b] = slash as [string, string];
+    const zh = CJK.test(a) && !CJK.test(b) ? a : CJK.test(b) && !CJK.test(a) ? b : undefined;
+    if (zh !== undefined) return (lang === 'en' ? (zh === a ? b : a) : zh).trim();
+  }
+  const m = /^([^A-Za-z]*[\u3400-\u9fff][^A-Za-z]*?)\s+([A-Za-z][^\u3400-\u9fff]*)$/.exec(text);
+  if (m) return (lang === 'en' ? (m[2] as string) : (m[1] as string)).trim();
+  return text;
+}
