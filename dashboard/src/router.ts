@@ -1,6 +1,6 @@
 /**
  * Routes of the dashboard (hash history: the server serves one index.html at /app/ and needs no
- * fallback): login, overview, a unit, its findings, its monthly evidence. Every page but the login
+ * fallback): login, overview, a unit (the findings and evidence pages are still the page at `/`). Every page but the login
  * needs a session; without one the guard sends the browser to the login with the wanted page kept.
  */
 import { createRouter, createWebHashHistory } from 'vue-router';
@@ -17,13 +17,6 @@ export const router = createRouter({
     },
     { path: '/', name: 'overview', component: () => import('./pages/OverviewPage.vue') },
     { path: '/units/:unitId', name: 'unit', component: () => import('./pages/UnitPage.vue'), props: true },
-    { path: '/findings', name: 'findings', component: () => import('./pages/FindingsPage.vue') },
-    {
-      path: '/units/:unitId/evidence/:month',
-      name: 'evidence',
-      component: () => import('./pages/EvidencePage.vue'),
-      props: true,
-    },
     { path: '/:rest(.*)*', name: 'not-found', component: () => import('./pages/NotFoundPage.vue') },
   ],
 });

@@ -59,7 +59,6 @@ const RAW_IDS = [
   ...Object.keys(zhCN.calibration),
   ...Object.keys(zhCN.completeness),
   ...Object.keys(zhCN.unitStatus),
-  ...Object.keys(zhCN.findingState),
   ...Object.keys(zhCN.role),
   ...Object.keys(zhCN.industry),
   'authEnabled',

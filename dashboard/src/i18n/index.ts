@@ -52,14 +52,10 @@ export type EnumGroup =
   | 'completeness'
   | 'quality'
   | 'calibration'
-  | 'findingState'
-  | 'severity'
-  | 'action'
   | 'role'
   | 'industry'
   | 'meterKind'
-  | 'uom'
-  | 'contentStatus';
+  | 'uom';
 
 /**
  * The current language's text of `value` in `group` (`enumLabel('meterKind', 'crane-scale')` → 吊秤),

@@ -61,9 +61,10 @@ const CJK = /[\u3400-\u9fff\uf900-\ufaff]/;
  */
 export function pickLang(text: string | null | undefined, lang: string): string {
   if (!text) return '';
-  const slash = text.split(' / ');
-  if (slash.length === 2) {
-    const [a, b] = slash as [string, string];
+  const at = text.lastIndexOf(' / ');
+  if (at > 0) {
+    const a = text.slice(0, at);
+    const b = text.slice(at + 3);
     const zh = CJK.test(a) && !CJK.test(b) ? a : CJK.test(b) && !CJK.test(a) ? b : undefined;
     if (zh !== undefined) return (lang === 'en' ? (zh === a ? b : a) : zh).trim();
   }
