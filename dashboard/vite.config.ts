@@ -1,5 +1,5 @@
 /**
- * Vite build of the dashboard (docs/architecture.md §10): `dashboard/` → `server/web-app/`, served by
+ * Vite build of the dashboard (docs/architecture.md §8, the Vue dashboard): `dashboard/` → `server/web-app/`, served by
  * the server at `/app/`. External module scripts only (the server's CSP allows no inline script);
  * assets under `/app/assets/` with content hashes.
  */

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Builds the Vue dashboard (dashboard/, docs/architecture.md §10) into server/web-app/ (git-ignored),
+// Builds the Vue dashboard (dashboard/, docs/architecture.md §8, the Vue dashboard) into server/web-app/ (git-ignored),
 // which the server serves at /app/: first regenerates dashboard/src/api/schema.d.ts from the server's
 // OpenAPI document (scripts/openapi-schema.ts), then runs Vite with dashboard/vite.config.ts.
 // Called by scripts/build.mjs (so by `npm run build` and by `npm ci` through `prepare`); the browser

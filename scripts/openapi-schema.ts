@@ -1,6 +1,6 @@
 /**
  * Writes the server's OpenAPI document offline and the dashboard's API types from it
- * (docs/architecture.md §10): builds the server with `buildServer` on an empty SQLite store in a
+ * (docs/architecture.md §8, the Vue dashboard): builds the server with `buildServer` on an empty SQLite store in a
  * temporary folder (no listening), `inject`s `GET /api/v1/openapi.json`, and turns the document into
  * `dashboard/src/api/schema.d.ts` with openapi-typescript. Run by scripts/build-dashboard.mjs (so by
  * `npm run build` and `npm ci`); the generated file is committed so that `vue-tsc` checks without a build.

@@ -300,7 +300,7 @@ export function buildServer(options: ServerOptions): FastifyInstance {
     },
   });
 
-  // The Vue dashboard (dashboard/, docs/architecture.md §10) at /app/ while the page above stays at /.
+  // The Vue dashboard (dashboard/, docs/architecture.md §8, the Vue dashboard) at /app/ while the page above stays at /.
   if (existsSync(join(WEB_APP_ROOT, 'index.html')))
     app.register(fastifyStatic, {
       root: WEB_APP_ROOT,

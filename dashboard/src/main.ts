@@ -1,4 +1,4 @@
-/** Entry of the dashboard: Vue, Element Plus, vue-i18n and the router (docs/architecture.md §10). */
+/** Entry of the dashboard: Vue, Element Plus, vue-i18n and the router (docs/architecture.md §8, the Vue dashboard). */
 import ElementPlus from 'element-plus';
 import 'element-plus/dist/index.css';
 import { createApp } from 'vue';

@@ -1,5 +1,5 @@
 /**
- * The Vue dashboard at /app/ (dashboard/, docs/architecture.md §10) in a real browser (Debian's
+ * The Vue dashboard at /app/ (dashboard/, docs/architecture.md §8, the Vue dashboard) in a real browser (Debian's
  * Chromium driven by playwright-core) against the demo's pipeline (`helpers/dashboard-stack.ts`)
  * with 300 more registered units and a state database with accounts:
  * - every page in both languages at 1366 × 768: no horizontal scroll, no console error, no i18n key
