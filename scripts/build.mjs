@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 // Builds the compiled release into dist/: tsc (tsconfig.build.json) turns the runtime sources into
 // JavaScript with their `.ts` import specifiers rewritten to `.js`; the files the code reads beside
-// itself (the dashboard in server/web/, the factor packs and rule packs in core/domain/) are copied
-// to the same relative places. Runs as the `prepare` script, i.e. inside `npm ci`/`npm install`.
+// itself (the dashboard in server/web/, the Vue dashboard that scripts/build-dashboard.mjs builds from
+// dashboard/ into server/web-app/, the factor packs and rule packs in core/domain/) are copied to the
+// same relative places. Runs as the `prepare` script, i.e. inside `npm ci`/`npm install`.
 // Writes dist/build-info.json last: bin/mrv.js runs dist/ only when that file exists and no source
 // is newer than the build (otherwise it runs the sources with tsx and says so).
 import { execFileSync } from 'node:child_process';
@@ -25,6 +26,9 @@ if (!existsSync(tsc)) {
   process.exit(0);
 }
 rmSync(dist, { recursive: true, force: true });
+// The Vue dashboard first (its API types come from the server's OpenAPI document; it lands in
+// server/web-app/, which the server serves at /app/ from the sources and, copied below, from dist/).
+execFileSync(process.execPath, [join(root, 'scripts/build-dashboard.mjs')], { stdio: 'inherit' });
 execFileSync(process.execPath, [tsc, '-p', join(root, 'tsconfig.build.json'), '--outDir', dist], {
   stdio: 'inherit',
 });
@@ -44,6 +48,7 @@ function copyAssets(from, keep) {
   walk(from);
 }
 copyAssets('server/web', () => true);
+copyAssets('server/web-app', () => true);
 copyAssets('core/domain', (name) => name.endsWith('.yaml'));
 
 const info = {

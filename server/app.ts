@@ -5,6 +5,8 @@
  *
  * Every error answers `{"error": {"code": "MRV_E_...", "message": "..."}}` (see `errors.ts`).
  */
+
+import { existsSync } from 'node:fs';
 import type { IncomingMessage } from 'node:http';
 import { createRequire } from 'node:module';
 import type { Socket } from 'node:net';
@@ -31,6 +33,7 @@ import { DEFAULT_BODY_LIMIT, type ServerOptions } from './options.ts';
 export { DEFAULT_BODY_LIMIT } from './options.ts';
 
 import { registerSessionRoutes } from './session-routes.ts';
+import { registerSummaryRoutes } from './summary-routes.ts';
 import { registerVerifyRoute } from './verify-route.ts';
 import { registerWorkflowRoutes } from './workflow-routes.ts';
 
@@ -65,6 +68,8 @@ export const SERVER_REDACT_PATHS: string[] = [
 const UPLOT_FILES = ['uPlot.esm.js', 'uPlot.min.css'] as const;
 
 const WEB_ROOT = fileURLToPath(new URL('./web/', import.meta.url));
+/** The Vue dashboard built by scripts/build-dashboard.mjs (dashboard/ → server/web-app/, git-ignored). */
+const WEB_APP_ROOT = fileURLToPath(new URL('./web-app/', import.meta.url));
 
 // The page loads only its own scripts, styles and API; uPlot sets element styles from script.
 const CONTENT_SECURITY_POLICY = [
@@ -167,7 +172,9 @@ function uplotDistDir(): string {
  * - `GET /api/v1/units`, `GET /api/v1/units/:unitId/points`,
  *   `GET /api/v1/units/:unitId/points/:pointId/series` (see `api-routes.ts`)
  * - `GET /api/v1/live?unit=` Server-Sent Events (see `live-stream.ts`)
+ * - `GET /api/v1/summary?month=` the overview's figures of every unit in scope (see `summary-routes.ts`)
  * - `GET /` the dashboard (`server/web/`), `GET /vendor/uplot/uPlot.esm.js|uPlot.min.css`
+ * - `GET /app/` the Vue dashboard built from `dashboard/` into `server/web-app/` (404 until built)
  *
  * Every `/api/` route except login and the OpenAPI document needs a token and enforces its scope
  * (see `auth.ts`); `/healthz`, `/metrics` and the page's files are open.
@@ -253,6 +260,14 @@ export function buildServer(options: ServerOptions): FastifyInstance {
   registerVerifyRoute(app, options);
   registerWorkflowRoutes(app, { state: options.state, auth, units: directory });
   registerLedgerRoutes(app, { ...options, store, clock });
+  registerSummaryRoutes(app, {
+    store,
+    clock,
+    auth,
+    units: directory,
+    state: options.state,
+    sites: options.domain?.sites,
+  });
   installHttpMetrics(app, { registry, sseClients: () => streams.clients() });
 
   app.get(
@@ -292,6 +307,23 @@ export function buildServer(options: ServerOptions): FastifyInstance {
       if (path.endsWith('.html')) res.setHeader('content-security-policy', CONTENT_SECURITY_POLICY);
     },
   });
+
+  // The Vue dashboard (dashboard/, docs/architecture.md §8, the Vue dashboard) at /app/ while the page above stays at /.
+  if (existsSync(join(WEB_APP_ROOT, 'index.html')))
+    app.register(fastifyStatic, {
+      root: WEB_APP_ROOT,
+      prefix: '/app/',
+      decorateReply: false,
+      index: ['index.html'],
+      setHeaders: (res, path) => {
+        res.setHeader('x-content-type-options', 'nosniff');
+        if (path.endsWith('.html')) res.setHeader('content-security-policy', CONTENT_SECURITY_POLICY);
+      },
+    });
+  else
+    app.get('/app/', async () => {
+      throw new MrvError('MRV_E_NOT_FOUND', 'the dashboard at /app/ is not built: run npm run build');
+    });
 
   const uplotDir = uplotDistDir();
   for (const file of UPLOT_FILES) {

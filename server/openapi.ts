@@ -37,6 +37,7 @@ function isStaticFile(url: string): boolean {
     url === '/' ||
     url === '/*' ||
     url.startsWith('/vendor/') ||
+    url.startsWith('/app/') ||
     (!url.startsWith('/api/') && /\.[a-z]+$/.test(url))
   );
 }

@@ -21,6 +21,7 @@ import { parseSiteConfig } from '../../gateway/config.ts';
 import { Gateway } from '../../gateway/gateway.ts';
 import { buildServer } from '../../server/app.ts';
 import { FailureLimiter } from '../../server/auth.ts';
+import { StateStore } from '../../server/state/state-store.ts';
 import { TokenFile } from '../../server/tokens.ts';
 import { startAluminiumSimulator } from '../../simulators/aluminium/server.ts';
 
@@ -34,6 +35,38 @@ export const OTHER_UNIT = {
   province: '广东',
 } as const;
 
+/** Password of the accounts {@link startDashboardStack} adds with `accounts: true`. */
+export const STACK_PASSWORD = 'a long enough password';
+
+/** Options of {@link startDashboardStack}. */
+export interface DashboardStackOptions {
+  /**
+   * Further registered units (a province-scale registry for the overview): unit `i` is
+   * `91000000BULK{i:0>4}X` in one of six provinces; a third report online, a third offline, a third never.
+   */
+  extraUnits?: number;
+  /**
+   * Open a state database with accounts `admin` (admin) and `regulator` (regulator of the demo unit's
+   * province), both with {@link STACK_PASSWORD}, for username-and-password logins and the findings workflow.
+   */
+  accounts?: boolean;
+}
+
+/** Province of bulk unit `i` (see {@link DashboardStackOptions.extraUnits}). */
+export const BULK_PROVINCES = ['河北', '山东', '江苏', '广东', '内蒙古', '河南'] as const;
+const BULK_INDUSTRIES = ['steel', 'cement', 'power', 'aluminium'] as const;
+
+/** Id, name, province and industry of bulk unit `i`. */
+export function bulkUnit(i: number) {
+  return {
+    id: `91000000BULK${String(i).padStart(4, '0')}X`,
+    name: `测试排放单位${String(i).padStart(3, '0')}号`,
+    nameEn: `Test unit ${String(i).padStart(3, '0')}`,
+    industry: BULK_INDUSTRIES[i % BULK_INDUSTRIES.length] as (typeof BULK_INDUSTRIES)[number],
+    province: BULK_PROVINCES[i % BULK_PROVINCES.length] as string,
+  };
+}
+
 /** A running stack. */
 export interface DashboardStack {
   url: string;
@@ -46,11 +79,16 @@ export interface DashboardStack {
   collector: Collector;
   store: SqliteStore;
   live: LiveHub;
+  /** The state database, with `accounts: true`. */
+  state?: StateStore;
   stop(): Promise<void>;
 }
 
 /** Starts the stack with its data in `dir`; the server listens on a free 127.0.0.1 port. */
-export async function startDashboardStack(dir: string): Promise<DashboardStack> {
+export async function startDashboardStack(
+  dir: string,
+  opts: DashboardStackOptions = {},
+): Promise<DashboardStack> {
   mkdirSync(dir, { recursive: true });
   const log = pino({ level: process.env.MRV_LOG_LEVEL ?? 'silent' });
   const sim = await startAluminiumSimulator({ seed: 42 });
@@ -104,6 +142,65 @@ export async function startDashboardStack(dir: string): Promise<DashboardStack> 
     now - 3_600_000,
   );
 
+  const bulk = Array.from({ length: opts.extraUnits ?? 0 }, (_, i) => bulkUnit(i));
+  const bulkReadings: StoredReading[] = [];
+  for (const [i, u] of bulk.entries()) {
+    if (i % 3 === 2) continue; // never reported
+    const gatewayId = `gw-bulk-${i}`;
+    await store.writeMeta(u.id, {
+      v: 1,
+      gatewayId,
+      unit: { id: u.id, name: u.name, industry: u.industry, province: u.province },
+      points: [{ id: 'p.mass', device: 'scale', unit: 't', aggregation: 'totalizer' }],
+      meters: [],
+      configHash: 'b'.repeat(64),
+    });
+    await store.writeStatus(
+      u.id,
+      { v: 1, gatewayId, state: i % 3 === 0 ? 'online' : 'offline' },
+      now - i * 1000,
+    );
+    const ts = now - 60_000 - i * 1000;
+    bulkReadings.push({
+      unitId: u.id,
+      gatewayId,
+      device: 'scale',
+      point: 'p.mass',
+      ts,
+      rxTs: ts + 20,
+      value: String(100 + i),
+      quality: 'good',
+      seq: 0,
+    });
+  }
+  if (bulkReadings.length > 0) await store.writeReadings(bulkReadings);
+
+  let state: StateStore | undefined;
+  if (opts.accounts) {
+    state = await StateStore.open(join(dir, 'state.sqlite'));
+    const cli = { id: 'cli:test', role: 'cli' as const };
+    await state.addAccount(
+      {
+        username: 'admin',
+        password: STACK_PASSWORD,
+        role: 'admin',
+        scope: { provinces: [], units: [] },
+        displayName: '系统管理员',
+      },
+      cli,
+    );
+    await state.addAccount(
+      {
+        username: 'regulator',
+        password: STACK_PASSWORD,
+        role: 'regulator',
+        scope: { provinces: [unit.province], units: [] },
+        displayName: '省级监管员',
+      },
+      cli,
+    );
+  }
+
   const live = new LiveHub();
   const collector = new Collector({
     url: broker.url,
@@ -131,7 +228,9 @@ export async function startDashboardStack(dir: string): Promise<DashboardStack> 
     units: new UnitRegistry([
       { ...unit, gateways: [site.site.gateway.id] },
       { ...OTHER_UNIT, gateways: ['gw-other-1'] },
+      ...bulk.map((u, i) => ({ ...u, gateways: [`gw-bulk-${i}`] })),
     ]),
+    ...(state ? { state } : {}),
     domain: { sites: [site.site], keyFile: join(dir, 'evidence-ed25519.pem'), generator: 'carbon-mrv test' },
   });
   const url = await app.listen({ host: '127.0.0.1', port: 0 });
@@ -148,10 +247,12 @@ export async function startDashboardStack(dir: string): Promise<DashboardStack> 
     collector,
     store,
     live,
+    ...(state ? { state } : {}),
     stop: async () => {
       await gateway.stop();
       await collector.stop();
       await app.close();
+      await state?.close();
       await store.stop();
       await broker.stop();
       await sim.stop();

@@ -1,0 +1,34 @@
+/**
+ * Routes of the dashboard (hash history: the server serves one index.html at /app/ and needs no
+ * fallback): login, overview, a unit (the findings and evidence pages are still the page at `/`). Every page but the login
+ * needs a session; without one the guard sends the browser to the login with the wanted page kept.
+ */
+import { createRouter, createWebHashHistory } from 'vue-router';
+import { loadSession, principal } from './session.ts';
+
+export const router = createRouter({
+  history: createWebHashHistory(),
+  routes: [
+    {
+      path: '/login',
+      name: 'login',
+      component: () => import('./pages/LoginPage.vue'),
+      meta: { public: true },
+    },
+    { path: '/', name: 'overview', component: () => import('./pages/OverviewPage.vue') },
+    { path: '/units/:unitId', name: 'unit', component: () => import('./pages/UnitPage.vue'), props: true },
+    { path: '/:rest(.*)*', name: 'not-found', component: () => import('./pages/NotFoundPage.vue') },
+  ],
+});
+
+router.beforeEach(async (to) => {
+  if (principal.value === undefined) {
+    try {
+      await loadSession();
+    } catch {
+      principal.value = null;
+    }
+  }
+  if (!to.meta.public && principal.value === null) return { name: 'login', query: { next: to.fullPath } };
+  return true;
+});
