@@ -30,6 +30,7 @@ import type { RawReading, TimeSeriesStore } from '../collector/store.ts';
 import {
   type BatchLister,
   type BatchSample,
+  type BatchSet,
   BatchUsage,
   type CataloguePoint,
   citeBatches,
@@ -339,13 +340,30 @@ export function digestingSource(
   inner: ReadingSource,
   sink?: (line: string) => void,
   kind: RawDataKind = RAW_DATA_KIND_V2,
+  prefix: readonly DigestPart[] = [],
 ) {
   const hash = createHash('sha256');
   const usage = new BatchUsage();
   const v1 = kind === RAW_DATA_KIND_V1;
+  if (v1 && prefix.length > 0) throw new Error('a v1 readings digest cannot resume from kept parts');
   let count = 0;
   let min = Number.POSITIVE_INFINITY;
   let max = Number.NEGATIVE_INFINITY;
+  // What the reads since the last mark() added (v2): evidence/day-aggregates.ts keeps it per chunk.
+  let part = {
+    lines: [] as string[],
+    count: 0,
+    usage: new BatchUsage(),
+    min: null as number | null,
+    max: null as number | null,
+  };
+  for (const p of prefix) {
+    for (const line of p.lines) hash.update(line);
+    count += p.count;
+    usage.addSet(p.batches);
+    if (p.min !== null) min = Math.min(min, p.min);
+    if (p.max !== null) max = Math.max(max, p.max);
+  }
   // The batch of the previous reading: consecutive readings often share one (a batch holds many).
   let lastGateway: string | undefined;
   let lastSeq = -1;
@@ -374,6 +392,7 @@ export function digestingSource(
       if (typeof b.gatewayId === 'string' && typeof b.seq === 'number') {
         if (b.seq !== lastSeq || b.gatewayId !== lastGateway) {
           usage.add(b.gatewayId, b.seq);
+          part.usage.add(b.gatewayId, b.seq);
           lastGateway = b.gatewayId;
           lastSeq = b.seq;
         }
@@ -382,17 +401,23 @@ export function digestingSource(
     }
     h.update(text);
     count += samples.length;
+    part.count += samples.length;
   };
   /** Starts a segment: its hash (the digest itself for v1) and a function that closes it. */
   const segment = (pointId: string, from: number, to: number) => {
     min = Math.min(min, from);
     max = Math.max(max, to);
+    part.min = Math.min(part.min ?? from, from);
+    part.max = Math.max(part.max ?? to, to);
     const h = v1 ? hash : createHash('sha256');
     const before = count;
     return {
       h,
       end: () => {
-        if (!v1) hash.update(segmentLineV2(pointId, from, to, count - before, h.digest('hex')));
+        if (v1) return;
+        const line = segmentLineV2(pointId, from, to, count - before, h.digest('hex'));
+        hash.update(line);
+        part.lines.push(line);
       },
     };
   };
@@ -415,6 +440,15 @@ export function digestingSource(
   };
   return {
     source,
+    /** What the reads since the previous mark (or the start) added to the digest; starts a new part. */
+    mark: (): DigestPart => {
+      const p = part;
+      part = { lines: [], count: 0, usage: new BatchUsage(), min: null, max: null };
+      // The next reading's batch is recorded in the new part even when it is the previous one's.
+      lastGateway = undefined;
+      lastSeq = -1;
+      return { lines: p.lines, count: p.count, batches: p.usage.set(), min: p.min, max: p.max };
+    },
     finish: async (list?: BatchLister, empty?: { from: number }): Promise<EvidenceRawData> => {
       const batches = usage.set();
       const cited = list
@@ -437,6 +471,20 @@ export function digestingSource(
       };
     },
   };
+}
+
+/**
+ * What a stretch of reads (one chunk of a month: the lookback or a UTC+8 day) added to a v2 readings
+ * digest ({@link digestingSource} `mark()`): its segment lines in the order read, readings, the batches
+ * they arrived in and the bounds of its segments (ms). Kept by evidence/day-aggregates.ts, handed back as
+ * `prefix` so a later build hashes the same lines without reading those readings again.
+ */
+export interface DigestPart {
+  lines: string[];
+  count: number;
+  batches: BatchSet;
+  min: number | null;
+  max: number | null;
 }
 
 /** A source over exported reading lines (a `mrv evidence --readings-out` file); lines with `gatewayId` and `seq` give {@link BatchSample}s. */
