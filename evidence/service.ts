@@ -30,16 +30,18 @@ import type { RawReading, TimeSeriesStore } from '../collector/store.ts';
 import {
   type BatchLister,
   type BatchSample,
-  type BatchSet,
   BatchUsage,
   type CataloguePoint,
   citeBatches,
   computeEvidence,
+  DEFAULT_EVIDENCE_CONFIG,
+  EVIDENCE_FORMAT_VERSION,
   type EvidenceBody,
   type EvidenceConfig,
   type EvidencePackage,
   type EvidenceRawData,
   effectiveIntervalMs,
+  evidenceChunks,
   type FactorPack,
   isoCst,
   lookupParameter,
@@ -60,6 +62,7 @@ import { canonicalJson } from '../core/schema/canonical.ts';
 import type { SiteConfig } from '../core/schema/site.ts';
 import type { UnitRegistry } from '../core/schema/unit-registry.ts';
 import { Batch, type Industry, type MeterMeta, type PointMeta, type UnitMeta } from '../core/schema/wire.ts';
+import { type DayAggregates, type DigestPart, evidenceKey } from './day-aggregates.ts';
 import { factorPackDigest } from './factor-packs.ts';
 
 const DOMAIN_DIR = fileURLToPath(new URL('../core/domain/', import.meta.url));
@@ -473,20 +476,6 @@ export function digestingSource(
   };
 }
 
-/**
- * What a stretch of reads (one chunk of a month: the lookback or a UTC+8 day) added to a v2 readings
- * digest ({@link digestingSource} `mark()`): its segment lines in the order read, readings, the batches
- * they arrived in and the bounds of its segments (ms). Kept by evidence/day-aggregates.ts, handed back as
- * `prefix` so a later build hashes the same lines without reading those readings again.
- */
-export interface DigestPart {
-  lines: string[];
-  count: number;
-  batches: BatchSet;
-  min: number | null;
-  max: number | null;
-}
-
 /** A source over exported reading lines (a `mrv evidence --readings-out` file); lines with `gatewayId` and `seq` give {@link BatchSample}s. */
 export function linesSource(lines: readonly string[]): ReadingSource {
   const byPoint = new Map<string, Sample[]>();
@@ -822,8 +811,15 @@ export interface BuildEvidenceOptions {
   factorPack?: FactorPack;
   rulePack?: RulePack;
   config?: Partial<EvidenceConfig>;
-  /** Receives each reading as an {@link exportLine} (for `--readings-out`). */
+  /** Receives each reading as an {@link exportLine} (for `--readings-out`; every reading is then read). */
   sink?: (line: string) => void;
+  /**
+   * Day aggregates to resume from and keep (evidence/day-aggregates.ts): the days kept unchanged are
+   * not read again. Not used with `sink` (an export needs every reading) or a store without write marks.
+   */
+  dayAggregates?: DayAggregates;
+  /** Receives how many chunks were resumed from and how many kept (benchmarks, tests). */
+  onStats?: (stats: { resumed: number; kept: number; chunks: number }) => void;
 }
 
 /**
@@ -839,8 +835,32 @@ export async function buildEvidence(o: BuildEvidenceOptions): Promise<EvidencePa
   const factorPack = o.factorPack ?? loadFactorPack();
   const rulePack = o.rulePack ?? loadRulePack(catalogue.unit.industry);
   checkRuleOverrides(catalogue, rulePack);
-  const { source, finish } = digestingSource(storeSource(o.store, o.unitId), o.sink);
   const p = monthPeriod(o.month);
+  const chunks = evidenceChunks({ month: o.month, ...(o.config ? { config: o.config } : {}) });
+  const kept =
+    o.dayAggregates && !o.sink
+      ? await o.dayAggregates.plan({
+          store: o.store,
+          unitId: o.unitId,
+          month: o.month,
+          key: evidenceKey({
+            catalogue,
+            rulePack,
+            config: { ...DEFAULT_EVIDENCE_CONFIG, ...o.config },
+            formatVersion: EVIDENCE_FORMAT_VERSION,
+            month: o.month,
+            generator: o.generator,
+          }),
+          chunks,
+          now: o.now,
+        })
+      : undefined;
+  const { source, finish, mark } = digestingSource(
+    storeSource(o.store, o.unitId),
+    o.sink,
+    RAW_DATA_KIND_V2,
+    kept?.prefix ?? [],
+  );
   let stored: Awaited<ReturnType<TimeSeriesStore['listFindings']>> = [];
   try {
     stored = await o.store.listFindings(o.unitId, p.from, p.to);
@@ -861,7 +881,13 @@ export async function buildEvidence(o: BuildEvidenceOptions): Promise<EvidencePa
     // package recomputes replaces its stored copy (same id).
     storedFindings: stored,
     factorPackDigest: factorPackDigest(factorPack),
+    ...(kept?.resume ? { resume: kept.resume } : {}),
+    onChunk: (chunk, checkpoint) => {
+      const part = mark();
+      kept?.keep(chunk, checkpoint, part);
+    },
   });
+  o.onStats?.({ ...(kept?.stats ?? { resumed: 0, kept: 0 }), chunks: chunks.length });
   return signEvidence({ ...body, rawData: await finish(archiveLister(o.store, o.unitId), p) }, o.key);
 }
 
