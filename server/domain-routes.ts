@@ -39,6 +39,7 @@ import { MrvError } from '../core/errors.ts';
 import { type Finding, findingState } from '../core/schema/finding.ts';
 import type { SiteConfig } from '../core/schema/site.ts';
 import { type Clock, systemClock } from '../core/time.ts';
+import { DayAggregates } from '../evidence/day-aggregates.ts';
 import {
   buildEvidence,
   checkRuleOverrides,
@@ -75,6 +76,11 @@ export interface DomainOptions {
   generator?: string;
   /** Evidence tunables for the findings route and the packages (e.g. the demo's `clockToleranceMs`). */
   evidenceConfig?: Partial<EvidenceConfig>;
+  /**
+   * File of the evidence day aggregates (evidence/day-aggregates.ts), opened on the first package:
+   * ended days kept there are not read again. Absent: every package reads its whole month.
+   */
+  dayAggregatesFile?: string;
 }
 
 declare module './options.ts' {
@@ -102,6 +108,12 @@ export function registerDomainRoutes(app: FastifyInstance, options: ServerOption
     key ??= loadEvidenceKey(d.keyFile ?? DEFAULT_EVIDENCE_KEY_FILE, true);
     return key;
   };
+  let dayAggregates: DayAggregates | undefined;
+  const kept = () => {
+    if (d.dayAggregatesFile !== undefined) dayAggregates ??= new DayAggregates(d.dayAggregatesFile);
+    return dayAggregates;
+  };
+  app.addHook('onClose', async () => dayAggregates?.close());
   const catalogue = async (unitId: string) => {
     const c = await fromStore('read the catalogue', () => unitCatalogue(store, unitId, sites, options.units));
     if (!c) throw new MrvError('MRV_E_NOT_FOUND', `unknown unit "${unitId}"`, { unitId });
@@ -298,6 +310,7 @@ export function registerDomainRoutes(app: FastifyInstance, options: ServerOption
         sites,
         ...(options.units ? { units: options.units } : {}),
         ...(options.domain?.evidenceConfig ? { config: options.domain.evidenceConfig } : {}),
+        ...(kept() ? { dayAggregates: kept() } : {}),
       });
       const name = `evidence-${unitId}-${month}`;
       switch (request.query.format ?? 'json') {
