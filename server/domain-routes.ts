@@ -31,6 +31,7 @@ import {
   cstMonth,
   DEFAULT_DUE_SOON_DAYS,
   type EvidenceConfig,
+  type EvidencePackage,
   evidenceCsv,
   evidenceHtml,
   SampleRuleRunner,
@@ -108,6 +109,7 @@ export function registerDomainRoutes(app: FastifyInstance, options: ServerOption
     key ??= loadEvidenceKey(d.keyFile ?? DEFAULT_EVIDENCE_KEY_FILE, true);
     return key;
   };
+  const inFlight = new Map<string, Promise<EvidencePackage>>();
   let dayAggregates: DayAggregates | undefined;
   const kept = () => {
     if (d.dayAggregatesFile !== undefined) dayAggregates ??= new DayAggregates(d.dayAggregatesFile);
@@ -300,18 +302,25 @@ export function registerDomainRoutes(app: FastifyInstance, options: ServerOption
           `unit "${unitId}" is not in the unit registry: its name and province are only what its gateway claims; register it (units.yaml) before issuing evidence`,
           { unitId },
         );
-      const pkg = await buildEvidence({
-        store,
-        unitId,
-        month,
-        now: clock.now(),
-        generator,
-        key: signingKey(),
-        sites,
-        ...(options.units ? { units: options.units } : {}),
-        ...(options.domain?.evidenceConfig ? { config: options.domain.evidenceConfig } : {}),
-        ...(kept() ? { dayAggregates: kept() } : {}),
-      });
+      // Requests for the same unit and month while one is being built share it (one read of the month).
+      const shareKey = `${unitId}\u0000${month}`;
+      let building = inFlight.get(shareKey);
+      if (!building) {
+        building = buildEvidence({
+          store,
+          unitId,
+          month,
+          now: clock.now(),
+          generator,
+          key: signingKey(),
+          sites,
+          ...(options.units ? { units: options.units } : {}),
+          ...(options.domain?.evidenceConfig ? { config: options.domain.evidenceConfig } : {}),
+          ...(kept() ? { dayAggregates: kept() } : {}),
+        }).finally(() => inFlight.delete(shareKey));
+        inFlight.set(shareKey, building);
+      }
+      const pkg = await building;
       const name = `evidence-${unitId}-${month}`;
       switch (request.query.format ?? 'json') {
         case 'csv':
