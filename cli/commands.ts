@@ -209,6 +209,7 @@ export async function demo(args: string[]): Promise<number> {
     domain: {
       sites: units.map((u) => u.site.site),
       keyFile: resolve(dataDir, 'evidence-ed25519.pem'),
+      dayAggregatesFile: resolve(dataDir, 'evidence-days.sqlite'),
       generator: `carbon-mrv ${packageVersion()}`,
       // At --speed N one busy process stamps a reading up to ~250 ms of real time late: N × 250 ms of
       // plant time the totalizer checks allow for (core/domain/evidence.ts clockToleranceMs).
@@ -557,6 +558,7 @@ export async function server(args: string[]): Promise<number> {
     domain: {
       sites: v.site.map((f) => loadSiteConfig(f).site),
       keyFile: resolve(v['data-dir'], 'evidence-ed25519.pem'),
+      dayAggregatesFile: resolve(v['data-dir'], 'evidence-days.sqlite'),
       generator: `carbon-mrv ${packageVersion()}`,
     },
   });

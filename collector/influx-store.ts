@@ -34,6 +34,9 @@
  *   A batch's JSON shrinks ~10× this way; the archive had doubled InfluxDB's write work (bench/,
  *   collector ingest). Records without `enc` (written before) hold the canonical text itself.
  *
+ * - `reading_day_mark`: tag `unit`; field `token`; time = start of a UTC+8 day: rewritten after each
+ *   write of readings of that day ({@link TimeSeriesStore.readingDayMarks}, the day aggregates' staleness check).
+ *
  * Strings and InfluxQL: every user-supplied string reaches InfluxDB as a bound parameter
  * (`placeholders`, sent as `params`), never spliced into the query text, so quotes and backslashes
  * cannot change a query. influx 5.12's `escape.stringLit` was not enough: it leaves backslashes alone
@@ -44,6 +47,7 @@
  * come back altered). Tag values are Identifiers (checked before writing) and go through the package's
  * `escape.tag`; string fields are escaped here (`\` and `"`), which is all line protocol needs.
  */
+import { randomBytes } from 'node:crypto';
 import { deflateRawSync, inflateRawSync } from 'node:zlib';
 import { InfluxDB, escape as influxEscape } from 'influx';
 import type { Logger } from 'pino';
@@ -68,6 +72,7 @@ import type {
   TimeSeriesStore,
   UnitSummary,
 } from './store.ts';
+import { cstDayStart } from './store.ts';
 import {
   checkArchived,
   checkFinding,
@@ -292,8 +297,17 @@ export class InfluxStore implements TimeSeriesStore {
       if (r.reason !== undefined) line += `,reason=${fieldString(r.reason)}`;
       lines[i] = `${line} ${r.ts}`;
     }
+    // The days written get a new mark (readingDayMarks) in the last request, after every reading: a
+    // failed write is retried whole by the caller, and marks them then.
+    const marks = new Set<string>();
+    const token = `${Date.now().toString(36)}-${randomBytes(6).toString('hex')}`;
+    for (const r of readings)
+      if (r.quarantine === undefined)
+        marks.add(`reading_day_mark,unit=${r.unitId} token="${token}" ${cstDayStart(r.ts)}`);
     for (let start = 0; start < lines.length; start += LINES_PER_REQUEST) {
-      await this.#write(lines.slice(start, start + LINES_PER_REQUEST), 'writeReadings');
+      const part = lines.slice(start, start + LINES_PER_REQUEST);
+      if (start + LINES_PER_REQUEST >= lines.length) for (const m of marks) part.push(m);
+      await this.#write(part, 'writeReadings');
     }
     this.#log?.debug({ count: readings.length }, 'readings written');
     return readings.length;
@@ -720,6 +734,20 @@ export class InfluxStore implements TimeSeriesStore {
       .filter((r): r is Row & { time: Date } => r !== undefined)
       .map((r) => ({ unitId: r.unit, gatewayId: r.gateway, seq: Number(r.seq), hash: r.hash }))
       .sort((a, b) => compare(a.unitId, b.unitId) || compare(a.gatewayId, b.gatewayId));
+  }
+
+  /**
+   * See {@link TimeSeriesStore.readingDayMarks}: measurement `reading_day_mark`, tag `unit`, time = the
+   * day's start, field `token` (random, rewritten after every write of a reading of that day).
+   */
+  async readingDayMarks(unitId: string, from: number, to: number): Promise<Map<number, string>> {
+    this.#assertStarted('readingDayMarks');
+    const rows = await this.#query<{ token: string }>(
+      'readingDayMarks',
+      `SELECT "token" FROM "reading_day_mark" WHERE "unit" = $unit AND time >= ${Math.trunc(from)}ms AND time < ${Math.trunc(to)}ms`,
+      { unit: unitId },
+    );
+    return new Map(rows.map((r) => [r.time.getTime(), String(r.token)]));
   }
 
   async #query<T>(

@@ -53,6 +53,7 @@ import type {
   TimeSeriesStore,
   UnitSummary,
 } from './store.ts';
+import { cstDayStart } from './store.ts';
 import {
   checkArchived,
   checkFinding,
@@ -164,6 +165,12 @@ CREATE TABLE IF NOT EXISTS batch (
   verdict TEXT NOT NULL CHECK (verdict IN ('verified', 'failed', 'unchecked')),
   findings TEXT NOT NULL,
   PRIMARY KEY (unit, gateway, seq)
+) STRICT, WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS reading_day_mark (
+  unit TEXT NOT NULL,
+  day INTEGER NOT NULL,
+  version INTEGER NOT NULL,
+  PRIMARY KEY (unit, day)
 ) STRICT, WITHOUT ROWID;
 `;
 
@@ -280,6 +287,13 @@ function migrate(db: Database.Database): void {
 /** The prepared statements, made once per `start()`. */
 function prepare(db: Database.Database) {
   return {
+    bumpDayMark: db.prepare<[string, number]>(
+      `INSERT INTO reading_day_mark (unit, day, version) VALUES (?, ?, 1)
+       ON CONFLICT (unit, day) DO UPDATE SET version = version + 1`,
+    ),
+    dayMarks: db.prepare<[string, number, number], { day: number; version: number }>(
+      'SELECT day, version FROM reading_day_mark WHERE unit = ? AND day >= ? AND day < ? ORDER BY day',
+    ),
     upsertReading: db.prepare<ReadingArgs>(
       `INSERT INTO reading (unit, point, ts, gateway, device, meter, rx_ts, exact, value, quality, reason, seq)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
@@ -466,7 +480,21 @@ export class SqliteStore implements TimeSeriesStore {
         const stmts = prepare(db);
         this.#writeMany = db.transaction((readings: StoredReading[]) => {
           const upsert = stmts.upsertReading;
+          // The UTC+8 days written, marked in the same transaction (readingDayMarks).
+          const days = new Map<string, Set<number>>();
+          let lastUnit = '';
+          let lastDay = Number.NaN;
           for (const r of readings) {
+            if (r.quarantine === undefined) {
+              const day = cstDayStart(r.ts);
+              if (day !== lastDay || r.unitId !== lastUnit) {
+                const set = days.get(r.unitId) ?? new Set<number>();
+                set.add(day);
+                days.set(r.unitId, set);
+                lastUnit = r.unitId;
+                lastDay = day;
+              }
+            }
             if (r.quarantine !== undefined) {
               stmts.upsertQuarantine.run(
                 r.unitId,
@@ -500,6 +528,7 @@ export class SqliteStore implements TimeSeriesStore {
               r.seq,
             );
           }
+          for (const [unit, set] of days) for (const day of set) stmts.bumpDayMark.run(unit, day);
         });
         this.#stmts = stmts;
         this.#db = db;
@@ -914,6 +943,18 @@ export class SqliteStore implements TimeSeriesStore {
       return out;
     } catch (err) {
       throw this.#storeError('batchHeads', err);
+    }
+  }
+
+  /** See {@link TimeSeriesStore.readingDayMarks}: the mark is a counter bumped in each write's transaction. */
+  async readingDayMarks(unitId: string, from: number, to: number): Promise<Map<number, string>> {
+    const { stmts } = this.#open('readingDayMarks');
+    try {
+      const out = new Map<number, string>();
+      for (const r of stmts.dayMarks.all(unitId, from, to)) out.set(r.day, String(r.version));
+      return out;
+    } catch (err) {
+      throw this.#storeError('readingDayMarks', err);
     }
   }
 

@@ -252,4 +252,23 @@ export interface TimeSeriesStore {
    * @throws MrvError `MRV_E_STORE`
    */
   batchHeads(): Promise<BatchHead[]>;
+  /**
+   * Write marks of a unit's UTC+8 days (docs/architecture.md §7 "Day aggregates"): for each day whose
+   * start ({@link cstDayStart}) is in `[from, to)` (ms epoch) and on which {@link writeReadings} ever stored a
+   * reading of the unit, a token that changes with every later write of a reading of that day, by day
+   * start (ms). Written after the readings themselves (in their transaction where the store has one),
+   * by whichever process writes them, so a day aggregate kept with its token is known stale when the
+   * token differs. Days without a mark are absent. Optional: without it no day aggregate is kept.
+   * @throws MrvError `MRV_E_STORE`
+   */
+  readingDayMarks?(unitId: string, from: number, to: number): Promise<Map<number, string>>;
+}
+
+/** Length of a UTC+8 day, and its offset from UTC, ms. */
+const DAY_MS = 86_400_000;
+const CST_OFFSET_MS = 8 * 3_600_000;
+
+/** Start (ms epoch) of the UTC+8 day holding `ts` (the key of {@link TimeSeriesStore.readingDayMarks}). */
+export function cstDayStart(ts: number): number {
+  return ts - ((((ts + CST_OFFSET_MS) % DAY_MS) + DAY_MS) % DAY_MS);
 }

@@ -34,11 +34,14 @@ import {
   type CataloguePoint,
   citeBatches,
   computeEvidence,
+  DEFAULT_EVIDENCE_CONFIG,
+  EVIDENCE_FORMAT_VERSION,
   type EvidenceBody,
   type EvidenceConfig,
   type EvidencePackage,
   type EvidenceRawData,
   effectiveIntervalMs,
+  evidenceChunks,
   type FactorPack,
   isoCst,
   lookupParameter,
@@ -66,6 +69,7 @@ import {
   type PointMeta,
   type UnitMeta,
 } from '../core/schema/wire.ts';
+import { type DayAggregates, type DigestPart, evidenceKey } from './day-aggregates.ts';
 import { factorPackDigest } from './factor-packs.ts';
 
 const DOMAIN_DIR = fileURLToPath(new URL('../core/domain/', import.meta.url));
@@ -369,13 +373,30 @@ export function digestingSource(
   inner: ReadingSource,
   sink?: (line: string) => void,
   kind: RawDataKind = RAW_DATA_KIND_V2,
+  prefix: readonly DigestPart[] = [],
 ) {
   const hash = createHash('sha256');
   const usage = new BatchUsage();
   const v1 = kind === RAW_DATA_KIND_V1;
+  if (v1 && prefix.length > 0) throw new Error('a v1 readings digest cannot resume from kept parts');
   let count = 0;
   let min = Number.POSITIVE_INFINITY;
   let max = Number.NEGATIVE_INFINITY;
+  // What the reads since the last mark() added (v2): evidence/day-aggregates.ts keeps it per chunk.
+  let part = {
+    lines: [] as string[],
+    count: 0,
+    usage: new BatchUsage(),
+    min: null as number | null,
+    max: null as number | null,
+  };
+  for (const p of prefix) {
+    for (const line of p.lines) hash.update(line);
+    count += p.count;
+    usage.addSet(p.batches);
+    if (p.min !== null) min = Math.min(min, p.min);
+    if (p.max !== null) max = Math.max(max, p.max);
+  }
   // The batch of the previous reading: consecutive readings often share one (a batch holds many).
   let lastGateway: string | undefined;
   let lastSeq = -1;
@@ -404,6 +425,7 @@ export function digestingSource(
       if (typeof b.gatewayId === 'string' && typeof b.seq === 'number') {
         if (b.seq !== lastSeq || b.gatewayId !== lastGateway) {
           usage.add(b.gatewayId, b.seq);
+          part.usage.add(b.gatewayId, b.seq);
           lastGateway = b.gatewayId;
           lastSeq = b.seq;
         }
@@ -412,17 +434,23 @@ export function digestingSource(
     }
     h.update(text);
     count += samples.length;
+    part.count += samples.length;
   };
   /** Starts a segment: its hash (the digest itself for v1) and a function that closes it. */
   const segment = (pointId: string, from: number, to: number) => {
     min = Math.min(min, from);
     max = Math.max(max, to);
+    part.min = Math.min(part.min ?? from, from);
+    part.max = Math.max(part.max ?? to, to);
     const h = v1 ? hash : createHash('sha256');
     const before = count;
     return {
       h,
       end: () => {
-        if (!v1) hash.update(segmentLineV2(pointId, from, to, count - before, h.digest('hex')));
+        if (v1) return;
+        const line = segmentLineV2(pointId, from, to, count - before, h.digest('hex'));
+        hash.update(line);
+        part.lines.push(line);
       },
     };
   };
@@ -445,6 +473,15 @@ export function digestingSource(
   };
   return {
     source,
+    /** What the reads since the previous mark (or the start) added to the digest; starts a new part. */
+    mark: (): DigestPart => {
+      const p = part;
+      part = { lines: [], count: 0, usage: new BatchUsage(), min: null, max: null };
+      // The next reading's batch is recorded in the new part even when it is the previous one's.
+      lastGateway = undefined;
+      lastSeq = -1;
+      return { lines: p.lines, count: p.count, batches: p.usage.set(), min: p.min, max: p.max };
+    },
     finish: async (list?: BatchLister, empty?: { from: number }): Promise<EvidenceRawData> => {
       const batches = usage.set();
       const cited = list
@@ -804,10 +841,17 @@ export interface BuildEvidenceOptions {
   factorPack?: FactorPack;
   rulePack?: RulePack;
   config?: Partial<EvidenceConfig>;
-  /** Receives each reading as an {@link exportLine} (for `--readings-out`). */
+  /** Receives each reading as an {@link exportLine} (for `--readings-out`; every reading is then read). */
   sink?: (line: string) => void;
   /** The meters and their certificates from the meter ledger, over the site files' ({@link MeterLedgerProvider}). */
   ledgerMeters?: MeterLedgerProvider;
+  /**
+   * Day aggregates to resume from and keep (evidence/day-aggregates.ts): the days kept unchanged are
+   * not read again. Not used with `sink` (an export needs every reading) or a store without write marks.
+   */
+  dayAggregates?: DayAggregates;
+  /** Receives how many chunks were resumed from and how many kept (benchmarks, tests). */
+  onStats?: (stats: { resumed: number; kept: number; chunks: number }) => void;
 }
 
 /**
@@ -823,8 +867,32 @@ export async function buildEvidence(o: BuildEvidenceOptions): Promise<EvidencePa
   const factorPack = o.factorPack ?? loadFactorPack();
   const rulePack = o.rulePack ?? loadRulePack(catalogue.unit.industry);
   checkRuleOverrides(catalogue, rulePack);
-  const { source, finish } = digestingSource(storeSource(o.store, o.unitId), o.sink);
   const p = monthPeriod(o.month);
+  const chunks = evidenceChunks({ month: o.month, ...(o.config ? { config: o.config } : {}) });
+  const kept =
+    o.dayAggregates && !o.sink
+      ? await o.dayAggregates.plan({
+          store: o.store,
+          unitId: o.unitId,
+          month: o.month,
+          key: evidenceKey({
+            catalogue,
+            rulePack,
+            config: { ...DEFAULT_EVIDENCE_CONFIG, ...o.config },
+            formatVersion: EVIDENCE_FORMAT_VERSION,
+            month: o.month,
+            generator: o.generator,
+          }),
+          chunks,
+          now: o.now,
+        })
+      : undefined;
+  const { source, finish, mark } = digestingSource(
+    storeSource(o.store, o.unitId),
+    o.sink,
+    RAW_DATA_KIND_V2,
+    kept?.prefix ?? [],
+  );
   let stored: Awaited<ReturnType<TimeSeriesStore['listFindings']>> = [];
   try {
     stored = await o.store.listFindings(o.unitId, p.from, p.to);
@@ -845,7 +913,13 @@ export async function buildEvidence(o: BuildEvidenceOptions): Promise<EvidencePa
     // package recomputes replaces its stored copy (same id).
     storedFindings: stored,
     factorPackDigest: factorPackDigest(factorPack),
+    ...(kept?.resume ? { resume: kept.resume } : {}),
+    onChunk: (chunk, checkpoint) => {
+      const part = mark();
+      kept?.keep(chunk, checkpoint, part);
+    },
   });
+  o.onStats?.({ ...(kept?.stats ?? { resumed: 0, kept: 0 }), chunks: chunks.length });
   return signEvidence({ ...body, rawData: await finish(archiveLister(o.store, o.unitId), p) }, o.key);
 }
 

@@ -33,6 +33,7 @@ import {
   cstMonth,
   DEFAULT_DUE_SOON_DAYS,
   type EvidenceConfig,
+  type EvidencePackage,
   evidenceCsv,
   evidenceHtml,
   SampleRuleRunner,
@@ -41,6 +42,7 @@ import { MrvError } from '../core/errors.ts';
 import { type Finding, findingState } from '../core/schema/finding.ts';
 import type { SiteConfig } from '../core/schema/site.ts';
 import { type Clock, systemClock } from '../core/time.ts';
+import { DayAggregates } from '../evidence/day-aggregates.ts';
 import {
   buildEvidence,
   checkRuleOverrides,
@@ -79,6 +81,11 @@ export interface DomainOptions {
   generator?: string;
   /** Evidence tunables for the findings route and the packages (e.g. the demo's `clockToleranceMs`). */
   evidenceConfig?: Partial<EvidenceConfig>;
+  /**
+   * File of the evidence day aggregates (evidence/day-aggregates.ts), opened on the first package:
+   * ended days kept there are not read again. Absent: every package reads its whole month.
+   */
+  dayAggregatesFile?: string;
 }
 
 declare module './options.ts' {
@@ -109,6 +116,13 @@ export function registerDomainRoutes(app: FastifyInstance, options: ServerOption
   // With a state database the meters' certificates come from the meter ledger (server/state/meter-ledger.ts).
   const ledger = options.state ? ledgerOf(options.state) : undefined;
   const ledgerMeters = ledger ? (unitId: string) => ledger.meterMetas(unitId) : undefined;
+  const inFlight = new Map<string, Promise<EvidencePackage>>();
+  let dayAggregates: DayAggregates | undefined;
+  const kept = () => {
+    if (d.dayAggregatesFile !== undefined) dayAggregates ??= new DayAggregates(d.dayAggregatesFile);
+    return dayAggregates;
+  };
+  app.addHook('onClose', async () => dayAggregates?.close());
   const catalogue = async (unitId: string) => {
     const c = await fromStore('read the catalogue', () =>
       unitCatalogue(store, unitId, sites, options.units, ledgerMeters),
@@ -301,18 +315,26 @@ export function registerDomainRoutes(app: FastifyInstance, options: ServerOption
           `unit "${unitId}" is not in the unit registry: its name and province are only what its gateway claims; register it (units.yaml) before issuing evidence`,
           { unitId },
         );
-      const pkg = await buildEvidence({
-        store,
-        unitId,
-        month,
-        now: clock.now(),
-        generator,
-        key: signingKey(),
-        sites,
-        ...(options.units ? { units: options.units } : {}),
-        ...(options.domain?.evidenceConfig ? { config: options.domain.evidenceConfig } : {}),
-        ...(ledgerMeters ? { ledgerMeters } : {}),
-      });
+      // Requests for the same unit and month while one is being built share it (one read of the month).
+      const shareKey = `${unitId}\u0000${month}`;
+      let building = inFlight.get(shareKey);
+      if (!building) {
+        building = buildEvidence({
+          store,
+          unitId,
+          month,
+          now: clock.now(),
+          generator,
+          key: signingKey(),
+          sites,
+          ...(options.units ? { units: options.units } : {}),
+          ...(options.domain?.evidenceConfig ? { config: options.domain.evidenceConfig } : {}),
+          ...(ledgerMeters ? { ledgerMeters } : {}),
+          ...(kept() ? { dayAggregates: kept() } : {}),
+        }).finally(() => inFlight.delete(shareKey));
+        inFlight.set(shareKey, building);
+      }
+      const pkg = await building;
       const name = `evidence-${unitId}-${month}`;
       switch (request.query.format ?? 'json') {
         case 'csv':

@@ -314,7 +314,43 @@ export class TotalizerAccumulator {
   events(): CounterEvent[] {
     return [...this.#events];
   }
+
+  /** The state as JSON (an evidence checkpoint, evidence.ts {@link EvidenceCheckpoint}); {@link restore} takes it back. */
+  snapshot(): AccumulatorState {
+    const b = this.#baseline;
+    return {
+      baseline: b ? { ts: b.ts, value: b.value.toString() } : null,
+      prevTs: this.#prevTs,
+      prevValue: this.#prevValue?.toString() ?? null,
+      prevText: this.#prevText,
+      ref: this.#ref?.toString() ?? null,
+      sum: this.#sum.toString(),
+      readings: this.#readings,
+      events: structuredClone(this.#events),
+      // The last correction's mark is compared by identity with the current mark only.
+      correctionAtRef: this.#lastCorrectionRef !== null && this.#lastCorrectionRef === this.#ref,
+    };
+  }
+
+  /** Sets the state from a {@link snapshot} of an accumulator with the same options. */
+  restore(s: AccumulatorState): void {
+    const b = s.baseline as { ts: number; value: string } | null;
+    this.#baseline = b ? { ts: b.ts, value: dec(b.value) } : null;
+    this.#prevTs = s.prevTs as number;
+    this.#prevValue = s.prevValue === null ? null : dec(s.prevValue as string);
+    this.#prevText = s.prevText as string;
+    this.#ref = s.ref === null ? null : dec(s.ref as string);
+    this.#sum = dec(s.sum as string);
+    this.#readings = s.readings as number;
+    this.#events = structuredClone(s.events as CounterEvent[]);
+    this.#lastCorrectionRef = s.correctionAtRef ? this.#ref : null;
+  }
 }
+
+/** The JSON state of an accumulator (see {@link TotalizerAccumulator.snapshot}); its shape is the class's own. */
+export type AccumulatorState = Record<string, unknown>;
+
+const decOrNull = (t: unknown): Dec | null => (t === null || t === undefined ? null : dec(t as string));
 
 /** Totalizer value of a period in one call. See {@link TotalizerAccumulator}. */
 export function aggregateTotalizer(samples: readonly Sample[], options: TotalizerOptions): TotalizerResult {
@@ -478,6 +514,40 @@ export class EventsAccumulator {
   /** Counts value readings that had no ticket reading (reported, not counted). */
   addUnpaired(n: number): void {
     this.#unpaired += n;
+  }
+
+  /** The state as JSON (see {@link TotalizerAccumulator.snapshot}). */
+  snapshot(): AccumulatorState {
+    return {
+      seenBefore: [...this.#seenBefore],
+      counted: [...this.#counted.values()].map((e) => ({ ...e })),
+      firstText: [...this.#firstText],
+      conflicts: [...this.#conflicts].map(([t, v]) => [t, [...v]]),
+      carried: [...this.#carried],
+      lastBefore: this.#lastBefore ? { ...this.#lastBefore } : null,
+      observations: this.#observations,
+      repeats: this.#repeats,
+      unpaired: this.#unpaired,
+    };
+  }
+
+  /** Sets the state from a {@link snapshot} of an accumulator with the same options. */
+  restore(s: AccumulatorState): void {
+    this.#seenBefore.clear();
+    for (const t of s.seenBefore as string[]) this.#seenBefore.add(t);
+    this.#counted.clear();
+    for (const e of s.counted as CountedEvent[]) this.#counted.set(e.ticket, { ...e });
+    this.#firstText.clear();
+    for (const [t, v] of s.firstText as [string, string][]) this.#firstText.set(t, v);
+    this.#conflicts.clear();
+    for (const [t, v] of s.conflicts as [string, string[]][]) this.#conflicts.set(t, new Set(v));
+    this.#carried.clear();
+    for (const t of s.carried as string[]) this.#carried.add(t);
+    const lb = s.lastBefore as { ts: number; ticket: string } | null;
+    this.#lastBefore = lb ? { ...lb } : undefined;
+    this.#observations = s.observations as number;
+    this.#repeats = s.repeats as number;
+    this.#unpaired = s.unpaired as number;
   }
 
   result(): EventsResult {
@@ -666,6 +736,36 @@ export class RateAccumulator {
     }
   }
 
+  /** The state as JSON (see {@link TotalizerAccumulator.snapshot}). */
+  snapshot(): AccumulatorState {
+    const b = this.#before;
+    return {
+      prevTs: this.#prevTs,
+      prev: this.#prev?.toString() ?? null,
+      prevText: this.#prevText,
+      acc: this.#acc.toString(),
+      run: this.#run.snapshot(),
+      covered: this.#covered,
+      readings: this.#readings,
+      before: b ? { ts: b.ts, v: b.v.toString() } : null,
+      started: this.#started,
+    };
+  }
+
+  /** Sets the state from a {@link snapshot} of an accumulator with the same options. */
+  restore(s: AccumulatorState): void {
+    this.#prevTs = s.prevTs as number;
+    this.#prev = decOrNull(s.prev);
+    this.#prevText = s.prevText as string;
+    this.#acc = dec(s.acc as string);
+    this.#run.restore(s.run as AccumulatorState);
+    this.#covered = s.covered as number;
+    this.#readings = s.readings as number;
+    const b = s.before as { ts: number; v: string } | null;
+    this.#before = b ? { ts: b.ts, v: dec(b.v) } : null;
+    this.#started = s.started as boolean;
+  }
+
   result(): RateResult {
     let acc = this.#run.total(this.#acc);
     let covered = this.#covered;
@@ -765,6 +865,34 @@ export class GaugeAccumulator {
     }
   }
 
+  /** The state as JSON (see {@link TotalizerAccumulator.snapshot}). */
+  snapshot(): AccumulatorState {
+    return {
+      prevTs: this.#prevTs,
+      prev: this.#prev?.toString() ?? null,
+      prevText: this.#prevText,
+      num: this.#num.toString(),
+      run: this.#run.snapshot(),
+      weight: this.#weight,
+      min: this.#min?.toString() ?? null,
+      max: this.#max?.toString() ?? null,
+      readings: this.#readings,
+    };
+  }
+
+  /** Sets the state from a {@link snapshot} of an accumulator with the same options. */
+  restore(s: AccumulatorState): void {
+    this.#prevTs = s.prevTs as number;
+    this.#prev = decOrNull(s.prev);
+    this.#prevText = s.prevText as string;
+    this.#num = dec(s.num as string);
+    this.#run.restore(s.run as AccumulatorState);
+    this.#weight = s.weight as number;
+    this.#min = decOrNull(s.min);
+    this.#max = decOrNull(s.max);
+    this.#readings = s.readings as number;
+  }
+
   result(): GaugeResult {
     // Close the last hold at `to` without mutating the state (result() may be called more than once).
     let num = this.#run.total(this.#num);
@@ -824,6 +952,16 @@ class HoldRun {
     this.#value = value;
     this.#ms = ms;
     return out;
+  }
+
+  snapshot(): AccumulatorState {
+    return { text: this.#text ?? null, value: this.#value.toString(), ms: this.#ms };
+  }
+
+  restore(s: AccumulatorState): void {
+    this.#text = s.text === null ? undefined : (s.text as string);
+    this.#value = dec(s.value as string);
+    this.#ms = s.ms as number;
   }
 
   /** `sum` plus the pending term (the run is left as it is). */

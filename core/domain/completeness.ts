@@ -117,6 +117,28 @@ export class CompletenessAccumulator {
     }
   }
 
+  /** The state as JSON (an evidence checkpoint, evidence.ts); {@link restore} takes it back. */
+  snapshot(): Record<string, unknown> {
+    return {
+      lastTs: this.#lastTs,
+      badRun: this.#badRun ? { ...this.#badRun } : null,
+      gaps: this.#gaps.map((g) => ({ ...g })),
+      counts: { ...this.#counts },
+    };
+  }
+
+  /**
+   * Sets the state from a {@link snapshot} of an accumulator with the same options (`now` may differ
+   * when every reading pushed before the snapshot was before both).
+   */
+  restore(s: Record<string, unknown>): void {
+    this.#lastTs = s.lastTs as number | null;
+    const b = s.badRun as { start: number; reason?: string } | null;
+    this.#badRun = b ? { ...b } : null;
+    this.#gaps = (s.gaps as Gap[]).map((g) => ({ ...g }));
+    this.#counts = { ...(s.counts as { received: number; good: number; uncertain: number; bad: number }) };
+  }
+
   result(): CompletenessResult {
     const { from, expectedIntervalMs: iv, gapFactor } = this.#o;
     const to = this.#end;

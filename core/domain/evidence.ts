@@ -12,6 +12,7 @@ import { type Finding, isOpen } from '../schema/finding.ts';
 import type { RuleOverrides } from '../schema/rule-overrides.ts';
 import type { MeterMeta, PointMeta, UnitMeta } from '../schema/wire.ts';
 import {
+  type AccumulatorState,
   type AggregateResult,
   EventsAccumulator,
   GaugeAccumulator,
@@ -333,6 +334,60 @@ export interface EvidenceInput {
   factorPackDigest?: string;
   /** Rules of which format to compute with (a verifier passes the package's). Default {@link EVIDENCE_FORMAT_VERSION}. */
   formatVersion?: 1 | 2;
+  /**
+   * Resume from this checkpoint (taken by `onChunk` of an earlier computation with the same inputs
+   * apart from `generatedAt`, storedFindings and the factor pack): its chunks are not read again. The
+   * caller guarantees their readings are unchanged and that they ended before `generatedAt`.
+   */
+  resume?: EvidenceCheckpoint;
+  /**
+   * Called after each chunk of {@link evidenceChunks} was read and folded in, with the chunk and a
+   * function that takes the checkpoint of the computation at that point (for evidence/day-aggregates.ts).
+   */
+  onChunk?: (chunk: EvidenceChunk, checkpoint: () => EvidenceCheckpoint) => void | Promise<void>;
+}
+
+/** One chunk the computation reads: the lookback (index 0), then each UTC+8 day of the period. */
+export interface EvidenceChunk {
+  index: number;
+  /** `[from, to)`, ms epoch. */
+  from: number;
+  to: number;
+}
+
+/**
+ * The state of a month's computation after a chunk (docs/architecture.md §7 "Day aggregates"): every
+ * used point's accumulator, completeness and calibration counts, and the per-reading rules' state.
+ * JSON; resuming from it ({@link EvidenceInput.resume}) and reading the remaining chunks gives the same
+ * body as reading every chunk.
+ */
+export interface EvidenceCheckpoint {
+  /** Index of the last chunk folded in. */
+  chunk: number;
+  points: Record<
+    string,
+    { acc: AccumulatorState; comp: Record<string, unknown>; readings: number; outside: number }
+  >;
+  rules: Record<string, unknown>;
+}
+
+/** The period `[from, to)` of an input: its window, else its month (UTC+8). */
+function periodOf(input: Pick<EvidenceInput, 'month' | 'window'>) {
+  return input.window ? { label: input.month, ...input.window } : monthPeriod(input.month);
+}
+
+/**
+ * The chunks {@link computeEvidence} reads, in order: `[from − lookbackMs, from)`, then each UTC+8 day.
+ * @throws RangeError for a malformed month
+ */
+export function evidenceChunks(input: Pick<EvidenceInput, 'month' | 'window' | 'config'>): EvidenceChunk[] {
+  const cfg: EvidenceConfig = { ...DEFAULT_EVIDENCE_CONFIG, ...input.config };
+  const period = periodOf(input);
+  return [{ from: period.from - cfg.lookbackMs, to: period.from }, ...daysOf(period)].map((c, index) => ({
+    index,
+    from: c.from,
+    to: c.to,
+  }));
 }
 
 interface PointState {
@@ -388,7 +443,7 @@ export async function computeEvidence(input: EvidenceInput): Promise<EvidenceBod
   const version = input.formatVersion ?? EVIDENCE_FORMAT_VERSION;
   const v2 = version >= 2;
   const industry = catalogue.unit.industry;
-  const period = input.window ? { label: input.month, ...input.window } : monthPeriod(input.month);
+  const period = periodOf(input);
   const { from, to } = period;
   const days = text(new D(to - from).div(DAY_MS));
   const byId = new Map(catalogue.points.map((p) => [p.id, p]));
@@ -484,7 +539,30 @@ export async function computeEvidence(input: EvidenceInput): Promise<EvidenceBod
     });
   }
 
-  const chunks = [{ from: from - cfg.lookbackMs, to: from }, ...daysOf(period)];
+  const chunks = evidenceChunks(input);
+  const resume = input.resume;
+  if (resume) {
+    for (const [id, st] of states) {
+      const saved = resume.points[id];
+      if (!saved) throw new RangeError(`evidence checkpoint lacks point ${id}`);
+      st.acc.restore(saved.acc);
+      st.comp.restore(saved.comp);
+      st.readings = saved.readings;
+      st.outside = saved.outside;
+    }
+    sampleRules.restore(resume.rules);
+  }
+  const checkpoint = (chunk: number): EvidenceCheckpoint => {
+    const points: EvidenceCheckpoint['points'] = {};
+    for (const [id, st] of states)
+      points[id] = {
+        acc: st.acc.snapshot(),
+        comp: st.comp.snapshot(),
+        readings: st.readings,
+        outside: st.outside,
+      };
+    return { chunk, points, rules: sampleRules.snapshot() };
+  };
   // Events points are paired with their ticket points, so both are read whole per chunk; every other
   // point is streamed page by page when the source pages (short-lived pages keep the heap small).
   const whole = new Set<string>();
@@ -528,6 +606,7 @@ export async function computeEvidence(input: EvidenceInput): Promise<EvidenceBod
     }
   };
   for (const chunk of chunks) {
+    if (resume && chunk.index <= resume.chunk) continue;
     const read = new Map<string, Sample[]>();
     for (const id of readOrder) {
       if (whole.has(id)) {
@@ -550,6 +629,7 @@ export async function computeEvidence(input: EvidenceInput): Promise<EvidenceBod
       const t = st.p.ticketPoint;
       feed(id, st, samples, st.acc instanceof EventsAccumulator && t ? (read.get(t) ?? []) : undefined);
     }
+    if (input.onChunk) await input.onChunk(chunk, () => checkpoint(chunk.index));
   }
 
   // Point results and parameter values.

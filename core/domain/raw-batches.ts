@@ -144,6 +144,12 @@ export class BatchUsage {
     s.add(seq);
   }
 
+  /** Records every batch of a {@link BatchSet} (e.g. one kept from an earlier read). */
+  addSet(set: BatchSet): void {
+    for (const g of set.gateways)
+      for (const [a, b] of g.ranges) for (let seq = a; seq <= b; seq++) this.add(g.gatewayId, seq);
+  }
+
   /** The batches recorded, gateways ascending. */
   set(): BatchSet {
     const gateways = [...this.#by]

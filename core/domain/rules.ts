@@ -524,6 +524,62 @@ export class SampleRuleRunner {
     );
   }
 
+  /**
+   * The state as JSON (an evidence checkpoint, evidence.ts): each watch's open run and rate window,
+   * each counter's view and the findings closed so far. {@link restore} takes it back.
+   */
+  snapshot(): Record<string, unknown> {
+    const run = (r: Run | undefined) => (r ? { ...r, worst: r.worst.toString() } : null);
+    const watches: Record<string, unknown> = {};
+    for (const ws of this.#watches.values())
+      for (const w of ws)
+        watches[w.key] = { run: run(w.run), recent: w.recent.map((x) => [x.ts, x.v.toString()]) };
+    const counters: Record<string, unknown> = {};
+    for (const [id, c] of this.#counters)
+      counters[id] = {
+        ref: c.ref?.toString() ?? null,
+        prevTs: c.prevTs,
+        counted: c.counted.toString(),
+        epoch: c.epoch,
+      };
+    return { watches, counters, out: structuredClone(this.#out) };
+  }
+
+  /**
+   * Sets the state from a {@link snapshot} of a runner built with the same pack, points and window;
+   * the findings closed before it take this runner's generation time (`ctx.at`).
+   */
+  restore(s: Record<string, unknown>): void {
+    const watches = s.watches as Record<
+      string,
+      { run: (Omit<Run, 'worst'> & { worst: string }) | null; recent: [number, string][] }
+    >;
+    for (const ws of this.#watches.values())
+      for (const w of ws) {
+        const st = watches[w.key];
+        delete w.lastText;
+        delete w.lastLimit;
+        if (st?.run) w.run = { ...st.run, worst: dec(st.run.worst) };
+        else delete w.run;
+        w.recent = (st?.recent ?? []).map(([ts, v]) => ({ ts, v: dec(v) }));
+      }
+    const counters = s.counters as Record<
+      string,
+      { ref: string | null; prevTs: number; counted: string; epoch: number }
+    >;
+    for (const [id, c] of this.#counters) {
+      const st = counters[id];
+      if (!st) continue;
+      c.ref = st.ref === null ? null : dec(st.ref);
+      c.prevTs = st.prevTs;
+      c.counted = dec(st.counted);
+      c.epoch = st.epoch;
+    }
+    const at = new Date(this.#ctx.at).toISOString();
+    this.#out.length = 0;
+    for (const f of structuredClone(s.out as Finding[])) this.#out.push({ ...f, at });
+  }
+
   /** Findings so far, with every open run closed. */
   finish(): Finding[] {
     for (const ws of this.#watches.values()) for (const w of ws) if (w.run) this.#close(w);

@@ -6,7 +6,12 @@
  * in January 2025 (UTC); `T0` is a multiple of every bucket size used, so buckets start at T0.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { ArchivedBatch, StoredReading, TimeSeriesStore } from '../../collector/store.ts';
+import {
+  type ArchivedBatch,
+  cstDayStart,
+  type StoredReading,
+  type TimeSeriesStore,
+} from '../../collector/store.ts';
 import { MrvError } from '../../core/errors.ts';
 import type { Finding } from '../../core/schema/finding.ts';
 import type { GatewayMeta, GatewayStatus, PointMeta, UnitMeta } from '../../core/schema/wire.ts';
@@ -137,6 +142,24 @@ export function describeStoreContract(name: string, make: () => Promise<StoreUnd
         to,
         ...(limit === undefined ? {} : { limit }),
       })) as RawPoint[];
+
+    it('marks each UTC+8 day written, and changes only the marks of the days a later write touches', async () => {
+      const day = cstDayStart(T0);
+      const dayMs = 86_400_000;
+      await store.writeReadings([
+        reading({ ts: day + 1000 }),
+        reading({ ts: day + dayMs + 1000 }),
+        reading({ ts: day + 2 * dayMs + 1000, quarantine: 'MRV_F_BAD_SIGNATURE' }),
+      ]);
+      const first = await store.readingDayMarks?.(U1, day, day + 3 * dayMs);
+      expect([...(first?.keys() ?? [])]).toEqual([day, day + dayMs]);
+      // A late reading of the first day only (a backlog): that day's mark changes, the next one's does not.
+      await store.writeReadings([reading({ ts: day + 5000, seq: 2 })]);
+      const second = await store.readingDayMarks?.(U1, day, day + 3 * dayMs);
+      expect(second?.get(day)).not.toBe(first?.get(day));
+      expect(second?.get(day + dayMs)).toBe(first?.get(day + dayMs));
+      expect((await store.readingDayMarks?.(U2, day, day + 3 * dayMs))?.size).toBe(0);
+    });
 
     it('lists units from their newest catalogue, with online state and newest data time', async () => {
       await store.writeMeta(U1, meta('gw-a', { ...unit1, name: 'old name' }, [potCurrent, potVoltage]));
