@@ -4,6 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { DEMO_REAL_MS_PER_POLL, demoMinPollMs, loadDemoSite } from '../../../cli/demo-units.ts';
+import { instantFlag } from '../../../cli/run.ts';
 import { effectiveIntervalMs } from '../../../core/domain/completeness.ts';
 import { ManualClock, ScaledClock } from '../../../core/time.ts';
 
@@ -72,5 +73,17 @@ describe('ScaledClock held', () => {
     const running = new ScaledClock(5_000, 100, real);
     real.advance(10);
     expect(running.now()).toBe(6_000);
+  });
+});
+
+describe('--start', () => {
+  it('takes an ISO 8601 instant with its zone and refuses one without, naming the flag', () => {
+    expect(instantFlag('start', '2026-11-01T00:00:00+08:00')).toBe(Date.UTC(2026, 9, 31, 16));
+    expect(instantFlag('start', '2026-10-31T16:00:00Z')).toBe(Date.UTC(2026, 9, 31, 16));
+    expect(instantFlag('start', undefined)).toBeUndefined();
+    expect(() => instantFlag('start', '2026-11-01T00:00:00')).toThrow(
+      /--start: expected an ISO 8601 instant/,
+    );
+    expect(() => instantFlag('start', 'soon+08:00')).toThrow(/--start/);
   });
 });
