@@ -148,10 +148,128 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Signed monthly evidence package (月度存证) of a UTC+8 month; JSON, CSV or printable HTML */
+        /** Signed monthly evidence package (月度存证) of a UTC+8 month; JSON, CSV, printable HTML or XLSX (key parameters) */
         get: operations["getApiV1UnitsUnitIdEvidenceMonth"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/confirmations": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * One month's evidence status for every unit in the caller's scope (who is overdue, confirmed, reviewed)
+         * @description Default month: the previous UTC+8 month, the one whose deadline is running. Units by the unit directory (registered first), filtered by scope like GET /api/v1/units.
+         */
+        get: operations["getApiV1Confirmations"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/units/{unitId}/confirmations": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Each month's evidence status: deadline (month end + 40 days, UTC+8), days left or overdue, confirmed, reviewed
+         * @description Months before the unit's first reading are not_monitored (nothing due). `actions` lists what the caller may do: confirm (enterprise, an ended month with data), review (regulator, a confirmed latest version).
+         */
+        get: operations["getApiV1UnitsUnitIdConfirmations"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/units/{unitId}/confirmations/{month}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A month's evidence status and every confirmed version, oldest first */
+        get: operations["getApiV1UnitsUnitIdConfirmationsMonth"];
+        put?: never;
+        /**
+         * Confirm a month (enterprise): the package as built now is signed, frozen and stored as the next version
+         * @description Version 1, or n+1 citing version n's SHA-256 (a correction). Refused (409 MRV_E_CONFIRMATION) for a month not over yet or whose package has content status no_data; an incomplete month needs a comment saying why it is confirmed anyway (400).
+         */
+        post: operations["postApiV1UnitsUnitIdConfirmationsMonth"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/units/{unitId}/confirmations/{month}/versions/{version}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A confirmed version: the frozen package bytes (JSON, verifiable by mrv verify), or an XLSX/CSV/HTML rendering
+         * @description JSON answers exactly the bytes confirmed, their SHA-256 in x-sha256. XLSX: the key parameters (关键参数) for the national platform's monthly form, each row with the month, unit, version and digest.
+         */
+        get: operations["getApiV1UnitsUnitIdConfirmationsMonthVersionsVersion"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/units/{unitId}/confirmations/{month}/versions/{version}/receipt": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A version's signed receipt as a file: what was confirmed, by whom, when; mrv verify checks it (with --package the frozen bytes) */
+        get: operations["getApiV1UnitsUnitIdConfirmationsMonthVersionsVersionReceipt"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/units/{unitId}/confirmations/{month}/versions/{version}/review": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Mark the latest confirmed version reviewed (regulator), with an optional comment
+         * @description Only the latest version, once (409 MRV_E_CONFIRMATION for a superseded or reviewed version).
+         */
+        post: operations["postApiV1UnitsUnitIdConfirmationsMonthVersionsVersionReview"];
         delete?: never;
         options?: never;
         head?: never;
@@ -401,6 +519,92 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/units/{unitId}/ledger/meters": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The unit's meters in the meter ledger (计量器具台账) with their calibration status */
+        get: operations["getApiV1UnitsUnitIdLedgerMeters"];
+        put?: never;
+        /** Register a meter no site file of this server describes (its points name it by id) */
+        post: operations["postApiV1UnitsUnitIdLedgerMeters"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/units/{unitId}/ledger/meters/{meterId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A meter of the ledger: its status, every certificate ever entered, and its audit rows */
+        get: operations["getApiV1UnitsUnitIdLedgerMetersMeterId"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/units/{unitId}/ledger/meters/{meterId}/certificates": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Add a certificate to a meter (a first one or the renewal), with its scan (PDF/PNG/JPEG) */
+        post: operations["postApiV1UnitsUnitIdLedgerMetersMeterIdCertificates"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/units/{unitId}/ledger/meters/{meterId}/certificates/{certificateId}/correction": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Correct a certificate (the corrected one supersedes it) or withdraw it; the old row stays in the history */
+        post: operations["postApiV1UnitsUnitIdLedgerMetersMeterIdCertificatesCertificateIdCorrection"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/units/{unitId}/ledger/meters/{meterId}/certificates/{certificateId}/scan": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A certificate's scan (its bytes, with the content type it was checked as) */
+        get: operations["getApiV1UnitsUnitIdLedgerMetersMeterIdCertificatesCertificateIdScan"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/summary": {
         parameters: {
             query?: never;
@@ -462,7 +666,7 @@ export interface components {
         Error: {
             error: {
                 /** @enum {string} */
-                code: "MRV_E_CONFIG" | "MRV_E_UNKNOWN_DRIVER" | "MRV_E_MODBUS_TIMEOUT" | "MRV_E_MODBUS_EXCEPTION" | "MRV_E_DEVICE_UNREACHABLE" | "MRV_E_DECODE" | "MRV_E_UNIT_MISMATCH" | "MRV_E_FACTOR_PACK_UNKNOWN" | "MRV_E_TICKETS_OVERWRITTEN" | "MRV_E_OPCUA_STATUS" | "MRV_E_OPCUA_CERTIFICATE" | "MRV_E_OPCUA_IDENTITY" | "MRV_E_OPCUA_SESSION" | "MRV_E_PAYLOAD" | "MRV_E_STORE" | "MRV_E_BUFFER" | "MRV_E_BUFFER_FULL" | "MRV_E_KEY" | "MRV_E_VERIFY" | "MRV_E_HJ212" | "MRV_E_UPLINK" | "MRV_E_NO_TRUSTED_KEYS" | "MRV_E_UNTRUSTED_KEY" | "MRV_E_BAD_PACKAGE" | "MRV_E_NOT_FOUND" | "MRV_E_INTERNAL" | "MRV_E_BAD_REQUEST" | "MRV_E_UNAUTHORIZED" | "MRV_E_FORBIDDEN" | "MRV_E_RATE_LIMITED" | "MRV_E_TOO_LARGE" | "MRV_E_STATE_DB" | "MRV_E_FINDING_TRANSITION" | "MRV_E_ACCOUNT_EXISTS" | "MRV_E_UNSUPPORTED_MEDIA";
+                code: "MRV_E_CONFIG" | "MRV_E_UNKNOWN_DRIVER" | "MRV_E_MODBUS_TIMEOUT" | "MRV_E_MODBUS_EXCEPTION" | "MRV_E_DEVICE_UNREACHABLE" | "MRV_E_DECODE" | "MRV_E_UNIT_MISMATCH" | "MRV_E_FACTOR_PACK_UNKNOWN" | "MRV_E_TICKETS_OVERWRITTEN" | "MRV_E_OPCUA_STATUS" | "MRV_E_OPCUA_CERTIFICATE" | "MRV_E_OPCUA_IDENTITY" | "MRV_E_OPCUA_SESSION" | "MRV_E_PAYLOAD" | "MRV_E_STORE" | "MRV_E_BUFFER" | "MRV_E_BUFFER_FULL" | "MRV_E_KEY" | "MRV_E_VERIFY" | "MRV_E_HJ212" | "MRV_E_UPLINK" | "MRV_E_NO_TRUSTED_KEYS" | "MRV_E_UNTRUSTED_KEY" | "MRV_E_BAD_PACKAGE" | "MRV_E_NOT_FOUND" | "MRV_E_INTERNAL" | "MRV_E_BAD_REQUEST" | "MRV_E_UNAUTHORIZED" | "MRV_E_FORBIDDEN" | "MRV_E_RATE_LIMITED" | "MRV_E_TOO_LARGE" | "MRV_E_STATE_DB" | "MRV_E_FINDING_TRANSITION" | "MRV_E_LEDGER_CONFLICT" | "MRV_E_ACCOUNT_EXISTS" | "MRV_E_UNSUPPORTED_MEDIA" | "MRV_E_CONFIRMATION";
                 message: string;
             };
         };
@@ -799,7 +1003,7 @@ export interface operations {
     getApiV1UnitsUnitIdEvidenceMonth: {
         parameters: {
             query?: {
-                format?: "json" | "csv" | "html";
+                format?: "json" | "csv" | "html" | "xlsx";
             };
             header?: never;
             path: {
@@ -816,6 +1020,591 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content?: never;
+            };
+            /** @description error: `{"error": {"code", "message"}}` with a stable code */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getApiV1Confirmations: {
+        parameters: {
+            query?: {
+                /** @description yyyy-mm (UTC+8); default the previous month */
+                month?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        unitId: string;
+                        month: string;
+                        /** @enum {string} */
+                        state: "not_started" | "not_monitored" | "in_progress" | "awaiting_confirmation" | "overdue" | "confirmed" | "reviewed";
+                        /** @description last permitted UTC+8 date (inclusive), month end + 40 days */
+                        deadline: string;
+                        /** @description days from today (UTC+8) to the deadline; negative = overdue */
+                        daysLeft: number;
+                        overdue: boolean;
+                        confirmedOnTime: boolean | null;
+                        ended: boolean;
+                        /**
+                         * @description month-to-date monitoring status (GET .../completeness)
+                         * @enum {string}
+                         */
+                        monitoring: "not_started" | "not_monitored" | "no_data" | "measuring" | "ended";
+                        confirmation: {
+                            latestVersion: number;
+                            versions: number;
+                            firstConfirmedAt: string;
+                            reviewed: boolean;
+                            latest: {
+                                unitId: string;
+                                month: string;
+                                version: number;
+                                /** @description SHA-256 (hex) of the frozen package bytes */
+                                packageSha256: string;
+                                supersedes: {
+                                    version: number;
+                                    sha256: string;
+                                } | null;
+                                /** @enum {string} */
+                                contentStatus: "incomplete" | "complete";
+                                confirmedBy: string;
+                                confirmedByName: string;
+                                confirmedAt: string;
+                                comment?: string;
+                                review?: {
+                                    by: string;
+                                    name: string;
+                                    at: string;
+                                    comment?: string;
+                                };
+                                latest: boolean;
+                                /** @description what the signature covers: canonical JSON of this object, Ed25519 with the server's evidence key (receipt.packageKeyId) */
+                                receipt: {
+                                    /** @enum {string} */
+                                    kind: "evidence-confirmation";
+                                    unitId: string;
+                                    month: string;
+                                    version: number;
+                                    packageSha256: string;
+                                    packageKeyId: string;
+                                    supersedes: {
+                                        version: number;
+                                        sha256: string;
+                                    } | null;
+                                    contentStatus: string;
+                                    confirmedBy: string;
+                                    confirmedByName: string;
+                                    confirmedAt: string;
+                                    commentSha256: string | null;
+                                };
+                                /** @description base64 Ed25519 over the receipt */
+                                signature: string;
+                            };
+                        } | null;
+                        actions: ("confirm" | "review")[];
+                        unitName: string;
+                        province: string;
+                    }[];
+                };
+            };
+            /** @description error: `{"error": {"code", "message"}}` with a stable code */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getApiV1UnitsUnitIdConfirmations: {
+        parameters: {
+            query?: {
+                /** @description first month yyyy-mm (UTC+8); default to − 11 months */
+                from?: string;
+                /** @description last month yyyy-mm; default the current month */
+                to?: string;
+            };
+            header?: never;
+            path: {
+                unitId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        unitId: string;
+                        month: string;
+                        /** @enum {string} */
+                        state: "not_started" | "not_monitored" | "in_progress" | "awaiting_confirmation" | "overdue" | "confirmed" | "reviewed";
+                        /** @description last permitted UTC+8 date (inclusive), month end + 40 days */
+                        deadline: string;
+                        /** @description days from today (UTC+8) to the deadline; negative = overdue */
+                        daysLeft: number;
+                        overdue: boolean;
+                        confirmedOnTime: boolean | null;
+                        ended: boolean;
+                        /**
+                         * @description month-to-date monitoring status (GET .../completeness)
+                         * @enum {string}
+                         */
+                        monitoring: "not_started" | "not_monitored" | "no_data" | "measuring" | "ended";
+                        confirmation: {
+                            latestVersion: number;
+                            versions: number;
+                            firstConfirmedAt: string;
+                            reviewed: boolean;
+                            latest: {
+                                unitId: string;
+                                month: string;
+                                version: number;
+                                /** @description SHA-256 (hex) of the frozen package bytes */
+                                packageSha256: string;
+                                supersedes: {
+                                    version: number;
+                                    sha256: string;
+                                } | null;
+                                /** @enum {string} */
+                                contentStatus: "incomplete" | "complete";
+                                confirmedBy: string;
+                                confirmedByName: string;
+                                confirmedAt: string;
+                                comment?: string;
+                                review?: {
+                                    by: string;
+                                    name: string;
+                                    at: string;
+                                    comment?: string;
+                                };
+                                latest: boolean;
+                                /** @description what the signature covers: canonical JSON of this object, Ed25519 with the server's evidence key (receipt.packageKeyId) */
+                                receipt: {
+                                    /** @enum {string} */
+                                    kind: "evidence-confirmation";
+                                    unitId: string;
+                                    month: string;
+                                    version: number;
+                                    packageSha256: string;
+                                    packageKeyId: string;
+                                    supersedes: {
+                                        version: number;
+                                        sha256: string;
+                                    } | null;
+                                    contentStatus: string;
+                                    confirmedBy: string;
+                                    confirmedByName: string;
+                                    confirmedAt: string;
+                                    commentSha256: string | null;
+                                };
+                                /** @description base64 Ed25519 over the receipt */
+                                signature: string;
+                            };
+                        } | null;
+                        actions: ("confirm" | "review")[];
+                    }[];
+                };
+            };
+            /** @description error: `{"error": {"code", "message"}}` with a stable code */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getApiV1UnitsUnitIdConfirmationsMonth: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                unitId: string;
+                month: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        status: {
+                            unitId: string;
+                            month: string;
+                            /** @enum {string} */
+                            state: "not_started" | "not_monitored" | "in_progress" | "awaiting_confirmation" | "overdue" | "confirmed" | "reviewed";
+                            /** @description last permitted UTC+8 date (inclusive), month end + 40 days */
+                            deadline: string;
+                            /** @description days from today (UTC+8) to the deadline; negative = overdue */
+                            daysLeft: number;
+                            overdue: boolean;
+                            confirmedOnTime: boolean | null;
+                            ended: boolean;
+                            /**
+                             * @description month-to-date monitoring status (GET .../completeness)
+                             * @enum {string}
+                             */
+                            monitoring: "not_started" | "not_monitored" | "no_data" | "measuring" | "ended";
+                            confirmation: {
+                                latestVersion: number;
+                                versions: number;
+                                firstConfirmedAt: string;
+                                reviewed: boolean;
+                                latest: {
+                                    unitId: string;
+                                    month: string;
+                                    version: number;
+                                    /** @description SHA-256 (hex) of the frozen package bytes */
+                                    packageSha256: string;
+                                    supersedes: {
+                                        version: number;
+                                        sha256: string;
+                                    } | null;
+                                    /** @enum {string} */
+                                    contentStatus: "incomplete" | "complete";
+                                    confirmedBy: string;
+                                    confirmedByName: string;
+                                    confirmedAt: string;
+                                    comment?: string;
+                                    review?: {
+                                        by: string;
+                                        name: string;
+                                        at: string;
+                                        comment?: string;
+                                    };
+                                    latest: boolean;
+                                    /** @description what the signature covers: canonical JSON of this object, Ed25519 with the server's evidence key (receipt.packageKeyId) */
+                                    receipt: {
+                                        /** @enum {string} */
+                                        kind: "evidence-confirmation";
+                                        unitId: string;
+                                        month: string;
+                                        version: number;
+                                        packageSha256: string;
+                                        packageKeyId: string;
+                                        supersedes: {
+                                            version: number;
+                                            sha256: string;
+                                        } | null;
+                                        contentStatus: string;
+                                        confirmedBy: string;
+                                        confirmedByName: string;
+                                        confirmedAt: string;
+                                        commentSha256: string | null;
+                                    };
+                                    /** @description base64 Ed25519 over the receipt */
+                                    signature: string;
+                                };
+                            } | null;
+                            actions: ("confirm" | "review")[];
+                        };
+                        versions: {
+                            unitId: string;
+                            month: string;
+                            version: number;
+                            /** @description SHA-256 (hex) of the frozen package bytes */
+                            packageSha256: string;
+                            supersedes: {
+                                version: number;
+                                sha256: string;
+                            } | null;
+                            /** @enum {string} */
+                            contentStatus: "incomplete" | "complete";
+                            confirmedBy: string;
+                            confirmedByName: string;
+                            confirmedAt: string;
+                            comment?: string;
+                            review?: {
+                                by: string;
+                                name: string;
+                                at: string;
+                                comment?: string;
+                            };
+                            latest: boolean;
+                            /** @description what the signature covers: canonical JSON of this object, Ed25519 with the server's evidence key (receipt.packageKeyId) */
+                            receipt: {
+                                /** @enum {string} */
+                                kind: "evidence-confirmation";
+                                unitId: string;
+                                month: string;
+                                version: number;
+                                packageSha256: string;
+                                packageKeyId: string;
+                                supersedes: {
+                                    version: number;
+                                    sha256: string;
+                                } | null;
+                                contentStatus: string;
+                                confirmedBy: string;
+                                confirmedByName: string;
+                                confirmedAt: string;
+                                commentSha256: string | null;
+                            };
+                            /** @description base64 Ed25519 over the receipt */
+                            signature: string;
+                        }[];
+                    };
+                };
+            };
+            /** @description error: `{"error": {"code", "message"}}` with a stable code */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    postApiV1UnitsUnitIdConfirmationsMonth: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                unitId: string;
+                month: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    comment?: string;
+                };
+            };
+        };
+        responses: {
+            /** @description OK */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        unitId: string;
+                        month: string;
+                        version: number;
+                        /** @description SHA-256 (hex) of the frozen package bytes */
+                        packageSha256: string;
+                        supersedes: {
+                            version: number;
+                            sha256: string;
+                        } | null;
+                        /** @enum {string} */
+                        contentStatus: "incomplete" | "complete";
+                        confirmedBy: string;
+                        confirmedByName: string;
+                        confirmedAt: string;
+                        comment?: string;
+                        review?: {
+                            by: string;
+                            name: string;
+                            at: string;
+                            comment?: string;
+                        };
+                        latest: boolean;
+                        /** @description what the signature covers: canonical JSON of this object, Ed25519 with the server's evidence key (receipt.packageKeyId) */
+                        receipt: {
+                            /** @enum {string} */
+                            kind: "evidence-confirmation";
+                            unitId: string;
+                            month: string;
+                            version: number;
+                            packageSha256: string;
+                            packageKeyId: string;
+                            supersedes: {
+                                version: number;
+                                sha256: string;
+                            } | null;
+                            contentStatus: string;
+                            confirmedBy: string;
+                            confirmedByName: string;
+                            confirmedAt: string;
+                            commentSha256: string | null;
+                        };
+                        /** @description base64 Ed25519 over the receipt */
+                        signature: string;
+                    };
+                };
+            };
+            /** @description error: `{"error": {"code", "message"}}` with a stable code */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getApiV1UnitsUnitIdConfirmationsMonthVersionsVersion: {
+        parameters: {
+            query?: {
+                format?: "json" | "xlsx" | "csv" | "html";
+            };
+            header?: never;
+            path: {
+                unitId: string;
+                month: string;
+                version: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description error: `{"error": {"code", "message"}}` with a stable code */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getApiV1UnitsUnitIdConfirmationsMonthVersionsVersionReceipt: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                unitId: string;
+                month: string;
+                version: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description error: `{"error": {"code", "message"}}` with a stable code */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    postApiV1UnitsUnitIdConfirmationsMonthVersionsVersionReview: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                unitId: string;
+                month: string;
+                version: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    comment?: string;
+                };
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        unitId: string;
+                        month: string;
+                        version: number;
+                        /** @description SHA-256 (hex) of the frozen package bytes */
+                        packageSha256: string;
+                        supersedes: {
+                            version: number;
+                            sha256: string;
+                        } | null;
+                        /** @enum {string} */
+                        contentStatus: "incomplete" | "complete";
+                        confirmedBy: string;
+                        confirmedByName: string;
+                        confirmedAt: string;
+                        comment?: string;
+                        review?: {
+                            by: string;
+                            name: string;
+                            at: string;
+                            comment?: string;
+                        };
+                        latest: boolean;
+                        /** @description what the signature covers: canonical JSON of this object, Ed25519 with the server's evidence key (receipt.packageKeyId) */
+                        receipt: {
+                            /** @enum {string} */
+                            kind: "evidence-confirmation";
+                            unitId: string;
+                            month: string;
+                            version: number;
+                            packageSha256: string;
+                            packageKeyId: string;
+                            supersedes: {
+                                version: number;
+                                sha256: string;
+                            } | null;
+                            contentStatus: string;
+                            confirmedBy: string;
+                            confirmedByName: string;
+                            confirmedAt: string;
+                            commentSha256: string | null;
+                        };
+                        /** @description base64 Ed25519 over the receipt */
+                        signature: string;
+                    };
+                };
             };
             /** @description error: `{"error": {"code", "message"}}` with a stable code */
             default: {
@@ -1475,6 +2264,591 @@ export interface operations {
             };
             header?: never;
             path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description error: `{"error": {"code", "message"}}` with a stable code */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getApiV1UnitsUnitIdLedgerMeters: {
+        parameters: {
+            query?: {
+                /** @description instant of the status; default now */
+                at?: string;
+                /** @description warning window, days */
+                dueSoonDays?: number;
+            };
+            header?: never;
+            path: {
+                unitId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        unitId: string;
+                        id: string;
+                        name: string;
+                        kind: string;
+                        model?: string;
+                        serial?: string;
+                        accuracyClass?: string;
+                        range?: string;
+                        location?: string;
+                        seededFromSiteAt?: string;
+                        createdAt?: string;
+                        updatedAt?: string;
+                        calibration: {
+                            /** @enum {string} */
+                            status: "valid" | "due_soon" | "expired" | "missing";
+                            certificate: string | null;
+                            validUntil: string | null;
+                            daysLeft: number | null;
+                        };
+                        certificates: {
+                            id: string;
+                            unitId: string;
+                            meterId: string;
+                            /** @enum {string} */
+                            kind: "verification" | "calibration";
+                            /** @description certificate number 证书编号 */
+                            certificate: string;
+                            /** @description verification/calibration body 检定机构 */
+                            body: string;
+                            regulation?: string;
+                            /** Format: date */
+                            date: string;
+                            /**
+                             * Format: date
+                             * @description last valid day (UTC+8), inclusive
+                             */
+                            validUntil: string;
+                            result: string;
+                            /**
+                             * @description site: seeded from a site file
+                             * @enum {string}
+                             */
+                            source: "site" | "ledger";
+                            scan?: {
+                                sha256: string;
+                                contentType: string;
+                                size: number;
+                                fileName: string;
+                            };
+                            /** @enum {string} */
+                            state: "current" | "superseded" | "withdrawal";
+                            supersedes?: string;
+                            supersededBy?: string;
+                            revokedAt?: string;
+                            reason?: string;
+                            createdBy: string;
+                            createdAt: string;
+                        }[];
+                    }[];
+                };
+            };
+            /** @description error: `{"error": {"code", "message"}}` with a stable code */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    postApiV1UnitsUnitIdLedgerMeters: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                unitId: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @description the id the points' `meter` names */
+                    id: string;
+                    name: string;
+                    /** @description weighbridge, belt-scale, ... */
+                    kind: string;
+                    model?: string;
+                    serial?: string;
+                    accuracyClass?: string;
+                    range?: string;
+                    location?: string;
+                };
+            };
+        };
+        responses: {
+            /** @description OK */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        unitId: string;
+                        id: string;
+                        name: string;
+                        kind: string;
+                        model?: string;
+                        serial?: string;
+                        accuracyClass?: string;
+                        range?: string;
+                        location?: string;
+                        seededFromSiteAt?: string;
+                        createdAt?: string;
+                        updatedAt?: string;
+                        calibration: {
+                            /** @enum {string} */
+                            status: "valid" | "due_soon" | "expired" | "missing";
+                            certificate: string | null;
+                            validUntil: string | null;
+                            daysLeft: number | null;
+                        };
+                        certificates: {
+                            id: string;
+                            unitId: string;
+                            meterId: string;
+                            /** @enum {string} */
+                            kind: "verification" | "calibration";
+                            /** @description certificate number 证书编号 */
+                            certificate: string;
+                            /** @description verification/calibration body 检定机构 */
+                            body: string;
+                            regulation?: string;
+                            /** Format: date */
+                            date: string;
+                            /**
+                             * Format: date
+                             * @description last valid day (UTC+8), inclusive
+                             */
+                            validUntil: string;
+                            result: string;
+                            /**
+                             * @description site: seeded from a site file
+                             * @enum {string}
+                             */
+                            source: "site" | "ledger";
+                            scan?: {
+                                sha256: string;
+                                contentType: string;
+                                size: number;
+                                fileName: string;
+                            };
+                            /** @enum {string} */
+                            state: "current" | "superseded" | "withdrawal";
+                            supersedes?: string;
+                            supersededBy?: string;
+                            revokedAt?: string;
+                            reason?: string;
+                            createdBy: string;
+                            createdAt: string;
+                        }[];
+                    };
+                };
+            };
+            /** @description error: `{"error": {"code", "message"}}` with a stable code */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getApiV1UnitsUnitIdLedgerMetersMeterId: {
+        parameters: {
+            query?: {
+                /** @description instant of the status; default now */
+                at?: string;
+                /** @description warning window, days */
+                dueSoonDays?: number;
+            };
+            header?: never;
+            path: {
+                unitId: string;
+                meterId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        meter: {
+                            unitId: string;
+                            id: string;
+                            name: string;
+                            kind: string;
+                            model?: string;
+                            serial?: string;
+                            accuracyClass?: string;
+                            range?: string;
+                            location?: string;
+                            seededFromSiteAt?: string;
+                            createdAt?: string;
+                            updatedAt?: string;
+                            calibration: {
+                                /** @enum {string} */
+                                status: "valid" | "due_soon" | "expired" | "missing";
+                                certificate: string | null;
+                                validUntil: string | null;
+                                daysLeft: number | null;
+                            };
+                            certificates: {
+                                id: string;
+                                unitId: string;
+                                meterId: string;
+                                /** @enum {string} */
+                                kind: "verification" | "calibration";
+                                /** @description certificate number 证书编号 */
+                                certificate: string;
+                                /** @description verification/calibration body 检定机构 */
+                                body: string;
+                                regulation?: string;
+                                /** Format: date */
+                                date: string;
+                                /**
+                                 * Format: date
+                                 * @description last valid day (UTC+8), inclusive
+                                 */
+                                validUntil: string;
+                                result: string;
+                                /**
+                                 * @description site: seeded from a site file
+                                 * @enum {string}
+                                 */
+                                source: "site" | "ledger";
+                                scan?: {
+                                    sha256: string;
+                                    contentType: string;
+                                    size: number;
+                                    fileName: string;
+                                };
+                                /** @enum {string} */
+                                state: "current" | "superseded" | "withdrawal";
+                                supersedes?: string;
+                                supersededBy?: string;
+                                revokedAt?: string;
+                                reason?: string;
+                                createdBy: string;
+                                createdAt: string;
+                            }[];
+                        };
+                        /** @description every row, oldest first */
+                        certificates: {
+                            id: string;
+                            unitId: string;
+                            meterId: string;
+                            /** @enum {string} */
+                            kind: "verification" | "calibration";
+                            /** @description certificate number 证书编号 */
+                            certificate: string;
+                            /** @description verification/calibration body 检定机构 */
+                            body: string;
+                            regulation?: string;
+                            /** Format: date */
+                            date: string;
+                            /**
+                             * Format: date
+                             * @description last valid day (UTC+8), inclusive
+                             */
+                            validUntil: string;
+                            result: string;
+                            /**
+                             * @description site: seeded from a site file
+                             * @enum {string}
+                             */
+                            source: "site" | "ledger";
+                            scan?: {
+                                sha256: string;
+                                contentType: string;
+                                size: number;
+                                fileName: string;
+                            };
+                            /** @enum {string} */
+                            state: "current" | "superseded" | "withdrawal";
+                            supersedes?: string;
+                            supersededBy?: string;
+                            revokedAt?: string;
+                            reason?: string;
+                            createdBy: string;
+                            createdAt: string;
+                        }[];
+                        history: {
+                            seq?: number;
+                            at?: string;
+                            actor?: string;
+                            actorRole?: string;
+                            action?: string;
+                            targetKind?: string;
+                            targetId?: string;
+                            unitId?: string;
+                            detail?: {
+                                [key: string]: unknown;
+                            };
+                        }[];
+                    };
+                };
+            };
+            /** @description error: `{"error": {"code", "message"}}` with a stable code */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    postApiV1UnitsUnitIdLedgerMetersMeterIdCertificates: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                unitId: string;
+                meterId: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /**
+                     * @description 检定 or 校准
+                     * @enum {string}
+                     */
+                    kind: "verification" | "calibration";
+                    /** @description certificate number */
+                    certificate: string;
+                    /** @description verification body 检定机构 */
+                    body: string;
+                    /** @description e.g. JJG 539-2016 */
+                    regulation?: string;
+                    /** @description yyyy-mm-dd (UTC+8) */
+                    date: string;
+                    /** @description yyyy-mm-dd (UTC+8), inclusive */
+                    validUntil: string;
+                    /** @description 合格 pass, 不合格 fail, ... */
+                    result: string;
+                    scan: {
+                        fileName: string;
+                        contentType: string;
+                        /** @description the scan, base64; at most 2 MiB decoded */
+                        dataBase64: string;
+                    };
+                };
+            };
+        };
+        responses: {
+            /** @description OK */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        id: string;
+                        unitId: string;
+                        meterId: string;
+                        /** @enum {string} */
+                        kind: "verification" | "calibration";
+                        /** @description certificate number 证书编号 */
+                        certificate: string;
+                        /** @description verification/calibration body 检定机构 */
+                        body: string;
+                        regulation?: string;
+                        /** Format: date */
+                        date: string;
+                        /**
+                         * Format: date
+                         * @description last valid day (UTC+8), inclusive
+                         */
+                        validUntil: string;
+                        result: string;
+                        /**
+                         * @description site: seeded from a site file
+                         * @enum {string}
+                         */
+                        source: "site" | "ledger";
+                        scan?: {
+                            sha256: string;
+                            contentType: string;
+                            size: number;
+                            fileName: string;
+                        };
+                        /** @enum {string} */
+                        state: "current" | "superseded" | "withdrawal";
+                        supersedes?: string;
+                        supersededBy?: string;
+                        revokedAt?: string;
+                        reason?: string;
+                        createdBy: string;
+                        createdAt: string;
+                    };
+                };
+            };
+            /** @description error: `{"error": {"code", "message"}}` with a stable code */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    postApiV1UnitsUnitIdLedgerMetersMeterIdCertificatesCertificateIdCorrection: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                unitId: string;
+                meterId: string;
+                certificateId: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @description why (required) */
+                    reason: string;
+                    /** @description withdraw without replacement */
+                    withdraw?: boolean;
+                    certificate?: {
+                        /**
+                         * @description 检定 or 校准
+                         * @enum {string}
+                         */
+                        kind: "verification" | "calibration";
+                        /** @description certificate number */
+                        certificate: string;
+                        /** @description verification body 检定机构 */
+                        body: string;
+                        /** @description e.g. JJG 539-2016 */
+                        regulation?: string;
+                        /** @description yyyy-mm-dd (UTC+8) */
+                        date: string;
+                        /** @description yyyy-mm-dd (UTC+8), inclusive */
+                        validUntil: string;
+                        /** @description 合格 pass, 不合格 fail, ... */
+                        result: string;
+                        scan?: {
+                            fileName: string;
+                            contentType: string;
+                            /** @description the scan, base64; at most 2 MiB decoded */
+                            dataBase64: string;
+                        };
+                    };
+                };
+            };
+        };
+        responses: {
+            /** @description OK */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        id: string;
+                        unitId: string;
+                        meterId: string;
+                        /** @enum {string} */
+                        kind: "verification" | "calibration";
+                        /** @description certificate number 证书编号 */
+                        certificate: string;
+                        /** @description verification/calibration body 检定机构 */
+                        body: string;
+                        regulation?: string;
+                        /** Format: date */
+                        date: string;
+                        /**
+                         * Format: date
+                         * @description last valid day (UTC+8), inclusive
+                         */
+                        validUntil: string;
+                        result: string;
+                        /**
+                         * @description site: seeded from a site file
+                         * @enum {string}
+                         */
+                        source: "site" | "ledger";
+                        scan?: {
+                            sha256: string;
+                            contentType: string;
+                            size: number;
+                            fileName: string;
+                        };
+                        /** @enum {string} */
+                        state: "current" | "superseded" | "withdrawal";
+                        supersedes?: string;
+                        supersededBy?: string;
+                        revokedAt?: string;
+                        reason?: string;
+                        createdBy: string;
+                        createdAt: string;
+                    };
+                };
+            };
+            /** @description error: `{"error": {"code", "message"}}` with a stable code */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getApiV1UnitsUnitIdLedgerMetersMeterIdCertificatesCertificateIdScan: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                unitId: string;
+                meterId: string;
+                certificateId: string;
+            };
             cookie?: never;
         };
         requestBody?: never;
