@@ -143,19 +143,23 @@ describe('NATS JetStream cluster transport', () => {
       await progress('node 3 down', 40);
 
       // Collector 1 crashes holding unacknowledged batches: they come back to collector 2 after ack_wait.
+      // What collector 1 stored before its crash (its restarted process counts from 0 again).
+      const beforeCrash = (await metric(metricsPorts[0] as number, 'mrv_collector_batches_total')) ?? 0;
       procs[0]?.kill9();
       await procs[0]?.exited;
       await progress('collector 1 down', 40);
 
       // Node 3 back, caught up; then node 1, the gateway's own node, crashes: the gateway moves on.
+      // A node restarted after kill -9 replays its store and catches up with the others before /healthz
+      // says so: up to minutes when the machine is busy with other test files.
       await n3.restart();
-      await waitHealthy(n3);
+      await waitHealthy(n3, 180_000);
       await progress('node 3 back', 20);
       await n1.kill9();
       await progress('node 1 (the gateway node) down', 40, 120_000);
       procs[0] = await startCollector(0);
       await n1.restart();
-      await waitHealthy(n1);
+      await waitHealthy(n1, 180_000);
       await progress('node 1 and collector 1 back', 40);
 
       // The restarted member got the gateway's catalogue, published long before it started, from the
@@ -186,8 +190,11 @@ describe('NATS JetStream cluster transport', () => {
 
       // Work-queue semantics: both members stored, and redeliveries (killed member, missed acks) were
       // recognised, not stored twice (the audit above), so the members' batches add up to at least N.
+      // (Collector 1 counted over both its runs: restarted on a busy machine, it may find the work already
+      // pulled by collector 2 before the gateway stops.)
       const received = await Promise.all(metricsPorts.map((p) => metric(p, 'mrv_collector_batches_total')));
-      expect(received.every((n) => n > 0)).toBe(true);
+      expect(beforeCrash + (received[0] ?? 0), 'collector 1 stored batches').toBeGreaterThan(0);
+      expect(received[1] ?? 0, 'collector 2 stored batches').toBeGreaterThan(0);
       expect(lastSeq).toBeGreaterThanOrEqual(220);
       // Three collector starts, then the waits above (each bounded by its own until): ~1 min on a quiet box.
     },
