@@ -307,3 +307,17 @@ export async function startStoreAckEcho(
     },
   };
 }
+
+/**
+ * One counter or gauge of a process's Prometheus `/metrics` on 127.0.0.1:`port` (0 when the process
+ * does not expose it yet); undefined while the process is not up.
+ */
+export async function metric(port: number, name: string): Promise<number | undefined> {
+  try {
+    const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+    const line = text.split('\n').find((l) => l.startsWith(`${name} `));
+    return line === undefined ? 0 : Number(line.split(' ')[1]);
+  } catch {
+    return undefined; // not up yet
+  }
+}

@@ -23,6 +23,7 @@ import {
   type Figure,
   fmt,
   MOSQUITTO_BENCH_CONFIG,
+  metric,
   REPO_ROOT,
   sleep,
   stopChild,
@@ -35,16 +36,6 @@ const GATEWAYS = ['gw-n1', 'gw-n2', 'gw-n3', 'gw-n4'];
 const BATCHES = Number(process.env.BENCH_NATS_BATCHES ?? 150);
 const READINGS = 600;
 const TOTAL = GATEWAYS.length * BATCHES * READINGS;
-
-async function metric(port: number, name: string): Promise<number | undefined> {
-  try {
-    const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
-    const line = text.split('\n').find((l) => l.startsWith(`${name} `));
-    return line === undefined ? 0 : Number(line.split(' ')[1]);
-  } catch {
-    return undefined; // not up yet
-  }
-}
 
 /** Where the members take the batches from. */
 interface Transport {

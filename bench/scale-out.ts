@@ -18,6 +18,7 @@ import {
   type BenchResult,
   fmt,
   MOSQUITTO_BENCH_CONFIG,
+  metric,
   procStat,
   REPO_ROOT,
   sleep,
@@ -31,16 +32,6 @@ const GATEWAYS = ['gw-s1', 'gw-s2', 'gw-s3', 'gw-s4'];
 const BATCHES = Number(process.env.BENCH_SCALE_BATCHES ?? 250);
 const READINGS = 600;
 const MEMBERS = [1, 2, 3];
-
-async function metric(port: number, name: string): Promise<number | undefined> {
-  try {
-    const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
-    const line = text.split('\n').find((l) => l.startsWith(`${name} `));
-    return line === undefined ? 0 : Number(line.split(' ')[1]);
-  } catch {
-    return undefined; // not up yet
-  }
-}
 
 interface Member {
   child: ChildProcess;
