@@ -55,7 +55,13 @@ describe('faults: a backlog longer than the in-flight window', () => {
     await collector.start();
     cleanups.push(() => collector.stop());
     // Arrival order as a subscriber of the data topic sees it.
-    const watcher = await mqtt.connectAsync(mosquitto.url, { clientId: 'order-watcher', clean: false });
+    // A persistent session (the broker's persistence keeps it across kill -9): what the gateway sends after
+    // the restart waits for the watcher until it is back, in the order the broker took it.
+    const watcher = await mqtt.connectAsync(mosquitto.url, {
+      clientId: 'order-watcher',
+      clean: false,
+      reconnectPeriod: 100,
+    });
     const arrivals: { seq: number; topic: string; backlogFrom?: number }[] = [];
     watcher.on('message', (topic, p) => {
       const b = JSON.parse(p.toString('utf8')) as Batch;
@@ -96,6 +102,13 @@ describe('faults: a backlog longer than the in-flight window', () => {
       20_000,
     );
     await collector.flush();
+    // The watcher reconnects on its own timer, possibly after the gateway has sent everything: wait until
+    // it has had every seq (a race on a busy machine, seen in CI as "arrival order 1,…,20").
+    await until(
+      'the watcher has seen every seq',
+      () => new Set(arrivals.map((x) => x.seq)).size >= lastSeq,
+      30_000,
+    );
 
     // First copies only: after the reconnect the gateway also sends again what the broker had taken but
     // no collector had confirmed yet (docs/delivery.md); the collector stores such copies once.
