@@ -5,6 +5,7 @@
 // SQLite module the embedded store needs.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -18,10 +19,10 @@ const deb = () =>
     out,
     `carbon-mrv_${pkg.version}_${execFileSync('dpkg', ['--print-architecture'], { encoding: 'utf8' }).trim()}.deb`,
   );
-afterAll(() => {
-  rmSync(out, { recursive: true, force: true });
-  rmSync(tree, { recursive: true, force: true });
-});
+// An unpacked release is thousands of files: removing it takes minutes on a busy machine.
+afterAll(async () => {
+  await Promise.all([rm(out, { recursive: true, force: true }), rm(tree, { recursive: true, force: true })]);
+}, 300_000);
 
 /** `unshare` arguments that give a child no network here (root: -n; otherwise a user namespace too). */
 function noNetwork(): string[] {

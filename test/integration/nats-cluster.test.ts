@@ -153,13 +153,13 @@ describe('NATS JetStream cluster transport', () => {
       // A node restarted after kill -9 replays its store and catches up with the others before /healthz
       // says so: up to minutes when the machine is busy with other test files.
       await n3.restart();
-      await waitHealthy(n3, 180_000);
+      await waitHealthy(n3, 300_000);
       await progress('node 3 back', 20);
       await n1.kill9();
       await progress('node 1 (the gateway node) down', 40, 120_000);
       procs[0] = await startCollector(0);
       await n1.restart();
-      await waitHealthy(n1, 180_000);
+      await waitHealthy(n1, 300_000);
       await progress('node 1 and collector 1 back', 40);
 
       // The restarted member got the gateway's catalogue, published long before it started, from the
@@ -198,6 +198,6 @@ describe('NATS JetStream cluster transport', () => {
       expect(lastSeq).toBeGreaterThanOrEqual(220);
       // Three collector starts, then the waits above (each bounded by its own until): ~1 min on a quiet box.
     },
-    budget({ cliRuns: 3, inProcessMs: 540_000 }),
+    budget({ cliRuns: 3, inProcessMs: 780_000 }),
   );
 });

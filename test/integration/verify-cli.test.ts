@@ -10,6 +10,7 @@ import { loadKeyRegistry } from '../../collector/keys.ts';
 import { SqliteStore } from '../../collector/sqlite-store.ts';
 import { type Batch, GENESIS_HASH } from '../../core/schema/wire.ts';
 import { batchHash, parsePrivateKey, signBatch } from '../../core/signing.ts';
+import { budget } from '../helpers/budget.ts';
 import { spawnTied } from '../helpers/tied-process.ts';
 
 const root = new URL('../..', import.meta.url).pathname;
@@ -27,120 +28,134 @@ describe('mrv keygen / export-batches / verify', () => {
   const keys = path.join(tmp, 'keys');
   const sqlite = path.join(tmp, 'store.sqlite');
 
-  it('makes a key pair: a private key only its owner reads and a registry entry', async () => {
-    const r = await run('keygen', '--gateway', 'gw1', '--unit', 'U1', '--out', keys);
-    expect(r.code).toBe(0);
-    expect(r.out).toMatch(/gw1\.key\.pem/);
-    expect(statSync(path.join(keys, 'gw1.key.pem')).mode & 0o777).toBe(0o600);
-    expect(JSON.parse(readFileSync(path.join(keys, 'gw1.pub.json'), 'utf8'))[0]).toMatchObject({
-      gatewayId: 'gw1',
-      unitId: 'U1',
-    });
-    const noUnit = await run('keygen', '--gateway', 'gw1', '--out', keys);
-    expect(noUnit.code).toBe(1);
-    expect(noUnit.out).toMatch(/MRV_E_CONFIG: missing --unit ID/);
-    const noGateway = await run('keygen', '--unit', 'U1', '--out', keys);
-    expect(noGateway.code).toBe(1);
-    expect(noGateway.out).toMatch(/MRV_E_CONFIG: missing --gateway ID/);
-    const again = await run('keygen', '--gateway', 'gw1', '--unit', 'U1', '--out', keys);
-    expect(again.code).toBe(1);
-    expect(again.out).toMatch(/MRV_E_KEY: .*exists; pass --rotate/);
-  });
+  it(
+    'makes a key pair: a private key only its owner reads and a registry entry',
+    async () => {
+      const r = await run('keygen', '--gateway', 'gw1', '--unit', 'U1', '--out', keys);
+      expect(r.code).toBe(0);
+      expect(r.out).toMatch(/gw1\.key\.pem/);
+      expect(statSync(path.join(keys, 'gw1.key.pem')).mode & 0o777).toBe(0o600);
+      expect(JSON.parse(readFileSync(path.join(keys, 'gw1.pub.json'), 'utf8'))[0]).toMatchObject({
+        gatewayId: 'gw1',
+        unitId: 'U1',
+      });
+      const noUnit = await run('keygen', '--gateway', 'gw1', '--out', keys);
+      expect(noUnit.code).toBe(1);
+      expect(noUnit.out).toMatch(/MRV_E_CONFIG: missing --unit ID/);
+      const noGateway = await run('keygen', '--unit', 'U1', '--out', keys);
+      expect(noGateway.code).toBe(1);
+      expect(noGateway.out).toMatch(/MRV_E_CONFIG: missing --gateway ID/);
+      const again = await run('keygen', '--gateway', 'gw1', '--unit', 'U1', '--out', keys);
+      expect(again.code).toBe(1);
+      expect(again.out).toMatch(/MRV_E_KEY: .*exists; pass --rotate/);
+    },
+    budget({ cliRuns: 4 }),
+  );
 
-  it('verifies an intact archive, then names the first broken link after one batch is tampered with', async () => {
-    const key = parsePrivateKey(readFileSync(path.join(keys, 'gw1.key.pem'), 'utf8'));
-    const store = new SqliteStore({ path: sqlite });
-    await store.start();
-    let prev = GENESIS_HASH;
-    const batches: Batch[] = [];
-    for (let seq = 1; seq <= 6; seq++) {
-      const ts = new Date(Date.UTC(2026, 2, 1, 0, 0, seq)).toISOString();
-      const b = signBatch(
-        {
-          v: 1,
-          unitId: 'U1',
-          gatewayId: 'gw1',
-          seq,
-          prevHash: prev,
-          sentAt: ts,
-          readings: [{ point: 'p', ts, rxTs: ts, value: `${seq}00.25`, quality: 'good' }],
-        },
-        key,
+  it(
+    'verifies an intact archive, then names the first broken link after one batch is tampered with',
+    async () => {
+      const key = parsePrivateKey(readFileSync(path.join(keys, 'gw1.key.pem'), 'utf8'));
+      const store = new SqliteStore({ path: sqlite });
+      await store.start();
+      let prev = GENESIS_HASH;
+      const batches: Batch[] = [];
+      for (let seq = 1; seq <= 6; seq++) {
+        const ts = new Date(Date.UTC(2026, 2, 1, 0, 0, seq)).toISOString();
+        const b = signBatch(
+          {
+            v: 1,
+            unitId: 'U1',
+            gatewayId: 'gw1',
+            seq,
+            prevHash: prev,
+            sentAt: ts,
+            readings: [{ point: 'p', ts, rxTs: ts, value: `${seq}00.25`, quality: 'good' }],
+          },
+          key,
+        );
+        prev = batchHash(b);
+        batches.push(b);
+      }
+      const checker = new IntegrityChecker({ keys: loadKeyRegistry(keys) });
+      const plan = await checker.plan(
+        batches.map((batch) => ({ batch, receivedAt: Date.now() })),
+        store,
+        Date.now(),
       );
-      prev = batchHash(b);
-      batches.push(b);
-    }
-    const checker = new IntegrityChecker({ keys: loadKeyRegistry(keys) });
-    const plan = await checker.plan(
-      batches.map((batch) => ({ batch, receivedAt: Date.now() })),
-      store,
-      Date.now(),
-    );
-    await store.archiveBatches(plan.archive);
-    await store.stop();
+      await store.archiveBatches(plan.archive);
+      await store.stop();
 
-    const ok = await run(
-      'verify',
-      '--keys',
-      keys,
-      '--store',
-      'sqlite',
-      '--sqlite',
-      sqlite,
-      '--unit',
-      'U1',
-      '--gateway',
-      'gw1',
-    );
-    expect(ok.out).toMatch(/U1\/gw1: 6 batches, seq 1\.\.6: OK/);
-    expect(ok.code).toBe(0);
+      const ok = await run(
+        'verify',
+        '--keys',
+        keys,
+        '--store',
+        'sqlite',
+        '--sqlite',
+        sqlite,
+        '--unit',
+        'U1',
+        '--gateway',
+        'gw1',
+      );
+      expect(ok.out).toMatch(/U1\/gw1: 6 batches, seq 1\.\.6: OK/);
+      expect(ok.code).toBe(0);
 
-    const exportFile = path.join(tmp, 'gw1.jsonl');
-    const ex = await run(
-      'export-batches',
-      '--store',
-      'sqlite',
-      '--sqlite',
-      sqlite,
-      '--unit',
-      'U1',
-      '--gateway',
-      'gw1',
-      '--out',
-      exportFile,
-    );
-    expect(ex.code).toBe(0);
-    expect(readFileSync(exportFile, 'utf8').trim().split('\n')).toHaveLength(6);
+      const exportFile = path.join(tmp, 'gw1.jsonl');
+      const ex = await run(
+        'export-batches',
+        '--store',
+        'sqlite',
+        '--sqlite',
+        sqlite,
+        '--unit',
+        'U1',
+        '--gateway',
+        'gw1',
+        '--out',
+        exportFile,
+      );
+      expect(ex.code).toBe(0);
+      expect(readFileSync(exportFile, 'utf8').trim().split('\n')).toHaveLength(6);
 
-    // Someone edits batch 4 in the archive: 400.25 t becomes 490.25 t.
-    const db = new Database(sqlite);
-    db.prepare("UPDATE batch SET canonical = replace(canonical, '400.25', '490.25') WHERE seq = 4").run();
-    db.close();
-    const bad = await run(
-      'verify',
-      '--keys',
-      keys,
-      '--store',
-      'sqlite',
-      '--sqlite',
-      sqlite,
-      '--unit',
-      'U1',
-      '--gateway',
-      'gw1',
-    );
-    expect(bad.code).toBe(1);
-    expect(bad.out).toMatch(/BROKEN/);
-    expect(bad.out).toMatch(/first broken link: seq 4: MRV_F_BAD_SIGNATURE/);
-    expect(bad.out).toMatch(/seq 5: MRV_F_CHAIN_BROKEN/);
+      // Someone edits batch 4 in the archive: 400.25 t becomes 490.25 t.
+      const db = new Database(sqlite);
+      db.prepare("UPDATE batch SET canonical = replace(canonical, '400.25', '490.25') WHERE seq = 4").run();
+      db.close();
+      const bad = await run(
+        'verify',
+        '--keys',
+        keys,
+        '--store',
+        'sqlite',
+        '--sqlite',
+        sqlite,
+        '--unit',
+        'U1',
+        '--gateway',
+        'gw1',
+      );
+      expect(bad.code).toBe(1);
+      expect(bad.out).toMatch(/BROKEN/);
+      expect(bad.out).toMatch(/first broken link: seq 4: MRV_F_BAD_SIGNATURE/);
+      expect(bad.out).toMatch(/seq 5: MRV_F_CHAIN_BROKEN/);
 
-    // The exported file verifies offline with only the public keys; a removed line is a gap.
-    const fromFile = await run('verify', '--keys', path.join(keys, 'gw1.pub.json'), '--batches', exportFile);
-    expect(fromFile.code).toBe(0);
-    const lines = readFileSync(exportFile, 'utf8').trim().split('\n');
-    writeFileSync(exportFile, `${lines.filter((_, i) => i !== 2).join('\n')}\n`);
-    const gap = await run('verify', '--keys', keys, '--batches', exportFile);
-    expect(gap.code).toBe(1);
-    expect(gap.out).toMatch(/first broken link: seq 4: MRV_F_SEQ_GAP: batches 3\.\.3 are missing/);
-  });
+      // The exported file verifies offline with only the public keys; a removed line is a gap.
+      const fromFile = await run(
+        'verify',
+        '--keys',
+        path.join(keys, 'gw1.pub.json'),
+        '--batches',
+        exportFile,
+      );
+      expect(fromFile.code).toBe(0);
+      const lines = readFileSync(exportFile, 'utf8').trim().split('\n');
+      writeFileSync(exportFile, `${lines.filter((_, i) => i !== 2).join('\n')}\n`);
+      const gap = await run('verify', '--keys', keys, '--batches', exportFile);
+      expect(gap.code).toBe(1);
+      expect(gap.out).toMatch(/first broken link: seq 4: MRV_F_SEQ_GAP: batches 3\.\.3 are missing/);
+    },
+    budget({ cliRuns: 5 }),
+  );
 });
