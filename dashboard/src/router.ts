@@ -17,6 +17,7 @@ export const router = createRouter({
     },
     { path: '/', name: 'overview', component: () => import('./pages/OverviewPage.vue') },
     { path: '/units/:unitId', name: 'unit', component: () => import('./pages/UnitPage.vue'), props: true },
+    { path: '/admin', name: 'admin', component: () => import('./pages/AdminPage.vue') },
     { path: '/:rest(.*)*', name: 'not-found', component: () => import('./pages/NotFoundPage.vue') },
   ],
 });

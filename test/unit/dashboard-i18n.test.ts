@@ -19,6 +19,10 @@ const ENUM_GROUPS = [
   'industry',
   'meterKind',
   'uom',
+  'configKey',
+  'configMode',
+  'auditAction',
+  'auditTarget',
 ];
 
 function leaves(o: object, prefix = ''): Map<string, unknown> {

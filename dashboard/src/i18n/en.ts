@@ -1,7 +1,9 @@
 /** English texts of the dashboard: the same keys as `zh-CN.ts` (the compiler and a unit test check it). */
+import { adminEn } from './admin.en.ts';
 import type { MessageSchema } from './zh-CN.ts';
 
 export const en: MessageSchema = {
+  ...adminEn,
   app: {
     title: 'Carbon emission data monitoring',
     timeZoneNote: 'Times in China Standard Time (UTC+8)',
@@ -10,7 +12,7 @@ export const en: MessageSchema = {
     notFound: 'No such page',
     refresh: 'Refresh',
   },
-  nav: { overview: 'Units overview', logout: 'Log out' },
+  nav: { overview: 'Units overview', admin: 'Administration', logout: 'Log out' },
   login: {
     heading: 'Log in',
     intro: 'Enter your username and password (accounts are created by an admin with mrv user add).',

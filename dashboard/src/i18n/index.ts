@@ -55,12 +55,19 @@ export type EnumGroup =
   | 'role'
   | 'industry'
   | 'meterKind'
-  | 'uom';
+  | 'uom'
+  | 'configKey'
+  | 'configMode'
+  | 'auditAction'
+  | 'auditTarget';
+
+/** Groups with an `other` entry, shown for a value the dashboard does not know yet. */
+const WITH_OTHER: readonly EnumGroup[] = ['meterKind', 'auditAction', 'auditTarget'];
 
 /**
  * The current language's text of `value` in `group` (`enumLabel('meterKind', 'crane-scale')` → 吊秤),
  * read from the messages directly (unit symbols such as `Nm³/h` are not valid message paths). An
- * unknown meter kind reads as "other meter"; any other unknown value is shown as the server sent it
+ * unknown meter kind, audit action or audit target reads as "other"; any other unknown value is shown as the server sent it
  * (a unit symbol we have no name for is still a symbol).
  */
 export function enumLabel(group: EnumGroup, value: string | null | undefined): string {
@@ -68,6 +75,6 @@ export function enumLabel(group: EnumGroup, value: string | null | undefined): s
   const table = MESSAGES[i18n.global.locale.value as Lang][group] as Record<string, string>;
   const hit = table[value];
   if (hit !== undefined) return hit;
-  if (group === 'meterKind') return table.other ?? value;
+  if (WITH_OTHER.includes(group)) return table.other ?? value;
   return value;
 }

@@ -4,7 +4,10 @@
  * answers (meter kinds, units of measure, states, roles, configuration keys) are translated under
  * their group (`meterKind.crane-scale`), so no raw id reaches the page.
  */
+import { adminZhCN } from './admin.zh-CN.ts';
+
 export const zhCN = {
+  ...adminZhCN,
   app: {
     title: '碳排放数据在线监测',
     timeZoneNote: '时间均为北京时间（UTC+8）',
@@ -13,7 +16,7 @@ export const zhCN = {
     notFound: '未找到该页面',
     refresh: '刷新',
   },
-  nav: { overview: '排放单位总览', logout: '退出登录' },
+  nav: { overview: '排放单位总览', admin: '系统管理', logout: '退出登录' },
   login: {
     heading: '登录',
     intro: '请输入用户名和密码（账号由管理员用 mrv user add 创建）。',
