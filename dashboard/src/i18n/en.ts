@@ -77,7 +77,12 @@ export const en: MessageSchema = {
   },
   quality: { good: 'Good', uncertain: 'Uncertain', bad: 'Bad' },
   calibration: { valid: 'Valid', due_soon: 'Due soon', expired: 'Expired', missing: 'No certificate' },
-  role: { admin: 'Administrator', regulator: 'Regulator', enterprise: 'Emitting unit' },
+  role: {
+    admin: 'Administrator',
+    regulator: 'Regulator',
+    enterprise: 'Emitting unit',
+    metrologist: 'Metrologist',
+  },
   industry: { power: 'Power', steel: 'Steel', cement: 'Cement', aluminium: 'Aluminium' },
   meterKind: {
     weighbridge: 'Weighbridge',

@@ -80,7 +80,7 @@ export const zhCN = {
   },
   quality: { good: '正常', uncertain: '存疑', bad: '异常' },
   calibration: { valid: '有效', due_soon: '即将到期', expired: '已过期', missing: '缺少证书' },
-  role: { admin: '管理员', regulator: '监管部门', enterprise: '重点排放单位' },
+  role: { admin: '管理员', regulator: '监管部门', enterprise: '重点排放单位', metrologist: '计量管理员' },
   industry: { power: '发电', steel: '钢铁', cement: '水泥', aluminium: '电解铝' },
   meterKind: {
     weighbridge: '汽车衡',
