@@ -17,6 +17,13 @@ export const router = createRouter({
     },
     { path: '/', name: 'overview', component: () => import('./pages/OverviewPage.vue') },
     { path: '/units/:unitId', name: 'unit', component: () => import('./pages/UnitPage.vue'), props: true },
+    { path: '/findings', name: 'findings', component: () => import('./pages/FindingsPage.vue') },
+    {
+      path: '/units/:unitId/findings',
+      name: 'unit-findings',
+      component: () => import('./pages/FindingsPage.vue'),
+      props: true,
+    },
     { path: '/:rest(.*)*', name: 'not-found', component: () => import('./pages/NotFoundPage.vue') },
   ],
 });
