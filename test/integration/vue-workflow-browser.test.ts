@@ -53,6 +53,15 @@ const B = OTHER_UNIT.id;
 const FA1 = 'vue-wf-a-1';
 const FA2 = 'vue-wf-a-2';
 const FB1 = 'vue-wf-b-1';
+/** The demo's ladle scale (examples/aluminium-smelter.site.yaml). */
+const LADLE = 'ladle-scale-1';
+interface LedgerRow {
+  id: string;
+  calibration: { status: string; certificate: string | null; validUntil: string | null };
+  certificates: { id: string; certificate: string }[];
+}
+/** `yyyy-mm-dd` in UTC+8 of `ms`. */
+const cstDate = (ms: number) => new Date(ms + 8 * 3_600_000).toISOString().slice(0, 10);
 
 /** A small real PDF (header, a catalogue, a trailer). */
 function pdf(text: string): Buffer {
@@ -89,6 +98,8 @@ const findingRow = (id: string) =>
   page.locator('[data-table="findings"] tr.finding-row', {
     has: page.locator(`[data-finding-id="${id}"]`),
   });
+const meterRow = (id: string) =>
+  page.locator('[data-table="ledger"] tr.meter-row', { has: page.locator(`[data-meter-id="${id}"]`) });
 const openCountOf = async (unitId: string) =>
   Number(
     await page
@@ -133,6 +144,15 @@ beforeAll(async () => {
     finding(FA2, A(), { ts, at: ts, message: gap }),
     finding(FB1, B, { ts, at: ts, message: gap }),
   ]);
+  // The ladle scale's current certificate is withdrawn (entered by mistake): the lapsed one is left, expired.
+  const ledger = await admin(`/api/v1/units/${encodeURIComponent(A())}/ledger/meters`);
+  const ladle = (ledger.json as unknown as LedgerRow[]).find((m) => m.id === LADLE)!;
+  const current = ladle.certificates.find((c) => c.certificate === 'DEMO-JD-2026-000118')!;
+  const withdrawn = await admin(
+    `/api/v1/units/${encodeURIComponent(A())}/ledger/meters/${LADLE}/certificates/${current.id}/correction`,
+    { method: 'POST', body: JSON.stringify({ reason: '录入错误 / entered by mistake', withdraw: true }) },
+  );
+  expect(withdrawn.status).toBe(201);
   b = await DashboardBrowser.launch(stack.url, { rawIds: RAW_IDS });
   page = b.page;
 }, 240_000);
@@ -259,6 +279,98 @@ describe('findings and meter ledger on the Vue dashboard, by role', { timeout: 1
     await expect.poll(() => openCountOf(A())).toBe(before - 1);
   });
 
+  it("the metrologist renews the expired meter's certificate with a PDF: valid on the ledger page and in /meters", async () => {
+    await b.loginAs('metro-a', STACK_PASSWORD);
+    await page.locator('[data-nav="meters"]').click();
+    const row = meterRow(LADLE);
+    await row.waitFor();
+    expect(await row.locator('[data-field="calibration"]').getAttribute('data-status')).toBe('expired');
+    expect(await row.locator('[data-field="kind"]').textContent()).toBe(zhCN.meterKind['ladle-scale']);
+    expect(await row.locator('[data-field="certificate"]').textContent()).toContain('DEMO-JD-2025-000311');
+    await b.checkBothLanguages('ledger-metrologist', async () => {
+      await expect
+        .poll(() => row.locator('[data-field="kind"]').textContent())
+        .toBe(en.meterKind['ladle-scale']);
+    });
+
+    await row.locator('[data-action="add"]').click();
+    const dialog = page.locator('.el-dialog');
+    await dialog.waitFor();
+    // The body carries over from the last certificate; number and dates are new.
+    expect(await dialog.locator('input[name="body"]').inputValue()).not.toBe('');
+    await dialog.locator('input[name="certificate"]').fill('DEMO-JD-2026-000999');
+    const today = cstDate(Date.now());
+    const until = `${Number(today.slice(0, 4)) + 1}${today.slice(4, 10) === '-02-29' ? '-02-28' : today.slice(4)}`;
+    await dialog.locator('.field-date input').fill(today);
+    await dialog.locator('.field-date input').press('Enter');
+    await dialog.locator('.field-valid-until input').fill(until);
+    await dialog.locator('.field-valid-until input').press('Enter');
+    await dialog.locator('input[name="result"]').fill('合格');
+    // Too large a scan is refused here, before any upload.
+    const big = join(dir, 'big-scan.pdf');
+    writeFileSync(big, Buffer.concat([pdf('big'), Buffer.alloc(2 * 1024 * 1024)]));
+    await dialog.locator('input[name="scan"]').setInputFiles(big);
+    await dialog.locator('[data-action="submit"]').click();
+    await expect.poll(() => dialog.locator('[data-field="form-problem"]').textContent()).toContain('2.0 MiB');
+    // The real scan, a PDF.
+    const scan = join(dir, 'certificate-000999.pdf');
+    writeFileSync(scan, pdf('DEMO-JD-2026-000999'));
+    await dialog.locator('input[name="scan"]').setInputFiles(scan);
+    await b.shot('ledger-renew-dialog-zh-CN');
+    await dialog.locator('[data-action="submit"]').click();
+    await expect
+      .poll(() => row.locator('[data-field="calibration"]').getAttribute('data-status'))
+      .toBe('valid');
+    expect(await row.locator('[data-field="certificate"]').textContent()).toContain('DEMO-JD-2026-000999');
+
+    // The same in the meters API the evidence reads.
+    const meters = await apiAs('GET', `/api/v1/units/${encodeURIComponent(A())}/meters`);
+    const m = (meters.json as unknown as LedgerRow[]).find((x) => x.id === LADLE)!;
+    expect(m.calibration).toMatchObject({
+      status: 'valid',
+      certificate: 'DEMO-JD-2026-000999',
+      validUntil: until,
+    });
+    // The scan link serves the PDF.
+    const href = await row.locator('[data-field="scan"]').getAttribute('href');
+    const got = await page.request.get(`${stack.url}${href}`);
+    expect(Buffer.from(await got.body()).equals(pdf('DEMO-JD-2026-000999'))).toBe(true);
+
+    // The record: every certificate row, and the renewal by the metrologist in the history.
+    await row.locator('.el-table__expand-icon').click();
+    const history = page.locator(`[data-field="meter-history"][data-meter-id="${LADLE}"]`);
+    await expect
+      .poll(() => history.locator('[data-table="meter-audit"] [data-field="action"]').allTextContents())
+      .toContain(zhCN.ledger.auditAction.certificate_renew);
+    expect(
+      await history.locator('[data-table="meter-audit"] [data-field="actor"]').allTextContents(),
+    ).toContain('metro-a');
+    expect(
+      await history
+        .locator('[data-field="row-state"]')
+        .evaluateAll((els) => els.map((e) => e.getAttribute('data-state'))),
+    ).toEqual(expect.arrayContaining(['current', 'superseded', 'withdrawal']));
+    await b.checkBothLanguages('ledger-history');
+
+    // A metrologist takes no findings action: the findings page of its unit has no buttons.
+    await b.open(`/units/${encodeURIComponent(A())}/findings`);
+    await findingRow(FA2).waitFor();
+    expect(await page.locator('[data-table="findings"] [data-action]').count()).toBe(0);
+    await b.checkPage('findings-metrologist', 'zh-CN');
+  });
+
+  it('the regulator reads the ledger: no write buttons, a read-only note', async () => {
+    await b.loginAs('reg-a', STACK_PASSWORD);
+    await b.open(`/units/${encodeURIComponent(A())}/meters`);
+    await meterRow(LADLE).waitFor();
+    expect(await meterRow(LADLE).locator('[data-field="calibration"]').getAttribute('data-status')).toBe(
+      'valid',
+    );
+    expect(await page.locator('[data-table="ledger"] [data-action]').count()).toBe(0);
+    expect(await page.locator('section').textContent()).toContain(zhCN.ledger.readOnly);
+    await b.checkBothLanguages('ledger-regulator');
+  });
+
   it("an enterprise account of unit B sees none of unit A's findings, and the API refuses it A", async () => {
     await b.loginAs('ent-b', STACK_PASSWORD);
     await b.open('/findings');
@@ -282,6 +394,19 @@ describe('findings and meter ledger on the Vue dashboard, by role', { timeout: 1
       const r = await apiAs('GET', path);
       expect([path, r.status, r.json.error?.code]).toEqual([path, 403, 'MRV_E_FORBIDDEN']);
     }
+    // The ledger page: B's meters only (none); A's ledger page answers forbidden, translated.
+    await b.open('/meters');
+    await page.locator('[data-table="ledger"]').waitFor();
+    await page.waitForLoadState('networkidle');
+    expect(await meterRow(LADLE).count()).toBe(0);
+    await b.checkBothLanguages('ledger-enterprise-b');
+    await b.open(`/units/${encodeURIComponent(A())}/meters`);
+    await expect
+      .poll(() => page.locator('[data-field="load-error"]').textContent())
+      .toContain(zhCN.apiError.forbidden);
+    expect(await meterRow(LADLE).count()).toBe(0);
+    expect(b.failedResponses).toContain(`GET /api/v1/units/${A()}/ledger/meters 403`);
+    b.failedResponses.length = 0;
     const f = await apiAs('GET', `/api/v1/findings/${FA1}`);
     expect([f.status, f.json.error?.code]).toEqual([404, 'MRV_E_NOT_FOUND']);
     const act = await apiAs('POST', `/api/v1/findings/${FA2}/explain`, { text: 'not mine' });

@@ -1,9 +1,11 @@
 /** English texts of the dashboard: the same keys as `zh-CN.ts` (the compiler and a unit test check it). */
 import { findingsEn } from './findings.en.ts';
+import { ledgerEn } from './ledger.en.ts';
 import type { MessageSchema } from './zh-CN.ts';
 
 export const en: MessageSchema = {
   ...findingsEn,
+  ...ledgerEn,
   app: {
     title: 'Carbon emission data monitoring',
     timeZoneNote: 'Times in China Standard Time (UTC+8)',

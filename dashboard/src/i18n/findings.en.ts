@@ -72,7 +72,7 @@ export const findingsEn: Messages<typeof findingsZhCN> = {
       reopen: 'Reopened',
       other: 'Other action',
     },
-    actor: { token: 'Token {id}', cli: 'Command line {id}' },
+    actor: { token: 'Token {id}', cli: 'Command line {id}', server: 'The server (site file)' },
     codeName: {
       MRV_F_SEQ_GAP: 'Batch sequence gap (data not delivered)',
       MRV_F_SEQ_CONFLICT: 'Batch sequence conflict',

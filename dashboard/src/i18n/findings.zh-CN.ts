@@ -67,7 +67,7 @@ export const findingsZhCN = {
       reopen: '退回重开',
       other: '其他操作',
     },
-    actor: { token: '令牌 {id}', cli: '命令行 {id}' },
+    actor: { token: '令牌 {id}', cli: '命令行 {id}', server: '服务器（站点配置文件）' },
     codeName: {
       MRV_F_SEQ_GAP: '批次序号缺口（数据未送达）',
       MRV_F_SEQ_CONFLICT: '批次序号冲突',

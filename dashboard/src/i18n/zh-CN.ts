@@ -5,9 +5,11 @@
  * their group (`meterKind.crane-scale`), so no raw id reaches the page.
  */
 import { findingsZhCN } from './findings.zh-CN.ts';
+import { ledgerZhCN } from './ledger.zh-CN.ts';
 
 export const zhCN = {
   ...findingsZhCN,
+  ...ledgerZhCN,
   app: {
     title: '碳排放数据在线监测',
     timeZoneNote: '时间均为北京时间（UTC+8）',
