@@ -20,6 +20,7 @@ import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { en } from '../../dashboard/src/i18n/en.ts';
 import { zhCN } from '../../dashboard/src/i18n/zh-CN.ts';
+import { cstMonth, previousMonth } from '../../dashboard/src/lib/format.ts';
 import {
   type DashboardStack,
   OTHER_UNIT,
@@ -237,9 +238,15 @@ describe('findings and meter ledger on the Vue dashboard, by role', { timeout: 1
     await b.loginAs('reg-a', STACK_PASSWORD);
     await expect.poll(() => openCountOf(A())).toBeGreaterThanOrEqual(2);
     const before = await openCountOf(A());
-    await b.open(`/findings?unit=${encodeURIComponent(A())}&state=explained`);
+    // From the overview's open count to the unit's findings, then the explained ones.
+    await page
+      .locator('[data-table="units"] tr', { has: page.locator(`[data-unit-id="${A()}"]`) })
+      .locator('[data-link="findings"]')
+      .click();
     const row = findingRow(FA1);
     await row.waitFor();
+    await findingRow(FA2).waitFor();
+    await choose('state', zhCN.findings.stateName.explained);
     // Filtered to explained: FA2 (acknowledged) is not listed.
     expect(await findingRow(FA2).count()).toBe(0);
     expect(
@@ -352,6 +359,28 @@ describe('findings and meter ledger on the Vue dashboard, by role', { timeout: 1
     ).toEqual(expect.arrayContaining(['current', 'superseded', 'withdrawal']));
     await b.checkBothLanguages('ledger-history');
 
+    // A correction: the result was mistyped; the corrected row supersedes it, the reason is on record.
+    await row.locator('[data-action="correct"]').click();
+    const fix = page.locator('.el-dialog');
+    await fix.waitFor();
+    expect(await fix.locator('input[name="certificate"]').inputValue()).toBe('DEMO-JD-2026-000999');
+    await fix.locator('input[name="result"]').fill('合格（准确度等级 III）');
+    await fix.locator('[data-action="submit"]').click();
+    // The reason is required: refused here first.
+    await expect
+      .poll(() => fix.locator('[data-field="form-problem"]').textContent())
+      .toContain(zhCN.ledger.fieldReason);
+    await fix.locator('textarea[name="reason"]').fill('结论录入不全');
+    await fix.locator('[data-action="submit"]').click();
+    await expect.poll(() => row.textContent()).toContain('合格（准确度等级 III）');
+    expect(await row.locator('[data-field="calibration"]').getAttribute('data-status')).toBe('valid');
+    // The row stays open and its record reloads with the change.
+    const after = page.locator(`[data-field="meter-history"][data-meter-id="${LADLE}"]`);
+    await expect
+      .poll(() => after.locator('[data-table="meter-audit"] [data-field="action"]').allTextContents())
+      .toContain(zhCN.ledger.auditAction.certificate_correct);
+    expect(await after.locator('[data-table="meter-audit"]').textContent()).toContain('结论录入不全');
+
     // A metrologist takes no findings action: the findings page of its unit has no buttons.
     await b.open(`/units/${encodeURIComponent(A())}/findings`);
     await findingRow(FA2).waitFor();
@@ -385,6 +414,14 @@ describe('findings and meter ledger on the Vue dashboard, by role', { timeout: 1
         ]),
     ).toEqual([false]);
     await b.checkBothLanguages('findings-enterprise-b');
+    // The month filter: last month has none of these findings.
+    await b.open(`/findings?month=${previousMonth(cstMonth(Date.now()))}`);
+    await page.locator('[data-table="findings"]').waitFor();
+    await page.waitForLoadState('networkidle');
+    await expect
+      .poll(() => page.locator('[data-table="findings"]').textContent())
+      .toContain(zhCN.findings.noFindings);
+    expect(await findingRow(FB1).count()).toBe(0);
     const unitA = encodeURIComponent(A());
     for (const path of [
       `/api/v1/units/${unitA}/findings`,
