@@ -381,6 +381,26 @@ describe('findings and meter ledger on the Vue dashboard, by role', { timeout: 1
       .toContain(zhCN.ledger.auditAction.certificate_correct);
     expect(await after.locator('[data-table="meter-audit"]').textContent()).toContain('结论录入不全');
 
+    // A withdrawal: the anode scale's current certificate goes, the lapsed one before it is left.
+    const anode = meterRow('anode-scale-1');
+    expect(await anode.locator('[data-field="certificate"]').textContent()).toContain('DEMO-JD-2026-000119');
+    await anode.locator('[data-action="withdraw"]').click();
+    const wd = page.locator('.el-dialog');
+    await wd.waitFor();
+    await wd.locator('textarea[name="reason"]').fill('证书编号与实物不符');
+    await wd.locator('[data-action="submit"]').click();
+    await expect
+      .poll(() => anode.locator('[data-field="certificate"]').textContent())
+      .toContain('DEMO-JD-2025-000312');
+    expect(await anode.locator('[data-field="calibration"]').getAttribute('data-status')).toBe('expired');
+    const anodeApi = await apiAs('GET', `/api/v1/units/${encodeURIComponent(A())}/meters`);
+    expect(
+      (anodeApi.json as unknown as LedgerRow[]).find((x) => x.id === 'anode-scale-1')?.calibration,
+    ).toMatchObject({
+      status: 'expired',
+      certificate: 'DEMO-JD-2025-000312',
+    });
+
     // A metrologist takes no findings action: the findings page of its unit has no buttons.
     await b.open(`/units/${encodeURIComponent(A())}/findings`);
     await findingRow(FA2).waitFor();
