@@ -13,7 +13,7 @@ export const ledgerEn: Messages<typeof ledgerZhCN> = {
     all: 'All',
     colMeter: 'Meter',
     colKind: 'Kind',
-    colStatus: 'Verification/calibration',
+    colStatus: 'Calibration status',
     colCurrent: 'Current certificate',
     colActions: 'Actions',
     noMeters: "No meter in this unit's ledger",
