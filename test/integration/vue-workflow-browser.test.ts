@@ -9,6 +9,7 @@
  *   valid on the ledger page and in `GET /api/v1/units/{unitId}/meters`;
  * - scope: an enterprise account of unit B sees none of unit A's findings or meters in the pages, and
  *   the API answers it 403 (unit routes) or 404 (a finding of A);
+ * - the admin's all-units view lists every unit with open findings, each row naming its unit;
  * - every page in both languages at 1366 × 768 passes the dashboard checks; screenshots in
  *   `test-results/vue-dashboard/`.
  */
@@ -238,6 +239,12 @@ describe('findings and meter ledger on the Vue dashboard, by role', { timeout: 1
     await b.loginAs('reg-a', STACK_PASSWORD);
     await expect.poll(() => openCountOf(A())).toBeGreaterThanOrEqual(2);
     const before = await openCountOf(A());
+    // Its scope: unit A's findings, never unit B's (another province).
+    await page.locator('[data-nav="findings"]').click();
+    await findingRow(FA1).waitFor();
+    expect(await findingRow(FB1).count()).toBe(0);
+    await page.locator('[data-nav="overview"]').click();
+    await page.locator('[data-table="units"]').waitFor();
     // From the overview's open count to the unit's findings, then the explained ones.
     await page
       .locator('[data-table="units"] tr', { has: page.locator(`[data-unit-id="${A()}"]`) })
@@ -468,5 +475,16 @@ describe('findings and meter ledger on the Vue dashboard, by role', { timeout: 1
     expect([f.status, f.json.error?.code]).toEqual([404, 'MRV_E_NOT_FOUND']);
     const act = await apiAs('POST', `/api/v1/findings/${FA2}/explain`, { text: 'not mine' });
     expect([act.status, act.json.error?.code]).toEqual([404, 'MRV_E_NOT_FOUND']);
+  });
+
+  it('the admin sees every unit with open findings at once, each row naming its unit', async () => {
+    await b.loginAs('admin', STACK_PASSWORD);
+    await b.open('/findings');
+    await findingRow(FB1).waitFor();
+    await findingRow(FA2).waitFor();
+    expect(await findingRow(FB1).textContent()).toContain(B);
+    expect(await findingRow(FA2).textContent()).toContain(A());
+    expect(await page.locator('.filter-unit').textContent()).toContain(zhCN.findings.allUnits);
+    await b.checkPage('findings-all-units', 'zh-CN');
   });
 });
