@@ -192,6 +192,14 @@ describe('findings and meter ledger on the Vue dashboard, by role', { timeout: 1
       );
     });
 
+    // Free-text search: the point narrows to FA1.
+    await findingRow(FA2).waitFor();
+    await page.locator('.filter-search input').fill('potline');
+    await expect.poll(() => findingRow(FA2).count()).toBe(0);
+    expect(await findingRow(FA1).count()).toBe(1);
+    await page.locator('.filter-search input').fill('');
+    await findingRow(FA2).waitFor();
+
     // Explain with text and a PDF.
     await row.locator('[data-action="explain"]').click();
     const dialog = page.locator('.el-dialog');

@@ -12,6 +12,7 @@ export const findingsEn: Messages<typeof findingsZhCN> = {
     state: 'State',
     severity: 'Severity',
     code: 'Kind of finding',
+    search: 'Search point, text',
     month: 'Month',
     all: 'All',
     colTime: 'Data time',

@@ -12,6 +12,7 @@ export const findingsZhCN = {
     state: '状态',
     severity: '严重程度',
     code: '问题类型',
+    search: '搜索测点、问题内容',
     month: '月份',
     all: '全部',
     colTime: '数据时间',
