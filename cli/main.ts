@@ -83,10 +83,10 @@ const USAGE = `mrv — carbon-mrv command line
       a site file's points as a table (one row per point, a column per field) and back: import replaces
       the points of the devices the table names, validates the whole site and names every problem by
       row and column; in place it keeps SITE.yaml.bak
-  mrv token create --role admin|regulator|enterprise [--scope province:NAME|unit:ID ...] [--data-dir .data]
+  mrv token create --role admin|regulator|enterprise|metrologist [--scope province:NAME|unit:ID ...] [--data-dir .data]
   mrv token list|revoke ID [--data-dir .data]
       API tokens of the server in that data dir (mrv token help)
-  mrv user add USERNAME --role admin|regulator|enterprise [--scope ...] [--password-file F] [--data-dir .data]
+  mrv user add USERNAME --role admin|regulator|enterprise|metrologist [--scope ...] [--password-file F] [--data-dir .data]
   mrv user list|disable USERNAME|passwd USERNAME [--password-file F] [--state-db FILE|postgres://...]
       dashboard accounts (username + password) in the server's state database; the password from a
       file or a prompt, never the command line (mrv user help)

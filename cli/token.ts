@@ -7,9 +7,9 @@ import { parseArgs } from 'node:util';
 import { MrvError } from '../core/errors.ts';
 import { formatScope, parseScope, ROLES, type Role, TokenFile } from '../server/tokens.ts';
 
-const USAGE = `mrv token create --role admin|regulator|enterprise [--scope SCOPE ...] [--name TEXT] [--data-dir .data]
+const USAGE = `mrv token create --role admin|regulator|enterprise|metrologist [--scope SCOPE ...] [--name TEXT] [--data-dir .data]
       create a token and print it (once; only its hash is kept)
-      SCOPE: province:NAME (regulator), unit:ID or units:ID1,ID2 (regulator; enterprise: exactly one unit)
+      SCOPE: province:NAME (regulator), unit:ID or units:ID1,ID2 (regulator; enterprise: exactly one unit; metrologist: its units)
 mrv token list [--data-dir .data]
 mrv token revoke ID [--data-dir .data]
   The data dir is the server's (mrv server --data-dir, mrv demo --data-dir .data/demo); a running server
@@ -56,7 +56,7 @@ export async function token(args: string[]): Promise<number> {
       for (const r of rows) {
         const state = r.revokedAt ? `revoked ${r.revokedAt}` : 'active';
         process.stdout.write(
-          `${r.id}  ${r.role.padEnd(10)} ${formatScope(r.scope)}  "${r.name}"  ${r.createdAt}  ${state}\n`,
+          `${r.id}  ${r.role.padEnd(11)} ${formatScope(r.scope)}  "${r.name}"  ${r.createdAt}  ${state}\n`,
         );
       }
       return 0;

@@ -15,14 +15,14 @@ import { formatScope, parseScope, ROLES, type Role } from '../server/tokens.ts';
 import { openStateFromFlags, stateDbFlags } from './state-options.ts';
 import { DEFAULT_DATA_DIR } from './token.ts';
 
-const USAGE = `mrv user add USERNAME --role admin|regulator|enterprise [--scope SCOPE ...] [--name TEXT] [--password-file F]
+const USAGE = `mrv user add USERNAME --role admin|regulator|enterprise|metrologist [--scope SCOPE ...] [--name TEXT] [--password-file F]
 mrv user list
 mrv user disable USERNAME
 mrv user passwd USERNAME [--password-file F]
   Accounts of the dashboard (username + password, argon2id), in the server's state database:
   <data dir>/state.sqlite (--data-dir .data), or --state-db FILE|postgres://USER@HOST/DB
   [--state-db-password-file F]. SCOPE as for mrv token: province:NAME, unit:ID (enterprise: exactly
-  one unit). The password comes from --password-file (first line) or a prompt; never the command line.
+  one unit; metrologist: its units, no province). The password comes from --password-file (first line) or a prompt; never the command line.
   Disabling an account or changing its password ends its sessions.
 `;
 
@@ -123,7 +123,7 @@ export async function user(args: string[]): Promise<number> {
         if (rows.length === 0) process.stdout.write(`no accounts in ${state.location}\n`);
         for (const a of rows)
           process.stdout.write(
-            `${a.username}  ${a.role.padEnd(10)} ${formatScope(a.scope)}  "${a.displayName}"  ${a.createdAt}  ${a.disabledAt ? `disabled ${a.disabledAt}` : 'active'}\n`,
+            `${a.username}  ${a.role.padEnd(11)} ${formatScope(a.scope)}  "${a.displayName}"  ${a.createdAt}  ${a.disabledAt ? `disabled ${a.disabledAt}` : 'active'}\n`,
           );
         return 0;
       }

@@ -4,22 +4,22 @@
  *   with its calibration status at `at` (default now) from its current certificates, and those
  *   certificates;
  * - `POST /api/v1/units/:unitId/ledger/meters` `{id, name, kind, model?, serial?, accuracyClass?, range?,
- *   location?}` (enterprise, admin) → `201` a meter no site file of this server describes (a server
+ *   location?}` (enterprise, metrologist, admin) → `201` a meter no site file of this server describes (a server
  *   whose catalogue comes from the gateways alone: the points name their meter by id);
  * - `GET /api/v1/units/:unitId/ledger/meters/:meterId?at=&dueSoonDays=` → `{meter, calibration,
  *   certificates, history}`: the meter, its status, every certificate row ever entered (superseded
  *   ones and withdrawals included, each with its `state`) and the meter's audit rows (who, when);
  * - `POST /api/v1/units/:unitId/ledger/meters/:meterId/certificates` `{kind, certificate, body,
  *   regulation?, date, validUntil, result, scan: {fileName, contentType, dataBase64}}` (enterprise,
- *   admin) → `201` the certificate: a first certificate or a renewal; the scan (PDF, PNG or JPEG whose
+ *   metrologist, admin) → `201` the certificate: a first certificate or a renewal; the scan (PDF, PNG or JPEG whose
  *   bytes are what the type says, at most 2 MiB) is stored with its SHA-256;
  * - `POST /api/v1/units/:unitId/ledger/meters/:meterId/certificates/:certificateId/correction`
- *   `{reason, certificate?: {...as above, scan optional}, withdraw?: true}` (enterprise, admin) →
+ *   `{reason, certificate?: {...as above, scan optional}, withdraw?: true}` (enterprise, metrologist, admin) →
  *   `201` the new row, which supersedes the corrected one (that one stays in the history);
  * - `GET .../certificates/:certificateId/scan` → the scan's bytes (`nosniff`, as an attachment).
  *
  * Scope: the auth hook (auth.ts) answers 403 for a `:unitId` outside the caller's scope, so an
- * enterprise account reads and changes its own unit only; regulators read. Errors from the catalogue:
+ * enterprise or metrologist account reads and changes its own units only; regulators read. Errors from the catalogue:
  * 400 `MRV_E_BAD_REQUEST` (dates, fields), 404 `MRV_E_NOT_FOUND` (unknown unit, meter, certificate),
  * 409 `MRV_E_LEDGER_CONFLICT`, 413 `MRV_E_TOO_LARGE`, 415 `MRV_E_UNSUPPORTED_MEDIA`; without a state
  * database 503 `MRV_E_STATE_DB`.
@@ -49,6 +49,7 @@ import {
   type ScanInput,
 } from './state/meter-ledger.ts';
 import { actorOf } from './state/state-store.ts';
+import type { Role } from './tokens.ts';
 
 const idParam = { type: 'string', minLength: 1, maxLength: 64 } as const;
 const certificateIdParam = {
@@ -278,7 +279,7 @@ export function registerLedgerRoutes(app: FastifyInstance, options: ServerOption
       dueSoonDays: { type: 'integer', minimum: 0, maximum: 3650, description: 'warning window, days' },
     },
   } as const;
-  const writers = { roles: ['admin', 'enterprise'] as ('admin' | 'enterprise')[] };
+  const writers = { roles: ['admin', 'enterprise', 'metrologist'] as Role[] };
 
   app.addHook('onReady', async () => {
     if (ledger === undefined || sites.length === 0) return;

@@ -17,7 +17,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { MrvError } from '../core/errors.ts';
 import { type Auth, parseCookies, SESSION_COOKIE } from './auth.ts';
 import { actorOf, type StateStore } from './state/state-store.ts';
-import type { Principal, TokenFile } from './tokens.ts';
+import { type Principal, ROLES, type TokenFile } from './tokens.ts';
 
 /** What {@link registerSessionRoutes} needs. */
 export interface SessionRoutesOptions {
@@ -45,7 +45,7 @@ const principalSchema = {
     tokenId: { type: 'string' },
     name: { type: 'string' },
     username: { type: 'string' },
-    role: { type: 'string', enum: ['admin', 'regulator', 'enterprise'] },
+    role: { type: 'string', enum: [...ROLES] },
     scope: scopeSchema,
     authEnabled: { type: 'boolean' },
   },

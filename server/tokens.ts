@@ -20,12 +20,16 @@ export const TOKEN_FILE_NAME = 'tokens.json';
  * Who may do what:
  * - `admin`: every unit, plus the configuration views (`/api/v1/admin/...`);
  * - `regulator`: read-only, the units of its provinces and/or its listed units;
- * - `enterprise`: read-only, its own unit (exactly one).
+ * - `enterprise`: its own unit (exactly one): acknowledges and explains its findings, confirms its
+ *   monthly evidence, writes its meter ledger;
+ * - `metrologist` (计量管理员): the plant's metrology staff, scoped to units like an enterprise (one or
+ *   more `unit:ID`, no province): reads what an enterprise reads and writes the meter ledger of its
+ *   units (certificates, renewals, corrections), but neither explains findings nor confirms evidence.
  */
-export type Role = 'admin' | 'regulator' | 'enterprise';
+export type Role = 'admin' | 'regulator' | 'enterprise' | 'metrologist';
 
 /** The roles, for validation and messages. */
-export const ROLES: readonly Role[] = ['admin', 'regulator', 'enterprise'];
+export const ROLES: readonly Role[] = ['admin', 'regulator', 'enterprise', 'metrologist'];
 
 /** What a token may see. Both lists empty for `admin` (everything). A unit is visible when its id or its province is listed. */
 export interface Scope {
@@ -84,7 +88,8 @@ export function tokenIdOf(token: string): string | undefined {
  * `unit:ID` or `units:ID1,ID2`; several values add up. `all` (or none) means no restriction and is
  * only valid for `admin`.
  * @throws MrvError `MRV_E_CONFIG` for an unknown form or a scope that does not fit the role
- *   (regulator: at least one province or unit; enterprise: exactly one unit; admin: none)
+ *   (regulator: at least one province or unit; enterprise: exactly one unit; metrologist: one or
+ *   more units, no province; admin: none)
  */
 export function parseScope(role: Role, values: string[]): Scope {
   const scope: Scope = { provinces: [], units: [] };
@@ -112,6 +117,11 @@ export function parseScope(role: Role, values: string[]): Scope {
     throw new MrvError('MRV_E_CONFIG', '--scope: a regulator token needs province:NAME and/or unit:ID');
   if (role === 'enterprise' && (scope.units.length !== 1 || scope.provinces.length > 0))
     throw new MrvError('MRV_E_CONFIG', '--scope: an enterprise token needs exactly one unit:ID');
+  if (role === 'metrologist' && (scope.units.length === 0 || scope.provinces.length > 0))
+    throw new MrvError(
+      'MRV_E_CONFIG',
+      '--scope: a metrologist token needs unit:ID (or units:ID1,ID2) and no province',
+    );
   return scope;
 }
 

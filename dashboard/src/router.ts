@@ -1,10 +1,14 @@
 /**
  * Routes of the dashboard (hash history: the server serves one index.html at /app/ and needs no
- * fallback): login, overview, a unit (the findings and evidence pages are still the page at `/`). Every page but the login
- * needs a session; without one the guard sends the browser to the login with the wanted page kept.
+ * fallback): login, overview, a unit, findings and the meter ledger (of a unit, or with a unit picker;
+ * evidence is still the page at `/`). Every page but the login needs a session; without one the
+ * guard sends the browser to the login with the wanted page kept.
  */
 import { createRouter, createWebHashHistory } from 'vue-router';
 import { loadSession, principal } from './session.ts';
+
+const FindingsPage = () => import('./pages/FindingsPage.vue');
+const LedgerPage = () => import('./pages/LedgerPage.vue');
 
 export const router = createRouter({
   history: createWebHashHistory(),
@@ -17,6 +21,10 @@ export const router = createRouter({
     },
     { path: '/', name: 'overview', component: () => import('./pages/OverviewPage.vue') },
     { path: '/units/:unitId', name: 'unit', component: () => import('./pages/UnitPage.vue'), props: true },
+    { path: '/findings', name: 'findings', component: FindingsPage },
+    { path: '/units/:unitId/findings', name: 'unit-findings', component: FindingsPage, props: true },
+    { path: '/meters', name: 'meters', component: LedgerPage },
+    { path: '/units/:unitId/meters', name: 'unit-meters', component: LedgerPage, props: true },
     { path: '/admin', name: 'admin', component: () => import('./pages/AdminPage.vue') },
     { path: '/:rest(.*)*', name: 'not-found', component: () => import('./pages/NotFoundPage.vue') },
   ],

@@ -10,6 +10,7 @@ const DICT = {
     roleAdmin: '管理员',
     roleRegulator: '监管部门',
     roleEnterprise: '重点排放单位',
+    roleMetrologist: '计量管理员',
     scopeAll: '全部排放单位',
     // login
     loginHeading: '登录',
@@ -261,6 +262,7 @@ const DICT = {
     roleAdmin: 'Administrator',
     roleRegulator: 'Regulator',
     roleEnterprise: 'Emitting unit',
+    roleMetrologist: 'Metrologist',
     scopeAll: 'all units',
     loginHeading: 'Log in',
     loginIntro:

@@ -167,6 +167,7 @@ beforeEach(async () => {
     ['ent-l', 'enterprise', { provinces: [], units: ['UL'] }],
     ['ent-c', 'enterprise', { provinces: [], units: ['UC'] }],
     ['reg-nm', 'regulator', { provinces: ['内蒙古'], units: [] }],
+    ['metro-l', 'metrologist', { provinces: [], units: ['UL'] }],
     ['admin', 'admin', { provinces: [], units: [] }],
   ] as const)
     await state.addAccount(
@@ -317,6 +318,46 @@ describe('meter ledger API', () => {
     // A regulator of the province reads it too.
     const reg = await as('reg-nm');
     expect((await call('GET', `${LEDGER}/ladle-1`, reg)).json.meter.calibration.status).toBe('valid');
+  });
+
+  it('a metrologist (计量管理员) renews and corrects its unit’s certificates, not another unit’s, and neither explains findings nor confirms evidence', async () => {
+    const metro = await as('metro-l');
+    const session = await call('GET', '/api/v1/session', metro);
+    expect(session.json).toMatchObject({ role: 'metrologist', scope: { units: ['UL'] } });
+    const res = await call('POST', `${LEDGER}/ladle-1/certificates`, metro, renewalBody());
+    expect(res.status).toBe(201);
+    expect(res.json).toMatchObject({ certificate: 'L-2', createdBy: 'account:metro-l' });
+    const meters = await call('GET', '/api/v1/units/UL/meters', metro);
+    expect(meters.json[0].calibration).toMatchObject({ status: 'valid', certificate: 'L-2' });
+    const fix = await call('POST', `${LEDGER}/ladle-1/certificates/${res.json.id}/correction`, metro, {
+      reason: '有效期录入错误 / valid-until mistyped',
+      certificate: { ...renewalBody(), validUntil: '2027-03-09' },
+    });
+    expect(fix.status).toBe(201);
+    const history = (await call('GET', `${LEDGER}/ladle-1`, metro)).json.history as Loose[];
+    expect(history.map((h) => [h.action, h.actor, h.actorRole]).slice(-2)).toEqual([
+      ['certificate.renew', 'account:metro-l', 'metrologist'],
+      ['certificate.correct', 'account:metro-l', 'metrologist'],
+    ]);
+    // Another unit: the auth hook refuses it, reading or writing.
+    const other = await call(
+      'POST',
+      '/api/v1/units/UC/ledger/meters/ladle-1/certificates',
+      metro,
+      renewalBody(),
+    );
+    expect([other.status, errCode(other)]).toEqual([403, 'MRV_E_FORBIDDEN']);
+    expect((await call('GET', '/api/v1/units/UC/ledger/meters', metro)).status).toBe(403);
+    // Reads what an enterprise reads: the unit's findings and confirmations.
+    expect((await call('GET', '/api/v1/units/UL/findings', metro)).status).toBe(200);
+    expect((await call('GET', '/api/v1/units/UL/confirmations', metro)).status).toBe(200);
+    // But takes no findings action and confirms no month.
+    for (const action of ['acknowledge', 'explain', 'close', 'reopen']) {
+      const r = await call('POST', `/api/v1/findings/any-finding/${action}`, metro, { text: 'x' });
+      expect([action, r.status, errCode(r)]).toEqual([action, 403, 'MRV_E_FORBIDDEN']);
+    }
+    const confirm = await call('POST', '/api/v1/units/UL/confirmations/2026-02', metro, {});
+    expect([confirm.status, errCode(confirm)]).toEqual([403, 'MRV_E_FORBIDDEN']);
   });
 
   it('refuses a content-type lie, an .exe, bad base64 and an oversize scan, storing nothing', async () => {

@@ -63,10 +63,41 @@ describe('mrv user', () => {
       dataDir,
     ]);
     expect([badScope.code, badScope.stderr.includes('MRV_E_CONFIG')]).toEqual([1, true]);
+    // A metrologist (计量管理员): the meter ledger of its units, no province.
+    const metro = await run([
+      'user',
+      'add',
+      'carol',
+      '--role',
+      'metrologist',
+      '--scope',
+      'units:UA,UB',
+      '--password-file',
+      pw1,
+      '--data-dir',
+      dataDir,
+    ]);
+    expect(metro.code, metro.stderr).toBe(0);
+    expect(metro.stdout).toContain('added carol (metrologist, unit:UA unit:UB)');
+    const metroProvince = await run([
+      'user',
+      'add',
+      'dave',
+      '--role',
+      'metrologist',
+      '--scope',
+      'province:广东',
+      '--password-file',
+      pw1,
+      '--data-dir',
+      dataDir,
+    ]);
+    expect([metroProvince.code, metroProvince.stderr.includes('MRV_E_CONFIG')]).toEqual([1, true]);
 
     const list = await run(['user', 'list', '--data-dir', dataDir]);
     expect(list.code).toBe(0);
     expect(list.stdout).toMatch(/^alice\s+enterprise\s+unit:UA\s+"张三".*active$/m);
+    expect(list.stdout).toMatch(/^carol\s+metrologist\s+unit:UA unit:UB\s+"carol".*active$/m);
 
     expect((await run(['user', 'passwd', 'alice', '--password-file', pw2, '--data-dir', dataDir])).code).toBe(
       0,

@@ -1671,7 +1671,7 @@ export interface operations {
                         name: string;
                         username?: string;
                         /** @enum {string} */
-                        role: "admin" | "regulator" | "enterprise";
+                        role: "admin" | "regulator" | "enterprise" | "metrologist";
                         scope: {
                             provinces: string[];
                             units: string[];
@@ -1719,7 +1719,7 @@ export interface operations {
                         name: string;
                         username?: string;
                         /** @enum {string} */
-                        role: "admin" | "regulator" | "enterprise";
+                        role: "admin" | "regulator" | "enterprise" | "metrologist";
                         scope: {
                             provinces: string[];
                             units: string[];

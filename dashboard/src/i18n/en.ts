@@ -1,9 +1,13 @@
 /** English texts of the dashboard: the same keys as `zh-CN.ts` (the compiler and a unit test check it). */
 import { adminEn } from './admin.en.ts';
+import { findingsEn } from './findings.en.ts';
+import { ledgerEn } from './ledger.en.ts';
 import type { MessageSchema } from './zh-CN.ts';
 
 export const en: MessageSchema = {
   ...adminEn,
+  ...findingsEn,
+  ...ledgerEn,
   app: {
     title: 'Carbon emission data monitoring',
     timeZoneNote: 'Times in China Standard Time (UTC+8)',
@@ -79,7 +83,12 @@ export const en: MessageSchema = {
   },
   quality: { good: 'Good', uncertain: 'Uncertain', bad: 'Bad' },
   calibration: { valid: 'Valid', due_soon: 'Due soon', expired: 'Expired', missing: 'No certificate' },
-  role: { admin: 'Administrator', regulator: 'Regulator', enterprise: 'Emitting unit' },
+  role: {
+    admin: 'Administrator',
+    regulator: 'Regulator',
+    enterprise: 'Emitting unit',
+    metrologist: 'Metrologist',
+  },
   industry: { power: 'Power', steel: 'Steel', cement: 'Cement', aluminium: 'Aluminium' },
   meterKind: {
     weighbridge: 'Weighbridge',

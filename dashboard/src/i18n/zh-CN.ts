@@ -5,9 +5,13 @@
  * their group (`meterKind.crane-scale`), so no raw id reaches the page.
  */
 import { adminZhCN } from './admin.zh-CN.ts';
+import { findingsZhCN } from './findings.zh-CN.ts';
+import { ledgerZhCN } from './ledger.zh-CN.ts';
 
 export const zhCN = {
   ...adminZhCN,
+  ...findingsZhCN,
+  ...ledgerZhCN,
   app: {
     title: '碳排放数据在线监测',
     timeZoneNote: '时间均为北京时间（UTC+8）',
@@ -83,7 +87,7 @@ export const zhCN = {
   },
   quality: { good: '正常', uncertain: '存疑', bad: '异常' },
   calibration: { valid: '有效', due_soon: '即将到期', expired: '已过期', missing: '缺少证书' },
-  role: { admin: '管理员', regulator: '监管部门', enterprise: '重点排放单位' },
+  role: { admin: '管理员', regulator: '监管部门', enterprise: '重点排放单位', metrologist: '计量管理员' },
   industry: { power: '发电', steel: '钢铁', cement: '水泥', aluminium: '电解铝' },
   meterKind: {
     weighbridge: '汽车衡',

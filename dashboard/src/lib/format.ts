@@ -68,7 +68,11 @@ export function pickLang(text: string | null | undefined, lang: string): string 
     const zh = CJK.test(a) && !CJK.test(b) ? a : CJK.test(b) && !CJK.test(a) ? b : undefined;
     if (zh !== undefined) return (lang === 'en' ? (zh === a ? b : a) : zh).trim();
   }
-  const m = /^([^A-Za-z]*[\u3400-\u9fff][^A-Za-z]*?)\s+([A-Za-z][^\u3400-\u9fff]*)$/.exec(text);
+  // The English half has no CJK character and no full-width punctuation (`合格（等级 III）` is one text).
+  const m =
+    /^([^A-Za-z]*[\u3400-\u9fff][^A-Za-z]*?)\s+([A-Za-z][^\u3000-\u303f\u3400-\u9fff\uff00-\uffef]*)$/.exec(
+      text,
+    );
   if (m) return (lang === 'en' ? (m[2] as string) : (m[1] as string)).trim();
   return text;
 }

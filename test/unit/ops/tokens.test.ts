@@ -1,6 +1,6 @@
 // Token scopes as `mrv token create --scope` parses them, and who sees which unit.
 import { describe, expect, it } from 'vitest';
-import { canSeeUnit, parseScope } from '../../../server/tokens.ts';
+import { canSeeUnit, parseScope, type Role } from '../../../server/tokens.ts';
 
 describe('parseScope', () => {
   it('reads provinces and units for a regulator, one unit for an enterprise, nothing for an admin', () => {
@@ -10,6 +10,7 @@ describe('parseScope', () => {
     });
     expect(parseScope('regulator', ['units:A,B', 'unit:A'])).toEqual({ provinces: [], units: ['A', 'B'] });
     expect(parseScope('enterprise', ['unit:A'])).toEqual({ provinces: [], units: ['A'] });
+    expect(parseScope('metrologist', ['units:A,B'])).toEqual({ provinces: [], units: ['A', 'B'] });
     expect(parseScope('admin', [])).toEqual({ provinces: [], units: [] });
     expect(parseScope('admin', ['all'])).toEqual({ provinces: [], units: [] });
   });
@@ -19,6 +20,9 @@ describe('parseScope', () => {
     ['enterprise', ['units:A,B']],
     ['enterprise', ['province:广东']],
     ['admin', ['unit:A']],
+    ['metrologist', []],
+    ['metrologist', ['province:广东']],
+    ['metrologist', ['unit:A', 'province:广东']],
     ['regulator', ['city:深圳']],
   ] as const)('refuses %s with %j (MRV_E_CONFIG)', (role, scope) => {
     expect(() => parseScope(role, [...scope])).toThrow(expect.objectContaining({ code: 'MRV_E_CONFIG' }));
@@ -26,7 +30,7 @@ describe('parseScope', () => {
 });
 
 describe('canSeeUnit', () => {
-  const p = (role: 'admin' | 'regulator' | 'enterprise', provinces: string[], units: string[]) => ({
+  const p = (role: Role, provinces: string[], units: string[]) => ({
     tokenId: 'x',
     name: 'x',
     role,
@@ -39,5 +43,7 @@ describe('canSeeUnit', () => {
     expect(canSeeUnit(p('regulator', ['广东'], []), 'A', undefined)).toBe(false);
     expect(canSeeUnit(p('regulator', [], ['A']), 'A', undefined)).toBe(true);
     expect(canSeeUnit(p('enterprise', [], ['A']), 'B', '广东')).toBe(false);
+    expect(canSeeUnit(p('metrologist', [], ['A', 'B']), 'B', '广东')).toBe(true);
+    expect(canSeeUnit(p('metrologist', [], ['A']), 'C', '广东')).toBe(false);
   });
 });

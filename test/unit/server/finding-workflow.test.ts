@@ -39,8 +39,11 @@ describe('finding workflow', () => {
           if (listed) allowed++;
           else expect(['MRV_E_FORBIDDEN', 'MRV_E_FINDING_TRANSITION']).toContain(got);
         }
-    // enterprise: 3 (ack from open, explain from open/acknowledged); regulator: 3; admin: 6.
+    // enterprise: 3 (ack from open, explain from open/acknowledged); regulator: 3; admin: 6; metrologist: 0.
     expect(allowed).toBe(12);
+    expect(ROLES).toContain('metrologist');
+    for (const state of SHOWN_STATES) expect(allowedActions(state, 'metrologist')).toEqual([]);
+    expect(outcome(() => nextState('open', 'explain', 'metrologist'))).toBe('MRV_E_FORBIDDEN');
     expect(outcome(() => nextState('open', 'close', 'enterprise'))).toBe('MRV_E_FORBIDDEN');
     expect(outcome(() => nextState('open', 'close', 'regulator'))).toBe('MRV_E_FINDING_TRANSITION');
     expect(new MrvError('MRV_E_FINDING_TRANSITION', 'x').httpStatus).toBe(409);
