@@ -4,6 +4,7 @@
  * needs a session; without one the guard sends the browser to the login with the wanted page kept.
  */
 import { createRouter, createWebHashHistory } from 'vue-router';
+import { evidenceRedirect } from './lib/evidence.ts';
 import { loadSession, principal } from './session.ts';
 
 export const router = createRouter({
@@ -17,6 +18,18 @@ export const router = createRouter({
     },
     { path: '/', name: 'overview', component: () => import('./pages/OverviewPage.vue') },
     { path: '/units/:unitId', name: 'unit', component: () => import('./pages/UnitPage.vue'), props: true },
+    { path: '/units/:unitId/evidence', redirect: evidenceRedirect },
+    {
+      path: '/units/:unitId/evidence/:month',
+      name: 'evidence',
+      component: () => import('./pages/EvidencePage.vue'),
+      props: true,
+    },
+    {
+      path: '/confirmations',
+      name: 'confirmations',
+      component: () => import('./pages/ConfirmationsPage.vue'),
+    },
     { path: '/:rest(.*)*', name: 'not-found', component: () => import('./pages/NotFoundPage.vue') },
   ],
 });

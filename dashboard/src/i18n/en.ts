@@ -1,7 +1,9 @@
 /** English texts of the dashboard: the same keys as `zh-CN.ts` (the compiler and a unit test check it). */
+import { evidenceEn } from './evidence.en.ts';
 import type { MessageSchema } from './zh-CN.ts';
 
 export const en: MessageSchema = {
+  ...evidenceEn,
   app: {
     title: 'Carbon emission data monitoring',
     timeZoneNote: 'Times in China Standard Time (UTC+8)',

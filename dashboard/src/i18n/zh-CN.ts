@@ -4,7 +4,10 @@
  * answers (meter kinds, units of measure, states, roles, configuration keys) are translated under
  * their group (`meterKind.crane-scale`), so no raw id reaches the page.
  */
+import { evidenceZhCN } from './evidence.zh-CN.ts';
+
 export const zhCN = {
+  ...evidenceZhCN,
   app: {
     title: '碳排放数据在线监测',
     timeZoneNote: '时间均为北京时间（UTC+8）',
