@@ -17,7 +17,7 @@ export const evidenceEn: EvidenceMessages = {
         'The month is over, every point is covered without a gap and every key parameter has a value.',
     },
     coverage: 'Completeness {pct} (judged up to {at})',
-    formatV1: 'Older package (format version 1): no content status',
+    formatOld: 'Older package (format version 1): no content status',
     reasons: {
       nothing_monitored: 'No point of this unit feeds a parameter',
       no_readings: 'No usable reading this month',
@@ -70,7 +70,7 @@ export const evidenceEn: EvidenceMessages = {
     colEmission: 'Emission',
     colGas: 'Gas',
     colMass: 'Mass (t)',
-    colCo2e: 'CO₂e (t)',
+    colCarbonEq: 'CO₂e (t)',
     colFormula: 'Formula and inputs',
     colFactors: 'Factors and sources',
     emissionMethod: { calculated: 'Calculated', default: 'Default value' },
@@ -171,6 +171,5 @@ export const evidenceEn: EvidenceMessages = {
       not_monitored: 'Not monitored',
     },
     noUnits: 'No emitting unit matches',
-    open: 'Open',
   },
 };

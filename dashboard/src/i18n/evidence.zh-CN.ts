@@ -18,7 +18,7 @@ export const evidenceZhCN = {
       complete: '本月已结束，所有测点无缺口，所有关键参数均有值。',
     },
     coverage: '完整率 {pct}（计至 {at}）',
-    formatV1: '旧版存证包（格式版本 1）不含内容状态',
+    formatOld: '旧版存证包（格式版本 1）不含内容状态',
     reasons: {
       nothing_monitored: '该单位没有测点为参数提供数据',
       no_readings: '本月没有可用读数',
@@ -64,7 +64,7 @@ export const evidenceZhCN = {
     colEmission: '排放类别',
     colGas: '气体',
     colMass: '质量（吨）',
-    colCo2e: '二氧化碳当量（吨）',
+    colCarbonEq: '二氧化碳当量（吨）',
     colFormula: '公式与输入',
     colFactors: '排放因子与来源',
     emissionMethod: { calculated: '计算', default: '缺省值' },
@@ -164,7 +164,6 @@ export const evidenceZhCN = {
       not_monitored: '未监测',
     },
     noUnits: '没有符合条件的排放单位',
-    open: '查看',
   },
 } as const;
 
