@@ -584,4 +584,24 @@ describe('Vue evidence and confirmation pages in Chromium at 1366 × 768', () =>
     expect(await plant.page.locator('.el-tag--success').count()).toBe(0);
     expect(await plant.page.locator('[data-action="confirm"]').count()).toBe(0);
   }, 180_000);
+
+  it('`/` opens the Vue dashboard (the demo token link logs in); the classic page stays at /classic/', async () => {
+    const context = await browser.newContext({ viewport: VIEWPORT });
+    try {
+      const page = await context.newPage();
+      await page.goto(`${stack.url}/#/login?token=${stack.adminToken}`);
+      await page.locator('[data-table="units"]').waitFor(SLOW);
+      expect(new URL(page.url()).pathname).toBe('/app/');
+      expect(page.url()).not.toContain(stack.adminToken);
+      expect(await page.locator('[data-field="who"]').textContent()).toContain(zhCN.role.admin);
+      const root = await fetch(`${stack.url}/`, { redirect: 'manual' });
+      expect(root.status).toBe(302);
+      expect(root.headers.get('location')).toBe('/app/');
+      await page.goto(`${stack.url}/classic/`);
+      await page.locator('#view').waitFor();
+      expect(await page.locator('header.top h1').textContent()).toContain('carbon-mrv');
+    } finally {
+      await context.close();
+    }
+  }, 120_000);
 });

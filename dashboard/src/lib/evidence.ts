@@ -17,8 +17,8 @@ export type ConfirmationVersion =
 export type UnitMonthStatus =
   paths['/api/v1/confirmations']['get']['responses'][200]['content']['application/json'][number];
 
-/** Where the page at `/` of earlier releases (the classic dashboard) is served. */
-export const CLASSIC_BASE = '/';
+/** Where the classic dashboard (the page at `/` of earlier releases, server/web/) is served. */
+export const CLASSIC_BASE = '/classic/';
 
 /** `yyyy-mm` pattern of the API's month parameters. */
 export const MONTH_RE = /^\d{4}-(0[1-9]|1[0-2])$/;
