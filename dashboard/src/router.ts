@@ -1,6 +1,6 @@
 /**
  * Routes of the dashboard (hash history: the server serves one index.html at /app/ and needs no
- * fallback): login, overview, a unit (the findings and evidence pages are still the page at `/`). Every page but the login
+ * fallback): login, overview, a unit, its monthly evidence, the confirmations of a month (the other pages are still the classic page at `/classic/`). Every page but the login
  * needs a session; without one the guard sends the browser to the login with the wanted page kept.
  */
 import { createRouter, createWebHashHistory } from 'vue-router';
