@@ -9,7 +9,8 @@
  *   and the refusal shown translated; with a comment it is version 1: the receipt and the frozen package
  *   downloaded from the page pass the real `mrv verify RECEIPT --package FILE`;
  * - the same enterprise cannot open another unit's evidence: the page says not allowed, the API 403;
- * - the regulator sees the signature verified, marks version 1 reviewed, and the confirmations page
+ * - a correction is version 2, citing version 1's digest;
+ * - the regulator sees the signature verified, marks version 2 reviewed, and the confirmations page
  *   shows the unit "reviewed"; the admin's confirmations page lists, filters, sorts and paginates 302 units;
  * - a month before the first data shows "no data", not monitored, and no green badge at all;
  * - every page in both languages at 1366 × 768: no horizontal scroll, no console error, no i18n key,
@@ -421,6 +422,36 @@ describe('Vue evidence and confirmation pages in Chromium at 1366 × 768', () =>
     expect(bad.code).toBe(1);
   }, 240_000);
 
+  it('the enterprise confirms a correction: version 2 cites version 1, which is no longer the latest', async () => {
+    const p = plant.page;
+    await p
+      .locator('textarea[name="comment"]')
+      .fill('补充说明 / correction after the ladle tickets were checked');
+    expect(await p.locator('[data-action="confirm"]').textContent()).toContain('2');
+    await p.locator('[data-action="confirm"]').click();
+    await p.locator('[data-table="versions"] [data-version="2"]').waitFor(SLOW);
+    const v2 = p.locator('[data-table="versions"] .el-table__body tr', {
+      has: p.locator('[data-version="2"]'),
+    });
+    expect(await v2.textContent()).toContain(zhCN.confirmation.supersedes.replace('{n}', '1'));
+    // The API's record: version 2 cites version 1's digest, the one downloaded above.
+    const listed = (await (
+      await p.request.get(`${stack.url}/api/v1/units/${stack.unitId}/confirmations/${MONTH}`)
+    ).json()) as { versions: { version: number; latest: boolean; supersedes: { sha256: string } | null }[] };
+    expect(listed.versions.map((v) => [v.version, v.latest])).toEqual([
+      [1, false],
+      [2, true],
+    ]);
+    expect(listed.versions[1]?.supersedes?.sha256).toBe(packageSha);
+    // The frozen version 2 as XLSX for the national platform's form.
+    const xlsx = await p.request.get(
+      `${stack.url}${await v2.locator('[data-download="xlsx"]').getAttribute('href')}`,
+    );
+    expect(xlsx.status()).toBe(200);
+    expect((await xlsx.body()).subarray(0, 2).toString()).toBe('PK');
+    expect(plant.failed).toEqual([]);
+  }, 120_000);
+
   it("the enterprise of unit A cannot open unit B's evidence: the page says not allowed, the API 403", async () => {
     await openEvidence(plant, OTHER_UNIT.id, MONTH);
     expect(await plant.page.locator('[data-field="not-allowed"]').textContent()).toContain(
@@ -445,7 +476,7 @@ describe('Vue evidence and confirmation pages in Chromium at 1366 × 768', () =>
     );
   }, 120_000);
 
-  it('the regulator sees the signature verified and reviews version 1; the confirmations page shows it reviewed', async () => {
+  it('the regulator sees the signature verified and reviews the latest version; the confirmations page shows it reviewed', async () => {
     regulator = await open('regulator');
     await openEvidence(regulator, stack.unitId, MONTH);
     const r = regulator.page;
@@ -456,9 +487,17 @@ describe('Vue evidence and confirmation pages in Chromium at 1366 × 768', () =>
     await r.locator('[data-action="review"]').waitFor();
     await r.locator('input[name="review-comment"]').fill('已核对 / checked');
     await r.locator('[data-action="review"]').click();
+    const latest = r.locator('[data-table="versions"] .el-table__body tr', {
+      has: r.locator('[data-version="2"]'),
+    });
     await expect
-      .poll(() => r.locator('[data-field="review"]').first().getAttribute('data-reviewed'), SLOW)
+      .poll(() => latest.locator('[data-field="review"]').getAttribute('data-reviewed'), SLOW)
       .toBe('true');
+    // Version 1 is superseded: not reviewed.
+    const first = r.locator('[data-table="versions"] .el-table__body tr', {
+      has: r.locator('[data-version="1"]'),
+    });
+    expect(await first.locator('[data-field="review"]').getAttribute('data-reviewed')).toBe('false');
     expect(await r.locator('[data-field="month-state"]').getAttribute('data-state')).toBe('reviewed');
     expect(await r.locator('[data-action="review"]').count()).toBe(0);
     await checkBoth(
@@ -575,6 +614,13 @@ describe('Vue evidence and confirmation pages in Chromium at 1366 × 768', () =>
       zhCN.evidence.status.no_data,
       en.evidence.status.no_data,
     );
+    // The month picker goes to another month.
+    await a.locator('.month-picker input').fill(MONTH);
+    await a.locator('.month-picker input').press('Enter');
+    await expect.poll(() => a.url()).toContain(`/evidence/${MONTH}`);
+    await expect
+      .poll(() => a.locator('[data-field="content-status"]').getAttribute('data-status'), SLOW)
+      .toBe('incomplete');
     // The enterprise sees the same: no data, no confirm button, nothing green.
     await openEvidence(plant, stack.unitId, EMPTY_MONTH);
     expect(await plant.page.locator('[data-field="content-status"]').getAttribute('data-status')).toBe(
