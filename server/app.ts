@@ -173,8 +173,9 @@ function uplotDistDir(): string {
  *   `GET /api/v1/units/:unitId/points/:pointId/series` (see `api-routes.ts`)
  * - `GET /api/v1/live?unit=` Server-Sent Events (see `live-stream.ts`)
  * - `GET /api/v1/summary?month=` the overview's figures of every unit in scope (see `summary-routes.ts`)
- * - `GET /` the dashboard (`server/web/`), `GET /vendor/uplot/uPlot.esm.js|uPlot.min.css`
- * - `GET /app/` the Vue dashboard built from `dashboard/` into `server/web-app/` (404 until built)
+ * - `GET /app/` the Vue dashboard built from `dashboard/` into `server/web-app/` (404 until built);
+ *   `GET /` redirects there once it is built (else it is the classic page)
+ * - `GET /classic/` the classic dashboard (`server/web/`, its files at `/*`), `GET /vendor/uplot/uPlot.esm.js|uPlot.min.css`
  *
  * Every `/api/` route except login and the OpenAPI document needs a token and enforces its scope
  * (see `auth.ts`); `/healthz`, `/metrics` and the page's files are open.
@@ -298,18 +299,30 @@ export function buildServer(options: ServerOptions): FastifyInstance {
     }),
   );
 
+  // `/` opens the Vue dashboard once it is built (npm run build); the classic page stays at /classic/,
+  // its files where they were (its links are hash routes, its assets absolute paths).
+  const vueBuilt = existsSync(join(WEB_APP_ROOT, 'index.html'));
   app.register(fastifyStatic, {
     root: WEB_ROOT,
     prefix: '/',
-    index: ['index.html'],
+    index: vueBuilt ? false : ['index.html'],
     setHeaders: (res, path) => {
       res.setHeader('x-content-type-options', 'nosniff');
       if (path.endsWith('.html')) res.setHeader('content-security-policy', CONTENT_SECURITY_POLICY);
     },
   });
 
-  // The Vue dashboard (dashboard/, docs/architecture.md §8, the Vue dashboard) at /app/ while the page above stays at /.
-  if (existsSync(join(WEB_APP_ROOT, 'index.html')))
+  if (vueBuilt) app.get('/', (_request, reply) => reply.redirect('/app/', 302));
+  app.get('/classic', (_request, reply) => reply.redirect('/classic/', 301));
+  app.get('/classic/', (_request, reply) =>
+    reply
+      .header('x-content-type-options', 'nosniff')
+      .header('content-security-policy', CONTENT_SECURITY_POLICY)
+      .sendFile('index.html', WEB_ROOT),
+  );
+
+  // The Vue dashboard (dashboard/, docs/architecture.md §8, the Vue dashboard) at /app/.
+  if (vueBuilt)
     app.register(fastifyStatic, {
       root: WEB_APP_ROOT,
       prefix: '/app/',

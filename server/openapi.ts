@@ -4,7 +4,7 @@
  * It is built from the routes fastify actually registered (an `onRoute` hook installed before any
  * route), with their JSON schemas (params, querystring, body, responses) and the `summary`,
  * `description` and `tags` of each route's schema, so the document cannot drift from the server; a
- * test checks it against `app.printRoutes()`. The page's static files (`/`, `/*`, `/vendor/...`) and
+ * test checks it against `app.printRoutes()`. The pages' static files (`/`, `/*`, `/vendor/...`, `/app/`, `/classic/`) and
  * HEAD routes are left out.
  */
 import type { FastifyInstance, RouteOptions } from 'fastify';
@@ -38,6 +38,8 @@ function isStaticFile(url: string): boolean {
     url === '/*' ||
     url.startsWith('/vendor/') ||
     url.startsWith('/app/') ||
+    url === '/classic' ||
+    url.startsWith('/classic/') ||
     (!url.startsWith('/api/') && /\.[a-z]+$/.test(url))
   );
 }

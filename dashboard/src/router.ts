@@ -1,10 +1,11 @@
 /**
  * Routes of the dashboard (hash history: the server serves one index.html at /app/ and needs no
- * fallback): login, overview, a unit, findings and the meter ledger (of a unit, or with a unit picker;
- * evidence is still the page at `/`). Every page but the login needs a session; without one the
- * guard sends the browser to the login with the wanted page kept.
+ * fallback): login, overview, a unit, findings and the meter ledger (of a unit, or with a unit picker),
+ * a unit's monthly evidence, the confirmations of a month, administration. Every page but the login
+ * needs a session; without one the guard sends the browser to the login with the wanted page kept.
  */
 import { createRouter, createWebHashHistory } from 'vue-router';
+import { evidenceRedirect } from './lib/evidence.ts';
 import { loadSession, principal } from './session.ts';
 
 const FindingsPage = () => import('./pages/FindingsPage.vue');
@@ -26,6 +27,18 @@ export const router = createRouter({
     { path: '/meters', name: 'meters', component: LedgerPage },
     { path: '/units/:unitId/meters', name: 'unit-meters', component: LedgerPage, props: true },
     { path: '/admin', name: 'admin', component: () => import('./pages/AdminPage.vue') },
+    { path: '/units/:unitId/evidence', redirect: evidenceRedirect },
+    {
+      path: '/units/:unitId/evidence/:month',
+      name: 'evidence',
+      component: () => import('./pages/EvidencePage.vue'),
+      props: true,
+    },
+    {
+      path: '/confirmations',
+      name: 'confirmations',
+      component: () => import('./pages/ConfirmationsPage.vue'),
+    },
     { path: '/:rest(.*)*', name: 'not-found', component: () => import('./pages/NotFoundPage.vue') },
   ],
 });

@@ -59,7 +59,7 @@ afterAll(async () => {
 
 describe('dashboard in Chromium', () => {
   it('logs in with the demo link and lists the demo unit on the overview (zh-CN by default)', async () => {
-    await page.goto(`${stack.url}/`);
+    await page.goto(`${stack.url}/classic/`);
     await page.waitForSelector('form.login');
     expect(await page.getAttribute('html', 'lang')).toBe('zh-CN');
     await shot('login');
@@ -77,7 +77,7 @@ describe('dashboard in Chromium', () => {
       return res.ok ? ((await res.json()) as { status: string }).status : `HTTP ${res.status}`;
     };
     await expect.poll(mtd, { timeout: 20_000 }).toBe('measuring');
-    await page.goto(`${stack.url}/#/login?token=${stack.adminToken}`);
+    await page.goto(`${stack.url}/classic/#/login?token=${stack.adminToken}`);
     const row = page.locator(`#units-table tr[data-unit-id="${stack.unitId}"]`);
     await row.waitFor();
     // The token does not stay in the address bar.
@@ -278,7 +278,7 @@ describe('dashboard in Chromium', () => {
     const cell = page.locator(`#units-table tr[data-unit-id="${stack.unitId}"] [data-field="findings"] a`);
     await expect.poll(() => cell.getAttribute('data-count'), { timeout: 30_000 }).toBe(String(open));
 
-    await page.goto(`${stack.url}/#/units/${stack.unitId}/findings?state=resolved`);
+    await page.goto(`${stack.url}/classic/#/units/${stack.unitId}/findings?state=resolved`);
     await page.waitForSelector('#findings-table', { timeout: 30_000 });
     const rows = page.locator('#findings-table tbody tr');
     expect(await rows.evaluateAll((rs) => rs.map((r) => r.getAttribute('data-state')))).toEqual(['resolved']);
@@ -286,7 +286,7 @@ describe('dashboard in Chromium', () => {
     expect(await resolvedRow.locator('td[data-state="resolved"]').textContent()).toMatch(
       /已解决.*（批次 3–5）.*批次 3–5 已迟到补齐/,
     );
-    await page.goto(`${stack.url}/#/units/${stack.unitId}/findings?state=open`);
+    await page.goto(`${stack.url}/classic/#/units/${stack.unitId}/findings?state=open`);
     await page.waitForSelector('tr[data-finding-id="ui/open-gap"]', { timeout: 30_000 });
     expect(await page.locator('tr[data-finding-id="ui/resolved-gap"]').count()).toBe(0);
     await shot('findings-states');
@@ -322,7 +322,7 @@ describe('dashboard in Chromium', () => {
     const context = await browser.newContext({ viewport: { width: 1400, height: 900 } });
     const reg = await context.newPage();
     try {
-      await reg.goto(`${stack.url}/#/login`);
+      await reg.goto(`${stack.url}/classic/#/login`);
       // The server sees tokens created while it runs within a second.
       await reg.waitForTimeout(1100);
       await reg.fill('#token', token);
@@ -332,7 +332,7 @@ describe('dashboard in Chromium', () => {
       expect(await reg.locator('#user .role').textContent()).toContain('广东');
       expect(await reg.locator('#nav a[data-nav="admin"]').count()).toBe(0);
       await shot('regulator-overview', reg);
-      await reg.goto(`${stack.url}/#/units/${stack.unitId}`);
+      await reg.goto(`${stack.url}/classic/#/units/${stack.unitId}`);
       await reg.waitForSelector('.notice[data-state="forbidden"]');
       const status = await reg.evaluate(
         async (u) => (await fetch(`/api/v1/units/${u}/points`)).status,

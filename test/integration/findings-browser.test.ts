@@ -108,7 +108,7 @@ async function loginAs(username: string): Promise<Page> {
   const context = await browser.newContext({ viewport: { width: 1400, height: 900 } });
   const page = await context.newPage();
   page.on('pageerror', (err) => pageErrors.push(err.message));
-  await page.goto(`${url}/#/login`);
+  await page.goto(`${url}/classic/#/login`);
   await page.fill('#username', username);
   await page.fill('#password', PASSWORD);
   await page.click('#account-login button[type="submit"]');
@@ -124,7 +124,7 @@ describe('findings workflow in Chromium', () => {
         .locator(`#units-table tr[data-unit-id="${UNIT}"] [data-field="findings"] a`)
         .getAttribute('data-count');
     await expect.poll(() => count(ent), { timeout: 15_000 }).toBe('1');
-    await ent.goto(`${url}/#/units/${UNIT}/findings`);
+    await ent.goto(`${url}/classic/#/units/${UNIT}/findings`);
     const row = ent.locator('tr[data-finding-id="wf-1"]');
     await row.waitFor();
     expect(await row.getAttribute('data-state')).toBe('open');
@@ -153,7 +153,7 @@ describe('findings workflow in Chromium', () => {
     await ent.context().close();
 
     const reg = await loginAs('reg');
-    await reg.goto(`${url}/#/units/${UNIT}/findings?state=explained`);
+    await reg.goto(`${url}/classic/#/units/${UNIT}/findings?state=explained`);
     const rrow = reg.locator('tr[data-finding-id="wf-1"]');
     await rrow.waitFor();
     const link = rrow.locator('a[data-field="attachment"]');
@@ -170,14 +170,14 @@ describe('findings workflow in Chromium', () => {
     await rrow.locator('button[data-action="close"]').click();
     // The page re-renders with the filter still on explained: the closed finding leaves the list.
     await expect.poll(() => reg.locator('tr[data-finding-id="wf-1"]').count(), { timeout: 15_000 }).toBe(0);
-    await reg.goto(`${url}/#/units/${UNIT}/findings?state=closed`);
+    await reg.goto(`${url}/classic/#/units/${UNIT}/findings?state=closed`);
     await reg.locator('tr[data-finding-id="wf-1"][data-state="closed"]').waitFor();
     expect(await reg.locator('tr[data-finding-id="wf-1"] [data-field="comment"]').textContent()).toContain(
       'accepted',
     );
     await reg.screenshot({ path: join(SHOTS, 'findings-closed-regulator.png'), fullPage: true });
     // The overview counts open findings only: the closed one is not among them.
-    await reg.goto(`${url}/#/`);
+    await reg.goto(`${url}/classic/#/`);
     await expect.poll(() => count(reg), { timeout: 15_000 }).toBe('0');
     const history = await reg.evaluate(async () =>
       (await (await fetch('/api/v1/findings/wf-1')).json()).history.map(

@@ -3,6 +3,7 @@
  * JSON routes through `inject()`, SSE over a real socket on 127.0.0.1 (inject cannot stream).
  */
 import { once } from 'node:events';
+import { existsSync } from 'node:fs';
 import { connect } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
@@ -125,6 +126,7 @@ async function get(url: string) {
   const res = await app.inject({ method: 'GET', url });
   return {
     status: res.statusCode,
+    headers: res.headers,
     type: String(res.headers['content-type']),
     body: res.body,
     json: () => res.json(),
@@ -420,7 +422,14 @@ describe('errors and static files', () => {
   });
 
   it('serves the dashboard page and its assets with no external URL', async () => {
-    const page = await get('/');
+    // `/` opens the Vue dashboard once it is built; the classic page is at /classic/.
+    const root = await get('/');
+    if (existsSync(new URL('../../server/web-app/index.html', import.meta.url))) {
+      expect(root.status).toBe(302);
+      expect(root.headers.location).toBe('/app/');
+    } else expect(root.status).toBe(200);
+    const page = await get('/classic/');
+    expect(page.headers['content-security-policy']).toContain("default-src 'self'");
     expect(page.status).toBe(200);
     expect(page.type).toMatch(/^text\/html/);
     expect(page.body).toContain('carbon-mrv');

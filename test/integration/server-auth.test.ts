@@ -161,7 +161,8 @@ describe('authentication', () => {
     ).toBe(401);
     expect((await get('/healthz')).status).toBe(200);
     expect((await get('/metrics')).status).toBe(200);
-    expect((await get('/')).status).toBe(200);
+    expect((await get('/classic/')).status).toBe(200);
+    expect([200, 302]).toContain((await get('/')).status);
     expect((await get('/app.js')).status).toBe(200);
     expect((await get('/api/v1/openapi.json')).status).toBe(200);
   });
@@ -353,7 +354,14 @@ describe('OpenAPI and metrics', () => {
       stack.length = depth;
       stack.push(m[2]!);
       const path = stack.join('');
-      if (path === '*' || path === '/' || path.startsWith('/vendor/')) continue;
+      if (
+        path === '*' ||
+        path === '/' ||
+        path === '/*' ||
+        path.startsWith('/vendor/') ||
+        path.startsWith('/classic')
+      )
+        continue;
       for (const method of m[3]!.split(', ')) {
         if (method !== 'HEAD') registered.add(`${method.toLowerCase()} ${toOpenApiPath(path)}`);
       }

@@ -1,5 +1,7 @@
 /** English texts of the dashboard: the same keys as `zh-CN.ts` (the compiler and a unit test check it). */
+
 import { adminEn } from './admin.en.ts';
+import { evidenceEn } from './evidence.en.ts';
 import { findingsEn } from './findings.en.ts';
 import { ledgerEn } from './ledger.en.ts';
 import type { MessageSchema } from './zh-CN.ts';
@@ -8,6 +10,7 @@ export const en: MessageSchema = {
   ...adminEn,
   ...findingsEn,
   ...ledgerEn,
+  ...evidenceEn,
   app: {
     title: 'Carbon emission data monitoring',
     timeZoneNote: 'Times in China Standard Time (UTC+8)',

@@ -1,6 +1,6 @@
 /**
  * The dashboard's vue-i18n instance (composition mode): zh-CN by default, English on request; the
- * choice is kept in localStorage (`mrv.lang`, shared with the page at `/`). {@link enumLabel}
+ * choice is kept in localStorage (`mrv.lang`, shared with the classic page at `/classic/`). {@link enumLabel}
  * translates an enum the API answers (meter kind, unit of measure, state, role).
  */
 import { createI18n } from 'vue-i18n';

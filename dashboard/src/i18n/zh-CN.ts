@@ -4,7 +4,9 @@
  * answers (meter kinds, units of measure, states, roles, configuration keys) are translated under
  * their group (`meterKind.crane-scale`), so no raw id reaches the page.
  */
+
 import { adminZhCN } from './admin.zh-CN.ts';
+import { evidenceZhCN } from './evidence.zh-CN.ts';
 import { findingsZhCN } from './findings.zh-CN.ts';
 import { ledgerZhCN } from './ledger.zh-CN.ts';
 
@@ -12,6 +14,7 @@ export const zhCN = {
   ...adminZhCN,
   ...findingsZhCN,
   ...ledgerZhCN,
+  ...evidenceZhCN,
   app: {
     title: '碳排放数据在线监测',
     timeZoneNote: '时间均为北京时间（UTC+8）',
