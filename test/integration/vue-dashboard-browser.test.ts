@@ -95,9 +95,9 @@ async function checkPage(name: string, lang: 'zh-CN' | 'en'): Promise<void> {
   await page.waitForLoadState('networkidle');
   const width = await page.evaluate(() => document.documentElement.scrollWidth);
   expect(width, `${name} (${lang}) is ${width} px wide`).toBeLessThanOrEqual(VIEWPORT.width);
-  // Identifiers people chose (usernames, token ids: `data-verbatim`) may look like an enum id (`admin`).
+  // Text people chose or the server cites (usernames, token names: `.cited`) may look like an enum id (`admin`).
   const text = await page.evaluate(() => {
-    const verbatim = [...document.querySelectorAll<HTMLElement>('[data-verbatim]')];
+    const verbatim = [...document.querySelectorAll<HTMLElement>('.cited')];
     for (const e of verbatim) e.style.display = 'none';
     const t = document.body.innerText;
     for (const e of verbatim) e.style.display = '';
