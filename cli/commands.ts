@@ -36,6 +36,7 @@ import {
   parseDemoUnits,
 } from './demo-units.ts';
 import { startEmbeddedBroker } from './embedded-broker.ts';
+import { federateFlag, makeFederation } from './federate-options.ts';
 import {
   collectorFlags,
   collectorOptions,
@@ -484,10 +485,17 @@ export async function server(args: string[]): Promise<number> {
       ...storeFlags,
       ...serverMqttFlags,
       ...unitsFileFlag,
+      ...federateFlag,
     },
   });
   const log = createLogger('mrv-server');
   const unitRegistry = serverUnitRegistry(v['units-file'], log);
+  const federation = v.federate.length > 0 ? makeFederation(v.federate, unitRegistry, log) : undefined;
+  if (federation && v.mqtt !== undefined)
+    throw new MrvError(
+      'MRV_E_CONFIG',
+      '--federate and --mqtt exclude each other: a federating server reads the province stores and writes none (run each province its own collectors, mrv collector --province P)',
+    );
   refusePasswordInUrl('mqtt', v.mqtt);
   refusePasswordInUrl('live-mqtt', v['live-mqtt']);
   if (v.mqtt !== undefined) requireKeyRegistry(v, log, 'mrv server --mqtt');
@@ -497,8 +505,14 @@ export async function server(args: string[]): Promise<number> {
       'MRV_E_CONFIG',
       '--mqtt and --live-mqtt exclude each other: --mqtt runs a collector in the server, --live-mqtt only shows what separate collectors (mrv collector --live-topic) stored',
     );
-  const store = makeStore(v, log);
+  const store = federation ?? makeStore(v, log);
   await store.start();
+  if (federation)
+    for (const p of federation.provinces())
+      log.info(
+        { province: p.province, store: p.label, available: p.available, reason: p.reason },
+        'federated province',
+      );
   const live = new LiveHub();
   const registry = createRegistry();
   const c = v.mqtt
@@ -545,11 +559,13 @@ export async function server(args: string[]): Promise<number> {
     registry,
     ...(trustProxy !== undefined ? { trustProxy } : {}),
     ...(unitRegistry ? { units: unitRegistry } : {}),
+    ...(federation ? { federation } : {}),
     configView: {
       mode: 'server',
       unitsFile: v['units-file'] ?? null,
       trustProxy: trustProxy ?? false,
-      store: v.store,
+      store: federation ? 'federated' : v.store,
+      ...(federation ? { federated: federation.provinces().map((p) => `${p.province}=${p.label}`) } : {}),
       dataDir: resolve(v['data-dir']),
       stateDb: state.location,
       collector: v.mqtt !== undefined,
