@@ -10,7 +10,9 @@ import { LiveHub } from '../collector/live.ts';
 import { LiveRelay } from '../collector/live-relay.ts';
 import { SqliteStore } from '../collector/sqlite-store.ts';
 import { MrvError } from '../core/errors.ts';
+import { provinceTopicPrefix } from '../core/schema/province.ts';
 import { seedRegistry, type UnitRegistry } from '../core/schema/unit-registry.ts';
+import { DEFAULT_TOPIC_PREFIX } from '../core/schema/wire.ts';
 import { ScaledClock, systemClock } from '../core/time.ts';
 import { type LoadedSite, loadSiteConfig, loadSiteConfigIsolated } from '../gateway/config.ts';
 import { Gateway } from '../gateway/gateway.ts';
@@ -382,6 +384,7 @@ export async function collector(args: string[]): Promise<number> {
       ...collectorFlags,
       ...transportFlags,
       ...unitsFileFlag,
+      province: { type: 'string' },
     },
   });
   const log = createLogger('mrv-collector');
@@ -389,6 +392,16 @@ export async function collector(args: string[]): Promise<number> {
   requireKeyRegistry(v, log, 'mrv collector');
   const extra = collectorOptions(v);
   if (v['units-file']) extra.units = loadUnitRegistry(v['units-file']);
+  if (v.province !== undefined) {
+    // A province partition (docs/scale-out.md): its own topics (and JetStream streams), its units only.
+    if (!extra.units)
+      throw new MrvError(
+        'MRV_E_CONFIG',
+        `--province ${v.province} needs --units-file units.yaml: the registry decides which units are the province's`,
+      );
+    extra.province = v.province;
+    extra.topicPrefix = provinceTopicPrefix(DEFAULT_TOPIC_PREFIX, v.province);
+  }
   const source = natsSourceFrom(v, extra, log);
   if (source && v.leave)
     throw new MrvError(
