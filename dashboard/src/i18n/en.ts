@@ -66,7 +66,12 @@ export const en: MessageSchema = {
     noSeries: 'No data in this range',
   },
   range: { h1: '1 hour', h24: '24 hours', d7: '7 days' },
-  unitStatus: { online: 'Online', offline: 'Offline', no_data: 'Never reported' },
+  unitStatus: {
+    online: 'Online',
+    offline: 'Offline',
+    no_data: 'Never reported',
+    unavailable: 'Province store unavailable',
+  },
   completeness: {
     not_started: 'Not started',
     not_monitored: 'Not monitored',
