@@ -28,7 +28,7 @@
  * That is fine for the demo's volumes (a 10k-reading write takes milliseconds) and is why writes run
  * as one transaction with prepared statements.
  */
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import type { Logger } from 'pino';
@@ -555,6 +555,10 @@ export class SqliteStore implements TimeSeriesStore {
   /** {@link start} of a {@link SqliteStoreOptions.readOnly} store: opens the existing file as it is. */
   #startReadOnly(): void {
     try {
+      if (!existsSync(this.#path))
+        throw new Error(
+          'no such file (a read-only store opens an existing file; the province’s collector makes it)',
+        );
       const db = new Database(this.#path, { readonly: true, fileMustExist: true });
       try {
         const version = db.pragma('user_version', { simple: true }) as number;

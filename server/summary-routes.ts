@@ -16,8 +16,7 @@
  * `provinces` breaks the totals down by the units' registered province. On a federating server
  * (`mrv server --federate`, collector/federated-store.ts) it lists every federated province the caller
  * may see, with its store's availability; a unit whose province store does not answer is counted as
- * `status: unavailable` (`completeness: null`, `openFindings: null` unless the state database knows
- * them) with its reason, never left out of the totals, and the answer is still 200.
+ * `status: unavailable` (`completeness: null`, `openFindings: null`) with its reason, never left out of the totals, and the answer is still 200.
  */
 import type { FastifyInstance } from 'fastify';
 import type { Federation } from '../collector/federated-store.ts';
@@ -371,7 +370,8 @@ export function registerSummaryRoutes(app: FastifyInstance, opts: SummaryRoutesO
         const a = avail[i] ?? { available: true, reason: null };
         const status: UnitStatus = a.available ? unitStatus(u) : 'unavailable';
         const c = a.available ? (completeness[i] ?? null) : null;
-        const n = open.get(u.id);
+        // Unknown while the unit's store does not answer, whatever the state database holds of it.
+        const n = a.available ? open.get(u.id) : undefined;
         const province = fed?.provinceOf(u.id) ?? u.province;
         let pf = byProvince.get(province);
         if (!pf) {

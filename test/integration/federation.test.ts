@@ -340,6 +340,44 @@ describe('federated national view', () => {
     expect(missing.body.error.message).toMatch(/province 33/);
   });
 
+  it('province stores opened read-only write nothing and create nothing', async () => {
+    const ro = new SqliteStore({ path: file44(), readOnly: true });
+    await ro.start();
+    try {
+      await expect(
+        ro.writeStatus(U44A, { v: 1, gatewayId: 'gw-44a', state: 'offline' }, NOW),
+      ).rejects.toMatchObject({ code: 'MRV_E_STORE' });
+      await expect(
+        ro.writeReadings([
+          {
+            unitId: U44A,
+            gatewayId: 'gw-44a',
+            device: 'd',
+            point: 'cells',
+            ts: NOW,
+            rxTs: NOW,
+            value: '1',
+            quality: 'good',
+            seq: 9,
+          },
+        ]),
+      ).rejects.toMatchObject({ code: 'MRV_E_STORE' });
+      expect((await ro.listUnits()).find((u) => u.id === U44A)?.online).toBe(true); // the refused status changed nothing
+    } finally {
+      await ro.stop();
+    }
+    const missingDb = new InfluxStore({ url: influx.url, database: 'mrv99', readOnly: true });
+    await expect(missingDb.start()).rejects.toThrow(/has no database mrv99/);
+    const names = await fetch(`${influx.url}/query?q=${encodeURIComponent('SHOW DATABASES')}`).then((r) =>
+      r.text(),
+    );
+    expect(names).toContain('mrv32');
+    expect(names).not.toContain('mrv99');
+    const ro32 = new InfluxStore({ url: influx.url, database: 'mrv32', readOnly: true });
+    await ro32.start();
+    await expect(ro32.writeFindings([finding('f-ro', U32A)])).rejects.toThrow(/read-only/);
+  });
+
   it('writes never go through the federation', async () => {
     await expect(federated.writeFindings([finding('f-x', U44A)])).rejects.toMatchObject({
       code: 'MRV_E_STORE',
