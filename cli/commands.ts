@@ -499,11 +499,22 @@ export async function server(args: string[]): Promise<number> {
       ...serverMqttFlags,
       ...unitsFileFlag,
       ...federateFlag,
+      province: { type: 'string' },
     },
   });
   const log = createLogger('mrv-server');
   const unitRegistry = serverUnitRegistry(v['units-file'], log);
   const federation = v.federate.length > 0 ? makeFederation(v.federate, unitRegistry, log) : undefined;
+  // A province's own server (docs/scale-out.md): its collectors' topics, for --mqtt and --live-mqtt.
+  const provincePrefix =
+    v.province !== undefined ? provinceTopicPrefix(DEFAULT_TOPIC_PREFIX, v.province) : undefined;
+  if (v.province !== undefined && federation)
+    throw new MrvError(
+      'MRV_E_CONFIG',
+      '--province and --federate exclude each other: a province server reads its own store, the national one federates the provinces',
+    );
+  if (v.province !== undefined && !unitRegistry)
+    throw new MrvError('MRV_E_CONFIG', `--province ${v.province} needs --units-file units.yaml`);
   if (federation && v.mqtt !== undefined)
     throw new MrvError(
       'MRV_E_CONFIG',
@@ -538,6 +549,7 @@ export async function server(args: string[]): Promise<number> {
         clientId: 'mrv-server-collector',
         ...mqttExtra,
         ...(unitRegistry ? { units: unitRegistry } : {}),
+        ...(provincePrefix ? { province: v.province, topicPrefix: provincePrefix } : {}),
       })
     : undefined;
   if (c) exposeCollectorCounters(registry, c.counters);
@@ -548,6 +560,7 @@ export async function server(args: string[]): Promise<number> {
         url: v['live-mqtt'],
         live,
         log,
+        ...(provincePrefix ? { topicPrefix: provincePrefix } : {}),
         ...pick(mqttExtra, ['username', 'password', 'ca', 'cert', 'key']),
       })
     : undefined;
