@@ -105,6 +105,8 @@ export function makeFederation(
             database: s.database ?? 'mrv',
             readOnly: true,
             requestTimeoutMs: FEDERATED_INFLUX_TIMEOUT_MS,
+            // A province that does not answer is shown unavailable at once; the next request tries again.
+            queryRetries: 0,
             ...(log ? { log } : {}),
           });
     return { province: s.province, store, label: s.label };

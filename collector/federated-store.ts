@@ -104,6 +104,8 @@ interface Member extends ProvinceStore {
   started: boolean;
   /** Ms epoch before which an unavailable store is not tried again. */
   retryAt: number;
+  /** A retry of the unavailable store is in flight: other queries fail fast meanwhile. */
+  probing: boolean;
 }
 
 const READ_ONLY =
@@ -135,6 +137,7 @@ export class FederatedStore implements TimeSeriesStore, Federation {
       checkedAt: 0,
       started: false,
       retryAt: 0,
+      probing: false,
     }));
     for (const m of this.#members) {
       if (this.#byProvince.has(m.province))
@@ -233,9 +236,13 @@ export class FederatedStore implements TimeSeriesStore, Federation {
    * @throws MrvError `MRV_E_STORE` naming the province; other errors of the store as they are
    */
   async #on<T>(m: Member, fn: (s: TimeSeriesStore) => Promise<T>): Promise<T> {
-    if (!m.available && this.#clock.now() < m.retryAt) throw this.#unavailable(m);
-    if (!m.started && !(await this.#open(m))) throw this.#unavailable(m);
+    // An unavailable store is retried by one query at a time, once due: a hung store holds one
+    // request for its timeout, not every request of an overview.
+    const probe = !m.available;
+    if (probe && (m.probing || this.#clock.now() < m.retryAt)) throw this.#unavailable(m);
+    if (probe) m.probing = true;
     try {
+      if (!m.started && !(await this.#open(m))) throw this.#unavailable(m);
       const out = await fn(m.store);
       if (!m.available) {
         this.#mark(m, null);
@@ -244,10 +251,12 @@ export class FederatedStore implements TimeSeriesStore, Federation {
       return out;
     } catch (err) {
       if (err instanceof MrvError && err.code === 'MRV_E_STORE') {
-        this.#mark(m, err.message);
+        if (!(err.detail as { province?: unknown } | undefined)?.province) this.#mark(m, err.message);
         throw this.#unavailable(m);
       }
       throw err;
+    } finally {
+      if (probe) m.probing = false;
     }
   }
 

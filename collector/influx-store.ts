@@ -98,8 +98,10 @@ export interface InfluxStoreOptions {
   log?: Logger;
   /** Time source for `writeMeta` (docs/architecture.md §6a). Default: the system clock. */
   clock?: Clock;
-  /** Timeout of one HTTP request in ms. Default 30 000. */
+  /** Timeout of one HTTP request in ms (writes and queries). Default 30 000. */
   requestTimeoutMs?: number;
+  /** Times a failed or timed-out query is tried again (the influx client's pool). Default 2. */
+  queryRetries?: number;
   /**
    * Reads only (a province store federated by the national server, collector/federated-store.ts):
    * `start()` creates no database and moves nothing; it throws `MRV_E_STORE` when the database is
@@ -187,6 +189,7 @@ export class InfluxStore implements TimeSeriesStore {
       protocol,
       database: this.#database,
       ...(username !== '' ? { username, password } : {}),
+      pool: { requestTimeout: options.requestTimeoutMs ?? 30_000, maxRetries: options.queryRetries ?? 2 },
     });
     this.#authHeader =
       username !== '' ? `Basic ${Buffer.from(`${username}:${password}`).toString('base64')}` : undefined;

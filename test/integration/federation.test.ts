@@ -23,6 +23,7 @@ import { UnitRegistry } from '../../core/schema/unit-registry.ts';
 import { ManualClock } from '../../core/time.ts';
 import { buildServer } from '../../server/app.ts';
 import { TokenFile } from '../../server/tokens.ts';
+import { until } from '../faults/harness.ts';
 import { type InfluxDbServer, startInfluxDb } from '../helpers/influxdb.ts';
 import { finding } from './state-contract.ts';
 
@@ -192,7 +193,8 @@ beforeAll(async () => {
           url: influx.url,
           database: 'mrv32',
           readOnly: true,
-          requestTimeoutMs: 5000,
+          requestTimeoutMs: 3000,
+          queryRetries: 0,
         }),
         label: 'influx:32',
       },
@@ -385,6 +387,44 @@ describe('federated national view', () => {
     await expect(
       federated.writeStatus(U44A, { v: 1, gatewayId: 'gw-44a', state: 'online' }, NOW),
     ).rejects.toMatchObject({ code: 'MRV_E_STORE' });
+  });
+
+  it('a hung province store (SIGSTOP) costs the overview a request timeout, not a 503, and is read again after', async () => {
+    influx.pause();
+    try {
+      // The first answer after the freeze may still carry what was in flight; within a few requests
+      // the province shows unavailable, every answer a 200 within about one 3 s timeout per request.
+      let u32: Summary['units'][number] | undefined;
+      for (let i = 0; i < 5 && u32?.status !== 'unavailable'; i++) {
+        const started = Date.now();
+        const hung = await get<Summary>(app, admin, '/api/v1/summary');
+        expect(hung.status).toBe(200);
+        expect(Date.now() - started).toBeLessThan(9000);
+        expect(hung.body.units.find((u) => u.id === U44A)).toMatchObject({ status: 'online' });
+        u32 = hung.body.units.find((u) => u.id === U32A);
+      }
+      expect(u32).toMatchObject({ status: 'unavailable', available: false, openFindings: null });
+      expect(u32?.unavailableReason).toMatch(/province 32 store unavailable.*(timed out|No host)/);
+      const points = await get<{ error: { code: string } }>(app, admin, `/api/v1/units/${U32A}/points`);
+      expect(points.status).toBe(503);
+      expect(points.body.error.code).toBe('MRV_E_STORE');
+    } finally {
+      influx.resume();
+    }
+    // Resumed, the store answers again once the InfluxDB client's own backoff lets a request through.
+    let back: Summary | undefined;
+    await until(
+      'province 32 read again',
+      async () => {
+        const r = await get<Summary>(app, admin, '/api/v1/summary');
+        expect(r.status).toBe(200);
+        back = r.body;
+        return r.body.units.find((u) => u.id === U32A)?.status === 'online';
+      },
+      60_000,
+    );
+    expect(back?.units.find((u) => u.id === U32A)).toMatchObject({ status: 'online', openFindings: 3 });
+    expect(back?.provinces.find((p) => p.province === '32')?.available).toBe(true);
   });
 
   it('a stopped province store shows as unavailable in a 200 answer, and a store back is read again', async () => {
