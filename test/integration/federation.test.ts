@@ -62,7 +62,12 @@ type Summary = {
 };
 
 /** An online aluminium unit with a key-parameter point read hourly since the 1st and `open` open findings. */
-async function seedOnline(store: TimeSeriesStore, unitId: string, gatewayId: string, open: number) {
+async function seedOnline(
+  store: TimeSeriesStore,
+  unitId: string,
+  gatewayId: string,
+  open: number,
+): Promise<number> {
   await store.writeMeta(unitId, {
     v: 1,
     gatewayId,
@@ -101,6 +106,7 @@ async function seedOnline(store: TimeSeriesStore, unitId: string, gatewayId: str
   await store.writeFindings(
     Array.from({ length: open }, (_, i) => finding(`f-${unitId}-${i}`, unitId, { ts, at: ts })),
   );
+  return readings.length;
 }
 
 /** An offline cement unit with one old reading. */
@@ -130,6 +136,7 @@ async function seedOffline(store: TimeSeriesStore, unitId: string, gatewayId: st
 }
 
 let dir: string;
+let seeded32 = 0;
 let influx: InfluxDbServer;
 let federated: FederatedStore;
 let app: FastifyInstance;
@@ -169,7 +176,7 @@ beforeAll(async () => {
   await s44.stop();
   const s32 = new InfluxStore({ url: influx.url, database: 'mrv32' });
   await s32.start();
-  await seedOnline(s32, U32A, 'gw-32a', 3);
+  seeded32 = await seedOnline(s32, U32A, 'gw-32a', 3);
   await s32.stop();
 
   tokens = TokenFile.inDataDir(dir);
@@ -210,6 +217,10 @@ beforeAll(async () => {
     clock,
     tokens,
     units: registry,
+    domain: {
+      keyFile: join(dir, 'evidence-ed25519.pem'),
+      dayAggregatesFile: join(dir, 'evidence-days.sqlite'),
+    },
   });
   await app.ready();
 }, 120_000);
@@ -340,6 +351,23 @@ describe('federated national view', () => {
     expect(missing.status).toBe(503);
     expect(missing.body.error.code).toBe('MRV_E_STORE');
     expect(missing.body.error.message).toMatch(/province 33/);
+  });
+
+  it("monthly evidence of a unit is built from its province's store", async () => {
+    const res = await app.inject({
+      method: 'GET',
+      url: `/api/v1/units/${U32A}/evidence/2026-11`,
+      headers: { authorization: `Bearer ${national}` },
+    });
+    expect(res.statusCode, res.body.slice(0, 300)).toBe(200);
+    const text = res.body;
+    expect(text).toContain(U32A);
+    expect(text).toContain('苏甲厂');
+    expect(text).not.toContain(U44A);
+    const pkg = JSON.parse(text) as { unit: { id: string }; content: { received: number } };
+    expect(pkg.unit.id).toBe(U32A);
+    // Every reading province 32's store holds of the unit, and only those.
+    expect(pkg.content.received).toBe(seeded32);
   });
 
   it('province stores opened read-only write nothing and create nothing', async () => {
