@@ -108,6 +108,9 @@ interface Member extends ProvinceStore {
   probing: boolean;
 }
 
+/** An unknown unit id lists the stores again at most this often, ms. */
+const RELIST_MS = 10_000;
+
 const READ_ONLY =
   'the national view is read-only: readings, catalogues and findings are written by each province’s collectors into its own store';
 
@@ -121,6 +124,8 @@ export class FederatedStore implements TimeSeriesStore, Federation {
   readonly #retryMs: number;
   /** Unregistered units → the province whose store listed them last. */
   readonly #seen = new Map<string, string>();
+  /** When {@link listUnits} last ran (ms epoch). */
+  #listedAt = Number.NEGATIVE_INFINITY;
 
   /** @throws MrvError `MRV_E_CONFIG` for no province or one given twice */
   constructor(opts: FederatedStoreOptions) {
@@ -278,7 +283,9 @@ export class FederatedStore implements TimeSeriesStore, Federation {
       return m;
     }
     let province = this.#seen.get(unitId);
-    if (province === undefined) {
+    // An id no store listed: list again, at most every RELIST_MS (unknown ids must not each cost a
+    // listing of every province).
+    if (province === undefined && this.#clock.now() - this.#listedAt >= RELIST_MS) {
       await this.listUnits().catch(() => undefined);
       province = this.#seen.get(unitId);
     }
@@ -290,6 +297,7 @@ export class FederatedStore implements TimeSeriesStore, Federation {
    * province wins, else the first). Unavailable provinces are left out and marked ({@link provinces}).
    */
   async listUnits(): Promise<UnitSummary[]> {
+    this.#listedAt = this.#clock.now();
     const lists = await Promise.all(
       this.#members.map((m) =>
         this.#on(m, (s) => s.listUnits()).then(
