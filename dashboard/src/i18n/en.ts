@@ -42,6 +42,9 @@ export const en: MessageSchema = {
     noUnits: 'No emitting unit matches',
     unregistered: 'unregistered',
     generatedAt: 'As of {time}',
+    provinceStore: 'Province store',
+    storeAvailable: 'available',
+    storeUnavailable: 'unavailable',
   },
   unit: {
     id: 'Unified social credit code',
@@ -70,7 +73,7 @@ export const en: MessageSchema = {
     online: 'Online',
     offline: 'Offline',
     no_data: 'Never reported',
-    unavailable: 'Province store unavailable',
+    unavailable: 'Store unavailable',
   },
   completeness: {
     not_started: 'Not started',
