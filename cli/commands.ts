@@ -10,7 +10,9 @@ import { LiveHub } from '../collector/live.ts';
 import { LiveRelay } from '../collector/live-relay.ts';
 import { SqliteStore } from '../collector/sqlite-store.ts';
 import { MrvError } from '../core/errors.ts';
+import { provinceTopicPrefix } from '../core/schema/province.ts';
 import { seedRegistry, type UnitRegistry } from '../core/schema/unit-registry.ts';
+import { DEFAULT_TOPIC_PREFIX } from '../core/schema/wire.ts';
 import { ScaledClock, systemClock } from '../core/time.ts';
 import { type LoadedSite, loadSiteConfig, loadSiteConfigIsolated } from '../gateway/config.ts';
 import { Gateway } from '../gateway/gateway.ts';
@@ -36,6 +38,7 @@ import {
   parseDemoUnits,
 } from './demo-units.ts';
 import { startEmbeddedBroker } from './embedded-broker.ts';
+import { federateFlag, makeFederation } from './federate-options.ts';
 import {
   collectorFlags,
   collectorOptions,
@@ -381,6 +384,7 @@ export async function collector(args: string[]): Promise<number> {
       ...collectorFlags,
       ...transportFlags,
       ...unitsFileFlag,
+      province: { type: 'string' },
     },
   });
   const log = createLogger('mrv-collector');
@@ -388,6 +392,16 @@ export async function collector(args: string[]): Promise<number> {
   requireKeyRegistry(v, log, 'mrv collector');
   const extra = collectorOptions(v);
   if (v['units-file']) extra.units = loadUnitRegistry(v['units-file']);
+  if (v.province !== undefined) {
+    // A province partition (docs/scale-out.md): its own topics (and JetStream streams), its units only.
+    if (!extra.units)
+      throw new MrvError(
+        'MRV_E_CONFIG',
+        `--province ${v.province} needs --units-file units.yaml: the registry decides which units are the province's`,
+      );
+    extra.province = v.province;
+    extra.topicPrefix = provinceTopicPrefix(DEFAULT_TOPIC_PREFIX, v.province);
+  }
   const source = natsSourceFrom(v, extra, log);
   if (source && v.leave)
     throw new MrvError(
@@ -484,10 +498,28 @@ export async function server(args: string[]): Promise<number> {
       ...storeFlags,
       ...serverMqttFlags,
       ...unitsFileFlag,
+      ...federateFlag,
+      province: { type: 'string' },
     },
   });
   const log = createLogger('mrv-server');
   const unitRegistry = serverUnitRegistry(v['units-file'], log);
+  const federation = v.federate.length > 0 ? makeFederation(v.federate, unitRegistry, log) : undefined;
+  // A province's own server (docs/scale-out.md): its collectors' topics, for --mqtt and --live-mqtt.
+  const provincePrefix =
+    v.province !== undefined ? provinceTopicPrefix(DEFAULT_TOPIC_PREFIX, v.province) : undefined;
+  if (v.province !== undefined && federation)
+    throw new MrvError(
+      'MRV_E_CONFIG',
+      '--province and --federate exclude each other: a province server reads its own store, the national one federates the provinces',
+    );
+  if (v.province !== undefined && !unitRegistry)
+    throw new MrvError('MRV_E_CONFIG', `--province ${v.province} needs --units-file units.yaml`);
+  if (federation && v.mqtt !== undefined)
+    throw new MrvError(
+      'MRV_E_CONFIG',
+      '--federate and --mqtt exclude each other: a federating server reads the province stores and writes none (run each province its own collectors, mrv collector --province P)',
+    );
   refusePasswordInUrl('mqtt', v.mqtt);
   refusePasswordInUrl('live-mqtt', v['live-mqtt']);
   if (v.mqtt !== undefined) requireKeyRegistry(v, log, 'mrv server --mqtt');
@@ -497,8 +529,14 @@ export async function server(args: string[]): Promise<number> {
       'MRV_E_CONFIG',
       '--mqtt and --live-mqtt exclude each other: --mqtt runs a collector in the server, --live-mqtt only shows what separate collectors (mrv collector --live-topic) stored',
     );
-  const store = makeStore(v, log);
+  const store = federation ?? makeStore(v, log);
   await store.start();
+  if (federation)
+    for (const p of federation.provinces())
+      log.info(
+        { province: p.province, store: p.label, available: p.available, reason: p.reason },
+        'federated province',
+      );
   const live = new LiveHub();
   const registry = createRegistry();
   const c = v.mqtt
@@ -511,6 +549,7 @@ export async function server(args: string[]): Promise<number> {
         clientId: 'mrv-server-collector',
         ...mqttExtra,
         ...(unitRegistry ? { units: unitRegistry } : {}),
+        ...(provincePrefix ? { province: v.province, topicPrefix: provincePrefix } : {}),
       })
     : undefined;
   if (c) exposeCollectorCounters(registry, c.counters);
@@ -521,6 +560,7 @@ export async function server(args: string[]): Promise<number> {
         url: v['live-mqtt'],
         live,
         log,
+        ...(provincePrefix ? { topicPrefix: provincePrefix } : {}),
         ...pick(mqttExtra, ['username', 'password', 'ca', 'cert', 'key']),
       })
     : undefined;
@@ -545,11 +585,13 @@ export async function server(args: string[]): Promise<number> {
     registry,
     ...(trustProxy !== undefined ? { trustProxy } : {}),
     ...(unitRegistry ? { units: unitRegistry } : {}),
+    ...(federation ? { federation } : {}),
     configView: {
       mode: 'server',
       unitsFile: v['units-file'] ?? null,
       trustProxy: trustProxy ?? false,
-      store: v.store,
+      store: federation ? 'federated' : v.store,
+      ...(federation ? { federated: federation.provinces().map((p) => `${p.province}=${p.label}`) } : {}),
       dataDir: resolve(v['data-dir']),
       stateDb: state.location,
       collector: v.mqtt !== undefined,

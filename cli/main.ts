@@ -24,7 +24,7 @@ const USAGE = `mrv — carbon-mrv command line
                 [--ca FILE] [--cert FILE --key FILE] [--keepalive S]
                 [--share-group NAME [--gap-grace S] [--audit-interval S] [--leave]] [--live-topic]
                 [--transport mqtt|nats --nats-servers nats://H:4222,... [--nats-replicas 3]
-                 [--nats-ack-wait 30] [--nats-max-ack-pending 512]]
+                 [--nats-ack-wait 30] [--nats-max-ack-pending 512]] [--province P]
       subscribe (persistent session), verify signatures (batches and meta) and hash chains, compare
       the gateways' meta with the unit registry (a difference is a finding), write readings, findings and
       the batch archive to the store, acknowledge after writing; with --share-group several collectors
@@ -33,15 +33,19 @@ const USAGE = `mrv — carbon-mrv command line
       --transport nats takes the batches from a replicated JetStream stream on a nats-server cluster
       instead (gateways speak MQTT to any node's MQTT listener): every collector shares one durable
       consumer, acknowledges after the store write, and audits the chains (docs/scale-out.md §6);
-      --live-topic announces every stored batch for a server started with --live-mqtt
+      --live-topic announces every stored batch for a server started with --live-mqtt;
+      --province P (needs --units-file) stores province P only: topics mrv/v1/P/..., NATS streams
+      MRV_BATCHES_P/MRV_GATEWAYS_P; a unit the registry places elsewhere is dead-lettered, counted
   mrv server [--port 8080] [--host 127.0.0.1] [--mqtt URL (--keys REGISTRY | --insecure-unsigned) | --live-mqtt URL]
              [--username U --password-file F --ca FILE] [--store ...] [--data-dir .data] [--site SITE.yaml ...]
-             [--units-file units.yaml]
+             [--units-file units.yaml] [--province P | --federate P=sqlite:FILE|P=influx:URL[?db=NAME] ...]
              [--trust-proxy ADDR,...|true] [--state-db FILE|postgres://USER@HOST/DB [--state-db-password-file F]]
       HTTP API and dashboard; with --mqtt it also runs a collector feeding the live view; with
       --live-mqtt the live view follows separate collectors' announcements (mrv collector --live-topic);
       --trust-proxy names the TLS proxy in front, whose X-Forwarded-For/-Proto are then believed;
       --units-file is the unit registry: the only source of units' names, provinces and scope;
+      --province P: a province's server (its collectors' topics); --federate: the national view, read-only
+      over every province's store (docs/scale-out.md §7), a province store down shows its units unavailable;
       accounts, sessions, audit log and findings workflow live in the state database (default
       DATA_DIR/state.sqlite; PostgreSQL for several instances)
   mrv registry seed SITE.yaml... [--out units.yaml]  |  mrv registry check units.yaml

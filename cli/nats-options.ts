@@ -9,7 +9,9 @@ import {
   DEFAULT_NATS_MAX_ACK_PENDING,
   NatsSource,
 } from '../collector/nats-source.ts';
+import { DEFAULT_BATCH_STREAM, DEFAULT_GATEWAY_STREAM } from '../collector/nats-streams.ts';
 import { MrvError } from '../core/errors.ts';
+import { provinceStreamNames } from '../core/schema/province.ts';
 import { refusePasswordInUrl } from './integrity-options.ts';
 
 /** Flags of the transport choice (parseArgs options). */
@@ -41,7 +43,9 @@ function positive(flag: string, text: string | undefined, whole: boolean): numbe
 }
 
 /**
- * The NATS source for `--transport nats`, or undefined for `--transport mqtt`. Credentials and TLS
+ * The NATS source for `--transport nats`, or undefined for `--transport mqtt`. A province collector
+ * (`collector.province`, `--province`) consumes its province's streams (`MRV_BATCHES_{P}`,
+ * `MRV_GATEWAYS_{P}`) over its topic prefix's subjects. Credentials and TLS
  * come from the collector's options (`--username`, `--password-file`/`--password-env`, `--ca`,
  * `--cert`, `--key`).
  * @throws MrvError `MRV_E_CONFIG` for another transport, a bad number, a password in a URL, or no server
@@ -62,9 +66,19 @@ export function natsSourceFrom(
   if (servers.length === 0)
     throw new MrvError('MRV_E_CONFIG', '--nats-servers: give nats://HOST:PORT[,nats://HOST:PORT...]');
   for (const url of servers) refusePasswordInUrl('nats-servers', url);
+  // A province partition has its own streams over its own subjects (core/schema/province.ts).
+  const streams =
+    collector.province !== undefined
+      ? provinceStreamNames(collector.province, {
+          batchStream: DEFAULT_BATCH_STREAM,
+          gatewayStream: DEFAULT_GATEWAY_STREAM,
+        })
+      : undefined;
   return new NatsSource({
     servers,
     log,
+    ...(collector.topicPrefix !== undefined ? { topicPrefix: collector.topicPrefix } : {}),
+    ...(streams ?? {}),
     replicas: positive('nats-replicas', v['nats-replicas'] ?? '3', true),
     ackWaitMs: Math.round(positive('nats-ack-wait', v['nats-ack-wait'] ?? '30', false) * 1000),
     maxAckPending: positive('nats-max-ack-pending', v['nats-max-ack-pending'] ?? '512', true),

@@ -56,6 +56,7 @@ import { MrvError } from '../core/errors.ts';
 import { isMqttAuthRefusal, isTlsVerifyFailure, redactUrl } from '../core/mqtt-errors.ts';
 import { ackTopic, type StoreAck, type SyncRequest, seqRanges, syncTopic } from '../core/schema/delivery.ts';
 import type { Finding } from '../core/schema/finding.ts';
+import { checkProvinceCode } from '../core/schema/province.ts';
 import type { UnitRegistry } from '../core/schema/unit-registry.ts';
 import {
   Batch,
@@ -123,6 +124,15 @@ export interface CollectorOptions {
    * (warned at start). The collector never changes a unit's facts or scope either way.
    */
   units?: UnitRegistry;
+  /**
+   * The province this collector stores (docs/scale-out.md "Provinces and the national view"), as the unit
+   * registry spells it: a message (batch, catalogue, status) of a unit the registry places in another
+   * province, or does not register, is dead-lettered, counted (`outOfProvince`) and stored nowhere; its
+   * gateway gets no store acknowledgement and keeps the batch. Needs {@link units}. The topics a
+   * province collector subscribes to are its `topicPrefix` (core/schema/province.ts
+   * {@link provinceTopicPrefix}, set by `mrv collector --province`). Absent = every unit is taken.
+   */
+  province?: string;
   /** See {@link IntegrityChecker}. */
   replayWindowMs?: number;
   maxClockSkewMs?: number;
@@ -178,6 +188,8 @@ export interface CollectorCounters {
   verificationFailures: number;
   /** Batches signed by a key of another unit or gateway (`MRV_F_KEY_MISMATCH`): dead-lettered, nothing stored. */
   rejectedBatches: number;
+  /** Messages of a unit outside the collector's {@link CollectorOptions.province}: dead-lettered, stored nowhere. */
+  outOfProvince: number;
   findingsRaised: number;
   /** Messages acknowledged to the broker after their store write. */
   acks: number;
@@ -236,6 +248,7 @@ export class Collector {
     duplicates: 0,
     verificationFailures: 0,
     rejectedBatches: 0,
+    outOfProvince: 0,
     findingsRaised: 0,
     acks: 0,
     storeAcks: 0,
@@ -278,6 +291,19 @@ export class Collector {
     this.#log = opts.log.child({ module: 'collector' });
     this.#clock = opts.clock ?? systemClock;
     this.#prefix = opts.topicPrefix ?? DEFAULT_TOPIC_PREFIX;
+    if (opts.province !== undefined) {
+      checkProvinceCode(opts.province);
+      if (!opts.units)
+        throw new MrvError(
+          'MRV_E_CONFIG',
+          `a collector for province ${opts.province} needs the unit registry (--units-file): it decides which units are the province's`,
+        );
+      if (!opts.units.units.some((u) => u.province === opts.province))
+        this.#log.warn(
+          { province: opts.province },
+          'the unit registry places no unit in this province: every message will be refused',
+        );
+    }
     this.#integrity = new IntegrityChecker({
       keys: opts.keys,
       ...(opts.replayWindowMs !== undefined ? { replayWindowMs: opts.replayWindowMs } : {}),
@@ -619,6 +645,24 @@ export class Collector {
     if (!t) {
       ack(); // our own dead-letter/findings topics or a foreign topic under the prefix
       return;
+    }
+    const province = this.opts.province;
+    if (province !== undefined) {
+      const registered = this.opts.units?.province(t.unitId);
+      if (registered !== province) {
+        this.counters.outOfProvince++;
+        const reason =
+          registered === undefined
+            ? `unit ${t.unitId} is not in the unit registry; this collector stores province ${province} only`
+            : `unit ${t.unitId} is registered in province ${registered}; this collector stores province ${province} only`;
+        this.#log.warn(
+          { topic, unitId: t.unitId, registered: registered ?? null, province },
+          'message of another province refused',
+        );
+        this.#deadLetter(topic, payload, reason);
+        ack();
+        return;
+      }
     }
     const reason = this.#accept(t, payload, ack);
     if (reason !== undefined) {

@@ -98,8 +98,16 @@ export interface InfluxStoreOptions {
   log?: Logger;
   /** Time source for `writeMeta` (docs/architecture.md §6a). Default: the system clock. */
   clock?: Clock;
-  /** Timeout of one HTTP request in ms. Default 30 000. */
+  /** Timeout of one HTTP request in ms (writes and queries). Default 30 000. */
   requestTimeoutMs?: number;
+  /** Times a failed or timed-out query is tried again (the influx client's pool). Default 2. */
+  queryRetries?: number;
+  /**
+   * Reads only (a province store federated by the national server, collector/federated-store.ts):
+   * `start()` creates no database and moves nothing; it throws `MRV_E_STORE` when the database is
+   * missing. Writes are refused with `MRV_E_STORE`.
+   */
+  readOnly?: boolean;
 }
 
 /** Raw series rows carry the reading's `reason` too (not yet declared on {@link SeriesPoint}). */
@@ -141,6 +149,7 @@ export class InfluxStore implements TimeSeriesStore {
   readonly #clock: Clock;
   readonly #timeoutMs: number;
   readonly #safeUrl: string;
+  readonly #readOnly: boolean;
   #started = false;
 
   /**
@@ -180,6 +189,7 @@ export class InfluxStore implements TimeSeriesStore {
       protocol,
       database: this.#database,
       ...(username !== '' ? { username, password } : {}),
+      pool: { requestTimeout: options.requestTimeoutMs ?? 30_000, maxRetries: options.queryRetries ?? 2 },
     });
     this.#authHeader =
       username !== '' ? `Basic ${Buffer.from(`${username}:${password}`).toString('base64')}` : undefined;
@@ -189,6 +199,7 @@ export class InfluxStore implements TimeSeriesStore {
     this.#log = options.log?.child({ module: 'collector:influx-store' });
     this.#clock = options.clock ?? systemClock;
     this.#timeoutMs = options.requestTimeoutMs ?? 30_000;
+    this.#readOnly = options.readOnly ?? false;
   }
 
   /**
@@ -196,11 +207,24 @@ export class InfluxStore implements TimeSeriesStore {
    * @throws MrvError `MRV_E_STORE` when InfluxDB is unreachable or refuses.
    */
   async start(): Promise<void> {
+    let names: string[];
     try {
-      const names = await this.#influx.getDatabaseNames();
-      if (!names.includes(this.#database)) await this.#influx.createDatabase(this.#database);
+      names = await this.#influx.getDatabaseNames();
+      if (!names.includes(this.#database) && !this.#readOnly)
+        await this.#influx.createDatabase(this.#database);
     } catch (err) {
       throw this.#storeError('start', err);
+    }
+    if (this.#readOnly) {
+      if (!names.includes(this.#database))
+        throw new MrvError(
+          'MRV_E_STORE',
+          `InfluxDB ${this.#safeUrl} has no database ${this.#database} (a read-only store creates none)`,
+          { url: this.#safeUrl, database: this.#database },
+        );
+      this.#started = true;
+      this.#log?.info({ url: this.#safeUrl, database: this.#database }, 'InfluxDB store open read-only');
+      return;
     }
     await this.#quarantineLegacy();
     this.#started = true;
@@ -763,6 +787,8 @@ export class InfluxStore implements TimeSeriesStore {
   }
 
   async #write(lines: string[], op: string): Promise<void> {
+    if (this.#readOnly)
+      throw new MrvError('MRV_E_STORE', `InfluxStore.${op}: the store is open read-only`, { op });
     let res: Response;
     try {
       res = await fetch(this.#writeUrl, {

@@ -28,7 +28,7 @@
  * That is fine for the demo's volumes (a 10k-reading write takes milliseconds) and is why writes run
  * as one transaction with prepared statements.
  */
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import type { Logger } from 'pino';
@@ -77,6 +77,12 @@ export interface SqliteStoreOptions {
   log?: Logger;
   /** Time source for `writeMeta` (docs/architecture.md §6a). Default: the system clock. */
   clock?: Clock;
+  /**
+   * Opens an existing file read-only (a province store federated by the national server,
+   * collector/federated-store.ts): no folder or file is created, no table made or migrated, every write
+   * fails. `start()` then throws `MRV_E_STORE` for a missing file or one of another schema version.
+   */
+  readOnly?: boolean;
 }
 
 /** Raw series rows carry the reading's `reason` too (not yet declared on {@link SeriesPoint}). */
@@ -436,6 +442,7 @@ export class SqliteStore implements TimeSeriesStore {
   readonly #path: string;
   readonly #log: Logger | undefined;
   readonly #clock: Clock;
+  readonly #readOnly: boolean;
   #db: Database.Database | undefined;
   #stmts: ReturnType<typeof prepare> | undefined;
   #writeMany: ((readings: StoredReading[]) => void) | undefined;
@@ -444,6 +451,7 @@ export class SqliteStore implements TimeSeriesStore {
     this.#path = options.path;
     this.#log = options.log?.child({ module: 'collector:sqlite-store' });
     this.#clock = options.clock ?? systemClock;
+    this.#readOnly = options.readOnly ?? false;
   }
 
   /**
@@ -457,10 +465,12 @@ export class SqliteStore implements TimeSeriesStore {
    * acknowledged batch must survive a power cut use InfluxDB. `wal_autocheckpoint` of
    * {@link WAL_CHECKPOINT_PAGES}: a checkpoint (two fsyncs, the only ones in this mode) every ~64 MiB of
    * WAL instead of SQLite's default ~4 MiB, which a 10 000-reading write nearly filled on its own.
-   * @throws MrvError `MRV_E_STORE` when the file cannot be opened or was written by a newer schema.
+   * @throws MrvError `MRV_E_STORE` when the file cannot be opened or was written by a newer schema
+   *   (read-only: when it does not exist or is not of this code's schema version).
    */
   async start(): Promise<void> {
     if (this.#db !== undefined) return;
+    if (this.#readOnly) return this.#startReadOnly();
     try {
       if (this.#path !== ':memory:' && this.#path !== '') {
         mkdirSync(path.dirname(path.resolve(this.#path)), { recursive: true });
@@ -540,6 +550,35 @@ export class SqliteStore implements TimeSeriesStore {
       throw this.#storeError('start', err);
     }
     this.#log?.info({ path: this.#path }, 'SQLite store ready');
+  }
+
+  /** {@link start} of a {@link SqliteStoreOptions.readOnly} store: opens the existing file as it is. */
+  #startReadOnly(): void {
+    try {
+      if (!existsSync(this.#path))
+        throw new Error(
+          'no such file (a read-only store opens an existing file; the province’s collector makes it)',
+        );
+      const db = new Database(this.#path, { readonly: true, fileMustExist: true });
+      try {
+        const version = db.pragma('user_version', { simple: true }) as number;
+        if (version !== SCHEMA_VERSION)
+          throw new Error(
+            `schema version ${version}, this code reads ${SCHEMA_VERSION}: start the province's collector of this version once (it migrates), or upgrade`,
+          );
+        this.#stmts = prepare(db);
+        this.#writeMany = () => {
+          throw new Error('the store is open read-only');
+        };
+        this.#db = db;
+      } catch (err) {
+        db.close();
+        throw err;
+      }
+    } catch (err) {
+      throw this.#storeError('start', err);
+    }
+    this.#log?.info({ path: this.#path }, 'SQLite store open read-only');
   }
 
   /** Closes the database (SQLite checkpoints the WAL on close). Idempotent. */

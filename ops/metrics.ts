@@ -128,6 +128,10 @@ const COLLECTOR_FIELDS: Record<string, FieldMetric> = {
     name: 'mrv_collector_rejected_batches_total',
     help: 'Batches signed by a key of another unit or gateway (MRV_F_KEY_MISMATCH), sent to the dead-letter topic',
   },
+  outOfProvince: {
+    name: 'mrv_collector_out_of_province_total',
+    help: "Messages of a unit the unit registry does not place in the collector's --province, sent to the dead-letter topic, stored nowhere",
+  },
   verificationFailures: {
     name: 'mrv_collector_verification_failures_total',
     help: 'Batches whose signature or hash chain did not verify',

@@ -43,6 +43,12 @@ const unitSchema = {
       description:
         "true: name, industry and province are the unit registry's; false: the unit is not registered, they are only what its gateway claims (admins and tokens naming the unit see it)",
     },
+    available: {
+      type: 'boolean',
+      description:
+        'federating server only (mrv server --federate): false while the unit’s province store does not answer (online and lastDataAt are then unknown)',
+    },
+    unavailableReason: { type: 'string', description: 'why the unit is unavailable (present only then)' },
   },
 } as const;
 

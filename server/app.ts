@@ -24,6 +24,7 @@ import { type Auth, installAuth, redactUrl, UnitDirectory } from './auth.ts';
 import { registerConfirmationRoutes } from './confirmation-routes.ts';
 import { registerDomainRoutes } from './domain-routes.ts';
 import { installErrorHandlers } from './errors.ts';
+import { withAvailability } from './federation.ts';
 import { registerLedgerRoutes } from './ledger-routes.ts';
 import { registerLiveRoute } from './live-stream.ts';
 import { installHttpMetrics } from './metrics.ts';
@@ -243,7 +244,11 @@ export function buildServer(options: ServerOptions): FastifyInstance {
   });
 
   const clock = options.clock ?? systemClock;
-  registerApiRoutes(app, { store, clock, auth, listUnits: () => directory.units() });
+  const federation = options.federation;
+  const listUnits = federation
+    ? async () => withAvailability(federation, await directory.units())
+    : () => directory.units();
+  registerApiRoutes(app, { store, clock, auth, listUnits });
   registerDomainRoutes(app, { ...options, store, clock });
   registerConfirmationRoutes(app, { ...options, store, clock }, { auth, units: directory });
   const streams = registerLiveRoute(app, {
@@ -268,6 +273,7 @@ export function buildServer(options: ServerOptions): FastifyInstance {
     units: directory,
     state: options.state,
     sites: options.domain?.sites,
+    federation,
   });
   installHttpMetrics(app, { registry, sseClients: () => streams.clients() });
 

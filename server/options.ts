@@ -5,6 +5,7 @@
  */
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
+import type { Federation } from '../collector/federated-store.ts';
 import type { LiveFeed } from '../collector/live.ts';
 import type { TimeSeriesStore } from '../collector/store.ts';
 import type { UnitRegistry } from '../core/schema/unit-registry.ts';
@@ -67,4 +68,10 @@ export interface ServerOptions {
    * nobody by province. Absent = an empty registry: province-scoped tokens see no unit.
    */
   units?: UnitRegistry;
+  /**
+   * The province stores behind `store` when it is a federation (collector/federated-store.ts, `mrv server
+   * --federate`): the overview and the unit listing then say which units' province store does not
+   * answer (server/federation.ts). Absent: one store.
+   */
+  federation?: Federation;
 }

@@ -12,8 +12,14 @@
  * units at a time, so a province of 300 units costs one round of store queries a minute however
  * many browsers watch it. A unit without a catalogue yet (registered, no gateway has reported)
  * has `completeness: null`. Errors: 400 `MRV_E_BAD_REQUEST` (month), 503 `MRV_E_STORE`.
+ *
+ * `provinces` breaks the totals down by the units' registered province. On a federating server
+ * (`mrv server --federate`, collector/federated-store.ts) it lists every federated province the caller
+ * may see, with its store's availability; a unit whose province store does not answer is counted as
+ * `status: unavailable` (`completeness: null`, `openFindings: null`) with its reason, never left out of the totals, and the answer is still 200.
  */
 import type { FastifyInstance } from 'fastify';
+import type { Federation } from '../collector/federated-store.ts';
 import type { TimeSeriesStore } from '../collector/store.ts';
 import { cstMonth, isoCst, monthPeriod } from '../core/domain/index.ts';
 import { MrvError } from '../core/errors.ts';
@@ -23,7 +29,9 @@ import type { Clock } from '../core/time.ts';
 import { completenessToDate } from '../evidence/service.ts';
 import type { Auth, ListedUnit, UnitDirectory } from './auth.ts';
 import { fromStore } from './errors.ts';
+import { type UnitAvailability, unitAvailability } from './federation.ts';
 import type { StateStore } from './state/state-store.ts';
+import type { Principal } from './tokens.ts';
 
 /** How long a running month's completeness of a unit is reused, ms. */
 export const SUMMARY_CACHE_MS = 60_000;
@@ -41,10 +49,15 @@ export interface SummaryRoutesOptions {
   state?: StateStore | undefined;
   /** Site files completing the store's catalogue (poll intervals), as for the completeness route. */
   sites?: readonly SiteConfig[] | undefined;
+  /** The province stores behind `store` on a federating server (collector/federated-store.ts). */
+  federation?: Federation | undefined;
 }
 
-/** The derived state of a unit on the overview. */
-export type UnitStatus = 'online' | 'offline' | 'no_data';
+/**
+ * The derived state of a unit on the overview; `unavailable` only on a federating server, for a unit
+ * whose province store does not answer.
+ */
+export type UnitStatus = 'online' | 'offline' | 'no_data' | 'unavailable';
 
 /** One unit's month-to-date completeness as the summary shows it. */
 export interface UnitCompleteness {
@@ -58,7 +71,7 @@ export interface UnitCompleteness {
   firstDataAt: string | null;
 }
 
-const UNIT_STATUSES = ['online', 'offline', 'no_data'] as const;
+const UNIT_STATUSES = ['online', 'offline', 'no_data', 'unavailable'] as const;
 const COMPLETENESS_STATUSES = ['not_started', 'not_monitored', 'no_data', 'measuring', 'ended'] as const;
 
 const completenessSchema = {
@@ -80,30 +93,54 @@ const completenessSchema = {
   ],
 } as const;
 
+const figuresProperties = {
+  units: { type: 'integer' },
+  byStatus: {
+    type: 'object',
+    required: [...UNIT_STATUSES],
+    properties: Object.fromEntries(UNIT_STATUSES.map((s) => [s, { type: 'integer' }])),
+  },
+  byCompleteness: {
+    type: 'object',
+    required: [...COMPLETENESS_STATUSES, 'unknown'],
+    properties: Object.fromEntries(
+      [...COMPLETENESS_STATUSES, 'unknown'].map((s) => [s, { type: 'integer' }]),
+    ),
+  },
+  openFindings: {
+    type: 'integer',
+    description:
+      'open findings of the units whose count is known (units with openFindings null are not in it)',
+  },
+} as const;
+
 const summarySchema = {
   type: 'object',
-  required: ['month', 'generatedAt', 'totals', 'units'],
+  required: ['month', 'generatedAt', 'totals', 'provinces', 'units'],
   properties: {
     month: { type: 'string' },
     generatedAt: { type: 'string', description: 'ISO-8601 with +08:00' },
     totals: {
       type: 'object',
       required: ['units', 'byStatus', 'byCompleteness', 'openFindings'],
-      properties: {
-        units: { type: 'integer' },
-        byStatus: {
-          type: 'object',
-          required: [...UNIT_STATUSES],
-          properties: Object.fromEntries(UNIT_STATUSES.map((s) => [s, { type: 'integer' }])),
+      properties: figuresProperties,
+    },
+    provinces: {
+      type: 'array',
+      description:
+        "The totals per registered province of the units in scope. On a federating server (mrv server --federate) every federated province the caller may see, in the server's order, with its store's availability; then provinces of units in scope that no federated store holds (available false).",
+      items: {
+        type: 'object',
+        required: ['province', 'available', 'reason', 'units', 'byStatus', 'byCompleteness', 'openFindings'],
+        properties: {
+          province: { type: 'string' },
+          available: {
+            type: 'boolean',
+            description: "false while the province's store does not answer: its units are status unavailable",
+          },
+          reason: { type: ['string', 'null'], description: 'why it is unavailable; null when available' },
+          ...figuresProperties,
         },
-        byCompleteness: {
-          type: 'object',
-          required: [...COMPLETENESS_STATUSES, 'unknown'],
-          properties: Object.fromEntries(
-            [...COMPLETENESS_STATUSES, 'unknown'].map((s) => [s, { type: 'integer' }]),
-          ),
-        },
-        openFindings: { type: 'integer' },
       },
     },
     units: {
@@ -119,6 +156,7 @@ const summarySchema = {
           'online',
           'lastDataAt',
           'status',
+          'available',
           'completeness',
           'openFindings',
         ],
@@ -131,9 +169,23 @@ const summarySchema = {
           registered: { type: 'boolean' },
           online: { type: 'boolean' },
           lastDataAt: { type: ['string', 'null'] },
-          status: { type: 'string', enum: [...UNIT_STATUSES] },
+          status: {
+            type: 'string',
+            enum: [...UNIT_STATUSES],
+            description:
+              'unavailable (federating server only): the province store does not answer; online, lastDataAt and completeness are then unknown',
+          },
+          available: { type: 'boolean', description: 'false: the unit’s province store does not answer' },
+          unavailableReason: {
+            type: 'string',
+            description: 'why the unit is unavailable (present only then)',
+          },
           completeness: completenessSchema,
-          openFindings: { type: 'integer' },
+          openFindings: {
+            type: ['integer', 'null'],
+            description:
+              'null: unknown (the province store does not answer and no state database counts them)',
+          },
         },
       },
     },
@@ -144,6 +196,16 @@ const summarySchema = {
 export function unitStatus(u: Pick<ListedUnit, 'online' | 'lastDataAt'>): UnitStatus {
   if (u.online) return 'online';
   return u.lastDataAt === null ? 'no_data' : 'offline';
+}
+
+/**
+ * The federated provinces a caller may see on the overview: all for an admin, else those its scope
+ * names (a token scoped to units only sees the provinces of those units, added as they are counted).
+ */
+function visibleProvinces(fed: Federation, principal: Principal | null): string[] {
+  if (!principal) return [];
+  const all = fed.provinces().map((p) => p.province);
+  return principal.role === 'admin' ? all : all.filter((p) => principal.scope.provinces.includes(p));
 }
 
 /** Runs `fn` over `items` at most `limit` at a time; results in input order. */
@@ -195,14 +257,33 @@ export function registerSummaryRoutes(app: FastifyInstance, opts: SummaryRoutesO
     for (const [key, entry] of cache) if (entry.until <= now) cache.delete(key);
   };
 
-  const openCounts = async (unitIds: string[], month: string, now: number): Promise<Map<string, number>> => {
-    if (opts.state) return opts.state.openCounts(unitIds);
+  /**
+   * Open findings per unit: the state database's workflow counts, or the store's open findings of the
+   * month; a unit whose store is unavailable (or fails, `failed` deciding) has none in the map.
+   */
+  const openCounts = async (
+    units: { id: string; available: boolean }[],
+    month: string,
+    now: number,
+    failed: (unitId: string, err: unknown) => void,
+  ): Promise<Map<string, number>> => {
+    if (opts.state) {
+      const counts = await opts.state.openCounts(units.map((u) => u.id));
+      // The workflow counts a unit without open findings as none: it is known, 0.
+      for (const u of units) if (!counts.has(u.id)) counts.set(u.id, 0);
+      return counts;
+    }
     const { from } = monthPeriod(month);
     const to = Math.min(monthPeriod(month).to, now + 1);
     const out = new Map<string, number>();
-    await mapLimited(unitIds, SUMMARY_CONCURRENCY, async (id) => {
-      const list = await opts.store.listFindings(id, from, Math.max(from + 1, to), { state: 'open' });
-      out.set(id, list.filter((f) => findingState(f) === 'open').length);
+    await mapLimited(units, SUMMARY_CONCURRENCY, async ({ id, available }) => {
+      if (!available) return;
+      try {
+        const list = await opts.store.listFindings(id, from, Math.max(from + 1, to), { state: 'open' });
+        out.set(id, list.filter((f) => findingState(f) === 'open').length);
+      } catch (err) {
+        failed(id, err);
+      }
     });
     return out;
   };
@@ -237,30 +318,72 @@ export function registerSummaryRoutes(app: FastifyInstance, opts: SummaryRoutesO
         request.principal ?? null,
         await fromStore('list units', () => opts.units.units()),
       );
-      const ids = units.map((u) => u.id);
+      const fed = opts.federation;
+      // Availability as the federation knows it after listing (a failed query below can only add to it).
+      const avail: UnitAvailability[] = units.map((u) => unitAvailability(fed, u));
+      const indexOf = new Map(units.map((u, i) => [u.id, i]));
+      const unavailable = (i: number) => (err: unknown) => {
+        // On a federating server a province store failing mid-request makes its unit unavailable, not the answer a 503.
+        if (!fed || !(err instanceof MrvError) || err.code !== 'MRV_E_STORE') throw err;
+        avail[i] = { available: false, reason: err.message };
+        return null;
+      };
       const [completeness, open] = await Promise.all([
         fromStore('count readings', () =>
-          mapLimited(ids, SUMMARY_CONCURRENCY, (id) => completenessOf(id, month, now)),
+          mapLimited(
+            units.map((u, i) => ({ id: u.id, i })),
+            SUMMARY_CONCURRENCY,
+            ({ id, i }) =>
+              avail[i]?.available === false
+                ? Promise.resolve(null)
+                : completenessOf(id, month, now).catch(unavailable(i)),
+          ),
         ),
-        fromStore('count findings', () => openCounts(ids, month, now)),
+        fromStore('count findings', () =>
+          openCounts(
+            units.map((u, i) => ({ id: u.id, available: avail[i]?.available !== false })),
+            month,
+            now,
+            (id, err) => unavailable(indexOf.get(id) ?? -1)(err),
+          ),
+        ),
       ]);
-      const byStatus = { online: 0, offline: 0, no_data: 0 };
-      const byCompleteness = {
-        not_started: 0,
-        not_monitored: 0,
-        no_data: 0,
-        measuring: 0,
-        ended: 0,
-        unknown: 0,
-      };
-      let openFindings = 0;
+      const figures = () => ({
+        units: 0,
+        byStatus: { online: 0, offline: 0, no_data: 0, unavailable: 0 },
+        byCompleteness: {
+          not_started: 0,
+          not_monitored: 0,
+          no_data: 0,
+          measuring: 0,
+          ended: 0,
+          unknown: 0,
+        },
+        openFindings: 0,
+      });
+      type Figures = ReturnType<typeof figures>;
+      const totals = figures();
+      const byProvince = new Map<string, Figures>();
+      for (const p of fed ? visibleProvinces(fed, request.principal ?? null) : [])
+        byProvince.set(p, figures());
       const rows = units.map((u, i) => {
-        const status = unitStatus(u);
-        const c = completeness[i] ?? null;
-        const n = open.get(u.id) ?? 0;
-        byStatus[status]++;
-        byCompleteness[c === null ? 'unknown' : c.status]++;
-        openFindings += n;
+        const a = avail[i] ?? { available: true, reason: null };
+        const status: UnitStatus = a.available ? unitStatus(u) : 'unavailable';
+        const c = a.available ? (completeness[i] ?? null) : null;
+        // Unknown while the unit's store does not answer, whatever the state database holds of it.
+        const n = a.available ? open.get(u.id) : undefined;
+        const province = fed?.provinceOf(u.id) ?? u.province;
+        let pf = byProvince.get(province);
+        if (!pf) {
+          pf = figures();
+          byProvince.set(province, pf);
+        }
+        for (const f of [totals, pf]) {
+          f.units++;
+          f.byStatus[status]++;
+          f.byCompleteness[c === null ? 'unknown' : c.status]++;
+          f.openFindings += n ?? 0;
+        }
         return {
           id: u.id,
           name: u.name,
@@ -271,14 +394,38 @@ export function registerSummaryRoutes(app: FastifyInstance, opts: SummaryRoutesO
           online: u.online,
           lastDataAt: u.lastDataAt,
           status,
+          available: a.available,
+          ...(a.reason !== null ? { unavailableReason: a.reason } : {}),
           completeness: c,
-          openFindings: n,
+          openFindings: n ?? null,
         };
+      });
+      const federated = new Set(fed?.provinces().map((p) => p.province) ?? []);
+      const provinces = [...byProvince].map(([province, f], k) => {
+        // Federated provinces first in the server's order (Map insertion order), then the others by name.
+        const state = fed?.availability(province);
+        const available = fed ? state?.available === true : true;
+        const reason = !fed
+          ? null
+          : !state
+            ? `province ${province} is not federated by this server (--federate)`
+            : state.available
+              ? null
+              : (state.reason ?? 'unknown');
+        return { province, available, reason, ...f, k };
+      });
+      provinces.sort((a, b) => {
+        const fa = federated.has(a.province);
+        const fb = federated.has(b.province);
+        if (fa !== fb) return fa ? -1 : 1;
+        if (fa) return a.k - b.k;
+        return a.province < b.province ? -1 : a.province > b.province ? 1 : 0;
       });
       return {
         month,
         generatedAt: isoCst(now),
-        totals: { units: rows.length, byStatus, byCompleteness, openFindings },
+        totals,
+        provinces: provinces.map(({ k: _k, ...p }) => p),
         units: rows,
       };
     },

@@ -731,6 +731,10 @@ export interface operations {
                         lastDataAt: string | null;
                         /** @description true: name, industry and province are the unit registry's; false: the unit is not registered, they are only what its gateway claims (admins and tokens naming the unit see it) */
                         registered: boolean;
+                        /** @description federating server only (mrv server --federate): false while the unit’s province store does not answer (online and lastDataAt are then unknown) */
+                        available?: boolean;
+                        /** @description why the unit is unavailable (present only then) */
+                        unavailableReason?: string;
                     }[];
                 };
             };
@@ -2899,6 +2903,7 @@ export interface operations {
                                 online: number;
                                 offline: number;
                                 no_data: number;
+                                unavailable: number;
                             };
                             byCompleteness: {
                                 not_started: number;
@@ -2908,8 +2913,34 @@ export interface operations {
                                 ended: number;
                                 unknown: number;
                             };
+                            /** @description open findings of the units whose count is known (units with openFindings null are not in it) */
                             openFindings: number;
                         };
+                        /** @description The totals per registered province of the units in scope. On a federating server (mrv server --federate) every federated province the caller may see, in the server's order, with its store's availability; then provinces of units in scope that no federated store holds (available false). */
+                        provinces: {
+                            province: string;
+                            /** @description false while the province's store does not answer: its units are status unavailable */
+                            available: boolean;
+                            /** @description why it is unavailable; null when available */
+                            reason: string | null;
+                            units: number;
+                            byStatus: {
+                                online: number;
+                                offline: number;
+                                no_data: number;
+                                unavailable: number;
+                            };
+                            byCompleteness: {
+                                not_started: number;
+                                not_monitored: number;
+                                no_data: number;
+                                measuring: number;
+                                ended: number;
+                                unknown: number;
+                            };
+                            /** @description open findings of the units whose count is known (units with openFindings null are not in it) */
+                            openFindings: number;
+                        }[];
                         units: {
                             id: string;
                             name: string;
@@ -2919,8 +2950,15 @@ export interface operations {
                             registered: boolean;
                             online: boolean;
                             lastDataAt: string | null;
-                            /** @enum {string} */
-                            status: "online" | "offline" | "no_data";
+                            /**
+                             * @description unavailable (federating server only): the province store does not answer; online, lastDataAt and completeness are then unknown
+                             * @enum {string}
+                             */
+                            status: "online" | "offline" | "no_data" | "unavailable";
+                            /** @description false: the unit’s province store does not answer */
+                            available: boolean;
+                            /** @description why the unit is unavailable (present only then) */
+                            unavailableReason?: string;
                             completeness: {
                                 /** @enum {string} */
                                 status: "not_started" | "not_monitored" | "no_data" | "measuring" | "ended";
@@ -2931,7 +2969,8 @@ export interface operations {
                                 judgedTo: string;
                                 firstDataAt: string | null;
                             } | null;
-                            openFindings: number;
+                            /** @description null: unknown (the province store does not answer and no state database counts them) */
+                            openFindings: number | null;
                         }[];
                     };
                 };

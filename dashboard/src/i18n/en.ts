@@ -51,6 +51,9 @@ export const en: MessageSchema = {
     noUnits: 'No emitting unit matches',
     unregistered: 'unregistered',
     generatedAt: 'As of {time}',
+    provinceStore: 'Province store',
+    storeAvailable: 'available',
+    storeUnavailable: 'unavailable',
   },
   unit: {
     id: 'Unified social credit code',
@@ -75,7 +78,12 @@ export const en: MessageSchema = {
     noSeries: 'No data in this range',
   },
   range: { h1: '1 hour', h24: '24 hours', d7: '7 days' },
-  unitStatus: { online: 'Online', offline: 'Offline', no_data: 'Never reported' },
+  unitStatus: {
+    online: 'Online',
+    offline: 'Offline',
+    no_data: 'Never reported',
+    unavailable: 'Store unavailable',
+  },
   completeness: {
     not_started: 'Not started',
     not_monitored: 'Not monitored',

@@ -55,6 +55,9 @@ export const zhCN = {
     noUnits: '没有符合条件的排放单位',
     unregistered: '未登记',
     generatedAt: '统计于 {time}',
+    provinceStore: '省级数据源',
+    storeAvailable: '可用',
+    storeUnavailable: '不可用',
   },
   unit: {
     id: '统一社会信用代码',
@@ -79,7 +82,7 @@ export const zhCN = {
     noSeries: '该时间范围内无数据',
   },
   range: { h1: '1 小时', h24: '24 小时', d7: '7 天' },
-  unitStatus: { online: '在线', offline: '离线', no_data: '从未上报' },
+  unitStatus: { online: '在线', offline: '离线', no_data: '从未上报', unavailable: '数据源不可用' },
   completeness: {
     not_started: '未开始',
     not_monitored: '未监测',
