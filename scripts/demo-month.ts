@@ -206,7 +206,8 @@ export async function waitForPlant(
   }
 }
 
-interface Completeness {
+/** The completeness route's answer (evidence/service.ts completenessToDate). */
+export interface Completeness {
   status: string;
   ratio: string | null;
   expected: number;
@@ -216,16 +217,19 @@ interface Completeness {
   points: { point: string; expected: number; good: number; ratio: string | null }[];
 }
 
-interface Package {
-  content?: { status: string; reasons: string[]; coveredShare: string | null };
+/** The parts of an evidence package the judge reads (core/domain/evidence.ts EvidencePackage). */
+export interface JudgedPackage {
+  content?: { status: string; reasons: string[]; coveredShare: string | null; judgedTo: string };
   completeness: {
     point: string;
-    gapSummary: Record<string, number>;
-    gaps?: { start: string; end: string; cause: string }[];
+    expectedIntervalMs: number;
+    gapSummary: Record<string, { count: number; ms: number }>;
+    gaps: { start: string; end: string; cause: string }[];
   }[];
 }
 
-interface Finding {
+/** A finding as the findings route lists it. */
+export interface Finding {
   id: string;
   rule?: string;
   code: string;
@@ -245,13 +249,13 @@ export interface UnitVerdict {
   verified: boolean;
   verifyReason?: string;
   /** Points of the package with a gap other than not_elapsed, with their gap summaries. */
-  gappy: { point: string; gapSummary: Record<string, number> }[];
+  gappy: { point: string; gapSummary: Record<string, { count: number; ms: number }> }[];
   /** Completeness of `month` (counted from the first reading) and of `next` so far. */
   month: Completeness;
   next: Completeness;
   findings: Finding[];
   /** The raw package (for tests that look closer). */
-  pkg: Package;
+  pkg: JudgedPackage;
 }
 
 /**
@@ -276,7 +280,7 @@ export async function judgeUnits(
         signal: AbortSignal.timeout(600_000),
       })
     ).text();
-    const pkg = JSON.parse(text) as Package;
+    const pkg = JSON.parse(text) as JudgedPackage;
     const verdict = await a.post<{ ok: boolean; reason?: string; code?: string }>(
       '/api/v1/evidence/verify',
       text,

@@ -1,0 +1,105 @@
+/**
+ * `mrv demo --speed 2880` across a month boundary, as real processes, judged through the server's API
+ * the way scripts/demo-month.ts judges a whole month (issue 18, "done when"; the whole month takes
+ * ≈ 16 real minutes, too long for `npm test`): three plant days, 28 Nov 12:00 to 1 Dec 12:00 (+08:00),
+ * ≈ 90 s of real time at 2880×.
+ *
+ * Asserted for each unit (aluminium over Modbus TCP with a ticket memory, cement over Modbus TCP and RTU
+ * over TCP, steel over OPC UA and Modbus TCP):
+ * - its first reading is at the demo's start instant: the plant clock runs only once every device has
+ *   answered (before, the steel unit's OPC UA session left ~40 plant minutes without readings);
+ * - steady operation raises no finding at all (validation, integrity, completeness);
+ * - the November package is signed and verifies, and says what it knows: `incomplete` for one reason,
+ *   `gaps`, and that gap is the one before the demo existed ([1 Nov, 28 Nov 12:00), nothing read);
+ * - completeness ≥ 99 % of the elapsed time since the first reading, in November and in December so far
+ *   (a stall of the one demo process longer than three polls, 750 ms real, is a real gap and counts).
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { isoCst, monthPeriod } from '../../core/domain/period.ts';
+import {
+  api,
+  type DemoProcess,
+  type JudgedPackage,
+  judgeUnits,
+  startDemo,
+  waitForPlant,
+} from '../../scripts/demo-month.ts';
+
+const SPEED = 2880;
+const START = '2026-11-28T12:00:00+08:00';
+const startMs = Date.parse(START);
+const nov = monthPeriod('2026-11');
+const judgeAt = monthPeriod('2026-12').from + 12 * 3_600_000;
+const tmp = mkdtempSync(join(tmpdir(), 'mrv-demo-boundary-'));
+let demo: DemoProcess | undefined;
+afterAll(async () => {
+  await demo?.stop();
+  rmSync(tmp, { recursive: true, force: true });
+});
+
+/** Covered share of `[since, until)` per point of a package (gaps listed in full or summed). */
+function coveredSince(pkg: JudgedPackage, since: number, until: number, before: number): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const c of pkg.completeness) {
+    const missing = Object.entries(c.gapSummary)
+      .filter(([cause]) => cause !== 'not_elapsed')
+      .reduce((n, [, g]) => n + g.ms, 0);
+    // The gap before the demo's first reading is not the gateway's doing.
+    out.set(c.point, 1 - Math.max(0, missing - before) / (until - since));
+  }
+  return out;
+}
+
+describe('mrv demo --speed 2880 across a month boundary', () => {
+  it('starts with every unit read at its first instant, raises no finding, and the crossed month says exactly what it lacks', async () => {
+    demo = await startDemo({
+      speed: SPEED,
+      start: START,
+      units: ['aluminium', 'cement', 'steel'],
+      dataDir: tmp,
+    });
+    await waitForPlant(demo, judgeAt, { budgetMs: 600_000 });
+    const units = await judgeUnits(demo, { month: '2026-11', next: '2026-12', findingsFrom: startMs });
+    expect(units.map((u) => u.unitId).sort()).toEqual([
+      '91130000DEMO00003X',
+      '91150000DEMO00001X',
+      '91340000DEMO00002X',
+    ]);
+    const a = api(demo);
+    for (const u of units) {
+      const where = `${u.unitId} (${u.name})`;
+      // The held clock: the first reading at the start instant, none earlier.
+      expect(u.month.countedFrom, where).toBe(isoCst(startMs));
+      expect(u.findings, where).toEqual([]);
+      expect(u.verified, `${where}: ${u.verifyReason ?? ''}`).toBe(true);
+      expect({ status: u.content, reasons: u.reasons }, where).toEqual({
+        status: 'incomplete',
+        reasons: ['gaps'],
+      });
+      const events = new Set(['ladle.net', 'bof1.ladle_net']); // one reading per weighing: judged by ticket numbers
+      // Every point's listed gaps before the start: the one gap from the month's start to the demo's.
+      for (const c of u.pkg.completeness.filter((x) => !events.has(x.point))) {
+        const early = c.gaps.filter((g) => Date.parse(g.start) < startMs);
+        expect(
+          early.map((g) => [g.start, g.end]),
+          `${where} ${c.point}`,
+        ).toEqual([[isoCst(nov.from), isoCst(startMs)]]);
+      }
+      const novCovered = coveredSince(u.pkg, startMs, nov.to, startMs - nov.from);
+      const dec = await a.get<JudgedPackage>(
+        `/api/v1/units/${encodeURIComponent(u.unitId)}/evidence/2026-12`,
+      );
+      expect(dec.content?.reasons, where).toContain('month_not_over');
+      const decJudgedTo = Date.parse(dec.content?.judgedTo ?? '');
+      expect(decJudgedTo, where).toBeGreaterThanOrEqual(judgeAt);
+      const decCovered = coveredSince(dec, nov.to, decJudgedTo, 0);
+      for (const [point, share] of [...novCovered].filter(([p]) => !events.has(p)))
+        expect(share, `${where} ${point}: November since the start`).toBeGreaterThanOrEqual(0.99);
+      for (const [point, share] of [...decCovered].filter(([p]) => !events.has(p)))
+        expect(share, `${where} ${point}: December so far`).toBeGreaterThanOrEqual(0.99);
+    }
+  }, 900_000);
+});
