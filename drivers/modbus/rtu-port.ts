@@ -21,7 +21,6 @@
 import { EventEmitter } from 'node:events';
 import { createRequire } from 'node:module';
 import net from 'node:net';
-import { type IntervalHistogram, monitorEventLoopDelay } from 'node:perf_hooks';
 
 /** Longest RTU frame (Modbus over Serial Line §2.5.1: 256 bytes). */
 const MAX_FRAME = 256;
@@ -114,13 +113,6 @@ export class RtuFramePort extends EventEmitter {
   #timeoutMs = 1000;
   /** Slowest accepted answers (ms), newest last: the silence after an answer must cover them. */
   #latencies: number[] = [];
-  /**
-   * This process's own event-loop stalls while a request is pending (reset at each request): an
-   * answer's latency is counted without them ({@link RtuFramePort.hostStallMs}).
-   */
-  #stalls: IntervalHistogram | undefined;
-  /** The host's longest stall (ms) between the pending request and its answer's first bytes. */
-  #stallAtRx = 0;
   /** Silence that ends an answer, ms: at least 3.5 character times, and at least {@link MIN_GUARD_MS}. */
   readonly minGuardMs: number;
 
@@ -170,16 +162,6 @@ export class RtuFramePort extends EventEmitter {
     return this.#desync || this.#stray > 0 || this.#buf.length > 0;
   }
 
-  /**
-   * The longest event-loop stall of this process since the pending request went out, ms (Node's
-   * `monitorEventLoopDelay`, {@link STALL_RESOLUTION_MS} resolution); 0 before the port opens.
-   */
-  get hostStallMs(): number {
-    const h = this.#stalls;
-    // The histogram holds whole timer intervals (the resolution plus the delay).
-    return h && h.count > 0 ? Math.max(0, h.max / 1e6 - STALL_RESOLUTION_MS) : 0;
-  }
-
   /** Stray bytes seen since the last drain (for messages). */
   get strayBytes(): number {
     return this.#stray;
@@ -199,10 +181,6 @@ export class RtuFramePort extends EventEmitter {
   /** Opens the serial device or TCP connection; `cb(err)` once. */
   open(cb: (err?: Error | null) => void): void {
     const t = this.transport;
-    if (!this.#stalls) {
-      this.#stalls = monitorEventLoopDelay({ resolution: STALL_RESOLUTION_MS });
-      this.#stalls.enable();
-    }
     let done = false;
     const finish = (err?: Error | null) => {
       if (done) return;
@@ -277,8 +255,6 @@ export class RtuFramePort extends EventEmitter {
   destroy(): void {
     this.#open = false;
     this.#expect = undefined;
-    this.#stalls?.disable();
-    this.#stalls = undefined;
     clearTimeout(this.#frameTimer);
     const s = this.#stream;
     this.#stream = undefined;
@@ -307,8 +283,6 @@ export class RtuFramePort extends EventEmitter {
       sentAt: Date.now(),
       timeoutMs: this.#timeoutMs,
     };
-    this.#stalls?.reset();
-    this.#stallAtRx = 0;
     s.write(data);
   }
 
@@ -320,7 +294,6 @@ export class RtuFramePort extends EventEmitter {
       this.#stray += chunk.length;
       return;
     }
-    if (this.#buf.length === 0) this.#stallAtRx = this.hostStallMs;
     this.#buf = this.#buf.length === 0 ? chunk : Buffer.concat([this.#buf, chunk]);
     clearTimeout(this.#frameTimer);
     if (this.#buf.length > MAX_FRAME) {
@@ -346,10 +319,7 @@ export class RtuFramePort extends EventEmitter {
     const need = exception ? EXCEPTION_LENGTH : e.length;
     const matches = frame[0] === e.unit && (frame[1] === e.fc || exception) && frame.length === need;
     if (matches) {
-      // The line's answer time, without the time this process itself could not run (a busy host, a
-      // long garbage collection): that delays when the bytes are seen, not when they came, and bytes
-      // that came meanwhile arrive together, which the length check rejects without a guard.
-      this.#latencies.push(Math.max(0, this.#lastRxAt - e.sentAt - this.#stallAtRx));
+      this.#latencies.push(this.#lastRxAt - e.sentAt);
       if (this.#latencies.length > 32) this.#latencies.shift();
     } else this.#desync = true;
     this.emit('data', frame);
@@ -387,8 +357,6 @@ export class RtuFramePort extends EventEmitter {
   }
 }
 
-/** Sampling step of the host-stall monitor, ms (a libuv timer; no JavaScript runs per sample). */
-const STALL_RESOLUTION_MS = 10;
 /** Floor of the answer guard, ms: covers scheduling jitter of the peer and of this process. */
 export const MIN_GUARD_MS = 20;
 /** The guard ends this long before the request's timeout, so that the answer's timer runs first. */
