@@ -144,7 +144,6 @@ export interface GatewayCounters {
   batchesReplayed: number;
 }
 
-/** One gateway process's worth of work. Construct, then `start()`; `stop()` undoes it all. */
 /**
  * Now for delivery deadlines (confirmTimeoutS, the hole grace), ms of real time: the broker and the
  * collector answer in wall-clock time whatever the plant clock's speed (under `mrv demo --speed 2880`
@@ -164,6 +163,7 @@ export type ReloadResult =
     }
   | { state: 'rejected'; reason: string; configHash: string };
 
+/** One gateway process's worth of work. Construct, then `start()`; `stop()` undoes it all. */
 export class Gateway {
   readonly #clock: Clock;
   readonly #log: Logger;
