@@ -31,8 +31,10 @@ import { startAluminiumSimulator } from '../simulators/aluminium/server.ts';
 import { addBrokerAccount, BrokerRole, demoBrokerAccounts, loadBrokerAccounts } from './broker-accounts.ts';
 import {
   DEFAULT_DEMO_UNITS,
+  DEMO_FIRST_READING_BUDGET_MS,
   DEMO_REAL_MS_PER_POLL,
   type DemoSimulators,
+  demoCollectorTolerances,
   demoMinPollMs,
   loadDemoSite,
   parseDemoUnits,
@@ -184,6 +186,7 @@ export async function demo(args: string[]): Promise<number> {
     password: credentials.collector.password,
     ...(keys ? { keys } : {}),
     units: unitRegistry,
+    ...(speed > 1 ? demoCollectorTolerances(speed) : {}),
   });
   await collector.start();
   exposeCollectorCounters(registry, collector.counters);
@@ -238,8 +241,15 @@ export async function demo(args: string[]): Promise<number> {
   );
   exposeGatewayCounters(registry, summedCounters(gateways.map((g) => g.counters)));
   exposeDeviceStatus(registry, () => Object.assign({}, ...gateways.map((g) => g.deviceStatus())));
-  if (clock instanceof ScaledClock) clock.release();
+  // The gateways start while the plant clock is held: each device reads once at the start instant and
+  // waits; the clock runs once every device has answered (an OPC UA session takes about a second of
+  // real time, 48 plant minutes at 2880×), so the month has no start-up gap.
   await Promise.all(gateways.map((g) => g.start()));
+  let heldMs = 0;
+  if (clock instanceof ScaledClock) {
+    heldMs = await untilFirstReadings(gateways, DEMO_FIRST_READING_BUDGET_MS, log);
+    clock.release();
+  }
 
   const url = `http://${v.host}:${port}`;
   const first = units[0]?.site.site.unit;
@@ -259,7 +269,8 @@ export async function demo(args: string[]): Promise<number> {
       `  MQTT: ${broker.url} (embedded aedes, accounts in ${resolve(dataDir, 'mqtt')}), store: ${resolve(dataDir, 'mrv.sqlite')}`,
       ...(minPollMs > 1
         ? [
-            `  plant time: ${new Date(start ?? clock.now()).toISOString()} at ×${speed}; every poll interval at least ${minPollMs / 1000} s of plant time (${DEMO_REAL_MS_PER_POLL} ms real), OPC UA polled`,
+            `  plant time: ${new Date(start ?? clock.now()).toISOString()} at ×${speed}; every poll interval at least ${minPollMs / 1000} s of plant time (${DEMO_REAL_MS_PER_POLL} ms real), OPC UA polled; clock held ${(heldMs / 1000).toFixed(1)} s until every device had answered`,
+            '  device clock check off: the OPC UA simulator stamps ServerTimestamp with the wall clock, readings carry plant time',
           ]
         : []),
       `  simulators${v.speed !== '1' ? ` (speed ×${v.speed})` : ''}:`,
@@ -277,6 +288,37 @@ export async function demo(args: string[]): Promise<number> {
     await broker.stop();
     await stopSims();
   });
+}
+
+/**
+ * Waits until every device of every gateway has had a successful request (driver status
+ * `lastSuccessAt`), or `budgetMs` of real time; says which devices had not, if any.
+ * @returns the real ms waited
+ */
+async function untilFirstReadings(
+  gateways: readonly Gateway[],
+  budgetMs: number,
+  log: Logger,
+): Promise<number> {
+  const began = Date.now();
+  const silent = () =>
+    gateways.flatMap((g) =>
+      Object.entries(g.deviceStatus())
+        .filter(([, st]) => st.lastSuccessAt === undefined)
+        .map(([id]) => id),
+    );
+  for (;;) {
+    const left = silent();
+    if (left.length === 0) return Date.now() - began;
+    if (Date.now() - began > budgetMs) {
+      log.warn(
+        { devices: left, waitedMs: Date.now() - began },
+        'demo: devices without a first reading; the plant clock runs anyway',
+      );
+      return Date.now() - began;
+    }
+    await new Promise((r) => setTimeout(r, 20));
+  }
 }
 
 /** The site with `gateway.mqtt` set to its demo broker account `{unit}/{gateway}` and password file. */

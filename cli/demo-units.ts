@@ -159,10 +159,36 @@ export const MAX_SIM_PORT_OFFSET = 65_535 - 15_053;
 export const DEMO_REAL_MS_PER_POLL = 250;
 
 /**
+ * Real time, ms, a batch may take from the gateway to the collector in the busy demo process (one
+ * Node process runs simulators, gateways, broker, collector and server): at `--speed N` a copy of a
+ * batch received again within N × 5 × this of plant time (at least the default 10 min) is a
+ * redelivery, not a replay (MRV_F_REPLAY).
+ */
+export const DEMO_REAL_LATENCY_MS = 2000;
+
+/**
+ * The collector's `maxClockSkewMs` and `replayWindowMs` at `--speed N > 1`. The device clock check
+ * (MRV_F_CLOCK_SKEW) is off: the steel simulator's OPC UA server is node-opcua, which stamps every
+ * Read's ServerTimestamp with the host's wall clock (its own clock, not injectable: a Read with maxAge 0
+ * overwrites the timestamp the variable gives), while readings are stamped with the plant clock, so
+ * every OPC UA batch differed by the weeks between the two. The demo says so when it starts.
+ */
+export function demoCollectorTolerances(speed: number): { maxClockSkewMs: number; replayWindowMs: number } {
+  return {
+    maxClockSkewMs: Number.POSITIVE_INFINITY,
+    replayWindowMs: Math.max(10 * 60_000, speed * DEMO_REAL_LATENCY_MS * 5),
+  };
+}
+
+/** Longest real wait, ms, for every device's first good reading before the demo's held clock runs anyway. */
+export const DEMO_FIRST_READING_BUDGET_MS = 120_000;
+
+/**
  * The shortest poll interval, ms of plant time, the demo declares at `--speed N`: 1 at speed 1 (the
  * site files as written), else N × {@link DEMO_REAL_MS_PER_POLL} rounded up to a whole second (720 s at
  * 2880×). A gateway cannot read a meter every plant second when a plant second is 0.35 ms of real time;
  * declaring what it really does keeps completeness honest (it counts against the declared interval).
+ * Devices sharing one RTU line get this times their number ({@link loadDemoSite}).
  */
 export function demoMinPollMs(speed: number): number {
   return speed > 1 ? Math.ceil((speed * DEMO_REAL_MS_PER_POLL) / 1000) * 1000 : 1;
@@ -172,7 +198,10 @@ export function demoMinPollMs(speed: number): number {
  * A demo site file as the demo runs it; the file on disk is not changed. With `offset`, every device on
  * this machine is moved by `offset` ports (Modbus `port`, OPC UA `endpointUrl`), as the simulators are
  * with `mrv demo --sim-port-offset N`. With `minPollMs` > 1 (`mrv demo --speed N`, see
- * {@link demoMinPollMs}), every device's, point's and event log's `pollIntervalMs` is at least that, and
+ * {@link demoMinPollMs}), every device's, point's and event log's `pollIntervalMs` is at least that
+ * (times the number of devices on the device's RTU line, when it shares one: they take turns on the
+ * wire, each answer followed by a silence guard of at least 20 ms of real time, so three feeders behind
+ * one converter read at 250 ms each overran their cycles and kept ~70 % of their readings), and
  * OPC UA devices are read in `polling` mode (a subscription's intervals are the server's real time, not
  * plant time). Offset 0 at speed 1 is {@link loadSiteConfig} itself.
  * @throws MrvError MRV_E_CONFIG as {@link loadSiteConfig} does, or for an offset out of range
@@ -186,15 +215,27 @@ export function loadDemoSite(file: string, offset: number, minPollMs = 1): Loade
     );
   const doc = parseDocument(readFileSync(file, 'utf8'));
   const devices = doc.get('devices');
-  /** Raises a node's `pollIntervalMs` to `minPollMs` (absent: the default 1000 ms, raised likewise). */
-  const floor = (node: unknown, always: boolean) => {
+  // Devices on one RTU line (a serial path, or one serial-to-Ethernet converter) take turns: one
+  // request on the wire at a time, each answer followed by its silence guard (drivers/modbus/link.ts).
+  const perLine = new Map<string, number>();
+  if (isSeq(devices))
+    for (const d of devices.items) {
+      const line = isMap(d)
+        ? rtuLine(d.get('driver'), d.get('path'), d.get('host'), d.get('port'))
+        : undefined;
+      if (line !== undefined) perLine.set(line, (perLine.get(line) ?? 0) + 1);
+    }
+  /** Raises a node's `pollIntervalMs` to `min` (absent: the default 1000 ms, raised likewise). */
+  const floor = (node: unknown, always: boolean, min: number) => {
     if (!isMap(node)) return;
     const v = node.get('pollIntervalMs');
-    if (typeof v === 'number' ? v < minPollMs : always) node.set('pollIntervalMs', minPollMs);
+    if (typeof v === 'number' ? v < min : always) node.set('pollIntervalMs', min);
   };
   if (isSeq(devices))
     for (const d of devices.items) {
       if (!isMap(d)) continue;
+      const line = rtuLine(d.get('driver'), d.get('path'), d.get('host'), d.get('port'));
+      const min = minPollMs * (line === undefined ? 1 : (perLine.get(line) ?? 1));
       const host = String(d.get('host') ?? '');
       const port = d.get('port');
       if (typeof port === 'number' && (host === '127.0.0.1' || host === 'localhost'))
@@ -209,14 +250,21 @@ export function loadDemoSite(file: string, offset: number, minPollMs = 1): Loade
       }
       if (minPollMs > 1) {
         if (d.get('driver') === 'opcua') d.set('mode', 'polling');
-        floor(d, true);
+        floor(d, true, min);
         for (const key of ['points', 'eventLogs']) {
           const list = d.get(key);
-          if (isSeq(list)) for (const item of list.items) floor(item, false);
+          if (isSeq(list)) for (const item of list.items) floor(item, false, min);
         }
       }
     }
   return parseSiteConfig(doc.toString(), file);
+}
+
+/** The RTU line a device entry is on (`rtu:PATH` or `rtu-over-tcp:HOST:PORT`), undefined for others. */
+function rtuLine(driver: unknown, path: unknown, host: unknown, port: unknown): string | undefined {
+  if (driver === 'modbus-rtu') return `rtu:${String(path)}`;
+  if (driver === 'modbus-rtu-over-tcp') return `rtu-over-tcp:${String(host)}:${String(port)}`;
+  return undefined;
 }
 
 /**

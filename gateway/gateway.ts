@@ -144,7 +144,14 @@ export interface GatewayCounters {
   batchesReplayed: number;
 }
 
-/** One gateway process's worth of work. Construct, then `start()`; `stop()` undoes it all. */
+/**
+ * Now for delivery deadlines (confirmTimeoutS, the hole grace), ms of real time: the broker and the
+ * collector answer in wall-clock time whatever the plant clock's speed (under `mrv demo --speed 2880`
+ * a 30 s plant-time deadline is 10 ms of real time, and every batch was sent again, some of them late
+ * enough to count as a replay).
+ */
+const deliveryNow = (): number => Date.now();
+
 /** What {@link Gateway.reload} did: device ids added, removed and changed, and the running config hash. */
 export type ReloadResult =
   | {
@@ -156,6 +163,7 @@ export type ReloadResult =
     }
   | { state: 'rejected'; reason: string; configHash: string };
 
+/** One gateway process's worth of work. Construct, then `start()`; `stop()` undoes it all. */
 export class Gateway {
   readonly #clock: Clock;
   readonly #log: Logger;
@@ -436,7 +444,7 @@ export class Gateway {
     if (this.#releaseOnStore) {
       const every = Math.max(50, Math.min(1000, (site.gateway.delivery.confirmTimeoutS * 1000) / 4));
       this.#confirmTimer = setInterval(
-        () => this.#resend(this.#confirmations.takeDue(this.#clock.now()), 'not confirmed in time'),
+        () => this.#resend(this.#confirmations.takeDue(deliveryNow()), 'not confirmed in time'),
         every,
       );
       this.#confirmTimer.unref();
@@ -733,7 +741,7 @@ export class Gateway {
         order.settled(seq, lane, true);
         this.counters.batchesAcked++;
         if (!this.#releaseOnStore) diskLog.ack(seq);
-        else if (!diskLog.isReleased(seq)) this.#confirmations.published(seq, this.#clock.now(), kind);
+        else if (!diskLog.isReleased(seq)) this.#confirmations.published(seq, deliveryNow(), kind);
         this.#refreshCounters();
         this.#maybeResume();
         this.#pump();
@@ -769,7 +777,7 @@ export class Gateway {
         return;
       }
       let confirmed = 0;
-      const now = this.#clock.now();
+      const now = deliveryNow();
       for (const [from, to] of r.data.stored) {
         // Only what the log still holds: a range cannot make us walk more than the log.
         for (let s = Math.max(from, diskLog.firstAvailableSeq); s <= Math.min(to, diskLog.lastSeq); s++) {

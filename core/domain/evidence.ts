@@ -833,11 +833,26 @@ export async function computeEvidence(input: EvidenceInput): Promise<EvidenceBod
     for (const p of parameters)
       if (p.value === null)
         p.method = defaultItems(gasesOf.get(p.id) ?? []).length > 0 ? 'default' : 'not_measured';
+  // A point with a gap. An `events` point (one reading per weighing, stamped with its weighing time) is
+  // judged by its ticket numbers, not by an interval: silence between two heats is no gap, a ticket
+  // number never received (MRV_F_TICKETS_MISSING) is; its bad readings are gaps like any point's.
+  const missingTickets = new Set(
+    findings.filter((f) => f.code === 'MRV_F_TICKETS_MISSING' && f.point).map((f) => f.point as string),
+  );
+  const gapped = (id: string): boolean => {
+    const c = comp.get(id);
+    if (c === undefined) return false;
+    if (states.get(id)?.agg !== 'events') return c.gaps.some((g) => g.cause !== 'not_elapsed');
+    return (
+      missingTickets.has(id) ||
+      c.gaps.some((g) => g.cause !== 'not_elapsed' && g.cause !== 'no_data' && g.cause !== 'gateway_offline')
+    );
+  };
   const v2Extras = v2
     ? {
-        content: contentOf(parameters, completeness, comp, { from, to, at: input.generatedAt }),
+        content: contentOf(parameters, completeness, comp, gapped, { from, to, at: input.generatedAt }),
         notices: [
-          ...noticesOf(parameters, comp, gasesOf, defaultItems),
+          ...noticesOf(parameters, comp, gasesOf, defaultItems, gapped),
           ...unsuppliedKinds(industry, new Set(paramPoints.keys()), defaultItems),
         ],
       }
@@ -875,6 +890,7 @@ function contentOf(
   parameters: readonly EvidenceParameter[],
   completeness: readonly EvidenceCompleteness[],
   comp: ReadonlyMap<string, CompletenessResult>,
+  gapped: (point: string) => boolean,
   t: { from: number; to: number; at: number },
 ): EvidenceContent {
   const judgedTo = Math.max(t.from, Math.min(t.to, t.at));
@@ -892,8 +908,7 @@ function contentOf(
   if (completeness.length === 0) reasons.push('nothing_monitored');
   else if (received === 0) reasons.push('no_readings');
   if (t.at < t.to) reasons.push('month_not_over');
-  if (received > 0 && completeness.some((c) => Object.keys(c.gapSummary).some((k) => k !== 'not_elapsed')))
-    reasons.push('gaps');
+  if (received > 0 && completeness.some((c) => gapped(c.point))) reasons.push('gaps');
   if (parameters.some((p) => p.role === 'key' && p.value === null)) reasons.push('parameter_missing');
   return {
     status: received === 0 ? 'no_data' : reasons.length > 0 ? 'incomplete' : 'complete',
@@ -991,6 +1006,7 @@ function noticesOf(
   comp: ReadonlyMap<string, CompletenessResult>,
   gasesOf: ReadonlyMap<string, readonly string[]>,
   defaultItems: (gases: readonly string[]) => EmissionItem[],
+  gapped: (point: string) => boolean,
 ): EvidenceNotice[] {
   const out: EvidenceNotice[] = [];
   for (const p of parameters) {
@@ -1032,10 +1048,7 @@ function noticesOf(
         },
       });
     } else {
-      const gappy = p.points.filter((x) => {
-        const c = comp.get(x.id);
-        return c !== undefined && c.gaps.some((g) => g.cause !== 'not_elapsed');
-      });
+      const gappy = p.points.filter((x) => gapped(x.id));
       if (gappy.length === 0) continue;
       const shares = gappy.map((x) => `${x.id} ${comp.get(x.id)?.coveredShare ?? '—'}`);
       const how = PARTIAL_EFFECT[gappy[0]?.aggregation ?? 'gauge'] ?? PARTIAL_EFFECT.gauge;

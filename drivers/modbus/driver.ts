@@ -7,7 +7,7 @@
  */
 import { setTimeout as delay } from 'node:timers/promises';
 import type { Reading } from '../../core/schema/wire.ts';
-import { isoMs } from '../../core/time.ts';
+import { isoMs, nextDue } from '../../core/time.ts';
 import type { Driver, DriverContext, DriverStatus, ReadingSink } from '../types.ts';
 import type { ModbusDevice, ModbusPoint } from './config.ts';
 import { decodePoint, registerCount } from './decode.ts';
@@ -260,8 +260,9 @@ export class ModbusDriver implements Driver {
 
   async #run(group: PollGroup, sink: ReadingSink, signal: AbortSignal): Promise<void> {
     const { clock, log } = this.ctx;
+    // A fixed grid (core/time.ts nextDue): the group is read as often as its interval promises.
+    let due = clock.now();
     while (!signal.aborted) {
-      const cycleStart = clock.now();
       const readings = await this.#poll(group.requests, signal);
       if (signal.aborted) break;
       try {
@@ -269,7 +270,9 @@ export class ModbusDriver implements Driver {
       } catch (err) {
         log.error({ err, device: this.config.id }, 'reading sink failed');
       }
-      const wait = Math.max(0, cycleStart + group.intervalMs - clock.now());
+      const now = clock.now();
+      due = nextDue(due, group.intervalMs, now);
+      const wait = Math.max(0, due - now);
       try {
         await clock.sleep(wait, signal);
       } catch {
@@ -296,6 +299,7 @@ export class ModbusDriver implements Driver {
       if (!signal.aborted) this.#failed(idx.error);
       return undefined;
     }
+    this.#status.lastSuccessAt = idx.at;
     const index = decodeNumber(idx.bytes, 0, log.index.type, log.index.order);
     const lastSeen = this.#state.get(log.id);
     if (index === lastSeen) return undefined;
@@ -398,8 +402,8 @@ export class ModbusDriver implements Driver {
 
   async #runEventLog(plan: EventLogPlan, sink: ReadingSink, signal: AbortSignal): Promise<void> {
     const { clock, log } = this.ctx;
+    let due = clock.now();
     while (!signal.aborted) {
-      const cycleStart = clock.now();
       let got: { readings: Reading[]; next: number } | undefined;
       try {
         got = await this.#pollEventLog(plan, signal);
@@ -437,7 +441,9 @@ export class ModbusDriver implements Driver {
           else this.#state.remember(plan.log.id, got.next, isoMs(clock.now()));
         }
       }
-      const wait = Math.max(0, cycleStart + plan.intervalMs - clock.now());
+      const now = clock.now();
+      due = nextDue(due, plan.intervalMs, now);
+      const wait = Math.max(0, due - now);
       try {
         await clock.sleep(wait, signal);
       } catch {

@@ -33,6 +33,7 @@ import {
   TimestampsToReturn,
 } from 'node-opcua';
 import type { Reading } from '../../core/schema/wire.ts';
+import { nextDue } from '../../core/time.ts';
 import type { Driver, DriverContext, DriverStatus, ReadingSink } from '../types.ts';
 import {
   classifyOpcuaError,
@@ -320,8 +321,9 @@ export class OpcuaDriver implements Driver {
     const keepAlivePeriod =
       Math.max(1, Math.ceil(KEEPALIVE_TARGET_MS / cfg.publishingIntervalMs)) * cfg.publishingIntervalMs;
     const staleAfter = 3 * keepAlivePeriod + 5000;
+    // Polls on a fixed grid (core/time.ts nextDue): as often as the poll interval promises.
+    let due = clock.now();
     while (!signal.aborted) {
-      const cycleStart = clock.now();
       if (this.#polled.length > 0) {
         const readings = await this.#poll(this.#polled);
         if (signal.aborted) break;
@@ -344,7 +346,9 @@ export class OpcuaDriver implements Driver {
       }
       const interval = this.#polled.length > 0 ? cfg.pollIntervalMs : Math.min(1000, keepAlivePeriod);
       try {
-        await clock.sleep(Math.max(0, cycleStart + interval - clock.now()), signal);
+        const now = clock.now();
+        due = nextDue(due, interval, now);
+        await clock.sleep(Math.max(0, due - now), signal);
       } catch {
         break;
       }

@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { DEMO_REAL_MS_PER_POLL, demoMinPollMs, loadDemoSite } from '../../../cli/demo-units.ts';
 import { instantFlag } from '../../../cli/run.ts';
 import { effectiveIntervalMs } from '../../../core/domain/completeness.ts';
-import { ManualClock, ScaledClock } from '../../../core/time.ts';
+import { ManualClock, nextDue, ScaledClock, systemClock } from '../../../core/time.ts';
 
 const root = new URL('../../..', import.meta.url).pathname;
 const example = (name: string) => `${root}examples/${name}.site.yaml`;
@@ -45,6 +45,16 @@ describe('demo site files at --speed N', () => {
     expect(Math.min(...intervals(example('power-plant'), 720_000).values())).toBe(720_000);
   });
 
+  it('gives devices sharing one RTU line the floor times their number (they take turns on the wire)', () => {
+    const at2880 = intervals(example('cement-plant'), 720_000);
+    // clinker, raw meal and coal over Modbus TCP; the three substitute feeders behind one converter
+    for (const p of ['clinker.total', 'rawmeal.total', 'coal.total']) expect(at2880.get(p)).toBe(720_000);
+    for (const p of ['carbide_slag.total', 'steel_slag.total', 'fly_ash.total'])
+      expect(at2880.get(p)).toBe(3 * 720_000);
+    // as written (speed 1) nothing changes
+    expect(intervals(example('cement-plant'), 1).get('carbide_slag.total')).toBe(5000);
+  });
+
   it('reads OPC UA in polling mode: a subscription runs on the server’s real time, not plant time', () => {
     const subscribed = loadDemoSite(example('steel-plant'), 0).devices.find((d) => d.id === 'steel-opcua');
     expect((subscribed?.config as unknown as { mode: string } | undefined)?.mode).toBe('subscription');
@@ -58,7 +68,49 @@ describe('demo site files at --speed N', () => {
   });
 });
 
+describe('nextDue: poll loops on a fixed grid', () => {
+  it('keeps the grid whatever the cycle took or the timer was late, and restarts it after a long stall', () => {
+    expect(nextDue(0, 720, 5)).toBe(720);
+    // a cycle that ended late (timer 2 s late, poll 1 s): the next slot stays on the grid
+    expect(nextDue(720, 720, 723)).toBe(1440);
+    // behind by less than an interval: the next slot is now due at once (wait 0), on the grid
+    expect(nextDue(1440, 720, 2500)).toBe(2160);
+    // more than a whole interval behind: no burst, the grid restarts now
+    expect(nextDue(2160, 720, 5000)).toBe(5000);
+    // a fixed delay (cycle start + interval) would have drifted: 100 cycles each 2 late lose 200
+    let due = 0;
+    let now = 0;
+    for (let i = 0; i < 100; i++) {
+      now = due + 2;
+      due = nextDue(due, 720, now);
+    }
+    expect(due).toBe(72_000);
+  });
+});
+
 describe('ScaledClock held', () => {
+  it('a sleep begun while held counts from the release (a poll loop reads once at the start, then waits)', async () => {
+    const clock = new ScaledClock(5_000, 1000, systemClock, { held: true });
+    expect(clock.held).toBe(true);
+    let woke = false;
+    const sleeping = clock.sleep(10).then(() => {
+      woke = true;
+    });
+    await new Promise((r) => setTimeout(r, 100));
+    // 10 ms of plant time is 10 µs of real time: without the hold it would have ended long ago
+    expect(woke).toBe(false);
+    expect(clock.now()).toBe(5_000);
+    clock.release();
+    await sleeping;
+    expect(woke).toBe(true);
+    expect(clock.held).toBe(false);
+    const aborted = new ScaledClock(0, 10, systemClock, { held: true });
+    const ac = new AbortController();
+    const p = aborted.sleep(1, ac.signal);
+    ac.abort(new Error('stopped'));
+    await expect(p).rejects.toThrow('stopped');
+  });
+
   it('stands at its start until released, then runs N times faster from there', async () => {
     const real = new ManualClock(1_000_000);
     const clock = new ScaledClock(5_000, 100, real, { held: true });
