@@ -83,7 +83,11 @@ describe('modbus-rtu: six unit ids on one serial port', () => {
       // A generous timeout for the healthy slave: this test is about the lock, not about speed on a busy machine.
       const fine = new ModbusDriver({ ...device('clinker'), timeoutMs: 2000 }, { clock: systemClock, log });
       const [a, b] = await Promise.all([silent.pollOnce(), fine.pollOnce()]);
-      expect(a.every((r) => r.reason?.startsWith('MRV_E_MODBUS_TIMEOUT'))).toBe(true);
+      expect(
+        a
+          .filter((r) => !r.reason?.startsWith('MRV_E_MODBUS_TIMEOUT'))
+          .map((r) => `${r.point} ${r.quality} ${r.reason}`),
+      ).toEqual([]);
       expect(b.every((r) => r.quality === 'good')).toBe(true);
       expect((await fine.pollOnce()).every((r) => r.quality === 'good')).toBe(true);
       await Promise.all([silent.stop(), fine.stop()]);
