@@ -36,6 +36,7 @@ import {
   parseDemoUnits,
 } from './demo-units.ts';
 import { startEmbeddedBroker } from './embedded-broker.ts';
+import { evidenceThreadsFlag, evidenceWorkersFrom, storeSpecOfFlags } from './evidence-options.ts';
 import {
   collectorFlags,
   collectorOptions,
@@ -109,6 +110,7 @@ export async function demo(args: string[]): Promise<number> {
       // The aluminium unit's site file (the one a plant engineer copies first).
       site: { type: 'string', default: DEMO_SITE_FILE },
       ...unitsFileFlag,
+      ...evidenceThreadsFlag,
     },
   });
   const log = createLogger('mrv-demo');
@@ -161,7 +163,9 @@ export async function demo(args: string[]): Promise<number> {
     units.map((u) => ({ unitId: u.site.site.unit.id, gatewayId: u.site.site.gateway.id })),
   );
   const broker = await startEmbeddedBroker({ port: 0, accounts: credentials.accounts, log });
-  const store = new SqliteStore({ path: resolve(dataDir, 'mrv.sqlite'), log });
+  const storeFile = resolve(dataDir, 'mrv.sqlite');
+  const evidenceWorkers = evidenceWorkersFrom(v['evidence-threads'], { kind: 'sqlite', path: storeFile });
+  const store = new SqliteStore({ path: storeFile, log });
   await store.start();
   const live = new LiveHub();
   // Signed batches, a store-and-forward folder per gateway and the key registry, all under the data
@@ -211,6 +215,8 @@ export async function demo(args: string[]): Promise<number> {
       keyFile: resolve(dataDir, 'evidence-ed25519.pem'),
       dayAggregatesFile: resolve(dataDir, 'evidence-days.sqlite'),
       generator: `carbon-mrv ${packageVersion()}`,
+      // Off the event loop that polls the demo's meters (evidence/evidence-pool.ts).
+      evidenceWorkers,
       // At --speed N one busy process stamps a reading up to ~250 ms of real time late: N × 250 ms of
       // plant time the totalizer checks allow for (core/domain/evidence.ts clockToleranceMs).
       ...(speed > 1 ? { evidenceConfig: { clockToleranceMs: Math.round(speed * 250) } } : {}),
@@ -484,9 +490,11 @@ export async function server(args: string[]): Promise<number> {
       ...storeFlags,
       ...serverMqttFlags,
       ...unitsFileFlag,
+      ...evidenceThreadsFlag,
     },
   });
   const log = createLogger('mrv-server');
+  const evidenceWorkers = evidenceWorkersFrom(v['evidence-threads'], storeSpecOfFlags(v));
   const unitRegistry = serverUnitRegistry(v['units-file'], log);
   refusePasswordInUrl('mqtt', v.mqtt);
   refusePasswordInUrl('live-mqtt', v['live-mqtt']);
@@ -560,6 +568,7 @@ export async function server(args: string[]): Promise<number> {
       keyFile: resolve(v['data-dir'], 'evidence-ed25519.pem'),
       dayAggregatesFile: resolve(v['data-dir'], 'evidence-days.sqlite'),
       generator: `carbon-mrv ${packageVersion()}`,
+      evidenceWorkers,
     },
   });
   await app.listen({ host: v.host, port: intFlag('port', v.port, 8080) });

@@ -77,6 +77,12 @@ export interface SqliteStoreOptions {
   log?: Logger;
   /** Time source for `writeMeta` (docs/architecture.md §6a). Default: the system clock. */
   clock?: Clock;
+  /**
+   * Opens an existing store file read-only (a second connection beside the writer's, e.g. an evidence
+   * worker thread, evidence/evidence-worker.ts): no tables are created or migrated, every write
+   * rejects with `MRV_E_STORE`. WAL lets it read while the writer commits.
+   */
+  readonly?: boolean;
 }
 
 /** Raw series rows carry the reading's `reason` too (not yet declared on {@link SeriesPoint}). */
@@ -436,6 +442,7 @@ export class SqliteStore implements TimeSeriesStore {
   readonly #path: string;
   readonly #log: Logger | undefined;
   readonly #clock: Clock;
+  readonly #readonly: boolean;
   #db: Database.Database | undefined;
   #stmts: ReturnType<typeof prepare> | undefined;
   #writeMany: ((readings: StoredReading[]) => void) | undefined;
@@ -444,6 +451,7 @@ export class SqliteStore implements TimeSeriesStore {
     this.#path = options.path;
     this.#log = options.log?.child({ module: 'collector:sqlite-store' });
     this.#clock = options.clock ?? systemClock;
+    this.#readonly = options.readonly === true;
   }
 
   /**
@@ -457,11 +465,16 @@ export class SqliteStore implements TimeSeriesStore {
    * acknowledged batch must survive a power cut use InfluxDB. `wal_autocheckpoint` of
    * {@link WAL_CHECKPOINT_PAGES}: a checkpoint (two fsyncs, the only ones in this mode) every ~64 MiB of
    * WAL instead of SQLite's default ~4 MiB, which a 10 000-reading write nearly filled on its own.
+   * With `readonly` the file must exist with this code's schema version (its writer migrated it).
    * @throws MrvError `MRV_E_STORE` when the file cannot be opened or was written by a newer schema.
    */
   async start(): Promise<void> {
     if (this.#db !== undefined) return;
     try {
+      if (this.#readonly) {
+        this.#openReadonly();
+        return;
+      }
       if (this.#path !== ':memory:' && this.#path !== '') {
         mkdirSync(path.dirname(path.resolve(this.#path)), { recursive: true });
       }
@@ -540,6 +553,26 @@ export class SqliteStore implements TimeSeriesStore {
       throw this.#storeError('start', err);
     }
     this.#log?.info({ path: this.#path }, 'SQLite store ready');
+  }
+
+  /** The read-only connection of `start()` (see {@link SqliteStoreOptions.readonly}). */
+  #openReadonly(): void {
+    const db = new Database(this.#path, { readonly: true, fileMustExist: true });
+    try {
+      const version = db.pragma('user_version', { simple: true }) as number;
+      if (version !== SCHEMA_VERSION)
+        throw new Error(
+          `schema version ${version}, this code reads ${SCHEMA_VERSION} (start its writer first)`,
+        );
+      this.#stmts = prepare(db);
+      this.#writeMany = () => {
+        throw new Error('the store is open read-only');
+      };
+      this.#db = db;
+    } catch (err) {
+      db.close();
+      throw err;
+    }
   }
 
   /** Closes the database (SQLite checkpoints the WAL on close). Idempotent. */

@@ -243,7 +243,7 @@ export function buildServer(options: ServerOptions): FastifyInstance {
 
   const clock = options.clock ?? systemClock;
   registerApiRoutes(app, { store, clock, auth, listUnits: () => directory.units() });
-  registerDomainRoutes(app, { ...options, store, clock });
+  const { evidence } = registerDomainRoutes(app, { ...options, store, clock });
   registerConfirmationRoutes(app, { ...options, store, clock }, { auth, units: directory });
   const streams = registerLiveRoute(app, {
     store,
@@ -267,6 +267,7 @@ export function buildServer(options: ServerOptions): FastifyInstance {
     units: directory,
     state: options.state,
     sites: options.domain?.sites,
+    evidence,
   });
   installHttpMetrics(app, { registry, sseClients: () => streams.clients() });
 

@@ -20,6 +20,7 @@ import { MrvError } from '../core/errors.ts';
 import { findingState } from '../core/schema/finding.ts';
 import type { SiteConfig } from '../core/schema/site.ts';
 import type { Clock } from '../core/time.ts';
+import type { EvidencePool } from '../evidence/evidence-pool.ts';
 import { completenessToDate } from '../evidence/service.ts';
 import type { Auth, ListedUnit, UnitDirectory } from './auth.ts';
 import { fromStore } from './errors.ts';
@@ -41,6 +42,8 @@ export interface SummaryRoutesOptions {
   state?: StateStore | undefined;
   /** Site files completing the store's catalogue (poll intervals), as for the completeness route. */
   sites?: readonly SiteConfig[] | undefined;
+  /** Where completeness is computed (a worker thread, evidence/evidence-pool.ts); absent: on the event loop. */
+  evidence?: EvidencePool | undefined;
 }
 
 /** The derived state of a unit on the overview. */
@@ -170,7 +173,12 @@ export function registerSummaryRoutes(app: FastifyInstance, opts: SummaryRoutesO
     const hit = cache.get(key);
     if (hit && hit.until > now) return hit.value;
     const ended = monthPeriod(month).to <= now;
-    const value = completenessToDate({ store: opts.store, unitId, month, now, sites }).then(
+    const unitSites = sites.filter((s) => s.unit.id === unitId);
+    const value = (
+      opts.evidence
+        ? opts.evidence.run({ kind: 'completeness', unitId, month, now, sites: unitSites })
+        : completenessToDate({ store: opts.store, unitId, month, now, sites: unitSites })
+    ).then(
       (c): UnitCompleteness => ({
         status: c.status,
         ratio: c.ratio,
