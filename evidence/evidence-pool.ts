@@ -34,6 +34,9 @@ export interface EvidenceWorkerData {
   dayAggregatesFile?: string;
 }
 
+/** Nice value of an evidence worker thread on Linux (0 normal, 19 lowest; evidence/evidence-worker.ts). */
+export const EVIDENCE_WORKER_NICE = 10;
+
 /** Default worker threads for builds: half the cores, at least 1, at most 4 (1 on a 2-core machine). */
 export function defaultEvidenceThreads(cores = availableParallelism()): number {
   return Math.max(1, Math.min(4, Math.floor(cores / 2)));

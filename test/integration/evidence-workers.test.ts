@@ -5,7 +5,7 @@
 // day aggregates in its own handle on their file; errors keep their codes across the thread boundary;
 // a worker that cannot start leaves the work in-process with a warning; and the server's routes answer
 // the same bytes with and without workers.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Writable } from 'node:stream';
@@ -16,12 +16,23 @@ import { SqliteStore } from '../../collector/sqlite-store.ts';
 import { MrvError } from '../../core/errors.ts';
 import { ManualClock } from '../../core/time.ts';
 import type { CompletenessJob, EvidenceBuildJob, FindingsWindowJob } from '../../evidence/evidence-jobs.ts';
-import { EvidencePool } from '../../evidence/evidence-pool.ts';
+import { EVIDENCE_WORKER_NICE, EvidencePool } from '../../evidence/evidence-pool.ts';
 import { buildEvidence, completenessToDate, loadEvidenceKey } from '../../evidence/service.ts';
 import { buildServer } from '../../server/app.ts';
 import { MONTH, MONTH_FROM, MONTH_TO, readings, site, UNIT } from '../helpers/aggregates-month.ts';
 
 const GENERATOR = 'carbon-mrv test';
+
+/** The nice value of every thread of this process (Linux /proc), the main thread first. */
+function threadNices(): number[] {
+  if (process.platform !== 'linux') return [0];
+  return readdirSync('/proc/self/task')
+    .sort((a, b) => Number(a) - Number(b))
+    .map((t) => {
+      const stat = readFileSync(`/proc/self/task/${t}/stat`, 'utf8');
+      return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]);
+    });
+}
 
 describe('evidence in worker threads equals evidence on the event loop', () => {
   const tmp = mkdtempSync(path.join(tmpdir(), 'mrv-workers-'));
@@ -79,6 +90,9 @@ describe('evidence in worker threads equals evidence on the event loop', () => {
 
     expect(await pool.warm()).toBe(true);
     expect(pool.usesWorkers).toBe(true);
+    // On Linux the worker thread runs at a lower priority than the rest of the process (nice 10).
+    if (process.platform === 'linux') expect(threadNices()).toContain(EVIDENCE_WORKER_NICE);
+    expect(threadNices()[0]).toBe(0);
     const raw = await pool.run(job({ dayAggregates: false }));
     expect(raw.stats).toEqual({ resumed: 0, kept: 0, chunks: 32 });
     expect(JSON.stringify(raw.pkg)).toBe(expected);
