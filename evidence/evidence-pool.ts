@@ -55,7 +55,7 @@ export interface EvidencePoolOptions {
   log?: Logger | undefined;
 }
 
-/** How many jobs ran where (tests, benchmarks, `/metrics`-style checks). */
+/** How many jobs ran where, answered or failed (tests, benchmarks, `/metrics`-style checks). */
 export interface EvidencePoolCounters {
   inWorker: number;
   inProcess: number;
@@ -122,7 +122,10 @@ export class EvidencePool {
         this.counters.inWorker++;
         return r;
       } catch (err) {
-        if (!(err instanceof WorkerUnavailableError)) throw err;
+        if (!(err instanceof WorkerUnavailableError)) {
+          this.counters.inWorker++;
+          throw err;
+        }
         if (!this.#warned) {
           this.#warned = true;
           this.#o.log?.warn(
