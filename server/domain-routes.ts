@@ -18,6 +18,8 @@
  *   key-parameter points from hourly good-reading counts (no evidence build; default the current month):
  *   `{status: not_started|not_monitored|no_data|measuring|ended, judgedTo, firstDataAt, expected, good,
  *   ratio, points: [...]}` (evidence/service.ts `completenessToDate`).
+ * Packages, findings windows and completeness are computed off the event loop, in the worker threads of
+ * evidence/evidence-pool.ts (`DomainOptions.evidenceWorkers`); the findings are written and merged here.
  * The auth hook of `auth.ts` already guards `:unitId` routes. Errors: 400 `MRV_E_BAD_REQUEST`,
  * 404 `MRV_E_NOT_FOUND` (unknown unit), 503 `MRV_E_STORE`.
  *
@@ -91,6 +93,9 @@ declare module './options.ts' {
   }
 }
 
+/** How long after the server is ready its evidence worker is started, ms. */
+export const EVIDENCE_WARM_DELAY_MS = 5000;
+
 /** Widest findings window. */
 export const MAX_FINDINGS_WINDOW_MS = 31 * 86_400_000;
 
@@ -130,9 +135,17 @@ export function registerDomainRoutes(
     // Fastify's logger is the server's pino logger (server/app.ts), typed by fastify as its base logger.
     log: app.log as unknown as Logger,
   });
-  // The worker starts with the server, not with the first package (it takes a second under tsx).
-  app.addHook('onReady', async () => void evidence.warm());
-  app.addHook('onClose', async () => evidence.close());
+  // The worker starts soon after the server, not with the first package (it takes a second or so),
+  // and not during the start itself, whose CPU the first readings need on a small machine.
+  let warming: NodeJS.Timeout | undefined;
+  app.addHook('onReady', async () => {
+    warming = setTimeout(() => void evidence.warm(), EVIDENCE_WARM_DELAY_MS);
+    warming.unref();
+  });
+  app.addHook('onClose', async () => {
+    clearTimeout(warming);
+    await evidence.close();
+  });
   /** What a job knows of the unit besides its readings (its registration, ledger meters, tunables). */
   const unitInputs = async (unitId: string): Promise<UnitInputs> => {
     const registration = options.units?.get(unitId);

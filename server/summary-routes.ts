@@ -9,7 +9,8 @@
  *
  * Completeness is cached per unit and month ({@link SUMMARY_CACHE_MS} for a month still running,
  * {@link SUMMARY_PAST_CACHE_MS} for one that ended) and computed at most {@link SUMMARY_CONCURRENCY}
- * units at a time, so a province of 300 units costs one round of store queries a minute however
+ * units at a time (in the evidence pool's completeness thread when the server has one,
+ * evidence/evidence-pool.ts, so a province's counts never hold up polling or SSE), so a province of 300 units costs one round of store queries a minute however
  * many browsers watch it. A unit without a catalogue yet (registered, no gateway has reported)
  * has `completeness: null`. Errors: 400 `MRV_E_BAD_REQUEST` (month), 503 `MRV_E_STORE`.
  */
