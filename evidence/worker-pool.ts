@@ -174,6 +174,10 @@ export class WorkerPool<Job, Result> {
     for (const q of this.#queue.splice(0))
       q.reject(new MrvError('MRV_E_INTERNAL', `${this.#o.name}: pool closed`));
     const slots = this.#slots.splice(0);
+    for (const s of slots) {
+      s.current?.reject(new MrvError('MRV_E_INTERNAL', `${this.#o.name}: pool closed during the job`));
+      s.current = undefined;
+    }
     await Promise.all(slots.map((s) => s.worker.terminate()));
   }
 
