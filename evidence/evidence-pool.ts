@@ -105,6 +105,11 @@ export class EvidencePool {
     return this.#builds !== undefined && this.#builds.unavailable === undefined;
   }
 
+  /** Why the build workers could not start (then jobs run in-process), else undefined. */
+  get unavailable(): string | undefined {
+    return this.#builds?.unavailable;
+  }
+
   /** Starts the build worker now, so the first package does not wait for it; resolves whether it started. */
   warm(): Promise<boolean> {
     return this.#builds?.warm() ?? Promise.resolve(false);

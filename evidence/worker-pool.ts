@@ -185,6 +185,9 @@ export class WorkerPool<Job, Result> {
     const worker = new Worker(this.#o.entry, {
       workerData: this.#o.workerData,
       name: this.#o.name,
+      // The parent's flags, less those a worker started from a file refuses (a parent run with
+      // `node --input-type=module -e ...`).
+      execArgv: process.execArgv.filter((a) => !a.startsWith('--input-type')),
       // The worker's own log lines (pino to fd 1/2) pass through the parent's streams.
       stdout: false,
       stderr: false,
