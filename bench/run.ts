@@ -7,6 +7,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { benchCollectorIngest } from './collector-ingest.ts';
 import { benchEvidence } from './evidence.ts';
+import { benchEvidenceWorkers } from './evidence-workers.ts';
 import { benchFootprint } from './footprint.ts';
 import { benchGatewayRead } from './gateway-read.ts';
 import { benchLatency } from './latency.ts';
@@ -29,6 +30,7 @@ const ALL: Record<string, () => Promise<BenchResult>> = {
   latency: benchLatency,
   replay: benchReplay,
   evidence: benchEvidence,
+  'evidence-workers': benchEvidenceWorkers,
   footprint: benchFootprint,
   'node-red': benchNodeRed,
   startup: benchStartup,

@@ -40,6 +40,7 @@ import {
   parseDemoUnits,
 } from './demo-units.ts';
 import { startEmbeddedBroker } from './embedded-broker.ts';
+import { evidenceThreadsFlag, evidenceWorkersFrom, storeSpecOfFlags } from './evidence-options.ts';
 import { federateFlag, makeFederation } from './federate-options.ts';
 import {
   collectorFlags,
@@ -114,6 +115,7 @@ export async function demo(args: string[]): Promise<number> {
       // The aluminium unit's site file (the one a plant engineer copies first).
       site: { type: 'string', default: DEMO_SITE_FILE },
       ...unitsFileFlag,
+      ...evidenceThreadsFlag,
     },
   });
   const log = createLogger('mrv-demo');
@@ -166,7 +168,9 @@ export async function demo(args: string[]): Promise<number> {
     units.map((u) => ({ unitId: u.site.site.unit.id, gatewayId: u.site.site.gateway.id })),
   );
   const broker = await startEmbeddedBroker({ port: 0, accounts: credentials.accounts, log });
-  const store = new SqliteStore({ path: resolve(dataDir, 'mrv.sqlite'), log });
+  const storeFile = resolve(dataDir, 'mrv.sqlite');
+  const evidenceWorkers = evidenceWorkersFrom(v['evidence-threads'], { kind: 'sqlite', path: storeFile });
+  const store = new SqliteStore({ path: storeFile, log });
   await store.start();
   const live = new LiveHub();
   // Signed batches, a store-and-forward folder per gateway and the key registry, all under the data
@@ -217,6 +221,8 @@ export async function demo(args: string[]): Promise<number> {
       keyFile: resolve(dataDir, 'evidence-ed25519.pem'),
       dayAggregatesFile: resolve(dataDir, 'evidence-days.sqlite'),
       generator: `carbon-mrv ${packageVersion()}`,
+      // Off the event loop that polls the demo's meters (evidence/evidence-pool.ts).
+      evidenceWorkers,
       // At --speed N one busy process stamps a reading up to ~250 ms of real time late: N × 250 ms of
       // plant time the totalizer checks allow for (core/domain/evidence.ts clockToleranceMs).
       ...(speed > 1 ? { evidenceConfig: { clockToleranceMs: Math.round(speed * 250) } } : {}),
@@ -542,11 +548,19 @@ export async function server(args: string[]): Promise<number> {
       ...unitsFileFlag,
       ...federateFlag,
       province: { type: 'string' },
+      ...evidenceThreadsFlag,
     },
   });
   const log = createLogger('mrv-server');
   const unitRegistry = serverUnitRegistry(v['units-file'], log);
   const federation = v.federate.length > 0 ? makeFederation(v.federate, unitRegistry, log) : undefined;
+  // A worker opens one store of its own (the --store flags); a federating server reads several through
+  // the federation, so its evidence is built on the event loop.
+  const evidenceWorkers = federation
+    ? { threads: 0 }
+    : evidenceWorkersFrom(v['evidence-threads'], storeSpecOfFlags(v));
+  if (federation && v['evidence-threads'] !== undefined)
+    log.warn('--evidence-threads has no effect with --federate: evidence is built on the event loop');
   // A province's own server (docs/scale-out.md): its collectors' topics, for --mqtt and --live-mqtt.
   const provincePrefix =
     v.province !== undefined ? provinceTopicPrefix(DEFAULT_TOPIC_PREFIX, v.province) : undefined;
@@ -644,6 +658,7 @@ export async function server(args: string[]): Promise<number> {
       keyFile: resolve(v['data-dir'], 'evidence-ed25519.pem'),
       dayAggregatesFile: resolve(v['data-dir'], 'evidence-days.sqlite'),
       generator: `carbon-mrv ${packageVersion()}`,
+      evidenceWorkers,
     },
   });
   await app.listen({ host: v.host, port: intFlag('port', v.port, 8080) });

@@ -9,8 +9,9 @@ import { packageVersion } from '../ops/package-root.ts';
 const USAGE = `mrv — carbon-mrv command line
 
   mrv demo [--port 8080] [--speed 1] [--start 2026-11-01T00:00:00+08:00] [--data-dir .data/demo] [--seed 42] [--units aluminium,cement,steel[,power]]
-            [--sim-port-offset N] [--units-file units.yaml]
+            [--sim-port-offset N] [--units-file units.yaml] [--evidence-threads N]
       the units' simulators + one gateway per site file + embedded broker, collector, store, web server;
+      evidence is built in N worker threads (default half the cores, at least 1; 0 on the event loop);
       --sim-port-offset moves every simulator port (15020-15053, OPC UA 4841) and the site files' devices
       by N, so that several demos, or a demo and the tests, run side by side; the unit registry is seeded
       from the site files into DATA-DIR/units.yaml unless --units-file is given
@@ -38,7 +39,8 @@ const USAGE = `mrv — carbon-mrv command line
       MRV_BATCHES_P/MRV_GATEWAYS_P; a unit the registry places elsewhere is dead-lettered, counted
   mrv server [--port 8080] [--host 127.0.0.1] [--mqtt URL (--keys REGISTRY | --insecure-unsigned) | --live-mqtt URL]
              [--username U --password-file F --ca FILE] [--store ...] [--data-dir .data] [--site SITE.yaml ...]
-             [--units-file units.yaml] [--province P | --federate P=sqlite:FILE|P=influx:URL[?db=NAME] ...]
+             [--units-file units.yaml] [--evidence-threads N]
+             [--province P | --federate P=sqlite:FILE|P=influx:URL[?db=NAME] ...]
              [--trust-proxy ADDR,...|true] [--state-db FILE|postgres://USER@HOST/DB [--state-db-password-file F]]
       HTTP API and dashboard; with --mqtt it also runs a collector feeding the live view; with
       --live-mqtt the live view follows separate collectors' announcements (mrv collector --live-topic);

@@ -249,7 +249,7 @@ export function buildServer(options: ServerOptions): FastifyInstance {
     ? async () => withAvailability(federation, await directory.units())
     : () => directory.units();
   registerApiRoutes(app, { store, clock, auth, listUnits });
-  registerDomainRoutes(app, { ...options, store, clock });
+  const { evidence } = registerDomainRoutes(app, { ...options, store, clock });
   registerConfirmationRoutes(app, { ...options, store, clock }, { auth, units: directory });
   const streams = registerLiveRoute(app, {
     store,
@@ -274,6 +274,7 @@ export function buildServer(options: ServerOptions): FastifyInstance {
     state: options.state,
     sites: options.domain?.sites,
     federation,
+    evidence,
   });
   installHttpMetrics(app, { registry, sseClients: () => streams.clients() });
 

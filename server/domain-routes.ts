@@ -18,6 +18,8 @@
  *   key-parameter points from hourly good-reading counts (no evidence build; default the current month):
  *   `{status: not_started|not_monitored|no_data|measuring|ended, judgedTo, firstDataAt, expected, good,
  *   ratio, points: [...]}` (evidence/service.ts `completenessToDate`).
+ * Packages, findings windows and completeness are computed off the event loop, in the worker threads of
+ * evidence/evidence-pool.ts (`DomainOptions.evidenceWorkers`); the findings are written and merged here.
  * The auth hook of `auth.ts` already guards `:unitId` routes. Errors: 400 `MRV_E_BAD_REQUEST`,
  * 404 `MRV_E_NOT_FOUND` (unknown unit), 503 `MRV_E_STORE`.
  *
@@ -26,35 +28,24 @@
  */
 import { createHash } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
 import type { TimeSeriesStore } from '../collector/store.ts';
 import {
   calibrationStatus,
-  computeEvidence,
   cstMonth,
   DEFAULT_DUE_SOON_DAYS,
   type EvidenceConfig,
   type EvidencePackage,
   evidenceCsv,
   evidenceHtml,
-  SampleRuleRunner,
 } from '../core/domain/index.ts';
 import { MrvError } from '../core/errors.ts';
 import { type Finding, findingState } from '../core/schema/finding.ts';
 import type { SiteConfig } from '../core/schema/site.ts';
 import { type Clock, systemClock } from '../core/time.ts';
-import { DayAggregates } from '../evidence/day-aggregates.ts';
-import {
-  buildEvidence,
-  checkRuleOverrides,
-  completenessToDate,
-  DEFAULT_EVIDENCE_KEY_FILE,
-  type EvidenceKey,
-  loadEvidenceKey,
-  loadFactorPack,
-  loadRulePack,
-  storeSource,
-  unitCatalogue,
-} from '../evidence/service.ts';
+import type { UnitInputs } from '../evidence/evidence-jobs.ts';
+import { EvidencePool, type StoreSpec } from '../evidence/evidence-pool.ts';
+import { DEFAULT_EVIDENCE_KEY_FILE, loadEvidenceKey, unitCatalogue } from '../evidence/service.ts';
 import { evidenceXlsx } from '../evidence/xlsx-export.ts';
 import { fromStore } from './errors.ts';
 import type { ServerOptions } from './options.ts';
@@ -86,6 +77,13 @@ export interface DomainOptions {
    * ended days kept there are not read again. Absent: every package reads its whole month.
    */
   dayAggregatesFile?: string;
+  /**
+   * Worker threads for the evidence computations (evidence/evidence-pool.ts): packages, findings
+   * windows and completeness. `threads` 0, no `store` spec, or this option absent: they run on the
+   * event loop (what a test with an in-memory store gets). The CLI passes its store and
+   * `--evidence-threads` (default `defaultEvidenceThreads()`).
+   */
+  evidenceWorkers?: { threads: number; store?: StoreSpec | undefined };
 }
 
 declare module './options.ts' {
@@ -95,34 +93,73 @@ declare module './options.ts' {
   }
 }
 
+/** How long after the server is ready its evidence worker is started, ms. */
+export const EVIDENCE_WARM_DELAY_MS = 5000;
+
 /** Widest findings window. */
 export const MAX_FINDINGS_WINDOW_MS = 31 * 86_400_000;
 
 const idParam = { type: 'string', minLength: 1, maxLength: 64 } as const;
 
-/** Registers the meters, findings, completeness and evidence routes. */
-export function registerDomainRoutes(app: FastifyInstance, options: ServerOptions): void {
+/**
+ * Registers the meters, findings, completeness and evidence routes. Returns the evidence pool they
+ * use (closed with the server), for the other routes that compute evidence figures (the summary).
+ */
+export function registerDomainRoutes(
+  app: FastifyInstance,
+  options: ServerOptions,
+): { evidence: EvidencePool } {
   const store: TimeSeriesStore = options.store;
   const clock: Clock = options.clock ?? systemClock;
   const d = options.domain ?? {};
   const sites = d.sites ?? [];
   const dueSoonDefault = d.dueSoonDays ?? DEFAULT_DUE_SOON_DAYS;
   const generator = d.generator ?? 'carbon-mrv';
-  let key: EvidenceKey | undefined;
-  const signingKey = () => {
-    key ??= loadEvidenceKey(d.keyFile ?? DEFAULT_EVIDENCE_KEY_FILE, true);
-    return key;
+  const keyFile = d.keyFile ?? DEFAULT_EVIDENCE_KEY_FILE;
+  let keyMade = false;
+  // Made here on first use (a worker only reads it).
+  const signingKeyFile = () => {
+    if (!keyMade) loadEvidenceKey(keyFile, true);
+    keyMade = true;
+    return keyFile;
   };
   // With a state database the meters' certificates come from the meter ledger (server/state/meter-ledger.ts).
   const ledger = options.state ? ledgerOf(options.state) : undefined;
   const ledgerMeters = ledger ? (unitId: string) => ledger.meterMetas(unitId) : undefined;
   const inFlight = new Map<string, Promise<EvidencePackage>>();
-  let dayAggregates: DayAggregates | undefined;
-  const kept = () => {
-    if (d.dayAggregatesFile !== undefined) dayAggregates ??= new DayAggregates(d.dayAggregatesFile);
-    return dayAggregates;
+  const evidence = new EvidencePool({
+    store,
+    spec: d.evidenceWorkers?.store,
+    threads: d.evidenceWorkers?.threads ?? 0,
+    dayAggregatesFile: d.dayAggregatesFile,
+    // Fastify's logger is the server's pino logger (server/app.ts), typed by fastify as its base logger.
+    log: app.log as unknown as Logger,
+  });
+  // The worker starts soon after the server, not with the first package (it takes a second or so),
+  // and not during the start itself, whose CPU the first readings need on a small machine.
+  let warming: NodeJS.Timeout | undefined;
+  app.addHook('onReady', async () => {
+    warming = setTimeout(() => void evidence.warm(), EVIDENCE_WARM_DELAY_MS);
+    warming.unref();
+  });
+  app.addHook('onClose', async () => {
+    clearTimeout(warming);
+    await evidence.close();
+  });
+  /** What a job knows of the unit besides its readings (its registration, ledger meters, tunables). */
+  const unitInputs = async (unitId: string): Promise<UnitInputs> => {
+    const registration = options.units?.get(unitId);
+    const meters = ledgerMeters ? await ledgerMeters(unitId) : undefined;
+    return {
+      unitId,
+      sites: sites.filter((s) => s.unit.id === unitId),
+      ...(registration ? { registration } : {}),
+      ...(meters ? { ledgerMeters: [...meters] } : {}),
+      ...(d.evidenceConfig ? { config: d.evidenceConfig } : {}),
+      generator,
+      now: clock.now(),
+    };
   };
-  app.addHook('onClose', async () => dayAggregates?.close());
   const catalogue = async (unitId: string) => {
     const c = await fromStore('read the catalogue', () =>
       unitCatalogue(store, unitId, sites, options.units, ledgerMeters),
@@ -205,25 +242,12 @@ export function registerDomainRoutes(app: FastifyInstance, options: ServerOption
           to,
         });
       const { unitId } = request.params;
-      const c = await catalogue(unitId);
-      const rulePack = loadRulePack(c.unit.industry);
-      checkRuleOverrides(c, rulePack);
-      const watched = new SampleRuleRunner(rulePack, c.points, { unitId, from, to, at: 0 }).watchedPoints();
-      const body = await fromStore('read readings', () =>
-        computeEvidence({
-          catalogue: c,
-          month: 'window',
-          window: { from, to },
-          source: storeSource(store, unitId),
-          factorPack: loadFactorPack(),
-          rulePack,
-          generatedAt: clock.now(),
-          generator,
-          extraPoints: watched,
-          ...(options.domain?.evidenceConfig ? { config: options.domain.evidenceConfig } : {}),
-        }),
+      await catalogue(unitId);
+      // Computed off the event loop (evidence/evidence-pool.ts); written and merged here.
+      const inputs = await unitInputs(unitId);
+      const computed = await fromStore('read readings', () =>
+        evidence.run({ kind: 'findings', ...inputs, from, to }),
       );
-      const computed = body.findings;
       try {
         if (computed.length > 0) await store.writeFindings(computed);
       } catch (err) {
@@ -278,8 +302,15 @@ export function registerDomainRoutes(app: FastifyInstance, options: ServerOption
     async (request) => {
       const now = clock.now();
       const month = request.query.month ?? cstMonth(now);
+      const { unitId } = request.params;
       return fromStore('count readings', () =>
-        completenessToDate({ store, unitId: request.params.unitId, month, now, sites }),
+        evidence.run({
+          kind: 'completeness',
+          unitId,
+          month,
+          now,
+          sites: sites.filter((s) => s.unit.id === unitId),
+        }),
       );
     },
   );
@@ -319,19 +350,20 @@ export function registerDomainRoutes(app: FastifyInstance, options: ServerOption
       const shareKey = `${unitId}\u0000${month}`;
       let building = inFlight.get(shareKey);
       if (!building) {
-        building = buildEvidence({
-          store,
-          unitId,
-          month,
-          now: clock.now(),
-          generator,
-          key: signingKey(),
-          sites,
-          ...(options.units ? { units: options.units } : {}),
-          ...(options.domain?.evidenceConfig ? { config: options.domain.evidenceConfig } : {}),
-          ...(ledgerMeters ? { ledgerMeters } : {}),
-          ...(kept() ? { dayAggregates: kept() } : {}),
-        }).finally(() => inFlight.delete(shareKey));
+        // Built off the event loop (evidence/evidence-pool.ts), from the same inputs as in-process.
+        const file = signingKeyFile();
+        building = unitInputs(unitId)
+          .then((inputs) =>
+            evidence.run({
+              kind: 'evidence',
+              ...inputs,
+              month,
+              keyFile: file,
+              dayAggregates: d.dayAggregatesFile !== undefined,
+            }),
+          )
+          .then((r) => r.pkg)
+          .finally(() => inFlight.delete(shareKey));
         inFlight.set(shareKey, building);
       }
       const pkg = await building;
@@ -365,4 +397,5 @@ export function registerDomainRoutes(app: FastifyInstance, options: ServerOption
       }
     },
   );
+  return { evidence };
 }

@@ -9,7 +9,8 @@
  *
  * Completeness is cached per unit and month ({@link SUMMARY_CACHE_MS} for a month still running,
  * {@link SUMMARY_PAST_CACHE_MS} for one that ended) and computed at most {@link SUMMARY_CONCURRENCY}
- * units at a time, so a province of 300 units costs one round of store queries a minute however
+ * units at a time (in the evidence pool's completeness thread when the server has one,
+ * evidence/evidence-pool.ts, so a province's counts never hold up polling or SSE), so a province of 300 units costs one round of store queries a minute however
  * many browsers watch it. A unit without a catalogue yet (registered, no gateway has reported)
  * has `completeness: null`. Errors: 400 `MRV_E_BAD_REQUEST` (month), 503 `MRV_E_STORE`.
  *
@@ -26,6 +27,7 @@ import { MrvError } from '../core/errors.ts';
 import { findingState } from '../core/schema/finding.ts';
 import type { SiteConfig } from '../core/schema/site.ts';
 import type { Clock } from '../core/time.ts';
+import type { EvidencePool } from '../evidence/evidence-pool.ts';
 import { completenessToDate } from '../evidence/service.ts';
 import type { Auth, ListedUnit, UnitDirectory } from './auth.ts';
 import { fromStore } from './errors.ts';
@@ -51,6 +53,8 @@ export interface SummaryRoutesOptions {
   sites?: readonly SiteConfig[] | undefined;
   /** The province stores behind `store` on a federating server (collector/federated-store.ts). */
   federation?: Federation | undefined;
+  /** Where completeness is computed (a worker thread, evidence/evidence-pool.ts); absent: on the event loop. */
+  evidence?: EvidencePool | undefined;
 }
 
 /**
@@ -232,7 +236,12 @@ export function registerSummaryRoutes(app: FastifyInstance, opts: SummaryRoutesO
     const hit = cache.get(key);
     if (hit && hit.until > now) return hit.value;
     const ended = monthPeriod(month).to <= now;
-    const value = completenessToDate({ store: opts.store, unitId, month, now, sites }).then(
+    const unitSites = sites.filter((s) => s.unit.id === unitId);
+    const value = (
+      opts.evidence
+        ? opts.evidence.run({ kind: 'completeness', unitId, month, now, sites: unitSites })
+        : completenessToDate({ store: opts.store, unitId, month, now, sites: unitSites })
+    ).then(
       (c): UnitCompleteness => ({
         status: c.status,
         ratio: c.ratio,

@@ -68,6 +68,7 @@ describe('compiled release', () => {
       'drivers',
       'gateway',
       'collector',
+      'evidence',
       'server',
       'ops',
       'simulators',
@@ -128,6 +129,35 @@ process.exitCode = await main(['server', '--port', '${port}', '--data-dir', ${JS
       await server.stop();
     }
   });
+
+  it('starts the compiled evidence worker thread (no tsx) and answers from it with the error code', () => {
+    const data = join(work, 'pool');
+    mkdirSync(data, { recursive: true });
+    const file = join(data, 'mrv.sqlite');
+    const script = `const { SqliteStore } = await import(${JSON.stringify(join(out, 'collector/sqlite-store.js'))});
+const { EvidencePool } = await import(${JSON.stringify(join(out, 'evidence/evidence-pool.js'))});
+const store = new SqliteStore({ path: ${JSON.stringify(file)} });
+await store.start();
+const pool = new EvidencePool({ store, spec: { kind: 'sqlite', path: ${JSON.stringify(file)} }, threads: 1 });
+const started = await pool.warm();
+const code = await pool
+  .run({ kind: 'completeness', unitId: 'NOPE', month: '2026-10', now: Date.now(), sites: [] })
+  .then(() => 'answered', (e) => e.code);
+if (!started) console.error(pool.unavailable);
+console.log(JSON.stringify({ started, code, counters: pool.counters }));
+await pool.close();
+await store.stop();`;
+    const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], {
+      cwd: root,
+      encoding: 'utf8',
+    });
+    expect(r.status, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout.trim().split('\n').at(-1) ?? '{}'), r.stderr).toEqual({
+      started: true,
+      code: 'MRV_E_NOT_FOUND',
+      counters: { inWorker: 1, inProcess: 0 },
+    });
+  }, 60_000);
 });
 
 describe('bin/mrv.js chooses the compiled release only while it is fresh', () => {
