@@ -91,6 +91,13 @@ const SCHEMA_VERSION = 4;
  */
 const WAL_CHECKPOINT_PAGES = 16_384;
 const DEFAULT_LIMIT = 10_000;
+/**
+ * Page cache of a connection, KiB (SQLite's default is 2 000). A write of 16 batches of one device's
+ * 600 points touches the `reading` leaf page of every point (rows are clustered by point), ~2.4 MB, so
+ * the default cache re-read pages on every write: 12.5–14 → 8.0–8.7 µs of CPU per reading written
+ * (bench/, 720 000 readings in writes of 9 600). Filled only as pages are used.
+ */
+const CACHE_KIB = 65_536;
 
 /** The `reading` table's columns and key (schema 4), for the schema and its migration from 3. */
 const READING_COLUMNS = `(
@@ -470,6 +477,7 @@ export class SqliteStore implements TimeSeriesStore {
         db.pragma('journal_mode = WAL');
         db.pragma('synchronous = NORMAL');
         db.pragma(`wal_autocheckpoint = ${WAL_CHECKPOINT_PAGES}`);
+        db.pragma(`cache_size = -${CACHE_KIB}`);
         const version = db.pragma('user_version', { simple: true }) as number;
         if (version > SCHEMA_VERSION) {
           throw new Error(`schema version ${version} is newer than this code's ${SCHEMA_VERSION}`);
