@@ -524,8 +524,7 @@ export class SqliteStore implements TimeSeriesStore {
             pragmas: PRAGMAS,
             sql: Object.fromEntries(WRITE_STATEMENTS.map((n) => [n, stmts[n].source])),
           });
-          await writer.start();
-          this.#writer = writer;
+          this.#writer = writer; // its thread starts with the first write (a reading server never starts one)
         }
         this.#stmts = stmts;
         this.#db = db;
