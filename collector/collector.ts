@@ -300,6 +300,8 @@ interface PendingBatch extends ReceivedBatch {
   ack: () => void;
   /** Came on a `backlog` topic: written after the live batches waiting with it. */
   backlog: boolean;
+  /** Published on the live feed already (see `#publishLive`). */
+  published?: boolean;
 }
 
 /** MQTT → validation → integrity → store → PUBACK → live feed. Construct, `start()`; `stop()` flushes and disconnects. */
@@ -340,6 +342,8 @@ export class Collector {
   readonly #devices = new Map<string, Map<string, string>>();
   #pending: PendingBatch[] = [];
   #pendingReadings = 0;
+  /** Live (not `backlog`) batches among {@link #pending}. */
+  #pendingLive = 0;
   #timer: NodeJS.Timeout | undefined;
   /** Write groups planned or in flight, oldest first (docs/delivery.md "Pipelined writes"). */
   #groups: WriteGroup[] = [];
@@ -863,6 +867,7 @@ export class Collector {
     this.#lastDataAt = Date.now();
     if (item.backlog) this.#backlogActiveAt = this.#lastDataAt;
     this.#pending.push(item);
+    if (!item.backlog) this.#pendingLive++;
     this.#pendingReadings += item.batch.readings.length;
     this.counters.batches++;
     this.#pump(false);
@@ -876,18 +881,28 @@ export class Collector {
   /**
    * Starts the next write group when it may (docs/delivery.md "Pipelined writes"): none is being
    * planned (plans are made one after another, in order), fewer than `maxWritesInFlight` are in flight,
-   * no failed group is being unwound, and a full write waits (or `force`: the flush timer fired, or
-   * {@link flush}). Otherwise, with batches waiting, makes sure the flush timer runs.
+   * no failed group is being unwound, and a full write waits (or `force`, the flush timer fired or
+   * {@link flush}, and nothing is in flight). Otherwise, with batches waiting, makes sure the flush
+   * timer runs.
    */
   #pump(force: boolean): void {
     const max = Math.max(1, this.opts.maxWritesInFlight ?? DEFAULT_WRITES_IN_FLIGHT);
+    // One slot is kept for live batches: a replayed backlog fills at most max − 1, so a live batch waits
+    // for at most that many writes ahead of it, not for every slot.
+    const live = this.#pendingLive > 0;
+    const slots = live ? max : Math.max(1, max - 1);
     const canStart =
       !this.#stalled &&
       !this.#planning &&
       this.#dueReport === undefined &&
-      this.#groups.length < max &&
+      this.#groups.length < slots &&
       this.#pending.length > 0;
-    if (canStart && (force || (this.#retryDelayMs === 0 && this.#writeFull()))) {
+    // A full write starts whenever a slot is free; a partial one (the timer, flush()) only when nothing
+    // is in flight or it carries live batches: under load the groups fill by themselves, and small
+    // groups would cost the store more requests for the same readings.
+    const full = this.#writeFull();
+    const start = force ? full || live || this.#groups.length === 0 : this.#retryDelayMs === 0 && full;
+    if (canStart && start) {
       if (this.#timer) clearTimeout(this.#timer);
       this.#timer = undefined;
       this.#startGroup();
@@ -966,6 +981,7 @@ export class Collector {
     }
     const take = this.#pending.splice(0, n);
     this.#pendingReadings -= taken;
+    for (const b of take) if (!b.backlog) this.#pendingLive--;
     const previous = this.#groups.at(-1);
     let written!: (ok: boolean) => void;
     const group: WriteGroup = {
@@ -1039,6 +1055,7 @@ export class Collector {
       group.readings = await store.writeReadings(plan.rows);
       await store.writeFindings(plan.findings);
       await store.archiveBatches(plan.archive);
+      this.#publishLive(plan);
       return true;
     } catch (err) {
       this.#failed(group, err);
@@ -1079,6 +1096,7 @@ export class Collector {
       if (this.#groups.length === 0) {
         this.#pending = this.#requeue.concat(this.#pending);
         this.#pendingReadings += this.#requeue.reduce((n, b) => n + b.batch.readings.length, 0);
+        this.#pendingLive += this.#requeue.filter((b) => !b.backlog).length;
         this.#requeue = [];
         this.#unwinding = false;
         this.#stalled = false;
@@ -1098,7 +1116,18 @@ export class Collector {
     this.#confirm(plan.confirmed);
     for (const f of plan.findings) this.#raise(f);
     await this.#reviewFindings();
-    for (const b of plan.stored) {
+    this.#pump(false);
+  }
+
+  /**
+   * Publishes a written group's trusted batches on the live feed at once, not at its in-order end: they
+   * are in the store (committed), so a live reading need not wait for the backlog writes started before
+   * it. Only the acknowledgements wait for those. A batch put back and written again is not published twice.
+   */
+  #publishLive(plan: IntegrityPlan): void {
+    for (const b of plan.stored as PendingBatch[]) {
+      if (b.published) continue;
+      b.published = true;
       const stored: LiveBatch = {
         unitId: b.batch.unitId,
         gatewayId: b.batch.gatewayId,
@@ -1109,7 +1138,6 @@ export class Collector {
       if (this.opts.announceStored)
         this.#publish(liveTopic(this.#prefix, stored.unitId, stored.gatewayId), JSON.stringify(stored), 0);
     }
-    this.#pump(false);
   }
 
   /**

@@ -818,7 +818,7 @@ export class SqliteStore implements TimeSeriesStore {
    * @throws MrvError `MRV_E_STORE` for a finding that does not match the schema, or when SQLite fails.
    */
   async writeFindings(findings: Finding[]): Promise<number> {
-    const { stmts } = this.#open('writeFindings');
+    this.#open('writeFindings');
     const rows = findings.map(checkFinding);
     if (rows.length === 0) return 0;
     await this.#exec('writeFindings', [
