@@ -10,7 +10,7 @@
  *   for the `backlog` topic, so that a replayed backlog queued at the broker does not hold live
  *   batches back; writes take live batches first), so the broker keeps queueing while
  *   the collector is down or slow (what it drops the gateways send again, below);
- * - PUBACK is sent only after the store write: MQTT.js 5.16 sends a QoS 1 PUBACK inside the
+ * - PUBACK is sent only after the store write (once written, docs/delivery.md "Pipelined writes"): MQTT.js 5.16 sends a QoS 1 PUBACK inside the
  *   `handleMessage` callback and handles the next packet only after it, so waiting there would allow one
  *   message per store write. `handleMessage` therefore answers at once with a sentinel error — MQTT.js
  *   then moves on without acknowledging (handlers/publish.js: `if (err) return done(err)`) — and the
@@ -285,6 +285,8 @@ function reviewedCode(f: Finding): boolean {
 interface WriteGroup {
   /** Its batches, in the order taken. */
   take: PendingBatch[];
+  /** It holds live (not `backlog`) batches. */
+  live: boolean;
   /** Set once planned. */
   plan: IntegrityPlan | undefined;
   spans: Spans | undefined;
@@ -302,6 +304,8 @@ interface PendingBatch extends ReceivedBatch {
   backlog: boolean;
   /** Published on the live feed already (see `#publishLive`). */
   published?: boolean;
+  /** Acknowledged to the broker already (once written; a batch put back and written again is not acknowledged twice). */
+  acked?: boolean;
 }
 
 /** MQTT → validation → integrity → store → PUBACK → live feed. Construct, `start()`; `stop()` flushes and disconnects. */
@@ -887,10 +891,12 @@ export class Collector {
    */
   #pump(force: boolean): void {
     const max = Math.max(1, this.opts.maxWritesInFlight ?? DEFAULT_WRITES_IN_FLIGHT);
-    // One slot is kept for live batches: a replayed backlog fills at most max − 1, so a live batch waits
-    // for at most that many writes ahead of it, not for every slot.
+    // Slots are kept for live batches: a replayed backlog fills at most max − 1, and a write with live
+    // batches starts whenever none is in flight (then max + 1), so a live batch never waits for the
+    // backlog writes ahead of it to end, only for a live write.
     const live = this.#pendingLive > 0;
-    const slots = live ? max : Math.max(1, max - 1);
+    const liveInFlight = this.#groups.some((g) => g.live);
+    const slots = !live ? Math.max(1, max - 1) : liveInFlight ? max : max + 1;
     const canStart =
       !this.#stalled &&
       !this.#planning &&
@@ -986,6 +992,7 @@ export class Collector {
     let written!: (ok: boolean) => void;
     const group: WriteGroup = {
       take,
+      live: take.some((b) => !b.backlog),
       plan: undefined,
       spans: undefined,
       written: new Promise<boolean>((r) => {
@@ -1055,6 +1062,13 @@ export class Collector {
       group.readings = await store.writeReadings(plan.rows);
       await store.writeFindings(plan.findings);
       await store.archiveBatches(plan.archive);
+      // The broker (or the other transport) may forget them now: they are in the store. Only the store
+      // acknowledgements to the gateways wait for the groups before this one (#endGroup).
+      for (const b of group.take)
+        if (!b.acked) {
+          b.acked = true;
+          b.ack();
+        }
       this.#publishLive(plan);
       return true;
     } catch (err) {
@@ -1083,8 +1097,8 @@ export class Collector {
 
   /**
    * Ends a write group, in the order the groups were started. Written, and no group before it failed:
-   * its plan is committed, its batches acknowledged (PUBACK), confirmed to their gateways (store ack),
-   * their findings raised, reviews run, the batches published live. Otherwise its batches go back to
+   * its plan is committed, its batches confirmed to their gateways (store ack), their findings raised,
+   * reviews run. (PUBACK and live feed came once written, in #writeGroup.) Otherwise its batches go back to
    * the front of the queue, in their order, unacknowledged (written or not: the retry writes them again,
    * idempotent), and once the last group in flight has ended the retry is scheduled.
    */
@@ -1111,7 +1125,6 @@ export class Collector {
     this.counters.duplicates += plan.duplicates;
     this.counters.verificationFailures += plan.verificationFailures;
     if (!this.#stalled) this.#retryDelayMs = 0;
-    for (const b of group.take) b.ack();
     for (const { item, finding } of plan.rejected) this.#deadLetterBatch(item, finding);
     this.#confirm(plan.confirmed);
     for (const f of plan.findings) this.#raise(f);
