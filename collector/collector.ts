@@ -360,6 +360,8 @@ export class Collector {
   #requeue: PendingBatch[] = [];
   /** The due-gap report (no group starts meanwhile). */
   #dueReport: Promise<void> | undefined;
+  /** The due-gap report waits for the groups in flight to end (none starts meanwhile). */
+  #dueWanted = false;
   #retryDelayMs = 0;
   #metaWrites: Promise<unknown> = Promise.resolve();
   readonly #audit: ChainAudit | undefined;
@@ -901,6 +903,7 @@ export class Collector {
       !this.#stalled &&
       !this.#planning &&
       this.#dueReport === undefined &&
+      !this.#dueWanted &&
       this.#groups.length < slots &&
       this.#pending.length > 0;
     // A full write starts whenever a slot is free; a partial one (the timer, flush()) only when nothing
@@ -931,10 +934,16 @@ export class Collector {
    * write in progress (no write group starts while the report runs).
    */
   #maybeReportDue(): void {
-    if (this.#stopping || this.#busy || !this.#integrity.gapsDue) return;
+    this.#dueWanted = false;
+    if (this.#stopping || this.#dueReport !== undefined || !this.#integrity.gapsDue) return;
     const connected = this.opts.source ? this.opts.source.connected() : this.#backlog?.client.connected;
     if (!connected || this.#pending.some((b) => b.backlog)) return;
     if (Date.now() - this.#backlogActiveAt < (this.opts.backlogQuietMs ?? 5000)) return;
+    if (this.#groups.length > 0) {
+      // Under a steady load some write is always in flight: no new one starts until these have ended.
+      this.#dueWanted = true;
+      return;
+    }
     this.#dueReport = (async () => {
       try {
         const findings = await this.#integrity.dueGaps(this.opts.store, this.#clock.now());
@@ -1114,6 +1123,7 @@ export class Collector {
         this.#requeue = [];
         this.#unwinding = false;
         this.#stalled = false;
+        if (this.#dueWanted) this.#maybeReportDue();
         this.#pump(false); // the retry, after the backoff (retryDelayMs)
       }
       return;
@@ -1129,6 +1139,7 @@ export class Collector {
     this.#confirm(plan.confirmed);
     for (const f of plan.findings) this.#raise(f);
     await this.#reviewFindings();
+    if (this.#dueWanted && this.#groups.length === 0) this.#maybeReportDue();
     this.#pump(false);
   }
 
