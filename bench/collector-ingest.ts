@@ -63,7 +63,17 @@ async function viaCollector(
   await first.start();
   await first.stop();
   await publishAll(brokerUrl, dataTopic(UNIT, GW), payloads);
-  const collector = new Collector({ url: brokerUrl, store, log, clientId, keys });
+  const collector = new Collector({
+    url: brokerUrl,
+    store,
+    log,
+    clientId,
+    keys,
+    // A/B runs of the write pipeline (docs/delivery.md "Pipelined writes"); default otherwise.
+    ...(process.env.BENCH_WRITES_IN_FLIGHT
+      ? { maxWritesInFlight: Number(process.env.BENCH_WRITES_IN_FLIGHT) }
+      : {}),
+  });
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   await collector.start();

@@ -40,6 +40,10 @@ serveIpc({
       log,
       clientId: String(m.clientId),
       ...(keys ? { keys } : {}),
+      // A/B runs of the write pipeline (docs/delivery.md "Pipelined writes"); default otherwise.
+      ...(process.env.BENCH_WRITES_IN_FLIGHT
+        ? { maxWritesInFlight: Number(process.env.BENCH_WRITES_IN_FLIGHT) }
+        : {}),
     });
     await collector.start();
     const app = buildServer({ store, live, logger: false });

@@ -10,7 +10,7 @@
  *   for the `backlog` topic, so that a replayed backlog queued at the broker does not hold live
  *   batches back; writes take live batches first), so the broker keeps queueing while
  *   the collector is down or slow (what it drops the gateways send again, below);
- * - PUBACK is sent only after the store write: MQTT.js 5.16 sends a QoS 1 PUBACK inside the
+ * - PUBACK is sent only after the store write (once written, docs/delivery.md "Pipelined writes"): MQTT.js 5.16 sends a QoS 1 PUBACK inside the
  *   `handleMessage` callback and handles the next packet only after it, so waiting there would allow one
  *   message per store write. `handleMessage` therefore answers at once with a sentinel error — MQTT.js
  *   then moves on without acknowledging (handlers/publish.js: `if (err) return done(err)`) — and the
@@ -69,13 +69,13 @@ import {
 import { type Clock, isoMs, systemClock } from '../core/time.ts';
 import { ChainAudit } from './chain-audit.ts';
 import { reviewGateway } from './finding-lifecycle.ts';
-import { IntegrityChecker, type ReceivedBatch } from './integrity.ts';
+import { IntegrityChecker, type IntegrityPlan, type ReceivedBatch } from './integrity.ts';
 import type { KeyRegistry } from './keys.ts';
 import type { LiveBatch, LiveHub } from './live.ts';
 import { liveTopic } from './live-relay.ts';
 import { checkMeta, settledMismatches } from './meta-check.ts';
 import type { MessageSource } from './source.ts';
-import type { TimeSeriesStore } from './store.ts';
+import type { StoredReading, TimeSeriesStore } from './store.ts';
 
 /** Payloads larger than this are rejected before parsing (4 MiB). */
 export const MAX_PAYLOAD_BYTES = 4 * 1024 * 1024;
@@ -85,6 +85,12 @@ export const MAX_PAYLOAD_BYTES = 4 * 1024 * 1024;
  * was most of the value → live-page latency (BENCHMARKS.md, end-to-end latency).
  */
 export const DEFAULT_FLUSH_INTERVAL_MS = 25;
+
+/**
+ * Default {@link CollectorOptions.maxWritesInFlight}: 4 write groups in flight per store, acknowledged
+ * in order (docs/delivery.md "Pipelined writes").
+ */
+export const DEFAULT_WRITES_IN_FLIGHT = 4;
 
 /** Default MQTT client id: fixed, so the broker keeps the collector's session across restarts. */
 export const DEFAULT_COLLECTOR_CLIENT_ID = 'mrv-collector';
@@ -147,6 +153,12 @@ export interface CollectorOptions {
   maxPendingReadings?: number;
   /** ... or this many batches (keep below the broker's in-flight window). Default 16. */
   maxPendingBatches?: number;
+  /**
+   * Store writes in flight at once (write groups, each planned after the one before and acknowledged
+   * only after every one before it: docs/delivery.md "Pipelined writes"). 1 = one write after the other.
+   * Default {@link DEFAULT_WRITES_IN_FLIGHT}.
+   */
+  maxWritesInFlight?: number;
   /** Longest wait between store retries (ms). Default 30 000. */
   maxRetryDelayMs?: number;
   /**
@@ -228,10 +240,84 @@ interface Session {
 /** Given to MQTT.js's `handleMessage` callback to skip its automatic PUBACK (see the file comment). */
 const DEFER_ACK = new Error('mrv: acknowledged after the store write');
 
+/** What a write group writes that an overlapping later group must not overtake (see `#writeGroup`). */
+interface Spans {
+  /** Archive keys (`unit/gateway#seq`) and finding ids. */
+  keys: Set<string>;
+  /** Per `unit/gateway`, the [first, last] reading time (ms) of each batch's rows. */
+  ranges: Map<string, Array<[number, number]>>;
+}
+
+/** The archive keys, finding ids and reading time spans of a plan. */
+function spansOf(plan: IntegrityPlan): Spans {
+  const keys = new Set<string>();
+  for (const b of plan.archive) keys.add(`${b.unitId}/${b.gatewayId}#${b.seq}`);
+  for (const f of plan.findings) keys.add(f.id);
+  const ranges = new Map<string, Array<[number, number]>>();
+  let span: [number, number] | undefined;
+  let last: StoredReading | undefined;
+  for (const r of plan.rows) {
+    if (
+      last === undefined ||
+      r.seq !== last.seq ||
+      r.gatewayId !== last.gatewayId ||
+      r.unitId !== last.unitId
+    ) {
+      span = [r.ts, r.ts];
+      const gw = `${r.unitId}/${r.gatewayId}`;
+      const list = ranges.get(gw);
+      if (list) list.push(span);
+      else ranges.set(gw, [span]);
+    } else if (span) {
+      if (r.ts < span[0]) span[0] = r.ts;
+      if (r.ts > span[1]) span[1] = r.ts;
+    }
+    last = r;
+  }
+  return { keys, ranges };
+}
+
+/** True when two groups share a key or a gateway's reading time spans meet. */
+function overlaps(a: Spans, b: Spans): boolean {
+  for (const k of b.keys) if (a.keys.has(k)) return true;
+  for (const [gw, spans] of b.ranges) {
+    const other = a.ranges.get(gw);
+    if (other === undefined) continue;
+    for (const [lo, hi] of spans) for (const [l, h] of other) if (lo <= h && l <= hi) return true;
+  }
+  return false;
+}
+
+/** Gap and broken-link findings: what a review (finding-lifecycle.ts) resolves. */
+function reviewedCode(f: Finding): boolean {
+  return f.code === 'MRV_F_SEQ_GAP' || f.code === 'MRV_F_CHAIN_BROKEN';
+}
+
+/** One store write of the pipeline (docs/delivery.md "Pipelined writes"). */
+interface WriteGroup {
+  /** Its batches, in the order taken. */
+  take: PendingBatch[];
+  /** It holds live (not `backlog`) batches. */
+  live: boolean;
+  /** Set once planned. */
+  plan: IntegrityPlan | undefined;
+  spans: Spans | undefined;
+  /** Readings the store wrote. */
+  readings?: number;
+  /** Settles once its write ended: true when written. */
+  written: Promise<boolean>;
+  /** Settles once it ended in order (committed and acknowledged, or put back). */
+  ended: Promise<void>;
+}
+
 interface PendingBatch extends ReceivedBatch {
   ack: () => void;
   /** Came on a `backlog` topic: written after the live batches waiting with it. */
   backlog: boolean;
+  /** Published on the live feed already (see `#publishLive`). */
+  published?: boolean;
+  /** Acknowledged to the broker already (once written; a batch put back and written again is not acknowledged twice). */
+  acked?: boolean;
 }
 
 /** MQTT → validation → integrity → store → PUBACK → live feed. Construct, `start()`; `stop()` flushes and disconnects. */
@@ -273,8 +359,22 @@ export class Collector {
   readonly #devices = new Map<string, Map<string, string>>();
   #pending: PendingBatch[] = [];
   #pendingReadings = 0;
+  /** Live (not `backlog`) batches among {@link #pending}. */
+  #pendingLive = 0;
   #timer: NodeJS.Timeout | undefined;
-  #flushing: Promise<void> | undefined;
+  /** Write groups planned or in flight, oldest first (docs/delivery.md "Pipelined writes"). */
+  #groups: WriteGroup[] = [];
+  /** A group is being planned (plans are made one after another). */
+  #planning = false;
+  /** A group failed: nothing new starts until every group in flight has ended. */
+  #stalled = false;
+  /** A failed group has ended: every group ending after it is put back too, into {@link #requeue}. */
+  #unwinding = false;
+  #requeue: PendingBatch[] = [];
+  /** The due-gap report (no group starts meanwhile). */
+  #dueReport: Promise<void> | undefined;
+  /** The due-gap report waits for the groups in flight to end (none starts meanwhile). */
+  #dueWanted = false;
   #retryDelayMs = 0;
   #metaWrites: Promise<unknown> = Promise.resolve();
   readonly #audit: ChainAudit | undefined;
@@ -817,12 +917,57 @@ export class Collector {
     this.#lastDataAt = Date.now();
     if (item.backlog) this.#backlogActiveAt = this.#lastDataAt;
     this.#pending.push(item);
+    if (!item.backlog) this.#pendingLive++;
     this.#pendingReadings += item.batch.readings.length;
     this.counters.batches++;
-    if (this.#retryDelayMs === 0 && this.#writeFull()) void this.flush();
-    else
+    this.#pump(false);
+  }
+
+  /** True while a write group is planned or in flight, or the due-gap report runs. */
+  get #busy(): boolean {
+    return this.#groups.length > 0 || this.#dueReport !== undefined;
+  }
+
+  /**
+   * Starts the next write group when it may (docs/delivery.md "Pipelined writes"): none is being
+   * planned (plans are made one after another, in order), fewer than `maxWritesInFlight` are in flight,
+   * no failed group is being unwound, and a full write waits (or `force`, the flush timer fired or
+   * {@link flush}, and nothing is in flight). Otherwise, with batches waiting, makes sure the flush
+   * timer runs.
+   */
+  #pump(force: boolean): void {
+    const max = Math.max(1, this.opts.maxWritesInFlight ?? DEFAULT_WRITES_IN_FLIGHT);
+    // Slots are kept for live batches: a replayed backlog fills at most max − 1, and a write with live
+    // batches starts whenever none is in flight (then max + 1), so a live batch never waits for the
+    // backlog writes ahead of it to end, only for a live write.
+    const live = this.#pendingLive > 0;
+    const liveInFlight = this.#groups.some((g) => g.live);
+    const slots = !live ? Math.max(1, max - 1) : liveInFlight ? max : max + 1;
+    const canStart =
+      !this.#stalled &&
+      !this.#planning &&
+      this.#dueReport === undefined &&
+      !this.#dueWanted &&
+      this.#groups.length < slots &&
+      this.#pending.length > 0;
+    // A full write starts whenever a slot is free; a partial one (the timer, flush()) only when nothing
+    // is in flight or it carries live batches: under load the groups fill by themselves, and small
+    // groups would cost the store more requests for the same readings.
+    const full = this.#writeFull();
+    const start = force ? full || live || this.#groups.length === 0 : this.#retryDelayMs === 0 && full;
+    if (canStart && start) {
+      if (this.#timer) clearTimeout(this.#timer);
+      this.#timer = undefined;
+      this.#startGroup();
+      return;
+    }
+    // While stopping, stop() drives the writes itself (flush()).
+    if (this.#pending.length > 0 && !this.#stalled && !this.#stopping)
       this.#timer ??= setTimeout(
-        () => void this.flush(),
+        () => {
+          this.#timer = undefined;
+          this.#pump(true);
+        },
         this.#retryDelayMs || (this.opts.flushIntervalMs ?? DEFAULT_FLUSH_INTERVAL_MS),
       );
   }
@@ -830,14 +975,20 @@ export class Collector {
   /**
    * Reports the holes the gateways no longer hold (integrity.ts `dueGaps`) once nothing can deliver them
    * any more: the backlog session connected and quiet for `backlogQuietMs`, nothing of it unwritten, no
-   * write in progress (the report runs in the write sequence).
+   * write in progress (no write group starts while the report runs).
    */
   #maybeReportDue(): void {
-    if (this.#stopping || this.#flushing || !this.#integrity.gapsDue) return;
+    this.#dueWanted = false;
+    if (this.#stopping || this.#dueReport !== undefined || !this.#integrity.gapsDue) return;
     const connected = this.opts.source ? this.opts.source.connected() : this.#backlog?.client.connected;
     if (!connected || this.#pending.some((b) => b.backlog)) return;
     if (Date.now() - this.#backlogActiveAt < (this.opts.backlogQuietMs ?? 5000)) return;
-    this.#flushing = (async () => {
+    if (this.#groups.length > 0) {
+      // Under a steady load some write is always in flight: no new one starts until these have ended.
+      this.#dueWanted = true;
+      return;
+    }
+    this.#dueReport = (async () => {
       try {
         const findings = await this.#integrity.dueGaps(this.opts.store, this.#clock.now());
         if (findings.length > 0) await this.opts.store.writeFindings(findings);
@@ -846,32 +997,32 @@ export class Collector {
         this.#log.warn({ err: (err as Error).message }, 'reporting missing batches failed; retried');
       }
     })().finally(() => {
-      this.#flushing = undefined;
-      if (this.#pending.length > 0 && !this.#timer) void this.flush();
+      this.#dueReport = undefined;
+      this.#pump(false);
     });
   }
 
-  /** Writes every waiting batch now. On a store error they stay queued (unacknowledged) and a retry is scheduled. */
+  /**
+   * Starts a write of what is waiting now (one write's worth, when a group may start) and resolves
+   * once it, and every write group in flight before it, has ended: stored and acknowledged, or failed
+   * and put back for a retry (a store error is not thrown: the batches stay queued, unacknowledged).
+   */
   flush(): Promise<void> {
     if (this.#timer) clearTimeout(this.#timer);
     this.#timer = undefined;
-    this.#flushing ??= this.#flushOnce().finally(() => {
-      this.#flushing = undefined;
-      if (this.#pending.length === 0 || this.#timer) return;
-      // A backlog (e.g. after an outage) that filled a whole write again goes out at once.
-      if (this.#retryDelayMs === 0 && this.#writeFull()) void this.flush();
-      else
-        this.#timer = setTimeout(
-          () => void this.flush(),
-          this.#retryDelayMs || (this.opts.flushIntervalMs ?? DEFAULT_FLUSH_INTERVAL_MS),
-        );
-    });
-    return this.#flushing;
+    this.#pump(true);
+    return this.#idleAfterLast();
   }
 
-  async #flushOnce(): Promise<void> {
-    if (this.#pending.length === 0) return;
-    await this.#metaWrites; // so a unit's catalogue is stored before its first readings
+  /** Resolves when the newest write group now in flight (and so every one before it) has ended. */
+  #idleAfterLast(): Promise<void> {
+    const last = this.#groups.at(-1);
+    if (last) return last.ended;
+    return this.#dueReport ?? Promise.resolve();
+  }
+
+  /** Takes one write's worth of the waiting batches, live ones first, and starts planning and writing it. */
+  #startGroup(): void {
     // At most one write's worth: Mosquitto does not hold its in-flight window once PUBACKs flow (2.0.11
     // sent 200 unacknowledged messages after 9 acknowledgements; bench/), so after an outage the queue
     // can hold thousands of batches, and one write of them all exceeds InfluxDB's request size limit
@@ -889,44 +1040,162 @@ export class Collector {
     }
     const take = this.#pending.splice(0, n);
     this.#pendingReadings -= taken;
+    for (const b of take) if (!b.backlog) this.#pendingLive--;
+    const previous = this.#groups.at(-1);
+    let written!: (ok: boolean) => void;
+    const group: WriteGroup = {
+      take,
+      live: take.some((b) => !b.backlog),
+      plan: undefined,
+      spans: undefined,
+      written: new Promise<boolean>((r) => {
+        written = r;
+      }),
+      ended: Promise.resolve(),
+    };
+    this.#groups.push(group);
+    this.#planning = true;
+    const ok = this.#writeGroup(group).then(
+      (v) => v,
+      () => false,
+    );
+    void ok.then(written);
+    group.ended = ok.then(async (v) => {
+      await previous?.ended; // never rejects
+      try {
+        await this.#endGroup(group, v);
+      } catch (err) {
+        this.#log.error({ err: (err as Error).message }, 'ending a store write failed');
+      }
+    });
+  }
+
+  /**
+   * Plans (after every plan before it, seeing them as committed) and writes one group: readings, then
+   * findings, then the archive record (a crash in between leaves a batch unarchived and unacknowledged,
+   * so its redelivery is written again, idempotent, rather than taken for a duplicate). A group that
+   * would write a key an earlier group in flight writes too (an archive record replacing a planned one,
+   * a finding id, readings of the same gateway and time span) waits until those have ended, so the
+   * store ends up as one write after the other would leave it. Resolves true when written.
+   */
+  async #writeGroup(group: WriteGroup): Promise<boolean> {
     const store = this.opts.store;
-    let readings = 0;
-    let findings: Finding[] = [];
-    let plan: Awaited<ReturnType<IntegrityChecker['plan']>>;
+    let plan: IntegrityPlan;
+    let before: WriteGroup[] = [];
     try {
-      plan = await this.#integrity.plan(take, store, this.#clock.now());
-      // Readings first, the archive record last: a crash in between leaves the batch unarchived and
-      // unacknowledged, so its redelivery is written again (idempotent) rather than taken for a duplicate.
-      readings = await store.writeReadings(plan.rows);
+      await this.#metaWrites; // so a unit's catalogue is stored before its first readings
+      // The groups still in flight before this one, all planned (plans are made one after another).
+      before = this.#groups.slice(0, this.#groups.indexOf(group));
+      plan = await this.#integrity.plan(
+        group.take,
+        store,
+        this.#clock.now(),
+        before.map((g) => g.plan as IntegrityPlan),
+      );
+    } catch (err) {
+      this.#failed(group, err);
+      return false;
+    } finally {
+      this.#planning = false;
+    }
+    group.plan = plan;
+    group.spans = spansOf(plan);
+    // The next group may be planned while this one is written.
+    this.#pump(false);
+    if (this.#stalled) return false; // an earlier group failed: this one is planned again anyway
+    // A gap or broken link may be one a review at the end of an earlier group resolves: written after it.
+    if (plan.findings.some(reviewedCode)) await Promise.all(before.map((g) => g.ended));
+    else {
+      const overlapping = before.filter(
+        (g) => g.spans !== undefined && overlaps(g.spans, group.spans as Spans),
+      );
+      if (overlapping.length > 0) await Promise.all(overlapping.map((g) => g.written));
+    }
+    try {
+      group.readings = await store.writeReadings(plan.rows);
       await store.writeFindings(plan.findings);
       await store.archiveBatches(plan.archive);
-      findings = plan.findings;
-      this.#integrity.commit(plan);
-      this.counters.storeWrites++;
-      this.counters.readingsStored += readings;
-      this.counters.duplicates += plan.duplicates;
-      this.counters.verificationFailures += plan.verificationFailures;
-      this.#retryDelayMs = 0;
+      // The broker (or the other transport) may forget them now: they are in the store. Only the store
+      // acknowledgements to the gateways wait for the groups before this one (#endGroup).
+      for (const b of group.take)
+        if (!b.acked) {
+          b.acked = true;
+          b.ack();
+        }
+      this.#publishLive(plan);
+      return true;
     } catch (err) {
-      this.counters.storeErrors++;
-      this.#retryDelayMs = Math.min(
-        Math.max(this.#retryDelayMs * 2, 500),
-        this.opts.maxRetryDelayMs ?? 30_000,
-      );
-      this.#log.error(
-        { err: (err as Error).message, batches: take.length, retryInMs: this.#retryDelayMs },
-        'store write failed; batches kept unacknowledged for retry',
-      );
-      this.#pending = take.concat(this.#pending);
-      this.#pendingReadings += take.reduce((n, b) => n + b.batch.readings.length, 0);
+      this.#failed(group, err);
+      return false;
+    }
+  }
+
+  /** A group's plan or write failed: no new group starts until every one in flight has ended (then a retry). */
+  #failed(group: WriteGroup, err: unknown): void {
+    this.#stalled = true;
+    if (this.#timer) clearTimeout(this.#timer);
+    this.#timer = undefined;
+    this.counters.storeErrors++;
+    this.#retryDelayMs = Math.min(Math.max(this.#retryDelayMs * 2, 500), this.opts.maxRetryDelayMs ?? 30_000);
+    this.#log.error(
+      {
+        err: (err as Error).message,
+        batches: group.take.length,
+        writesInFlight: this.#groups.length,
+        retryInMs: this.#retryDelayMs,
+      },
+      'store write failed; batches kept unacknowledged for retry',
+    );
+  }
+
+  /**
+   * Ends a write group, in the order the groups were started. Written, and no group before it failed:
+   * its plan is committed, its batches confirmed to their gateways (store ack), their findings raised,
+   * reviews run. (PUBACK and live feed came once written, in #writeGroup.) Otherwise its batches go back to
+   * the front of the queue, in their order, unacknowledged (written or not: the retry writes them again,
+   * idempotent), and once the last group in flight has ended the retry is scheduled.
+   */
+  async #endGroup(group: WriteGroup, written: boolean): Promise<void> {
+    this.#groups.shift();
+    if (!written || this.#unwinding) {
+      this.#unwinding = true;
+      this.#requeue.push(...group.take);
+      if (this.#groups.length === 0) {
+        this.#pending = this.#requeue.concat(this.#pending);
+        this.#pendingReadings += this.#requeue.reduce((n, b) => n + b.batch.readings.length, 0);
+        this.#pendingLive += this.#requeue.filter((b) => !b.backlog).length;
+        this.#requeue = [];
+        this.#unwinding = false;
+        this.#stalled = false;
+        if (this.#dueWanted) this.#maybeReportDue();
+        this.#pump(false); // the retry, after the backoff (retryDelayMs)
+      }
       return;
     }
-    for (const b of take) b.ack();
+    const plan = group.plan as IntegrityPlan;
+    this.#integrity.commit(plan);
+    this.counters.storeWrites++;
+    this.counters.readingsStored += group.readings ?? 0;
+    this.counters.duplicates += plan.duplicates;
+    this.counters.verificationFailures += plan.verificationFailures;
+    if (!this.#stalled) this.#retryDelayMs = 0;
     for (const { item, finding } of plan.rejected) this.#deadLetterBatch(item, finding);
     this.#confirm(plan.confirmed);
-    for (const f of findings) this.#raise(f);
+    for (const f of plan.findings) this.#raise(f);
     await this.#reviewFindings();
-    for (const b of plan.stored) {
+    if (this.#dueWanted && this.#groups.length === 0) this.#maybeReportDue();
+    this.#pump(false);
+  }
+
+  /**
+   * Publishes a written group's trusted batches on the live feed at once, not at its in-order end: they
+   * are in the store (committed), so a live reading need not wait for the backlog writes started before
+   * it. Only the acknowledgements wait for those. A batch put back and written again is not published twice.
+   */
+  #publishLive(plan: IntegrityPlan): void {
+    for (const b of plan.stored as PendingBatch[]) {
+      if (b.published) continue;
+      b.published = true;
       const stored: LiveBatch = {
         unitId: b.batch.unitId,
         gatewayId: b.batch.gatewayId,
@@ -941,7 +1210,8 @@ export class Collector {
 
   /**
    * Sole mode: resolves or updates the gap and broken-link findings that stored batches closed
-   * (finding-lifecycle.ts); a store error leaves the review due for the next write.
+   * (finding-lifecycle.ts); a store error leaves the review due for the next write. (A later group
+   * that raises a gap or broken link writes its findings only after this, see {@link #writeGroup}.)
    */
   async #reviewFindings(): Promise<void> {
     for (const gw of this.#integrity.reviewsDue) {
@@ -989,7 +1259,7 @@ export class Collector {
     await this.#client.unsubscribeAsync(`$share/${group}/${this.#prefix}/+/+/data`);
     await this.#backlog?.client.unsubscribeAsync(`$share/${group}/${this.#prefix}/+/+/backlog`);
     this.#lastDataAt = Date.now();
-    while (Date.now() - this.#lastDataAt < quietMs || this.#pending.length > 0 || this.#flushing)
+    while (Date.now() - this.#lastDataAt < quietMs || this.#pending.length > 0 || this.#busy)
       await new Promise((r) => setTimeout(r, 100));
     this.#log.info({ shareGroup: group, batches: this.counters.batches }, 'left the share group');
     await this.stop();
@@ -1008,8 +1278,10 @@ export class Collector {
     const errors = this.counters.storeErrors;
     await this.flush();
     // One flush writes at most one write's worth: go on while the writes succeed.
-    while ((this.#pending.length > 0 || this.#flushing) && this.counters.storeErrors === errors)
-      await (this.#flushing ?? this.flush());
+    while ((this.#pending.length > 0 || this.#busy) && this.counters.storeErrors === errors)
+      await this.flush();
+    // After a failure, the groups still in flight end (put back, unacknowledged) before the sessions close.
+    while (this.#busy) await this.#idleAfterLast();
     await this.#metaWrites;
     if (this.#timer) clearTimeout(this.#timer);
     this.#timer = undefined;

@@ -312,8 +312,15 @@ export class InfluxStore implements TimeSeriesStore {
           ? `reading,device=${r.device},gateway=${r.gatewayId},point=${r.point},quality=${r.quality},unit=${r.unitId} `
           : `reading,device=${r.device},gateway=${r.gatewayId},meter=${r.meter},point=${r.point},quality=${r.quality},unit=${r.unitId} `;
       if (r.value !== null) {
-        const f = Number(r.value);
-        if (Number.isFinite(f)) line += `value=${floatLiteral(f)},`;
+        const v = r.value;
+        // The decimal string is the float literal itself (line protocol floats are decimal text, parsed by
+        // InfluxDB to the nearest double, as Number() does): no parse and print per reading. Under 300
+        // characters and without an exponent it is finite; otherwise the float is checked.
+        if (v.length < 300 && !v.includes('e') && !v.includes('E')) line += `value=${v},`;
+        else {
+          const f = Number(v);
+          if (Number.isFinite(f)) line += `value=${floatLiteral(f)},`;
+        }
         // A decimal string (checked) holds no `"` or `\`: nothing to escape.
         line += `exact="${r.value}",`;
       }

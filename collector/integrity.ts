@@ -232,15 +232,38 @@ export class IntegrityChecker {
   /**
    * Decides what to write for `items` (in arrival order). Reads the store (heads once, archived copies
    * of seqs at or below a head); writes nothing.
+   *
+   * `inflight`: the plans made before this one and not yet committed, oldest first (the collector's
+   * write groups in flight, docs/delivery.md "Pipelined writes"): this plan sees the state as if they
+   * were committed (their heads, holes, archive records, reviews), so it is the plan a commit of them
+   * would have led to. The caller commits the plans in the order they were made; when one of them is
+   * not committed (its write failed), every plan made after it is discarded and made again.
    * @throws MrvError `MRV_E_STORE` when the store cannot be read (the caller retries the whole flush)
    */
-  async plan(items: readonly ReceivedBatch[], store: TimeSeriesStore, now: number): Promise<IntegrityPlan> {
+  async plan(
+    items: readonly ReceivedBatch[],
+    store: TimeSeriesStore,
+    now: number,
+    inflight: readonly IntegrityPlan[] = [],
+  ): Promise<IntegrityPlan> {
     const shared = this.opts.shared === true;
     if (this.#heads === undefined) {
       const heads = shared ? [] : await store.batchHeads();
       this.#heads = new Map(heads.map((h) => [`${h.unitId}/${h.gatewayId}`, { seq: h.seq, hash: h.hash }]));
     }
-    const committed = this.#heads;
+    const layer = layerOf(this.#heads, inflight);
+    const committed = layer.heads;
+    /** The newest state of a gateway's holes: of the latest plan in flight that touched them, else committed. */
+    const waitingNow = (gw: string): Waiting | undefined => layer.waiting.get(gw) ?? this.#waiting.get(gw);
+    const releasedNow = (gw: string): Waiting | undefined => layer.released.get(gw) ?? this.#released.get(gw);
+    /** Sole mode: memory says whether `seq` of `gw` is stored (or planned in flight). */
+    const remembers = (gw: string, seq: number): boolean =>
+      layer.records.has(`${gw}#${seq}`) ||
+      this.#recent.has(`${gw}#${seq}`) ||
+      waitingNow(gw)?.has(seq) === true;
+    /** The archive record of a seq planned in flight, else the one this collector stored lately. */
+    const recentOf = (key: string): Known | undefined => layer.records.get(key) ?? this.#recent.get(key);
+    const clean = (gw: string): boolean => this.#clean.has(gw) && !layer.unclean.has(gw);
     /**
      * The archived links of the seq ranges in this flush (and their neighbours), one query per
      * gateway: always in shared mode; in sole mode for batches at or below their gateway's head (a
@@ -252,7 +275,7 @@ export class IntegrityChecker {
           const gw = `${b.unitId}/${b.gatewayId}`;
           if (b.seq > (committed.get(gw)?.seq ?? 0)) return false;
           // Answered from memory when this collector stored it, or is waiting for it, and its neighbours.
-          return ![b.seq - 1, b.seq, b.seq + 1].every((q) => q < 1 || this.#remembers(gw, q));
+          return ![b.seq - 1, b.seq, b.seq + 1].every((q) => q < 1 || remembers(gw, q));
         });
     const archived = lookups.length > 0 ? await archivedLinks(lookups, store) : undefined;
     const plan: IntegrityPlan = {
@@ -279,7 +302,11 @@ export class IntegrityChecker {
       const key = `${unitId}/${gatewayId}#${seq}`;
       const p = planned.get(key);
       if (p !== undefined) return p;
-      if (!shared && this.#remembers(`${unitId}/${gatewayId}`, seq)) return this.#recent.get(key);
+      if (!shared && remembers(`${unitId}/${gatewayId}`, seq)) return recentOf(key);
+      if (shared) {
+        const inFlight = layer.records.get(key);
+        if (inFlight !== undefined) return inFlight;
+      }
       if (archived && (shared || archived.covers(`${unitId}/${gatewayId}`, seq))) return archived.get(key);
       return (await store.listBatches({ unitId, gatewayId, fromSeq: seq, toSeq: seq }))[0];
     };
@@ -303,7 +330,7 @@ export class IntegrityChecker {
       const gw = `${batch.unitId}/${batch.gatewayId}`;
       let w = plan.waiting.get(gw);
       if (w === undefined) {
-        const committedWaiting = this.#waiting.get(gw);
+        const committedWaiting = waitingNow(gw);
         w =
           committedWaiting?.copy() ??
           (await holesInArchive(store, batch.unitId, batch.gatewayId, committed.get(gw)?.seq ?? 0));
@@ -316,7 +343,7 @@ export class IntegrityChecker {
       const gw = `${batch.unitId}/${batch.gatewayId}`;
       let r = plan.released.get(gw);
       if (r === undefined) {
-        r = this.#released.get(gw)?.copy() ?? new Waiting();
+        r = releasedNow(gw)?.copy() ?? new Waiting();
         plan.released.set(gw, r);
       }
       return r;
@@ -330,7 +357,7 @@ export class IntegrityChecker {
       const { batch, receivedAt } = item;
       const gw = `${batch.unitId}/${batch.gatewayId}`;
       // A restarted collector re-checks what the previous run may have left open (its review may have failed).
-      if (!shared && !this.#seen.has(gw)) {
+      if (!shared && !this.#seen.has(gw) && !layer.seen.has(gw)) {
         plan.review.add(gw);
         // Quarantined batches archived above the head by the previous run (batchHeads skips them): into
         // the recent links, so that a verified batch with one of their seqs supersedes them. Once per start.
@@ -418,7 +445,9 @@ export class IntegrityChecker {
       let writeArchive = true;
       // Shared mode: any seq may already be archived (by this collector or another one).
       const mayBeStored = shared
-        ? planned.has(`${gw}#${batch.seq}`) || archived?.get(`${gw}#${batch.seq}`) !== undefined
+        ? planned.has(`${gw}#${batch.seq}`) ||
+          layer.records.has(`${gw}#${batch.seq}`) ||
+          archived?.get(`${gw}#${batch.seq}`) !== undefined
         : head !== undefined && batch.seq <= head.seq;
       if (mayBeStored) {
         let stored = await known(batch.unitId, batch.gatewayId, batch.seq);
@@ -471,7 +500,7 @@ export class IntegrityChecker {
             writeReadings = false;
             writeArchive = false;
             if (stored.verdict !== 'failed') plan.confirmed.push(item); // that seq is held, trusted
-          } else if (!shared && !this.#clean.has(gw)) plan.review.add(gw); // a link to the replaced version may verify now
+          } else if (!shared && !clean(gw)) plan.review.add(gw); // a link to the replaced version may verify now
         } else {
           // A late batch filling an earlier gap (or sent behind newer ones by a gateway replaying a
           // backlog): check it against its stored predecessor, and its stored successor against it.
@@ -510,7 +539,7 @@ export class IntegrityChecker {
           if (!shared && !untrusted) {
             (await waitingOf(batch)).remove(batch.seq);
             releasedOf(batch).remove(batch.seq);
-            if (!this.#clean.has(gw)) plan.review.add(gw); // it may close a gap already reported
+            if (!clean(gw)) plan.review.add(gw); // it may close a gap already reported
           }
         }
       } else if (shared && !untrusted) {
@@ -527,7 +556,7 @@ export class IntegrityChecker {
       } else if (untrusted) {
         // Quarantined above the head: no hole, no head, no link (file comment). A second version of a
         // seq already quarantined here is a conflict kept in its finding.
-        const other = planned.get(`${gw}#${batch.seq}`) ?? this.#recent.get(`${gw}#${batch.seq}`);
+        const other = planned.get(`${gw}#${batch.seq}`) ?? recentOf(`${gw}#${batch.seq}`);
         if (other !== undefined && other.hash !== hash) {
           raise('MRV_F_SEQ_CONFLICT', `${batch.seq}/${hash.slice(0, 16)}`, {
             seq: batch.seq,
@@ -541,8 +570,7 @@ export class IntegrityChecker {
         }
       } else {
         // A verified batch with the seq of a quarantined one above the head: it supersedes that one.
-        const forged: Known | undefined =
-          planned.get(`${gw}#${batch.seq}`) ?? this.#recent.get(`${gw}#${batch.seq}`);
+        const forged: Known | undefined = planned.get(`${gw}#${batch.seq}`) ?? recentOf(`${gw}#${batch.seq}`);
         if (forged !== undefined && forged.hash !== hash && sigOk === true && forged.verdict !== 'verified') {
           const bytes =
             forged.canonical === undefined
@@ -768,14 +796,6 @@ export class IntegrityChecker {
   }
 
   /**
-   * Sole mode: true when memory says whether `seq` of `gw` is stored: it is among the links this
-   * collector stored lately, or in a hole it is waiting for (then it is not stored).
-   */
-  #remembers(gw: string, seq: number): boolean {
-    return this.#recent.has(`${gw}#${seq}`) || this.#waiting.get(gw)?.has(seq) === true;
-  }
-
-  /**
    * Sole mode: the gateways (`unit/gateway`) whose open `MRV_F_SEQ_GAP` and `MRV_F_CHAIN_BROKEN` findings
    * committed batches may have resolved; the collector reviews them (finding-lifecycle.ts
    * `reviewGateway`) and calls {@link reviewed} once the result is stored.
@@ -830,6 +850,50 @@ export class IntegrityChecker {
       if (cur === undefined || h.seq > cur.seq) this.#heads.set(k, h);
     }
   }
+}
+
+/** The state the plans in flight leave behind, as {@link IntegrityChecker.plan} sees it (see there). */
+interface Layer {
+  /** Committed heads advanced by the plans in flight (a copy; the committed map itself when none). */
+  heads: Map<string, { seq: number; hash: string }>;
+  /** The newest holes per gateway of the plans in flight (the latest plan touching a gateway wins). */
+  waiting: Map<string, Waiting>;
+  released: Map<string, Waiting>;
+  /** Archive records planned in flight, by `unit/gateway#seq` (a later plan's wins). */
+  records: Map<string, ArchivedBatch>;
+  /** Gateways a plan in flight reviews (they count as seen). */
+  seen: Set<string>;
+  /** Gateways a plan in flight raised a gap or broken link for (not clean any more once committed). */
+  unclean: Set<string>;
+}
+
+/** The {@link Layer} of `inflight` (oldest first) over the committed heads. */
+function layerOf(
+  committed: Map<string, { seq: number; hash: string }>,
+  inflight: readonly IntegrityPlan[],
+): Layer {
+  const layer: Layer = {
+    heads: inflight.length === 0 ? committed : new Map(committed),
+    waiting: new Map(),
+    released: new Map(),
+    records: new Map(),
+    seen: new Set(),
+    unclean: new Set(),
+  };
+  for (const p of inflight) {
+    for (const [k, h] of p.heads) {
+      const cur = layer.heads.get(k);
+      if (cur === undefined || h.seq > cur.seq) layer.heads.set(k, h);
+    }
+    for (const [k, w] of p.waiting) layer.waiting.set(k, w);
+    for (const [k, r] of p.released) layer.released.set(k, r);
+    for (const b of p.archive) layer.records.set(`${b.unitId}/${b.gatewayId}#${b.seq}`, b);
+    for (const gw of p.review) layer.seen.add(gw);
+    for (const f of p.findings)
+      if ((f.code === 'MRV_F_SEQ_GAP' || f.code === 'MRV_F_CHAIN_BROKEN') && f.gatewayId !== undefined)
+        layer.unclean.add(`${f.unitId}/${f.gatewayId}`);
+  }
+  return layer;
 }
 
 /** Archived links read ahead for a flush, with the seq range read per gateway. */
