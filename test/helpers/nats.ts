@@ -125,6 +125,19 @@ async function healthy(httpPort: number): Promise<boolean> {
  *   node's log when it does not come up.
  */
 export async function startNatsCluster(options: NatsClusterOptions = {}): Promise<NatsCluster> {
+  // Every node's config names every node's ports, so they are all chosen before the first starts: a
+  // port another test file binds meanwhile makes a node exit ("address already in use", seen in CI).
+  // Then the whole cluster starts again on new ports.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startNatsClusterOnce(options);
+    } catch (err) {
+      if (attempt >= 3 || !/address already in use/i.test((err as Error).message)) throw err;
+    }
+  }
+}
+
+async function startNatsClusterOnce(options: NatsClusterOptions): Promise<NatsCluster> {
   if (!existsSync(NATS_SERVER_PATH))
     throw new Error(
       `${NATS_SERVER_PATH} not found: run scripts/setup-test-deps.sh (installs Debian's nats-server)`,

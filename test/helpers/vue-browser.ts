@@ -11,21 +11,11 @@ import { join } from 'node:path';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import { expect } from 'vitest';
 import { zhCN } from '../../dashboard/src/i18n/zh-CN.ts';
+import { CHROMIUM, CHROMIUM_ARGS } from './chromium.ts';
 
 const root = new URL('../..', import.meta.url).pathname;
 /** Where the screenshots go (gitignored). */
 export const SHOTS = join(root, 'test-results/vue-dashboard');
-const CHROMIUM = process.env.MRV_CHROMIUM ?? '/usr/bin/chromium';
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
 /** The viewport every page must fit. */
 export const VIEWPORT = { width: 1366, height: 768 };
 

@@ -14,22 +14,11 @@ import { promisify } from 'node:util';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Finding } from '../../core/schema/finding.ts';
+import { CHROMIUM, CHROMIUM_ARGS } from '../helpers/chromium.ts';
 import { type DashboardStack, OTHER_UNIT, startDashboardStack } from '../helpers/dashboard-stack.ts';
 
 const root = new URL('../..', import.meta.url).pathname;
 const SHOTS = join(root, 'test-results/dashboard');
-const CHROMIUM = process.env.MRV_CHROMIUM ?? '/usr/bin/chromium';
-/** The flags that work on these machines (no sandbox as root, no background network on a closed network). */
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
 
 let dir: string;
 let stack: DashboardStack;

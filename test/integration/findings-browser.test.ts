@@ -18,21 +18,11 @@ import { buildServer } from '../../server/app.ts';
 import { FailureLimiter } from '../../server/auth.ts';
 import { StateStore } from '../../server/state/state-store.ts';
 import { TokenFile } from '../../server/tokens.ts';
+import { CHROMIUM, CHROMIUM_ARGS } from '../helpers/chromium.ts';
 import { finding } from './state-contract.ts';
 
 const root = new URL('../..', import.meta.url).pathname;
 const SHOTS = join(root, 'test-results/dashboard');
-const CHROMIUM = process.env.MRV_CHROMIUM ?? '/usr/bin/chromium';
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
 const UNIT = '91150000WORKFLOW1X';
 const PASSWORD = 'a long enough password';
 

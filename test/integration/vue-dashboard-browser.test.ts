@@ -17,6 +17,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { en } from '../../dashboard/src/i18n/en.ts';
 import { zhCN } from '../../dashboard/src/i18n/zh-CN.ts';
 import { pickLang } from '../../dashboard/src/lib/format.ts';
+import { CHROMIUM, CHROMIUM_ARGS } from '../helpers/chromium.ts';
 import {
   BULK_PROVINCES,
   bulkUnit,
@@ -27,17 +28,6 @@ import {
 
 const root = new URL('../..', import.meta.url).pathname;
 const SHOTS = join(root, 'test-results/vue-dashboard');
-const CHROMIUM = process.env.MRV_CHROMIUM ?? '/usr/bin/chromium';
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
 const BULK = 300;
 const VIEWPORT = { width: 1366, height: 768 };
 

@@ -37,6 +37,7 @@ import type { StoredReading } from '../../collector/store.ts';
 import { en } from '../../dashboard/src/i18n/en.ts';
 import { zhCN } from '../../dashboard/src/i18n/zh-CN.ts';
 import { currentMonth, monthMinus, SHOWN_STATES, shownState } from '../../dashboard/src/lib/evidence.ts';
+import { CHROMIUM, CHROMIUM_ARGS } from '../helpers/chromium.ts';
 import {
   bulkUnit,
   type DashboardStack,
@@ -48,17 +49,6 @@ import { spawnTied } from '../helpers/tied-process.ts';
 
 const root = new URL('../..', import.meta.url).pathname;
 const SHOTS = join(root, 'test-results/vue-dashboard');
-const CHROMIUM = process.env.MRV_CHROMIUM ?? '/usr/bin/chromium';
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
 const BULK = 300;
 /** Bulk units (all aluminium) given a key-parameter reading in the month: open on the confirmations page. */
 const OPEN_BULK = [3, 7, 11, 15, 19];

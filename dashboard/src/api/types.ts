@@ -47,18 +47,3 @@ export interface Finding {
   state?: 'open' | 'resolved';
   workflow?: FindingWorkflow;
 }
-
-/** A row of `GET /api/v1/audit` (server/state/state-store.ts `AuditEntry`). */
-export interface AuditRow {
-  seq: number;
-  /** ISO 8601 instant. */
-  at: string;
-  actor: string;
-  actorRole: string;
-  /** `account.add`, `session.login`, `finding.close`, `certificate.renew`, ... */
-  action: string;
-  targetKind: string;
-  targetId: string;
-  unitId?: string;
-  detail: Record<string, unknown>;
-}

@@ -26,7 +26,7 @@ export interface ListedFinding extends Omit<Finding, 'workflow'> {
   workflow?: FullWorkflow;
 }
 
-/** An audit row (`GET /api/v1/findings/{id}` `history`, a ledger meter's `history`). */
+/** An audit row (`GET /api/v1/audit`, `GET /api/v1/findings/{id}` `history`, a ledger meter's `history`). */
 export interface AuditRow {
   seq: number;
   at: string;
