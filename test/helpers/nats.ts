@@ -103,17 +103,12 @@ function config(name: string, dir: string, mine: Ports, all: Ports[], extra: str
   ].join('\n');
 }
 
-/** The last `/healthz` answer per monitoring port, for the message of a wait that timed out. */
-const lastHealth = new Map<number, string>();
-
 /** Whether the node's monitoring endpoint says it is healthy, JetStream included (`/healthz`). */
 async function healthy(httpPort: number): Promise<boolean> {
   try {
     const res = await fetch(`http://127.0.0.1:${httpPort}/healthz`, { signal: AbortSignal.timeout(2000) });
-    lastHealth.set(httpPort, `${res.status} ${(await res.text()).slice(0, 500)}`);
     return res.ok;
-  } catch (err) {
-    lastHealth.set(httpPort, `no answer: ${(err as Error).message}`);
+  } catch {
     return false;
   }
 }
@@ -231,18 +226,4 @@ async function startNatsClusterOnce(options: NatsClusterOptions): Promise<NatsCl
     throw new Error(`${(err as Error).message}\n${logs.join('\n')}`, { cause: err });
   }
   return cluster;
-}
-
-/** Waits until `node` answers `/healthz` again (after a restart: caught up with the cluster). */
-export async function waitHealthy(node: NatsNode, timeoutMs = 60_000): Promise<void> {
-  try {
-    await waitFor(`nats-server ${node.name} healthy`, () => healthy(node.httpPort), {
-      timeoutMs,
-      intervalMs: 250,
-    });
-  } catch (err) {
-    throw new Error(
-      `${(err as Error).message}; its last /healthz: ${lastHealth.get(node.httpPort) ?? 'none'}`,
-    );
-  }
 }
