@@ -2,7 +2,7 @@
 // profiling (bench/profile.ts `profileRun`), because Node 20 refuses --cpu-prof in NODE_OPTIONS: profiles
 // the thread with the in-process inspector (the same V8 CPU profiler and .cpuprofile format as
 // `node --cpu-prof`) and writes into $BENCH_PROFILE_DIR:
-// - `<pid>.<threadId>.<n>.cpuprofile`, a chunk every BENCH_PROFILE_CHUNK_MS (5 s) and one at exit, so
+// - `<pid>.<threadId>.<n>.<wall ms at its start>.cpuprofile`, a chunk every BENCH_PROFILE_CHUNK_MS (5 s) and one at exit, so
 //   that a process killed by a signal, or a worker terminated by its owner, still leaves most of its profile;
 // - `<pid>.<threadId>.heap.json`: process.memoryUsage() and the V8 heap-space statistics, sampled
 //   every second, kept at the highest RSS seen (the peak) and the latest (the steady point);
@@ -33,6 +33,7 @@ if (dir) {
   };
   post('Profiler.enable');
   post('Profiler.setSamplingInterval', { interval: 1000 });
+  const wallStart = Date.now();
   post('Profiler.start');
   const flush = (restart) => {
     try {

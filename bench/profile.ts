@@ -73,17 +73,20 @@ export function frameLocation(url: string, lineNumber: number, root = REPO_ROOT)
  * Self time per function over one or more profiles of the same thread (chunks, summed): each sample's
  * duration is the time to the next sample (the last one's, to the profile's end), as Chrome DevTools
  * counts it; nodes of the same function (name, file, line) on different call paths are summed.
- * Pure. `top` rows (default 10) exclude `(idle)`; percentages are of the busy time.
+ * Pure. `top` rows (default 10) exclude `(idle)`; percentages are of the busy time. `fromUs[k]`, when
+ * given, drops the samples of `profiles[k]` taken before that time (the profile's clock, µs).
  */
 export function summariseCpuProfiles(
   profiles: readonly CpuProfile[],
   top = 10,
   root = REPO_ROOT,
+  fromUs: readonly (number | undefined)[] = [],
 ): CpuSummary {
   const self = new Map<string, { functionName: string; location: string; us: number }>();
   let totalUs = 0;
   let idleUs = 0;
-  for (const p of profiles) {
+  for (const [k, p] of profiles.entries()) {
+    const since = fromUs[k] ?? Number.NEGATIVE_INFINITY;
     const byId = new Map(p.nodes.map((n) => [n.id, n]));
     const t: number[] = [];
     let at = p.startTime;
@@ -94,7 +97,7 @@ export function summariseCpuProfiles(
     for (let i = 0; i < p.samples.length; i++) {
       const node = byId.get(p.samples[i] as number);
       const dur = Math.max(0, (i + 1 < t.length ? (t[i + 1] as number) : p.endTime) - (t[i] as number));
-      if (!node) continue;
+      if (!node || (t[i] as number) < since) continue;
       totalUs += dur;
       const cf = node.callFrame;
       if (cf.functionName === '(idle)') {
@@ -170,9 +173,10 @@ function commandOf(argv: readonly string[]): string {
 
 /**
  * Reads what bench/profile-preload.cjs wrote into `dir` (the chunks of each thread, its heap samples,
- * its command line) and summarises each thread's CPU profile.
+ * its command line) and summarises each thread's CPU profile; with `sinceWallMs` (Date.now() time), only
+ * what was sampled from then on (the chunks' names carry their wall-clock start).
  */
-export function readProfileDir(dir: string, top = 10): ProfiledThread[] {
+export function readProfileDir(dir: string, top = 10, sinceWallMs?: number): ProfiledThread[] {
   if (!existsSync(dir)) return [];
   const files = readdirSync(dir);
   const threads = new Map<string, { pid: number; threadId: number; chunks: string[] }>();
@@ -193,20 +197,52 @@ export function readProfileDir(dir: string, top = 10): ProfiledThread[] {
       }
     };
     const argv = read<{ argv: string[] }>(`${key}.argv.json`)?.argv ?? [];
-    const profiles = t.chunks
-      .sort()
-      .map((f) => read<CpuProfile>(f))
-      .filter((p): p is CpuProfile => p !== undefined);
+    const profiles: CpuProfile[] = [];
+    const from: (number | undefined)[] = [];
+    for (const f of t.chunks.sort()) {
+      const p = read<CpuProfile>(f);
+      if (!p) continue;
+      const wall = Number(/^\.\d{4}\.(\d+)\.cpuprofile$/.exec(f.slice(key.length))?.[1] ?? Number.NaN);
+      profiles.push(p);
+      from.push(
+        sinceWallMs === undefined || !Number.isFinite(wall)
+          ? undefined
+          : p.startTime + (sinceWallMs - wall) * 1000,
+      );
+    }
     const heap = read<ProfiledThread['heap']>(`${key}.heap.json`);
     out.push({
       process: `${commandOf(argv) || `pid ${t.pid}`}${t.threadId > 0 ? ` (worker thread ${t.threadId})` : ''}`,
       pid: t.pid,
       threadId: t.threadId,
-      ...(profiles.length > 0 ? { cpu: summariseCpuProfiles(profiles, top) } : {}),
+      ...(profiles.length > 0 ? { cpu: summariseCpuProfiles(profiles, top, REPO_ROOT, from) } : {}),
       ...(heap ? { heap } : {}),
     });
   }
   return out.sort((a, b) => (b.cpu?.busyMs ?? 0) - (a.cpu?.busyMs ?? 0));
+}
+
+/**
+ * For a benchmark that re-runs one child process itself: the environment that makes every Node process
+ * and worker thread started with it profiled (bench/profile-preload.cjs), and `read()`, which
+ * summarises what they wrote once they have exited. `how` names the command for the report.
+ */
+export function profiledEnv(base: NodeJS.ProcessEnv = process.env): {
+  env: NodeJS.ProcessEnv;
+  dir: string;
+  read(top?: number, sinceWallMs?: number): ProfiledThread[];
+} {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'mrv-bench-profile-'));
+  const preload = path.join(BENCH_DIR, 'profile-preload.cjs');
+  return {
+    env: {
+      ...base,
+      NODE_OPTIONS: `${base.NODE_OPTIONS ?? ''} --require ${preload}`.trim(),
+      BENCH_PROFILE_DIR: dir,
+    },
+    dir,
+    read: (top = 10, sinceWallMs?: number) => readProfileDir(dir, top, sinceWallMs),
+  };
 }
 
 /**
@@ -225,38 +261,61 @@ export async function profileRun(
   const saved = { NODE_OPTIONS: process.env.NODE_OPTIONS, BENCH_PROFILE_DIR: process.env.BENCH_PROFILE_DIR };
   process.env.NODE_OPTIONS = `${saved.NODE_OPTIONS ?? ''} --require ${preload}`.trim();
   process.env.BENCH_PROFILE_DIR = dir;
-  const session = new Session();
-  session.connect();
-  await session.post('Profiler.enable');
-  await session.post('Profiler.setSamplingInterval', { interval: 1000 });
-  await session.post('Profiler.start');
-  const heap: { peak?: HeapSnapshotSummary; latest?: HeapSnapshotSummary } = {};
-  const sampler = setInterval(() => {
-    const s = heapSummaryNow();
-    heap.latest = s;
-    if (!heap.peak || s.memoryUsage.rss >= heap.peak.memoryUsage.rss) heap.peak = s;
-  }, 1000);
-  let own: CpuProfile | undefined;
+  let own: ProfiledThread;
   try {
-    await fn();
+    own = (await profileHere(fn, top)).thread;
   } finally {
-    clearInterval(sampler);
-    own = (await session.post('Profiler.stop')).profile as unknown as CpuProfile;
-    session.disconnect();
     for (const [k, v] of Object.entries(saved)) {
       if (v === undefined) delete process.env[k];
       else process.env[k] = v;
     }
   }
   const threads = readProfileDir(dir, top);
-  threads.unshift({
-    process: `${commandOf(process.argv)} (the benchmark's own process)`,
-    pid: process.pid,
-    threadId: 0,
-    cpu: summariseCpuProfiles([own], top),
-    heap,
-  });
+  threads.push(own);
   return { dir, threads: threads.sort((a, b) => (b.cpu?.busyMs ?? 0) - (a.cpu?.busyMs ?? 0)) };
+}
+
+/**
+ * Runs `fn` with this thread profiled through node:inspector (V8's sampling profiler at 1 ms) and its
+ * heap sampled every second; for work a benchmark does in its own process (an evidence build).
+ * Returns `fn`'s value and the thread's summary.
+ */
+export async function profileHere<T>(
+  fn: () => Promise<T>,
+  top = 10,
+): Promise<{ value: T; thread: ProfiledThread }> {
+  const session = new Session();
+  session.connect();
+  await session.post('Profiler.enable');
+  await session.post('Profiler.setSamplingInterval', { interval: 1000 });
+  await session.post('Profiler.start');
+  const heap: { peak?: HeapSnapshotSummary; latest?: HeapSnapshotSummary } = {};
+  const sample = () => {
+    const s = heapSummaryNow();
+    heap.latest = s;
+    if (!heap.peak || s.memoryUsage.rss >= heap.peak.memoryUsage.rss) heap.peak = s;
+  };
+  const sampler = setInterval(sample, 1000);
+  let value: T;
+  let profile: CpuProfile;
+  try {
+    value = await fn();
+  } finally {
+    clearInterval(sampler);
+    sample();
+    profile = (await session.post('Profiler.stop')).profile as unknown as CpuProfile;
+    session.disconnect();
+  }
+  return {
+    value,
+    thread: {
+      process: `${commandOf(process.argv)} (the benchmark's own process)`,
+      pid: process.pid,
+      threadId: 0,
+      cpu: summariseCpuProfiles([profile], top),
+      heap,
+    },
+  };
 }
 
 /** Whether a figure is a memory figure (its heap summary matters more than its CPU profile). */

@@ -7,6 +7,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { benchCollectorIngest } from './collector-ingest.ts';
 import { benchEvidence } from './evidence.ts';
+import { benchEvidenceMonth } from './evidence-month.ts';
 import { benchEvidenceWorkers } from './evidence-workers.ts';
 import { benchFootprint } from './footprint.ts';
 import { benchGatewayRead } from './gateway-read.ts';
@@ -19,6 +20,7 @@ import { benchReplay } from './replay.ts';
 import { renderReport } from './report.ts';
 import { benchScaleOut } from './scale-out.ts';
 import { benchStartup } from './startup.ts';
+import { benchSummary } from './summary.ts';
 
 /** The last run's figures, for `--render`. */
 const LAST_RUN = path.join(BUILD_DIR, 'last-run.json');
@@ -31,7 +33,9 @@ const ALL: Record<string, () => Promise<BenchResult>> = {
   latency: benchLatency,
   replay: benchReplay,
   evidence: benchEvidence,
+  'evidence-month': benchEvidenceMonth,
   'evidence-workers': benchEvidenceWorkers,
+  summary: benchSummary,
   footprint: benchFootprint,
   'node-red': benchNodeRed,
   startup: benchStartup,
