@@ -33,17 +33,20 @@ if (dir) {
   };
   post('Profiler.enable');
   post('Profiler.setSamplingInterval', { interval: 1000 });
-  const wallStart = Date.now();
+  let wallStart = Date.now();
   post('Profiler.start');
   const flush = (restart) => {
     try {
       const res = post('Profiler.stop');
       if (res?.profile)
         fs.writeFileSync(
-          path.join(dir, `${tag}.${String(n++).padStart(4, '0')}.cpuprofile`),
+          path.join(dir, `${tag}.${String(n++).padStart(4, '0')}.${wallStart}.cpuprofile`),
           JSON.stringify(res.profile),
         );
-      if (restart) post('Profiler.start');
+      if (restart) {
+        wallStart = Date.now();
+        post('Profiler.start');
+      }
     } catch {
       // the profile is lost, never the process
     }

@@ -67,6 +67,14 @@ describe('summariseCpuProfiles', () => {
     ]);
   });
 
+  it('leaves out the samples before fromUs (a window: the request, not the start-up before it)', () => {
+    const p = profile([3, 8, 5, 6, 4], [1000, 1000, 3000, 1000, 2000], 10_000);
+    const s = summariseCpuProfiles([p], 10, ROOT, [5000]);
+    expect(s.totalMs).toBe(5); // samples at 5000 (idle), 6000, 8000
+    expect(s.busyMs).toBe(4);
+    expect(s.top.find((r) => r.functionName === 'hot')).toBeUndefined();
+  });
+
   it('is empty, not NaN, for a profile without samples', () => {
     const s = summariseCpuProfiles([profile([], [], 0)], 10, ROOT);
     expect(s).toEqual({ totalMs: 0, busyMs: 0, top: [] });
