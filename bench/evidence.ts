@@ -255,11 +255,10 @@ export async function benchEvidence(): Promise<BenchResult> {
         unit: 'bytes',
       },
       {
-        name: `evidence of a whole month of 1 s data (${fmt(monthReadings)} readings)${full ? '' : ', extrapolated from the throughput'}`,
+        // Informational: the raw path (no day aggregates); issue 19's target is measured by evidence-month.
+        name: `evidence of a whole month of 1 s data without day aggregates (${fmt(monthReadings)} readings)${full ? '' : ', extrapolated from the throughput'}; the target: see evidence-month`,
         value: fmt(monthS, 0),
         unit: 's',
-        target: '< 5',
-        met: monthS < 5,
       },
       {
         name: 'evidence from day aggregates, cold (every ended day read and kept)',
@@ -270,8 +269,6 @@ export async function benchEvidence(): Promise<BenchResult> {
         name: 'evidence from day aggregates, warm (every day kept: no reading read)',
         value: fmt(warm.s, 3),
         unit: 's',
-        target: '< 5',
-        met: warm.s < 5,
       },
       {
         name: 'packages from day aggregates equal the raw build (byte for byte)',

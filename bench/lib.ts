@@ -13,6 +13,7 @@ import { fileURLToPath } from 'node:url';
 import mqtt from 'mqtt';
 import { ackTopic, type StoreAck, seqRanges } from '../core/schema/delivery.ts';
 import { isoMs } from '../core/time.ts';
+import type { ProfileSection } from './profile.ts';
 
 export const BENCH_DIR = path.dirname(fileURLToPath(import.meta.url));
 export const REPO_ROOT = path.resolve(BENCH_DIR, '..');
@@ -39,6 +40,11 @@ export interface BenchResult {
   /** Markdown paragraphs: setup, method, what the figures mean. */
   notes: string[];
   seconds: number;
+  /**
+   * Where the time (or memory) goes for the missed figures: made by the benchmark itself
+   * (bench/profile.ts), or by run.ts re-running it under {@link ProfileSection profiling} when it has none.
+   */
+  profiles?: ProfileSection[];
 }
 
 export function loadAvg(): string {
