@@ -5,8 +5,8 @@
  * parse in a worker thread whose heap is gone afterwards.
  */
 import pino from 'pino';
-import { loadSiteConfigIsolated } from '../gateway/config.ts';
 import { Gateway } from '../gateway/gateway.ts';
+import { loadSiteConfigIsolated } from '../gateway/site-loader.ts';
 import { serveIpc } from './lib.ts';
 
 const siteFile = process.argv[2] as string;

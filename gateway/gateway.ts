@@ -50,9 +50,9 @@ import {
 import { parsePrivateKey, signMeta } from '../core/signing.ts';
 import { type Clock, isoMs, systemClock } from '../core/time.ts';
 import type { Driver } from '../drivers/types.ts';
-import { type LoadedSite, siteDataDir, siteMeta } from './config.ts';
 import { Confirmations } from './confirmations.ts';
 import { DiskLog } from './disk-log.ts';
+import { type LoadedSite, siteDataDir, siteMeta } from './loaded-site.ts';
 import { SendOrder } from './send-order.ts';
 
 export { batchHash } from '../core/signing.ts';
