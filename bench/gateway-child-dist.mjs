@@ -11,10 +11,17 @@ let gateway;
 
 const handlers = {
   start: async () => {
-    const site = await loadSiteConfigIsolated(siteFile);
+    let stats;
+    const site = await loadSiteConfigIsolated(siteFile, (s) => {
+      stats = s;
+    });
     gateway = new Gateway({ site, log });
     await gateway.start();
-    return { points: site.devices.reduce((n, d) => n + d.config.points.length, 0) };
+    return {
+      points: site.devices.reduce((n, d) => n + d.config.points.length, 0),
+      loaderPeakRssMiB: stats?.loaderPeakRssMiB,
+      loadMs: stats?.ms,
+    };
   },
   stats: () => {
     const mem = process.memoryUsage();

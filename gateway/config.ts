@@ -400,9 +400,3 @@ function readSiteText(file: string): string {
     );
   }
 }
-
-/** A document that locates nothing: validation of a value parsed elsewhere, before its messages are needed. */
-const NOWHERE = (() => {
-  const lc = new LineCounter();
-  return { doc: parseDocument('', { lineCounter: lc }), lc };
-})();
