@@ -104,9 +104,14 @@ export interface CommandFootprint {
 /**
  * The real command as deploy/systemd/mrv-gateway.service runs it: `node ROOT/bin/mrv.js gateway -c SITE
  * --metrics-port …` on the compiled release (MRV_REQUIRE_DIST=1) with {@link GATEWAY_NODE_OPTIONS};
- * RSS after 15 s of polling. `root`: the checkout to run (another one for an A/B run).
+ * RSS after 15 s of polling. `root`: the checkout to run (another one for an A/B run); `env`: added to
+ * this process's environment (NODE_OPTIONS and the like).
  */
-export async function measureCommand(siteFile: string, root = REPO_ROOT): Promise<CommandFootprint> {
+export async function measureCommand(
+  siteFile: string,
+  root = REPO_ROOT,
+  env: Record<string, string> = { NODE_OPTIONS: GATEWAY_NODE_OPTIONS },
+): Promise<CommandFootprint> {
   const t0 = performance.now();
   const child = spawn(
     process.execPath,
@@ -114,7 +119,7 @@ export async function measureCommand(siteFile: string, root = REPO_ROOT): Promis
     {
       env: {
         ...process.env,
-        NODE_OPTIONS: GATEWAY_NODE_OPTIONS,
+        ...env,
         MRV_REQUIRE_DIST: '1',
         MRV_LOG_LEVEL: 'warn',
       },
