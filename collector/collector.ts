@@ -1037,9 +1037,12 @@ export class Collector {
     // Live batches first, then a replayed backlog's, each in arrival order.
     if (this.#pending.some((b) => b.backlog))
       this.#pending = [...this.#pending.filter((b) => !b.backlog), ...this.#pending.filter((b) => b.backlog)];
+    // A write with live batches takes only those (docs/delivery.md "Live writes during a backlog
+    // drain"): it stays small, so the live wait is one small write, and the backlog keeps its slots.
+    const limit = this.#pendingLive > 0 ? Math.min(maxBatches, this.#pendingLive) : maxBatches;
     let n = 0;
     let taken = 0;
-    while (n < this.#pending.length && n < maxBatches && taken < maxReadings) {
+    while (n < this.#pending.length && n < limit && taken < maxReadings) {
       taken += (this.#pending[n] as PendingBatch).batch.readings.length;
       n++;
     }
