@@ -24,6 +24,7 @@ export const collectorFlags = {
   'share-group': { type: 'string' },
   'gap-grace': { type: 'string' },
   'audit-interval': { type: 'string' },
+  'max-writes-in-flight': { type: 'string' },
   leave: { type: 'boolean', default: false },
   'live-topic': { type: 'boolean', default: false },
   'insecure-unsigned': { type: 'boolean', default: false },
@@ -99,6 +100,26 @@ function readFile(flag: string, file: string): Buffer {
   }
 }
 
+/** Largest `--max-writes-in-flight`: each write group holds up to 16 unacknowledged batches at the broker. */
+export const MAX_WRITES_IN_FLIGHT_FLAG = 32;
+
+/**
+ * `--max-writes-in-flight N`: store writes (write groups) the collector keeps in flight per store
+ * (docs/delivery.md "Pipelined writes"); absent = the collector's default (4).
+ * @returns N, a whole number 1..{@link MAX_WRITES_IN_FLIGHT_FLAG}, or undefined when not given
+ * @throws MrvError `MRV_E_CONFIG` for anything else (a fraction, 0, a negative number, text, too large)
+ */
+export function maxWritesInFlight(text: string | undefined): number | undefined {
+  if (text === undefined) return undefined;
+  const n = /^\s*\d+\s*$/.test(text) ? Number(text) : Number.NaN;
+  if (!Number.isSafeInteger(n) || n < 1 || n > MAX_WRITES_IN_FLIGHT_FLAG)
+    throw new MrvError(
+      'MRV_E_CONFIG',
+      `--max-writes-in-flight: expected a whole number of store writes from 1 (one write after the other) to ${MAX_WRITES_IN_FLIGHT_FLAG}, got "${text}"`,
+    );
+  return n;
+}
+
 /**
  * Collector options from {@link collectorFlags}' values.
  * @throws MrvError `MRV_E_CONFIG` for an unreadable file or unset variable, `MRV_E_KEY` for a bad registry
@@ -117,6 +138,7 @@ export function collectorOptions(v: {
   'gap-grace'?: string | undefined;
   'audit-interval'?: string | undefined;
   'live-topic'?: boolean | undefined;
+  'max-writes-in-flight'?: string | undefined;
   /** `--transport` (cli/nats-options.ts): the NATS consumer is shared, so the chain-audit flags apply too. */
   transport?: string | undefined;
 }): Partial<CollectorOptions> {
@@ -144,6 +166,8 @@ export function collectorOptions(v: {
       throw new MrvError('MRV_E_CONFIG', `--keepalive: expected whole seconds, got "${v.keepalive}"`);
     o.keepaliveS = n;
   }
+  const inFlight = maxWritesInFlight(v['max-writes-in-flight']);
+  if (inFlight !== undefined) o.maxWritesInFlight = inFlight;
   if (v['share-group']) {
     if (!v['client-id'])
       throw new MrvError(

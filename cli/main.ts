@@ -22,7 +22,7 @@ const USAGE = `mrv — carbon-mrv command line
   mrv collector --mqtt URL [--store sqlite|influx] [--sqlite FILE] [--influx URL] [--db mrv] [--metrics-port N]
                 (--keys REGISTRY | --insecure-unsigned) [--units-file units.yaml] [--client-id mrv-collector]
                 [--username U --password-env VAR|--password-file F] (never a password in the URL)
-                [--ca FILE] [--cert FILE --key FILE] [--keepalive S]
+                [--ca FILE] [--cert FILE --key FILE] [--keepalive S] [--max-writes-in-flight 4]
                 [--share-group NAME [--gap-grace S] [--audit-interval S] [--leave]] [--live-topic]
                 [--transport mqtt|nats --nats-servers nats://H:4222,... [--nats-replicas 3]
                  [--nats-ack-wait 30] [--nats-max-ack-pending 512]] [--province P]
@@ -35,6 +35,8 @@ const USAGE = `mrv — carbon-mrv command line
       instead (gateways speak MQTT to any node's MQTT listener): every collector shares one durable
       consumer, acknowledges after the store write, and audits the chains (docs/scale-out.md §6);
       --live-topic announces every stored batch for a server started with --live-mqtt;
+      --max-writes-in-flight N (1-32, default 4): store writes in flight at once, acknowledged in order
+      (1 = one write after the other; docs/delivery.md "Pipelined writes");
       --province P (needs --units-file) stores province P only: topics mrv/v1/P/..., NATS streams
       MRV_BATCHES_P/MRV_GATEWAYS_P; a unit the registry places elsewhere is dead-lettered, counted
   mrv server [--port 8080] [--host 127.0.0.1] [--mqtt URL (--keys REGISTRY | --insecure-unsigned) | --live-mqtt URL]

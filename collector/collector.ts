@@ -299,6 +299,8 @@ interface WriteGroup {
   take: PendingBatch[];
   /** It holds live (not `backlog`) batches. */
   live: boolean;
+  /** Its write is still going on (planning or writing; false once written or failed). */
+  writing: boolean;
   /** Set once planned. */
   plan: IntegrityPlan | undefined;
   spans: Spans | undefined;
@@ -937,12 +939,15 @@ export class Collector {
    */
   #pump(force: boolean): void {
     const max = Math.max(1, this.opts.maxWritesInFlight ?? DEFAULT_WRITES_IN_FLIGHT);
-    // Slots are kept for live batches: a replayed backlog fills at most max − 1, and a write with live
-    // batches starts whenever none is in flight (then max + 1), so a live batch never waits for the
-    // backlog writes ahead of it to end, only for a live write.
+    // A slot is kept for live batches (docs/delivery.md "Live writes during a backlog drain"): a
+    // replayed backlog fills at most max − 1 groups, and a write with live batches starts whenever no
+    // live write is still going on. A live group that is written but waits to end in order (its store
+    // acknowledgement waits for the backlog groups before it) no longer holds the live slot, so the
+    // next live batch never waits for the backlog writes ahead of it to end, only for a live write.
+    // Groups written and waiting to end are bounded too: at most 2 × max in all.
     const live = this.#pendingLive > 0;
-    const liveInFlight = this.#groups.some((g) => g.live);
-    const slots = !live ? Math.max(1, max - 1) : liveInFlight ? max : max + 1;
+    const liveWriting = this.#groups.some((g) => g.live && g.writing);
+    const slots = !live ? Math.max(1, max - 1) : liveWriting ? max : 2 * max;
     const canStart =
       !this.#stalled &&
       !this.#planning &&
@@ -1032,9 +1037,12 @@ export class Collector {
     // Live batches first, then a replayed backlog's, each in arrival order.
     if (this.#pending.some((b) => b.backlog))
       this.#pending = [...this.#pending.filter((b) => !b.backlog), ...this.#pending.filter((b) => b.backlog)];
+    // A write with live batches takes only those (docs/delivery.md "Live writes during a backlog
+    // drain"): it stays small, so the live wait is one small write, and the backlog keeps its slots.
+    const limit = this.#pendingLive > 0 ? Math.min(maxBatches, this.#pendingLive) : maxBatches;
     let n = 0;
     let taken = 0;
-    while (n < this.#pending.length && n < maxBatches && taken < maxReadings) {
+    while (n < this.#pending.length && n < limit && taken < maxReadings) {
       taken += (this.#pending[n] as PendingBatch).batch.readings.length;
       n++;
     }
@@ -1046,6 +1054,7 @@ export class Collector {
     const group: WriteGroup = {
       take,
       live: take.some((b) => !b.backlog),
+      writing: true,
       plan: undefined,
       spans: undefined,
       written: new Promise<boolean>((r) => {
@@ -1059,7 +1068,12 @@ export class Collector {
       (v) => v,
       () => false,
     );
-    void ok.then(written);
+    void ok.then((v) => {
+      group.writing = false;
+      written(v);
+      // A written live group frees the live slot before it ends (see #pump).
+      if (v && group.live) this.#pump(false);
+    });
     group.ended = ok.then(async (v) => {
       await previous?.ended; // never rejects
       try {
