@@ -327,7 +327,9 @@ export async function demo(args: string[]): Promise<number> {
 
 /**
  * Waits until every device of every gateway has had a successful request (driver status
- * `lastSuccessAt`), or `budgetMs` of real time; says which devices had not, if any.
+ * `lastSuccessAt`) and every one of its poll groups has run once (`cycles ≥ pollGroups`: devices on
+ * one RTU line take turns, so a device's second group may read well after its first), or `budgetMs` of
+ * real time; says which devices had not, if any.
  * @returns the real ms waited
  */
 async function untilFirstReadings(
@@ -339,7 +341,7 @@ async function untilFirstReadings(
   const silent = () =>
     gateways.flatMap((g) =>
       Object.entries(g.deviceStatus())
-        .filter(([, st]) => st.lastSuccessAt === undefined)
+        .filter(([, st]) => st.lastSuccessAt === undefined || st.cycles < (st.pollGroups ?? 1))
         .map(([id]) => id),
     );
   for (;;) {
