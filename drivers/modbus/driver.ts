@@ -110,24 +110,12 @@ export class ModbusDriver implements Driver {
     readonly config: ModbusDevice,
     private readonly ctx: DriverContext,
   ) {
-    // A point an event log delivers (its number point and fields) is not polled: the registers of the
-    // "last ticket" hold the same values, but a poll stamps them with the poll time instead of the
-    // weighing time and runs ahead of the log, so a month-to-date evidence saw the newest polled
-    // number with the log's tickets before it still in flight — MRV_F_TICKETS_MISSING for tickets
-    // that were only late (issue 18). The event log is the one source of these points.
-    const logged = new Set(
-      (config.eventLogs ?? []).flatMap((l) => [l.number.point, ...l.fields.map((f) => f.point)]),
-    );
-    this.#groups = planGroups(
-      config.points.filter((p) => !logged.has(p.id)),
-      config.pollIntervalMs,
-      {
-        maxRegisters: config.maxRegistersPerRequest,
-        maxGap: config.maxGap,
-        maxBits: config.maxBitsPerRequest,
-        maxBitGap: config.maxBitGap,
-      },
-    );
+    this.#groups = planGroups(config.points, config.pollIntervalMs, {
+      maxRegisters: config.maxRegistersPerRequest,
+      maxGap: config.maxGap,
+      maxBits: config.maxBitsPerRequest,
+      maxBitGap: config.maxBitGap,
+    });
     this.#spec = linkSpecOf(config);
     this.#eventLogs = (config.eventLogs ?? []).map((log) => ({
       log,

@@ -53,8 +53,6 @@ describe('Modbus driver: event log against a terminal over TCP', () => {
   /** While true the host's log never syncs (a failing disk). */
   let hang = false;
   const batches: Reading[][] = [];
-  /** Every point of the poll loop's readings (stamped at the read: no serverTs). */
-  const polledPoints = new Set<string>();
 
   beforeAll(async () => {
     const slave = {
@@ -80,8 +78,6 @@ describe('Modbus driver: event log against a terminal over TCP', () => {
       maxRegistersPerRequest: 14, // two records per request
       points: [
         { id: 'w.ticket_no', unit: 'id', meter: 'ws-1', table: 'holding', address: 0, type: 'uint32' },
-        // Not in the event log: polled as any point (the index register as a plain value).
-        { id: 'w.index', unit: 'id', table: 'holding', address: 0, type: 'uint32' },
         {
           id: 'w.net',
           unit: 't',
@@ -114,8 +110,6 @@ describe('Modbus driver: event log against a terminal over TCP', () => {
     writeTicket(1, [26, 12, 31, 23, 59, 40], 3105);
     setIndex(1);
     await driver.start((r) => {
-      for (const x of r)
-        if (x.serverTs === undefined && !x.reason?.startsWith('MRV_E_')) polledPoints.add(x.point);
       if (r.some((x) => x.ts !== x.rxTs || (x.quality === 'bad' && x.reason?.startsWith('MRV_E_TICKETS'))))
         batches.push(r);
     });
@@ -252,18 +246,5 @@ describe('Modbus driver: event log against a terminal over TCP', () => {
     await expect
       .poll(() => JSON.parse(readFileSync(stateFile, 'utf8')).logs.tickets.lastSeen, { timeout: 30_000 })
       .toBe(3);
-  });
-
-  it('does not poll the points its event log delivers: they come with their weighing time only', async () => {
-    // The "last ticket" registers polled would stamp a ticket with the poll time and run ahead of the
-    // log: a month-to-date evidence then saw the newest number before the log's tickets below it
-    // arrived (MRV_F_TICKETS_MISSING for tickets that were only late, issue 18).
-    await atRest();
-    clock.advance(1000);
-    await atRest();
-    expect([...polledPoints]).toEqual(['w.index']);
-    expect(driver.groups.flatMap((g) => g.requests.flatMap((q) => q.points.map((p) => p.point.id)))).toEqual([
-      'w.index',
-    ]);
   });
 });
