@@ -10,15 +10,17 @@ import { LiveHub } from '../collector/live.ts';
 import { LiveRelay } from '../collector/live-relay.ts';
 import { SqliteStore } from '../collector/sqlite-store.ts';
 import { MrvError } from '../core/errors.ts';
+import { PacedClock } from '../core/paced-clock.ts';
 import { provinceTopicPrefix } from '../core/schema/province.ts';
 import { seedRegistry, type UnitRegistry } from '../core/schema/unit-registry.ts';
 import { DEFAULT_TOPIC_PREFIX } from '../core/schema/wire.ts';
-import { ScaledClock, systemClock } from '../core/time.ts';
+import { systemClock } from '../core/time.ts';
 import { type LoadedSite, loadSiteConfig } from '../gateway/config.ts';
 import { Gateway } from '../gateway/gateway.ts';
 import {
   createRegistry,
   exposeCollectorCounters,
+  exposeCounters,
   exposeDeviceStatus,
   exposeGatewayCounters,
   instrumentStore,
@@ -116,11 +118,13 @@ export async function demo(args: string[]): Promise<number> {
   const log = createLogger('mrv-demo');
   const speed = intFlag('speed', v.speed, 1);
   const start = instantFlag('start', v.start);
-  // Held while the simulators, broker and server start, released just before the gateways do.
+  // Held while the simulators, broker and server start, released just before the gateways do. Paced
+  // (core/paced-clock.ts): a stall of this one process slows the plant instead of costing it readings;
+  // every part below reads this one instance.
   const clock =
     speed === 1 && start === undefined
       ? systemClock
-      : new ScaledClock(start ?? Date.now(), speed, systemClock, { held: true });
+      : new PacedClock(start ?? Date.now(), speed, systemClock, { held: true });
   const minPollMs = demoMinPollMs(speed);
   const seed = intFlag('seed', v.seed, 42);
   const portOffset = intFlag('sim-port-offset', v['sim-port-offset'], 0);
@@ -247,9 +251,25 @@ export async function demo(args: string[]): Promise<number> {
   // real time, 48 plant minutes at 2880×), so the month has no start-up gap.
   await Promise.all(gateways.map((g) => g.start()));
   let heldMs = 0;
-  if (clock instanceof ScaledClock) {
+  if (clock instanceof PacedClock) {
     heldMs = await untilFirstReadings(gateways, DEMO_FIRST_READING_BUDGET_MS, log);
     clock.release();
+    const paced = clock;
+    exposeCounters(
+      registry,
+      'mrv_demo_clock',
+      {
+        get stalledSeconds() {
+          return paced.stalledMs / 1000;
+        },
+      },
+      {
+        stalledSeconds: {
+          name: 'mrv_demo_clock_stalled_seconds_total',
+          help: `Real seconds the demo process stalled beyond ${paced.maxStepMs} ms at a time, not counted as plant time`,
+        },
+      },
+    );
   }
 
   const url = `http://${v.host}:${port}`;
@@ -271,6 +291,11 @@ export async function demo(args: string[]): Promise<number> {
       ...(minPollMs > 1
         ? [
             `  plant time: ${new Date(start ?? clock.now()).toISOString()} at ×${speed}; every poll interval at least ${minPollMs / 1000} s of plant time (${DEMO_REAL_MS_PER_POLL} ms real), OPC UA polled; clock held ${(heldMs / 1000).toFixed(1)} s until every device had answered`,
+            ...(clock instanceof PacedClock
+              ? [
+                  `  paced clock: a stall of this process longer than ${clock.maxStepMs} ms real counts as ${clock.maxStepMs} ms (the plant slows down, no reading is lost; mrv_demo_clock_stalled_seconds_total)`,
+                ]
+              : []),
             '  device clock check off: the OPC UA simulator stamps ServerTimestamp with the wall clock, readings carry plant time',
           ]
         : []),
@@ -288,12 +313,18 @@ export async function demo(args: string[]): Promise<number> {
     await store.stop();
     await broker.stop();
     await stopSims();
+    if (clock instanceof PacedClock) {
+      log.info({ stalledMs: Math.round(clock.stalledMs) }, 'demo: real time the plant clock did not count');
+      clock.stop();
+    }
   });
 }
 
 /**
  * Waits until every device of every gateway has had a successful request (driver status
- * `lastSuccessAt`), or `budgetMs` of real time; says which devices had not, if any.
+ * `lastSuccessAt`) and every one of its poll groups has run once (`cycles ≥ pollGroups`: devices on
+ * one RTU line take turns, so a device's second group may read well after its first), or `budgetMs` of
+ * real time; says which devices had not, if any.
  * @returns the real ms waited
  */
 async function untilFirstReadings(
@@ -305,7 +336,7 @@ async function untilFirstReadings(
   const silent = () =>
     gateways.flatMap((g) =>
       Object.entries(g.deviceStatus())
-        .filter(([, st]) => st.lastSuccessAt === undefined)
+        .filter(([, st]) => st.lastSuccessAt === undefined || st.cycles < (st.pollGroups ?? 1))
         .map(([id]) => id),
     );
   for (;;) {

@@ -43,6 +43,11 @@ export interface DriverStatus {
   connected: boolean;
   /** Completed poll cycles. */
   cycles: number;
+  /**
+   * Poll loops the driver runs (one per poll group); absent: one. A held plant clock (the demo) stands
+   * until `cycles ≥ pollGroups` on every device, so that every group has read once at the start instant.
+   */
+  pollGroups?: number;
   /** Requests that failed after all retries. */
   failedRequests: number;
   /** Last error code and message, if the last cycle failed. */

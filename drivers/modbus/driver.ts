@@ -167,6 +167,7 @@ export class ModbusDriver implements Driver {
     const link = this.#link;
     return {
       ...this.#status,
+      pollGroups: this.#groups.length,
       connected: link?.connected ?? false,
       ...(link ? { connects: link.stats.connects, drains: link.stats.drains } : {}),
     };
