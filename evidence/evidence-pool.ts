@@ -110,12 +110,8 @@ export class EvidencePool {
     return this.#builds?.unavailable;
   }
 
-  /**
-   * Starts the build worker and the completeness worker now, so neither the first package nor the first
-   * overview waits for one; resolves whether the build worker started.
-   */
+  /** Starts the build worker now, so the first package does not wait for it; resolves whether it started. */
   warm(): Promise<boolean> {
-    void this.#counts?.warm();
     return this.#builds?.warm() ?? Promise.resolve(false);
   }
 
