@@ -5,7 +5,7 @@
  * readings: the simulators' physics, the gateway's poll grid, its timestamps and the collector's and
  * server's "now" all read the one instance, so all of them see the same, slowed, plant time.
  */
-import { type Clock, systemClock } from './time.ts';
+import { abortableWait, type Clock, systemClock } from './time.ts';
 
 /** Options of {@link PacedClock}. */
 export interface PacedClockOptions {
@@ -140,18 +140,4 @@ export class PacedClock implements Clock {
       this.#tick();
     }
   }
-}
-
-/** `p`, or a rejection with the signal's reason when it aborts first. */
-function abortableWait(p: Promise<void>, signal?: AbortSignal): Promise<void> {
-  if (!signal) return p;
-  if (signal.aborted) return Promise.reject(signal.reason);
-  return new Promise<void>((resolve, reject) => {
-    const onAbort = () => reject(signal.reason);
-    signal.addEventListener('abort', onAbort, { once: true });
-    p.then(() => {
-      signal.removeEventListener('abort', onAbort);
-      resolve();
-    });
-  });
 }

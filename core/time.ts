@@ -76,8 +76,8 @@ export class ScaledClock implements Clock {
   }
 }
 
-/** `p`, or a rejection with the signal's reason when it aborts first. */
-function abortableWait(p: Promise<void>, signal?: AbortSignal): Promise<void> {
+/** `p`, or a rejection with the signal's reason when it aborts first (the held clocks' wait for their release). */
+export function abortableWait(p: Promise<void>, signal?: AbortSignal): Promise<void> {
   if (!signal) return p;
   if (signal.aborted) return Promise.reject(signal.reason);
   return new Promise<void>((resolve, reject) => {
