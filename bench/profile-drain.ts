@@ -2,7 +2,7 @@
  * CPU profile of the collector draining a queued backlog into InfluxDB (issue 19 item 2, the
  * `collector-ingest` path without the benchmark's own work): builds and queues the signed batches
  * first, then profiles only the drain with node:inspector (the collector runs in this process) and
- * prints the top functions by self time, with their share of the profile.
+ * prints the top functions by self time, with their share of the busy (non-idle) time (bench/profile.ts).
  * Run: `node_modules/.bin/tsx bench/profile-drain.ts [BATCHES]`; BENCH_WRITES_IN_FLIGHT sets the depth.
  * Writes the .cpuprofile to bench/.build/drain.cpuprofile (open it in Chrome DevTools).
  */
@@ -17,34 +17,12 @@ import { buildBatches, dataTopic, publishAll } from '../simulators/gateway-traff
 import { startInfluxDb } from '../test/helpers/influxdb.ts';
 import { startMosquitto } from '../test/helpers/mosquitto.ts';
 import { BUILD_DIR, fmt, MOSQUITTO_BENCH_CONFIG, makeKeyPair, sleep, tempDir } from './lib.ts';
+import { type CpuProfile, summariseCpuProfiles } from './profile.ts';
 
 const BATCHES = Number(process.argv[2] ?? 1000);
 const READINGS = 600;
 const UNIT = 'BENCH0000000001';
 const GW = 'gw-bench-1';
-
-/** The parts of a V8 .cpuprofile this summary reads. */
-interface Profile {
-  nodes: { id: number; callFrame: { functionName: string; url: string; lineNumber: number } }[];
-  samples: number[];
-}
-
-/** Top `n` functions by self time: name, file:line, share of all samples (%). */
-function topSelf(p: Profile, n: number): string[] {
-  const byId = new Map(p.nodes.map((x) => [x.id, x.callFrame]));
-  const counts = new Map<string, number>();
-  for (const id of p.samples) {
-    const f = byId.get(id);
-    if (!f) continue;
-    const file = f.url.replace(/^.*\/(node_modules\/)?/, (_m, nm) => (nm ? 'node_modules/…/' : ''));
-    const key = `${f.functionName || '(anonymous)'} ${file ? `${file}:${f.lineNumber + 1}` : ''}`.trim();
-    counts.set(key, (counts.get(key) ?? 0) + 1);
-  }
-  return [...counts.entries()]
-    .sort((a, b) => b[1] - a[1])
-    .slice(0, n)
-    .map(([k, c]) => `${fmt((c / p.samples.length) * 100, 1).padStart(5)} %  ${k}`);
-}
 
 async function main(): Promise<void> {
   const dir = tempDir('profile-drain');
@@ -91,7 +69,7 @@ async function main(): Promise<void> {
     while (collector.counters.readingsStored < total) await sleep(20);
     const s = (performance.now() - t0) / 1000;
     const cpu = process.cpuUsage(cpu0);
-    const { profile } = (await session.post('Profiler.stop')) as { profile: Profile };
+    const { profile } = (await session.post('Profiler.stop')) as { profile: CpuProfile };
     await collector.stop();
     mkdirSync(BUILD_DIR, { recursive: true });
     writeFileSync(path.join(BUILD_DIR, 'drain.cpuprofile'), JSON.stringify(profile));
@@ -99,7 +77,9 @@ async function main(): Promise<void> {
       `drained ${fmt(total)} readings in ${fmt(s, 1)} s = ${fmt(total / s)} points/s, collector CPU ${fmt(((cpu.user + cpu.system) / 1e6 / s) * 100)} % of a core`,
     );
     console.log('top 12 functions by self time (share of the profile):');
-    for (const l of topSelf(profile, 12)) console.log(`  ${l}`);
+    const summary = summariseCpuProfiles([profile], 12);
+    for (const r of summary.top)
+      console.log(`  ${fmt(r.selfPct, 1).padStart(5)} %  ${r.functionName} ${r.location}`.trimEnd());
   } finally {
     await broker.stop();
     await influx.stop();
