@@ -202,8 +202,11 @@ function mulDecimal(int: string, decimal: string): string {
 export async function catalogueFromStore(
   store: TimeSeriesStore,
   unitId: string,
+  facts?: UnitMeta,
 ): Promise<UnitCatalogue | undefined> {
-  const [points, units] = await Promise.all([store.listPoints(unitId), store.listUnits()]);
+  // The unit's facts when the caller has them (the registry's): listing every unit to find one costs
+  // a catalogue parse and a query per unit, which the overview would pay once per unit (O(units²)).
+  const [points, units] = await Promise.all([store.listPoints(unitId), facts ? [facts] : store.listUnits()]);
   const unit = units.find((u) => u.id === unitId);
   if (points === undefined || unit === undefined) return undefined;
   return {
@@ -933,6 +936,8 @@ const HOUR_MS = 3_600_000;
  * (one stepped series query per point, no evidence build) against its effective interval, and the
  * unit's first reading (one one-reading query per point) so months before it are "not monitored".
  * The evidence package holds the exact gaps and causes; this is the cheap figure for the overview.
+ * `unit`: the unit's facts (id, name, industry, province) when the caller has them from the unit
+ * registry; they are used instead of the gateway's and spare listing every unit of the store.
  * @throws MrvError `MRV_E_BAD_REQUEST` for a bad month, `MRV_E_NOT_FOUND` for an unknown unit,
  *   `MRV_E_STORE` when the store fails
  */
@@ -942,10 +947,14 @@ export async function completenessToDate(o: {
   month: string;
   now: number;
   sites?: readonly SiteConfig[];
+  unit?: UnitMeta;
 }) {
   if (!/^\d{4}-(0[1-9]|1[0-2])$/.test(o.month))
     throw new MrvError('MRV_E_BAD_REQUEST', `month: expected yyyy-mm, got "${o.month}"`, { month: o.month });
-  const catalogue = await unitCatalogue(o.store, o.unitId, o.sites);
+  const found = o.unit
+    ? (catalogueFromSites(o.unitId, o.sites ?? []) ?? (await catalogueFromStore(o.store, o.unitId, o.unit)))
+    : await unitCatalogue(o.store, o.unitId, o.sites);
+  const catalogue = found && o.unit ? { ...found, unit: o.unit } : found;
   if (!catalogue) throw new MrvError('MRV_E_NOT_FOUND', `unknown unit "${o.unitId}"`, { unitId: o.unitId });
   const p = monthPeriod(o.month);
   const judgedTo = Math.max(p.from, Math.min(p.to, o.now));

@@ -231,16 +231,19 @@ export function registerSummaryRoutes(app: FastifyInstance, opts: SummaryRoutesO
   const cache = new Map<string, { until: number; value: Promise<UnitCompleteness | null> }>();
   const sites = opts.sites ?? [];
 
-  const completenessOf = (unitId: string, month: string, now: number): Promise<UnitCompleteness | null> => {
+  const completenessOf = (u: ListedUnit, month: string, now: number): Promise<UnitCompleteness | null> => {
+    const unitId = u.id;
     const key = `${unitId}|${month}`;
     const hit = cache.get(key);
     if (hit && hit.until > now) return hit.value;
     const ended = monthPeriod(month).to <= now;
     const unitSites = sites.filter((s) => s.unit.id === unitId);
+    // The registry's facts (a store-only unit: the store's, as listed), so the count needs no unit list.
+    const unit = { id: u.id, name: u.name, industry: u.industry, province: u.province };
     const value = (
       opts.evidence
-        ? opts.evidence.run({ kind: 'completeness', unitId, month, now, sites: unitSites })
-        : completenessToDate({ store: opts.store, unitId, month, now, sites: unitSites })
+        ? opts.evidence.run({ kind: 'completeness', unitId, month, now, sites: unitSites, unit })
+        : completenessToDate({ store: opts.store, unitId, month, now, sites: unitSites, unit })
     ).then(
       (c): UnitCompleteness => ({
         status: c.status,
@@ -340,12 +343,12 @@ export function registerSummaryRoutes(app: FastifyInstance, opts: SummaryRoutesO
       const [completeness, open] = await Promise.all([
         fromStore('count readings', () =>
           mapLimited(
-            units.map((u, i) => ({ id: u.id, i })),
+            units.map((u, i) => ({ u, i })),
             SUMMARY_CONCURRENCY,
-            ({ id, i }) =>
+            ({ u, i }) =>
               avail[i]?.available === false
                 ? Promise.resolve(null)
-                : completenessOf(id, month, now).catch(unavailable(i)),
+                : completenessOf(u, month, now).catch(unavailable(i)),
           ),
         ),
         fromStore('count findings', () =>
