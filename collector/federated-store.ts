@@ -34,6 +34,8 @@ import type {
   BatchLink,
   BatchQuery,
   FindingFilter,
+  GoodCount,
+  GoodCountQuery,
   PointSummary,
   QuarantinedReading,
   QuarantineQuery,
@@ -324,6 +326,28 @@ export class FederatedStore implements TimeSeriesStore, Federation {
   async series(q: SeriesQuery): Promise<SeriesPoint[]> {
     const m = await this.#route(q.unitId);
     return m ? this.#on(m, (s) => s.series(q)) : [];
+  }
+
+  /**
+   * The unit's province store's counts; a province store without the method answers them from its
+   * stepped series (summed and counted per point), so the figures are the same either way.
+   */
+  async goodReadingCounts(q: GoodCountQuery): Promise<Map<string, GoodCount>> {
+    const m = await this.#route(q.unitId);
+    const zero = () => new Map<string, GoodCount>(q.pointIds.map((p) => [p, { good: 0, buckets: 0 }]));
+    if (!m) return zero();
+    return this.#on(m, async (s) => {
+      if (s.goodReadingCounts) return s.goodReadingCounts(q);
+      const out = zero();
+      for (const pointId of out.keys()) {
+        const b = await s.series({ unitId: q.unitId, pointId, from: q.from, to: q.to, stepMs: q.stepMs });
+        out.set(pointId, {
+          good: b.reduce((n, x) => n + x.count, 0),
+          buckets: b.filter((x) => x.count > 0).length,
+        });
+      }
+      return out;
+    });
   }
 
   async rawReadings(q: RawReadingQuery): Promise<RawReading[]> {
