@@ -8,7 +8,8 @@
  * evidence's gap causes come from: points with their own poll intervals, a point-bad run, a
  * device-bad run, an outage of the whole gateway (gateway offline), one point alone not delivered (no
  * data), uncertain readings, a reading after `now` (not elapsed), a second gateway's reading at the
- * same time, and a good reading a float cannot hold.
+ * same time, and a good reading a float cannot hold. The evidence package over the same readings
+ * finds each of those causes without ever asking for the counts (they cannot tell causes apart).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -21,7 +22,7 @@ import type { StoredReading, TimeSeriesStore } from '../../collector/store.ts';
 import { monthPeriod } from '../../core/domain/period.ts';
 import { SiteConfig } from '../../core/schema/site.ts';
 import { UnitRegistry } from '../../core/schema/unit-registry.ts';
-import { completenessToDate } from '../../evidence/service.ts';
+import { buildEvidence, completenessToDate, loadEvidenceKey } from '../../evidence/service.ts';
 import { type InfluxDbServer, startInfluxDb } from '../helpers/influxdb.ts';
 
 const UNIT = '91150000COUNTS001X';
@@ -358,6 +359,47 @@ describe.each(['SQLite', 'InfluxDB'])('goodReadingCounts of the %s store', (name
       sites: [site],
     });
     expect(ended.status).toBe('ended');
+  }, 120_000);
+});
+
+describe('the evidence package, which judges the causes', () => {
+  it('reads the readings themselves (never the counts) and finds every cause the readings hold', async () => {
+    const sqlite = stores.find((s) => s.name === 'SQLite')?.store as TimeSeriesStore;
+    const noCounts = new Proxy(sqlite, {
+      get(target, key) {
+        if (key === 'goodReadingCounts')
+          return () => Promise.reject(new Error('the evidence must not use the counts'));
+        const v: unknown = Reflect.get(target, key, target);
+        return typeof v === 'function' ? v.bind(target) : v;
+      },
+    });
+    const pkg = await buildEvidence({
+      store: noCounts,
+      unitId: UNIT,
+      month: MONTH,
+      now: NOW,
+      generator: 'carbon-mrv test',
+      key: loadEvidenceKey(path.join(tmp, 'key.pem'), true),
+      sites: [site],
+    });
+    const causes = new Set(pkg.completeness.flatMap((c) => Object.keys(c.gapSummary)));
+    for (const cause of ['gateway_offline', 'device_bad', 'point_bad', 'no_data', 'not_elapsed'])
+      expect(causes, cause).toContain(cause);
+    // Its good readings are the counts' plus those a float cannot hold (the counts follow the stepped
+    // series, which counts values): the one planted above.
+    const counted = await completenessToDate({
+      store: sqlite,
+      unitId: UNIT,
+      month: MONTH,
+      now: NOW,
+      sites: [site],
+    });
+    for (const p of counted.points) {
+      const unfloatable = all.filter(
+        (r) => r.point === p.point && r.ts < NOW && r.quality === 'good' && !Number.isFinite(Number(r.value)),
+      ).length;
+      expect(pkg.completeness.find((c) => c.point === p.point)?.good).toBe(p.good + unfloatable);
+    }
   }, 120_000);
 });
 
