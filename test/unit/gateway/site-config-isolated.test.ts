@@ -1,11 +1,12 @@
-// loadSiteConfigIsolated (the gateway's loader: YAML parsed in a worker thread) gives exactly what
+// loadSiteConfigIsolated (the gateway's loader: parsed and validated in a child process) gives exactly what
 // loadSiteConfig gives, and fails with exactly the same messages.
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { MrvError } from '../../../core/errors.ts';
-import { loadSiteConfig, loadSiteConfigIsolated } from '../../../gateway/config.ts';
+import { loadSiteConfig } from '../../../gateway/config.ts';
+import { loadSiteConfigIsolated } from '../../../gateway/site-loader.ts';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'mrv-site-isolated-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
