@@ -12,8 +12,10 @@ let gateway;
 const handlers = {
   start: async () => {
     let stats;
-    const site = await loadSiteConfigIsolated(siteFile, (s) => {
-      stats = s;
+    const site = await loadSiteConfigIsolated(siteFile, {
+      onStats: (s) => {
+        stats = s;
+      },
     });
     gateway = new Gateway({ site, log });
     await gateway.start();

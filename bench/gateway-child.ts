@@ -16,8 +16,10 @@ let gateway: Gateway | undefined;
 serveIpc({
   start: async () => {
     let stats: SiteLoadStats | undefined;
-    const site = await loadSiteConfigIsolated(siteFile, (s) => {
-      stats = s;
+    const site = await loadSiteConfigIsolated(siteFile, {
+      onStats: (s) => {
+        stats = s;
+      },
     });
     gateway = new Gateway({ site, log, maxInFlight: Number(process.env.BENCH_MAX_IN_FLIGHT ?? 64) });
     await gateway.start();

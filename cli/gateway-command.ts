@@ -19,6 +19,12 @@ export const metricsFlags = {
   'metrics-host': { type: 'string', default: '127.0.0.1' },
 } as const;
 
+/** The problem lines of a site file's MRV_E_CONFIG message (after its first line), else the message. */
+function problemLines(message: string): string[] {
+  const lines = message.split('\n').map((l) => l.trim());
+  return lines.length > 1 ? lines.slice(1).filter((l) => l !== '') : lines;
+}
+
 /** `mrv gateway -c SITE.yaml`. */
 export async function gateway(args: string[]): Promise<number> {
   const { values: v } = parseArgs({
@@ -78,10 +84,18 @@ export async function gateway(args: string[]): Promise<number> {
             r.state === 'unchanged' ? 'site file unchanged' : 'site file reloaded',
           );
       } catch (err) {
-        log.error(
-          { file, why, err: (err as Error).message },
-          'site file not reloaded: it has problems; the running configuration stays',
-        );
+        const e = err as Error;
+        if (err instanceof MrvError && err.code === 'MRV_E_CONFIG')
+          // Every problem on its own line: file:line:col, the YAML path, what is expected.
+          log.error(
+            { file, why, code: err.code, err: e.message, problems: problemLines(e.message) },
+            'site file not reloaded: it has problems; the running configuration stays',
+          );
+        else
+          log.error(
+            { file, why, code: (err as MrvError).code, err: e.message },
+            'site file not reloaded: the site loader failed; the running configuration stays',
+          );
       }
     });
   };

@@ -36,4 +36,9 @@ function answer(): SiteLoaderReply {
   }
 }
 
-process.send?.(answer(), () => process.disconnect?.());
+// A hang-up sent to the gateway's whole process group (a closed terminal, `kill -HUP -PGID`) asks the
+// gateway to reload; it must not kill a load in progress. SIGINT and SIGTERM still end it.
+process.on('SIGHUP', () => {});
+process.send?.(answer(), () => {
+  if (process.connected) process.disconnect();
+});

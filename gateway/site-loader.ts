@@ -9,7 +9,8 @@
  * code, message (file:line:col, YAML path, every problem at once) and detail.
  */
 import { fork } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
+import { createRequire } from 'node:module';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { MrvError } from '../core/errors.ts';
 import { driverKind } from '../drivers/registry.ts';
 import type { LoadedSite } from './loaded-site.ts';
@@ -44,47 +45,101 @@ export interface SiteLoadStats {
   ms: number;
 }
 
-/** The child's entry module beside this one: compiled `.js` in dist/, the `.ts` source in development. */
+/** How long a site load may take before the child is killed (a 10 000-point site loads in ~1–3 s). */
+export const SITE_LOAD_TIMEOUT_MS = 120_000;
+
+/** The last bytes of the child's stderr kept for the error when it dies without an answer. */
+const STDERR_TAIL_BYTES = 4096;
+
+/**
+ * The child's entry module beside this one: compiled `.js` in dist/, the `.ts` source in development.
+ * From the sources the child needs tsx's loader, named by its absolute URL: `--import tsx` would be
+ * resolved from the child's working directory, which is the gateway's (e.g. the site's folder, or `/`
+ * under systemd), where no `node_modules/tsx` is to be found.
+ */
 function childEntry(): { file: string; execArgv: string[] } {
   const here = fileURLToPath(import.meta.url);
-  if (here.endsWith('.ts'))
-    // Sources (tests, `MRV_FROM_SOURCE=1`): the child needs tsx's loader as well.
-    return { file: here.replace(/site-loader\.ts$/, 'site-loader-child.ts'), execArgv: ['--import', 'tsx'] };
+  if (here.endsWith('.ts')) {
+    const tsx = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
+    return { file: here.replace(/site-loader\.ts$/, 'site-loader-child.ts'), execArgv: ['--import', tsx] };
+  }
   return { file: here.replace(/site-loader\.js$/, 'site-loader-child.js'), execArgv: [] };
+}
+
+/** Options of {@link loadSiteConfigIsolated}. */
+export interface SiteLoadOptions {
+  /** Called with the load's cost once it succeeded or failed with the file's problems. */
+  onStats?: (s: SiteLoadStats) => void;
+  /** Kill the child and fail after this long, ms (default {@link SITE_LOAD_TIMEOUT_MS}). */
+  timeoutMs?: number;
 }
 
 /**
  * Reads and validates `file` in a child process; the same result as `loadSiteConfig(file)` (driver kinds
- * looked up again by name here).
- * @param onStats called with the load's cost once it succeeded or failed
+ * looked up again by name here). The child's stdout and stderr are not the gateway's (its stderr is the
+ * JSON log): what the child writes to stderr is kept and, should it die, told in the error.
+ * @param options a stats callback and a timeout
  * @throws MrvError MRV_E_CONFIG as `loadSiteConfig` (unreadable file, YAML errors, schema and driver
- *   problems, all listed), rebuilt from the child's; Error when the child dies without an answer
+ *   problems, all listed), rebuilt from the child's; MrvError MRV_E_INTERNAL when the loader itself
+ *   fails (cannot be started, dies or is killed without an answer, or exceeds the timeout), with its
+ *   exit code or signal and the end of its stderr — the file may well be valid then
  */
 export async function loadSiteConfigIsolated(
   file: string,
-  onStats?: (s: SiteLoadStats) => void,
+  { onStats, timeoutMs = SITE_LOAD_TIMEOUT_MS }: SiteLoadOptions = {},
 ): Promise<LoadedSite> {
   const t0 = performance.now();
   const { file: entry, execArgv } = childEntry();
+  let stderrTail = '';
+  const failed = (why: string, cause?: unknown) =>
+    new MrvError(
+      'MRV_E_INTERNAL',
+      `the site loader (${entry}) ${why} for ${file}${stderrTail ? `; it wrote:\n${stderrTail}` : ''}`,
+      { file },
+      cause === undefined ? undefined : { cause },
+    );
   const child = fork(entry, [file], {
     execArgv,
     // Structured clone: `undefined` members, numbers and strings come back as they were.
     serialization: 'advanced',
-    stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+    stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
   });
+  child.stderr?.setEncoding('utf8');
+  child.stderr?.on('data', (chunk: string) => {
+    stderrTail = (stderrTail + chunk).slice(-STDERR_TAIL_BYTES);
+  });
+  // The stderr pipe closes after 'exit' may have fired: wait for 'close' so the tail is whole.
+  const closed = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((res) =>
+    child.once('close', (code, signal) => res({ code, signal })),
+  );
+  let timer: NodeJS.Timeout | undefined;
   const reply = await new Promise<SiteLoaderReply>((resolveReply, reject) => {
     let answered = false;
     child.once('message', (m) => {
       answered = true;
       resolveReply(m as SiteLoaderReply);
     });
-    child.once('error', reject);
-    child.once('exit', (code, signal) => {
-      if (!answered)
-        reject(new Error(`site loader (${entry}) exited (${signal ?? code}) without an answer for ${file}`));
+    child.on('error', (err) => {
+      if (!answered) reject(failed(`could not be run (${err.message})`, err));
     });
-  });
-  child.disconnect();
+    let timedOut = false;
+    void closed.then(({ code, signal }) => {
+      if (answered) return;
+      reject(
+        failed(
+          timedOut
+            ? `did not answer within ${timeoutMs} ms and was killed`
+            : `exited (${signal ?? `code ${code}`}) without an answer`,
+        ),
+      );
+    });
+    timer = setTimeout(() => {
+      if (answered) return;
+      timedOut = true;
+      child.kill('SIGKILL');
+    }, timeoutMs);
+  }).finally(() => clearTimeout(timer));
+  if (child.connected) child.disconnect();
   onStats?.({ loaderPeakRssMiB: reply.peakRssMiB, ms: performance.now() - t0 });
   if (!reply.ok) {
     const e = reply.error;

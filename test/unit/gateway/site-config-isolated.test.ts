@@ -1,8 +1,12 @@
 // loadSiteConfigIsolated (the gateway's loader: parsed and validated in a child process) gives exactly what
 // loadSiteConfig gives, and fails with exactly the same messages.
+import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
 import { MrvError } from '../../../core/errors.ts';
 import { loadSiteConfig } from '../../../gateway/config.ts';
@@ -75,4 +79,31 @@ devices:
       expect(await outcome(() => loadSiteConfigIsolated(file))).toEqual(expected);
     }
   });
+
+  it('works from any working directory (the gateway runs in the site folder, systemd in /)', async () => {
+    // A process started elsewhere, with tsx named by path as bin/mrv.js registers it: the loader's
+    // child must find its own loader, not look for it in the working directory.
+    const tsx = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
+    const loader = pathToFileURL(path.resolve(import.meta.dirname, '../../../gateway/site-loader.ts')).href;
+    const file = path.join(examples, 'cement-plant.site.yaml');
+    const script = `const { loadSiteConfigIsolated } = await import(${JSON.stringify(loader)});
+      const s = await loadSiteConfigIsolated(${JSON.stringify(file)});
+      process.stdout.write(s.configHash);`;
+    const { stdout } = await promisify(execFile)(
+      process.execPath,
+      ['--import', tsx, '--input-type=module', '-e', script],
+      { cwd: dir, timeout: 60_000 },
+    );
+    expect(stdout).toBe(loadSiteConfig(file).configHash);
+  }, 90_000);
+
+  it('a loader that does not answer in time is killed: MRV_E_INTERNAL, not a file problem', async () => {
+    const file = path.join(examples, 'power-plant.site.yaml');
+    const err = await loadSiteConfigIsolated(file, { timeoutMs: 1 }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(MrvError);
+    expect(err).toMatchObject({ code: 'MRV_E_INTERNAL', detail: { file } });
+    expect((err as Error).message).toMatch(/did not answer within 1 ms and was killed/);
+    // The same file loads when given the time.
+    expect((await loadSiteConfigIsolated(file)).configHash).toBe(loadSiteConfig(file).configHash);
+  }, 90_000);
 });
