@@ -66,6 +66,30 @@ function childEntry(): { file: string; execArgv: string[] } {
   return { file: here.replace(/site-loader\.js$/, 'site-loader-child.js'), execArgv: [] };
 }
 
+/** V8 heap-size flags: the gateway's own (e.g. a small old space on a plant box), not the loader's. */
+const HEAP_SIZE_FLAG =
+  /^--(max[-_]old[-_]space[-_]size|max[-_]semi[-_]space[-_]size|min[-_]semi[-_]space[-_]size|max[-_]heap[-_]size|max[-_]young[-_]generation[-_]size)(=|$)/;
+
+/**
+ * The loader's environment: the gateway's, with the V8 heap-size flags taken out of NODE_OPTIONS (any
+ * other option, e.g. a `--require` of the operator's, stays). Parsing a 10 000-point site allocates
+ * ~100 MB in passing; under a gateway's `--max-old-space-size=64` the child would die of heap
+ * exhaustion before answering. The load is short-lived: Node's default limits fit it.
+ */
+export function loaderEnv(env: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
+  const options = env.NODE_OPTIONS;
+  if (!options) return env;
+  const kept: string[] = [];
+  const words = options.split(/\s+/).filter((w) => w !== '');
+  for (let i = 0; i < words.length; i++) {
+    const w = words[i] as string;
+    if (!HEAP_SIZE_FLAG.test(w)) kept.push(w);
+    // `--max-old-space-size 64`: the value is the next word.
+    else if (!w.includes('=') && /^\d+$/.test(words[i + 1] ?? '')) i++;
+  }
+  return { ...env, NODE_OPTIONS: kept.join(' ') };
+}
+
 /** Options of {@link loadSiteConfigIsolated}. */
 export interface SiteLoadOptions {
   /** Called with the load's cost once it succeeded or failed with the file's problems. */
@@ -100,6 +124,7 @@ export async function loadSiteConfigIsolated(
     );
   const child = fork(entry, [file], {
     execArgv,
+    env: loaderEnv(),
     // Structured clone: `undefined` members, numbers and strings come back as they were.
     serialization: 'advanced',
     stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
