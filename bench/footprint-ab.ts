@@ -137,7 +137,7 @@ async function main(): Promise<void> {
         const s = await run(site(), options, seconds);
         all.push(s);
         console.log(
-          `round ${i + 1} \`${options || '(defaults)'}\`: RSS median ${fmt(s.rssMedianMiB)} MiB, max ${fmt(s.rssMaxMiB)}, peak ${fmt(s.peakRssMiB)}; ${fmt(s.readingsPerS)} readings/s; ${fmt(s.cpuS)} CPU-s`,
+          `round ${i + 1} \`${options || '(defaults)'}\`: RSS median ${fmt(s.rssMedianMiB)} MiB, max ${fmt(s.rssMaxMiB)}, peak ${fmt(s.peakRssMiB)}; ${fmt(s.readingsPerS)} readings/s; ${fmt(s.cpuS, 2)} CPU-s, ${fmt((s.readingsPerS * (seconds - WARM_UP_S)) / s.cpuS)} readings per CPU-second`,
         );
       }
     console.log(`load average at end: ${loadAvg()}`);
