@@ -43,6 +43,14 @@ export async function gateway(args: string[]): Promise<number> {
     'put the account in the site file: gateway.mqtt.username and passwordFile (systemd: LoadCredential=)',
   );
   const log = createLogger('mrv-gateway');
+  // A SIGHUP while starting (`systemctl reload` right after start) must not end the process (Node's
+  // default for SIGHUP): it is remembered and the file reloaded once the gateway runs.
+  let hupWhileStarting = false;
+  const onEarlyHup = () => {
+    hupWhileStarting = true;
+  };
+  process.on('SIGHUP', onEarlyHup);
+  log.info({ file: v.config }, 'loading the site file');
   // In a short-lived child process: the YAML parser and its garbage for a large site leave with it
   // (gateway/site-loader.ts); this process never loads the parser.
   const site = await loadSiteConfigIsolated(v.config);
@@ -101,6 +109,8 @@ export async function gateway(args: string[]): Promise<number> {
   };
   const onHup = () => reload('SIGHUP');
   process.on('SIGHUP', onHup);
+  process.off('SIGHUP', onEarlyHup);
+  if (hupWhileStarting) reload('SIGHUP while starting');
   if (v.watch)
     watchFile(file, { interval: 1000 }, (cur, prev) => {
       if (cur.mtimeMs !== prev.mtimeMs) reload('file changed');
