@@ -4,7 +4,7 @@
  * once as Node starts it by default and once with a smaller V8 young generation
  * (`--max-semi-space-size=4`, the setting recommended for the gateway's service, see bench/analysis.md).
  */
-import { fork } from 'node:child_process';
+import { fork, spawn } from 'node:child_process';
 import { existsSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { startMosquitto } from '../test/helpers/mosquitto.ts';
@@ -39,6 +39,10 @@ interface Footprint {
   heapMiB: number;
   heapTotalMiB: number;
   externalMiB: number;
+  /** Peak RSS of the site loader's child process (gateway/site-loader.ts), MiB; 0 if not reported. */
+  loaderPeakRssMiB: number;
+  /** Time to load the site (fork, parse, validate, hand over), ms. */
+  loadMs: number;
 }
 
 /**
@@ -57,7 +61,11 @@ async function measure(siteFile: string, nodeOptions: string, compiled = false):
     // The child answers once its modules are loaded (Node, tsx's loader, the gateway's code).
     await ask(child, { cmd: 'stats' });
     const before = procStat(child.pid as number);
-    const { points } = await ask<{ points: number }>(child, { cmd: 'start' });
+    const { points, loaderPeakRssMiB, loadMs } = await ask<{
+      points: number;
+      loaderPeakRssMiB?: number;
+      loadMs?: number;
+    }>(child, { cmd: 'start' });
     const started = procStat(child.pid as number);
     await sleep(15_000);
     const st = await ask<{ readings: number; heapMiB: number; heapTotalMiB: number; externalMiB: number }>(
@@ -76,9 +84,67 @@ async function measure(siteFile: string, nodeOptions: string, compiled = false):
       heapMiB: st.heapMiB,
       heapTotalMiB: st.heapTotalMiB,
       externalMiB: st.externalMiB,
+      loaderPeakRssMiB: loaderPeakRssMiB ?? 0,
+      loadMs: loadMs ?? 0,
     };
   } finally {
     await stopChild(child);
+  }
+}
+
+/** Memory of a `mrv gateway` process, from /proc, and the readings its metrics counted. */
+export interface CommandFootprint {
+  rssMiB: number;
+  peakRssMiB: number;
+  readings: number;
+  /** From spawn to the metrics endpoint answering (modules loaded, site loaded, devices started), ms. */
+  upMs: number;
+}
+
+/**
+ * The real command as deploy/systemd/mrv-gateway.service runs it: `node ROOT/bin/mrv.js gateway -c SITE
+ * --metrics-port …` on the compiled release (MRV_REQUIRE_DIST=1) with {@link GATEWAY_NODE_OPTIONS};
+ * RSS after 15 s of polling. `root`: the checkout to run (another one for an A/B run); `env`: added to
+ * this process's environment (NODE_OPTIONS and the like).
+ */
+export async function measureCommand(
+  siteFile: string,
+  root = REPO_ROOT,
+  env: Record<string, string> = { NODE_OPTIONS: GATEWAY_NODE_OPTIONS },
+): Promise<CommandFootprint> {
+  const t0 = performance.now();
+  const child = spawn(
+    process.execPath,
+    [path.join(root, 'bin/mrv.js'), 'gateway', '-c', siteFile, '--metrics-port', '0'],
+    {
+      env: {
+        ...process.env,
+        ...env,
+        MRV_REQUIRE_DIST: '1',
+        MRV_LOG_LEVEL: 'warn',
+      },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    },
+  );
+  try {
+    const url = await new Promise<string>((resolveUrl, reject) => {
+      let out = '';
+      child.stdout?.on('data', (b: Buffer) => {
+        out += b.toString();
+        const m = /gateway metrics: (\S+)\/metrics/.exec(out);
+        if (m) resolveUrl(m[1] as string);
+      });
+      child.once('exit', (code) => reject(new Error(`mrv gateway exited (${code}) before serving metrics`)));
+    });
+    const upMs = performance.now() - t0;
+    await sleep(15_000);
+    const p = procStat(child.pid as number);
+    const text = await (await fetch(`${url}/metrics`)).text();
+    const readings = Number(/^mrv_gateway_points_read_total\S* (\d+)/m.exec(text)?.[1] ?? Number.NaN);
+    return { rssMiB: p.rssMiB, peakRssMiB: p.peakRssMiB, readings, upMs };
+  } finally {
+    child.kill('SIGTERM');
+    await new Promise((r) => (child.exitCode !== null ? r(undefined) : child.once('exit', r)));
   }
 }
 
@@ -112,6 +178,25 @@ export async function benchFootprint(): Promise<BenchResult> {
     if (!existsSync(path.join(REPO_ROOT, 'dist', 'build-info.json')))
       throw new Error('dist/ missing: npm run build (npm ci builds it)');
     const c = await measure(site('compiled'), GATEWAY_NODE_OPTIONS, true);
+    // The real command; with BENCH_FOOTPRINT_BASELINE=CHECKOUT (another checkout, built) also that
+    // one's, alternating in the same run: the before/after of a change (bench/analysis.md).
+    const baselineRoot = process.env.BENCH_FOOTPRINT_BASELINE;
+    const runs = baselineRoot ? 2 : 1;
+    const cmd: CommandFootprint[] = [];
+    const base: CommandFootprint[] = [];
+    for (let i = 0; i < runs; i++) {
+      if (baselineRoot) base.push(await measureCommand(site(`baseline-${i}`), baselineRoot));
+      cmd.push(await measureCommand(site(`command-${i}`)));
+    }
+    for (const [name, list] of [
+      ['this checkout', cmd],
+      [`baseline ${baselineRoot}`, base],
+    ] as const)
+      for (const m of list)
+        console.log(
+          `footprint (mrv gateway, ${name}): RSS ${fmt(m.rssMiB)} MiB (peak ${fmt(m.peakRssMiB)}), ${fmt(m.readings)} readings in 15 s, up in ${fmt(m.upMs, 0)} ms`,
+        );
+    const worst = (l: CommandFootprint[], k: 'rssMiB' | 'peakRssMiB') => Math.max(...l.map((m) => m[k]));
     for (const [name, m] of [
       ['default', d],
       [GATEWAY_NODE_OPTIONS, f],
@@ -172,6 +257,44 @@ export async function benchFootprint(): Promise<BenchResult> {
           met: c.peakRssMiB < 150,
         },
         {
+          name: 'compiled release: peak RSS of the site loader child (parse and validation, exits after)',
+          value: fmt(c.loaderPeakRssMiB),
+          unit: 'MiB',
+        },
+        {
+          name: 'compiled release: site load time (fork the loader, parse, validate, hand over)',
+          value: fmt(c.loadMs, 0),
+          unit: 'ms',
+        },
+        {
+          name: `\`mrv gateway --metrics-port\` (bin/mrv.js, dist/, \`${GATEWAY_NODE_OPTIONS}\`): RSS steady${runs > 1 ? ` (worst of ${runs})` : ''}`,
+          value: fmt(worst(cmd, 'rssMiB')),
+          unit: 'MiB',
+          target: '< 120',
+          met: worst(cmd, 'rssMiB') < 120,
+        },
+        {
+          name: '`mrv gateway`: peak RSS (VmHWM)',
+          value: fmt(worst(cmd, 'peakRssMiB')),
+          unit: 'MiB',
+          target: '< 150',
+          met: worst(cmd, 'peakRssMiB') < 150,
+        },
+        {
+          name: '`mrv gateway`: from spawn to metrics served (modules, site, devices started)',
+          value: fmt(Math.max(...cmd.map((m) => m.upMs)), 0),
+          unit: 'ms',
+        },
+        ...(baselineRoot
+          ? [
+              {
+                name: `baseline \`mrv gateway\` (BENCH_FOOTPRINT_BASELINE, same run): RSS steady / peak, worst of ${runs}`,
+                value: `${fmt(worst(base, 'rssMiB'))} / ${fmt(worst(base, 'peakRssMiB'))}`,
+                unit: 'MiB',
+              },
+            ]
+          : []),
+        {
           name: 'compiled release: RSS before start (Node and the compiled gateway modules, no site yet)',
           value: fmt(c.bareMiB),
           unit: 'MiB',
@@ -183,7 +306,7 @@ export async function benchFootprint(): Promise<BenchResult> {
         },
       ],
       notes: [
-        `16 devices × 625 points (float32 and uint16, 125-register requests), one poll a second, signed batches into the fdatasync'd disk log and Mosquitto; the gateway in its own process, run from the sources by Node with tsx's loader (as in development) and from the compiled release in dist/ (bench/gateway-child-dist.mjs; as \`mrv gateway\` runs), the site loaded with \`loadSiteConfigIsolated\` (parsed in a worker thread), RSS from /proc/<pid>/status (VmRSS, VmHWM). Measured twice: with Node's defaults (${fmt(d.readings)} readings published during the 15 s; heap ${fmt(d.heapMiB)} MiB used of ${fmt(d.heapTotalMiB)}, external ${fmt(d.externalMiB)} MiB) and with \`NODE_OPTIONS=${GATEWAY_NODE_OPTIONS}\` (${fmt(f.readings)} readings; heap ${fmt(f.heapMiB)} of ${fmt(f.heapTotalMiB)} MiB, external ${fmt(f.externalMiB)} MiB).`,
+        `16 devices × 625 points (float32 and uint16, 125-register requests), one poll a second, signed batches into the fdatasync'd disk log and Mosquitto; the gateway in its own process, run from the sources by Node with tsx's loader (as in development) and from the compiled release in dist/ (bench/gateway-child-dist.mjs; as \`mrv gateway\` runs), the site loaded with \`loadSiteConfigIsolated\` (parsed and validated in a short-lived child process, gateway/site-loader.ts), RSS from /proc/<pid>/status (VmRSS, VmHWM). Measured twice: with Node's defaults (${fmt(d.readings)} readings published during the 15 s; heap ${fmt(d.heapMiB)} MiB used of ${fmt(d.heapTotalMiB)}, external ${fmt(d.externalMiB)} MiB) and with \`NODE_OPTIONS=${GATEWAY_NODE_OPTIONS}\` (${fmt(f.readings)} readings; heap ${fmt(f.heapMiB)} of ${fmt(f.heapTotalMiB)} MiB, external ${fmt(f.externalMiB)} MiB). Then the real command, \`node bin/mrv.js gateway -c SITE --metrics-port 0\` with \`MRV_REQUIRE_DIST=1 NODE_OPTIONS=${GATEWAY_NODE_OPTIONS}\` as deploy/systemd/mrv-gateway.service runs it (${cmd.map((m) => fmt(m.readings)).join(', ')} readings in 15 s, from its metrics)${baselineRoot ? `, alternating with the same command of the checkout in BENCH_FOOTPRINT_BASELINE (${base.map((m) => `${fmt(m.rssMiB)} / ${fmt(m.peakRssMiB)} MiB, ${fmt(m.readings)} readings, up in ${fmt(m.upMs, 0)} ms`).join('; ')})` : ''}.`,
       ],
       seconds: (performance.now() - t0) / 1000,
     };

@@ -2,8 +2,8 @@
 // what `mrv gateway` runs, without tsx's loader, so that bench/footprint.ts measures the memory a plant's
 // gateway process really takes. IPC as bench/lib.ts serveIpc: `start`, `stats`, `stop`.
 import pino from 'pino';
-import { loadSiteConfigIsolated } from '../dist/gateway/config.js';
 import { Gateway } from '../dist/gateway/gateway.js';
+import { loadSiteConfigIsolated } from '../dist/gateway/site-loader.js';
 
 const siteFile = process.argv[2];
 const log = pino({ level: process.env.MRV_LOG_LEVEL ?? 'warn' });
@@ -11,10 +11,19 @@ let gateway;
 
 const handlers = {
   start: async () => {
-    const site = await loadSiteConfigIsolated(siteFile);
+    let stats;
+    const site = await loadSiteConfigIsolated(siteFile, {
+      onStats: (s) => {
+        stats = s;
+      },
+    });
     gateway = new Gateway({ site, log });
     await gateway.start();
-    return { points: site.devices.reduce((n, d) => n + d.config.points.length, 0) };
+    return {
+      points: site.devices.reduce((n, d) => n + d.config.points.length, 0),
+      loaderPeakRssMiB: stats?.loaderPeakRssMiB,
+      loadMs: stats?.ms,
+    };
   },
   stats: () => {
     const mem = process.memoryUsage();

@@ -2,11 +2,11 @@
  * A gateway in its own process, so that its CPU and memory are measured alone (bench/lib.ts procStat).
  * Argument: the site file. IPC commands: `start`, `stats` (counters and driver cycles), `stop`.
  * The site is loaded as a long-running gateway should load it: {@link loadSiteConfigIsolated}, the
- * parse in a worker thread whose heap is gone afterwards.
+ * parse and validation in a short-lived child process (gateway/site-loader.ts).
  */
 import pino from 'pino';
-import { loadSiteConfigIsolated } from '../gateway/config.ts';
 import { Gateway } from '../gateway/gateway.ts';
+import { loadSiteConfigIsolated, type SiteLoadStats } from '../gateway/site-loader.ts';
 import { serveIpc } from './lib.ts';
 
 const siteFile = process.argv[2] as string;
@@ -15,10 +15,19 @@ let gateway: Gateway | undefined;
 
 serveIpc({
   start: async () => {
-    const site = await loadSiteConfigIsolated(siteFile);
+    let stats: SiteLoadStats | undefined;
+    const site = await loadSiteConfigIsolated(siteFile, {
+      onStats: (s) => {
+        stats = s;
+      },
+    });
     gateway = new Gateway({ site, log, maxInFlight: Number(process.env.BENCH_MAX_IN_FLIGHT ?? 64) });
     await gateway.start();
-    return { points: site.devices.reduce((n, d) => n + d.config.points.length, 0) };
+    return {
+      points: site.devices.reduce((n, d) => n + d.config.points.length, 0),
+      loaderPeakRssMiB: stats?.loaderPeakRssMiB,
+      loadMs: stats?.ms,
+    };
   },
   stats: () => {
     const g = gateway;

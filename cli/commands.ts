@@ -1,7 +1,7 @@
 /**
  * The sub-commands of `mrv`: each parses its flags, composes the parts and runs until SIGINT/SIGTERM.
  */
-import { mkdirSync, unwatchFile, watchFile, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { Logger } from 'pino';
@@ -15,7 +15,7 @@ import { provinceTopicPrefix } from '../core/schema/province.ts';
 import { seedRegistry, type UnitRegistry } from '../core/schema/unit-registry.ts';
 import { DEFAULT_TOPIC_PREFIX } from '../core/schema/wire.ts';
 import { systemClock } from '../core/time.ts';
-import { type LoadedSite, loadSiteConfig, loadSiteConfigIsolated } from '../gateway/config.ts';
+import { type LoadedSite, loadSiteConfig } from '../gateway/config.ts';
 import { Gateway } from '../gateway/gateway.ts';
 import {
   createRegistry,
@@ -44,6 +44,7 @@ import {
 import { startEmbeddedBroker } from './embedded-broker.ts';
 import { evidenceThreadsFlag, evidenceWorkersFrom, storeSpecOfFlags } from './evidence-options.ts';
 import { federateFlag, makeFederation } from './federate-options.ts';
+import { metricsFlags } from './gateway-command.ts';
 import {
   collectorFlags,
   collectorOptions,
@@ -74,12 +75,6 @@ function serverLogger(log: Logger): Logger {
 
 /** Name of the admin token `mrv demo` creates at each start (and revokes at the next). */
 export const DEMO_TOKEN_NAME = 'mrv demo admin';
-
-/** `--metrics-port`/`--metrics-host` of the parts without an HTTP server of their own. */
-const metricsFlags = {
-  'metrics-port': { type: 'string' },
-  'metrics-host': { type: 'string', default: '127.0.0.1' },
-} as const;
 
 /**
  * Sums the numeric fields of several gateways' counters, read at access time: the demo's one registry
@@ -373,83 +368,6 @@ function pick<T extends object, K extends keyof T>(o: T, keys: readonly K[]): Pa
   const out: Partial<Pick<T, K>> = {};
   for (const k of keys) if (o[k] !== undefined) out[k] = o[k];
   return out;
-}
-
-/** `mrv gateway -c SITE.yaml`. */
-export async function gateway(args: string[]): Promise<number> {
-  const { values: v } = parseArgs({
-    args,
-    options: {
-      config: { type: 'string', short: 'c' },
-      mqtt: { type: 'string' },
-      watch: { type: 'boolean', default: false },
-      ...metricsFlags,
-    },
-  });
-  if (!v.config) throw new MrvError('MRV_E_CONFIG', 'missing -c SITE.yaml (the site file; see examples/)');
-  refusePasswordInUrl(
-    'mqtt',
-    v.mqtt,
-    'put the account in the site file: gateway.mqtt.username and passwordFile (systemd: LoadCredential=)',
-  );
-  const log = createLogger('mrv-gateway');
-  // In a short-lived worker: the YAML parser's garbage for a large site leaves with it (gateway/config.ts).
-  const site = await loadSiteConfigIsolated(v.config);
-  const gw = new Gateway({ site, log, version: packageVersion(), ...(v.mqtt ? { mqttUrl: v.mqtt } : {}) });
-  await gw.start();
-  let ops: Awaited<ReturnType<typeof startMetricsServer>> | undefined;
-  if (v['metrics-port'] !== undefined) {
-    const registry = createRegistry();
-    exposeGatewayCounters(registry, gw.counters);
-    exposeDeviceStatus(registry, () => gw.deviceStatus());
-    ops = await startMetricsServer({
-      registry,
-      host: v['metrics-host'],
-      port: intFlag('metrics-port', v['metrics-port'], 0),
-      health: () => ({ part: 'gateway', unitId: site.site.unit.id, gatewayId: site.site.gateway.id }),
-    });
-    process.stdout.write(`gateway metrics: ${ops.url}/metrics, health: ${ops.url}/healthz\n`);
-  }
-  // Hot reload (issue 15 item 3): SIGHUP, or with --watch a changed file. The new file is validated
-  // whole first; a rejected one leaves the running configuration as it is and says why.
-  const file = v.config;
-  let reloading = Promise.resolve();
-  const reload = (why: string) => {
-    reloading = reloading.then(async () => {
-      try {
-        const next = await loadSiteConfigIsolated(file);
-        const r = await gw.reload(next);
-        if (r.state === 'rejected')
-          log.error(
-            { file, why, reason: r.reason },
-            'site file not reloaded; the running configuration stays',
-          );
-        else
-          log.info(
-            { file, why, ...r },
-            r.state === 'unchanged' ? 'site file unchanged' : 'site file reloaded',
-          );
-      } catch (err) {
-        log.error(
-          { file, why, err: (err as Error).message },
-          'site file not reloaded: it has problems; the running configuration stays',
-        );
-      }
-    });
-  };
-  const onHup = () => reload('SIGHUP');
-  process.on('SIGHUP', onHup);
-  if (v.watch)
-    watchFile(file, { interval: 1000 }, (cur, prev) => {
-      if (cur.mtimeMs !== prev.mtimeMs) reload('file changed');
-    });
-  return runUntilSignal(log, async () => {
-    process.off('SIGHUP', onHup);
-    unwatchFile(file);
-    await reloading;
-    await ops?.stop();
-    await gw.stop();
-  });
 }
 
 /** `mrv collector --mqtt URL` (or `--transport nats --nats-servers URL,...`, cli/nats-options.ts). */

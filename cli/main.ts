@@ -144,7 +144,7 @@ export interface CommandSpec {
 /** Every command of `mrv`, in the order of {@link USAGE}. */
 export const COMMANDS: readonly CommandSpec[] = [
   { name: 'demo', run: async (a) => (await import('./commands.ts')).demo(a) },
-  { name: 'gateway', run: async (a) => (await import('./commands.ts')).gateway(a) },
+  { name: 'gateway', run: async (a) => (await import('./gateway-command.ts')).gateway(a) },
   { name: 'collector', run: async (a) => (await import('./commands.ts')).collector(a) },
   { name: 'server', run: async (a) => (await import('./commands.ts')).server(a) },
   { name: 'broker', run: async (a) => (await import('./commands.ts')).broker(a) },

@@ -5,18 +5,15 @@
  */
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { dirname, isAbsolute, resolve } from 'node:path';
-import { Worker } from 'node:worker_threads';
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Node as YamlNode } from 'yaml';
 import type { z } from 'zod';
 import { MrvError } from '../core/errors.ts';
 import { canonicalJson } from '../core/schema/canonical.ts';
 import { SiteConfig, siteCrossReferenceIssues } from '../core/schema/site.ts';
-import { type GatewayMeta, PointMeta } from '../core/schema/wire.ts';
 import { suggest } from '../core/suggest.ts';
 import { drivers } from '../drivers/registry.ts';
-import type { DriverKind } from '../drivers/types.ts';
+import type { LoadedSite } from './loaded-site.ts';
 import type { Path } from './templates.ts';
 import {
   DeviceTemplate,
@@ -26,29 +23,8 @@ import {
   type TemplateSource,
 } from './templates.ts';
 
-/**
- * A validated site: the file, each device with its driver kind and parsed config, and a config hash.
- * Every file or folder named in the site (see {@link SITE_PATH_FIELDS}) is absolute, resolved against
- * the site file's folder.
- */
-export interface LoadedSite {
-  file: string;
-  site: SiteConfig;
-  devices: {
-    id: string;
-    // biome-ignore lint/suspicious/noExplicitAny: configs differ per driver kind, see drivers/registry.ts
-    kind: DriverKind<any>;
-    config: { id: string; points: PointMeta[] | Omit<PointMeta, 'device'>[] };
-  }[];
-  /** SHA-256 of the canonical JSON of the validated file. */
-  configHash: string;
-  /**
-   * What the file may not mean, though it is valid: two Modbus devices that read the same slave (same
-   * `host:port` or serial `path` and unit id, e.g. a forgotten `unitId` that defaulted to 1). `mrv
-   * check-config` prints them, the gateway logs them at start.
-   */
-  warnings?: string[];
-}
+export type { LoadedSite } from './loaded-site.ts';
+export { siteDataDir, siteMeta } from './loaded-site.ts';
 
 /** `devices[0].points[3].type` from a zod path. */
 export function formatPath(path: Path): string {
@@ -404,15 +380,6 @@ function resolveSitePaths(node: unknown, base: string): void {
 }
 
 /**
- * The folder a site's drivers keep their state in (DriverContext `dataDir`): `gateway.dataDir`, else
- * the parent of `gateway.bufferDir`, else undefined (each driver's default). Absolute once loaded.
- */
-export function siteDataDir(loaded: LoadedSite): string | undefined {
-  const g = loaded.site.gateway;
-  return g.dataDir ?? (g.bufferDir ? dirname(g.bufferDir) : undefined);
-}
-
-/**
  * Reads and validates a site file.
  * @throws MrvError MRV_E_CONFIG when the file cannot be read or is invalid (see {@link parseSiteConfig})
  */
@@ -432,73 +399,4 @@ function readSiteText(file: string): string {
       { cause: err },
     );
   }
-}
-
-/** A document that locates nothing: validation of a value parsed elsewhere, before its messages are needed. */
-const NOWHERE = (() => {
-  const lc = new LineCounter();
-  return { doc: parseDocument('', { lineCounter: lc }), lc };
-})();
-
-/**
- * {@link loadSiteConfig} for a long-running gateway: the YAML is parsed in a short-lived worker thread.
- * Parsing a large site file allocates far more than its result: `yaml` builds a syntax tree and a
- * document of ~80 MB for 10 000 points (bench/ footprint), which V8 would keep as old-generation
- * garbage and committed heap long after loading. In a worker that heap belongs to an isolate torn down
- * once the plain value (structured-cloned) is handed over; the validation runs here as in
- * {@link loadSiteConfig}. A file with any problem is parsed again here by {@link parseSiteConfig}, so
- * the messages (file:line:col) are exactly the same.
- * @throws MrvError as {@link loadSiteConfig}
- */
-export async function loadSiteConfigIsolated(file: string): Promise<LoadedSite> {
-  const text = readSiteText(file);
-  // Plain JavaScript in the worker (only `yaml`): no TypeScript loader to start there.
-  const source = `
-    const { parentPort, workerData } = require('node:worker_threads');
-    const { parseDocument } = require(workerData.yaml);
-    const doc = parseDocument(workerData.text);
-    parentPort.postMessage(doc.errors.length > 0 ? { ok: false } : { ok: true, value: doc.toJS() });`;
-  const worker = new Worker(source, {
-    eval: true,
-    workerData: { text, yaml: createRequire(import.meta.url).resolve('yaml') },
-    // What the parse allocates stays in the worker; a small young generation keeps its peak down.
-    resourceLimits: { maxYoungGenerationSizeMb: 8 },
-  });
-  const reply = await new Promise<{ ok: boolean; value?: unknown }>((resolveReply, reject) => {
-    worker.once('message', resolveReply);
-    worker.once('error', reject);
-    worker.once('exit', (code) => reject(new Error(`site loader worker exited (${code}) without an answer`)));
-  }).finally(() => void worker.terminate());
-  if (!reply.ok) return parseSiteConfig(text, file); // throws the YAML errors with their positions
-  try {
-    return validateSite(reply.value, file, NOWHERE);
-  } catch (err) {
-    if (err instanceof MrvError && err.code === 'MRV_E_CONFIG') return parseSiteConfig(text, file);
-    throw err;
-  }
-}
-
-/** The retained catalogue a gateway publishes for its site (docs/architecture.md §4 `meta`). */
-export function siteMeta(loaded: LoadedSite): GatewayMeta {
-  const { site } = loaded;
-  const points: PointMeta[] = [];
-  // Every field the wire contract knows about a point is carried, whatever the driver adds besides
-  // (addresses, types): taken from PointMeta's own shape so a new field cannot be forgotten here.
-  const keys = Object.keys(PointMeta.shape).filter((k) => k !== 'device');
-  for (const d of loaded.devices)
-    for (const p of d.config.points) {
-      const source = p as Record<string, unknown>;
-      const picked = Object.fromEntries(
-        keys.filter((k) => source[k] !== undefined).map((k) => [k, source[k]]),
-      );
-      points.push(PointMeta.parse({ ...picked, device: d.id }));
-    }
-  return {
-    v: 1,
-    gatewayId: site.gateway.id,
-    unit: site.unit,
-    points,
-    meters: site.meters,
-    configHash: loaded.configHash,
-  };
 }
