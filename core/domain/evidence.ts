@@ -437,7 +437,8 @@ function detailOf(r: AggregateResult): Record<string, unknown> {
  * Points used: those whose `parameter` is in the unit's industry catalogue, their `ticketPoint`s, and
  * the points named by the rule pack's `sum_of_parts` rules and the totalizers its `counter_backwards`
  * rules name. Points read besides: every point a
- * per-reading rule names (a cell voltage feeds no parameter, yet AL-TE-002 watches it), for the rules only.
+ * per-reading rule names (a cell voltage feeds no parameter, yet AL-TE-002 watches it), for the rules only,
+ * and the `alignBy` ticket-number point of a ticket-aligned `sum_of_parts` rule (ticket-alignment.ts).
  * @throws RangeError for a malformed month; Error when the factor pack lacks a needed factor
  */
 export async function computeEvidence(input: EvidenceInput): Promise<EvidenceBody> {
