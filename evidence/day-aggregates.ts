@@ -47,7 +47,7 @@ export interface DigestPart {
  * per-reading state or the digest parts change what they keep, so rows made by older code are never
  * resumed from.
  */
-export const DAY_AGGREGATE_FORMAT = 1;
+export const DAY_AGGREGATE_FORMAT = 2;
 
 /** Default file of the day aggregates, beside the data directory's store. */
 export const DEFAULT_DAY_AGGREGATES_FILE = '.data/evidence-days.sqlite';

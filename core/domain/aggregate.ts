@@ -461,6 +461,12 @@ export interface EventsOptions {
 export class EventsAccumulator {
   readonly #o: EventsOptions;
   readonly #seenBefore = new Set<string>();
+  /**
+   * The value of each ticket first seen before `from` (its first observation): a ticket-aligned
+   * comparison with a running total (ticket-alignment.ts) needs the tickets between the total's
+   * baseline poll and `from`.
+   */
+  readonly #beforeValues = new Map<string, string>();
   readonly #counted = new Map<string, CountedEvent>();
   /** The value text of each counted ticket's first observation (a repeat with the same text is no conflict). */
   readonly #firstText = new Map<string, string>();
@@ -486,6 +492,7 @@ export class EventsAccumulator {
       if (o.ts >= this.#o.to) continue;
       if (o.ts < this.#o.from) {
         this.#seenBefore.add(o.ticket);
+        if (!this.#beforeValues.has(o.ticket)) this.#beforeValues.set(o.ticket, text(dec(o.value)));
         if (this.#lastBefore === undefined || o.ts >= this.#lastBefore.ts)
           this.#lastBefore = { ts: o.ts, ticket: o.ticket };
         continue;
@@ -520,6 +527,7 @@ export class EventsAccumulator {
   snapshot(): AccumulatorState {
     return {
       seenBefore: [...this.#seenBefore],
+      beforeValues: [...this.#beforeValues],
       counted: [...this.#counted.values()].map((e) => ({ ...e })),
       firstText: [...this.#firstText],
       conflicts: [...this.#conflicts].map(([t, v]) => [t, [...v]]),
@@ -535,6 +543,8 @@ export class EventsAccumulator {
   restore(s: AccumulatorState): void {
     this.#seenBefore.clear();
     for (const t of s.seenBefore as string[]) this.#seenBefore.add(t);
+    this.#beforeValues.clear();
+    for (const [t, v] of (s.beforeValues ?? []) as [string, string][]) this.#beforeValues.set(t, v);
     this.#counted.clear();
     for (const e of s.counted as CountedEvent[]) this.#counted.set(e.ticket, { ...e });
     this.#firstText.clear();
@@ -548,6 +558,14 @@ export class EventsAccumulator {
     this.#observations = s.observations as number;
     this.#repeats = s.repeats as number;
     this.#unpaired = s.unpaired as number;
+  }
+
+  /**
+   * Every ticket first seen before `from` with its value (first observation), ascending by time of
+   * that observation as fed. Not part of {@link result} (the period's value does not include them).
+   */
+  lookbackTickets(): { ticket: string; value: string }[] {
+    return [...this.#beforeValues].map(([ticket, value]) => ({ ticket, value }));
   }
 
   result(): EventsResult {

@@ -42,6 +42,7 @@ import type { FactorPack } from './factors.ts';
 import { DAY_MS, daysOf, evidenceDeadline, isoCst, monthPeriod, startOfCstDate } from './period.ts';
 import type { BatchSet } from './raw-batches.ts';
 import { evaluatePeriodRules, type RulePack, SampleRuleRunner, targetPoints } from './rules.ts';
+import { type AlignedSum, alignedPartSum, PollTicketEdges } from './ticket-alignment.ts';
 import { ticketGapFindings } from './tickets.ts';
 import { convert } from './units.ts';
 
@@ -369,6 +370,8 @@ export interface EvidenceCheckpoint {
     { acc: AccumulatorState; comp: Record<string, unknown>; readings: number; outside: number }
   >;
   rules: Record<string, unknown>;
+  /** Per ticket-aligned `sum_of_parts` rule (by rule id): the ticket numbers read with its total's edges. */
+  alignments?: Record<string, AccumulatorState>;
 }
 
 /** The period `[from, to)` of an input: its window, else its month (UTC+8). */
@@ -434,7 +437,8 @@ function detailOf(r: AggregateResult): Record<string, unknown> {
  * Points used: those whose `parameter` is in the unit's industry catalogue, their `ticketPoint`s, and
  * the points named by the rule pack's `sum_of_parts` rules and the totalizers its `counter_backwards`
  * rules name. Points read besides: every point a
- * per-reading rule names (a cell voltage feeds no parameter, yet AL-TE-002 watches it), for the rules only.
+ * per-reading rule names (a cell voltage feeds no parameter, yet AL-TE-002 watches it), for the rules only,
+ * and the `alignBy` ticket-number point of a ticket-aligned `sum_of_parts` rule (ticket-alignment.ts).
  * @throws RangeError for a malformed month; Error when the factor pack lacks a needed factor
  */
 export async function computeEvidence(input: EvidenceInput): Promise<EvidenceBody> {
@@ -489,7 +493,16 @@ export async function computeEvidence(input: EvidenceInput): Promise<EvidenceBod
   // parameter (a cell voltage).
   const watched = v2 ? sampleRules.watchedPoints() : [];
   const extra = [...new Set([...(input.extraPoints ?? []), ...watched])].filter((id) => byId.has(id));
-  const readOrder = [...new Set([...used, ...tickets, ...extra])].sort();
+  // Ticket-aligned sum_of_parts rules (ticket-alignment.ts): their ticket-number point is read too.
+  const alignRules = rulePack.rules.flatMap((r) =>
+    r.check.kind === 'sum_of_parts' &&
+    r.check.alignBy !== undefined &&
+    byId.has(r.check.alignBy) &&
+    byId.get(r.check.main)?.aggregation === 'totalizer'
+      ? [{ id: r.id, main: r.check.main, alignBy: r.check.alignBy, parts: r.check.parts }]
+      : [],
+  );
+  const readOrder = [...new Set([...used, ...tickets, ...extra, ...alignRules.map((a) => a.alignBy)])].sort();
 
   const states = new Map<string, PointState>();
   for (const id of used) {
@@ -552,6 +565,16 @@ export async function computeEvidence(input: EvidenceInput): Promise<EvidenceBod
     }
     sampleRules.restore(resume.rules);
   }
+  const alignEdges = new Map<string, PollTicketEdges>();
+  for (const a of alignRules) {
+    const e = new PollTicketEdges({ from, to });
+    if (resume) {
+      const saved = resume.alignments?.[a.id];
+      if (!saved) throw new RangeError(`evidence checkpoint lacks the ticket alignment of rule ${a.id}`);
+      e.restore(saved);
+    }
+    alignEdges.set(a.id, e);
+  }
   const checkpoint = (chunk: number): EvidenceCheckpoint => {
     const points: EvidenceCheckpoint['points'] = {};
     for (const [id, st] of states)
@@ -561,7 +584,14 @@ export async function computeEvidence(input: EvidenceInput): Promise<EvidenceBod
         readings: st.readings,
         outside: st.outside,
       };
-    return { chunk, points, rules: sampleRules.snapshot() };
+    const alignments: NonNullable<EvidenceCheckpoint['alignments']> = {};
+    for (const [id, e] of alignEdges) alignments[id] = e.snapshot();
+    return {
+      chunk,
+      points,
+      rules: sampleRules.snapshot(),
+      ...(alignEdges.size > 0 ? { alignments } : {}),
+    };
   };
   // Events points are paired with their ticket points, so both are read whole per chunk; every other
   // point is streamed page by page when the source pages (short-lived pages keep the heap small).
@@ -571,6 +601,11 @@ export async function computeEvidence(input: EvidenceInput): Promise<EvidenceBod
       whole.add(id);
       if (st.p.ticketPoint && byId.has(st.p.ticketPoint)) whole.add(st.p.ticketPoint);
     }
+  // A ticket-aligned total and its ticket-number point are paired by timestamp: both read whole.
+  for (const a of alignRules) {
+    whole.add(a.main);
+    whole.add(a.alignBy);
+  }
   const extraSet = new Set(extra);
   const feed = (
     id: string,
@@ -629,6 +664,7 @@ export async function computeEvidence(input: EvidenceInput): Promise<EvidenceBod
       const t = st.p.ticketPoint;
       feed(id, st, samples, st.acc instanceof EventsAccumulator && t ? (read.get(t) ?? []) : undefined);
     }
+    for (const a of alignRules) alignEdges.get(a.id)?.push(read.get(a.main) ?? [], read.get(a.alignBy) ?? []);
     if (input.onChunk) await input.onChunk(chunk, () => checkpoint(chunk.index));
   }
 
@@ -803,6 +839,18 @@ export async function computeEvidence(input: EvidenceInput): Promise<EvidenceBod
         : [],
     ),
   );
+  // Ticket-aligned sums of parts: each part's tickets of the lookback and of the period.
+  const alignedSums = new Map<string, AlignedSum>();
+  for (const a of alignRules) {
+    const parts = a.parts.map((id) => {
+      const st = states.get(id);
+      const r = pointResults.get(id);
+      return st?.acc instanceof EventsAccumulator && r?.kind === 'events'
+        ? { point: id, ticketPoint: st.p.ticketPoint, tickets: [...st.acc.lookbackTickets(), ...r.events] }
+        : { point: id, tickets: [] };
+    });
+    alignedSums.set(a.id, alignedPartSum(a.alignBy, alignEdges.get(a.id)?.result() ?? {}, parts));
+  }
   const findings = [
     ...ticketGapFindings(
       [...pointResults].flatMap(([id, r]) =>
@@ -817,6 +865,7 @@ export async function computeEvidence(input: EvidenceInput): Promise<EvidenceBod
         parameters: ruleValues,
         points: pointValues,
         counterEvents,
+        ...(alignedSums.size > 0 ? { alignedSums } : {}),
         days,
         catalogue: catalogue.points,
         siteRules: catalogue.rules,

@@ -10,7 +10,9 @@
  * - `rate_of_change` (per reading pair): |Δvalue| per minute above `maxPerMinute`;
  * - `ratio` (period): parameter a / parameter b outside `[min, max]` (e.g. net anode per t Al);
  * - `counter_backwards` (period): a totalizer dropped without being a roll-over (a reset);
- * - `sum_of_parts` (period): |Σ parts − main| > tolerance × |main| over period values of points;
+ * - `sum_of_parts` (period): |Σ parts − main| > tolerance × |main| over period values of points; with
+ *   `alignBy` (a ticket-number point) the parts' tickets are those numbered between the ticket numbers
+ *   read in the same poll as the main total's first and last reading (ticket-alignment.ts);
  * - `capacity` (period): a parameter above `maxPerDay × days`.
  */
 import { z } from 'zod';
@@ -26,6 +28,7 @@ import {
 } from './aggregate.ts';
 import { D, type Dec, dec, text } from './decimal.ts';
 import { isoCst } from './period.ts';
+import type { AlignedSum } from './ticket-alignment.ts';
 
 /** The four rule classes of the national platform. */
 export const RuleClass = z.enum(['theoretical_extreme', 'threshold', 'standard_value', 'logic_check']);
@@ -91,6 +94,13 @@ const Check = z.discriminatedUnion('kind', [
       main: z.string().describe('point id'),
       parts: z.array(z.string()).min(1),
       tolerance: DecimalString.describe('relative, e.g. "0.02" = 2 %'),
+      alignBy: z
+        .string()
+        .min(1)
+        .optional()
+        .describe(
+          "a ticket-number point read in the same request as `main` (a weighing station's running total): the parts are summed over the tickets numbered after the one read with the total's baseline through the one read with its last reading, not by weighing time, so the polled total's edges cannot cut tickets off (core/domain/ticket-alignment.ts); without such readings the comparison falls back to the period values and says so",
+        ),
     })
     .strict(),
   z.object({ kind: z.literal('capacity'), parameter: z.string(), maxPerDay: DecimalString }).strict(),
@@ -593,6 +603,13 @@ export interface PeriodRuleInput {
   parameters: ReadonlyMap<string, string>;
   /** Period values of points (for `sum_of_parts`). */
   points: ReadonlyMap<string, string>;
+  /**
+   * For `sum_of_parts` rules with `alignBy`, by rule id: the parts' sum over the tickets read between
+   * the main total's first and last reading (ticket-alignment.ts `alignedPartSum`). A rule with
+   * `alignBy` and no entry (or one that could not be aligned) compares the period values and says why
+   * in its finding's detail.
+   */
+  alignedSums?: ReadonlyMap<string, AlignedSum>;
   /** Counter discontinuities (resets, corrections, reviews, roll-overs) found per totalizer point. */
   counterEvents: ReadonlyMap<string, readonly CounterEvent[]>;
   /** Length of the period, days (decimal string). */
@@ -730,9 +747,25 @@ export function evaluatePeriodRules(pack: RulePack, input: PeriodRuleInput, ctx:
       const main = input.points.get(c.main);
       const parts = c.parts.map((p) => input.points.get(p));
       if (main === undefined || parts.some((p) => p === undefined)) continue;
-      const s = parts.reduce((acc: Dec, p) => acc.plus(dec(p as string)), new D(0));
+      const aligned = c.alignBy !== undefined ? input.alignedSums?.get(rule.id) : undefined;
+      const s = aligned?.ok
+        ? dec(aligned.sum)
+        : parts.reduce((acc: Dec, p) => acc.plus(dec(p as string)), new D(0));
       const diff = s.minus(dec(main)).abs();
       const allowed = dec(main).abs().times(dec(c.tolerance));
+      // What was compared: the tickets by number (aligned), or the period values and why not aligned.
+      const alignment =
+        c.alignBy === undefined
+          ? {}
+          : aligned?.ok
+            ? {
+                alignedBy: c.alignBy,
+                tickets: { after: aligned.after, through: aligned.through, counted: aligned.tickets },
+              }
+            : {
+                alignedBy: null,
+                notAligned: `${aligned?.reason ?? `no ${c.alignBy} readings`}: the period values are compared (the polled total's edges may cut tickets off)`,
+              };
       if (diff.gt(allowed))
         out.push(
           finding(
@@ -740,7 +773,7 @@ export function evaluatePeriodRules(pack: RulePack, input: PeriodRuleInput, ctx:
             rule,
             ctx.from,
             { point: c.main, value: text(s), limit: main },
-            { main, sumOfParts: text(s), difference: text(diff), tolerance: c.tolerance },
+            { main, sumOfParts: text(s), difference: text(diff), tolerance: c.tolerance, ...alignment },
             c.main,
             sev,
           ),

@@ -11,12 +11,17 @@
  * - delivery raises no integrity finding (no seq gap, broken chain or replay);
  * - the November package is signed and verifies, and says what it knows: `incomplete` because of gaps,
  *   the first of them the one before the demo existed ([1 Nov, 28 Nov 12:00), nothing read);
- * - December's package says the month is not over and is judged up to now.
- * Completeness since the first reading and the validation findings are printed, not asserted: at 2880×
- * a stall of the one demo process longer than three polls (750 ms real, 36 plant minutes) is a real gap,
- * and a reading stamped late makes a counter step look too fast for its meter; on a busy machine such
- * stalls happen (measured: 95.5 / 85.8 / 95.8 % at load 12). The ≥ 99 % and zero-finding targets are
- * judged by scripts/demo-month.ts on a whole month (README, the demo's month).
+ * - December's package says the month is not over and is judged up to now;
+ * - steady operation raises no finding at all (the findings route over every window the judge asks,
+ *   the last of them starting between two polls of the ladle station's total: AL-LC-002 compares by
+ *   ticket number, core/domain/ticket-alignment.ts);
+ * - every point but the ticket points (judged by their numbers) has ≥ 99 % of the elapsed time covered
+ *   since the first reading, in November and in December to date, and the completeness route says
+ *   ≥ 99 % for both months.
+ * The demo's plant clock is paced (core/paced-clock.ts): a stall of the one demo process slows the plant
+ * down with it instead of leaving gaps, so these hold on a busy machine (run with two busy loops beside
+ * it, see the README) — except on the cement plant's RTU line, whose three substitute feeders are kept
+ * out of the ≥ 99 % assertions (printed, not asserted; see {@link RTU_LINE}).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -25,6 +30,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { isoCst, monthPeriod } from '../../core/domain/period.ts';
 import {
   api,
+  type Completeness,
   type DemoProcess,
   type JudgedPackage,
   judgeUnits,
@@ -43,6 +49,23 @@ afterAll(async () => {
   await demo?.stop();
   rmSync(tmp, { recursive: true, force: true });
 });
+
+/**
+ * The cement plant's substitute feeders behind one RTU-over-TCP converter (examples/cement-plant.site.yaml).
+ * Not asserted ≥ 99 %, for a cause outside the demo's clock: their line's cycle outgrows the interval
+ * the demo declares for it (720 s × 3 devices = 2160 s plant, 750 ms real) when the machine is loaded.
+ * Measured at load 8–10 (3-unit demo, 28 Nov 12:00 → 1 Dec 12:00): the line's readings 3 400–7 500 s
+ * apart for hours at a time (slots skipped on the poll grid), 83–84 % of the expected readings in
+ * November; the Modbus TCP and OPC UA points of the same run 100 %; the cement unit alone at lower load
+ * 100 %. The cause, read from the code and consistent with those spacings (not instrumented): the RTU
+ * port's answer guard (drivers/modbus/rtu-port.ts `guardMs`: 1.25 × the slowest of the last 32 answers,
+ * up to just under the request timeout; the protection against a stale frame of issue 16) grows with
+ * the real answer time of a loaded process, and each of the line's requests waits it out in real
+ * time: stalls of the event loop are paced (core/paced-clock.ts), a slow but running process is not. A
+ * fix belongs to the driver's guard or to the demo's declared RTU interval (cli/demo-units.ts), not to
+ * this assertion.
+ */
+const RTU_LINE = new Set(['fly_ash.total', 'steel_slag.total', 'carbide_slag.total']);
 
 /** Covered share of `[since, until)` per point of a package (gaps listed in full or summed). */
 function coveredSince(pkg: JudgedPackage, since: number, until: number, before: number): Map<string, number> {
@@ -92,12 +115,11 @@ describe('mrv demo --speed 2880 across a month boundary', () => {
         u.findings.filter((f) => integrity.has(f.code)).map((f) => `${f.code} ${f.ts}: ${f.message.en}`),
         where,
       ).toEqual([]);
-      const others = u.findings.filter((f) => !integrity.has(f.code));
-      if (others.length > 0)
-        console.info(
-          `${where}: ${others.length} findings under this machine's load:`,
-          others.map((f) => `${f.rule ?? f.code} ${f.point ?? ''} ${f.ts}`).join('; '),
-        );
+      // Steady operation: no validation, completeness or counter finding either.
+      expect(
+        u.findings.map((f) => `${f.rule ?? f.code} ${f.point ?? ''} ${f.ts}: ${f.message.en}`),
+        where,
+      ).toEqual([]);
       expect(u.verified, `${where}: ${u.verifyReason ?? ''}`).toBe(true);
       expect(u.content, where).toBe('incomplete');
       expect(u.reasons, where).toContain('gaps');
@@ -118,11 +140,24 @@ describe('mrv demo --speed 2880 across a month boundary', () => {
       const decCovered = coveredSince(dec, nov.to, decJudgedTo, 0);
       const low = (m: Map<string, number>) =>
         [...m]
-          .filter(([p, share]) => !events.has(p) && share < 0.99)
+          .filter(([p, share]) => !events.has(p) && !RTU_LINE.has(p) && share < 0.99)
           .map(([p, share]) => `${p} ${(share * 100).toFixed(2)} %`);
+      // The completeness route (what the overview shows), over the points asserted.
+      const route = (c: Completeness) => {
+        const pts = c.points.filter((x) => !RTU_LINE.has(x.point));
+        const expected = pts.reduce((n, x) => n + x.expected, 0);
+        return expected === 0 ? 0 : pts.reduce((n, x) => n + x.good, 0) / expected;
+      };
+      const rtu = [...u.month.points, ...u.next.points]
+        .filter((x) => RTU_LINE.has(x.point))
+        .map((x) => `${x.point} ${x.good}/${x.expected}`);
       console.info(
-        `${where}: points under 99 % since the first reading: November [${low(novCovered).join(', ')}], December [${low(decCovered).join(', ')}]`,
+        `${where}: completeness route ${u.month.ratio} / ${u.next.ratio}${rtu.length ? `; RTU line (not asserted) ${rtu.join(', ')}` : ''}`,
       );
+      expect(low(novCovered), `${where}: November since the first reading`).toEqual([]);
+      expect(low(decCovered), `${where}: December to date`).toEqual([]);
+      expect(route(u.month), `${where}: November completeness (route)`).toBeGreaterThanOrEqual(0.99);
+      expect(route(u.next), `${where}: December completeness to date (route)`).toBeGreaterThanOrEqual(0.99);
     }
   }, 600_000);
 });
