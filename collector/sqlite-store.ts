@@ -30,13 +30,14 @@
  */
 import { existsSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
+import { deflateRawSync, inflateRawSync } from 'node:zlib';
 import Database from 'better-sqlite3';
 import type { Logger } from 'pino';
 import { MrvError } from '../core/errors.ts';
 import { type Finding, findingState } from '../core/schema/finding.ts';
 import type { GatewayMeta, GatewayStatus, Quality } from '../core/schema/wire.ts';
 import { type Clock, systemClock } from '../core/time.ts';
-import { SqliteWriter, type WriteStep } from './sqlite-writer.ts';
+import { RUN_SOURCE, SqliteWriter, type WriteStep } from './sqlite-writer.ts';
 import type {
   ArchivedBatch,
   BatchHead,
@@ -105,7 +106,7 @@ const WRITE_STATEMENTS = [
 /** Raw series rows carry the reading's `reason` too (not yet declared on {@link SeriesPoint}). */
 type RawSeriesPoint = SeriesPoint & { reason?: string };
 
-const SCHEMA_VERSION = 4;
+const SCHEMA_VERSION = 5;
 /**
  * WAL pages between automatic checkpoints (16 384 pages of 4 KiB = 64 MiB; SQLite's default is 1 000).
  * Measured on the collector's write pattern (600 000 readings in writes of 9 600, bench/): 45 000 →
@@ -129,8 +130,8 @@ const PRAGMAS = [
   `cache_size = -${CACHE_KIB}`,
 ];
 
-/** The `reading` table's columns and key (schema 4), for the schema and its migration from 3. */
-const READING_COLUMNS = `(
+/** The `reading` table's columns and key of schema 4, for the migration from 3 (then on to 5). */
+const READING_COLUMNS_V4 = `(
   unit TEXT NOT NULL,
   point TEXT NOT NULL,
   ts INTEGER NOT NULL,
@@ -146,7 +147,54 @@ const READING_COLUMNS = `(
   PRIMARY KEY (unit, point, ts, gateway)
 ) STRICT, WITHOUT ROWID;`;
 
+/**
+ * The `reading` table's columns and key (schema 5): unit, point, gateway, device and meter are ids of
+ * the `name` table, `rx_delay` = rx_ts − ts (ms, a small integer where rx_ts is a full timestamp),
+ * `quality` 0 good, 1 uncertain, 2 bad ({@link QUALITY_CODE}).
+ */
+const READING_COLUMNS = `(
+  unit INTEGER NOT NULL,
+  point INTEGER NOT NULL,
+  ts INTEGER NOT NULL,
+  gateway INTEGER NOT NULL,
+  device INTEGER NOT NULL,
+  meter INTEGER,
+  rx_delay INTEGER NOT NULL,
+  exact TEXT,
+  value REAL,
+  quality INTEGER NOT NULL CHECK (quality IN (0, 1, 2)),
+  reason TEXT,
+  seq INTEGER NOT NULL,
+  PRIMARY KEY (unit, point, ts, gateway)
+) STRICT, WITHOUT ROWID;`;
+
+/** `reading.quality` (schema 5) of each quality, and back. */
+const QUALITY_CODE: Record<Quality, number> = { good: 0, uncertain: 1, bad: 2 };
+const QUALITY_OF: readonly Quality[] = ['good', 'uncertain', 'bad'];
+
+/**
+ * The `batch` table's columns (schema 5): `canonical` the canonical bytes raw-deflated (zlib, as the
+ * InfluxDB store's archive), inflated back to the identical text when read.
+ */
+const BATCH_COLUMNS = `(
+  unit TEXT NOT NULL,
+  gateway TEXT NOT NULL,
+  seq INTEGER NOT NULL,
+  hash TEXT NOT NULL,
+  prev_hash TEXT NOT NULL,
+  canonical BLOB NOT NULL,
+  sig TEXT,
+  received_at INTEGER NOT NULL,
+  verdict TEXT NOT NULL CHECK (verdict IN ('verified', 'failed', 'unchecked')),
+  findings TEXT NOT NULL,
+  PRIMARY KEY (unit, gateway, seq)
+) STRICT, WITHOUT ROWID;`;
+
+/** Name resolution inside a reading query: the id of a name, NULL (no rows) for one never stored. */
+const ID = (param: string) => `(SELECT id FROM name WHERE text = ${param})`;
+
 const SCHEMA = `
+CREATE TABLE IF NOT EXISTS name (id INTEGER PRIMARY KEY, text TEXT NOT NULL UNIQUE) STRICT;
 CREATE TABLE IF NOT EXISTS reading ${READING_COLUMNS}
 CREATE INDEX IF NOT EXISTS reading_unit_ts ON reading (unit, ts);
 CREATE TABLE IF NOT EXISTS quarantine (
@@ -190,19 +238,7 @@ CREATE TABLE IF NOT EXISTS finding (
   state TEXT NOT NULL DEFAULT 'open' CHECK (state IN ('open', 'resolved'))
 ) STRICT;
 CREATE INDEX IF NOT EXISTS finding_unit_t ON finding (unit, t);
-CREATE TABLE IF NOT EXISTS batch (
-  unit TEXT NOT NULL,
-  gateway TEXT NOT NULL,
-  seq INTEGER NOT NULL,
-  hash TEXT NOT NULL,
-  prev_hash TEXT NOT NULL,
-  canonical TEXT NOT NULL,
-  sig TEXT,
-  received_at INTEGER NOT NULL,
-  verdict TEXT NOT NULL CHECK (verdict IN ('verified', 'failed', 'unchecked')),
-  findings TEXT NOT NULL,
-  PRIMARY KEY (unit, gateway, seq)
-) STRICT, WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS batch ${BATCH_COLUMNS}
 CREATE TABLE IF NOT EXISTS reading_day_mark (
   unit TEXT NOT NULL,
   day INTEGER NOT NULL,
@@ -211,13 +247,14 @@ CREATE TABLE IF NOT EXISTS reading_day_mark (
 ) STRICT, WITHOUT ROWID;
 `;
 
+/** A `batch` row as read (`canonical` raw-deflated). */
 interface BatchRow {
   unit: string;
   gateway: string;
   seq: number;
   hash: string;
   prev_hash: string;
-  canonical: string;
+  canonical: Buffer;
   sig: string | null;
   received_at: number;
   verdict: string;
@@ -226,8 +263,8 @@ interface BatchRow {
 
 /**
  * The values of `upsertReading`, by position (binding by position skips better-sqlite3's per-row lookup
- * of twelve named parameters): unit, point, ts, gateway, device, meter, rx_ts, exact, value, quality,
- * reason, seq.
+ * of twelve named parameters): unit, point, ts, gateway, device, meter, rx_delay, exact, value, quality
+ * code, reason, seq. The names (positions {@link READING_NAMES}) are interned by the thread that writes.
  */
 type ReadingArgs = [
   string,
@@ -239,10 +276,19 @@ type ReadingArgs = [
   number,
   string | null,
   number | null,
-  string,
+  number,
   string | null,
   number,
 ];
+/** Positions of the names in {@link ReadingArgs}: unit, point, gateway, device, meter. */
+const READING_NAMES = [0, 1, 3, 4, 5];
+
+/**
+ * The values of `upsertBatch`, by position: unit, gateway, seq, hash, prev_hash, canonical (text,
+ * deflated by the thread that writes: position {@link BATCH_DEFLATE}), sig, received_at, verdict, findings.
+ */
+type BatchArgs = [string, string, number, string, string, string, string | null, number, string, string];
+const BATCH_DEFLATE = [5];
 
 /**
  * The values of `upsertQuarantine`, by position: unit, ts, gateway, point, device, meter, rx_ts, exact,
@@ -278,8 +324,8 @@ interface QuarantineRow {
   cause: string;
 }
 
-/** A raw reading row as an array: ts, exact, quality, reason, gateway, seq. */
-type RawRow = [number, string | null, string, string | null, string, number];
+/** A raw reading row as an array: ts, exact, quality code, reason, gateway, seq. */
+type RawRow = [number, string | null, number, string | null, string, number];
 
 /** The columns `reading` and `quarantine` share, in the order the migration copies them. */
 const SHARED_COLUMNS = 'unit, point, ts, gateway, device, meter, rx_ts, exact, quality, reason, seq';
@@ -291,9 +337,11 @@ const LEGACY_UNVERIFIED = "(reason GLOB 'MRV_F_BAD_SIGNATURE:*' OR reason GLOB '
  * missing): schema 2 → 3 adds `finding.state` (every old row `open`); 3 → 4 rebuilds `reading` keyed
  * by `(unit, point, ts, gateway)` in one transaction, its rows from unverified batches moved to
  * `quarantine` (cause = the code their reason starts with; their quality stays the `uncertain` they were
- * stored with). Then the indexes that need it.
+ * stored with); 4 → 5 ({@link migrateTo5}) interns the reading's names and deflates the archive. Then the
+ * indexes that need it.
+ * @returns whether tables were rebuilt (the caller then compacts the file)
  */
-function migrate(db: Database.Database): void {
+function migrate(db: Database.Database): boolean {
   const readingKey = db
     .prepare<[], { name: string; pk: number }>('PRAGMA table_info(reading)')
     .all()
@@ -303,8 +351,7 @@ function migrate(db: Database.Database): void {
       db.exec(`
         ALTER TABLE reading RENAME TO reading_v3;
         DROP INDEX IF EXISTS reading_unit_ts;
-        CREATE TABLE reading ${READING_COLUMNS}
-        CREATE INDEX reading_unit_ts ON reading (unit, ts);
+        CREATE TABLE reading ${READING_COLUMNS_V4}
         INSERT OR REPLACE INTO quarantine (${SHARED_COLUMNS}, cause)
           SELECT ${SHARED_COLUMNS}, substr(reason, 1, instr(reason, ':') - 1) FROM reading_v3
           WHERE ${LEGACY_UNVERIFIED};
@@ -313,12 +360,91 @@ function migrate(db: Database.Database): void {
         DROP TABLE reading_v3;
       `);
     })();
+  const rebuilt = migrateTo5(db);
   const columns = db.prepare<[], { name: string }>('PRAGMA table_info(finding)').all();
   if (!columns.some((c) => c.name === 'state'))
     db.exec(
       "ALTER TABLE finding ADD COLUMN state TEXT NOT NULL DEFAULT 'open' CHECK (state IN ('open', 'resolved'))",
     );
+  db.exec('CREATE INDEX IF NOT EXISTS reading_unit_ts ON reading (unit, ts)');
   db.exec("CREATE INDEX IF NOT EXISTS finding_open ON finding (unit, code) WHERE state = 'open'");
+  return rebuilt;
+}
+
+/** The type SQLite declares for a column of a table, or undefined. */
+function columnType(db: Database.Database, table: string, column: string): string | undefined {
+  return db
+    .prepare<[], { name: string; type: string }>(`PRAGMA table_info(${table})`)
+    .all()
+    .find((c) => c.name === column)?.type;
+}
+
+/**
+ * Schema 4 → 5, each table in one transaction: `reading` rebuilt with its unit, point, gateway, device
+ * and meter as ids of `name`, `rx_ts` as `rx_delay`, quality as its code; `batch` rebuilt with the
+ * canonical bytes raw-deflated (1 000 batches at a time, by key). Every value is kept exactly.
+ * @returns whether anything was rebuilt
+ */
+function migrateTo5(db: Database.Database): boolean {
+  let rebuilt = false;
+  if (columnType(db, 'reading', 'unit') === 'TEXT') {
+    db.transaction(() => {
+      db.exec(`
+        INSERT OR IGNORE INTO name (text)
+          SELECT unit FROM reading UNION SELECT point FROM reading UNION SELECT gateway FROM reading
+          UNION SELECT device FROM reading UNION SELECT meter FROM reading WHERE meter IS NOT NULL;
+        ALTER TABLE reading RENAME TO reading_v4;
+        DROP INDEX IF EXISTS reading_unit_ts;
+        CREATE TABLE reading ${READING_COLUMNS}
+        INSERT INTO reading (unit, point, ts, gateway, device, meter, rx_delay, exact, value, quality, reason, seq)
+          SELECT u.id, p.id, r.ts, g.id, d.id, m.id, r.rx_ts - r.ts, r.exact, r.value,
+                 CASE r.quality WHEN 'good' THEN 0 WHEN 'uncertain' THEN 1 ELSE 2 END, r.reason, r.seq
+          FROM reading_v4 r
+          JOIN name u ON u.text = r.unit
+          JOIN name p ON p.text = r.point
+          JOIN name g ON g.text = r.gateway
+          JOIN name d ON d.text = r.device
+          LEFT JOIN name m ON m.text = r.meter;
+        DROP TABLE reading_v4;
+      `);
+    })();
+    rebuilt = true;
+  }
+  if (columnType(db, 'batch', 'canonical') === 'TEXT') {
+    db.transaction(() => {
+      db.exec(`ALTER TABLE batch RENAME TO batch_v4; CREATE TABLE batch ${BATCH_COLUMNS}`);
+      const page = db.prepare<[string, string, number], BatchRow & { canonical: string }>(
+        `SELECT * FROM batch_v4 WHERE (unit, gateway, seq) > (?, ?, ?) ORDER BY unit, gateway, seq LIMIT 1000`,
+      );
+      const put = db.prepare<unknown[]>(
+        `INSERT INTO batch (unit, gateway, seq, hash, prev_hash, canonical, sig, received_at, verdict, findings)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      );
+      let key: [string, string, number] = ['', '', Number.MIN_SAFE_INTEGER];
+      for (;;) {
+        const rows = page.all(...key);
+        for (const r of rows)
+          put.run(
+            r.unit,
+            r.gateway,
+            r.seq,
+            r.hash,
+            r.prev_hash,
+            deflateRawSync(Buffer.from(r.canonical, 'utf8'), { level: 1 }),
+            r.sig,
+            r.received_at,
+            r.verdict,
+            r.findings,
+          );
+        const last = rows[rows.length - 1];
+        if (last === undefined) break;
+        key = [last.unit, last.gateway, last.seq];
+      }
+      db.exec('DROP TABLE batch_v4');
+    })();
+    rebuilt = true;
+  }
+  return rebuilt;
 }
 
 /** The prepared statements, made once per `start()`. */
@@ -332,10 +458,10 @@ function prepare(db: Database.Database) {
       'SELECT day, version FROM reading_day_mark WHERE unit = ? AND day >= ? AND day < ? ORDER BY day',
     ),
     upsertReading: db.prepare<ReadingArgs>(
-      `INSERT INTO reading (unit, point, ts, gateway, device, meter, rx_ts, exact, value, quality, reason, seq)
+      `INSERT INTO reading (unit, point, ts, gateway, device, meter, rx_delay, exact, value, quality, reason, seq)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT (unit, point, ts, gateway) DO UPDATE SET device = excluded.device,
-         meter = excluded.meter, rx_ts = excluded.rx_ts, exact = excluded.exact, value = excluded.value,
+         meter = excluded.meter, rx_delay = excluded.rx_delay, exact = excluded.exact, value = excluded.value,
          quality = excluded.quality, reason = excluded.reason, seq = excluded.seq`,
     ),
     upsertQuarantine: db.prepare<QuarantineArgs>(
@@ -374,30 +500,35 @@ function prepare(db: Database.Database) {
       "SELECT DISTINCT unit FROM gateway_status WHERE state = 'online'",
     ),
     lastDataAt: db.prepare<[string], { ts: number | null }>(
-      'SELECT MAX(ts) AS ts FROM reading WHERE unit = ?',
+      `SELECT MAX(ts) AS ts FROM reading WHERE unit = ${ID('?')}`,
     ),
-    lastReading: db.prepare<[string, string], { ts: number; exact: string | null; quality: string }>(
-      'SELECT ts, exact, quality FROM reading WHERE unit = ? AND point = ? ORDER BY ts DESC LIMIT 1',
+    lastReading: db.prepare<[string, string], { ts: number; exact: string | null; quality: number }>(
+      `SELECT ts, exact, quality FROM reading WHERE unit = ${ID('?')} AND point = ${ID('?')}
+       ORDER BY ts DESC LIMIT 1`,
     ),
     raw: db.prepare<
       [string, string, number, number, number],
       {
         ts: number;
         exact: string | null;
-        quality: string;
+        quality: number;
         reason: string | null;
         gateway: string;
         seq: number;
       }
     >(
-      `SELECT ts, exact, quality, reason, gateway, seq FROM reading
-       WHERE unit = ? AND point = ? AND ts >= ? AND ts < ? ORDER BY ts LIMIT ?`,
+      `SELECT r.ts, r.exact, r.quality, r.reason, g.text AS gateway, r.seq FROM reading r
+       JOIN name g ON g.id = r.gateway
+       WHERE r.unit = ${ID('?')} AND r.point = ${ID('?')} AND r.ts >= ? AND r.ts < ?
+       ORDER BY r.ts, g.text LIMIT ?`,
     ),
     // The same rows as `raw` as arrays (better-sqlite3 `.raw()`): rawReadings builds its objects directly.
     rawRows: db
       .prepare<[string, string, number, number, number], RawRow>(
-        `SELECT ts, exact, quality, reason, gateway, seq FROM reading
-         WHERE unit = ? AND point = ? AND ts >= ? AND ts < ? ORDER BY ts, gateway LIMIT ?`,
+        `SELECT r.ts, r.exact, r.quality, r.reason, g.text, r.seq FROM reading r
+         JOIN name g ON g.id = r.gateway
+         WHERE r.unit = ${ID('?')} AND r.point = ${ID('?')} AND r.ts >= ? AND r.ts < ?
+         ORDER BY r.ts, g.text LIMIT ?`,
       )
       .raw(true),
     upsertFinding: db.prepare<[string, string, string | null, string, string, number, string, string]>(
@@ -411,9 +542,9 @@ function prepare(db: Database.Database) {
     openFindings: db.prepare<[string, string], { json: string }>(
       "SELECT json FROM finding WHERE unit = ? AND code = ? AND state = 'open' ORDER BY t, id",
     ),
-    upsertBatch: db.prepare<BatchRow>(
+    upsertBatch: db.prepare<BatchArgs>(
       `INSERT INTO batch (unit, gateway, seq, hash, prev_hash, canonical, sig, received_at, verdict, findings)
-       VALUES (@unit, @gateway, @seq, @hash, @prev_hash, @canonical, @sig, @received_at, @verdict, @findings)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT (unit, gateway, seq) DO UPDATE SET hash = excluded.hash, prev_hash = excluded.prev_hash,
          canonical = excluded.canonical, sig = excluded.sig, received_at = excluded.received_at,
          verdict = excluded.verdict, findings = excluded.findings`,
@@ -452,8 +583,8 @@ function prepare(db: Database.Database) {
       `SELECT ts - (((ts % @step) + @step) % @step) AS bucket,
               AVG(value) AS mean, MIN(value) AS min, MAX(value) AS max, COUNT(value) AS count
        FROM reading
-       WHERE unit = @unit AND point = @point AND ts >= @from AND ts < @to
-         AND quality = 'good' AND value IS NOT NULL
+       WHERE unit = ${ID('@unit')} AND point = ${ID('@point')} AND ts >= @from AND ts < @to
+         AND quality = 0 AND value IS NOT NULL
        GROUP BY bucket ORDER BY bucket`,
     ),
   };
@@ -520,16 +651,19 @@ export class SqliteStore implements TimeSeriesStore {
           throw new Error(`schema version ${version} is newer than this code's ${SCHEMA_VERSION}`);
         }
         db.exec(SCHEMA);
-        migrate(db);
+        const rebuilt = migrate(db);
         db.pragma(`user_version = ${SCHEMA_VERSION}`);
+        // The old tables' pages are free after a rebuild: give them back to the file system once.
+        if (rebuilt) db.exec('VACUUM');
         const stmts = prepare(db);
-        const inThread = db.transaction((steps: WriteStep[]) => {
-          for (const step of steps) {
-            const st = stmts[step.stmt as (typeof WRITE_STATEMENTS)[number]] as Database.Statement<unknown[]>;
-            for (const r of step.rows) st.run(r);
-          }
-        });
-        this.#runInThread = inThread;
+        // The same transaction code as the write thread's (collector/sqlite-writer.ts RUN_SOURCE).
+        const makeRun = new Function(
+          'db',
+          'stmts',
+          'zlib',
+          `${RUN_SOURCE}\nreturn makeRun(db, stmts, zlib);`,
+        );
+        this.#runInThread = makeRun(db, stmts, { deflateRawSync }) as (steps: WriteStep[]) => void;
         if (this.#writeThread) {
           const writer = new SqliteWriter({
             path: this.#path,
@@ -649,10 +783,10 @@ export class SqliteStore implements TimeSeriesStore {
         r.gatewayId,
         r.device,
         r.meter ?? null,
-        r.rxTs,
+        r.rxTs - r.ts,
         r.value,
         f !== null && Number.isFinite(f) ? f : null,
-        r.quality,
+        QUALITY_CODE[r.quality],
         r.reason ?? null,
         r.seq,
       ]);
@@ -661,7 +795,7 @@ export class SqliteStore implements TimeSeriesStore {
     for (const [unit, set] of days) for (const day of set) marks.push([unit, day]);
     await this.#exec('writeReadings', [
       { stmt: 'upsertQuarantine', rows: quarantined },
-      { stmt: 'upsertReading', rows },
+      { stmt: 'upsertReading', rows, names: READING_NAMES },
       { stmt: 'bumpDayMark', rows: marks },
     ]);
     this.#log?.debug({ count: readings.length }, 'readings written');
@@ -743,7 +877,11 @@ export class SqliteStore implements TimeSeriesStore {
           const r = stmts.lastReading.get(unitId, pointId);
           return r === undefined
             ? null
-            : { ts: new Date(r.ts).toISOString(), value: r.exact, quality: r.quality as Quality };
+            : {
+                ts: new Date(r.ts).toISOString(),
+                value: r.exact,
+                quality: QUALITY_OF[r.quality] as Quality,
+              };
         },
       );
     } catch (err) {
@@ -773,7 +911,7 @@ export class SqliteStore implements TimeSeriesStore {
             min: r.exact,
             max: r.exact,
             count: 1,
-            quality: r.quality as Quality,
+            quality: QUALITY_OF[r.quality] as Quality,
           };
           if (r.reason !== null) p.reason = r.reason;
           return p;
@@ -806,11 +944,12 @@ export class SqliteStore implements TimeSeriesStore {
       const rows = stmts.rawRows.all(q.unitId, q.pointId, q.from, q.to, limit) as unknown as RawRow[];
       const out = new Array<RawReading>(rows.length);
       for (let i = 0; i < rows.length; i++) {
-        const [ts, value, quality, reason, gatewayId, seq] = rows[i] as RawRow;
+        const [ts, value, code, reason, gatewayId, seq] = rows[i] as RawRow;
+        const quality = QUALITY_OF[code] as Quality;
         const r: RawReading =
           reason === null
-            ? { ts, value, quality: quality as Quality, gatewayId, seq }
-            : { ts, value, quality: quality as Quality, reason, gatewayId, seq };
+            ? { ts, value, quality, gatewayId, seq }
+            : { ts, value, quality, reason, gatewayId, seq };
         out[i] = r;
       }
       return out;
@@ -933,22 +1072,22 @@ export class SqliteStore implements TimeSeriesStore {
   async archiveBatches(batches: ArchivedBatch[]): Promise<number> {
     this.#open('archiveBatches');
     if (batches.length === 0) return 0;
-    const rows = batches.map((b): BatchRow => {
+    const rows = batches.map((b): BatchArgs => {
       checkArchived(b);
-      return {
-        unit: b.unitId,
-        gateway: b.gatewayId,
-        seq: b.seq,
-        hash: b.hash,
-        prev_hash: b.prevHash,
-        canonical: b.canonical,
-        sig: b.sig,
-        received_at: b.receivedAt,
-        verdict: b.verdict,
-        findings: JSON.stringify(b.findings),
-      };
+      return [
+        b.unitId,
+        b.gatewayId,
+        b.seq,
+        b.hash,
+        b.prevHash,
+        b.canonical,
+        b.sig,
+        b.receivedAt,
+        b.verdict,
+        JSON.stringify(b.findings),
+      ];
     });
-    await this.#exec('archiveBatches', [{ stmt: 'upsertBatch', rows }]);
+    await this.#exec('archiveBatches', [{ stmt: 'upsertBatch', rows, deflate: BATCH_DEFLATE }]);
     return rows.length;
   }
 
@@ -970,7 +1109,7 @@ export class SqliteStore implements TimeSeriesStore {
           seq: r.seq,
           hash: r.hash,
           prevHash: r.prev_hash,
-          canonical: r.canonical,
+          canonical: inflateRawSync(r.canonical).toString('utf8'),
           sig: r.sig,
           receivedAt: r.received_at,
           verdict: r.verdict as ArchivedBatch['verdict'],

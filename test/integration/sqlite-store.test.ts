@@ -187,13 +187,15 @@ describe('SqliteStore specifics', () => {
     }
     const peek = new Database(file, { readonly: true });
     try {
-      expect(peek.pragma('user_version', { simple: true })).toBe(4);
+      expect(peek.pragma('user_version', { simple: true })).toBe(5);
       expect(
         peek.prepare("SELECT name FROM sqlite_master WHERE tbl_name = 'reading' ORDER BY name").all(),
       ).toEqual([{ name: 'reading' }, { name: 'reading_unit_ts' }]);
       expect(
         peek
-          .prepare('SELECT typeof(value) AS r, value FROM reading WHERE seq = 1 AND gateway = ?')
+          .prepare(
+            'SELECT typeof(value) AS r, value FROM reading WHERE seq = 1 AND gateway = (SELECT id FROM name WHERE text = ?)',
+          )
           .get('gw1'),
       ).toEqual({
         r: 'real',
@@ -263,7 +265,7 @@ describe('SqliteStore specifics', () => {
     }
     const peek = new Database(file, { readonly: true });
     try {
-      expect(peek.pragma('user_version', { simple: true })).toBe(4);
+      expect(peek.pragma('user_version', { simple: true })).toBe(5);
       expect(peek.prepare('SELECT state FROM finding').all()).toEqual([{ state: 'resolved' }]);
     } finally {
       peek.close();
