@@ -57,7 +57,13 @@ function makeRun(db, stmts, zlib) {
       const st = stmts[s.stmt];
       const names = s.names || [];
       const deflate = s.deflate || [];
-      for (const r of s.rows) {
+      if (names.length === 0 && deflate.length === 0) {
+        for (const r of s.rows) st.run(r);
+        continue;
+      }
+      for (const row of s.rows) {
+        // A copy: the caller's rows keep their strings (the store's own thread passes them as they are).
+        const r = row.slice();
         for (const i of names) r[i] = idOf(r[i]);
         for (const i of deflate) r[i] = zlib.deflateRawSync(Buffer.from(r[i], 'utf8'), { level: 1 });
         st.run(r);
