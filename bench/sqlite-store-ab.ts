@@ -12,6 +12,7 @@
  *
  * Not part of `npm run bench` (it needs the other checkout); its figures are quoted in bench/analysis.md.
  */
+import { rmSync } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { SqliteStore } from '../collector/sqlite-store.ts';
@@ -90,6 +91,7 @@ try {
   }
 } finally {
   await broker.stop();
+  rmSync(dir, { recursive: true, force: true });
 }
 const median = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);

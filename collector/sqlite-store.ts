@@ -3,14 +3,19 @@
  * demo and for single-machine installs (docs/architecture.md §6). Same answers as the InfluxDB store; the contract
  * suite in `test/integration/store-contract.ts` runs both.
  *
- * Tables (STRICT, so SQLite never converts a value behind our back):
+ * Tables (STRICT, so SQLite never converts a value behind our back), schema 5:
+ * - `name`: every unit, point, gateway, device and meter id a reading names, once (`id`, `text`);
+ *   `reading` holds the ids (interned by the thread that writes, collector/sqlite-writer.ts), every read
+ *   resolves them through {@link ID} or a join. Names are never deleted, so an id never changes meaning.
  * - `reading`: primary key `(unit, point, ts, gateway)`, clustered (WITHOUT ROWID), so one point's
  *   series is one range scan and a redelivered reading replaces the stored one, as InfluxDB's point
  *   identity (which has the gateway tag) does, while another gateway's reading at the same time never
  *   does; `seq` is the batch it last arrived in. Only readings of batches that passed verification (or
  *   were not checked) are here. `exact` TEXT holds the decimal string exactly, `value` REAL the float for
  *   charts (NULL for bad readings and for values a float cannot hold). Index `(unit, ts)` answers "newest
- *   data of a unit". Schema 3 and older keyed it by `(unit, point, ts)`: `start()` rebuilds the table
+ *   data of a unit". `quality` is a code (0 good, 1 uncertain, 2 bad), `rx_delay` = receive time − `ts`
+ *   (ms). Schema 4 stored the names and quality as TEXT and `rx_ts` whole: `start()` rebuilds it
+ *   ({@link migrateTo5}). Schema 3 and older keyed it by `(unit, point, ts)`: `start()` rebuilds the table
  *   with the new key, moving the rows an unverified batch had written (reason `MRV_F_BAD_SIGNATURE: …`
  *   or `MRV_F_UNKNOWN_KEY: …`) to `quarantine`.
  * - `quarantine`: readings of batches that failed verification ({@link StoredReading.quarantine}),
@@ -22,7 +27,8 @@
  *   (`open|resolved`), the whole finding as `json`; index `(unit, t)` answers `listFindings`, the partial
  *   index `(unit, code) WHERE state = 'open'` answers `listOpenFindings`. Schema 2 had no `state`:
  *   `start()` adds the column, every old row `open` (their JSON has no `state`, which reads as open).
- * - `batch`: the batch archive, one row per `(unit, gateway, seq)` with the canonical bytes as TEXT.
+ * - `batch`: the batch archive, one row per `(unit, gateway, seq)` with the canonical bytes' UTF-8
+ *   raw-deflated (BLOB; schema 4 kept TEXT, deflated at `start()`), inflated back to the identical text.
  *
  * better-sqlite3 is synchronous: each call blocks the event loop for the duration of the statement.
  * That is fine for the demo's volumes (a 10k-reading write takes milliseconds) and is why writes run
@@ -324,8 +330,10 @@ interface QuarantineRow {
   cause: string;
 }
 
-/** A raw reading row as an array: ts, exact, quality code, reason, gateway, seq. */
-type RawRow = [number, string | null, number, string | null, string, number];
+/** A raw reading row as an array: ts, exact, quality code, reason, gateway id (`name`), seq. */
+type RawRow = [number, string | null, number, string | null, number, number];
+/** A {@link RawRow} with its gateway's name. */
+type NamedRawRow = [number, string | null, number, string | null, string, number];
 
 /** The columns `reading` and `quarantine` share, in the order the migration copies them. */
 const SHARED_COLUMNS = 'unit, point, ts, gateway, device, meter, rx_ts, exact, quality, reason, seq';
@@ -506,31 +514,22 @@ function prepare(db: Database.Database) {
       `SELECT ts, exact, quality FROM reading WHERE unit = ${ID('?')} AND point = ${ID('?')}
        ORDER BY ts DESC LIMIT 1`,
     ),
-    raw: db.prepare<
-      [string, string, number, number, number],
-      {
-        ts: number;
-        exact: string | null;
-        quality: number;
-        reason: string | null;
-        gateway: string;
-        seq: number;
-      }
-    >(
-      `SELECT r.ts, r.exact, r.quality, r.reason, g.text AS gateway, r.seq FROM reading r
-       JOIN name g ON g.id = r.gateway
-       WHERE r.unit = ${ID('?')} AND r.point = ${ID('?')} AND r.ts >= ? AND r.ts < ?
-       ORDER BY r.ts, g.text LIMIT ?`,
-    ),
-    // The same rows as `raw` as arrays (better-sqlite3 `.raw()`): rawReadings builds its objects directly.
+    // A point's readings as arrays (better-sqlite3 `.raw()`) in key order: by time, then gateway id
+    // ({@link SqliteStore} `#rawRows` names the gateways and orders equal times by name).
     rawRows: db
       .prepare<[string, string, number, number, number], RawRow>(
-        `SELECT r.ts, r.exact, r.quality, r.reason, g.text, r.seq FROM reading r
-         JOIN name g ON g.id = r.gateway
-         WHERE r.unit = ${ID('?')} AND r.point = ${ID('?')} AND r.ts >= ? AND r.ts < ?
-         ORDER BY r.ts, g.text LIMIT ?`,
+        `SELECT ts, exact, quality, reason, gateway, seq FROM reading
+         WHERE unit = ${ID('?')} AND point = ${ID('?')} AND ts >= ? AND ts < ? ORDER BY ts, gateway LIMIT ?`,
       )
       .raw(true),
+    // Every gateway's reading of a point at one time.
+    rawRowsAt: db
+      .prepare<[string, string, number], RawRow>(
+        `SELECT ts, exact, quality, reason, gateway, seq FROM reading
+         WHERE unit = ${ID('?')} AND point = ${ID('?')} AND ts = ? ORDER BY gateway`,
+      )
+      .raw(true),
+    nameOf: db.prepare<[number], string>('SELECT text FROM name WHERE id = ?').pluck(),
     upsertFinding: db.prepare<[string, string, string | null, string, string, number, string, string]>(
       `INSERT INTO finding (id, unit, gateway, source, code, t, json, state) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT (id) DO UPDATE SET unit = excluded.unit, gateway = excluded.gateway, source = excluded.source,
@@ -612,6 +611,8 @@ export class SqliteStore implements TimeSeriesStore {
   readonly #writeThread: boolean;
   /** The write thread, when {@link SqliteStoreOptions.writeThread}. */
   #writer: SqliteWriter | undefined;
+  /** Texts of `name` ids read so far ({@link #nameOf}). */
+  readonly #names = new Map<number, string>();
 
   constructor(options: SqliteStoreOptions) {
     this.#path = options.path;
@@ -638,6 +639,7 @@ export class SqliteStore implements TimeSeriesStore {
    */
   async start(): Promise<void> {
     if (this.#db !== undefined) return;
+    this.#names.clear(); // the file may have been replaced while stopped
     if (this.#readOnly) return this.#startReadOnly();
     try {
       if (this.#path !== ':memory:' && this.#path !== '') {
@@ -904,18 +906,20 @@ export class SqliteStore implements TimeSeriesStore {
     if (q.to <= q.from) return [];
     try {
       if (q.stepMs === undefined) {
-        return stmts.raw.all(q.unitId, q.pointId, q.from, q.to, limit).map((r) => {
-          const p: RawSeriesPoint = {
-            ts: new Date(r.ts).toISOString(),
-            value: r.exact,
-            min: r.exact,
-            max: r.exact,
-            count: 1,
-            quality: QUALITY_OF[r.quality] as Quality,
-          };
-          if (r.reason !== null) p.reason = r.reason;
-          return p;
-        });
+        return this.#rawRows(stmts, q.unitId, q.pointId, q.from, q.to, limit).map(
+          ([ts, exact, code, reason]) => {
+            const p: RawSeriesPoint = {
+              ts: new Date(ts).toISOString(),
+              value: exact,
+              min: exact,
+              max: exact,
+              count: 1,
+              quality: QUALITY_OF[code] as Quality,
+            };
+            if (reason !== null) p.reason = reason;
+            return p;
+          },
+        );
       }
       return stmts.stepped
         .all({ unit: q.unitId, point: q.pointId, from: q.from, to: q.to, step: q.stepMs })
@@ -941,10 +945,10 @@ export class SqliteStore implements TimeSeriesStore {
     const limit = checkQuery(q);
     if (q.to <= q.from) return [];
     try {
-      const rows = stmts.rawRows.all(q.unitId, q.pointId, q.from, q.to, limit) as unknown as RawRow[];
+      const rows = this.#rawRows(stmts, q.unitId, q.pointId, q.from, q.to, limit);
       const out = new Array<RawReading>(rows.length);
       for (let i = 0; i < rows.length; i++) {
-        const [ts, value, code, reason, gatewayId, seq] = rows[i] as RawRow;
+        const [ts, value, code, reason, gatewayId, seq] = rows[i] as NamedRawRow;
         const quality = QUALITY_OF[code] as Quality;
         const r: RawReading =
           reason === null
@@ -1177,6 +1181,56 @@ export class SqliteStore implements TimeSeriesStore {
     } catch (err) {
       throw this.#storeError('readingDayMarks', err);
     }
+  }
+
+  /**
+   * A point's readings in `[from, to)`, at most `limit`, ordered by time then gateway name (as schema 4's
+   * key ordered them), each with its gateway's name. The rows come in key order (time, gateway id);
+   * equal times of several gateways are put in name order here, and when the limit cuts through the
+   * last time, that time's readings of every gateway are read so the cut falls where the names say.
+   */
+  #rawRows(
+    stmts: ReturnType<typeof prepare>,
+    unit: string,
+    point: string,
+    from: number,
+    to: number,
+    limit: number,
+  ): NamedRawRow[] {
+    let rows = stmts.rawRows.all(unit, point, from, to, limit) as unknown as RawRow[];
+    const last = rows[rows.length - 1];
+    if (rows.length === limit && last !== undefined) {
+      let i = rows.length - 1;
+      while (i > 0 && (rows[i - 1] as RawRow)[0] === last[0]) i--;
+      const at = stmts.rawRowsAt.all(unit, point, last[0]) as unknown as RawRow[];
+      if (at.length > rows.length - i) rows = rows.slice(0, i).concat(at);
+    }
+    const named = rows as unknown as NamedRawRow[];
+    let runStart = 0;
+    for (let i = 0; i < rows.length; i++) {
+      const r = named[i] as NamedRawRow;
+      r[4] = this.#nameOf(stmts, (rows[i] as RawRow)[4]);
+      const next = rows[i + 1];
+      if (next === undefined || next[0] !== r[0]) {
+        if (i > runStart) {
+          const run = named.slice(runStart, i + 1).sort((x, y) => compare(x[4], y[4]));
+          for (let k = 0; k < run.length; k++) named[runStart + k] = run[k] as NamedRawRow;
+        }
+        runStart = i + 1;
+      }
+    }
+    return named.length > limit ? named.slice(0, limit) : named;
+  }
+
+  /** The text of a `name` id (names are never deleted or changed, so they are cached for good). */
+  #nameOf(stmts: ReturnType<typeof prepare>, id: number): string {
+    let text = this.#names.get(id);
+    if (text === undefined) {
+      text = stmts.nameOf.get(id);
+      if (text === undefined) throw new Error(`reading names gateway id ${id}, which the name table lacks`);
+      this.#names.set(id, text);
+    }
+    return text;
   }
 
   #open(op: string): { stmts: ReturnType<typeof prepare> } {

@@ -209,6 +209,40 @@ describe('SqliteStore specifics', () => {
     }
   });
 
+  it('orders readings of one time by gateway name, also where the limit cuts through them', async () => {
+    const store = new SqliteStore({ path: ':memory:' });
+    await store.start();
+    try {
+      const t = reading.ts;
+      const at = (gatewayId: string, ts: number, value: string) => ({ ...reading, gatewayId, ts, value });
+      // gw-c is named (interned) first, so its id is the lowest: key order is not name order.
+      await store.writeReadings([at('gw-c', t, '3')]);
+      await store.writeReadings([at('gw-a', t, '1'), at('gw-b', t, '2'), at('gw-c', t + 1000, '4')]);
+      const q = { unitId: 'U1', pointId: 'p1', from: t, to: t + 2000 };
+      const gateways = async (limit?: number) =>
+        (await store.rawReadings({ ...q, ...(limit ? { limit } : {}) })).map((r) => [r.gatewayId, r.value]);
+      expect(await gateways()).toEqual([
+        ['gw-a', '1'],
+        ['gw-b', '2'],
+        ['gw-c', '3'],
+        ['gw-c', '4'],
+      ]);
+      expect(await gateways(1)).toEqual([['gw-a', '1']]);
+      expect(await gateways(2)).toEqual([
+        ['gw-a', '1'],
+        ['gw-b', '2'],
+      ]);
+      expect(await gateways(3)).toEqual([
+        ['gw-a', '1'],
+        ['gw-b', '2'],
+        ['gw-c', '3'],
+      ]);
+      expect((await store.series({ ...q, limit: 2 })).map((p) => p.value)).toEqual(['1', '2']);
+    } finally {
+      await store.stop();
+    }
+  });
+
   it('migrates a schema-2 file: findings gain state, the old ones read as open and can be resolved', async () => {
     const file = path.join(dir, 'schema2', 'store.db');
     await mkdir(path.dirname(file), { recursive: true });
