@@ -652,6 +652,11 @@ export class SqliteStore implements TimeSeriesStore {
         if (version > SCHEMA_VERSION) {
           throw new Error(`schema version ${version} is newer than this code's ${SCHEMA_VERSION}`);
         }
+        if (version > 0 && version < SCHEMA_VERSION)
+          this.#log?.info(
+            { path: this.#path, from: version, to: SCHEMA_VERSION },
+            'migrating the SQLite store (tables are rebuilt and the file compacted: minutes for a large file)',
+          );
         db.exec(SCHEMA);
         const rebuilt = migrate(db);
         db.pragma(`user_version = ${SCHEMA_VERSION}`);
