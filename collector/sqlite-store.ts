@@ -660,8 +660,18 @@ export class SqliteStore implements TimeSeriesStore {
         db.exec(SCHEMA);
         const rebuilt = migrate(db);
         db.pragma(`user_version = ${SCHEMA_VERSION}`);
-        // The old tables' pages are free after a rebuild: give them back to the file system once.
-        if (rebuilt) db.exec('VACUUM');
+        // The old tables' pages are free after a rebuild: give them back to the file system once. The
+        // migration is committed by then; a VACUUM that fails (it needs room for a copy of the file)
+        // leaves the free pages for SQLite to reuse, and the store starts anyway.
+        if (rebuilt)
+          try {
+            db.exec('VACUUM');
+          } catch (err) {
+            this.#log?.warn(
+              { path: this.#path, err: err instanceof Error ? err.message : String(err) },
+              'SQLite store migrated, but not compacted (VACUUM failed); its free pages are reused',
+            );
+          }
         const stmts = prepare(db);
         // The same transaction code as the write thread's (collector/sqlite-writer.ts RUN_SOURCE).
         const makeRun = new Function(
