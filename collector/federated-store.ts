@@ -21,6 +21,7 @@
  * through the national server). Open the province stores themselves read-only too (`readOnly` of
  * SqliteStore and InfluxStore), so that opening creates and migrates nothing.
  */
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import { MrvError } from '../core/errors.ts';
@@ -34,6 +35,8 @@ import type {
   BatchLink,
   BatchQuery,
   FindingFilter,
+  GoodCount,
+  GoodCountQuery,
   PointSummary,
   QuarantinedReading,
   QuarantineQuery,
@@ -94,7 +97,18 @@ export interface Federation {
   provinceOf(unitId: string): string | undefined;
   /** The state of a province's store; undefined for a province that is not federated. */
   availability(province: string): ProvinceAvailability | undefined;
+  /**
+   * Runs `fn` and returns its result with the provinces whose unit listing ({@link FederatedStore.listUnits})
+   * failed while it ran, in its own asynchronous context (not another request's), each with the error's
+   * message. Whatever {@link availability} says afterwards (another query may have found the store back
+   * meanwhile), a province in `failed` did not list its units for this caller: the overview shows them
+   * unavailable (server/summary-routes.ts). Errors of `fn` propagate.
+   */
+  watchListing<T>(fn: () => Promise<T>): Promise<{ value: T; failed: ReadonlyMap<string, string> }>;
 }
+
+/** The provinces whose listing failed, per {@link Federation.watchListing} call (its async context). */
+const listingWatch = new AsyncLocalStorage<Map<string, string>>();
 
 interface Member extends ProvinceStore {
   available: boolean;
@@ -187,6 +201,12 @@ export class FederatedStore implements TimeSeriesStore, Federation {
 
   provinceOf(unitId: string): string | undefined {
     return this.#registry.province(unitId) ?? this.#seen.get(unitId);
+  }
+
+  async watchListing<T>(fn: () => Promise<T>): Promise<{ value: T; failed: ReadonlyMap<string, string> }> {
+    const failed = new Map<string, string>();
+    const value = await listingWatch.run(failed, fn);
+    return { value, failed };
   }
 
   #state(m: Member): ProvinceAvailability {
@@ -302,7 +322,15 @@ export class FederatedStore implements TimeSeriesStore, Federation {
       this.#members.map((m) =>
         this.#on(m, (s) => s.listUnits()).then(
           (units) => ({ m, units }),
-          () => ({ m, units: [] as UnitSummary[] }),
+          (err: unknown) => {
+            const msg = err instanceof Error ? err.message : String(err);
+            // `#on`'s errors name the province already; another error (not MRV_E_STORE) is named here.
+            const named = msg.startsWith(`province ${m.province} `)
+              ? msg
+              : `province ${m.province} store unavailable (${m.label}): ${msg}`;
+            listingWatch.getStore()?.set(m.province, named);
+            return { m, units: [] as UnitSummary[] };
+          },
         ),
       ),
     );
@@ -324,6 +352,28 @@ export class FederatedStore implements TimeSeriesStore, Federation {
   async series(q: SeriesQuery): Promise<SeriesPoint[]> {
     const m = await this.#route(q.unitId);
     return m ? this.#on(m, (s) => s.series(q)) : [];
+  }
+
+  /**
+   * The unit's province store's counts; a province store without the method answers them from its
+   * stepped series (summed and counted per point), so the figures are the same either way.
+   */
+  async goodReadingCounts(q: GoodCountQuery): Promise<Map<string, GoodCount>> {
+    const m = await this.#route(q.unitId);
+    const zero = () => new Map<string, GoodCount>(q.pointIds.map((p) => [p, { good: 0, buckets: 0 }]));
+    if (!m) return zero();
+    return this.#on(m, async (s) => {
+      if (s.goodReadingCounts) return s.goodReadingCounts(q);
+      const out = zero();
+      for (const pointId of out.keys()) {
+        const b = await s.series({ unitId: q.unitId, pointId, from: q.from, to: q.to, stepMs: q.stepMs });
+        out.set(pointId, {
+          good: b.reduce((n, x) => n + x.count, 0),
+          buckets: b.filter((x) => x.count > 0).length,
+        });
+      }
+      return out;
+    });
   }
 
   async rawReadings(q: RawReadingQuery): Promise<RawReading[]> {

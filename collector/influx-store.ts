@@ -61,6 +61,8 @@ import type {
   BatchLink,
   BatchQuery,
   FindingFilter,
+  GoodCount,
+  GoodCountQuery,
   PointSummary,
   QuarantinedReading,
   QuarantineQuery,
@@ -779,6 +781,33 @@ export class InfluxStore implements TimeSeriesStore {
       { unit: unitId },
     );
     return new Map(rows.map((r) => [r.time.getTime(), String(r.token)]));
+  }
+
+  /**
+   * See {@link TimeSeriesStore.goodReadingCounts}: one InfluxQL query for the unit's points, the inner
+   * query the stepped series' `count("value")` of the good readings per bucket and point (empty buckets
+   * dropped, `fill(none)`), the outer one their sum and number per point. Point ids are bound parameters.
+   * @throws MrvError `MRV_E_BAD_REQUEST` for non-integer times or `stepMs` < 1; `MRV_E_STORE` when InfluxDB fails.
+   */
+  async goodReadingCounts(q: GoodCountQuery): Promise<Map<string, GoodCount>> {
+    this.#assertStarted('goodReadingCounts');
+    checkQuery({ unitId: q.unitId, pointId: '', from: q.from, to: q.to, stepMs: q.stepMs });
+    const out = new Map<string, GoodCount>(q.pointIds.map((p) => [p, { good: 0, buckets: 0 }]));
+    if (q.to <= q.from || out.size === 0) return out;
+    const ids = [...out.keys()];
+    const placeholders: Record<string, string> = { unit: q.unitId };
+    ids.forEach((id, i) => {
+      placeholders[`p${i}`] = id;
+    });
+    const points = ids.map((_, i) => `"point" = $p${i}`).join(' OR ');
+    const rows = await this.#query<{ point: string; good: number | null; buckets: number | null }>(
+      'goodReadingCounts',
+      `SELECT sum("c") AS "good", count("c") AS "buckets" FROM (SELECT count("value") AS "c" FROM "reading" WHERE "unit" = $unit AND (${points}) AND "quality" = 'good' AND time >= ${q.from}ms AND time < ${q.to}ms GROUP BY time(${q.stepMs}ms), "point" fill(none)) WHERE "c" > 0 GROUP BY "point"`,
+      placeholders,
+    );
+    for (const r of rows)
+      if (out.has(r.point)) out.set(r.point, { good: r.good ?? 0, buckets: r.buckets ?? 0 });
+    return out;
   }
 
   async #query<T>(

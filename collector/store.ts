@@ -174,6 +174,30 @@ export interface FindingFilter {
   limit?: number;
 }
 
+/**
+ * Query of {@link TimeSeriesStore.goodReadingCounts}: some points of one unit over `[from, to)` (ms
+ * epoch), counted in buckets of `stepMs` aligned to the Unix epoch as a stepped {@link SeriesQuery}'s.
+ */
+export interface GoodCountQuery {
+  unitId: string;
+  /** The points to count (each at most once in the answer; an unknown point counts 0). */
+  pointIds: readonly string[];
+  /** Inclusive start, ms epoch. */
+  from: number;
+  /** Exclusive end, ms epoch. */
+  to: number;
+  /** Bucket length, ms (≥ 1). */
+  stepMs: number;
+}
+
+/** One point's counts of {@link TimeSeriesStore.goodReadingCounts}. */
+export interface GoodCount {
+  /** Good readings (quality `good` with a value) in the range: the sum of the stepped series' `count`s. */
+  good: number;
+  /** Buckets holding at least one of them: the number of buckets the stepped series returns. */
+  buckets: number;
+}
+
 /** A place that keeps readings, the gateways' catalogues and their status. */
 export interface TimeSeriesStore {
   /** Opens connections, creates the database or tables if missing. */
@@ -262,6 +286,16 @@ export interface TimeSeriesStore {
    * @throws MrvError `MRV_E_STORE`
    */
   readingDayMarks?(unitId: string, from: number, to: number): Promise<Map<number, string>>;
+  /**
+   * Per point of `q.pointIds`, its good readings in `[from, to)` and the `stepMs` buckets that hold
+   * them: exactly what a stepped {@link series} of each point gives once its buckets are summed and
+   * counted, without the bucket statistics (one query for the unit's points instead of one stepped series
+   * per point). Every asked point is in the answer (0 and 0 without readings). What the month-to-date
+   * completeness needs (evidence/service.ts `completenessToDate`); never enough for gaps or their causes,
+   * which need the readings themselves. Optional: without it the completeness sums the stepped series.
+   * @throws MrvError `MRV_E_BAD_REQUEST` for non-integer times or `stepMs` < 1; `MRV_E_STORE` when the store fails.
+   */
+  goodReadingCounts?(q: GoodCountQuery): Promise<Map<string, GoodCount>>;
 }
 
 /** Length of a UTC+8 day, and its offset from UTC, ms. */

@@ -20,7 +20,7 @@ import { MrvError } from '../core/errors.ts';
 import type { Finding } from '../core/schema/finding.ts';
 import type { SiteConfig } from '../core/schema/site.ts';
 import { type UnitRegistration, UnitRegistry } from '../core/schema/unit-registry.ts';
-import type { MeterMeta } from '../core/schema/wire.ts';
+import type { MeterMeta, UnitMeta } from '../core/schema/wire.ts';
 import type { DayAggregates } from './day-aggregates.ts';
 import {
   buildEvidence,
@@ -76,6 +76,8 @@ export interface CompletenessJob {
   month: string;
   now: number;
   sites: SiteConfig[];
+  /** The unit's registry facts, when the caller has them (see completenessToDate). */
+  unit?: UnitMeta;
 }
 
 /** A job of the evidence workers. */
@@ -183,6 +185,7 @@ export async function runEvidenceJob<J extends EvidenceJob>(
         month: j.month,
         now: j.now,
         sites: j.sites,
+        ...(j.unit ? { unit: j.unit } : {}),
       })) satisfies CompletenessResult as R;
   }
 }

@@ -110,8 +110,12 @@ export class EvidencePool {
     return this.#builds?.unavailable;
   }
 
-  /** Starts the build worker now, so the first package does not wait for it; resolves whether it started. */
+  /**
+   * Starts the build worker and the completeness worker now, so neither the first package nor the first
+   * overview waits for one; resolves whether the build worker started.
+   */
   warm(): Promise<boolean> {
+    void this.#counts?.warm();
     return this.#builds?.warm() ?? Promise.resolve(false);
   }
 

@@ -26,7 +26,7 @@ import {
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
-import type { RawReading, TimeSeriesStore } from '../collector/store.ts';
+import type { GoodCount, RawReading, TimeSeriesStore } from '../collector/store.ts';
 import {
   type BatchLister,
   type BatchSample,
@@ -202,8 +202,11 @@ function mulDecimal(int: string, decimal: string): string {
 export async function catalogueFromStore(
   store: TimeSeriesStore,
   unitId: string,
+  facts?: UnitMeta,
 ): Promise<UnitCatalogue | undefined> {
-  const [points, units] = await Promise.all([store.listPoints(unitId), store.listUnits()]);
+  // The unit's facts when the caller has them (the registry's): listing every unit to find one costs
+  // a catalogue parse and a query per unit, which the overview would pay once per unit (O(units²)).
+  const [points, units] = await Promise.all([store.listPoints(unitId), facts ? [facts] : store.listUnits()]);
   const unit = units.find((u) => u.id === unitId);
   if (points === undefined || unit === undefined) return undefined;
   return {
@@ -927,12 +930,43 @@ export async function buildEvidence(o: BuildEvidenceOptions): Promise<EvidencePa
 const HOUR_MS = 3_600_000;
 
 /**
+ * Per point, its good readings in `[from, to)` and the UTC+8 clock hours holding one: the store's
+ * {@link TimeSeriesStore.goodReadingCounts} (one query for the unit) when it has it, else each point's
+ * hourly stepped series summed and counted (one query per point). The same figures either way
+ * (test/integration/completeness-counts.test.ts).
+ * @throws MrvError `MRV_E_STORE` when the store fails
+ */
+async function hourlyGoodCounts(
+  store: TimeSeriesStore,
+  unitId: string,
+  pointIds: readonly string[],
+  from: number,
+  to: number,
+): Promise<Map<string, GoodCount>> {
+  if (to <= from || pointIds.length === 0) return new Map();
+  if (store.goodReadingCounts)
+    return store.goodReadingCounts({ unitId, pointIds, from, to, stepMs: HOUR_MS });
+  const out = new Map<string, GoodCount>();
+  for (const pointId of pointIds) {
+    const buckets = await store.series({ unitId, pointId, from, to, stepMs: HOUR_MS });
+    out.set(pointId, {
+      good: buckets.reduce((n, b) => n + b.count, 0),
+      buckets: buckets.filter((b) => b.count > 0).length,
+    });
+  }
+  return out;
+}
+
+/**
  * Month-to-date completeness of a unit's key-parameter points (`GET /api/v1/units/{id}/completeness`),
  * `events` points excepted (one reading per weighing, judged by ticket numbers, not by an interval):
  * per point the good readings of `[month start, min(now, month end))` from the store's hourly counts
- * (one stepped series query per point, no evidence build) against its effective interval, and the
+ * (one count query for the unit's points where the store has {@link TimeSeriesStore.goodReadingCounts},
+ * else one stepped series query per point; no evidence build) against its effective interval, and the
  * unit's first reading (one one-reading query per point) so months before it are "not monitored".
  * The evidence package holds the exact gaps and causes; this is the cheap figure for the overview.
+ * `unit`: the unit's facts (id, name, industry, province) when the caller has them from the unit
+ * registry; they are used instead of the gateway's and spare listing every unit of the store.
  * @throws MrvError `MRV_E_BAD_REQUEST` for a bad month, `MRV_E_NOT_FOUND` for an unknown unit,
  *   `MRV_E_STORE` when the store fails
  */
@@ -942,10 +976,14 @@ export async function completenessToDate(o: {
   month: string;
   now: number;
   sites?: readonly SiteConfig[];
+  unit?: UnitMeta;
 }) {
   if (!/^\d{4}-(0[1-9]|1[0-2])$/.test(o.month))
     throw new MrvError('MRV_E_BAD_REQUEST', `month: expected yyyy-mm, got "${o.month}"`, { month: o.month });
-  const catalogue = await unitCatalogue(o.store, o.unitId, o.sites);
+  const found = o.unit
+    ? (catalogueFromSites(o.unitId, o.sites ?? []) ?? (await catalogueFromStore(o.store, o.unitId, o.unit)))
+    : await unitCatalogue(o.store, o.unitId, o.sites);
+  const catalogue = found && o.unit ? { ...found, unit: o.unit } : found;
   if (!catalogue) throw new MrvError('MRV_E_NOT_FOUND', `unknown unit "${o.unitId}"`, { unitId: o.unitId });
   const p = monthPeriod(o.month);
   const judgedTo = Math.max(p.from, Math.min(p.to, o.now));
@@ -964,6 +1002,14 @@ export async function completenessToDate(o: {
     .sort((a, b) => (a.id < b.id ? -1 : 1));
   let firstDataAt: number | null = null;
   const points: PointCount[] = [];
+  const hours = Math.ceil((judgedTo - p.from) / HOUR_MS);
+  const counts = await hourlyGoodCounts(
+    o.store,
+    o.unitId,
+    used.map((pt) => pt.id),
+    p.from,
+    judgedTo,
+  );
   for (const pt of used) {
     const [first] = await o.store.rawReadings({
       unitId: o.unitId,
@@ -973,24 +1019,13 @@ export async function completenessToDate(o: {
       limit: 1,
     });
     if (first && (firstDataAt === null || first.ts < firstDataAt)) firstDataAt = first.ts;
-    const buckets =
-      judgedTo > p.from
-        ? await o.store.series({
-            unitId: o.unitId,
-            pointId: pt.id,
-            from: p.from,
-            to: judgedTo,
-            stepMs: HOUR_MS,
-          })
-        : [];
-    const good = buckets.reduce((n, b) => n + b.count, 0);
-    const hours = Math.ceil((judgedTo - p.from) / HOUR_MS);
+    const c = counts.get(pt.id) ?? { good: 0, buckets: 0 };
     points.push({
       point: pt.id,
       gatewayId: pt.gatewayId,
       expectedIntervalMs: pt.expectedIntervalMs,
-      good,
-      silentHours: Math.max(0, hours - buckets.filter((b) => b.count > 0).length),
+      good: c.good,
+      silentHours: Math.max(0, hours - c.buckets),
     });
   }
   const r = monthToDate({ from: p.from, to: p.to, now: o.now, firstDataAt, points });

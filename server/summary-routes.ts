@@ -18,6 +18,9 @@
  * (`mrv server --federate`, collector/federated-store.ts) it lists every federated province the caller
  * may see, with its store's availability; a unit whose province store does not answer is counted as
  * `status: unavailable` (`completeness: null`, `openFindings: null`) with its reason, never left out of the totals, and the answer is still 200.
+ * A province whose unit listing failed in this very request (`Federation.watchListing`) is unavailable in
+ * its answer even if the federation finds the store back meanwhile: a cached completeness never stands
+ * in for a store that did not answer now.
  */
 import type { FastifyInstance } from 'fastify';
 import type { Federation } from '../collector/federated-store.ts';
@@ -231,16 +234,19 @@ export function registerSummaryRoutes(app: FastifyInstance, opts: SummaryRoutesO
   const cache = new Map<string, { until: number; value: Promise<UnitCompleteness | null> }>();
   const sites = opts.sites ?? [];
 
-  const completenessOf = (unitId: string, month: string, now: number): Promise<UnitCompleteness | null> => {
+  const completenessOf = (u: ListedUnit, month: string, now: number): Promise<UnitCompleteness | null> => {
+    const unitId = u.id;
     const key = `${unitId}|${month}`;
     const hit = cache.get(key);
     if (hit && hit.until > now) return hit.value;
     const ended = monthPeriod(month).to <= now;
     const unitSites = sites.filter((s) => s.unit.id === unitId);
+    // The registry's facts (a store-only unit: the store's, as listed), so the count needs no unit list.
+    const unit = { id: u.id, name: u.name, industry: u.industry, province: u.province };
     const value = (
       opts.evidence
-        ? opts.evidence.run({ kind: 'completeness', unitId, month, now, sites: unitSites })
-        : completenessToDate({ store: opts.store, unitId, month, now, sites: unitSites })
+        ? opts.evidence.run({ kind: 'completeness', unitId, month, now, sites: unitSites, unit })
+        : completenessToDate({ store: opts.store, unitId, month, now, sites: unitSites, unit })
     ).then(
       (c): UnitCompleteness => ({
         status: c.status,
@@ -323,13 +329,20 @@ export function registerSummaryRoutes(app: FastifyInstance, opts: SummaryRoutesO
       const now = opts.clock.now();
       const month = request.query.month ?? cstMonth(now);
       prune(now);
-      const units = opts.auth.filterUnits(
-        request.principal ?? null,
-        await fromStore('list units', () => opts.units.units()),
-      );
       const fed = opts.federation;
+      const list = () => fromStore('list units', () => opts.units.units());
+      // On a federating server, the provinces whose listing failed in this request: unavailable now,
+      // whatever the federation's state says after it and whatever completeness is cached.
+      const listed = fed
+        ? await fed.watchListing(list)
+        : { value: await list(), failed: new Map<string, string>() };
+      const units = opts.auth.filterUnits(request.principal ?? null, listed.value);
+      const provinceOf = (u: ListedUnit) => fed?.provinceOf(u.id) ?? u.province;
       // Availability as the federation knows it after listing (a failed query below can only add to it).
-      const avail: UnitAvailability[] = units.map((u) => unitAvailability(fed, u));
+      const avail: UnitAvailability[] = units.map((u) => {
+        const failed = listed.failed.get(provinceOf(u));
+        return failed !== undefined ? { available: false, reason: failed } : unitAvailability(fed, u);
+      });
       const indexOf = new Map(units.map((u, i) => [u.id, i]));
       const unavailable = (i: number) => (err: unknown) => {
         // On a federating server a province store failing mid-request makes its unit unavailable, not the answer a 503.
@@ -340,12 +353,12 @@ export function registerSummaryRoutes(app: FastifyInstance, opts: SummaryRoutesO
       const [completeness, open] = await Promise.all([
         fromStore('count readings', () =>
           mapLimited(
-            units.map((u, i) => ({ id: u.id, i })),
+            units.map((u, i) => ({ u, i })),
             SUMMARY_CONCURRENCY,
-            ({ id, i }) =>
+            ({ u, i }) =>
               avail[i]?.available === false
                 ? Promise.resolve(null)
-                : completenessOf(id, month, now).catch(unavailable(i)),
+                : completenessOf(u, month, now).catch(unavailable(i)),
           ),
         ),
         fromStore('count findings', () =>
@@ -381,7 +394,7 @@ export function registerSummaryRoutes(app: FastifyInstance, opts: SummaryRoutesO
         const c = a.available ? (completeness[i] ?? null) : null;
         // Unknown while the unit's store does not answer, whatever the state database holds of it.
         const n = a.available ? open.get(u.id) : undefined;
-        const province = fed?.provinceOf(u.id) ?? u.province;
+        const province = provinceOf(u);
         let pf = byProvince.get(province);
         if (!pf) {
           pf = figures();
@@ -413,14 +426,17 @@ export function registerSummaryRoutes(app: FastifyInstance, opts: SummaryRoutesO
       const provinces = [...byProvince].map(([province, f], k) => {
         // Federated provinces first in the server's order (Map insertion order), then the others by name.
         const state = fed?.availability(province);
-        const available = fed ? state?.available === true : true;
+        const failed = listed.failed.get(province);
+        const available = fed ? state?.available === true && failed === undefined : true;
         const reason = !fed
           ? null
           : !state
             ? `province ${province} is not federated by this server (--federate)`
-            : state.available
-              ? null
-              : (state.reason ?? 'unknown');
+            : failed !== undefined
+              ? failed
+              : state.available
+                ? null
+                : (state.reason ?? 'unknown');
         return { province, available, reason, ...f, k };
       });
       provinces.sort((a, b) => {

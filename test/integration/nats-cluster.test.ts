@@ -191,7 +191,10 @@ describe('NATS JetStream cluster transport', () => {
       const received = await Promise.all(metricsPorts.map((p) => metric(p, 'mrv_collector_batches_total')));
       expect(beforeCrash + (received[0] ?? 0), 'collector 1 stored batches').toBeGreaterThan(0);
       expect(received[1] ?? 0, 'collector 2 stored batches').toBeGreaterThan(0);
-      expect(lastSeq).toBeGreaterThanOrEqual(220);
+      // The four phases above each waited for 40 more confirmed batches: every phase really carried
+      // traffic. (Not a rate: how many more the gateway made meanwhile depends on the machine's load;
+      // 220 was a quiet box's figure and failed at load 12 with 211.)
+      expect(lastSeq).toBeGreaterThanOrEqual(4 * 40);
       // Three collector starts, then the waits above (each bounded by its own until): ~1 min on a quiet box.
     },
     budget({ cliRuns: 3, inProcessMs: 420_000 }),

@@ -10,7 +10,7 @@ import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LiveHub } from '../../collector/live.ts';
 import { SqliteStore } from '../../collector/sqlite-store.ts';
-import type { SeriesQuery, TimeSeriesStore } from '../../collector/store.ts';
+import type { GoodCountQuery, SeriesQuery, TimeSeriesStore } from '../../collector/store.ts';
 import { UnitRegistry } from '../../core/schema/unit-registry.ts';
 import { ManualClock } from '../../core/time.ts';
 import { buildServer } from '../../server/app.ts';
@@ -128,13 +128,19 @@ beforeAll(async () => {
     }),
   ]);
 
-  // Counts the stepped series queries the completeness makes (one per key-parameter point).
+  // Counts the store queries the completeness makes (its count query, or stepped series per point).
   const counted = new Proxy(store, {
     get(target, prop, receiver) {
       if (prop === 'series')
         return (q: SeriesQuery) => {
           seriesCalls++;
           return target.series(q);
+        };
+      // The count query the completeness uses instead of stepped series (collector/store.ts).
+      if (prop === 'goodReadingCounts')
+        return (q: GoodCountQuery) => {
+          seriesCalls++;
+          return target.goodReadingCounts(q);
         };
       const v = Reflect.get(target, prop, receiver);
       return typeof v === 'function' ? v.bind(target) : v;
