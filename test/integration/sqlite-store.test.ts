@@ -394,6 +394,23 @@ describe('SqliteStore migration 4 → 5 (test/integration/fixtures/sqlite-schema
         SCHEMA4_BATCHES.map((b) => Buffer.from(b.canonical, 'utf8')),
       );
       expect((await store.batchHeads()).map((h) => [h.gatewayId, h.seq])).toEqual([['gw-a', 1]]);
+      // The counts of the overview: good readings with a value, per point, and the hours holding them.
+      const good = (point: string) => stored.filter((r) => r.point === point && r.quality === 'good').length;
+      expect(
+        await store.goodReadingCounts({
+          unitId: 'U1',
+          pointIds: ['coal.total', 'gas.rate', 'never.stored'],
+          from: T0,
+          to: T0 + 3_600_000,
+          stepMs: 3_600_000,
+        }),
+      ).toEqual(
+        new Map([
+          ['coal.total', { good: good('coal.total'), buckets: 1 }],
+          ['gas.rate', { good: good('gas.rate'), buckets: 1 }],
+          ['never.stored', { good: 0, buckets: 0 }],
+        ]),
+      );
 
       // After the migration the names already stored are reused: a redelivery replaces its reading.
       const first = stored[0];
