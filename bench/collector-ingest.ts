@@ -15,11 +15,12 @@ import { buildBatches, dataTopic, publishAll } from '../simulators/gateway-traff
 import { startInfluxDb } from '../test/helpers/influxdb.ts';
 import { startMosquitto } from '../test/helpers/mosquitto.ts';
 import { type BenchResult, fmt, MOSQUITTO_BENCH_CONFIG, makeKeyPair, sleep, tempDir } from './lib.ts';
+import { sqliteFootprint } from './sqlite-size.ts';
 
-const BATCHES = 2000;
-const READINGS = 600; // one device cycle of ~10 requests
-const UNIT = 'BENCH0000000001';
-const GW = 'gw-bench-1';
+export const BATCHES = 2000;
+export const READINGS = 600; // one device cycle of ~10 requests
+export const UNIT = 'BENCH0000000001';
+export const GW = 'gw-bench-1';
 
 function lineOf(
   unit: string,
@@ -48,8 +49,13 @@ async function direct(url: string, db: string, lines: string[]): Promise<number>
   return lines.length / ((performance.now() - t0) / 1000);
 }
 
-/** Queues the batches for a fresh persistent session, then times the collector draining them. */
-async function viaCollector(
+/**
+ * Queues the batches for a fresh persistent session, then times the collector draining them into
+ * `store` (also used by bench/sqlite-store-ab.ts). The payloads are of unit {@link UNIT}, gateway {@link GW}.
+ * @returns points/s, the process's CPU share, the collector's counters, seconds
+ * @throws Error when the collector has not stored every reading within 120 s
+ */
+export async function viaCollector(
   brokerUrl: string,
   store: TimeSeriesStore,
   payloads: Buffer[],
@@ -121,10 +127,12 @@ export async function benchCollectorIngest(): Promise<BenchResult> {
     );
     const limit2 = await direct(influx.url, 'direct2', lines);
     const lim = (limit + limit2) / 2;
-    const sqlite = new SqliteStore({ path: path.join(dir, 'mrv.sqlite') });
+    const sqliteFile = path.join(dir, 'mrv.sqlite');
+    const sqlite = new SqliteStore({ path: sqliteFile });
     await sqlite.start();
     const sq = await viaCollector(broker.url, sqlite, payloads, key.publicKeyPem, 'bench-collector-sqlite');
     await sqlite.stop();
+    const size = sqliteFootprint(sqliteFile);
     const ratio = inf.pointsPerS / lim;
     console.log(
       `direct ${fmt(limit)} / ${fmt(limit2)} points/s; collector→InfluxDB ${fmt(inf.pointsPerS)} points/s (CPU ${fmt(inf.cpuShare * 100)} %), ratio ${fmt(ratio, 2)}; collector→SQLite ${fmt(sq.pointsPerS)} points/s`,
@@ -152,9 +160,20 @@ export async function benchCollectorIngest(): Promise<BenchResult> {
           unit: '% of one core',
         },
         { name: 'MQTT → collector → SQLite (embedded store)', value: fmt(sq.pointsPerS), unit: 'points/s' },
+        {
+          name: 'SQLite file per reading, with the batch archive',
+          value: fmt(size.bytesPerReading, 1),
+          unit: 'bytes',
+        },
       ],
       notes: [
         `${fmt(BATCHES)} batches × ${READINGS} readings (${fmt(BATCHES * READINGS)} points), signed and hash-chained like a gateway's, queued on Mosquitto 2.0 (max_queued_messages 0, max_inflight_messages 20) for the collector's persistent session, then drained by one Collector (default flush settings: a write every 16 batches or 10 000 readings, else after at most 25 ms) with signature verification (key registry) into InfluxDB 1.6.7 (fresh temp instance); timed from connect to the last reading stored. The direct limit POSTs the same points as prebuilt line protocol (10 000 lines per request, 4 in flight) into another database of the same InfluxDB, once before and once after the collector run (${fmt(limit)} and ${fmt(limit2)} points/s). Collector stats (InfluxDB run): ${inf.counters.storeWrites} store writes, ${inf.counters.duplicates} duplicates, ${inf.counters.verificationFailures} verification failures. The collector runs in the benchmark process; InfluxDB and Mosquitto are separate processes on the same 2 cores.`,
+        `SQLite file after the run: ${fmt(size.fileBytes / 2 ** 20, 1)} MiB for ${fmt(size.readings)} readings and ${fmt(size.batches)} archived batches (${size.tables
+          .slice(0, 3)
+          .map((t) => `${t.table} ${fmt(t.bytes / 2 ** 20, 1)} MiB`)
+          .join(
+            ', ',
+          )}; dbstat). These readings are one device's 600 points with fresh values every batch; the demo's mix and a month's extrapolation are in bench/analysis.md "Storage per reading".`,
       ],
       seconds: (performance.now() - t0) / 1000,
     };

@@ -3,14 +3,19 @@
  * demo and for single-machine installs (docs/architecture.md §6). Same answers as the InfluxDB store; the contract
  * suite in `test/integration/store-contract.ts` runs both.
  *
- * Tables (STRICT, so SQLite never converts a value behind our back):
+ * Tables (STRICT, so SQLite never converts a value behind our back), schema 5:
+ * - `name`: every unit, point, gateway, device and meter id a reading names, once (`id`, `text`);
+ *   `reading` holds the ids (interned by the thread that writes, collector/sqlite-writer.ts), every read
+ *   resolves them through {@link ID} or a join. Names are never deleted, so an id never changes meaning.
  * - `reading`: primary key `(unit, point, ts, gateway)`, clustered (WITHOUT ROWID), so one point's
  *   series is one range scan and a redelivered reading replaces the stored one, as InfluxDB's point
  *   identity (which has the gateway tag) does, while another gateway's reading at the same time never
  *   does; `seq` is the batch it last arrived in. Only readings of batches that passed verification (or
  *   were not checked) are here. `exact` TEXT holds the decimal string exactly, `value` REAL the float for
  *   charts (NULL for bad readings and for values a float cannot hold). Index `(unit, ts)` answers "newest
- *   data of a unit". Schema 3 and older keyed it by `(unit, point, ts)`: `start()` rebuilds the table
+ *   data of a unit". `quality` is a code (0 good, 1 uncertain, 2 bad), `rx_delay` = receive time − `ts`
+ *   (ms). Schema 4 stored the names and quality as TEXT and `rx_ts` whole: `start()` rebuilds it
+ *   ({@link migrateTo5}). Schema 3 and older keyed it by `(unit, point, ts)`: `start()` rebuilds the table
  *   with the new key, moving the rows an unverified batch had written (reason `MRV_F_BAD_SIGNATURE: …`
  *   or `MRV_F_UNKNOWN_KEY: …`) to `quarantine`.
  * - `quarantine`: readings of batches that failed verification ({@link StoredReading.quarantine}),
@@ -22,7 +27,8 @@
  *   (`open|resolved`), the whole finding as `json`; index `(unit, t)` answers `listFindings`, the partial
  *   index `(unit, code) WHERE state = 'open'` answers `listOpenFindings`. Schema 2 had no `state`:
  *   `start()` adds the column, every old row `open` (their JSON has no `state`, which reads as open).
- * - `batch`: the batch archive, one row per `(unit, gateway, seq)` with the canonical bytes as TEXT.
+ * - `batch`: the batch archive, one row per `(unit, gateway, seq)` with the canonical bytes' UTF-8
+ *   raw-deflated (BLOB; schema 4 kept TEXT, deflated at `start()`), inflated back to the identical text.
  *
  * better-sqlite3 is synchronous: each call blocks the event loop for the duration of the statement.
  * That is fine for the demo's volumes (a 10k-reading write takes milliseconds) and is why writes run
@@ -30,13 +36,14 @@
  */
 import { existsSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
+import { deflateRawSync, inflateRawSync } from 'node:zlib';
 import Database from 'better-sqlite3';
 import type { Logger } from 'pino';
 import { MrvError } from '../core/errors.ts';
 import { type Finding, findingState } from '../core/schema/finding.ts';
 import type { GatewayMeta, GatewayStatus, Quality } from '../core/schema/wire.ts';
 import { type Clock, systemClock } from '../core/time.ts';
-import { SqliteWriter, type WriteStep } from './sqlite-writer.ts';
+import { RUN_SOURCE, SqliteWriter, type WriteStep } from './sqlite-writer.ts';
 import type {
   ArchivedBatch,
   BatchHead,
@@ -107,7 +114,7 @@ const WRITE_STATEMENTS = [
 /** Raw series rows carry the reading's `reason` too (not yet declared on {@link SeriesPoint}). */
 type RawSeriesPoint = SeriesPoint & { reason?: string };
 
-const SCHEMA_VERSION = 4;
+const SCHEMA_VERSION = 5;
 /**
  * WAL pages between automatic checkpoints (16 384 pages of 4 KiB = 64 MiB; SQLite's default is 1 000).
  * Measured on the collector's write pattern (600 000 readings in writes of 9 600, bench/): 45 000 →
@@ -131,8 +138,8 @@ const PRAGMAS = [
   `cache_size = -${CACHE_KIB}`,
 ];
 
-/** The `reading` table's columns and key (schema 4), for the schema and its migration from 3. */
-const READING_COLUMNS = `(
+/** The `reading` table's columns and key of schema 4, for the migration from 3 (then on to 5). */
+const READING_COLUMNS_V4 = `(
   unit TEXT NOT NULL,
   point TEXT NOT NULL,
   ts INTEGER NOT NULL,
@@ -148,7 +155,54 @@ const READING_COLUMNS = `(
   PRIMARY KEY (unit, point, ts, gateway)
 ) STRICT, WITHOUT ROWID;`;
 
+/**
+ * The `reading` table's columns and key (schema 5): unit, point, gateway, device and meter are ids of
+ * the `name` table, `rx_delay` = rx_ts − ts (ms, a small integer where rx_ts is a full timestamp),
+ * `quality` 0 good, 1 uncertain, 2 bad ({@link QUALITY_CODE}).
+ */
+const READING_COLUMNS = `(
+  unit INTEGER NOT NULL,
+  point INTEGER NOT NULL,
+  ts INTEGER NOT NULL,
+  gateway INTEGER NOT NULL,
+  device INTEGER NOT NULL,
+  meter INTEGER,
+  rx_delay INTEGER NOT NULL,
+  exact TEXT,
+  value REAL,
+  quality INTEGER NOT NULL CHECK (quality IN (0, 1, 2)),
+  reason TEXT,
+  seq INTEGER NOT NULL,
+  PRIMARY KEY (unit, point, ts, gateway)
+) STRICT, WITHOUT ROWID;`;
+
+/** `reading.quality` (schema 5) of each quality, and back. */
+const QUALITY_CODE: Record<Quality, number> = { good: 0, uncertain: 1, bad: 2 };
+const QUALITY_OF: readonly Quality[] = ['good', 'uncertain', 'bad'];
+
+/**
+ * The `batch` table's columns (schema 5): `canonical` the canonical bytes raw-deflated (zlib, as the
+ * InfluxDB store's archive), inflated back to the identical text when read.
+ */
+const BATCH_COLUMNS = `(
+  unit TEXT NOT NULL,
+  gateway TEXT NOT NULL,
+  seq INTEGER NOT NULL,
+  hash TEXT NOT NULL,
+  prev_hash TEXT NOT NULL,
+  canonical BLOB NOT NULL,
+  sig TEXT,
+  received_at INTEGER NOT NULL,
+  verdict TEXT NOT NULL CHECK (verdict IN ('verified', 'failed', 'unchecked')),
+  findings TEXT NOT NULL,
+  PRIMARY KEY (unit, gateway, seq)
+) STRICT, WITHOUT ROWID;`;
+
+/** Name resolution inside a reading query: the id of a name, NULL (no rows) for one never stored. */
+const ID = (param: string) => `(SELECT id FROM name WHERE text = ${param})`;
+
 const SCHEMA = `
+CREATE TABLE IF NOT EXISTS name (id INTEGER PRIMARY KEY, text TEXT NOT NULL UNIQUE) STRICT;
 CREATE TABLE IF NOT EXISTS reading ${READING_COLUMNS}
 CREATE INDEX IF NOT EXISTS reading_unit_ts ON reading (unit, ts);
 CREATE TABLE IF NOT EXISTS quarantine (
@@ -192,19 +246,7 @@ CREATE TABLE IF NOT EXISTS finding (
   state TEXT NOT NULL DEFAULT 'open' CHECK (state IN ('open', 'resolved'))
 ) STRICT;
 CREATE INDEX IF NOT EXISTS finding_unit_t ON finding (unit, t);
-CREATE TABLE IF NOT EXISTS batch (
-  unit TEXT NOT NULL,
-  gateway TEXT NOT NULL,
-  seq INTEGER NOT NULL,
-  hash TEXT NOT NULL,
-  prev_hash TEXT NOT NULL,
-  canonical TEXT NOT NULL,
-  sig TEXT,
-  received_at INTEGER NOT NULL,
-  verdict TEXT NOT NULL CHECK (verdict IN ('verified', 'failed', 'unchecked')),
-  findings TEXT NOT NULL,
-  PRIMARY KEY (unit, gateway, seq)
-) STRICT, WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS batch ${BATCH_COLUMNS}
 CREATE TABLE IF NOT EXISTS reading_day_mark (
   unit TEXT NOT NULL,
   day INTEGER NOT NULL,
@@ -213,13 +255,14 @@ CREATE TABLE IF NOT EXISTS reading_day_mark (
 ) STRICT, WITHOUT ROWID;
 `;
 
+/** A `batch` row as read (`canonical` raw-deflated). */
 interface BatchRow {
   unit: string;
   gateway: string;
   seq: number;
   hash: string;
   prev_hash: string;
-  canonical: string;
+  canonical: Buffer;
   sig: string | null;
   received_at: number;
   verdict: string;
@@ -228,8 +271,8 @@ interface BatchRow {
 
 /**
  * The values of `upsertReading`, by position (binding by position skips better-sqlite3's per-row lookup
- * of twelve named parameters): unit, point, ts, gateway, device, meter, rx_ts, exact, value, quality,
- * reason, seq.
+ * of twelve named parameters): unit, point, ts, gateway, device, meter, rx_delay, exact, value, quality
+ * code, reason, seq. The names (positions {@link READING_NAMES}) are interned by the thread that writes.
  */
 type ReadingArgs = [
   string,
@@ -241,10 +284,19 @@ type ReadingArgs = [
   number,
   string | null,
   number | null,
-  string,
+  number,
   string | null,
   number,
 ];
+/** Positions of the names in {@link ReadingArgs}: unit, point, gateway, device, meter. */
+const READING_NAMES = [0, 1, 3, 4, 5];
+
+/**
+ * The values of `upsertBatch`, by position: unit, gateway, seq, hash, prev_hash, canonical (text,
+ * deflated by the thread that writes: position {@link BATCH_DEFLATE}), sig, received_at, verdict, findings.
+ */
+type BatchArgs = [string, string, number, string, string, string, string | null, number, string, string];
+const BATCH_DEFLATE = [5];
 
 /**
  * The values of `upsertQuarantine`, by position: unit, ts, gateway, point, device, meter, rx_ts, exact,
@@ -280,8 +332,10 @@ interface QuarantineRow {
   cause: string;
 }
 
-/** A raw reading row as an array: ts, exact, quality, reason, gateway, seq. */
-type RawRow = [number, string | null, string, string | null, string, number];
+/** A raw reading row as an array: ts, exact, quality code, reason, gateway id (`name`), seq. */
+type RawRow = [number, string | null, number, string | null, number, number];
+/** A {@link RawRow} with its gateway's name. */
+type NamedRawRow = [number, string | null, number, string | null, string, number];
 
 /** The columns `reading` and `quarantine` share, in the order the migration copies them. */
 const SHARED_COLUMNS = 'unit, point, ts, gateway, device, meter, rx_ts, exact, quality, reason, seq';
@@ -293,9 +347,11 @@ const LEGACY_UNVERIFIED = "(reason GLOB 'MRV_F_BAD_SIGNATURE:*' OR reason GLOB '
  * missing): schema 2 → 3 adds `finding.state` (every old row `open`); 3 → 4 rebuilds `reading` keyed
  * by `(unit, point, ts, gateway)` in one transaction, its rows from unverified batches moved to
  * `quarantine` (cause = the code their reason starts with; their quality stays the `uncertain` they were
- * stored with). Then the indexes that need it.
+ * stored with); 4 → 5 ({@link migrateTo5}) interns the reading's names and deflates the archive. Then the
+ * indexes that need it.
+ * @returns whether tables were rebuilt (the caller then compacts the file)
  */
-function migrate(db: Database.Database): void {
+function migrate(db: Database.Database): boolean {
   const readingKey = db
     .prepare<[], { name: string; pk: number }>('PRAGMA table_info(reading)')
     .all()
@@ -305,8 +361,7 @@ function migrate(db: Database.Database): void {
       db.exec(`
         ALTER TABLE reading RENAME TO reading_v3;
         DROP INDEX IF EXISTS reading_unit_ts;
-        CREATE TABLE reading ${READING_COLUMNS}
-        CREATE INDEX reading_unit_ts ON reading (unit, ts);
+        CREATE TABLE reading ${READING_COLUMNS_V4}
         INSERT OR REPLACE INTO quarantine (${SHARED_COLUMNS}, cause)
           SELECT ${SHARED_COLUMNS}, substr(reason, 1, instr(reason, ':') - 1) FROM reading_v3
           WHERE ${LEGACY_UNVERIFIED};
@@ -315,12 +370,91 @@ function migrate(db: Database.Database): void {
         DROP TABLE reading_v3;
       `);
     })();
+  const rebuilt = migrateTo5(db);
   const columns = db.prepare<[], { name: string }>('PRAGMA table_info(finding)').all();
   if (!columns.some((c) => c.name === 'state'))
     db.exec(
       "ALTER TABLE finding ADD COLUMN state TEXT NOT NULL DEFAULT 'open' CHECK (state IN ('open', 'resolved'))",
     );
+  db.exec('CREATE INDEX IF NOT EXISTS reading_unit_ts ON reading (unit, ts)');
   db.exec("CREATE INDEX IF NOT EXISTS finding_open ON finding (unit, code) WHERE state = 'open'");
+  return rebuilt;
+}
+
+/** The type SQLite declares for a column of a table, or undefined. */
+function columnType(db: Database.Database, table: string, column: string): string | undefined {
+  return db
+    .prepare<[], { name: string; type: string }>(`PRAGMA table_info(${table})`)
+    .all()
+    .find((c) => c.name === column)?.type;
+}
+
+/**
+ * Schema 4 → 5, each table in one transaction: `reading` rebuilt with its unit, point, gateway, device
+ * and meter as ids of `name`, `rx_ts` as `rx_delay`, quality as its code; `batch` rebuilt with the
+ * canonical bytes raw-deflated (1 000 batches at a time, by key). Every value is kept exactly.
+ * @returns whether anything was rebuilt
+ */
+function migrateTo5(db: Database.Database): boolean {
+  let rebuilt = false;
+  if (columnType(db, 'reading', 'unit') === 'TEXT') {
+    db.transaction(() => {
+      db.exec(`
+        INSERT OR IGNORE INTO name (text)
+          SELECT unit FROM reading UNION SELECT point FROM reading UNION SELECT gateway FROM reading
+          UNION SELECT device FROM reading UNION SELECT meter FROM reading WHERE meter IS NOT NULL;
+        ALTER TABLE reading RENAME TO reading_v4;
+        DROP INDEX IF EXISTS reading_unit_ts;
+        CREATE TABLE reading ${READING_COLUMNS}
+        INSERT INTO reading (unit, point, ts, gateway, device, meter, rx_delay, exact, value, quality, reason, seq)
+          SELECT u.id, p.id, r.ts, g.id, d.id, m.id, r.rx_ts - r.ts, r.exact, r.value,
+                 CASE r.quality WHEN 'good' THEN 0 WHEN 'uncertain' THEN 1 ELSE 2 END, r.reason, r.seq
+          FROM reading_v4 r
+          JOIN name u ON u.text = r.unit
+          JOIN name p ON p.text = r.point
+          JOIN name g ON g.text = r.gateway
+          JOIN name d ON d.text = r.device
+          LEFT JOIN name m ON m.text = r.meter;
+        DROP TABLE reading_v4;
+      `);
+    })();
+    rebuilt = true;
+  }
+  if (columnType(db, 'batch', 'canonical') === 'TEXT') {
+    db.transaction(() => {
+      db.exec(`ALTER TABLE batch RENAME TO batch_v4; CREATE TABLE batch ${BATCH_COLUMNS}`);
+      const page = db.prepare<[string, string, number], BatchRow & { canonical: string }>(
+        `SELECT * FROM batch_v4 WHERE (unit, gateway, seq) > (?, ?, ?) ORDER BY unit, gateway, seq LIMIT 1000`,
+      );
+      const put = db.prepare<unknown[]>(
+        `INSERT INTO batch (unit, gateway, seq, hash, prev_hash, canonical, sig, received_at, verdict, findings)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      );
+      let key: [string, string, number] = ['', '', Number.MIN_SAFE_INTEGER];
+      for (;;) {
+        const rows = page.all(...key);
+        for (const r of rows)
+          put.run(
+            r.unit,
+            r.gateway,
+            r.seq,
+            r.hash,
+            r.prev_hash,
+            deflateRawSync(Buffer.from(r.canonical, 'utf8'), { level: 1 }),
+            r.sig,
+            r.received_at,
+            r.verdict,
+            r.findings,
+          );
+        const last = rows[rows.length - 1];
+        if (last === undefined) break;
+        key = [last.unit, last.gateway, last.seq];
+      }
+      db.exec('DROP TABLE batch_v4');
+    })();
+    rebuilt = true;
+  }
+  return rebuilt;
 }
 
 /** The prepared statements, made once per `start()`. */
@@ -334,10 +468,10 @@ function prepare(db: Database.Database) {
       'SELECT day, version FROM reading_day_mark WHERE unit = ? AND day >= ? AND day < ? ORDER BY day',
     ),
     upsertReading: db.prepare<ReadingArgs>(
-      `INSERT INTO reading (unit, point, ts, gateway, device, meter, rx_ts, exact, value, quality, reason, seq)
+      `INSERT INTO reading (unit, point, ts, gateway, device, meter, rx_delay, exact, value, quality, reason, seq)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT (unit, point, ts, gateway) DO UPDATE SET device = excluded.device,
-         meter = excluded.meter, rx_ts = excluded.rx_ts, exact = excluded.exact, value = excluded.value,
+         meter = excluded.meter, rx_delay = excluded.rx_delay, exact = excluded.exact, value = excluded.value,
          quality = excluded.quality, reason = excluded.reason, seq = excluded.seq`,
     ),
     upsertQuarantine: db.prepare<QuarantineArgs>(
@@ -376,32 +510,28 @@ function prepare(db: Database.Database) {
       "SELECT DISTINCT unit FROM gateway_status WHERE state = 'online'",
     ),
     lastDataAt: db.prepare<[string], { ts: number | null }>(
-      'SELECT MAX(ts) AS ts FROM reading WHERE unit = ?',
+      `SELECT MAX(ts) AS ts FROM reading WHERE unit = ${ID('?')}`,
     ),
-    lastReading: db.prepare<[string, string], { ts: number; exact: string | null; quality: string }>(
-      'SELECT ts, exact, quality FROM reading WHERE unit = ? AND point = ? ORDER BY ts DESC LIMIT 1',
+    lastReading: db.prepare<[string, string], { ts: number; exact: string | null; quality: number }>(
+      `SELECT ts, exact, quality FROM reading WHERE unit = ${ID('?')} AND point = ${ID('?')}
+       ORDER BY ts DESC LIMIT 1`,
     ),
-    raw: db.prepare<
-      [string, string, number, number, number],
-      {
-        ts: number;
-        exact: string | null;
-        quality: string;
-        reason: string | null;
-        gateway: string;
-        seq: number;
-      }
-    >(
-      `SELECT ts, exact, quality, reason, gateway, seq FROM reading
-       WHERE unit = ? AND point = ? AND ts >= ? AND ts < ? ORDER BY ts LIMIT ?`,
-    ),
-    // The same rows as `raw` as arrays (better-sqlite3 `.raw()`): rawReadings builds its objects directly.
+    // A point's readings as arrays (better-sqlite3 `.raw()`) in key order: by time, then gateway id
+    // ({@link SqliteStore} `#rawRows` names the gateways and orders equal times by name).
     rawRows: db
       .prepare<[string, string, number, number, number], RawRow>(
         `SELECT ts, exact, quality, reason, gateway, seq FROM reading
-         WHERE unit = ? AND point = ? AND ts >= ? AND ts < ? ORDER BY ts, gateway LIMIT ?`,
+         WHERE unit = ${ID('?')} AND point = ${ID('?')} AND ts >= ? AND ts < ? ORDER BY ts, gateway LIMIT ?`,
       )
       .raw(true),
+    // Every gateway's reading of a point at one time.
+    rawRowsAt: db
+      .prepare<[string, string, number], RawRow>(
+        `SELECT ts, exact, quality, reason, gateway, seq FROM reading
+         WHERE unit = ${ID('?')} AND point = ${ID('?')} AND ts = ? ORDER BY gateway`,
+      )
+      .raw(true),
+    nameOf: db.prepare<[number], string>('SELECT text FROM name WHERE id = ?').pluck(),
     upsertFinding: db.prepare<[string, string, string | null, string, string, number, string, string]>(
       `INSERT INTO finding (id, unit, gateway, source, code, t, json, state) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT (id) DO UPDATE SET unit = excluded.unit, gateway = excluded.gateway, source = excluded.source,
@@ -413,9 +543,9 @@ function prepare(db: Database.Database) {
     openFindings: db.prepare<[string, string], { json: string }>(
       "SELECT json FROM finding WHERE unit = ? AND code = ? AND state = 'open' ORDER BY t, id",
     ),
-    upsertBatch: db.prepare<BatchRow>(
+    upsertBatch: db.prepare<BatchArgs>(
       `INSERT INTO batch (unit, gateway, seq, hash, prev_hash, canonical, sig, received_at, verdict, findings)
-       VALUES (@unit, @gateway, @seq, @hash, @prev_hash, @canonical, @sig, @received_at, @verdict, @findings)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT (unit, gateway, seq) DO UPDATE SET hash = excluded.hash, prev_hash = excluded.prev_hash,
          canonical = excluded.canonical, sig = excluded.sig, received_at = excluded.received_at,
          verdict = excluded.verdict, findings = excluded.findings`,
@@ -454,8 +584,8 @@ function prepare(db: Database.Database) {
       `SELECT ts - (((ts % @step) + @step) % @step) AS bucket,
               AVG(value) AS mean, MIN(value) AS min, MAX(value) AS max, COUNT(value) AS count
        FROM reading
-       WHERE unit = @unit AND point = @point AND ts >= @from AND ts < @to
-         AND quality = 'good' AND value IS NOT NULL
+       WHERE unit = ${ID('@unit')} AND point = ${ID('@point')} AND ts >= @from AND ts < @to
+         AND quality = 0 AND value IS NOT NULL
        GROUP BY bucket ORDER BY bucket`,
     ),
   };
@@ -483,6 +613,8 @@ export class SqliteStore implements TimeSeriesStore {
   readonly #writeThread: boolean;
   /** The write thread, when {@link SqliteStoreOptions.writeThread}. */
   #writer: SqliteWriter | undefined;
+  /** Texts of `name` ids read so far ({@link #nameOf}). */
+  readonly #names = new Map<number, string>();
 
   constructor(options: SqliteStoreOptions) {
     this.#path = options.path;
@@ -509,6 +641,7 @@ export class SqliteStore implements TimeSeriesStore {
    */
   async start(): Promise<void> {
     if (this.#db !== undefined) return;
+    this.#names.clear(); // the file may have been replaced while stopped
     if (this.#readOnly) return this.#startReadOnly();
     try {
       if (this.#path !== ':memory:' && this.#path !== '') {
@@ -521,17 +654,35 @@ export class SqliteStore implements TimeSeriesStore {
         if (version > SCHEMA_VERSION) {
           throw new Error(`schema version ${version} is newer than this code's ${SCHEMA_VERSION}`);
         }
+        if (version > 0 && version < SCHEMA_VERSION)
+          this.#log?.info(
+            { path: this.#path, from: version, to: SCHEMA_VERSION },
+            'migrating the SQLite store (tables are rebuilt and the file compacted: minutes for a large file)',
+          );
         db.exec(SCHEMA);
-        migrate(db);
+        const rebuilt = migrate(db);
         db.pragma(`user_version = ${SCHEMA_VERSION}`);
-        const stmts = prepare(db);
-        const inThread = db.transaction((steps: WriteStep[]) => {
-          for (const step of steps) {
-            const st = stmts[step.stmt as (typeof WRITE_STATEMENTS)[number]] as Database.Statement<unknown[]>;
-            for (const r of step.rows) st.run(r);
+        // The old tables' pages are free after a rebuild: give them back to the file system once. The
+        // migration is committed by then; a VACUUM that fails (it needs room for a copy of the file)
+        // leaves the free pages for SQLite to reuse, and the store starts anyway.
+        if (rebuilt)
+          try {
+            db.exec('VACUUM');
+          } catch (err) {
+            this.#log?.warn(
+              { path: this.#path, err: err instanceof Error ? err.message : String(err) },
+              'SQLite store migrated, but not compacted (VACUUM failed); its free pages are reused',
+            );
           }
-        });
-        this.#runInThread = inThread;
+        const stmts = prepare(db);
+        // The same transaction code as the write thread's (collector/sqlite-writer.ts RUN_SOURCE).
+        const makeRun = new Function(
+          'db',
+          'stmts',
+          'zlib',
+          `${RUN_SOURCE}\nreturn makeRun(db, stmts, zlib);`,
+        );
+        this.#runInThread = makeRun(db, stmts, { deflateRawSync }) as (steps: WriteStep[]) => void;
         if (this.#writeThread) {
           const writer = new SqliteWriter({
             path: this.#path,
@@ -651,10 +802,10 @@ export class SqliteStore implements TimeSeriesStore {
         r.gatewayId,
         r.device,
         r.meter ?? null,
-        r.rxTs,
+        r.rxTs - r.ts,
         r.value,
         f !== null && Number.isFinite(f) ? f : null,
-        r.quality,
+        QUALITY_CODE[r.quality],
         r.reason ?? null,
         r.seq,
       ]);
@@ -663,7 +814,7 @@ export class SqliteStore implements TimeSeriesStore {
     for (const [unit, set] of days) for (const day of set) marks.push([unit, day]);
     await this.#exec('writeReadings', [
       { stmt: 'upsertQuarantine', rows: quarantined },
-      { stmt: 'upsertReading', rows },
+      { stmt: 'upsertReading', rows, names: READING_NAMES },
       { stmt: 'bumpDayMark', rows: marks },
     ]);
     this.#log?.debug({ count: readings.length }, 'readings written');
@@ -745,7 +896,11 @@ export class SqliteStore implements TimeSeriesStore {
           const r = stmts.lastReading.get(unitId, pointId);
           return r === undefined
             ? null
-            : { ts: new Date(r.ts).toISOString(), value: r.exact, quality: r.quality as Quality };
+            : {
+                ts: new Date(r.ts).toISOString(),
+                value: r.exact,
+                quality: QUALITY_OF[r.quality] as Quality,
+              };
         },
       );
     } catch (err) {
@@ -768,18 +923,20 @@ export class SqliteStore implements TimeSeriesStore {
     if (q.to <= q.from) return [];
     try {
       if (q.stepMs === undefined) {
-        return stmts.raw.all(q.unitId, q.pointId, q.from, q.to, limit).map((r) => {
-          const p: RawSeriesPoint = {
-            ts: new Date(r.ts).toISOString(),
-            value: r.exact,
-            min: r.exact,
-            max: r.exact,
-            count: 1,
-            quality: r.quality as Quality,
-          };
-          if (r.reason !== null) p.reason = r.reason;
-          return p;
-        });
+        return this.#rawRows(stmts, q.unitId, q.pointId, q.from, q.to, limit).map(
+          ([ts, exact, code, reason]) => {
+            const p: RawSeriesPoint = {
+              ts: new Date(ts).toISOString(),
+              value: exact,
+              min: exact,
+              max: exact,
+              count: 1,
+              quality: QUALITY_OF[code] as Quality,
+            };
+            if (reason !== null) p.reason = reason;
+            return p;
+          },
+        );
       }
       return stmts.stepped
         .all({ unit: q.unitId, point: q.pointId, from: q.from, to: q.to, step: q.stepMs })
@@ -805,14 +962,15 @@ export class SqliteStore implements TimeSeriesStore {
     const limit = checkQuery(q);
     if (q.to <= q.from) return [];
     try {
-      const rows = stmts.rawRows.all(q.unitId, q.pointId, q.from, q.to, limit) as unknown as RawRow[];
+      const rows = this.#rawRows(stmts, q.unitId, q.pointId, q.from, q.to, limit);
       const out = new Array<RawReading>(rows.length);
       for (let i = 0; i < rows.length; i++) {
-        const [ts, value, quality, reason, gatewayId, seq] = rows[i] as RawRow;
+        const [ts, value, code, reason, gatewayId, seq] = rows[i] as NamedRawRow;
+        const quality = QUALITY_OF[code] as Quality;
         const r: RawReading =
           reason === null
-            ? { ts, value, quality: quality as Quality, gatewayId, seq }
-            : { ts, value, quality: quality as Quality, reason, gatewayId, seq };
+            ? { ts, value, quality, gatewayId, seq }
+            : { ts, value, quality, reason, gatewayId, seq };
         out[i] = r;
       }
       return out;
@@ -935,22 +1093,22 @@ export class SqliteStore implements TimeSeriesStore {
   async archiveBatches(batches: ArchivedBatch[]): Promise<number> {
     this.#open('archiveBatches');
     if (batches.length === 0) return 0;
-    const rows = batches.map((b): BatchRow => {
+    const rows = batches.map((b): BatchArgs => {
       checkArchived(b);
-      return {
-        unit: b.unitId,
-        gateway: b.gatewayId,
-        seq: b.seq,
-        hash: b.hash,
-        prev_hash: b.prevHash,
-        canonical: b.canonical,
-        sig: b.sig,
-        received_at: b.receivedAt,
-        verdict: b.verdict,
-        findings: JSON.stringify(b.findings),
-      };
+      return [
+        b.unitId,
+        b.gatewayId,
+        b.seq,
+        b.hash,
+        b.prevHash,
+        b.canonical,
+        b.sig,
+        b.receivedAt,
+        b.verdict,
+        JSON.stringify(b.findings),
+      ];
     });
-    await this.#exec('archiveBatches', [{ stmt: 'upsertBatch', rows }]);
+    await this.#exec('archiveBatches', [{ stmt: 'upsertBatch', rows, deflate: BATCH_DEFLATE }]);
     return rows.length;
   }
 
@@ -972,7 +1130,7 @@ export class SqliteStore implements TimeSeriesStore {
           seq: r.seq,
           hash: r.hash,
           prevHash: r.prev_hash,
-          canonical: r.canonical,
+          canonical: inflateRawSync(r.canonical).toString('utf8'),
           sig: r.sig,
           receivedAt: r.received_at,
           verdict: r.verdict as ArchivedBatch['verdict'],
@@ -1043,6 +1201,56 @@ export class SqliteStore implements TimeSeriesStore {
   }
 
   /**
+   * A point's readings in `[from, to)`, at most `limit`, ordered by time then gateway name (as schema 4's
+   * key ordered them), each with its gateway's name. The rows come in key order (time, gateway id);
+   * equal times of several gateways are put in name order here, and when the limit cuts through the
+   * last time, that time's readings of every gateway are read so the cut falls where the names say.
+   */
+  #rawRows(
+    stmts: ReturnType<typeof prepare>,
+    unit: string,
+    point: string,
+    from: number,
+    to: number,
+    limit: number,
+  ): NamedRawRow[] {
+    let rows = stmts.rawRows.all(unit, point, from, to, limit) as unknown as RawRow[];
+    const last = rows[rows.length - 1];
+    if (rows.length === limit && last !== undefined) {
+      let i = rows.length - 1;
+      while (i > 0 && (rows[i - 1] as RawRow)[0] === last[0]) i--;
+      const at = stmts.rawRowsAt.all(unit, point, last[0]) as unknown as RawRow[];
+      if (at.length > rows.length - i) rows = rows.slice(0, i).concat(at);
+    }
+    const named = rows as unknown as NamedRawRow[];
+    let runStart = 0;
+    for (let i = 0; i < rows.length; i++) {
+      const r = named[i] as NamedRawRow;
+      r[4] = this.#nameOf(stmts, (rows[i] as RawRow)[4]);
+      const next = rows[i + 1];
+      if (next === undefined || next[0] !== r[0]) {
+        if (i > runStart) {
+          const run = named.slice(runStart, i + 1).sort((x, y) => compare(x[4], y[4]));
+          for (let k = 0; k < run.length; k++) named[runStart + k] = run[k] as NamedRawRow;
+        }
+        runStart = i + 1;
+      }
+    }
+    return named.length > limit ? named.slice(0, limit) : named;
+  }
+
+  /** The text of a `name` id (names are never deleted or changed, so they are cached for good). */
+  #nameOf(stmts: ReturnType<typeof prepare>, id: number): string {
+    let text = this.#names.get(id);
+    if (text === undefined) {
+      text = stmts.nameOf.get(id);
+      if (text === undefined) throw new Error(`reading names gateway id ${id}, which the name table lacks`);
+      this.#names.set(id, text);
+    }
+    return text;
+  }
+
+  /**
    * See {@link TimeSeriesStore.goodReadingCounts}: one statement over the unit's points (the asked
    * points as a JSON array, so one prepared text serves any number of them; each is one range scan of
    * the `reading` key), buckets as the stepped series makes them, the same rows counted.
@@ -1059,12 +1267,13 @@ export class SqliteStore implements TimeSeriesStore {
           { unit: string; points: string; from: number; to: number; step: number },
           { point: string; good: number; buckets: number }
         >(
-          `SELECT point, COUNT(*) AS good,
-                  COUNT(DISTINCT ts - (((ts % @step) + @step) % @step)) AS buckets
-           FROM reading
-           WHERE unit = @unit AND point IN (SELECT value FROM json_each(@points))
-             AND ts >= @from AND ts < @to AND quality = 'good' AND value IS NOT NULL
-           GROUP BY point`,
+          `SELECT p.text AS point, COUNT(*) AS good,
+                  COUNT(DISTINCT r.ts - (((r.ts % @step) + @step) % @step)) AS buckets
+           FROM reading r JOIN name p ON p.id = r.point
+           WHERE r.unit = ${ID('@unit')}
+             AND r.point IN (SELECT id FROM name WHERE text IN (SELECT value FROM json_each(@points)))
+             AND r.ts >= @from AND r.ts < @to AND r.quality = 0 AND r.value IS NOT NULL
+           GROUP BY r.point`,
         )
         .all({ unit: q.unitId, points: JSON.stringify(q.pointIds), from: q.from, to: q.to, step: q.stepMs });
       for (const r of rows) out.set(r.point, { good: r.good, buckets: r.buckets });

@@ -17,16 +17,75 @@
 import { createRequire } from 'node:module';
 import { Worker } from 'node:worker_threads';
 
-/** One step of a write: a named statement run once per row (positional array or named object). */
+/**
+ * One step of a write: a named statement run once per row (a positional array). Before a row runs, the
+ * values at the positions in `names` (strings or null) become their ids in the store's `name` table
+ * (interned: looked up, inserted when new; see {@link internName}), and those at the positions in
+ * `deflate` (strings) their UTF-8 bytes raw-deflated (zlib level 1) — in the thread that runs the write.
+ */
 export interface WriteStep {
   stmt: string;
   rows: unknown[];
+  names?: number[];
+  deflate?: number[];
 }
+
+/**
+ * The part of the write both threads run (the store's own connection for `:memory:`, the worker
+ * otherwise), as plain JavaScript source: `makeRun(db, stmts, zlib)` returns the function that runs an
+ * array of {@link WriteStep} as one transaction. Interned ids are cached per connection; a failed
+ * transaction clears the cache (its new names were rolled back). Names are never deleted, so a cached id
+ * stays right while other connections add names.
+ */
+export const RUN_SOURCE = `
+function makeRun(db, stmts, zlib) {
+  const ids = new Map();
+  const getId = db.prepare('SELECT id FROM name WHERE text = ?').pluck();
+  const putName = db.prepare('INSERT INTO name (text) VALUES (?)');
+  const idOf = (t) => {
+    if (t === null) return null;
+    let id = ids.get(t);
+    if (id === undefined) {
+      id = getId.get(t);
+      if (id === undefined) id = Number(putName.run(t).lastInsertRowid);
+      ids.set(t, id);
+    }
+    return id;
+  };
+  const tx = db.transaction((steps) => {
+    for (const s of steps) {
+      const st = stmts[s.stmt];
+      const names = s.names || [];
+      const deflate = s.deflate || [];
+      if (names.length === 0 && deflate.length === 0) {
+        for (const r of s.rows) st.run(r);
+        continue;
+      }
+      for (const row of s.rows) {
+        // A copy: the caller's rows keep their strings (the store's own thread passes them as they are).
+        const r = row.slice();
+        for (const i of names) r[i] = idOf(r[i]);
+        for (const i of deflate) r[i] = zlib.deflateRawSync(Buffer.from(r[i], 'utf8'), { level: 1 });
+        st.run(r);
+      }
+    }
+  });
+  return (steps) => {
+    try {
+      tx(steps);
+    } catch (e) {
+      ids.clear();
+      throw e;
+    }
+  };
+}`;
 
 /** What the worker runs: open the file, set the pragmas, prepare the statements, then one transaction per message. */
 const WORKER_SOURCE = `
 const { parentPort, workerData } = require('node:worker_threads');
+const zlib = require('node:zlib');
 const Database = require(workerData.driver);
+${RUN_SOURCE}
 let db;
 let run;
 try {
@@ -34,12 +93,7 @@ try {
   for (const p of workerData.pragmas) db.pragma(p);
   const stmts = {};
   for (const [name, sql] of Object.entries(workerData.sql)) stmts[name] = db.prepare(sql);
-  run = db.transaction((steps) => {
-    for (const s of steps) {
-      const st = stmts[s.stmt];
-      for (const r of s.rows) st.run(r);
-    }
-  });
+  run = makeRun(db, stmts, zlib);
   parentPort.postMessage({ id: 0, ok: true });
 } catch (e) {
   parentPort.postMessage({ id: 0, ok: false, message: String((e && e.message) || e) });

@@ -1,13 +1,16 @@
 // SqliteStore (the embedded store): the shared store contract on a file and in memory, plus what
 // only SQLite has (pragmas, column types, reopening a file).
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, rm, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SqliteStore } from '../../collector/sqlite-store.ts';
+import type { RawReading } from '../../collector/store.ts';
 import { MrvError } from '../../core/errors.ts';
 import type { Finding } from '../../core/schema/finding.ts';
+import { SCHEMA4_BATCHES, SCHEMA4_READINGS, T0 } from './fixtures/sqlite-schema4-data.ts';
 import { describeStoreContract } from './store-contract.ts';
 
 let dir: string;
@@ -187,13 +190,15 @@ describe('SqliteStore specifics', () => {
     }
     const peek = new Database(file, { readonly: true });
     try {
-      expect(peek.pragma('user_version', { simple: true })).toBe(4);
+      expect(peek.pragma('user_version', { simple: true })).toBe(5);
       expect(
         peek.prepare("SELECT name FROM sqlite_master WHERE tbl_name = 'reading' ORDER BY name").all(),
       ).toEqual([{ name: 'reading' }, { name: 'reading_unit_ts' }]);
       expect(
         peek
-          .prepare('SELECT typeof(value) AS r, value FROM reading WHERE seq = 1 AND gateway = ?')
+          .prepare(
+            'SELECT typeof(value) AS r, value FROM reading WHERE seq = 1 AND gateway = (SELECT id FROM name WHERE text = ?)',
+          )
           .get('gw1'),
       ).toEqual({
         r: 'real',
@@ -201,6 +206,40 @@ describe('SqliteStore specifics', () => {
       });
     } finally {
       peek.close();
+    }
+  });
+
+  it('orders readings of one time by gateway name, also where the limit cuts through them', async () => {
+    const store = new SqliteStore({ path: ':memory:' });
+    await store.start();
+    try {
+      const t = reading.ts;
+      const at = (gatewayId: string, ts: number, value: string) => ({ ...reading, gatewayId, ts, value });
+      // gw-c is named (interned) first, so its id is the lowest: key order is not name order.
+      await store.writeReadings([at('gw-c', t, '3')]);
+      await store.writeReadings([at('gw-a', t, '1'), at('gw-b', t, '2'), at('gw-c', t + 1000, '4')]);
+      const q = { unitId: 'U1', pointId: 'p1', from: t, to: t + 2000 };
+      const gateways = async (limit?: number) =>
+        (await store.rawReadings({ ...q, ...(limit ? { limit } : {}) })).map((r) => [r.gatewayId, r.value]);
+      expect(await gateways()).toEqual([
+        ['gw-a', '1'],
+        ['gw-b', '2'],
+        ['gw-c', '3'],
+        ['gw-c', '4'],
+      ]);
+      expect(await gateways(1)).toEqual([['gw-a', '1']]);
+      expect(await gateways(2)).toEqual([
+        ['gw-a', '1'],
+        ['gw-b', '2'],
+      ]);
+      expect(await gateways(3)).toEqual([
+        ['gw-a', '1'],
+        ['gw-b', '2'],
+        ['gw-c', '3'],
+      ]);
+      expect((await store.series({ ...q, limit: 2 })).map((p) => p.value)).toEqual(['1', '2']);
+    } finally {
+      await store.stop();
     }
   });
 
@@ -263,10 +302,193 @@ describe('SqliteStore specifics', () => {
     }
     const peek = new Database(file, { readonly: true });
     try {
-      expect(peek.pragma('user_version', { simple: true })).toBe(4);
+      expect(peek.pragma('user_version', { simple: true })).toBe(5);
       expect(peek.prepare('SELECT state FROM finding').all()).toEqual([{ state: 'resolved' }]);
     } finally {
       peek.close();
     }
+  });
+});
+
+describe('SqliteStore migration 4 → 5 (test/integration/fixtures/sqlite-schema4.db)', () => {
+  const fixture = fileURLToPath(new URL('./fixtures/sqlite-schema4.db', import.meta.url));
+  /** A copy of the fixture (opening a file migrates it; the fixture itself stays schema 4). */
+  const copy = async (name: string): Promise<string> => {
+    const file = path.join(dir, name, 'store.db');
+    await mkdir(path.dirname(file), { recursive: true });
+    await copyFile(fixture, file);
+    return file;
+  };
+  const stored = SCHEMA4_READINGS.filter((r) => r.quarantine === undefined);
+  /** What rawReadings must answer for a point: the fixture's readings, by time then gateway. */
+  const expectedRaw = (point: string): RawReading[] =>
+    stored
+      .filter((r) => r.point === point)
+      .sort((a, b) => a.ts - b.ts || (a.gatewayId < b.gatewayId ? -1 : 1))
+      .map((r) => ({
+        ts: r.ts,
+        value: r.value,
+        quality: r.quality,
+        ...(r.reason === undefined ? {} : { reason: r.reason }),
+        gatewayId: r.gatewayId,
+        seq: r.seq,
+      }));
+
+  it('the fixture is a schema-4 file with the fixture data', () => {
+    const db = new Database(fixture, { readonly: true, fileMustExist: true });
+    try {
+      expect(db.pragma('user_version', { simple: true })).toBe(4);
+      expect(db.prepare('SELECT COUNT(*) AS n FROM reading').get()).toEqual({ n: stored.length });
+      expect(db.prepare('SELECT typeof(canonical) AS t FROM batch LIMIT 1').get()).toEqual({ t: 'text' });
+    } finally {
+      db.close();
+    }
+  });
+
+  it('opens, migrates, and reads back every reading, quarantined reading and batch as schema 4 stored them', async () => {
+    const file = await copy('schema4');
+    const before = (await stat(file)).size;
+    const store = new SqliteStore({ path: file });
+    await store.start();
+    try {
+      for (const point of ['coal.total', 'gas.rate']) {
+        const q = { unitId: 'U1', pointId: point, from: T0, to: T0 + 60_000 };
+        expect(await store.rawReadings(q)).toEqual(expectedRaw(point));
+        // series (raw) carries the same exact strings and qualities
+        expect((await store.series(q)).map((p) => [p.value, p.quality])).toEqual(
+          expectedRaw(point).map((r) => [r.value, r.quality]),
+        );
+      }
+      // The same gateway at the same time is both gateways' identity (coal.total at T0 from gw-a and gw-b).
+      expect(
+        (await store.rawReadings({ unitId: 'U1', pointId: 'coal.total', from: T0, to: T0 + 1 })).map((r) => [
+          r.gatewayId,
+          r.value,
+          r.seq,
+        ]),
+      ).toEqual([
+        ['gw-a', '120.50', 1],
+        ['gw-b', '999', 7],
+      ]);
+      const q = SCHEMA4_READINGS.find((r) => r.quarantine !== undefined);
+      expect(await store.listQuarantine({ unitId: 'U1', from: T0, to: T0 + 60_000 })).toEqual([
+        {
+          unitId: q?.unitId,
+          gatewayId: q?.gatewayId,
+          device: q?.device,
+          meter: q?.meter,
+          point: q?.point,
+          ts: q?.ts,
+          rxTs: q?.rxTs,
+          value: q?.value,
+          quality: q?.quality,
+          reason: q?.reason,
+          seq: q?.seq,
+          cause: q?.quarantine,
+        },
+      ]);
+      const batches = await store.listBatches({ unitId: 'U1', gatewayId: 'gw-a' });
+      expect(batches).toEqual(SCHEMA4_BATCHES);
+      // byte for byte, as `mrv verify` hashes them
+      expect(batches.map((b) => Buffer.from(b.canonical, 'utf8'))).toEqual(
+        SCHEMA4_BATCHES.map((b) => Buffer.from(b.canonical, 'utf8')),
+      );
+      expect((await store.batchHeads()).map((h) => [h.gatewayId, h.seq])).toEqual([['gw-a', 1]]);
+      // The counts of the overview: good readings with a value, per point, and the hours holding them.
+      const good = (point: string) => stored.filter((r) => r.point === point && r.quality === 'good').length;
+      expect(
+        await store.goodReadingCounts({
+          unitId: 'U1',
+          pointIds: ['coal.total', 'gas.rate', 'never.stored'],
+          from: T0,
+          to: T0 + 3_600_000,
+          stepMs: 3_600_000,
+        }),
+      ).toEqual(
+        new Map([
+          ['coal.total', { good: good('coal.total'), buckets: 1 }],
+          ['gas.rate', { good: good('gas.rate'), buckets: 1 }],
+          ['never.stored', { good: 0, buckets: 0 }],
+        ]),
+      );
+
+      // After the migration the names already stored are reused: a redelivery replaces its reading.
+      const first = stored[0];
+      if (first === undefined) throw new Error('fixture without readings');
+      await store.writeReadings([{ ...first, value: '120.75', seq: 11 }]);
+      expect(
+        (await store.rawReadings({ unitId: 'U1', pointId: 'coal.total', from: T0, to: T0 + 1 })).map((r) => [
+          r.gatewayId,
+          r.value,
+          r.seq,
+        ]),
+      ).toEqual([
+        ['gw-a', '120.75', 11],
+        ['gw-b', '999', 7],
+      ]);
+    } finally {
+      await store.stop();
+    }
+
+    const peek = new Database(file, { readonly: true });
+    try {
+      expect(peek.pragma('user_version', { simple: true })).toBe(5);
+      // Every stored reading's device, meter and receive time survived the rebuild.
+      const rows = peek
+        .prepare<
+          [],
+          { point: string; ts: number; gateway: string; device: string; meter: string | null; rx: number }
+        >(
+          `SELECT p.text AS point, r.ts, g.text AS gateway, d.text AS device, m.text AS meter,
+                  r.ts + r.rx_delay AS rx
+           FROM reading r JOIN name p ON p.id = r.point JOIN name g ON g.id = r.gateway
+           JOIN name d ON d.id = r.device LEFT JOIN name m ON m.id = r.meter`,
+        )
+        .all();
+      expect(rows).toHaveLength(stored.length);
+      for (const r of stored)
+        expect(rows).toContainEqual({
+          point: r.point,
+          ts: r.ts,
+          gateway: r.gatewayId,
+          device: r.device,
+          meter: r.meter ?? null,
+          rx: r.rxTs,
+        });
+      expect(peek.prepare('SELECT typeof(canonical) AS t FROM batch LIMIT 1').get()).toEqual({ t: 'blob' });
+      // The rebuilt tables' old pages were given back (VACUUM), and none of the old tables is left.
+      expect(
+        peek.prepare("SELECT name FROM sqlite_master WHERE name GLOB '*_v4' OR name GLOB '*_v3'").all(),
+      ).toEqual([]);
+    } finally {
+      peek.close();
+    }
+    expect((await stat(file)).size).toBeLessThanOrEqual(before);
+  });
+
+  it('a migrated file opens read-only and answers the same', async () => {
+    const file = await copy('schema4-ro');
+    const writer = new SqliteStore({ path: file });
+    await writer.start();
+    await writer.stop();
+    const reader = new SqliteStore({ path: file, readOnly: true });
+    await reader.start();
+    try {
+      expect(
+        await reader.rawReadings({ unitId: 'U1', pointId: 'gas.rate', from: T0, to: T0 + 60_000 }),
+      ).toEqual(expectedRaw('gas.rate'));
+      expect(await reader.listBatches({ unitId: 'U1', gatewayId: 'gw-a' })).toEqual(SCHEMA4_BATCHES);
+    } finally {
+      await reader.stop();
+    }
+  });
+
+  it('a schema-4 file is refused read-only with MRV_E_STORE until a writer migrates it', async () => {
+    const file = await copy('schema4-ro-old');
+    const reader = new SqliteStore({ path: file, readOnly: true });
+    const err = await reader.start().catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(MrvError);
+    expect((err as MrvError).code).toBe('MRV_E_STORE');
+    expect((err as MrvError).message).toMatch(/schema version 4/);
   });
 });

@@ -3,6 +3,7 @@
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { deflateRawSync, inflateRawSync } from 'node:zlib';
 import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
 import { IntegrityChecker } from '../../collector/integrity.ts';
@@ -119,9 +120,15 @@ describe('mrv keygen / export-batches / verify', () => {
       expect(ex.code).toBe(0);
       expect(readFileSync(exportFile, 'utf8').trim().split('\n')).toHaveLength(6);
 
-      // Someone edits batch 4 in the archive: 400.25 t becomes 490.25 t.
+      // Someone edits batch 4 in the archive: 400.25 t becomes 490.25 t (the store keeps the canonical
+      // bytes raw-deflated, collector/sqlite-store.ts).
       const db = new Database(sqlite);
-      db.prepare("UPDATE batch SET canonical = replace(canonical, '400.25', '490.25') WHERE seq = 4").run();
+      const row = db.prepare<[], { canonical: Buffer }>('SELECT canonical FROM batch WHERE seq = 4').get();
+      const text = inflateRawSync(row?.canonical ?? Buffer.alloc(0)).toString('utf8');
+      expect(text).toContain('400.25');
+      db.prepare('UPDATE batch SET canonical = ? WHERE seq = 4').run(
+        deflateRawSync(Buffer.from(text.replace('400.25', '490.25'), 'utf8')),
+      );
       db.close();
       const bad = await run(
         'verify',
