@@ -14,6 +14,7 @@ import type { TimeSeriesStore } from '../collector/store.ts';
 import { buildBatches, dataTopic, publishAll } from '../simulators/gateway-traffic.ts';
 import { startInfluxDb } from '../test/helpers/influxdb.ts';
 import { startMosquitto } from '../test/helpers/mosquitto.ts';
+import { settledInfluxFootprint } from './influx-size.ts';
 import { type BenchResult, fmt, MOSQUITTO_BENCH_CONFIG, makeKeyPair, sleep, tempDir } from './lib.ts';
 import { sqliteFootprint } from './sqlite-size.ts';
 
@@ -112,7 +113,9 @@ export async function benchCollectorIngest(): Promise<BenchResult> {
   readings.forEach((rs, b) => {
     for (const r of rs) lines.push(lineOf(UNIT, GW, r as never, b + 1));
   });
-  const influx = await startInfluxDb();
+  // The cache is snapshotted to TSM 2 s after the last write (default 10 min), so that the database's
+  // room on disk can be measured after the run (bench/influx-size.ts); writes during the runs are not cold.
+  const influx = await startInfluxDb({ dataConfig: ['cache-snapshot-write-cold-duration = "2s"'] });
   const broker = await startMosquitto({ extraConfig: MOSQUITTO_BENCH_CONFIG });
   try {
     const limit = await direct(influx.url, 'direct', lines);
@@ -126,6 +129,9 @@ export async function benchCollectorIngest(): Promise<BenchResult> {
       'bench-collector-influx',
     );
     const limit2 = await direct(influx.url, 'direct2', lines);
+    await influxStore.stop();
+    const influxSize = await settledInfluxFootprint(influx.dir, 'mrv');
+    const influxPerReading = (influxSize.tsmBytes + influxSize.walBytes) / (BATCHES * READINGS);
     const lim = (limit + limit2) / 2;
     const sqliteFile = path.join(dir, 'mrv.sqlite');
     const sqlite = new SqliteStore({ path: sqliteFile });
@@ -161,6 +167,11 @@ export async function benchCollectorIngest(): Promise<BenchResult> {
         },
         { name: 'MQTT → collector → SQLite (embedded store)', value: fmt(sq.pointsPerS), unit: 'points/s' },
         {
+          name: `InfluxDB database per reading, with the batch archive (TSM${influxSize.settled ? '' : ' + WAL not yet snapshotted'})`,
+          value: fmt(influxPerReading, 1),
+          unit: 'bytes',
+        },
+        {
           name: 'SQLite file per reading, with the batch archive',
           value: fmt(size.bytesPerReading, 1),
           unit: 'bytes',
@@ -168,6 +179,7 @@ export async function benchCollectorIngest(): Promise<BenchResult> {
       ],
       notes: [
         `${fmt(BATCHES)} batches × ${READINGS} readings (${fmt(BATCHES * READINGS)} points), signed and hash-chained like a gateway's, queued on Mosquitto 2.0 (max_queued_messages 0, max_inflight_messages 20) for the collector's persistent session, then drained by one Collector (default flush settings: a write every 16 batches or 10 000 readings, else after at most 25 ms) with signature verification (key registry) into InfluxDB 1.6.7 (fresh temp instance); timed from connect to the last reading stored. The direct limit POSTs the same points as prebuilt line protocol (10 000 lines per request, 4 in flight) into another database of the same InfluxDB, once before and once after the collector run (${fmt(limit)} and ${fmt(limit2)} points/s). Collector stats (InfluxDB run): ${inf.counters.storeWrites} store writes, ${inf.counters.duplicates} duplicates, ${inf.counters.verificationFailures} verification failures. The collector runs in the benchmark process; InfluxDB and Mosquitto are separate processes on the same 2 cores.`,
+        `InfluxDB database \`mrv\` after the run: ${fmt(influxSize.tsmBytes / 2 ** 20, 1)} MiB of TSM files and ${fmt(influxSize.walBytes / 2 ** 10, 1)} KiB of WAL (level-1 TSM files as the cache snapshot writes them, ${influxSize.settled ? 'the WAL snapshotted' : 'the WAL NOT yet snapshotted after 60 s'}; InfluxDB's later full compaction only shrinks them) for the same readings (bench/influx-size.ts).`,
         `SQLite file after the run: ${fmt(size.fileBytes / 2 ** 20, 1)} MiB for ${fmt(size.readings)} readings and ${fmt(size.batches)} archived batches (${size.tables
           .slice(0, 3)
           .map((t) => `${t.table} ${fmt(t.bytes / 2 ** 20, 1)} MiB`)

@@ -19,6 +19,8 @@ export interface InfluxDbServer {
   url: string;
   /** HTTP port on 127.0.0.1. */
   port: number;
+  /** The server's temp folder: `data/<database>` holds the TSM files, `wal/<database>` the write-ahead log. */
+  dir: string;
   /** Stops the server (SIGTERM, SIGKILL after 5 s) and removes its temp folder. Idempotent. */
   stop(): Promise<void>;
   /** Freezes the server (SIGSTOP): connections stay open, nothing answers, like a hung or unplugged store. */
@@ -27,7 +29,7 @@ export interface InfluxDbServer {
   resume(): void;
 }
 
-function config(dir: string, httpPort: number, rpcPort: number): string {
+function config(dir: string, httpPort: number, rpcPort: number, dataLines: readonly string[]): string {
   return `reporting-enabled = false
 bind-address = "127.0.0.1:${rpcPort}"
 
@@ -39,7 +41,7 @@ bind-address = "127.0.0.1:${rpcPort}"
   dir = "${dir}/data"
   wal-dir = "${dir}/wal"
   query-log-enabled = false
-
+${dataLines.map((l) => `  ${l}\n`).join('')}
 [retention]
   enabled = false
 
@@ -93,10 +95,13 @@ async function pingOk(url: string): Promise<boolean> {
  * `GET /ping` answers 204. Retries with new ports (up to 3 attempts) when influxd reports "address
  * already in use" (another process took a "free" port first).
  * @param options.timeoutMs how long to wait for `/ping` per attempt (default 20 000 ms)
+ * @param options.dataConfig extra lines of the `[data]` section, e.g. `cache-snapshot-write-cold-duration = "1s"`
  * @throws Error naming `scripts/setup-test-deps.sh` when influxd is not installed; Error with the last
  *   lines of influxd's output when it does not come up in time or keeps exiting.
  */
-export async function startInfluxDb(options: { timeoutMs?: number } = {}): Promise<InfluxDbServer> {
+export async function startInfluxDb(
+  options: { timeoutMs?: number; dataConfig?: readonly string[] } = {},
+): Promise<InfluxDbServer> {
   if (!existsSync(INFLUXD_PATH)) {
     throw new Error(`${INFLUXD_PATH} not found: run scripts/setup-test-deps.sh (installs Debian's influxdb)`);
   }
@@ -107,7 +112,7 @@ export async function startInfluxDb(options: { timeoutMs?: number } = {}): Promi
     const port = await getFreePort();
     const rpcPort = await getFreePort();
     const conf = path.join(dir, 'influxdb.conf');
-    await writeFile(conf, config(dir, port, rpcPort));
+    await writeFile(conf, config(dir, port, rpcPort, options.dataConfig ?? []));
     const url = `http://127.0.0.1:${port}`;
     let proc: TiedProcess | undefined;
     try {
@@ -129,6 +134,7 @@ export async function startInfluxDb(options: { timeoutMs?: number } = {}): Promi
       return {
         url,
         port,
+        dir,
         pause: () => {
           if (p.running()) process.kill(p.pid, 'SIGSTOP');
         },
