@@ -12,9 +12,9 @@
  * defaults), else the list below.
  */
 import { spawn } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { startMosquitto } from '../test/helpers/mosquitto.ts';
+import { footprintSite } from './footprint.ts';
 import {
   fmt,
   loadAvg,
@@ -25,7 +25,6 @@ import {
   sleep,
   startFastModbusServer,
   startStoreAckEcho,
-  syntheticSite,
   tempDir,
 } from './lib.ts';
 
@@ -112,23 +111,7 @@ async function main(): Promise<void> {
   const echo = await startStoreAckEcho(broker.url);
   const key = makeKeyPair(dir, 'gw-bench-1');
   let n = 0;
-  const site = () => {
-    const sub = `run-${n++}`;
-    const file = path.join(dir, `${sub}.site.yaml`);
-    writeFileSync(
-      file,
-      syntheticSite({
-        mqttUrl: broker.url,
-        port: server.port,
-        devices: 16,
-        pointsPerDevice: 625,
-        pollIntervalMs: 1000,
-        bufferDir: path.join(dir, sub, 'buffer'),
-        signingKeyFile: key.privateKeyFile,
-      }),
-    );
-    return file;
-  };
+  const site = () => footprintSite(dir, `run-${n++}`, broker.url, server.port, key.privateKeyFile);
   console.log(`load average at start: ${loadAvg()}`);
   try {
     const all: Sampled[] = [];

@@ -148,6 +148,35 @@ export async function measureCommand(
   }
 }
 
+/**
+ * Writes the footprint benchmarks' site file `<dir>/<sub>.site.yaml`: 16 devices × 625 points (10,000)
+ * polled every second from the bench Modbus server at `port`, publishing to `mqttUrl`, its disk log in
+ * `<dir>/<sub>/buffer`, signing with `signingKeyFile`. Also used by bench/footprint-ab.ts.
+ * @returns the file's path
+ */
+export function footprintSite(
+  dir: string,
+  sub: string,
+  mqttUrl: string,
+  port: number,
+  signingKeyFile: string,
+): string {
+  const file = path.join(dir, `${sub}.site.yaml`);
+  writeFileSync(
+    file,
+    syntheticSite({
+      mqttUrl,
+      port,
+      devices: 16,
+      pointsPerDevice: 625,
+      pollIntervalMs: 1000,
+      bufferDir: path.join(dir, sub, 'buffer'),
+      signingKeyFile,
+    }),
+  );
+  return file;
+}
+
 export async function benchFootprint(): Promise<BenchResult> {
   const t0 = performance.now();
   const dir = tempDir('footprint');
@@ -156,22 +185,7 @@ export async function benchFootprint(): Promise<BenchResult> {
   // Confirms every batch as stored: the gateway releases its log as in production (docs/delivery.md).
   const echo = await startStoreAckEcho(broker.url);
   const key = makeKeyPair(dir, 'gw-bench-1');
-  const site = (sub: string) => {
-    const file = path.join(dir, `${sub}.site.yaml`);
-    writeFileSync(
-      file,
-      syntheticSite({
-        mqttUrl: broker.url,
-        port: server.port,
-        devices: 16,
-        pointsPerDevice: 625,
-        pollIntervalMs: 1000,
-        bufferDir: path.join(dir, sub, 'buffer'),
-        signingKeyFile: key.privateKeyFile,
-      }),
-    );
-    return file;
-  };
+  const site = (sub: string) => footprintSite(dir, sub, broker.url, server.port, key.privateKeyFile);
   try {
     const d = await measure(site('default'), '');
     const f = await measure(site('flag'), GATEWAY_NODE_OPTIONS);
