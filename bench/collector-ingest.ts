@@ -97,11 +97,14 @@ export async function viaCollector(
   return { pointsPerS: total / s, cpuShare: (cpu.user + cpu.system) / 1e6 / s, counters: c, seconds: s };
 }
 
-export async function benchCollectorIngest(): Promise<BenchResult> {
-  const t0 = performance.now();
-  const dir = tempDir('ingest');
+/**
+ * The ingest benchmarks' batches: {@link BATCHES} × {@link READINGS} readings of gateway {@link GW}
+ * from 2026-10-01, signed with a key pair made in `dir` and hash-chained like a gateway's (also
+ * bench/sqlite-store-ab.ts).
+ */
+export function ingestBatches(dir: string) {
   const key = makeKeyPair(dir, GW);
-  const { payloads, readings } = buildBatches({
+  const built = buildBatches({
     unitId: UNIT,
     gatewayId: GW,
     batches: BATCHES,
@@ -109,6 +112,13 @@ export async function benchCollectorIngest(): Promise<BenchResult> {
     startMs: Date.UTC(2026, 9, 1),
     privateKeyFile: key.privateKeyFile,
   });
+  return { key, ...built };
+}
+
+export async function benchCollectorIngest(): Promise<BenchResult> {
+  const t0 = performance.now();
+  const dir = tempDir('ingest');
+  const { key, payloads, readings } = ingestBatches(dir);
   const lines: string[] = [];
   readings.forEach((rs, b) => {
     for (const r of rs) lines.push(lineOf(UNIT, GW, r as never, b + 1));

@@ -17,10 +17,9 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { SqliteStore } from '../collector/sqlite-store.ts';
 import type { TimeSeriesStore } from '../collector/store.ts';
-import { buildBatches } from '../simulators/gateway-traffic.ts';
 import { startMosquitto } from '../test/helpers/mosquitto.ts';
-import { BATCHES, GW, READINGS, UNIT, viaCollector } from './collector-ingest.ts';
-import { fmt, loadAvg, MOSQUITTO_BENCH_CONFIG, makeKeyPair, tempDir } from './lib.ts';
+import { BATCHES, ingestBatches, READINGS, UNIT, viaCollector } from './collector-ingest.ts';
+import { fmt, loadAvg, MOSQUITTO_BENCH_CONFIG, tempDir } from './lib.ts';
 import { sqliteFootprint } from './sqlite-size.ts';
 
 type StoreClass = new (o: { path: string }) => TimeSeriesStore;
@@ -40,15 +39,7 @@ const variants: [string, StoreClass][] = [
 ];
 
 const dir = tempDir('sqlite-ab');
-const key = makeKeyPair(dir, GW);
-const { payloads, readings } = buildBatches({
-  unitId: UNIT,
-  gatewayId: GW,
-  batches: BATCHES,
-  readingsPerBatch: READINGS,
-  startMs: Date.UTC(2026, 9, 1),
-  privateKeyFile: key.privateKeyFile,
-});
+const { key, payloads, readings } = ingestBatches(dir);
 const points = [...new Set((readings[0] ?? []).map((r) => r.point))];
 console.log(`A = ${checkout}, B = this checkout; ${rounds} rounds; load ${loadAvg()}`);
 const broker = await startMosquitto({ extraConfig: MOSQUITTO_BENCH_CONFIG });
