@@ -83,11 +83,23 @@ describe('modbus-rtu: six unit ids on one serial port', () => {
       // A generous timeout for the healthy slave: this test is about the lock, not about speed on a busy machine.
       const fine = new ModbusDriver({ ...device('clinker'), timeoutMs: 2000 }, { clock: systemClock, log });
       const [a, b] = await Promise.all([silent.pollOnce(), fine.pollOnce()]);
+      // The silent slave's readings are all bad and carry no value: timeouts, or (seen once in a CI run)
+      // another slave's late frame that the port offered while this request waited and modbus-serial
+      // refused by its unit id ("Unexpected data error, expected address 5 got 1") — never a value.
+      expect(a.filter((r) => r.quality !== 'bad' || r.value !== null).map((r) => r.point)).toEqual([]);
       expect(
         a
-          .filter((r) => !r.reason?.startsWith('MRV_E_MODBUS_TIMEOUT'))
+          .filter(
+            (r) =>
+              !r.reason?.startsWith('MRV_E_MODBUS_TIMEOUT') &&
+              !(
+                r.reason?.startsWith('MRV_E_DECODE') &&
+                /Unexpected data error, expected address/.test(r.reason)
+              ),
+          )
           .map((r) => `${r.point} ${r.quality} ${r.reason}`),
       ).toEqual([]);
+      expect(a.some((r) => r.reason?.startsWith('MRV_E_MODBUS_TIMEOUT'))).toBe(true);
       expect(b.every((r) => r.quality === 'good')).toBe(true);
       expect((await fine.pollOnce()).every((r) => r.quality === 'good')).toBe(true);
       await Promise.all([silent.stop(), fine.stop()]);

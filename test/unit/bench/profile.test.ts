@@ -110,7 +110,8 @@ describe('a real profile', () => {
     session.connect();
     await session.post('Profiler.enable');
     await session.post('Profiler.start');
-    spinHere(300);
+    // 1.5 s of wall time: a loaded CI machine gave this thread 47 ms of samples in 300 ms.
+    spinHere(1500);
     const { profile: p } = await session.post('Profiler.stop');
     session.disconnect();
     const s = summariseCpuProfiles([p as unknown as CpuProfile]);
