@@ -6,7 +6,8 @@
  * line per ticket memory (Modbus `eventLogs`: latest number, tickets the ring holds). Before
  * reading, it warns about parameter ids the evidence would not use (unknown, another industry's,
  * a qualified parameter without its kind) and parameters an emission needs that no point feeds
- * (core/domain/parameter-check.ts); warnings do not change the exit code.
+ * (core/domain/parameter-check.ts), and about rules of the unit's rule pack the file leaves without
+ * their points (core/domain/rule-coverage.ts); warnings do not change the exit code.
  *
  * Exit codes: 0 all devices answered; 1 the file is invalid (nothing is read); 3 at least one device
  * gave no good reading at all (unreachable, timed out, wrong unit id or addresses).
@@ -15,6 +16,7 @@ import { parseArgs } from 'node:util';
 import pino from 'pino';
 import { factorWarnings } from '../core/domain/factor-check.ts';
 import { checkParameterIds } from '../core/domain/parameter-check.ts';
+import { checkRuleCoverage } from '../core/domain/rule-coverage.ts';
 import { MrvError } from '../core/errors.ts';
 import type { PointMeta, Reading } from '../core/schema/wire.ts';
 import { systemClock } from '../core/time.ts';
@@ -199,7 +201,8 @@ export async function checkConfig(args: string[]): Promise<number> {
   const site = loadSiteConfig(file);
   // Rule settings name rules of the unit's industry pack (a typo would leave the pack's limit in force).
   const catalogue = catalogueFromSites(site.site.unit.id, [site.site]);
-  if (catalogue) checkRuleOverrides(catalogue, loadRulePack(site.site.unit.industry));
+  const rulePack = loadRulePack(site.site.unit.industry);
+  if (catalogue) checkRuleOverrides(catalogue, rulePack);
   const points = site.devices.reduce((n, d) => n + d.config.points.length, 0);
   process.stdout.write(
     `${file}: valid (unit ${site.site.unit.id} ${site.site.unit.name}, gateway ${site.site.gateway.id}, ` +
@@ -212,9 +215,14 @@ export async function checkConfig(args: string[]): Promise<number> {
     site.devices.flatMap((d) => d.config.points as { id: string; parameter?: string }[]),
   );
   for (const w of warnings) process.stdout.write(`warning ${w.code}: ${w.message}\n`);
+  const coverage = checkRuleCoverage(
+    rulePack,
+    site.devices.flatMap((d) => d.config.points as { id: string; parameter?: string }[]),
+  );
+  for (const w of coverage) process.stdout.write(`warning ${w.code}: ${w.message}\n`);
   const packWarnings = factorWarningsText(site);
   process.stdout.write(packWarnings);
-  if (warnings.length > 0 || packWarnings) process.stdout.write('\n');
+  if (warnings.length > 0 || coverage.length > 0 || packWarnings) process.stdout.write('\n');
   const checks = await checkDevices(site, timeoutMs);
   process.stdout.write(`${formatTable(site, checks)}\n\n`);
   const logLines = checks.flatMap((c) => (c.eventLogs ?? []).map((l) => formatEventLog(c.device, l)));

@@ -26,6 +26,7 @@ import {
   counterPhysics,
   type Sample,
 } from './aggregate.ts';
+import { lookupParameter } from './catalogue.ts';
 import { D, type Dec, dec, text } from './decimal.ts';
 import { isoCst } from './period.ts';
 import type { AlignedSum } from './ticket-alignment.ts';
@@ -166,17 +167,25 @@ function globToRegExp(glob: string): RegExp {
   );
 }
 
-/** The point ids a target selects among `points` (with the parameter each feeds). */
+/**
+ * The point ids a target selects among `points` (with the parameter each feeds). A target parameter
+ * that is a qualified catalogue entry (`power.ncv`, qualified by fuel) selects the points feeding it
+ * with any kind (`power.ncv.bituminous_coal`), as the site files must tag them (catalogue.ts).
+ */
 export function targetPoints(
   target: z.infer<typeof Target>,
   points: readonly { id: string; parameter?: string }[],
 ): string[] {
   const globs = (target.points ?? []).map(globToRegExp);
+  const wanted = target.parameter;
   return points
     .filter(
       (p) =>
         globs.some((g) => g.test(p.id)) ||
-        (target.parameter !== undefined && p.parameter === target.parameter),
+        (wanted !== undefined &&
+          p.parameter !== undefined &&
+          (p.parameter === wanted ||
+            (p.parameter.startsWith(`${wanted}.`) && lookupParameter(p.parameter)?.entry.id === wanted))),
     )
     .map((p) => p.id);
 }

@@ -61,6 +61,8 @@ describe('mrv check-config', () => {
       expect(Number(current![1])).toBeLessThan(450);
       expect(out).toMatch(/^ladle-scale\s+ladle\.net\s+\d+(\.\d+)?\s+t\s+good/m);
       expect(out).toMatch(/all 4 devices answered/);
+      // Every rule of the aluminium pack has its points in the example (AL-LC-002 its ticket number too).
+      expect(out).not.toMatch(/^warning (no_target|missing_points|not_aligned):/m);
       const log = out.match(
         /^event log ladle-scale\/ladle-tickets: latest ticket (\d+), the ring holds (\d+) \((\d+)–(\d+), newest weighed \S+\)$/m,
       );
@@ -103,6 +105,10 @@ describe('mrv check-config', () => {
       expect(Number(feederA![1])).toBeGreaterThanOrEqual(123456.789);
       expect(out).toMatch(/all 7 devices answered/);
       expect(out).not.toMatch(/^warning:/m);
+      // The lab NCV is tagged power.ncv.bituminous_coal, which PW-TH-001 (on power.ncv) now selects; the
+      // example has no carbon-content point, so PW-TE-001 checks nothing and says so.
+      expect(out).toMatch(/^warning no_target: rule PW-TE-001 /m);
+      expect(out).not.toMatch(/^warning no_target: rule PW-TH-001 /m);
     } finally {
       await sim.stop();
     }
