@@ -25,6 +25,7 @@ import {
   sleep,
   stopChild,
   syntheticSite,
+  TSX_EXEC_ARGV,
   tempDir,
 } from './lib.ts';
 
@@ -33,7 +34,7 @@ const WARMUP_MS = 4000;
 const MEASURE_MS = 12_000;
 
 export async function startTimeSim() {
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(BENCH_DIR, 'time-sim.ts')], {
+  const child = spawn(process.execPath, [...TSX_EXEC_ARGV, path.join(BENCH_DIR, 'time-sim.ts')], {
     stdio: ['ignore', 'pipe', 'inherit'],
     env: { ...process.env, CHANGE_MS: String(POLL_MS) },
   });

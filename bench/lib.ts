@@ -7,9 +7,10 @@
 import { type ChildProcess, execFileSync, fork, spawn } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import mqtt from 'mqtt';
 import { ackTopic, type StoreAck, seqRanges } from '../core/schema/delivery.ts';
 import { isoMs } from '../core/time.ts';
@@ -218,10 +219,19 @@ export function procStat(pid: number): { cpuS: number; rssMiB: number; peakRssMi
   return { cpuS: ticks / 100, rssMiB: kb('VmRSS') / 1024, peakRssMiB: kb('VmHWM') / 1024 };
 }
 
+/**
+ * Node's flags that load tsx for a TypeScript child, tsx named by its absolute URL: a bare
+ * `--import tsx` resolves from the child's working directory and fails outside the repository.
+ */
+export const TSX_EXEC_ARGV: readonly string[] = [
+  '--import',
+  pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href,
+];
+
 /** A TypeScript child process run by Node with tsx's loader and an IPC channel. */
 export function forkTs(file: string, args: string[] = [], env: NodeJS.ProcessEnv = {}): ChildProcess {
   return fork(path.join(BENCH_DIR, file), args, {
-    execArgv: ['--import', 'tsx'],
+    execArgv: [...TSX_EXEC_ARGV],
     env: { ...process.env, ...env },
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
