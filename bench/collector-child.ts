@@ -15,7 +15,7 @@ import { InfluxStore } from '../collector/influx-store.ts';
 import { keyRegistry } from '../collector/keys.ts';
 import { SqliteStore } from '../collector/sqlite-store.ts';
 import type { TimeSeriesStore } from '../collector/store.ts';
-import { serveIpc, sleep } from './lib.ts';
+import { serveIpc, timeDrain } from './lib.ts';
 
 /** Where the child's collector stores. */
 export type ChildStore = { kind: 'influx'; url: string; database: string } | { kind: 'sqlite'; path: string };
@@ -54,24 +54,8 @@ serveIpc({
       ...(env('BENCH_MAX_PENDING_BATCHES') ? { maxPendingBatches: env('BENCH_MAX_PENDING_BATCHES') } : {}),
     };
     const collector = new Collector({ ...options, store, log, ...tuning });
-    const cpu0 = process.cpuUsage();
-    const t0 = performance.now();
-    await collector.start();
-    while (collector.counters.readingsStored < total) {
-      await sleep(20);
-      if (performance.now() - t0 > 120_000)
-        throw new Error(`collector stored only ${collector.counters.readingsStored} of ${total}`);
-    }
-    const seconds = (performance.now() - t0) / 1000;
-    const cpu = process.cpuUsage(cpu0);
-    const counters = { ...collector.counters };
-    await collector.stop();
+    const run = await timeDrain(collector, total);
     await store.stop();
-    return {
-      pointsPerS: total / seconds,
-      cpuShare: (cpu.user + cpu.system) / 1e6 / seconds,
-      counters,
-      seconds,
-    };
+    return run;
   },
 });

@@ -6,7 +6,7 @@
  */
 import path from 'node:path';
 import pino from 'pino';
-import { Collector, type CollectorCounters } from '../collector/collector.ts';
+import { Collector } from '../collector/collector.ts';
 import { InfluxStore } from '../collector/influx-store.ts';
 import { keyRegistry } from '../collector/keys.ts';
 import type { TimeSeriesStore } from '../collector/store.ts';
@@ -18,12 +18,13 @@ import { settledInfluxFootprint } from './influx-size.ts';
 import {
   ask,
   type BenchResult,
+  type DrainRun,
   fmt,
   forkTs,
   MOSQUITTO_BENCH_CONFIG,
   makeKeyPair,
-  sleep,
   tempDir,
+  timeDrain,
 } from './lib.ts';
 import { sqliteFootprint } from './sqlite-size.ts';
 
@@ -90,29 +91,7 @@ export async function viaCollector(
       ? { maxWritesInFlight: Number(process.env.BENCH_WRITES_IN_FLIGHT) }
       : {}),
   });
-  const cpu0 = process.cpuUsage();
-  const t0 = performance.now();
-  await collector.start();
-  const total = BATCHES * READINGS;
-  while (collector.counters.readingsStored < total) {
-    await sleep(20);
-    if (performance.now() - t0 > 120_000)
-      throw new Error(`collector stored only ${collector.counters.readingsStored} of ${total}`);
-  }
-  const s = (performance.now() - t0) / 1000;
-  const cpu = process.cpuUsage(cpu0);
-  const c = { ...collector.counters };
-  await collector.stop();
-  return { pointsPerS: total / s, cpuShare: (cpu.user + cpu.system) / 1e6 / s, counters: c, seconds: s };
-}
-
-/** What {@link viaCollector} and {@link viaCollectorProcess} measure. */
-export interface DrainRun {
-  pointsPerS: number;
-  /** CPU seconds of the collector's process per second of the drain. */
-  cpuShare: number;
-  counters: CollectorCounters;
-  seconds: number;
+  return timeDrain(collector, BATCHES * READINGS);
 }
 
 /**

@@ -12,6 +12,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import mqtt from 'mqtt';
+import type { CollectorCounters } from '../collector/collector.ts';
 import { ackTopic, type StoreAck, seqRanges } from '../core/schema/delivery.ts';
 import { isoMs } from '../core/time.ts';
 import type { ProfileSection } from './profile.ts';
@@ -336,4 +337,42 @@ export async function metric(port: number, name: string): Promise<number | undef
   } catch {
     return undefined; // not up yet
   }
+}
+
+/** What a timed collector drain measured (bench/collector-ingest.ts, bench/collector-child.ts). */
+export interface DrainRun {
+  pointsPerS: number;
+  /** CPU seconds of the collector's process per second of the drain. */
+  cpuShare: number;
+  counters: CollectorCounters;
+  seconds: number;
+}
+
+/**
+ * Starts `collector` and times it from connect to `total` readings stored (this process's CPU over
+ * that time), then stops it.
+ * @throws Error when fewer than `total` are stored within 120 s
+ */
+export async function timeDrain(
+  collector: { start(): Promise<void>; stop(): Promise<void>; readonly counters: CollectorCounters },
+  total: number,
+): Promise<DrainRun> {
+  const cpu0 = process.cpuUsage();
+  const t0 = performance.now();
+  await collector.start();
+  while (collector.counters.readingsStored < total) {
+    await sleep(20);
+    if (performance.now() - t0 > 120_000)
+      throw new Error(`collector stored only ${collector.counters.readingsStored} of ${total}`);
+  }
+  const seconds = (performance.now() - t0) / 1000;
+  const cpu = process.cpuUsage(cpu0);
+  const counters = { ...collector.counters };
+  await collector.stop();
+  return {
+    pointsPerS: total / seconds,
+    cpuShare: (cpu.user + cpu.system) / 1e6 / seconds,
+    counters,
+    seconds,
+  };
 }
