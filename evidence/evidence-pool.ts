@@ -14,6 +14,7 @@ import { resolve } from 'node:path';
 import type { Logger } from 'pino';
 import type { TimeSeriesStore } from '../collector/store.ts';
 import { DayAggregates } from './day-aggregates.ts';
+import { DayCounts } from './day-counts.ts';
 import {
   type EvidenceJob,
   type EvidenceJobContext,
@@ -68,6 +69,7 @@ export class EvidencePool {
   readonly #counts: WorkerPool<EvidenceJob, unknown> | undefined;
   #local: EvidenceJobContext | undefined;
   #localDays: DayAggregates | undefined;
+  #localCounts: DayCounts | undefined;
   #warned = false;
   readonly counters: EvidencePoolCounters = { inWorker: 0, inProcess: 0 };
 
@@ -148,11 +150,13 @@ export class EvidencePool {
     return runEvidenceJob(job, this.#localContext());
   }
 
-  /** Stops the workers and closes the in-process day aggregates. */
+  /** Stops the workers and closes the in-process day aggregates and day counts. */
   async close(): Promise<void> {
     await Promise.all([this.#builds?.close(), this.#counts?.close()]);
     this.#localDays?.close();
     this.#localDays = undefined;
+    this.#localCounts?.close();
+    this.#localCounts = undefined;
   }
 
   #localContext(): EvidenceJobContext {
@@ -164,6 +168,11 @@ export class EvidencePool {
         if (this.#o.dayAggregatesFile !== undefined)
           this.#localDays ??= new DayAggregates(this.#o.dayAggregatesFile);
         return this.#localDays;
+      },
+      dayCounts: () => {
+        if (this.#o.dayAggregatesFile !== undefined)
+          this.#localCounts ??= new DayCounts(this.#o.dayAggregatesFile);
+        return this.#localCounts;
       },
       key: (file) => {
         let k = keys.get(file);

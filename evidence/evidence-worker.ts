@@ -15,6 +15,7 @@ import { setPriority } from 'node:os';
 import { workerData } from 'node:worker_threads';
 import type { TimeSeriesStore } from '../collector/store.ts';
 import { DayAggregates } from './day-aggregates.ts';
+import { DayCounts } from './day-counts.ts';
 import { type EvidenceJob, type EvidenceJobContext, runEvidenceJob } from './evidence-jobs.ts';
 import { EVIDENCE_WORKER_NICE, type EvidenceWorkerData } from './evidence-pool.ts';
 import { type EvidenceKey, loadEvidenceKey } from './service.ts';
@@ -46,12 +47,18 @@ serveJobs<EvidenceJobContext, EvidenceJob, unknown>(
     }
     const store = await openStore(data);
     let days: DayAggregates | undefined;
+    let counts: DayCounts | undefined;
     const keys = new Map<string, EvidenceKey>();
     return {
       store,
       dayAggregates: () => {
         if (data.dayAggregatesFile !== undefined) days ??= new DayAggregates(data.dayAggregatesFile);
         return days;
+      },
+      // The completeness day counts share the day aggregates file (a table of their own).
+      dayCounts: () => {
+        if (data.dayAggregatesFile !== undefined) counts ??= new DayCounts(data.dayAggregatesFile);
+        return counts;
       },
       key: (file) => {
         let k = keys.get(file);
