@@ -136,11 +136,11 @@ export class DayCounts {
    * as `count` gives them for the whole range (see the file comment): ended UTC+8 days inside the range
    * from kept rows whose mark is the store's current one, every other ended day counted by `count` and
    * kept, the rest (the open day, parts of days at the ends) counted by `count` and not kept. Without
-   * `store.readingDayMarks` everything is counted by `count`, nothing kept.
+   * `store.readingDayMarks` everything is counted by `count`, nothing kept. A kept-counts file that
+   * cannot be read or written only costs time (every such day counted in the store,
+   * {@link DayCountStats.failures}).
    * @param o.count the store's count of `[from, to)` (evidence/service.ts: `goodReadingCounts` or the stepped series)
    * @param o.now the clock: a day ending after it is open
-   * A kept-counts file that cannot be read or written only costs time (every such day counted in the
-   * store, {@link DayCountStats.failures}).
    * @throws MrvError `MRV_E_STORE` when the store fails
    */
   async goodCounts(o: {

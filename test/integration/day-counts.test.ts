@@ -6,7 +6,8 @@
  * (a server restart), the kept days are not read again: only today is asked of the store. A day still
  * open is never kept. A late batch filling the outage changes that day's mark: the figure changes, to
  * what the store counts without kept counts, and only that day is counted again. The server's
- * completeness worker thread keeps its counts in the day aggregates file and answers the same.
+ * completeness worker thread keeps its counts in the day aggregates file and answers the same. A file
+ * that fails only costs time.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -307,6 +308,18 @@ describe('kept day counts without the store’s write marks', () => {
     } finally {
       days.close();
     }
+  });
+});
+
+describe('a kept-counts file that fails', () => {
+  it('costs time, never the answer: every day counted in the store, the failure counted', async () => {
+    const s = stores.get('SQLite') as TimeSeriesStore;
+    const days = new DayCounts(path.join(tmp, 'closed.sqlite'));
+    days.close();
+    expect(await completeness(s, NOW, days)).toEqual(await completeness(s, NOW));
+    expect(days.stats.counted).toBe(ENDED_DAYS);
+    expect(days.stats.failures).toBe(1 + ENDED_DAYS);
+    expect(days.stats.lastError).toMatch(/closed\.sqlite/);
   });
 });
 
