@@ -7,7 +7,8 @@
  *
  * On Linux the thread lowers its own scheduling priority to nice {@link EVIDENCE_WORKER_NICE}
  * (setpriority on the calling thread: Linux keeps a nice value per thread), so that on a machine with
- * few cores a build yields the CPU to polling, ingest and the HTTP answers of the same process. Elsewhere
+ * few cores a build yields the CPU to polling, ingest and the HTTP answers of the same process; the
+ * completeness thread is started with nice `EVIDENCE_COUNTS_NICE` (0, `workerData.nice`). Elsewhere
  * the call would lower the whole process, so it is not made.
  */
 
@@ -38,9 +39,10 @@ async function openStore(data: EvidenceWorkerData): Promise<TimeSeriesStore> {
 serveJobs<EvidenceJobContext, EvidenceJob, unknown>(
   async () => {
     const data = workerData as EvidenceWorkerData;
-    if (process.platform === 'linux') {
+    const nice = data.nice ?? EVIDENCE_WORKER_NICE;
+    if (process.platform === 'linux' && nice !== 0) {
       try {
-        setPriority(EVIDENCE_WORKER_NICE);
+        setPriority(nice);
       } catch {
         // Not allowed here (a sandbox): the build runs at the process's priority.
       }

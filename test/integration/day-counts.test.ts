@@ -9,7 +9,7 @@
  * completeness worker thread keeps its counts in the day aggregates file and answers the same. A file
  * that fails only costs time.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -20,7 +20,7 @@ import { monthPeriod } from '../../core/domain/period.ts';
 import { SiteConfig } from '../../core/schema/site.ts';
 import { DayCounts } from '../../evidence/day-counts.ts';
 import type { CompletenessJob } from '../../evidence/evidence-jobs.ts';
-import { EvidencePool } from '../../evidence/evidence-pool.ts';
+import { EVIDENCE_COUNTS_NICE, EVIDENCE_WORKER_NICE, EvidencePool } from '../../evidence/evidence-pool.ts';
 import { completenessToDate } from '../../evidence/service.ts';
 import { type InfluxDbServer, startInfluxDb } from '../helpers/influxdb.ts';
 
@@ -107,6 +107,17 @@ function readings(late: boolean): StoredReading[] {
       });
     }
   return out;
+}
+
+/** Threads of this process (Linux /proc). */
+const threadCount = () => (process.platform === 'linux' ? readdirSync('/proc/self/task').length : 0);
+
+/** The nice value of every thread of this process (Linux /proc). */
+function threadNices(): number[] {
+  return readdirSync('/proc/self/task').map((t) => {
+    const stat = readFileSync(`/proc/self/task/${t}/stat`, 'utf8');
+    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]);
+  });
 }
 
 /** The store with its count queries counted: calls and the milliseconds of readings they asked for. */
@@ -343,8 +354,15 @@ describe('the completeness worker thread', () => {
         dayAggregatesFile,
       });
       try {
+        const threads = threadCount();
         expect(await pool.run(job)).toEqual(expected);
         expect(pool.counters).toEqual({ inWorker: 1, inProcess: 0 });
+        // Its thread runs at normal priority (builds at nice 10): bounded work, never starved.
+        if (process.platform === 'linux') {
+          expect(threadCount()).toBeGreaterThan(threads);
+          expect(threadNices()).not.toContain(EVIDENCE_WORKER_NICE);
+          expect(EVIDENCE_COUNTS_NICE).toBe(0);
+        }
       } finally {
         await pool.close();
       }
