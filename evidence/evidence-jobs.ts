@@ -22,6 +22,7 @@ import type { SiteConfig } from '../core/schema/site.ts';
 import { type UnitRegistration, UnitRegistry } from '../core/schema/unit-registry.ts';
 import type { MeterMeta, UnitMeta } from '../core/schema/wire.ts';
 import type { DayAggregates } from './day-aggregates.ts';
+import type { DayCounts } from './day-counts.ts';
 import {
   buildEvidence,
   checkRuleOverrides,
@@ -104,6 +105,8 @@ export interface EvidenceJobContext {
   store: TimeSeriesStore;
   /** The builder's day aggregates, when it has a file for them. */
   dayAggregates(): DayAggregates | undefined;
+  /** The builder's kept completeness day counts (evidence/day-counts.ts), when it has a file for them. */
+  dayCounts?(): DayCounts | undefined;
   /** The signing key in `file`. @throws MrvError `MRV_E_CONFIG` */
   key(file: string): EvidenceKey;
 }
@@ -178,7 +181,8 @@ export async function runEvidenceJob<J extends EvidenceJob>(
       });
       return body.findings satisfies Finding[] as R;
     }
-    case 'completeness':
+    case 'completeness': {
+      const dayCounts = ctx.dayCounts?.();
       return (await completenessToDate({
         store: ctx.store,
         unitId: j.unitId,
@@ -186,6 +190,8 @@ export async function runEvidenceJob<J extends EvidenceJob>(
         now: j.now,
         sites: j.sites,
         ...(j.unit ? { unit: j.unit } : {}),
+        ...(dayCounts ? { dayCounts } : {}),
       })) satisfies CompletenessResult as R;
+    }
   }
 }

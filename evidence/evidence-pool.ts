@@ -5,7 +5,8 @@
  * connection to the store and its own day aggregates handle, so that polling, ingest and SSE in the
  * same process never wait on a month's readings. Builds and findings windows share `threads` workers
  * (default {@link defaultEvidenceThreads}); completeness, which the overview asks for per unit, has a
- * thread of its own so that it never queues behind a month's build. A worker that cannot start (no
+ * thread of its own so that it never queues behind a month's build (at nice {@link EVIDENCE_COUNTS_NICE},
+ * builds at {@link EVIDENCE_WORKER_NICE}). A worker that cannot start (no
  * store spec, a store file another process cannot open) leaves the work in-process, with one warning
  * in the log; `threads: 0` keeps everything in-process on purpose.
  */
@@ -14,6 +15,7 @@ import { resolve } from 'node:path';
 import type { Logger } from 'pino';
 import type { TimeSeriesStore } from '../collector/store.ts';
 import { DayAggregates } from './day-aggregates.ts';
+import { DayCounts } from './day-counts.ts';
 import {
   type EvidenceJob,
   type EvidenceJobContext,
@@ -32,10 +34,19 @@ export type StoreSpec =
 export interface EvidenceWorkerData {
   store: StoreSpec;
   dayAggregatesFile?: string;
+  /** The thread's nice value on Linux; default {@link EVIDENCE_WORKER_NICE}. */
+  nice?: number;
 }
 
 /** Nice value of an evidence worker thread on Linux (0 normal, 19 lowest; evidence/evidence-worker.ts). */
 export const EVIDENCE_WORKER_NICE = 10;
+
+/**
+ * Nice value of the completeness thread: normal. Its work is bounded by one day of readings per unit
+ * (the ended days' counts are kept, evidence/day-counts.ts), a fraction of a second for a province,
+ * which at nice 10 a busy machine's other processes could starve for seconds while the overview waits.
+ */
+export const EVIDENCE_COUNTS_NICE = 0;
 
 /** Default worker threads for builds: half the cores, at least 1, at most 4 (1 on a 2-core machine). */
 export function defaultEvidenceThreads(cores = availableParallelism()): number {
@@ -68,6 +79,7 @@ export class EvidencePool {
   readonly #counts: WorkerPool<EvidenceJob, unknown> | undefined;
   #local: EvidenceJobContext | undefined;
   #localDays: DayAggregates | undefined;
+  #localCounts: DayCounts | undefined;
   #warned = false;
   readonly counters: EvidencePoolCounters = { inWorker: 0, inProcess: 0 };
 
@@ -92,7 +104,7 @@ export class EvidencePool {
       });
       this.#counts = new WorkerPool({
         entry,
-        workerData,
+        workerData: { ...workerData, nice: EVIDENCE_COUNTS_NICE } satisfies EvidenceWorkerData,
         threads: 1,
         name: 'mrv-evidence-counts',
         log: options.log,
@@ -148,11 +160,13 @@ export class EvidencePool {
     return runEvidenceJob(job, this.#localContext());
   }
 
-  /** Stops the workers and closes the in-process day aggregates. */
+  /** Stops the workers and closes the in-process day aggregates and day counts. */
   async close(): Promise<void> {
     await Promise.all([this.#builds?.close(), this.#counts?.close()]);
     this.#localDays?.close();
     this.#localDays = undefined;
+    this.#localCounts?.close();
+    this.#localCounts = undefined;
   }
 
   #localContext(): EvidenceJobContext {
@@ -164,6 +178,11 @@ export class EvidencePool {
         if (this.#o.dayAggregatesFile !== undefined)
           this.#localDays ??= new DayAggregates(this.#o.dayAggregatesFile);
         return this.#localDays;
+      },
+      dayCounts: () => {
+        if (this.#o.dayAggregatesFile !== undefined)
+          this.#localCounts ??= new DayCounts(this.#o.dayAggregatesFile);
+        return this.#localCounts;
       },
       key: (file) => {
         let k = keys.get(file);

@@ -7,7 +7,8 @@
  *
  * On Linux the thread lowers its own scheduling priority to nice {@link EVIDENCE_WORKER_NICE}
  * (setpriority on the calling thread: Linux keeps a nice value per thread), so that on a machine with
- * few cores a build yields the CPU to polling, ingest and the HTTP answers of the same process. Elsewhere
+ * few cores a build yields the CPU to polling, ingest and the HTTP answers of the same process; the
+ * completeness thread is started with nice `EVIDENCE_COUNTS_NICE` (0, `workerData.nice`). Elsewhere
  * the call would lower the whole process, so it is not made.
  */
 
@@ -15,6 +16,7 @@ import { setPriority } from 'node:os';
 import { workerData } from 'node:worker_threads';
 import type { TimeSeriesStore } from '../collector/store.ts';
 import { DayAggregates } from './day-aggregates.ts';
+import { DayCounts } from './day-counts.ts';
 import { type EvidenceJob, type EvidenceJobContext, runEvidenceJob } from './evidence-jobs.ts';
 import { EVIDENCE_WORKER_NICE, type EvidenceWorkerData } from './evidence-pool.ts';
 import { type EvidenceKey, loadEvidenceKey } from './service.ts';
@@ -37,21 +39,28 @@ async function openStore(data: EvidenceWorkerData): Promise<TimeSeriesStore> {
 serveJobs<EvidenceJobContext, EvidenceJob, unknown>(
   async () => {
     const data = workerData as EvidenceWorkerData;
-    if (process.platform === 'linux') {
+    const nice = data.nice ?? EVIDENCE_WORKER_NICE;
+    if (process.platform === 'linux' && nice !== 0) {
       try {
-        setPriority(EVIDENCE_WORKER_NICE);
+        setPriority(nice);
       } catch {
         // Not allowed here (a sandbox): the build runs at the process's priority.
       }
     }
     const store = await openStore(data);
     let days: DayAggregates | undefined;
+    let counts: DayCounts | undefined;
     const keys = new Map<string, EvidenceKey>();
     return {
       store,
       dayAggregates: () => {
         if (data.dayAggregatesFile !== undefined) days ??= new DayAggregates(data.dayAggregatesFile);
         return days;
+      },
+      // The completeness day counts share the day aggregates file (a table of their own).
+      dayCounts: () => {
+        if (data.dayAggregatesFile !== undefined) counts ??= new DayCounts(data.dayAggregatesFile);
+        return counts;
       },
       key: (file) => {
         let k = keys.get(file);

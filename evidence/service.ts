@@ -70,6 +70,7 @@ import {
   type UnitMeta,
 } from '../core/schema/wire.ts';
 import { type DayAggregates, type DigestPart, evidenceKey } from './day-aggregates.ts';
+import type { DayCounts } from './day-counts.ts';
 import { factorPackDigest } from './factor-packs.ts';
 
 const DOMAIN_DIR = fileURLToPath(new URL('../core/domain/', import.meta.url));
@@ -967,6 +968,8 @@ async function hourlyGoodCounts(
  * The evidence package holds the exact gaps and causes; this is the cheap figure for the overview.
  * `unit`: the unit's facts (id, name, industry, province) when the caller has them from the unit
  * registry; they are used instead of the gateway's and spare listing every unit of the store.
+ * `dayCounts`: kept counts of ended days (evidence/day-counts.ts), so that only today and the days a
+ * late batch touched are counted in the store; the same figures as without.
  * @throws MrvError `MRV_E_BAD_REQUEST` for a bad month, `MRV_E_NOT_FOUND` for an unknown unit,
  *   `MRV_E_STORE` when the store fails
  */
@@ -977,6 +980,7 @@ export async function completenessToDate(o: {
   now: number;
   sites?: readonly SiteConfig[];
   unit?: UnitMeta;
+  dayCounts?: DayCounts;
 }) {
   if (!/^\d{4}-(0[1-9]|1[0-2])$/.test(o.month))
     throw new MrvError('MRV_E_BAD_REQUEST', `month: expected yyyy-mm, got "${o.month}"`, { month: o.month });
@@ -1003,13 +1007,19 @@ export async function completenessToDate(o: {
   let firstDataAt: number | null = null;
   const points: PointCount[] = [];
   const hours = Math.ceil((judgedTo - p.from) / HOUR_MS);
-  const counts = await hourlyGoodCounts(
-    o.store,
-    o.unitId,
-    used.map((pt) => pt.id),
-    p.from,
-    judgedTo,
-  );
+  const pointIds = used.map((pt) => pt.id);
+  const counts = o.dayCounts
+    ? await o.dayCounts.goodCounts({
+        store: o.store,
+        unitId: o.unitId,
+        pointIds,
+        from: p.from,
+        to: judgedTo,
+        now: o.now,
+        stepMs: HOUR_MS,
+        count: (from, to) => hourlyGoodCounts(o.store, o.unitId, pointIds, from, to),
+      })
+    : await hourlyGoodCounts(o.store, o.unitId, pointIds, p.from, judgedTo);
   for (const pt of used) {
     const [first] = await o.store.rawReadings({
       unitId: o.unitId,

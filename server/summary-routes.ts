@@ -3,7 +3,8 @@
  * `GET /api/v1/summary?month=yyyy-mm` → `{month, generatedAt, totals, units: [...]}`, per unit its
  * registry facts, online state and newest data time, its derived `status` (`online` = a gateway
  * online, `offline`, `no_data` = offline and never a reading), the month-to-date completeness of its key-parameter points (the
- * cheap hourly counts of `evidence/service.ts` `completenessToDate`, never an evidence build) and its
+ * cheap hourly counts of `evidence/service.ts` `completenessToDate`, ended days' counts kept in the data
+ * directory by evidence/day-counts.ts, never an evidence build) and its
  * open findings (open, acknowledged, explained: from the state database's workflow when there is one,
  * else the store's findings of the month whose lifecycle state is open).
  *
