@@ -31,9 +31,9 @@ import {
 
 const VARIANTS = process.env.BENCH_AB_VARIANTS?.split(';') ?? [
   '--max-semi-space-size=4',
-  '--max-semi-space-size=1',
-  '--max-semi-space-size=2 --max-old-space-size=96',
-  '--max-semi-space-size=1 --max-old-space-size=64',
+  // deploy/systemd/mrv-gateway.service
+  '--max-semi-space-size=4 --max-old-space-size=128',
+  '--max-semi-space-size=4 --max-old-space-size=96',
 ];
 const WARM_UP_S = 10;
 
