@@ -428,13 +428,14 @@ interface ClientInternals {
 }
 
 /**
- * Sends the read of one table (function codes 1–4). modbus-serial keeps every transaction by its id
+ * Sends the read of one table (function codes 1–4) on a modbus-serial client; resolves with its answer
+ * (`buffer`: the data bytes), rejects with modbus-serial's error. modbus-serial keeps every transaction by its id
  * (on TCP up to 256 per link) with the closure that holds its answer, long after it settled: at 16
  * devices ~4,000 stale answers, ~5 MiB of a gateway's live heap (bench/analysis.md, gateway
  * footprint). The entry is deleted once the request settles; an answer arriving later for a deleted
  * id is ignored by modbus-serial as for an unknown one.
  */
-function request(
+export function request(
   client: Client,
   table: ModbusTable,
   address: number,
