@@ -9,7 +9,8 @@
  *
  * `node_modules/.bin/tsx bench/footprint-ab.ts [ROUNDS] [SECONDS]` (defaults 2 and 40; needs dist/:
  * `npm run build`). Variants: BENCH_AB_VARIANTS, `;`-separated NODE_OPTIONS (an empty one = Node's
- * defaults), else the list below.
+ * defaults), else the list below. BENCH_AB_BASELINE=CHECKOUT (another checkout, built) runs every
+ * variant on that checkout too, alternating with this one in each round: a before/after of the code.
  */
 import { spawn } from 'node:child_process';
 import path from 'node:path';
@@ -30,15 +31,17 @@ import {
 
 const VARIANTS = process.env.BENCH_AB_VARIANTS?.split(';') ?? [
   '--max-semi-space-size=4',
-  '--max-semi-space-size=1',
-  '--max-semi-space-size=2 --max-old-space-size=96',
-  '--max-semi-space-size=1 --max-old-space-size=64',
+  // deploy/systemd/mrv-gateway.service
+  '--max-semi-space-size=4 --max-old-space-size=128',
+  '--max-semi-space-size=4 --max-old-space-size=96',
 ];
 const WARM_UP_S = 10;
 
 /** One run of one variant: the steady RSS range, the peak, readings/s. */
 interface Sampled {
   options: string;
+  /** The checkout run (this one, or BENCH_AB_BASELINE). */
+  root: string;
   rssMedianMiB: number;
   rssMaxMiB: number;
   peakRssMiB: number;
@@ -56,11 +59,14 @@ async function readings(url: string): Promise<number> {
   return Number(/^mrv_gateway_points_read_total\S* (\d+)/m.exec(text)?.[1] ?? Number.NaN);
 }
 
-/** `mrv gateway` with `options` as NODE_OPTIONS for `seconds`, sampled after {@link WARM_UP_S}. */
-async function run(siteFile: string, options: string, seconds: number): Promise<Sampled> {
+/**
+ * `mrv gateway` of the checkout `root` with `options` as NODE_OPTIONS for `seconds`, sampled after
+ * {@link WARM_UP_S}.
+ */
+async function run(siteFile: string, options: string, seconds: number, root = REPO_ROOT): Promise<Sampled> {
   const child = spawn(
     process.execPath,
-    [path.join(REPO_ROOT, 'bin/mrv.js'), 'gateway', '-c', siteFile, '--metrics-port', '0'],
+    [path.join(root, 'bin/mrv.js'), 'gateway', '-c', siteFile, '--metrics-port', '0'],
     {
       env: { ...process.env, NODE_OPTIONS: options, MRV_REQUIRE_DIST: '1', MRV_LOG_LEVEL: 'warn' },
       stdio: ['ignore', 'pipe', 'inherit'],
@@ -90,6 +96,7 @@ async function run(siteFile: string, options: string, seconds: number): Promise<
     const r1 = await readings(url);
     return {
       options,
+      root,
       rssMedianMiB: median(rss),
       rssMaxMiB: Math.max(...rss),
       peakRssMiB: p.peakRssMiB,
@@ -115,14 +122,16 @@ async function main(): Promise<void> {
   console.log(`load average at start: ${loadAvg()}`);
   try {
     const all: Sampled[] = [];
+    const roots = [REPO_ROOT, ...(process.env.BENCH_AB_BASELINE ? [process.env.BENCH_AB_BASELINE] : [])];
     for (let i = 0; i < rounds; i++)
-      for (const options of VARIANTS) {
-        const s = await run(site(), options, seconds);
-        all.push(s);
-        console.log(
-          `round ${i + 1} \`${options || '(defaults)'}\`: RSS median ${fmt(s.rssMedianMiB)} MiB, max ${fmt(s.rssMaxMiB)}, peak ${fmt(s.peakRssMiB)}; ${fmt(s.readingsPerS)} readings/s; ${fmt(s.cpuS, 2)} CPU-s, ${fmt((s.readingsPerS * (seconds - WARM_UP_S)) / s.cpuS)} readings per CPU-second`,
-        );
-      }
+      for (const options of VARIANTS)
+        for (const root of i % 2 === 0 ? roots : [...roots].reverse()) {
+          const s = await run(site(), options, seconds, root);
+          all.push(s);
+          console.log(
+            `round ${i + 1} ${root === REPO_ROOT ? 'this checkout' : root} (load ${loadAvg()}) \`${options || '(defaults)'}\`: RSS median ${fmt(s.rssMedianMiB)} MiB, max ${fmt(s.rssMaxMiB)}, peak ${fmt(s.peakRssMiB)}; ${fmt(s.readingsPerS)} readings/s; ${fmt(s.cpuS, 2)} CPU-s, ${fmt((s.readingsPerS * (seconds - WARM_UP_S)) / s.cpuS)} readings per CPU-second`,
+          );
+        }
     console.log(`load average at end: ${loadAvg()}`);
   } finally {
     await echo.stop();

@@ -26,8 +26,8 @@ import {
   tempDir,
 } from './lib.ts';
 
-/** The V8 flag measured besides the default (NODE_OPTIONS of the gateway child). */
-export const GATEWAY_NODE_OPTIONS = '--max-semi-space-size=4';
+/** The V8 flags measured besides the defaults (NODE_OPTIONS of the gateway child), as deploy/systemd/mrv-gateway.service sets them. */
+export const GATEWAY_NODE_OPTIONS = '--max-semi-space-size=4 --max-old-space-size=128';
 
 interface Footprint {
   points: number;

@@ -52,8 +52,17 @@
  * that polling and decoding go on while the disk flushes (bench/: a synchronous fdatasync per batch held
  * the event loop for an eighth of the time flat out).
  *
- * Memory: payloads of the tail segment are cached only until they are acknowledged (the common case:
- * published right after the append, released soon after); anything else is read back from its segment.
+ * Memory does not grow with the backlog (a broker or collector outage of hours or days): per batch the
+ * log keeps nothing in memory but the tail segment's record offsets and its unacknowledged payloads
+ * (both bounded by `segmentBytes`) and, when an older segment is being read back, that one segment.
+ * Acknowledged, skipped and lost seqs above the cursor are ranges ({@link SeqRanges}: a run of skips
+ * while the log is full is one entry), a segment costs one small object (at most `maxBytes /
+ * segmentBytes` + 1 of them), and the hash of the acknowledged cursor is looked up when the cursor moves
+ * (the newest batch, a segment's first or last batch, the tail's record header, the segment being read)
+ * instead of a hash per unacknowledged batch. When it cannot be found cheaply, `acked` keeps the newest
+ * cursor whose hash is known: it then says less than was acknowledged, which costs batches sent again
+ * after a restart (recognised by the collector), never one lost. At open every seq in the log's range
+ * that has no record (skipped, lost, in a segment already released) counts as released.
  * Without `dir` the log lives in memory only (no durability), for tests and the demo without a data
  * folder.
  */
@@ -80,6 +89,7 @@ import { crc32 } from 'node:zlib';
 import type { Logger } from 'pino';
 import { MrvError } from '../core/errors.ts';
 import { GENESIS_HASH, type LostCause, type LostRange, MAX_LOST_RANGES } from '../core/schema/wire.ts';
+import { SeqRanges } from './seq-ranges.ts';
 
 /** What happens when an append would pass `maxBytes`. */
 export type WhenFull = 'block' | 'drop-oldest';
@@ -132,6 +142,10 @@ interface Segment {
   /** Seq of its last batch; `firstSeq - 1` while it holds none. */
   lastSeq: number;
   bytes: number;
+  /** Hash of batch `firstSeq - 1` (its checkpoint record); undefined when the checkpoint was unreadable. */
+  prevHash: string | undefined;
+  /** Hash of batch `lastSeq` ({@link prevHash} while it holds none). */
+  lastHash: string | undefined;
 }
 
 const TYPE_BATCH = 1;
@@ -343,15 +357,21 @@ export class DiskLog {
   #syncing = false;
   /** Old tail segments' fds whose close waits for the fdatasync running on them. */
   #closeAfterSync: number[] = [];
-  #readCache: { firstSeq: number; payloads: Buffer[] } | undefined;
+  #readCache: { firstSeq: number; payloads: Buffer[]; hashes: string[] } | undefined;
   /** Memory-only mode keeps every unreleased payload here instead. */
   readonly #memory = new Map<number, Buffer>();
   #lastSeq = 0;
   #lastHash = GENESIS_HASH;
   #ackedThrough = 0;
-  #ackedHash = GENESIS_HASH;
-  readonly #acked = new Set<number>();
-  readonly #hashes = new Map<number, string>();
+  /**
+   * What `acked` says: the newest acknowledged seq ≤ {@link ackedThrough} whose hash is known, and that
+   * hash (see the file comment: it may trail the cursor, never pass it).
+   */
+  #ackedMark = { seq: 0, hash: GENESIS_HASH };
+  /** Seqs above {@link ackedThrough} that need no sending: acknowledged out of order, skipped, lost. */
+  readonly #acked = new SeqRanges();
+  /** The newest seq handed out by {@link skip}, and its hash (it has no record to read it back from). */
+  #lastSkip: { seq: number; hash: string } | undefined;
   #ackTimer: NodeJS.Timeout | undefined;
   #opened = false;
   /** Lost seq ranges not yet declared in an acknowledged batch; `declaredIn`: first batch appended with it. */
@@ -423,9 +443,37 @@ export class DiskLog {
   }
   /** Batches appended but not yet acknowledged (dropped ones excluded). */
   get pending(): number {
-    let n = 0;
-    for (let s = this.firstAvailableSeq; s <= this.#lastSeq; s++) if (!this.#acked.has(s)) n++;
-    return n;
+    const from = this.firstAvailableSeq;
+    if (from > this.#lastSeq) return 0;
+    return this.#lastSeq - from + 1 - this.#acked.countIn(from, this.#lastSeq);
+  }
+
+  /**
+   * What the log holds in memory, by kind (diagnostics and tests: none of it grows with the backlog).
+   * `ackedRanges`: runs of acknowledged/skipped/lost seqs above the cursor; `tailRecords`: offsets
+   * kept for the tail segment; `tailPayloads`: its cached unacknowledged payloads; `readBack`: payloads
+   * of the older segment being read back.
+   */
+  memoryStats(): {
+    segments: number;
+    ackedRanges: number;
+    tailRecords: number;
+    tailPayloads: number;
+    readBack: number;
+    lostRanges: number;
+    memoryPayloads: number;
+  } {
+    let tailPayloads = 0;
+    for (const p of this.#tailCache) if (p !== undefined) tailPayloads++;
+    return {
+      segments: this.#segments.length,
+      ackedRanges: this.#acked.ranges,
+      tailRecords: this.#tailOffsets.length,
+      tailPayloads,
+      readBack: this.#readCache?.payloads.length ?? 0,
+      lostRanges: this.#lost.length,
+      memoryPayloads: this.#memory.size,
+    };
   }
   /**
    * True when the log is full: the newest append was refused (bound reached under `block`, disk full,
@@ -470,7 +518,7 @@ export class DiskLog {
         const a = JSON.parse(readFileSync(ackFile, 'utf8')) as { ackedThrough?: unknown; hash?: unknown };
         if (typeof a.ackedThrough === 'number' && typeof a.hash === 'string') {
           this.#ackedThrough = a.ackedThrough;
-          this.#ackedHash = a.hash;
+          this.#ackedMark = { seq: a.ackedThrough, hash: a.hash };
           this.#lastSeq = a.ackedThrough;
           this.#lastHash = a.hash;
         }
@@ -479,6 +527,8 @@ export class DiskLog {
         .filter((n) => SEGMENT_RE.test(n))
         .sort();
       const lost: LostRange[] = [];
+      /** Seqs that have a batch record in some segment (the others count as released below). */
+      const recorded = new SeqRanges();
       /** Where the newest segment ended in a bad region: the seq it held (if any) and its hash (if known). */
       let tailLoss: { to: number; hash: string | undefined } | undefined;
       names.forEach((name, i) => {
@@ -535,9 +585,20 @@ export class DiskLog {
           fsyncSync(fd);
           closeSync(fd);
         }
-        const seg: Segment = { file, firstSeq, lastSeq: firstSeq - 1, bytes: keep };
+        const seg: Segment = {
+          file,
+          firstSeq,
+          lastSeq: firstSeq - 1,
+          bytes: keep,
+          prevHash: undefined,
+          lastHash: undefined,
+        };
         for (const r of records) {
           if (r.type === TYPE_CHECKPOINT) {
+            if (r.seq === firstSeq - 1) {
+              seg.prevHash = r.hash;
+              seg.lastHash ??= r.hash;
+            }
             if (r.seq >= this.#lastSeq) {
               this.#lastSeq = r.seq;
               this.#lastHash = r.hash;
@@ -545,11 +606,12 @@ export class DiskLog {
             continue;
           }
           seg.lastSeq = r.seq;
+          seg.lastHash = r.hash;
+          recorded.add(r.seq);
           if (r.seq > this.#lastSeq) {
             this.#lastSeq = r.seq;
             this.#lastHash = r.hash;
           }
-          this.#hashes.set(r.seq, r.hash);
           if (isTail) {
             this.#tailOffsets[r.seq - firstSeq] = r.start;
             if (r.seq > this.#ackedThrough) this.#tailCache[r.seq - firstSeq] = r.payload;
@@ -562,7 +624,10 @@ export class DiskLog {
         // Unknown (corrupt): the chain goes on from the batch before the loss, as declared.
         if (tailLoss.hash !== undefined) this.#lastHash = tailLoss.hash;
       }
-      if (this.#ackedThrough > this.#lastSeq) this.#ackedThrough = this.#lastSeq;
+      if (this.#ackedThrough > this.#lastSeq) {
+        this.#ackedThrough = this.#lastSeq;
+        this.#ackedMark = { seq: this.#lastSeq, hash: this.#lastHash };
+      }
       const head = this.#openHead(dir);
       if (head !== undefined && head.seq > this.#lastSeq) {
         // Batches the log could not take before the restart: their seqs were handed out.
@@ -575,6 +640,15 @@ export class DiskLog {
         if (!this.#lost.some((l) => l.from <= from && r.to <= l.to)) this.#addLost(from, r.to, r.cause);
         this.#markReleased(from, r.to);
       }
+      // A seq with no record can never be sent from the log (skipped, lost, or in a segment released
+      // after the last write of `acked`): it counts as released, so that the cursor can pass it.
+      let s = this.#ackedThrough + 1;
+      for (const [from, to] of recorded) {
+        if (to < s) continue;
+        if (from > s) this.#markReleased(s, Math.min(from - 1, this.#lastSeq));
+        s = Math.max(s, to + 1);
+      }
+      if (s <= this.#lastSeq) this.#markReleased(s, this.#lastSeq);
       if (this.#lost.length > 0 || (head !== undefined && head.seq !== this.#lastSeq)) this.#writeHead();
       this.#durableSeq = this.#lastSeq;
       const tail = this.#segments.at(-1);
@@ -631,7 +705,7 @@ export class DiskLog {
       this.#advanceAcked(to);
       return;
     }
-    for (let s = from; s <= to; s++) this.#acked.add(s);
+    this.#acked.addRange(from, to);
   }
 
   /** Opens (creating it when missing) the `head` file and reads it; undefined when it holds nothing. */
@@ -765,7 +839,6 @@ export class DiskLog {
     // Under drop-oldest the log stays full (at its limit, dropping) until acknowledgements free a segment.
     if (dropped) this.#full = true;
     else if (this.#whenFull === 'block') this.#full = false;
-    this.#hashes.set(seq, hash);
     this.#lastSeq = seq;
     this.#lastHash = hash;
     for (const [r, to] of declared) if (r.to === to && this.#lost.includes(r)) r.declaredIn ??= seq;
@@ -785,7 +858,7 @@ export class DiskLog {
   skip(seq: number, hash: string, cause: LostCause = 'buffer_full'): boolean {
     if (!this.#opened) throw new Error('DiskLog.skip before open()');
     if (seq !== this.#lastSeq + 1) throw new Error(`DiskLog.skip: seq ${seq} after ${this.#lastSeq}`);
-    this.#hashes.set(seq, hash);
+    this.#lastSkip = { seq, hash };
     this.#lastSeq = seq;
     this.#lastHash = hash;
     this.stats.unloggedBatches++;
@@ -875,7 +948,14 @@ export class DiskLog {
         throw err;
       }
       if (this.#tailFd !== undefined) this.#closeTail(this.#tailFd);
-      tail = { file, firstSeq: seq, lastSeq: seq - 1, bytes: cp.length };
+      tail = {
+        file,
+        firstSeq: seq,
+        lastSeq: seq - 1,
+        bytes: cp.length,
+        prevHash: this.#lastHash,
+        lastHash: this.#lastHash,
+      };
       this.#segments.push(tail);
       this.#tailFd = fd;
       this.#tailCache = [];
@@ -898,6 +978,7 @@ export class DiskLog {
     this.#tailOffsets[seq - tail.firstSeq] = tail.bytes;
     tail.bytes += record.length;
     tail.lastSeq = seq;
+    tail.lastHash = hash;
     this.#tailCache[seq - tail.firstSeq] = stored;
     return stored;
   }
@@ -941,7 +1022,7 @@ export class DiskLog {
       }
     }
     if (n > 0) this.#noteDropped(from, seg.lastSeq, n);
-    this.#advanceAcked(seg.lastSeq);
+    this.#advanceAcked(seg.lastSeq, seg.lastHash);
     if (this.#readCache?.firstSeq === seg.firstSeq) this.#readCache = undefined;
   }
 
@@ -959,30 +1040,91 @@ export class DiskLog {
     );
   }
 
-  /** Marks everything up to `seq` as released (dropped), keeping the chain-head cursor consistent. */
-  #advanceAcked(seq: number): void {
+  /**
+   * Marks everything up to `seq` as released (dropped), keeping the chain-head cursor consistent.
+   * `hash`: batch `seq`'s hash when the caller knows it (a segment being deleted).
+   */
+  #advanceAcked(seq: number, hash?: string): void {
     if (seq <= this.#ackedThrough) return;
     this.#ackedThrough = seq;
-    this.#ackedHash = this.#hashes.get(seq) ?? this.#ackedHash;
-    for (const s of this.#acked) if (s <= seq) this.#acked.delete(s);
+    this.#acked.deleteThrough(seq);
+    if (hash !== undefined) this.#ackedMark = { seq, hash };
     this.#advanceContiguous();
     this.#scheduleAckWrite();
   }
 
   #advanceContiguous(): void {
-    while (this.#acked.has(this.#ackedThrough + 1)) {
-      this.#ackedThrough++;
-      this.#acked.delete(this.#ackedThrough);
-      this.#ackedHash = this.#hashes.get(this.#ackedThrough) ?? this.#ackedHash;
+    for (let to = this.#acked.runFrom(this.#ackedThrough + 1); to !== undefined; ) {
+      this.#ackedThrough = to;
+      this.#acked.deleteThrough(to);
+      to = this.#acked.runFrom(to + 1);
     }
-    for (const s of this.#hashes.keys()) {
-      if (s >= this.#ackedThrough) break;
-      this.#hashes.delete(s);
+    if (this.#ackedMark.seq !== this.#ackedThrough) {
+      const hash = this.#hashAt(this.#ackedThrough);
+      // Not found cheaply: `acked` keeps the older cursor (see the file comment).
+      if (hash !== undefined) this.#ackedMark = { seq: this.#ackedThrough, hash };
     }
     // A declaration acknowledged: the collector has it (a range from a dropped batch was forgotten).
     const before = this.#lost.length;
     this.#lost = this.#lost.filter((r) => r.declaredIn === undefined || r.declaredIn > this.#ackedThrough);
     if (this.#lost.length !== before) this.#headDirty = true;
+  }
+
+  /**
+   * The hash of batch `seq` when it can be had without reading a segment that is not being read back
+   * anyway: the newest batch, the newest skip, a segment's first-but-one or last batch, a batch of the
+   * tail segment (its record header, one small read) or of the segment being read back; else undefined.
+   */
+  #hashAt(seq: number): string | undefined {
+    if (seq === this.#lastSeq) return this.#lastHash;
+    if (seq === 0) return GENESIS_HASH;
+    if (seq === this.#lastSkip?.seq) return this.#lastSkip.hash;
+    const tail = this.#segments.at(-1);
+    for (const seg of this.#segments) {
+      if (seq === seg.firstSeq - 1 && seg.prevHash !== undefined) return seg.prevHash;
+      if (seq < seg.firstSeq || seq > seg.lastSeq) continue;
+      if (seq === seg.lastSeq) return seg.lastHash;
+      if (this.#readCache?.firstSeq === seg.firstSeq) return this.#readCache.hashes[seq - seg.firstSeq];
+      return seg === tail ? this.#readTailHash(seq) : undefined;
+    }
+    return undefined;
+  }
+
+  /**
+   * When `acked` would trail the cursor, reads the hash of batch {@link ackedThrough} from its segment
+   * (one segment read; at close, so that a clean restart sends nothing again).
+   */
+  #markFromSegment(): void {
+    const seq = this.#ackedThrough;
+    if (this.#ackedMark.seq === seq || this.#dir === undefined) return;
+    const seg = this.#segments.find((s) => s.firstSeq <= seq && seq <= s.lastSeq);
+    if (seg === undefined) return;
+    try {
+      const r = scanRecords(readFileSync(seg.file)).records.find(
+        (x) => x.type === TYPE_BATCH && x.seq === seq,
+      );
+      if (r !== undefined) this.#ackedMark = { seq, hash: r.hash };
+    } catch (err) {
+      this.#log?.warn(
+        { file: seg.file, err: (err as Error).message },
+        'cannot read back the acknowledged cursor',
+      );
+    }
+  }
+
+  /** The hash in the header of batch `seq`'s record in the tail segment, or undefined. */
+  #readTailHash(seq: number): string | undefined {
+    const tail = this.#segments.at(-1) as Segment;
+    const offset = this.#tailOffsets[seq - tail.firstSeq];
+    if (offset === undefined || this.#tailFd === undefined) return undefined;
+    const head = Buffer.allocUnsafe(HEADER + BODY_FIXED);
+    try {
+      if (readSync(this.#tailFd, head, 0, head.length, offset) !== head.length) return undefined;
+    } catch {
+      return undefined; // the cursor's hash then trails (see the file comment)
+    }
+    const h = wholeHeader(head, 0);
+    return h?.seq === seq ? h.hash : undefined;
   }
 
   /**
@@ -999,8 +1141,13 @@ export class DiskLog {
       try {
         const { records } = scanRecords(readFileSync(seg.file));
         const payloads: Buffer[] = [];
-        for (const r of records) if (r.type === TYPE_BATCH) payloads[r.seq - seg.firstSeq] = r.payload;
-        this.#readCache = { firstSeq: seg.firstSeq, payloads };
+        const hashes: string[] = [];
+        for (const r of records) {
+          if (r.type !== TYPE_BATCH) continue;
+          payloads[r.seq - seg.firstSeq] = r.payload;
+          hashes[r.seq - seg.firstSeq] = r.hash;
+        }
+        this.#readCache = { firstSeq: seg.firstSeq, payloads, hashes };
       } catch (err) {
         throw new MrvError(
           'MRV_E_BUFFER',
@@ -1064,6 +1211,9 @@ export class DiskLog {
   #releaseSegments(): void {
     while (this.#segments.length > 1 && (this.#segments[0] as Segment).lastSeq <= this.#ackedThrough) {
       const seg = this.#segments.shift() as Segment;
+      // Its last batch is acknowledged: the best cursor `acked` can say once its hash is gone with it.
+      if (this.#ackedMark.seq < seg.lastSeq && seg.lastHash !== undefined)
+        this.#ackedMark = { seq: seg.lastSeq, hash: seg.lastHash };
       // Room again under drop-oldest (under block the next append says whether it fits).
       if (this.#whenFull === 'drop-oldest') this.#full = false;
       try {
@@ -1090,7 +1240,7 @@ export class DiskLog {
     try {
       writeFileSync(
         `${file}.tmp`,
-        JSON.stringify({ ackedThrough: this.#ackedThrough, hash: this.#ackedHash }),
+        JSON.stringify({ ackedThrough: this.#ackedMark.seq, hash: this.#ackedMark.hash }),
       );
       renameSync(`${file}.tmp`, file);
       this.#ackWriteFailing = false;
@@ -1109,7 +1259,10 @@ export class DiskLog {
   close(): void {
     if (this.#ackTimer !== undefined) clearTimeout(this.#ackTimer);
     this.#ackTimer = undefined;
-    if (this.#opened) this.#writeAcked();
+    if (this.#opened) {
+      this.#markFromSegment();
+      this.#writeAcked();
+    }
     if (this.#tailFd !== undefined) this.#closeTail(this.#tailFd);
     this.#tailFd = undefined;
     if (this.#headFd !== undefined) closeSync(this.#headFd);

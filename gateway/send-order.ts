@@ -17,6 +17,8 @@
  * `backlogFrom` (core/schema/wire.ts), set by the gateway from its log's oldest unacknowledged seq.
  */
 
+import { SeqRanges } from './seq-ranges.ts';
+
 /** Which lane a batch went out on (the caller counts in-flight batches per lane). */
 export type Lane = 'backlog' | 'live';
 
@@ -34,7 +36,8 @@ export class SendOrder {
   /** First seq of the live lane while a backlog drains, else undefined. */
   #liveFrom: number | undefined;
   #liveNext = 0;
-  readonly #sentAhead = new Set<number>();
+  /** Seqs the live lane sent ahead of the backlog lane: ranges, as a long drain sends thousands. */
+  readonly #sentAhead = new SeqRanges();
   /** Failed seqs below `#next`, sent again first (lowest first). */
   #retry: number[] = [];
   readonly #inFlight: Record<Lane, number> = { backlog: 0, live: 0 };

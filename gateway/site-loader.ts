@@ -173,6 +173,34 @@ export async function loadSiteConfigIsolated(
     if (e.stack) err.stack = e.stack;
     throw err;
   }
-  const s = reply.site;
+  const s = internStrings(reply.site);
   return { ...s, devices: s.devices.map((d) => ({ ...d, kind: driverKind(d.kind) })) };
+}
+
+/**
+ * Makes equal strings of a structured clone one string: the clone gives every value its own copy, so
+ * a 10,000-point site came back with 10,000 `"input"`, `"float32"`, `"kW"` and two copies of every
+ * point id (the site as written and the drivers' parsed configs), ~2 MiB that the gateway keeps for
+ * its whole life (bench/analysis.md, gateway footprint). Changes `value` in place and returns it.
+ */
+function internStrings<T>(value: T): T {
+  const strings = new Map<string, string>();
+  const seen = new Set<object>();
+  const intern = (v: unknown): unknown => {
+    if (typeof v === 'string') {
+      const known = strings.get(v);
+      if (known !== undefined) return known;
+      strings.set(v, v);
+      return v;
+    }
+    if (typeof v !== 'object' || v === null || seen.has(v)) return v;
+    seen.add(v);
+    if (Array.isArray(v)) for (let i = 0; i < v.length; i++) v[i] = intern(v[i]);
+    else if (Object.getPrototypeOf(v) === Object.prototype) {
+      const o = v as Record<string, unknown>;
+      for (const k of Object.keys(o)) o[k] = intern(o[k]);
+    }
+    return v;
+  };
+  return intern(value) as T;
 }
