@@ -190,7 +190,7 @@ describe('SqliteStore specifics', () => {
     }
     const peek = new Database(file, { readonly: true });
     try {
-      expect(peek.pragma('user_version', { simple: true })).toBe(5);
+      expect(peek.pragma('user_version', { simple: true })).toBe(6);
       expect(
         peek.prepare("SELECT name FROM sqlite_master WHERE tbl_name = 'reading' ORDER BY name").all(),
       ).toEqual([{ name: 'reading' }, { name: 'reading_unit_ts' }]);
@@ -302,7 +302,7 @@ describe('SqliteStore specifics', () => {
     }
     const peek = new Database(file, { readonly: true });
     try {
-      expect(peek.pragma('user_version', { simple: true })).toBe(5);
+      expect(peek.pragma('user_version', { simple: true })).toBe(6);
       expect(peek.prepare('SELECT state FROM finding').all()).toEqual([{ state: 'resolved' }]);
     } finally {
       peek.close();
@@ -432,7 +432,7 @@ describe('SqliteStore migration 4 → 5 (test/integration/fixtures/sqlite-schema
 
     const peek = new Database(file, { readonly: true });
     try {
-      expect(peek.pragma('user_version', { simple: true })).toBe(5);
+      expect(peek.pragma('user_version', { simple: true })).toBe(6);
       // Every stored reading's device, meter and receive time survived the rebuild.
       const rows = peek
         .prepare<
