@@ -1,8 +1,8 @@
 /**
  * Day aggregates of the monthly evidence (docs/architecture.md §7 "Day aggregates"): what a month's
- * computation has made of each ended chunk it read (the lookback, then each UTC+8 day), kept in a
- * SQLite file of their own beside the store, so that the next build of the same unit and month reads
- * only the days that changed or had not ended.
+ * computation has made of each ended chunk it read (the lookback, then each clock hour of each UTC+8
+ * day: core/domain/evidence.ts `hourChunks`), kept in a SQLite file of their own beside the store, so
+ * that the next build of the same unit and month reads only the hours that changed or had not ended.
  *
  * Per chunk one row holds the computation's checkpoint after it (core/domain/evidence.ts
  * `EvidenceCheckpoint`: every used point's accumulator, completeness and calibration counts, the
@@ -10,10 +10,14 @@
  * `DigestPart`: its v2 segment lines, readings, batches). The accumulators carry state across midnight
  * (a totalizer's high-water mark after a correction, a debounced rule run, a rate-of-change window), so
  * a chunk's row is a link of a chain: it is used only when it and every chunk before it are unchanged.
- * "Unchanged" is the store's write marks (collector/store.ts `readingDayMarks`, written by whichever
- * process stores the readings): each row keeps a digest of the marks of its day and of all days
- * before it, and a late batch for any of them (a backlog after an outage, a gap filled) changes that
- * digest, so the build resumes from the last row before that day and re-reads from there.
+ * "Unchanged" is the store's write marks (collector/store.ts `readingHourMarks`, else
+ * `readingDayMarks`, written by whichever process stores the readings): each row keeps a digest of the
+ * marks of its hours (days) and of all before them, and a late batch for any of them (a backlog after
+ * an outage, a gap filled) changes that digest, so the build resumes from the last row before it it
+ * can take up again and re-reads from there; a live write into the current hour leaves the ended
+ * hours' rows valid. A row inside a day can be taken up again only while its day's digest segments
+ * were hashed resumably (the day holding the build's `now`, evidence/sha256-state.ts): once the day's
+ * last hour is kept, its earlier hour rows lose their checkpoints and stay as links of the chain.
  * A chunk is kept only once it has ended (`to` ≤ the build's `now`); rows are keyed by everything
  * the computation depends on besides the readings (catalogue, rule pack, tunables, format, code
  * version), so changing any of them starts afresh.
@@ -110,6 +114,8 @@ export class DayAggregates {
     try {
       if (file !== ':memory:') mkdirSync(dirname(resolve(file)), { recursive: true });
       this.#db = new Database(file);
+      // Several evidence workers open the file at once; the first after an upgrade drops the old table.
+      this.#db.pragma('busy_timeout = 5000');
       this.#db.pragma('journal_mode = WAL');
       this.#db.pragma('synchronous = NORMAL');
       this.#db.exec(SCHEMA);
