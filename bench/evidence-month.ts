@@ -18,7 +18,7 @@
  * (4) warm: the build again, every chunk kept.
  * When the worst moment misses its target, it is built once more under the CPU profiler (bench/profile.ts).
  */
-import { rmSync } from 'node:fs';
+import { existsSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { SqliteStore } from '../collector/sqlite-store.ts';
 import type { EvidencePackage } from '../core/domain/evidence.ts';
@@ -82,6 +82,11 @@ export async function benchEvidenceMonth(): Promise<BenchResult> {
       console.log(
         `evidence-month: ${what} ${fmt(b.s, 2)} s (resumed ${b.stats.resumed}, kept ${b.stats.kept} of ${b.stats.chunks} chunks; package cites ${fmt(read(b.pkg))} readings)`,
       );
+    const keptFile = path.join(dir, 'evidence-days.sqlite');
+    const keptBytes = [keptFile, `${keptFile}-wal`].reduce(
+      (n, f) => n + (existsSync(f) ? statSync(f).size : 0),
+      0,
+    );
     const warmEqual = JSON.stringify(warm.pkg.rawData) === JSON.stringify(ended.pkg.rawData);
     const everyReading = read(warm.pkg) === written;
     const profiles: ProfileSection[] = [];
@@ -126,6 +131,11 @@ export async function benchEvidenceMonth(): Promise<BenchResult> {
           unit: 's',
           target: `< ${TARGET_S}`,
           met: warm.s < TARGET_S,
+        },
+        {
+          name: `day aggregates file for the unit-month (${warm.stats.resumed} chunks kept; file and WAL)`,
+          value: fmt(keptBytes / 2 ** 20, 1),
+          unit: 'MiB',
         },
         {
           name: 'warm package cites the same readings as the one that kept the last hour, and every reading written',
