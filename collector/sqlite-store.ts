@@ -107,6 +107,7 @@ const WRITE_STATEMENTS = [
   'upsertReading',
   'upsertQuarantine',
   'bumpDayMark',
+  'bumpHourMark',
   'upsertFinding',
   'upsertBatch',
 ] as const;
@@ -114,7 +115,7 @@ const WRITE_STATEMENTS = [
 /** Raw series rows carry the reading's `reason` too (not yet declared on {@link SeriesPoint}). */
 type RawSeriesPoint = SeriesPoint & { reason?: string };
 
-const SCHEMA_VERSION = 5;
+const SCHEMA_VERSION = 6;
 /**
  * WAL pages between automatic checkpoints (16 384 pages of 4 KiB = 64 MiB; SQLite's default is 1 000).
  * Measured on the collector's write pattern (600 000 readings in writes of 9 600, bench/): 45 000 →
@@ -123,6 +124,8 @@ const SCHEMA_VERSION = 5;
  */
 const WAL_CHECKPOINT_PAGES = 16_384;
 const DEFAULT_LIMIT = 10_000;
+/** One clock hour, ms (the unit of `reading_hour_mark`). */
+const HOUR_MS = 3_600_000;
 /**
  * Page cache of a connection, KiB (SQLite's default is 2 000). A write of 16 batches of one device's
  * 600 points touches the `reading` leaf page of every point (rows are clustered by point), ~2.4 MB, so
@@ -253,6 +256,12 @@ CREATE TABLE IF NOT EXISTS reading_day_mark (
   version INTEGER NOT NULL,
   PRIMARY KEY (unit, day)
 ) STRICT, WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS reading_hour_mark (
+  unit TEXT NOT NULL,
+  hour INTEGER NOT NULL,
+  version INTEGER NOT NULL,
+  PRIMARY KEY (unit, hour)
+) STRICT, WITHOUT ROWID;
 `;
 
 /** A `batch` row as read (`canonical` raw-deflated). */
@@ -347,8 +356,9 @@ const LEGACY_UNVERIFIED = "(reason GLOB 'MRV_F_BAD_SIGNATURE:*' OR reason GLOB '
  * missing): schema 2 → 3 adds `finding.state` (every old row `open`); 3 → 4 rebuilds `reading` keyed
  * by `(unit, point, ts, gateway)` in one transaction, its rows from unverified batches moved to
  * `quarantine` (cause = the code their reason starts with; their quality stays the `uncertain` they were
- * stored with); 4 → 5 ({@link migrateTo5}) interns the reading's names and deflates the archive. Then the
- * indexes that need it.
+ * stored with); 4 → 5 ({@link migrateTo5}) interns the reading's names and deflates the archive; 5 → 6
+ * adds `reading_hour_mark` (made by `SCHEMA`; hours written before have no mark, and the evidence
+ * day aggregates of older code are dropped anyway). Then the indexes that need it.
  * @returns whether tables were rebuilt (the caller then compacts the file)
  */
 function migrate(db: Database.Database): boolean {
@@ -466,6 +476,13 @@ function prepare(db: Database.Database) {
     ),
     dayMarks: db.prepare<[string, number, number], { day: number; version: number }>(
       'SELECT day, version FROM reading_day_mark WHERE unit = ? AND day >= ? AND day < ? ORDER BY day',
+    ),
+    bumpHourMark: db.prepare<[string, number]>(
+      `INSERT INTO reading_hour_mark (unit, hour, version) VALUES (?, ?, 1)
+       ON CONFLICT (unit, hour) DO UPDATE SET version = version + 1`,
+    ),
+    hourMarks: db.prepare<[string, number, number], { hour: number; version: number }>(
+      'SELECT hour, version FROM reading_hour_mark WHERE unit = ? AND hour >= ? AND hour < ? ORDER BY hour',
     ),
     upsertReading: db.prepare<ReadingArgs>(
       `INSERT INTO reading (unit, point, ts, gateway, device, meter, rx_delay, exact, value, quality, reason, seq)
@@ -764,10 +781,13 @@ export class SqliteStore implements TimeSeriesStore {
     for (let i = 0; i < readings.length; i++) checkReading(readings[i] as StoredReading, i, checked);
     const rows: ReadingArgs[] = [];
     const quarantined: QuarantineArgs[] = [];
-    // The UTC+8 days written, marked in the same transaction (readingDayMarks).
+    // The UTC+8 days and clock hours written, marked in the same transaction (readingDayMarks,
+    // readingHourMarks).
     const days = new Map<string, Set<number>>();
+    const hours = new Map<string, Set<number>>();
     let lastUnit = '';
     let lastDay = Number.NaN;
+    let lastHour = Number.NaN;
     for (const r of readings) {
       if (r.quarantine !== undefined) {
         quarantined.push([
@@ -786,13 +806,20 @@ export class SqliteStore implements TimeSeriesStore {
         ]);
         continue;
       }
-      const day = cstDayStart(r.ts);
-      if (day !== lastDay || r.unitId !== lastUnit) {
-        const set = days.get(r.unitId) ?? new Set<number>();
-        set.add(day);
-        days.set(r.unitId, set);
+      const hour = r.ts - (((r.ts % HOUR_MS) + HOUR_MS) % HOUR_MS);
+      if (hour !== lastHour || r.unitId !== lastUnit) {
+        const day = cstDayStart(r.ts);
+        if (day !== lastDay || r.unitId !== lastUnit) {
+          const set = days.get(r.unitId) ?? new Set<number>();
+          set.add(day);
+          days.set(r.unitId, set);
+          lastDay = day;
+        }
+        const set = hours.get(r.unitId) ?? new Set<number>();
+        set.add(hour);
+        hours.set(r.unitId, set);
         lastUnit = r.unitId;
-        lastDay = day;
+        lastHour = hour;
       }
       const f = r.value === null ? null : Number(r.value);
       rows.push([
@@ -812,10 +839,13 @@ export class SqliteStore implements TimeSeriesStore {
     }
     const marks: [string, number][] = [];
     for (const [unit, set] of days) for (const day of set) marks.push([unit, day]);
+    const hourMarks: [string, number][] = [];
+    for (const [unit, set] of hours) for (const hour of set) hourMarks.push([unit, hour]);
     await this.#exec('writeReadings', [
       { stmt: 'upsertQuarantine', rows: quarantined },
       { stmt: 'upsertReading', rows, names: READING_NAMES },
       { stmt: 'bumpDayMark', rows: marks },
+      { stmt: 'bumpHourMark', rows: hourMarks },
     ]);
     this.#log?.debug({ count: readings.length }, 'readings written');
     return readings.length;
@@ -1185,6 +1215,18 @@ export class SqliteStore implements TimeSeriesStore {
       return out;
     } catch (err) {
       throw this.#storeError('batchHeads', err);
+    }
+  }
+
+  /** See {@link TimeSeriesStore.readingHourMarks}: the mark is a counter bumped in each write's transaction. */
+  async readingHourMarks(unitId: string, from: number, to: number): Promise<Map<number, string>> {
+    const { stmts } = this.#open('readingHourMarks');
+    try {
+      const out = new Map<number, string>();
+      for (const r of stmts.hourMarks.all(unitId, from, to)) out.set(r.hour, String(r.version));
+      return out;
+    } catch (err) {
+      throw this.#storeError('readingHourMarks', err);
     }
   }
 

@@ -287,6 +287,15 @@ export interface TimeSeriesStore {
    */
   readingDayMarks?(unitId: string, from: number, to: number): Promise<Map<number, string>>;
   /**
+   * Write marks of a unit's clock hours, as {@link readingDayMarks} of its days: for each hour whose
+   * start is in `[from, to)` (ms epoch) and in which {@link writeReadings} ever stored a reading of the
+   * unit, a token that changes with every later write of a reading of that hour, by hour start (ms).
+   * Lets the evidence day aggregates keep the ended hours of today while today's readings are still
+   * being written. Optional: without it they are invalidated by day.
+   * @throws MrvError `MRV_E_STORE`
+   */
+  readingHourMarks?(unitId: string, from: number, to: number): Promise<Map<number, string>>;
+  /**
    * Per point of `q.pointIds`, its good readings in `[from, to)` and the `stepMs` buckets that hold
    * them: exactly what a stepped {@link series} of each point gives once its buckets are summed and
    * counted, without the bucket statistics (one query for the unit's points instead of one stepped series

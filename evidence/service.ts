@@ -72,6 +72,7 @@ import {
 import { type DayAggregates, type DigestPart, evidenceKey } from './day-aggregates.ts';
 import type { DayCounts } from './day-counts.ts';
 import { factorPackDigest } from './factor-packs.ts';
+import { Sha256State } from './sha256-state.ts';
 
 const DOMAIN_DIR = fileURLToPath(new URL('../core/domain/', import.meta.url));
 
@@ -363,6 +364,21 @@ const RAW_DATA_NOTE: Record<RawDataKind, string> = {
 };
 
 /**
+ * How {@link digestingSource} merges reads into segments when the computation reads each day in hours
+ * (core/domain/evidence.ts `hourChunks`): the reads of a point within one day make one segment, ended
+ * by `closeSegments()` after the day's last hour, so the digest is the one a day chunk gives.
+ */
+export interface DigestMerge {
+  /** The segment (`[from, to)`, the lookback or UTC+8 day) a read of `[from, to)` belongs to. */
+  segmentOf(from: number, to: number): { from: number; to: number };
+  /**
+   * The build's `now`: the segments of the day holding it are hashed with {@link Sha256State}, so a
+   * part marked inside that day keeps their state (`open`) and a later build can take them up again.
+   */
+  resumableAt?: number;
+}
+
+/**
  * Wraps a source so that every reading it yields is hashed in the order read (`kind` v2: each read of
  * a point over a chunk is a segment, {@link segmentLineV2} over {@link readingLineV2}s; v1: SHA-256 over
  * {@link readingLine} + "\n" of every reading), the batch of every {@link BatchSample} recorded, and
@@ -378,11 +394,13 @@ export function digestingSource(
   sink?: (line: string) => void,
   kind: RawDataKind = RAW_DATA_KIND_V2,
   prefix: readonly DigestPart[] = [],
+  merge?: DigestMerge,
 ) {
   const hash = createHash('sha256');
   const usage = new BatchUsage();
   const v1 = kind === RAW_DATA_KIND_V1;
-  if (v1 && prefix.length > 0) throw new Error('a v1 readings digest cannot resume from kept parts');
+  if (v1 && (prefix.length > 0 || merge))
+    throw new Error('a v1 readings digest cannot resume from kept parts');
   let count = 0;
   let min = Number.POSITIVE_INFINITY;
   let max = Number.NEGATIVE_INFINITY;
@@ -394,6 +412,8 @@ export function digestingSource(
     min: null as number | null,
     max: null as number | null,
   };
+  // merge: the segments of the current day, by point, open until closeSegments().
+  const open = new Map<string, { from: number; to: number; count: number; h: Hash | Sha256State }>();
   for (const p of prefix) {
     for (const line of p.lines) hash.update(line);
     count += p.count;
@@ -401,11 +421,15 @@ export function digestingSource(
     if (p.min !== null) min = Math.min(min, p.min);
     if (p.max !== null) max = Math.max(max, p.max);
   }
+  const lastPart = prefix.at(-1);
+  if (lastPart?.open === null) throw new Error('the kept digest part ends inside a segment it cannot resume');
+  for (const o of lastPart?.open ?? [])
+    open.set(o.point, { from: o.from, to: o.to, count: o.count, h: Sha256State.from(o.sha256) });
   // The batch of the previous reading: consecutive readings often share one (a batch holds many).
   let lastGateway: string | undefined;
   let lastSeq = -1;
   /** Hashes one page of a segment into `h` (v2) or into the digest (v1); records batches; exports. */
-  const digest = (h: Hash, pointId: string, samples: readonly Sample[]) => {
+  const digest = (h: Hash | Sha256State, pointId: string, samples: readonly Sample[]) => {
     let text = '';
     // v2 lines of consecutive readings differ mostly in ts only: the rest of the line is reused while
     // value, quality and reason stay the same (the same text as readingLineV2).
@@ -441,7 +465,33 @@ export function digestingSource(
     part.count += samples.length;
   };
   /** Starts a segment: its hash (the digest itself for v1) and a function that closes it. */
-  const segment = (pointId: string, from: number, to: number) => {
+  const segment = (pointId: string, readFrom: number, readTo: number) => {
+    if (merge) {
+      // One segment per point and day however many reads make it (hours of the day).
+      let seg = open.get(pointId);
+      if (!seg) {
+        const { from, to } = merge.segmentOf(readFrom, readTo);
+        min = Math.min(min, from);
+        max = Math.max(max, to);
+        part.min = Math.min(part.min ?? from, from);
+        part.max = Math.max(part.max ?? to, to);
+        // The day not yet over is hashed resumably: its ended hours are kept mid-segment.
+        const at = merge.resumableAt;
+        const resumable = at !== undefined && from <= at && at < to;
+        seg = { from, to, count: 0, h: resumable ? new Sha256State() : createHash('sha256') };
+        open.set(pointId, seg);
+      }
+      const s = seg;
+      const before = count;
+      return {
+        h: s.h,
+        end: () => {
+          s.count += count - before;
+        },
+      };
+    }
+    const from = readFrom;
+    const to = readTo;
     min = Math.min(min, from);
     max = Math.max(max, to);
     part.min = Math.min(part.min ?? from, from);
@@ -477,6 +527,21 @@ export function digestingSource(
   };
   return {
     source,
+    /**
+     * merge: ends the open segments (the day's last hour was read): their lines, points by id, as
+     * reading the day in one chunk writes them.
+     */
+    closeSegments: () => {
+      for (const id of [...open.keys()].sort()) {
+        const seg = open.get(id);
+        if (!seg) continue;
+        const sha = seg.h instanceof Sha256State ? seg.h.digest() : seg.h.digest('hex');
+        const line = segmentLineV2(id, seg.from, seg.to, seg.count, sha);
+        hash.update(line);
+        part.lines.push(line);
+      }
+      open.clear();
+    },
     /** What the reads since the previous mark (or the start) added to the digest; starts a new part. */
     mark: (): DigestPart => {
       const p = part;
@@ -484,7 +549,25 @@ export function digestingSource(
       // The next reading's batch is recorded in the new part even when it is the previous one's.
       lastGateway = undefined;
       lastSeq = -1;
-      return { lines: p.lines, count: p.count, batches: p.usage.set(), min: p.min, max: p.max };
+      const out: DigestPart = {
+        lines: p.lines,
+        count: p.count,
+        batches: p.usage.set(),
+        min: p.min,
+        max: p.max,
+      };
+      if (open.size > 0) {
+        const segs: NonNullable<DigestPart['open']> = [];
+        for (const [point, seg] of open) {
+          if (!(seg.h instanceof Sha256State)) {
+            out.open = null;
+            return out;
+          }
+          segs.push({ point, from: seg.from, to: seg.to, count: seg.count, sha256: seg.h.save() });
+        }
+        out.open = segs;
+      }
+      return out;
     },
     finish: async (list?: BatchLister, empty?: { from: number }): Promise<EvidenceRawData> => {
       const batches = usage.set();
@@ -872,7 +955,9 @@ export async function buildEvidence(o: BuildEvidenceOptions): Promise<EvidencePa
   const rulePack = o.rulePack ?? loadRulePack(catalogue.unit.industry);
   checkRuleOverrides(catalogue, rulePack);
   const p = monthPeriod(o.month);
-  const chunks = evidenceChunks({ month: o.month, ...(o.config ? { config: o.config } : {}) });
+  // With day aggregates each day is read in hours, so the ended hours of today are kept too.
+  const hourChunks = o.dayAggregates !== undefined && !o.sink;
+  const chunks = evidenceChunks({ month: o.month, ...(o.config ? { config: o.config } : {}), hourChunks });
   const kept =
     o.dayAggregates && !o.sink
       ? await o.dayAggregates.plan({
@@ -891,11 +976,15 @@ export async function buildEvidence(o: BuildEvidenceOptions): Promise<EvidencePa
           now: o.now,
         })
       : undefined;
-  const { source, finish, mark } = digestingSource(
+  const segments = new Map(chunks.map((c) => [c.from, c.segment]));
+  const { source, finish, mark, closeSegments } = digestingSource(
     storeSource(o.store, o.unitId),
     o.sink,
     RAW_DATA_KIND_V2,
     kept?.prefix ?? [],
+    hourChunks
+      ? { segmentOf: (from, to) => segments.get(from) ?? { from, to }, resumableAt: o.now }
+      : undefined,
   );
   let stored: Awaited<ReturnType<TimeSeriesStore['listFindings']>> = [];
   try {
@@ -918,7 +1007,9 @@ export async function buildEvidence(o: BuildEvidenceOptions): Promise<EvidencePa
     storedFindings: stored,
     factorPackDigest: factorPackDigest(factorPack),
     ...(kept?.resume ? { resume: kept.resume } : {}),
+    hourChunks,
     onChunk: (chunk, checkpoint) => {
+      if (chunk.closes) closeSegments();
       const part = mark();
       kept?.keep(chunk, checkpoint, part);
     },

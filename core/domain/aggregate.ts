@@ -217,15 +217,33 @@ export function classifyCounterStep(ref: Dec, v: Dec, elapsedMs: number, p: Coun
 export class TotalizerAccumulator {
   readonly #o: TotalizerOptions;
   readonly #physics: CounterPhysics;
-  #baseline: { ts: number; value: Dec } | null = null;
-  // The previous usable reading: ts, value and its text (null before the first one). A reading with
-  // the same text as the previous one adds exactly 0 and is not parsed (1 s data of a slow counter).
+  /** The physics' maximum rate and step as floats, for the exact-increase screen ({@link #fastIncrease}). */
+  readonly #rateF: number | undefined;
+  readonly #stepF: number;
+  #baseline: { ts: number; text: string; value: Dec | undefined } | null = null;
+  // The previous usable reading: ts, its text and value (parsed when needed; none before the first
+  // one). A reading with the same text as the previous one adds exactly 0 and is not parsed (1 s data
+  // of a slow counter).
+  #hasPrev = false;
   #prevTs = 0;
-  #prevValue: Dec | null = null;
+  #prevValue: Dec | undefined;
   #prevText = '';
-  /** What has been counted up to (the high-water mark): above the previous reading after a correction. */
-  #ref: Dec | null = null;
+  /**
+   * What has been counted up to (the high-water mark; above the previous reading after a correction):
+   * its text (null before the first reading), its value (parsed when needed; the same object until
+   * the mark moves, as the correction events compare it by identity) and its scaled-integer form.
+   */
+  #refText: string | null = null;
+  #ref: Dec | undefined;
+  #refScaled: Scaled | undefined | null;
   #sum: Dec = new D(0);
+  /**
+   * Increases not yet added to `#sum`: an integer of units of 10^-`#pendingScale` (exact; see
+   * {@link #fastIncrease}); `#sumRoom` says whether `#sum` is small enough that adding them is exact.
+   */
+  #pending = 0;
+  #pendingScale = 0;
+  #sumRoom = true;
   #readings = 0;
   #events: CounterEvent[] = [];
   /** The high-water mark of the last correction event (one event per step down, not per reading). */
@@ -234,6 +252,75 @@ export class TotalizerAccumulator {
   constructor(options: TotalizerOptions) {
     this.#o = options;
     this.#physics = counterPhysics(options);
+    this.#rateF = this.#physics.maxRatePerHour?.toNumber();
+    this.#stepF = this.#physics.maxStep.toNumber();
+  }
+
+  #prevDec(): Dec {
+    if (this.#prevValue === undefined) this.#prevValue = dec(this.#prevText);
+    return this.#prevValue;
+  }
+
+  #refDec(): Dec | null {
+    if (this.#refText === null) return null;
+    if (this.#ref === undefined) this.#ref = dec(this.#refText);
+    return this.#ref;
+  }
+
+  /** The mark moves to the current reading (its text, and its value when parsed). */
+  #setRef(scaledForm?: Scaled): void {
+    this.#refText = this.#prevText;
+    this.#ref = this.#prevValue;
+    this.#refScaled = scaledForm;
+  }
+
+  /** Adds the pending increases to `#sum` (exact: see {@link #fastIncrease}). */
+  #flush(): Dec {
+    if (this.#pending !== 0) {
+      this.#sum = this.#sum.plus(new D(`${this.#pending}e-${this.#pendingScale}`));
+      this.#pending = 0;
+    }
+    this.#sumRoom = this.#sum.abs().lt(SUM_ROOM) && this.#sum.decimalPlaces() <= MAX_SCALED_DIGITS;
+    return this.#sum;
+  }
+
+  /**
+   * The step from the mark to the reading `t`, `elapsed` ms after the previous one, when it is
+   * certainly an `increase` of {@link classifyCounterStep}: then it is added, exactly, to the pending
+   * integer and true returned; otherwise (a drop, a step near or past the plausible maximum, texts
+   * that are not plain decimals of at most 15 digits, a sum too large) false, and the caller takes
+   * the decimal path. Exact: both readings are integers of units of 10^-scale below 2^53, so their
+   * difference is exact; the plausible maximum is screened in floats with a margin of 10^-9 (far
+   * above their error, 10^-15, and the decimal path's rounding at 40 digits), so "certainly below"
+   * is what the decimal comparison finds; `#sum` stays below 10^20 with at most 15 decimals, so every
+   * partial sum has at most 36 significant digits and the decimal path's additions (40 digits) round
+   * nothing either: the order of the additions does not matter (test/unit/domain/aggregate-fastpath.test.ts).
+   */
+  #fastIncrease(t: string, elapsed: number): boolean {
+    if (this.#physics.legacy || !this.#sumRoom) return false;
+    const v = scaled(t);
+    if (v === undefined) return false;
+    let r = this.#refScaled;
+    if (r === undefined)
+      r = this.#refScaled = this.#refText === null ? null : (scaled(this.#refText) ?? null);
+    if (r === null) return false;
+    const scale = Math.max(v.scale, r.scale);
+    const d = v.m * 10 ** (scale - v.scale) - r.m * 10 ** (scale - r.scale);
+    if (!(d >= 0) || !Number.isSafeInteger(d)) return false;
+    if (this.#rateF !== undefined) {
+      const count = 10 ** -Math.max(v.dp, r.dp);
+      const max =
+        (this.#rateF * (Math.max(0, elapsed) + this.#physics.timeSlackMs)) / 3_600_000 + this.#stepF + count;
+      if (!(d / 10 ** scale <= max * (1 - 1e-9))) return false;
+    }
+    if (scale !== this.#pendingScale || !Number.isSafeInteger(this.#pending + d)) {
+      this.#flush();
+      if (!this.#sumRoom) return false;
+      this.#pendingScale = scale;
+    }
+    this.#pending += d;
+    this.#setRef(v);
+    return true;
   }
 
   /** Feeds readings in ascending `ts` (readings before `from` only set the baseline; at or after `to` are ignored). */
@@ -242,38 +329,40 @@ export class TotalizerAccumulator {
     for (const s of samples) {
       const t = s.value;
       if (t === null || s.quality === 'bad' || s.ts >= to) continue;
-      const prev = this.#prevValue;
-      const same = prev !== null && t === this.#prevText;
-      const v = same ? prev : dec(t);
+      const same = this.#hasPrev && t === this.#prevText;
       const prevTs = this.#prevTs;
+      this.#hasPrev = true;
       this.#prevTs = s.ts;
-      this.#prevValue = v;
-      this.#prevText = t;
+      if (!same) {
+        this.#prevText = t;
+        this.#prevValue = undefined;
+      }
       if (s.ts < from) {
-        this.#baseline = { ts: s.ts, value: v };
-        this.#ref = v;
+        this.#baseline = { ts: s.ts, text: t, value: undefined };
+        this.#setRef();
         continue;
       }
       this.#readings++;
-      const ref = this.#ref;
-      if (ref === null) {
-        this.#ref = v;
+      if (this.#refText === null) {
+        this.#setRef();
         continue;
       }
-      if (same && v.eq(ref)) continue;
-      this.#step(ref, v, s.ts, s.ts - prevTs);
+      if (same && (t === this.#refText || this.#prevDec().eq(this.#refDec() as Dec))) continue;
+      if (this.#fastIncrease(t, s.ts - prevTs)) continue;
+      this.#step(this.#refDec() as Dec, this.#prevDec(), s.ts, s.ts - prevTs);
     }
   }
 
-  /** Classifies the step from the high-water mark `ref` to `v`, read `elapsed` ms after the previous reading. */
+  /** Classifies the step from the high-water mark `ref` to `v` (the current reading), read `elapsed` ms after the previous reading. */
   #step(ref: Dec, v: Dec, ts: number, elapsed: number): void {
     const c = classifyCounterStep(ref, v, elapsed, this.#physics);
-    this.#sum = this.#sum.plus(c.counted);
+    this.#sum = this.#flush().plus(c.counted);
+    this.#sumRoom = this.#sum.abs().lt(SUM_ROOM) && this.#sum.decimalPlaces() <= MAX_SCALED_DIGITS;
     if (c.kind === 'correction') {
       // Counted up to `ref` already: resume above it. One event per step down, not per reading.
       if (this.#lastCorrectionRef === ref) return;
       this.#lastCorrectionRef = ref;
-    } else this.#ref = v;
+    } else this.#setRef();
     if (c.kind === 'increase') return;
     this.#events.push({
       kind: c.kind,
@@ -288,18 +377,25 @@ export class TotalizerAccumulator {
     });
   }
 
-  result(): TotalizerResult {
+  #baselineDec(): { ts: number; value: Dec } | null {
     const b = this.#baseline;
+    if (!b) return null;
+    if (b.value === undefined) b.value = dec(b.text);
+    return { ts: b.ts, value: b.value };
+  }
+
+  result(): TotalizerResult {
+    const b = this.#baselineDec();
     const last =
-      this.#prevValue !== null && this.#prevTs >= this.#o.from
-        ? { ts: this.#prevTs, value: text(this.#prevValue) }
+      this.#hasPrev && this.#prevTs >= this.#o.from
+        ? { ts: this.#prevTs, value: text(this.#prevDec()) }
         : null;
     const of = (k: CounterEvent['kind']) => this.#events.filter((e) => e.kind === k);
     const corrections = of('correction');
     const reviews = of('review');
     return {
       kind: 'totalizer',
-      value: text(this.#sum),
+      value: text(this.#flush()),
       baseline: b ? { ts: b.ts, value: text(b.value) } : null,
       last,
       readings: this.#readings,
@@ -317,34 +413,64 @@ export class TotalizerAccumulator {
 
   /** The state as JSON (an evidence checkpoint, evidence.ts {@link EvidenceCheckpoint}); {@link restore} takes it back. */
   snapshot(): AccumulatorState {
-    const b = this.#baseline;
+    const b = this.#baselineDec();
+    const ref = this.#refDec();
     return {
       baseline: b ? { ts: b.ts, value: b.value.toString() } : null,
       prevTs: this.#prevTs,
-      prevValue: this.#prevValue?.toString() ?? null,
+      prevValue: this.#hasPrev ? this.#prevDec().toString() : null,
       prevText: this.#prevText,
-      ref: this.#ref?.toString() ?? null,
-      sum: this.#sum.toString(),
+      ref: ref?.toString() ?? null,
+      sum: this.#flush().toString(),
       readings: this.#readings,
       events: structuredClone(this.#events),
       // The last correction's mark is compared by identity with the current mark only.
-      correctionAtRef: this.#lastCorrectionRef !== null && this.#lastCorrectionRef === this.#ref,
+      correctionAtRef: this.#lastCorrectionRef !== null && this.#lastCorrectionRef === ref,
     };
   }
 
   /** Sets the state from a {@link snapshot} of an accumulator with the same options. */
   restore(s: AccumulatorState): void {
     const b = s.baseline as { ts: number; value: string } | null;
-    this.#baseline = b ? { ts: b.ts, value: dec(b.value) } : null;
+    this.#baseline = b ? { ts: b.ts, text: b.value, value: dec(b.value) } : null;
     this.#prevTs = s.prevTs as number;
-    this.#prevValue = s.prevValue === null ? null : dec(s.prevValue as string);
+    this.#hasPrev = s.prevValue !== null;
+    this.#prevValue = s.prevValue === null ? undefined : dec(s.prevValue as string);
     this.#prevText = s.prevText as string;
-    this.#ref = s.ref === null ? null : dec(s.ref as string);
+    this.#refText = s.ref === null ? null : (s.ref as string);
+    this.#ref = s.ref === null ? undefined : dec(s.ref as string);
+    this.#refScaled = undefined;
     this.#sum = dec(s.sum as string);
+    this.#pending = 0;
+    this.#flush();
     this.#readings = s.readings as number;
     this.#events = structuredClone(s.events as CounterEvent[]);
-    this.#lastCorrectionRef = s.correctionAtRef ? this.#ref : null;
+    this.#lastCorrectionRef = s.correctionAtRef ? (this.#ref ?? null) : null;
   }
+}
+
+/** A plain decimal text as an integer of units of 10^-scale: `dp` its decimals without trailing zeros. */
+interface Scaled {
+  m: number;
+  scale: number;
+  dp: number;
+}
+/** At most 15 digits in all: the integer is below 2^53 (exact in a float). */
+const MAX_SCALED_DIGITS = 15;
+const PLAIN_DECIMAL = /^-?(\d+)(?:\.(\d+))?$/;
+/** `#sum` below this (and at most 15 decimals) leaves room for exact pending additions. */
+const SUM_ROOM = new D('1e20');
+
+/** {@link Scaled} of a plain decimal text of at most 15 digits; undefined for any other text. */
+function scaled(t: string): Scaled | undefined {
+  const g = PLAIN_DECIMAL.exec(t);
+  if (!g) return undefined;
+  const int = g[1] as string;
+  const frac = g[2] ?? '';
+  if (int.length + frac.length > MAX_SCALED_DIGITS) return undefined;
+  let dp = frac.length;
+  while (dp > 0 && frac.charCodeAt(dp - 1) === 48) dp--;
+  return { m: Number(frac.length > 0 ? t.replace('.', '') : t), scale: frac.length, dp };
 }
 
 /** The JSON state of an accumulator (see {@link TotalizerAccumulator.snapshot}); its shape is the class's own. */

@@ -346,15 +346,36 @@ export interface EvidenceInput {
    * function that takes the checkpoint of the computation at that point (for evidence/day-aggregates.ts).
    */
   onChunk?: (chunk: EvidenceChunk, checkpoint: () => EvidenceCheckpoint) => void | Promise<void>;
+  /**
+   * Read each UTC+8 day in clock hours (the lookback stays one chunk), so that a checkpoint is taken
+   * after every hour (evidence/day-aggregates.ts keeps the ended hours of the open day). The body is
+   * the same either way: streamed points are folded reading by reading whatever the split; the points
+   * read whole (events and their tickets, ticket-aligned totals) are read over the whole day at its
+   * last hour, exactly as a day chunk reads them. Default false.
+   */
+  hourChunks?: boolean;
 }
 
-/** One chunk the computation reads: the lookback (index 0), then each UTC+8 day of the period. */
+/**
+ * One chunk the computation reads: the lookback (index 0), then each UTC+8 day of the period, or,
+ * with {@link EvidenceInput.hourChunks}, each clock hour of each day.
+ */
 export interface EvidenceChunk {
   index: number;
   /** `[from, to)`, ms epoch. */
   from: number;
   to: number;
+  /**
+   * The lookback or day this chunk is part of (`[from, to)`, ms epoch; the chunk's own bounds when
+   * it is not split): the readings digest's segment (evidence/service.ts `digestingSource`).
+   */
+  segment: { from: number; to: number };
+  /** Whether the chunk ends its segment (the day's last hour; always true when not split). */
+  closes: boolean;
 }
+
+/** One clock hour, ms. */
+const HOUR_MS = 3_600_000;
 
 /**
  * The state of a month's computation after a chunk (docs/architecture.md §7 "Day aggregates"): every
@@ -383,14 +404,28 @@ function periodOf(input: Pick<EvidenceInput, 'month' | 'window'>) {
  * The chunks {@link computeEvidence} reads, in order: `[from − lookbackMs, from)`, then each UTC+8 day.
  * @throws RangeError for a malformed month
  */
-export function evidenceChunks(input: Pick<EvidenceInput, 'month' | 'window' | 'config'>): EvidenceChunk[] {
+export function evidenceChunks(
+  input: Pick<EvidenceInput, 'month' | 'window' | 'config' | 'hourChunks'>,
+): EvidenceChunk[] {
   const cfg: EvidenceConfig = { ...DEFAULT_EVIDENCE_CONFIG, ...input.config };
   const period = periodOf(input);
-  return [{ from: period.from - cfg.lookbackMs, to: period.from }, ...daysOf(period)].map((c, index) => ({
-    index,
-    from: c.from,
-    to: c.to,
-  }));
+  const out: EvidenceChunk[] = [];
+  const lookback = { from: period.from - cfg.lookbackMs, to: period.from };
+  out.push({ index: 0, ...lookback, segment: lookback, closes: true });
+  for (const d of daysOf(period)) {
+    const segment = { from: d.from, to: d.to };
+    if (!input.hourChunks) {
+      out.push({ index: out.length, ...segment, segment, closes: true });
+      continue;
+    }
+    // Clock hours (UTC+8 is a whole number of hours from UTC, so a UTC+8 hour is a UTC one).
+    for (let a = d.from; a < d.to; ) {
+      const b = Math.min(d.to, a - (((a % HOUR_MS) + HOUR_MS) % HOUR_MS) + HOUR_MS);
+      out.push({ index: out.length, from: a, to: b, segment, closes: b === d.to });
+      a = b;
+    }
+  }
+  return out;
 }
 
 interface PointState {
@@ -645,7 +680,8 @@ export async function computeEvidence(input: EvidenceInput): Promise<EvidenceBod
     const read = new Map<string, Sample[]>();
     for (const id of readOrder) {
       if (whole.has(id)) {
-        read.set(id, await input.source.read(id, chunk.from, chunk.to));
+        // Read whole over the chunk's day (at its last hour when the day is read in hours).
+        if (chunk.closes) read.set(id, await input.source.read(id, chunk.segment.from, chunk.segment.to));
         continue;
       }
       const st = states.get(id);
@@ -654,7 +690,7 @@ export async function computeEvidence(input: EvidenceInput): Promise<EvidenceBod
         else if (extraSet.has(id)) sampleRules.push(id, page);
       }
     }
-    for (const id of whole) {
+    for (const id of chunk.closes ? whole : []) {
       const samples = read.get(id) ?? [];
       const st = states.get(id);
       if (!st) {
@@ -664,7 +700,9 @@ export async function computeEvidence(input: EvidenceInput): Promise<EvidenceBod
       const t = st.p.ticketPoint;
       feed(id, st, samples, st.acc instanceof EventsAccumulator && t ? (read.get(t) ?? []) : undefined);
     }
-    for (const a of alignRules) alignEdges.get(a.id)?.push(read.get(a.main) ?? [], read.get(a.alignBy) ?? []);
+    if (chunk.closes)
+      for (const a of alignRules)
+        alignEdges.get(a.id)?.push(read.get(a.main) ?? [], read.get(a.alignBy) ?? []);
     if (input.onChunk) await input.onChunk(chunk, () => checkpoint(chunk.index));
   }
 

@@ -49,14 +49,16 @@ export function heavySite(points: number): SiteConfig {
 /**
  * Writes `days` days of 1 s readings of the heavy unit's `points` totalizers, from the month's first
  * day (the evidence's lookback day before it included), in transactions of about 50 000 readings.
- * Each totalizer grows by 1–3 counts (0.001 t) a second. Returns the number of readings written.
+ * Each totalizer grows by 1–3 counts (0.001 t) a second. `firstDay`: the first day written, 0-based
+ * from the month's start (default −1, the lookback day): e.g. 29 with `days` 31 writes days 30–31 only.
+ * Returns the number of readings written.
  */
 export async function seedHeavyMonth(
   store: TimeSeriesStore,
-  o: { points: number; days: number; month?: string },
+  o: { points: number; days: number; month?: string; firstDay?: number },
 ): Promise<number> {
   const { from } = monthPeriod(o.month ?? HEAVY_MONTH);
-  const start = from - DAY;
+  const start = from + (o.firstDay ?? -1) * DAY;
   const end = from + o.days * DAY;
   const totals = Array.from({ length: o.points }, (_, i) => 1_000_000 * (i + 1));
   let batch: StoredReading[] = [];

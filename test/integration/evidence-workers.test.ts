@@ -98,10 +98,11 @@ describe('evidence in worker threads equals evidence on the event loop', () => {
     expect(JSON.stringify(raw.pkg)).toBe(expected);
 
     const cold = await pool.run(job({ dayAggregates: true }));
-    expect(cold.stats).toEqual({ resumed: 0, kept: 32, chunks: 32 });
+    // With day aggregates the month is read in hour chunks: the lookback and 31 × 24 hours.
+    expect(cold.stats).toEqual({ resumed: 0, kept: 745, chunks: 745 });
     expect(JSON.stringify(cold.pkg)).toBe(expected);
     const warm = await pool.run(job({ dayAggregates: true }));
-    expect(warm.stats).toEqual({ resumed: 32, kept: 0, chunks: 32 });
+    expect(warm.stats).toEqual({ resumed: 745, kept: 0, chunks: 745 });
     expect(JSON.stringify(warm.pkg)).toBe(expected);
     expect(pool.counters).toEqual({ inWorker: 3, inProcess: 0 });
   }, 180_000);

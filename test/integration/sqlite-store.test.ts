@@ -72,6 +72,27 @@ describe('SqliteStore specifics', () => {
     await store.stop();
   });
 
+  it('marks each clock hour written, and changes only the marks of the hours a later write touches', async () => {
+    const store = new SqliteStore({ path: path.join(dir, 'hour-marks', 'store.db') });
+    await store.start();
+    const hour = 3_600_000;
+    const h0 = reading.ts;
+    await store.writeReadings([
+      reading,
+      { ...reading, ts: h0 + hour + 1000, seq: 2 },
+      { ...reading, ts: h0 + 2 * hour + 1000, seq: 3, quarantine: 'MRV_F_BAD_SIGNATURE' },
+    ]);
+    const first = await store.readingHourMarks(reading.unitId, h0, h0 + 3 * hour);
+    expect([...first.keys()]).toEqual([h0, h0 + hour]);
+    // A late reading of the first hour only (a backlog): that hour's mark changes, the next one's does not.
+    await store.writeReadings([{ ...reading, ts: h0 + 5000, seq: 4 }]);
+    const second = await store.readingHourMarks(reading.unitId, h0, h0 + 3 * hour);
+    expect(second.get(h0)).not.toBe(first.get(h0));
+    expect(second.get(h0 + hour)).toBe(first.get(h0 + hour));
+    expect((await store.readingHourMarks('U2', h0, h0 + 3 * hour)).size).toBe(0);
+    await store.stop();
+  });
+
   it('keeps its data across stop() and start() on the same file', async () => {
     const file = path.join(dir, 'reopen', 'store.db');
     const first = new SqliteStore({ path: file });
@@ -190,7 +211,7 @@ describe('SqliteStore specifics', () => {
     }
     const peek = new Database(file, { readonly: true });
     try {
-      expect(peek.pragma('user_version', { simple: true })).toBe(5);
+      expect(peek.pragma('user_version', { simple: true })).toBe(6);
       expect(
         peek.prepare("SELECT name FROM sqlite_master WHERE tbl_name = 'reading' ORDER BY name").all(),
       ).toEqual([{ name: 'reading' }, { name: 'reading_unit_ts' }]);
@@ -302,7 +323,7 @@ describe('SqliteStore specifics', () => {
     }
     const peek = new Database(file, { readonly: true });
     try {
-      expect(peek.pragma('user_version', { simple: true })).toBe(5);
+      expect(peek.pragma('user_version', { simple: true })).toBe(6);
       expect(peek.prepare('SELECT state FROM finding').all()).toEqual([{ state: 'resolved' }]);
     } finally {
       peek.close();
@@ -432,7 +453,7 @@ describe('SqliteStore migration 4 → 5 (test/integration/fixtures/sqlite-schema
 
     const peek = new Database(file, { readonly: true });
     try {
-      expect(peek.pragma('user_version', { simple: true })).toBe(5);
+      expect(peek.pragma('user_version', { simple: true })).toBe(6);
       // Every stored reading's device, meter and receive time survived the rebuild.
       const rows = peek
         .prepare<
@@ -463,7 +484,8 @@ describe('SqliteStore migration 4 → 5 (test/integration/fixtures/sqlite-schema
     } finally {
       peek.close();
     }
-    expect((await stat(file)).size).toBeLessThanOrEqual(before);
+    // (Schema 6 adds one table, reading_hour_mark: one page of 4 KiB.)
+    expect((await stat(file)).size).toBeLessThanOrEqual(before + 4096);
   });
 
   it('a migrated file opens read-only and answers the same', async () => {

@@ -245,6 +245,56 @@ describe('fast paths equal the per-reading decimal reference', () => {
     });
   }
 
+  it('totalizer: steps at the plausible maximum, one count either side, long texts and a sum past 10^20', () => {
+    // The exact-increase screen (aggregate.ts #fastIncrease) decides in floats only where it is certain:
+    // steps of exactly the maximum (50/s × (elapsed + 0.5 s) + one count) and one count above or below
+    // it, at several elapsed times and decimal places, give what the decimal reference gives.
+    const xs: Sample[] = [];
+    let v = new D(100);
+    let ts = from;
+    const r = prng(99);
+    for (let i = 0; i < 3000; i++) {
+      const dt = 1000 * (1 + Math.floor(r() * 3)) + (i % 7 === 0 ? 250 : 0);
+      ts += dt;
+      const places = i % 3;
+      const count = new D(10).pow(-places);
+      const max = new D(50)
+        .times(dt + 500)
+        .div(1000)
+        .plus(count);
+      const step = max.plus(count.times(Math.floor(r() * 3) - 1));
+      v = v.plus(step).toDecimalPlaces(places, D.ROUND_DOWN);
+      if (v.gte(1000)) v = v.minus(1000);
+      xs.push({ ts, value: places === 2 && i % 2 ? v.toFixed(4) : text(v), quality: 'good' });
+    }
+    const ref = refTotalizer(xs);
+    const got = aggregateTotalizer(xs, { from, to, ...PHYSICS });
+    expect(got.value).toBe(ref.value);
+    expect((got.reviews ?? []).length).toBeGreaterThan(100);
+    expect([
+      ...got.rollovers,
+      ...got.resets,
+      ...(got.corrections ?? []),
+      ...(got.reviews ?? []),
+    ]).toHaveLength(ref.events.length);
+    // Texts of more than 15 digits take the decimal path (a drop without a maximum rate is left for
+    // review, counted 0); a sum past 10^20 takes it too and keeps every digit.
+    const big: Sample[] = [];
+    let b = new D('99999999999999999990.123456');
+    for (let i = 0; i < 50; i++) {
+      b = b.plus('0.000001').plus(i % 2 ? '1' : '0');
+      big.push({ ts: from + i * 1000, value: text(b), quality: 'good' });
+    }
+    for (let i = 0; i < 50; i++)
+      big.push({ ts: from + (50 + i) * 1000, value: String(7 + i), quality: 'good' });
+    const first = new D(big[0]?.value ?? '');
+    expect(aggregateTotalizer(big, { from, to }).value).toBe(text(b.minus(first).plus(49)));
+    const past = ['0', '200000000000000000000', '1', '2.5', '4.25', '4.250001'].map(
+      (value, i): Sample => ({ ts: from + i * 1000, value, quality: 'good' }),
+    );
+    expect(aggregateTotalizer(past, { from, to }).value).toBe('200000000000000000003.250001');
+  });
+
   it('the generated series exercise every kind of counter discontinuity', () => {
     expect([...kindsSeen].sort()).toEqual(['correction', 'reset', 'review', 'rollover']);
   });

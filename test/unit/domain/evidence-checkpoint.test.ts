@@ -3,7 +3,8 @@
 // JSON, as it is kept) and reading only the later chunks gives the same body as reading every chunk —
 // also when it is resumed later (another generatedAt) — on a month whose accumulators carry state over
 // midnight: a correction's high-water mark, an open range run and a rate-of-change window, an outage,
-// a bad-quality run, weighing tickets.
+// a bad-quality run, weighing tickets. Read in hour chunks (`hourChunks`, what the day aggregates keep),
+// the body is the one day chunks give, and resuming after an hour inside a day gives it too.
 import { describe, expect, it } from 'vitest';
 import {
   type BatchSample,
@@ -24,6 +25,7 @@ for (const r of readings(false)) {
   list.push(s);
   byPoint.set(r.point, list);
 }
+for (const list of byPoint.values()) list.sort((a, b) => a.ts - b.ts);
 
 /** A source over the month's readings that records the earliest instant read. */
 function source(): ReadingSource & { earliest: number } {
@@ -31,7 +33,19 @@ function source(): ReadingSource & { earliest: number } {
     earliest: Number.POSITIVE_INFINITY,
     async read(pointId: string, from: number, to: number) {
       src.earliest = Math.min(src.earliest, from);
-      return (byPoint.get(pointId) ?? []).filter((s) => s.ts >= from && s.ts < to);
+      const list = byPoint.get(pointId) ?? [];
+      // The readings are in ts order: the first at or after `t` by bisection.
+      const at = (t: number) => {
+        let lo = 0;
+        let hi = list.length;
+        while (lo < hi) {
+          const mid = (lo + hi) >> 1;
+          if ((list[mid] as BatchSample).ts < t) lo = mid + 1;
+          else hi = mid;
+        }
+        return lo;
+      };
+      return list.slice(at(from), at(to));
     },
   };
   return src;
@@ -86,6 +100,61 @@ describe('evidence checkpoints', () => {
       if (text !== wholeLater)
         expect(JSON.parse(text), `resumed after chunk ${cp.chunk}`).toEqual(JSON.parse(wholeLater));
       expect(text, `resumed after chunk ${cp.chunk}`).toBe(wholeLater);
+    }
+  }, 300_000);
+
+  it('hour chunks give the body of day chunks, and resuming after an hour inside a day gives it too', async () => {
+    const at = MONTH_TO - 10 * 3_600_000;
+    const byDay = JSON.stringify(await computeEvidence({ ...base(at), source: source() }));
+    const checkpoints = new Map<number, EvidenceCheckpoint>();
+    const hours = evidenceChunks({ month: MONTH, hourChunks: true });
+    expect(hours).toHaveLength(1 + 31 * 24);
+    expect(hours.filter((c) => c.closes)).toHaveLength(32);
+    // Hours where state crosses an hour or midnight: the counter reset (day 5, 08:00), the range run
+    // (day 7 23:50 → day 8 00:20), the late gap (day 10), the correction (day 12 23:59 → day 13), the
+    // bad run (day 16), the outage (day 20 22:00 → day 21 03:00), weighing tickets every three hours.
+    const at0 = (day: number, hour: number) => 1 + (day - 1) * 24 + hour;
+    const picks = new Set([
+      at0(5, 7),
+      at0(5, 8),
+      at0(7, 23),
+      at0(8, 0),
+      at0(10, 3),
+      at0(12, 22),
+      at0(12, 23),
+      at0(13, 0),
+      at0(16, 11),
+      at0(20, 22),
+      at0(21, 1),
+      at0(31, 5),
+    ]);
+    // And every hour of the two nights the range run and the correction cross.
+    for (const day of [7, 8, 12, 13]) for (let h = 0; h < 24; h++) picks.add(at0(day, h));
+    const whole = JSON.stringify(
+      await computeEvidence({
+        ...base(at),
+        source: source(),
+        hourChunks: true,
+        onChunk: (chunk, checkpoint) => {
+          expect(chunk).toEqual(hours[chunk.index]);
+          if (picks.has(chunk.index)) checkpoints.set(chunk.index, JSON.parse(JSON.stringify(checkpoint())));
+        },
+      }),
+    );
+    if (whole !== byDay) expect(JSON.parse(whole)).toEqual(JSON.parse(byDay));
+    expect(whole).toBe(byDay);
+    expect(checkpoints.size).toBe(picks.size);
+    for (const [index, cp] of checkpoints) {
+      const src = source();
+      const resumed = JSON.stringify(
+        await computeEvidence({ ...base(at), source: src, resume: cp, hourChunks: true }),
+      );
+      const next = hours[index + 1] as (typeof hours)[number];
+      // Only the points read whole (tickets and weighings) go back to the start of their day.
+      expect(src.earliest).toBe(Math.min(next.from, next.segment.from));
+      if (resumed !== byDay)
+        expect(JSON.parse(resumed), `resumed after hour chunk ${index}`).toEqual(JSON.parse(byDay));
+      expect(resumed, `resumed after hour chunk ${index}`).toBe(byDay);
     }
   }, 300_000);
 });
