@@ -7,6 +7,7 @@ import { unwatchFile, watchFile } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { MrvError } from '../core/errors.ts';
 import { Gateway } from '../gateway/gateway.ts';
+import { watchHeap } from '../gateway/heap-watch.ts';
 import { loadSiteConfigIsolated } from '../gateway/site-loader.ts';
 import { packageVersion } from '../ops/package-root.ts';
 import { refusePasswordInUrl } from './integrity-options.ts';
@@ -56,6 +57,7 @@ export async function gateway(args: string[]): Promise<number> {
   const site = await loadSiteConfigIsolated(v.config);
   const gw = new Gateway({ site, log, version: packageVersion(), ...(v.mqtt ? { mqttUrl: v.mqtt } : {}) });
   await gw.start();
+  const stopHeapWatch = watchHeap(log);
   let ops: Awaited<ReturnType<typeof import('../ops/metrics-server.ts').startMetricsServer>> | undefined;
   if (v['metrics-port'] !== undefined) {
     // prom-client only when asked for: a gateway without metrics does not carry it.
@@ -117,6 +119,7 @@ export async function gateway(args: string[]): Promise<number> {
     });
   return runUntilSignal(log, async () => {
     process.off('SIGHUP', onHup);
+    stopHeapWatch();
     unwatchFile(file);
     await reloading;
     await ops?.stop();
