@@ -136,6 +136,13 @@ export class ModbusLink {
   #owedMs = 0;
   /** An RTU-over-TCP link reconnected after a timeout: drain the new connection too (a converter may forward the late frame). */
   #drainAfterConnect = false;
+  /**
+   * RTU: the port was just opened and nothing proves the line quiet yet (a late answer to a request of
+   * the port's previous user, or of a stopped driver, may still be in the serial buffer, on the pty or
+   * in the converter): the first request waits for a drain, as after an anomaly, but is not counted in
+   * {@link LinkStats.drains}.
+   */
+  #quietUnproven = false;
   readonly stats: LinkStats = { connects: 0, drains: 0, strayBytes: 0 };
   /** Requests waiting for or holding the lock (for tests and status). */
   queued = 0;
@@ -253,18 +260,21 @@ export class ModbusLink {
 
   /**
    * RTU: before a request, discards input until the line has been silent for the inter-frame silence
-   * plus the worst-case answer time owed by earlier requests that went wrong.
+   * plus the worst-case answer time owed by earlier requests that went wrong (or the request's own,
+   * on a port just opened).
    */
   async #drainIfNeeded(o: ReadOptions): Promise<{ ok: true } | { ok: false; error: LinkError }> {
     const port = this.#port;
-    if (!port || !(port.needsDrain || this.#drainAfterConnect)) return { ok: true };
+    const anomaly = port !== undefined && (port.needsDrain || this.#drainAfterConnect);
+    if (!port || !(anomaly || this.#quietUnproven)) return { ok: true };
     const quietMs = port.minGuardMs + Math.max(this.#owedMs, o.timeoutMs);
-    this.stats.drains++;
+    if (anomaly) this.stats.drains++;
     this.stats.strayBytes += port.strayBytes;
     const quiet = await port.drain(quietMs, Math.max(4 * quietMs, 10_000), o.signal);
     if (quiet) {
       this.#owedMs = 0;
       this.#drainAfterConnect = false;
+      this.#quietUnproven = false;
       return { ok: true };
     }
     if (o.signal?.aborted) return { ok: false, error: stopped('drain') };
@@ -365,6 +375,7 @@ export class ModbusLink {
       this.#backoffMs = this.opts.reconnectDelayMs;
       this.#lastError = undefined;
       this.stats.connects++;
+      if (this.framing === 'rtu') this.#quietUnproven = true;
       log.info({ link: describeLink(spec) }, 'modbus link connected');
     } catch (err) {
       const c = classifyModbusError(err);
