@@ -19,9 +19,10 @@
  * in step the window is the 90th percentile of the last {@link ANSWER_SAMPLES} answers, not their
  * slowest: one stall no longer stretches every request of the line for the next 32 answers (measured
  * in `mrv demo --speed 2880` at load 8: one answer read 125 ms late set a 157 ms guard on six
- * requests a cycle, and three feeders overran their 750 ms cycle for hours). After an anomaly (a
- * timeout, a rejected frame, stray bytes: {@link AnswerTimes.markAnomaly}), when a stale frame is
- * likely, the next {@link ANSWER_SAMPLES} answers get the slowest of the window, as before.
+ * requests a cycle, and three feeders overran their 750 ms cycle for hours). After a frame that did
+ * not belong (stray bytes, a rejected answer: {@link AnswerTimes.markAnomaly}), when more are likely,
+ * the next {@link ANSWER_SAMPLES} answers get the slowest of the window, as before. A timeout is no
+ * such sign (the drain after it proves the line silent for the device's worst-case answer time).
  */
 
 /** Floor of the silence after an answer, ms: covers scheduling jitter of the peer and of this process. */
@@ -47,7 +48,7 @@ export class AnswerTimes {
     if (this.#suspect > 0) this.#suspect--;
   }
 
-  /** The line was out of step: the next {@link ANSWER_SAMPLES} answers wait for the slowest answer time. */
+  /** A frame that did not belong was on the line: the next {@link ANSWER_SAMPLES} answers wait for the slowest answer time. */
   markAnomaly(): void {
     this.#suspect = ANSWER_SAMPLES;
   }

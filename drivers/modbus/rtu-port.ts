@@ -112,25 +112,30 @@ export class RtuFramePort extends EventEmitter {
   #buf: Buffer = Buffer.alloc(0);
   #frameTimer: NodeJS.Timeout | undefined;
   #frameCheck: NodeJS.Immediate | undefined;
+  #answerTimer: NodeJS.Timeout | undefined;
+  #answerCheck: NodeJS.Immediate | undefined;
   #lastRxAt = 0;
   #draining = false;
   #stray = 0;
   #desync = false;
   #timeoutMs = 1000;
   /** The line's recent answer times: the window a stale frame's real answer would follow in. */
-  readonly #answers = new AnswerTimes();
+  readonly #answers: AnswerTimes;
   /** Silence that ends an answer, ms: at least 3.5 character times, and at least {@link MIN_GUARD_MS}. */
   readonly minGuardMs: number;
 
   /**
    * @param transport the serial device or TCP endpoint
    * @param connectTimeoutMs TCP connect timeout (serial opens are local)
+   * @param answers the line's answer times, kept by the link across reconnects (default: new)
    */
   constructor(
     readonly transport: RtuTransport,
     private readonly connectTimeoutMs: number,
+    answers: AnswerTimes = new AnswerTimes(),
   ) {
     super();
+    this.#answers = answers;
     const silence = transport.kind === 'serial' ? interFrameSilenceMs(transport.baudRate) : 0;
     this.minGuardMs = Math.max(MIN_GUARD_MS, Math.ceil(silence));
   }
@@ -174,6 +179,31 @@ export class RtuFramePort extends EventEmitter {
   }
 
   /**
+   * Arms the pending request's answer timeout: after `timeoutMs`, and one more poll for input (an
+   * answer that waited in the kernel while the loop was busy is read first: a due timer runs before
+   * pending input is), the port emits `answerTimeout` if the request is still unanswered (an answer
+   * begun by then gets twice {@link minGuardMs} more to end in, once). The link
+   * fails the request on it (modbus-serial's own timer, which fires before that poll, is only a
+   * backstop there).
+   */
+  #armAnswerTimeout(e: Expected, afterMs = e.timeoutMs, extended = false): void {
+    this.#answerTimer = setTimeout(() => {
+      this.#answerCheck = setImmediate(() => {
+        if (this.#expect !== e) return;
+        // The answer has begun (its bytes may have waited in the kernel past the deadline): once, give
+        // it its inter-frame silence to end in before it times out.
+        if (this.#buf.length > 0 && !extended) this.#armAnswerTimeout(e, 2 * this.minGuardMs, true);
+        else this.emit('answerTimeout');
+      });
+    }, afterMs);
+  }
+
+  #clearAnswerTimeout(): void {
+    clearTimeout(this.#answerTimer);
+    clearImmediate(this.#answerCheck);
+  }
+
+  /**
    * True after bytes that belong to no request (stray bytes, a frame of the wrong unit id, function
    * code or length, a timed-out request): the line must be drained before the next request.
    */
@@ -191,10 +221,18 @@ export class RtuFramePort extends EventEmitter {
     this.#timeoutMs = ms;
   }
 
-  /** Marks the line as out of step (the link calls this on a timeout or a rejected answer). */
-  markDesync(): void {
+  /**
+   * Marks the line as out of step (the link calls this on a timeout, an abandoned request or a rejected
+   * answer): the line is drained before the next request. A rejected answer (`frameRejected`) also
+   * makes the next answers wait for the slowest answer time ({@link AnswerTimes.markAnomaly}): a frame
+   * that did not belong was on the line. A timeout does not: the drain proves the line silent for the
+   * device's worst-case answer time, and answer times stretched by a loaded process would otherwise
+   * stretch the next 32 requests.
+   */
+  markDesync(frameRejected: boolean): void {
     this.#desync = true;
-    this.#answers.markAnomaly();
+    if (frameRejected) this.#answers.markAnomaly();
+    this.#clearAnswerTimeout();
     this.#expect = undefined;
   }
 
@@ -276,6 +314,7 @@ export class RtuFramePort extends EventEmitter {
     this.#open = false;
     this.#expect = undefined;
     this.#clearFrameEnd();
+    this.#clearAnswerTimeout();
     const s = this.#stream;
     this.#stream = undefined;
     if (!s) return;
@@ -297,6 +336,7 @@ export class RtuFramePort extends EventEmitter {
       this.#buf = Buffer.alloc(0);
     }
     this.#clearFrameEnd();
+    this.#clearAnswerTimeout();
     this.#expect = {
       unit: data[0] ?? 0,
       fc: data[1] ?? 0,
@@ -304,6 +344,7 @@ export class RtuFramePort extends EventEmitter {
       sentAt: Date.now(),
       timeoutMs: this.#timeoutMs,
     };
+    this.#armAnswerTimeout(this.#expect);
     s.write(data);
   }
 
@@ -336,6 +377,7 @@ export class RtuFramePort extends EventEmitter {
     const frame = this.#buf;
     this.#buf = Buffer.alloc(0);
     this.#expect = undefined;
+    this.#clearAnswerTimeout();
     if (!e || frame.length === 0) return;
     const exception = frame[1] === (e.fc | 0x80);
     const need = exception ? EXCEPTION_LENGTH : e.length;
@@ -358,6 +400,7 @@ export class RtuFramePort extends EventEmitter {
     this.#draining = true;
     this.#expect = undefined;
     this.#clearFrameEnd();
+    this.#clearAnswerTimeout();
     this.#buf = Buffer.alloc(0);
     const start = Date.now();
     this.#lastRxAt = Math.max(this.#lastRxAt, start);

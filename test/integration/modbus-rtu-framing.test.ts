@@ -6,7 +6,8 @@
  * followed by extra bytes, or of the wrong unit id or function code, is rejected (`MRV_E_DECODE`) for
  * that request only and the next cycle, after the drain, reads right again; a frame that waits on a
  * new connection (a converter forwarding a late answer meant for the previous one) is drained, not
- * taken for the first answer.
+ * taken for the first answer; an answer that arrived while the process was busy past the timeout
+ * counts (it waited in the kernel), not a timeout.
  */
 import net from 'node:net';
 import pino from 'pino';
@@ -28,7 +29,15 @@ function withCrc(bytes: number[]): Buffer {
   return Buffer.from([...bytes, crc & 0xff, crc >>> 8]);
 }
 
-type Mode = 'plain' | 'split' | 'slow' | 'trailing' | 'wrong-unit' | 'wrong-fc' | 'stale-on-connect';
+type Mode =
+  | 'plain'
+  | 'split'
+  | 'slow'
+  | 'trailing'
+  | 'wrong-unit'
+  | 'wrong-fc'
+  | 'stale-on-connect'
+  | 'answer-then-stall';
 let mode: Mode = 'plain';
 let server: net.Server;
 let port = 0;
@@ -56,7 +65,13 @@ beforeAll(async () => {
       ]);
       if (mode === 'slow') setTimeout(() => socket.write(frame), 600);
       else if (mode === 'stale-on-connect') setTimeout(() => socket.write(frame), 60);
-      else if (mode === 'split') {
+      else if (mode === 'answer-then-stall') {
+        // The answer is on its way at once; then this process (the gateway's too) is busy for longer
+        // than the request's timeout, as a loaded machine's may be.
+        socket.write(frame);
+        const end = Date.now() + STALL_MS;
+        while (Date.now() < end);
+      } else if (mode === 'split') {
         socket.write(frame.subarray(0, 4));
         setTimeout(() => socket.write(frame.subarray(4)), MIN_GUARD_MS * 3);
       } else if (mode === 'trailing') socket.write(Buffer.concat([frame, Buffer.from([0x01, 0x03, 0x00])]));
@@ -68,6 +83,9 @@ beforeAll(async () => {
   port = (server.address() as net.AddressInfo).port;
 });
 afterAll(() => new Promise<void>((r) => server.close(() => r())));
+
+/** Longer than the devices' 1000 ms answer timeout. */
+const STALL_MS = 1300;
 
 function rawDevice(points: unknown[]) {
   return ModbusRtuOverTcpDevice.parse({
@@ -152,6 +170,25 @@ describe('RTU framing (rtu-port.ts)', () => {
       }
     } finally {
       mode = 'plain';
+    }
+  }, 30_000);
+
+  it('takes an answer that arrived while the process was busy past the timeout, not a timeout', async () => {
+    // Before the fix modbus-serial's timer, due during the stall, ran before the waiting input was
+    // read (a due timer runs first): MRV_E_MODBUS_TIMEOUT for an answer that came in 1 ms.
+    mode = 'answer-then-stall';
+    const driver = new ModbusDriver(
+      rawDevice([{ id: 'a', unit: '', table: 'holding', address: 4, type: 'uint32' }]),
+      { clock: systemClock, log },
+    );
+    try {
+      expect(await driver.pollOnce()).toMatchObject([
+        { point: 'a', quality: 'good', value: String(1004 * 65536 + 1005) },
+      ]);
+      expect(driver.status().failedRequests ?? 0).toBe(0);
+    } finally {
+      mode = 'plain';
+      await driver.stop();
     }
   }, 30_000);
 });
