@@ -184,11 +184,25 @@ export function demoCollectorTolerances(speed: number): { maxClockSkewMs: number
 export const DEMO_FIRST_READING_BUDGET_MS = 120_000;
 
 /**
+ * How many times a device's share of the demo's real time per poll ({@link DEMO_REAL_MS_PER_POLL}) a
+ * device on a shared RTU line gets, beside the number of devices on the line. An RTU answer counts
+ * only once the device's answer window since the request has passed (drivers/modbus/rtu-guard.ts:
+ * 1.25 × the 90th percentile of the line's answer times), so each request holds the line for about
+ * two answer times, where a Modbus TCP request holds its own connection for one. Measured in the
+ * three-unit demo at load ~9 (two busy loops beside it): answer times as the busy process sees them
+ * 5 ms median, 80 ms 90th percentile; a request 115 ms median from write to accepted answer; the
+ * line managed ~7.5 requests/s where the cement feeders' six requests per 750 ms need 8, and kept
+ * 84–85 % of its readings; at twice the interval it needs 4.
+ */
+export const DEMO_RTU_REQUEST_SHARE = 2;
+
+/**
  * The shortest poll interval, ms of plant time, the demo declares at `--speed N`: 1 at speed 1 (the
  * site files as written), else N × {@link DEMO_REAL_MS_PER_POLL} rounded up to a whole second (720 s at
  * 2880×). A gateway cannot read a meter every plant second when a plant second is 0.35 ms of real time;
  * declaring what it really does keeps completeness honest (it counts against the declared interval).
- * Devices sharing one RTU line get this times their number ({@link loadDemoSite}).
+ * Devices sharing one RTU line get this times their number times {@link DEMO_RTU_REQUEST_SHARE}
+ * ({@link loadDemoSite}).
  */
 export function demoMinPollMs(speed: number): number {
   return speed > 1 ? Math.ceil((speed * DEMO_REAL_MS_PER_POLL) / 1000) * 1000 : 1;
@@ -199,9 +213,10 @@ export function demoMinPollMs(speed: number): number {
  * this machine is moved by `offset` ports (Modbus `port`, OPC UA `endpointUrl`), as the simulators are
  * with `mrv demo --sim-port-offset N`. With `minPollMs` > 1 (`mrv demo --speed N`, see
  * {@link demoMinPollMs}), every device's, point's and event log's `pollIntervalMs` is at least that
- * (times the number of devices on the device's RTU line, when it shares one: they take turns on the
- * wire, each answer followed by a silence guard of at least 20 ms of real time, so three feeders behind
- * one converter read at 250 ms each overran their cycles and kept ~70 % of their readings), and
+ * (times the number of devices on the device's RTU line and {@link DEMO_RTU_REQUEST_SHARE}, when it
+ * shares one: they take turns on the wire, each answer counted only after the device's answer window,
+ * so three feeders behind one converter read at 250 ms each overran their cycles and kept ~70 % of
+ * their readings, and at 750 ms for the three kept 84–85 % on a loaded machine), and
  * OPC UA devices are read in `polling` mode (a subscription's intervals are the server's real time, not
  * plant time). Offset 0 at speed 1 is {@link loadSiteConfig} itself.
  * @throws MrvError MRV_E_CONFIG as {@link loadSiteConfig} does, or for an offset out of range
@@ -235,7 +250,7 @@ export function loadDemoSite(file: string, offset: number, minPollMs = 1): Loade
     for (const d of devices.items) {
       if (!isMap(d)) continue;
       const line = rtuLine(d.get('driver'), d.get('path'), d.get('host'), d.get('port'));
-      const min = minPollMs * (line === undefined ? 1 : (perLine.get(line) ?? 1));
+      const min = minPollMs * (line === undefined ? 1 : (perLine.get(line) ?? 1) * DEMO_RTU_REQUEST_SHARE);
       const host = String(d.get('host') ?? '');
       const port = d.get('port');
       if (typeof port === 'number' && (host === '127.0.0.1' || host === 'localhost'))

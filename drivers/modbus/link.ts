@@ -15,6 +15,7 @@ import type { Logger } from 'pino';
 import { type ErrorCode, MrvError } from '../../core/errors.ts';
 import type { Clock } from '../../core/time.ts';
 import type { ModbusTable } from './config.ts';
+import { AnswerTimes } from './rtu-guard.ts';
 import { RtuFramePort } from './rtu-port.ts';
 
 type Client = InstanceType<typeof ModbusRTU.default>;
@@ -136,6 +137,15 @@ export class ModbusLink {
   #owedMs = 0;
   /** An RTU-over-TCP link reconnected after a timeout: drain the new connection too (a converter may forward the late frame). */
   #drainAfterConnect = false;
+  /**
+   * RTU: the port was just opened and nothing proves the line quiet yet (a late answer to a request of
+   * the port's previous user, or of a stopped driver, may still be in the serial buffer, on the pty or
+   * in the converter): the first request waits for a drain, as after an anomaly, but is not counted in
+   * {@link LinkStats.drains}.
+   */
+  #quietUnproven = false;
+  /** RTU: the line's answer times (rtu-guard.ts), kept across reconnects of the port. */
+  readonly #answers = new AnswerTimes();
   readonly stats: LinkStats = { connects: 0, drains: 0, strayBytes: 0 };
   /** Requests waiting for or holding the lock (for tests and status). */
   queued = 0;
@@ -177,16 +187,22 @@ export class ModbusLink {
         if (!drained.ok) return drained;
         const client = this.#client as Client;
         client.setID(o.unitId);
-        client.setTimeout(o.timeoutMs);
-        this.#port?.setAnswerTimeout(o.timeoutMs);
+        const port = this.#port;
+        // RTU: the port times the answer out (after one more poll for input, rtu-port.ts); modbus-serial's
+        // timer, which would fire before an answer that waited in the kernel while the loop was busy is
+        // read, is a backstop.
+        client.setTimeout(port ? 2 * o.timeoutMs + RTU_BACKSTOP_MS : o.timeoutMs);
+        port?.setAnswerTimeout(o.timeoutMs);
         try {
-          const res = await abortable(request(client, table, address, count), [
-            o.signal,
-            this.#closing.signal,
-          ]);
+          const res = await abortable(
+            port
+              ? answeredInTime(port, () => request(client, table, address, count))
+              : request(client, table, address, count),
+            [o.signal, this.#closing.signal],
+          );
           if (res.buffer.length !== need) {
             // modbus-serial checked the frame length; a byte count that disagrees is a device fault.
-            this.#port?.markDesync();
+            this.#port?.markDesync(true);
             this.#owedMs = Math.max(this.#owedMs, o.timeoutMs);
             return {
               ok: false as const,
@@ -222,7 +238,7 @@ export class ModbusLink {
   #afterError(c: ReturnType<typeof classifyModbusError>, o: ReadOptions, attempt: number): void {
     if (this.framing === 'rtu' && c.code !== 'MRV_E_MODBUS_EXCEPTION') {
       // A timed-out request may still be answered; a rejected answer may have company on the line.
-      this.#port?.markDesync();
+      this.#port?.markDesync(c.code !== 'MRV_E_MODBUS_TIMEOUT');
       this.#owedMs = Math.max(this.#owedMs, o.timeoutMs);
       if (this.spec.kind === 'rtu-over-tcp' && c.code === 'MRV_E_MODBUS_TIMEOUT') {
         // A fresh connection leaves the late frame on the old socket; drain the new one as well.
@@ -246,25 +262,28 @@ export class ModbusLink {
   /** A request abandoned by a stopping driver is owed an answer like a timed-out one. */
   #afterAbort(o: ReadOptions): void {
     if (this.framing === 'rtu') {
-      this.#port?.markDesync();
+      this.#port?.markDesync(false);
       this.#owedMs = Math.max(this.#owedMs, o.timeoutMs);
     } else this.#disconnect();
   }
 
   /**
    * RTU: before a request, discards input until the line has been silent for the inter-frame silence
-   * plus the worst-case answer time owed by earlier requests that went wrong.
+   * plus the worst-case answer time owed by earlier requests that went wrong (or the request's own,
+   * on a port just opened).
    */
   async #drainIfNeeded(o: ReadOptions): Promise<{ ok: true } | { ok: false; error: LinkError }> {
     const port = this.#port;
-    if (!port || !(port.needsDrain || this.#drainAfterConnect)) return { ok: true };
+    const anomaly = port !== undefined && (port.needsDrain || this.#drainAfterConnect);
+    if (!port || !(anomaly || this.#quietUnproven)) return { ok: true };
     const quietMs = port.minGuardMs + Math.max(this.#owedMs, o.timeoutMs);
-    this.stats.drains++;
+    if (anomaly) this.stats.drains++;
     this.stats.strayBytes += port.strayBytes;
     const quiet = await port.drain(quietMs, Math.max(4 * quietMs, 10_000), o.signal);
     if (quiet) {
       this.#owedMs = 0;
       this.#drainAfterConnect = false;
+      this.#quietUnproven = false;
       return { ok: true };
     }
     if (o.signal?.aborted) return { ok: false, error: stopped('drain') };
@@ -350,6 +369,7 @@ export class ModbusLink {
       const port = new RtuFramePort(
         spec.kind === 'rtu' ? { ...spec, kind: 'serial' } : { kind: 'tcp', host: spec.host, port: spec.port },
         connectTimeoutMs,
+        this.#answers,
       );
       this.#port = port;
       client = new ModbusRTU.default(port);
@@ -365,6 +385,7 @@ export class ModbusLink {
       this.#backoffMs = this.opts.reconnectDelayMs;
       this.#lastError = undefined;
       this.stats.connects++;
+      if (this.framing === 'rtu') this.#quietUnproven = true;
       log.info({ link: describeLink(spec) }, 'modbus link connected');
     } catch (err) {
       const c = classifyModbusError(err);
@@ -399,6 +420,24 @@ export class ModbusLink {
     emitter.removeAllListeners();
     emitter.on('error', () => {});
   }
+}
+
+/** modbus-serial's timer on RTU requests ends this long after twice the answer timeout (a backstop). */
+const RTU_BACKSTOP_MS = 1000;
+
+/**
+ * Runs `send` (one modbus-serial request on `port`) and rejects as modbus-serial's timeout does
+ * (`TransactionTimedOutError`) when the port reports the answer overdue (`answerTimeout`, rtu-port.ts).
+ */
+function answeredInTime<T>(port: RtuFramePort, send: () => Promise<T>): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const onTimeout = () =>
+      reject(Object.assign(new Error('no answer within the timeout'), { name: 'TransactionTimedOutError' }));
+    port.once('answerTimeout', onTimeout);
+    send()
+      .then(resolve, reject)
+      .finally(() => port.off('answerTimeout', onTimeout));
+  });
 }
 
 function stopped(where: string): LinkError {

@@ -8,9 +8,13 @@
  * an answer belongs to a request is that the line carried nothing else since the request. So:
  * - bytes are an answer only while a request is pending; bytes that arrive while none is (a late
  *   answer, a second copy, a frame out of turn) are counted as stray and make {@link needsDrain} true;
- * - an answer ends with a silence ({@link RtuFramePort.guardMs}, at least 3.5 character times,
- *   §2.5.1.1, and at most until just before the request's timeout) after the expected length: bytes after the expected length turn it into a longer
- *   frame, which modbus-serial rejects ("Data length error") instead of taking its first part;
+ * - an answer ends after the expected length with a silence of at least 3.5 character times
+ *   (§2.5.1.1) and once the device's answer window since the request has passed (rtu-guard.ts), at
+ *   most until just before the request's timeout: bytes after the expected length turn it into a
+ *   longer frame, which modbus-serial rejects ("Data length error") instead of taking its first part.
+ *   The decision is taken after this process has polled for input once more, so bytes that arrived
+ *   while its event loop was busy are counted before the frame is (a due timer runs before pending
+ *   input is read);
  * - after any anomaly the link calls {@link RtuFramePort.drain}: input is discarded until the line
  *   has been silent for the device's worst-case answer time, before the next request goes out.
  *
@@ -21,6 +25,7 @@
 import { EventEmitter } from 'node:events';
 import { createRequire } from 'node:module';
 import net from 'node:net';
+import { AnswerTimes, frameCompleteAt, MIN_GUARD_MS } from './rtu-guard.ts';
 
 /** Longest RTU frame (Modbus over Serial Line §2.5.1: 256 bytes). */
 const MAX_FRAME = 256;
@@ -106,25 +111,31 @@ export class RtuFramePort extends EventEmitter {
   #expect: Expected | undefined;
   #buf: Buffer = Buffer.alloc(0);
   #frameTimer: NodeJS.Timeout | undefined;
+  #frameCheck: NodeJS.Immediate | undefined;
+  #answerTimer: NodeJS.Timeout | undefined;
+  #answerCheck: NodeJS.Immediate | undefined;
   #lastRxAt = 0;
   #draining = false;
   #stray = 0;
   #desync = false;
   #timeoutMs = 1000;
-  /** Slowest accepted answers (ms), newest last: the silence after an answer must cover them. */
-  #latencies: number[] = [];
+  /** The line's recent answer times: the window a stale frame's real answer would follow in. */
+  readonly #answers: AnswerTimes;
   /** Silence that ends an answer, ms: at least 3.5 character times, and at least {@link MIN_GUARD_MS}. */
   readonly minGuardMs: number;
 
   /**
    * @param transport the serial device or TCP endpoint
    * @param connectTimeoutMs TCP connect timeout (serial opens are local)
+   * @param answers the line's answer times, kept by the link across reconnects (default: new)
    */
   constructor(
     readonly transport: RtuTransport,
     private readonly connectTimeoutMs: number,
+    answers: AnswerTimes = new AnswerTimes(),
   ) {
     super();
+    this.#answers = answers;
     const silence = transport.kind === 'serial' ? interFrameSilenceMs(transport.baudRate) : 0;
     this.minGuardMs = Math.max(MIN_GUARD_MS, Math.ceil(silence));
   }
@@ -135,23 +146,61 @@ export class RtuFramePort extends EventEmitter {
   }
 
   /**
-   * Silence (ms) after the expected length before an answer counts as complete: the larger of
-   * {@link minGuardMs} and 1.25 × the slowest of the last 32 accepted answers, so that a stale
-   * frame taken for an answer is still followed, inside the guard, by the real answer.
+   * The device's answer window, ms after a request (rtu-guard.ts {@link AnswerTimes.windowMs}): an
+   * answer counts as complete only once it has passed, so that a stale frame taken for an answer is
+   * still followed, inside it, by the real answer.
    */
-  get guardMs(): number {
-    const slowest = this.#latencies.reduce((a, b) => Math.max(a, b), 0);
-    return Math.max(this.minGuardMs, Math.ceil(slowest * 1.25));
+  get answerWindowMs(): number {
+    return this.#answers.windowMs();
+  }
+
+  /** Arms the end of the pending frame (rtu-guard.ts {@link frameCompleteAt}). */
+  #armFrameEnd(e: Expected): void {
+    const at = frameCompleteAt({
+      sentAt: e.sentAt,
+      lastRxAt: this.#lastRxAt,
+      timeoutMs: e.timeoutMs,
+      windowMs: this.#answers.windowMs(),
+      minGuardMs: this.minGuardMs,
+    });
+    // The timer, then one more poll for input (setImmediate runs after it): input that arrived while
+    // the loop was busy is read (and resets this) before the frame counts.
+    this.#frameTimer = setTimeout(
+      () => {
+        this.#frameCheck = setImmediate(() => this.#emitFrame());
+      },
+      Math.max(0, at - Date.now()),
+    );
+  }
+
+  #clearFrameEnd(): void {
+    clearTimeout(this.#frameTimer);
+    clearImmediate(this.#frameCheck);
   }
 
   /**
-   * The guard for the pending request: {@link guardMs}, but ending before the request's timeout
-   * (modbus-serial's timer would otherwise fire first and the answer would never count), and never
-   * below {@link minGuardMs}.
+   * Arms the pending request's answer timeout: after `timeoutMs`, and one more poll for input (an
+   * answer that waited in the kernel while the loop was busy is read first: a due timer runs before
+   * pending input is), the port emits `answerTimeout` if the request is still unanswered (an answer
+   * begun by then gets twice {@link minGuardMs} more to end in, once). The link
+   * fails the request on it (modbus-serial's own timer, which fires before that poll, is only a
+   * backstop there).
    */
-  #guardFor(e: Expected): number {
-    const left = e.sentAt + e.timeoutMs - Date.now() - TIMER_MARGIN_MS;
-    return Math.max(this.minGuardMs, Math.min(this.guardMs, left));
+  #armAnswerTimeout(e: Expected, afterMs = e.timeoutMs, extended = false): void {
+    this.#answerTimer = setTimeout(() => {
+      this.#answerCheck = setImmediate(() => {
+        if (this.#expect !== e) return;
+        // The answer has begun (its bytes may have waited in the kernel past the deadline): once, give
+        // it its inter-frame silence to end in before it times out.
+        if (this.#buf.length > 0 && !extended) this.#armAnswerTimeout(e, 2 * this.minGuardMs, true);
+        else this.emit('answerTimeout');
+      });
+    }, afterMs);
+  }
+
+  #clearAnswerTimeout(): void {
+    clearTimeout(this.#answerTimer);
+    clearImmediate(this.#answerCheck);
   }
 
   /**
@@ -172,9 +221,18 @@ export class RtuFramePort extends EventEmitter {
     this.#timeoutMs = ms;
   }
 
-  /** Marks the line as out of step (the link calls this on a timeout or a rejected answer). */
-  markDesync(): void {
+  /**
+   * Marks the line as out of step (the link calls this on a timeout, an abandoned request or a rejected
+   * answer): the line is drained before the next request. A rejected answer (`frameRejected`) also
+   * makes the next answers wait for the slowest answer time ({@link AnswerTimes.markAnomaly}): a frame
+   * that did not belong was on the line. A timeout does not: the drain proves the line silent for the
+   * device's worst-case answer time, and answer times stretched by a loaded process would otherwise
+   * stretch the next 32 requests.
+   */
+  markDesync(frameRejected: boolean): void {
     this.#desync = true;
+    if (frameRejected) this.#answers.markAnomaly();
+    this.#clearAnswerTimeout();
     this.#expect = undefined;
   }
 
@@ -255,7 +313,8 @@ export class RtuFramePort extends EventEmitter {
   destroy(): void {
     this.#open = false;
     this.#expect = undefined;
-    clearTimeout(this.#frameTimer);
+    this.#clearFrameEnd();
+    this.#clearAnswerTimeout();
     const s = this.#stream;
     this.#stream = undefined;
     if (!s) return;
@@ -273,9 +332,11 @@ export class RtuFramePort extends EventEmitter {
     // Bytes left over from before are stray; the link drains before it writes, so this is a backstop.
     if (this.#buf.length > 0) {
       this.#stray += this.#buf.length;
+      this.#answers.markAnomaly();
       this.#buf = Buffer.alloc(0);
     }
-    clearTimeout(this.#frameTimer);
+    this.#clearFrameEnd();
+    this.#clearAnswerTimeout();
     this.#expect = {
       unit: data[0] ?? 0,
       fc: data[1] ?? 0,
@@ -283,6 +344,7 @@ export class RtuFramePort extends EventEmitter {
       sentAt: Date.now(),
       timeoutMs: this.#timeoutMs,
     };
+    this.#armAnswerTimeout(this.#expect);
     s.write(data);
   }
 
@@ -292,10 +354,11 @@ export class RtuFramePort extends EventEmitter {
     const e = this.#expect;
     if (!e) {
       this.#stray += chunk.length;
+      this.#answers.markAnomaly();
       return;
     }
     this.#buf = this.#buf.length === 0 ? chunk : Buffer.concat([this.#buf, chunk]);
-    clearTimeout(this.#frameTimer);
+    this.#clearFrameEnd();
     if (this.#buf.length > MAX_FRAME) {
       this.#emitFrame();
       return;
@@ -306,7 +369,7 @@ export class RtuFramePort extends EventEmitter {
     const headerOk = b[0] === e.unit && (b[1] === e.fc || b[1] === (e.fc | 0x80));
     const need = b[1] === (e.fc | 0x80) ? EXCEPTION_LENGTH : e.length;
     if (headerOk && need !== undefined && b.length < need) return;
-    this.#frameTimer = setTimeout(() => this.#emitFrame(), this.#guardFor(e));
+    this.#armFrameEnd(e);
   }
 
   #emitFrame(): void {
@@ -314,14 +377,16 @@ export class RtuFramePort extends EventEmitter {
     const frame = this.#buf;
     this.#buf = Buffer.alloc(0);
     this.#expect = undefined;
+    this.#clearAnswerTimeout();
     if (!e || frame.length === 0) return;
     const exception = frame[1] === (e.fc | 0x80);
     const need = exception ? EXCEPTION_LENGTH : e.length;
     const matches = frame[0] === e.unit && (frame[1] === e.fc || exception) && frame.length === need;
-    if (matches) {
-      this.#latencies.push(this.#lastRxAt - e.sentAt);
-      if (this.#latencies.length > 32) this.#latencies.shift();
-    } else this.#desync = true;
+    if (matches) this.#answers.add(this.#lastRxAt - e.sentAt);
+    else {
+      this.#desync = true;
+      this.#answers.markAnomaly();
+    }
     this.emit('data', frame);
   }
 
@@ -334,7 +399,8 @@ export class RtuFramePort extends EventEmitter {
   async drain(quietMs: number, maxMs: number, signal?: AbortSignal): Promise<boolean> {
     this.#draining = true;
     this.#expect = undefined;
-    clearTimeout(this.#frameTimer);
+    this.#clearFrameEnd();
+    this.#clearAnswerTimeout();
     this.#buf = Buffer.alloc(0);
     const start = Date.now();
     this.#lastRxAt = Math.max(this.#lastRxAt, start);
@@ -357,10 +423,8 @@ export class RtuFramePort extends EventEmitter {
   }
 }
 
-/** Floor of the answer guard, ms: covers scheduling jitter of the peer and of this process. */
-export const MIN_GUARD_MS = 20;
-/** The guard ends this long before the request's timeout, so that the answer's timer runs first. */
-const TIMER_MARGIN_MS = 10;
+/** Re-exported from rtu-guard.ts for the port's users. */
+export { MIN_GUARD_MS };
 
 function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve) => {

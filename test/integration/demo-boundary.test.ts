@@ -20,8 +20,10 @@
  *   ≥ 99 % for both months.
  * The demo's plant clock is paced (core/paced-clock.ts): a stall of the one demo process slows the plant
  * down with it instead of leaving gaps, so these hold on a busy machine (run with two busy loops beside
- * it, see the README) — except on the cement plant's RTU line, whose three substitute feeders are kept
- * out of the ≥ 99 % assertions (printed, not asserted; see {@link RTU_LINE}).
+ * it, see the README), the cement plant's RTU line included: its three substitute feeders take turns
+ * on one line in 750 ms of real time per cycle, and the RTU answer guard no longer grows with this
+ * loaded process's own stalls (drivers/modbus/rtu-guard.ts; before, one answer read 125 ms late set
+ * a 157 ms guard on the line's next 32 requests, and the feeders kept 83–94 % for hours at load 8).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -30,7 +32,6 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { isoCst, monthPeriod } from '../../core/domain/period.ts';
 import {
   api,
-  type Completeness,
   type DemoProcess,
   type JudgedPackage,
   judgeUnits,
@@ -49,23 +50,6 @@ afterAll(async () => {
   await demo?.stop();
   rmSync(tmp, { recursive: true, force: true });
 });
-
-/**
- * The cement plant's substitute feeders behind one RTU-over-TCP converter (examples/cement-plant.site.yaml).
- * Not asserted ≥ 99 %, for a cause outside the demo's clock: their line's cycle outgrows the interval
- * the demo declares for it (720 s × 3 devices = 2160 s plant, 750 ms real) when the machine is loaded.
- * Measured at load 8–10 (3-unit demo, 28 Nov 12:00 → 1 Dec 12:00): the line's readings 3 400–7 500 s
- * apart for hours at a time (slots skipped on the poll grid), 83–84 % of the expected readings in
- * November; the Modbus TCP and OPC UA points of the same run 100 %; the cement unit alone at lower load
- * 100 %. The cause, read from the code and consistent with those spacings (not instrumented): the RTU
- * port's answer guard (drivers/modbus/rtu-port.ts `guardMs`: 1.25 × the slowest of the last 32 answers,
- * up to just under the request timeout; the protection against a stale frame of issue 16) grows with
- * the real answer time of a loaded process, and each of the line's requests waits it out in real
- * time: stalls of the event loop are paced (core/paced-clock.ts), a slow but running process is not. A
- * fix belongs to the driver's guard or to the demo's declared RTU interval (cli/demo-units.ts), not to
- * this assertion.
- */
-const RTU_LINE = new Set(['fly_ash.total', 'steel_slag.total', 'carbide_slag.total']);
 
 /** Covered share of `[since, until)` per point of a package (gaps listed in full or summed). */
 function coveredSince(pkg: JudgedPackage, since: number, until: number, before: number): Map<string, number> {
@@ -140,24 +124,23 @@ describe('mrv demo --speed 2880 across a month boundary', () => {
       const decCovered = coveredSince(dec, nov.to, decJudgedTo, 0);
       const low = (m: Map<string, number>) =>
         [...m]
-          .filter(([p, share]) => !events.has(p) && !RTU_LINE.has(p) && share < 0.99)
+          .filter(([p, share]) => !events.has(p) && share < 0.99)
           .map(([p, share]) => `${p} ${(share * 100).toFixed(2)} %`);
-      // The completeness route (what the overview shows), over the points asserted.
-      const route = (c: Completeness) => {
-        const pts = c.points.filter((x) => !RTU_LINE.has(x.point));
-        const expected = pts.reduce((n, x) => n + x.expected, 0);
-        return expected === 0 ? 0 : pts.reduce((n, x) => n + x.good, 0) / expected;
-      };
-      const rtu = [...u.month.points, ...u.next.points]
-        .filter((x) => RTU_LINE.has(x.point))
+      const lowest = [...u.month.points, ...u.next.points]
+        .filter((x) => x.expected > 0)
+        .sort((x, y) => x.good / x.expected - y.good / y.expected)
+        .slice(0, 3)
         .map((x) => `${x.point} ${x.good}/${x.expected}`);
       console.info(
-        `${where}: completeness route ${u.month.ratio} / ${u.next.ratio}${rtu.length ? `; RTU line (not asserted) ${rtu.join(', ')}` : ''}`,
+        `${where}: completeness route ${u.month.ratio} / ${u.next.ratio}; lowest points ${lowest.join(', ')}`,
       );
       expect(low(novCovered), `${where}: November since the first reading`).toEqual([]);
       expect(low(decCovered), `${where}: December to date`).toEqual([]);
-      expect(route(u.month), `${where}: November completeness (route)`).toBeGreaterThanOrEqual(0.99);
-      expect(route(u.next), `${where}: December completeness to date (route)`).toBeGreaterThanOrEqual(0.99);
+      // The completeness route (what the overview shows), over every point.
+      expect(Number(u.month.ratio), `${where}: November completeness (route)`).toBeGreaterThanOrEqual(0.99);
+      expect(Number(u.next.ratio), `${where}: December completeness to date (route)`).toBeGreaterThanOrEqual(
+        0.99,
+      );
     }
   }, 600_000);
 });

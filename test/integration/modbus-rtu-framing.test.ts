@@ -4,7 +4,10 @@
  * guard (as a USB serial adapter or a converter may deliver it) is still one answer, and so is a slow
  * one (600 ms of a 1000 ms timeout) cycle after cycle, though the guard grows with it; an answer
  * followed by extra bytes, or of the wrong unit id or function code, is rejected (`MRV_E_DECODE`) for
- * that request only and the next cycle, after the drain, reads right again.
+ * that request only and the next cycle, after the drain, reads right again; a frame that waits on a
+ * new connection (a converter forwarding a late answer meant for the previous one) is drained, not
+ * taken for the first answer; an answer that arrived while the process was busy past the timeout
+ * counts (it waited in the kernel), not a timeout.
  */
 import net from 'node:net';
 import pino from 'pino';
@@ -26,7 +29,15 @@ function withCrc(bytes: number[]): Buffer {
   return Buffer.from([...bytes, crc & 0xff, crc >>> 8]);
 }
 
-type Mode = 'plain' | 'split' | 'slow' | 'trailing' | 'wrong-unit' | 'wrong-fc';
+type Mode =
+  | 'plain'
+  | 'split'
+  | 'slow'
+  | 'trailing'
+  | 'wrong-unit'
+  | 'wrong-fc'
+  | 'stale-on-connect'
+  | 'answer-then-stall';
 let mode: Mode = 'plain';
 let server: net.Server;
 let port = 0;
@@ -34,6 +45,12 @@ let port = 0;
 /** Answers FC 3 for unit 1 with register value 1000 + address, misbehaving as `mode` says. */
 beforeAll(async () => {
   server = net.createServer((socket) => {
+    // A converter forwarding, on a new connection, the late answer of a request the previous connection
+    // sent (or a serial buffer left with it): register 4's answer shape, values no register holds.
+    if (mode === 'stale-on-connect')
+      setTimeout(() => {
+        if (!socket.destroyed) socket.write(withCrc([1, 3, 4, 0xde, 0xad, 0xbe, 0xef]));
+      }, 10);
     socket.on('data', (req) => {
       const unit = req[0] ?? 0;
       const address = req.readUInt16BE(2);
@@ -47,7 +64,14 @@ beforeAll(async () => {
         ...data,
       ]);
       if (mode === 'slow') setTimeout(() => socket.write(frame), 600);
-      else if (mode === 'split') {
+      else if (mode === 'stale-on-connect') setTimeout(() => socket.write(frame), 60);
+      else if (mode === 'answer-then-stall') {
+        // The answer is on its way at once; then this process (the gateway's too) is busy for longer
+        // than the request's timeout, as a loaded machine's may be.
+        socket.write(frame);
+        const end = Date.now() + STALL_MS;
+        while (Date.now() < end);
+      } else if (mode === 'split') {
         socket.write(frame.subarray(0, 4));
         setTimeout(() => socket.write(frame.subarray(4)), MIN_GUARD_MS * 3);
       } else if (mode === 'trailing') socket.write(Buffer.concat([frame, Buffer.from([0x01, 0x03, 0x00])]));
@@ -60,6 +84,21 @@ beforeAll(async () => {
 });
 afterAll(() => new Promise<void>((r) => server.close(() => r())));
 
+/** Longer than the devices' 1000 ms answer timeout. */
+const STALL_MS = 1300;
+
+function rawDevice(points: unknown[]) {
+  return ModbusRtuOverTcpDevice.parse({
+    id: 'raw',
+    driver: 'modbus-rtu-over-tcp',
+    host: '127.0.0.1',
+    port,
+    timeoutMs: 1000,
+    retries: 0,
+    points,
+  });
+}
+
 describe('RTU framing (rtu-port.ts)', () => {
   it('uses 3.5 character times of 11 bits, fixed 1.75 ms above 19200 baud (Serial Line §2.5.1.1)', () => {
     expect(interFrameSilenceMs(9600)).toBeCloseTo(4.01, 2);
@@ -69,18 +108,10 @@ describe('RTU framing (rtu-port.ts)', () => {
 
   it('takes a split answer whole and rejects extra bytes, wrong unit id and function code', async () => {
     const driver = new ModbusDriver(
-      ModbusRtuOverTcpDevice.parse({
-        id: 'raw',
-        driver: 'modbus-rtu-over-tcp',
-        host: '127.0.0.1',
-        port,
-        timeoutMs: 1000,
-        retries: 0,
-        points: [
-          { id: 'a', unit: '', table: 'holding', address: 4, type: 'uint32' },
-          { id: 'b', unit: '', table: 'holding', address: 20, type: 'uint16' },
-        ],
-      }),
+      rawDevice([
+        { id: 'a', unit: '', table: 'holding', address: 4, type: 'uint32' },
+        { id: 'b', unit: '', table: 'holding', address: 20, type: 'uint16' },
+      ]),
       { clock: systemClock, log },
     );
     const good = [
@@ -117,4 +148,47 @@ describe('RTU framing (rtu-port.ts)', () => {
       await driver.stop();
     }
   }, 60_000);
+
+  it('does not take a frame waiting on a new connection for the answer to its first request', async () => {
+    // Before the fix the first request went out at once; the stale frame came 10 ms after the
+    // connect, inside the 20 ms silence of a port with no answer times yet, and was taken as the
+    // answer (register 4 = 0xdeadbeef, good) before the real answer came 60 ms after the request.
+    mode = 'stale-on-connect';
+    try {
+      const driver = new ModbusDriver(
+        rawDevice([{ id: 'a', unit: '', table: 'holding', address: 4, type: 'uint32' }]),
+        { clock: systemClock, log },
+      );
+      try {
+        expect(await driver.pollOnce()).toMatchObject([
+          { point: 'a', quality: 'good', value: String(1004 * 65536 + 1005) },
+        ]);
+        // The drain of a new connection is not an anomaly of the line.
+        expect(driver.status().drains ?? 0).toBe(0);
+      } finally {
+        await driver.stop();
+      }
+    } finally {
+      mode = 'plain';
+    }
+  }, 30_000);
+
+  it('takes an answer that arrived while the process was busy past the timeout, not a timeout', async () => {
+    // Before the fix modbus-serial's timer, due during the stall, ran before the waiting input was
+    // read (a due timer runs first): MRV_E_MODBUS_TIMEOUT for an answer that came in 1 ms.
+    mode = 'answer-then-stall';
+    const driver = new ModbusDriver(
+      rawDevice([{ id: 'a', unit: '', table: 'holding', address: 4, type: 'uint32' }]),
+      { clock: systemClock, log },
+    );
+    try {
+      expect(await driver.pollOnce()).toMatchObject([
+        { point: 'a', quality: 'good', value: String(1004 * 65536 + 1005) },
+      ]);
+      expect(driver.status().failedRequests ?? 0).toBe(0);
+    } finally {
+      mode = 'plain';
+      await driver.stop();
+    }
+  }, 30_000);
 });

@@ -6,8 +6,9 @@
  * read in same-shaped requests (unit 1, FC 3, one register each), so an answer taken for the wrong
  * request passes every frame check and shows only as a wrong value.
  *
- * Asserted: not one `good` reading with another register's value in any phase; only `bad` readings
- * while the slave answers late (700 ms against a 500 ms timeout); batches with every reading good and
+ * Asserted: not one `good` reading with another register's value in any phase; timeouts while the
+ * slave answers late (700 ms against a 500 ms timeout; an answer a busy process read before it judged
+ * the deadline is taken for its own request); batches with every reading good and
  * right again once it answers on time; the link noticed the duplicates and the frames out of turn (drains).
  */
 import pino from 'pino';
@@ -117,11 +118,22 @@ function lateAnswerSuite(
           // Readings taken 300 ms after the switch: answers already on their way may still be on time.
           .filter((r) => Date.parse(r.ts) > lateAt + 300 && Date.parse(r.ts) <= lateEnd);
         expect(duringLate.length).toBeGreaterThanOrEqual(ADDRESSES.length);
+        // Timeouts while the slave is late. The port decides a timeout after one more poll for input
+        // (rtu-port.ts): when this process was busy past the deadline, an answer that waited in the
+        // kernel by then is taken, and it is the answer to its own request (nothing else was on the
+        // line), so a reading may be good here, but only with its own register's value.
+        const notTimeout = (r: Reading) => !r.reason?.startsWith('MRV_E_MODBUS_TIMEOUT');
         expect(
-          duringLate.filter((r) => r.quality !== 'bad'),
-          'only bad readings while the slave is late',
+          duringLate.filter(
+            (r) =>
+              notTimeout(r) && !(r.quality === 'good' && r.value === expectedValue(Number(r.point.slice(2)))),
+          ),
+          'while the slave is late: timeouts, or an answer to its own request',
         ).toEqual([]);
-        expect(duringLate.every((r) => r.reason?.startsWith('MRV_E_MODBUS_TIMEOUT'))).toBe(true);
+        expect(
+          duringLate.filter((r) => !notTimeout(r)).length,
+          'timeouts while the slave is late',
+        ).toBeGreaterThan(0);
         await recover('late');
 
         const drainsBefore = driver.status().drains ?? 0;

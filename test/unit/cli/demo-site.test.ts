@@ -3,7 +3,12 @@
  * keep at that speed, OPC UA polled) and the held clock that starts a simulated month at its first second.
  */
 import { describe, expect, it } from 'vitest';
-import { DEMO_REAL_MS_PER_POLL, demoMinPollMs, loadDemoSite } from '../../../cli/demo-units.ts';
+import {
+  DEMO_REAL_MS_PER_POLL,
+  DEMO_RTU_REQUEST_SHARE,
+  demoMinPollMs,
+  loadDemoSite,
+} from '../../../cli/demo-units.ts';
 import { instantFlag } from '../../../cli/run.ts';
 import { effectiveIntervalMs } from '../../../core/domain/completeness.ts';
 import { ManualClock, nextDue, ScaledClock, systemClock } from '../../../core/time.ts';
@@ -45,12 +50,12 @@ describe('demo site files at --speed N', () => {
     expect(Math.min(...intervals(example('power-plant'), 720_000).values())).toBe(720_000);
   });
 
-  it('gives devices sharing one RTU line the floor times their number (they take turns on the wire)', () => {
+  it('gives devices sharing one RTU line the floor times their number, twice (they take turns on the wire, each answer waits its answer window)', () => {
     const at2880 = intervals(example('cement-plant'), 720_000);
     // clinker, raw meal and coal over Modbus TCP; the three substitute feeders behind one converter
     for (const p of ['clinker.total', 'rawmeal.total', 'coal.total']) expect(at2880.get(p)).toBe(720_000);
     for (const p of ['carbide_slag.total', 'steel_slag.total', 'fly_ash.total'])
-      expect(at2880.get(p)).toBe(3 * 720_000);
+      expect(at2880.get(p)).toBe(DEMO_RTU_REQUEST_SHARE * 3 * 720_000);
     // as written (speed 1) nothing changes
     expect(intervals(example('cement-plant'), 1).get('carbide_slag.total')).toBe(5000);
   });
