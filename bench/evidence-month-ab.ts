@@ -22,11 +22,11 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { SqliteStore } from '../collector/sqlite-store.ts';
 import type { TimeSeriesStore } from '../collector/store.ts';
-import type { EvidencePackage } from '../core/domain/evidence.ts';
 import { monthPeriod } from '../core/domain/period.ts';
 import { DayAggregates } from '../evidence/day-aggregates.ts';
 import { buildEvidence, type EvidenceKey, loadEvidenceKey } from '../evidence/service.ts';
-import { HEAVY_MONTH, HEAVY_UNIT, heavySite, seedHeavyMonth } from '../test/helpers/heavy-month.ts';
+import { HEAVY_MONTH, heavySite, seedHeavyMonth } from '../test/helpers/heavy-month.ts';
+import { timedHeavyBuild } from './evidence-month.ts';
 import { fmt, loadAvg, tempDir } from './lib.ts';
 
 const checkout = process.argv[2];
@@ -72,22 +72,13 @@ const sites = [heavySite(POINTS)];
 
 type Side = 'A' | 'B';
 async function build(side: Side, now: number, aggregates?: DayAggregates) {
-  let stats = { resumed: 0, kept: 0, chunks: 0 };
-  const t = performance.now();
-  const pkg: EvidencePackage = await (side === 'A' ? A.build : buildEvidence)({
+  const { s, pkg, stats } = await timedHeavyBuild(side === 'A' ? A.build : buildEvidence, {
     store: side === 'A' ? storeA : storeB,
-    unitId: HEAVY_UNIT,
-    month: HEAVY_MONTH,
     now,
-    generator: 'carbon-mrv bench',
     key,
     sites,
     dayAggregates: aggregates ?? (side === 'A' ? aggA : aggB),
-    onStats: (s) => {
-      stats = s;
-    },
   });
-  const s = (performance.now() - t) / 1000;
   console.log(
     `${side} ${new Date(now).toISOString()} ${fmt(s, 2)} s (resumed ${stats.resumed}, kept ${stats.kept} of ${stats.chunks}; load ${loadAvg()})`,
   );

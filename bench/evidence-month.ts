@@ -36,6 +36,29 @@ const DAY = 86_400_000;
 const HOUR = 3_600_000;
 const TARGET_S = 5;
 
+/**
+ * Builds the heavy unit's month (test/helpers/heavy-month.ts) at `now` with `build` (this checkout's
+ * buildEvidence, or another checkout's in bench/evidence-month-ab.ts), timed.
+ * @returns seconds, the package, and the day aggregates' resume statistics
+ */
+export async function timedHeavyBuild(
+  build: typeof buildEvidence,
+  o: Pick<Parameters<typeof buildEvidence>[0], 'store' | 'now' | 'key' | 'sites' | 'dayAggregates'>,
+): Promise<{ s: number; pkg: EvidencePackage; stats: { resumed: number; kept: number; chunks: number } }> {
+  let stats = { resumed: 0, kept: 0, chunks: 0 };
+  const t = performance.now();
+  const pkg = await build({
+    ...o,
+    unitId: HEAVY_UNIT,
+    month: HEAVY_MONTH,
+    generator: 'carbon-mrv bench',
+    onStats: (x) => {
+      stats = x;
+    },
+  });
+  return { s: (performance.now() - t) / 1000, pkg, stats };
+}
+
 export async function benchEvidenceMonth(): Promise<BenchResult> {
   const t0 = performance.now();
   const dir = tempDir('evidence-month');
@@ -54,24 +77,8 @@ export async function benchEvidenceMonth(): Promise<BenchResult> {
     );
     const key = loadEvidenceKey(path.join(dir, 'evidence.pem'));
     const sites = [heavySite(POINTS)];
-    const build = async (now: number) => {
-      let stats = { resumed: 0, kept: 0, chunks: 0 };
-      const t = performance.now();
-      const pkg = await buildEvidence({
-        store,
-        unitId: HEAVY_UNIT,
-        month: HEAVY_MONTH,
-        now,
-        generator: 'carbon-mrv bench',
-        key,
-        sites,
-        dayAggregates: aggregates,
-        onStats: (s) => {
-          stats = s;
-        },
-      });
-      return { s: (performance.now() - t) / 1000, pkg, stats };
-    };
+    const build = (now: number) =>
+      timedHeavyBuild(buildEvidence, { store, now, key, sites, dayAggregates: aggregates });
     const catchUp = await build(to - HOUR);
     const worstNow = to - 1000;
     const worst = await build(worstNow);

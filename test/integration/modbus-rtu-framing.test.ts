@@ -149,34 +149,9 @@ describe('RTU framing (rtu-port.ts)', () => {
     }
   }, 60_000);
 
-  it('does not take a frame waiting on a new connection for the answer to its first request', async () => {
-    // Before the fix the first request went out at once; the stale frame came 10 ms after the
-    // connect, inside the 20 ms silence of a port with no answer times yet, and was taken as the
-    // answer (register 4 = 0xdeadbeef, good) before the real answer came 60 ms after the request.
-    mode = 'stale-on-connect';
-    try {
-      const driver = new ModbusDriver(
-        rawDevice([{ id: 'a', unit: '', table: 'holding', address: 4, type: 'uint32' }]),
-        { clock: systemClock, log },
-      );
-      try {
-        expect(await driver.pollOnce()).toMatchObject([
-          { point: 'a', quality: 'good', value: String(1004 * 65536 + 1005) },
-        ]);
-        // The drain of a new connection is not an anomaly of the line.
-        expect(driver.status().drains ?? 0).toBe(0);
-      } finally {
-        await driver.stop();
-      }
-    } finally {
-      mode = 'plain';
-    }
-  }, 30_000);
-
-  it('takes an answer that arrived while the process was busy past the timeout, not a timeout', async () => {
-    // Before the fix modbus-serial's timer, due during the stall, ran before the waiting input was
-    // read (a due timer runs first): MRV_E_MODBUS_TIMEOUT for an answer that came in 1 ms.
-    mode = 'answer-then-stall';
+  /** One poll of register 4 (uint32) with the slave in `m`; `check` sees the driver after it. */
+  async function pollInMode(m: typeof mode, check: (driver: ModbusDriver) => void): Promise<void> {
+    mode = m;
     const driver = new ModbusDriver(
       rawDevice([{ id: 'a', unit: '', table: 'holding', address: 4, type: 'uint32' }]),
       { clock: systemClock, log },
@@ -185,10 +160,28 @@ describe('RTU framing (rtu-port.ts)', () => {
       expect(await driver.pollOnce()).toMatchObject([
         { point: 'a', quality: 'good', value: String(1004 * 65536 + 1005) },
       ]);
-      expect(driver.status().failedRequests ?? 0).toBe(0);
+      check(driver);
     } finally {
       mode = 'plain';
       await driver.stop();
     }
+  }
+
+  it('does not take a frame waiting on a new connection for the answer to its first request', async () => {
+    // Before the fix the first request went out at once; the stale frame came 10 ms after the
+    // connect, inside the 20 ms silence of a port with no answer times yet, and was taken as the
+    // answer (register 4 = 0xdeadbeef, good) before the real answer came 60 ms after the request.
+    await pollInMode('stale-on-connect', (driver) => {
+      // The drain of a new connection is not an anomaly of the line.
+      expect(driver.status().drains ?? 0).toBe(0);
+    });
+  }, 30_000);
+
+  it('takes an answer that arrived while the process was busy past the timeout, not a timeout', async () => {
+    // Before the fix modbus-serial's timer, due during the stall, ran before the waiting input was
+    // read (a due timer runs first): MRV_E_MODBUS_TIMEOUT for an answer that came in 1 ms.
+    await pollInMode('answer-then-stall', (driver) => {
+      expect(driver.status().failedRequests ?? 0).toBe(0);
+    });
   }, 30_000);
 });
